@@ -1,0 +1,1 @@
+"""Leaderboard: validate and score TREC ranking files, keep a board of submissions, render it."""

@@ -1,0 +1,22 @@
+"""`mrw-leaderboard`: validate and score ranking files, record submissions, render the board."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mrw.cliutil import build_parser, dispatch
+
+# sub-command -> module defining `register(subparsers)`.
+COMMANDS: dict[str, str] = {}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser(
+        "mrw-leaderboard",
+        "Validate and score TREC ranking files against qrels; keep and render a leaderboard.",
+        COMMANDS,
+    )
+    return dispatch(parser, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

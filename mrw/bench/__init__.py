@@ -1,0 +1,1 @@
+"""The benchmark harness: cached features, text, trainer, evaluator, method registry, run records."""

@@ -1,0 +1,22 @@
+"""`mrw-bench`: extract features, run methods, compare, sweep and reproduce the paper's results."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mrw.cliutil import build_parser, dispatch
+
+# sub-command -> module defining `register(subparsers)`.
+COMMANDS: dict[str, str] = {}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser(
+        "mrw-bench",
+        "Run PVSE and the baselines under identical splits, features and scoring.",
+        COMMANDS,
+    )
+    return dispatch(parser, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

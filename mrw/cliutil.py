@@ -1,0 +1,60 @@
+"""Shared command-line plumbing: one-line errors with exit code 2, never a traceback for bad input."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from mrw.errors import MRWError
+
+EXIT_USAGE = 2
+
+
+def fail(message: str) -> None:
+    """Print a one-line error and exit 2 (for checks done directly in a command)."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_USAGE)
+
+
+def run_main(fn: Callable[[], int | None]) -> int:
+    """Run a CLI body; user errors become `error: ...` on stderr and exit 2.
+
+    Set MRW_DEBUG=1 to see the full traceback of an `MRWError`.
+    """
+    try:
+        return int(fn() or 0)
+    except MRWError as exc:
+        if os.environ.get("MRW_DEBUG"):
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser(prog: str, description: str, commands: dict[str, str]) -> argparse.ArgumentParser:
+    """A parser whose sub-commands live in their own modules.
+
+    `commands` maps a sub-command name to a module that defines
+    `register(subparsers) -> argparse.ArgumentParser` and sets `func` on its parser via
+    `set_defaults(func=...)`; the function receives the parsed namespace and returns an exit
+    code. Modules keep heavy imports inside their functions so `--help` stays fast.
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name in commands.items():
+        module = importlib.import_module(module_name)
+        module.register(sub)
+        if name not in sub.choices:
+            raise RuntimeError(f"{module_name}.register did not add the {name!r} command")
+    return parser
+
+
+def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+    """Parse `argv` and run the chosen sub-command under `run_main`."""
+    args = parser.parse_args(argv)
+    return run_main(lambda: args.func(args))
