@@ -1,0 +1,121 @@
+"""TREC qrels (`qid 0 docid rel`): the ground truth every run file is scored against.
+
+A `Qrels` also holds the id tables the run-file parser maps ids through, so parsing a run
+turns strings into integers once, in bulk.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from leaderboard.errors import QrelsError
+from mrw.atomic import atomic_write
+
+
+@dataclass(frozen=True)
+class Qrels:
+    """Relevance judgements of one retrieval direction.
+
+    `query_ids`/`doc_ids` are in order of first appearance; `rel_query`/`rel_doc` are the
+    index pairs judged relevant (rel > 0). The gallery is every document the qrels name
+    (each gallery item is relevant to at least one query); the scored queries are those
+    with at least one relevant document.
+    """
+
+    query_ids: tuple[str, ...]
+    doc_ids: tuple[str, ...]
+    rel_query: np.ndarray
+    rel_doc: np.ndarray
+    path: str = "<qrels>"
+
+    @property
+    def gallery_size(self) -> int:
+        return len(self.doc_ids)
+
+    @functools.cached_property
+    def scored_queries(self) -> np.ndarray:
+        """Indices of the queries with at least one relevant document, ascending."""
+        return np.unique(self.rel_query)
+
+    @functools.cached_property
+    def relevant_keys(self) -> np.ndarray:
+        """Sorted `query * gallery_size + doc` keys of the relevant pairs (for searchsorted)."""
+        return np.sort(self.rel_query.astype(np.int64) * self.gallery_size + self.rel_doc)
+
+    @functools.cached_property
+    def doc_order(self) -> np.ndarray:
+        """Position of each document id in byte-wise string order (trec_eval's tie-break)."""
+        encoded = [d.encode("utf-8") for d in self.doc_ids]
+        order = np.empty(len(encoded), dtype=np.int64)
+        order[sorted(range(len(encoded)), key=encoded.__getitem__)] = np.arange(len(encoded))
+        return order
+
+
+def _check_id(path: str, line: int, kind: str, value: str) -> str:
+    if not value or any(c.isspace() for c in value):
+        raise QrelsError(path, line, f"{kind} {value!r} is empty or contains whitespace")
+    return value
+
+
+def read_qrels(path: str | os.PathLike[str]) -> Qrels:
+    """Parse a TREC qrels file; a malformed line raises `QrelsError` with its line number."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise QrelsError(path, 0, f"cannot read ({exc.strerror or exc})") from None
+    queries: dict[str, int] = {}
+    docs: dict[str, int] = {}
+    seen: set[tuple[int, int]] = set()
+    rel_q: list[int] = []
+    rel_d: list[int] = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        fields = raw.split()
+        if not fields:
+            continue
+        if len(fields) != 4:
+            raise QrelsError(
+                path, number, f"expected 4 columns 'qid 0 docid rel', got {len(fields)}"
+            )
+        try:
+            qid, docid = fields[0].decode("utf-8"), fields[2].decode("utf-8")
+            rel = int(fields[3])
+        except (UnicodeDecodeError, ValueError):
+            raise QrelsError(path, number, "ids must be UTF-8 and relevance an integer") from None
+        q = queries.setdefault(qid, len(queries))
+        d = docs.setdefault(docid, len(docs))
+        if (q, d) in seen:
+            raise QrelsError(path, number, f"pair ({qid}, {docid}) judged twice")
+        seen.add((q, d))
+        if rel > 0:
+            rel_q.append(q)
+            rel_d.append(d)
+    if not rel_q:
+        raise QrelsError(path, 1, "no relevant (rel > 0) judgement")
+    return Qrels(
+        tuple(queries), tuple(docs), np.asarray(rel_q, np.int64), np.asarray(rel_d, np.int64), path
+    )
+
+
+def write_qrels(
+    path: str | os.PathLike[str], pairs: Iterable[tuple[str, str] | tuple[str, str, int]]
+) -> int:
+    """Write `(qid, docid)` or `(qid, docid, rel)` pairs as TREC qrels, atomically.
+
+    Returns the number of lines written. Ids must be non-empty and free of whitespace.
+    """
+    target = os.fspath(path)
+    lines: list[str] = []
+    for number, pair in enumerate(pairs, start=1):
+        qid, docid = (_check_id(target, number, kind, v) for kind, v in zip(("qid", "docid"), pair))
+        rel = int(pair[2]) if len(pair) > 2 else 1
+        lines.append(f"{qid} 0 {docid} {rel}\n")
+    with atomic_write(target, "w") as handle:
+        handle.writelines(lines)
+    return len(lines)

@@ -1,0 +1,85 @@
+"""Run-file writer and qrels reader/writer: formats, trec_eval order, streaming, atomicity."""
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from leaderboard.errors import QrelsError
+from leaderboard.qrels import read_qrels, write_qrels
+from leaderboard.runfile import write_run
+
+
+def _lines(path: Path) -> list[list[str]]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt") as handle:
+        return [line.split() for line in handle]
+
+
+def test_write_run_orders_like_trec_eval_with_ties(tmp_path: Path) -> None:
+    scores = np.array([[0.5, 0.9, 0.5, 0.1], [1.0, 1.0, 1.0, 1.0]], dtype=np.float32)
+    path = tmp_path / "t2v.run"
+    assert write_run(path, ["q1", "q2"], ["d1", "d2", "d10", "d3"], scores, "m") == 8
+    rows = _lines(path)
+    assert [r[2] for r in rows[:4]] == ["d2", "d10", "d1", "d3"]  # tie at 0.5: "d10" > "d1"
+    assert [r[2] for r in rows[4:]] == ["d3", "d2", "d10", "d1"]  # all tied: docid descending
+    assert [r[3] for r in rows[:4]] == ["1", "2", "3", "4"]
+    assert {r[1] for r in rows} == {"Q0"} and {r[5] for r in rows} == {"m"}
+    assert [np.float32(r[4]) for r in rows[:4]] == [np.float32(v) for v in (0.9, 0.5, 0.5, 0.1)]
+
+
+def test_write_run_streams_blocks_gzip_and_depth(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    scores = rng.standard_normal((7, 9)).astype(np.float32)
+    qids, docids = [f"q{i}" for i in range(7)], [f"d{i}" for i in range(9)]
+    whole, blocks = tmp_path / "whole.run", tmp_path / "blocks.run.gz"
+    write_run(whole, qids, docids, scores, "x", depth=4)
+    write_run(blocks, qids, docids, (scores[i : i + 3] for i in range(0, 7, 3)), "x", depth=4)
+    assert gzip.open(blocks).read() == whole.read_bytes()
+    rows = _lines(whole)
+    assert len(rows) == 28
+    first = [r for r in rows if r[0] == "q0"]
+    expected = [docids[i] for i in np.argsort(-scores[0])[:4]]
+    assert [r[2] for r in first] == expected
+    # float32 scores round-trip exactly through their shortest text form
+    assert all(np.float32(r[4]) == scores[0, int(r[2][1:])] for r in first)
+
+
+def test_write_run_rejects_bad_input_and_leaves_no_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.run"
+    with pytest.raises(ValueError, match="expected 2"):
+        write_run(path, ["a", "b"], ["x", "y"], np.zeros((1, 2)), "t")
+    with pytest.raises(ValueError, match="whitespace"):
+        write_run(path, ["a b"], ["x"], np.zeros((1, 1)), "t")
+    with pytest.raises(ValueError, match="NaN"):
+        write_run(path, ["a"], ["x"], np.full((1, 1), np.nan), "t")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_qrels_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "t2v.qrels"
+    assert write_qrels(path, [("s1", "v1"), ("s2", "v1"), ("s3", "v2", 1), ("s3", "v9", 0)]) == 4
+    assert path.read_text().splitlines()[0] == "s1 0 v1 1"
+    qrels = read_qrels(path)
+    assert qrels.query_ids == ("s1", "s2", "s3")
+    assert qrels.doc_ids == ("v1", "v2", "v9") and qrels.gallery_size == 3
+    assert list(zip(qrels.rel_query, qrels.rel_doc)) == [(0, 0), (1, 0), (2, 1)]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("a 0 x 1\nb 0 y\n", 2, "expected 4 columns"),
+        ("a 0 x 1\na 0 x 1\n", 2, "judged twice"),
+        ("a 0 x one\n", 1, "integer"),
+        ("a 0 x 0\n", 1, "no relevant"),
+    ],
+)
+def test_read_qrels_errors_name_the_line(tmp_path: Path, text: str, line: int, message: str) -> None:
+    path = tmp_path / "bad.qrels"
+    path.write_text(text)
+    with pytest.raises(QrelsError, match=message) as info:
+        read_qrels(path)
+    assert info.value.line == line and f"line {line}:" in str(info.value)
