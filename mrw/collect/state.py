@@ -1,0 +1,282 @@
+"""Collection state in SQLite (WAL): every post, resolution and download attempt, with status and reason.
+
+Each finished unit of work is committed in its own transaction, so `mrw collect` can be killed
+at any moment (even `kill -9`) and started again: finished work is skipped, unfinished work
+is redone from scratch, nothing is recorded twice.
+
+Tables:
+- `posts`: every post seen, `accepted` or `rejected` with the filter's reason, in ingest order.
+- `resolutions`: per accepted post, the media URL to fetch (`resolved`) or why not.
+- `attempts`: every HTTP attempt made to download a post's media.
+- `downloads`: per resolved post, the final outcome (`ok` or a failure status) and its media.
+- `media`: one row per distinct stored file (SHA-256 content address).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from mrw.collect.records import CollectedItem, Post
+from mrw.errors import MRWError
+
+STATE_FILE = "state.sqlite"
+MEDIA_DIR = "media"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS posts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    data TEXT NOT NULL,
+    media_key TEXT,
+    status TEXT NOT NULL CHECK (status IN ('accepted', 'rejected')),
+    reason TEXT,
+    seen_at REAL NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS posts_accepted_media
+    ON posts (media_key) WHERE status = 'accepted';
+CREATE TABLE IF NOT EXISTS resolutions (
+    post_id TEXT PRIMARY KEY REFERENCES posts (id),
+    status TEXT NOT NULL,
+    reason TEXT,
+    resolver TEXT,
+    media_url TEXT,
+    resolved_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY,
+    post_id TEXT NOT NULL REFERENCES posts (id),
+    url TEXT NOT NULL,
+    http_status INTEGER,
+    outcome TEXT NOT NULL,
+    detail TEXT,
+    elapsed_s REAL,
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS media (
+    sha256 TEXT PRIMARY KEY,
+    content_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    path TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS downloads (
+    post_id TEXT PRIMARY KEY REFERENCES posts (id),
+    status TEXT NOT NULL,
+    reason TEXT,
+    media_url TEXT NOT NULL,
+    final_url TEXT,
+    sha256 TEXT REFERENCES media (sha256),
+    finished_at REAL NOT NULL
+);
+"""
+
+
+class StateError(MRWError):
+    """The collection folder has no readable state database."""
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    url: str
+    http_status: int | None
+    outcome: str
+    detail: str
+    elapsed_s: float
+
+
+def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """Open (creating if needed) a state database in WAL mode."""
+    conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.executescript(_SCHEMA)
+    return conn
+
+
+def post_to_json(post: Post) -> str:
+    return json.dumps(dataclasses.asdict(post), sort_keys=True, ensure_ascii=False)
+
+
+def post_from_json(text: str) -> Post:
+    return Post(**json.loads(text))
+
+
+class CollectionState:
+    """The state of one collection folder (`DIR/state.sqlite`, media under `DIR/media`)."""
+
+    def __init__(self, collection_dir: str | os.PathLike[str]) -> None:
+        self.dir = Path(collection_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.conn = connect(self.dir / STATE_FILE)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> CollectionState:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- posts ---------------------------------------------------------------------------
+    def has_post(self, post_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM posts WHERE id = ?", (post_id,)).fetchone() is not None
+
+    def accepted_with_key(self, media_key: str) -> str | None:
+        """The id of the accepted post already holding this media key, if any."""
+        row = self.conn.execute(
+            "SELECT id FROM posts WHERE status = 'accepted' AND media_key = ?", (media_key,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def add_posts(self, rows: Iterable[tuple[Post, str, str | None, str | None]]) -> int:
+        """Insert (post, source, media_key, reject_reason) rows in one transaction; returns how many were new."""
+        now = time.time()
+        added = 0
+        with self._transaction():
+            for post, source, media_key, reason in rows:
+                cur = self.conn.execute(
+                    "INSERT OR IGNORE INTO posts (id, source, data, media_key, status, reason, seen_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (post.id, source, post_to_json(post), media_key,
+                     "rejected" if reason else "accepted", reason, now),
+                )
+                added += cur.rowcount
+        return added
+
+    def posts_to_resolve(self) -> list[Post]:
+        rows = self.conn.execute(
+            "SELECT p.data FROM posts p LEFT JOIN resolutions r ON r.post_id = p.id"
+            " WHERE p.status = 'accepted' AND r.post_id IS NULL ORDER BY p.seq"
+        ).fetchall()
+        return [post_from_json(row[0]) for row in rows]
+
+    # -- resolutions ---------------------------------------------------------------------
+    def record_resolution(
+        self, post_id: str, status: str, reason: str | None, resolver: str | None, media_url: str | None
+    ) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO resolutions (post_id, status, reason, resolver, media_url, resolved_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (post_id, status, reason, resolver, media_url, time.time()),
+        )
+
+    def downloads_pending(self) -> list[tuple[str, str]]:
+        """(post id, media URL) for resolved posts without a final download outcome, in ingest order."""
+        return self.conn.execute(
+            "SELECT r.post_id, r.media_url FROM resolutions r JOIN posts p ON p.id = r.post_id"
+            " LEFT JOIN downloads d ON d.post_id = r.post_id"
+            " WHERE r.status = 'resolved' AND d.post_id IS NULL ORDER BY p.seq"
+        ).fetchall()
+
+    # -- downloads -----------------------------------------------------------------------
+    def record_download(
+        self,
+        post_id: str,
+        media_url: str,
+        status: str,
+        reason: str | None,
+        final_url: str | None,
+        attempts: Iterable[AttemptRecord],
+        media: tuple[str, str, int, str] | None,
+    ) -> None:
+        """Record the attempts and the outcome of one download atomically (media: sha, type, size, path)."""
+        now = time.time()
+        with self._transaction():
+            self.conn.executemany(
+                "INSERT INTO attempts (post_id, url, http_status, outcome, detail, elapsed_s, at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(post_id, a.url, a.http_status, a.outcome, a.detail, a.elapsed_s, now) for a in attempts],
+            )
+            if media is not None:
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO media (sha256, content_type, size, path) VALUES (?, ?, ?, ?)",
+                    media,
+                )
+            self.conn.execute(
+                "INSERT OR REPLACE INTO downloads (post_id, status, reason, media_url, final_url, sha256,"
+                " finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (post_id, status, reason, media_url, final_url, media[0] if media else None, now),
+            )
+
+    # -- reporting -----------------------------------------------------------------------
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Counts by stage and `status: reason` (reasons bucketed by their first word group)."""
+        queries = {
+            "posts": "SELECT status, reason FROM posts",
+            "resolutions": "SELECT status, reason FROM resolutions",
+            "downloads": "SELECT status, reason FROM downloads",
+        }
+        out: dict[str, dict[str, int]] = {}
+        for stage, query in queries.items():
+            buckets: dict[str, int] = {}
+            for status, reason in self.conn.execute(query):
+                key = status if not reason else f"{status}: {reason_bucket(reason)}"
+                buckets[key] = buckets.get(key, 0) + 1
+            out[stage] = dict(sorted(buckets.items(), key=lambda kv: (-kv[1], kv[0])))
+        return out
+
+    def stored_bytes(self) -> tuple[int, int]:
+        """(number of distinct media files, total bytes) in the store."""
+        n, total = self.conn.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM media").fetchone()
+        return int(n), int(total)
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self.conn)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error) on an autocommit connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def reason_bucket(reason: str) -> str:
+    """The stable part of a reason ("HTTP 404 from https://x/y" -> "HTTP 404"), for counting."""
+    return reason.split(" (", 1)[0].split(": ", 1)[0].split(" from ", 1)[0]
+
+
+def iter_collected(collection_dir: str | os.PathLike[str]) -> Iterator[CollectedItem]:
+    """The posts of a collection whose media was downloaded, in ingest order: the input of `mrw clean`.
+
+    Works on a collection that is still being written (WAL readers see the last commit).
+    """
+    root = Path(collection_dir)
+    db = root / STATE_FILE
+    if not db.is_file():
+        raise StateError(f"{root} is not a collection folder (no {STATE_FILE}); run `mrw collect --out {root}`")
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30.0)
+    try:
+        rows = conn.execute(
+            "SELECT p.data, d.final_url, m.path, m.sha256, m.content_type, m.size"
+            " FROM downloads d JOIN posts p ON p.id = d.post_id JOIN media m ON m.sha256 = d.sha256"
+            " WHERE d.status = 'ok' ORDER BY p.seq"
+        )
+        for data, final_url, path, sha256, content_type, size in rows:
+            yield CollectedItem(
+                post=post_from_json(data),
+                media_url=final_url,
+                media_path=root / MEDIA_DIR / path,
+                sha256=sha256,
+                content_type=content_type,
+                size=int(size),
+            )
+    except sqlite3.DatabaseError as exc:
+        raise StateError(f"cannot read {db}: {exc}") from exc
+    finally:
+        conn.close()
