@@ -1,0 +1,114 @@
+"""PVSE's training losses on `[B, K, D]` L2-normalised embeddings (paper Sec. 3.2-3.3).
+
+    L = L_mil + λ1 L_div + λ2 L_mmd
+
+All terms are vectorised and memory-lean: the largest intermediate is a `[B·K, B·K]` (or
+`[2·B·K, 2·B·K]` for MMD) matrix, never a `[·, ·, D]` tensor of pairwise differences.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+Kernel = Literal["squared", "distance"]
+
+
+def mil_similarity(video: Tensor, text: Tensor) -> Tensor:
+    """`[Bv, K, D]` x `[Bt, K', D]` -> `[Bv, Bt]`: the best cosine over each pair's K x K'
+    embedding pairs (the multiple-instance view: one matching pair of meanings suffices)."""
+    bv, k, d = video.shape
+    bt, kt, _ = text.shape
+    scores = video.reshape(bv * k, d) @ text.reshape(bt * kt, d).T
+    return scores.view(bv, k, bt, kt).amax(dim=(1, 3))
+
+
+def mil_loss(video: Tensor, text: Tensor, margin: float = 0.1, max_violation: bool = True) -> Tensor:
+    """Bidirectional triplet hinge on the MIL similarity of aligned batches (row i ↔ row i).
+
+    For each query (a video against all sentences, a sentence against all videos) the cost
+    of a negative is `max(0, margin - s(pos) + s(neg))`; `max_violation` keeps the hardest
+    negative (VSE++), otherwise the costs are averaged over the B-1 negatives. Queries are
+    averaged and the two directions added. With K = 1 this is exactly VSE++'s loss (which
+    sums over queries instead of averaging: a constant factor B).
+    """
+    scores = mil_similarity(video, text)
+    positives = scores.diagonal()
+    is_positive = torch.eye(scores.size(0), dtype=torch.bool, device=scores.device)
+    v2t = (margin - positives[:, None] + scores).clamp(min=0).masked_fill(is_positive, 0.0)
+    t2v = (margin - positives[None, :] + scores).clamp(min=0).masked_fill(is_positive, 0.0)
+    if max_violation:
+        return v2t.amax(dim=1).mean() + t2v.amax(dim=0).mean()
+    negatives = max(scores.size(0) - 1, 1)
+    return (v2t.sum() + t2v.sum()) / (negatives * scores.size(0))
+
+
+def diversity_loss(residuals: Tensor) -> Tensor:
+    """‖G - I‖_F / K² averaged over the batch, G the Gram matrix of the K L2-normalised
+    locally-guided features Υ `[B, K, D]` (Eq. 7): pushes the K heads to attend to
+    different parts of the instance. Acts on Υ, not on the final embeddings z."""
+    unit = F.normalize(residuals, dim=-1)
+    k = unit.size(1)
+    gram = unit @ unit.transpose(1, 2)
+    identity = torch.eye(k, dtype=gram.dtype, device=gram.device)
+    return torch.linalg.matrix_norm(gram - identity).mean() / k**2
+
+
+def _pairwise_sq_dists(z: Tensor) -> Tensor:
+    """`[N, D]` -> `[N, N]` squared Euclidean distances as ‖a‖² + ‖b‖² - 2 a·b.
+
+    The matmul form costs one N x N x D product and N x N memory; the diagonal is set to
+    exactly 0 (rounding would otherwise leave ~1e-7, which matters under a square root).
+    """
+    sq_norms = z.square().sum(-1)
+    dists = (sq_norms[:, None] + sq_norms[None, :] - 2 * (z @ z.T)).clamp(min=0)
+    is_self = torch.eye(z.size(0), dtype=torch.bool, device=z.device)
+    return dists.masked_fill(is_self, 0.0)
+
+
+def _safe_sqrt(x: Tensor) -> Tensor:
+    """sqrt with a zero (not infinite) gradient at 0, as `torch.norm` of a zero vector."""
+    positive = x > 0
+    return torch.where(positive, x.clamp(min=torch.finfo(x.dtype).tiny).sqrt(), torch.zeros_like(x))
+
+
+def rbf_kernel_matrix(z: Tensor, gamma: float, kernel: Kernel = "squared") -> Tensor:
+    """`[N, D]` -> `[N, N]` RBF kernel: exp(-γ‖a-b‖²) ("squared", the paper's kernel) or
+    exp(-γ‖a-b‖) ("distance", what the reference code computes)."""
+    dists = _pairwise_sq_dists(z)
+    if kernel == "distance":
+        dists = _safe_sqrt(dists)
+    elif kernel != "squared":
+        raise ValueError(f"kernel must be 'squared' or 'distance', got {kernel!r}")
+    return torch.exp(-gamma * dists)
+
+
+def mmd_loss(x: Tensor, y: Tensor, gamma: float, kernel: Kernel = "squared") -> Tensor:
+    """Biased MMD² estimate between the sets x `[..., D]` and y `[..., D]` (flattened to
+    points): mean k(x, x') + mean k(y, y') - 2 mean k(x, y). Pulls the two modalities'
+    embedding distributions together so the K heads of each side stay comparable.
+
+    One `[Nx+Ny, Nx+Ny]` kernel matrix from a single matmul serves all three means.
+    """
+    x = x.reshape(-1, x.size(-1))
+    y = y.reshape(-1, y.size(-1))
+    n = x.size(0)
+    gram = rbf_kernel_matrix(torch.cat([x, y]), gamma, kernel)
+    return gram[:n, :n].mean() + gram[n:, n:].mean() - 2 * gram[:n, n:].mean()
+
+
+def combine_losses(mil: Tensor, weighted_terms: Mapping[str, tuple[float, Tensor]],
+                   relative: bool = False) -> Tensor:
+    """L_mil + Σ λ·L_term. With `relative`, each term is first rescaled to L_mil's magnitude
+    (λ · (L_mil / L_term) · L_term, the ratio detached), so λ is a fraction of the ranking
+    loss rather than an absolute weight; a term that is exactly 0 contributes nothing."""
+    total = mil
+    for weight, term in weighted_terms.values():
+        scale = weight
+        if relative:
+            scale = weight * (mil.detach() / term.detach().clamp(min=torch.finfo(term.dtype).tiny))
+        total = total + scale * term
+    return total

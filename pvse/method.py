@@ -1,0 +1,151 @@
+"""The registered `pvse` method: two PIE-Nets over shared global encoders, trained with
+L_mil + λ1 L_div + λ2 L_mmd.
+
+`PVSEConfig` field names are the harness's option names (`--k`, `--no-global`,
+`--no-residual`, `--no-mil`, `--div-weight`, `--mmd-weight`, `--margin`, `--embed-dim`,
+`--hidden-dim`); the other fields (`max_violation`, `relative_weighting`, `mmd_gamma`,
+`mmd_kernel`, `dropout`, `word_dim`, `finetune_words`, `visual`) use the same convention.
+
+Ablations (paper Sec. 4): `k=0` uses the global feature alone (no PIE-Net); `no_global`
+builds no GRUs and embeds z = LayerNorm(Υ); `no_residual` concatenates Φ and Υ instead of
+adding them (2·D-d embeddings); `no_mil` concatenates the K embeddings of an instance into one
+K·D-d embedding (`encode_*` returns `[B, 1, K·D]`) and trains with the plain triplet loss.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mrw.bench.method import Batch, Method, MethodContext
+from mrw.bench.registry import register_method
+from mrw.errors import MRWError
+from pvse.encoders import Encoded, ImageEncoder, TextEncoder, VideoEncoder
+from pvse.losses import Kernel, combine_losses, diversity_loss, mil_loss, mmd_loss
+from pvse.pie_net import PIENet
+
+
+class PVSEConfigError(MRWError):
+    pass
+
+
+@dataclass
+class PVSEConfig:
+    """PVSE hyper-parameters; defaults follow the paper and its MRW training recipe."""
+
+    k: int = 5  # embeddings per instance (the paper's MRW model; TGIF used 3, COCO 2)
+    embed_dim: int = 1024  # D, the joint embedding space
+    hidden_dim: int = 1024  # H, biGRU output (two directions of H/2); projected to D if different
+    word_dim: int = 300  # GloVe 840B
+    margin: float = 0.1
+    max_violation: bool = True  # hardest negative (VSE++); False averages over negatives
+    div_weight: float = 0.1  # λ1
+    mmd_weight: float = 0.01  # λ2
+    relative_weighting: bool = False  # λ as a fraction of L_mil (ratio detached)
+    mmd_gamma: float = 0.5
+    mmd_kernel: Kernel = "squared"  # the paper's exp(-γ‖x-y‖²); "distance": reference code's exp(-γ‖x-y‖)
+    dropout: float = 0.0
+    finetune_words: bool = True  # train the word embeddings (GloVe-initialised when given)
+    visual: Literal["video", "image"] = "video"  # frames -> biGRU, or a 7x7 grid -> fc
+    no_global: bool = False
+    no_residual: bool = False
+    no_mil: bool = False
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.k < 0:
+            problems.append(f"k must be >= 0, got {self.k}")
+        if self.k == 0 and (self.no_global or self.no_residual or self.no_mil):
+            problems.append("k=0 (global feature only) cannot be combined with "
+                            "no_global, no_residual or no_mil")
+        if self.no_global and self.no_residual:
+            problems.append("no_global and no_residual both remove the global feature's fusion; pick one")
+        if self.embed_dim < 1 or self.hidden_dim < 2 or self.hidden_dim % 2:
+            problems.append("embed_dim must be >= 1 and hidden_dim even and >= 2")
+        if self.mmd_kernel not in ("squared", "distance"):
+            problems.append(f"mmd_kernel must be 'squared' or 'distance', got {self.mmd_kernel!r}")
+        if self.visual not in ("video", "image"):
+            problems.append(f"visual must be 'video' or 'image', got {self.visual!r}")
+        if min(self.div_weight, self.mmd_weight, self.margin, self.dropout) < 0 or self.dropout >= 1:
+            problems.append("weights, margin and dropout must be >= 0 (dropout < 1)")
+        if problems:
+            raise PVSEConfigError("pvse: " + "; ".join(problems))
+
+
+class PVSEHead(nn.Module):
+    """One modality's embedding: Φ projected to D, then PIE-Net (or Φ alone when k=0)."""
+
+    def __init__(self, config: PVSEConfig, global_dim: int, local_dim: int) -> None:
+        super().__init__()
+        self.no_mil = config.no_mil
+        self.project = None
+        if not config.no_global and global_dim != config.embed_dim:
+            self.project = nn.Linear(global_dim, config.embed_dim)
+        self.pie_net = None
+        if config.k > 0:
+            fusion = "local" if config.no_global else "concat" if config.no_residual else "residual"
+            self.pie_net = PIENet(config.k, local_dim, config.embed_dim, fusion, config.dropout)
+
+    def forward(self, encoded: Encoded) -> tuple[Tensor, Tensor | None]:
+        """-> (embeddings `[B, K, D']`, residuals Υ `[B, K, D]` or None without PIE-Net)."""
+        global_ = encoded.global_
+        if global_ is not None and self.project is not None:
+            global_ = self.project(global_)
+        if self.pie_net is None:
+            return F.normalize(global_, dim=-1)[:, None, :], None
+        out = self.pie_net(global_, encoded.local, encoded.mask)
+        embeddings = out.embeddings
+        if self.no_mil:
+            embeddings = F.normalize(embeddings.flatten(1), dim=-1)[:, None, :]
+        return embeddings, out.residuals
+
+
+@register_method
+class PVSE(Method):
+    """Polysemous Visual-Semantic Embedding (Song & Soleymani, CVPR 2019)."""
+
+    name = "pvse"
+    config_class = PVSEConfig
+
+    def __init__(self, config: PVSEConfig, context: MethodContext) -> None:
+        super().__init__(config, context)
+        with_global = not config.no_global
+        visual_class = VideoEncoder if config.visual == "video" else ImageEncoder
+        self.visual_encoder = visual_class(context.feature_dim, config.hidden_dim, with_global,
+                                           config.dropout)
+        self.text_encoder = TextEncoder(context.vocab_size, config.word_dim, config.hidden_dim,
+                                        context.word_vectors, config.finetune_words, with_global,
+                                        config.dropout)
+        self.visual_head = PVSEHead(config, config.hidden_dim, context.feature_dim)
+        self.text_head = PVSEHead(config, config.hidden_dim, config.word_dim)
+
+    def _embed_video(self, video: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor | None]:
+        return self.visual_head(self.visual_encoder(video, lengths))
+
+    def _embed_text(self, tokens: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor | None]:
+        return self.text_head(self.text_encoder(tokens, lengths))
+
+    def encode_video(self, video: Tensor, lengths: Tensor) -> Tensor:
+        return self._embed_video(video, lengths)[0]
+
+    def encode_text(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        return self._embed_text(tokens, lengths)[0]
+
+    def loss(self, batch: Batch) -> dict[str, Tensor]:
+        cfg = self.config
+        video, video_residuals = self._embed_video(batch.video, batch.video_lengths)
+        text, text_residuals = self._embed_text(batch.tokens, batch.token_lengths)
+        mil = mil_loss(video, text, cfg.margin, cfg.max_violation)
+        terms: dict[str, Tensor] = {"mil": mil}
+        weighted: dict[str, tuple[float, Tensor]] = {}
+        # Diversity is identically 0 for a single head, and undefined without PIE-Net.
+        if cfg.div_weight > 0 and cfg.k > 1:
+            terms["div"] = diversity_loss(video_residuals) + diversity_loss(text_residuals)
+            weighted["div"] = (cfg.div_weight, terms["div"])
+        if cfg.mmd_weight > 0:
+            terms["mmd"] = mmd_loss(video, text, cfg.mmd_gamma, cfg.mmd_kernel)
+            weighted["mmd"] = (cfg.mmd_weight, terms["mmd"])
+        terms["total"] = combine_losses(mil, weighted, cfg.relative_weighting)
+        return terms
