@@ -6,7 +6,10 @@ from collections.abc import Sequence
 from mrw.cliutil import build_parser, dispatch
 
 # sub-command -> module defining `register(subparsers)`; each module owns its command.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "clean": "mrw.commands.clean",
+    "build": "mrw.commands.build",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

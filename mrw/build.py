@@ -1,0 +1,125 @@
+"""`mrw build`: cleaned pairs -> the MRW dataset folder (media + URL-only configs) and qrels.
+
+Splits are assigned per near-duplicate group (`mrw.splits`), so reposts of one GIF never
+sit on both sides of a train/test boundary; rows are written sorted by id, so the same clean
+output and seed always give byte-identical parquet files.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from mrw import __version__
+from mrw.atomic import atomic_write
+from mrw.clean import CleanError, CleanRecord, read_kept
+from mrw.splits import MRW_SIZES, SPLITS, SplitSizes, assign_splits, split_sizes
+
+BUILD_FILE = "build.json"
+QRELS_DIR = "qrels"
+
+
+@dataclass
+class BuildReport:
+    seed: int
+    requested: dict[str, int]
+    rows: dict[str, int]
+    groups: int
+    configs: list[str]
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "mrw_version": __version__}
+
+
+def _row(record: CleanRecord):  # -> mrw.dataset.VideoRow
+    from mrw.dataset import VideoRow, sniff_extension
+
+    try:
+        data = Path(record.media_path).read_bytes()
+    except OSError as exc:
+        raise CleanError(f"{record.id}: media file {record.media_path} unreadable ({exc})") from None
+    return VideoRow(
+        id=record.id,
+        video_id=record.video_id,
+        sentence=record.sentence,
+        video_bytes=data,
+        video_path=f"{record.video_id}{sniff_extension(data)}",
+        source=record.source,
+        post_url=record.post_url,
+        media_url=record.media_url,
+        created_utc=record.created_utc,
+        num_frames=record.num_frames,
+        fps=round(record.fps, 4),
+        duration_s=round(record.duration_s, 4),
+        width=record.width,
+        height=record.height,
+        sha256=record.sha256,
+    )
+
+
+def plan_splits(
+    records: Sequence[CleanRecord], seed: int = 0, target: SplitSizes = MRW_SIZES
+) -> dict[str, list[CleanRecord]]:
+    """Records per split, grouped by `record.group`, each split sorted by id."""
+    group_of = {r.id: r.group or r.id for r in records}
+    group_sizes = Counter(group_of.values())
+    assignment = assign_splits(group_sizes, split_sizes(len(records), target), seed)
+    plan: dict[str, list[CleanRecord]] = {split: [] for split in SPLITS}
+    for record in sorted(records, key=lambda r: r.id):
+        plan[assignment[group_of[record.id]]].append(record)
+    return plan
+
+
+def write_qrels(dataset_dir: str | Path, splits: Iterable[str]) -> None:
+    """`qrels/{split}/t2v.qrels` and `v2t.qrels` for each split, from the rows with a sentence.
+
+    Rows without a sentence (videos of a release whose TSV has no caption for them) are not
+    queries and relevant to nothing, so they stay out of the qrels.
+    """
+    import datasets
+
+    from mrw.dataset import export_qrels, read_table
+
+    root = Path(dataset_dir)
+    for split in splits:
+        table = read_table(root, split, ("id", "video_id", "sentence"))
+        table = table.filter(table.column("sentence").is_valid())
+        ids = datasets.Dataset(table.select(["id", "video_id"]))
+        export_qrels(ids, split, root / QRELS_DIR / split)
+
+
+def build(
+    clean_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    target: SplitSizes = MRW_SIZES,
+    configs: Sequence[str] = ("default", "urls"),
+    progress: bool = True,
+) -> BuildReport:
+    """Build the dataset folder from `mrw clean` output; returns the split sizes written."""
+    from mrw.dataset import build_dataset
+
+    records = list(read_kept(clean_dir))
+    if not records:
+        raise CleanError(f"{clean_dir}: no kept pairs to build from")
+    plan = plan_splits(records, seed, target)
+    requested = split_sizes(len(records), target)
+    rows: Mapping[str, Iterator] = {
+        split: (_row(r) for r in plan[split]) for split in SPLITS
+    }
+    build_dataset(rows, out_dir, configs=configs, pretty_name="MRW", progress=progress)
+    write_qrels(out_dir, SPLITS)
+    report = BuildReport(
+        seed=seed,
+        requested=requested.as_dict(),
+        rows={split: len(plan[split]) for split in SPLITS},
+        groups=len({r.group or r.id for r in records}),
+        configs=list(configs),
+    )
+    with atomic_write(Path(out_dir) / BUILD_FILE, "w") as handle:
+        json.dump(report.as_dict(), handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    return report
