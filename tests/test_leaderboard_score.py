@@ -1,0 +1,124 @@
+"""Scoring agrees exactly with pytrec_eval (ties included) and ranx; truncation and misses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from leaderboard.parse import parse_run
+from leaderboard.qrels import read_qrels, write_qrels
+from leaderboard.score import first_relevant_ranks, score_run
+
+pytrec_eval = pytest.importorskip("pytrec_eval")
+
+
+def _random_case(
+    rng: np.random.Generator, tmp_path: Path, *, ties: bool, n_queries: int = 40, n_docs: int = 30
+) -> tuple[dict, dict, Path, Path]:
+    """Qrels with 1-3 relevant docs per query (TGIF-style) covering every doc, and a shuffled
+    run with per-query truncation, missing queries and (optionally) many tied scores."""
+    qrels: dict[str, dict[str, int]] = {f"q{i}": {} for i in range(n_queries)}
+    for d in range(n_docs):  # every gallery item relevant to at least one query
+        qrels[f"q{rng.integers(n_queries)}"][f"d{d}"] = 1
+    for q, rels in qrels.items():
+        while len(rels) < rng.integers(1, 4):
+            rels[f"d{rng.integers(n_docs)}"] = 1
+    run: dict[str, dict[str, float]] = {}
+    for q in qrels:
+        if rng.random() < 0.15:
+            continue  # missing query
+        depth = n_docs if rng.random() < 0.5 else int(rng.integers(1, n_docs))
+        docs = rng.permutation(n_docs)[:depth]
+        values = rng.integers(0, 4, depth) / 4 if ties else rng.standard_normal(depth)
+        run[q] = {f"d{d}": float(v) for d, v in zip(docs, values)}
+    qrels_path = tmp_path / "t2v.qrels"
+    write_qrels(qrels_path, [(q, d) for q, rels in qrels.items() for d in rels])
+    lines = [f"{q} Q0 {d} 0 {s!r} tag\n" for q, docs in run.items() for d, s in docs.items()]
+    run_path = tmp_path / "t2v.run"
+    run_path.write_text("".join(rng.permutation(lines)))
+    return qrels, run, qrels_path, run_path
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ranks_and_recalls_match_pytrec_eval_with_ties(tmp_path: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    qrels, run, qrels_path, run_path = _random_case(rng, tmp_path, ties=True)
+    truth = read_qrels(qrels_path)
+    ranking = first_relevant_ranks(parse_run(run_path, truth), truth)
+
+    evaluator = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank", "success"})
+    reference = evaluator.evaluate(run)
+    expected = [
+        round(1 / reference[q]["recip_rank"])
+        if q in reference and reference[q]["recip_rank"]
+        else 0
+        for q in (truth.query_ids[i] for i in truth.scored_queries)
+    ]
+    assert ranking.ranks.tolist() == expected
+    assert ranking.missing_queries == len(qrels) - len(run)
+
+    metrics = score_run(run_path, truth)
+    for k in (1, 5, 10):
+        hits = sum(reference[q][f"success_{k}"] for q in reference)
+        value = metrics[f"R@{k}"]
+        assert float(str(value).removeprefix(">= ")) == pytest.approx(100 * hits / len(qrels))
+    assert metrics["missing_queries"] == len(qrels) - len(run)
+    assert metrics["queries"] == len(qrels)
+
+
+@pytest.mark.slow  # ranx compiles its numba kernels on first use (~10 s)
+@pytest.mark.parametrize("seed", range(3))
+def test_recalls_match_ranx_hit_rate(tmp_path: Path, seed: int) -> None:
+    """ranx breaks ties arbitrarily (unstable argsort), so it is compared on tie-free runs."""
+    ranx = pytest.importorskip("ranx")
+    rng = np.random.default_rng(100 + seed)
+    qrels, run, qrels_path, run_path = _random_case(rng, tmp_path, ties=False)
+    metrics = score_run(run_path, read_qrels(qrels_path))
+    reference = ranx.evaluate(
+        ranx.Qrels(qrels),
+        ranx.Run(run),
+        ["hit_rate@1", "hit_rate@5", "hit_rate@10"],
+        make_comparable=True,
+    )
+    for k in (1, 5, 10):
+        value = float(str(metrics[f"R@{k}"]).removeprefix(">= "))
+        assert value == pytest.approx(100 * reference[f"hit_rate@{k}"])
+
+
+def _write_case(
+    tmp_path: Path, qrels: list[tuple[str, str]], lines: list[str]
+) -> tuple[Path, Path]:
+    qrels_path, run_path = tmp_path / "t2v.qrels", tmp_path / "t2v.run"
+    write_qrels(qrels_path, qrels)
+    run_path.write_text("".join(f"{line}\n" for line in lines))
+    return qrels_path, run_path
+
+
+def test_full_depth_run_is_exact_and_hand_checked(tmp_path: Path) -> None:
+    qrels = [("a", "x"), ("b", "y"), ("c", "z")]
+    lines = [
+        "a Q0 x 1 0.9 t", "a Q0 y 2 0.5 t", "a Q0 z 3 0.1 t",
+        "b Q0 x 1 0.7 t", "b Q0 z 2 0.7 t", "b Q0 y 3 0.7 t",  # all tied: z > y > x
+        "c Q0 x 1 3 t", "c Q0 y 2 2 t", "c Q0 z 3 1 t",
+    ]  # fmt: skip
+    qrels_path, run_path = _write_case(tmp_path, qrels, lines)
+    m = score_run(run_path, read_qrels(qrels_path))
+    assert m["R@1"] == pytest.approx(100 / 3) and m["R@5"] == 100.0
+    assert m["MedR"] == 2 and m["MeanR"] == pytest.approx(2.0) and m["nMR"] == pytest.approx(2 / 3)
+    assert m["missing_queries"] == 0
+
+
+def test_truncated_run_reports_bounds(tmp_path: Path) -> None:
+    qrels = [(f"q{i}", f"d{i}") for i in range(20)]
+    lines = [f"q{i} Q0 d{(i + r) % 20} {r + 1} {10 - r} t" for i in range(12) for r in range(8)]
+    qrels_path, run_path = _write_case(tmp_path, qrels, lines)
+    m = score_run(run_path, read_qrels(qrels_path))
+    assert m["R@1"] == pytest.approx(60.0)  # 12 of 20 queries at rank 1, 8 missing
+    assert m["R@10"] == ">= 60"  # beyond depth 8: only a lower bound
+    assert m["MedR"] == 1 and str(m["MeanR"]).startswith(">= ")
+    assert m["missing_queries"] == 8
+    few = [f"q{i} Q0 d{(i + 1) % 20} 1 1 t" for i in range(20)]
+    qrels_path, run_path = _write_case(tmp_path, qrels, few)
+    assert score_run(run_path, read_qrels(qrels_path))["MedR"] == "> 1"
