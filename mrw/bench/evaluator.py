@@ -1,0 +1,139 @@
+"""Embeddings -> similarity -> exact first-relevant ranks -> metrics, for both directions.
+
+The similarity is computed once, in chunks of videos through `method.similarity` (so a
+method's own score, e.g. Order's violation, is what gets ranked, and no N x N x K x K tensor
+ever exists). Ranks are exact and break ties the way trec_eval does (higher score first,
+then document id in decreasing byte order), so the ranks computed here equal the ranks the
+leaderboard scorer computes from the run files written from the same matrix.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from leaderboard.metrics import combine, ranks_to_metrics
+from mrw.bench.data import PairData
+from mrw.bench.method import Method
+
+# Bytes of similarity scores a chunk may hold: bounds peak memory whatever the gallery size.
+CHUNK_BYTES = 256 * 2**20
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA (no loss scaling needed), nothing on CPU."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.inference_mode()
+def encode(method: Method, data: PairData, device: torch.device, batch_size: int = 256) -> tuple[Tensor, Tensor]:
+    """(`[Nv, K, D]` video, `[Nt, K, D]` text) fp32 embeddings of a split, videos deduplicated."""
+    was_training = method.training
+    method.eval()
+    try:
+        with autocast(device):
+            videos = [method.encode_video(v.to(device), n.to(device)).float() for v, n in data.video_batches(batch_size)]
+            texts = [method.encode_text(t.to(device), n.to(device)).float() for t, n in data.text_batches(batch_size)]
+    finally:
+        method.train(was_training)
+    return torch.cat(videos), torch.cat(texts)
+
+
+@torch.inference_mode()
+def similarity_matrix(method: Method, video_emb: Tensor, text_emb: Tensor, chunk_bytes: int = CHUNK_BYTES) -> Tensor:
+    """`[Nv, Nt]` fp32 scores, computed `method.similarity` chunk by chunk of videos."""
+    nv, k, _ = video_emb.shape
+    nt, kt, _ = text_emb.shape
+    rows = max(1, chunk_bytes // (4 * k * kt * max(nt, 1)))
+    out = torch.empty(nv, nt, dtype=torch.float32, device=video_emb.device)
+    for start in range(0, nv, rows):
+        out[start : start + rows] = method.similarity(video_emb[start : start + rows], text_emb).float()
+    return out
+
+
+def tie_order(doc_ids: Sequence[str], device: torch.device | str = "cpu") -> Tensor:
+    """`[Nd]` position of each document among equal scores (trec_eval: docno descending)."""
+    order = sorted(range(len(doc_ids)), key=lambda i: doc_ids[i].encode("utf-8"), reverse=True)
+    position = torch.empty(len(doc_ids), dtype=torch.long)
+    position[torch.tensor(order, dtype=torch.long)] = torch.arange(len(doc_ids))
+    return position.to(device)
+
+
+@torch.inference_mode()
+def first_relevant_ranks(
+    scores: Tensor,
+    rel_query: Tensor,
+    rel_doc: Tensor,
+    doc_order: Tensor,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> np.ndarray:
+    """1-based rank of each query's first relevant document, exactly, ties as trec_eval.
+
+    `scores` is `[Nq, Nd]` (a transposed view is fine); relevance is the list of
+    (`rel_query[i]`, `rel_doc[i]`) pairs; `doc_order` comes from `tie_order`. Queries
+    without a relevant document get 0 (`leaderboard.metrics.NOT_FOUND`).
+    """
+    nq, nd = scores.shape
+    device = scores.device
+    rel_query, rel_doc, doc_order = rel_query.to(device), rel_doc.to(device), doc_order.to(device)
+    rel_scores = scores[rel_query, rel_doc]
+    best = torch.full((nq,), float("-inf"), device=device).scatter_reduce(0, rel_query, rel_scores, "amax")
+    # Among relevant documents tied at the best score, trec_eval lists the lowest tie position first.
+    tied = torch.where(rel_scores == best[rel_query], doc_order[rel_doc], nd)
+    first = torch.full((nq,), nd, dtype=torch.long, device=device).scatter_reduce(0, rel_query, tied, "amin")
+    ranks = torch.zeros(nq, dtype=torch.long, device=device)
+    rows = max(1, chunk_bytes // max(nd, 1))
+    for start in range(0, nq, rows):
+        chunk = scores[start : start + rows]
+        b, f = best[start : start + rows, None], first[start : start + rows, None]
+        ahead = (chunk > b).sum(1) + ((chunk == b) & (doc_order[None, :] < f)).sum(1)
+        ranks[start : start + rows] = ahead + 1
+    has_relevant = torch.zeros(nq, dtype=torch.bool, device=device)
+    has_relevant[rel_query] = True
+    return torch.where(has_relevant, ranks, 0).cpu().numpy()
+
+
+@dataclass
+class Evaluation:
+    """Scores and metrics of one split: `metrics` is the scorer's `--json` document."""
+
+    scores: Tensor  # [Nv, Nt]
+    video_ids: list[str]
+    sentence_ids: list[str]
+    t2v_ranks: np.ndarray
+    v2t_ranks: np.ndarray
+    metrics: dict[str, Any]
+
+
+def evaluate_scores(scores: Tensor, video_ids: list[str], sentence_ids: list[str], pair_video: Tensor) -> Evaluation:
+    """Both directions' ranks and metrics from a `[Nv, Nt]` score matrix.
+
+    `pair_video[j]` is the video of sentence j: the one relevant video of a text query,
+    and one of possibly several relevant sentences of a video query (TGIF).
+    """
+    device = scores.device
+    sentences = torch.arange(len(sentence_ids), device=device)
+    pair_video = pair_video.to(device)
+    t2v = first_relevant_ranks(scores.T, sentences, pair_video, tie_order(video_ids, device))
+    v2t = first_relevant_ranks(scores, pair_video, sentences, tie_order(sentence_ids, device))
+    metrics = combine(
+        ranks_to_metrics(t2v, gallery_size=len(video_ids)),
+        ranks_to_metrics(v2t, gallery_size=len(sentence_ids)),
+    )
+    return Evaluation(scores, video_ids, sentence_ids, t2v, v2t, metrics)
+
+
+def evaluate(method: Method, data: PairData, device: torch.device, batch_size: int = 256) -> Evaluation:
+    """Encode a split, score every video against every sentence, rank, and compute metrics."""
+    video_emb, text_emb = encode(method, data, device, batch_size)
+    scores = similarity_matrix(method, video_emb, text_emb)
+    split = data.split
+    return evaluate_scores(scores, split.video_ids, split.pair_ids, split.pair_video)
+

@@ -1,0 +1,278 @@
+"""Per-frame CNN features, computed once per (dataset, split, backbone, weights, fps, frames,
+size) and cached for every method.
+
+Every method trains on the same cached features, so a difference in results is never a
+difference in preprocessing. A cache file holds one split: each distinct video's features
+(fp16, `[Nv, T, F]`) plus the split's pair table (ids, sentences), so training never needs
+to decode a video again. Under `torchrun` the videos are sharded across ranks and rank 0
+assembles the file.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from mrw.atomic import atomic_write
+from mrw.bench import distributed as dist_util
+from mrw.bench.data import SplitFeatures
+from mrw.errors import MRWError
+
+log = logging.getLogger(__name__)
+
+NAMED_DATASETS = ("toy", "mrw", "tgif")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CACHE_VERSION = 1
+
+
+class FeatureError(MRWError):
+    """Unknown backbone or weights, or a dataset split that yields no usable video."""
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Everything that determines a split's features; the cache key is derived from it."""
+
+    dataset: str
+    split: str
+    backbone: str = "resnet152"
+    weights: str = "imagenet"  # "imagenet" or "none" (random init, for offline use)
+    fps: float = 8.0
+    num_frames: int = 8
+    image_size: int = 224
+
+    def cache_path(self, root: Path | None = None) -> Path:
+        root = cache_root() if root is None else root
+        name = f"{self.backbone}-{self.weights}-fps{self.fps:g}-t{self.num_frames}-s{self.image_size}.pt"
+        return root / "features" / dataset_slug(self.dataset) / self.split / name
+
+
+def cache_root() -> Path:
+    """The toolkit's cache root (`$MRW_CACHE`, else `~/.cache/mrw`), shared with `mrw.dataset`."""
+    from mrw.dataset import cache_root as root
+
+    return root().expanduser()
+
+
+def dataset_slug(dataset: str) -> str:
+    """A folder name for a dataset: its name, or a dataset folder's name plus a path hash."""
+    if dataset in NAMED_DATASETS:
+        return dataset
+    resolved = str(Path(dataset).expanduser().resolve()) if Path(dataset).exists() else dataset
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(resolved).name or "dataset")
+    return f"{stem}-{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
+
+
+def default_backbone(dataset: str) -> tuple[str, int]:
+    """(backbone, image size): ResNet-152 at 224 as in the paper; a small net for the toy set."""
+    return ("resnet18", 64) if dataset == "toy" else ("resnet152", 224)
+
+
+def _imagenet_state_dict(backbone: str) -> dict[str, Tensor] | None:
+    """ImageNet weights from the local torch hub cache, or downloaded when online; else None."""
+    import torchvision
+
+    try:
+        weights = torchvision.models.get_model_weights(backbone).DEFAULT
+    except (ValueError, KeyError):
+        return None
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    offline = any(os.environ.get(k) == "1" for k in ("HF_HUB_OFFLINE", "MRW_OFFLINE"))
+    if not cached.is_file() and offline:
+        return None
+    try:
+        return weights.get_state_dict(progress=True, check_hash=False)
+    except Exception as exc:  # no network, a proxy, a truncated download: fall back with a warning
+        log.debug("could not fetch %s weights: %s", backbone, exc)
+        return None
+
+
+def build_backbone(backbone: str, weights: str) -> tuple[nn.Module, str]:
+    """A torchvision classifier with its head removed, and the weights actually loaded.
+
+    `weights="imagenet"` falls back to random init (returned as "none", so the cache key
+    and the run record say what was really used) with a warning when the weights file is
+    neither cached nor downloadable.
+    """
+    import torchvision
+
+    if weights not in ("imagenet", "none"):
+        raise FeatureError(f"unknown weights {weights!r}; use 'imagenet' or 'none'")
+    try:
+        model = torchvision.models.get_model(backbone, weights=None)
+    except ValueError:
+        raise FeatureError(f"unknown backbone {backbone!r} (any torchvision classification model name)") from None
+    if weights == "imagenet":
+        state = _imagenet_state_dict(backbone)
+        if state is None:
+            log.warning(
+                "ImageNet weights for %s are not available offline (put them in %s/checkpoints): "
+                "using random weights (--weights none); features and results will be much weaker",
+                backbone, torch.hub.get_dir(),
+            )
+            weights = "none"
+        else:
+            model.load_state_dict(state)
+    for head in ("fc", "classifier", "head", "heads"):
+        if hasattr(model, head):
+            setattr(model, head, nn.Identity())
+            break
+    else:
+        raise FeatureError(f"backbone {backbone!r} has no classification head to remove")
+    return model.eval(), weights
+
+
+class FrameEncoder(nn.Module):
+    """uint8 frames `[N, 3, H, W]` -> features `[N, F]`: resize, ImageNet-normalise, CNN."""
+
+    def __init__(self, cnn: nn.Module, image_size: int) -> None:
+        super().__init__()
+        self.cnn = cnn
+        self.image_size = image_size
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, frames: Tensor) -> Tensor:
+        x = frames.float().div_(255)
+        if x.shape[-2:] != (self.image_size, self.image_size):
+            x = nn.functional.interpolate(
+                x, size=(self.image_size, self.image_size), mode="bilinear", antialias=True, align_corners=False
+            )
+        x = ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        return self.cnn(x).flatten(1)
+
+
+def _pair_table(rows: Any) -> tuple[list[str], list[str], list[str]]:
+    """(pair ids, video ids, sentences) read without decoding any video."""
+    plain = rows.select_columns(["id", "video_id", "sentence"]).with_format(None)
+    return list(plain["id"]), list(plain["video_id"]), list(plain["sentence"])
+
+
+def _frames_of(items: list[dict[str, Any]]) -> list[Tensor]:
+    return [item["frames"] for item in items]
+
+
+@torch.inference_mode()
+def _extract_videos(
+    encoder: FrameEncoder, rows: Any, row_indices: Sequence[int], spec: FeatureSpec,
+    device: torch.device, batch_frames: int, workers: int, progress: bool,
+) -> tuple[Tensor, Tensor]:
+    """Features `[n, T, F]` (fp16) and lengths of the videos of `rows[row_indices]`."""
+    from torch.utils.data import DataLoader, Subset
+    from tqdm.auto import tqdm
+
+    videos_per_batch = max(1, batch_frames // spec.num_frames)
+    loader = DataLoader(
+        Subset(rows, list(row_indices)), batch_size=videos_per_batch, num_workers=workers,
+        collate_fn=_frames_of,
+    )
+    feats: list[Tensor] = []
+    lengths: list[int] = []
+    amp = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    bar = tqdm(total=len(row_indices), desc=f"features {spec.dataset}/{spec.split}", unit="video", disable=not progress)
+    for clips in loader:
+        frames = torch.cat([torch.as_tensor(c) for c in clips]).to(device, non_blocking=True)
+        with amp:
+            out = encoder(frames).half().cpu()
+        for piece in out.split([len(c) for c in clips]):
+            padded = torch.zeros(spec.num_frames, out.shape[1], dtype=torch.float16)
+            n = min(len(piece), spec.num_frames)
+            padded[:n] = piece[:n]
+            feats.append(padded)
+            lengths.append(n)
+        bar.update(len(clips))
+    bar.close()
+    if not feats:
+        return torch.zeros(0, spec.num_frames, 0, dtype=torch.float16), torch.zeros(0, dtype=torch.long)
+    return torch.stack(feats), torch.tensor(lengths, dtype=torch.long)
+
+
+def extract_features(
+    spec: FeatureSpec,
+    device: torch.device | str = "cpu",
+    batch_frames: int = 256,
+    workers: int = 0,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> tuple[SplitFeatures, FeatureSpec]:
+    """The split's features, from the cache or computed and cached now.
+
+    Returns the features and the spec actually used (weights may fall back to "none"). Under
+    `torchrun` every rank must call this; each extracts its share and all return the result.
+    """
+    import mrw
+
+    device = torch.device(device)
+    if spec.cache_path().is_file() and not overwrite:
+        return load_features(spec.cache_path()), spec
+    cnn, weights = build_backbone(spec.backbone, spec.weights)
+    spec = FeatureSpec(**{**asdict(spec), "weights": weights})  # what was really loaded
+    path = spec.cache_path()
+    if path.is_file() and not overwrite:
+        return load_features(path), spec
+
+    rows = mrw.load_dataset(spec.dataset, split=spec.split, num_frames=spec.num_frames, fps=spec.fps, size=spec.image_size)
+    pair_ids, pair_video_ids, sentences = _pair_table(rows)
+    if not pair_ids:
+        raise FeatureError(f"{spec.dataset} split {spec.split!r} has no rows")
+    first_row: dict[str, int] = {}
+    for row, video_id in enumerate(pair_video_ids):
+        first_row.setdefault(video_id, row)
+    video_ids = list(first_row)
+    rank, world = dist_util.rank(), dist_util.world_size()
+    mine = list(range(rank, len(video_ids), world))
+
+    encoder = FrameEncoder(cnn, spec.image_size).to(device).to(memory_format=torch.channels_last)
+    feats, lengths = _extract_videos(
+        encoder, rows, [first_row[video_ids[i]] for i in mine], spec, device, batch_frames, workers,
+        progress and rank == 0,
+    )
+    part = path.with_name(f"{path.name}.part{rank}-of-{world}")
+    if world > 1:
+        with atomic_write(part) as handle:
+            torch.save({"index": mine, "features": feats, "lengths": lengths}, handle)
+        dist_util.barrier()
+    if rank == 0:
+        if world > 1:
+            parts = [torch.load(path.with_name(f"{path.name}.part{r}-of-{world}"), weights_only=True) for r in range(world)]
+            dim = max(p["features"].shape[-1] for p in parts)
+            feats = torch.zeros(len(video_ids), spec.num_frames, dim, dtype=torch.float16)
+            lengths = torch.zeros(len(video_ids), dtype=torch.long)
+            for p in parts:
+                if p["index"]:
+                    feats[p["index"]] = p["features"]
+                    lengths[p["index"]] = p["lengths"]
+        index_of = {v: i for i, v in enumerate(video_ids)}
+        split = SplitFeatures(
+            video_ids, feats, lengths, pair_ids, sentences,
+            torch.tensor([index_of[v] for v in pair_video_ids], dtype=torch.long),
+        )
+        save_features(path, split, spec)
+        for r in range(world if world > 1 else 0):
+            path.with_name(f"{path.name}.part{r}-of-{world}").unlink(missing_ok=True)
+    dist_util.barrier()
+    return load_features(path), spec
+
+
+def save_features(path: Path, split: SplitFeatures, spec: FeatureSpec) -> None:
+    with atomic_write(path) as handle:
+        torch.save({"version": CACHE_VERSION, "spec": asdict(spec), **split.to_dict()}, handle)
+
+
+def load_features(path: Path) -> SplitFeatures:
+    try:
+        data = torch.load(path, weights_only=True)
+    except Exception as exc:
+        raise FeatureError(f"unreadable feature cache {path} ({exc}); delete it to recompute") from None
+    if data.get("version") != CACHE_VERSION:
+        raise FeatureError(f"feature cache {path} is from another version; delete it to recompute")
+    return SplitFeatures.from_dict(data)

@@ -1,0 +1,321 @@
+"""One benchmark run end to end: features -> vocabulary -> train -> evaluate -> run record.
+
+`run_method` is the API every harness command (run, compare, sweep, reproduce) builds on, so
+all methods go through the same features, trainer, evaluator and scorer. A run record is
+`{runs_dir}/{dataset}/{method}/{run_id}/` with `config.json`, `metrics.json`, `t2v.run.gz`,
+`v2t.run.gz`, `checkpoint.pt`, `log.jsonl` (and `vocab.json`, to reuse the checkpoint).
+`metrics.json` is written last: its presence marks a finished run.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import platform
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mrw.atomic import atomic_write
+from mrw.bench import distributed as dist_util
+from mrw.errors import MRWError
+
+log = logging.getLogger(__name__)
+
+EVAL_SPLITS = ("test", "validation")
+
+
+class RunRecordError(MRWError):
+    """A run folder that is missing, unfinished or not a run record."""
+
+
+@dataclass
+class RunOptions:
+    """Everything about a run except the method's own hyper-parameters.
+
+    `None` means "the dataset's default" (see `resolved`): the toy set uses a small
+    backbone at low resolution and few epochs so that it trains on a laptop CPU.
+    """
+
+    dataset: str = "toy"
+    split: str = "test"  # the evaluated split; model selection always uses validation
+    epochs: int | None = None
+    batch_size: int = 128
+    lr: float = 2e-4
+    lr_patience: int = 1
+    grad_clip: float = 2.0
+    seed: int = 0
+    device: str = "auto"  # "auto" = CUDA when available, else CPU
+    num_frames: int = 8
+    fps: float = 8.0
+    image_size: int | None = None
+    backbone: str | None = None
+    weights: str | None = None  # "imagenet" | "none"
+    glove: str | None = None  # path to glove.840B.300d.txt
+    min_word_count: int = 1
+    runs_dir: str = "runs"
+    run_id: str | None = None  # default: time stamp + config hash
+    run_depth: int | None = None  # None = full-depth run files
+    resume: str | None = None  # a run folder to continue, or "last"
+    eval_batch_size: int = 256
+    feature_workers: int = 0
+    progress: bool = True
+
+    def resolved(self) -> RunOptions:
+        """A copy with every dataset default filled in (what `config.json` records)."""
+        from mrw.bench.features import default_backbone
+
+        backbone, size = default_backbone(self.dataset)
+        toy = self.dataset == "toy"
+        return dataclasses.replace(
+            self,
+            epochs=self.epochs if self.epochs is not None else (12 if toy else 30),
+            backbone=self.backbone or backbone,
+            image_size=self.image_size or size,
+            weights=self.weights or ("none" if toy else "imagenet"),
+        )
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    metrics: dict[str, Any]  # the scorer's --json document for the evaluated split
+    record: dict[str, Any] = field(default_factory=dict)  # the whole metrics.json
+
+
+@dataclass
+class RunRecord:
+    """A finished run as `load_run_record` reads it back (the fields of `metrics.json`)."""
+
+    run_dir: Path
+    method: str
+    dataset: str
+    split: str
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+    seed: int
+    device: str
+    wall_time_s: float
+    versions: dict[str, str]
+    git_commit: str | None
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise MRWError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise MRWError("--device cuda asked for, but no CUDA device is available")
+    return device
+
+
+def versions() -> dict[str, str]:
+    import mrw
+
+    out = {"python": platform.python_version(), "torch": torch.__version__, "mrw-toolkit": mrw.__version__}
+    try:
+        import torchvision
+
+        out["torchvision"] = torchvision.__version__
+    except ImportError:
+        pass
+    return out
+
+
+def git_commit() -> str | None:
+    """The project's commit, with "-dirty" when tracked files differ from it."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "diff", "--quiet", "HEAD", "--"], cwd=root, capture_output=True, timeout=30
+        ).returncode
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{commit}-dirty" if dirty == 1 else commit or None
+
+
+def _config_hash(config: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def _dataset_dirname(dataset: str) -> str:
+    from mrw.bench.features import NAMED_DATASETS, dataset_slug
+
+    return dataset if dataset in NAMED_DATASETS else dataset_slug(dataset)
+
+
+def _run_dir(method: str, options: RunOptions, config: Mapping[str, Any]) -> tuple[Path, bool]:
+    """(the run folder, whether it resumes an earlier one)."""
+    parent = Path(options.runs_dir) / _dataset_dirname(options.dataset) / method
+    if options.resume:
+        if options.resume == "last":
+            candidates = sorted(
+                (p for p in parent.glob("*/checkpoint.pt") if not (p.parent / "metrics.json").exists()),
+                key=lambda p: p.stat().st_mtime,
+            )
+            if not candidates:
+                raise RunRecordError(f"--resume last: no unfinished run with a checkpoint under {parent}")
+            return candidates[-1].parent, True
+        run_dir = Path(options.resume)
+        if not (run_dir / "checkpoint.pt").is_file():
+            raise RunRecordError(f"--resume {run_dir}: no checkpoint.pt there")
+        return run_dir, True
+    run_id = options.run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{_config_hash(config)}"
+    run_dir = parent / run_id
+    if (run_dir / "metrics.json").exists() or (run_dir / "checkpoint.pt").exists():
+        raise RunRecordError(f"{run_dir} already holds a run; pick another --run-id or --resume it")
+    return run_dir, False
+
+
+_MAY_CHANGE_ON_RESUME = {"options.epochs", "train.epochs", "options.resume", "options.run_id", "options.progress"}
+
+
+def _check_resumable(run_dir: Path, config: dict[str, Any]) -> None:
+    """A resumed run must be the same experiment; only the number of epochs may grow."""
+    try:
+        saved = json.loads((run_dir / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise RunRecordError(f"cannot resume {run_dir}: unreadable config.json ({exc})") from None
+
+    def flat(c: Mapping[str, Any]) -> dict[str, Any]:
+        out = {}
+        for key, value in c.items():
+            items = value.items() if isinstance(value, Mapping) else [("", value)]
+            out.update({f"{key}.{sub}".rstrip("."): v for sub, v in items})
+        return {k: v for k, v in out.items() if k not in _MAY_CHANGE_ON_RESUME}
+
+    old, new = flat(saved), flat(json.loads(json.dumps(config, default=str)))
+    diff = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if diff:
+        raise RunRecordError(f"cannot resume {run_dir}: it was run with different settings ({', '.join(diff)})")
+
+
+def _append_log(path: Path, record: Mapping[str, Any]) -> None:
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, default=str) + "\n")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    with atomic_write(path, "w") as handle:
+        json.dump(data, handle, indent=2, default=str)
+        handle.write("\n")
+
+
+def run_method(method: str, method_overrides: Mapping[str, Any] | None, options: RunOptions) -> RunResult:
+    """Train `method` on `options.dataset` and evaluate it on `options.split`; write a run record.
+
+    `method_overrides` are fields of the method's config (unknown ones are an error). Under
+    `torchrun` every rank calls this; rank 0 writes the record and all ranks return it.
+    """
+    from leaderboard.runfile import write_run
+    from mrw.bench.data import PairData
+    from mrw.bench.evaluator import evaluate
+    from mrw.bench.features import FeatureSpec, extract_features
+    from mrw.bench.method import MethodContext
+    from mrw.bench.registry import create_method, make_config
+    from mrw.bench.text import Vocabulary, word_vectors
+    from mrw.bench.trainer import TrainConfig, Trainer
+
+    started = time.perf_counter()
+    if options.split not in EVAL_SPLITS:
+        raise MRWError(f"--split must be one of {', '.join(EVAL_SPLITS)}, got {options.split!r}")
+    options = options.resolved()
+    method_config = make_config(method, method_overrides)  # fail on bad options before any work
+    device = dist_util.local_device(resolve_device(options.device))
+    dist_util.init(device)
+
+    spec = FeatureSpec(
+        options.dataset, "train", options.backbone, options.weights, options.fps, options.num_frames, options.image_size
+    )
+    splits = {}
+    for split in dict.fromkeys(("train", "validation", options.split)):
+        splits[split], used = extract_features(
+            dataclasses.replace(spec, split=split), device, workers=options.feature_workers, progress=options.progress
+        )
+    vocab = Vocabulary.build(splits["train"].sentences, options.min_word_count)
+    vectors = word_vectors(vocab, options.glove, seed=options.seed)
+    data = {name: PairData(split, vocab) for name, split in splits.items()}
+    train_config = TrainConfig(
+        epochs=options.epochs, batch_size=options.batch_size, lr=options.lr, lr_patience=options.lr_patience,
+        grad_clip=options.grad_clip, seed=options.seed, eval_batch_size=options.eval_batch_size,
+    )
+    config = {
+        "method": method,
+        "method_config": asdict(method_config),
+        "options": asdict(options),
+        "features": asdict(used),
+        "train": asdict(train_config),
+        "vocab_size": len(vocab),
+        "word_vectors": {"source": vectors.source, "hit_rate": vectors.hit_rate},
+    }
+    run_dir, resuming = dist_util.broadcast(_run_dir(method, options, config) if dist_util.is_main() else None)
+    if resuming:
+        _check_resumable(run_dir, config)
+    if dist_util.is_main():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _write_json(run_dir / "config.json", config)  # on resume: records the new epoch count
+        vocab.save(run_dir / "vocab.json")
+
+    torch.manual_seed(options.seed)  # identical initial weights on every rank
+    context = MethodContext(splits["train"].feature_dim, len(vocab), data["train"].num_pairs, vectors.vectors)
+    model = create_method(method, context, method_overrides)
+    trainer = Trainer(
+        model, train_config, device, run_dir / "checkpoint.pt",
+        log=lambda record: _append_log(run_dir / "log.jsonl", record), progress=options.progress,
+    )
+    trained = trainer.fit(data["train"], data["validation"], resume=resuming)
+    evaluation = evaluate(model, data[options.split], device, options.eval_batch_size)
+
+    record = {
+        "method": method,
+        "dataset": options.dataset,
+        "split": options.split,
+        "metrics": evaluation.metrics,
+        "config": config,
+        "seed": options.seed,
+        "device": str(device) if device.type == "cpu" else f"{device} ({torch.cuda.get_device_name(device)})",
+        "world_size": dist_util.world_size(),
+        "best_epoch": trained.best_epoch,
+        "best_validation_rsum": trained.best_rsum,
+        "wall_time_s": round(time.perf_counter() - started, 3),
+        "versions": versions(),
+        "git_commit": git_commit(),
+    }
+    if dist_util.is_main():
+        tag = f"{method}-{run_dir.name}"
+        split = data[options.split].split
+        write_run(run_dir / "t2v.run.gz", split.pair_ids, split.video_ids, evaluation.scores.T, tag, options.run_depth)
+        write_run(run_dir / "v2t.run.gz", split.video_ids, split.pair_ids, evaluation.scores, tag, options.run_depth)
+        _append_log(run_dir / "log.jsonl", {"evaluation": options.split, "metrics": evaluation.metrics})
+        _write_json(run_dir / "metrics.json", record)
+    dist_util.barrier()
+    return RunResult(run_dir, evaluation.metrics, record)
+
+
+def load_run_record(run_dir: str | Path) -> RunRecord:
+    """Read a finished run's `metrics.json` (what `compare` tabulates)."""
+    run_dir = Path(run_dir)
+    path = run_dir / "metrics.json"
+    if not path.is_file():
+        state = "unfinished (no metrics.json; --resume it)" if (run_dir / "checkpoint.pt").exists() else "not a run record"
+        raise RunRecordError(f"{run_dir}: {state}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return RunRecord(
+            run_dir=run_dir,
+            **{f.name: data[f.name] for f in dataclasses.fields(RunRecord) if f.name != "run_dir"},
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RunRecordError(f"{path}: not a valid run record ({exc})") from None
