@@ -7,6 +7,7 @@ from mrw.cliutil import build_parser, dispatch
 
 # sub-command -> module defining `register(subparsers)`; each module owns its command.
 COMMANDS: dict[str, str] = {
+    "collect": "mrw.collect.cli",
     "clean": "mrw.commands.clean",
     "build": "mrw.commands.build",
 }

@@ -98,7 +98,7 @@ def test_loopback_is_blocked_without_allow_private_even_after_redirects(server, 
     server.add("/direct.gif", make_gif(1), content_type="image/gif")
     results, _ = run(server, tmp_path, {"x": path}, allow_private=False)
     assert results["x"].status == "blocked"
-    assert "loopback address 127.0.0.1" in results["x"].reason
+    assert "loopback address: 127.0.0.1" in results["x"].reason
     assert server.hits["/direct.gif"] == 0  # nothing was requested
 
 

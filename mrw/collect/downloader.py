@@ -23,9 +23,10 @@ import email.utils
 import random
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
@@ -34,6 +35,9 @@ import urllib3
 from mrw.collect import mediatypes
 from mrw.collect.netguard import BlockedAddress, check_url, guarded_session
 from mrw.collect.store import MediaStore, MediaWriter, StoredMedia
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 OK = "ok"
 RETRYABLE = frozenset({"rate_limited", "server_error", "timeout", "network_error", "truncated"})
@@ -161,7 +165,7 @@ class Downloader:
             self._local.session = session
         return session
 
-    def _target(self, url: str) -> tuple[str, dict[str, str]]:
+    def route(self, url: str) -> tuple[str, dict[str, str]]:
         """The URL to connect to (after `host_map`) and extra headers."""
         parts = urlsplit(url)
         base = self.config.host_map.get(parts.hostname or "")
@@ -175,7 +179,7 @@ class Downloader:
         seen = {url}
         current = url
         for _hop in range(self.config.max_redirects + 1):
-            target, headers = self._target(current)
+            target, headers = self.route(current)
             try:
                 check_url(target, self.config.allow_private)
             except BlockedAddress as exc:
@@ -229,7 +233,7 @@ class Downloader:
                 content_type = self._stream(response, writer, declared, final_url)
                 writer.close()
                 if self.config.validate:
-                    problem = mediatypes.decode_error(writer.path, content_type)
+                    problem = mediatypes.decode_error(writer.path)
                     if problem:
                         raise _Failure("corrupt", f"corrupt {content_type} ({problem})", status, url=final_url)
                 return self.store.commit(writer, content_type), final_url, status
@@ -334,30 +338,36 @@ class PageError(Exception):
         self.status, self.reason = status, reason
 
 
+def bounded_imap(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
+    """`fn` over `items` on `workers` threads, yielding results as they finish.
+
+    Items are pulled lazily (at most twice the worker count in flight), so a generator of
+    millions of items never sits in memory at once.
+    """
+    workers = max(1, workers)
+    pending: set[Future[R]] = set()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mrw-collect") as pool:
+        for item in items:
+            pending.add(pool.submit(fn, item))
+            if len(pending) >= 2 * workers:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (future.result() for future in done)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            yield from (future.result() for future in done)
+
+
 def download_many(
     requests_: Iterable[DownloadRequest], config: DownloaderConfig, store: MediaStore,
     downloader: Downloader | None = None,
 ) -> Iterator[DownloadResult]:
     """Download every request with `config.workers` threads; yields results as they finish.
 
-    Requests are pulled lazily (at most twice the worker count in flight), so a generator of
-    millions of URLs is fine. Never raises for a bad URL or a bad server: every request
-    yields exactly one `DownloadResult`.
+    Never raises for a bad URL or a bad server: every request yields exactly one
+    `DownloadResult`. Pass `downloader` to share host gates with other work (e.g. resolution).
     """
     downloader = downloader or Downloader(config, store)
-    pending: set[Future[DownloadResult]] = set()
-    window = max(1, config.workers) * 2
-    with ThreadPoolExecutor(max_workers=max(1, config.workers), thread_name_prefix="mrw-dl") as pool:
-        for request in requests_:
-            pending.add(pool.submit(downloader.fetch, request))
-            if len(pending) >= window:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield future.result()
+    return bounded_imap(downloader.fetch, requests_, config.workers)
 
 
 def _find_cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:

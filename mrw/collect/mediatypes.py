@@ -1,7 +1,7 @@
 """Media type by magic bytes (never the extension or the declared Content-Type), and a decode check.
 
 Hosts lie: an `.gif` link serves an HTML error page, a `video/mp4` header carries a JPEG.
-The bytes decide, and a file that starts right but does not decode is `corrupt`.
+The bytes decide, and a file that starts right but does not probe is `corrupt`.
 """
 from __future__ import annotations
 
@@ -37,23 +37,13 @@ def describe(head: bytes) -> str:
     return "unknown bytes " + head[:8].hex()
 
 
-def decode_error(path: Path, content_type: str) -> str | None:
-    """Why the media at `path` does not decode (None when it does): at least one frame must decode."""
+def decode_error(path: Path) -> str | None:
+    """Why the media at `path` cannot be used (None when it can): `mrw.frames.probe` must read
+    its frame timeline within the decode limits (the same check `mrw clean` and loading apply)."""
+    from mrw.frames import FrameDecodeError, probe
+
     try:
-        if content_type == "image/gif":
-            from PIL import Image
-
-            with Image.open(path) as image:
-                image.seek(0)
-                image.load()
-                return None
-        import av
-
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                return "no video stream"
-            for _frame in container.decode(video=0):
-                return None
-            return "no decodable frame"
-    except Exception as exc:  # decoders raise many types; any failure means the file is unusable
-        return f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
+        info = probe(path)
+    except FrameDecodeError as exc:
+        return " ".join(str(exc).replace(str(path), "file").split())[:200]
+    return None if info.num_frames > 0 else "no frames"

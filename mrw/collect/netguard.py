@@ -40,9 +40,9 @@ def address_problem(address: str) -> str | None:
         ("private", ip.is_private),
     ):
         if flag:
-            return f"{label} address {ip}"
+            return f"{label} address: {ip}"
     if not ip.is_global:
-        return f"non-global address {ip}"
+        return f"non-global address: {ip}"
     return None
 
 
@@ -63,14 +63,14 @@ def check_url(url: str, allow_private: bool = False) -> None:
     for *_rest, sockaddr in infos:
         problem = address_problem(sockaddr[0])
         if problem:
-            raise BlockedAddress(f"{host} resolves to {problem}")
+            raise BlockedAddress(f"{problem} (host {host})")
 
 
 def _check_peer(sock: socket.socket, host: str) -> None:
     problem = address_problem(sock.getpeername()[0])
     if problem:
         sock.close()
-        raise BlockedAddress(f"connection to {host} reached {problem}")
+        raise BlockedAddress(f"{problem} (connection to {host})")
 
 
 class _GuardedHTTPConnection(HTTPConnection):

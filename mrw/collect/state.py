@@ -151,10 +151,14 @@ class CollectionState:
                 added += cur.rowcount
         return added
 
-    def posts_to_resolve(self) -> list[Post]:
+    def posts_to_resolve(self, retry: Iterable[str] = ()) -> list[Post]:
+        """Accepted posts not resolved yet, or whose resolution ended in a status in `retry`."""
+        retry = tuple(retry)
         rows = self.conn.execute(
             "SELECT p.data FROM posts p LEFT JOIN resolutions r ON r.post_id = p.id"
-            " WHERE p.status = 'accepted' AND r.post_id IS NULL ORDER BY p.seq"
+            f" WHERE p.status = 'accepted' AND (r.post_id IS NULL OR r.status IN ({_marks(retry)}))"
+            " ORDER BY p.seq",
+            retry,
         ).fetchall()
         return [post_from_json(row[0]) for row in rows]
 
@@ -168,12 +172,16 @@ class CollectionState:
             (post_id, status, reason, resolver, media_url, time.time()),
         )
 
-    def downloads_pending(self) -> list[tuple[str, str]]:
-        """(post id, media URL) for resolved posts without a final download outcome, in ingest order."""
+    def downloads_pending(self, retry: Iterable[str] = ()) -> list[tuple[str, str]]:
+        """(post id, media URL) for resolved posts not downloaded yet, or whose download ended
+        in a status in `retry`, in ingest order."""
+        retry = tuple(retry)
         return self.conn.execute(
             "SELECT r.post_id, r.media_url FROM resolutions r JOIN posts p ON p.id = r.post_id"
             " LEFT JOIN downloads d ON d.post_id = r.post_id"
-            " WHERE r.status = 'resolved' AND d.post_id IS NULL ORDER BY p.seq"
+            f" WHERE r.status = 'resolved' AND (d.post_id IS NULL OR d.status IN ({_marks(retry)}))"
+            " ORDER BY p.seq",
+            retry,
         ).fetchall()
 
     # -- downloads -----------------------------------------------------------------------
@@ -244,6 +252,10 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _marks(values: tuple[str, ...]) -> str:
+    return ", ".join("?" * len(values)) or "NULL"
 
 
 def reason_bucket(reason: str) -> str:

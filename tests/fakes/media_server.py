@@ -16,8 +16,19 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
 
 
 @dataclass
@@ -31,6 +42,7 @@ class Route:
     truncate_to: int | None = None  # send only this many body bytes, then close
     stream: bool = False  # no Content-Length; body written in chunks, connection closed at end
     before: list[Route] = field(default_factory=list)  # one-shot responses served first
+    handler: Callable[[Request], Route] | None = None  # computes the response per request
 
 
 class MediaServer:
@@ -38,10 +50,12 @@ class MediaServer:
         self.latency_s = latency_s
         self.routes: dict[tuple[str | None, str], Route] = {}
         self.hits: Counter[str] = Counter()
+        self.requests: list[Request] = []
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
         self._httpd.request_queue_size = 256
+        self._httpd.handle_error = lambda request, address: None  # clients hanging up is normal here
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property
@@ -76,13 +90,15 @@ class MediaServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _next_response(self, host: str | None, path: str) -> Route | None:
+    def _next_response(self, host: str | None, request: Request) -> Route | None:
         with self._lock:
-            route = self.routes.get((host, path)) or self.routes.get((None, path))
+            self.requests.append(request)
+            route = self.routes.get((host, request.path)) or self.routes.get((None, request.path))
             if route is None:
                 return None
-            self.hits[path] += 1
-            return route.before.pop(0) if route.before else route
+            self.hits[request.path] += 1
+            route = route.before.pop(0) if route.before else route
+        return route.handler(request) if route.handler else route
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -95,14 +111,22 @@ class MediaServer:
 
             def do_GET(self) -> None:  # noqa: N802 (http.server naming)
                 host = (self.headers.get("Host") or "").split(":")[0] or None
-                path = self.path.split("?", 1)[0]
-                route = server._next_response(host, path)
+                path, _, query = self.path.partition("?")
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                if self.command == "POST" and body:
+                    query = f"{query}&{body.decode('latin-1')}"
+                request = Request(self.command, path, {k: v[-1] for k, v in parse_qs(query).items()},
+                                  dict(self.headers.items()), body)
+                route = server._next_response(host, request)
                 if route is None:
                     route = Route(status=404, body=b"not found", content_type="text/plain")
                 delay = route.latency_s or server.latency_s
                 if delay:
                     time.sleep(delay)
                 self._send(route)
+
+            do_POST = do_GET  # noqa: N815
 
             def _send(self, route: Route) -> None:
                 status = route.status

@@ -1,0 +1,121 @@
+"""`mrw collect`: gather reaction posts (archive dumps and/or live Reddit) and download their media."""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from mrw.collect.downloader import DownloaderConfig
+    from mrw.collect.filters import FilterConfig
+
+    dl, flt = DownloaderConfig(), FilterConfig()
+    parser = subparsers.add_parser(
+        "collect",
+        help="collect reaction posts and download their GIFs (resumable)",
+        description=(
+            "Read reaction posts from Pushshift archive dumps (--dump, NDJSON or .zst) and/or live "
+            "Reddit (--reddit, through praw), keep reaction titles, resolve each link to its media "
+            "file, and download it into OUT/media (content addressed). Every post, resolution and "
+            "download attempt is recorded in OUT/state.sqlite: re-running the same command resumes "
+            "where a killed run stopped. Reddit credentials come only from praw's environment "
+            "variables (praw_client_id, praw_client_secret, praw_user_agent) or a praw.ini site."
+        ),
+    )
+    src = parser.add_argument_group("sources")
+    src.add_argument("--dump", type=Path, action="append", default=[], metavar="FILE",
+                     help="Pushshift submissions dump, NDJSON or .zst (repeatable)")
+    src.add_argument("--reddit", action="store_true", help="also read live Reddit listings through praw")
+    src.add_argument("--subreddit", action="append", metavar="NAME",
+                     help="subreddit to read (repeatable; default: reactiongifs)")
+    src.add_argument("--listing", action="append", metavar="KIND",
+                     help="new, hot, rising, top:all, top:year, ... (repeatable; default: new and top:all)")
+    src.add_argument("--search", action="append", default=[], metavar="QUERY",
+                     help="also run this Reddit search in each subreddit (repeatable)")
+    src.add_argument("--limit", type=int, default=1000, help="posts per listing (Reddit caps near 1000)")
+    src.add_argument("--praw-site", metavar="NAME", help="praw.ini section holding credentials")
+
+    keep = parser.add_argument_group("post filter")
+    keep.add_argument("--title-pattern", action="append", metavar="REGEX",
+                      help="reaction title prefix (repeatable; replaces the defaults: MRW, MFW, MRWH, HMRW, "
+                           "'my reaction when', 'me when', ...)")
+    keep.add_argument("--min-score", type=int, default=flt.min_score)
+    keep.add_argument("--allow-nsfw", action="store_true", help="keep posts marked NSFW")
+
+    net = parser.add_argument_group("download")
+    net.add_argument("--out", type=Path, required=True, help="collection folder (created; resumed if it exists)")
+    net.add_argument("--workers", type=int, default=dl.workers, help="concurrent downloads")
+    net.add_argument("--per-host", type=int, default=dl.per_host, help="concurrent requests per host")
+    net.add_argument("--timeout", type=float, default=dl.read_timeout_s, metavar="S", help="read timeout")
+    net.add_argument("--retries", type=int, default=dl.max_attempts - 1, help="retries on 429/5xx/timeouts")
+    net.add_argument("--max-size", type=float, default=dl.max_bytes / 2**20, metavar="MB", help="largest media file")
+    net.add_argument("--max-wait", type=float, default=dl.max_wait_s, metavar="S",
+                     help="longest Retry-After to honour before giving up on a URL")
+    net.add_argument("--allow-private", action="store_true",
+                     help="allow URLs that reach private/loopback/link-local addresses (local mirrors, tests)")
+    net.add_argument("--host-map", action="append", default=[], metavar="HOST=URL",
+                     help="fetch HOST's files from URL instead (a mirror; tests use loopback servers)")
+    net.add_argument("--no-ytdlp", action="store_true", help="do not use yt-dlp for v.redd.it and unknown hosts")
+    net.add_argument("--no-download", action="store_true", help="stop after resolving media URLs")
+    net.add_argument("--no-progress", action="store_true")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _host_map(pairs: list[str]) -> dict[str, str]:
+    from mrw.cliutil import fail
+
+    mapping = {}
+    for pair in pairs:
+        host, sep, url = pair.partition("=")
+        if not sep or not host or not url.startswith(("http://", "https://")):
+            fail(f"--host-map expects HOST=http(s)://..., got {pair!r}")
+        mapping[host.lower()] = url.rstrip("/")
+    return mapping
+
+
+def run(args: argparse.Namespace) -> int:
+    from mrw.cliutil import fail
+    from mrw.collect.downloader import DownloaderConfig
+    from mrw.collect.dumps import DumpStats
+    from mrw.collect.filters import DEFAULT_TITLE_PATTERNS, FilterConfig
+    from mrw.collect.pipeline import CollectConfig, Collector, iter_sources, render_report
+
+    if not args.dump and not args.reddit:
+        fail("nothing to collect from: give --dump FILE and/or --reddit")
+    for path in args.dump:
+        if not path.is_file():
+            fail(f"dump file not found: {path}")
+    if args.workers < 1 or args.per_host < 1 or args.retries < 0 or args.max_size <= 0:
+        fail("--workers and --per-host must be >= 1, --retries >= 0, --max-size > 0")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    config = CollectConfig(
+        filter=FilterConfig(title_patterns=tuple(args.title_pattern or DEFAULT_TITLE_PATTERNS),
+                            min_score=args.min_score, allow_nsfw=args.allow_nsfw),
+        downloader=DownloaderConfig(
+            workers=args.workers, per_host=args.per_host, read_timeout_s=args.timeout,
+            max_attempts=args.retries + 1, max_bytes=int(args.max_size * 2**20), max_wait_s=args.max_wait,
+            allow_private=args.allow_private, host_map=_host_map(args.host_map),
+        ),
+        use_ytdlp=not args.no_ytdlp,
+        download=not args.no_download,
+    )
+    reddit_posts, reddit_stats = None, None
+    if args.reddit:
+        from mrw.collect.reddit import RedditQuery, RedditStats, iter_reddit, reddit_client
+
+        query = RedditQuery(subreddits=tuple(args.subreddit or ("reactiongifs",)),
+                            listings=tuple(args.listing or ("new", "top:all")),
+                            searches=tuple(args.search), limit=args.limit, max_wait_s=args.max_wait)
+        reddit_stats = RedditStats()
+        reddit_posts = iter_reddit(query, reddit_client(args.praw_site), reddit_stats)
+    dump_stats = DumpStats()
+    with Collector(args.out, config, progress=not args.no_progress) as collector:
+        collector.run(iter_sources(args.dump, reddit_posts, dump_stats))
+        report = collector.report(sources={
+            "dumps": {"lines": dump_stats.lines, "posts": dump_stats.posts, "skipped": dump_stats.skipped},
+            "reddit": vars(reddit_stats) if reddit_stats else None,
+        })
+    render_report(report)
+    return 0

@@ -1,0 +1,76 @@
+"""Which posts become MRW pairs: reaction titles, safe for work, still up, scored, and not repeats.
+
+`reject_reason` is a pure per-post decision; `media_key` normalises a post's link so that
+reposts and crossposts of the same media collapse onto the first post seen (the state
+database enforces one accepted post per key).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from mrw.collect.records import Post
+
+#: Title prefixes of reaction posts, as regular expressions matched case-insensitively at the
+#: start of the title (after an optional "[tag]"). MRW's own titles mostly start with these.
+DEFAULT_TITLE_PATTERNS: tuple[str, ...] = (
+    r"mrwh?\b",  # my reaction when / my reaction when he...
+    r"mfw\b",  # my face when
+    r"hmrw\b",  # his/her my reaction when
+    r"mrwt\b",
+    r"my (?:reaction|face|response) when\b",
+    r"me when\b",
+    r"(?:when|how) (?:i|we) (?:react|feel)\b",
+)
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    title_patterns: tuple[str, ...] = DEFAULT_TITLE_PATTERNS
+    min_score: int = 0
+    allow_nsfw: bool = False
+
+    def title_regex(self) -> re.Pattern[str]:
+        alternatives = "|".join(f"(?:{p})" for p in self.title_patterns)
+        return re.compile(rf"^\s*(?:\[[^\]]*\]\s*)?(?:{alternatives})", re.IGNORECASE)
+
+
+class PostFilter:
+    def __init__(self, config: FilterConfig = FilterConfig()) -> None:
+        self.config = config
+        self._title = config.title_regex()
+
+    def reject_reason(self, post: Post) -> str | None:
+        """Why a post is not a reaction pair (None when it is)."""
+        if post.removed:
+            return "removed or deleted"
+        if post.over_18 and not self.config.allow_nsfw:
+            return "nsfw"
+        if not self._title.match(post.title or ""):
+            return "not a reaction title"
+        if post.score < self.config.min_score:
+            return f"score below {self.config.min_score}"
+        if not post.url or post.url.startswith("/") or _is_reddit_discussion(post.url):
+            return "no media link"
+        return None
+
+
+_HOST_ALIASES = {"i.imgur.com": "imgur.com"}  # imgur.com/ID and i.imgur.com/ID.gifv are one media
+_VARIANT_SUFFIX = re.compile(r"\.(gifv|gif|mp4|webm)$", re.IGNORECASE)
+
+
+def media_key(url: str) -> str:
+    """A normal form of a media link: scheme, `www.`, query, fragment, trailing `/` and the
+    .gif/.gifv/.mp4 variant suffix do not make two links different media."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower().removeprefix("www.").removeprefix("m.")
+    host = _HOST_ALIASES.get(host, host)
+    path = _VARIANT_SUFFIX.sub("", parts.path.rstrip("/"))
+    return f"{host}{path}"
+
+
+def _is_reddit_discussion(url: str) -> bool:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return (host.endswith("reddit.com") or host == "redd.it") and "/comments/" in parts.path
