@@ -75,17 +75,20 @@ def plan_splits(
 def write_qrels(dataset_dir: str | Path, splits: Iterable[str]) -> None:
     """`qrels/{split}/t2v.qrels` and `v2t.qrels` for each split, from the rows with a sentence.
 
-    Rows without a sentence (videos of a release whose TSV has no caption for them) are not
+    Rows with an empty sentence (videos of a release that gives no caption for them) are not
     queries and relevant to nothing, so they stay out of the qrels.
     """
     import datasets
+    import pyarrow.compute as pc
 
     from mrw.dataset import export_qrels, read_table
 
     root = Path(dataset_dir)
     for split in splits:
         table = read_table(root, split, ("id", "video_id", "sentence"))
-        table = table.filter(table.column("sentence").is_valid())
+        table = table.filter(pc.fill_null(pc.not_equal(table.column("sentence"), ""), False))
+        if table.num_rows == 0:
+            continue
         ids = datasets.Dataset(table.select(["id", "video_id"]))
         export_qrels(ids, split, root / QRELS_DIR / split)
 

@@ -10,6 +10,7 @@ COMMANDS: dict[str, str] = {
     "collect": "mrw.collect.cli",
     "clean": "mrw.commands.clean",
     "build": "mrw.commands.build",
+    "import": "mrw.commands.import_release",
 }
 
 
