@@ -1,0 +1,82 @@
+"""Pieces several baselines share: pooling over valid steps, word vectors, the hinge ranking loss.
+
+Every ranking baseline scores a batch as a `[B, B]` matrix whose diagonal holds the true
+pairs; the papers differ only in which directions they rank, whether negatives are summed or
+the hardest one is taken, and the margin. `hinge_ranking_loss` expresses exactly those
+choices, so each method states its paper's loss in one line.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from mrw.bench.method import MethodContext
+from pvse.encoders import TextEncoder, VideoEncoder
+
+DIRECTIONS = ("v2t", "t2v")
+
+
+def masked_mean(x: Tensor, lengths: Tensor) -> Tensor:
+    """Mean over the first `lengths[b]` steps of `x[b]` (`[B, T, F]` -> `[B, F]`); padding ignored."""
+    steps = torch.arange(x.size(1), device=x.device)
+    mask = (steps[None, :] < lengths.to(x.device)[:, None]).to(x.dtype)
+    return (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1.0)
+
+
+def word_embedding(context: MethodContext, dim: int = 300, trainable: bool = True) -> nn.Embedding:
+    """An embedding table initialised from the context's word vectors (GloVe) when it has them.
+
+    Without pretrained vectors the table is random (N(0, 1)); a fixed random table still
+    gives each word a distinct direction, which is all bag-of-words methods need.
+    """
+    vectors = context.word_vectors
+    if vectors is not None:
+        table = nn.Embedding.from_pretrained(vectors.float().clone(), freeze=not trainable, padding_idx=0)
+    else:
+        table = nn.Embedding(context.vocab_size, dim, padding_idx=0)
+        table.weight.requires_grad_(trainable)
+    return table
+
+
+def global_encoders(context: MethodContext, embed_dim: int, word_dim: int = 300,
+                    finetune_words: bool = True) -> tuple[VideoEncoder, TextEncoder]:
+    """PVSE's global encoders (video biGRU, text biGRU) whose final states are the embedding.
+
+    This is PVSE with PIE-Net removed: the methods built on it differ from PVSE only in
+    their loss and similarity, never in the sequence models.
+    """
+    video = VideoEncoder(context.feature_dim, hidden_dim=embed_dim)
+    text = TextEncoder(context.vocab_size, word_dim, hidden_dim=embed_dim,
+                       word_vectors=context.word_vectors, finetune_words=finetune_words)
+    return video, text
+
+
+def hinge_ranking_loss(
+    scores: Tensor,
+    margin: float,
+    hardest: bool = False,
+    directions: Sequence[str] = DIRECTIONS,
+) -> Tensor:
+    """Bidirectional (or one-way) triplet hinge over a batch score matrix.
+
+    `scores[i, j]` scores video i against sentence j; the diagonal holds the true pairs. For
+    each anchor the cost of a negative is `max(0, margin - s(pos) + s(neg))`; `hardest=True`
+    keeps only the largest cost per anchor (VSE++'s max of hinges), otherwise costs are summed
+    over negatives (DeViSE, Order). Anchors are averaged, so the scale does not grow with the
+    batch size; the directions are added.
+    """
+    unknown = set(directions) - set(DIRECTIONS)
+    if unknown or not directions:
+        raise ValueError(f"directions must be drawn from {DIRECTIONS}, got {tuple(directions)}")
+    positives = scores.diagonal()
+    off_diagonal = ~torch.eye(scores.size(0), dtype=torch.bool, device=scores.device)
+    total = scores.new_zeros(())
+    for direction in directions:
+        # v2t: anchors are videos (rows), negatives are the other sentences in the row.
+        oriented = scores if direction == "v2t" else scores.T
+        costs = (margin - positives[:, None] + oriented).clamp(min=0) * off_diagonal
+        per_anchor = costs.amax(dim=1) if hardest else costs.sum(dim=1)
+        total = total + per_anchor.mean()
+    return total

@@ -1,0 +1,49 @@
+"""DeViSE (Frome et al., NIPS 2013): map the visual feature linearly into the word-vector space.
+
+The language side is not learned: a sentence is the mean of its (GloVe) word vectors,
+L2-normalised as DeViSE normalises its label vectors. The only trained parameters are the
+linear map M, fitted with the paper's hinge rank loss summed over all negative sentences in
+the batch, `sum_j max(0, margin - t_i . M v_i + t_j . M v_i)`, and pairs are ranked by the
+dot product `t . M v`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from baselines.common import hinge_ranking_loss, masked_mean, word_embedding
+from mrw.bench.method import Batch, Method, MethodContext
+from mrw.bench.registry import register_method
+
+
+@dataclass
+class DeViSEConfig:
+    margin: float = 0.1  # Frome et al. use 0.1
+    word_dim: int = 300  # the word-vector space the video is mapped into
+    finetune_words: bool = False  # DeViSE keeps the language model fixed
+
+
+@register_method
+class DeViSE(Method):
+    name = "devise"
+    config_class = DeViSEConfig
+
+    def __init__(self, config: DeViSEConfig, context: MethodContext) -> None:
+        super().__init__(config, context)
+        self.words = word_embedding(context, config.word_dim, trainable=config.finetune_words)
+        self.visual_map = nn.Linear(context.feature_dim, self.words.embedding_dim)
+
+    def encode_video(self, video: Tensor, lengths: Tensor) -> Tensor:
+        return self.visual_map(masked_mean(video, lengths)).unsqueeze(1)
+
+    def encode_text(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        return F.normalize(masked_mean(self.words(tokens), lengths), dim=-1).unsqueeze(1)
+
+    def loss(self, batch: Batch) -> dict[str, Tensor]:
+        video = self.encode_video(batch.video, batch.video_lengths)[:, 0]
+        text = self.encode_text(batch.tokens, batch.token_lengths)[:, 0]
+        # DeViSE ranks labels for an image: one direction, negatives summed.
+        rank = hinge_ranking_loss(video @ text.T, self.config.margin, directions=("v2t",))
+        return {"total": rank, "rank": rank}

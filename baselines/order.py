@@ -1,0 +1,69 @@
+"""Order embeddings (Vendrov et al., ICLR 2016): retrieval as a partial order, not a distance.
+
+Embeddings live in the non-negative orthant (absolute values of the L2-normalised encoder
+outputs). In the reversed product order, smaller coordinates are more general, so a sentence
+(an abstraction of the clip) should lie coordinate-wise below its video. The order-violation
+penalty is `E(v, t) = ||max(0, t - v)||^2`, zero exactly when t <= v; training uses the
+paper's contrastive hinge with negatives summed in both directions, and retrieval ranks by
+`-E`. Encoders are PVSE's global ones, as for VSE++.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from baselines.common import global_encoders, hinge_ranking_loss
+from mrw.bench.method import Batch, Method, MethodContext
+from mrw.bench.registry import register_method
+
+# Upper bound on the elements of the `[rows, Nt, D]` difference tensor built per step.
+_CHUNK_ELEMENTS = 2**25
+
+
+def order_violation(video: Tensor, text: Tensor) -> Tensor:
+    """`[Nv, D]` x `[Nt, D]` -> `[Nv, Nt]` penalties `||max(0, t - v)||^2`, in bounded memory."""
+    rows = max(1, _CHUNK_ELEMENTS // max(text.numel(), 1))
+    blocks = [
+        (text[None, :, :] - video[start : start + rows, None, :]).clamp(min=0).pow(2).sum(-1)
+        for start in range(0, video.size(0), rows)
+    ]
+    return torch.cat(blocks) if blocks else video.new_zeros(0, text.size(0))
+
+
+@dataclass
+class OrderConfig:
+    embed_dim: int = 1024
+    word_dim: int = 300
+    margin: float = 0.05  # Vendrov et al.
+    finetune_words: bool = True
+
+
+@register_method
+class OrderEmbedding(Method):
+    name = "order"
+    config_class = OrderConfig
+
+    def __init__(self, config: OrderConfig, context: MethodContext) -> None:
+        super().__init__(config, context)
+        self.video_encoder, self.text_encoder = global_encoders(
+            context, config.embed_dim, config.word_dim, config.finetune_words
+        )
+
+    def encode_video(self, video: Tensor, lengths: Tensor) -> Tensor:
+        return F.normalize(self.video_encoder(video, lengths).global_, dim=-1).abs().unsqueeze(1)
+
+    def encode_text(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        return F.normalize(self.text_encoder(tokens, lengths).global_, dim=-1).abs().unsqueeze(1)
+
+    def loss(self, batch: Batch) -> dict[str, Tensor]:
+        video = self.encode_video(batch.video, batch.video_lengths)
+        text = self.encode_text(batch.tokens, batch.token_lengths)
+        rank = hinge_ranking_loss(self.similarity(video, text), self.config.margin)
+        return {"total": rank, "rank": rank}
+
+    def similarity(self, video_emb: Tensor, text_emb: Tensor) -> Tensor:
+        """Negative order violation (K = 1): the higher, the closer t is to being below v."""
+        return -order_violation(video_emb[:, 0], text_emb[:, 0])
