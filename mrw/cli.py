@@ -11,6 +11,7 @@ COMMANDS: dict[str, str] = {
     "clean": "mrw.commands.clean",
     "build": "mrw.commands.build",
     "import": "mrw.commands.import_release",
+    "toy": "mrw.toy",
 }
 
 
