@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 from fakes.media_server import MediaServer, Request, Route
@@ -31,6 +32,7 @@ class FakeReddit:
         self.token_response = cassette["token_response"]
         self.template = cassette["listing"]
         self.posts: list[dict[str, Any]] = [c["data"] for c in self.template["data"]["children"]]
+        self.post_template = copy.deepcopy(self.posts[0])
         self.page_size = page_size
         self.server = MediaServer()
         self.server.add("/api/v1/access_token", handler=self._token)
@@ -38,10 +40,11 @@ class FakeReddit:
     # -- content -------------------------------------------------------------------------
     def add_post(self, **fields: Any) -> dict[str, Any]:
         """A new submission: a recorded one with `fields` replaced (id, title, url, over_18, ...)."""
-        data = copy.deepcopy(self.posts[0])
+        data = copy.deepcopy(self.post_template)
         data.update({"selftext": "", "is_self": False, "banned_by": None, "removal_reason": None})
         data.update(fields)
         data["name"] = f"t3_{data['id']}"
+        data["domain"] = urlsplit(data["url"]).hostname or ""
         data["permalink"] = f"/r/{data['subreddit']}/comments/{data['id']}/"
         self.posts.insert(0, data)  # newest first, as /new lists them
         return data
