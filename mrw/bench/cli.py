@@ -6,7 +6,11 @@ from collections.abc import Sequence
 from mrw.cliutil import build_parser, dispatch
 
 # sub-command -> module defining `register(subparsers)`.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "features": "mrw.bench.cli_features",
+    "run": "mrw.bench.cli_run",
+    "compare": "mrw.bench.compare",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -214,13 +214,12 @@ def extract_features(
     device = torch.device(device)
     if spec.cache_path().is_file() and not overwrite:
         return load_features(spec.cache_path()), spec
+    rows = mrw.load_dataset(spec.dataset, split=spec.split, num_frames=spec.num_frames, fps=spec.fps, size=spec.image_size)
     cnn, weights = build_backbone(spec.backbone, spec.weights)
     spec = FeatureSpec(**{**asdict(spec), "weights": weights})  # what was really loaded
     path = spec.cache_path()
     if path.is_file() and not overwrite:
         return load_features(path), spec
-
-    rows = mrw.load_dataset(spec.dataset, split=spec.split, num_frames=spec.num_frames, fps=spec.fps, size=spec.image_size)
     pair_ids, pair_video_ids, sentences = _pair_table(rows)
     if not pair_ids:
         raise FeatureError(f"{spec.dataset} split {spec.split!r} has no rows")

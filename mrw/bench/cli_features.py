@@ -1,0 +1,69 @@
+"""`mrw-bench features`: extract and cache per-frame CNN features (every method reuses them)."""
+from __future__ import annotations
+
+import argparse
+
+SPLITS = ("train", "validation", "test")
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """Dataset and feature flags shared by `features` and `run` (same names, same meaning)."""
+    group = parser.add_argument_group("data and features")
+    group.add_argument("--dataset", default="toy", help="toy, mrw, tgif, or a dataset folder (default: toy)")
+    group.add_argument("--backbone", help="torchvision model per frame (default: resnet152; toy: resnet18)")
+    group.add_argument(
+        "--weights", choices=("imagenet", "none"),
+        help="CNN weights: imagenet (falls back to random with a warning when not available offline) "
+             "or none (default: imagenet; toy: none)",
+    )
+    group.add_argument("--image-size", type=int, help="frame side in pixels (default: 224; toy: 64)")
+    group.add_argument("--num-frames", type=int, default=8, help="frames per video (default: 8)")
+    group.add_argument("--fps", type=float, default=8.0, help="sampling rate before picking frames (default: 8)")
+    group.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    group.add_argument("--workers", type=int, default=0, help="decoding worker processes (default: 0)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "features",
+        help="extract and cache per-frame CNN features",
+        description="Decode each split's videos and cache per-frame CNN features under $MRW_CACHE "
+                    "(default ~/.cache/mrw), keyed by dataset, split, backbone, weights, fps, frames and "
+                    "size. `run` extracts what it needs itself; this command prepares it ahead (e.g. "
+                    "on a GPU machine, or sharded: torchrun --nproc-per-node N -m mrw.bench.cli features).",
+    )
+    add_data_arguments(parser)
+    parser.add_argument("--splits", default=",".join(SPLITS), help="comma-separated (default: all three)")
+    parser.add_argument("--overwrite", action="store_true", help="recompute even when cached")
+    parser.set_defaults(func=main)
+    return parser
+
+
+def main(args: argparse.Namespace) -> int:
+    from mrw.bench import distributed as dist_util
+    from mrw.bench.features import FeatureSpec, extract_features
+    from mrw.bench.runner import RunOptions, resolve_device
+    from mrw.cliutil import fail
+
+    splits = [s.strip() for s in args.splits.split(",") if s.strip()]
+    unknown = sorted(set(splits) - set(SPLITS))
+    if unknown or not splits:
+        fail(f"--splits takes {', '.join(SPLITS)}; got {args.splits!r}")
+    options = RunOptions(
+        dataset=args.dataset, backbone=args.backbone, weights=args.weights, image_size=args.image_size,
+        num_frames=args.num_frames, fps=args.fps, device=args.device,
+    ).resolved()
+    device = dist_util.local_device(resolve_device(options.device))
+    dist_util.init(device)
+    for split in splits:
+        spec = FeatureSpec(
+            options.dataset, split, options.backbone, options.weights, options.fps, options.num_frames,
+            options.image_size,
+        )
+        features, used = extract_features(spec, device, workers=args.workers, overwrite=args.overwrite)
+        if dist_util.is_main():
+            print(
+                f"{split}: {len(features.video_ids)} videos, {len(features.pair_ids)} pairs, "
+                f"features {tuple(features.features.shape)} -> {used.cache_path()}"
+            )
+    return 0

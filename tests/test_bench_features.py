@@ -1,0 +1,86 @@
+"""Feature extraction and its cache on a tiny generated dataset (real decoding, small CNN)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import mrw
+from mrw.bench.features import FeatureError, FeatureSpec, build_backbone, extract_features
+from mrw.dataset import VideoRow, build_dataset
+
+COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255), (255, 0, 255)]
+
+
+def tiny_dataset(root, make_gif):
+    """Three splits; test has a video with two sentences (TGIF-like) and clips of 2-5 frames."""
+    def rows(split, n, extra_sentence=False):
+        for v in range(n):
+            gif = make_gif([COLOURS[(v + i) % 6] for i in range(2 + v % 4)], 125, (24, 20))
+            yield VideoRow.from_media(gif, id=f"{split}{v}a", video_id=f"{split}-vid{v}", sentence=f"mrw colour {v}")
+            if extra_sentence and v == 1:
+                yield VideoRow.from_media(gif, id=f"{split}{v}b", video_id=f"{split}-vid{v}", sentence="another one")
+    return build_dataset(
+        {"train": rows("train", 4), "validation": rows("validation", 2), "test": rows("test", 3, True)},
+        root / "tiny",
+    )
+
+
+@pytest.fixture()
+def dataset(tmp_path, monkeypatch, make_gif):
+    monkeypatch.setenv("MRW_CACHE", str(tmp_path / "cache"))
+    return str(tiny_dataset(tmp_path, make_gif))
+
+
+def spec(dataset: str, split: str = "test", **kw) -> FeatureSpec:
+    return FeatureSpec(dataset, split, **{"backbone": "resnet18", "weights": "none", "num_frames": 4, "image_size": 32, **kw})
+
+
+def test_features_per_distinct_video_and_cached(dataset, monkeypatch) -> None:
+    torch.manual_seed(0)
+    feats, used = extract_features(spec(dataset), progress=False)
+    assert used == spec(dataset)
+    assert feats.video_ids == ["test-vid0", "test-vid1", "test-vid2"]
+    assert feats.pair_ids == ["test0a", "test1a", "test1b", "test2a"]
+    assert feats.pair_video.tolist() == [0, 1, 1, 2]
+    assert feats.features.shape == (3, 4, 512) and feats.features.dtype == torch.float16
+    assert feats.lengths.tolist() == [4, 4, 4]  # short clips repeat their last frame
+    assert feats.features.float().abs().sum() > 0
+    assert used.cache_path().is_file() and str(used.cache_path()).startswith(str(mrw.dataset.cache_root()))
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("a cached split must not be decoded again")
+
+    monkeypatch.setattr(mrw, "load_dataset", no_decoding)
+    again, _ = extract_features(spec(dataset), progress=False)
+    assert torch.equal(again.features, feats.features)
+    with pytest.raises(AssertionError, match="decoded again"):  # another size is another cache entry
+        extract_features(spec(dataset, image_size=48), progress=False)
+
+
+def test_cached_features_equal_a_direct_forward(dataset) -> None:
+    """The batched, channels-last, cached pass computes what the CNN computes on one clip."""
+    from mrw.bench.features import FrameEncoder
+
+    torch.manual_seed(0)
+    feats, _ = extract_features(spec(dataset, split="train"), progress=False)
+    torch.manual_seed(0)
+    cnn, _ = build_backbone("resnet18", "none")
+    rows = mrw.load_dataset(dataset, split="train", num_frames=4, fps=8.0, size=32)
+    with torch.inference_mode():
+        direct = FrameEncoder(cnn, 32)(rows[1]["frames"])
+    torch.testing.assert_close(feats.features[1].float(), direct, atol=2e-2, rtol=1e-2)
+
+
+def test_unknown_backbone_and_weights_are_clear_errors() -> None:
+    with pytest.raises(FeatureError, match="unknown backbone"):
+        build_backbone("resnet-9000", "none")
+    with pytest.raises(FeatureError, match="unknown weights"):
+        build_backbone("resnet18", "laion")
+
+
+def test_imagenet_weights_fall_back_offline_with_a_warning(monkeypatch, tmp_path, caplog) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # nothing cached there
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    _, used = build_backbone("resnet18", "imagenet")
+    assert used == "none"
+    assert "random weights" in caplog.text
