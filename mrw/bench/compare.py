@@ -1,0 +1,299 @@
+"""`mrw-bench compare RUNS...`: run records -> the paper's results table, mean ± std over seeds.
+
+Runs are grouped by dataset, evaluated split, method and every setting except the seed (and
+bookkeeping such as the run id or device), so repeated seeds of one experiment become one
+row. Rows follow the layout of the PVSE paper's Tables 3 and 4: video-to-text and
+text-to-video R@1, R@5, R@10 and MedR (nMR), plus rsum. The standard deviation is the sample
+one (ddof = 1) over seeds; with a single seed only the value is shown.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mrw.atomic import atomic_write
+from mrw.bench.runner import RunRecord, RunRecordError, load_run_record
+from mrw.errors import MRWError
+
+DIRECTIONS = (("v2t", "Video-to-Text"), ("t2v", "Text-to-Video"))
+RECALLS = ("R@1", "R@5", "R@10")
+# Settings that do not change the experiment: runs differing only here are repeats.
+IGNORED_SETTINGS = frozenset({
+    "options.seed", "train.seed", "options.run_id", "options.resume", "options.progress",
+    "options.runs_dir", "options.device", "options.feature_workers", "options.eval_batch_size",
+    "word_vectors.hit_rate", "options.run_depth",
+})
+
+
+class CompareError(MRWError):
+    """No finished run records where the user pointed, or records that cannot be averaged."""
+
+
+@dataclass
+class Stat:
+    """Mean and sample standard deviation (None for a single value) of one metric."""
+
+    mean: float
+    std: float | None
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Stat:
+        n = len(values)
+        mean = sum(values) / n
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else None
+        return cls(mean, std)
+
+    def format(self, digits: int) -> str:
+        text = f"{self.mean:.{digits}f}"
+        return text if self.std is None else f"{text} ± {self.std:.{digits}f}"
+
+
+@dataclass
+class RunGroup:
+    """Runs of one experiment (same everything but the seed), summarised."""
+
+    dataset: str
+    split: str
+    method: str
+    settings: dict[str, Any]  # flattened config without the ignored keys
+    runs: list[RunRecord]
+    label: str = ""
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted(run.seed for run in self.runs)
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(self.settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "method": self.method,
+            "dataset": self.dataset,
+            "split": self.split,
+            "seeds": self.seeds,
+            "runs": [str(run.run_dir) for run in self.runs],
+            "method_config": {k.removeprefix("method_config."): v for k, v in self.settings.items()
+                              if k.startswith("method_config.")},
+            **{name: _stats_json(value) for name, value in self.stats.items()},
+        }
+
+
+def _stats_json(value: Any) -> Any:
+    if isinstance(value, Stat):
+        return dataclasses.asdict(value)
+    if isinstance(value, Mapping):
+        return {k: _stats_json(v) for k, v in value.items()}
+    return value
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts -> dotted keys (`{"options": {"seed": 0}}` -> `{"options.seed": 0}`)."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def find_run_dirs(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
+    """(finished run folders, unfinished ones) under `paths`; a path may itself be a run.
+
+    Hidden folders (temporary or replaced outputs) are never entered.
+    """
+    finished: set[Path] = set()
+    unfinished: set[Path] = set()
+    for root in map(Path, paths):
+        if not root.exists():
+            raise CompareError(f"{root}: no such file or directory")
+        for marker in root.rglob("config.json"):
+            run_dir = marker.parent
+            if not marker.is_file() or any(part.startswith(".") for part in run_dir.relative_to(root).parts):
+                continue
+            (finished if (run_dir / "metrics.json").is_file() else unfinished).add(run_dir)
+    return sorted(finished), sorted(unfinished)
+
+
+def _numeric(record: RunRecord, direction: str, name: str) -> float:
+    value = record.metrics[direction][name] if direction else record.metrics[name]
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise CompareError(f"{record.run_dir}: {direction} {name} is {value!r}, not a number "
+                           "(a truncated run cannot be averaged)")
+    return float(value)
+
+
+def summarise(runs: Sequence[RunRecord]) -> dict[str, Any]:
+    """Mean ± std of each table metric over `runs` (the seeds of one experiment)."""
+    out: dict[str, Any] = {}
+    for direction, _ in DIRECTIONS:
+        out[direction] = {name: Stat.of([_numeric(r, direction, name) for r in runs])
+                          for name in (*RECALLS, "MedR", "nMR")}
+    out["rsum"] = Stat.of([_numeric(r, "", "rsum") for r in runs])
+    return out
+
+
+def _method_defaults(method: str) -> dict[str, Any]:
+    from mrw.bench.registry import UnknownMethodError, get_method_class
+
+    try:
+        config_class = get_method_class(method).config_class
+    except UnknownMethodError:
+        return {}
+    return flatten(dataclasses.asdict(config_class()), "method_config.")
+
+
+def _label(group: RunGroup) -> str:
+    """The method plus the config fields that differ from its defaults, e.g. `pvse (k=1)`."""
+    defaults = _method_defaults(group.method)
+    changed = [f"{k.removeprefix('method_config.')}={v}" for k, v in sorted(group.settings.items())
+               if k.startswith("method_config.") and k in defaults and defaults[k] != v]
+    return f"{group.method} ({', '.join(changed)})" if changed else group.method
+
+
+def _disambiguate(groups: list[RunGroup]) -> None:
+    """Groups that share a label get the settings that tell them apart appended."""
+    by_label: dict[str, list[RunGroup]] = {}
+    for group in groups:
+        by_label.setdefault(group.label, []).append(group)
+    for same in by_label.values():
+        if len(same) < 2:
+            continue
+        keys = sorted({k for g in same for k in g.settings}
+                      - {k for k in same[0].settings if all(g.settings.get(k) == same[0].settings[k] for g in same)})
+        short = {k.split(".")[-1]: k for k in reversed(keys)}  # "options.epochs" and "train.epochs" -> one
+        for group in same:
+            extra = ", ".join(f"{name}={group.settings.get(k)}" for name, k in sorted(short.items())[:3])
+            group.label = f"{group.label} [{extra or group.key}]"
+
+
+def group_runs(records: Iterable[RunRecord]) -> list[RunGroup]:
+    """Runs -> one summarised group per experiment, best rsum first within each dataset/split."""
+    groups: dict[tuple[str, str, str, str], RunGroup] = {}
+    for record in records:
+        settings = {k: v for k, v in flatten(record.config).items() if k not in IGNORED_SETTINGS}
+        canonical = json.dumps(settings, sort_keys=True, default=str)
+        key = (record.dataset, record.split, record.method, canonical)
+        if key not in groups:
+            groups[key] = RunGroup(record.dataset, record.split, record.method, settings, [])
+        groups[key].runs.append(record)
+    ordered = list(groups.values())
+    for group in ordered:
+        group.label = _label(group)
+        group.stats = summarise(group.runs)
+    _disambiguate(ordered)
+    ordered.sort(key=lambda g: (g.dataset, g.split, -g.stats["rsum"].mean, g.label))
+    return ordered
+
+
+@dataclass
+class Comparison:
+    groups: list[RunGroup]
+    unfinished: list[Path]
+
+    def tables(self) -> dict[tuple[str, str], list[RunGroup]]:
+        out: dict[tuple[str, str], list[RunGroup]] = {}
+        for group in self.groups:
+            out.setdefault((group.dataset, group.split), []).append(group)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tables": [
+                {"dataset": dataset, "split": split, "rows": [g.to_json() for g in rows]}
+                for (dataset, split), rows in self.tables().items()
+            ],
+            "unfinished_runs": [str(p) for p in self.unfinished],
+        }
+
+    def to_markdown(self) -> str:
+        parts = [markdown_table(rows, f"{dataset} / {split}") for (dataset, split), rows in self.tables().items()]
+        if self.unfinished:
+            parts.append(f"_{len(self.unfinished)} unfinished run(s) left out (no metrics.json)._\n")
+        return "\n".join(parts)
+
+
+def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
+    """One Markdown table, the paper's columns; the best mean of each column in bold."""
+    header = ["Method", "Seeds"]
+    for _, name in DIRECTIONS:
+        header += [f"{name} R@1", "R@5", "R@10", "MedR (nMR)"]
+    header.append("rsum")
+    best_recall = {(d, r): max(g.stats[d][r].mean for g in groups) for d, _ in DIRECTIONS for r in RECALLS}
+    best_medr = {d: min(g.stats[d]["MedR"].mean for g in groups) for d, _ in DIRECTIONS}
+    best_rsum = max(g.stats["rsum"].mean for g in groups)
+
+    def bold(text: str, is_best: bool) -> str:
+        return f"**{text}**" if is_best and len(groups) > 1 else text
+
+    lines = [f"**{title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for g in groups:
+        cells = [g.label, str(len(g.runs))]
+        for direction, _ in DIRECTIONS:
+            stats = g.stats[direction]
+            cells += [bold(stats[r].format(2), stats[r].mean == best_recall[direction, r]) for r in RECALLS]
+            medr = f"{stats['MedR'].format(1)} ({stats['nMR'].mean:.2f})"
+            cells.append(bold(medr, stats["MedR"].mean == best_medr[direction]))
+        cells.append(bold(g.stats["rsum"].format(1), g.stats["rsum"].mean == best_rsum))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def compare_runs(paths: Iterable[str | Path]) -> Comparison:
+    """Find, load, group and summarise the finished run records under `paths`."""
+    finished, unfinished = find_run_dirs(paths)
+    if not finished:
+        hint = f" ({len(unfinished)} unfinished)" if unfinished else ""
+        raise CompareError(f"no finished run records (metrics.json) found{hint}")
+    records = []
+    for run_dir in finished:
+        try:
+            records.append(load_run_record(run_dir))
+        except RunRecordError as exc:
+            raise CompareError(str(exc)) from None
+    return Comparison(group_runs(records), unfinished)
+
+
+def write_outputs(comparison: Comparison, markdown: str | Path | None, json_path: str | Path | None) -> None:
+    if markdown:
+        with atomic_write(markdown, "w") as handle:
+            handle.write(comparison.to_markdown())
+    if json_path:
+        with atomic_write(json_path, "w") as handle:
+            json.dump(comparison.to_json(), handle, indent=2)
+            handle.write("\n")
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "compare",
+        help="tabulate run records: the paper's Tables 3/4 layout, mean ± std over seeds",
+        description="Collect finished run records (folders with metrics.json) under RUNS, group "
+                    "them by dataset, split, method and settings (seeds are repeats), and print "
+                    "video-to-text and text-to-video R@1/R@5/R@10/MedR (nMR) and rsum as a Markdown "
+                    "table, mean ± sample std over seeds.",
+    )
+    parser.add_argument("runs", nargs="+", metavar="RUNS", help="run folders or roots to search (e.g. runs/toy)")
+    parser.add_argument("--markdown", metavar="PATH", help="also write the Markdown table here")
+    parser.add_argument("--json", metavar="PATH", help="write the table as JSON here")
+    parser.set_defaults(func=main)
+    return parser
+
+
+def main(args: argparse.Namespace) -> int:
+    comparison = compare_runs(args.runs)
+    print(comparison.to_markdown(), end="")
+    write_outputs(comparison, args.markdown, args.json)
+    return 0
