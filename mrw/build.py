@@ -110,11 +110,10 @@ def build(
         raise CleanError(f"{clean_dir}: no kept pairs to build from")
     plan = plan_splits(records, seed, target)
     requested = split_sizes(len(records), target)
-    rows: Mapping[str, Iterator] = {
-        split: (_row(r) for r in plan[split]) for split in SPLITS
-    }
+    present = [split for split in SPLITS if plan[split]]  # a tiny set may have no validation
+    rows: Mapping[str, Iterator] = {split: (_row(r) for r in plan[split]) for split in present}
     build_dataset(rows, out_dir, configs=configs, pretty_name="MRW", progress=progress)
-    write_qrels(out_dir, SPLITS)
+    write_qrels(out_dir, present)
     report = BuildReport(
         seed=seed,
         requested=requested.as_dict(),

@@ -11,7 +11,10 @@ COMMANDS: dict[str, str] = {
     "clean": "mrw.commands.clean",
     "build": "mrw.commands.build",
     "import": "mrw.commands.import_release",
+    "download": "mrw.commands.download",
+    "publish": "mrw.commands.publish",
     "toy": "mrw.toy",
+    "stats": "mrw.stats",
 }
 
 

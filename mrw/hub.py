@@ -1,0 +1,321 @@
+"""Getting and sharing datasets: the original releases, the Hugging Face Hub, re-hydration.
+
+- `download_original("mrw"|"tgif")`: fetch the files the original authors published (resumable,
+  checksummed), import them (`mrw.releases`) and re-hydrate the media.
+- `download_hub(repo_id)`: `huggingface_hub.snapshot_download` into the HF cache; a URL-only
+  dataset is then re-hydrated.
+- `rehydrate(urls_dir, out_dir)`: fetch every `media_url` of a URL-only dataset through the
+  collection downloader (concurrent, retrying, SSRF-guarded, content-addressed) and write the
+  dataset with media bytes; media whose SHA-256 changed since publication is refused.
+- `publish(dir, repo_id)`: upload a dataset folder with `huggingface_hub` (token from the
+  environment or the HF config, never from the command line).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tarfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from mrw.atomic import atomic_write
+from mrw.errors import MRWError
+from mrw.releases import Release, import_release, read_mrw_v1, read_tgif
+from mrw.remote import RemoteFile, fetch
+
+TGIF_BASE = "https://raw.githubusercontent.com/raingo/TGIF-Release/master/data"
+PVSE_BASE = "https://people.csail.mit.edu/yalesong/pvse"
+REHYDRATE_FILE = "rehydrate.json"
+
+
+class HubError(MRWError):
+    """A download, re-hydration or upload that cannot proceed."""
+
+
+@dataclass(frozen=True)
+class OriginalRelease:
+    """Where the authors published a dataset, and how to read what they published."""
+
+    name: str
+    base_url: str
+    files: tuple[RemoteFile, ...]
+    homepage: str
+
+    def mirrored(self, base_url: str | None) -> OriginalRelease:
+        if not base_url:
+            return self
+        files = tuple(f.with_base(self.base_url, base_url) for f in self.files)
+        return dataclasses.replace(self, base_url=base_url, files=files)
+
+    def read(self, folder: Path) -> Release:
+        if self.name == "tgif":
+            return read_tgif(folder / "tgif-v1.0.tsv", folder / "splits")
+        return read_mrw_v1(*_unpack_mrw(folder / "mrw-v1.0.tar.gz", folder))
+
+
+ORIGINAL_RELEASES: dict[str, OriginalRelease] = {
+    # raingo/TGIF-Release `data/`: the TSV and the official splits. Checksums: SHA-256 of the
+    # split files as published, git blob ids (from the repository tree) for the larger files.
+    "tgif": OriginalRelease(
+        "tgif",
+        TGIF_BASE,
+        (
+            RemoteFile("tgif-v1.0.tsv", f"{TGIF_BASE}/tgif-v1.0.tsv",
+                       git_sha1="0e2385be39b9b818006cf8a562d4a8dcf227a5ea"),
+            RemoteFile("splits/train.txt", f"{TGIF_BASE}/splits/train.txt",
+                       git_sha1="d93c2805111e702c3b11d2dc14b2991a8c7bc0ae"),
+            RemoteFile("splits/val.txt", f"{TGIF_BASE}/splits/val.txt",
+                       sha256="c535500e8d2b4ad5555c7c947652f5920045f601b8dd3f1e52b33703bf5c7d0a"),
+            RemoteFile("splits/test.txt", f"{TGIF_BASE}/splits/test.txt",
+                       sha256="1aaa17768fd8d1e21433d4e36cb2f2a0e8b4d170da4b697e27340904fc77c1f7"),
+        ),
+        "https://github.com/raingo/TGIF-Release",
+    ),
+    # yalesong/pvse `data/prepare_mrw_dataset.sh`: mrw-v1.0.json + split/ in one archive. No
+    # checksum is published: its SHA-256 is recorded on first download and checked after.
+    "mrw": OriginalRelease(
+        "mrw",
+        PVSE_BASE,
+        (RemoteFile("mrw-v1.0.tar.gz", f"{PVSE_BASE}/mrw-v1.0.tar.gz"),),
+        "https://github.com/yalesong/pvse",
+    ),
+}
+
+
+def list_releases() -> list[str]:
+    return sorted(ORIGINAL_RELEASES)
+
+
+def _unpack_mrw(archive: Path, folder: Path) -> tuple[Path, Path]:
+    """Extract the MRW archive (members confined to `folder`); the JSON and its split folder."""
+    target = folder / "mrw-v1.0"
+    if not target.is_dir():
+        tmp = folder / ".mrw-v1.0.unpacking"
+        try:
+            with tarfile.open(archive) as tar:
+                tar.extractall(tmp, filter="data")  # refuses absolute paths, "..", links out
+        except (tarfile.TarError, OSError) as exc:
+            raise HubError(f"{archive}: cannot unpack ({exc})") from None
+        os.replace(tmp, target)
+    found = sorted(target.rglob("mrw-v1.0.json"))
+    if not found:
+        raise HubError(f"{archive}: no mrw-v1.0.json inside")
+    json_path = found[0]
+    splits = json_path.parent / "split"
+    if not splits.is_dir():
+        raise HubError(f"{archive}: no split/ folder next to {json_path.name}")
+    return json_path, splits
+
+
+# ---------------------------------------------------------------------------------------------
+# Re-hydration
+
+
+def _downloader_config(workers: int, allow_private: bool):
+    from mrw.collect.downloader import DownloaderConfig
+
+    return DownloaderConfig(workers=workers, allow_private=allow_private)
+
+
+def rehydrate(
+    urls_dir: str | Path,
+    out_dir: str | Path,
+    media_dir: str | Path,
+    *,
+    workers: int = 16,
+    allow_private: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Download the media of a URL-only dataset and write it with bytes (both configs).
+
+    Pairs whose media cannot be fetched (dead link, changed bytes, not a video) are left out
+    of the result and counted by status in `rehydrate.json`; the URL-only copy keeps them.
+    """
+    from mrw.build import write_qrels
+    from mrw.collect.downloader import DownloadRequest, download_many
+    from mrw.collect.store import MediaStore
+    from mrw.dataset import build_dataset, iter_rows, split_files
+
+    urls_dir = Path(urls_dir)
+    splits = list(split_files(urls_dir, "urls"))
+    url_of: dict[str, str] = {}
+    sha_of: dict[str, str | None] = {}
+    videos_of: dict[str, set[str]] = {split: set() for split in splits}
+    for split in splits:
+        for row in iter_rows(urls_dir, split, "urls"):
+            url_of.setdefault(row.video_id, row.media_url or "")
+            sha_of.setdefault(row.video_id, row.sha256)
+            videos_of[split].add(row.video_id)
+    store = MediaStore(media_dir)
+    requests = [DownloadRequest(vid, url) for vid, url in url_of.items() if url]
+    status: dict[str, str] = {vid: "no_media_url" for vid, url in url_of.items() if not url}
+    path_of: dict[str, Path] = {}
+    results = download_many(requests, _downloader_config(workers, allow_private), store)
+    for result in tqdm(results, total=len(requests), desc="media", unit="video", disable=not progress):
+        vid = result.request.key
+        if result.ok and sha_of[vid] and result.media.sha256 != sha_of[vid]:
+            status[vid] = "checksum_mismatch"
+        else:
+            status[vid] = result.status
+        if status[vid] == "ok":
+            path_of[vid] = store.path(result.media)
+
+    def rows(split: str) -> Iterator:
+        from mrw.dataset import VideoRow
+
+        for row in iter_rows(urls_dir, split, "urls"):
+            if row.video_id in path_of:
+                data = path_of[row.video_id].read_bytes()
+                probed = VideoRow.from_media(data, id=row.id, video_id=row.video_id, sentence=row.sentence)
+                keep = {k: v for k, v in dataclasses.asdict(row).items() if v is not None}
+                yield dataclasses.replace(probed, **{k: v for k, v in keep.items()
+                                                      if k not in ("video_bytes", "video_path")})
+
+    counts = Counter(status.values())
+    if not path_of:
+        raise HubError(f"no media could be downloaded ({dict(counts)}); nothing to re-hydrate")
+    splits = [split for split in splits if videos_of[split] & path_of.keys()]  # no empty splits
+    build_dataset({split: rows(split) for split in splits}, out_dir, configs=("default", "urls"),
+                  pretty_name=_pretty_name(urls_dir), progress=progress)
+    write_qrels(out_dir, splits)
+    report = {"videos": len(url_of), "by_status": dict(sorted(counts.items()))}
+    with atomic_write(Path(out_dir) / REHYDRATE_FILE, "w") as handle:
+        json.dump(report, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    return report
+
+
+def _pretty_name(dataset_dir: Path) -> str:
+    card = dataset_dir / "README.md"
+    if card.is_file():
+        for line in card.read_text(encoding="utf-8").splitlines():
+            if line.startswith("pretty_name:"):
+                return line.split(":", 1)[1].strip().strip("'\"")
+    return dataset_dir.name
+
+
+# ---------------------------------------------------------------------------------------------
+# Downloading
+
+
+def download_original(
+    name: str,
+    out_dir: str | Path | None = None,
+    *,
+    mirror: str | None = None,
+    media: bool = True,
+    workers: int = 16,
+    allow_private: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Fetch, verify and import an original release; re-hydrate its media unless `media=False`.
+
+    Files go to `$MRW_CACHE/releases/NAME/` (a re-run resumes and skips verified files); the
+    dataset goes to `out_dir`, by default where `mrw.load_dataset(NAME)` looks.
+    """
+    from mrw.dataset import cache_root, prepared_dir
+
+    if name not in ORIGINAL_RELEASES:
+        raise HubError(f"unknown release {name!r}; known: {', '.join(list_releases())}")
+    release = ORIGINAL_RELEASES[name].mirrored(mirror)
+    root = cache_root() / "releases" / name
+    for remote in release.files:
+        fetch(remote, root / "files", progress=progress)
+    out = Path(out_dir) if out_dir else prepared_dir(name)
+    urls_dir = out if not media else root / "urls"
+    import_release(release.read(root / "files"), urls_dir, progress=progress)
+    if media:
+        rehydrate(urls_dir, out, root / "media", workers=workers, allow_private=allow_private,
+                  progress=progress)
+    return out
+
+
+def download_hub(
+    repo_id: str,
+    out_dir: str | Path | None = None,
+    *,
+    revision: str | None = None,
+    media: bool = True,
+    workers: int = 16,
+    allow_private: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Snapshot a dataset repo into the HF cache; re-hydrate it if it is URL-only.
+
+    Returns the folder to load: the snapshot itself when it carries media, else `out_dir`
+    (default `$MRW_CACHE/datasets/ORG--NAME`) with the media fetched.
+    """
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    from mrw.dataset import cache_root
+
+    try:
+        snapshot = Path(snapshot_download(repo_id, repo_type="dataset", revision=revision))
+    except LocalEntryNotFoundError:
+        raise HubError(f"{repo_id} is not in the local HF cache and the Hub cannot be reached "
+                       "(HF_HUB_OFFLINE is set or there is no network)") from None
+    except (HfHubHTTPError, OSError, ValueError) as exc:
+        raise HubError(f"cannot download {repo_id}: {' '.join(str(exc).split())[:300]}") from None
+    if any((snapshot / "data").glob("*.parquet")) or not media:
+        return snapshot
+    if not any((snapshot / "urls").glob("*.parquet")):
+        raise HubError(f"{repo_id} is not an MRW-format dataset (no data/ or urls/ parquet files)")
+    out = Path(out_dir) if out_dir else cache_root() / "datasets" / repo_id.replace("/", "--")
+    rehydrate(snapshot, out, cache_root() / "media", workers=workers,
+              allow_private=allow_private, progress=progress)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Publishing
+
+
+def dataset_files(dataset_dir: str | Path) -> list[tuple[str, int]]:
+    """(path in the repo, size) of every file a publish uploads: the card, shards and qrels."""
+    root = Path(dataset_dir)
+    if not (root / "README.md").is_file() or not any(root.glob("*/*.parquet")):
+        raise HubError(f"{root} is not a dataset folder (needs README.md and parquet shards)")
+    files = [
+        (path.relative_to(root).as_posix(), path.stat().st_size)
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts)
+    ]
+    return files
+
+
+def publish(
+    dataset_dir: str | Path,
+    repo_id: str,
+    *,
+    dry_run: bool = False,
+    private: bool = False,
+    message: str = "Upload MRW-format dataset",
+) -> list[tuple[str, int]]:
+    """Upload a dataset folder to the Hub as a dataset repo; returns what was (or would be) sent."""
+    files = dataset_files(dataset_dir)
+    if "/" not in repo_id or repo_id.count("/") != 1:
+        raise HubError(f"--repo must be ORG/NAME, got {repo_id!r}")
+    if dry_run:
+        return files
+    from huggingface_hub import HfApi, get_token
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        raise HubError("HF_HUB_OFFLINE is set: cannot upload (use --dry-run to list the files)")
+    token = get_token()
+    if not token:
+        raise HubError("no Hugging Face token: set HF_TOKEN or run `hf auth login`")
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(dataset_dir),
+                          commit_message=message, ignore_patterns=[".*", "**/.*"])
+    except (HfHubHTTPError, OSError) as exc:
+        raise HubError(f"upload to {repo_id} failed: {' '.join(str(exc).split())[:300]}") from None
+    return files
