@@ -1,0 +1,190 @@
+"""`mrw stats`: the descriptive table of the MRW paper for any dataset in the MRW format.
+
+Per split and overall: pairs, distinct videos, average frames and seconds per video,
+average words per sentence, vocabulary size and average word frequency (words / vocabulary).
+Only metadata columns are read (no media), so it takes seconds even for the full MRW.
+Words are the harness tokenizer's tokens that contain a letter or digit (punctuation
+tokens are not words), so the vocabulary here is the one the models see.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from mrw.dataset import read_table, resolve, split_files
+
+STAT_LABELS = {
+    "pairs": "pairs",
+    "videos": "videos",
+    "avg_frames": "avg. frames / video",
+    "avg_duration_s": "avg. seconds / video",
+    "avg_words": "avg. words / sentence",
+    "vocabulary": "vocabulary size",
+    "avg_word_frequency": "avg. word frequency",
+}
+
+
+@dataclass(frozen=True)
+class SplitStats:
+    pairs: int
+    videos: int
+    avg_frames: float | None  # None when the frame counts are unknown (URL-only rows)
+    avg_duration_s: float | None
+    avg_words: float
+    vocabulary: int
+    avg_word_frequency: float
+
+
+@dataclass(frozen=True)
+class DatasetStats:
+    dataset: str
+    splits: dict[str, SplitStats]
+    total: SplitStats
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "splits": {name: asdict(s) for name, s in self.splits.items()},
+            "total": asdict(self.total),
+        }
+
+
+def words(sentence: str) -> list[str]:
+    from mrw.bench.text import tokenize
+
+    return [token for token in tokenize(sentence) if any(c.isalnum() for c in token)]
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _split_stats(rows: list[dict[str, Any]]) -> SplitStats:
+    counts: Counter[str] = Counter()
+    lengths = []
+    for row in rows:
+        tokens = words(row["sentence"])
+        counts.update(tokens)
+        lengths.append(len(tokens))
+    per_video = {row["video_id"]: row for row in rows}  # one entry per video, not per sentence
+    frames = [r["num_frames"] for r in per_video.values() if r["num_frames"] is not None]
+    durations = [r["duration_s"] for r in per_video.values() if r["duration_s"] is not None]
+    total_words = sum(lengths)
+    return SplitStats(
+        pairs=len(rows),
+        videos=len(per_video),
+        avg_frames=_mean(frames),
+        avg_duration_s=_mean(durations),
+        avg_words=_mean(lengths) or 0.0,
+        vocabulary=len(counts),
+        avg_word_frequency=total_words / len(counts) if counts else 0.0,
+    )
+
+
+Rows = dict[str, list[dict[str, Any]]]
+
+
+def read_metadata(name_or_path: str | os.PathLike[str], config: str | None = None) -> Rows:
+    """Per split, the rows' `video_id`, `sentence`, `num_frames`, `duration_s` (no media)."""
+    directory = resolve(name_or_path)
+    columns = ("video_id", "sentence", "num_frames", "duration_s")
+    return {
+        split: read_table(directory, split, columns, config).to_pylist()
+        for split in split_files(directory, config)
+    }
+
+
+def compute_stats(
+    name_or_path: str | os.PathLike[str], config: str | None = None, *, rows: Rows | None = None
+) -> DatasetStats:
+    """Statistics of a built folder (or `mrw`/`tgif`/`toy`), read from metadata columns only."""
+    per_split = rows if rows is not None else read_metadata(name_or_path, config)
+    return DatasetStats(
+        dataset=str(name_or_path),
+        splits={split: _split_stats(rows) for split, rows in per_split.items()},
+        total=_split_stats([row for rows in per_split.values() for row in rows]),
+    )
+
+
+def _format(value: float | int | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+
+
+def render_table(stats: DatasetStats) -> Any:
+    """A rich table: statistics as rows, splits (then the total) as columns, like the paper."""
+    from rich.table import Table
+
+    table = Table(title=f"{stats.dataset}: descriptive statistics")
+    table.add_column("")
+    columns = {**stats.splits, "total": stats.total}
+    for name in columns:
+        table.add_column(name, justify="right")
+    for key, label in STAT_LABELS.items():
+        table.add_row(label, *(_format(getattr(s, key)) for s in columns.values()))
+    return table
+
+
+def plot_lengths(rows: Rows, out: Path, title: str) -> Path:
+    """PNG histograms of words per sentence and frames per video, one series per split."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mrw.atomic import atomic_write
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for split, split_rows in rows.items():
+        lengths = [len(words(r["sentence"])) for r in split_rows]
+        left.hist(lengths, bins=30, histtype="step", density=True, label=split)
+        frames = {r["video_id"]: r["num_frames"] for r in split_rows if r["num_frames"] is not None}
+        if frames:
+            right.hist(list(frames.values()), bins=30, histtype="step", density=True, label=split)
+    left.set(xlabel="words per sentence", ylabel="density")
+    right.set(xlabel="frames per video", ylabel="density")
+    left.legend()
+    figure.suptitle(title)
+    figure.tight_layout()
+    with atomic_write(out, "wb") as handle:
+        figure.savefig(handle, format="png", dpi=100, metadata={"Software": None})
+    plt.close(figure)
+    return out
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "stats",
+        help="descriptive statistics of a dataset (pairs, frames, words, vocabulary)",
+        description="Print the MRW paper's descriptive table for a dataset folder or a "
+        "prepared dataset (mrw, tgif, toy): pairs and videos per split, average frames and "
+        "seconds per video, average words per sentence, vocabulary size, average word frequency.",
+    )
+    parser.add_argument("dataset", help="a dataset folder, or mrw / tgif / toy")
+    parser.add_argument("--config", choices=("default", "urls"), default=None,
+                        help="which config to read (default: default, else urls)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--plot", type=Path, default=None, metavar="PNG",
+                        help="also write histograms of sentence and clip lengths to PNG")
+    parser.set_defaults(func=_main)
+    return parser
+
+
+def _main(args: argparse.Namespace) -> int:
+    rows = read_metadata(args.dataset, args.config)
+    stats = compute_stats(args.dataset, rows=rows)
+    if args.json:
+        print(json.dumps(stats.to_dict(), indent=2))
+    else:
+        from rich.console import Console
+
+        Console().print(render_table(stats))
+    if args.plot:
+        plot_lengths(rows, args.plot, str(args.dataset))
+    return 0

@@ -1,0 +1,80 @@
+"""`mrw stats`: hand-counted statistics, URL-only datasets, table / JSON / plot output."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mrw.cli import main
+from mrw.dataset import VideoRow, build_dataset
+from mrw.stats import compute_stats, words
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory, make_gif):
+    three = make_gif([(0, 0, 0), (50, 0, 0), (99, 0, 0)], 100)  # 3 frames, 0.3 s
+    five = make_gif([(0, 0, 10 * i) for i in range(5)], 200)  # 5 frames, 1.0 s
+    rows = {
+        "train": [
+            VideoRow.from_media(three, id="a", video_id="v1", sentence="MRW my cat sees a dog!"),
+            VideoRow.from_media(five, id="b", video_id="v2", sentence="mrw the dog sees my cat"),
+        ],
+        # TGIF-style: two sentences for one video; the video counts once.
+        "test": [
+            VideoRow.from_media(five, id="c", video_id="v3", sentence="a dog runs"),
+            VideoRow.from_media(five, id="d", video_id="v3", sentence="the dog runs, fast :)"),
+        ],
+    }
+    return build_dataset(rows, tmp_path_factory.mktemp("stats") / "ds")
+
+
+def test_words_drop_punctuation_but_keep_contractions():
+    assert words("MRW I don't know... :) 2 cats!") == ["mrw", "i", "don't", "know", "2", "cats"]
+
+
+def test_hand_counted_statistics(small):
+    stats = compute_stats(small)
+    train, test, total = stats.splits["train"], stats.splits["test"], stats.total
+    # train words: mrw my cat sees a dog (6) + mrw the dog sees my cat (6); vocabulary
+    # {mrw, my, cat, sees, a, dog, the} = 7
+    assert (train.pairs, train.videos, train.avg_words, train.vocabulary) == (2, 2, 6.0, 7)
+    assert train.avg_frames == pytest.approx(4.0) and train.avg_duration_s == pytest.approx(0.65)
+    assert train.avg_word_frequency == pytest.approx(12 / 7)
+    # test: "a dog runs" (3) + "the dog runs fast" (4); one video of 5 frames
+    assert (test.pairs, test.videos, test.avg_words, test.vocabulary) == (2, 1, 3.5, 5)
+    assert test.avg_frames == pytest.approx(5.0)
+    # all: 19 words over {mrw, my, cat, sees, a, dog, the, runs, fast} = 9
+    assert (total.pairs, total.videos, total.vocabulary) == (4, 3, 9)
+    assert total.avg_frames == pytest.approx((3 + 5 + 5) / 3)
+    assert total.avg_word_frequency == pytest.approx(19 / 9)
+
+
+def test_url_only_datasets_have_no_frame_statistics(tmp_path):
+    rows = [VideoRow(id="x", video_id="v", sentence="a b c", media_url="https://m.example/v.gif")]
+    built = build_dataset({"test": rows}, tmp_path / "urls", configs=("urls",))
+    test = compute_stats(built).splits["test"]
+    assert test.avg_frames is None and test.avg_duration_s is None and test.avg_words == 3
+
+
+def test_cli_json_table_and_plot(small, tmp_path, capsys):
+    assert main(["stats", str(small), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["total"]["vocabulary"] == 9 and set(payload["splits"]) == {"train", "test"}
+    plot = tmp_path / "lengths.png"
+    assert main(["stats", str(small), "--plot", str(plot)]) == 0
+    table = capsys.readouterr().out
+    for label in ("pairs", "avg. frames / video", "vocabulary size", "avg. word frequency"):
+        assert label in table
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_error_for_a_missing_dataset(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["stats", str(tmp_path / "empty")]) == 2
+    assert "no MRW-format parquet shards" in capsys.readouterr().err
+
+
+def test_cli_error_when_mrw_is_not_prepared(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MRW_CACHE", str(tmp_path))
+    assert main(["stats", "mrw"]) == 2
+    assert "mrw download mrw" in capsys.readouterr().err
