@@ -31,7 +31,8 @@ MAX_LINE_BYTES = 1 << 16
 COLUMNS = ("qid", "q0", "docid", "rank", "score", "tag")
 FORMAT = "'qid Q0 docid rank score tag'"
 # Separators are ASCII whitespace, as for bytes.split(); lines end at "\n".
-_SEPARATORS = (b"\t", b"\r", b"\x0b", b"\x0c", b"  ", b"\n ", b" \n")
+_ODD_SEPARATORS = (b"\t", b"\r", b"\x0b", b"\x0c")
+_BOM = b"\xef\xbb\xbf"
 _SEPARATOR_TABLE = bytes.maketrans(b"\t\r\x0b\x0c", b"    ")
 
 _PARSE = pacsv.ParseOptions(
@@ -77,9 +78,21 @@ def _open(path: str) -> BinaryIO:
     return handle
 
 
+def _needs_normalising(block: bytes) -> bool:
+    """Whether any separator is other than one space between fields (vectorised scan)."""
+    if any(sep in block for sep in _ODD_SEPARATORS):
+        return True
+    codes = np.frombuffer(block, dtype=np.uint8)
+    space = codes == 32
+    blank = space | (codes == 10)
+    return bool(
+        space[0] or space[-1] or (space[1:] & blank[:-1]).any() or (blank[1:] & space[:-1]).any()
+    )
+
+
 def _normalise(block: bytes) -> bytes:
-    """Single spaces between fields, none at line ends (a no-op scan for well-formed files)."""
-    if not any(sep in block for sep in _SEPARATORS) and not block.startswith(b" "):
+    """Single spaces between fields, none at line ends (a no-op for well-formed files)."""
+    if not block or not _needs_normalising(block):
         return block
     lines = block.translate(_SEPARATOR_TABLE).split(b"\n")
     return b"\n".join(b" ".join(line.split()) for line in lines)
@@ -102,6 +115,8 @@ def _line_blocks(path: str, max_bytes: int) -> Iterator[tuple[int, bytes]]:
                     path, lines_done + 1, f"file exceeds the size limit of {max_bytes} bytes"
                 )
             buffer = carry + data
+            if lines_done == 0 and not carry:
+                buffer = buffer.removeprefix(_BOM)  # as written by some Windows editors
             if not data:
                 if buffer:
                     yield lines_done + 1, buffer
@@ -131,7 +146,7 @@ def _first_rejected_line(lines: list[bytes]) -> int:
     while bad - good > 1:
         middle = (good + bad) // 2
         try:
-            _read_table(b"\n".join(lines[:middle]))
+            _read_table(b"\n".join(lines[:middle]) + b"\n")
             good = middle
         except pa.ArrowException:
             bad = middle
@@ -163,6 +178,74 @@ class _IdTable:
         return pc.index_in(column, value_set=self.ids)
 
 
+@dataclass(frozen=True)
+class _Problem:
+    row: int  # 0-based line index within its block
+    reason: str
+
+
+def _split_block(block: bytes, first_line: int) -> tuple[pa.Table | None, _Problem | None]:
+    """Arrow's table of the lines before the block's first line-level problem, and that problem.
+
+    Line-level problems are those Arrow cannot represent: NUL bytes, a stray byte-order mark,
+    a wrong column count, an unparsable score.
+    """
+    problem = None
+    if first_line > 1 and block.startswith(_BOM):  # Arrow would silently drop it
+        problem = _Problem(0, "byte-order mark inside the file")
+    elif b"\x00" in block:
+        row = block.count(b"\n", 0, block.index(b"\x00"))
+        problem = _Problem(row, "binary data (NUL byte), not a text run file")
+    lines = block.split(b"\n")
+    filled = len(lines)
+    while filled and not lines[filled - 1]:
+        filled -= 1
+    if problem is None and filled < len(lines):  # Arrow would take trailing ones for line ends
+        problem = _Problem(filled, "empty line")
+    if problem is not None:
+        lines = lines[: problem.row]
+    if not lines:
+        return None, problem
+    try:
+        return _read_table(b"\n".join(lines)), problem
+    except pa.ArrowException:
+        row = _first_rejected_line(lines)
+        prefix = _read_table(b"\n".join(lines[:row]) + b"\n") if row else None
+        return prefix, _Problem(row, _describe_rejected(lines[row]))
+
+
+def _check_values(
+    table: pa.Table, block: bytes, queries: _IdTable, docs: _IdTable, qrels: Qrels
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], _Problem | None]:
+    """Map ids to indices and check scores; the rows before the first bad one, and its problem."""
+    q = queries.lookup(table["qid"])
+    d = docs.lookup(table["docid"])
+    score = table["score"].to_numpy()
+    bad = (
+        q.is_null().to_numpy(zero_copy_only=False)
+        | d.is_null().to_numpy(zero_copy_only=False)
+        | ~np.isfinite(score)
+    )
+    problem = None
+    end = len(score)
+    if bad.any():
+        end = int(np.argmax(bad))
+        fields = block.split(b"\n", end + 1)[end].split(b" ")
+        if not q[end].is_valid:
+            reason = f"unknown query id {_show(fields[0])} (not in {qrels.path})"
+        elif not d[end].is_valid:
+            reason = f"unknown document id {_show(fields[2])} (not in {qrels.path})"
+        else:
+            reason = f"score {_show(fields[4])} is not a finite number"
+        problem = _Problem(end, reason)
+    columns = (
+        q.slice(0, end).to_numpy(zero_copy_only=False).astype(np.int32),
+        d.slice(0, end).to_numpy(zero_copy_only=False).astype(np.int32),
+        score[:end],
+    )
+    return columns, problem
+
+
 def parse_run(
     path: str | os.PathLike[str],
     qrels: Qrels,
@@ -171,9 +254,9 @@ def parse_run(
 ) -> Run:
     """Read and validate a run file (plain or gzip) against `qrels`.
 
-    Raises `RunFileError` (with the line number) for: wrong column count, empty lines, a
-    score that is not a finite number, a query or document id the qrels do not know, the
-    same (query, document) twice, NUL bytes (binary data), an empty file, a corrupt gzip
+    Raises `RunFileError` naming the first bad line, for: a wrong column count, an empty
+    line, a score that is not a finite number, a query or document id the qrels do not know,
+    the same (query, document) twice, NUL bytes (binary data), an empty file, a corrupt gzip
     stream, a file larger than `max_bytes` uncompressed. (A query cannot then list more
     documents than the gallery holds: every document is known and appears at most once.)
     `progress` is called with the number of lines of each block parsed.
@@ -181,61 +264,55 @@ def parse_run(
     path = os.fspath(path)
     queries, docs = _IdTable.of(qrels.query_ids), _IdTable.of(qrels.doc_ids)
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    n_lines = 0
-    for first_line, raw in _line_blocks(path, max_bytes):
-        if b"\x00" in raw:
-            line = first_line + raw.count(b"\n", 0, raw.index(b"\x00"))
-            raise RunFileError(path, line, "binary data (NUL byte), not a text run file")
-        block = _normalise(raw)
+
+    def fail(line: int, reason: str) -> RunFileError:
+        """The error to raise, unless a duplicate pair came earlier (checked only now)."""
+        if parts:
+            duplicate = _first_duplicate(_assemble(parts, path), qrels)
+            if duplicate is not None and duplicate.line < line:
+                return duplicate
+        return RunFileError(path, line, reason)
+
+    blocks = _line_blocks(path, max_bytes)
+    while True:
         try:
-            table = _read_table(block)
-        except pa.ArrowException:
-            lines = block.split(b"\n")
-            index = _first_rejected_line(lines)
-            raise RunFileError(path, first_line + index, _describe_rejected(lines[index])) from None
-        q = queries.lookup(table["qid"])
-        d = docs.lookup(table["docid"])
-        score = table["score"].to_numpy()
-        bad = (
-            q.is_null().to_numpy(zero_copy_only=False)
-            | d.is_null().to_numpy(zero_copy_only=False)
-            | ~np.isfinite(score)
-        )
-        if bad.any():
-            row = int(np.argmax(bad))
-            line = block.split(b"\n", row + 1)[row].split(b" ")
-            if not q[row].is_valid:
-                reason = f"unknown query id {_show(line[0])} (not in {qrels.path})"
-            elif not d[row].is_valid:
-                reason = f"unknown document id {_show(line[2])} (not in {qrels.path})"
-            else:
-                reason = f"score {_show(line[4])} is not a finite number"
-            raise RunFileError(path, first_line + row, reason)
-        parts.append(
-            (
-                q.to_numpy(zero_copy_only=False).astype(np.int32),
-                d.to_numpy(zero_copy_only=False).astype(np.int32),
-                score,
-            )
-        )
-        n_lines += len(score)
-        if progress is not None:
-            progress(len(score))
-    if n_lines == 0:
+            first_line, raw = next(blocks)
+        except StopIteration:
+            break
+        except RunFileError as error:  # size limit, corrupt gzip, overlong line
+            raise fail(error.line, error.reason) from None
+        block = _normalise(raw)
+        table, problem = _split_block(block, first_line)
+        if table is not None:
+            columns, value_problem = _check_values(table, block, queries, docs, qrels)
+            parts.append(columns)
+            problem = value_problem or problem
+            if progress is not None:
+                progress(len(columns[2]))
+        if problem is not None:
+            raise fail(first_line + problem.row, problem.reason)
+    if not parts:
         raise RunFileError(path, 1, "file is empty")
-    run = Run(*(np.concatenate(column) for column in zip(*parts)), path=path)
-    _check_duplicates(run, qrels)
+    run = _assemble(parts, path)
+    duplicate = _first_duplicate(run, qrels)
+    if duplicate is not None:
+        raise duplicate
     return run
 
 
-def _check_duplicates(run: Run, qrels: Qrels) -> None:
+def _assemble(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], path: str) -> Run:
+    return Run(*(np.concatenate(column) for column in zip(*parts)), path=path)
+
+
+def _first_duplicate(run: Run, qrels: Qrels) -> RunFileError | None:
+    """The error for the first line repeating an earlier (query, document) pair, if any."""
     keys = run.query.astype(np.int64) * qrels.gallery_size + run.doc
     ordered = np.sort(keys)
     if not (ordered[1:] == ordered[:-1]).any():
-        return
+        return None
     order = np.argsort(keys, kind="stable")
     repeat = keys[order[1:]] == keys[order[:-1]]
     row = int(order[1:][repeat].min())
     first = int(np.flatnonzero(keys == keys[row])[0])
     pair = f"({qrels.query_ids[run.query[row]]}, {qrels.doc_ids[run.doc[row]]})"
-    raise RunFileError(run.path, row + 1, f"pair {pair} already ranked on line {first + 1}")
+    return RunFileError(run.path, row + 1, f"pair {pair} already ranked on line {first + 1}")
