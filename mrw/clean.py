@@ -25,16 +25,12 @@ from tqdm.auto import tqdm
 
 from mrw import videohash
 from mrw.atomic import atomic_write
+from mrw.collect.filters import FilterConfig
 from mrw.collect.records import CollectedItem
 from mrw.errors import MRWError
 
-# The reaction prefixes of r/reactiongifs titles ("MRW ...", "MFW ...", "My reaction when ...").
-REACTION_PREFIX = re.compile(
-    r"^\s*(?:\[[^\]]*\]\s*)?"  # an optional "[OC]"-style tag
-    r"(?:h?mrw[hf]?|mfw|mrwh|hmfw|tfw|mrw/mfw|mfw/mrw|my\s+(?:reaction|face)\s+when|"
-    r"me\s+when|how\s+i\s+(?:reacted|react|felt|feel)\s+when|when)\b[\s:,\-]*",
-    re.IGNORECASE,
-)
+# The reaction prefixes `mrw collect` accepts ("MRW ...", "MFW ...", "My reaction when ...").
+REACTION_PREFIX = FilterConfig().title_regex()
 # Very common English words: a title of several words with none of these is probably not English.
 ENGLISH_WORDS = frozenset(
     "a an the i me my you your he she it we they them his her their our is am are was were be "
@@ -162,7 +158,8 @@ def normalize_title(title: str, strip_prefix: bool = False) -> str:
 
 def strip_reaction_prefix(title: str) -> str:
     """"MRW my code compiles" -> "my code compiles" (the whole title if it has no prefix)."""
-    return REACTION_PREFIX.sub("", title, count=1).strip()
+    match = REACTION_PREFIX.match(title)
+    return title[match.end():].lstrip(" \t:,;-\u2013\u2014").strip() if match else title.strip()
 
 
 def words(text: str) -> list[str]:
