@@ -2,8 +2,8 @@
 
     L = L_mil + λ1 L_div + λ2 L_mmd
 
-All terms are vectorised and memory-lean: the largest intermediate is a `[B·K, B·K]` (or
-`[2·B·K, 2·B·K]` for MMD) matrix, never a `[·, ·, D]` tensor of pairwise differences.
+All terms are vectorised and memory-lean: the largest intermediate is a `[B·K, B·K]`
+matrix, never a `[·, ·, D]` tensor of pairwise differences.
 """
 from __future__ import annotations
 
@@ -57,16 +57,11 @@ def diversity_loss(residuals: Tensor) -> Tensor:
     return torch.linalg.matrix_norm(gram - identity).mean() / k**2
 
 
-def _pairwise_sq_dists(z: Tensor) -> Tensor:
-    """`[N, D]` -> `[N, N]` squared Euclidean distances as ‖a‖² + ‖b‖² - 2 a·b.
-
-    The matmul form costs one N x N x D product and N x N memory; the diagonal is set to
-    exactly 0 (rounding would otherwise leave ~1e-7, which matters under a square root).
-    """
-    sq_norms = z.square().sum(-1)
-    dists = (sq_norms[:, None] + sq_norms[None, :] - 2 * (z @ z.T)).clamp(min=0)
-    is_self = torch.eye(z.size(0), dtype=torch.bool, device=z.device)
-    return dists.masked_fill(is_self, 0.0)
+def _pairwise_sq_dists(a: Tensor, b: Tensor) -> Tensor:
+    """`[N, D]` x `[M, D]` -> `[N, M]` squared Euclidean distances as ‖a‖² + ‖b‖² - 2 a·b:
+    one fused matmul (`addmm`) and N x M memory instead of an N x M x D difference tensor."""
+    sq_norms = a.square().sum(-1)[:, None] + b.square().sum(-1)[None, :]
+    return torch.addmm(sq_norms, a, b.T, alpha=-2)
 
 
 def _safe_sqrt(x: Tensor) -> Tensor:
@@ -75,29 +70,35 @@ def _safe_sqrt(x: Tensor) -> Tensor:
     return torch.where(positive, x.clamp(min=torch.finfo(x.dtype).tiny).sqrt(), torch.zeros_like(x))
 
 
-def rbf_kernel_matrix(z: Tensor, gamma: float, kernel: Kernel = "squared") -> Tensor:
-    """`[N, D]` -> `[N, N]` RBF kernel: exp(-γ‖a-b‖²) ("squared", the paper's kernel) or
-    exp(-γ‖a-b‖) ("distance", what the reference code computes)."""
-    dists = _pairwise_sq_dists(z)
-    if kernel == "distance":
-        dists = _safe_sqrt(dists)
-    elif kernel != "squared":
+def rbf_kernel(a: Tensor, b: Tensor, gamma: float, kernel: Kernel = "squared") -> Tensor:
+    """`[N, D]` x `[M, D]` -> `[N, M]` RBF kernel: exp(-γ‖a-b‖²) ("squared", the paper's
+    kernel) or exp(-γ‖a-b‖) ("distance", what the reference code computes).
+
+    Rounding in the matmul form leaves ~1e-7 where a = b; harmless under exp, but under the
+    square root it would be a spurious distance of ~3e-4 with a huge gradient, so the
+    distance kernel clamps at 0 and sets a point's distance to itself to exactly 0.
+    """
+    dists = _pairwise_sq_dists(a, b)
+    if kernel == "squared":
+        return torch.exp(dists.mul(-gamma))
+    if kernel != "distance":
         raise ValueError(f"kernel must be 'squared' or 'distance', got {kernel!r}")
-    return torch.exp(-gamma * dists)
+    dists = dists.clamp(min=0)
+    if a is b:
+        is_self = torch.eye(a.size(0), dtype=torch.bool, device=a.device)
+        dists = dists.masked_fill(is_self, 0.0)
+    return torch.exp(_safe_sqrt(dists).mul(-gamma))
 
 
 def mmd_loss(x: Tensor, y: Tensor, gamma: float, kernel: Kernel = "squared") -> Tensor:
     """Biased MMD² estimate between the sets x `[..., D]` and y `[..., D]` (flattened to
     points): mean k(x, x') + mean k(y, y') - 2 mean k(x, y). Pulls the two modalities'
     embedding distributions together so the K heads of each side stay comparable.
-
-    One `[Nx+Ny, Nx+Ny]` kernel matrix from a single matmul serves all three means.
     """
     x = x.reshape(-1, x.size(-1))
     y = y.reshape(-1, y.size(-1))
-    n = x.size(0)
-    gram = rbf_kernel_matrix(torch.cat([x, y]), gamma, kernel)
-    return gram[:n, :n].mean() + gram[n:, n:].mean() - 2 * gram[:n, n:].mean()
+    return (rbf_kernel(x, x, gamma, kernel).mean() + rbf_kernel(y, y, gamma, kernel).mean()
+            - 2 * rbf_kernel(x, y, gamma, kernel).mean())
 
 
 def combine_losses(mil: Tensor, weighted_terms: Mapping[str, tuple[float, Tensor]],
