@@ -58,8 +58,8 @@ def check_url(url: str, allow_private: bool = False) -> None:
         return
     try:
         infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise BlockedAddress(f"cannot resolve {host}: {exc}") from None
+    except (socket.gaierror, UnicodeError):
+        return  # nothing to connect to: the request itself fails as a network error
     for *_rest, sockaddr in infos:
         problem = address_problem(sockaddr[0])
         if problem:
