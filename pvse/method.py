@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -134,9 +135,17 @@ class PVSE(Method):
         return self._embed_text(tokens, lengths)[0]
 
     def loss(self, batch: Batch) -> dict[str, Tensor]:
-        cfg = self.config
         video, video_residuals = self._embed_video(batch.video, batch.video_lengths)
         text, text_residuals = self._embed_text(batch.tokens, batch.token_lengths)
+        # The losses run in fp32 even under AMP: the MMD's ‖x‖² + ‖y‖² - 2xyᵀ cancels
+        # catastrophically in half precision, and the hinge margins are small.
+        with torch.autocast(video.device.type, enabled=False):
+            return self._loss_terms(*(t if t is None else t.float() for t in
+                                      (video, text, video_residuals, text_residuals)))
+
+    def _loss_terms(self, video: Tensor, text: Tensor, video_residuals: Tensor | None,
+                    text_residuals: Tensor | None) -> dict[str, Tensor]:
+        cfg = self.config
         mil = mil_loss(video, text, cfg.margin, cfg.max_violation)
         terms: dict[str, Tensor] = {"mil": mil}
         weighted: dict[str, tuple[float, Tensor]] = {}

@@ -8,7 +8,7 @@ from torch import nn
 from mrw.bench.method import Batch, MethodContext
 from mrw.bench.registry import create_method, list_methods, make_config
 from mrw.errors import MRWError
-from pvse.encoders import BiGRU, TextEncoder, VideoEncoder
+from pvse.encoders import BiGRU, ImageEncoder, TextEncoder, VideoEncoder
 from pvse.losses import mil_similarity
 from pvse.method import PVSE
 from pvse.pie_net import PIENet
@@ -108,6 +108,17 @@ def test_loss_terms_follow_the_options() -> None:
     assert terms["total"].item() == terms["mil"].item()
 
 
+def test_loss_terms_are_fp32_under_autocast() -> None:
+    model = make_pvse(k=2)
+    batch = make_batch()
+    reference = model.loss(batch)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = model.loss(batch)
+    for name, value in mixed.items():
+        assert value.dtype == torch.float32
+        assert value.item() == pytest.approx(reference[name].item(), abs=0.05)
+
+
 def test_frozen_word_vectors_stay_fixed_and_initialise_the_table() -> None:
     vectors = torch.randn(VOCAB, 6)
     context = MethodContext(FEATURES, VOCAB, 5, word_vectors=vectors)
@@ -140,6 +151,14 @@ def test_bigru_ignores_padding_and_matches_unpadded_sequences() -> None:
     reverse.load_state_dict({k.replace("_reverse", ""): v for k, v in rnn.gru.state_dict().items() if "_reverse" in k})
     _, h = reverse(x[1:2, :2].flip(1))
     torch.testing.assert_close(out[1, 3:], h[0, 0])
+
+
+def test_image_encoder_global_feature_is_fc_of_the_mean_cell() -> None:
+    encoder = ImageEncoder(FEATURES, 10)
+    grid = torch.randn(2, 49, FEATURES)
+    encoded = encoder(grid, torch.full((2,), 49))
+    torch.testing.assert_close(encoded.global_, encoder.fc(grid.mean(1)))
+    assert encoded.local is grid and encoded.mask.all()
 
 
 def test_video_encoder_mask_and_empty_video() -> None:
