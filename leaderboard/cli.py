@@ -1,4 +1,5 @@
 """`mrw-leaderboard`: validate and score ranking files, record submissions, render the board."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -6,7 +7,12 @@ from collections.abc import Sequence
 from mrw.cliutil import build_parser, dispatch
 
 # sub-command -> module defining `register(subparsers)`.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "score": "leaderboard.commands.score",
+    "validate": "leaderboard.commands.validate",
+    "add": "leaderboard.commands.add",
+    "render": "leaderboard.commands.render",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -78,6 +78,15 @@ def _open(path: str) -> BinaryIO:
     return handle
 
 
+def first_line(path: str | os.PathLike[str]) -> bytes:
+    """The first line of a run file (decompressed; empty if unreadable), e.g. to sniff ids."""
+    try:
+        with _open(os.fspath(path)) as stream:
+            return stream.readline(MAX_LINE_BYTES).removeprefix(_BOM)
+    except (RunFileError, OSError, EOFError, zlib.error):
+        return b""
+
+
 def _needs_normalising(block: bytes) -> bool:
     """Whether any separator is other than one space between fields (vectorised scan)."""
     if any(sep in block for sep in _ODD_SEPARATORS):

@@ -9,6 +9,7 @@ vectorised pass over the run.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import numpy as np
 
 from leaderboard.errors import LeaderboardError
 from leaderboard.metrics import NOT_FOUND, combine, ranks_to_metrics
-from leaderboard.parse import DEFAULT_MAX_BYTES, Run, parse_run
+from leaderboard.parse import DEFAULT_MAX_BYTES, Run, first_line, parse_run
 from leaderboard.qrels import Qrels, read_qrels
 
 DIRECTIONS = ("t2v", "v2t")
@@ -71,10 +72,13 @@ def first_relevant_ranks(run: Run, qrels: Qrels) -> Ranking:
 
 
 def score_run(
-    path: str | os.PathLike[str], qrels: Qrels, max_bytes: int = DEFAULT_MAX_BYTES
+    path: str | os.PathLike[str],
+    qrels: Qrels,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Metrics of one direction's run file (see `leaderboard.metrics.ranks_to_metrics`)."""
-    ranking = first_relevant_ranks(parse_run(path, qrels, max_bytes), qrels)
+    ranking = first_relevant_ranks(parse_run(path, qrels, max_bytes, progress), qrels)
     return ranks_to_metrics(
         ranking.ranks,
         qrels.gallery_size,
@@ -96,9 +100,24 @@ def score_submission(
     t2v_run: str | os.PathLike[str],
     v2t_run: str | os.PathLike[str],
     max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """The scorer's `--json` document for a pair of run files."""
     truth = load_truth(truth_dir)
-    t2v = score_run(t2v_run, truth["t2v"], max_bytes)
-    v2t = score_run(v2t_run, truth["v2t"], max_bytes)
+    t2v = score_run(t2v_run, truth["t2v"], max_bytes, progress)
+    v2t = score_run(v2t_run, truth["v2t"], max_bytes, progress)
     return combine(t2v, v2t)
+
+
+def guess_direction(path: str | os.PathLike[str], truth: dict[str, Qrels]) -> str:
+    """ "t2v" or "v2t" for a run file: from its name, else from the ids on its first line."""
+    name = Path(path).name.lower()
+    named = [d for d in DIRECTIONS if d in name]
+    if len(named) == 1:
+        return named[0]
+    fields = first_line(path).split()
+    qid = fields[0].decode("utf-8", "replace") if fields else ""
+    matches = [d for d in DIRECTIONS if qid in set(truth[d].query_ids)]
+    if len(matches) != 1:
+        raise LeaderboardError(f"{path}: cannot tell the direction; pass --direction t2v|v2t")
+    return matches[0]

@@ -1,0 +1,155 @@
+"""The submission board: a SQLite file of scored submissions, one row per (truth, run pair).
+
+Files are fingerprinted with SHA-256, so re-submitting identical files against the same
+ground truth is recognised and refused instead of adding a duplicate row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from leaderboard.errors import BoardError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS submissions (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    team TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    dataset TEXT NOT NULL,
+    split TEXT NOT NULL,
+    submitted_utc TEXT NOT NULL,
+    t2v_sha256 TEXT NOT NULL,
+    v2t_sha256 TEXT NOT NULL,
+    truth_sha256 TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    scorer_version TEXT NOT NULL,
+    UNIQUE (truth_sha256, t2v_sha256, v2t_sha256)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One row of the board; `metrics` is the scorer's `--json` document."""
+
+    id: int
+    name: str
+    team: str
+    description: str
+    dataset: str
+    split: str
+    submitted_utc: str
+    t2v_sha256: str
+    v2t_sha256: str
+    truth_sha256: str
+    metrics: dict[str, Any]
+    scorer_version: str
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def truth_fingerprint(truth_dir: str | os.PathLike[str]) -> str:
+    """SHA-256 over both qrels files: submissions are only comparable on identical truth."""
+    root = Path(truth_dir)
+    return hashlib.sha256(
+        "".join(sha256_file(root / f"{d}.qrels") for d in ("t2v", "v2t")).encode()
+    ).hexdigest()
+
+
+def _scorer_version() -> str:
+    try:
+        return metadata.version("mrw-toolkit")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@contextmanager
+def open_board(path: str | os.PathLike[str], create: bool = True) -> Iterator[sqlite3.Connection]:
+    """A connection to the board (created on first use when `create`), closed on exit."""
+    target = Path(path)
+    if not create and not target.is_file():
+        raise BoardError(f"{target}: no such board")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with closing(sqlite3.connect(target, timeout=30)) as conn:
+            conn.execute(SCHEMA)
+            yield conn
+    except sqlite3.DatabaseError as exc:
+        raise BoardError(f"{target}: not a usable board ({exc})") from None
+
+
+def add_submission(
+    board: str | os.PathLike[str],
+    *,
+    name: str,
+    team: str,
+    dataset: str,
+    split: str,
+    metrics: dict[str, Any],
+    t2v_sha256: str,
+    v2t_sha256: str,
+    truth_sha256: str,
+    description: str = "",
+) -> Submission:
+    """Record a scored submission; identical files against the same truth raise `BoardError`."""
+    if not name.strip() or not team.strip():
+        raise BoardError("--name and --team must not be empty")
+    row = {
+        "name": name.strip(),
+        "team": team.strip(),
+        "description": description.strip(),
+        "dataset": dataset,
+        "split": split,
+        "submitted_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "t2v_sha256": t2v_sha256,
+        "v2t_sha256": v2t_sha256,
+        "truth_sha256": truth_sha256,
+        "metrics": json.dumps(metrics, sort_keys=True),
+        "scorer_version": _scorer_version(),
+    }
+    with open_board(board) as conn:
+        earlier = conn.execute(
+            "SELECT id, name, team, submitted_utc FROM submissions "
+            "WHERE truth_sha256 = ? AND t2v_sha256 = ? AND v2t_sha256 = ?",
+            (truth_sha256, t2v_sha256, v2t_sha256),
+        ).fetchone()
+        if earlier is not None:
+            raise BoardError(
+                f"identical files were already submitted as #{earlier[0]} "
+                f"'{earlier[1]}' by {earlier[2]} on {earlier[3]}"
+            )
+        try:
+            with conn:
+                cursor = conn.execute(
+                    f"INSERT INTO submissions ({', '.join(row)}) "
+                    f"VALUES ({', '.join('?' * len(row))})",
+                    tuple(row.values()),
+                )
+        except sqlite3.IntegrityError:  # a concurrent `add` of the same files won the race
+            raise BoardError("identical files were already submitted") from None
+    return Submission(id=int(cursor.lastrowid), **{**row, "metrics": metrics})
+
+
+def list_submissions(board: str | os.PathLike[str]) -> list[Submission]:
+    """Every submission, oldest first."""
+    with open_board(board, create=False) as conn:
+        conn.row_factory = sqlite3.Row
+        rows = conn.execute("SELECT * FROM submissions ORDER BY id").fetchall()
+    return [Submission(**{**dict(r), "metrics": json.loads(r["metrics"])}) for r in rows]

@@ -1,0 +1,64 @@
+"""`mrw-leaderboard add`: score a submission and record it on the board."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from leaderboard.commands.common import add_run_pair_arguments
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "add",
+        help="score a submission and record it on a board",
+        description="Score T2V_RUN and V2T_RUN against --truth and record the submission (name, "
+        "team, date, metrics, SHA-256 of the files) in the SQLite board. Re-submitting "
+        "identical files against the same ground truth is refused.",
+    )
+    parser.add_argument("--board", type=Path, required=True, metavar="BOARD.db")
+    parser.add_argument("--name", required=True, help="method name shown on the board")
+    parser.add_argument("--team", required=True)
+    parser.add_argument("--description", default="", metavar="TEXT")
+    parser.add_argument("--dataset", help="dataset label (default: from the --truth path)")
+    parser.add_argument("--split", help="split label (default: the --truth directory name)")
+    add_run_pair_arguments(parser)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def truth_labels(truth: Path) -> tuple[str, str]:
+    """(dataset, split) from a `DATASET/qrels/SPLIT` (or `DATASET/SPLIT`) truth path."""
+    resolved = truth.resolve()
+    parent = resolved.parent.parent if resolved.parent.name == "qrels" else resolved.parent
+    return parent.name or "dataset", resolved.name
+
+
+def run(args: argparse.Namespace) -> int:
+    from leaderboard.board import add_submission, sha256_file, truth_fingerprint
+    from leaderboard.commands.common import line_progress, print_metrics
+    from leaderboard.score import score_submission
+
+    with line_progress("scoring") as progress:
+        metrics = score_submission(
+            args.truth, args.t2v_run, args.v2t_run, args.max_bytes, progress=progress
+        )
+    dataset, split = truth_labels(args.truth)
+    submission = add_submission(
+        args.board,
+        name=args.name,
+        team=args.team,
+        description=args.description,
+        dataset=args.dataset or dataset,
+        split=args.split or split,
+        metrics=metrics,
+        t2v_sha256=sha256_file(args.t2v_run),
+        v2t_sha256=sha256_file(args.v2t_run),
+        truth_sha256=truth_fingerprint(args.truth),
+    )
+    print_metrics(metrics)
+    print(
+        f"recorded #{submission.id} '{submission.name}' ({submission.team}) on "
+        f"{submission.dataset}/{submission.split} in {args.board}"
+    )
+    return 0

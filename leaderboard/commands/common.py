@@ -1,0 +1,69 @@
+"""Arguments and output shared by the scoring sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from leaderboard.parse import DEFAULT_MAX_BYTES
+
+
+def add_truth_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--truth",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="directory holding t2v.qrels and v2t.qrels (e.g. DATASET/qrels/test)",
+    )
+    parser.add_argument(
+        "--max-bytes",
+        type=int,
+        default=DEFAULT_MAX_BYTES,
+        metavar="N",
+        help="refuse run files larger than N bytes uncompressed (default: 2 GiB)",
+    )
+
+
+def add_run_pair_arguments(parser: argparse.ArgumentParser) -> None:
+    add_truth_argument(parser)
+    parser.add_argument("t2v_run", type=Path, metavar="T2V_RUN", help="text-to-video run file")
+    parser.add_argument("v2t_run", type=Path, metavar="V2T_RUN", help="video-to-text run file")
+
+
+@contextlib.contextmanager
+def line_progress(label: str) -> Iterator[Callable[[int], None]]:
+    """A tqdm counter of parsed lines on stderr (silent when stderr is not a terminal)."""
+    from tqdm import tqdm
+
+    with tqdm(desc=label, unit=" lines", unit_scale=True, file=sys.stderr, disable=None) as bar:
+        yield bar.update
+
+
+def print_metrics(result: dict[str, Any]) -> None:
+    """Both directions as a table, then rsum."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from leaderboard.render import display
+
+    keys = ("R@1", "R@5", "R@10", "MedR", "MeanR", "nMR", "queries", "missing_queries")
+    table = Table("direction", *keys)
+    for direction in ("t2v", "v2t"):
+        metrics = result[direction]
+        table.add_row(direction, *(_cell(k, metrics[k], display) for k in keys))
+    console = Console()
+    console.print(table)
+    console.print(f"rsum: {display(result['rsum'])}")
+
+
+def _cell(key: str, value: Any, display: Callable[[Any], str]) -> str:
+    if key == "nMR" and isinstance(value, float):
+        return f"{value:.4f}"
+    if key == "MeanR" and isinstance(value, float):
+        return f"{value:.2f}"
+    return display(value)

@@ -1,0 +1,28 @@
+"""`mrw-leaderboard render`: the board as Markdown, JSON and a static HTML page."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "render",
+        help="write leaderboard.md, leaderboard.json and index.html",
+        description="Render every submission of the board into --out: leaderboard.md, "
+        "leaderboard.json and a self-contained index.html (sortable by any column, best "
+        "value per column highlighted, no network assets).",
+    )
+    parser.add_argument("--board", type=Path, required=True, metavar="BOARD.db")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from leaderboard.render import render
+
+    for path in render(args.board, args.out).values():
+        print(path)
+    return 0

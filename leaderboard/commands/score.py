@@ -1,0 +1,39 @@
+"""`mrw-leaderboard score`: metrics of a pair of run files against the ground truth."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from leaderboard.commands.common import add_run_pair_arguments, print_metrics
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "score",
+        help="score a t2v/v2t pair of TREC run files",
+        description="Validate and score two TREC run files (plain or gzip) against the qrels in "
+        "--truth: R@1, R@5, R@10, MedR, MeanR, nMR per direction and rsum. Any problem in a "
+        "file stops with its line number and exit code 2.",
+    )
+    add_run_pair_arguments(parser)
+    parser.add_argument(
+        "--json", action="store_true", help="print the metrics as one JSON document"
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from leaderboard.commands.common import line_progress
+    from leaderboard.score import score_submission
+
+    with line_progress("scoring") as progress:
+        result = score_submission(
+            args.truth, args.t2v_run, args.v2t_run, args.max_bytes, progress=progress
+        )
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_metrics(result)
+    return 0

@@ -1,0 +1,286 @@
+"""Render the board: `leaderboard.md`, `leaderboard.json` and a self-contained `index.html`.
+
+One table per (dataset, split), ranked by rsum; the best value of each metric column is
+highlighted; the page sorts by any column with a few lines of inline JavaScript and loads
+nothing from the network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import html
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from leaderboard.board import Submission, list_submissions
+from mrw.atomic import atomic_write
+
+RECALL_KS = (1, 5, 10)
+DIRECTION_NAMES = {"t2v": "Text → Video", "v2t": "Video → Text"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: how to get its value, and whether higher or lower is better."""
+
+    label: str
+    group: str
+    get: Callable[[Submission], Any]
+    better: str | None = None  # "max", "min" or None (not a metric)
+
+
+def _metric(direction: str, key: str) -> Callable[[Submission], Any]:
+    return lambda s: s.metrics[direction][key]
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("Method", "", lambda s: s.name),
+    Column("Team", "", lambda s: s.team),
+    Column("Date", "", lambda s: s.submitted_utc[:10]),
+    *(
+        Column(label, direction, _metric(direction, key), better)
+        for direction in ("t2v", "v2t")
+        for label, key, better in (
+            *((f"R@{k}", f"R@{k}", "max") for k in RECALL_KS),
+            ("MedR", "MedR", "min"),
+        )
+    ),
+    Column("rsum", "", lambda s: s.metrics["rsum"], "max"),
+)
+
+
+def sort_key(value: Any) -> float:
+    """A number for ordering: a bound ">= x" counts as x, "> d" as just above d."""
+    if isinstance(value, bool) or value is None:
+        return math.nan
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value)
+    for prefix, offset in ((">= ", 0.0), ("> ", 0.5)):
+        if text.startswith(prefix):
+            try:
+                return float(text[len(prefix) :]) + offset
+            except ValueError:
+                return math.nan
+    return math.nan
+
+
+def display(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    if isinstance(value, str) and value.startswith(">= "):
+        return f"≥ {float(value[3:]):.1f}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Table:
+    """The submissions of one (dataset, split), best rsum first, with each column's best value."""
+
+    dataset: str
+    split: str
+    rows: list[Submission]
+    best: dict[int, float]  # column index -> best sort key
+
+    def is_best(self, column: int, submission: Submission) -> bool:
+        return (
+            column in self.best and sort_key(COLUMNS[column].get(submission)) == self.best[column]
+        )
+
+
+def build_tables(submissions: list[Submission]) -> list[Table]:
+    groups: dict[tuple[str, str], list[Submission]] = {}
+    for submission in submissions:
+        groups.setdefault((submission.dataset, submission.split), []).append(submission)
+    tables = []
+    for (dataset, split), rows in sorted(groups.items()):
+        rows = sorted(rows, key=lambda s: (-_finite(sort_key(s.metrics["rsum"])), s.id))
+        best = {}
+        for index, column in enumerate(COLUMNS):
+            keys = [k for k in (sort_key(column.get(s)) for s in rows) if not math.isnan(k)]
+            if column.better and keys:
+                best[index] = max(keys) if column.better == "max" else min(keys)
+        tables.append(Table(dataset, split, rows, best))
+    return tables
+
+
+def _finite(value: float) -> float:
+    return -math.inf if math.isnan(value) else value
+
+
+def to_json(tables: list[Table], generated: str) -> dict[str, Any]:
+    return {
+        "generated_utc": generated,
+        "boards": [
+            {
+                "dataset": t.dataset,
+                "split": t.split,
+                "submissions": [
+                    {"rank": rank, **dataclasses.asdict(s)}
+                    for rank, s in enumerate(t.rows, start=1)
+                ],
+            }
+            for t in tables
+        ],
+    }
+
+
+def to_markdown(tables: list[Table], generated: str) -> str:
+    lines = [
+        "# Leaderboard",
+        "",
+        f"Generated {generated}. Ranked by rsum; best values in bold.",
+        "",
+    ]
+    header = ["#"] + [f"{c.group} {c.label}".strip() for c in COLUMNS]
+    for table in tables:
+        lines += [f"## {table.dataset} / {table.split}", ""]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for rank, submission in enumerate(table.rows, start=1):
+            cells = [str(rank)]
+            for index, column in enumerate(COLUMNS):
+                text = display(column.get(submission)).replace("|", "\\|")
+                cells.append(f"**{text}**" if table.is_best(index, submission) else text)
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def to_html(tables: list[Table], generated: str) -> str:
+    return _PAGE.format(
+        generated=html.escape(generated),
+        tables="\n".join(_html_table(t) for t in tables)
+        or "<p class=empty>No submissions yet.</p>",
+    )
+
+
+def _html_table(table: Table) -> str:
+    e = html.escape
+    groups = ['<th colspan="4"></th>']
+    for direction, name in DIRECTION_NAMES.items():
+        span = sum(c.group == direction for c in COLUMNS)
+        groups.append(f'<th colspan="{span}" class="group">{e(name)}</th>')
+    groups.append("<th></th>")
+    heads = ['<th data-col="0" data-type="num" data-better="min">#</th>']
+    for index, column in enumerate(COLUMNS, start=1):
+        kind = "num" if column.better else "text"
+        better = column.better or "min"
+        heads.append(
+            f'<th data-col="{index}" data-type="{kind}" data-better="{better}">{e(column.label)}</th>'
+        )
+    body = []
+    for rank, submission in enumerate(table.rows, start=1):
+        cells = [f'<td data-sort="{rank}">{rank}</td>']
+        for index, column in enumerate(COLUMNS):
+            value = column.get(submission)
+            key = sort_key(value) if column.better else str(value).lower()
+            classes = ["num"] if column.better else []
+            if table.is_best(index, submission):
+                classes.append("best")
+            content = e(display(value))
+            if index == 0 and submission.description:
+                content += f'<div class="desc">{e(submission.description)}</div>'
+            attr = f' class="{" ".join(classes)}"' if classes else ""
+            cells.append(f'<td{attr} data-sort="{e(str(key))}">{content}</td>')
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return (
+        f'<section><h2>{e(table.dataset)} <span class="split">{e(table.split)}</span></h2>'
+        f'<table class="board"><thead><tr class="groups">{"".join(groups)}</tr>'
+        f"<tr>{''.join(heads)}</tr></thead><tbody>{''.join(body)}</tbody></table></section>"
+    )
+
+
+def render(board: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """Write the three renderings of `board` into `out_dir`; returns their paths."""
+    tables = build_tables(list_submissions(board))
+    generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    out = Path(out_dir)
+    contents = {
+        "leaderboard.md": to_markdown(tables, generated),
+        "leaderboard.json": json.dumps(to_json(tables, generated), indent=2, ensure_ascii=False),
+        "index.html": to_html(tables, generated),
+    }
+    paths = {}
+    for name, text in contents.items():
+        with atomic_write(out / name, "w") as handle:
+            handle.write(text + "\n")
+        paths[name] = out / name
+    return paths
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>MRW leaderboard</title>
+<style>
+:root {{ --ink: #1d2330; --muted: #6b7385; --line: #e3e6ec; --accent: #2456c9; --best: #e3f4e8; --bestink: #14632d; }}
+* {{ box-sizing: border-box; }}
+body {{ margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: #f6f7f9; }}
+header {{ background: #fff; border-bottom: 1px solid var(--line); padding: 20px 32px; }}
+h1 {{ margin: 0; font-size: 22px; }}
+header p {{ margin: 4px 0 0; color: var(--muted); }}
+main {{ padding: 24px 32px; max-width: 1280px; }}
+section {{ background: #fff; border: 1px solid var(--line); border-radius: 8px; margin-bottom: 24px; overflow-x: auto; }}
+h2 {{ font-size: 16px; margin: 0; padding: 14px 16px; border-bottom: 1px solid var(--line); }}
+.split {{ font-size: 12px; font-weight: 500; color: var(--accent); background: #eaf0fc; border-radius: 10px; padding: 2px 8px; margin-left: 6px; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ padding: 8px 12px; text-align: left; white-space: nowrap; }}
+thead th {{ font-size: 12px; color: var(--muted); font-weight: 600; border-bottom: 1px solid var(--line); }}
+thead tr.groups th {{ border-bottom: none; padding-bottom: 0; }}
+th.group {{ text-align: center; color: var(--ink); }}
+th[data-col] {{ cursor: pointer; user-select: none; }}
+th[data-col]:hover {{ color: var(--accent); }}
+th[aria-sort="ascending"]::after {{ content: " ▲"; }}
+th[aria-sort="descending"]::after {{ content: " ▼"; }}
+tbody tr {{ border-top: 1px solid var(--line); }}
+tbody tr:hover {{ background: #fafbfc; }}
+td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+td.best {{ background: var(--best); color: var(--bestink); font-weight: 700; }}
+.desc {{ color: var(--muted); font-size: 12px; white-space: normal; max-width: 320px; }}
+footer, .empty {{ color: var(--muted); font-size: 12px; padding: 0 32px 24px; }}
+</style></head>
+<body>
+<header><h1>MRW leaderboard</h1>
+<p>Video–text retrieval: recall at k (%, higher is better) and median rank (lower is better)
+in both directions; rsum is the sum of the six recalls. Best value per column highlighted.</p></header>
+<main>
+{tables}
+</main>
+<footer>Generated {generated} by mrw-leaderboard. Click a column header to sort; ≥ marks a lower
+bound from a truncated run.</footer>
+<script>
+(function () {{
+  function key(cell, type) {{
+    var v = cell.getAttribute("data-sort");
+    if (type === "num") {{ var n = parseFloat(v); return isNaN(n) ? Infinity : n; }}
+    return v;
+  }}
+  function sortBy(table, th) {{
+    var col = +th.getAttribute("data-col"), type = th.getAttribute("data-type");
+    var current = th.getAttribute("aria-sort");
+    var first = th.getAttribute("data-better") === "max" ? "descending" : "ascending";
+    var dir = current ? (current === "ascending" ? "descending" : "ascending") : first;
+    table.querySelectorAll("th[aria-sort]").forEach(function (h) {{ h.removeAttribute("aria-sort"); }});
+    th.setAttribute("aria-sort", dir);
+    var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {{
+      var x = key(a.cells[col], type), y = key(b.cells[col], type);
+      var c = x < y ? -1 : x > y ? 1 : 0;
+      return dir === "ascending" ? c : -c;
+    }});
+    rows.forEach(function (r) {{ body.appendChild(r); }});
+  }}
+  document.querySelectorAll("table.board").forEach(function (table) {{
+    table.querySelectorAll("th[data-col]").forEach(function (th) {{
+      th.addEventListener("click", function () {{ sortBy(table, th); }});
+    }});
+  }});
+}})();
+</script>
+</body></html>"""

@@ -1,0 +1,138 @@
+"""`mrw-leaderboard` end to end: score/validate/add/render, one-line errors, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from leaderboard.cli import main
+from leaderboard.qrels import write_qrels
+from leaderboard.runfile import write_run
+from leaderboard.score import score_submission
+
+N_VIDEOS, CAPTIONS = 12, 2  # TGIF-style: two sentences per video
+
+
+@pytest.fixture
+def truth(tmp_path: Path) -> Path:
+    root = tmp_path / "toyset" / "qrels" / "test"
+    pairs = [(f"s{v}_{c}", f"v{v}") for v in range(N_VIDEOS) for c in range(CAPTIONS)]
+    write_qrels(root / "t2v.qrels", pairs)
+    write_qrels(root / "v2t.qrels", [(v, s) for s, v in pairs])
+    return root
+
+
+def _runs(tmp_path: Path, seed: int, noise: float, depth: int | None = None) -> tuple[Path, Path]:
+    rng = np.random.default_rng(seed)
+    sentences = [f"s{v}_{c}" for v in range(N_VIDEOS) for c in range(CAPTIONS)]
+    videos = [f"v{v}" for v in range(N_VIDEOS)]
+    match = np.repeat(np.eye(N_VIDEOS), CAPTIONS, axis=0)  # [sentences, videos]
+    scores = (match + noise * rng.standard_normal(match.shape)).astype(np.float32)
+    t2v, v2t = tmp_path / f"t2v-{seed}.run.gz", tmp_path / f"v2t-{seed}.run"
+    write_run(t2v, sentences, videos, scores, f"m{seed}", depth=depth)
+    write_run(v2t, videos, sentences, scores.T, f"m{seed}", depth=depth)
+    return t2v, v2t
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_score_json_matches_the_library(tmp_path: Path, truth: Path, capsys) -> None:
+    t2v, v2t = _runs(tmp_path, seed=0, noise=0.6)
+    code, out, _ = _cli(capsys, "score", "--truth", truth, t2v, v2t, "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result == json.loads(json.dumps(score_submission(truth, t2v, v2t)))
+    assert set(result) == {"t2v", "v2t", "rsum"}
+    assert set(result["t2v"]) == {
+        "R@1", "R@5", "R@10", "MedR", "MeanR", "nMR", "queries", "missing_queries"
+    }  # fmt: skip
+    assert result["t2v"]["queries"] == N_VIDEOS * CAPTIONS and result["v2t"]["queries"] == N_VIDEOS
+    code, out, _ = _cli(capsys, "score", "--truth", truth, t2v, v2t)
+    assert code == 0 and "rsum" in out and "R@10" in out
+
+
+def test_perfect_run_scores_100(tmp_path: Path, truth: Path, capsys) -> None:
+    t2v, v2t = _runs(tmp_path, seed=1, noise=0.0)
+    result = json.loads(_cli(capsys, "score", "--truth", truth, t2v, v2t, "--json")[1])
+    assert result["rsum"] == 600.0 and result["t2v"]["MedR"] == 1
+
+
+def test_bad_run_is_one_line_error_exit_2(tmp_path: Path, truth: Path, capsys) -> None:
+    t2v, v2t = _runs(tmp_path, seed=0, noise=0.5)
+    bad = tmp_path / "bad.run"
+    bad.write_text("s0_0 Q0 v0 1 0.5 t\ns0_0 Q0 v1 2 oops t\n")
+    code, out, err = _cli(capsys, "score", "--truth", truth, bad, v2t)
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert "line 2" in err and "'oops'" in err
+    code, _, err = _cli(capsys, "score", "--truth", tmp_path / "nowhere", t2v, v2t)
+    assert code == 2 and "not found" in err
+
+
+def test_validate_guesses_direction(tmp_path: Path, truth: Path, capsys) -> None:
+    t2v, v2t = _runs(tmp_path, seed=0, noise=0.5, depth=5)
+    code, out, _ = _cli(capsys, "validate", "--truth", truth, t2v)
+    assert code == 0 and "(t2v)" in out and "depth 5" in out
+    anonymous = tmp_path / "submission.txt"
+    anonymous.write_bytes(v2t.read_bytes())
+    code, out, _ = _cli(capsys, "validate", "--truth", truth, anonymous)
+    assert code == 0 and "(v2t)" in out and f"{N_VIDEOS} of {N_VIDEOS} queries" in out
+    code, _, err = _cli(capsys, "validate", "--truth", truth, anonymous, "--direction", "t2v")
+    assert code == 2 and "unknown query id 'v" in err
+
+
+def test_add_detects_resubmission_and_render_writes_board(
+    tmp_path: Path, truth: Path, capsys
+) -> None:
+    board, out_dir = tmp_path / "board.db", tmp_path / "site"
+    weak, strong = _runs(tmp_path, seed=2, noise=2.0), _runs(tmp_path, seed=3, noise=0.3)
+    common = ["--board", board, "--truth", truth]
+    assert _cli(capsys, "add", *common, "--name", "Weak", "--team", "A", *weak)[0] == 0
+    code, out, _ = _cli(
+        capsys, "add", *common, "--name", "Strong", "--team", "B", "--description", "a <b>", *strong
+    )
+    assert code == 0 and "recorded #2" in out and "toyset/test" in out
+    code, _, err = _cli(capsys, "add", *common, "--name", "Again", "--team", "C", *weak)
+    assert code == 2 and "already submitted as #1 'Weak'" in err
+
+    assert _cli(capsys, "render", "--board", board, "--out", out_dir)[0] == 0
+    document = json.loads((out_dir / "leaderboard.json").read_text())
+    (group,) = document["boards"]
+    assert (group["dataset"], group["split"]) == ("toyset", "test")
+    assert [s["name"] for s in group["submissions"]] == ["Strong", "Weak"]  # by rsum
+    assert len(group["submissions"][0]["t2v_sha256"]) == 64
+    markdown = (out_dir / "leaderboard.md").read_text()
+    assert "## toyset / test" in markdown
+    strong_row = next(line for line in markdown.splitlines() if "| Strong |" in line)
+    assert strong_row.count("**") >= 2  # its best values are bold
+    page = (out_dir / "index.html").read_text()
+    assert "a &lt;b&gt;" in page and "<script src" not in page and "http" not in page
+
+
+def test_render_of_missing_board_is_an_error(tmp_path: Path, capsys) -> None:
+    code, _, err = _cli(capsys, "render", "--board", tmp_path / "no.db", "--out", tmp_path)
+    assert code == 2 and "no such board" in err
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(max_size=200), gz=st.booleans())
+def test_cli_never_prints_a_traceback(
+    tmp_path: Path, truth: Path, capsys, data: bytes, gz: bool
+) -> None:
+    import gzip
+
+    path = tmp_path / "fuzz.run"
+    path.write_bytes(gzip.compress(data)[: len(data) + 5] if gz else data)
+    code, _, err = _cli(capsys, "score", "--truth", truth, path, path)
+    assert code == 2 and err.startswith("error: ") and "Traceback" not in err
