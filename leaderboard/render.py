@@ -171,8 +171,10 @@ def _html_table(table: Table) -> str:
     for index, column in enumerate(COLUMNS, start=1):
         kind = "num" if column.better else "text"
         better = column.better or "min"
+        align = ' class="num"' if column.better else ""
         heads.append(
-            f'<th data-col="{index}" data-type="{kind}" data-better="{better}">{e(column.label)}</th>'
+            f'<th data-col="{index}" data-type="{kind}" data-better="{better}"{align}>'
+            f"{e(column.label)}</th>"
         )
     body = []
     for rank, submission in enumerate(table.rows, start=1):
@@ -240,7 +242,7 @@ th[aria-sort="ascending"]::after {{ content: " ▲"; }}
 th[aria-sort="descending"]::after {{ content: " ▼"; }}
 tbody tr {{ border-top: 1px solid var(--line); }}
 tbody tr:hover {{ background: #fafbfc; }}
-td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+th.num, td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 td.best {{ background: var(--best); color: var(--bestink); font-weight: 700; }}
 .desc {{ color: var(--muted); font-size: 12px; white-space: normal; max-width: 320px; }}
 footer, .empty {{ color: var(--muted); font-size: 12px; padding: 0 32px 24px; }}
