@@ -31,6 +31,7 @@ from mrw.remote import RemoteFile, fetch
 TGIF_BASE = "https://raw.githubusercontent.com/raingo/TGIF-Release/master/data"
 PVSE_BASE = "https://people.csail.mit.edu/yalesong/pvse"
 REHYDRATE_FILE = "rehydrate.json"
+FETCHED_FILE = "fetched.jsonl"  # in the media store: URL -> stored media, so re-runs resume
 
 
 class HubError(MRWError):
@@ -135,6 +136,8 @@ def rehydrate(
 
     Pairs whose media cannot be fetched (dead link, changed bytes, not a video) are left out
     of the result and counted by status in `rehydrate.json`; the URL-only copy keeps them.
+    Media fetched by an earlier run (listed in the store's `fetched.jsonl`) is not fetched
+    again, so an interrupted re-hydration resumes; failed URLs are tried again.
     """
     from mrw.build import write_qrels
     from mrw.collect.downloader import DownloadRequest, download_many
@@ -152,18 +155,31 @@ def rehydrate(
             sha_of.setdefault(row.video_id, row.sha256)
             videos_of[split].add(row.video_id)
     store = MediaStore(media_dir)
-    requests = [DownloadRequest(vid, url) for vid, url in url_of.items() if url]
+    fetched = _load_fetched(store.root)
     status: dict[str, str] = {vid: "no_media_url" for vid, url in url_of.items() if not url}
     path_of: dict[str, Path] = {}
-    results = download_many(requests, _downloader_config(workers, allow_private), store)
-    for result in tqdm(results, total=len(requests), desc="media", unit="video", disable=not progress):
-        vid = result.request.key
-        if result.ok and sha_of[vid] and result.media.sha256 != sha_of[vid]:
+
+    def settle(vid: str, path: Path) -> None:
+        """Accept media for a video unless the dataset names other bytes (a changed file)."""
+        if sha_of[vid] and path.stem != sha_of[vid]:
             status[vid] = "checksum_mismatch"
         else:
+            status[vid], path_of[vid] = "ok", path
+
+    for vid, url in url_of.items():
+        if url in fetched:  # fetched by an earlier (perhaps interrupted) run
+            settle(vid, fetched[url])
+    requests = [DownloadRequest(vid, url) for vid, url in url_of.items() if url and vid not in status]
+    results = download_many(requests, _downloader_config(workers, allow_private), store)
+    with (store.root / FETCHED_FILE).open("a", encoding="utf-8") as index:
+        for result in tqdm(results, total=len(requests), desc="media", unit="video",
+                           disable=not progress):
+            vid = result.request.key
             status[vid] = result.status
-        if status[vid] == "ok":
-            path_of[vid] = store.path(result.media)
+            if result.ok:
+                index.write(json.dumps({"url": result.request.url, "relpath": result.media.relpath}) + "\n")
+                index.flush()
+                settle(vid, store.path(result.media))
 
     def rows(split: str) -> Iterator:
         from mrw.dataset import VideoRow
@@ -188,6 +204,22 @@ def rehydrate(
         json.dump(report, handle, indent=2, sort_keys=True)
         handle.write("\n")
     return report
+
+
+def _load_fetched(media_root: Path) -> dict[str, Path]:
+    """URL -> stored file of the downloads finished so far (a torn last line is ignored)."""
+    fetched: dict[str, Path] = {}
+    index = media_root / FETCHED_FILE
+    if index.is_file():
+        for line in index.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+                path = media_root / record["relpath"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+            if path.is_file():
+                fetched[record["url"]] = path
+    return fetched
 
 
 def _pretty_name(dataset_dir: Path) -> str:

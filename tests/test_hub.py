@@ -118,8 +118,14 @@ def test_download_tgif_fetches_imports_and_rehydrates(cache: Path, tmp_path: Pat
         monkeypatch.setitem(hub.ORIGINAL_RELEASES, "tgif", dataclasses.replace(real, files=tuple(
             RemoteFile(f.name, f.url, sha256=_sha(files[f.name].encode())) for f in real.files)))
         out = tmp_path / "tgif"
-        assert main(["download", "tgif", "--mirror", host.base_url + "/data", "--allow-private",
-                     "--workers", "2", "--out", str(out)]) == 0
+        command = ["download", "tgif", "--mirror", host.base_url + "/data", "--allow-private",
+                   "--workers", "2", "--out", str(out)]
+        assert main(command) == 0
+        before = len(host.requests)
+        assert main(command) == 0  # a re-run fetches neither verified files nor stored media again
+        again = sorted(path for path, _ in host.requests[before:])
+        dead = sorted(local[u][len(host.base_url):] for u in (test_urls[2], val_urls[1]))
+        assert again == dead  # only the failed URLs are tried again
 
     import datasets
 
