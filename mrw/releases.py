@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -55,15 +55,6 @@ class ImportReport:
     pairs: Counter[str] = field(default_factory=Counter)
     videos_without_sentence: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> count
-
-    def count(self, rows: dict[str, list]) -> None:
-        """Set the per-split counts from the rows actually written."""
-        for split, split_rows in rows.items():
-            self.videos[split] = len({r.video_id for r in split_rows})
-            self.pairs[split] = sum(bool(r.sentence) for r in split_rows)
-            without = self.videos[split] - len({r.video_id for r in split_rows if r.sentence})
-            if without:
-                self.videos_without_sentence[split] = without
 
     def as_dict(self) -> dict:
         return {
@@ -257,63 +248,88 @@ def find_local_video(videos_dir: Path, video_id: str) -> Path | None:
     return None
 
 
-def release_rows(release: Release, videos_dir: str | Path | None = None) -> dict[str, list]:
-    """Dataset rows per split: URL-only, or with media bytes from `videos_dir`.
+def _select(release: Release, videos_dir: Path | None) -> dict[str, list[tuple[ReleasePair, Path | None]]]:
+    """Pairs per split that can be written, with their local video; the rest counted as skipped.
 
-    With `videos_dir`, pairs whose video file is missing or does not decode are left out and
-    counted in the report (`missing_video`, `undecodable_video`); without it, pairs with no
-    media URL are (`no_media_url`).
+    Only file names are checked here (cheap); media is read and probed while writing.
     """
-    from mrw.dataset import VideoRow
-    from mrw.frames import FrameDecodeError
-
-    rows: dict[str, list] = {split: [] for split in SPLITS}
-    media: dict[str, VideoRow | str] = {}  # video_id -> a row carrying its media, or a skip reason
+    selected: dict[str, list[tuple[ReleasePair, Path | None]]] = {split: [] for split in SPLITS}
+    local: dict[str, Path | None] = {}
     for pair in release.pairs:
-        metadata = dict(source=pair.source, media_url=pair.media_url or None)
         if videos_dir is None:
             if not pair.media_url:
                 release.report.skipped["no_media_url"] += 1
                 continue
-            rows[pair.split].append(
-                VideoRow(id=pair.id, video_id=pair.video_id, sentence=pair.sentence, **metadata)
-            )
+            selected[pair.split].append((pair, None))
             continue
-        if pair.video_id not in media:
-            path = find_local_video(Path(videos_dir), pair.video_id)
-            try:
-                media[pair.video_id] = (
-                    VideoRow.from_media(path.read_bytes(), id=pair.id, video_id=pair.video_id,
-                                        sentence=pair.sentence, **metadata)
-                    if path else "missing_video"
-                )
-            except FrameDecodeError:
-                media[pair.video_id] = "undecodable_video"
-        found = media[pair.video_id]
-        if isinstance(found, str):
-            release.report.skipped[found] += 1
+        if pair.video_id not in local:
+            local[pair.video_id] = find_local_video(videos_dir, pair.video_id)
+        if local[pair.video_id] is None:
+            release.report.skipped["missing_video"] += 1
         else:
-            rows[pair.split].append(dataclasses.replace(found, id=pair.id, sentence=pair.sentence))
-    return rows
+            selected[pair.split].append((pair, local[pair.video_id]))
+    return {split: pairs for split, pairs in selected.items() if pairs}
+
+
+def _rows(split: str, pairs: list[tuple[ReleasePair, Path | None]], report: ImportReport) -> Iterator:
+    """Rows of one split, streamed: each video is read and probed once, when first needed.
+
+    Counts the videos and pairs written into `report` as it goes.
+    """
+    from mrw.dataset import VideoRow
+    from mrw.frames import FrameDecodeError
+
+    videos: set[str] = set()
+    captioned: set[str] = set()
+    current: tuple[str, VideoRow | None] = ("", None)  # pairs of one video are adjacent
+    for pair, path in pairs:
+        metadata = dict(source=pair.source, media_url=pair.media_url or None)
+        if path is None:
+            row = VideoRow(id=pair.id, video_id=pair.video_id, sentence=pair.sentence, **metadata)
+        else:
+            if current[0] != pair.video_id:
+                try:
+                    current = (pair.video_id, VideoRow.from_media(
+                        path.read_bytes(), id=pair.id, video_id=pair.video_id, sentence=pair.sentence,
+                        **metadata))
+                except FrameDecodeError:
+                    current = (pair.video_id, None)
+            if current[1] is None:
+                report.skipped["undecodable_video"] += 1
+                continue
+            row = dataclasses.replace(current[1], id=pair.id, sentence=pair.sentence)
+        videos.add(row.video_id)
+        if row.sentence:
+            captioned.add(row.video_id)
+            report.pairs[split] += 1
+        yield row
+    report.videos[split] = len(videos)
+    if videos - captioned:
+        report.videos_without_sentence[split] = len(videos - captioned)
 
 
 def import_release(
     release: Release, out_dir: str | Path, videos_dir: str | Path | None = None, progress: bool = True
 ) -> ImportReport:
-    """Write a release as an MRW-format dataset folder (+ qrels and `import.json`)."""
+    """Write a release as an MRW-format dataset folder (+ qrels and `import.json`).
+
+    Without `videos_dir` the folder holds the URL-only config (pairs without a media URL are
+    skipped); with it, both configs, for the pairs whose video file is there and decodes
+    (`{video_id}.mp4|.gif|.webm`; the others are counted as `missing_video` and
+    `undecodable_video`). Media is streamed, never all in memory.
+    """
     from mrw.build import write_qrels
     from mrw.dataset import build_dataset
 
-    rows = release_rows(release, videos_dir)
-    configs = ("default", "urls") if videos_dir is not None else ("urls",)
-    present = {split: split_rows for split, split_rows in rows.items() if split_rows}
-    if not present:
+    selected = _select(release, Path(videos_dir) if videos_dir is not None else None)
+    if not selected:
         raise ReleaseError(f"nothing to import from {release.name}: every pair was skipped "
                            f"({dict(release.report.skipped)})")
+    configs = ("default", "urls") if videos_dir is not None else ("urls",)
     pretty = {"tgif": "TGIF", "mrw-v1": "MRW v1.0"}.get(release.name, release.name)
-    release.report.count(present)
-    build_dataset(present, out_dir, configs=configs, pretty_name=pretty, progress=progress)
-    write_qrels(out_dir, present)
+    rows = {split: _rows(split, pairs, release.report) for split, pairs in selected.items()}
+    build_dataset(rows, out_dir, configs=configs, pretty_name=pretty, progress=progress)
+    write_qrels(out_dir, selected)
     report = release.report.as_dict()
     report["configs"] = list(configs)
     with atomic_write(Path(out_dir) / IMPORT_FILE, "w") as handle:
