@@ -127,3 +127,19 @@ def test_split_sizes(num_pairs, expected):
     from mrw.toy import ToyConfig
 
     assert tuple(ToyConfig(num_pairs).split_sizes().values()) == expected
+
+
+@pytest.mark.slow
+def test_demo_stages_run_end_to_end_on_a_small_toy_set(tmp_path):
+    import json
+
+    from mrw.demo import STAGES, DemoContext, run_demo
+
+    out = tmp_path / "demo-out"
+    record = run_demo(DemoContext(out, num_pairs=30))
+    assert [r["stage"] for r in record] == [s.name for s in STAGES]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["num_pairs"] == 30 and len(summary["stages"]) == len(STAGES)
+    assert json.loads((out / "stats.json").read_text())["total"]["pairs"] == 30
+    assert (out / "contact_sheet.png").read_bytes()[:4] == b"\x89PNG"
+    assert len((out / "qrels" / "test" / "t2v.qrels").read_text().splitlines()) == 4

@@ -1,0 +1,164 @@
+"""`python -m mrw.demo` (what `make demo` runs): the longest offline pipeline, stage by stage.
+
+The demo is a list of named stages sharing a `DemoContext`; each stage reads what earlier
+stages left in `ctx.state` and returns a one-line summary. To extend the demo (training,
+comparing methods, scoring), write a function `stage(ctx) -> str` and add a `Stage` to
+`STAGES` after the ones it depends on. Everything is written under `--out` (`demo-out/`),
+with `summary.json` recording each stage's time and summary plus the versions used.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mrw.atomic import atomic_write
+
+CONTACT_SHEET_CLIPS = 6
+
+
+@dataclass
+class DemoContext:
+    """What the stages share: the output folder, the settings and results of earlier stages."""
+
+    out_dir: Path
+    num_pairs: int = 1500
+    seed: int = 0
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[DemoContext], str]
+
+
+def build_toy_stage(ctx: DemoContext) -> str:
+    from mrw.toy import ToyConfig, build_toy
+
+    ctx.state["dataset"] = build_toy(
+        ctx.out_dir / "toy", num_pairs=ctx.num_pairs, seed=ctx.seed, progress=True
+    )
+    sizes = ToyConfig(ctx.num_pairs, ctx.seed).split_sizes()
+    return f"{ctx.state['dataset']} ({', '.join(f'{k} {v}' for k, v in sizes.items())})"
+
+
+def load_stage(ctx: DemoContext) -> str:
+    """Decode a few batches through a DataLoader, as a training loop would; export qrels."""
+    import torch
+
+    from mrw.dataset import collate, export_qrels, load_dataset
+
+    train = load_dataset(ctx.state["dataset"], split="train", num_frames=8, fps=8.0)
+    loader = torch.utils.data.DataLoader(train, batch_size=32, num_workers=2, collate_fn=collate)
+    start, clips = time.perf_counter(), 0
+    for index, batch in enumerate(loader):
+        clips += len(batch["id"])
+        if index == 3:
+            break
+    rate = clips / (time.perf_counter() - start)
+    ctx.state["qrels"] = export_qrels(ctx.state["dataset"], "test", ctx.out_dir / "qrels" / "test")
+    shape = list(batch["frames"].shape)
+    return f"batches of frames {shape} (uint8), {rate:.0f} clips/s incl. worker start; test qrels written"
+
+
+def stats_stage(ctx: DemoContext) -> str:
+    from rich.console import Console
+
+    from mrw.stats import compute_stats, plot_lengths, read_metadata, render_table
+
+    rows = read_metadata(ctx.state["dataset"])
+    stats = compute_stats(ctx.state["dataset"], rows=rows)
+    Console(file=sys.stderr).print(render_table(stats))
+    with atomic_write(ctx.out_dir / "stats.json", "w") as handle:
+        json.dump(stats.to_dict(), handle, indent=2)
+    plot_lengths(rows, ctx.out_dir / "lengths.png", "toy set")
+    return f"vocabulary {stats.total.vocabulary}, {stats.total.avg_words:.2f} words/sentence"
+
+
+def contact_sheet_stage(ctx: DemoContext) -> str:
+    """A PNG of the first test clips, 8 frames at 8 fps each, captioned with their sentence."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    from mrw.dataset import load_dataset
+
+    test = load_dataset(ctx.state["dataset"], split="test", num_frames=8, fps=8.0)
+    rows = [test[i] for i in range(min(CONTACT_SHEET_CLIPS, test.num_rows))]
+    figure, axes = plt.subplots(len(rows), 1, figsize=(9, 1.45 * len(rows)), squeeze=False)
+    for axis, row in zip(axes[:, 0], rows):
+        strip = torch.cat(list(row["frames"]), dim=2).permute(1, 2, 0).numpy()
+        axis.imshow(strip, interpolation="nearest")
+        times = ", ".join(f"{t:.3g}" for t in row["timestamps"].tolist())
+        axis.set_title(f"{row['sentence']!r}   (t = {times} s)", fontsize=8, loc="left")
+        axis.axis("off")
+    figure.tight_layout()
+    path = ctx.out_dir / "contact_sheet.png"
+    with atomic_write(path, "wb") as handle:
+        figure.savefig(handle, format="png", dpi=100, metadata={"Software": None})
+    plt.close(figure)
+    return str(path)
+
+
+STAGES: list[Stage] = [
+    Stage("build the toy set", build_toy_stage),
+    Stage("load with decoded frames", load_stage),
+    Stage("dataset statistics", stats_stage),
+    Stage("contact sheet of decoded clips", contact_sheet_stage),
+]
+
+
+def _versions() -> dict[str, str]:
+    import torch
+
+    import mrw
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "mrw": mrw.__version__}
+
+
+def run_demo(ctx: DemoContext, stages: Sequence[Stage] = STAGES) -> list[dict[str, Any]]:
+    """Run the stages in order, printing progress; writes `summary.json` after each stage."""
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    record: list[dict[str, Any]] = []
+    total = time.perf_counter()
+    for number, stage in enumerate(stages, 1):
+        print(f"[{number}/{len(stages)}] {stage.name} ...", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        summary = stage.run(ctx)
+        seconds = time.perf_counter() - start
+        print(f"[{number}/{len(stages)}] {stage.name}: {summary} ({seconds:.1f} s)", flush=True)
+        record.append({"stage": stage.name, "seconds": round(seconds, 2), "summary": summary})
+        with atomic_write(ctx.out_dir / "summary.json", "w") as handle:
+            json.dump({"num_pairs": ctx.num_pairs, "seed": ctx.seed, "versions": _versions(),
+                       "stages": record}, handle, indent=2)
+    print(f"demo finished in {time.perf_counter() - total:.1f} s; outputs in {ctx.out_dir}/")
+    return record
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from mrw.cliutil import run_main
+
+    parser = argparse.ArgumentParser(
+        prog="python -m mrw.demo",
+        description="Run the offline demo pipeline on the toy set: "
+        + "; ".join(stage.name for stage in STAGES) + ".",
+    )
+    parser.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder")
+    parser.add_argument("--num-pairs", type=int, default=1500, help="toy set size (default 1500)")
+    parser.add_argument("--seed", type=int, default=0, help="toy set seed (default 0)")
+    args = parser.parse_args(argv)
+    ctx = DemoContext(args.out, args.num_pairs, args.seed)
+    return run_main(lambda: run_demo(ctx) and 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
