@@ -82,6 +82,11 @@ def test_build_keeps_reposts_in_one_split_and_is_deterministic(collection: Path,
     urls = datasets.load_dataset(str(builds[0]), "urls", split="train")
     assert all(v is None for v in urls["video"]) and all(u.startswith("https://") for u in urls["media_url"])
 
+    import mrw
+
+    with_frames = mrw.load_dataset(str(builds[0]), split="train", num_frames=4, size=32)
+    assert tuple(with_frames[0]["frames"].shape) == (4, 3, 32, 32)  # the media decodes as built
+
     split = split_of["p00"]
     t2v = (builds[0] / "qrels" / split / "t2v.qrels").read_text().splitlines()
     assert "r1 0 r1 1" in t2v and len(t2v) == sum(1 for s in split_of.values() if s == split)
