@@ -29,6 +29,7 @@ def run(server: MediaServer, tmp_path, paths: dict[str, str], **overrides):
     return results, store
 
 
+@pytest.mark.slow
 def test_every_fault_ends_in_its_status_and_recoverable_items_land(server, tmp_path):
     gif, mp4 = make_gif(1), make_mp4(2)
     big = make_gif(3, size=64, frames=8)
@@ -51,18 +52,19 @@ def test_every_fault_ends_in_its_status_and_recoverable_items_land(server, tmp_p
     server.add("/hop", redirect_to="/ok.gif")
     server.add("/huge.gif", big, content_type="image/gif")
     server.add("/huge-stream.gif", big, content_type="image/gif", stream=True)
-    server.add("/slow.gif", gif, latency_s=3.0)
+    server.add("/slow.gif", gif, latency_s=2.0)
+    server.add("/slow-once.gif", make_gif(9), content_type="image/gif", before=[Route(body=make_gif(9), latency_s=2.0)])
     server.add("/forever-429.gif", status=429, headers={"Retry-After": "3600"})
     paths = {name: f"/{name}" for name in [
         "ok.gif", "ok.mp4", "mislabelled", "html.gif", "corrupt.gif", "flaky429.gif", "flaky503.gif",
         "cut-once.gif", "always-cut.gif", "always500.gif", "gone.gif", "loop-a", "hop", "huge.gif",
-        "huge-stream.gif", "slow.gif", "forever-429.gif", "missing.gif"]}
+        "huge-stream.gif", "slow.gif", "slow-once.gif", "forever-429.gif", "missing.gif"]}
     paths["ftp"] = "ftp://example.org/a.gif"
     results, store = run(server, tmp_path, paths, max_bytes=len(gif) * 2, read_timeout_s=1.0)
     status = {key: r.status for key, r in results.items()}
     assert status == {
         "ok.gif": "ok", "ok.mp4": "ok", "mislabelled": "ok", "hop": "ok",
-        "flaky429.gif": "ok", "flaky503.gif": "ok", "cut-once.gif": "ok",
+        "flaky429.gif": "ok", "flaky503.gif": "ok", "cut-once.gif": "ok", "slow-once.gif": "ok",
         "html.gif": "not_media", "corrupt.gif": "corrupt", "always-cut.gif": "truncated",
         "always500.gif": "server_error", "gone.gif": "http_error", "missing.gif": "http_error",
         "loop-a": "redirect_loop", "huge.gif": "too_large", "huge-stream.gif": "too_large",
@@ -120,3 +122,29 @@ def test_host_map_routes_real_host_names_to_the_fake(server, tmp_path):
                      host_map={"i.imgur.com": server.base_url})
     assert results["i"].status == "ok"
     assert results["i"].final_url == "https://i.imgur.com/abc.mp4"
+
+
+def test_per_host_limit_caps_concurrent_requests(tmp_path):
+    with MediaServer(latency_s=0.05) as server:
+        paths = {str(i): server.add(f"/{i}.gif", make_gif(i), content_type="image/gif") for i in range(12)}
+        results, _ = run(server, tmp_path, paths, workers=8, per_host=2)
+        assert all(r.ok for r in results.values())
+        assert server.max_in_flight == 2
+
+
+def test_dns_names_resolving_to_private_addresses_are_blocked(server, tmp_path):
+    server.add("/a.gif", make_gif(1), content_type="image/gif")
+    results, _ = run(server, tmp_path, {"x": f"http://localhost:{server.port}/a.gif"}, allow_private=False)
+    assert results["x"].status == "blocked" and "(host localhost)" in results["x"].reason
+    assert server.hits["/a.gif"] == 0
+
+
+def test_connection_level_guard_catches_what_the_precheck_missed(server, tmp_path, monkeypatch):
+    """DNS rebinding: the name looked public when checked, the connection reached loopback."""
+    import mrw.collect.downloader as downloader_module
+
+    server.add("/a.gif", make_gif(1), content_type="image/gif")
+    monkeypatch.setattr(downloader_module, "check_url", lambda url, allow_private=False: None)
+    results, _ = run(server, tmp_path, {"x": "/a.gif"}, allow_private=False)
+    assert results["x"].status == "blocked" and "connection to 127.0.0.1" in results["x"].reason
+    assert server.hits["/a.gif"] == 0

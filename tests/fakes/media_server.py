@@ -51,6 +51,8 @@ class MediaServer:
         self.routes: dict[tuple[str | None, str], Route] = {}
         self.hits: Counter[str] = Counter()
         self.requests: list[Request] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # most requests being answered at once (checks per-host limits)
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
@@ -122,10 +124,17 @@ class MediaServer:
                 route = server._next_response(host, request)
                 if route is None:
                     route = Route(status=404, body=b"not found", content_type="text/plain")
-                delay = route.latency_s or server.latency_s
-                if delay:
-                    time.sleep(delay)
-                self._send(route)
+                with server._lock:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    delay = route.latency_s or server.latency_s
+                    if delay:
+                        time.sleep(delay)
+                    self._send(route)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
 
             do_POST = do_GET  # noqa: N815
 
