@@ -90,3 +90,24 @@ def test_media_key_collapses_variants_of_one_media():
             "https://i.imgur.com/Ab1.mp4?1", "https://www.imgur.com/Ab1/"]
     assert len({media_key(u) for u in same}) == 1
     assert media_key("https://i.imgur.com/Ab1.gif") != media_key("https://i.imgur.com/ab1.gif")  # ids are case-sensitive
+
+
+def test_ingest_collapses_crossposts_and_reposts_and_skips_other_subreddits(tmp_path):
+    from mrw.collect.pipeline import CollectConfig, Collector
+
+    records = [
+        *PUSHSHIFT,
+        {"id": "5abc4", "title": "MRW repost", "url": "http://imgur.com/Ab1", "subreddit": "ReactionGifs"},
+        {"id": "5abc5", "title": "MRW elsewhere", "url": "https://i.imgur.com/Zz9.gif", "subreddit": "funny"},
+        {"id": "5abc1", "title": "MRW my code compiles first try", "url": "https://i.imgur.com/Ab1.gifv",
+         "subreddit": "reactiongifs"},  # the same post again (another listing/dump)
+    ]
+    posts = [(post_from_reddit_json(r), "dump:test") for r in records]
+    config = CollectConfig(filter=FilterConfig(subreddits=("r/reactiongifs",)), download=False, use_ytdlp=False)
+    with Collector(tmp_path, config, progress=False) as collector:
+        collector.ingest(posts)
+        collector.ingest(posts)  # a resumed run re-reads its sources: nothing new
+        rows = dict(collector.state.conn.execute("SELECT id, COALESCE(reason, status) FROM posts"))
+        assert collector.stats.posts_new == 4 and collector.stats.posts_out_of_scope == 2
+    assert rows == {"5abc1": "accepted", "5abc2": "removed or deleted", "5abc3": "crosspost (of 5abc1)",
+                    "5abc4": "duplicate (of 5abc1)"}

@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                      help="Pushshift submissions dump, NDJSON or .zst (repeatable)")
     src.add_argument("--reddit", action="store_true", help="also read live Reddit listings through praw")
     src.add_argument("--subreddit", action="append", metavar="NAME",
-                     help="subreddit to read (repeatable; default: reactiongifs)")
+                     help="subreddit to read from Reddit and to keep from dumps (repeatable; default: "
+                          "reactiongifs for --reddit, any for dumps)")
     src.add_argument("--listing", action="append", metavar="KIND",
                      help="new, hot, rising, top:all, top:year, ... (repeatable; default: new and top:all)")
     src.add_argument("--search", action="append", default=[], metavar="QUERY",
@@ -92,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     config = CollectConfig(
         filter=FilterConfig(title_patterns=tuple(args.title_pattern or DEFAULT_TITLE_PATTERNS),
-                            min_score=args.min_score, allow_nsfw=args.allow_nsfw),
+                            min_score=args.min_score, allow_nsfw=args.allow_nsfw,
+                            subreddits=tuple(args.subreddit or ())),
         downloader=DownloaderConfig(
             workers=args.workers, per_host=args.per_host, read_timeout_s=args.timeout,
             max_attempts=args.retries + 1, max_bytes=int(args.max_size * 2**20), max_wait_s=args.max_wait,

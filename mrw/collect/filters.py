@@ -30,6 +30,9 @@ class FilterConfig:
     title_patterns: tuple[str, ...] = DEFAULT_TITLE_PATTERNS
     min_score: int = 0
     allow_nsfw: bool = False
+    # Only these subreddits (case-insensitive; empty = any). Posts outside are not recorded
+    # at all: a full Pushshift month holds millions of posts from every subreddit.
+    subreddits: tuple[str, ...] = ()
 
     def title_regex(self) -> re.Pattern[str]:
         alternatives = "|".join(f"(?:{p})" for p in self.title_patterns)
@@ -40,6 +43,10 @@ class PostFilter:
     def __init__(self, config: FilterConfig = FilterConfig()) -> None:
         self.config = config
         self._title = config.title_regex()
+        self._subreddits = {name.lower().removeprefix("r/") for name in config.subreddits}
+
+    def in_scope(self, post: Post) -> bool:
+        return not self._subreddits or post.subreddit.lower() in self._subreddits
 
     def reject_reason(self, post: Post) -> str | None:
         """Why a post is not a reaction pair (None when it is)."""

@@ -50,6 +50,7 @@ class RunStats:
     """What this run did (the state database holds the cumulative picture)."""
 
     posts_read: int = 0
+    posts_out_of_scope: int = 0  # from other subreddits (not recorded)
     posts_new: int = 0
     resolved: int = 0
     downloads: int = 0
@@ -100,6 +101,9 @@ class Collector:
         batch_keys: dict[str, str] = {}
         for post, source in self._bar(posts, desc="posts", unit="post"):
             self.stats.posts_read += 1
+            if not self.filter.in_scope(post):
+                self.stats.posts_out_of_scope += 1
+                continue
             if post.id in batch_ids or self.state.has_post(post.id):
                 continue  # the same post from another listing, or from an earlier run
             key, reason = self._decide(post, batch_ids, batch_keys)
