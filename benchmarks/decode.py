@@ -9,6 +9,7 @@ with the same output (T=8 frames at 8 fps, shorter side 256 px, centre crop).
     python benchmarks/decode.py                        # small: 8 GIFs + 8 MP4s, 320x240, 48 frames
     python benchmarks/decode.py --count 100 --frames 96 --width 400 --height 300   # fuller
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,12 @@ def _scene(index: int, frame: int, width: int, height: int) -> Image.Image:
     x = np.linspace(0, 255, width, dtype=np.float32)
     y = np.linspace(0, 255, height, dtype=np.float32)[:, None]
     rgb = np.stack(
-        [(x + 3 * frame + 40 * index) % 256 + 0 * y, (y + 2 * frame) % 256 + 0 * x, (x + y) / 2 + 0 * x], -1
+        [
+            (x + 3 * frame + 40 * index) % 256 + 0 * y,
+            (y + 2 * frame) % 256 + 0 * x,
+            (x + y) / 2 + 0 * x,
+        ],
+        -1,
     ).astype(np.uint8)
     image = Image.fromarray(rgb)
     draw = ImageDraw.Draw(image)
@@ -53,7 +59,9 @@ def make_gif(index: int, frames: int, width: int, height: int) -> bytes:
     images = [_scene(index, f, width, height) for f in range(frames)]
     delays = [60 + 20 * ((f + index) % 4) for f in range(frames)]  # unequal, like real GIFs
     buffer = io.BytesIO()
-    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=delays, loop=0)
+    images[0].save(
+        buffer, format="GIF", save_all=True, append_images=images[1:], duration=delays, loop=0
+    )
     return buffer.getvalue()
 
 
@@ -65,7 +73,9 @@ def make_mp4(index: int, frames: int, width: int, height: int) -> bytes:
         stream = container.add_stream("libx264", rate=12)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for f in range(frames):
-            frame = av.VideoFrame.from_ndarray(np.asarray(_scene(index, f, width, height)), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(
+                np.asarray(_scene(index, f, width, height)), format="rgb24"
+            )
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
     return buffer.getvalue()
@@ -75,8 +85,19 @@ def classic_ffmpeg(path: Path) -> torch.Tensor:
     """ffmpeg CLI -> JPEG burst at 8 fps -> read T evenly spread -> resize + centre crop."""
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            ["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-vf", f"fps={FPS:g}",
-             "-q:v", "2", f"{tmp}/%05d.jpg"],
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-nostdin",
+                "-i",
+                str(path),
+                "-vf",
+                f"fps={FPS:g}",
+                "-q:v",
+                "2",
+                f"{tmp}/%05d.jpg",
+            ],
             check=True,
         )
         files = sorted(Path(tmp).glob("*.jpg"))
@@ -120,8 +141,10 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     if shutil.which("ffmpeg") is None:
-        print("error: the classic baseline needs the ffmpeg command line (apt-get install ffmpeg)",
-              file=sys.stderr)
+        print(
+            "error: the classic baseline needs the ffmpeg command line (apt-get install ffmpeg)",
+            file=sys.stderr,
+        )
         return 2
     torch.set_num_threads(1)
     results = []
@@ -134,21 +157,34 @@ def main() -> int:
                 paths.append(path)
             classic = _time(classic_ffmpeg, paths, args.repeats)
             ours = _time(mrw_decode, paths, args.repeats)
-            results.append({
-                "format": fmt, "clips": len(paths),
-                "classic_ffmpeg_jpeg_videos_per_s": len(paths) / classic,
-                "mrw_frames_decode_videos_per_s": len(paths) / ours,
-                "speedup": classic / ours,
-            })
-    print(f"{args.count} clips per format, {args.width}x{args.height}, {args.frames} frames; "
-          f"-> {NUM_FRAMES} frames at {FPS:g} fps, {SIZE} px (best of {args.repeats})")
-    print(f"{'format':<8}{'classic ffmpeg->JPEG (videos/s)':>34}{'mrw.frames.decode (videos/s)':>32}{'ratio':>9}")
+            results.append(
+                {
+                    "format": fmt,
+                    "clips": len(paths),
+                    "classic_ffmpeg_jpeg_videos_per_s": len(paths) / classic,
+                    "mrw_frames_decode_videos_per_s": len(paths) / ours,
+                    "speedup": classic / ours,
+                }
+            )
+    print(
+        f"{args.count} clips per format, {args.width}x{args.height}, {args.frames} frames; "
+        f"-> {NUM_FRAMES} frames at {FPS:g} fps, {SIZE} px (best of {args.repeats})"
+    )
+    print(
+        f"{'format':<8}{'classic ffmpeg->JPEG (videos/s)':>34}"
+        f"{'mrw.frames.decode (videos/s)':>32}{'ratio':>9}"
+    )
     for r in results:
-        print(f"{r['format']:<8}{r['classic_ffmpeg_jpeg_videos_per_s']:>34.1f}"
-              f"{r['mrw_frames_decode_videos_per_s']:>32.1f}{r['speedup']:>8.1f}x")
+        print(
+            f"{r['format']:<8}{r['classic_ffmpeg_jpeg_videos_per_s']:>34.1f}"
+            f"{r['mrw_frames_decode_videos_per_s']:>32.1f}{r['speedup']:>8.1f}x"
+        )
     if args.json:
-        payload = {"args": vars(args) | {"json": str(args.json)}, "python": platform.python_version(),
-                   "results": results}
+        payload = {
+            "args": vars(args) | {"json": str(args.json)},
+            "python": platform.python_version(),
+            "results": results,
+        }
         args.json.write_text(json.dumps(payload, indent=2))
     return 0
 

@@ -13,6 +13,7 @@ The `urls` config is the redistributable form (no media, only `media_url` + `sha
 first one written is the card's default. Parquet files are written with fixed settings and
 no timestamps, so the same rows always give byte-identical files.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,7 +40,8 @@ SPLITS = ("train", "validation", "test")
 CONFIG_DIRS = {"default": "data", "urls": "urls"}
 NAMED_DATASETS = ("mrw", "tgif", "toy")
 HOW_TO_GET = {
-    "mrw": "run `mrw download mrw` (or build it from Reddit: `mrw collect`, `mrw clean`, `mrw build`)",
+    "mrw": "run `mrw download mrw` (or build it from Reddit: `mrw collect`, `mrw clean`, "
+    "`mrw build`)",
     "tgif": "run `mrw download tgif`, or `mrw import tgif` on the original TGIF release",
 }
 MAX_SHARD_BYTES = 512 * 1024 * 1024
@@ -76,7 +78,9 @@ class VideoRow:
     sha256: str | None = None
 
     @classmethod
-    def from_media(cls, data: bytes, *, id: str, video_id: str, sentence: str, **metadata: Any) -> VideoRow:
+    def from_media(
+        cls, data: bytes, *, id: str, video_id: str, sentence: str, **metadata: Any
+    ) -> VideoRow:
         """A row whose media metadata (frames, fps, size, sha256, file name) is read from `data`."""
         import hashlib
 
@@ -105,13 +109,10 @@ class VideoRow:
 
 def sniff_extension(data: bytes) -> str:
     """File extension from magic bytes (what `Video()` and players use to pick a demuxer)."""
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return ".gif"
-    if data[4:8] == b"ftyp":
-        return ".mp4"
-    if data[:4] == b"\x1a\x45\xdf\xa3":
-        return ".webm"
-    return ""
+    from mrw.collect.mediatypes import EXTENSIONS, sniff
+
+    kind = sniff(data[:16])
+    return f".{EXTENSIONS[kind]}" if kind else ""
 
 
 def features() -> datasets.Features:
@@ -162,7 +163,9 @@ class _SplitWriter:
 
     def add(self, row: VideoRow) -> None:
         record = row.to_record(with_media=self.with_media)
-        size = ROW_OVERHEAD_BYTES + len(row.sentence) + (len(row.video_bytes or b"") if self.with_media else 0)
+        size = ROW_OVERHEAD_BYTES + len(row.sentence)
+        if self.with_media:
+            size += len(row.video_bytes or b"")
         if self._pending and self._pending_bytes + size > self.max_shard_bytes:
             self.flush()
         self._pending.append(record)
@@ -170,23 +173,21 @@ class _SplitWriter:
         self.num_rows += 1
 
     def flush(self) -> None:
-        if not self._pending:
-            return
+        if self._pending:
+            self._write(pa.Table.from_pylist(self._pending, schema=self.schema))
+            self._pending, self._pending_bytes = [], 0
+
+    def _write(self, table: pa.Table) -> None:
         path = self.directory / f".{self.split}-{len(self.shards):05d}.parquet"
-        table = pa.Table.from_pylist(self._pending, schema=self.schema)
         _write_parquet(table, path)
         self.shards.append(path)
         self.num_bytes += path.stat().st_size
-        self._pending, self._pending_bytes = [], 0
 
     def finish(self) -> list[Path]:
         """Flush and give the shards their final `{split}-NNNNN-of-NNNNN.parquet` names."""
         self.flush()
         if not self.shards:  # an empty split still gets one (empty) shard, so it loads
-            path = self.directory / f".{self.split}-00000.parquet"
-            _write_parquet(self.schema.empty_table(), path)
-            self.shards.append(path)
-            self.num_bytes += path.stat().st_size
+            self._write(self.schema.empty_table())
         total = len(self.shards)
         final = []
         for index, path in enumerate(self.shards):
@@ -254,7 +255,9 @@ def build_dataset(
     """
     configs = tuple(configs)
     if not configs or set(configs) - set(CONFIG_DIRS) or len(set(configs)) != len(configs):
-        raise DatasetFormatError(f"configs must be a subset of {sorted(CONFIG_DIRS)}, got {configs}")
+        raise DatasetFormatError(
+            f"configs must be a subset of {sorted(CONFIG_DIRS)}, got {configs}"
+        )
     feats = features()
     schema = feats.arrow_schema
     counts: dict[str, dict[str, tuple[int, int]]] = {config: {} for config in configs}
@@ -349,13 +352,17 @@ Columns: {", ".join(f"`{name}`" for name in feats)}.
 # Reading without decoding (metadata, stats, qrels)
 
 
-def split_files(directory: str | os.PathLike[str], config: str | None = None) -> dict[str, list[Path]]:
+def split_files(
+    directory: str | os.PathLike[str], config: str | None = None
+) -> dict[str, list[Path]]:
     """Parquet shards per split of a built folder (`config` None: `default`, else `urls`)."""
     root = Path(directory)
     candidates = [config] if config else list(CONFIG_DIRS)
     for name in candidates:
         if name not in CONFIG_DIRS:
-            raise DatasetFormatError(f"unknown config {name!r}; expected one of {sorted(CONFIG_DIRS)}")
+            raise DatasetFormatError(
+                f"unknown config {name!r}; expected one of {sorted(CONFIG_DIRS)}"
+            )
         files = sorted((root / CONFIG_DIRS[name]).glob("*-of-*.parquet"))
         if files:
             by_split: dict[str, list[Path]] = {}
@@ -492,11 +499,18 @@ def load_dataset(
     location = resolve(name_or_path)
     try:
         loaded = datasets.load_dataset(location, name=config, split=split, cache_dir=cache_dir)
-    except (FileNotFoundError, ValueError, ConnectionError, datasets.exceptions.DatasetNotFoundError) as exc:
+    except (
+        FileNotFoundError,
+        ValueError,
+        ConnectionError,
+        datasets.exceptions.DatasetNotFoundError,
+    ) as exc:
         raise DatasetNotFoundError(f"cannot load {name_or_path!r}: {exc}") from None
     names = loaded.column_names
     if "video" not in (names if isinstance(names, list) else next(iter(names.values()))):
-        raise DatasetFormatError(f"{name_or_path!r} has no `video` column: not an MRW-format dataset")
+        raise DatasetFormatError(
+            f"{name_or_path!r} has no `video` column: not an MRW-format dataset"
+        )
     loaded = loaded.cast_column("video", Video(decode=False))
     loaded.set_transform(FrameTransform(num_frames, fps, size, sampling, seed))
     return loaded
@@ -555,13 +569,17 @@ def export_qrels(dataset: Any, split: str, out_dir: str | os.PathLike[str]) -> d
     return paths
 
 
-def iter_rows(directory: str | os.PathLike[str], split: str, config: str | None = None) -> Iterator[VideoRow]:
+def iter_rows(
+    directory: str | os.PathLike[str], split: str, config: str | None = None
+) -> Iterator[VideoRow]:
     """Rows of a built folder as `VideoRow`s (media included), e.g. to rebuild or re-hydrate."""
     for path in split_files(directory, config).get(split, []):
         for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_ROWS):
             for record in batch.to_pylist():
                 video = record.pop("video") or {}
-                yield VideoRow(video_bytes=video.get("bytes"), video_path=video.get("path"), **record)
+                yield VideoRow(
+                    video_bytes=video.get("bytes"), video_path=video.get("path"), **record
+                )
 
 
 __all__ = [

@@ -6,6 +6,7 @@ comparing methods, scoring), write a function `stage(ctx) -> str` and add a `Sta
 `STAGES` after the ones it depends on. Everything is written under `--out` (`demo-out/`),
 with `summary.json` recording each stage's time and summary plus the versions used.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,7 +66,7 @@ def load_stage(ctx: DemoContext) -> str:
     rate = clips / (time.perf_counter() - start)
     ctx.state["qrels"] = export_qrels(ctx.state["dataset"], "test", ctx.out_dir / "qrels" / "test")
     shape = list(batch["frames"].shape)
-    return f"batches of frames {shape} (uint8), {rate:.0f} clips/s incl. worker start; test qrels written"
+    return f"frames {shape} uint8 per batch, {rate:.0f} clips/s incl. worker start; qrels written"
 
 
 def stats_stage(ctx: DemoContext) -> str:
@@ -138,8 +139,16 @@ def run_demo(ctx: DemoContext, stages: Sequence[Stage] = STAGES) -> list[dict[st
         print(f"[{number}/{len(stages)}] {stage.name}: {summary} ({seconds:.1f} s)", flush=True)
         record.append({"stage": stage.name, "seconds": round(seconds, 2), "summary": summary})
         with atomic_write(ctx.out_dir / "summary.json", "w") as handle:
-            json.dump({"num_pairs": ctx.num_pairs, "seed": ctx.seed, "versions": _versions(),
-                       "stages": record}, handle, indent=2)
+            json.dump(
+                {
+                    "num_pairs": ctx.num_pairs,
+                    "seed": ctx.seed,
+                    "versions": _versions(),
+                    "stages": record,
+                },
+                handle,
+                indent=2,
+            )
     print(f"demo finished in {time.perf_counter() - total:.1f} s; outputs in {ctx.out_dir}/")
     return record
 
@@ -150,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m mrw.demo",
         description="Run the offline demo pipeline on the toy set: "
-        + "; ".join(stage.name for stage in STAGES) + ".",
+        + "; ".join(stage.name for stage in STAGES)
+        + ".",
     )
     parser.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder")
     parser.add_argument("--num-pairs", type=int, default=1500, help="toy set size (default 1500)")

@@ -11,10 +11,12 @@ Decoding happens in two passes: demuxing the packets (cheap, no pixel work) give
 frame's timestamp and lets the limits reject decompression bombs before any pixel is
 decoded; then frames are decoded in order and only the selected ones are converted to RGB.
 """
+
 from __future__ import annotations
 
 import bisect
 import io
+import itertools
 import math
 import os
 import random
@@ -44,6 +46,13 @@ class DecodeLimits:
     max_pixels: int = 4096 * 4096  # per frame
     max_frames: int = 20_000
     max_duration_s: float = 15 * 60.0
+
+    def check_frame_size(self, width: int, height: int) -> None:
+        if width * height > self.max_pixels:
+            raise FrameDecodeError(
+                f"frame too large: {width}x{height} = {width * height} pixels "
+                f"(limit {self.max_pixels})"
+            )
 
 
 DEFAULT_LIMITS = DecodeLimits()
@@ -85,9 +94,7 @@ def _open(source: Source, limits: DecodeLimits) -> tuple[av.container.InputConta
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
         if len(data) > limits.max_bytes:
-            raise FrameDecodeError(
-                f"input too large: {len(data)} bytes (limit {limits.max_bytes})"
-            )
+            raise FrameDecodeError(f"input too large: {len(data)} bytes (limit {limits.max_bytes})")
         if not data:
             raise FrameDecodeError("empty input: 0 bytes")
         handle: str | io.BytesIO = io.BytesIO(data)
@@ -123,10 +130,7 @@ def _gif_images(data: bytes, limits: DecodeLimits) -> int:
     if len(data) < 13 or data[:6] not in (b"GIF87a", b"GIF89a"):
         raise FrameDecodeError("corrupt GIF: bad header")
     width, height = int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
-    if width * height > limits.max_pixels:
-        raise FrameDecodeError(
-            f"frame too large: {width}x{height} = {width * height} pixels (limit {limits.max_pixels})"
-        )
+    limits.check_frame_size(width, height)
     flags = data[10]
     pos = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
     images = 0
@@ -150,10 +154,7 @@ def _gif_images(data: bytes, limits: DecodeLimits) -> int:
                 raise FrameDecodeError(f"truncated GIF: image {images + 1} descriptor is cut off")
             w = int.from_bytes(data[pos + 5 : pos + 7], "little")
             h = int.from_bytes(data[pos + 7 : pos + 9], "little")
-            if w * h > limits.max_pixels:
-                raise FrameDecodeError(
-                    f"frame too large: {w}x{h} = {w * h} pixels (limit {limits.max_pixels})"
-                )
+            limits.check_frame_size(w, h)
             local = data[pos + 9]
             pos = skip_sub_blocks(pos + 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0) + 1)
             images += 1
@@ -175,11 +176,7 @@ def _timeline(
         raise FrameDecodeError("no video stream in the input")
     stream = container.streams.video[0]
     width, height = stream.codec_context.width, stream.codec_context.height
-    if width * height > limits.max_pixels:
-        raise FrameDecodeError(
-            f"frame too large: {width}x{height} = {width * height} pixels "
-            f"(limit {limits.max_pixels})"
-        )
+    limits.check_frame_size(width, height)
     if width <= 0 or height <= 0:
         raise FrameDecodeError(f"invalid frame size {width}x{height}")
     time_base = float(stream.time_base) if stream.time_base else 0.0
@@ -209,13 +206,11 @@ def _timeline(
     times = [start - first for _, start, _ in packets]
     last_duration = packets[-1][2]
     if last_duration <= 0:  # unknown: assume it lasts as long as the median gap
-        gaps = sorted(b - a for a, b in zip(times, times[1:]))
+        gaps = sorted(b - a for a, b in itertools.pairwise(times))
         last_duration = gaps[len(gaps) // 2] or 0.1
     duration = times[-1] + last_duration
     if duration > limits.max_duration_s:
-        raise FrameDecodeError(
-            f"too long: {duration:.1f} s (limit {limits.max_duration_s:.0f} s)"
-        )
+        raise FrameDecodeError(f"too long: {duration:.1f} s (limit {limits.max_duration_s:.0f} s)")
     info = VideoInfo(
         num_frames=len(packets),
         fps=len(packets) / duration,

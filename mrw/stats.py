@@ -6,6 +6,7 @@ Only metadata columns are read (no media), so it takes seconds even for the full
 Words are the harness tokenizer's tokens that contain a letter or digit (punctuation
 tokens are not words), so the vocabulary here is the one the models see.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -111,7 +112,7 @@ def compute_stats(
     )
 
 
-def _format(value: float | int | None) -> str:
+def _format(value: float | None) -> str:
     if value is None:
         return "n/a"
     return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
@@ -167,11 +168,20 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "seconds per video, average words per sentence, vocabulary size, average word frequency.",
     )
     parser.add_argument("dataset", help="a dataset folder, or mrw / tgif / toy")
-    parser.add_argument("--config", choices=("default", "urls"), default=None,
-                        help="which config to read (default: default, else urls)")
+    parser.add_argument(
+        "--config",
+        choices=("default", "urls"),
+        default=None,
+        help="which config to read (default: default, else urls)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--plot", type=Path, default=None, metavar="PNG",
-                        help="also write histograms of sentence and clip lengths to PNG")
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="PNG",
+        help="also write histograms of sentence and clip lengths to PNG",
+    )
     parser.set_defaults(func=_main)
     return parser
 

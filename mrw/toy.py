@@ -11,6 +11,7 @@ Clips use GIF frame delays of 80–120 ms, some with unequal per-frame delays, s
 timestamp-true sampling in `mrw.frames` is exercised too. Everything is derived from the
 seed: rebuilding gives byte-identical files.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,14 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 }
 SHAPES = ("circle", "square", "triangle", "cross", "diamond")
 MOTIONS = (
-    "slides left", "slides right", "slides up", "slides down", "grows", "shrinks", "spins", "blinks",
+    "slides left",
+    "slides right",
+    "slides up",
+    "slides down",
+    "grows",
+    "shrinks",
+    "spins",
+    "blinks",
 )
 BACKGROUNDS = ((16, 16, 16), (32, 28, 40), (20, 36, 30))
 PREFIXES = ("mrw", "mfw", "my reaction when", "me when", "how i feel when")
@@ -97,10 +105,17 @@ def sample_scene(rng: random.Random) -> Scene:
     motions = rng.sample(MOTIONS, count)
     kinds: list[tuple[str, str]] = []
     for motion in motions:
-        kinds.append(rng.choice([
-            (shape, colour) for shape in SHAPES for colour in COLOURS
-            if (shape, colour) not in kinds and not (shape == "circle" and motion == "spins")
-        ]))  # a spinning circle would look still
+        kinds.append(
+            rng.choice(
+                [
+                    (shape, colour)
+                    for shape in SHAPES
+                    for colour in COLOURS
+                    if (shape, colour) not in kinds
+                    and not (shape == "circle" and motion == "spins")
+                ]
+            )
+        )  # a spinning circle would look still
     cells = rng.sample(range(9), count)
     objects = []
     for (shape, colour), motion, cell in zip(kinds, motions, cells):
@@ -146,10 +161,24 @@ def _polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> list[t
         r *= 1.2
     else:  # cross: 12 corners of a plus sign
         arm = 0.38
-        points = [(arm, 1), (arm, arm), (1, arm), (1, -arm), (arm, -arm), (arm, -1),
-                  (-arm, -1), (-arm, -arm), (-1, -arm), (-1, arm), (-arm, arm), (-arm, 1)]
+        points = [
+            (arm, 1),
+            (arm, arm),
+            (1, arm),
+            (1, -arm),
+            (arm, -arm),
+            (arm, -1),
+            (-arm, -1),
+            (-arm, -arm),
+            (-1, -arm),
+            (-1, arm),
+            (-arm, arm),
+            (-arm, 1),
+        ]
         cos, sin = math.cos(angle), math.sin(angle)
-        return [(cx + r * (px * cos - py * sin), cy + r * (px * sin + py * cos)) for px, py in points]
+        return [
+            (cx + r * (px * cos - py * sin), cy + r * (px * sin + py * cos)) for px, py in points
+        ]
     return [(cx + r * math.cos(a + angle), cy + r * math.sin(a + angle)) for a in corners]
 
 
@@ -203,8 +232,13 @@ def render(scene: Scene, size: int = 64) -> bytes:
         t += delay / 1000
     buffer = io.BytesIO()
     frames[0].save(
-        buffer, format="GIF", save_all=True, append_images=frames[1:],
-        duration=list(scene.delays_ms), loop=0, optimize=False,
+        buffer,
+        format="GIF",
+        save_all=True,
+        append_images=frames[1:],
+        duration=list(scene.delays_ms),
+        loop=0,
+        optimize=False,
     )
     return buffer.getvalue()
 
@@ -257,10 +291,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description="Build the synthetic polysemous video-text toy set in the MRW format. "
         "The same arguments always give byte-identical files.",
     )
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output folder (default: where load_dataset('toy') looks, "
-                        f"{prepared_dir('toy')})")
-    parser.add_argument("--num-pairs", type=int, default=1500, help="pairs in all splits (default 1500)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"output folder (default: where load_dataset('toy') looks, {prepared_dir('toy')})",
+    )
+    parser.add_argument(
+        "--num-pairs", type=int, default=1500, help="pairs in all splits (default 1500)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--size", type=int, default=64, help="frame side in pixels (default 64)")
     parser.set_defaults(func=_main)

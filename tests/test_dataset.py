@@ -1,4 +1,5 @@
 """The dataset format: building, plain-HF loading, lazy frames, collate, qrels, URL-only config."""
+
 from __future__ import annotations
 
 import json
@@ -42,7 +43,9 @@ def _rows(make_gif, make_video) -> dict[str, list[VideoRow]]:
         for i in range(5)
     ]
     test = []
-    for v, data in enumerate([make_video(12, fps=10), make_gif([(0, 0, 0), (9, 9, 9), (99, 9, 9)], 150)]):
+    for v, data in enumerate(
+        [make_video(12, fps=10), make_gif([(0, 0, 0), (9, 9, 9), (99, 9, 9)], 150)]
+    ):
         for s in range(3):
             test.append(
                 VideoRow.from_media(
@@ -117,32 +120,34 @@ _PLAIN_LOAD = textwrap.dedent(
                                             cache_dir=sys.argv[2]).cast_column(
             "video", datasets.Video(decode=False))[0]["video"],
     }
-    if sys.argv[3] == "decode":
-        try:
-            import torchcodec  # noqa: F401
-            video = ds["test"][0]["video"]
-            out["decoded"] = list(video.get_frames_in_range(0, 2).data.shape)
-        except (ImportError, RuntimeError, OSError) as exc:
-            out["skip"] = f"Video() decoding unavailable here: {type(exc).__name__}: {exc}"[:300]
+    try:
+        import torchcodec  # noqa: F401  (what datasets' Video() decodes with)
+        video = ds["test"][0]["video"]
+        out["decoded"] = list(video.get_frames_in_range(0, 2).data.shape)
+    except (ImportError, RuntimeError, OSError) as exc:
+        out["skip"] = f"Video() decoding unavailable here: {type(exc).__name__}: {exc}"[:300]
     print(json.dumps(out))
     """
 )
 
 
-def _plain_load(built: Path, cache: str, mode: str) -> dict:
+@pytest.fixture(scope="module")
+def plain_load(built: Path, hf_cache: str) -> dict:
+    """What a process that imports only `datasets` sees in the built folder."""
     result = subprocess.run(
-        [sys.executable, "-c", _PLAIN_LOAD, str(built), cache, mode],
+        [sys.executable, "-c", _PLAIN_LOAD, str(built), hf_cache],
         capture_output=True,
         text=True,
         timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.slow
-def test_plain_datasets_loads_the_folder_without_project_code(built, hf_cache):
-    out = _plain_load(built, hf_cache, "schema")
+def test_plain_datasets_loads_the_folder_without_project_code(plain_load):
+    out = plain_load
     assert out["mrw_imported"] is False
     assert out["splits"] == {"train": 5, "test": 6}
     assert out["columns"] == list(COLUMNS)
@@ -151,8 +156,8 @@ def test_plain_datasets_loads_the_folder_without_project_code(built, hf_cache):
 
 
 @pytest.mark.slow
-def test_plain_datasets_decodes_the_video_feature(built, hf_cache):
-    out = _plain_load(built, hf_cache, "decode")
+def test_plain_datasets_decodes_the_video_feature(plain_load):
+    out = plain_load
     if "skip" in out:
         pytest.skip(out["skip"])
     assert out["decoded"] == [2, 3, 48, 64]
@@ -187,8 +192,12 @@ def test_collate_refuses_frames_of_different_sizes(built, hf_cache):
 
 
 def test_seeded_random_sampling_is_reproducible_per_row(built, hf_cache):
-    a = load_dataset(built, split="test", num_frames=2, sampling="random", seed=1, cache_dir=hf_cache)
-    b = load_dataset(built, split="test", num_frames=2, sampling="random", seed=1, cache_dir=hf_cache)
+    a = load_dataset(
+        built, split="test", num_frames=2, sampling="random", seed=1, cache_dir=hf_cache
+    )
+    b = load_dataset(
+        built, split="test", num_frames=2, sampling="random", seed=1, cache_dir=hf_cache
+    )
     assert torch.equal(a[0]["timestamps"], b[0]["timestamps"])
 
 
@@ -223,7 +232,9 @@ def test_rebuilding_gives_byte_identical_files(built, tmp_path):
 
 
 def test_shards_split_by_size_and_are_numbered(built, tmp_path):
-    out = build_dataset({"train": iter_rows(built, "train")}, tmp_path / "sharded", max_shard_bytes=600)
+    out = build_dataset(
+        {"train": iter_rows(built, "train")}, tmp_path / "sharded", max_shard_bytes=600
+    )
     names = [p.name for p in split_files(out)["train"]]
     assert len(names) > 1
     assert names == [f"train-{i:05d}-of-{len(names):05d}.parquet" for i in range(len(names))]
@@ -231,7 +242,9 @@ def test_shards_split_by_size_and_are_numbered(built, tmp_path):
 
 
 def test_url_only_build_for_importers(tmp_path):
-    rows = [VideoRow(id="s1", video_id="v1", sentence="a cat", media_url="https://x.example/v1.gif")]
+    rows = [
+        VideoRow(id="s1", video_id="v1", sentence="a cat", media_url="https://x.example/v1.gif")
+    ]
     out = build_dataset({"test": rows}, tmp_path / "urls-only", configs=("urls",))
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "urls"]
     assert "config_name: urls\n  default: true" in (out / "README.md").read_text()
@@ -244,9 +257,17 @@ def test_url_only_build_for_importers(tmp_path):
     "rows, configs, match",
     [
         ([VideoRow(id="a", video_id="v", sentence="s")], ("default",), "no media bytes"),
-        ([VideoRow(id="a", video_id="v", sentence="s", video_bytes=b"x")], ("urls",), "no media_url"),
+        (
+            [VideoRow(id="a", video_id="v", sentence="s", video_bytes=b"x")],
+            ("urls",),
+            "no media_url",
+        ),
         ([VideoRow(id="a b", video_id="v", sentence="s", media_url="u")], ("urls",), "invalid id"),
-        ([VideoRow(id="a", video_id="v", sentence="s", media_url="u")] * 2, ("urls",), "duplicate id"),
+        (
+            [VideoRow(id="a", video_id="v", sentence="s", media_url="u")] * 2,
+            ("urls",),
+            "duplicate id",
+        ),
         ([], ("zip",), "configs must be"),
     ],
 )

@@ -1,4 +1,5 @@
 """Frame decoding: timestamp-true resampling, sampling modes, resizing, limits and bad input."""
+
 from __future__ import annotations
 
 import av
@@ -56,7 +57,9 @@ def test_video_containers_decode_uniformly_spread_frames(make_video, fmt):
     # 2 s at 8 fps = 16 ticks; uniform picks the centres of 4 equal segments: ticks 2, 6, 10, 14.
     assert clip.timestamps.tolist() == pytest.approx([0.25, 0.75, 1.25, 1.75])
     source_frames = [int(t * 10 + 1e-9) for t in clip.timestamps.tolist()]
-    assert clip.frames[:, 1, 24, 32].tolist() == pytest.approx([12 * i for i in source_frames], abs=6)
+    assert clip.frames[:, 1, 24, 32].tolist() == pytest.approx(
+        [12 * i for i in source_frames], abs=6
+    )
     assert clip.frames.dtype == torch.uint8 and clip.frames.shape == (4, 3, 48, 64)
 
 
@@ -67,7 +70,9 @@ def test_random_sampling_is_a_contiguous_seeded_window(make_video):
     assert torch.equal(first.frames, again.frames)
     steps = torch.diff(first.timestamps)
     assert torch.allclose(steps, torch.full_like(steps, 1 / 8))
-    starts = {decode(data, num_frames=6, sampling="random", seed=s).timestamps[0].item() for s in range(8)}
+    starts = {
+        decode(data, num_frames=6, sampling="random", seed=s).timestamps[0].item() for s in range(8)
+    }
     assert len(starts) > 1
 
 
@@ -158,7 +163,9 @@ def test_limits_reject_oversized_input_before_decoding(make_gif, limits, match):
 def test_gif_bomb_dimensions_are_refused_without_decoding(screen, image):
     # A few bytes claiming 60000x60000-pixel frames (3.6 gigapixels each).
     header = b"GIF89a" + screen.to_bytes(2, "little") * 2 + b"\x00\x00\x00"
-    frame = b"\x2c" + b"\x00\x00" * 2 + image.to_bytes(2, "little") * 2 + b"\x00\x02\x02\x44\x01\x00"
+    frame = (
+        b"\x2c" + b"\x00\x00" * 2 + image.to_bytes(2, "little") * 2 + b"\x00\x02\x02\x44\x01\x00"
+    )
     with pytest.raises(FrameDecodeError, match="frame too large"):
         decode(header + frame * 2 + b"\x3b")
 

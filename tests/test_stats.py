@@ -1,4 +1,5 @@
 """`mrw stats`: hand-counted statistics, URL-only datasets, table / JSON / plot output."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The toy set: polysemous scenes, visible motions, deterministic files, the `mrw toy` command."""
+
 from __future__ import annotations
 
 import random
@@ -9,11 +10,21 @@ import pytest
 from mrw.cli import main
 from mrw.dataset import iter_rows, load_dataset, read_table, split_files
 from mrw.frames import decode, probe
-from mrw.toy import COLOURS, MOTIONS, SHAPES, Scene, ToyObject, build_toy, describe, render, sample_scene
+from mrw.toy import (
+    COLOURS,
+    MOTIONS,
+    SHAPES,
+    Scene,
+    ToyObject,
+    build_toy,
+    describe,
+    render,
+    sample_scene,
+)
 
 
 def _mask(frame: np.ndarray, colour: str) -> np.ndarray:
-    return (np.abs(frame.astype(int) - COLOURS[colour]).sum(axis=-1) < 60)
+    return np.abs(frame.astype(int) - COLOURS[colour]).sum(axis=-1) < 60
 
 
 def _track(clip_frames, colour: str) -> list[tuple[float, float, int]]:
@@ -64,14 +75,24 @@ def test_scenes_are_polysemous_and_sentences_name_only_the_target():
 
 def test_fixture_toy_set_loads_with_frames(toy_dataset_dir):
     assert {s: len(f) for s, f in split_files(toy_dataset_dir).items()} == {
-        "train": 1, "validation": 1, "test": 1
+        "train": 1,
+        "validation": 1,
+        "test": 1,
     }
-    sizes = {s: read_table(toy_dataset_dir, s, ["id"]).num_rows for s in ("train", "validation", "test")}
+    sizes = {
+        s: read_table(toy_dataset_dir, s, ["id"]).num_rows for s in ("train", "validation", "test")
+    }
     assert sizes == {"train": 96, "validation": 8, "test": 16}
     test = load_dataset(toy_dataset_dir, split="test", num_frames=8)
     row = test[0]
     assert row["frames"].shape == (8, 3, 64, 64)
-    assert row["source"] == "toy" and row["sentence"].split()[0] in {"mrw", "mfw", "my", "me", "how"}
+    assert row["source"] == "toy" and row["sentence"].split()[0] in {
+        "mrw",
+        "mfw",
+        "my",
+        "me",
+        "how",
+    }
 
 
 def test_some_clips_have_unequal_frame_delays(toy_dataset_dir):
