@@ -8,6 +8,7 @@ the same clusters.
     python benchmarks/near_duplicates.py                  # small: 3,000 videos
     python benchmarks/near_duplicates.py --n 50107        # MRW's size (the loop takes minutes)
 """
+
 from __future__ import annotations
 
 import argparse

@@ -4,6 +4,7 @@ Splits are assigned per near-duplicate group (`mrw.splits`), so reposts of one G
 sit on both sides of a train/test boundary; rows are written sorted by id, so the same clean
 output and seed always give byte-identical parquet files.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,9 @@ def _row(record: CleanRecord):  # -> mrw.dataset.VideoRow
     try:
         data = Path(record.media_path).read_bytes()
     except OSError as exc:
-        raise CleanError(f"{record.id}: media file {record.media_path} unreadable ({exc})") from None
+        raise CleanError(
+            f"{record.id}: media file {record.media_path} unreadable ({exc})"
+        ) from None
     return VideoRow(
         id=record.id,
         video_id=record.video_id,

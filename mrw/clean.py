@@ -6,6 +6,7 @@ duration/frame bounds, then near-duplicate de-duplication by a perceptual video 
 The output folder holds `kept.jsonl` (what `mrw build` reads), `dropped.jsonl` (one line per
 dropped item: id, reason, detail, duplicate_of) and `report.json` (counts and the config).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -32,12 +33,16 @@ from mrw.errors import MRWError
 # The reaction prefixes `mrw collect` accepts ("MRW ...", "MFW ...", "My reaction when ...").
 REACTION_PREFIX = FilterConfig().title_regex()
 # Very common English words: a title of several words with none of these is probably not English.
-ENGLISH_WORDS = frozenset(
-    "a an the i me my you your he she it we they them his her their our is am are was were be "
-    "been to of in on at for with and or but not no so that this what when how why who after "
-    "before about just get got finally first one all out up do does did have has had can can't "
-    "don't i'm it's".split()
-)
+# fmt: off
+ENGLISH_WORDS = frozenset((
+    "a", "an", "the", "i", "me", "my", "you", "your", "he", "she", "it", "we", "they", "them",
+    "his", "her", "their", "our", "is", "am", "are", "was", "were", "be", "been", "to", "of", "in",
+    "on", "at", "for", "with", "and", "or", "but", "not", "no", "so", "that", "this", "what",
+    "when", "how", "why", "who", "after", "before", "about", "just", "get", "got", "finally",
+    "first", "one", "all", "out", "up", "do", "does", "did", "have", "has", "had", "can", "can't",
+    "don't", "i'm", "it's",
+))
+# fmt: on
 
 
 class Reason(str, Enum):
@@ -157,9 +162,9 @@ def normalize_title(title: str, strip_prefix: bool = False) -> str:
 
 
 def strip_reaction_prefix(title: str) -> str:
-    """"MRW my code compiles" -> "my code compiles" (the whole title if it has no prefix)."""
+    """ "MRW my code compiles" -> "my code compiles" (the whole title if it has no prefix)."""
     match = REACTION_PREFIX.match(title)
-    return title[match.end():].lstrip(" \t:,;-\u2013\u2014").strip() if match else title.strip()
+    return title[match.end() :].lstrip(" \t:,;-\u2013\u2014").strip() if match else title.strip()
 
 
 def words(text: str) -> list[str]:
@@ -269,8 +274,9 @@ def clean(
     decodable: list[CleanRecord] = []
     with ThreadPoolExecutor(max(1, config.workers)) as pool:
         checks = pool.map(lambda r: _inspect(r, config), candidates)
-        bar = tqdm(checks, total=len(candidates), desc="decode+hash", unit="video",
-                   disable=not progress)
+        bar = tqdm(
+            checks, total=len(candidates), desc="decode+hash", unit="video", disable=not progress
+        )
         for record, reason in zip(candidates, bar):
             if reason is None:
                 decodable.append(record)

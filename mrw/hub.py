@@ -10,6 +10,7 @@
 - `publish(dir, repo_id)`: upload a dataset folder with `huggingface_hub` (token from the
   environment or the HF config, never from the command line).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -66,14 +67,26 @@ ORIGINAL_RELEASES: dict[str, OriginalRelease] = {
         "tgif",
         TGIF_BASE,
         (
-            RemoteFile("tgif-v1.0.tsv", f"{TGIF_BASE}/tgif-v1.0.tsv",
-                       git_sha1="0e2385be39b9b818006cf8a562d4a8dcf227a5ea"),
-            RemoteFile("splits/train.txt", f"{TGIF_BASE}/splits/train.txt",
-                       git_sha1="d93c2805111e702c3b11d2dc14b2991a8c7bc0ae"),
-            RemoteFile("splits/val.txt", f"{TGIF_BASE}/splits/val.txt",
-                       sha256="c535500e8d2b4ad5555c7c947652f5920045f601b8dd3f1e52b33703bf5c7d0a"),
-            RemoteFile("splits/test.txt", f"{TGIF_BASE}/splits/test.txt",
-                       sha256="1aaa17768fd8d1e21433d4e36cb2f2a0e8b4d170da4b697e27340904fc77c1f7"),
+            RemoteFile(
+                "tgif-v1.0.tsv",
+                f"{TGIF_BASE}/tgif-v1.0.tsv",
+                git_sha1="0e2385be39b9b818006cf8a562d4a8dcf227a5ea",
+            ),
+            RemoteFile(
+                "splits/train.txt",
+                f"{TGIF_BASE}/splits/train.txt",
+                git_sha1="d93c2805111e702c3b11d2dc14b2991a8c7bc0ae",
+            ),
+            RemoteFile(
+                "splits/val.txt",
+                f"{TGIF_BASE}/splits/val.txt",
+                sha256="c535500e8d2b4ad5555c7c947652f5920045f601b8dd3f1e52b33703bf5c7d0a",
+            ),
+            RemoteFile(
+                "splits/test.txt",
+                f"{TGIF_BASE}/splits/test.txt",
+                sha256="1aaa17768fd8d1e21433d4e36cb2f2a0e8b4d170da4b697e27340904fc77c1f7",
+            ),
         ),
         "https://github.com/raingo/TGIF-Release",
     ),
@@ -169,15 +182,20 @@ def rehydrate(
     for vid, url in url_of.items():
         if url in fetched:  # fetched by an earlier (perhaps interrupted) run
             settle(vid, fetched[url])
-    requests = [DownloadRequest(vid, url) for vid, url in url_of.items() if url and vid not in status]
+    requests = [
+        DownloadRequest(vid, url) for vid, url in url_of.items() if url and vid not in status
+    ]
     results = download_many(requests, _downloader_config(workers, allow_private), store)
     with (store.root / FETCHED_FILE).open("a", encoding="utf-8") as index:
-        for result in tqdm(results, total=len(requests), desc="media", unit="video",
-                           disable=not progress):
+        for result in tqdm(
+            results, total=len(requests), desc="media", unit="video", disable=not progress
+        ):
             vid = result.request.key
             status[vid] = result.status
             if result.ok:
-                index.write(json.dumps({"url": result.request.url, "relpath": result.media.relpath}) + "\n")
+                index.write(
+                    json.dumps({"url": result.request.url, "relpath": result.media.relpath}) + "\n"
+                )
                 index.flush()
                 settle(vid, store.path(result.media))
 
@@ -187,17 +205,26 @@ def rehydrate(
         for row in iter_rows(urls_dir, split, "urls"):
             if row.video_id in path_of:
                 data = path_of[row.video_id].read_bytes()
-                probed = VideoRow.from_media(data, id=row.id, video_id=row.video_id, sentence=row.sentence)
+                probed = VideoRow.from_media(
+                    data, id=row.id, video_id=row.video_id, sentence=row.sentence
+                )
                 keep = {k: v for k, v in dataclasses.asdict(row).items() if v is not None}
-                yield dataclasses.replace(probed, **{k: v for k, v in keep.items()
-                                                      if k not in ("video_bytes", "video_path")})
+                yield dataclasses.replace(
+                    probed,
+                    **{k: v for k, v in keep.items() if k not in ("video_bytes", "video_path")},
+                )
 
     counts = Counter(status.values())
     if not path_of:
         raise HubError(f"no media could be downloaded ({dict(counts)}); nothing to re-hydrate")
     splits = [split for split in splits if videos_of[split] & path_of.keys()]  # no empty splits
-    build_dataset({split: rows(split) for split in splits}, out_dir, configs=("default", "urls"),
-                  pretty_name=_pretty_name(urls_dir), progress=progress)
+    build_dataset(
+        {split: rows(split) for split in splits},
+        out_dir,
+        configs=("default", "urls"),
+        pretty_name=_pretty_name(urls_dir),
+        progress=progress,
+    )
     write_qrels(out_dir, splits)
     report = {"videos": len(url_of), "by_status": dict(sorted(counts.items()))}
     with atomic_write(Path(out_dir) / REHYDRATE_FILE, "w") as handle:
@@ -262,8 +289,14 @@ def download_original(
     urls_dir = out if not media else root / "urls"
     import_release(release.read(root / "files"), urls_dir, progress=progress)
     if media:
-        rehydrate(urls_dir, out, root / "media", workers=workers, allow_private=allow_private,
-                  progress=progress)
+        rehydrate(
+            urls_dir,
+            out,
+            root / "media",
+            workers=workers,
+            allow_private=allow_private,
+            progress=progress,
+        )
     return out
 
 
@@ -290,8 +323,10 @@ def download_hub(
     try:
         snapshot = Path(snapshot_download(repo_id, repo_type="dataset", revision=revision))
     except LocalEntryNotFoundError:
-        raise HubError(f"{repo_id} is not in the local HF cache and the Hub cannot be reached "
-                       "(HF_HUB_OFFLINE is set or there is no network)") from None
+        raise HubError(
+            f"{repo_id} is not in the local HF cache and the Hub cannot be reached "
+            "(HF_HUB_OFFLINE is set or there is no network)"
+        ) from None
     except (HfHubHTTPError, OSError, ValueError) as exc:
         raise HubError(f"cannot download {repo_id}: {' '.join(str(exc).split())[:300]}") from None
     if any((snapshot / "data").glob("*.parquet")) or not media:
@@ -299,8 +334,14 @@ def download_hub(
     if not any((snapshot / "urls").glob("*.parquet")):
         raise HubError(f"{repo_id} is not an MRW-format dataset (no data/ or urls/ parquet files)")
     out = Path(out_dir) if out_dir else cache_root() / "datasets" / repo_id.replace("/", "--")
-    rehydrate(snapshot, out, cache_root() / "media", workers=workers,
-              allow_private=allow_private, progress=progress)
+    rehydrate(
+        snapshot,
+        out,
+        cache_root() / "media",
+        workers=workers,
+        allow_private=allow_private,
+        progress=progress,
+    )
     return out
 
 
@@ -346,8 +387,13 @@ def publish(
     api = HfApi(token=token)
     try:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-        api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(dataset_dir),
-                          commit_message=message, ignore_patterns=[".*", "**/.*"])
+        api.upload_folder(
+            repo_id=repo_id,
+            repo_type="dataset",
+            folder_path=str(dataset_dir),
+            commit_message=message,
+            ignore_patterns=[".*", "**/.*"],
+        )
     except (HfHubHTTPError, OSError) as exc:
         raise HubError(f"upload to {repo_id} failed: {' '.join(str(exc).split())[:300]}") from None
     return files

@@ -12,6 +12,7 @@ Videos named in a split file but without any sentence in the TSV are kept, one r
 an empty sentence and the video id as row id (so the split keeps all its videos), counted in
 the report and left out of the qrels.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -73,7 +74,9 @@ class Release:
     report: ImportReport
 
 
-def _split_file(splits_dir: Path, stem_names: Iterable[str], suffixes: Iterable[str]) -> Path | None:
+def _split_file(
+    splits_dir: Path, stem_names: Iterable[str], suffixes: Iterable[str]
+) -> Path | None:
     for stem in stem_names:
         for suffix in suffixes:
             path = splits_dir / f"{stem}{suffix}"
@@ -83,7 +86,11 @@ def _split_file(splits_dir: Path, stem_names: Iterable[str], suffixes: Iterable[
 
 
 # File names of each split in the releases (PVSE uses "valid", TGIF-Release "val").
-_SPLIT_STEMS = {"train": ("train",), "validation": ("valid", "val", "validation"), "test": ("test",)}
+_SPLIT_STEMS = {
+    "train": ("train",),
+    "validation": ("valid", "val", "validation"),
+    "test": ("test",),
+}
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -189,7 +196,9 @@ def _mrw_media_url(item: dict) -> str:
     images = item.get("images") if isinstance(item.get("images"), dict) else {}
     for candidate in (
         images.get("mp4_url"),
-        (images.get("original") or {}).get("mp4") if isinstance(images.get("original"), dict) else None,
+        (images.get("original") or {}).get("mp4")
+        if isinstance(images.get("original"), dict)
+        else None,
         item.get("mp4_url"),
         item.get("url"),
     ):
@@ -229,7 +238,9 @@ def read_mrw_v1(json_path: str | Path, splits_dir: str | Path) -> Release:
             seen.add(item_id)
             split = split_of[item_id]
             source = str(item.get("source") or "reddit")
-            pairs.append(ReleasePair(item_id, item_id, sentence, _mrw_media_url(item), split, source))
+            pairs.append(
+                ReleasePair(item_id, item_id, sentence, _mrw_media_url(item), split, source)
+            )
     missing = len(set(split_of) - seen)
     if missing:
         report.skipped["listed_but_not_in_json"] = missing
@@ -248,7 +259,9 @@ def find_local_video(videos_dir: Path, video_id: str) -> Path | None:
     return None
 
 
-def _select(release: Release, videos_dir: Path | None) -> dict[str, list[tuple[ReleasePair, Path | None]]]:
+def _select(
+    release: Release, videos_dir: Path | None
+) -> dict[str, list[tuple[ReleasePair, Path | None]]]:
     """Pairs per split that can be written, with their local video; the rest counted as skipped.
 
     Only file names are checked here (cheap); media is read and probed while writing.
@@ -271,7 +284,9 @@ def _select(release: Release, videos_dir: Path | None) -> dict[str, list[tuple[R
     return {split: pairs for split, pairs in selected.items() if pairs}
 
 
-def _rows(split: str, pairs: list[tuple[ReleasePair, Path | None]], report: ImportReport) -> Iterator:
+def _rows(
+    split: str, pairs: list[tuple[ReleasePair, Path | None]], report: ImportReport
+) -> Iterator:
     """Rows of one split, streamed: each video is read and probed once, when first needed.
 
     Counts the videos and pairs written into `report` as it goes.
@@ -283,15 +298,22 @@ def _rows(split: str, pairs: list[tuple[ReleasePair, Path | None]], report: Impo
     captioned: set[str] = set()
     current: tuple[str, VideoRow | None] = ("", None)  # pairs of one video are adjacent
     for pair, path in pairs:
-        metadata = dict(source=pair.source, media_url=pair.media_url or None)
+        metadata = {"source": pair.source, "media_url": pair.media_url or None}
         if path is None:
             row = VideoRow(id=pair.id, video_id=pair.video_id, sentence=pair.sentence, **metadata)
         else:
             if current[0] != pair.video_id:
                 try:
-                    current = (pair.video_id, VideoRow.from_media(
-                        path.read_bytes(), id=pair.id, video_id=pair.video_id, sentence=pair.sentence,
-                        **metadata))
+                    current = (
+                        pair.video_id,
+                        VideoRow.from_media(
+                            path.read_bytes(),
+                            id=pair.id,
+                            video_id=pair.video_id,
+                            sentence=pair.sentence,
+                            **metadata,
+                        ),
+                    )
                 except FrameDecodeError:
                     current = (pair.video_id, None)
             if current[1] is None:
@@ -309,7 +331,10 @@ def _rows(split: str, pairs: list[tuple[ReleasePair, Path | None]], report: Impo
 
 
 def import_release(
-    release: Release, out_dir: str | Path, videos_dir: str | Path | None = None, progress: bool = True
+    release: Release,
+    out_dir: str | Path,
+    videos_dir: str | Path | None = None,
+    progress: bool = True,
 ) -> ImportReport:
     """Write a release as an MRW-format dataset folder (+ qrels and `import.json`).
 
@@ -323,8 +348,10 @@ def import_release(
 
     selected = _select(release, Path(videos_dir) if videos_dir is not None else None)
     if not selected:
-        raise ReleaseError(f"nothing to import from {release.name}: every pair was skipped "
-                           f"({dict(release.report.skipped)})")
+        raise ReleaseError(
+            f"nothing to import from {release.name}: every pair was skipped "
+            f"({dict(release.report.skipped)})"
+        )
     configs = ("default", "urls") if videos_dir is not None else ("urls",)
     pretty = {"tgif": "TGIF", "mrw-v1": "MRW v1.0"}.get(release.name, release.name)
     rows = {split: _rows(split, pairs, release.report) for split, pairs in selected.items()}
@@ -343,9 +370,13 @@ def format_import(report: ImportReport) -> str:
     lines = [f"{'split':<12}{'videos':>10}{'pairs':>10}{'no sentence':>13}"]
     for split in SPLITS:
         if split in report.videos:
-            lines.append(f"{split:<12}{report.videos[split]:>10,}{report.pairs[split]:>10,}"
-                         f"{report.videos_without_sentence[split]:>13,}")
+            lines.append(
+                f"{split:<12}{report.videos[split]:>10,}{report.pairs[split]:>10,}"
+                f"{report.videos_without_sentence[split]:>13,}"
+            )
     lines += [f"skipped {reason}: {n:,}" for reason, n in sorted(report.skipped.items())]
     if report.videos_without_sentence:
-        lines.append("videos without a sentence are kept (empty sentence) and left out of the qrels")
+        lines.append(
+            "videos without a sentence are kept (empty sentence) and left out of the qrels"
+        )
     return "\n".join(lines)

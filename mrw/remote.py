@@ -7,6 +7,7 @@ checksum (SHA-256, or GitHub's git blob SHA-1 when that is what is known) before
 renamed into place; a file with no published checksum gets its SHA-256 recorded on first
 download and checked on every later one.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,8 +45,12 @@ class RemoteFile:
         """The same file served from a mirror (or a test server)."""
         if not self.url.startswith(old_base):
             return self
-        return RemoteFile(self.name, new_base.rstrip("/") + "/" + self.url[len(old_base):].lstrip("/"),
-                          self.sha256, self.git_sha1)
+        return RemoteFile(
+            self.name,
+            new_base.rstrip("/") + "/" + self.url[len(old_base) :].lstrip("/"),
+            self.sha256,
+            self.git_sha1,
+        )
 
 
 def file_sha256(path: Path) -> str:
@@ -112,7 +117,11 @@ def fetch(
         try:
             if _transfer(http, remote.url, part, timeout_s, progress):
                 break
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+        ) as exc:
             last_error = " ".join(str(exc).split())[:200]
             time.sleep(min(2.0**attempt * 0.5, 10.0))
     else:
@@ -156,10 +165,18 @@ def _transfer(http: object, url: str, part: Path, timeout_s: float, progress: bo
             total = int(length) if length and length.isdigit() else None
         else:
             raise FetchError(f"{url}: HTTP {response.status_code} {response.reason or ''}".strip())
-        with part.open(mode) as handle, tqdm(
-            total=total, initial=offset, unit="B", unit_scale=True, desc=part.name[:-5],
-            disable=not progress, leave=False,
-        ) as bar:
+        with (
+            part.open(mode) as handle,
+            tqdm(
+                total=total,
+                initial=offset,
+                unit="B",
+                unit_scale=True,
+                desc=part.name[:-5],
+                disable=not progress,
+                leave=False,
+            ) as bar,
+        ):
             for chunk in response.iter_content(STREAM_CHUNK):
                 handle.write(chunk)
                 bar.update(len(chunk))
@@ -169,5 +186,7 @@ def _transfer(http: object, url: str, part: Path, timeout_s: float, progress: bo
         if total is not None and size < total:
             import requests
 
-            raise requests.exceptions.ChunkedEncodingError(f"connection closed at {size} of {total} bytes")
+            raise requests.exceptions.ChunkedEncodingError(
+                f"connection closed at {size} of {total} bytes"
+            )
         return True

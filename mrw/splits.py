@@ -4,6 +4,7 @@ Rows are assigned by group (a near-duplicate cluster, or a video with several se
 no group straddles two splits. Group order comes from a seeded hash of the group key, not
 from input order, so the same rows and seed give the same splits on any machine.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,11 +37,13 @@ class SplitSizes:
 
     @classmethod
     def parse(cls, text: str) -> SplitSizes:
-        """"44107,1000,5000" (train,validation,test)."""
+        """ "44107,1000,5000" (train,validation,test)."""
         try:
             train, validation, test = (int(v) for v in text.split(","))
         except ValueError:
-            raise SplitError(f"sizes must be TRAIN,VALIDATION,TEST integers, got {text!r}") from None
+            raise SplitError(
+                f"sizes must be TRAIN,VALIDATION,TEST integers, got {text!r}"
+            ) from None
         if min(train, validation, test) < 0:
             raise SplitError(f"sizes must not be negative, got {text!r}")
         return cls(train, validation, test)

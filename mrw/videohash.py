@@ -4,6 +4,7 @@ A video's hash is the difference hash (dHash) of a few frames taken at fixed *re
 so it does not depend on resolution, palette, container or frame rate. Two videos are near
 duplicates when the Hamming distance between their hashes is at most a threshold.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

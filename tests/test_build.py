@@ -1,4 +1,5 @@
 """`mrw build`: grouped deterministic splits, MRW sizes, the dataset folder and its qrels."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,10 @@ def test_grouped_assignment_meets_sizes_and_is_deterministic() -> None:
     total = sum(groups.values())
     sizes = split_sizes(total, SplitSizes(total - 150, 50, 100))
     assignment = assign_splits(groups, sizes, seed=7)
-    rows = {s: sum(n for g, n in groups.items() if assignment[g] == s) for s in ("train", "validation", "test")}
+    rows = {
+        s: sum(n for g, n in groups.items() if assignment[g] == s)
+        for s in ("train", "validation", "test")
+    }
     assert rows == sizes.as_dict()
     # same groups in another order, same seed: the same assignment; another seed: another one
     reordered = dict(sorted(groups.items(), reverse=True))
@@ -46,41 +50,73 @@ def test_grouped_assignment_meets_sizes_and_is_deterministic() -> None:
 def collection(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """12 distinct clips; clip 0 is reposted twice (resized GIF, re-encoded MP4)."""
     root = tmp_path_factory.mktemp("coll")
-    posts = [FakePost(f"p{i:02d}", f"MRW thing number {i} happens to me", 1000 + i,
-                      gif_bytes(scene(100 + i, frames=8))) for i in range(12)]
+    posts = [
+        FakePost(
+            f"p{i:02d}",
+            f"MRW thing number {i} happens to me",
+            1000 + i,
+            gif_bytes(scene(100 + i, frames=8)),
+        )
+        for i in range(12)
+    ]
     original = scene(100, frames=8)
-    posts += [FakePost("r1", "MRW the same thing happens again", 2000, gif_bytes(original, (150, 110))),
-              FakePost("r2", "MFW it keeps happening", 2001, mp4_bytes(original, (120, 90)))]
+    posts += [
+        FakePost("r1", "MRW the same thing happens again", 2000, gif_bytes(original, (150, 110))),
+        FakePost("r2", "MFW it keeps happening", 2001, mp4_bytes(original, (120, 90))),
+    ]
     return make_collection(root, posts)
 
 
-def test_build_keeps_reposts_in_one_split_and_is_deterministic(collection: Path, tmp_path: Path) -> None:
+def test_build_keeps_reposts_in_one_split_and_is_deterministic(
+    collection: Path, tmp_path: Path
+) -> None:
     import datasets
 
     clean_dir = tmp_path / "clean"
-    assert main(["clean", str(collection), "--out", str(clean_dir), "--keep-near-duplicates",
-                 "--workers", "2"]) == 0
+    assert (
+        main(
+            [
+                "clean",
+                str(collection),
+                "--out",
+                str(clean_dir),
+                "--keep-near-duplicates",
+                "--workers",
+                "2",
+            ]
+        )
+        == 0
+    )
     builds = []
     for name in ("a", "b"):
         out = tmp_path / name
-        assert main(["build", str(clean_dir), "--out", str(out), "--seed", "3", "--sizes", "8,2,4"]) == 0
+        assert (
+            main(["build", str(clean_dir), "--out", str(out), "--seed", "3", "--sizes", "8,2,4"])
+            == 0
+        )
         builds.append(out)
     info = json.loads((builds[0] / "build.json").read_text())
     assert info["rows"] == {"train": 8, "validation": 2, "test": 4} and info["groups"] == 12
 
     # byte-identical parquet files and qrels from the same input and seed
     files = sorted(p.relative_to(builds[0]) for p in builds[0].rglob("*") if p.is_file())
-    assert any(str(f).startswith("data/") for f in files) and any(str(f).startswith("urls/") for f in files)
+    assert any(str(f).startswith("data/") for f in files) and any(
+        str(f).startswith("urls/") for f in files
+    )
     for rel in files:
         if rel.name != "build.json":
             assert (builds[0] / rel).read_bytes() == (builds[1] / rel).read_bytes(), rel
 
     loaded = datasets.load_dataset(str(builds[0]))
-    split_of = {row["id"]: split for split in loaded for row in loaded[split].select_columns(["id"])}
+    split_of = {
+        row["id"]: split for split in loaded for row in loaded[split].select_columns(["id"])
+    }
     assert len(split_of) == 14
     assert split_of["p00"] == split_of["r1"] == split_of["r2"]  # reposts never straddle splits
     urls = datasets.load_dataset(str(builds[0]), "urls", split="train")
-    assert all(v is None for v in urls["video"]) and all(u.startswith("https://") for u in urls["media_url"])
+    assert all(v is None for v in urls["video"]) and all(
+        u.startswith("https://") for u in urls["media_url"]
+    )
 
     import mrw
 

@@ -1,4 +1,5 @@
 """`mrw clean`: title normalisation, filters, exact and near-duplicate dedup, reasons, report."""
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,6 @@ from mrw.clean import (
     normalize_title,
     read_kept,
     strip_reaction_prefix,
-    write_result,
 )
 from mrw.cli import main
 from mrw.collect.records import CollectedItem, Post
@@ -62,11 +62,22 @@ def _item(tmp: Path, post_id: str, title: str, created: int, media: bytes) -> Co
 
     path = tmp / f"{post_id}.bin"
     path.write_bytes(media)
-    post = Post(id=post_id, title=title, subreddit="reactiongifs",
-                permalink=f"/r/reactiongifs/comments/{post_id}/x/", url=f"https://i.example.com/{post_id}",
-                created_utc=created)
-    return CollectedItem(post=post, media_url=post.url, media_path=path,
-                         sha256=hashlib.sha256(media).hexdigest(), content_type="image/gif", size=len(media))
+    post = Post(
+        id=post_id,
+        title=title,
+        subreddit="reactiongifs",
+        permalink=f"/r/reactiongifs/comments/{post_id}/x/",
+        url=f"https://i.example.com/{post_id}",
+        created_utc=created,
+    )
+    return CollectedItem(
+        post=post,
+        media_url=post.url,
+        media_path=path,
+        sha256=hashlib.sha256(media).hexdigest(),
+        content_type="image/gif",
+        size=len(media),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +127,12 @@ def test_every_item_is_kept_or_dropped_with_its_reason(items: list[CollectedItem
     assert len(result.kept) + len(result.dropped) == len(items)
     report = result.report()
     assert report["dropped_by_reason"] == {
-        "decode_failed": 1, "duplicate_sha256": 1, "near_duplicate": 2,
-        "not_english": 1, "title_too_short": 1, "too_few_frames": 1,
+        "decode_failed": 1,
+        "duplicate_sha256": 1,
+        "near_duplicate": 2,
+        "not_english": 1,
+        "title_too_short": 1,
+        "too_few_frames": 1,
     }
     kept = {r.id: r for r in result.kept}
     assert kept["a1"].sentence == "MRW my code compiles on the first try"  # prefix kept by default
@@ -159,7 +174,10 @@ def test_reposts_are_near_and_distinct_clips_far(clips: dict[str, bytes], tmp_pa
 
 def test_near_duplicate_chains_form_one_cluster() -> None:
     base = np.array([0x0F0F_0F0F_0F0F_0F0F], dtype=np.uint64)
-    flip = lambda h, bits: h ^ np.uint64((1 << bits) - 1)  # noqa: E731 (flip the lowest bits)
+
+    def flip(h: np.ndarray, bits: int) -> np.ndarray:  # flip the lowest `bits` bits
+        return h ^ np.uint64((1 << bits) - 1)
+
     hashes = np.stack([base, flip(base, 6), flip(base, 12), ~base])  # 0-1: 6, 1-2: 6, 0-2: 12
     assert videohash.near_duplicate_groups(hashes, max_distance=8).tolist() == [0, 0, 0, 3]
     assert videohash.near_duplicate_groups(hashes, max_distance=8, block=1).tolist() == [0, 0, 0, 3]
@@ -175,11 +193,19 @@ def test_cli_cleans_a_collection_folder(tmp_path: Path, clips: dict[str, bytes],
     assert main(["clean", str(collection), "--strip-prefix"]) == 0
     out = collection / "clean"
     kept = list(read_kept(out))
-    assert [(r.id, r.sentence) for r in kept] == [("p1", "the deploy & the rollback"),
-                                                  ("p3", "lunch is free today")]
+    assert [(r.id, r.sentence) for r in kept] == [
+        ("p1", "the deploy & the rollback"),
+        ("p3", "lunch is free today"),
+    ]
     dropped = [json.loads(line) for line in (out / "dropped.jsonl").read_text().splitlines()]
-    assert dropped == [{"id": "p2", "reason": "near_duplicate", "duplicate_of": "p1",
-                        "detail": dropped[0]["detail"]}]
+    assert dropped == [
+        {
+            "id": "p2",
+            "reason": "near_duplicate",
+            "duplicate_of": "p1",
+            "detail": dropped[0]["detail"],
+        }
+    ]
     report = json.loads((out / "report.json").read_text())
     assert report["kept"] == 2 and report["config"]["strip_prefix"] is True
     assert "near_duplicate" in capsys.readouterr().out

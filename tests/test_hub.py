@@ -1,4 +1,5 @@
 """Release downloads (resumable, checksummed), `mrw download`, re-hydration and `mrw publish`."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,7 +30,9 @@ def _sha(data: bytes) -> str:
 def test_interrupted_transfer_resumes_with_a_range_request(tmp_path: Path) -> None:
     with ReleaseHost({"/f.bin": BLOB}) as host:
         host.cut_after["/f.bin"] = [100_000, 50_000]  # the connection drops twice
-        path = fetch(RemoteFile("f.bin", host.url("/f.bin"), sha256=_sha(BLOB)), tmp_path, progress=False)
+        path = fetch(
+            RemoteFile("f.bin", host.url("/f.bin"), sha256=_sha(BLOB)), tmp_path, progress=False
+        )
         assert path.read_bytes() == BLOB
         # each retry asks only for the rest (bytes received before the drop are kept)
         offsets = [int(r[1][6:-1]) if r[1] else 0 for r in host.requests]
@@ -59,12 +62,17 @@ def test_git_blob_ids_are_checked(tmp_path: Path) -> None:
     git = shutil.which("git")
     if git is None:
         pytest.skip("git not installed")
-    blob_id = subprocess.run([git, "hash-object", "--stdin"], input=BLOB, capture_output=True,
-                             check=True).stdout.decode().strip()
+    blob_id = (
+        subprocess.run([git, "hash-object", "--stdin"], input=BLOB, capture_output=True, check=True)
+        .stdout.decode()
+        .strip()
+    )
     with ReleaseHost({"/f.bin": BLOB}) as host:
         fetch(RemoteFile("f.bin", host.url("/f.bin"), git_sha1=blob_id), tmp_path, progress=False)
         with pytest.raises(FetchError, match="git blob id differs"):
-            fetch(RemoteFile("g.bin", host.url("/f.bin"), git_sha1="0" * 40), tmp_path, progress=False)
+            fetch(
+                RemoteFile("g.bin", host.url("/f.bin"), git_sha1="0" * 40), tmp_path, progress=False
+            )
     assert not (tmp_path / "g.bin").exists() and not (tmp_path / "g.bin.part").exists()
 
 
@@ -80,9 +88,8 @@ def test_unpublished_checksums_are_recorded_then_enforced(tmp_path: Path) -> Non
 
 
 def test_http_errors_are_one_line_errors(tmp_path: Path) -> None:
-    with ReleaseHost({}) as host:
-        with pytest.raises(FetchError, match="HTTP 404"):
-            fetch(RemoteFile("x", host.url("/x")), tmp_path, progress=False)
+    with ReleaseHost({}) as host, pytest.raises(FetchError, match="HTTP 404"):
+        fetch(RemoteFile("x", host.url("/x")), tmp_path, progress=False)
 
 
 @pytest.fixture()
@@ -91,7 +98,9 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "cache"
 
 
-def test_download_tgif_fetches_imports_and_rehydrates(cache: Path, tmp_path: Path, monkeypatch) -> None:
+def test_download_tgif_fetches_imports_and_rehydrates(
+    cache: Path, tmp_path: Path, monkeypatch
+) -> None:
     """The whole path of `mrw download tgif` against a loopback stand-in for the publishers."""
     test_urls = (DATA / "test.txt").read_text().split()[:3]
     val_urls = (DATA / "val.txt").read_text().split()[:2]
@@ -101,7 +110,11 @@ def test_download_tgif_fetches_imports_and_rehydrates(cache: Path, tmp_path: Pat
         local = {u: host.url(f"/media/{u.rsplit('/', 1)[1]}") for u in test_urls + val_urls}
         for i, url in enumerate(test_urls[:2] + val_urls[:1]):
             media[local[url]] = gif_bytes(scene(i, frames=6))
-        tsv = "".join(f"{local[u]}\ta clip {i} sentence {k} .\n" for i, u in enumerate(test_urls) for k in range(3))
+        tsv = "".join(
+            f"{local[u]}\ta clip {i} sentence {k} .\n"
+            for i, u in enumerate(test_urls)
+            for k in range(3)
+        )
         tsv += "".join(f"{local[u]}\ta val clip {i} .\n" for i, u in enumerate(val_urls))
         split_files = {
             "splits/test.txt": "".join(local[u] + "\n" for u in test_urls),
@@ -112,19 +125,37 @@ def test_download_tgif_fetches_imports_and_rehydrates(cache: Path, tmp_path: Pat
         for name, text in files.items():
             host.files[f"/data/{name}"] = text.encode()
         for url, data in media.items():
-            host.files[url[len(host.base_url):]] = data
+            host.files[url[len(host.base_url) :]] = data
         real = hub.ORIGINAL_RELEASES["tgif"]
         # same release layout, checksums of the stand-in files
-        monkeypatch.setitem(hub.ORIGINAL_RELEASES, "tgif", dataclasses.replace(real, files=tuple(
-            RemoteFile(f.name, f.url, sha256=_sha(files[f.name].encode())) for f in real.files)))
+        monkeypatch.setitem(
+            hub.ORIGINAL_RELEASES,
+            "tgif",
+            dataclasses.replace(
+                real,
+                files=tuple(
+                    RemoteFile(f.name, f.url, sha256=_sha(files[f.name].encode()))
+                    for f in real.files
+                ),
+            ),
+        )
         out = tmp_path / "tgif"
-        command = ["download", "tgif", "--mirror", host.base_url + "/data", "--allow-private",
-                   "--workers", "2", "--out", str(out)]
+        command = [
+            "download",
+            "tgif",
+            "--mirror",
+            host.base_url + "/data",
+            "--allow-private",
+            "--workers",
+            "2",
+            "--out",
+            str(out),
+        ]
         assert main(command) == 0
         before = len(host.requests)
         assert main(command) == 0  # a re-run fetches neither verified files nor stored media again
         again = sorted(path for path, _ in host.requests[before:])
-        dead = sorted(local[u][len(host.base_url):] for u in (test_urls[2], val_urls[1]))
+        dead = sorted(local[u][len(host.base_url) :] for u in (test_urls[2], val_urls[1]))
         assert again == dead  # only the failed URLs are tried again
 
     import datasets
@@ -139,8 +170,14 @@ def test_download_tgif_fetches_imports_and_rehydrates(cache: Path, tmp_path: Pat
 
 
 def _mrw_archive(media_base: str) -> bytes:
-    items = [{"id": f"m{i}", "sentence": f"MRW my friend does thing {i}",
-              "images": {"mp4_url": f"{media_base}/m{i}.mp4"}} for i in range(4)]
+    items = [
+        {
+            "id": f"m{i}",
+            "sentence": f"MRW my friend does thing {i}",
+            "images": {"mp4_url": f"{media_base}/m{i}.mp4"},
+        }
+        for i in range(4)
+    ]
     members = {
         "mrw/mrw-v1.0.json": json.dumps(items).encode(),
         "mrw/split/train.tsv": b"m0\nm1\n",
@@ -162,8 +199,20 @@ def test_download_mrw_from_the_pvse_archive(cache: Path, tmp_path: Path) -> None
         for i in range(3):  # m3 is dead
             host.files[f"/giphy/m{i}.mp4"] = mp4_bytes(scene(10 + i, frames=6), fps=8)
         out = tmp_path / "mrw"
-        assert main(["download", "mrw", "--mirror", host.url("/pvse"), "--allow-private",
-                     "--out", str(out)]) == 0
+        assert (
+            main(
+                [
+                    "download",
+                    "mrw",
+                    "--mirror",
+                    host.url("/pvse"),
+                    "--allow-private",
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
     import datasets
 
     full = datasets.load_dataset(str(out)).cast_column("video", datasets.Video(decode=False))
@@ -181,12 +230,17 @@ def test_an_archive_escaping_its_folder_is_refused(cache: Path, tmp_path: Path, 
         info.size = 2
         tar.addfile(info, io.BytesIO(b"[]"))
     with ReleaseHost({"/pvse/mrw-v1.0.tar.gz": out.getvalue()}) as host:
-        assert main(["download", "mrw", "--mirror", host.url("/pvse"), "--out", str(tmp_path / "o")]) == 2
+        assert (
+            main(["download", "mrw", "--mirror", host.url("/pvse"), "--out", str(tmp_path / "o")])
+            == 2
+        )
     assert "cannot unpack" in capsys.readouterr().err
     assert not (cache / "evil.json").exists() and not (tmp_path / "evil.json").exists()
 
 
-def test_hub_download_rehydrates_a_url_only_snapshot(cache: Path, tmp_path: Path, monkeypatch) -> None:
+def test_hub_download_rehydrates_a_url_only_snapshot(
+    cache: Path, tmp_path: Path, monkeypatch
+) -> None:
     """A URL-only dataset as published on the Hub (the snapshot is stood in by a folder)."""
     from mrw.dataset import VideoRow, build_dataset
 
@@ -194,9 +248,16 @@ def test_hub_download_rehydrates_a_url_only_snapshot(cache: Path, tmp_path: Path
         clips = {f"/m/v{i}.gif": gif_bytes(scene(20 + i, frames=6)) for i in range(2)}
         host.files.update(clips)
         host.files["/m/v1.gif"] = gif_bytes(scene(99, frames=6))  # changed since publication
-        rows = [VideoRow(id=f"s{i}", video_id=f"v{i}", sentence=f"MRW thing {i}",
-                         media_url=host.url(f"/m/v{i}.gif"), sha256=_sha(clips[f"/m/v{i}.gif"]))
-                for i in range(2)]
+        rows = [
+            VideoRow(
+                id=f"s{i}",
+                video_id=f"v{i}",
+                sentence=f"MRW thing {i}",
+                media_url=host.url(f"/m/v{i}.gif"),
+                sha256=_sha(clips[f"/m/v{i}.gif"]),
+            )
+            for i in range(2)
+        ]
         snapshot = build_dataset({"test": rows}, tmp_path / "snap", configs=("urls",))
         monkeypatch.setattr("huggingface_hub.snapshot_download", lambda *a, **k: str(snapshot))
         out = hub.download_hub("org/mrw-urls", tmp_path / "out", allow_private=True, progress=False)
@@ -209,14 +270,22 @@ def test_hub_download_offline_is_a_one_line_error(cache: Path, capsys) -> None:
     assert "not in the local HF cache" in capsys.readouterr().err
 
 
-def test_publish_dry_run_lists_the_upload_and_real_runs_need_a_token(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_publish_dry_run_lists_the_upload_and_real_runs_need_a_token(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
     from mrw.dataset import VideoRow, build_dataset
 
-    rows = [VideoRow(id="s0", video_id="v0", sentence="MRW x y", media_url="https://x.example/v0.gif")]
+    rows = [
+        VideoRow(id="s0", video_id="v0", sentence="MRW x y", media_url="https://x.example/v0.gif")
+    ]
     folder = build_dataset({"test": rows}, tmp_path / "ds", configs=("urls",))
     assert main(["publish", str(folder), "--repo", "org/mrw", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "README.md" in out and "urls/test-00000-of-00001.parquet" in out and "would upload 2 files" in out
+    assert (
+        "README.md" in out
+        and "urls/test-00000-of-00001.parquet" in out
+        and "would upload 2 files" in out
+    )
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     assert main(["publish", str(folder), "--repo", "org/mrw"]) == 2

@@ -1,4 +1,5 @@
 """`mrw import tgif` / `mrw import mrw-v1`: the original releases in their published formats."""
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,9 @@ def _load(folder: Path, config: str):
     """The plain HF view of a folder, media left as bytes (no video decoder)."""
     import datasets
 
-    return datasets.load_dataset(str(folder), config).cast_column("video", datasets.Video(decode=False))
+    return datasets.load_dataset(str(folder), config).cast_column(
+        "video", datasets.Video(decode=False)
+    )
 
 
 def test_tgif_video_id_matches_the_pvse_code() -> None:
@@ -29,15 +32,30 @@ def test_tgif_video_id_matches_the_pvse_code() -> None:
 def test_real_tgif_files_import_to_a_url_only_dataset(tmp_path: Path, capsys) -> None:
     """The slice of the real release files: split lists + the test TSV in the release format."""
     out = tmp_path / "tgif"
-    assert main(["import", "tgif", "--tsv", str(DATA / "generated-captions-test.tsv"),
-                 "--splits", str(DATA), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "import",
+                "tgif",
+                "--tsv",
+                str(DATA / "generated-captions-test.tsv"),
+                "--splits",
+                str(DATA),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     loaded = _load(out, "urls")
     assert set(loaded) == {"validation", "test"}  # the TSV names no GIF outside val/test
     test, validation = loaded["test"], loaded["validation"]
     assert len(set(test["video_id"])) == 20 and len(set(validation["video_id"])) == 10
     first_url = (DATA / "test.txt").read_text().split()[0]
     row = test.filter(lambda r: r["media_url"] == first_url)[0]
-    tsv = dict(line.split("\t") for line in (DATA / "generated-captions-test.tsv").read_text().splitlines())
+    tsv = dict(
+        line.split("\t") for line in (DATA / "generated-captions-test.tsv").read_text().splitlines()
+    )
     assert row["sentence"] == tsv[first_url] and row["video"] is None
     assert row["id"] == f"{row['video_id']}#0" and row["source"] == "tgif"
     # validation GIFs have no sentence in this TSV: kept (all videos), empty, out of the qrels
@@ -55,7 +73,10 @@ def _release_tsv(path: Path) -> dict[str, list[str]]:
     test_urls = (DATA / "test.txt").read_text().split()[:4]
     val_urls = (DATA / "val.txt").read_text().split()[:3]
     train_urls = [f"https://38.media.tumblr.com/abc{i}/tumblr_train{i}_400.gif" for i in range(5)]
-    sentences = {u: [f"a person does thing {k} in clip {i} ." for k in range(3)] for i, u in enumerate(test_urls)}
+    sentences = {
+        u: [f"a person does thing {k} in clip {i} ." for k in range(3)]
+        for i, u in enumerate(test_urls)
+    }
     sentences |= {u: [f"a cat jumps in clip {i} ."] for i, u in enumerate(val_urls + train_urls)}
     lines = [f"{u}\t{s}" for u, ss in sentences.items() for s in ss]
     lines.insert(2, "this line has no tab")
@@ -79,8 +100,23 @@ def test_tgif_test_gifs_keep_all_three_sentences_grouped(tmp_path: Path) -> None
     for i, url in enumerate(with_media):
         (videos / f"{tgif_video_id(url)}.gif").write_bytes(gif_bytes(scene(i, frames=6)))
     out = tmp_path / "tgif"
-    assert main(["import", "tgif", "--tsv", str(tmp_path / "tgif-v1.0.tsv"), "--splits", str(splits),
-                 "--videos", str(videos), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "import",
+                "tgif",
+                "--tsv",
+                str(tmp_path / "tgif-v1.0.tsv"),
+                "--splits",
+                str(splits),
+                "--videos",
+                str(videos),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     full = _load(out, "default")
     assert {s: len(full[s]) for s in full} == {"validation": 1, "test": 6}  # no train GIF is local
     test = full["test"]
@@ -91,7 +127,9 @@ def test_tgif_test_gifs_keep_all_three_sentences_grouped(tmp_path: Path) -> None
     assert by_video[first] == sentences[with_media[0]]  # all three, in file order
     assert test[0]["num_frames"] == 6 and test[0]["video"]["bytes"][:6] == b"GIF89a"
     v2t = (out / "qrels" / "test" / "v2t.qrels").read_text().splitlines()
-    assert [line.split()[2] for line in v2t if line.startswith(first + " ")] == [f"{first}#{k}" for k in range(3)]
+    assert [line.split()[2] for line in v2t if line.startswith(first + " ")] == [
+        f"{first}#{k}" for k in range(3)
+    ]
     report = json.loads((out / "import.json").read_text())
     assert report["skipped"]["missing_video"] > 0 and report["configs"] == ["default", "urls"]
 
@@ -116,8 +154,18 @@ def test_a_gif_in_two_splits_is_a_one_line_error(tmp_path: Path, capsys) -> None
     splits.mkdir()
     shutil.copy(DATA / "test.txt", splits / "test.txt")
     shutil.copy(DATA / "test.txt", splits / "val.txt")
-    code = main(["import", "tgif", "--tsv", str(DATA / "generated-captions-test.tsv"),
-                 "--splits", str(splits), "--out", str(tmp_path / "o")])
+    code = main(
+        [
+            "import",
+            "tgif",
+            "--tsv",
+            str(DATA / "generated-captions-test.tsv"),
+            "--splits",
+            str(splits),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "both the validation and test splits" in err
@@ -127,8 +175,11 @@ def test_a_gif_in_two_splits_is_a_one_line_error(tmp_path: Path, capsys) -> None
 def _mrw_release(root: Path) -> list[dict]:
     """mrw-v1.0.json + split/*.tsv in the layout of the PVSE release (mrw-v1.0.tar.gz)."""
     items = [
-        {"id": f"mrw{i:03d}", "sentence": f"MRW my friend does thing {i}",
-         "images": {"mp4_url": f"https://media.giphy.com/media/Gif{i}/giphy.mp4"}}
+        {
+            "id": f"mrw{i:03d}",
+            "sentence": f"MRW my friend does thing {i}",
+            "images": {"mp4_url": f"https://media.giphy.com/media/Gif{i}/giphy.mp4"},
+        }
         for i in range(10)
     ]
     items.append({"id": "broken"})  # no sentence
@@ -144,13 +195,30 @@ def _mrw_release(root: Path) -> list[dict]:
 def test_mrw_v1_imports_urls_and_local_videos(tmp_path: Path) -> None:
     items = _mrw_release(tmp_path)
     out = tmp_path / "urls"
-    assert main(["import", "mrw-v1", "--json", str(tmp_path / "mrw-v1.0.json"),
-                 "--splits", str(tmp_path / "split"), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "import",
+                "mrw-v1",
+                "--json",
+                str(tmp_path / "mrw-v1.0.json"),
+                "--splits",
+                str(tmp_path / "split"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     loaded = _load(out, "urls")
     assert {s: len(loaded[s]) for s in loaded} == {"train": 6, "validation": 2, "test": 2}
     row = loaded["test"][0]
     assert (row["id"], row["video_id"], row["sentence"], row["media_url"]) == (
-        "mrw008", "mrw008", items[8]["sentence"], items[8]["images"]["mp4_url"])
+        "mrw008",
+        "mrw008",
+        items[8]["sentence"],
+        items[8]["images"]["mp4_url"],
+    )
     report = json.loads((out / "import.json").read_text())
     assert report["skipped"] == {"listed_but_not_in_json": 1, "malformed_item": 1}
 
@@ -160,8 +228,23 @@ def test_mrw_v1_imports_urls_and_local_videos(tmp_path: Path) -> None:
         (videos / f"mrw{i:03d}.mp4").write_bytes(mp4_bytes(scene(i, frames=6), fps=8))
     (videos / "mrw009.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom-not-really-a-video")
     full_dir = tmp_path / "full"
-    assert main(["import", "mrw-v1", "--json", str(tmp_path / "mrw-v1.0.json"), "--splits",
-                 str(tmp_path / "split"), "--videos", str(videos), "--out", str(full_dir)]) == 0
+    assert (
+        main(
+            [
+                "import",
+                "mrw-v1",
+                "--json",
+                str(tmp_path / "mrw-v1.0.json"),
+                "--splits",
+                str(tmp_path / "split"),
+                "--videos",
+                str(videos),
+                "--out",
+                str(full_dir),
+            ]
+        )
+        == 0
+    )
     full = _load(full_dir, "default")
     assert len(full["test"]) == 1 and full["test"][0]["num_frames"] == 6
     assert json.loads((full_dir / "import.json").read_text())["skipped"]["undecodable_video"] == 1
@@ -171,6 +254,19 @@ def test_mrw_v1_imports_urls_and_local_videos(tmp_path: Path) -> None:
 def test_mrw_v1_bad_json_is_a_one_line_error(tmp_path: Path, capsys, content: str) -> None:
     _mrw_release(tmp_path)
     (tmp_path / "mrw-v1.0.json").write_text(content)
-    assert main(["import", "mrw-v1", "--json", str(tmp_path / "mrw-v1.0.json"),
-                 "--splits", str(tmp_path / "split"), "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(
+            [
+                "import",
+                "mrw-v1",
+                "--json",
+                str(tmp_path / "mrw-v1.0.json"),
+                "--splits",
+                str(tmp_path / "split"),
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
     assert capsys.readouterr().err.startswith("error: ")

@@ -1,4 +1,5 @@
 """`mrw build CLEAN_DIR --out DIR`: deterministic grouped splits -> dataset folder + qrels."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,7 +9,7 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "build",
-        help="split cleaned pairs and write the dataset folder (media + URL-only configs) and qrels",
+        help="split cleaned pairs; write the dataset folder (media + URL-only configs) and qrels",
         description=(
             "Assign the pairs kept by `mrw clean` to train/validation/test with a seeded, "
             "order-independent shuffle of near-duplicate groups (a group never straddles two "
@@ -22,7 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True, help="dataset folder to write")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--sizes", default="44107,1000,5000", metavar="TRAIN,VAL,TEST",
+        "--sizes",
+        default="44107,1000,5000",
+        metavar="TRAIN,VAL,TEST",
         help="target split sizes, scaled as described above (default %(default)s)",
     )
     parser.add_argument("--urls-only", action="store_true", help="write only the URL-only config")
@@ -35,8 +38,15 @@ def run(args: argparse.Namespace) -> int:
     from mrw.splits import SplitSizes
 
     configs = ("urls",) if args.urls_only else ("default", "urls")
-    report = build(args.clean_dir, args.out, seed=args.seed,
-                   target=SplitSizes.parse(args.sizes), configs=configs)
+    report = build(
+        args.clean_dir,
+        args.out,
+        seed=args.seed,
+        target=SplitSizes.parse(args.sizes),
+        configs=configs,
+    )
     sizes = ", ".join(f"{split} {n:,}" for split, n in report.rows.items())
-    print(f"wrote {args.out}: {sizes} ({report.groups:,} near-duplicate groups, seed {report.seed})")
+    print(
+        f"wrote {args.out}: {sizes} ({report.groups:,} near-duplicate groups, seed {report.seed})"
+    )
     return 0

@@ -1,4 +1,5 @@
-"""`mrw clean COLLECTION_DIR`: filter and de-duplicate collected pairs, every drop with its reason."""
+"""`mrw clean COLLECTION_DIR`: filter and de-duplicate collected pairs, each drop with a reason."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     defaults = CleanConfig()
     parser = subparsers.add_parser(
         "clean",
-        help="normalise titles, filter, and de-duplicate collected pairs (exact and near-duplicate)",
+        help="normalise titles, filter and de-duplicate collected pairs (exact and near-duplicate)",
         description=(
             "Read a collection folder (`mrw collect --out DIR`) and write kept.jsonl, "
             "dropped.jsonl (every dropped post with its reason) and report.json. Titles are "
@@ -26,20 +27,27 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("collection", type=Path, help="collection folder written by `mrw collect`")
     parser.add_argument("--out", type=Path, help="output folder (default: COLLECTION/clean)")
     parser.add_argument("--strip-prefix", action="store_true", help="remove the MRW/MFW/... prefix")
-    parser.add_argument("--min-words", type=int, default=defaults.min_words,
-                        help="minimum words after the prefix (default %(default)s)")
+    parser.add_argument(
+        "--min-words",
+        type=int,
+        default=defaults.min_words,
+        help="minimum words after the prefix (default %(default)s)",
+    )
     parser.add_argument("--max-words", type=int, default=defaults.max_words)
     parser.add_argument("--any-language", action="store_true", help="skip the English-only filter")
     parser.add_argument("--min-frames", type=int, default=defaults.min_frames)
     parser.add_argument("--min-duration", type=float, default=defaults.min_duration_s, metavar="S")
     parser.add_argument("--max-duration", type=float, default=defaults.max_duration_s, metavar="S")
     parser.add_argument(
-        "--near-dup-bits", type=int, default=defaults.near_duplicate_bits,
+        "--near-dup-bits",
+        type=int,
+        default=defaults.near_duplicate_bits,
         help=f"Hamming distance (of {HASH_FRAMES * 64} bits) up to which two videos are "
         "near-duplicates (default %(default)s)",
     )
     parser.add_argument(
-        "--keep-near-duplicates", action="store_true",
+        "--keep-near-duplicates",
+        action="store_true",
         help="keep reposts instead of dropping them; `mrw build` keeps each group in one split",
     )
     parser.add_argument("--workers", type=int, default=defaults.workers, help="decode/hash threads")

@@ -1,4 +1,5 @@
 """`mrw download NAME|REPO_ID`: an original release or a Hub dataset, with its media."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,14 +21,21 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument("name", help="mrw, tgif, or a Hub dataset id ORG/NAME")
     parser.add_argument("--out", type=Path, help="dataset folder to write")
-    parser.add_argument("--urls-only", action="store_true",
-                        help="stop at the URL-only dataset (no media download)")
-    parser.add_argument("--mirror", metavar="URL",
-                        help="base URL serving the original release files (instead of the publisher)")
+    parser.add_argument(
+        "--urls-only", action="store_true", help="stop at the URL-only dataset (no media download)"
+    )
+    parser.add_argument(
+        "--mirror",
+        metavar="URL",
+        help="base URL serving the original release files (instead of the publisher)",
+    )
     parser.add_argument("--revision", help="Hub revision (branch, tag or commit)")
     parser.add_argument("--workers", type=int, default=16, help="concurrent media downloads")
-    parser.add_argument("--allow-private", action="store_true",
-                        help="let media URLs reach private/loopback addresses (local mirrors)")
+    parser.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="let media URLs reach private/loopback addresses (local mirrors)",
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -35,7 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from mrw.hub import ORIGINAL_RELEASES, HubError, download_hub, download_original
 
-    options = dict(media=not args.urls_only, workers=args.workers, allow_private=args.allow_private)
+    options = {
+        "media": not args.urls_only,
+        "workers": args.workers,
+        "allow_private": args.allow_private,
+    }
     if args.name in ORIGINAL_RELEASES:
         out = download_original(args.name, args.out, mirror=args.mirror, **options)
     elif "/" in args.name:
@@ -43,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
             raise HubError("--mirror applies to the original releases (mrw, tgif), not Hub ids")
         out = download_hub(args.name, args.out, revision=args.revision, **options)
     else:
-        raise HubError(f"unknown dataset {args.name!r}: use {', '.join(ORIGINAL_RELEASES)} or ORG/NAME")
+        raise HubError(
+            f"unknown dataset {args.name!r}: use {', '.join(ORIGINAL_RELEASES)} or ORG/NAME"
+        )
     print(f"ready: {out}")
     return 0

@@ -1,4 +1,5 @@
 """`mrw import {mrw-v1,tgif}`: the original releases as MRW-format dataset folders."""
+
 from __future__ import annotations
 
 import argparse
@@ -18,13 +19,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     releases = parser.add_subparsers(dest="release", metavar="RELEASE", required=True)
     mrw = releases.add_parser(
-        "mrw-v1", help="MRW v1.0 (mrw-v1.0.json + split/{train,valid,test}.tsv)",
+        "mrw-v1",
+        help="MRW v1.0 (mrw-v1.0.json + split/{train,valid,test}.tsv)",
         description="MRW v1.0 as published with PVSE: a JSON list of {id, sentence, images: "
         "{mp4_url}} and split files listing one id per line.",
     )
     mrw.add_argument("--json", type=Path, required=True, help="mrw-v1.0.json")
     tgif = releases.add_parser(
-        "tgif", help="TGIF (tgif-v1.0.tsv + splits/{train,val,test}.txt)",
+        "tgif",
+        help="TGIF (tgif-v1.0.tsv + splits/{train,val,test}.txt)",
         description="TGIF as published in raingo/TGIF-Release: URL<TAB>sentence lines (three "
         "sentences per test GIF, kept and grouped by video_id) and split files listing GIF "
         "URLs. Without train.txt, every TSV GIF outside validation and test is train.",
@@ -33,9 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     for sub in (mrw, tgif):
         sub.add_argument("--splits", type=Path, required=True, help="folder of split files")
         sub.add_argument("--videos", type=Path, help="folder of the release's video files")
-        sub.add_argument("--out", type=Path,
-                         help="dataset folder (default: the prepared copy that "
-                         "mrw.load_dataset('mrw'|'tgif') reads)")
+        sub.add_argument(
+            "--out",
+            type=Path,
+            help="dataset folder (default: the prepared copy that "
+            "mrw.load_dataset('mrw'|'tgif') reads)",
+        )
         sub.set_defaults(func=run)
     return parser
 

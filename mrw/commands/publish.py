@@ -1,4 +1,5 @@
 """`mrw publish DIR --repo ORG/NAME`: upload a dataset folder to the Hugging Face Hub."""
+
 from __future__ import annotations
 
 import argparse
@@ -28,11 +29,18 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from mrw.hub import publish
 
-    files = publish(args.dataset_dir, args.repo, dry_run=args.dry_run, private=args.private,
-                    message=args.message)
+    files = publish(
+        args.dataset_dir,
+        args.repo,
+        dry_run=args.dry_run,
+        private=args.private,
+        message=args.message,
+    )
     verb = "would upload" if args.dry_run else "uploaded"
     for path, size in files:
         print(f"{size:>14,}  {path}")
-    print(f"{verb} {len(files)} files ({sum(s for _, s in files):,} bytes) to "
-          f"https://huggingface.co/datasets/{args.repo}")
+    print(
+        f"{verb} {len(files)} files ({sum(s for _, s in files):,} bytes) to "
+        f"https://huggingface.co/datasets/{args.repo}"
+    )
     return 0

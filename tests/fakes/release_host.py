@@ -1,10 +1,11 @@
 """A loopback file host for release downloads: honours HTTP Range, can drop a connection.
 
-    with ReleaseHost({"/data/x.tsv": b"..."}) as host:
-        host.cut_after["/data/x.tsv"] = [100]  # the next response stops after 100 bytes
-        host.url("/data/x.tsv")
-        host.requests  # [(path, Range header or None), ...]
+with ReleaseHost({"/data/x.tsv": b"..."}) as host:
+    host.cut_after["/data/x.tsv"] = [100]  # the next response stops after 100 bytes
+    host.url("/data/x.tsv")
+    host.requests  # [(path, Range header or None), ...]
 """
+
 from __future__ import annotations
 
 import re
@@ -46,7 +47,7 @@ class ReleaseHost:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 range_header = self.headers.get("Range")
                 host.requests.append((path, range_header))
@@ -72,8 +73,13 @@ class ReleaseHost:
                 else:
                     self._reply(status, payload, headers)
 
-            def _reply(self, status: int, payload: bytes, headers: dict[str, str] | None = None,
-                       send: int | None = None) -> None:
+            def _reply(
+                self,
+                status: int,
+                payload: bytes,
+                headers: dict[str, str] | None = None,
+                send: int | None = None,
+            ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(payload)))
                 for name, value in (headers or {}).items():

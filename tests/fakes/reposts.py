@@ -4,6 +4,7 @@ Clips are smooth scenes with a moving square (like real footage, unlike per-pixe
 repost at another size or in another container is perceptually the same video while its
 bytes differ.
 """
+
 from __future__ import annotations
 
 import io
@@ -19,7 +20,9 @@ def scene(seed: int, frames: int = 16, width: int = 96, height: int = 72) -> np.
     """`[T, H, W, 3]` uint8: a smooth random background and a square moving across it."""
     rng = np.random.default_rng(seed)
     coarse = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
-    background = np.asarray(Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC))
+    background = np.asarray(
+        Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC)
+    )
     colour = rng.integers(0, 256, 3, dtype=np.uint8)
     side = height // 4
     out = []
@@ -40,7 +43,9 @@ def _resized(frames: np.ndarray, size: tuple[int, int] | None) -> list[Image.Ima
 def gif_bytes(frames: np.ndarray, size: tuple[int, int] | None = None, delay_ms: int = 80) -> bytes:
     images = _resized(frames, size)
     out = io.BytesIO()
-    images[0].save(out, format="GIF", save_all=True, append_images=images[1:], duration=delay_ms, loop=0)
+    images[0].save(
+        out, format="GIF", save_all=True, append_images=images[1:], duration=delay_ms, loop=0
+    )
     return out.getvalue()
 
 
@@ -73,9 +78,9 @@ class FakePost:
 
 def make_collection(root: Path, posts: Sequence[FakePost]) -> Path:
     """A collection folder (state + media store) as `mrw collect` leaves it, via its own API."""
+    from mrw.collect.mediatypes import EXTENSIONS, sniff
     from mrw.collect.records import Post
     from mrw.collect.state import MEDIA_DIR, CollectionState
-    from mrw.collect.mediatypes import EXTENSIONS, sniff
     from mrw.collect.store import MediaStore
 
     store = MediaStore(root / MEDIA_DIR)
@@ -84,9 +89,14 @@ def make_collection(root: Path, posts: Sequence[FakePost]) -> Path:
             content_type = sniff(fake.media) or "image/gif"  # corrupt test media still "is" a GIF
             url = f"https://i.example.com/{fake.id}.{EXTENSIONS[content_type]}"
             post = Post(
-                id=fake.id, title=fake.title, subreddit="reactiongifs",
-                permalink=f"/r/reactiongifs/comments/{fake.id}/x/", url=url,
-                created_utc=fake.created_utc, score=10, domain="i.example.com",
+                id=fake.id,
+                title=fake.title,
+                subreddit="reactiongifs",
+                permalink=f"/r/reactiongifs/comments/{fake.id}/x/",
+                url=url,
+                created_utc=fake.created_utc,
+                score=10,
+                domain="i.example.com",
             )
             state.add_posts([(post, "test", url, None)])
             state.record_resolution(fake.id, "resolved", None, "direct", url)
@@ -94,7 +104,12 @@ def make_collection(root: Path, posts: Sequence[FakePost]) -> Path:
             writer.write(fake.media)
             media = store.commit(writer, content_type)
             state.record_download(
-                fake.id, url, "ok", None, url, [],
+                fake.id,
+                url,
+                "ok",
+                None,
+                url,
+                [],
                 (media.sha256, media.content_type, media.size, media.relpath),
             )
     return root
