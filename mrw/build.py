@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mrw import __version__
 from mrw.atomic import atomic_write
-from mrw.clean import CleanError, CleanRecord, read_kept
+from mrw.clean import CleanError, CleanRecord, read_kept, read_report
 from mrw.splits import MRW_SIZES, SPLITS, SplitSizes, assign_splits, split_sizes
 
 BUILD_FILE = "build.json"
@@ -24,14 +24,32 @@ QRELS_DIR = "qrels"
 
 @dataclass
 class BuildReport:
+    """What `build.json` records: enough to rebuild the same folder."""
+
     seed: int
     requested: dict[str, int]
     rows: dict[str, int]
     groups: int
     configs: list[str]
+    clean: dict  # the `mrw clean` report (counts by reason, and its config)
+    git_commit: str | None = None
 
     def as_dict(self) -> dict:
         return {**asdict(self), "mrw_version": __version__}
+
+    def card_text(self) -> str:
+        """Provenance paragraph for the dataset card."""
+        dropped = ", ".join(
+            f"{n:,} {r}" for r, n in self.clean.get("dropped_by_reason", {}).items()
+        )
+        return (
+            "## How this copy was built\n\n"
+            f"`mrw build` (mrw-toolkit {__version__}, seed {self.seed}) from "
+            f"{self.clean.get('kept', 0):,} pairs kept by `mrw clean` out of "
+            f"{self.clean.get('total', 0):,} collected ({dropped or 'none dropped'}). Splits are "
+            "assigned per near-duplicate group, so reposts of one GIF never straddle splits; "
+            "`build.json` records the full configuration."
+        )
 
 
 def _row(record: CleanRecord):  # -> mrw.dataset.VideoRow
@@ -106,6 +124,7 @@ def build(
     progress: bool = True,
 ) -> BuildReport:
     """Build the dataset folder from `mrw clean` output; returns the split sizes written."""
+    from mrw.bench.runner import git_commit
     from mrw.dataset import build_dataset
 
     records = list(read_kept(clean_dir))
@@ -114,16 +133,25 @@ def build(
     plan = plan_splits(records, seed, target)
     requested = split_sizes(len(records), target)
     present = [split for split in SPLITS if plan[split]]  # a tiny set may have no validation
-    rows: Mapping[str, Iterator] = {split: (_row(r) for r in plan[split]) for split in present}
-    build_dataset(rows, out_dir, configs=configs, pretty_name="MRW", progress=progress)
-    write_qrels(out_dir, present)
     report = BuildReport(
         seed=seed,
         requested=requested.as_dict(),
         rows={split: len(plan[split]) for split in SPLITS},
         groups=len({r.group or r.id for r in records}),
         configs=list(configs),
+        clean=read_report(clean_dir),
+        git_commit=git_commit(),
     )
+    rows: Mapping[str, Iterator] = {split: (_row(r) for r in plan[split]) for split in present}
+    build_dataset(
+        rows,
+        out_dir,
+        configs=configs,
+        pretty_name="MRW",
+        description=report.card_text(),
+        progress=progress,
+    )
+    write_qrels(out_dir, present)
     with atomic_write(Path(out_dir) / BUILD_FILE, "w") as handle:
         json.dump(report.as_dict(), handle, indent=2, sort_keys=True)
         handle.write("\n")

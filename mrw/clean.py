@@ -347,6 +347,14 @@ def read_kept(clean_dir: str | Path) -> Iterator[CleanRecord]:
                 raise CleanError(f"{path}:{number}: not a clean record ({exc})") from None
 
 
+def read_report(clean_dir: str | Path) -> dict:
+    """The `report.json` of a `mrw clean` output folder ({} if it has none)."""
+    try:
+        return json.loads((Path(clean_dir) / REPORT_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
 def format_report(report: dict) -> str:
     """A short human-readable table of what was kept and why the rest was dropped."""
     lines = [f"items: {report['total']}  kept: {report['kept']}  dropped: {report['dropped']}"]

@@ -97,6 +97,8 @@ def test_build_keeps_reposts_in_one_split_and_is_deterministic(
         builds.append(out)
     info = json.loads((builds[0] / "build.json").read_text())
     assert info["rows"] == {"train": 8, "validation": 2, "test": 4} and info["groups"] == 12
+    assert info["clean"]["kept"] == 14 and info["clean"]["config"]["drop_near_duplicates"] is False
+    assert "seed 3" in (builds[0] / "README.md").read_text()
 
     # byte-identical parquet files and qrels from the same input and seed
     files = sorted(p.relative_to(builds[0]) for p in builds[0].rglob("*") if p.is_file())
