@@ -34,32 +34,32 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                      help="new, hot, rising, top:all, top:year, ... (repeatable; default: new and top:all)")
     src.add_argument("--search", action="append", default=[], metavar="QUERY",
                      help="also run this Reddit search in each subreddit (repeatable)")
-    src.add_argument("--limit", type=int, default=1000, help="posts per listing (Reddit caps near 1000)")
+    src.add_argument("--limit", type=int, default=1000, help="posts per listing (default %(default)s; Reddit caps near 1000)")
     src.add_argument("--praw-site", metavar="NAME", help="praw.ini section holding credentials")
 
     keep = parser.add_argument_group("post filter")
     keep.add_argument("--title-pattern", action="append", metavar="REGEX",
                       help="reaction title prefix (repeatable; replaces the defaults: MRW, MFW, MRWH, HMRW, "
                            "'my reaction when', 'me when', ...)")
-    keep.add_argument("--min-score", type=int, default=flt.min_score)
+    keep.add_argument("--min-score", type=int, default=flt.min_score, help="default %(default)s")
     keep.add_argument("--allow-nsfw", action="store_true", help="keep posts marked NSFW")
 
     net = parser.add_argument_group("download")
     net.add_argument("--out", type=Path, required=True, help="collection folder (created; resumed if it exists)")
-    net.add_argument("--workers", type=int, default=dl.workers, help="concurrent downloads")
-    net.add_argument("--per-host", type=int, default=dl.per_host, help="concurrent requests per host")
-    net.add_argument("--timeout", type=float, default=dl.read_timeout_s, metavar="S", help="read timeout")
-    net.add_argument("--retries", type=int, default=dl.max_attempts - 1, help="retries on 429/5xx/timeouts")
-    net.add_argument("--max-size", type=float, default=dl.max_bytes / 2**20, metavar="MB", help="largest media file")
+    net.add_argument("--workers", type=int, default=dl.workers, help="concurrent downloads (default %(default)s)")
+    net.add_argument("--per-host", type=int, default=dl.per_host, help="concurrent requests per host (default %(default)s)")
+    net.add_argument("--timeout", type=float, default=dl.read_timeout_s, metavar="S", help="read timeout (default %(default)s)")
+    net.add_argument("--retries", type=int, default=dl.max_attempts - 1, help="retries on 429/5xx/timeouts/truncation (default %(default)s)")
+    net.add_argument("--max-size", type=float, default=dl.max_bytes / 2**20, metavar="MB", help="largest media file (default %(default)s)")
     net.add_argument("--max-wait", type=float, default=dl.max_wait_s, metavar="S",
-                     help="longest Retry-After to honour before giving up on a URL")
+                     help="longest Retry-After to honour before giving up on a URL (default %(default)s)")
     net.add_argument("--allow-private", action="store_true",
                      help="allow URLs that reach private/loopback/link-local addresses (local mirrors, tests)")
     net.add_argument("--host-map", action="append", default=[], metavar="HOST=URL",
                      help="fetch HOST's files from URL instead (a mirror; tests use loopback servers)")
     net.add_argument("--no-ytdlp", action="store_true", help="do not use yt-dlp for v.redd.it and unknown hosts")
     net.add_argument("--no-download", action="store_true", help="stop after resolving media URLs")
-    net.add_argument("--no-progress", action="store_true")
+    net.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
     parser.set_defaults(func=run)
     return parser
 

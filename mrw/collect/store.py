@@ -21,7 +21,7 @@ class StoredMedia:
     sha256: str
     content_type: str
     size: int
-    relpath: str  # relative to the store's root, e.g. "ab/cd/abcd....gif"
+    relpath: str  # relative to the store's root, e.g. "ab/abcd....gif"
 
 
 class MediaWriter:
@@ -54,7 +54,8 @@ class MediaWriter:
 
 
 class MediaStore:
-    """Media files under `root/{sha[:2]}/{sha[2:4]}/{sha}.{ext}`; temporaries under `root/.tmp`."""
+    """Media files under `root/{sha[:2]}/{sha}.{ext}` (256 folders: ~200 files each at MRW's
+    size); temporaries under `root/.tmp`."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
@@ -65,7 +66,7 @@ class MediaStore:
         return MediaWriter(self.tmp_dir)
 
     def relpath(self, sha256: str, content_type: str) -> str:
-        return f"{sha256[:2]}/{sha256[2:4]}/{sha256}.{EXTENSIONS[content_type]}"
+        return f"{sha256[:2]}/{sha256}.{EXTENSIONS[content_type]}"
 
     def path(self, media: StoredMedia) -> Path:
         return self.root / media.relpath
@@ -78,7 +79,8 @@ class MediaStore:
         if target.exists() and target.stat().st_size == writer.size:
             writer.discard()
         else:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.parent.is_dir():  # a stat is much cheaper than mkdir(exist_ok=True)
+                target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(writer.path, target)
         return StoredMedia(writer.sha256, content_type, writer.size, relpath)
 
