@@ -13,6 +13,7 @@ import dataclasses
 import html
 import json
 import re
+import time
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -125,6 +126,8 @@ class CleanResult:
     dropped: list[Dropped]
     config: CleanConfig
     groups: int = 0  # near-duplicate clusters among the kept items
+    decoded: int = 0  # videos probed and hashed
+    seconds: float = 0.0  # wall time of the whole cleaning
 
     @property
     def reasons(self) -> Counter[str]:
@@ -137,6 +140,9 @@ class CleanResult:
             "dropped": len(self.dropped),
             "dropped_by_reason": dict(sorted(self.reasons.items())),
             "near_duplicate_groups": self.groups,
+            "kept_bytes": sum(r.size for r in self.kept),
+            "decoded_videos": self.decoded,
+            "seconds": round(self.seconds, 2),
             "config": dataclasses.asdict(self.config),
         }
 
@@ -254,6 +260,7 @@ def clean(
     Among duplicates the earliest post (then the smallest id) is kept: that is the original
     and the others are reposts. The result does not depend on the order of `items`.
     """
+    started = time.perf_counter()
     ordered = sorted(items, key=lambda it: (int(it.post.created_utc), it.post.id))
     dropped: list[Dropped] = []
     candidates: list[CleanRecord] = []
@@ -285,7 +292,14 @@ def clean(
 
     kept, groups = _near_duplicates(decodable, config, dropped)
     dropped.sort(key=lambda d: d.id)
-    return CleanResult(kept=kept, dropped=dropped, config=config, groups=groups)
+    return CleanResult(
+        kept=kept,
+        dropped=dropped,
+        config=config,
+        groups=groups,
+        decoded=len(candidates),
+        seconds=time.perf_counter() - started,
+    )
 
 
 def _near_duplicates(
@@ -360,4 +374,9 @@ def format_report(report: dict) -> str:
     lines = [f"items: {report['total']}  kept: {report['kept']}  dropped: {report['dropped']}"]
     lines += [f"  {reason:<18} {count:>8}" for reason, count in report["dropped_by_reason"].items()]
     lines.append(f"near-duplicate groups among kept: {report['near_duplicate_groups']}")
+    rate = report["decoded_videos"] / report["seconds"] if report["seconds"] else 0.0
+    lines.append(
+        f"kept media: {report['kept_bytes'] / 1e6:,.1f} MB; decoded {report['decoded_videos']:,} "
+        f"videos in {report['seconds']:,.1f} s ({rate:,.1f}/s)"
+    )
     return "\n".join(lines)
