@@ -15,6 +15,13 @@ from mrw.releases import read_tgif, tgif_video_id
 DATA = Path(__file__).parent / "data" / "tgif"
 
 
+def _import(release: str, source: Path, splits: Path, out: Path, *extra: object) -> int:
+    """`mrw import RELEASE --tsv|--json SOURCE --splits SPLITS --out OUT [EXTRA...]`."""
+    flag = "--tsv" if release == "tgif" else "--json"
+    argv = ["import", release, flag, str(source), "--splits", str(splits), "--out", str(out)]
+    return main([*argv, *map(str, extra)])
+
+
 def _load(folder: Path, config: str):
     """The plain HF view of a folder, media left as bytes (no video decoder)."""
     import datasets
@@ -32,21 +39,7 @@ def test_tgif_video_id_matches_the_pvse_code() -> None:
 def test_real_tgif_files_import_to_a_url_only_dataset(tmp_path: Path, capsys) -> None:
     """The slice of the real release files: split lists + the test TSV in the release format."""
     out = tmp_path / "tgif"
-    assert (
-        main(
-            [
-                "import",
-                "tgif",
-                "--tsv",
-                str(DATA / "generated-captions-test.tsv"),
-                "--splits",
-                str(DATA),
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    assert _import("tgif", DATA / "generated-captions-test.tsv", DATA, out) == 0
     loaded = _load(out, "urls")
     assert set(loaded) == {"validation", "test"}  # the TSV names no GIF outside val/test
     test, validation = loaded["test"], loaded["validation"]
@@ -100,23 +93,7 @@ def test_tgif_test_gifs_keep_all_three_sentences_grouped(tmp_path: Path) -> None
     for i, url in enumerate(with_media):
         (videos / f"{tgif_video_id(url)}.gif").write_bytes(gif_bytes(scene(i, frames=6)))
     out = tmp_path / "tgif"
-    assert (
-        main(
-            [
-                "import",
-                "tgif",
-                "--tsv",
-                str(tmp_path / "tgif-v1.0.tsv"),
-                "--splits",
-                str(splits),
-                "--videos",
-                str(videos),
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    assert _import("tgif", tmp_path / "tgif-v1.0.tsv", splits, out, "--videos", videos) == 0
     full = _load(out, "default")
     assert {s: len(full[s]) for s in full} == {"validation": 1, "test": 6}  # no train GIF is local
     test = full["test"]
@@ -154,18 +131,7 @@ def test_a_gif_in_two_splits_is_a_one_line_error(tmp_path: Path, capsys) -> None
     splits.mkdir()
     shutil.copy(DATA / "test.txt", splits / "test.txt")
     shutil.copy(DATA / "test.txt", splits / "val.txt")
-    code = main(
-        [
-            "import",
-            "tgif",
-            "--tsv",
-            str(DATA / "generated-captions-test.tsv"),
-            "--splits",
-            str(splits),
-            "--out",
-            str(tmp_path / "o"),
-        ]
-    )
+    code = _import("tgif", DATA / "generated-captions-test.tsv", splits, tmp_path / "o")
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "both the validation and test splits" in err
@@ -195,21 +161,7 @@ def _mrw_release(root: Path) -> list[dict]:
 def test_mrw_v1_imports_urls_and_local_videos(tmp_path: Path) -> None:
     items = _mrw_release(tmp_path)
     out = tmp_path / "urls"
-    assert (
-        main(
-            [
-                "import",
-                "mrw-v1",
-                "--json",
-                str(tmp_path / "mrw-v1.0.json"),
-                "--splits",
-                str(tmp_path / "split"),
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    assert _import("mrw-v1", tmp_path / "mrw-v1.0.json", tmp_path / "split", out) == 0
     loaded = _load(out, "urls")
     assert {s: len(loaded[s]) for s in loaded} == {"train": 6, "validation": 2, "test": 2}
     row = loaded["test"][0]
@@ -229,19 +181,13 @@ def test_mrw_v1_imports_urls_and_local_videos(tmp_path: Path) -> None:
     (videos / "mrw009.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom-not-really-a-video")
     full_dir = tmp_path / "full"
     assert (
-        main(
-            [
-                "import",
-                "mrw-v1",
-                "--json",
-                str(tmp_path / "mrw-v1.0.json"),
-                "--splits",
-                str(tmp_path / "split"),
-                "--videos",
-                str(videos),
-                "--out",
-                str(full_dir),
-            ]
+        _import(
+            "mrw-v1",
+            tmp_path / "mrw-v1.0.json",
+            tmp_path / "split",
+            full_dir,
+            "--videos",
+            videos,
         )
         == 0
     )
@@ -254,19 +200,5 @@ def test_mrw_v1_imports_urls_and_local_videos(tmp_path: Path) -> None:
 def test_mrw_v1_bad_json_is_a_one_line_error(tmp_path: Path, capsys, content: str) -> None:
     _mrw_release(tmp_path)
     (tmp_path / "mrw-v1.0.json").write_text(content)
-    assert (
-        main(
-            [
-                "import",
-                "mrw-v1",
-                "--json",
-                str(tmp_path / "mrw-v1.0.json"),
-                "--splits",
-                str(tmp_path / "split"),
-                "--out",
-                str(tmp_path / "o"),
-            ]
-        )
-        == 2
-    )
+    assert _import("mrw-v1", tmp_path / "mrw-v1.0.json", tmp_path / "split", tmp_path / "o") == 2
     assert capsys.readouterr().err.startswith("error: ")
