@@ -451,14 +451,12 @@ class FrameTransform:
             return batch
         frames, timestamps = [], []
         for row_id, video in zip(batch["id"], videos):
-            clip = decode(
-                self._media(row_id, video),
-                self.num_frames,
-                self.fps,
-                self.size,
-                self.sampling,
-                None if self.seed is None else self.seed ^ zlib.crc32(row_id.encode()),
-            )
+            seed = None if self.seed is None else self.seed ^ zlib.crc32(row_id.encode())
+            media = self._media(row_id, video)
+            try:
+                clip = decode(media, self.num_frames, self.fps, self.size, self.sampling, seed)
+            except FrameDecodeError as exc:
+                raise FrameDecodeError(f"row {row_id}: {exc}") from None
             frames.append(clip.frames)
             timestamps.append(clip.timestamps)
         batch["frames"], batch["timestamps"] = frames, timestamps

@@ -208,6 +208,21 @@ def test_url_only_rows_say_how_to_rehydrate(built, hf_cache):
         urls[0]
 
 
+def test_undecodable_media_names_the_row(tmp_path, make_gif):
+    rows = [
+        VideoRow(
+            id="good", video_id="v1", sentence="s", video_bytes=make_gif([(0, 0, 0), (9, 9, 9)])
+        ),
+        VideoRow(id="bad", video_id="v2", sentence="s", video_bytes=b"GIF89a not really"),
+    ]
+    ds = load_dataset(
+        build_dataset({"train": rows}, tmp_path / "ds"), split="train", cache_dir=str(tmp_path)
+    )
+    assert ds[0]["frames"].shape[0] == 8
+    with pytest.raises(FrameDecodeError, match="^row bad: "):
+        ds[1]
+
+
 def test_export_qrels_from_a_folder_and_from_a_loaded_dataset(built, hf_cache, tmp_path):
     paths = export_qrels(built, "test", tmp_path / "folder")
     t2v = paths["t2v"].read_text().splitlines()
