@@ -93,6 +93,7 @@ def fetch(
     *,
     session: object | None = None,
     attempts: int = 5,
+    backoff_s: float = 0.5,
     timeout_s: float = 60.0,
     progress: bool = True,
 ) -> Path:
@@ -123,7 +124,7 @@ def fetch(
             requests.exceptions.ChunkedEncodingError,
         ) as exc:
             last_error = " ".join(str(exc).split())[:200]
-            time.sleep(min(2.0**attempt * 0.5, 10.0))
+            time.sleep(min(backoff_s * 2.0**attempt, 10.0))  # then resume from what arrived
     else:
         raise FetchError(f"{remote.url}: download failed after {attempts} attempts ({last_error})")
 

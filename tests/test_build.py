@@ -67,6 +67,7 @@ def collection(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_collection(root, posts)
 
 
+@pytest.mark.slow
 def test_build_keeps_reposts_in_one_split_and_is_deterministic(
     collection: Path, tmp_path: Path
 ) -> None:

@@ -21,6 +21,7 @@ from mrw.remote import CHECKSUMS_FILE, FetchError, RemoteFile, fetch
 
 DATA = Path(__file__).parent / "data" / "tgif"
 BLOB = bytes(range(256)) * 1200  # 300 KiB
+QUICK = {"progress": False, "backoff_s": 0.0}
 
 
 def _sha(data: bytes) -> str:
@@ -30,23 +31,21 @@ def _sha(data: bytes) -> str:
 def test_interrupted_transfer_resumes_with_a_range_request(tmp_path: Path) -> None:
     with ReleaseHost({"/f.bin": BLOB}) as host:
         host.cut_after["/f.bin"] = [100_000, 50_000]  # the connection drops twice
-        path = fetch(
-            RemoteFile("f.bin", host.url("/f.bin"), sha256=_sha(BLOB)), tmp_path, progress=False
-        )
+        path = fetch(RemoteFile("f.bin", host.url("/f.bin"), sha256=_sha(BLOB)), tmp_path, **QUICK)
         assert path.read_bytes() == BLOB
         # each retry asks only for the rest (bytes received before the drop are kept)
         offsets = [int(r[1][6:-1]) if r[1] else 0 for r in host.requests]
         assert len(offsets) == 3 and 0 == offsets[0] < offsets[1] < offsets[2] <= 150_000
         assert not list(tmp_path.glob("*.part"))
         # a verified copy is not fetched again
-        fetch(RemoteFile("f.bin", host.url("/f.bin"), sha256=_sha(BLOB)), tmp_path, progress=False)
+        fetch(RemoteFile("f.bin", host.url("/f.bin"), sha256=_sha(BLOB)), tmp_path, **QUICK)
         assert len(host.requests) == 3
 
 
 def test_a_partial_file_left_by_a_killed_run_is_continued(tmp_path: Path) -> None:
     (tmp_path / "f.bin.part").write_bytes(BLOB[:123_456])
     with ReleaseHost({"/f.bin": BLOB}) as host:
-        fetch(RemoteFile("f.bin", host.url("/f.bin"), sha256=_sha(BLOB)), tmp_path, progress=False)
+        fetch(RemoteFile("f.bin", host.url("/f.bin"), sha256=_sha(BLOB)), tmp_path, **QUICK)
         assert host.requests == [("/f.bin", "bytes=123456-")]
     assert (tmp_path / "f.bin").read_bytes() == BLOB
 
@@ -54,7 +53,7 @@ def test_a_partial_file_left_by_a_killed_run_is_continued(tmp_path: Path) -> Non
 def test_a_server_without_ranges_restarts_the_file(tmp_path: Path) -> None:
     (tmp_path / "f.bin.part").write_bytes(b"stale bytes from another version")
     with ReleaseHost({"/f.bin": BLOB}, ranges=False) as host:
-        fetch(RemoteFile("f.bin", host.url("/f.bin"), sha256=_sha(BLOB)), tmp_path, progress=False)
+        fetch(RemoteFile("f.bin", host.url("/f.bin"), sha256=_sha(BLOB)), tmp_path, **QUICK)
     assert (tmp_path / "f.bin").read_bytes() == BLOB
 
 
@@ -68,28 +67,26 @@ def test_git_blob_ids_are_checked(tmp_path: Path) -> None:
         .strip()
     )
     with ReleaseHost({"/f.bin": BLOB}) as host:
-        fetch(RemoteFile("f.bin", host.url("/f.bin"), git_sha1=blob_id), tmp_path, progress=False)
+        fetch(RemoteFile("f.bin", host.url("/f.bin"), git_sha1=blob_id), tmp_path, **QUICK)
         with pytest.raises(FetchError, match="git blob id differs"):
-            fetch(
-                RemoteFile("g.bin", host.url("/f.bin"), git_sha1="0" * 40), tmp_path, progress=False
-            )
+            fetch(RemoteFile("g.bin", host.url("/f.bin"), git_sha1="0" * 40), tmp_path, **QUICK)
     assert not (tmp_path / "g.bin").exists() and not (tmp_path / "g.bin.part").exists()
 
 
 def test_unpublished_checksums_are_recorded_then_enforced(tmp_path: Path) -> None:
     with ReleaseHost({"/a.tar.gz": BLOB}) as host:
         remote = RemoteFile("a.tar.gz", host.url("/a.tar.gz"))
-        fetch(remote, tmp_path, progress=False)
+        fetch(remote, tmp_path, **QUICK)
         assert json.loads((tmp_path / CHECKSUMS_FILE).read_text()) == {"a.tar.gz": _sha(BLOB)}
         (tmp_path / "a.tar.gz").unlink()
         host.files["/a.tar.gz"] = BLOB[::-1]  # the publisher's file changed
         with pytest.raises(FetchError, match="recorded at first download"):
-            fetch(remote, tmp_path, progress=False)
+            fetch(remote, tmp_path, **QUICK)
 
 
 def test_http_errors_are_one_line_errors(tmp_path: Path) -> None:
     with ReleaseHost({}) as host, pytest.raises(FetchError, match="HTTP 404"):
-        fetch(RemoteFile("x", host.url("/x")), tmp_path, progress=False)
+        fetch(RemoteFile("x", host.url("/x")), tmp_path, **QUICK)
 
 
 @pytest.fixture()
@@ -98,6 +95,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "cache"
 
 
+@pytest.mark.slow
 def test_download_tgif_fetches_imports_and_rehydrates(
     cache: Path, tmp_path: Path, monkeypatch
 ) -> None:
