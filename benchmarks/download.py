@@ -22,11 +22,11 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the loopback media host and generated media
 
-from fakes.media import make_gif  # noqa: E402
-from fakes.media_server import MediaServer  # noqa: E402
+from fakes.media import make_gif
+from fakes.media_server import MediaServer
 
-from mrw.collect.downloader import DownloaderConfig, DownloadRequest, download_many  # noqa: E402
-from mrw.collect.store import MediaStore  # noqa: E402
+from mrw.collect.downloader import DownloaderConfig, DownloadRequest, download_many
+from mrw.collect.store import MediaStore
 
 
 def serve(n: int, latency_s: float, ports: multiprocessing.Queue, stop: multiprocessing.Event) -> None:

@@ -10,7 +10,8 @@ from fakes.media_server import MediaServer, Route
 from mrw.collect.downloader import DownloaderConfig, DownloadRequest, download_many
 from mrw.collect.store import MediaStore
 
-FAST = dict(workers=4, per_host=4, backoff_s=0.05, max_attempts=3, read_timeout_s=2.0, allow_private=True)
+FAST = {"workers": 4, "per_host": 4, "backoff_s": 0.05, "max_attempts": 3, "read_timeout_s": 2.0,
+        "allow_private": True}
 
 
 @pytest.fixture()

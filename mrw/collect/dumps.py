@@ -97,7 +97,7 @@ def iter_dump(path: str | os.PathLike[str], stats: DumpStats | None = None) -> I
                 try:
                     record = json.loads(line)
                     if not isinstance(record, dict):
-                        raise ValueError("not an object")
+                        raise TypeError("not an object")
                     post = post_from_reddit_json(record)
                 except (ValueError, KeyError, TypeError):
                     stats.skip("malformed record")

@@ -21,7 +21,13 @@ from tqdm import tqdm
 
 from mrw.atomic import atomic_write
 from mrw.collect.downloader import (
-    RETRYABLE, Downloader, DownloaderConfig, DownloadRequest, DownloadResult, bounded_imap, download_many,
+    RETRYABLE,
+    Downloader,
+    DownloaderConfig,
+    DownloadRequest,
+    DownloadResult,
+    bounded_imap,
+    download_many,
 )
 from mrw.collect.dumps import DumpStats, iter_dump
 from mrw.collect.filters import FilterConfig, PostFilter, media_key

@@ -8,6 +8,7 @@ listing that keeps failing is reported and skipped without losing what was alrea
 """
 from __future__ import annotations
 
+import configparser
 import logging
 import time
 from collections.abc import Iterator
@@ -68,7 +69,7 @@ def reddit_client(site: str | None = None, **overrides: Any):  # -> praw.Reddit
             "Reddit credentials missing: set praw_client_id, praw_client_secret and praw_user_agent"
             " in the environment, or pass --praw-site NAME for a praw.ini section"
         ) from None
-    except Exception as exc:  # configparser errors for an unknown site name
+    except configparser.Error as exc:  # e.g. an unknown praw.ini site name
         raise RedditError(f"cannot configure Reddit client: {type(exc).__name__}: {exc}") from None
     reddit.read_only = True
     return reddit
@@ -105,7 +106,12 @@ def _drain(generator: Iterator[Any], source: str, query: RedditQuery, stats: Red
     A ListingGenerator keeps its `after` cursor when a page request fails, so calling
     `next` again retries the same page: nothing already read is lost or repeated.
     """
-    from prawcore.exceptions import RequestException, ResponseException, ServerError, TooManyRequests
+    from prawcore.exceptions import (
+        RequestException,
+        ResponseException,
+        ServerError,
+        TooManyRequests,
+    )
 
     failures = 0
     while True:

@@ -112,7 +112,7 @@ class MediaServer:
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+            def do_GET(self) -> None:
                 host = (self.headers.get("Host") or "").split(":")[0] or None
                 path, _, query = self.path.partition("?")
                 length = int(self.headers.get("Content-Length") or 0)
@@ -136,7 +136,7 @@ class MediaServer:
                     with server._lock:
                         server.in_flight -= 1
 
-            do_POST = do_GET  # noqa: N815
+            do_POST = do_GET
 
             def _send(self, route: Route) -> None:
                 status = route.status

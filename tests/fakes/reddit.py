@@ -13,8 +13,8 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import Any
+from urllib.parse import urlsplit
 
 from fakes.media_server import MediaServer, Request, Route
 
