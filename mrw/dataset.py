@@ -243,6 +243,7 @@ def build_dataset(
     configs: Sequence[str] = ("default",),
     pretty_name: str = "MRW",
     description: str = "",
+    card_metadata: Mapping[str, Any] | None = None,
     max_shard_bytes: int = MAX_SHARD_BYTES,
     progress: bool = False,
 ) -> Path:
@@ -251,7 +252,8 @@ def build_dataset(
     `configs` picks what is written: `default` (rows with media bytes) and/or `urls` (the
     same rows without bytes, for redistribution); the first is the card's default config.
     `description` is markdown placed in the card under the generated schema section (e.g.
-    the datasheet). Rows are streamed: a split may be a generator over many GB of media.
+    the datasheet). `card_metadata` adds Hub card fields (`license`, `language`, ...) to
+    the YAML header. Rows are streamed: a split may be a generator over many GB of media.
     """
     configs = tuple(configs)
     if not configs or set(configs) - set(CONFIG_DIRS) or len(set(configs)) != len(configs):
@@ -278,7 +280,7 @@ def build_dataset(
             for config, writer in zip(configs, writers):
                 writer.finish()
                 counts[config][split] = (writer.num_rows, writer.num_bytes)
-        card = _card(feats, counts, pretty_name, description)
+        card = _card(feats, counts, pretty_name, description, card_metadata or {})
         (tmp / "README.md").write_text(card, encoding="utf-8")
     return Path(out_dir)
 
@@ -296,6 +298,7 @@ def _card(
     counts: Mapping[str, Mapping[str, tuple[int, int]]],
     pretty_name: str,
     description: str,
+    card_metadata: Mapping[str, Any],
 ) -> str:
     import yaml
 
@@ -322,6 +325,7 @@ def _card(
     header = {
         "pretty_name": pretty_name,
         "tags": ["video", "text-retrieval", "video-text-retrieval", "mrw"],
+        **card_metadata,
         "configs": configs_yaml,
         "dataset_info": infos_yaml,
     }

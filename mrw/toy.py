@@ -280,7 +280,12 @@ def build_toy(
         + "\n```\n"
     )
     return build_dataset(
-        splits, out_dir, pretty_name="MRW toy set", description=description, progress=progress
+        splits,
+        out_dir,
+        pretty_name="MRW toy set",
+        description=description,
+        card_metadata={"license": "mit", "language": ["en"]},
+        progress=progress,
     )
 
 

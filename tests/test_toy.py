@@ -83,6 +83,8 @@ def test_fixture_toy_set_loads_with_frames(toy_dataset_dir):
         s: read_table(toy_dataset_dir, s, ["id"]).num_rows for s in ("train", "validation", "test")
     }
     assert sizes == {"train": 96, "validation": 8, "test": 16}
+    card = (toy_dataset_dir / "README.md").read_text()
+    assert "license: mit" in card and '"num_pairs": 120' in card
     test = load_dataset(toy_dataset_dir, split="test", num_frames=8)
     row = test[0]
     assert row["frames"].shape == (8, 3, 64, 64)
