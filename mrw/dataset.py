@@ -361,6 +361,8 @@ def split_files(
 ) -> dict[str, list[Path]]:
     """Parquet shards per split of a built folder (`config` None: `default`, else `urls`)."""
     root = Path(directory)
+    if not root.is_dir():
+        raise DatasetNotFoundError(f"{root}: not a local dataset folder")
     candidates = [config] if config else list(CONFIG_DIRS)
     for name in candidates:
         if name not in CONFIG_DIRS:

@@ -301,3 +301,7 @@ def test_named_datasets_that_are_not_prepared_say_how_to_get_them(tmp_path, monk
         load_dataset("tgif")
     with pytest.raises(DatasetNotFoundError, match="unknown dataset"):
         load_dataset("not a dataset")
+    with pytest.raises(DatasetNotFoundError, match="cannot load 'someorg/absent'.*Hub"):
+        load_dataset("someorg/absent", cache_dir=str(tmp_path / "hf"))  # offline in tests
+    with pytest.raises(DatasetNotFoundError, match="not a local dataset folder"):
+        read_table("someorg/absent", "test")
