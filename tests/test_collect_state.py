@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 from fakes.media import make_gif
 
+from mrw.collect.downloader import Attempt, DownloadRequest, DownloadResult
 from mrw.collect.records import Post
-from mrw.collect.state import AttemptRecord, CollectionState, StateError, iter_collected
+from mrw.collect.state import CollectionState, StateError, iter_collected
 from mrw.collect.store import MediaStore
 
 
@@ -30,16 +31,18 @@ def test_state_roundtrip_and_iter_collected(tmp_path):
         writer = store.writer()
         writer.write(make_gif(1))
         media = store.commit(writer, "image/gif")
-        attempts = [AttemptRecord("https://i.imgur.com/a.mp4", 503, "server_error", "HTTP 503", 0.1),
-                    AttemptRecord("https://i.imgur.com/a.mp4", 200, "ok", "", 0.1)]
-        state.record_download("a", "https://i.imgur.com/a.mp4", "ok", None, "https://i.imgur.com/a.mp4", attempts,
-                              (media.sha256, media.content_type, media.size, media.relpath))
-        state.record_download("b", "https://i.imgur.com/b.mp4", "http_error", "HTTP 404", None, [], None)
+        attempts = (Attempt("https://i.imgur.com/a.mp4", 503, "server_error", "HTTP 503", 0.1),
+                    Attempt("https://i.imgur.com/a.mp4", 200, "ok", "", 0.1))
+        request_a = DownloadRequest("a", "https://i.imgur.com/a.mp4")
+        state.record_download(DownloadResult(request_a, "ok", "", request_a.url, media, attempts))
+        state.record_download(DownloadResult(DownloadRequest("b", "https://i.imgur.com/b.mp4"), "http_error",
+                                             "HTTP 404", None, None, attempts[:1]))
         assert state.downloads_pending() == []
         counts = state.counts()
         assert counts["posts"] == {"accepted": 2, "rejected: not a reaction title": 1}
         assert counts["downloads"] == {"http_error: HTTP 404": 1, "ok": 1}
-        assert state.conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 2
+        assert state.conn.execute("SELECT post_id, http_status FROM attempts ORDER BY id").fetchall() == [
+            ("a", 503), ("a", 200), ("b", 503)]
     items = list(iter_collected(tmp_path))
     assert [item.post.id for item in items] == ["a"]
     item = items[0]

@@ -346,7 +346,8 @@ def bounded_imap(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iter
     """
     workers = max(1, workers)
     pending: set[Future[R]] = set()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mrw-collect") as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mrw-collect")
+    try:
         for item in items:
             pending.add(pool.submit(fn, item))
             if len(pending) >= 2 * workers:
@@ -355,6 +356,10 @@ def bounded_imap(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iter
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             yield from (future.result() for future in done)
+    finally:
+        # on Ctrl-C or an abandoned generator, queued work is dropped; running work ends
+        # within its timeouts and its result is simply not recorded (redone next run)
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def download_many(

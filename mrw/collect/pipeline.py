@@ -33,7 +33,7 @@ from mrw.collect.dumps import DumpStats, iter_dump
 from mrw.collect.filters import FilterConfig, PostFilter, media_key
 from mrw.collect.records import Post
 from mrw.collect.resolve import Resolution, Resolver
-from mrw.collect.state import MEDIA_DIR, AttemptRecord, CollectionState
+from mrw.collect.state import MEDIA_DIR, CollectionState
 from mrw.collect.store import MediaStore
 
 #: outcomes retried when `mrw collect` runs again on the same folder
@@ -105,22 +105,24 @@ class Collector:
         batch: list[tuple[Post, str, str | None, str | None]] = []
         batch_ids: set[str] = set()
         batch_keys: dict[str, str] = {}
-        for post, source in self._bar(posts, desc="posts", unit="post"):
-            self.stats.posts_read += 1
-            if not self.filter.in_scope(post):
-                self.stats.posts_out_of_scope += 1
-                continue
-            if post.id in batch_ids or self.state.has_post(post.id):
-                continue  # the same post from another listing, or from an earlier run
-            key, reason = self._decide(post, batch_ids, batch_keys)
-            batch.append((post, source, key, reason))
-            batch_ids.add(post.id)
-            if reason is None and key is not None:
-                batch_keys[key] = post.id
-            if len(batch) >= INGEST_BATCH:
-                self.stats.posts_new += self.state.add_posts(batch)
-                batch, batch_ids, batch_keys = [], set(), {}
-        self.stats.posts_new += self.state.add_posts(batch)
+        try:
+            for post, source in self._bar(posts, desc="posts", unit="post"):
+                self.stats.posts_read += 1
+                if not self.filter.in_scope(post):
+                    self.stats.posts_out_of_scope += 1
+                    continue
+                if post.id in batch_ids or self.state.has_post(post.id):
+                    continue  # the same post from another listing, or from an earlier run
+                key, reason = self._decide(post, batch_ids, batch_keys)
+                batch.append((post, source, key, reason))
+                batch_ids.add(post.id)
+                if reason is None and key is not None:
+                    batch_keys[key] = post.id
+                if len(batch) >= INGEST_BATCH:
+                    self.stats.posts_new += self.state.add_posts(batch)
+                    batch, batch_ids, batch_keys = [], set(), {}
+        finally:  # a source failing midway (rate limit, bad dump line) keeps what was read
+            self.stats.posts_new += self.state.add_posts(batch)
 
     def _decide(self, post: Post, batch_ids: set[str], batch_keys: dict[str, str]) -> tuple[str | None, str | None]:
         reason = self.filter.reject_reason(post)
@@ -163,12 +165,8 @@ class Collector:
         self.stats.download_s += time.monotonic() - started
 
     def _record(self, result: DownloadResult) -> None:
+        self.state.record_download(result)
         media = result.media
-        self.state.record_download(
-            result.request.key, result.request.url, result.status, result.reason or None, result.final_url,
-            [AttemptRecord(a.url, a.http_status, a.outcome, a.detail, a.elapsed_s) for a in result.attempts],
-            (media.sha256, media.content_type, media.size, media.relpath) if media else None,
-        )
         self.stats.downloads += 1
         if media is not None:
             self.stats.downloaded_ok += 1
@@ -230,6 +228,16 @@ def render_report(report: dict[str, Any], console: Any = None) -> None:
     console.print(table)
     run = report["this_run"]
     media = report["media"]
+    dumps = (report.get("sources") or {}).get("dumps") or {}
+    reddit = (report.get("sources") or {}).get("reddit") or {}
+    if dumps.get("lines"):
+        skipped = ", ".join(f"{n} {why}" for why, n in dumps.get("skipped", {}).items()) or "none skipped"
+        console.print(f"dumps: {dumps['lines']} lines, {dumps['posts']} posts ({skipped})")
+    if reddit:
+        console.print(f"reddit: {reddit['posts']} posts, waited {reddit['waits_s']:.0f}s for rate limits"
+                      + "".join(f"\n  skipped {s}" for s in reddit.get("skipped_listings", [])))
+    if run["posts_out_of_scope"]:
+        console.print(f"{run['posts_out_of_scope']} posts from other subreddits were not recorded")
     console.print(
         f"media: {media['files']} files, {media['bytes'] / 1e6:.1f} MB stored | this run: "
         f"{run['posts_new']} new posts, {run['downloaded_ok']}/{run['downloads']} downloads ok, "

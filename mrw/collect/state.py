@@ -19,11 +19,14 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mrw.collect.records import CollectedItem, Post
 from mrw.errors import MRWError
+
+if TYPE_CHECKING:  # readers of a collection (`mrw clean`) need no HTTP stack
+    from mrw.collect.downloader import DownloadResult
 
 STATE_FILE = "state.sqlite"
 MEDIA_DIR = "media"
@@ -79,15 +82,6 @@ CREATE TABLE IF NOT EXISTS downloads (
 
 class StateError(MRWError):
     """The collection folder has no readable state database."""
-
-
-@dataclass(frozen=True)
-class AttemptRecord:
-    url: str
-    http_status: int | None
-    outcome: str
-    detail: str
-    elapsed_s: float
 
 
 def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
@@ -185,33 +179,26 @@ class CollectionState:
         ).fetchall()
 
     # -- downloads -----------------------------------------------------------------------
-    def record_download(
-        self,
-        post_id: str,
-        media_url: str,
-        status: str,
-        reason: str | None,
-        final_url: str | None,
-        attempts: Iterable[AttemptRecord],
-        media: tuple[str, str, int, str] | None,
-    ) -> None:
-        """Record the attempts and the outcome of one download atomically (media: sha, type, size, path)."""
-        now = time.time()
+    def record_download(self, result: DownloadResult) -> None:
+        """Record a download's attempts, its media and its outcome in one transaction (keyed by
+        `result.request.key`, the post id)."""
+        post_id, media, now = result.request.key, result.media, time.time()
         with self._transaction():
             self.conn.executemany(
                 "INSERT INTO attempts (post_id, url, http_status, outcome, detail, elapsed_s, at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(post_id, a.url, a.http_status, a.outcome, a.detail, a.elapsed_s, now) for a in attempts],
+                [(post_id, a.url, a.http_status, a.outcome, a.detail, a.elapsed_s, now) for a in result.attempts],
             )
             if media is not None:
                 self.conn.execute(
                     "INSERT OR IGNORE INTO media (sha256, content_type, size, path) VALUES (?, ?, ?, ?)",
-                    media,
+                    (media.sha256, media.content_type, media.size, media.relpath),
                 )
             self.conn.execute(
                 "INSERT OR REPLACE INTO downloads (post_id, status, reason, media_url, final_url, sha256,"
                 " finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (post_id, status, reason, media_url, final_url, media[0] if media else None, now),
+                (post_id, result.status, result.reason or None, result.request.url, result.final_url,
+                 media.sha256 if media else None, now),
             )
 
     # -- reporting -----------------------------------------------------------------------
