@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import av
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mrw.frames import DecodeLimits, FrameDecodeError, decode, probe
 
@@ -184,3 +188,20 @@ def test_decode_errors_are_not_raw_pyav_errors(make_gif):
             pass
         except av.FFmpegError as exc:  # pragma: no cover - the failure this test exists for
             pytest.fail(f"raw PyAV error for a GIF cut at {cut} bytes: {exc}")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    delays_cs=st.lists(st.integers(min_value=2, max_value=40), min_size=2, max_size=12),
+    fps=st.sampled_from([4.0, 8.0, 12.5]),
+)
+def test_any_delays_every_tick_shows_the_frame_on_screen(make_gif, delays_cs, fps):
+    colours = [(20 * i, 255 - 20 * i, 0) for i in range(len(delays_cs))]
+    data = make_gif(colours, [10 * d for d in delays_cs], size=(8, 8))
+    starts = [sum(delays_cs[:i]) / 100 for i in range(len(delays_cs))]
+    ticks = math.ceil(sum(delays_cs) / 100 * fps - 1e-9)
+    clip = decode(data, num_frames=ticks, fps=fps)
+    assert clip.timestamps.tolist() == pytest.approx([k / fps for k in range(ticks)])
+    for t, frame in zip(clip.timestamps.tolist(), clip.frames):
+        on_screen = max(i for i, start in enumerate(starts) if start <= t + 1e-9)
+        assert frame[0, 4, 4].item() == pytest.approx(colours[on_screen][0], abs=2)
