@@ -10,6 +10,7 @@ COMMANDS: dict[str, str] = {
     "features": "mrw.bench.cli_features",
     "run": "mrw.bench.cli_run",
     "compare": "mrw.bench.compare",
+    "sweep": "mrw.bench.sweep",
 }
 
 

@@ -1,0 +1,129 @@
+"""Many runs as one experiment: (method, overrides) x seeds through `run_method`, resumable.
+
+`sweep` and `reproduce` both describe their work as a list of `Experiment`s. Each (experiment,
+seed) gets a run id derived from its settings, so running the same sweep again reuses the
+finished runs, resumes an interrupted one from its checkpoint, and only trains what is
+missing. The runs land in the ordinary run tree, so `compare` tabulates them like any other.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mrw.bench.runner import RunOptions, RunRecord, RunResult, load_run_record
+
+# RunOptions fields that do not change what is trained (left out of the run id hash).
+_BOOKKEEPING = ("seed", "run_id", "resume", "progress", "runs_dir", "device", "feature_workers", "eval_batch_size")
+
+Runner = Callable[[str, Mapping[str, Any], RunOptions], RunResult]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One configuration to train: a registered method, its config overrides, a display label."""
+
+    method: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.label or self.method
+
+
+@dataclass
+class ExperimentRuns:
+    experiment: Experiment
+    records: list[RunRecord]
+
+
+def seed_range(first: int, count: int) -> list[int]:
+    if count < 1:
+        from mrw.errors import MRWError
+
+        raise MRWError(f"--seeds must be at least 1, got {count}")
+    return list(range(first, first + count))
+
+
+def run_id(experiment: Experiment, options: RunOptions, seed: int) -> str:
+    """`{label}-s{seed}-{hash}`: the hash covers the method, overrides and training options."""
+    settings = {k: v for k, v in dataclasses.asdict(options).items() if k not in _BOOKKEEPING}
+    payload = json.dumps([experiment.method, dict(experiment.overrides), settings], sort_keys=True, default=str)
+    slug = re.sub(r"[^A-Za-z0-9=.]+", "-", experiment.name).strip("-").lower()
+    return f"{slug}-s{seed}-{hashlib.sha256(payload.encode()).hexdigest()[:8]}"
+
+
+def _existing(options: RunOptions, method: str, rid: str) -> Path | None:
+    matches = sorted(Path(options.runs_dir).glob(f"*/{method}/{rid}"))
+    return matches[0] if matches else None
+
+
+def validate(experiments: Sequence[Experiment]) -> None:
+    """Build every config first, so a bad option fails before hours of training."""
+    from mrw.bench.registry import make_config
+
+    for experiment in experiments:
+        make_config(experiment.method, experiment.overrides)
+
+
+def run_experiments(
+    experiments: Sequence[Experiment],
+    options: RunOptions,
+    seeds: Sequence[int],
+    runner: Runner | None = None,
+    log: Callable[[str], None] = print,
+) -> list[ExperimentRuns]:
+    """Train (or reuse) every experiment under every seed; records in experiment order."""
+    if runner is None:
+        from mrw.bench.runner import run_method as runner
+    validate(experiments)
+    total = len(experiments) * len(seeds)
+    out = []
+    for i, experiment in enumerate(experiments):
+        records = []
+        for j, seed in enumerate(seeds):
+            rid = run_id(experiment, options, seed)
+            step = f"[{i * len(seeds) + j + 1}/{total}] {experiment.name} seed {seed}"
+            existing = _existing(options, experiment.method, rid)
+            if existing is not None and (existing / "metrics.json").is_file():
+                log(f"{step}: reusing {existing}")
+                records.append(load_run_record(existing))
+                continue
+            resume = str(existing) if existing is not None else None
+            log(f"{step}: {'resuming' if resume else 'training'}")
+            result = runner(experiment.method, experiment.overrides,
+                            dataclasses.replace(options, seed=seed, run_id=rid, resume=resume))
+            records.append(load_run_record(result.run_dir))
+        out.append(ExperimentRuns(experiment, records))
+    return out
+
+
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """Training flags of the multi-run commands (`sweep`, `reproduce`)."""
+    group = parser.add_argument_group("training")
+    group.add_argument("--epochs", type=int, help="default: 30 (toy: 12)")
+    group.add_argument("--batch-size", type=int, default=128)
+    group.add_argument("--lr", type=float, default=2e-4)
+    group.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
+    group.add_argument("--seeds", type=int, default=1, help="number of seeds per configuration (default: 1)")
+    group.add_argument("--glove", metavar="PATH", help="glove.840B.300d.txt (default: random word vectors)")
+    group.add_argument("--runs-dir", default="runs", help="root of run records (default: ./runs)")
+
+
+def options_from_args(args: argparse.Namespace, **fixed: Any) -> RunOptions:
+    """RunOptions from the data (`add_data_arguments`) and training flags; `fixed` wins."""
+    values = {
+        "dataset": args.dataset, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+        "device": args.device, "num_frames": args.num_frames, "fps": args.fps, "image_size": args.image_size,
+        "backbone": args.backbone, "weights": args.weights, "glove": args.glove, "runs_dir": args.runs_dir,
+        "feature_workers": args.workers,
+    }
+    values.update(fixed)
+    return RunOptions(**values)
