@@ -78,6 +78,7 @@ class FakePost:
 
 def make_collection(root: Path, posts: Sequence[FakePost]) -> Path:
     """A collection folder (state + media store) as `mrw collect` leaves it, via its own API."""
+    from mrw.collect.downloader import DownloadRequest, DownloadResult
     from mrw.collect.mediatypes import EXTENSIONS, sniff
     from mrw.collect.records import Post
     from mrw.collect.state import MEDIA_DIR, CollectionState
@@ -104,12 +105,6 @@ def make_collection(root: Path, posts: Sequence[FakePost]) -> Path:
             writer.write(fake.media)
             media = store.commit(writer, content_type)
             state.record_download(
-                fake.id,
-                url,
-                "ok",
-                None,
-                url,
-                [],
-                (media.sha256, media.content_type, media.size, media.relpath),
+                DownloadResult(DownloadRequest(fake.id, url), "ok", "", url, media)
             )
     return root
