@@ -27,14 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import torch
 
 from mrw.atomic import atomic_dir, atomic_write
 from mrw.errors import MRWError
-from mrw.frames import FrameDecodeError, Sampling, decode, probe
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # decoding (PyAV, torch) and `datasets` load on first use: `--help` stays fast
     import datasets
+
+    from mrw.frames import Sampling
 
 SPLITS = ("train", "validation", "test")
 CONFIG_DIRS = {"default": "data", "urls": "urls"}
@@ -84,6 +84,8 @@ class VideoRow:
         """A row whose media metadata (frames, fps, size, sha256, file name) is read from `data`."""
         import hashlib
 
+        from mrw.frames import probe
+
         info = probe(data)
         metadata.setdefault("video_path", f"{video_id}{sniff_extension(data)}")
         return cls(
@@ -115,31 +117,36 @@ def sniff_extension(data: bytes) -> str:
     return f".{EXTENSIONS[kind]}" if kind else ""
 
 
+# Column -> HF dtype ("video" is the `Video()` feature: struct{bytes, path}).
+COLUMN_TYPES: dict[str, str] = {
+    "id": "string",
+    "video_id": "string",
+    "sentence": "string",
+    "video": "video",
+    "source": "string",
+    "post_url": "string",
+    "media_url": "string",
+    "created_utc": "int64",
+    "num_frames": "int32",
+    "fps": "float64",
+    "duration_s": "float64",
+    "width": "int32",
+    "height": "int32",
+    "sha256": "string",
+}
+COLUMNS = tuple(COLUMN_TYPES)
+
+
 def features() -> datasets.Features:
     """The HF features of every MRW-format dataset (both configs share them)."""
     from datasets import Features, Value, Video
 
     return Features(
         {
-            "id": Value("string"),
-            "video_id": Value("string"),
-            "sentence": Value("string"),
-            "video": Video(),
-            "source": Value("string"),
-            "post_url": Value("string"),
-            "media_url": Value("string"),
-            "created_utc": Value("int64"),
-            "num_frames": Value("int32"),
-            "fps": Value("float64"),
-            "duration_s": Value("float64"),
-            "width": Value("int32"),
-            "height": Value("int32"),
-            "sha256": Value("string"),
+            name: Video() if dtype == "video" else Value(dtype)
+            for name, dtype in COLUMN_TYPES.items()
         }
     )
-
-
-COLUMNS = tuple(features())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -452,6 +459,8 @@ class FrameTransform:
     seed: int | None = None
 
     def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        from mrw.frames import FrameDecodeError, decode
+
         videos = batch.pop("video", None)
         if videos is None:
             return batch
@@ -470,6 +479,8 @@ class FrameTransform:
 
     @staticmethod
     def _media(row_id: str, video: Mapping[str, Any] | None) -> bytes | str:
+        from mrw.frames import FrameDecodeError
+
         if video and video.get("bytes"):
             return video["bytes"]
         if video and video.get("path") and Path(video["path"]).is_file():
@@ -522,6 +533,8 @@ def load_dataset(
 
 def collate(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Batch rows for a DataLoader: tensors stacked, numbers as tensors, the rest as lists."""
+    import torch
+
     if not rows:
         raise ValueError("cannot collate an empty batch")
     batch: dict[str, Any] = {}
