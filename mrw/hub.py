@@ -200,22 +200,31 @@ def rehydrate(
                 settle(vid, store.path(result.media))
 
     def rows(split: str) -> Iterator:
+        """Rows with media, streamed; metadata the URL-only row already has is kept as is."""
         from mrw.dataset import VideoRow
+        from mrw.frames import FrameDecodeError
 
         for row in iter_rows(urls_dir, split, "urls"):
-            if row.video_id in path_of:
-                data = path_of[row.video_id].read_bytes()
+            if row.video_id not in path_of:
+                continue
+            try:
                 probed = VideoRow.from_media(
-                    data, id=row.id, video_id=row.video_id, sentence=row.sentence
+                    path_of[row.video_id].read_bytes(),
+                    id=row.id,
+                    video_id=row.video_id,
+                    sentence=row.sentence,
                 )
-                keep = {k: v for k, v in dataclasses.asdict(row).items() if v is not None}
-                yield dataclasses.replace(
-                    probed,
-                    **{k: v for k, v in keep.items() if k not in ("video_bytes", "video_path")},
-                )
+            except FrameDecodeError:  # passed the downloader's check, fails the full probe
+                status[row.video_id] = "undecodable"
+                del path_of[row.video_id]
+                continue
+            known = {k: v for k, v in dataclasses.asdict(row).items() if v is not None}
+            known.pop("video_bytes", None)
+            known.pop("video_path", None)
+            yield dataclasses.replace(probed, **known)
 
-    counts = Counter(status.values())
     if not path_of:
+        counts = Counter(status.values())
         raise HubError(f"no media could be downloaded ({dict(counts)}); nothing to re-hydrate")
     splits = [split for split in splits if videos_of[split] & path_of.keys()]  # no empty splits
     build_dataset(
@@ -226,6 +235,7 @@ def rehydrate(
         progress=progress,
     )
     write_qrels(out_dir, splits)
+    counts = Counter(status.values())
     report = {"videos": len(url_of), "by_status": dict(sorted(counts.items()))}
     with atomic_write(Path(out_dir) / REHYDRATE_FILE, "w") as handle:
         json.dump(report, handle, indent=2, sort_keys=True)
