@@ -77,6 +77,9 @@ def test_unknown_hosts_go_through_yt_dlp_generic_extractor(tmp_path):
         assert (found.status, found.resolver, found.media_url) == ("resolved", "yt-dlp", server.url("/files/42.mp4"))
         missing = resolver(tmp_path, allow_private=True).resolve(server.url("/post/404"))
         assert missing.status == "unresolvable" and missing.reason.startswith("yt-dlp:") and "404" in missing.reason
+        server.add("/post/busy", status=503)
+        busy = resolver(tmp_path, allow_private=True).resolve(server.url("/post/busy"))
+        assert busy.status == "error"  # retried by the next run, unlike a 404
         blocked = resolver(tmp_path).resolve(page)
         assert blocked.status == "blocked"
         assert server.hits["/post/42"] == 1

@@ -61,6 +61,7 @@ _OG_VIDEO = re.compile(
     r"""<meta[^>]+(?:property|name)=["'](?:og:video(?::secure_url)?|og:video:url|twitter:player:stream)["'][^>]*>""",
     re.IGNORECASE,
 )
+_TRANSIENT = re.compile(r"HTTP Error (?:429|5\d\d)|timed out|Connection (?:refused|reset)", re.IGNORECASE)
 _CONTENT = re.compile(r"""content=["']([^"']+)["']""", re.IGNORECASE)
 
 
@@ -183,7 +184,9 @@ class Resolver:
                 info = ydl.extract_info(target, download=False)
         except yt_dlp.utils.YoutubeDLError as exc:
             message = " ".join(str(exc).removeprefix("ERROR: ").split())[:200]
-            return unresolvable(rule, f"yt-dlp: {message}")
+            # a server or network failure may pass (retried on the next run); the rest is final
+            status = "error" if _TRANSIENT.search(message) else "unresolvable"
+            return Resolution(status, rule, None, f"yt-dlp: {message}")
         chosen = (info or {}).get("requested_formats") or [info or {}]
         media_url = next((f.get("url") for f in chosen if f.get("url")), None)
         if info and info.get("_type") == "playlist":
