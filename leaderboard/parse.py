@@ -31,7 +31,8 @@ MAX_LINE_BYTES = 1 << 16
 COLUMNS = ("qid", "q0", "docid", "rank", "score", "tag")
 FORMAT = "'qid Q0 docid rank score tag'"
 # Separators are ASCII whitespace, as for bytes.split(); lines end at "\n".
-_ODD_SEPARATORS = (b"\t", b"\r", b"\x0b", b"\x0c")
+_NON_CANONICAL_BYTES = (b"\t", b"\r", b"\x0b", b"\x0c", b"\x00")
+_TEXT_COLUMNS = ("qid", "q0", "docid", "rank", "tag")
 _BOM = b"\xef\xbb\xbf"
 _SEPARATOR_TABLE = bytes.maketrans(b"\t\r\x0b\x0c", b"    ")
 
@@ -39,8 +40,7 @@ _PARSE = pacsv.ParseOptions(
     delimiter=" ", quote_char=False, escape_char=False, ignore_empty_lines=False
 )
 _CONVERT = pacsv.ConvertOptions(
-    include_columns=["qid", "docid", "score"],
-    column_types={"qid": pa.binary(), "docid": pa.binary(), "score": pa.float64()},
+    column_types={**dict.fromkeys(COLUMNS, pa.binary()), "score": pa.float64()},
     null_values=[],
     strings_can_be_null=False,
 )
@@ -87,60 +87,65 @@ def first_line(path: str | os.PathLike[str]) -> bytes:
         return b""
 
 
-def _needs_normalising(block: bytes) -> bool:
-    """Whether any separator is other than one space between fields (vectorised scan)."""
-    if any(sep in block for sep in _ODD_SEPARATORS):
-        return True
-    codes = np.frombuffer(block, dtype=np.uint8)
-    space = codes == 32
-    blank = space | (codes == 10)
-    return bool(
-        space[0] or space[-1] or (space[1:] & blank[:-1]).any() or (blank[1:] & space[:-1]).any()
-    )
-
-
 def _normalise(block: bytes) -> bytes:
-    """Single spaces between fields, none at line ends (a no-op for well-formed files)."""
-    if not block or not _needs_normalising(block):
-        return block
+    """Single spaces between fields, none at line ends, line count unchanged (careful path)."""
     lines = block.translate(_SEPARATOR_TABLE).split(b"\n")
     return b"\n".join(b" ".join(line.split()) for line in lines)
 
 
-def _line_blocks(path: str, max_bytes: int) -> Iterator[tuple[int, bytes]]:
-    """(first line number, block of whole lines without the final newline), in file order."""
+def _canonical_table(raw: bytes) -> pa.Table | None:
+    """Arrow's table of a block already in canonical form, else None (the fast path).
+
+    Canonical: fields separated by single spaces, no empty line, no NUL byte, no byte-order
+    mark. Any other separator shows up as a byte test, a column count Arrow rejects, or an
+    empty field.
+    """
+    if not raw or raw.endswith(b"\n") or raw.startswith(_BOM):
+        return None
+    if any(byte in raw for byte in _NON_CANONICAL_BYTES):
+        return None
+    try:
+        table = _read_table(raw)
+    except pa.ArrowException:
+        return None
+    if any(pc.min(pc.binary_length(table[name])).as_py() == 0 for name in _TEXT_COLUMNS):
+        return None
+    return table
+
+
+class _StreamError(Exception):
+    """A problem found while reading, before lines are counted (`parse_run` adds the line)."""
+
+
+def _line_blocks(path: str, max_bytes: int) -> Iterator[bytes]:
+    """Blocks of whole lines (without the final newline), in file order."""
     carry = b""
-    lines_done = 0
     total = 0
+    first = True
     with _open(path) as stream:
         while True:
             try:
                 data = stream.read(CHUNK_BYTES)
             except (OSError, EOFError, zlib.error) as exc:
-                raise RunFileError(path, lines_done + 1, f"corrupt gzip data ({exc})") from None
+                raise _StreamError(f"corrupt gzip data ({exc})") from None
             total += len(data)
             if total > max_bytes:
-                raise RunFileError(
-                    path, lines_done + 1, f"file exceeds the size limit of {max_bytes} bytes"
-                )
-            buffer = carry + data
-            if lines_done == 0 and not carry:
-                buffer = buffer.removeprefix(_BOM)  # as written by some Windows editors
+                raise _StreamError(f"file exceeds the size limit of {max_bytes} bytes")
+            if first:
+                data = data.removeprefix(_BOM)  # as written by some Windows editors
+                first = False
             if not data:
-                if buffer:
-                    yield lines_done + 1, buffer
+                if carry:
+                    yield carry
                 return
-            cut = buffer.rfind(b"\n")
+            cut = data.rfind(b"\n")
             if cut < 0:
-                if len(buffer) > MAX_LINE_BYTES:
-                    raise RunFileError(
-                        path, lines_done + 1, f"line longer than {MAX_LINE_BYTES} bytes"
-                    )
-                carry = buffer
+                carry += data
+                if len(carry) > MAX_LINE_BYTES:
+                    raise _StreamError(f"line longer than {MAX_LINE_BYTES} bytes")
                 continue
-            block, carry = buffer[:cut], buffer[cut + 1 :]
-            yield lines_done + 1, block
-            lines_done += block.count(b"\n") + 1
+            yield b"".join((carry, memoryview(data)[:cut]))  # one copy, not two
+            carry = data[cut + 1 :]
 
 
 def _read_table(block: bytes) -> pa.Table:
@@ -197,30 +202,29 @@ def _split_block(block: bytes, first_line: int) -> tuple[pa.Table | None, _Probl
     """Arrow's table of the lines before the block's first line-level problem, and that problem.
 
     Line-level problems are those Arrow cannot represent: NUL bytes, a stray byte-order mark,
-    a wrong column count, an unparsable score.
+    empty lines, a wrong column count, an unparsable score. Lines are only split apart in
+    Python when there is a problem.
     """
-    problem = None
+    problem, prefix = None, block
     if first_line > 1 and block.startswith(_BOM):  # Arrow would silently drop it
-        problem = _Problem(0, "byte-order mark inside the file")
+        problem, prefix = _Problem(0, "byte-order mark inside the file"), b""
     elif b"\x00" in block:
-        row = block.count(b"\n", 0, block.index(b"\x00"))
+        line_start = block.rfind(b"\n", 0, block.index(b"\x00")) + 1
+        row = block.count(b"\n", 0, line_start)
         problem = _Problem(row, "binary data (NUL byte), not a text run file")
-    lines = block.split(b"\n")
-    filled = len(lines)
-    while filled and not lines[filled - 1]:
-        filled -= 1
-    if problem is None and filled < len(lines):  # Arrow would take trailing ones for line ends
-        problem = _Problem(filled, "empty line")
-    if problem is not None:
-        lines = lines[: problem.row]
-    if not lines:
+        prefix = block[: max(line_start - 1, 0)]
+    elif not block or block.endswith(b"\n"):  # Arrow would take trailing empty lines for ends
+        prefix = block.rstrip(b"\n")
+        problem = _Problem(prefix.count(b"\n") + 1 if prefix else 0, "empty line")
+    if not prefix:
         return None, problem
     try:
-        return _read_table(b"\n".join(lines)), problem
+        return _read_table(prefix), problem
     except pa.ArrowException:
+        lines = prefix.split(b"\n")
         row = _first_rejected_line(lines)
-        prefix = _read_table(b"\n".join(lines[:row]) + b"\n") if row else None
-        return prefix, _Problem(row, _describe_rejected(lines[row]))
+        table = _read_table(b"\n".join(lines[:row]) + b"\n") if row else None
+        return table, _Problem(row, _describe_rejected(lines[row]))
 
 
 def _check_values(
@@ -283,15 +287,18 @@ def parse_run(
         return RunFileError(path, line, reason)
 
     blocks = _line_blocks(path, max_bytes)
+    lines_done = 0
     while True:
         try:
-            first_line, raw = next(blocks)
+            raw = next(blocks)
         except StopIteration:
             break
-        except RunFileError as error:  # size limit, corrupt gzip, overlong line
-            raise fail(error.line, error.reason) from None
-        block = _normalise(raw)
-        table, problem = _split_block(block, first_line)
+        except _StreamError as error:  # size limit, corrupt gzip, overlong line
+            raise fail(lines_done + 1, str(error)) from None
+        block, table, problem = raw, _canonical_table(raw), None
+        if table is None:
+            block = _normalise(raw)
+            table, problem = _split_block(block, lines_done + 1)
         if table is not None:
             columns, value_problem = _check_values(table, block, queries, docs, qrels)
             parts.append(columns)
@@ -299,7 +306,8 @@ def parse_run(
             if progress is not None:
                 progress(len(columns[2]))
         if problem is not None:
-            raise fail(first_line + problem.row, problem.reason)
+            raise fail(lines_done + 1 + problem.row, problem.reason)
+        lines_done += table.num_rows
     if not parts:
         raise RunFileError(path, 1, "file is empty")
     run = _assemble(parts, path)
@@ -315,10 +323,16 @@ def _assemble(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], path: str)
 
 def _first_duplicate(run: Run, qrels: Qrels) -> RunFileError | None:
     """The error for the first line repeating an earlier (query, document) pair, if any."""
-    keys = run.query.astype(np.int64) * qrels.gallery_size + run.doc
-    ordered = np.sort(keys)
-    if not (ordered[1:] == ordered[:-1]).any():
-        return None
+    keys = qrels.pair_keys(run.query, run.doc)
+    if qrels.bitmap_keys:
+        seen = np.zeros(qrels.pair_key_space, dtype=bool)
+        seen[keys] = True
+        if np.count_nonzero(seen) == keys.size:
+            return None
+    else:
+        ordered = np.sort(keys)
+        if not (ordered[1:] == ordered[:-1]).any():
+            return None
     order = np.argsort(keys, kind="stable")
     repeat = keys[order[1:]] == keys[order[:-1]]
     row = int(order[1:][repeat].min())

@@ -16,6 +16,8 @@ import numpy as np
 from leaderboard.errors import QrelsError
 from mrw.atomic import atomic_write
 
+BITMAP_MAX_KEYS = 1 << 27  # pair-key bitmaps up to 128 MiB; larger key spaces sort instead
+
 
 @dataclass(frozen=True)
 class Qrels:
@@ -42,10 +44,24 @@ class Qrels:
         """Indices of the queries with at least one relevant document, ascending."""
         return np.unique(self.rel_query)
 
+    @property
+    def pair_key_space(self) -> int:
+        """Number of possible (query, document) keys."""
+        return len(self.query_ids) * self.gallery_size
+
+    @property
+    def bitmap_keys(self) -> bool:
+        """Whether a boolean array over all pair keys is small enough to use (vs sorting)."""
+        return self.pair_key_space <= BITMAP_MAX_KEYS
+
+    def pair_keys(self, query: np.ndarray, doc: np.ndarray) -> np.ndarray:
+        """One int64 per (query index, document index) pair: `query * gallery_size + doc`."""
+        return query.astype(np.int64) * self.gallery_size + doc
+
     @functools.cached_property
     def relevant_keys(self) -> np.ndarray:
-        """Sorted `query * gallery_size + doc` keys of the relevant pairs (for searchsorted)."""
-        return np.sort(self.rel_query.astype(np.int64) * self.gallery_size + self.rel_doc)
+        """Sorted pair keys of the relevant pairs."""
+        return np.sort(self.pair_keys(self.rel_query, self.rel_doc))
 
     @functools.cached_property
     def doc_order(self) -> np.ndarray:

@@ -34,33 +34,40 @@ class Ranking:
     missing_queries: int
 
 
-def first_relevant_ranks(run: Run, qrels: Qrels) -> Ranking:
-    n_queries, gallery = len(qrels.query_ids), qrels.gallery_size
-    keys = run.query.astype(np.int64) * gallery + run.doc
-    relevant_keys = qrels.relevant_keys
-    position = np.minimum(np.searchsorted(relevant_keys, keys), relevant_keys.size - 1)
-    relevant_rows = np.flatnonzero(relevant_keys[position] == keys)
+def _relevant_rows(run: Run, qrels: Qrels) -> np.ndarray:
+    """Indices of the run's lines that pair a query with a relevant document."""
+    keys = qrels.pair_keys(run.query, run.doc)
+    relevant = qrels.relevant_keys
+    if qrels.bitmap_keys:
+        return np.flatnonzero(np.isin(keys, relevant, kind="table"))  # one bitmap, O(lines)
+    position = np.minimum(np.searchsorted(relevant, keys), relevant.size - 1)
+    return np.flatnonzero(relevant[position] == keys)
 
-    doc_order = qrels.doc_order[run.doc]
+
+def first_relevant_ranks(run: Run, qrels: Qrels) -> Ranking:
+    n_queries = len(qrels.query_ids)
+    relevant_rows = _relevant_rows(run, qrels)
+    doc_order = qrels.doc_order
     # Best relevant line per query: highest score, then largest document id.
-    best = relevant_rows[
-        np.lexsort((-doc_order[relevant_rows], -run.score[relevant_rows], run.query[relevant_rows]))
-    ]
+    rel_query, rel_score = run.query[relevant_rows], run.score[relevant_rows]
+    best = relevant_rows[np.lexsort((-doc_order[run.doc[relevant_rows]], -rel_score, rel_query))]
     best_query = run.query[best]
     first_of_query = np.ones(best.size, dtype=bool)
     first_of_query[1:] = best_query[1:] != best_query[:-1]
-    best = best[first_of_query]
+    best, best_query = best[first_of_query], best_query[first_of_query]
     best_score = np.full(n_queries, np.inf)
+    best_score[best_query] = run.score[best]
     best_order = np.full(n_queries, np.iinfo(np.int64).max)
-    best_score[run.query[best]] = run.score[best]
-    best_order[run.query[best]] = doc_order[best]
+    best_order[best_query] = doc_order[run.doc[best]]
 
-    q_score, q_order = best_score[run.query], best_order[run.query]
-    ahead = (run.score > q_score) | ((run.score == q_score) & (doc_order > q_order))
-    ranks = np.bincount(run.query[ahead], minlength=n_queries) + 1
-    found = np.zeros(n_queries, dtype=bool)
-    found[run.query[best]] = True
-    ranks = np.where(found, ranks, NOT_FOUND)
+    # Lines placed before the best relevant one: a higher score, or a tie with a larger id.
+    query_best = best_score[run.query]
+    ahead = np.bincount(run.query[run.score > query_best], minlength=n_queries)
+    tied = np.flatnonzero(run.score == query_best)
+    tied = tied[doc_order[run.doc[tied]] > best_order[run.query[tied]]]
+    ahead += np.bincount(run.query[tied], minlength=n_queries)
+    ranks = np.full(n_queries, NOT_FOUND, dtype=np.int64)
+    ranks[best_query] = ahead[best_query] + 1
 
     lines_per_query = np.bincount(run.query, minlength=n_queries)
     scored = qrels.scored_queries
