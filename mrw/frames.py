@@ -89,33 +89,33 @@ class _Timeline:
     info: VideoInfo
 
 
-def _open(source: Source, limits: DecodeLimits) -> tuple[av.container.InputContainer, int | None]:
-    """Open the container; for GIFs also check their block structure (see `_gif_images`)."""
+def _read(source: Source, limits: DecodeLimits) -> tuple[bytes, str]:
+    """The clip's bytes and a label for messages; the size limit is checked before reading."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-        if len(data) > limits.max_bytes:
-            raise FrameDecodeError(f"input too large: {len(data)} bytes (limit {limits.max_bytes})")
-        if not data:
-            raise FrameDecodeError("empty input: 0 bytes")
-        handle: str | io.BytesIO = io.BytesIO(data)
-        label = "<bytes>"
-        gif_images = _gif_images(data, limits) if data[:3] == b"GIF" else None
+        data, label = bytes(source), "<bytes>"
     else:
         path = Path(source)
         try:
-            size = path.stat().st_size
+            if path.stat().st_size > limits.max_bytes:
+                raise FrameDecodeError(
+                    f"{path}: too large: {path.stat().st_size} bytes (limit {limits.max_bytes})"
+                )
+            data, label = path.read_bytes(), str(path)
         except OSError as exc:
             raise FrameDecodeError(f"cannot read {path}: {exc.strerror or exc}") from None
-        if size > limits.max_bytes:
-            raise FrameDecodeError(f"{path}: too large: {size} bytes (limit {limits.max_bytes})")
-        if size == 0:
-            raise FrameDecodeError(f"{path}: empty file")
-        handle, label = str(path), str(path)
-        with open(path, "rb") as file:
-            is_gif = file.read(3) == b"GIF"
-        gif_images = _gif_images(path.read_bytes(), limits) if is_gif else None
+    if len(data) > limits.max_bytes:
+        raise FrameDecodeError(f"{label}: too large: {len(data)} bytes (limit {limits.max_bytes})")
+    if not data:
+        raise FrameDecodeError(f"{label}: empty input (0 bytes)")
+    return data, label
+
+
+def _open(source: Source, limits: DecodeLimits) -> tuple[av.container.InputContainer, int | None]:
+    """Open the container; for GIFs also check their block structure (see `_gif_images`)."""
+    data, label = _read(source, limits)
+    gif_images = _gif_images(data, limits) if data[:3] == b"GIF" else None
     try:
-        return av.open(handle, mode="r"), gif_images
+        return av.open(io.BytesIO(data), mode="r"), gif_images
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise FrameDecodeError(f"{label}: not a decodable video ({_reason(exc)})") from None
 
