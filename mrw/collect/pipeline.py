@@ -19,7 +19,9 @@ from typing import Any
 
 from tqdm import tqdm
 
+import mrw
 from mrw.atomic import atomic_write
+from mrw.bench.runner import git_commit
 from mrw.collect.downloader import (
     RETRYABLE,
     Downloader,
@@ -190,7 +192,8 @@ class Collector:
                 "mb_per_s": round(self.stats.bytes_downloaded / 1e6 / seconds, 3) if self.stats.downloads else 0.0,
             },
             "config": _config_record(self.config),
-            "versions": {"python": platform.python_version(), "mrw-toolkit": _version()},
+            "versions": {"python": platform.python_version(), "mrw-toolkit": mrw.__version__},
+            "git_commit": git_commit(),
         }
         with atomic_write(self.out / REPORT_FILE, "w") as handle:
             json.dump(report, handle, indent=2, sort_keys=True)
@@ -201,15 +204,6 @@ def _config_record(config: CollectConfig) -> dict[str, Any]:
     record = asdict(config)
     record["downloader"]["host_map"] = dict(config.downloader.host_map)
     return record
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("mrw-toolkit")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def render_report(report: dict[str, Any], console: Any = None) -> None:
