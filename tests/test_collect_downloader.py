@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 
 import pytest
 from fakes.media import corrupt_gif, make_gif, make_mp4
@@ -90,7 +91,9 @@ def test_every_fault_ends_in_its_status_and_recoverable_items_land(server, tmp_p
 def test_retry_after_is_honoured(server, tmp_path):
     server.add("/r.gif", make_gif(1), content_type="image/gif",
                before=[Route(status=429, headers={"Retry-After": "1"})])
+    started = time.monotonic()
     results, _ = run(server, tmp_path, {"r": "/r.gif"}, backoff_s=0.0)
+    assert time.monotonic() - started >= 1.0  # waited as asked, not the (zero) backoff
     first, second = results["r"].attempts
     assert first.http_status == 429 and second.outcome == "ok"
     assert server.hits["/r.gif"] == 2
