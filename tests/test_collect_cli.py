@@ -37,6 +37,7 @@ def collected(out: Path) -> list[tuple[str, str, str, bytes]]:
     return [(i.post.id, i.sha256, i.media_url, i.media_path.read_bytes()) for i in iter_collected(out)]
 
 
+@pytest.mark.slow
 def test_loopback_urls_are_blocked_by_default_and_fetched_with_allow_private(tmp_path, capsys):
     with MediaServer() as server:
         dump = tmp_path / "posts.ndjson"
