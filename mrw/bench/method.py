@@ -83,7 +83,8 @@ class Method(nn.Module, ABC):
         nv, k, d = video_emb.shape
         nt, kt, _ = text_emb.shape
         scores = video_emb.reshape(nv * k, d) @ text_emb.reshape(nt * kt, d).T
-        return scores.view(nv, k, nt, kt).amax(dim=(1, 3))
+        # Two single-axis maxima (contiguous axis first) are ~2x faster than amax(dim=(1, 3)).
+        return scores.view(nv, k, nt, kt).amax(dim=3).amax(dim=1)
 
     def on_epoch_start(self, epoch: int) -> None:
         """Hook for staged training (e.g. dual-path's instance-loss stage I then stage II)."""

@@ -1,0 +1,126 @@
+"""Evaluation speed: the harness evaluator vs the original per-query loop, same run.
+
+Full evaluation of both directions with all metrics, from K embeddings per instance, against
+the loop of the original PVSE/VSE++ evaluation code (for each query: numpy `tensordot`
+against the whole gallery, max over K x K, `argsort`, find the relevant item). Both produce
+first-relevant ranks that go through the same metric function; the metrics must be identical.
+
+Also reports the fraction of this machine's fp32 matrix-multiply throughput the evaluation
+reaches: its compute floor is one (Nv*K) x (Nt*K) x D product (25,000 x 25,000 x 1,024 at the
+defaults), measured here as a plain matmul of that shape in the same run.
+
+    python benchmarks/eval.py                          # 5,000 x 5,000, K=5, D=1024
+    python benchmarks/eval.py --videos 1000 --dim 256  # small, for a 2-core machine
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import numpy as np
+import torch
+
+from leaderboard.metrics import combine, ranks_to_metrics
+from mrw.bench.evaluator import evaluate_scores, similarity_matrix
+from mrw.bench.method import Method
+
+
+def synthetic_embeddings(nv: int, k: int, d: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """L2-normalised video and text embeddings; sentence i is a noisy view of video i.
+
+    The noise (0.4 sqrt(D) per coordinate) keeps retrieval far from perfect, so that ranks
+    spread over the gallery as they do for a trained model.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    video = torch.randn(nv, k, d, generator=gen)
+    noise = 0.4 * d**0.5
+    text = video[:, torch.randperm(k, generator=gen)] + noise * torch.randn(nv, k, d, generator=gen)
+    return torch.nn.functional.normalize(video, dim=-1), torch.nn.functional.normalize(text, dim=-1)
+
+
+def per_query_loop(video: np.ndarray, text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The original evaluation: one tensordot + argsort per query (1-based first-relevant ranks)."""
+    n = video.shape[0]
+    v2t = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        scores = np.tensordot(video[i], text, axes=([1], [2])).max(axis=(0, 2))  # [K, N, K] -> [N]
+        order = np.argsort(scores)[::-1]
+        v2t[i] = np.where(order == i)[0][0] + 1
+    t2v = np.zeros(n, dtype=np.int64)
+    for j in range(n):
+        scores = np.tensordot(text[j], video, axes=([1], [2])).max(axis=(0, 2))
+        order = np.argsort(scores)[::-1]
+        t2v[j] = np.where(order == j)[0][0] + 1
+    return t2v, v2t
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn, device: torch.device, repeats: int) -> tuple[float, object]:
+    """Best wall time of `repeats` calls (after one warm-up call), and the last result."""
+    result = fn()
+    sync(device)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        sync(device)
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--videos", type=int, default=5000, help="videos = sentences (default 5000)")
+    parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--dim", type=int, default=1024)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--repeats", type=int, default=3, help="timed repeats of the fast paths (best kept)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False  # measure true fp32 on both sides
+
+    video, text = synthetic_embeddings(args.videos, args.k, args.dim, args.seed)
+    ids_v = [f"v{i}" for i in range(args.videos)]
+    ids_t = [f"s{i}" for i in range(args.videos)]
+    pair_video = torch.arange(args.videos)
+    video_d, text_d = video.to(device), text.to(device)
+
+    def harness():
+        scores = similarity_matrix(lambda v, t: Method.similarity(None, v, t), video_d, text_d)
+        return evaluate_scores(scores, ids_v, ids_t, pair_video).metrics
+
+    fast_s, fast_metrics = timed(harness, device, args.repeats)
+
+    start = time.perf_counter()
+    t2v, v2t = per_query_loop(video.numpy(), text.numpy())
+    loop_s = time.perf_counter() - start
+    loop_metrics = combine(ranks_to_metrics(t2v, args.videos), ranks_to_metrics(v2t, args.videos))
+    assert fast_metrics == loop_metrics, (fast_metrics, loop_metrics)
+
+    rows = args.videos * args.k
+    a = torch.randn(rows, args.dim, device=device)
+    b = torch.randn(rows, args.dim, device=device)
+    matmul_s, _ = timed(lambda: a @ b.T, device, args.repeats)
+    flops = 2.0 * rows * rows * args.dim
+
+    print(f"device: {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or 'cpu'}), "
+          f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    print(f"gallery: {args.videos} videos x {args.videos} sentences, K={args.k}, D={args.dim}")
+    print(f"metrics identical: rsum {fast_metrics['rsum']:.2f}, t2v R@1 {fast_metrics['t2v']['R@1']:.2f}, "
+          f"v2t MedR {fast_metrics['v2t']['MedR']}")
+    print(f"per-query loop (numpy tensordot + argsort, baseline): {loop_s:9.3f} s")
+    print(f"harness evaluator (both directions, all metrics):      {fast_s:9.3f} s   {loop_s / fast_s:7.1f}x faster")
+    print(f"fp32 matmul {rows}x{rows}x{args.dim}:                   {matmul_s:9.3f} s   "
+          f"{flops / matmul_s / 1e9:9.1f} GFLOP/s")
+    print(f"evaluator reaches {flops / fast_s / 1e9:.1f} GFLOP/s = {100 * matmul_s / fast_s:.0f}% of the matmul throughput")
+
+
+if __name__ == "__main__":
+    main()
