@@ -60,8 +60,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000, help="files for the downloader")
     parser.add_argument("--baseline-n", type=int, help="files for the sequential loop (default: --n)")
     parser.add_argument("--latency-ms", type=float, default=50.0, help="server delay per request")
-    parser.add_argument("--workers", type=int, default=64)
-    parser.add_argument("--per-host", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=40, help="(more threads lose to the GIL on 2 cores)")
+    parser.add_argument("--per-host", type=int, default=40)
     parser.add_argument("--no-validate", action="store_true", help="skip the decode probe in the downloader")
     args = parser.parse_args()
 
