@@ -11,6 +11,7 @@ COMMANDS: dict[str, str] = {
     "run": "mrw.bench.cli_run",
     "compare": "mrw.bench.compare",
     "sweep": "mrw.bench.sweep",
+    "reproduce": "mrw.bench.reproduce",
 }
 
 

@@ -1,0 +1,223 @@
+"""`mrw-bench reproduce table3|table4|fig5|fig6|fig7`: the PVSE paper's experiments, its settings.
+
+Settings come from the paper and its reference code (yalesong/pvse): T = 8 frames and K = 3
+for TGIF, T = 4 and K = 5 for MRW (the released checkpoints), batch 128, margin 0.1,
+λ1 (diversity) = 0.1, λ2 (MMD) = 0.01, learning rate 2e-4, 30 epochs, ResNet-152 features
+and GloVe 840B word vectors. Tables 3 (TGIF) and 4 (MRW) compare PVSE, PVSE K=1 and the
+baselines; Figure 5 sweeps K, Figure 6 the ablations over K, Figure 7 the two loss weights.
+The command prints what it will run and a rough GPU time estimate before starting
+(`--dry-run` stops there); finished runs are reused, so an interrupted reproduction resumes.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mrw.atomic import atomic_write
+from mrw.bench.experiments import Experiment
+from mrw.bench.runner import RunOptions
+from mrw.bench.sweep import ABLATIONS, FULL_MODEL, SweepSpec
+from mrw.errors import MRWError
+
+BASELINES = ("devise", "vsepp", "order", "corr_ae", "dual_path")
+PAPER_EPOCHS = 30
+PAPER_BATCH = 128
+PAPER_LR = 2e-4
+K_GRID = list(range(9))
+DIV_GRID = [0.0, 0.01, 0.1, 1.0]  # decades around the paper's λ1 = 0.1
+MMD_GRID = [0.0, 0.001, 0.01, 0.1]  # decades around the paper's λ2 = 0.01
+
+# Assumed throughput on one current datacenter GPU (A100/H100 class, bf16), for the estimate
+# only: CNN feature extraction including decoding, and training/validation on cached features.
+GPU_FRAMES_PER_S = 2500.0
+GPU_TRAIN_PAIRS_PER_S = 6000.0
+
+
+@dataclass(frozen=True)
+class PaperDataset:
+    """A dataset as the paper trains on it (sizes of the released splits, for the estimate)."""
+
+    name: str
+    num_frames: int  # T
+    k: int  # the paper's K
+    table: str
+    videos: int
+    train_pairs: int
+    eval_pairs: int  # validation + test sentences scored per epoch and at the end
+
+
+DATASETS = {
+    "tgif": PaperDataset("tgif", num_frames=8, k=3, table="table3", videos=100_000, train_pairs=80_000,
+                         eval_pairs=45_000),
+    "mrw": PaperDataset("mrw", num_frames=4, k=5, table="table4", videos=50_107, train_pairs=44_107,
+                        eval_pairs=6_000),
+}
+TARGETS = ("table3", "table4", "fig5", "fig6", "fig7")
+
+
+class ReproduceError(MRWError):
+    pass
+
+
+@dataclass
+class Plan:
+    """What one target runs on one dataset: a table of experiments, or sweeps for a figure."""
+
+    target: str
+    dataset: PaperDataset
+    experiments: list[Experiment] = dataclasses.field(default_factory=list)
+    sweeps: list[SweepSpec] = dataclasses.field(default_factory=list)
+
+    def all_experiments(self) -> list[Experiment]:
+        return self.experiments + [e for spec in self.sweeps for _, _, e in spec.experiments()]
+
+
+def pvse_overrides(dataset: PaperDataset, **changes: Any) -> dict[str, Any]:
+    """PVSE at the paper's settings for `dataset` (its defaults already hold margin and λs)."""
+    return {"k": dataset.k, "margin": 0.1, "div_weight": 0.1, "mmd_weight": 0.01, **changes}
+
+
+def make_plan(target: str, dataset: PaperDataset) -> Plan:
+    if target in ("table3", "table4"):
+        experiments = [Experiment(m, {}, m) for m in BASELINES]
+        experiments += [Experiment("pvse", pvse_overrides(dataset, k=1), "pvse K=1"),
+                        Experiment("pvse", pvse_overrides(dataset), f"pvse K={dataset.k}")]
+        return Plan(target, dataset, experiments=experiments)
+    base = pvse_overrides(dataset)
+    if target == "fig5":
+        return Plan(target, dataset, sweeps=[SweepSpec("k", K_GRID, base=base)])
+    if target == "fig6":
+        variants = {FULL_MODEL: {}, **ABLATIONS}
+        return Plan(target, dataset, sweeps=[SweepSpec("k", K_GRID[1:], variants, base=base)])
+    if target == "fig7":
+        return Plan(target, dataset, sweeps=[SweepSpec("div_weight", DIV_GRID, base=base),
+                                             SweepSpec("mmd_weight", MMD_GRID, base=base)])
+    raise ReproduceError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
+
+
+def datasets_for(target: str, chosen: str | None) -> list[PaperDataset]:
+    """Tables are tied to one dataset each; figures run on TGIF and MRW unless one is chosen."""
+    if target in ("table3", "table4"):
+        (dataset,) = [d for d in DATASETS.values() if d.table == target]
+        if chosen and chosen != dataset.name:
+            raise ReproduceError(f"{target} is the {dataset.name} table; --dataset {chosen} does not apply")
+        return [dataset]
+    if chosen:
+        if chosen not in DATASETS:
+            raise ReproduceError(f"--dataset must be one of {', '.join(DATASETS)}")
+        return [DATASETS[chosen]]
+    return list(DATASETS.values())
+
+
+def paper_options(dataset: PaperDataset, base: RunOptions) -> RunOptions:
+    """The paper's run options for `dataset`; paths, device and GloVe come from `base`."""
+    return dataclasses.replace(
+        base, dataset=dataset.name, num_frames=dataset.num_frames, batch_size=PAPER_BATCH, lr=PAPER_LR,
+        epochs=base.epochs or PAPER_EPOCHS, backbone="resnet152", weights="imagenet", image_size=224,
+    )
+
+
+def estimate_gpu_hours(plan: Plan, options: RunOptions, seeds: int) -> tuple[float, float]:
+    """(feature extraction hours, training hours) on one GPU at the assumed throughputs."""
+    d = plan.dataset
+    features = d.videos * d.num_frames / GPU_FRAMES_PER_S
+    per_epoch = (d.train_pairs + d.eval_pairs) / GPU_TRAIN_PAIRS_PER_S
+    runs = len(plan.all_experiments()) * seeds
+    return features / 3600, runs * (options.epochs or PAPER_EPOCHS) * per_epoch / 3600
+
+
+def _duration(hours: float) -> str:
+    return f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h"
+
+
+def describe(plan: Plan, options: RunOptions, seeds: list[int]) -> str:
+    glove = f"from {options.glove}" if options.glove else "NOT given (random word vectors)"
+    header = (f"{plan.target} on {plan.dataset.name}: T={options.num_frames}, paper K={plan.dataset.k}, "
+              f"batch {options.batch_size}, lr {options.lr:g}, {options.epochs} epochs, "
+              f"{options.backbone} ({options.weights}) at {options.image_size}px, GloVe {glove}, seeds {seeds}")
+    lines = [header]
+    for e in plan.experiments:
+        lines.append(f"  {e.name:<12} {e.method}  {dict(e.overrides) or '(its paper defaults)'}")
+    for spec in plan.sweeps:
+        fixed = {k: v for k, v in spec.base.items() if k != spec.parameter}
+        lines.append(f"  sweep {spec.parameter} over {spec.values}, curves {', '.join(spec.variants)}, "
+                     f"fixed {fixed}")
+    features, training = estimate_gpu_hours(plan, options, len(seeds))
+    runs = len(plan.all_experiments()) * len(seeds)
+    lines.append(f"  {runs} runs; rough GPU time: {_duration(features)} features (once, then cached) + "
+                 f"{_duration(training)} training on one A100/H100-class GPU "
+                 f"(assumes {GPU_FRAMES_PER_S:g} frames/s and {GPU_TRAIN_PAIRS_PER_S:g} pairs/s)")
+    return "\n".join(lines)
+
+
+def execute(plan: Plan, options: RunOptions, seeds: list[int], out_dir: Path,
+            log: Callable[[str], None] = print) -> list[Path]:
+    """Run the plan and write its table or plots under `out_dir`; returns the files written."""
+    from mrw.bench.compare import group_runs, markdown_table
+    from mrw.bench.experiments import run_experiments
+    from mrw.bench.sweep import run_sweep, write_sweep
+
+    written: list[Path] = []
+    if plan.experiments:
+        done = run_experiments(plan.experiments, options, seeds, log=log)
+        table = markdown_table(group_runs([r for runs in done for r in runs.records]),
+                               f"{plan.target}: {plan.dataset.name} / {options.split}")
+        path = out_dir / f"{plan.target}-{plan.dataset.name}.md"
+        with atomic_write(path, "w") as handle:
+            handle.write(table)
+        log(table)
+        written.append(path)
+    for spec in plan.sweeps:
+        result = run_sweep(spec, options, seeds, log=log)
+        paths = write_sweep(result, out_dir / f"{plan.target}-{plan.dataset.name}")
+        log(result.table)
+        written += list(paths.values())
+    return written
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "reproduce",
+        help="the paper's Tables 3/4 and Figures 5-7 at its settings (with a --dry-run plan)",
+        description="Run the PVSE paper's experiments with its settings: table3 (TGIF: T=8, K=3), "
+                    "table4 (MRW: T=4, K=5), fig5 (rsum vs K), fig6 (ablations vs K), fig7 (λ1, λ2 "
+                    "grids). Prints the plan and a rough GPU time estimate first. Needs the dataset "
+                    "(mrw download / mrw import), ImageNet ResNet-152 weights and, for the paper's "
+                    "numbers, --glove.",
+    )
+    parser.add_argument("target", choices=TARGETS)
+    parser.add_argument("--dataset", choices=tuple(DATASETS), help="figures: only this dataset (default: both)")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and estimate, run nothing")
+    parser.add_argument("--epochs", type=int, help=f"override the paper's {PAPER_EPOCHS} epochs (e.g. a quick check)")
+    parser.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per configuration (default: 1)")
+    parser.add_argument("--glove", metavar="PATH", help="glove.840B.300d.txt (the paper's word vectors)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument("--runs-dir", default="runs", help="root of run records (default: ./runs)")
+    parser.add_argument("--out", metavar="DIR", help="tables and plots (default: RUNS_DIR/reproduce)")
+    parser.set_defaults(func=main)
+    return parser
+
+
+def main(args: argparse.Namespace) -> int:
+    from mrw.bench.experiments import seed_range, validate
+
+    seeds = seed_range(args.seed, args.seeds)
+    base = RunOptions(epochs=args.epochs, glove=args.glove, device=args.device, runs_dir=args.runs_dir)
+    plans = [(make_plan(args.target, d), paper_options(d, base)) for d in datasets_for(args.target, args.dataset)]
+    for plan, options in plans:
+        validate(plan.all_experiments())
+        print(describe(plan, options, seeds))
+    total = sum(sum(estimate_gpu_hours(p, o, len(seeds))) for p, o in plans)
+    print(f"total: about {_duration(total)} of GPU time")
+    if args.dry_run:
+        return 0
+    out_dir = Path(args.out) if args.out else Path(args.runs_dir) / "reproduce"
+    for plan, options in plans:
+        for path in execute(plan, options, seeds, out_dir):
+            print(f"wrote {path}")
+    return 0
