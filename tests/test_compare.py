@@ -75,6 +75,8 @@ def test_markdown_has_paper_columns_and_mean_pm_std(runs: Path) -> None:
     assert cells[6] == "20.00 ± 10.00"  # text-to-video R@1
     assert cells[9] == "11.0 ± 1.0 (0.11)"  # text-to-video MedR (nMR)
     assert "1 unfinished run(s)" in text
+    # 100 videos and 100 sentences: R@1+R@5+R@10 of a random ranking is 16% per direction.
+    assert "Random ranking: rsum ≈ 32.0." in text
 
 
 def test_cli_writes_json_and_markdown(runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -84,7 +86,7 @@ def test_cli_writes_json_and_markdown(runs: Path, tmp_path: Path, capsys: pytest
     assert printed == out_md.read_text()
     data = json.loads(out_json.read_text())
     (table,) = data["tables"]
-    assert (table["dataset"], table["split"]) == ("toy", "test")
+    assert (table["dataset"], table["split"], table["chance_rsum"]) == ("toy", "test", 32.0)
     by_label = {row["label"]: row for row in table["rows"]}
     assert by_label["pvse (k=1)"]["method_config"] == {"k": 1, "margin": 0.1}
     assert by_label["vsepp [epochs=12]"]["v2t"]["R@1"] == {"mean": 21.0, "std": 10.0}

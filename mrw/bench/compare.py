@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from leaderboard.metrics import RECALL_KS
 from mrw.atomic import atomic_write
 from mrw.bench.runner import RunRecord, RunRecordError, load_run_record
 from mrw.errors import MRWError
 
 DIRECTIONS = (("v2t", "Video-to-Text"), ("t2v", "Text-to-Video"))
-RECALLS = ("R@1", "R@5", "R@10")
+RECALLS = tuple(f"R@{k}" for k in RECALL_KS)
 # Settings that do not change the experiment: runs differing only here are repeats.
 IGNORED_SETTINGS = frozenset({
     "options.seed", "train.seed", "options.run_id", "options.resume", "options.progress",
@@ -155,6 +156,15 @@ def _method_defaults(method: str) -> dict[str, Any]:
     return flatten(dataclasses.asdict(config_class()), "method_config.")
 
 
+def chance_rsum(metrics: Mapping[str, Any]) -> float:
+    """Expected rsum of a random ranking, one relevant item per query (TGIF: a lower bound).
+
+    Text-to-video ranks the videos (as many as video queries), video-to-text the sentences.
+    """
+    videos, sentences = metrics["v2t"]["queries"], metrics["t2v"]["queries"]
+    return sum(100.0 * min(k, n) / n for n in (videos, sentences) for k in RECALL_KS if n)
+
+
 def _label(group: RunGroup) -> str:
     """The method plus the config fields that differ from its defaults, e.g. `pvse (k=1)`."""
     defaults = _method_defaults(group.method)
@@ -212,7 +222,8 @@ class Comparison:
     def to_json(self) -> dict[str, Any]:
         return {
             "tables": [
-                {"dataset": dataset, "split": split, "rows": [g.to_json() for g in rows]}
+                {"dataset": dataset, "split": split, "chance_rsum": chance_rsum(rows[0].runs[0].metrics),
+                 "rows": [g.to_json() for g in rows]}
                 for (dataset, split), rows in self.tables().items()
             ],
             "unfinished_runs": [str(p) for p in self.unfinished],
@@ -248,6 +259,7 @@ def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
             cells.append(bold(medr, stats["MedR"].mean == best_medr[direction]))
         cells.append(bold(g.stats["rsum"].format(1), g.stats["rsum"].mean == best_rsum))
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"Random ranking: rsum ≈ {chance_rsum(groups[0].runs[0].metrics):.1f}."]
     return "\n".join(lines) + "\n"
 
 
