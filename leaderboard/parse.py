@@ -3,8 +3,10 @@
 A 5M-line run is read in decompressed chunks of a few MB; each chunk is split into columns
 by Arrow's CSV reader and its ids are mapped to the qrels' integer indices in bulk, so the
 cost per line is a few machine operations and memory is bounded by the chunk size plus 16
-bytes per line kept. Every problem stops parsing with a `RunFileError` naming the first bad
-line; a chunk that Arrow rejects is bisected to find that line exactly.
+bytes per line kept. Chunks written as the harness writes them (single spaces, "\n") take
+that fast path; any other chunk is first normalised line by line in Python. Every problem
+stops parsing with a `RunFileError` naming the first bad line; a chunk that Arrow rejects is
+bisected to find that line exactly.
 """
 
 from __future__ import annotations

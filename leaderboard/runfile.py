@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
-import contextlib
 import gzip
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -115,13 +114,16 @@ def write_run(
     compress = os.fspath(path).endswith(".gz")
     tag_eol = f"{tag}\n"
 
-    def format_rows(first: int, block: np.ndarray) -> pa.Buffer:
+    def format_rows(first: int, block: np.ndarray) -> bytes | pa.Buffer:
         if block.shape[1] != n_docs:
             raise ValueError(f"score block has {block.shape[1]} columns, expected {n_docs}")
         if first + block.shape[0] > len(query_array):
             raise ValueError("more score rows than query ids")
         block_qids = query_array.slice(first, block.shape[0])
-        return format_block(block_qids, docids_desc, block[:, by_id_desc], depth, tag_eol)
+        text = format_block(block_qids, docids_desc, block[:, by_id_desc], depth, tag_eol)
+        # Each block is its own gzip member (a concatenation is a valid gzip file), so
+        # compression runs on the worker threads too.
+        return gzip.compress(text, GZIP_LEVEL, mtime=0) if compress else text
 
     def numbered_blocks() -> Iterator[tuple[int, np.ndarray]]:
         first = 0
@@ -130,12 +132,7 @@ def write_run(
             first += block.shape[0]
 
     rows = 0
-    with atomic_write(path, "wb") as raw, contextlib.ExitStack() as stack:
-        out = raw
-        if compress:
-            out = stack.enter_context(
-                gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0)
-            )
+    with atomic_write(path, "wb") as out:
         for chunk, n_rows in _ordered_map(format_rows, numbered_blocks()):
             out.write(chunk)
             rows += n_rows
@@ -145,8 +142,8 @@ def write_run(
 
 
 def _ordered_map(
-    fn: Callable[[int, np.ndarray], pa.Buffer], items: Iterator[tuple[int, np.ndarray]]
-) -> Iterator[tuple[pa.Buffer, int]]:
+    fn: Callable[[int, np.ndarray], bytes | pa.Buffer], items: Iterator[tuple[int, np.ndarray]]
+) -> Iterator[tuple[bytes | pa.Buffer, int]]:
     """`fn` over blocks on a few threads (Arrow and numpy release the GIL), results in order.
 
     At most `workers + 1` blocks are in flight, so memory stays bounded for any input size.

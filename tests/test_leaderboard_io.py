@@ -83,3 +83,12 @@ def test_read_qrels_errors_name_the_line(tmp_path: Path, text: str, line: int, m
     with pytest.raises(QrelsError, match=message) as info:
         read_qrels(path)
     assert info.value.line == line and f"line {line}:" in str(info.value)
+
+
+def test_write_run_accepts_a_transposed_torch_tensor(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    scores = torch.randn(5, 8, generator=torch.Generator().manual_seed(0))
+    qids, docids = [f"v{i}" for i in range(8)], [f"s{i}" for i in range(5)]
+    write_run(tmp_path / "torch.run", qids, docids, scores.T, "t")
+    write_run(tmp_path / "numpy.run", qids, docids, scores.T.numpy().copy(), "t")
+    assert (tmp_path / "torch.run").read_bytes() == (tmp_path / "numpy.run").read_bytes()

@@ -52,6 +52,7 @@ def test_whitespace_variants_parse_identically(tmp_path: Path) -> None:
         (b"q1 Q0 d3 1 0.5", "expected 6 columns"),
         (b"q1 Q0 d3 1 0.5 t extra", "expected 6 columns"),
         (b"", "empty line"),
+        (b"q1 Q0 d3  1 0.5", "expected 6 columns"),  # not read as score "1" with an empty field
         (b"q1 Q0 d3 1 abc t", "score 'abc' is not a number"),
         (b"q1 Q0 d3 1 nan t", "not a finite number"),
         (b"q1 Q0 d3 1 -inf t", "not a finite number"),
