@@ -5,6 +5,7 @@ import pytest
 from fakes.media import make_mp4
 from fakes.media_server import MediaServer
 
+import mrw.collect.resolve as resolve_module
 from mrw.collect.downloader import Downloader, DownloaderConfig
 from mrw.collect.resolve import Resolver
 from mrw.collect.store import MediaStore
@@ -67,7 +68,7 @@ def test_imgur_album_page_is_read_through_host_map(tmp_path):
 
 
 @pytest.mark.slow
-def test_unknown_hosts_go_through_yt_dlp_generic_extractor(tmp_path):
+def test_unknown_hosts_go_through_yt_dlp_generic_extractor(tmp_path, monkeypatch):
     with MediaServer() as server:
         server.add("/post/42", b'<html><body><video src="/files/42.mp4" controls></video></body></html>',
                    content_type="text/html")
@@ -82,4 +83,10 @@ def test_unknown_hosts_go_through_yt_dlp_generic_extractor(tmp_path):
         assert busy.status == "error"  # retried by the next run, unlike a 404
         blocked = resolver(tmp_path).resolve(page)
         assert blocked.status == "blocked"
+        assert server.hits["/post/42"] == 1
+        # yt-dlp's own HTTP stack is guarded too: a host that looked public when checked
+        # (DNS rebinding) or a redirect inside yt-dlp still cannot reach loopback
+        monkeypatch.setattr(resolve_module, "check_url", lambda url, allow_private=False: None)
+        rebound = resolver(tmp_path).resolve(page)
+        assert (rebound.status, rebound.reason) == ("blocked", "loopback address: 127.0.0.1 (connection to 127.0.0.1)")
         assert server.hits["/post/42"] == 1

@@ -31,9 +31,10 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 import urllib3
+from requests.adapters import HTTPAdapter
 
 from mrw.collect import mediatypes
-from mrw.collect.netguard import BlockedAddress, check_url, guarded_session
+from mrw.collect.netguard import BlockedAddress, check_url, guarded_connections, last_blocked
 from mrw.collect.store import MediaStore, MediaWriter, StoredMedia
 
 T = TypeVar("T")
@@ -160,7 +161,12 @@ class Downloader:
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
-            session = guarded_session(self.config.allow_private, pool_size=self.config.per_host)
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=self.config.per_host, pool_maxsize=self.config.per_host,
+                                  max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            session.trust_env = False  # an environment proxy would hide the peer from the guard
             session.headers.update({"User-Agent": self.config.user_agent, "Accept-Encoding": "identity"})
             self._local.session = session
         return session
@@ -185,14 +191,15 @@ class Downloader:
             except BlockedAddress as exc:
                 raise _Failure("blocked", str(exc), url=current) from None
             try:
-                response = self._session().get(
-                    target, headers=headers, stream=True, allow_redirects=False,
-                    timeout=(self.config.connect_timeout_s, self.config.read_timeout_s),
-                )
+                with guarded_connections(self.config.allow_private):
+                    response = self._session().get(
+                        target, headers=headers, stream=True, allow_redirects=False,
+                        timeout=(self.config.connect_timeout_s, self.config.read_timeout_s),
+                    )
             except BlockedAddress as exc:
                 raise _Failure("blocked", str(exc), url=current) from None
             except requests.exceptions.ConnectionError as exc:
-                blocked = _find_cause(exc, BlockedAddress)
+                blocked = last_blocked()
                 if blocked is not None:
                     raise _Failure("blocked", str(blocked), url=current) from None
                 if _find_cause(exc, TimeoutError) or isinstance(exc, requests.exceptions.ConnectTimeout):

@@ -1,21 +1,21 @@
 """SSRF guard: post URLs are attacker-controlled, so never let them reach internal addresses.
 
 Two layers: `check_url` resolves a URL's host before any request (clear reason, no packet
-sent), and `guarded_session` re-checks the address each connection actually reached, which
-also covers redirects and DNS answers that change between check and connect (rebinding).
+sent), and `guarded_connections` refuses, at `socket.connect`, any connection to a refused
+address, which also covers redirects, DNS answers that change between check and connect
+(rebinding), and libraries with their own HTTP stack (yt-dlp).
 Private, loopback, link-local (cloud metadata at 169.254.169.254), multicast, reserved and
 unspecified addresses are refused unless private addresses are explicitly allowed.
 """
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
+import sys
+import threading
+from collections.abc import Iterator
 from urllib.parse import urlsplit
-
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from mrw.errors import MRWError
 
@@ -66,50 +66,52 @@ def check_url(url: str, allow_private: bool = False) -> None:
             raise BlockedAddress(f"{problem} (host {host})")
 
 
-def _check_peer(sock: socket.socket, host: str) -> None:
-    problem = address_problem(sock.getpeername()[0])
+class _Guard(threading.local):
+    active: bool = False
+    blocked: BlockedAddress | None = None  # the last connection refused on this thread
+
+
+_guard = _Guard()
+_hook_lock = threading.Lock()
+_hook_installed = False
+
+
+def _audit(event: str, args: tuple) -> None:
+    """Refuse `socket.connect` to non-public peers on threads inside `guarded_connections`."""
+    if event != "socket.connect" or not _guard.active:
+        return
+    sock, address = args
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    problem = address_problem(address[0])
     if problem:
-        sock.close()
-        raise BlockedAddress(f"{problem} (connection to {host})")
+        _guard.blocked = BlockedAddress(f"{problem} (connection to {address[0]})")
+        raise _guard.blocked
 
 
-class _GuardedHTTPConnection(HTTPConnection):
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _check_peer(sock, self.host)
-        return sock
+@contextlib.contextmanager
+def guarded_connections(allow_private: bool = False) -> Iterator[None]:
+    """Inside this block, no socket this thread opens can reach a refused address.
+
+    Enforced by an audit hook on `socket.connect`, so it holds for every library (requests,
+    yt-dlp's own HTTP stack), every redirect hop and every DNS answer: the check is on the
+    address actually connected to. Libraries may wrap the error; `last_blocked()` tells.
+    """
+    global _hook_installed
+    if allow_private:
+        yield
+        return
+    with _hook_lock:
+        if not _hook_installed:
+            sys.addaudithook(_audit)
+            _hook_installed = True
+    previous, _guard.active, _guard.blocked = _guard.active, True, None
+    try:
+        yield
+    finally:
+        _guard.active = previous
 
 
-class _GuardedHTTPSConnection(HTTPSConnection):
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _check_peer(sock, self.host)
-        return sock
-
-
-class _GuardedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _GuardedHTTPConnection
-
-
-class _GuardedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
-
-
-class GuardedAdapter(HTTPAdapter):
-    """A requests adapter whose connections refuse non-public peers."""
-
-    def init_poolmanager(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
-
-
-def guarded_session(allow_private: bool = False, pool_size: int = 10) -> requests.Session:
-    """A `requests.Session` that (unless `allow_private`) cannot connect to non-public addresses."""
-    session = requests.Session()
-    adapter = (HTTPAdapter if allow_private else GuardedAdapter)(
-        pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0
-    )
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.trust_env = False  # a proxy from the environment would hide the real peer address
-    return session
+def last_blocked() -> BlockedAddress | None:
+    """The connection the guard refused most recently on this thread (inside the last block)."""
+    return _guard.blocked

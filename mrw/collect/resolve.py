@@ -1,9 +1,9 @@
 """From a post's link to the URL of its media file, by host.
 
 Most hosts need only a rewrite (imgur `.gifv` -> `.mp4`, giphy pages -> the media file);
-imgur albums need their page read; v.redd.it and unknown hosts go through yt-dlp (whose
-page fetch is guarded by `netguard.check_url` first; the media itself is then fetched by our
-downloader, which guards every hop). Dead hosts and non-media links are recorded with a
+imgur albums need their page read; v.redd.it and unknown hosts go through yt-dlp (whose own
+connections are held to the same SSRF guard; the media itself is then fetched by our
+downloader). Dead hosts and non-media links are recorded with a
 reason instead of being tried.
 
 Resolution statuses: `resolved`, `unresolvable` (no media found), `dead` (host is gone),
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from mrw.collect.downloader import Downloader, PageError
-from mrw.collect.netguard import BlockedAddress, check_url
+from mrw.collect.netguard import BlockedAddress, check_url, guarded_connections, last_blocked
 
 MEDIA_EXTENSIONS = (".gif", ".mp4", ".webm")
 STILL_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
@@ -180,9 +180,12 @@ class Resolver:
             "http_headers": {"User-Agent": self.downloader.config.user_agent},
         }
         try:
-            with yt_dlp.YoutubeDL(options) as ydl:
+            with guarded_connections(self.downloader.config.allow_private), yt_dlp.YoutubeDL(options) as ydl:
                 info = ydl.extract_info(target, download=False)
-        except yt_dlp.utils.YoutubeDLError as exc:
+        except (yt_dlp.utils.YoutubeDLError, yt_dlp.networking.exceptions.RequestError) as exc:
+            blocked = last_blocked()
+            if blocked is not None:
+                return Resolution("blocked", rule, None, str(blocked))
             message = " ".join(str(exc).removeprefix("ERROR: ").split())[:200]
             # a server or network failure may pass (retried on the next run); the rest is final
             status = "error" if _TRANSIENT.search(message) else "unresolvable"
