@@ -12,13 +12,14 @@ class LeaderboardError(MRWError):
 
 
 class FileLineError(LeaderboardError):
-    """A problem at a known line of an input file (`line` is 1-based)."""
+    """A problem at a known line of an input file (`line` is 1-based; 0: the whole file)."""
 
     def __init__(self, path: str | os.PathLike[str], line: int, message: str) -> None:
         self.path = os.fspath(path)
         self.line = int(line)
         self.reason = message
-        super().__init__(f"{self.path}: line {self.line}: {message}")
+        where = f"line {self.line}: " if self.line > 0 else ""
+        super().__init__(f"{self.path}: {where}{message}")
 
 
 class RunFileError(FileLineError):

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from leaderboard.errors import RunFileError
 from leaderboard.parse import parse_run
 from leaderboard.qrels import read_qrels, write_qrels
 from leaderboard.score import first_relevant_ranks, score_run
@@ -42,7 +43,11 @@ def _random_case(
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_ranks_and_recalls_match_pytrec_eval_with_ties(tmp_path: Path, seed: int) -> None:
+def test_ranks_and_recalls_match_pytrec_eval_with_ties(
+    tmp_path: Path, seed: int, monkeypatch
+) -> None:
+    if seed % 2:  # also the large-gallery path: sorted pair keys instead of bitmaps
+        monkeypatch.setattr("leaderboard.qrels.BITMAP_MAX_KEYS", 0)
     rng = np.random.default_rng(seed)
     qrels, run, qrels_path, run_path = _random_case(rng, tmp_path, ties=True)
     truth = read_qrels(qrels_path)
@@ -60,6 +65,10 @@ def test_ranks_and_recalls_match_pytrec_eval_with_ties(tmp_path: Path, seed: int
     assert ranking.missing_queries == len(qrels) - len(run)
 
     metrics = score_run(run_path, truth)
+    with pytest.raises(RunFileError, match="already ranked"):  # duplicate check on this path too
+        duplicated = tmp_path / "dup.run"
+        duplicated.write_bytes(run_path.read_bytes() * 2)
+        parse_run(duplicated, truth)
     for k in (1, 5, 10):
         hits = sum(reference[q][f"success_{k}"] for q in reference)
         value = metrics[f"R@{k}"]
