@@ -152,3 +152,19 @@ def test_connection_level_guard_catches_what_the_precheck_missed(server, tmp_pat
     results, _ = run(server, tmp_path, {"x": "/a.gif"}, allow_private=False)
     assert results["x"].status == "blocked" and "connection to 127.0.0.1" in results["x"].reason
     assert server.hits["/a.gif"] == 0
+
+
+HOSTILE = {
+    "http://[::1": "bad_url", "http://exa mple.com/a.gif": "bad_url", "http://": "bad_url",
+    "https://:80/x": "bad_url", "http://[::1]:99999/": "bad_url",
+    "http://0x7f000001/": "blocked", "http://2130706433/": "blocked", "http://[::ffff:127.0.0.1]/": "blocked",
+    "http://user:pass@127.0.0.1/": "blocked", "http://169.254.169.254/latest/meta-data/": "blocked",
+    "http://10.0.0.1/a.gif": "blocked", "http://[::1]/a.gif": "blocked",
+    "file:///etc/passwd": "blocked", "gopher://127.0.0.1:70/": "blocked", "": "blocked",
+}
+
+
+def test_hostile_urls_end_as_statuses_never_exceptions(tmp_path):
+    requests = [DownloadRequest(str(i), url) for i, url in enumerate(HOSTILE)]
+    results = {r.request.url: r.status for r in download_many(requests, DownloaderConfig(workers=4), MediaStore(tmp_path))}
+    assert results == HOSTILE

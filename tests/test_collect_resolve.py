@@ -90,3 +90,8 @@ def test_unknown_hosts_go_through_yt_dlp_generic_extractor(tmp_path, monkeypatch
         rebound = resolver(tmp_path).resolve(page)
         assert (rebound.status, rebound.reason) == ("blocked", "loopback address: 127.0.0.1 (connection to 127.0.0.1)")
         assert server.hits["/post/42"] == 1
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://example.org:99999/a.gif", "", "not a url"])
+def test_malformed_links_are_unresolvable(tmp_path, url):
+    assert resolver(tmp_path, ytdlp=False).resolve(url).status == "unresolvable"

@@ -99,6 +99,7 @@ def test_ingest_collapses_crossposts_and_reposts_and_skips_other_subreddits(tmp_
         *PUSHSHIFT,
         {"id": "5abc4", "title": "MRW repost", "url": "http://imgur.com/Ab1", "subreddit": "ReactionGifs"},
         {"id": "5abc5", "title": "MRW elsewhere", "url": "https://i.imgur.com/Zz9.gif", "subreddit": "funny"},
+        {"id": "5abc6", "title": "MRW hostile link", "url": "http://[::1", "subreddit": "reactiongifs"},
         {"id": "5abc1", "title": "MRW my code compiles first try", "url": "https://i.imgur.com/Ab1.gifv",
          "subreddit": "reactiongifs"},  # the same post again (another listing/dump)
     ]
@@ -108,6 +109,9 @@ def test_ingest_collapses_crossposts_and_reposts_and_skips_other_subreddits(tmp_
         collector.ingest(posts)
         collector.ingest(posts)  # a resumed run re-reads its sources: nothing new
         rows = dict(collector.state.conn.execute("SELECT id, COALESCE(reason, status) FROM posts"))
-        assert collector.stats.posts_new == 4 and collector.stats.posts_out_of_scope == 2
+        assert collector.stats.posts_new == 5 and collector.stats.posts_out_of_scope == 2
+        collector.resolve_pending()
+        resolutions = dict(collector.state.conn.execute("SELECT post_id, status FROM resolutions"))
     assert rows == {"5abc1": "accepted", "5abc2": "removed or deleted", "5abc3": "crosspost (of 5abc1)",
-                    "5abc4": "duplicate (of 5abc1)"}
+                    "5abc4": "duplicate (of 5abc1)", "5abc6": "accepted"}
+    assert resolutions == {"5abc1": "resolved", "5abc6": "unresolvable"}

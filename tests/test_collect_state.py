@@ -1,13 +1,15 @@
 """SQLite collection state: recording, resumable queries, and `iter_collected` for `mrw clean`."""
 from __future__ import annotations
 
+import errno
+
 import pytest
 from fakes.media import make_gif
 
 from mrw.collect.downloader import Attempt, DownloadRequest, DownloadResult
 from mrw.collect.records import Post
 from mrw.collect.state import CollectionState, StateError, iter_collected
-from mrw.collect.store import MediaStore
+from mrw.collect.store import MediaStore, StoreError
 
 
 def post(pid: str, url: str) -> Post:
@@ -54,3 +56,18 @@ def test_state_roundtrip_and_iter_collected(tmp_path):
 def test_iter_collected_on_a_folder_without_state_is_a_clear_error(tmp_path):
     with pytest.raises(StateError, match="not a collection folder"):
         list(iter_collected(tmp_path))
+
+
+def test_a_store_that_cannot_be_written_is_a_clear_error(tmp_path, monkeypatch):
+    store = MediaStore(tmp_path / "media")
+    writer = store.writer()
+
+    class FullDisk:
+        closed = False
+
+        def write(self, data: bytes) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    writer._file = FullDisk()
+    with pytest.raises(StoreError, match="No space left on device"):
+        writer.write(b"GIF89a")

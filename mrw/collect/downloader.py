@@ -190,6 +190,8 @@ class Downloader:
                 check_url(target, self.config.allow_private)
             except BlockedAddress as exc:
                 raise _Failure("blocked", str(exc), url=current) from None
+            except ValueError as exc:
+                raise _Failure("bad_url", str(exc), url=current) from None
             try:
                 with guarded_connections(self.config.allow_private):
                     response = self._session().get(
@@ -210,6 +212,8 @@ class Downloader:
             except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                     requests.exceptions.InvalidSchema, ValueError) as exc:
                 raise _Failure("bad_url", f"{_short(exc)}", url=current) from None
+            except requests.exceptions.RequestException as exc:  # bad headers, odd protocol errors
+                raise _Failure("network_error", f"{_short(exc)} for {current}", url=current) from None
             if not response.is_redirect:
                 return response, current
             location = response.headers.get("Location", "")
@@ -267,6 +271,9 @@ class Downloader:
             raise _Failure("truncated", f"body cut off after {writer.size} bytes ({_short(exc)})", response.status_code, url=url) from None
         except requests.exceptions.Timeout:
             raise _Failure("timeout", f"read timeout after {writer.size} bytes", response.status_code, url=url) from None
+        except requests.exceptions.RequestException as exc:  # e.g. a body that claims gzip but is not
+            raise _Failure("network_error", f"{_short(exc)} after {writer.size} bytes", response.status_code,
+                           url=url) from None
         if content_type is None:
             content_type = self._sniff(head, response, url)
             writer.write(head)
@@ -286,7 +293,10 @@ class Downloader:
     # -- one request, with retries -------------------------------------------------------
     def fetch(self, request: DownloadRequest) -> DownloadResult:
         attempts: list[Attempt] = []
-        host = urlsplit(request.url).hostname or ""
+        try:
+            host = urlsplit(request.url).hostname or ""
+        except ValueError as exc:
+            return DownloadResult(request, "bad_url", f"malformed URL: {exc}")
         for number in range(1, self.config.max_attempts + 1):
             self.gate.wait_until_open(host)
             started = time.monotonic()

@@ -70,7 +70,10 @@ _VARIANT_SUFFIX = re.compile(r"\.(gifv|gif|mp4|webm)$", re.IGNORECASE)
 def media_key(url: str) -> str:
     """A normal form of a media link: scheme, `www.`, query, fragment, trailing `/` and the
     .gif/.gifv/.mp4 variant suffix do not make two links different media."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # malformed: only the exact same text is the same link
+        return url.strip()
     host = (parts.hostname or "").lower().removeprefix("www.").removeprefix("m.")
     host = _HOST_ALIASES.get(host, host)
     path = _VARIANT_SUFFIX.sub("", parts.path.rstrip("/"))
@@ -78,6 +81,9 @@ def media_key(url: str) -> str:
 
 
 def _is_reddit_discussion(url: str) -> bool:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
     host = (parts.hostname or "").lower()
     return (host.endswith("reddit.com") or host == "redd.it") and "/comments/" in parts.path

@@ -47,17 +47,22 @@ def address_problem(address: str) -> str | None:
 
 
 def check_url(url: str, allow_private: bool = False) -> None:
-    """Raise `BlockedAddress` unless `url` is http(s) and every address its host resolves to is allowed."""
-    parts = urlsplit(url)
+    """Raise `BlockedAddress` unless `url` is http(s) and every address its host resolves to is
+    allowed (ValueError for a malformed URL)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"malformed URL {url[:100]!r}: {exc}") from None
     if parts.scheme not in ALLOWED_SCHEMES:
-        raise BlockedAddress(f"scheme {parts.scheme or '(none)'!r} not allowed in {url}")
+        raise BlockedAddress(f"scheme {parts.scheme or '(none)'!r} not allowed in {url[:100]}")
     host = parts.hostname
     if not host:
-        raise BlockedAddress(f"no host in {url}")
+        raise ValueError(f"no host in {url[:100]!r}")
     if allow_private:
         return
     try:
-        infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
         return  # nothing to connect to: the request itself fails as a network error
     for *_rest, sockaddr in infos:

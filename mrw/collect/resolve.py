@@ -81,7 +81,11 @@ class Resolver:
         ]
 
     def resolve(self, url: str) -> Resolution:
-        parts = urlsplit(url.strip())
+        try:
+            parts = urlsplit(url.strip())
+            parts.port  # noqa: B018 (raises ValueError for a malformed port)
+        except ValueError as exc:
+            return unresolvable("scheme", f"malformed link: {exc}")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             return unresolvable("scheme", f"not an http(s) link: {url[:100]}")
         host = parts.hostname.lower().removeprefix("www.")

@@ -14,6 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mrw.collect.mediatypes import EXTENSIONS
+from mrw.errors import MRWError
+
+
+class StoreError(MRWError):
+    """The media store cannot be written (disk full, permissions): stop, keep what is recorded."""
 
 
 @dataclass(frozen=True)
@@ -28,14 +33,20 @@ class MediaWriter:
     """An open temporary file that hashes what is written; `MediaStore.commit` moves it into place."""
 
     def __init__(self, tmp_dir: Path) -> None:
-        fd, name = tempfile.mkstemp(prefix="dl-", suffix=".part", dir=tmp_dir)
+        try:
+            fd, name = tempfile.mkstemp(prefix="dl-", suffix=".part", dir=tmp_dir)
+        except OSError as exc:
+            raise StoreError(f"cannot write to the media store {tmp_dir.parent}: {exc}") from None
         self.path = Path(name)
         self._file = os.fdopen(fd, "wb")
         self._hash = hashlib.sha256()
         self.size = 0
 
     def write(self, chunk: bytes) -> None:
-        self._file.write(chunk)
+        try:
+            self._file.write(chunk)
+        except OSError as exc:
+            raise StoreError(f"cannot write to the media store: {exc}") from None
         self._hash.update(chunk)
         self.size += len(chunk)
 
@@ -73,15 +84,18 @@ class MediaStore:
 
     def commit(self, writer: MediaWriter, content_type: str) -> StoredMedia:
         """Move a finished download to its content address (dropping it if that media is already stored)."""
-        writer.close()
         relpath = self.relpath(writer.sha256, content_type)
         target = self.root / relpath
-        if target.exists() and target.stat().st_size == writer.size:
-            writer.discard()
-        else:
-            if not target.parent.is_dir():  # a stat is much cheaper than mkdir(exist_ok=True)
-                target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(writer.path, target)
+        try:
+            writer.close()
+            if target.exists() and target.stat().st_size == writer.size:
+                writer.discard()
+            else:
+                if not target.parent.is_dir():  # a stat is much cheaper than mkdir(exist_ok=True)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(writer.path, target)
+        except OSError as exc:
+            raise StoreError(f"cannot write {target}: {exc}") from None
         return StoredMedia(writer.sha256, content_type, writer.size, relpath)
 
     def clear_temporaries(self) -> int:
