@@ -330,6 +330,14 @@ class Downloader:
     def fetch_text(self, url: str, max_bytes: int = 2 * 1024 * 1024) -> str:
         """GET a small page (e.g. an imgur album) through the same guard and redirect rules; raises `PageError`."""
         try:
+            host = urlsplit(url).hostname or ""
+        except ValueError as exc:
+            raise PageError("bad_url", f"malformed URL: {exc}") from None
+        with self.gate.slot(host):  # pages count against the host's limit like media
+            return self._read_page(url, max_bytes)
+
+    def _read_page(self, url: str, max_bytes: int) -> str:
+        try:
             response, _final = self.open(url)
         except _Failure as failure:
             raise PageError(failure.status, failure.reason) from None
