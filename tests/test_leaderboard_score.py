@@ -131,3 +131,32 @@ def test_truncated_run_reports_bounds(tmp_path: Path) -> None:
     few = [f"q{i} Q0 d{(i + 1) % 20} 1 1 t" for i in range(20)]
     qrels_path, run_path = _write_case(tmp_path, qrels, few)
     assert score_run(run_path, read_qrels(qrels_path))["MedR"] == "> 1"
+
+
+@pytest.mark.slow  # imports torch and the harness
+def test_harness_metrics_equal_scores_of_its_run_files(tmp_path: Path) -> None:
+    """One scoring path: the harness's exact ranks (from the matrix) and the scorer's (from the
+    run files written from that matrix) give identical metrics, ties included (TGIF-style)."""
+    torch = pytest.importorskip("torch")
+    from leaderboard.runfile import write_run
+    from leaderboard.score import score_submission
+    from mrw.bench.evaluator import evaluate_scores
+
+    n_videos, per_video = 15, 2
+    videos = [f"v{i}" for i in range(n_videos)]
+    sentences = [f"s{i}" for i in range(n_videos * per_video)]
+    pair_video = torch.arange(n_videos).repeat_interleave(per_video)
+    generator = torch.Generator().manual_seed(0)
+    scores = torch.randint(0, 3, (n_videos, len(sentences)), generator=generator).float() / 2
+    expected = evaluate_scores(scores, videos, sentences, pair_video).metrics
+
+    truth = tmp_path / "truth"
+    write_qrels(
+        truth / "t2v.qrels", [(s, videos[v]) for s, v in zip(sentences, pair_video.tolist())]
+    )
+    write_qrels(
+        truth / "v2t.qrels", [(videos[v], s) for s, v in zip(sentences, pair_video.tolist())]
+    )
+    write_run(tmp_path / "t2v.run.gz", sentences, videos, scores.T, "h")
+    write_run(tmp_path / "v2t.run.gz", videos, sentences, scores, "h")
+    assert score_submission(truth, tmp_path / "t2v.run.gz", tmp_path / "v2t.run.gz") == expected
