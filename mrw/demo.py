@@ -110,11 +110,41 @@ def contact_sheet_stage(ctx: DemoContext) -> str:
     return str(path)
 
 
+def compare_methods_stage(ctx: DemoContext) -> str:
+    """PVSE, PVSE K=1 and the five baselines on the same features; the paper-style table.
+
+    Reuses the run options and runs folder of an earlier training stage when there is one
+    (`ctx.state["run_options"]`), and does not retrain a PVSE run that is already there.
+    """
+    import dataclasses
+    import functools
+
+    from mrw.bench.compare import compare_runs, write_outputs
+    from mrw.bench.experiments import Experiment, run_experiments
+    from mrw.bench.reproduce import BASELINES
+    from mrw.bench.runner import RunOptions
+
+    options = ctx.state.get("run_options") or RunOptions(
+        dataset=str(ctx.state["dataset"]), runs_dir=str(ctx.out_dir / "runs"), seed=ctx.seed
+    )
+    experiments = [Experiment("pvse", {"k": 1}, "pvse K=1"), *(Experiment(m, {}, m) for m in BASELINES)]
+    if not any(Path(options.runs_dir).glob("*/pvse/*/metrics.json")):
+        experiments.insert(0, Experiment("pvse", {}, "pvse"))
+    log = functools.partial(print, file=sys.stderr, flush=True)
+    run_experiments(experiments, dataclasses.replace(options, progress=True), [options.seed], log=log)
+    comparison = compare_runs([options.runs_dir])
+    write_outputs(comparison, ctx.out_dir / "compare.md", ctx.out_dir / "compare.json")
+    print(comparison.to_markdown(), file=sys.stderr)
+    best = max(comparison.groups, key=lambda g: g.stats["rsum"].mean)
+    return f"{len(comparison.groups)} methods compared (compare.md); best rsum: {best.label} {best.stats['rsum'].mean:.1f}"
+
+
 STAGES: list[Stage] = [
     Stage("build the toy set", build_toy_stage),
     Stage("load with decoded frames", load_stage),
     Stage("dataset statistics", stats_stage),
     Stage("contact sheet of decoded clips", contact_sheet_stage),
+    Stage("compare methods", compare_methods_stage),
 ]
 
 

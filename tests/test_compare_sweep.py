@@ -28,7 +28,7 @@ class FakeRunner:
         run_dir = Path(options.runs_dir) / options.dataset / method / options.run_id
         run_dir.mkdir(parents=True)
         config = {"method": method, "method_config": dict(overrides), "options": dataclasses.asdict(options)}
-        direction = {"R@1": rsum / 6, "R@5": rsum / 6, "R@10": rsum / 6, "MedR": 3, "nMR": 0.03}
+        direction = {"R@1": rsum / 6, "R@5": rsum / 6, "R@10": rsum / 6, "MedR": 3, "nMR": 0.03, "queries": 100}
         metrics = {"t2v": direction, "v2t": direction, "rsum": rsum}
         record = {"method": method, "dataset": options.dataset, "split": "test", "metrics": metrics,
                   "config": config, "seed": options.seed, "device": "cpu", "wall_time_s": 0.0,
