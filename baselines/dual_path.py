@@ -5,7 +5,7 @@ A residual text CNN path and a visual path map into one space. Stage I trains wi
 instance loss only: every training pair is its own class, and one classifier, shared by both
 paths, must recognise the pair from either its video or its sentence (cross-entropy on each).
 Sharing the classifier is what pulls the two paths into the same space. Stage II adds the
-bidirectional ranking loss on cosine similarity (hardest negative in the batch). The stage
+bidirectional ranking loss on cosine similarity (hardest negative in the batch by default). The stage
 follows the epoch number given to `on_epoch_start`; retrieval uses cosine similarity.
 """
 from __future__ import annotations
@@ -29,6 +29,7 @@ class DualPathConfig:
     text_blocks: int = 2  # residual blocks of width-2 convolutions in the text path
     dropout: float = 0.5  # before the shared classifier, as in the paper's fc layers
     margin: float = 1.0  # ranking margin of stage II (Zheng et al. use 1)
+    max_violation: bool = True  # stage II ranks against the hardest negative; False sums them
     stage1_epochs: int = 5  # epochs of instance loss alone before the ranking loss joins
     ranking_weight: float = 1.0  # lambda_1 of stage II
     instance_weight: float = 1.0  # lambda_2 = lambda_3 (video and text instance losses)
@@ -118,7 +119,7 @@ class DualPath(Method):
         total = self.config.instance_weight * instance
         if self.stage >= 2:
             scores = F.normalize(video, dim=-1) @ F.normalize(text, dim=-1).T
-            rank = hinge_ranking_loss(scores, self.config.margin, hardest=True)
+            rank = hinge_ranking_loss(scores, self.config.margin, hardest=self.config.max_violation)
             terms["rank"] = rank
             total = total + self.config.ranking_weight * rank
         return {"total": total, **terms}
