@@ -8,11 +8,13 @@ choices, so each method states its paper's loss in one line.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mrw.bench.method import MethodContext
+from mrw.bench.method import Batch, Method, MethodContext
 from pvse.encoders import TextEncoder, VideoEncoder
 
 DIRECTIONS = ("v2t", "t2v")
@@ -80,3 +82,35 @@ def hinge_ranking_loss(
         per_anchor = costs.amax(dim=1) if hardest else costs.sum(dim=1)
         total = total + per_anchor.mean()
     return total
+
+
+class GlobalEmbeddingMethod(Method):
+    """PVSE's global encoders with PIE-Net removed: one embedding per instance, a hinge loss.
+
+    The config needs `embed_dim`, `word_dim`, `finetune_words`, `margin` and `max_violation`.
+    Subclasses choose how encoder states become embeddings (`embed`) and how pairs are
+    scored (`similarity`); the loss is the hinge ranking loss on that same score, so what
+    is trained is exactly what is ranked.
+    """
+
+    def __init__(self, config: Any, context: MethodContext) -> None:
+        super().__init__(config, context)
+        self.video_encoder, self.text_encoder = global_encoders(
+            context, config.embed_dim, config.word_dim, config.finetune_words
+        )
+
+    def embed(self, states: Tensor) -> Tensor:
+        """`[B, H]` final GRU states -> `[B, 1, H]` embeddings; default: L2-normalised."""
+        return F.normalize(states, dim=-1).unsqueeze(1)
+
+    def encode_video(self, video: Tensor, lengths: Tensor) -> Tensor:
+        return self.embed(self.video_encoder(video, lengths).global_)
+
+    def encode_text(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        return self.embed(self.text_encoder(tokens, lengths).global_)
+
+    def loss(self, batch: Batch) -> dict[str, Tensor]:
+        scores = self.similarity(self.encode_video(batch.video, batch.video_lengths),
+                                 self.encode_text(batch.tokens, batch.token_lengths))
+        rank = hinge_ranking_loss(scores, self.config.margin, hardest=self.config.max_violation)
+        return {"total": rank, "rank": rank}

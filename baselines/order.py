@@ -12,11 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from baselines.common import global_encoders, hinge_ranking_loss
-from mrw.bench.method import Batch, Method, MethodContext
+from baselines.common import GlobalEmbeddingMethod
 from mrw.bench.registry import register_method
 
 # Upper bound on the elements of the `[rows, Nt, D]` difference tensor built per step.
@@ -38,31 +36,18 @@ class OrderConfig:
     embed_dim: int = 1024
     word_dim: int = 300
     margin: float = 0.05  # Vendrov et al.
+    max_violation: bool = False  # Vendrov et al. sum over the contrastive terms
     finetune_words: bool = True
 
 
 @register_method
-class OrderEmbedding(Method):
+class OrderEmbedding(GlobalEmbeddingMethod):
     name = "order"
     config_class = OrderConfig
 
-    def __init__(self, config: OrderConfig, context: MethodContext) -> None:
-        super().__init__(config, context)
-        self.video_encoder, self.text_encoder = global_encoders(
-            context, config.embed_dim, config.word_dim, config.finetune_words
-        )
-
-    def encode_video(self, video: Tensor, lengths: Tensor) -> Tensor:
-        return F.normalize(self.video_encoder(video, lengths).global_, dim=-1).abs().unsqueeze(1)
-
-    def encode_text(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        return F.normalize(self.text_encoder(tokens, lengths).global_, dim=-1).abs().unsqueeze(1)
-
-    def loss(self, batch: Batch) -> dict[str, Tensor]:
-        video = self.encode_video(batch.video, batch.video_lengths)
-        text = self.encode_text(batch.tokens, batch.token_lengths)
-        rank = hinge_ranking_loss(self.similarity(video, text), self.config.margin)
-        return {"total": rank, "rank": rank}
+    def embed(self, states: Tensor) -> Tensor:
+        """Absolute values of the L2-normalised states: the non-negative orthant."""
+        return super().embed(states).abs()
 
     def similarity(self, video_emb: Tensor, text_emb: Tensor) -> Tensor:
         """Negative order violation (K = 1): the higher, the closer t is to being below v."""

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch.nn.functional as F
-from torch import Tensor
-
-from baselines.common import global_encoders, hinge_ranking_loss
-from mrw.bench.method import Batch, Method, MethodContext
+from baselines.common import GlobalEmbeddingMethod
 from mrw.bench.registry import register_method
 
 
@@ -26,24 +22,6 @@ class VSEPPConfig:
 
 
 @register_method
-class VSEPP(Method):
+class VSEPP(GlobalEmbeddingMethod):
     name = "vsepp"
     config_class = VSEPPConfig
-
-    def __init__(self, config: VSEPPConfig, context: MethodContext) -> None:
-        super().__init__(config, context)
-        self.video_encoder, self.text_encoder = global_encoders(
-            context, config.embed_dim, config.word_dim, config.finetune_words
-        )
-
-    def encode_video(self, video: Tensor, lengths: Tensor) -> Tensor:
-        return F.normalize(self.video_encoder(video, lengths).global_, dim=-1).unsqueeze(1)
-
-    def encode_text(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        return F.normalize(self.text_encoder(tokens, lengths).global_, dim=-1).unsqueeze(1)
-
-    def loss(self, batch: Batch) -> dict[str, Tensor]:
-        video = self.encode_video(batch.video, batch.video_lengths)[:, 0]
-        text = self.encode_text(batch.tokens, batch.token_lengths)[:, 0]
-        rank = hinge_ranking_loss(video @ text.T, self.config.margin, hardest=self.config.max_violation)
-        return {"total": rank, "rank": rank}
