@@ -9,7 +9,7 @@ from test_compare_sweep import FakeRunner
 from mrw.bench import runner as runner_module
 from mrw.bench.cli import main as bench_main
 from mrw.bench.experiments import validate
-from mrw.bench.reproduce import DATASETS, execute, make_plan, paper_options
+from mrw.bench.reproduce import DATASETS, TOY, execute, make_plan, paper_options
 from mrw.bench.runner import RunOptions
 
 
@@ -27,6 +27,15 @@ def test_tables_hold_the_paper_settings() -> None:
     assert (options.num_frames, options.batch_size, options.lr, options.epochs) == (8, 128, 2e-4, 30)
     assert (options.backbone, options.image_size) == ("resnet152", 224)
     assert paper_options(DATASETS["mrw"], RunOptions()).num_frames == 4
+
+
+def test_toy_table_sums_negatives_where_a_method_can() -> None:
+    plan = make_plan("toy", TOY)
+    summed = {e.name for e in plan.experiments if e.overrides.get("max_violation") is False}
+    assert summed == {"vsepp", "order", "dual_path", "pvse K=1", "pvse K=5"}
+    validate(plan.experiments)
+    options = paper_options(TOY, RunOptions(runs_dir="x"))
+    assert (options.dataset, options.epochs, options.runs_dir) == ("toy", 12, "x")  # harness toy defaults
 
 
 @pytest.mark.parametrize("target", ["fig5", "fig6", "fig7"])

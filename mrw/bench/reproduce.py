@@ -1,10 +1,13 @@
-"""`mrw-bench reproduce table3|table4|fig5|fig6|fig7`: the PVSE paper's experiments, its settings.
+"""`mrw-bench reproduce table3|table4|fig5|fig6|fig7|toy`: the PVSE paper's experiments.
 
 Settings come from the paper and its reference code (yalesong/pvse): T = 8 frames and K = 3
 for TGIF, T = 4 and K = 5 for MRW (the released checkpoints), batch 128, margin 0.1,
 λ1 (diversity) = 0.1, λ2 (MMD) = 0.01, learning rate 2e-4, 30 epochs, ResNet-152 features
 and GloVe 840B word vectors. Tables 3 (TGIF) and 4 (MRW) compare PVSE, PVSE K=1 and the
 baselines; Figure 5 sweeps K, Figure 6 the ablations over K, Figure 7 the two loss weights.
+`toy` is the README's table: the same seven rows on the embedded toy set at the harness's
+toy defaults, with every ranking loss summing over negatives (hardest-negative mining
+collapses to a constant embedding there: the loss sits at 2 x margin and nothing is learned).
 The command prints what it will run and a rough GPU time estimate before starting
 (`--dry-run` stops there); finished runs are reused, so an interrupted reproduction resumes.
 """
@@ -56,7 +59,9 @@ DATASETS = {
     "mrw": PaperDataset("mrw", num_frames=4, k=5, table="table4", videos=50_107, train_pairs=44_107,
                         eval_pairs=6_000),
 }
-TARGETS = ("table3", "table4", "fig5", "fig6", "fig7")
+TOY = PaperDataset("toy", num_frames=8, k=5, table="toy", videos=1_500, train_pairs=1_200, eval_pairs=300)
+TABLES = {"table3": DATASETS["tgif"], "table4": DATASETS["mrw"], "toy": TOY}
+TARGETS = ("table3", "table4", "fig5", "fig6", "fig7", "toy")
 
 
 class ReproduceError(MRWError):
@@ -81,11 +86,23 @@ def pvse_overrides(dataset: PaperDataset, **changes: Any) -> dict[str, Any]:
     return {"k": dataset.k, "margin": 0.1, "div_weight": 0.1, "mmd_weight": 0.01, **changes}
 
 
+def _summing_negatives(experiment: Experiment) -> Experiment:
+    """The experiment with `max_violation=False` when its method has that option."""
+    from mrw.bench.registry import get_method_class
+
+    fields = {f.name for f in dataclasses.fields(get_method_class(experiment.method).config_class)}
+    if "max_violation" not in fields:
+        return experiment
+    return dataclasses.replace(experiment, overrides={**experiment.overrides, "max_violation": False})
+
+
 def make_plan(target: str, dataset: PaperDataset) -> Plan:
-    if target in ("table3", "table4"):
+    if target in TABLES:
         experiments = [Experiment(m, {}, m) for m in BASELINES]
         experiments += [Experiment("pvse", pvse_overrides(dataset, k=1), "pvse K=1"),
                         Experiment("pvse", pvse_overrides(dataset), f"pvse K={dataset.k}")]
+        if dataset is TOY:
+            experiments = [_summing_negatives(e) for e in experiments]
         return Plan(target, dataset, experiments=experiments)
     base = pvse_overrides(dataset)
     if target == "fig5":
@@ -101,8 +118,8 @@ def make_plan(target: str, dataset: PaperDataset) -> Plan:
 
 def datasets_for(target: str, chosen: str | None) -> list[PaperDataset]:
     """Tables are tied to one dataset each; figures run on TGIF and MRW unless one is chosen."""
-    if target in ("table3", "table4"):
-        (dataset,) = [d for d in DATASETS.values() if d.table == target]
+    if target in TABLES:
+        dataset = TABLES[target]
         if chosen and chosen != dataset.name:
             raise ReproduceError(f"{target} is the {dataset.name} table; --dataset {chosen} does not apply")
         return [dataset]
@@ -114,11 +131,14 @@ def datasets_for(target: str, chosen: str | None) -> list[PaperDataset]:
 
 
 def paper_options(dataset: PaperDataset, base: RunOptions) -> RunOptions:
-    """The paper's run options for `dataset`; paths, device and GloVe come from `base`."""
+    """The paper's run options for `dataset` (the toy set: the harness's toy defaults);
+    paths, device and GloVe come from `base`."""
+    if dataset is TOY:
+        return dataclasses.replace(base, dataset=TOY.name).resolved()
     return dataclasses.replace(
         base, dataset=dataset.name, num_frames=dataset.num_frames, batch_size=PAPER_BATCH, lr=PAPER_LR,
         epochs=base.epochs or PAPER_EPOCHS, backbone="resnet152", weights="imagenet", image_size=224,
-    )
+    ).resolved()
 
 
 def estimate_gpu_hours(plan: Plan, options: RunOptions, seeds: int) -> tuple[float, float]:
@@ -185,12 +205,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="the paper's Tables 3/4 and Figures 5-7 at its settings (with a --dry-run plan)",
         description="Run the PVSE paper's experiments with its settings: table3 (TGIF: T=8, K=3), "
                     "table4 (MRW: T=4, K=5), fig5 (rsum vs K), fig6 (ablations vs K), fig7 (λ1, λ2 "
-                    "grids). Prints the plan and a rough GPU time estimate first. Needs the dataset "
+                    "grids), toy (the README's toy-set table). Prints the plan and a rough GPU time estimate first. Needs the dataset "
                     "(mrw download / mrw import), ImageNet ResNet-152 weights and, for the paper's "
                     "numbers, --glove.",
     )
     parser.add_argument("target", choices=TARGETS)
-    parser.add_argument("--dataset", choices=tuple(DATASETS), help="figures: only this dataset (default: both)")
+    parser.add_argument("--dataset", choices=(*DATASETS, TOY.name),
+                        help="figures: only this dataset (default: both)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and estimate, run nothing")
     parser.add_argument("--epochs", type=int, help=f"override the paper's {PAPER_EPOCHS} epochs (e.g. a quick check)")
     parser.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
