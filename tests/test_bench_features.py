@@ -84,3 +84,40 @@ def test_imagenet_weights_fall_back_offline_with_a_warning(monkeypatch, tmp_path
     _, used = build_backbone("resnet18", "imagenet")
     assert used == "none"
     assert "random weights" in caplog.text
+
+
+@pytest.mark.slow
+def test_finetune_stage_trains_the_cnn_from_frames(dataset, tmp_path) -> None:
+    import json
+
+    import bench_synthetic  # noqa: F401  (registers the tiny test method)
+    from mrw.bench.runner import RunOptions, run_method
+
+    options = RunOptions(
+        dataset=dataset, backbone="resnet18", weights="none", image_size=32, num_frames=4, epochs=1,
+        batch_size=4, finetune_epochs=1, finetune_lr=1e-2, runs_dir=str(tmp_path / "runs"), progress=False,
+    )
+    result = run_method("tiny-test-method", {}, options)
+    stages = [json.loads(line).get("stage") for line in (result.run_dir / "log.jsonl").read_text().splitlines()]
+    assert stages.count("finetune") == 1
+    tuned = torch.load(result.run_dir / "finetune.pt", weights_only=False)["model"]
+    fresh, _ = build_backbone("resnet18", "none")
+    before = fresh.state_dict()
+    conv = "encoder.cnn.layer4.1.conv2.weight"
+    assert not torch.equal(tuned[conv], before["layer4.1.conv2.weight"])  # gradients reached the CNN
+    bn = "encoder.cnn.layer4.1.bn2.running_mean"
+    assert torch.equal(tuned[bn], before["layer4.1.bn2.running_mean"])  # BatchNorm statistics frozen
+    assert result.metrics["t2v"]["queries"] == 4
+
+
+def test_histogram_backbone_sees_colour() -> None:
+    """The toy set's learning-free backbone: a red frame and a blue frame land in different bins."""
+    from mrw.bench.features import FrameEncoder
+
+    encoder = FrameEncoder(build_backbone("histogram", "none")[0], 16)
+    frames = torch.zeros(2, 3, 16, 16, dtype=torch.uint8)
+    frames[0, 0], frames[1, 2] = 255, 255
+    out = encoder(frames)
+    assert out.shape == (2, 256)
+    torch.testing.assert_close(out.view(2, 4, 64).sum(-1), torch.ones(2, 4))  # a histogram per cell
+    assert out[0].argmax() != out[1].argmax()

@@ -10,7 +10,7 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     """Dataset and feature flags shared by `features` and `run` (same names, same meaning)."""
     group = parser.add_argument_group("data and features")
     group.add_argument("--dataset", default="toy", help="toy, mrw, tgif, or a dataset folder (default: toy)")
-    group.add_argument("--backbone", help="torchvision model per frame (default: resnet152; toy: resnet18)")
+    group.add_argument("--backbone", help="torchvision model per frame, or histogram (regional colour histograms, no learning) (default: resnet152; toy: histogram)")
     group.add_argument(
         "--weights", choices=("imagenet", "none"),
         help="CNN weights: imagenet (falls back to random with a warning when not available offline) "

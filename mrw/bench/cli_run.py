@@ -41,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     train.add_argument("--glove", metavar="PATH", help="glove.840B.300d.txt (default: random word vectors, with a warning)")
     train.add_argument("--min-word-count", type=int, default=1, help="vocabulary threshold on the training split")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run (a run folder, or 'last')")
+    train.add_argument(
+        "--finetune-epochs", type=int, default=0,
+        help="after training on cached features, unfreeze the CNN and train this many epochs on decoded "
+             "frames (frames held in memory: for small sets)",
+    )
+    train.add_argument("--finetune-lr", type=float, default=2e-5, help="learning rate of the fine-tune stage")
     out = parser.add_argument_group("evaluation and output")
     out.add_argument("--split", default="test", choices=("test", "validation"), help="evaluated split (default: test)")
     out.add_argument("--runs-dir", default="runs", help="root of run records (default: ./runs)")
@@ -122,6 +128,7 @@ def main(args: argparse.Namespace) -> int:
         image_size=args.image_size, backbone=args.backbone, weights=args.weights, glove=args.glove,
         min_word_count=args.min_word_count, runs_dir=args.runs_dir, run_id=args.run_id,
         run_depth=args.run_depth, resume=args.resume, feature_workers=args.workers,
+        finetune_epochs=args.finetune_epochs, finetune_lr=args.finetune_lr,
     )
     if args.resume and len(args.methods) > 1:
         from mrw.cliutil import fail

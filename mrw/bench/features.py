@@ -13,7 +13,7 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -73,8 +73,8 @@ def dataset_slug(dataset: str) -> str:
 
 
 def default_backbone(dataset: str) -> tuple[str, int]:
-    """(backbone, image size): ResNet-152 at 224 as in the paper; a small net for the toy set."""
-    return ("resnet18", 64) if dataset == "toy" else ("resnet152", 224)
+    """(backbone, image size): ResNet-152 at 224 as in the paper; colour histograms for the toy set."""
+    return ("histogram", 64) if dataset == "toy" else ("resnet152", 224)
 
 
 def _imagenet_state_dict(backbone: str) -> dict[str, Tensor] | None:
@@ -96,6 +96,29 @@ def _imagenet_state_dict(backbone: str) -> dict[str, Tensor] | None:
         return None
 
 
+class ColourHistogram(nn.Module):
+    """The learning-free backbone `histogram`: per frame, a joint RGB histogram (`bins` per
+    channel) in each cell of a `grid` x `grid` layout (256 values at the defaults).
+
+    Made for the synthetic toy set, whose sentences name colours, shapes and motions of small
+    objects: an untrained CNN maps its clips to nearly identical vectors, while colour
+    presence per region is linear in these histograms. Input is ImageNet-normalised (as for
+    every backbone) and is mapped back to [0, 1] first.
+    """
+
+    def __init__(self, bins: int = 4, grid: int = 2) -> None:
+        super().__init__()
+        self.bins, self.grid = bins, grid
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        levels = ((x * self.std + self.mean) * self.bins).long().clamp_(0, self.bins - 1)
+        index = (levels[:, 0] * self.bins + levels[:, 1]) * self.bins + levels[:, 2]  # [N, H, W]
+        onehot = nn.functional.one_hot(index, self.bins**3).permute(0, 3, 1, 2).float()
+        return nn.functional.adaptive_avg_pool2d(onehot, self.grid).flatten(1)
+
+
 def build_backbone(backbone: str, weights: str) -> tuple[nn.Module, str]:
     """A torchvision classifier with its head removed, and the weights actually loaded.
 
@@ -107,8 +130,12 @@ def build_backbone(backbone: str, weights: str) -> tuple[nn.Module, str]:
 
     if weights not in ("imagenet", "none"):
         raise FeatureError(f"unknown weights {weights!r}; use 'imagenet' or 'none'")
+    if backbone == "histogram":
+        return ColourHistogram().eval(), "none"
     try:
-        model = torchvision.models.get_model(backbone, weights=None)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)  # "none" is one fixed random CNN: cached features and fine-tuning agree
+            model = torchvision.models.get_model(backbone, weights=None)
     except ValueError:
         raise FeatureError(f"unknown backbone {backbone!r} (any torchvision classification model name)") from None
     if weights == "imagenet":
@@ -151,49 +178,72 @@ class FrameEncoder(nn.Module):
         return self.cnn(x).flatten(1)
 
 
-def _pair_table(rows: Any) -> tuple[list[str], list[str], list[str]]:
-    """(pair ids, video ids, sentences) read without decoding any video."""
+@dataclass
+class _OpenSplit:
+    """A split's rows (frames decoded lazily) and its pair table, read without decoding."""
+
+    rows: Any
+    pair_ids: list[str]
+    pair_video_ids: list[str]
+    sentences: list[str]
+    first_row: dict[str, int]  # video id -> its first row, in order of first appearance
+
+    @property
+    def video_ids(self) -> list[str]:
+        return list(self.first_row)
+
+    def to_split(self, data: Tensor, lengths: Tensor) -> SplitFeatures:
+        index_of = {v: i for i, v in enumerate(self.first_row)}
+        pair_video = torch.tensor([index_of[v] for v in self.pair_video_ids], dtype=torch.long)
+        return SplitFeatures(self.video_ids, data, lengths, self.pair_ids, self.sentences, pair_video)
+
+
+def _open_split(spec: FeatureSpec) -> _OpenSplit:
+    import mrw
+
+    rows = mrw.load_dataset(spec.dataset, split=spec.split, num_frames=spec.num_frames, fps=spec.fps, size=spec.image_size)
     plain = rows.select_columns(["id", "video_id", "sentence"]).with_format(None)
-    return list(plain["id"]), list(plain["video_id"]), list(plain["sentence"])
+    pair_ids, pair_video_ids, sentences = list(plain["id"]), list(plain["video_id"]), list(plain["sentence"])
+    if not pair_ids:
+        raise FeatureError(f"{spec.dataset} split {spec.split!r} has no rows")
+    first_row: dict[str, int] = {}
+    for row, video_id in enumerate(pair_video_ids):
+        first_row.setdefault(video_id, row)
+    return _OpenSplit(rows, pair_ids, pair_video_ids, sentences, first_row)
 
 
 def _frames_of(items: list[dict[str, Any]]) -> list[Tensor]:
     return [item["frames"] for item in items]
 
 
-@torch.inference_mode()
-def _extract_videos(
-    encoder: FrameEncoder, rows: Any, row_indices: Sequence[int], spec: FeatureSpec,
-    device: torch.device, batch_frames: int, workers: int, progress: bool,
+def _map_videos(
+    per_frame: Callable[[Tensor], Tensor], rows: Any, row_indices: Sequence[int], spec: FeatureSpec,
+    batch_frames: int, workers: int, progress: bool, desc: str,
 ) -> tuple[Tensor, Tensor]:
-    """Features `[n, T, F]` (fp16) and lengths of the videos of `rows[row_indices]`."""
+    """`per_frame` over the frames of `rows[row_indices]`, batched: (`[n, T, ...]` zero-padded, lengths)."""
     from torch.utils.data import DataLoader, Subset
     from tqdm.auto import tqdm
 
-    videos_per_batch = max(1, batch_frames // spec.num_frames)
     loader = DataLoader(
-        Subset(rows, list(row_indices)), batch_size=videos_per_batch, num_workers=workers,
-        collate_fn=_frames_of,
+        Subset(rows, list(row_indices)), batch_size=max(1, batch_frames // spec.num_frames),
+        num_workers=workers, collate_fn=_frames_of,
     )
-    feats: list[Tensor] = []
+    outputs: list[Tensor] = []
     lengths: list[int] = []
-    amp = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
-    bar = tqdm(total=len(row_indices), desc=f"features {spec.dataset}/{spec.split}", unit="video", disable=not progress)
+    bar = tqdm(total=len(row_indices), desc=f"{desc} {spec.dataset}/{spec.split}", unit="video", disable=not progress)
     for clips in loader:
-        frames = torch.cat([torch.as_tensor(c) for c in clips]).to(device, non_blocking=True)
-        with amp:
-            out = encoder(frames).half().cpu()
+        out = per_frame(torch.cat([torch.as_tensor(c) for c in clips]))
         for piece in out.split([len(c) for c in clips]):
-            padded = torch.zeros(spec.num_frames, out.shape[1], dtype=torch.float16)
             n = min(len(piece), spec.num_frames)
+            padded = out.new_zeros(spec.num_frames, *out.shape[1:])
             padded[:n] = piece[:n]
-            feats.append(padded)
+            outputs.append(padded)
             lengths.append(n)
         bar.update(len(clips))
     bar.close()
-    if not feats:
-        return torch.zeros(0, spec.num_frames, 0, dtype=torch.float16), torch.zeros(0, dtype=torch.long)
-    return torch.stack(feats), torch.tensor(lengths, dtype=torch.long)
+    if not outputs:
+        return torch.zeros(0, spec.num_frames, 0), torch.zeros(0, dtype=torch.long)
+    return torch.stack(outputs), torch.tensor(lengths, dtype=torch.long)
 
 
 def extract_features(
@@ -209,31 +259,30 @@ def extract_features(
     Returns the features and the spec actually used (weights may fall back to "none"). Under
     `torchrun` every rank must call this; each extracts its share and all return the result.
     """
-    import mrw
-
     device = torch.device(device)
     if spec.cache_path().is_file() and not overwrite:
         return load_features(spec.cache_path()), spec
-    rows = mrw.load_dataset(spec.dataset, split=spec.split, num_frames=spec.num_frames, fps=spec.fps, size=spec.image_size)
+    opened = _open_split(spec)
     cnn, weights = build_backbone(spec.backbone, spec.weights)
     spec = FeatureSpec(**{**asdict(spec), "weights": weights})  # what was really loaded
     path = spec.cache_path()
     if path.is_file() and not overwrite:
         return load_features(path), spec
-    pair_ids, pair_video_ids, sentences = _pair_table(rows)
-    if not pair_ids:
-        raise FeatureError(f"{spec.dataset} split {spec.split!r} has no rows")
-    first_row: dict[str, int] = {}
-    for row, video_id in enumerate(pair_video_ids):
-        first_row.setdefault(video_id, row)
-    video_ids = list(first_row)
+    video_ids = opened.video_ids
     rank, world = dist_util.rank(), dist_util.world_size()
     mine = list(range(rank, len(video_ids), world))
 
     encoder = FrameEncoder(cnn, spec.image_size).to(device).to(memory_format=torch.channels_last)
-    feats, lengths = _extract_videos(
-        encoder, rows, [first_row[video_ids[i]] for i in mine], spec, device, batch_frames, workers,
-        progress and rank == 0,
+    amp = torch.autocast("cuda", dtype=torch.float16, enabled=device.type == "cuda")
+
+    @torch.inference_mode()
+    def per_frame(frames: Tensor) -> Tensor:
+        with amp:
+            return encoder(frames.to(device, non_blocking=True)).half().cpu()
+
+    feats, lengths = _map_videos(
+        per_frame, opened.rows, [opened.first_row[video_ids[i]] for i in mine], spec, batch_frames, workers,
+        progress and rank == 0, "features",
     )
     part = path.with_name(f"{path.name}.part{rank}-of-{world}")
     if world > 1:
@@ -250,16 +299,24 @@ def extract_features(
                 if p["index"]:
                     feats[p["index"]] = p["features"]
                     lengths[p["index"]] = p["lengths"]
-        index_of = {v: i for i, v in enumerate(video_ids)}
-        split = SplitFeatures(
-            video_ids, feats, lengths, pair_ids, sentences,
-            torch.tensor([index_of[v] for v in pair_video_ids], dtype=torch.long),
-        )
-        save_features(path, split, spec)
+        save_features(path, opened.to_split(feats, lengths), spec)
         for r in range(world if world > 1 else 0):
             path.with_name(f"{path.name}.part{r}-of-{world}").unlink(missing_ok=True)
     dist_util.barrier()
     return load_features(path), spec
+
+
+def decode_frames(spec: FeatureSpec, workers: int = 0, progress: bool = True) -> SplitFeatures:
+    """A split with decoded uint8 frames `[Nv, T, 3, S, S]` in place of features (fine-tuning).
+
+    Frames are held in memory (about T*3*S*S bytes per video: 1.2 MB at 8 x 224 px), which
+    suits the toy set and small experiments, not a 44k-video MRW training split.
+    """
+    opened = _open_split(spec)
+    frames, lengths = _map_videos(
+        lambda f: f, opened.rows, list(opened.first_row.values()), spec, 256, workers, progress, "decoding"
+    )
+    return opened.to_split(frames, lengths)
 
 
 def save_features(path: Path, split: SplitFeatures, spec: FeatureSpec) -> None:

@@ -18,13 +18,20 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from mrw.atomic import atomic_write
 from mrw.bench import distributed as dist_util
 from mrw.errors import MRWError
+
+if TYPE_CHECKING:
+    from mrw.bench.data import PairData
+    from mrw.bench.features import FeatureSpec
+    from mrw.bench.method import Method
+    from mrw.bench.text import Vocabulary
+    from mrw.bench.trainer import TrainConfig, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +46,8 @@ class RunRecordError(MRWError):
 class RunOptions:
     """Everything about a run except the method's own hyper-parameters.
 
-    `None` means "the dataset's default" (see `resolved`): the toy set uses a small
-    backbone at low resolution and few epochs so that it trains on a laptop CPU.
+    `None` means "the dataset's default" (see `resolved`): the toy set uses colour
+    histograms (no CNN) at low resolution and few epochs, so that it trains on a laptop CPU.
     """
 
     dataset: str = "toy"
@@ -65,6 +72,8 @@ class RunOptions:
     resume: str | None = None  # a run folder to continue, or "last"
     eval_batch_size: int = 256
     feature_workers: int = 0
+    finetune_epochs: int = 0  # > 0: then unfreeze the CNN and train from decoded frames
+    finetune_lr: float = 2e-5
     progress: bool = True
 
     def resolved(self) -> RunOptions:
@@ -276,6 +285,8 @@ def run_method(method: str, method_overrides: Mapping[str, Any] | None, options:
         log=lambda record: _append_log(run_dir / "log.jsonl", record), progress=options.progress,
     )
     trained = trainer.fit(data["train"], data["validation"], resume=resuming)
+    if options.finetune_epochs:
+        model, data, trained = _finetune(model, used, vocab, options, train_config, device, run_dir)
     evaluation = evaluate(model, data[options.split], device, options.eval_batch_size)
 
     record = {
@@ -302,6 +313,34 @@ def run_method(method: str, method_overrides: Mapping[str, Any] | None, options:
         _write_json(run_dir / "metrics.json", record)
     dist_util.barrier()
     return RunResult(run_dir, evaluation.metrics, record)
+
+
+def _finetune(
+    model: Method, spec: FeatureSpec, vocab: Vocabulary, options: RunOptions, train_config: TrainConfig,
+    device: torch.device, run_dir: Path,
+) -> tuple[Method, dict[str, PairData], TrainResult]:
+    """Stage 2: the trained method behind its (now trainable) CNN, trained on decoded frames.
+
+    Checkpointed in `finetune.pt` (stage 1 stays in `checkpoint.pt`); resumes when it exists.
+    """
+    from mrw.bench.data import PairData
+    from mrw.bench.features import FrameEncoder, build_backbone, decode_frames
+    from mrw.bench.finetune import FrameMethod
+    from mrw.bench.trainer import Trainer
+
+    cnn, _ = build_backbone(spec.backbone, spec.weights)
+    wrapped = FrameMethod(model, FrameEncoder(cnn, spec.image_size))
+    frames = {
+        split: PairData(decode_frames(dataclasses.replace(spec, split=split), options.feature_workers, options.progress), vocab)
+        for split in dict.fromkeys(("train", "validation", options.split))
+    }
+    checkpoint = run_dir / "finetune.pt"
+    trainer = Trainer(
+        wrapped, dataclasses.replace(train_config, epochs=options.finetune_epochs, lr=options.finetune_lr),
+        device, checkpoint, log=lambda record: _append_log(run_dir / "log.jsonl", {"stage": "finetune", **record}),
+        progress=options.progress,
+    )
+    return wrapped, frames, trainer.fit(frames["train"], frames["validation"], resume=checkpoint.is_file())
 
 
 def load_run_record(run_dir: str | Path) -> RunRecord:

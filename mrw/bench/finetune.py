@@ -1,0 +1,59 @@
+"""The fine-tune stage: any method, with the frame CNN unfrozen, trained from decoded frames.
+
+After the usual training on cached features, `FrameMethod` puts the CNN in front of the
+method so gradients reach it; the trainer and evaluator are unchanged (a batch's `video`
+holds frames `[B, T, 3, S, S]` instead of features). Simplifications, stated: the decoded
+frames of each split are held in memory (see `decode_frames`), BatchNorm statistics stay
+frozen (the usual choice for small fine-tuning batches), and frames are the same uniformly
+sampled ones as for the cached features (no augmentation).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import Tensor
+
+from mrw.bench.features import FrameEncoder
+from mrw.bench.method import Batch, Method
+
+
+class FrameMethod(Method):
+    """`inner` with a trainable `FrameEncoder` turning frames into the features it expects."""
+
+    name = "frames"  # not registered: built by the runner around a registered method
+    config_class = dict
+
+    def __init__(self, inner: Method, encoder: FrameEncoder) -> None:
+        super().__init__(inner.config, inner.context)
+        self.inner = inner
+        self.encoder = encoder
+
+    def train(self, mode: bool = True) -> FrameMethod:
+        super().train(mode)
+        self.encoder.eval()  # frozen BatchNorm statistics; gradients still flow
+        return self
+
+    def features(self, frames: Tensor, lengths: Tensor) -> Tensor:
+        """`[B, T, 3, S, S]` frames -> `[B, T, F]` features, zero beyond each clip's length."""
+        b, t = frames.shape[:2]
+        valid = torch.arange(t, device=frames.device)[None, :] < lengths[:, None]
+        encoded = self.encoder(frames[valid].contiguous(memory_format=torch.channels_last))
+        out = encoded.new_zeros(b, t, encoded.shape[-1])
+        out[valid] = encoded
+        return out
+
+    def encode_video(self, video: Tensor, lengths: Tensor) -> Tensor:
+        return self.inner.encode_video(self.features(video, lengths), lengths)
+
+    def encode_text(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        return self.inner.encode_text(tokens, lengths)
+
+    def loss(self, batch: Batch) -> dict[str, Tensor]:
+        return self.inner.loss(dataclasses.replace(batch, video=self.features(batch.video, batch.video_lengths)))
+
+    def similarity(self, video_emb: Tensor, text_emb: Tensor) -> Tensor:
+        return self.inner.similarity(video_emb, text_emb)
+
+    def on_epoch_start(self, epoch: int) -> None:
+        self.inner.on_epoch_start(epoch)
