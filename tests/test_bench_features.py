@@ -119,5 +119,5 @@ def test_histogram_backbone_sees_colour() -> None:
     frames[0, 0], frames[1, 2] = 255, 255
     out = encoder(frames)
     assert out.shape == (2, 256)
-    torch.testing.assert_close(out.view(2, 4, 64).sum(-1), torch.ones(2, 4))  # a histogram per cell
+    torch.testing.assert_close(out.view(2, 64, 4).sum(1), torch.ones(2, 4))  # a histogram per cell
     assert out[0].argmax() != out[1].argmax()
