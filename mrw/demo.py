@@ -113,25 +113,24 @@ def contact_sheet_stage(ctx: DemoContext) -> str:
 def compare_methods_stage(ctx: DemoContext) -> str:
     """PVSE, PVSE K=1 and the five baselines on the same features; the paper-style table.
 
-    Reuses the run options and runs folder of an earlier training stage when there is one
-    (`ctx.state["run_options"]`), and does not retrain a PVSE run that is already there.
+    The rows are `mrw-bench reproduce toy`'s (ranking losses summing over negatives, which
+    the toy set needs); the run options and runs folder of an earlier training stage are
+    reused when there is one (`ctx.state["run_options"]`), and its runs join the table.
     """
     import dataclasses
     import functools
 
     from mrw.bench.compare import compare_runs, write_outputs
-    from mrw.bench.experiments import Experiment, run_experiments
-    from mrw.bench.reproduce import BASELINES
+    from mrw.bench.experiments import run_experiments
+    from mrw.bench.reproduce import TOY, make_plan
     from mrw.bench.runner import RunOptions
 
     options = ctx.state.get("run_options") or RunOptions(
         dataset=str(ctx.state["dataset"]), runs_dir=str(ctx.out_dir / "runs"), seed=ctx.seed
     )
-    experiments = [Experiment("pvse", {"k": 1}, "pvse K=1"), *(Experiment(m, {}, m) for m in BASELINES)]
-    if not any(Path(options.runs_dir).glob("*/pvse/*/metrics.json")):
-        experiments.insert(0, Experiment("pvse", {}, "pvse"))
     log = functools.partial(print, file=sys.stderr, flush=True)
-    run_experiments(experiments, dataclasses.replace(options, progress=True), [options.seed], log=log)
+    plan = make_plan("toy", TOY)
+    run_experiments(plan.experiments, dataclasses.replace(options, progress=True), [options.seed], log=log)
     comparison = compare_runs([options.runs_dir])
     write_outputs(comparison, ctx.out_dir / "compare.md", ctx.out_dir / "compare.json")
     print(comparison.to_markdown(), file=sys.stderr)

@@ -19,13 +19,13 @@ def test_compare_stage_runs_pvse_k1_and_baselines_and_writes_table(
     ctx = DemoContext(tmp_path)
     ctx.state["run_options"] = RunOptions(dataset="toy", runs_dir=str(tmp_path / "runs"), seed=0)
     summary = compare_methods_stage(ctx)
-    trained = sorted((method, str(overrides.get("k", "default"))) for method, overrides, _ in fake.calls)
-    assert trained == sorted([("pvse", "default"), ("pvse", "1"), ("devise", "default"), ("vsepp", "default"),
-                              ("order", "default"), ("corr_ae", "default"), ("dual_path", "default")])
+    trained = sorted((method, str(overrides.get("k", "-"))) for method, overrides, _ in fake.calls)
+    assert trained == sorted([("pvse", "5"), ("pvse", "1"), ("devise", "-"), ("vsepp", "-"),
+                              ("order", "-"), ("corr_ae", "-"), ("dual_path", "-")])
     table = (tmp_path / "compare.md").read_text()
-    assert "pvse (k=1)" in table and "Random ranking" in table
+    assert "pvse (k=1, max_violation=False)" in table and "Random ranking" in table
     assert (tmp_path / "compare.json").is_file()
     assert summary.startswith("7 methods compared")
-    # Run again (e.g. after a PVSE training stage): nothing is retrained.
+    # Run again: finished runs are reused, nothing is retrained.
     compare_methods_stage(ctx)
     assert len(fake.calls) == 7
