@@ -159,15 +159,11 @@ def _config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
-def _dataset_dirname(dataset: str) -> str:
-    from mrw.bench.features import NAMED_DATASETS, dataset_slug
-
-    return dataset if dataset in NAMED_DATASETS else dataset_slug(dataset)
-
-
 def _run_dir(method: str, options: RunOptions, config: Mapping[str, Any]) -> tuple[Path, bool]:
     """(the run folder, whether it resumes an earlier one)."""
-    parent = Path(options.runs_dir) / _dataset_dirname(options.dataset) / method
+    from mrw.bench.features import dataset_slug
+
+    parent = Path(options.runs_dir) / dataset_slug(options.dataset) / method
     if options.resume:
         if options.resume == "last":
             candidates = sorted(
