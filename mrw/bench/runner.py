@@ -260,7 +260,7 @@ def run_method(method: str, method_overrides: Mapping[str, Any] | None, options:
         "method": method,
         "method_config": asdict(method_config),
         "options": asdict(options),
-        "features": asdict(used),
+        "features": {k: v for k, v in asdict(used).items() if k != "split"},
         "train": asdict(train_config),
         "vocab_size": len(vocab),
         "word_vectors": {"source": vectors.source, "hit_rate": vectors.hit_rate},
