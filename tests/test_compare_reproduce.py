@@ -34,6 +34,8 @@ def test_toy_table_sums_negatives_where_a_method_can() -> None:
     summed = {e.name for e in plan.experiments if e.overrides.get("max_violation") is False}
     assert summed == {"vsepp", "order", "dual_path", "pvse K=1", "pvse K=5"}
     validate(plan.experiments)
+    (k_sweep,) = make_plan("fig5", TOY).sweeps
+    assert k_sweep.base["max_violation"] is False and k_sweep.values == list(range(9))
     options = paper_options(TOY, RunOptions(runs_dir="x"))
     assert (options.dataset, options.epochs, options.runs_dir) == ("toy", 12, "x")  # harness toy defaults
 
