@@ -30,6 +30,7 @@ IGNORED_SETTINGS = frozenset({
     "options.seed", "train.seed", "options.run_id", "options.resume", "options.progress",
     "options.runs_dir", "options.device", "options.feature_workers", "options.eval_batch_size",
     "word_vectors.hit_rate", "options.run_depth",
+    "features.split",  # which split's cache entry the recorded feature spec last named
 })
 
 
