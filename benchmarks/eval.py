@@ -110,7 +110,6 @@ def main() -> None:
         {"harness": harness, "matmul": lambda: torch.matmul(a, b.T, out=product)}, device, args.repeats
     )
     fast_s, matmul_s, fast_metrics = times["harness"], times["matmul"], results["harness"]
-    del product
 
     start = time.perf_counter()
     t2v, v2t = per_query_loop(video.numpy(), text.numpy())

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 import bench_synthetic  # noqa: F401  (registers the tiny test method)
+import pytest
 from bench_synthetic import synthetic_options
+
 from mrw.bench.cli import main
 
 

@@ -91,6 +91,7 @@ def test_finetune_stage_trains_the_cnn_from_frames(dataset, tmp_path) -> None:
     import json
 
     import bench_synthetic  # noqa: F401  (registers the tiny test method)
+
     from mrw.bench.runner import RunOptions, run_method
 
     options = RunOptions(

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from bench_synthetic import SIZES, synthetic_options
+
 from mrw.bench.registry import list_methods
 from mrw.bench.runner import run_method
 

@@ -5,11 +5,11 @@ import dataclasses
 import gzip
 import json
 
+import bench_synthetic  # noqa: F401  (registers the tiny test method)
 import pytest
 import torch
-
-import bench_synthetic  # noqa: F401  (registers the tiny test method)
 from bench_synthetic import SIZES, synthetic_options
+
 from mrw.bench.runner import RunRecordError, load_run_record, run_method
 from mrw.errors import MRWError
 

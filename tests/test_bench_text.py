@@ -6,7 +6,15 @@ import logging
 import pytest
 import torch
 
-from mrw.bench.text import PAD_ID, UNK_ID, GloveError, Vocabulary, load_glove, tokenize, word_vectors
+from mrw.bench.text import (
+    PAD_ID,
+    UNK_ID,
+    GloveError,
+    Vocabulary,
+    load_glove,
+    tokenize,
+    word_vectors,
+)
 
 
 def test_tokenize_keeps_contractions_and_punctuation() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import pickle
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -91,7 +92,7 @@ def _imagenet_state_dict(backbone: str) -> dict[str, Tensor] | None:
         return None
     try:
         return weights.get_state_dict(progress=True, check_hash=False)
-    except Exception as exc:  # no network, a proxy, a truncated download: fall back with a warning
+    except Exception as exc:  # noqa: BLE001 - no network, a proxy, a bad download: fall back, warned
         log.debug("could not fetch %s weights: %s", backbone, exc)
         return None
 
@@ -327,7 +328,7 @@ def save_features(path: Path, split: SplitFeatures, spec: FeatureSpec) -> None:
 def load_features(path: Path) -> SplitFeatures:
     try:
         data = torch.load(path, weights_only=True)
-    except Exception as exc:
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
         raise FeatureError(f"unreadable feature cache {path} ({exc}); delete it to recompute") from None
     if data.get("version") != CACHE_VERSION:
         raise FeatureError(f"feature cache {path} is from another version; delete it to recompute")

@@ -148,7 +148,7 @@ def git_commit() -> str | None:
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "diff", "--quiet", "HEAD", "--"], cwd=root, capture_output=True, timeout=30
+            ["git", "diff", "--quiet", "HEAD", "--"], cwd=root, capture_output=True, timeout=30, check=False
         ).returncode
     except (OSError, subprocess.SubprocessError):
         return None

@@ -8,7 +8,6 @@ in-batch negatives, as in any data-parallel VSE training).
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import random
@@ -25,7 +24,7 @@ from torch import Tensor, nn
 from mrw.atomic import atomic_write
 from mrw.bench import distributed as dist_util
 from mrw.bench.data import PairData
-from mrw.bench.evaluator import evaluate
+from mrw.bench.evaluator import amp_dtype, autocast, evaluate
 from mrw.bench.method import Batch, Method
 from mrw.errors import MRWError
 
@@ -59,13 +58,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def amp_dtype(device: torch.device) -> torch.dtype | None:
-    """Mixed precision on CUDA: bf16 where supported (no loss scaling), else fp16."""
-    if device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 class _LossModule(nn.Module):
@@ -109,8 +101,7 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, mode="max", factor=config.lr_factor, patience=config.lr_patience
         )
-        self.dtype = amp_dtype(device)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.dtype == torch.float16)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype(device) == torch.float16)
         loss_module: nn.Module = _LossModule(self.method)
         if dist_util.world_size() > 1:
             from torch.nn.parallel import DistributedDataParallel
@@ -162,13 +153,8 @@ class Trainer:
         self.best_rsum, self.best_epoch, self.best_state = state["best_rsum"], state["best_epoch"], state["best_model"]
 
     # -- training ----------------------------------------------------------------------
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast("cuda", dtype=self.dtype)
-
     def _step(self, batch: Batch) -> dict[str, float]:
-        with self._autocast():
+        with autocast(self.device):
             terms = self.loss_module(batch.to(self.device))
         total = terms["total"]
         if not torch.isfinite(total):
