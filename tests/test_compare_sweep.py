@@ -61,6 +61,7 @@ def test_k_sweep_with_ablation_seeds_plot_and_reuse(tmp_path: Path) -> None:
     assert paths["png"].read_bytes().startswith(PNG_MAGIC) and paths["png"].stat().st_size > 5000
     saved = json.loads(paths["json"].read_text())
     assert saved["parameter"] == "k" and len(saved["points"]) == 6
+    assert saved["chance_rsum"] == pytest.approx(32.0)  # 100 videos, 100 sentences
 
     # Running the same sweep again trains nothing: every point is reused.
     again = run_sweep(spec, options, seeds=[0, 1, 2], runner=runner, log=lambda _: None)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mrw.atomic import atomic_write
-from mrw.bench.compare import Stat, group_runs, markdown_table, summarise
+from mrw.bench.compare import Stat, chance_rsum, group_runs, markdown_table, summarise
 from mrw.bench.experiments import Experiment, Runner, run_experiments
 from mrw.bench.runner import RunOptions
 from mrw.errors import MRWError
@@ -101,6 +101,7 @@ class SweepResult:
     dataset: str
     points: list[SweepPoint]
     table: str  # the compare table of every run in the sweep
+    chance: float  # rsum of a random ranking on the evaluated split
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +111,7 @@ class SweepResult:
             "base_overrides": self.spec.base,
             "method": self.spec.method,
             "dataset": self.dataset,
+            "chance_rsum": self.chance,
             "points": [
                 {"variant": p.variant, "value": p.value, "rsum_mean": p.rsum.mean, "rsum_std": p.rsum.std,
                  "seeds": p.seeds, "runs": p.runs}
@@ -128,7 +130,7 @@ def run_sweep(spec: SweepSpec, options: RunOptions, seeds: Sequence[int], runner
                                   sorted(r.seed for r in runs.records), [str(r.run_dir) for r in runs.records]))
     groups = group_runs([record for runs in done for record in runs.records])
     table = markdown_table(groups, f"{options.dataset}: sweep of {spec.parameter}")
-    return SweepResult(spec, options.dataset, results, table)
+    return SweepResult(spec, options.dataset, results, table, chance_rsum(groups[0].runs[0].metrics))
 
 
 def plot_sweep(result: SweepResult, path: str | Path) -> Path:
@@ -144,6 +146,7 @@ def plot_sweep(result: SweepResult, path: str | Path) -> Path:
         points = [p for p in result.points if p.variant == variant]
         ax.errorbar([p.value for p in points], [p.rsum.mean for p in points],
                     yerr=[p.rsum.std or 0.0 for p in points], marker="o", capsize=3, label=variant)
+    ax.axhline(result.chance, color="grey", linestyle="--", linewidth=1, label="random ranking")
     positive = [v for v in spec.values if v > 0]
     if PARAMETERS[spec.parameter][0] is float and len(positive) > 1:
         ax.set_xscale("symlog", linthresh=min(positive))  # λ grids span decades and include 0
@@ -154,8 +157,8 @@ def plot_sweep(result: SweepResult, path: str | Path) -> Path:
     seeds = max((len(p.seeds) for p in result.points), default=1)
     ax.set_title(f"{result.dataset}: rsum vs {spec.parameter}" + (f" (mean ± std, {seeds} seeds)" if seeds > 1 else ""))
     ax.grid(True, alpha=0.3)
-    if len(spec.variants) > 1:
-        ax.legend()
+    ax.set_ylim(bottom=0)
+    ax.legend()
     fig.tight_layout()
     path = Path(path)
     with atomic_write(path, "wb") as handle:
