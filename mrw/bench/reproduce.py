@@ -6,8 +6,8 @@ for TGIF, T = 4 and K = 5 for MRW (the released checkpoints), batch 128, margin 
 and GloVe 840B word vectors. Tables 3 (TGIF) and 4 (MRW) compare PVSE, PVSE K=1 and the
 baselines; Figure 5 sweeps K, Figure 6 the ablations over K, Figure 7 the two loss weights.
 `toy` is the README's table: the same seven rows on the embedded toy set at the harness's
-toy defaults, with every ranking loss summing over negatives (hardest-negative mining
-collapses to a constant embedding there: the loss sits at 2 x margin and nothing is learned).
+toy defaults, with every ranking loss summing over negatives (from random initialisation
+the hardest-negative loss stays near 2 x margin there and learns far less in 12 epochs).
 The command prints what it will run and a rough GPU time estimate before starting
 (`--dry-run` stops there); finished runs are reused, so an interrupted reproduction resumes.
 """
