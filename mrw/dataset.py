@@ -415,7 +415,15 @@ def cache_root() -> Path:
 
 
 def prepared_dir(name: str) -> Path:
-    """The local prepared copy of a named dataset (`mrw`, `tgif`, `toy`)."""
+    """The local prepared copy of a named dataset (`mrw`, `tgif`, `toy`).
+
+    The toy set's folder carries its generator's version, so a changed generator never
+    reuses a stale cached copy (nor, through the folder name, its cached features).
+    """
+    if name == "toy":
+        from mrw.toy import TOY_VERSION  # lazily: mrw.toy imports this module
+
+        name = f"toy-v{TOY_VERSION}"
     return cache_root() / "datasets" / name
 
 

@@ -1,11 +1,15 @@
 """The toy set: a synthetic *polysemous* video–text dataset in the MRW format, made offline.
 
-Each clip is a small GIF showing 2–3 objects, each a shape × colour × motion (slides
-left/right/up/down, grows, shrinks, spins, blinks). Its sentence describes only one of them,
-often partially ("mrw something red slides left"), the way a Reddit title relates to a
-reaction GIF: the pairing is real but covers part of the video. That makes PVSE's claim
-testable in minutes on a CPU: with several embeddings per clip (K>1) a model can represent
-each object separately, while a single embedding (K=1) must blur them.
+Each clip is a small GIF with 2–3 moments, the way a reaction GIF has several: each moment
+shows one object, a shape × colour × motion (slides left/right/up/down, grows, shrinks,
+spins, blinks), in its own temporal segment (the first, middle or last part of the clip, in
+random order, neighbouring segments overlapping slightly). Its sentence describes only one
+of them, often partially ("mrw something red slides left"), the way a Reddit title relates to
+a reaction GIF: the pairing is real but covers part of the video. Because the objects differ
+in *time*, PVSE's attention over frames can pick them apart, which makes its claim testable
+in minutes on a CPU: with several embeddings per clip (K>1) a model can represent each
+moment separately, while a single embedding (K=1) must blur them. Clips last about 1–2.4 s,
+so the harness's default 8 frames at 8 fps (spread over the whole clip) see every segment.
 
 Clips use GIF frame delays of 80–120 ms, some with unequal per-frame delays, so the
 timestamp-true sampling in `mrw.frames` is exercised too. Everything is derived from the
@@ -58,6 +62,10 @@ DESCRIPTIONS = (
 SLIDE = 0.4  # how far a sliding object travels, as a fraction of the frame
 SPLIT_FRACTIONS = (("train", 0.8), ("validation", 1 / 15), ("test", 2 / 15))
 EPOCH = 1_262_304_000  # 2010-01-01: synthetic, fixed post times
+MAX_OVERLAP = 0.08  # how far a segment may reach into its neighbours, as a fraction of the clip
+# Bump when the generated clips or sentences change: it names the prepared copy's folder
+# (`mrw.dataset.prepared_dir`), so a stale cached toy set and its cached features are not reused.
+TOY_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,8 @@ class ToyObject:
     x: float  # centre at the middle of the clip, as a fraction of the frame
     y: float
     radius: float  # as a fraction of the frame
+    start: float = 0.0  # the object's segment of the clip, as fractions of its duration:
+    end: float = 1.0  # it is visible in [start, end) and its motion runs over that segment
 
 
 @dataclass(frozen=True)
@@ -100,7 +110,8 @@ class ToyConfig:
 
 
 def sample_scene(rng: random.Random) -> Scene:
-    """2–3 objects with distinct (shape, colour) and distinct motions, on a 3×3 grid."""
+    """2–3 objects with distinct (shape, colour) and distinct motions, on a 3×3 grid, each
+    in its own temporal segment (random order, slight overlaps)."""
     count = rng.choice((2, 3, 3))
     motions = rng.sample(MOTIONS, count)
     kinds: list[tuple[str, str]] = []
@@ -117,8 +128,11 @@ def sample_scene(rng: random.Random) -> Scene:
             )
         )  # a spinning circle would look still
     cells = rng.sample(range(9), count)
+    slots = rng.sample(range(count), count)  # which part of the clip each object gets
     objects = []
-    for (shape, colour), motion, cell in zip(kinds, motions, cells):
+    for (shape, colour), motion, cell, slot in zip(kinds, motions, cells, slots):
+        start = max(0.0, slot / count - rng.uniform(0, MAX_OVERLAP))
+        end = min(1.0, (slot + 1) / count + rng.uniform(0, MAX_OVERLAP))
         radius = rng.uniform(0.09, 0.13)
         x = (cell % 3 + 0.5) / 3 + rng.uniform(-0.04, 0.04)
         y = (cell // 3 + 0.5) / 3 + rng.uniform(-0.04, 0.04)
@@ -128,7 +142,7 @@ def sample_scene(rng: random.Random) -> Scene:
             x = min(max(x, inside[0]), inside[1])
         elif motion in ("slides up", "slides down"):
             y = min(max(y, inside[0]), inside[1])
-        objects.append(ToyObject(shape, colour, motion, x, y, radius))
+        objects.append(ToyObject(shape, colour, motion, x, y, radius, start, end))
     frames = rng.randint(12, 20)
     if rng.random() < 0.25:  # unequal delays, as many real GIFs have
         delays = tuple(rng.choice((60, 80, 100, 140, 160)) for _ in range(frames))
@@ -183,8 +197,10 @@ def _polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> list[t
 
 
 def _draw_object(draw, obj: ToyObject, t: float, duration: float, size: int, colour: int) -> None:
-    """Draw `obj` as it is at `t` seconds into a clip of `duration` seconds."""
-    progress = t / duration
+    """Draw `obj` as it is at `t` seconds into a clip of `duration` seconds (if in its segment)."""
+    if not obj.start <= t / duration < obj.end:
+        return
+    progress = (t / duration - obj.start) / (obj.end - obj.start)  # through its own segment
     cx, cy, r = obj.x * size, obj.y * size, obj.radius * size
     shift = (progress - 0.5) * SLIDE * size
     angle = 0.0
@@ -204,7 +220,7 @@ def _draw_object(draw, obj: ToyObject, t: float, duration: float, size: int, col
         case "spins":
             angle = progress * 2 * math.pi
         case "blinks":
-            if int(t * 4) % 2:  # off for every other quarter second
+            if int(progress * 3) == 1:  # on, off, on: in thirds of its segment
                 return
     if obj.shape == "circle":
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour)
@@ -273,9 +289,10 @@ def build_toy(
     offsets = {split: sum(list(sizes.values())[:i]) for i, split in enumerate(sizes)}
     splits = {split: toy_pairs(config, split, n, offsets[split]) for split, n in sizes.items()}
     description = (
-        "## Toy set\n\nSynthetic polysemous clips made by `mrw toy` (module `mrw.toy`): each GIF "
-        "shows 2-3 objects (shape x colour x motion) and its sentence describes one of them, "
-        "often partially. Generated with:\n\n```json\n"
+        "## Toy set\n\nSynthetic polysemous clips made by `mrw toy` (module `mrw.toy`, "
+        f"version {TOY_VERSION}): each GIF shows 2-3 objects (shape x colour x motion), each in "
+        "its own temporal segment, and its sentence describes one of them, often partially. "
+        "Generated with:\n\n```json\n"
         + json.dumps(asdict(config), sort_keys=True)
         + "\n```\n"
     )

@@ -14,6 +14,7 @@ from mrw.toy import (
     COLOURS,
     MOTIONS,
     SHAPES,
+    TOY_VERSION,
     Scene,
     ToyObject,
     build_toy,
@@ -52,6 +53,29 @@ def test_rendered_motions_are_what_the_words_say():
     assert blue[-1][2] > 3 * blue[0][2]
     visible = [area > 0 for _, _, area in green]
     assert True in visible and False in visible  # blinking: both on and off frames
+
+
+def test_each_object_has_its_own_moment_in_the_harness_frames():
+    """At the harness's default 8 frames at 8 fps, every object (the described one included)
+    shows in some sampled frames and not in others, and different objects in different ones."""
+    checked = 0
+    for index in range(40):
+        rng = random.Random(f"mrw-toy:0:train:{index}")
+        scene = sample_scene(rng)
+        frames = decode(render(scene, 64), num_frames=8, fps=8.0).frames.permute(0, 2, 3, 1).numpy()
+        colours = [o.colour for o in scene.objects]
+        shown = {}
+        for obj in scene.objects:
+            if colours.count(obj.colour) == 1:  # a colour mask identifies the object
+                shown[obj] = tuple(bool(_mask(f, obj.colour).any()) for f in frames)
+                assert any(shown[obj]) and not all(shown[obj]), (index, obj)
+        assert len(set(shown.values())) == len(shown), index
+        checked += len(shown)
+        segments = sorted((o.start, o.end) for o in scene.objects)
+        assert segments[0][0] == 0 and segments[-1][1] == 1
+        assert all(a[1] >= b[0] for a, b in zip(segments, segments[1:]))  # no empty gap
+        assert all(b[0] - a[0] > 0.2 for a, b in zip(segments, segments[1:]))  # distinct parts
+    assert checked > 60
 
 
 def test_scenes_are_polysemous_and_sentences_name_only_the_target():
@@ -141,7 +165,7 @@ def test_load_dataset_toy_builds_into_the_cache_once(tmp_path, monkeypatch):
     monkeypatch.setattr(mrw.toy, "build_toy", small_build)
     first = load_dataset("toy", split="validation", cache_dir=str(tmp_path / "hf"))
     again = load_dataset("toy", split="validation", cache_dir=str(tmp_path / "hf"))
-    assert calls == [tmp_path / "datasets" / "toy"]
+    assert calls == [tmp_path / "datasets" / f"toy-v{TOY_VERSION}"]
     assert first[0]["id"] == again[0]["id"] == "toy-validation-00000"
 
 

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from mrw.atomic import atomic_write
 from mrw.bench import distributed as dist_util
 from mrw.bench.data import SplitFeatures
+from mrw.dataset import prepared_dir
 from mrw.errors import MRWError
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,10 @@ class FeatureSpec:
     def cache_path(self, root: Path | None = None) -> Path:
         root = cache_root() if root is None else root
         name = f"{self.backbone}-{self.weights}-fps{self.fps:g}-t{self.num_frames}-s{self.image_size}.pt"
-        return root / "features" / dataset_slug(self.dataset) / self.split / name
+        # A named dataset's features go under its prepared folder's name (`toy-v2`): a new
+        # toy generator version then never reads features of the old clips.
+        folder = prepared_dir(self.dataset).name if self.dataset in NAMED_DATASETS else dataset_slug(self.dataset)
+        return root / "features" / folder / self.split / name
 
 
 def cache_root() -> Path:
