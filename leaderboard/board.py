@@ -147,6 +147,36 @@ def add_submission(
     return Submission(id=int(cursor.lastrowid), **{**row, "metrics": metrics})
 
 
+def submit(
+    board: str | os.PathLike[str],
+    truth_dir: str | os.PathLike[str],
+    t2v_run: str | os.PathLike[str],
+    v2t_run: str | os.PathLike[str],
+    *,
+    name: str,
+    team: str,
+    dataset: str,
+    split: str,
+    description: str = "",
+    **score_options: Any,
+) -> Submission:
+    """Score a run pair against `truth_dir` and record it: what `mrw-leaderboard add` does."""
+    from leaderboard.score import score_submission
+
+    return add_submission(
+        board,
+        name=name,
+        team=team,
+        description=description,
+        dataset=dataset,
+        split=split,
+        metrics=score_submission(truth_dir, t2v_run, v2t_run, **score_options),
+        t2v_sha256=sha256_file(t2v_run),
+        v2t_sha256=sha256_file(v2t_run),
+        truth_sha256=truth_fingerprint(truth_dir),
+    )
+
+
 def list_submissions(board: str | os.PathLike[str]) -> list[Submission]:
     """Every submission, oldest first."""
     with open_board(board, create=False) as conn:

@@ -158,11 +158,35 @@ def compare_methods_stage(ctx: DemoContext) -> str:
     log = functools.partial(print, file=sys.stderr, flush=True)
     plan = make_plan("toy", TOY)
     run_experiments(plan.experiments, dataclasses.replace(options, progress=True), [options.seed], log=log)
-    comparison = compare_runs([options.runs_dir])
+    comparison = ctx.state["comparison"] = compare_runs([options.runs_dir])
     write_outputs(comparison, ctx.out_dir / "compare.md", ctx.out_dir / "compare.json")
     print(comparison.to_markdown(), file=sys.stderr)
     best = max(comparison.groups, key=lambda g: g.stats["rsum"].mean)
     return f"{len(comparison.groups)} methods compared (compare.md); best rsum: {best.label} {best.stats['rsum'].mean:.1f}"
+
+
+def leaderboard_stage(ctx: DemoContext) -> str:
+    """Submit every compared run's ranking files to a board and render it, as participants would.
+
+    The scorer reads only the run files and the exported test qrels, yet must give each run
+    the metrics its harness record holds: one scoring path, checked end to end.
+    """
+    from leaderboard.board import submit
+    from leaderboard.render import render
+
+    board = ctx.out_dir / "leaderboard" / "board.db"
+    board.unlink(missing_ok=True)
+    truth = ctx.state["qrels"]["t2v"].parent
+    runs = [(group.label, run) for group in ctx.state["comparison"].groups for run in group.runs]
+    for label, run in runs:
+        submission = submit(
+            board, truth, run.run_dir / "t2v.run.gz", run.run_dir / "v2t.run.gz",
+            name=label, team="demo", description=f"seed {run.seed}", dataset="toy", split=run.split,
+        )
+        if submission.metrics != run.metrics:
+            raise RuntimeError(f"{run.run_dir}: the scorer and the harness disagree")
+    pages = render(board, board.parent)
+    return f"{len(runs)} runs scored from their run files, metrics identical to the harness; {pages['index.html']}"
 
 
 STAGES: list[Stage] = [
@@ -172,6 +196,7 @@ STAGES: list[Stage] = [
     Stage("contact sheet of decoded clips", contact_sheet_stage),
     Stage("train PVSE on the toy set", train_pvse_stage),
     Stage("compare methods", compare_methods_stage),
+    Stage("score the runs on a leaderboard", leaderboard_stage),
 ]
 
 

@@ -190,3 +190,7 @@ def test_demo_stages_run_end_to_end_on_a_small_toy_set(tmp_path):
     assert json.loads((out / "stats.json").read_text())["total"]["pairs"] == 30
     assert (out / "contact_sheet.png").read_bytes()[:4] == b"\x89PNG"
     assert len((out / "qrels" / "test" / "t2v.qrels").read_text().splitlines()) == 4
+    board = json.loads((out / "leaderboard" / "leaderboard.json").read_text())
+    compared = json.loads((out / "compare.json").read_text())
+    submitted = sum(len(table["submissions"]) for table in board["boards"])
+    assert submitted == sum(len(row["runs"]) for table in compared["tables"] for row in table["rows"]) >= 7

@@ -35,28 +35,25 @@ def truth_labels(truth: Path) -> tuple[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from leaderboard.board import add_submission, sha256_file, truth_fingerprint
+    from leaderboard.board import submit
     from leaderboard.commands.common import line_progress, print_metrics
-    from leaderboard.score import score_submission
 
-    with line_progress("scoring") as progress:
-        metrics = score_submission(
-            args.truth, args.t2v_run, args.v2t_run, args.max_bytes, progress=progress
-        )
     dataset, split = truth_labels(args.truth)
-    submission = add_submission(
-        args.board,
-        name=args.name,
-        team=args.team,
-        description=args.description,
-        dataset=args.dataset or dataset,
-        split=args.split or split,
-        metrics=metrics,
-        t2v_sha256=sha256_file(args.t2v_run),
-        v2t_sha256=sha256_file(args.v2t_run),
-        truth_sha256=truth_fingerprint(args.truth),
-    )
-    print_metrics(metrics)
+    with line_progress("scoring") as progress:
+        submission = submit(
+            args.board,
+            args.truth,
+            args.t2v_run,
+            args.v2t_run,
+            name=args.name,
+            team=args.team,
+            description=args.description,
+            dataset=args.dataset or dataset,
+            split=args.split or split,
+            max_bytes=args.max_bytes,
+            progress=progress,
+        )
+    print_metrics(submission.metrics)
     print(
         f"recorded #{submission.id} '{submission.name}' ({submission.team}) on "
         f"{submission.dataset}/{submission.split} in {args.board}"
