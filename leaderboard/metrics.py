@@ -55,7 +55,7 @@ def ranks_to_metrics(
         zero_based = np.where(found, ranks - 1, np.inf).astype(np.float64)
         median = float(np.median(zero_based))
         if math.isfinite(median):
-            med_r: int | str = int(math.floor(median)) + 1
+            med_r: int | str = math.floor(median) + 1
             out["MedR"] = med_r
             out["nMR"] = med_r / gallery_size
         else:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mrw.atomic import atomic_dir, atomic_write
+from mrw.atomic import atomic_dir
 from mrw.errors import MRWError
 
 if TYPE_CHECKING:  # decoding (PyAV, torch) and `datasets` load on first use: `--help` stays fast
@@ -581,16 +581,16 @@ def export_qrels(dataset: Any, split: str, out_dir: str | os.PathLike[str]) -> d
 
     `dataset` is a name, a folder, a `Dataset` or a `DatasetDict`. Returns both paths.
     """
+    from leaderboard.qrels import write_qrels
+
     sentence_ids, video_ids = _ids(dataset, split)
     by_video: dict[str, list[str]] = {}
     for sentence_id, video_id in zip(sentence_ids, video_ids):
         by_video.setdefault(video_id, []).append(sentence_id)
     out = Path(out_dir)
     paths = {"t2v": out / "t2v.qrels", "v2t": out / "v2t.qrels"}
-    with atomic_write(paths["t2v"], "w") as handle:
-        handle.writelines(f"{s} 0 {v} 1\n" for s, v in zip(sentence_ids, video_ids))
-    with atomic_write(paths["v2t"], "w") as handle:
-        handle.writelines(f"{v} 0 {s} 1\n" for v, ss in by_video.items() for s in ss)
+    write_qrels(paths["t2v"], zip(sentence_ids, video_ids))
+    write_qrels(paths["v2t"], ((v, s) for v, ss in by_video.items() for s in ss))
     return paths
 
 

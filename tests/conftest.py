@@ -1,18 +1,23 @@
-"""Test-wide settings: never touch the network, keep CPU threads modest on a 2-core machine."""
+"""Test-wide settings and shared fixtures.
+
+Tests never touch the network, and use one intra-op thread: the tensors here are tiny, and on
+a 2-core machine (CI) extra threads only contend with each other and with the subprocesses
+some tests start.
+"""
 from __future__ import annotations
 
+import io
 import os
+from collections.abc import Callable, Sequence
+
+import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("MRW_TEST", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 # --- generated media and the toy dataset (frames / dataset / toy tests; shared with the harness)
-import io  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
-
-import pytest  # noqa: E402
 
 
 def _make_gif(

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from mrw.bench.method import Method, MethodContext
@@ -60,8 +60,7 @@ def make_config(name: str, overrides: Mapping[str, Any] | None = None) -> Any:
         raise MRWError(f"method {name!r} has no option(s) {', '.join(unknown)}")
     return cls.config_class(**overrides)
 
+
 def create_method(name: str, context: MethodContext, overrides: Mapping[str, Any] | None = None) -> Method:
     cls = get_method_class(name)
     return cls(make_config(name, overrides), context)
-
-MethodFactory = Callable[[Any, MethodContext], Method]
