@@ -110,55 +110,44 @@ def contact_sheet_stage(ctx: DemoContext) -> str:
     return str(path)
 
 
-def train_pvse_stage(ctx: DemoContext) -> str:
-    """PVSE on the toy set, as `mrw-bench run pvse` does it: features, training, run record.
-
-    Sets `ctx.state["run_options"]`, so later stages train the other methods identically.
-    Toy settings: colour-histogram features (an untrained CNN collapses the synthetic clips),
-    H = D = 256 so that it trains on 2 CPU cores in a couple of minutes.
-    """
-    from rich.console import Console
-
-    from mrw.bench.report import metrics_table
-    from mrw.bench.runner import RunOptions, run_method
-
-    options = RunOptions(
-        dataset=str(ctx.state["dataset"]), backbone="histogram", weights="none", image_size=64,
-        epochs=8, batch_size=32, lr=1e-3, seed=ctx.seed, runs_dir=str(ctx.out_dir / "runs"),
-    )
-    result = run_method("pvse", {"embed_dim": 256, "hidden_dim": 256}, options)
-    ctx.state["run_options"] = options
-    Console(file=sys.stderr, width=140).print(metrics_table([("pvse", result.metrics)], title="PVSE on the toy set (test)"))
-    test_size = result.metrics["t2v"]["queries"]
-    chance = 2 * 100 * (1 + 5 + 10) / test_size
-    return (
-        f"test rsum {result.metrics['rsum']:.1f} (chance {chance:.1f}), best validation rsum "
-        f"{result.record['best_validation_rsum']:.1f} at epoch {result.record['best_epoch']}; {result.run_dir}"
-    )
-
-
-def compare_methods_stage(ctx: DemoContext) -> str:
-    """PVSE, PVSE K=1 and the five baselines on the same features; the paper-style table.
-
-    The rows are `mrw-bench reproduce toy`'s (ranking losses summing over negatives, which
-    the toy set needs); the run options and runs folder of an earlier training stage are
-    reused when there is one (`ctx.state["run_options"]`), and its runs join the table.
-    """
+def _toy_table_runs(ctx: DemoContext, experiments: Sequence[Any]) -> list[Any]:
+    """Train (or reuse) `experiments` at the README toy table's settings, for the demo's seed."""
     import dataclasses
     import functools
 
-    from mrw.bench.compare import compare_runs, write_outputs
     from mrw.bench.experiments import run_experiments
-    from mrw.bench.reproduce import TOY, make_plan
     from mrw.bench.runner import RunOptions
 
-    options = ctx.state.get("run_options") or RunOptions(
-        dataset=str(ctx.state["dataset"]), runs_dir=str(ctx.out_dir / "runs"), seed=ctx.seed
-    )
+    toy_defaults = RunOptions(dataset="toy", runs_dir=str(ctx.out_dir / "runs"), seed=ctx.seed).resolved()
+    options = dataclasses.replace(toy_defaults, dataset=str(ctx.state["dataset"]))  # the demo's own toy folder
     log = functools.partial(print, file=sys.stderr, flush=True)
-    plan = make_plan("toy", TOY)
-    run_experiments(plan.experiments, dataclasses.replace(options, progress=True), [options.seed], log=log)
-    comparison = ctx.state["comparison"] = compare_runs([options.runs_dir])
+    return run_experiments(experiments, options, [ctx.seed], log=log)
+
+
+def train_pvse_stage(ctx: DemoContext) -> str:
+    """PVSE (K=5) on the toy set, as `mrw-bench reproduce toy` trains it: features, training,
+    evaluation, run record. The compare stage reuses this run."""
+    from rich.console import Console
+
+    from mrw.bench.reproduce import TOY, make_plan
+    from mrw.bench.report import metrics_table
+
+    pvse = next(e for e in make_plan("toy", TOY).experiments if e.method == "pvse" and e.overrides["k"] > 1)
+    (runs,) = _toy_table_runs(ctx, [pvse])
+    record = runs.records[0]
+    Console(file=sys.stderr, width=140).print(metrics_table([(pvse.name, record.metrics)], title="PVSE on the toy set (test)"))
+    chance = 2 * 100 * (1 + 5 + 10) / record.metrics["t2v"]["queries"]
+    return f"test rsum {record.metrics['rsum']:.1f} (chance {chance:.1f}); {record.run_dir}"
+
+
+def compare_methods_stage(ctx: DemoContext) -> str:
+    """PVSE, PVSE K=1 and the five baselines on the same features: the README toy table's rows
+    (ranking losses summing over negatives, which the toy set needs) for one seed."""
+    from mrw.bench.compare import compare_runs, write_outputs
+    from mrw.bench.reproduce import TOY, make_plan
+
+    _toy_table_runs(ctx, make_plan("toy", TOY).experiments)
+    comparison = ctx.state["comparison"] = compare_runs([ctx.out_dir / "runs"])
     write_outputs(comparison, ctx.out_dir / "compare.md", ctx.out_dir / "compare.json")
     print(comparison.to_markdown(), file=sys.stderr)
     best = max(comparison.groups, key=lambda g: g.stats["rsum"].mean)

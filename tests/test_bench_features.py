@@ -104,8 +104,8 @@ def test_finetune_stage_trains_the_cnn_from_frames(dataset, tmp_path) -> None:
     tuned = torch.load(result.run_dir / "finetune.pt", weights_only=False)["model"]
     fresh, _ = build_backbone("resnet18", "none")
     before = fresh.state_dict()
-    conv = "encoder.cnn.layer4.1.conv2.weight"
-    assert not torch.equal(tuned[conv], before["layer4.1.conv2.weight"])  # gradients reached the CNN
+    # gradients reached the CNN, down to its first convolution
+    assert not torch.equal(tuned["encoder.cnn.conv1.weight"], before["conv1.weight"])
     bn = "encoder.cnn.layer4.1.bn2.running_mean"
     assert torch.equal(tuned[bn], before["layer4.1.bn2.running_mean"])  # BatchNorm statistics frozen
     assert result.metrics["t2v"]["queries"] == 4
@@ -122,3 +122,13 @@ def test_histogram_backbone_sees_colour() -> None:
     assert out.shape == (2, 256)
     torch.testing.assert_close(out.view(2, 64, 4).sum(1), torch.ones(2, 4))  # a histogram per cell
     assert out[0].argmax() != out[1].argmax()
+
+
+def test_random_weight_resnet152_features_fit_in_the_fp16_cache() -> None:
+    """The offline fallback (`--weights none`) must not cache infinite features."""
+    model, weights = build_backbone("resnet152", "none")
+    with torch.inference_mode():
+        features = model(torch.randn(2, 3, 64, 64))
+    assert weights == "none"
+    assert torch.isfinite(features.half()).all()
+    assert features.abs().max() < 1e3

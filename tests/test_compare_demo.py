@@ -7,7 +7,6 @@ import pytest
 from test_compare_sweep import FakeRunner
 
 from mrw.bench import runner as runner_module
-from mrw.bench.runner import RunOptions
 from mrw.demo import DemoContext, compare_methods_stage
 
 
@@ -17,7 +16,7 @@ def test_compare_stage_runs_pvse_k1_and_baselines_and_writes_table(
     fake = FakeRunner()
     monkeypatch.setattr(runner_module, "run_method", fake)
     ctx = DemoContext(tmp_path)
-    ctx.state["run_options"] = RunOptions(dataset="toy", runs_dir=str(tmp_path / "runs"), seed=0)
+    ctx.state["dataset"] = "toy"
     summary = compare_methods_stage(ctx)
     trained = sorted((method, str(overrides.get("k", "-"))) for method, overrides, _ in fake.calls)
     assert trained == sorted([("pvse", "5"), ("pvse", "1"), ("devise", "-"), ("vsepp", "-"),
@@ -26,6 +25,7 @@ def test_compare_stage_runs_pvse_k1_and_baselines_and_writes_table(
     assert "pvse (k=1, max_violation=False)" in table and "Random ranking" in table
     assert (tmp_path / "compare.json").is_file()
     assert summary.startswith("7 methods compared")
+    assert len(list((tmp_path / "runs").rglob("metrics.json"))) == 7
     # Run again: finished runs are reused, nothing is retrained.
     compare_methods_stage(ctx)
     assert len(fake.calls) == 7

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 NAMED_DATASETS = ("toy", "mrw", "tgif")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # in the file name: a new version recomputes instead of reading stale features
 
 
 class FeatureError(MRWError):
@@ -54,7 +54,7 @@ class FeatureSpec:
 
     def cache_path(self, root: Path | None = None) -> Path:
         root = cache_root() if root is None else root
-        name = f"{self.backbone}-{self.weights}-fps{self.fps:g}-t{self.num_frames}-s{self.image_size}.pt"
+        name = f"{self.backbone}-{self.weights}-fps{self.fps:g}-t{self.num_frames}-s{self.image_size}-v{CACHE_VERSION}.pt"
         # A named dataset's features go under its prepared folder's name (`toy-v2`): a new
         # toy generator version then never reads features of the old clips.
         folder = prepared_dir(self.dataset).name if self.dataset in NAMED_DATASETS else dataset_slug(self.dataset)
@@ -124,6 +124,20 @@ class ColourHistogram(nn.Module):
         return nn.functional.adaptive_avg_pool2d(onehot, self.grid).flatten(1)
 
 
+def _random_model(torchvision: Any, backbone: str) -> nn.Module:
+    """A randomly initialised torchvision model, residual branches zeroed where supported.
+
+    A deep ResNet with default random init and BatchNorm at its initial statistics grows its
+    activations block by block (about 3e8 at the end of ResNet-152): beyond fp16's range, so
+    cached features would be infinite. Zero-initialised residual branches keep every block
+    close to the identity and the features well scaled.
+    """
+    try:
+        return torchvision.models.get_model(backbone, weights=None, zero_init_residual=True)
+    except TypeError:  # not a ResNet-style model
+        return torchvision.models.get_model(backbone, weights=None)
+
+
 def build_backbone(backbone: str, weights: str) -> tuple[nn.Module, str]:
     """A torchvision classifier with its head removed, and the weights actually loaded.
 
@@ -140,7 +154,7 @@ def build_backbone(backbone: str, weights: str) -> tuple[nn.Module, str]:
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)  # "none" is one fixed random CNN: cached features and fine-tuning agree
-            model = torchvision.models.get_model(backbone, weights=None)
+            model = _random_model(torchvision, backbone)
     except ValueError:
         raise FeatureError(f"unknown backbone {backbone!r} (any torchvision classification model name)") from None
     if weights == "imagenet":
@@ -283,7 +297,10 @@ def extract_features(
     @torch.inference_mode()
     def per_frame(frames: Tensor) -> Tensor:
         with amp:
-            return encoder(frames.to(device, non_blocking=True)).half().cpu()
+            features = encoder(frames.to(device, non_blocking=True)).half().cpu()
+        if not torch.isfinite(features).all():
+            raise FeatureError(f"{spec.backbone} ({spec.weights}) gives features beyond fp16's range")
+        return features
 
     feats, lengths = _map_videos(
         per_frame, opened.rows, [opened.first_row[video_ids[i]] for i in mine], spec, batch_frames, workers,
