@@ -27,6 +27,18 @@ def masked_mean(x: Tensor, lengths: Tensor) -> Tensor:
     return (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1.0)
 
 
+def standardizer(dim: int, enabled: bool = True) -> nn.Module:
+    """Per-dimension z-scoring with running training statistics (BatchNorm without affine).
+
+    In front of an affine first layer this changes conditioning, not the model class: the
+    layer can absorb any mean and scale. It makes a method's learning rate independent of the
+    feature scale (regional colour histograms are ~1e-2, ResNet activations ~1), and it makes
+    an autoencoder weight every input dimension alike in its reconstruction error instead of
+    letting a few high-variance ones (a clip's background colour) dominate it.
+    """
+    return nn.BatchNorm1d(dim, affine=False) if enabled else nn.Identity()
+
+
 def word_embedding(context: MethodContext, dim: int = 300, trainable: bool = True) -> nn.Embedding:
     """An embedding table initialised from the context's word vectors (GloVe) when it has them.
 

@@ -44,6 +44,7 @@ class OrderConfig:
 class OrderEmbedding(GlobalEmbeddingMethod):
     name = "order"
     config_class = OrderConfig
+    default_lr = 1e-3  # Vendrov et al. (Adam)
 
     def embed(self, states: Tensor) -> Tensor:
         """Absolute values of the L2-normalised states: the non-negative orthant."""

@@ -25,3 +25,4 @@ class VSEPPConfig:
 class VSEPP(GlobalEmbeddingMethod):
     name = "vsepp"
     config_class = VSEPPConfig
+    default_lr = 2e-4  # Faghri et al.

@@ -68,7 +68,7 @@ def test_devise_hinge_rank_loss_hand_computed() -> None:
     # sentence 1 = [2, 3] -> mean (0.5, 1) -> normalised (1, 2)/sqrt(5).
     vectors = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     context = MethodContext(feature_dim=2, vocab_size=4, num_train_pairs=2, word_vectors=vectors)
-    method = create_method("devise", context, {"word_dim": 2})
+    method = create_method("devise", context, {"word_dim": 2, "standardize": False})
     with torch.no_grad():  # M = identity, so M v = v
         method.visual_map.weight.copy_(torch.eye(2))
         method.visual_map.bias.zero_()
@@ -85,6 +85,28 @@ def test_devise_hinge_rank_loss_hand_computed() -> None:
     scores = method.similarity(method.encode_video(batch.video, batch.video_lengths),
                                method.encode_text(batch.tokens, batch.token_lengths))
     assert scores[1, 0].item() == pytest.approx(s10, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", ["devise", "corr_ae"])
+def test_standardized_inputs_make_the_loss_blind_to_feature_scale(name: str) -> None:
+    # z-scored inputs: features 1,000x larger (ResNet activations against colour histograms)
+    # give the same loss (up to BatchNorm's eps), so one learning rate serves both.
+    context = MethodContext(feature_dim=6, vocab_size=10, num_train_pairs=4)
+    video = torch.rand(4, 3, 6) + 0.1
+
+    def losses(standardize: bool) -> list[float]:
+        out = []
+        for scale in (1.0, 1000.0):
+            torch.manual_seed(0)
+            sizes = {"word_dim": 5} if name == "devise" else {"word_dim": 5, "code_dim": 3}
+            method = create_method(name, context, {**sizes, "standardize": standardize})
+            out.append(method.loss(_batch(video * scale, [[1, 2], [3], [4, 5], [6]]))["total"].item())
+        return out
+
+    small, large = losses(standardize=True)
+    assert small == pytest.approx(large, rel=1e-3)
+    small, large = losses(standardize=False)
+    assert small != pytest.approx(large, rel=0.5)
 
 
 def test_order_violation_hand_computed() -> None:
@@ -131,7 +153,7 @@ def test_corr_ae_objective_hand_computed() -> None:
     # 1-d inputs and codes: x_v = 2, x_t = 1 (the single word's vector).
     context = MethodContext(feature_dim=1, vocab_size=2, num_train_pairs=1,
                             word_vectors=torch.tensor([[0.0], [1.0]]))
-    method = create_method("corr_ae", context, {"code_dim": 1, "word_dim": 1, "alpha": 0.2})
+    method = create_method("corr_ae", context, {"code_dim": 1, "word_dim": 1, "alpha": 0.2, "standardize": False})
     with torch.no_grad():
         for ae, code_bias in ((method.video_ae, 0.0), (method.text_ae, math.log(3.0))):
             ae.encoder.weight.zero_()

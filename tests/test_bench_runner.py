@@ -8,7 +8,7 @@ import json
 import bench_synthetic  # noqa: F401  (registers the tiny test method)
 import pytest
 import torch
-from bench_synthetic import SIZES, synthetic_options
+from bench_synthetic import SIZES, TinyMethod, synthetic_options
 
 from mrw.bench.runner import RunRecordError, load_run_record, run_method
 from mrw.errors import MRWError
@@ -52,6 +52,15 @@ def test_run_depth_truncates_run_files(env) -> None:
     result = run_method(METHOD, {}, options)
     with gzip.open(result.run_dir / "v2t.run.gz", "rt") as handle:
         assert sum(1 for _ in handle) == SIZES["test"] * 7
+
+
+def test_learning_rate_is_the_methods_own_unless_set(env, monkeypatch) -> None:
+    monkeypatch.setattr(TinyMethod, "default_lr", 3e-3)
+    for lr, expected in ((None, 3e-3), (1e-4, 1e-4)):
+        result = run_method(METHOD, {}, synthetic_options(env / "cache", env / "runs", epochs=1, lr=lr, run_id=f"lr-{lr}"))
+        config = json.loads((result.run_dir / "config.json").read_text())
+        first_epoch = json.loads((result.run_dir / "log.jsonl").read_text().splitlines()[0])
+        assert config["options"]["lr"] == config["train"]["lr"] == first_epoch["lr"] == expected
 
 
 def test_resume_continues_exactly(env) -> None:

@@ -36,7 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     train = parser.add_argument_group("training")
     train.add_argument("--epochs", type=int, help="default: 30 (toy: 12)")
     train.add_argument("--batch-size", type=int, default=128)
-    train.add_argument("--lr", type=float, default=2e-4, help="AMSGrad learning rate, halved on a validation plateau")
+    train.add_argument("--lr", type=float,
+                       help="AMSGrad learning rate, halved on a validation plateau (default: the method's own, "
+                            "see the README's baselines table)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--glove", metavar="PATH", help="glove.840B.300d.txt (default: random word vectors, with a warning)")
     train.add_argument("--min-word-count", type=int, default=1, help="vocabulary threshold on the training split")

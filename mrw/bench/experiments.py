@@ -110,7 +110,7 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training")
     group.add_argument("--epochs", type=int, help="default: 30 (toy: 12)")
     group.add_argument("--batch-size", type=int, default=128)
-    group.add_argument("--lr", type=float, default=2e-4)
+    group.add_argument("--lr", type=float, help="default: each method's own")
     group.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
     group.add_argument("--seeds", type=int, default=1, help="number of seeds per configuration (default: 1)")
     group.add_argument("--glove", metavar="PATH", help="glove.840B.300d.txt (default: random word vectors)")

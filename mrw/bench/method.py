@@ -51,10 +51,16 @@ class Method(nn.Module, ABC):
     Embeddings are `[B, K, D]`, K = 1 for single-embedding methods. Subclasses set `name`
     and `config_class` (a dataclass of the method's hyper-parameters with its paper's
     defaults) and are registered with `mrw.bench.registry.register_method`.
+
+    `default_lr` is the method's own learning rate, used when a run does not set `--lr`:
+    the harness trains every method with AMSGrad, but a linear map (DeViSE) and a biGRU
+    (VSE++) do not share a good step size, and a comparison at one rate would measure which
+    method that rate suits. Each class says where its value comes from.
     """
 
     name: ClassVar[str]
     config_class: ClassVar[type]
+    default_lr: ClassVar[float] = 2e-4  # PVSE's (Song & Soleymani 2019, and its reference code)
 
     def __init__(self, config: Any, context: MethodContext) -> None:
         super().__init__()

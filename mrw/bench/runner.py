@@ -46,15 +46,16 @@ class RunRecordError(MRWError):
 class RunOptions:
     """Everything about a run except the method's own hyper-parameters.
 
-    `None` means "the dataset's default" (see `resolved`): the toy set uses colour
-    histograms (no CNN) at low resolution and few epochs, so that it trains on a laptop CPU.
+    `None` means "the default" (see `resolved`): the dataset's for features and epochs (the
+    toy set uses colour histograms, no CNN, at low resolution and few epochs, so that it
+    trains on a laptop CPU), the method's own for the learning rate (`Method.default_lr`).
     """
 
     dataset: str = "toy"
     split: str = "test"  # the evaluated split; model selection always uses validation
     epochs: int | None = None
     batch_size: int = 128
-    lr: float = 2e-4
+    lr: float | None = None
     lr_patience: int = 1
     grad_clip: float = 2.0
     seed: int = 0
@@ -76,9 +77,11 @@ class RunOptions:
     finetune_lr: float = 2e-5
     progress: bool = True
 
-    def resolved(self) -> RunOptions:
-        """A copy with every dataset default filled in (what `config.json` records)."""
+    def resolved(self, method: str | None = None) -> RunOptions:
+        """A copy with every dataset default and, given the `method`, its learning rate
+        filled in (what `config.json` records)."""
         from mrw.bench.features import default_backbone
+        from mrw.bench.registry import get_method_class
 
         backbone, size = default_backbone(self.dataset)
         toy = self.dataset == "toy"
@@ -88,6 +91,7 @@ class RunOptions:
             backbone=self.backbone or backbone,
             image_size=self.image_size or size,
             weights=self.weights or ("none" if toy else "imagenet"),
+            lr=self.lr if self.lr is not None or method is None else get_method_class(method).default_lr,
         )
 
 
@@ -236,8 +240,8 @@ def run_method(method: str, method_overrides: Mapping[str, Any] | None, options:
     started = time.perf_counter()
     if options.split not in EVAL_SPLITS:
         raise MRWError(f"--split must be one of {', '.join(EVAL_SPLITS)}, got {options.split!r}")
-    options = options.resolved()
-    method_config = make_config(method, method_overrides)  # fail on bad options before any work
+    method_config = make_config(method, method_overrides)
+    options = options.resolved(method)  # fail on bad options before any work
     device = dist_util.local_device(resolve_device(options.device))
     dist_util.init(device)
 
