@@ -153,15 +153,20 @@ def sample_scene(rng: random.Random) -> Scene:
 
 def describe(scene: Scene, rng: random.Random) -> str:
     """A reaction-style sentence naming some attributes of the target object only."""
+    return describe_with_attributes(scene, rng)[0]
+
+
+def describe_with_attributes(scene: Scene, rng: random.Random) -> tuple[str, dict[str, str]]:
+    """`describe`'s sentence and the attributes it names (e.g. {"colour": "red"})."""
     target = scene.objects[scene.target]
     names = rng.choices([d for d, _ in DESCRIPTIONS], weights=[w for _, w in DESCRIPTIONS])[0]
-    colour = target.colour if "colour" in names else ""
-    motion = target.motion if "motion" in names else ""
+    named = {name: getattr(target, name) for name in names}
+    colour, motion = named.get("colour", ""), named.get("motion", "")
     if "shape" in names:
         words = ["a" if motion else "the", colour, target.shape, motion]
     else:
         words = ["something", colour, motion]
-    return " ".join([rng.choice(PREFIXES), *(w for w in words if w)])
+    return " ".join([rng.choice(PREFIXES), *(w for w in words if w)]), named
 
 
 def _polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> list[tuple[float, float]]:
@@ -259,12 +264,18 @@ def render(scene: Scene, size: int = 64) -> bytes:
     return buffer.getvalue()
 
 
-def toy_pairs(config: ToyConfig, split: str, count: int, offset: int = 0) -> Iterator[VideoRow]:
-    """The rows of one split; each clip is seeded by (seed, split, index) alone."""
+def toy_scenes(config: ToyConfig, split: str, count: int) -> Iterator[tuple[Scene, str, dict[str, str]]]:
+    """(scene, sentence, the attributes it names) of one split; each clip is seeded by
+    (seed, split, index) alone."""
     for index in range(count):
         rng = random.Random(f"mrw-toy:{config.seed}:{split}:{index}")
         scene = sample_scene(rng)
-        sentence = describe(scene, rng)
+        yield (scene, *describe_with_attributes(scene, rng))
+
+
+def toy_pairs(config: ToyConfig, split: str, count: int, offset: int = 0) -> Iterator[VideoRow]:
+    """The rows of one split."""
+    for index, (scene, sentence, _) in enumerate(toy_scenes(config, split, count)):
         yield VideoRow.from_media(
             render(scene, config.size),
             id=f"toy-{split}-{index:05d}",
@@ -324,6 +335,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--size", type=int, default=64, help="frame side in pixels (default 64)")
+    parser.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="print the validation and test splits' retrieval ceiling (a perfect perceiver "
+        "guessing among the clips a sentence fits) and chance; builds nothing",
+    )
     parser.set_defaults(func=_main)
     return parser
 
@@ -335,6 +352,12 @@ def _main(args: argparse.Namespace) -> int:
         fail(f"--num-pairs must be at least 3 (one per split), got {args.num_pairs}")
     if not 16 <= args.size <= 512:
         fail(f"--size must be between 16 and 512 pixels, got {args.size}")
+    if args.ceiling:
+        from mrw.toy_ceiling import bounds, format_bounds
+
+        config = ToyConfig(args.num_pairs, args.seed, args.size)
+        print("\n\n".join(format_bounds(bounds(config, split)) for split in ("validation", "test")))
+        return 0
     out = args.out or prepared_dir("toy")
     build_toy(out, num_pairs=args.num_pairs, seed=args.seed, size=args.size, progress=True)
     sizes = ToyConfig(args.num_pairs, args.seed, args.size).split_sizes()
