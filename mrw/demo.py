@@ -146,12 +146,17 @@ def compare_methods_stage(ctx: DemoContext) -> str:
     from mrw.bench.compare import compare_runs, write_outputs
     from mrw.bench.reproduce import TOY, make_plan
 
+    from mrw.toy import ToyConfig
+    from mrw.toy_ceiling import Bounds, bounds
+
     _toy_table_runs(ctx, make_plan("toy", TOY).experiments)
     comparison = ctx.state["comparison"] = compare_runs([ctx.out_dir / "runs"])
     write_outputs(comparison, ctx.out_dir / "compare.md", ctx.out_dir / "compare.json")
     print(comparison.to_markdown(), file=sys.stderr)
+    ceiling = Bounds.rsum(bounds(ToyConfig(ctx.num_pairs, ctx.seed), "test").ceiling)
     best = max(comparison.groups, key=lambda g: g.stats["rsum"].mean)
-    return f"{len(comparison.groups)} methods compared (compare.md); best rsum: {best.label} {best.stats['rsum'].mean:.1f}"
+    return (f"{len(comparison.groups)} methods compared (compare.md); best rsum: {best.label} "
+            f"{best.stats['rsum'].mean:.1f}; the toy set's ceiling is {ceiling:.1f} (mrw toy --ceiling)")
 
 
 def leaderboard_stage(ctx: DemoContext) -> str:

@@ -24,7 +24,7 @@ def test_compare_stage_runs_pvse_k1_and_baselines_and_writes_table(
     table = (tmp_path / "compare.md").read_text()
     assert "pvse (k=1, max_violation=False)" in table and "Random ranking" in table
     assert (tmp_path / "compare.json").is_file()
-    assert summary.startswith("7 methods compared")
+    assert summary.startswith("7 methods compared") and "the toy set's ceiling is 267.1" in summary
     assert len(list((tmp_path / "runs").rglob("metrics.json"))) == 7
     # Run again: finished runs are reused, nothing is retrained.
     compare_methods_stage(ctx)
