@@ -129,8 +129,8 @@ def train_pvse_stage(ctx: DemoContext) -> str:
     evaluation, run record. The compare stage reuses this run."""
     from rich.console import Console
 
-    from mrw.bench.reproduce import TOY, make_plan
     from mrw.bench.report import metrics_table
+    from mrw.bench.reproduce import TOY, make_plan
 
     pvse = next(e for e in make_plan("toy", TOY).experiments if e.method == "pvse" and e.overrides["k"] > 1)
     (runs,) = _toy_table_runs(ctx, [pvse])
@@ -145,7 +145,6 @@ def compare_methods_stage(ctx: DemoContext) -> str:
     (ranking losses summing over negatives, which the toy set needs) for one seed."""
     from mrw.bench.compare import compare_runs, write_outputs
     from mrw.bench.reproduce import TOY, make_plan
-
     from mrw.toy import ToyConfig
     from mrw.toy_ceiling import Bounds, bounds
 

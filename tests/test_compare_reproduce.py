@@ -60,7 +60,7 @@ def test_dry_run_prints_plan_and_estimate_and_runs_nothing(
     out = capsys.readouterr().out
     assert "table3 on tgif: T=8, paper K=3, batch 128" in out
     assert "7 runs; rough GPU time" in out and "total: about" in out
-    assert "pvse K=3     pvse  lr 0.0002" in out and "order        order  lr 0.001" in out
+    assert "pvse K=3     pvse       lr 0.0002 " in out and "order        order      lr 0.001   " in out
     assert fake.calls == [] and not any(tmp_path.iterdir())
 
 

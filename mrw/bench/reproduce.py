@@ -161,7 +161,7 @@ def describe(plan: Plan, options: RunOptions, seeds: list[int]) -> str:
     lines = [header]
     for e in plan.experiments:
         lr = options.resolved(e.method).lr
-        lines.append(f"  {e.name:<12} {e.method}  lr {lr:g}  {dict(e.overrides) or '(its paper defaults)'}")
+        lines.append(f"  {e.name:<12} {e.method:<10} lr {lr:<7g} {dict(e.overrides) or '(its paper defaults)'}")
     for spec in plan.sweeps:
         fixed = {k: v for k, v in spec.base.items() if k != spec.parameter}
         lines.append(f"  sweep {spec.parameter} over {spec.values}, curves {', '.join(spec.variants)}, "
