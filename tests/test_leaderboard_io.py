@@ -37,7 +37,8 @@ def test_write_run_streams_blocks_gzip_and_depth(tmp_path: Path) -> None:
     whole, blocks = tmp_path / "whole.run", tmp_path / "blocks.run.gz"
     write_run(whole, qids, docids, scores, "x", depth=4)
     write_run(blocks, qids, docids, (scores[i : i + 3] for i in range(0, 7, 3)), "x", depth=4)
-    assert gzip.open(blocks).read() == whole.read_bytes()
+    with gzip.open(blocks) as handle:
+        assert handle.read() == whole.read_bytes()
     rows = _lines(whole)
     assert len(rows) == 28
     first = [r for r in rows if r[0] == "q0"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -73,8 +74,8 @@ def test_each_object_has_its_own_moment_in_the_harness_frames():
         checked += len(shown)
         segments = sorted((o.start, o.end) for o in scene.objects)
         assert segments[0][0] == 0 and segments[-1][1] == 1
-        assert all(a[1] >= b[0] for a, b in zip(segments, segments[1:]))  # no empty gap
-        assert all(b[0] - a[0] > 0.2 for a, b in zip(segments, segments[1:]))  # distinct parts
+        assert all(a[1] >= b[0] for a, b in pairwise(segments))  # no empty gap
+        assert all(b[0] - a[0] > 0.2 for a, b in pairwise(segments))  # distinct parts
     assert checked > 60
 
 
