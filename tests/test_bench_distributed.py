@@ -1,4 +1,4 @@
-"""torchrun on CPU (gloo, 2 processes): sharded feature extraction and DDP training."""
+"""torchrun on CPU (gloo, 2 processes): sharded feature extraction and frame decoding, DDP training."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,7 @@ import pytest
 import torch
 from test_bench_features import spec, tiny_dataset
 
-from mrw.bench.features import extract_features, load_features
+from mrw.bench.features import decode_frames, extract_features, frames_cache_paths, load_features
 
 WORKER = textwrap.dedent(
     """
@@ -23,14 +23,17 @@ WORKER = textwrap.dedent(
     sys.path.insert(0, os.environ["TESTS_DIR"])
     from bench_synthetic import synthetic_options
     from mrw.bench import distributed
-    from mrw.bench.features import FeatureSpec, extract_features
+    from mrw.bench.features import FeatureSpec, decode_frames, extract_features
     from mrw.bench.runner import run_method
 
     out = Path(os.environ["OUT"])
     cache = Path(os.environ["MRW_CACHE"])
     spec = FeatureSpec(os.environ["DATASET"], "test", "resnet18", "none", 8.0, 4, 32)
+    distributed.init(torch.device("cpu"))  # join the group first, or each rank would work alone
+    assert distributed.world_size() == 2
     torch.manual_seed(0)  # the same random CNN on every rank
     extract_features(spec, progress=False)
+    decode_frames(spec, progress=False)  # each rank decodes its share into one file
     options = synthetic_options(cache, out / "runs", epochs=2, lr=1e-2, run_id="ddp")
     result = run_method("tiny-test-method", {}, options)
     model = torch.load(result.run_dir / "checkpoint.pt", weights_only=False)["model"]
@@ -52,6 +55,7 @@ def test_torchrun_shards_features_and_trains_with_ddp(tmp_path, monkeypatch, mak
     monkeypatch.setenv("MRW_CACHE", str(tmp_path / "single"))
     torch.manual_seed(0)
     single, _ = extract_features(spec(dataset), progress=False)
+    single_frames = decode_frames(spec(dataset), progress=False)
 
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
@@ -71,6 +75,11 @@ def test_torchrun_shards_features_and_trains_with_ddp(tmp_path, monkeypatch, mak
     assert sharded.video_ids == single.video_ids and sharded.pair_ids == single.pair_ids
     torch.testing.assert_close(sharded.features.float(), single.features.float(), atol=1e-2, rtol=1e-2)
     assert not list(spec(dataset).cache_path().parent.glob("*.part*"))
+    sharded_frames = decode_frames(spec(dataset), progress=False)  # the file the two ranks wrote
+    frames_file = frames_cache_paths(spec(dataset))[0]
+    assert frames_file.is_relative_to(tmp_path / "ddp") and not list(frames_file.parent.glob("*.partial"))
+    assert torch.equal(sharded_frames.features, single_frames.features)
+    assert torch.equal(sharded_frames.lengths, single_frames.lengths)
 
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0] == ranks[1]  # one run folder (rank 0's clock) and identical weights everywhere

@@ -132,3 +132,44 @@ def test_random_weight_resnet152_features_fit_in_the_fp16_cache() -> None:
     assert weights == "none"
     assert torch.isfinite(features.half()).all()
     assert features.abs().max() < 1e3
+
+
+def _mapped_file(address: int) -> str | None:
+    """The file mapped at `address` in this process (Linux `/proc/self/maps`), if any."""
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            fields = line.split(maxsplit=5)
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            if start <= address < end:
+                return fields[5].strip() if len(fields) > 5 else None
+    return None
+
+
+def test_decoded_frames_are_a_memory_mapped_file_decoded_once(dataset, monkeypatch) -> None:
+    import numpy as np
+
+    from mrw.bench import features
+    from mrw.bench.features import decode_frames, frames_cache_paths
+
+    first = decode_frames(spec(dataset), progress=False)
+    frames_path, lengths_path = frames_cache_paths(spec(dataset))
+    on_disk = np.load(frames_path, mmap_mode="r")
+    assert on_disk.shape == (3, 4, 3, 32, 32) and on_disk.dtype == np.uint8  # 3 distinct test videos
+    assert first.video_ids == ["test-vid0", "test-vid1", "test-vid2"]
+    # The split's frames are the file's pages, not a copy in RAM.
+    assert _mapped_file(first.features.data_ptr()) == str(frames_path.resolve())
+    torch.testing.assert_close(first.features, torch.from_numpy(np.array(on_disk)))
+    # Each clip's frames are what mrw.load_dataset decodes; padding beyond its length is zero.
+    rows = mrw.load_dataset(dataset, split="test", num_frames=4, fps=8.0, size=32)
+    clip = rows[0]["frames"]
+    assert int(first.lengths[0]) == len(clip)
+    torch.testing.assert_close(first.features[0, : len(clip)], clip)
+    assert not first.features[0, len(clip):].any()
+    assert len(first.pair_ids) == 4 and first.pair_video.tolist() == [0, 1, 1, 2]
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(features, "_map_videos", no_decoding)
+    again = decode_frames(spec(dataset), progress=False)
+    assert lengths_path.is_file() and torch.equal(again.features, first.features)

@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     train.add_argument(
         "--finetune-epochs", type=int, default=0,
         help="after training on cached features, unfreeze the CNN and train this many epochs on decoded "
-             "frames (frames held in memory: for small sets)",
+             "frames (decoded once to a memory-mapped file beside the feature cache)",
     )
     train.add_argument("--finetune-lr", type=float, default=2e-5, help="learning rate of the fine-tune stage")
     out = parser.add_argument_group("evaluation and output")

@@ -14,7 +14,7 @@ import logging
 import os
 import pickle
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -238,8 +238,9 @@ def _frames_of(items: list[dict[str, Any]]) -> list[Tensor]:
 def _map_videos(
     per_frame: Callable[[Tensor], Tensor], rows: Any, row_indices: Sequence[int], spec: FeatureSpec,
     batch_frames: int, workers: int, progress: bool, desc: str,
-) -> tuple[Tensor, Tensor]:
-    """`per_frame` over the frames of `rows[row_indices]`, batched: (`[n, T, ...]` zero-padded, lengths)."""
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """`per_frame` over the frames of `rows[row_indices]`, in order, a batch of videos at a
+    time: (`[b, T, ...]` zero-padded, `[b]` lengths)."""
     from torch.utils.data import DataLoader, Subset
     from tqdm.auto import tqdm
 
@@ -247,22 +248,24 @@ def _map_videos(
         Subset(rows, list(row_indices)), batch_size=max(1, batch_frames // spec.num_frames),
         num_workers=workers, collate_fn=_frames_of,
     )
-    outputs: list[Tensor] = []
-    lengths: list[int] = []
-    bar = tqdm(total=len(row_indices), desc=f"{desc} {spec.dataset}/{spec.split}", unit="video", disable=not progress)
-    for clips in loader:
-        out = per_frame(torch.cat([torch.as_tensor(c) for c in clips]))
-        for piece in out.split([len(c) for c in clips]):
-            n = min(len(piece), spec.num_frames)
-            padded = out.new_zeros(spec.num_frames, *out.shape[1:])
-            padded[:n] = piece[:n]
-            outputs.append(padded)
-            lengths.append(n)
-        bar.update(len(clips))
-    bar.close()
-    if not outputs:
-        return torch.zeros(0, spec.num_frames, 0), torch.zeros(0, dtype=torch.long)
-    return torch.stack(outputs), torch.tensor(lengths, dtype=torch.long)
+    with tqdm(total=len(row_indices), desc=f"{desc} {spec.dataset}/{spec.split}", unit="video",
+              disable=not progress) as bar:
+        for clips in loader:
+            out = per_frame(torch.cat([torch.as_tensor(c) for c in clips]))
+            padded = out.new_zeros(len(clips), spec.num_frames, *out.shape[1:])
+            lengths = torch.zeros(len(clips), dtype=torch.long)
+            for i, piece in enumerate(out.split([len(c) for c in clips])):
+                lengths[i] = n = min(len(piece), spec.num_frames)
+                padded[i, :n] = piece[:n]
+            yield padded, lengths
+            bar.update(len(clips))
+
+
+def _stacked(batches: Iterator[tuple[Tensor, Tensor]], num_frames: int) -> tuple[Tensor, Tensor]:
+    pieces = list(batches)
+    if not pieces:
+        return torch.zeros(0, num_frames, 0), torch.zeros(0, dtype=torch.long)
+    return torch.cat([data for data, _ in pieces]), torch.cat([lengths for _, lengths in pieces])
 
 
 def extract_features(
@@ -302,10 +305,10 @@ def extract_features(
             raise FeatureError(f"{spec.backbone} ({spec.weights}) gives features beyond fp16's range")
         return features
 
-    feats, lengths = _map_videos(
+    feats, lengths = _stacked(_map_videos(
         per_frame, opened.rows, [opened.first_row[video_ids[i]] for i in mine], spec, batch_frames, workers,
         progress and rank == 0, "features",
-    )
+    ), spec.num_frames)
     part = path.with_name(f"{path.name}.part{rank}-of-{world}")
     if world > 1:
         with atomic_write(part) as handle:
@@ -328,17 +331,71 @@ def extract_features(
     return load_features(path), spec
 
 
+def frames_cache_paths(spec: FeatureSpec) -> tuple[Path, Path]:
+    """(frames, lengths) `.npy` files of a split's decoded frames, beside its feature cache."""
+    stem = f"frames-fps{spec.fps:g}-t{spec.num_frames}-s{spec.image_size}-v{CACHE_VERSION}"
+    folder = spec.cache_path().parent
+    return folder / f"{stem}.npy", folder / f"{stem}.lengths.npy"
+
+
 def decode_frames(spec: FeatureSpec, workers: int = 0, progress: bool = True) -> SplitFeatures:
     """A split with decoded uint8 frames `[Nv, T, 3, S, S]` in place of features (fine-tuning).
 
-    Frames are held in memory (about T*3*S*S bytes per video: 1.2 MB at 8 x 224 px), which
-    suits the toy set and small experiments, not a 44k-video MRW training split.
+    The frames are decoded once into an uncompressed `.npy` file (T*3*S*S bytes per video:
+    1.2 MB at 8 x 224 px, so about 26 GB for MRW's training split at T = 4) and memory-mapped:
+    a batch reads only its own clips from disk and no split is held in RAM. Under `torchrun`
+    each rank decodes its share of the videos into the same file.
     """
+    import numpy as np
+
     opened = _open_split(spec)
-    frames, lengths = _map_videos(
-        lambda f: f, opened.rows, list(opened.first_row.values()), spec, 256, workers, progress, "decoding"
-    )
+    frames_path, lengths_path = frames_cache_paths(spec)
+    if not lengths_path.is_file():  # written last: its presence marks a complete file
+        _decode_to_file(opened, spec, frames_path, lengths_path, workers, progress)
+    frames = torch.from_numpy(np.load(frames_path, mmap_mode="c"))  # copy-on-write: the file stays as is
+    lengths = torch.from_numpy(np.load(lengths_path))
+    if len(frames) != len(opened.video_ids):
+        raise FeatureError(f"{frames_path} holds {len(frames)} videos, the split {len(opened.video_ids)}; delete it")
     return opened.to_split(frames, lengths)
+
+
+def _decode_to_file(
+    opened: _OpenSplit, spec: FeatureSpec, frames_path: Path, lengths_path: Path, workers: int, progress: bool
+) -> None:
+    """Decode every video of `opened` into `frames_path` (rank 0 creates it, every rank fills its rows)."""
+    import numpy as np
+
+    # One name per run (rank 0's), so two jobs decoding the same split never share a file.
+    token = dist_util.broadcast(f"{os.getpid()}-{os.urandom(4).hex()}")
+    partial = {path: path.with_name(f"{path.name}.{token}.partial") for path in (frames_path, lengths_path)}
+    shape = (len(opened.video_ids), spec.num_frames, 3, spec.image_size, spec.image_size)
+    if dist_util.is_main():
+        frames_path.parent.mkdir(parents=True, exist_ok=True)
+        np.lib.format.open_memmap(partial[frames_path], mode="w+", dtype=np.uint8, shape=shape).flush()
+        np.lib.format.open_memmap(partial[lengths_path], mode="w+", dtype=np.int64, shape=shape[:1]).flush()
+    dist_util.barrier()
+    frames = np.load(partial[frames_path], mmap_mode="r+")
+    lengths = np.load(partial[lengths_path], mmap_mode="r+")
+    rank, world = dist_util.rank(), dist_util.world_size()
+    mine = list(range(rank, shape[0], world))
+    rows = [opened.first_row[opened.video_ids[i]] for i in mine]
+    done = 0
+    for clips, clip_lengths in _map_videos(
+        lambda f: f, opened.rows, rows, spec, 256, workers, progress and rank == 0, "decoding"
+    ):
+        if tuple(clips.shape[2:]) != shape[2:]:
+            raise FeatureError(f"decoded frames of shape {tuple(clips.shape[2:])}, expected {shape[2:]}")
+        index = mine[done : done + len(clips)]
+        frames[index], lengths[index] = clips.numpy(), clip_lengths.numpy()
+        done += len(clips)
+    frames.flush()
+    lengths.flush()
+    del frames, lengths
+    dist_util.barrier()
+    if dist_util.is_main():
+        os.replace(partial[frames_path], frames_path)
+        os.replace(partial[lengths_path], lengths_path)
+    dist_util.barrier()
 
 
 def save_features(path: Path, split: SplitFeatures, spec: FeatureSpec) -> None:

@@ -2,8 +2,8 @@
 
 After the usual training on cached features, `FrameMethod` puts the CNN in front of the
 method so gradients reach it; the trainer and evaluator are unchanged (a batch's `video`
-holds frames `[B, T, 3, S, S]` instead of features). Simplifications, stated: the decoded
-frames of each split are held in memory (see `decode_frames`), BatchNorm statistics stay
+holds frames `[B, T, 3, S, S]` instead of features; each split's decoded frames are a
+memory-mapped file, see `decode_frames`). Simplifications, stated: BatchNorm statistics stay
 frozen (the usual choice for small fine-tuning batches), and frames are the same uniformly
 sampled ones as for the cached features (no augmentation).
 """
