@@ -24,7 +24,7 @@ from mrw.bench.registry import register_method
 class CorrAEConfig:
     code_dim: int = 1024
     # Weight of the correspondence term. The paper tunes it per dataset; 0.95 was best of
-    # 0.2, 0.5, 0.8, 0.95 on the toy validation split (3 seeds).
+    # 0.5, 0.8, 0.95 on the toy validation split (3 seeds).
     alpha: float = 0.95
     word_dim: int = 300
     standardize: bool = True  # z-score both inputs (running training statistics)
