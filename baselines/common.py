@@ -5,6 +5,7 @@ pairs; the papers differ only in which directions they rank, whether negatives a
 the hardest one is taken, and the margin. `hinge_ranking_loss` expresses exactly those
 choices, so each method states its paper's loss in one line.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -47,23 +48,31 @@ def word_embedding(context: MethodContext, dim: int = 300, trainable: bool = Tru
     """
     vectors = context.word_vectors
     if vectors is not None:
-        table = nn.Embedding.from_pretrained(vectors.float().clone(), freeze=not trainable, padding_idx=0)
+        table = nn.Embedding.from_pretrained(
+            vectors.float().clone(), freeze=not trainable, padding_idx=0
+        )
     else:
         table = nn.Embedding(context.vocab_size, dim, padding_idx=0)
         table.weight.requires_grad_(trainable)
     return table
 
 
-def global_encoders(context: MethodContext, embed_dim: int, word_dim: int = 300,
-                    finetune_words: bool = True) -> tuple[VideoEncoder, TextEncoder]:
+def global_encoders(
+    context: MethodContext, embed_dim: int, word_dim: int = 300, finetune_words: bool = True
+) -> tuple[VideoEncoder, TextEncoder]:
     """PVSE's global encoders (video biGRU, text biGRU) whose final states are the embedding.
 
     This is PVSE with PIE-Net removed: the methods built on it differ from PVSE only in
     their loss and similarity, never in the sequence models.
     """
     video = VideoEncoder(context.feature_dim, hidden_dim=embed_dim)
-    text = TextEncoder(context.vocab_size, word_dim, hidden_dim=embed_dim,
-                       word_vectors=context.word_vectors, finetune_words=finetune_words)
+    text = TextEncoder(
+        context.vocab_size,
+        word_dim,
+        hidden_dim=embed_dim,
+        word_vectors=context.word_vectors,
+        finetune_words=finetune_words,
+    )
     return video, text
 
 
@@ -122,7 +131,9 @@ class GlobalEmbeddingMethod(Method):
         return self.embed(self.text_encoder(tokens, lengths).global_)
 
     def loss(self, batch: Batch) -> dict[str, Tensor]:
-        scores = self.similarity(self.encode_video(batch.video, batch.video_lengths),
-                                 self.encode_text(batch.tokens, batch.token_lengths))
+        scores = self.similarity(
+            self.encode_video(batch.video, batch.video_lengths),
+            self.encode_text(batch.tokens, batch.token_lengths),
+        )
         rank = hinge_ranking_loss(scores, self.config.margin, hardest=self.config.max_violation)
         return {"total": rank, "rank": rank}

@@ -8,6 +8,7 @@ codes. Inputs: the frame-mean visual feature, and for text the mean word vector 
 used bag-of-words; the mean vector gives every method here the same token input), each
 z-scored (`standardizer`) so that both reconstruction errors are on one scale.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -81,7 +82,12 @@ class CorrAE(Method):
         corr = (code_v - code_t).pow(2).sum(-1).mean()
         alpha = self.config.alpha
         total = (1 - alpha) * (recon_v + recon_t) + alpha * corr
-        return {"total": total, "recon_video": recon_v, "recon_text": recon_t, "correspondence": corr}
+        return {
+            "total": total,
+            "recon_video": recon_v,
+            "recon_text": recon_t,
+            "correspondence": corr,
+        }
 
     def similarity(self, video_emb: Tensor, text_emb: Tensor) -> Tensor:
         """Negative squared Euclidean distance between codes (K = 1)."""

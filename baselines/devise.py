@@ -7,6 +7,7 @@ paper's hinge rank loss summed over all negative sentences in the batch,
 `sum_j max(0, margin - t_i . M v_i + t_j . M v_i)`, and pairs are ranked by the dot product
 `t . M v`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

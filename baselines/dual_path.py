@@ -8,6 +8,7 @@ Sharing the classifier is what pulls the two paths into the same space. Stage II
 bidirectional ranking loss on cosine similarity (hardest negative in the batch by default). The stage
 follows the epoch number given to `on_epoch_start`; retrieval uses cosine similarity.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -83,7 +84,9 @@ class DualPath(Method):
     def __init__(self, config: DualPathConfig, context: MethodContext) -> None:
         super().__init__(config, context)
         self.text_path = TextCNN(
-            word_embedding(context, config.word_dim), config.text_channels, config.text_blocks,
+            word_embedding(context, config.word_dim),
+            config.text_channels,
+            config.text_blocks,
             config.embed_dim,
         )
         self.visual_path = nn.Sequential(

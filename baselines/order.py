@@ -7,6 +7,7 @@ penalty is `E(v, t) = ||max(0, t - v)||^2`, zero exactly when t <= v; training u
 paper's contrastive hinge with negatives summed in both directions, and retrieval ranks by
 `-E`. Encoders are PVSE's global ones, as for VSE++.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

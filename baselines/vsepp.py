@@ -4,6 +4,7 @@ One embedding per instance (the biGRU's final states, L2-normalised), cosine sim
 and the loss that made VSE++: for each positive pair only the hardest negative in the batch
 counts, in both directions, `max_j [m - s(v, t) + s(v, t_j)]_+ + max_i [m - s(v, t) + s(v_i, t)]_+`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -12,6 +12,7 @@ defaults), measured here as a plain matmul of that shape in the same run.
     python benchmarks/eval.py                          # 5,000 x 5,000, K=5, D=1024
     python benchmarks/eval.py --videos 1000 --dim 256  # small, for a 2-core machine
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,7 +62,9 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def best_times(fns: dict[str, Callable[[], object]], device: torch.device, repeats: int) -> tuple[dict[str, float], dict[str, object]]:
+def best_times(
+    fns: dict[str, Callable[[], object]], device: torch.device, repeats: int
+) -> tuple[dict[str, float], dict[str, object]]:
     """Best wall time of each function over `repeats` rounds, after one warm-up round.
 
     The functions alternate within each round, so load from other processes on a shared
@@ -81,11 +84,15 @@ def best_times(fns: dict[str, Callable[[], object]], device: torch.device, repea
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--videos", type=int, default=5000, help="videos = sentences (default 5000)")
+    parser.add_argument(
+        "--videos", type=int, default=5000, help="videos = sentences (default 5000)"
+    )
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--dim", type=int, default=1024)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--repeats", type=int, default=3, help="timed rounds of evaluator and matmul (best kept)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timed rounds of evaluator and matmul (best kept)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -105,9 +112,13 @@ def main() -> None:
     rows = args.videos * args.k
     a = torch.randn(rows, args.dim, device=device)
     b = torch.randn(rows, args.dim, device=device)
-    product = torch.empty(rows, rows, device=device)  # preallocated: time the arithmetic, not page faults
+    product = torch.empty(
+        rows, rows, device=device
+    )  # preallocated: time the arithmetic, not page faults
     times, results = best_times(
-        {"harness": harness, "matmul": lambda: torch.matmul(a, b.T, out=product)}, device, args.repeats
+        {"harness": harness, "matmul": lambda: torch.matmul(a, b.T, out=product)},
+        device,
+        args.repeats,
     )
     fast_s, matmul_s, fast_metrics = times["harness"], times["matmul"], results["harness"]
 
@@ -119,16 +130,26 @@ def main() -> None:
 
     flops = 2.0 * rows * rows * args.dim
 
-    print(f"device: {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or 'cpu'}), "
-          f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    print(
+        f"device: {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or 'cpu'}), "
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
+    )
     print(f"gallery: {args.videos} videos x {args.videos} sentences, K={args.k}, D={args.dim}")
-    print(f"metrics identical: rsum {fast_metrics['rsum']:.2f}, t2v R@1 {fast_metrics['t2v']['R@1']:.2f}, "
-          f"v2t MedR {fast_metrics['v2t']['MedR']}")
+    print(
+        f"metrics identical: rsum {fast_metrics['rsum']:.2f}, t2v R@1 {fast_metrics['t2v']['R@1']:.2f}, "
+        f"v2t MedR {fast_metrics['v2t']['MedR']}"
+    )
     print(f"per-query loop (numpy tensordot + argsort, baseline): {loop_s:9.3f} s")
-    print(f"harness evaluator (both directions, all metrics):      {fast_s:9.3f} s   {loop_s / fast_s:7.1f}x faster")
-    print(f"fp32 matmul {rows}x{rows}x{args.dim}:                   {matmul_s:9.3f} s   "
-          f"{flops / matmul_s / 1e9:9.1f} GFLOP/s")
-    print(f"evaluator reaches {flops / fast_s / 1e9:.1f} GFLOP/s = {100 * matmul_s / fast_s:.0f}% of the matmul throughput")
+    print(
+        f"harness evaluator (both directions, all metrics):      {fast_s:9.3f} s   {loop_s / fast_s:7.1f}x faster"
+    )
+    print(
+        f"fp32 matmul {rows}x{rows}x{args.dim}:                   {matmul_s:9.3f} s   "
+        f"{flops / matmul_s / 1e9:9.1f} GFLOP/s"
+    )
+    print(
+        f"evaluator reaches {flops / fast_s / 1e9:.1f} GFLOP/s = {100 * matmul_s / fast_s:.0f}% of the matmul throughput"
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ allocation, torch's or not) or `torch.cuda.max_memory_allocated` growth (CUDA).
     python benchmarks/train_step.py                       # paper size: B=128, K=5, D=1024
     python benchmarks/train_step.py --batch-size 32 --dim 256 --repeats 3   # a quick look
 """
+
 from __future__ import annotations
 
 import argparse
@@ -100,8 +101,13 @@ def worker(args: argparse.Namespace) -> dict:
         if cuda:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
-    return {"variant": args.variant, "loss": loss, "peak_bytes": peak, "times_s": times,
-            "median_s": statistics.median(times)}
+    return {
+        "variant": args.variant,
+        "loss": loss,
+        "peak_bytes": peak,
+        "times_s": times,
+        "median_s": statistics.median(times),
+    }
 
 
 def run_variant(variant: str, argv: list[str]) -> dict:
@@ -113,16 +119,22 @@ def run_variant(variant: str, argv: list[str]) -> dict:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--dim", type=int, default=1024)
     parser.add_argument("--kernel", choices=("squared", "distance"), default="squared")
     parser.add_argument("--gamma", type=float, default=0.5)
     parser.add_argument("--margin", type=float, default=0.1)
-    parser.add_argument("--repeats", type=int, default=5, help="timed steps per variant (after the measured first)")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="timed steps per variant (after the measured first)"
+    )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch CPU threads (0: torch's default)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--worker", choices=VARIANTS, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -136,21 +148,29 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(worker(args)))
         return
     n = args.batch_size * args.k
-    print(f"PVSE loss step (MIL + diversity + MMD, forward+backward): B={args.batch_size} K={args.k} "
-          f"D={args.dim} kernel={args.kernel} device={args.device} "
-          f"threads={args.threads or torch.get_num_threads()} "
-          f"torch={torch.__version__}")
-    print(f"baseline 'pairwise' materialises 3 x [{n}, {n}, {args.dim}] difference tensors "
-          f"({3 * n * n * args.dim * 4 / 2**30:.2f} GiB in fp32)")
+    print(
+        f"PVSE loss step (MIL + diversity + MMD, forward+backward): B={args.batch_size} K={args.k} "
+        f"D={args.dim} kernel={args.kernel} device={args.device} "
+        f"threads={args.threads or torch.get_num_threads()} "
+        f"torch={torch.__version__}"
+    )
+    print(
+        f"baseline 'pairwise' materialises 3 x [{n}, {n}, {args.dim}] difference tensors "
+        f"({3 * n * n * args.dim * 4 / 2**30:.2f} GiB in fp32)"
+    )
     results = {variant: run_variant(variant, argv) for variant in VARIANTS}
     base, ours = results["pairwise"], results["matmul"]
     print(f"{'variant':<10}{'median step (s)':>17}{'peak memory (MiB)':>20}{'loss':>14}")
     for r in results.values():
-        print(f"{r['variant']:<10}{r['median_s']:>17.4f}{r['peak_bytes'] / 2**20:>20.1f}{r['loss']:>14.6f}")
+        print(
+            f"{r['variant']:<10}{r['median_s']:>17.4f}{r['peak_bytes'] / 2**20:>20.1f}{r['loss']:>14.6f}"
+        )
     agree = abs(base["loss"] - ours["loss"]) <= 1e-4 * max(1.0, abs(base["loss"]))
-    print(f"speed-up: {base['median_s'] / ours['median_s']:.1f}x (target >= 100x); "
-          f"peak memory: {base['peak_bytes'] / max(ours['peak_bytes'], 1):.1f}x less (target >= 20x); "
-          f"losses agree: {agree}")
+    print(
+        f"speed-up: {base['median_s'] / ours['median_s']:.1f}x (target >= 100x); "
+        f"peak memory: {base['peak_bytes'] / max(ours['peak_bytes'], 1):.1f}x less (target >= 20x); "
+        f"losses agree: {agree}"
+    )
     if not agree:
         raise SystemExit("error: the two variants computed different losses")
 

@@ -4,6 +4,7 @@ The harness (ranks from full similarity matrices, always exact) and the leaderbo
 (ranks from possibly truncated run files) both call `ranks_to_metrics`, so a number on the
 board and a number in a run record are computed by the same lines.
 """
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """MRW toolkit: the MRW dataset, PVSE and baselines under one harness, and a leaderboard scorer."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Write files so that a crash or a kill never leaves a half-written result behind."""
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """Shared command-line plumbing: one-line errors with exit code 2, never a traceback for bad input."""
+
 from __future__ import annotations
 
 import argparse

@@ -118,8 +118,12 @@ def _toy_table_runs(ctx: DemoContext, experiments: Sequence[Any]) -> list[Any]:
     from mrw.bench.experiments import run_experiments
     from mrw.bench.runner import RunOptions
 
-    toy_defaults = RunOptions(dataset="toy", runs_dir=str(ctx.out_dir / "runs"), seed=ctx.seed).resolved()
-    options = dataclasses.replace(toy_defaults, dataset=str(ctx.state["dataset"]))  # the demo's own toy folder
+    toy_defaults = RunOptions(
+        dataset="toy", runs_dir=str(ctx.out_dir / "runs"), seed=ctx.seed
+    ).resolved()
+    options = dataclasses.replace(
+        toy_defaults, dataset=str(ctx.state["dataset"])
+    )  # the demo's own toy folder
     log = functools.partial(print, file=sys.stderr, flush=True)
     return run_experiments(experiments, options, [ctx.seed], log=log)
 
@@ -132,10 +136,14 @@ def train_pvse_stage(ctx: DemoContext) -> str:
     from mrw.bench.report import metrics_table
     from mrw.bench.reproduce import TOY, make_plan
 
-    pvse = next(e for e in make_plan("toy", TOY).experiments if e.method == "pvse" and e.overrides["k"] > 1)
+    pvse = next(
+        e for e in make_plan("toy", TOY).experiments if e.method == "pvse" and e.overrides["k"] > 1
+    )
     (runs,) = _toy_table_runs(ctx, [pvse])
     record = runs.records[0]
-    Console(file=sys.stderr, width=140).print(metrics_table([(pvse.name, record.metrics)], title="PVSE on the toy set (test)"))
+    Console(file=sys.stderr, width=140).print(
+        metrics_table([(pvse.name, record.metrics)], title="PVSE on the toy set (test)")
+    )
     chance = 2 * 100 * (1 + 5 + 10) / record.metrics["t2v"]["queries"]
     return f"test rsum {record.metrics['rsum']:.1f} (chance {chance:.1f}); {record.run_dir}"
 
@@ -154,8 +162,10 @@ def compare_methods_stage(ctx: DemoContext) -> str:
     print(comparison.to_markdown(), file=sys.stderr)
     ceiling = Bounds.rsum(bounds(ToyConfig(ctx.num_pairs, ctx.seed), "test").ceiling)
     best = max(comparison.groups, key=lambda g: g.stats["rsum"].mean)
-    return (f"{len(comparison.groups)} methods compared (compare.md); best rsum: {best.label} "
-            f"{best.stats['rsum'].mean:.1f}; the toy set's ceiling is {ceiling:.1f} (mrw toy --ceiling)")
+    return (
+        f"{len(comparison.groups)} methods compared (compare.md); best rsum: {best.label} "
+        f"{best.stats['rsum'].mean:.1f}; the toy set's ceiling is {ceiling:.1f} (mrw toy --ceiling)"
+    )
 
 
 def leaderboard_stage(ctx: DemoContext) -> str:
@@ -173,8 +183,15 @@ def leaderboard_stage(ctx: DemoContext) -> str:
     runs = [(group.label, run) for group in ctx.state["comparison"].groups for run in group.runs]
     for label, run in runs:
         submission = submit(
-            board, truth, run.run_dir / "t2v.run.gz", run.run_dir / "v2t.run.gz",
-            name=label, team="demo", description=f"seed {run.seed}", dataset="toy", split=run.split,
+            board,
+            truth,
+            run.run_dir / "t2v.run.gz",
+            run.run_dir / "v2t.run.gz",
+            name=label,
+            team="demo",
+            description=f"seed {run.seed}",
+            dataset="toy",
+            split=run.split,
         )
         if submission.metrics != run.metrics:
             raise RuntimeError(f"{run.run_dir}: the scorer and the harness disagree")

@@ -1,4 +1,5 @@
 """The one exception type that the command-line tools turn into a one-line message and exit 2."""
+
 from __future__ import annotations
 
 

@@ -264,7 +264,9 @@ def render(scene: Scene, size: int = 64) -> bytes:
     return buffer.getvalue()
 
 
-def toy_scenes(config: ToyConfig, split: str, count: int) -> Iterator[tuple[Scene, str, dict[str, str]]]:
+def toy_scenes(
+    config: ToyConfig, split: str, count: int
+) -> Iterator[tuple[Scene, str, dict[str, str]]]:
     """(scene, sentence, the attributes it names) of one split; each clip is seeded by
     (seed, split, index) alone."""
     for index in range(count):
@@ -303,9 +305,7 @@ def build_toy(
         "## Toy set\n\nSynthetic polysemous clips made by `mrw toy` (module `mrw.toy`, "
         f"version {TOY_VERSION}): each GIF shows 2-3 objects (shape x colour x motion), each in "
         "its own temporal segment, and its sentence describes one of them, often partially. "
-        "Generated with:\n\n```json\n"
-        + json.dumps(asdict(config), sort_keys=True)
-        + "\n```\n"
+        "Generated with:\n\n```json\n" + json.dumps(asdict(config), sort_keys=True) + "\n```\n"
     )
     return build_dataset(
         splits,

@@ -6,6 +6,7 @@ scores a (clip, sentence) pair as matching when one object of the clip has every
 the sentence names, and can only guess among the tied matches. Its expected recall is the
 ceiling toy results should be read against; random ranking (every pair tied) is the floor.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,12 +35,21 @@ class Bounds:
 def match_matrix(config: ToyConfig, split: str) -> np.ndarray:
     """`[sentences, clips]`: whether the clip has an object with every attribute the sentence names."""
     count = config.split_sizes()[split]
-    scenes, named = zip(*((scene, attributes) for scene, _, attributes in toy_scenes(config, split, count)))
-    return np.array([
-        [any(all(getattr(obj, key) == value for key, value in attributes.items()) for obj in scene.objects)
-         for scene in scenes]
-        for attributes in named
-    ])
+    scenes, named = zip(
+        *((scene, attributes) for scene, _, attributes in toy_scenes(config, split, count))
+    )
+    return np.array(
+        [
+            [
+                any(
+                    all(getattr(obj, key) == value for key, value in attributes.items())
+                    for obj in scene.objects
+                )
+                for scene in scenes
+            ]
+            for attributes in named
+        ]
+    )
 
 
 def expected_recall(matches: np.ndarray) -> dict[str, float]:
@@ -70,6 +80,16 @@ def format_bounds(result: Bounds) -> str:
         cells = "".join(f"{recalls[d][f'R@{k}']:9.1f}" for d in ("t2v", "v2t") for k in CUTOFFS)
         return f"{name:<8}{cells}{Bounds.rsum(recalls):9.1f}"
 
-    header = " " * 8 + "".join(f"{d} R@{k}".rjust(9) for d in ("t2v", "v2t") for k in CUTOFFS) + "rsum".rjust(9)
-    return "\n".join([f"{result.split} split, {result.pairs} pairs (expected recall, %):", header,
-                      row("ceiling", result.ceiling), row("chance", result.chance)])
+    header = (
+        " " * 8
+        + "".join(f"{d} R@{k}".rjust(9) for d in ("t2v", "v2t") for k in CUTOFFS)
+        + "rsum".rjust(9)
+    )
+    return "\n".join(
+        [
+            f"{result.split} split, {result.pairs} pairs (expected recall, %):",
+            header,
+            row("ceiling", result.ceiling),
+            row("chance", result.chance),
+        ]
+    )

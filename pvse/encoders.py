@@ -6,6 +6,7 @@ CNN features for video, word embeddings for text, the 7x7 grid cells for images 
 paper). Keeping both in one place means PVSE's ablations and the baselines reuse exactly the
 same sequence models, so a difference in results is a difference in method.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -59,8 +60,13 @@ class BiGRU(nn.Module):
 class VideoEncoder(nn.Module):
     """Frames `[B, T, F]` (per-frame CNN features) -> Φ by biGRU; Ψ = the frame features."""
 
-    def __init__(self, feature_dim: int, hidden_dim: int = 1024, with_global: bool = True,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        feature_dim: int,
+        hidden_dim: int = 1024,
+        with_global: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         self.local_dim = feature_dim
         self.global_dim = hidden_dim
@@ -80,8 +86,13 @@ class ImageEncoder(nn.Module):
     but masking is honoured so padded inputs behave like the video encoder's.
     """
 
-    def __init__(self, feature_dim: int, hidden_dim: int = 1024, with_global: bool = True,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        feature_dim: int,
+        hidden_dim: int = 1024,
+        with_global: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         self.local_dim = feature_dim
         self.global_dim = hidden_dim
@@ -105,17 +116,26 @@ class TextEncoder(nn.Module):
     table; otherwise it is Xavier-initialised. Id 0 is padding.
     """
 
-    def __init__(self, vocab_size: int, word_dim: int = 300, hidden_dim: int = 1024,
-                 word_vectors: Tensor | None = None, finetune_words: bool = True,
-                 with_global: bool = True, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        word_dim: int = 300,
+        hidden_dim: int = 1024,
+        word_vectors: Tensor | None = None,
+        finetune_words: bool = True,
+        with_global: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         self.local_dim = word_dim
         self.global_dim = hidden_dim
         self.embed = nn.Embedding(vocab_size, word_dim, padding_idx=0)
         if word_vectors is not None:
             if tuple(word_vectors.shape) != (vocab_size, word_dim):
-                raise ValueError(f"word_vectors must be [{vocab_size}, {word_dim}], "
-                                 f"got {list(word_vectors.shape)}")
+                raise ValueError(
+                    f"word_vectors must be [{vocab_size}, {word_dim}], "
+                    f"got {list(word_vectors.shape)}"
+                )
             with torch.no_grad():
                 self.embed.weight.copy_(word_vectors)
         else:

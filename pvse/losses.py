@@ -5,6 +5,7 @@
 All terms are vectorised and memory-lean: the largest intermediate is a `[B·K, B·K]`
 matrix, never a `[·, ·, D]` tensor of pairwise differences.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -26,7 +27,9 @@ def mil_similarity(video: Tensor, text: Tensor) -> Tensor:
     return scores.view(bv, k, bt, kt).amax(dim=(1, 3))
 
 
-def mil_loss(video: Tensor, text: Tensor, margin: float = 0.1, max_violation: bool = True) -> Tensor:
+def mil_loss(
+    video: Tensor, text: Tensor, margin: float = 0.1, max_violation: bool = True
+) -> Tensor:
     """Bidirectional triplet hinge on the MIL similarity of aligned batches (row i ↔ row i).
 
     For each query (a video against all sentences, a sentence against all videos) the cost
@@ -97,12 +100,16 @@ def mmd_loss(x: Tensor, y: Tensor, gamma: float, kernel: Kernel = "squared") -> 
     """
     x = x.reshape(-1, x.size(-1))
     y = y.reshape(-1, y.size(-1))
-    return (rbf_kernel(x, x, gamma, kernel).mean() + rbf_kernel(y, y, gamma, kernel).mean()
-            - 2 * rbf_kernel(x, y, gamma, kernel).mean())
+    return (
+        rbf_kernel(x, x, gamma, kernel).mean()
+        + rbf_kernel(y, y, gamma, kernel).mean()
+        - 2 * rbf_kernel(x, y, gamma, kernel).mean()
+    )
 
 
-def combine_losses(mil: Tensor, weighted_terms: Mapping[str, tuple[float, Tensor]],
-                   relative: bool = False) -> Tensor:
+def combine_losses(
+    mil: Tensor, weighted_terms: Mapping[str, tuple[float, Tensor]], relative: bool = False
+) -> Tensor:
     """L_mil + Σ λ·L_term. With `relative`, each term is first rescaled to L_mil's magnitude
     (λ · (L_mil / L_term) · L_term, the ratio detached), so λ is a fraction of the ranking
     loss rather than an absolute weight; a term that is exactly 0 contributes nothing."""

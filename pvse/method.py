@@ -11,6 +11,7 @@ builds no GRUs and embeds z = LayerNorm(Υ); `no_residual` concatenates Φ and �
 adding them (2·D-d embeddings); `no_mil` concatenates the K embeddings of an instance into one
 K·D-d embedding (`encode_*` returns `[B, 1, K·D]`) and trains with the plain triplet loss.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,7 +47,9 @@ class PVSEConfig:
     mmd_weight: float = 0.01  # λ2
     relative_weighting: bool = False  # λ as a fraction of L_mil (ratio detached)
     mmd_gamma: float = 0.5
-    mmd_kernel: Kernel = "squared"  # the paper's exp(-γ‖x-y‖²); "distance": reference code's exp(-γ‖x-y‖)
+    mmd_kernel: Kernel = (
+        "squared"  # the paper's exp(-γ‖x-y‖²); "distance": reference code's exp(-γ‖x-y‖)
+    )
     dropout: float = 0.0
     finetune_words: bool = True  # train the word embeddings (GloVe-initialised when given)
     visual: Literal["video", "image"] = "video"  # frames -> biGRU, or a 7x7 grid -> fc
@@ -59,17 +62,23 @@ class PVSEConfig:
         if self.k < 0:
             problems.append(f"k must be >= 0, got {self.k}")
         if self.k == 0 and (self.no_global or self.no_residual or self.no_mil):
-            problems.append("k=0 (global feature only) cannot be combined with "
-                            "no_global, no_residual or no_mil")
+            problems.append(
+                "k=0 (global feature only) cannot be combined with no_global, no_residual or no_mil"
+            )
         if self.no_global and self.no_residual:
-            problems.append("no_global and no_residual both remove the global feature's fusion; pick one")
+            problems.append(
+                "no_global and no_residual both remove the global feature's fusion; pick one"
+            )
         if self.embed_dim < 1 or self.hidden_dim < 2 or self.hidden_dim % 2:
             problems.append("embed_dim must be >= 1 and hidden_dim even and >= 2")
         if self.mmd_kernel not in ("squared", "distance"):
             problems.append(f"mmd_kernel must be 'squared' or 'distance', got {self.mmd_kernel!r}")
         if self.visual not in ("video", "image"):
             problems.append(f"visual must be 'video' or 'image', got {self.visual!r}")
-        if min(self.div_weight, self.mmd_weight, self.margin, self.dropout) < 0 or self.dropout >= 1:
+        if (
+            min(self.div_weight, self.mmd_weight, self.margin, self.dropout) < 0
+            or self.dropout >= 1
+        ):
             problems.append("weights, margin and dropout must be >= 0 (dropout < 1)")
         if problems:
             raise PVSEConfigError("pvse: " + "; ".join(problems))
@@ -114,11 +123,18 @@ class PVSE(Method):
         super().__init__(config, context)
         with_global = not config.no_global
         visual_class = VideoEncoder if config.visual == "video" else ImageEncoder
-        self.visual_encoder = visual_class(context.feature_dim, config.hidden_dim, with_global,
-                                           config.dropout)
-        self.text_encoder = TextEncoder(context.vocab_size, config.word_dim, config.hidden_dim,
-                                        context.word_vectors, config.finetune_words, with_global,
-                                        config.dropout)
+        self.visual_encoder = visual_class(
+            context.feature_dim, config.hidden_dim, with_global, config.dropout
+        )
+        self.text_encoder = TextEncoder(
+            context.vocab_size,
+            config.word_dim,
+            config.hidden_dim,
+            context.word_vectors,
+            config.finetune_words,
+            with_global,
+            config.dropout,
+        )
         self.visual_head = PVSEHead(config, config.hidden_dim, context.feature_dim)
         self.text_head = PVSEHead(config, config.hidden_dim, config.word_dim)
 
@@ -140,11 +156,20 @@ class PVSE(Method):
         # The losses run in fp32 even under AMP: the MMD's ‖x‖² + ‖y‖² - 2xyᵀ cancels
         # catastrophically in half precision, and the hinge margins are small.
         with torch.autocast(video.device.type, enabled=False):
-            return self._loss_terms(*(t if t is None else t.float() for t in
-                                      (video, text, video_residuals, text_residuals)))
+            return self._loss_terms(
+                *(
+                    t if t is None else t.float()
+                    for t in (video, text, video_residuals, text_residuals)
+                )
+            )
 
-    def _loss_terms(self, video: Tensor, text: Tensor, video_residuals: Tensor | None,
-                    text_residuals: Tensor | None) -> dict[str, Tensor]:
+    def _loss_terms(
+        self,
+        video: Tensor,
+        text: Tensor,
+        video_residuals: Tensor | None,
+        text_residuals: Tensor | None,
+    ) -> dict[str, Tensor]:
         cfg = self.config
         mil = mil_loss(video, text, cfg.margin, cfg.max_violation)
         terms: dict[str, Tensor] = {"mil": mil}

@@ -10,6 +10,7 @@ The residual form lets each head nudge the shared global context towards one "me
 `fusion` selects the paper's ablations: "residual" (the model), "local" (no global
 feature: z = LayerNorm(Υ)) and "concat" (no residual learning: z = LayerNorm([Φ; Υ]), 2D-d).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,8 +51,14 @@ class MultiHeadAttentionPool(nn.Module):
 
 
 class PIENet(nn.Module):
-    def __init__(self, num_embeds: int, local_dim: int, embed_dim: int,
-                 fusion: Fusion = "residual", dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        num_embeds: int,
+        local_dim: int,
+        embed_dim: int,
+        fusion: Fusion = "residual",
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         if num_embeds < 1:
             raise ValueError(f"PIE-Net needs at least one head, got {num_embeds}")
@@ -73,5 +80,9 @@ class PIENet(nn.Module):
             if global_ is None:
                 raise ValueError(f"fusion {self.fusion!r} needs a global feature")
             global_ = global_[:, None, :].expand_as(residuals)
-            fused = global_ + residuals if self.fusion == "residual" else torch.cat([global_, residuals], -1)
+            fused = (
+                global_ + residuals
+                if self.fusion == "residual"
+                else torch.cat([global_, residuals], -1)
+            )
         return PIEOutput(F.normalize(self.norm(fused), dim=-1), residuals, attention)

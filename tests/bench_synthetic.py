@@ -4,6 +4,7 @@ Each video mixes the vectors of two of `concepts` concepts over its frames; its 
 one of them ("mrw <concept word> ..."), the partial association of MRW in miniature. The
 split is written straight into the feature cache, so `run_method` finds it there.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,11 +21,26 @@ from mrw.bench.runner import RunOptions
 
 FEATURE_DIM = 32
 NUM_FRAMES = 4
-WORDS = ["cat", "dog", "car", "tree", "ball", "fire", "rain", "moon", "fish", "bird", "shoe", "cake"]
+WORDS = [
+    "cat",
+    "dog",
+    "car",
+    "tree",
+    "ball",
+    "fire",
+    "rain",
+    "moon",
+    "fish",
+    "bird",
+    "shoe",
+    "cake",
+]
 SIZES = {"train": 240, "validation": 60, "test": 60}
 
 
-def make_split(split: str, num_videos: int, seed: int, sentences_per_video: int = 1) -> SplitFeatures:
+def make_split(
+    split: str, num_videos: int, seed: int, sentences_per_video: int = 1
+) -> SplitFeatures:
     gen = torch.Generator().manual_seed(seed)
     centers = torch.randn(len(WORDS), FEATURE_DIM, generator=torch.Generator().manual_seed(1234))
     feats = torch.zeros(num_videos, NUM_FRAMES, FEATURE_DIM)
@@ -33,15 +49,21 @@ def make_split(split: str, num_videos: int, seed: int, sentences_per_video: int 
     for v in range(num_videos):
         a, b = torch.randperm(len(WORDS), generator=gen)[:2].tolist()
         n = int(lengths[v])
-        feats[v, :n] = 0.5 * (centers[a] + centers[b]) + 0.3 * torch.randn(n, FEATURE_DIM, generator=gen)
+        feats[v, :n] = 0.5 * (centers[a] + centers[b]) + 0.3 * torch.randn(
+            n, FEATURE_DIM, generator=gen
+        )
         for s in range(sentences_per_video):
             word = WORDS[a] if s % 2 == 0 else WORDS[b]
             pair_ids.append(f"{split}-s{v:04d}-{s}")
             sentences.append(f"mrw a {word} appears!")
             pair_video.append(v)
     return SplitFeatures(
-        [f"{split}-v{v:04d}" for v in range(num_videos)], feats.half(), lengths,
-        pair_ids, sentences, torch.tensor(pair_video),
+        [f"{split}-v{v:04d}" for v in range(num_videos)],
+        feats.half(),
+        lengths,
+        pair_ids,
+        sentences,
+        torch.tensor(pair_video),
     )
 
 
@@ -49,12 +71,22 @@ def synthetic_options(cache: Path, runs: Path, **overrides) -> RunOptions:
     """Options whose feature cache entries exist; `cache` must be `$MRW_CACHE`."""
     dataset = str(cache / "synthetic-set")  # a path-like name that never exists on disk
     options = RunOptions(
-        dataset=dataset, backbone="synthetic", weights="none", image_size=8, num_frames=NUM_FRAMES,
-        batch_size=32, epochs=3, runs_dir=str(runs), progress=False, eval_batch_size=64,
+        dataset=dataset,
+        backbone="synthetic",
+        weights="none",
+        image_size=8,
+        num_frames=NUM_FRAMES,
+        batch_size=32,
+        epochs=3,
+        runs_dir=str(runs),
+        progress=False,
+        eval_batch_size=64,
     )
     options = dataclasses.replace(options, **overrides)
     for i, (split, size) in enumerate(SIZES.items()):
-        spec = FeatureSpec(dataset, split, options.backbone, options.weights, options.fps, NUM_FRAMES, 8)
+        spec = FeatureSpec(
+            dataset, split, options.backbone, options.weights, options.fps, NUM_FRAMES, 8
+        )
         if not spec.cache_path(cache / "").is_file():
             save_features(spec.cache_path(cache), make_split(split, size, seed=100 + i), spec)
     return options
@@ -76,7 +108,9 @@ class TinyMethod(Method):
     def __init__(self, config: Config, context: MethodContext) -> None:
         super().__init__(config, context)
         self.video = nn.Linear(context.feature_dim, config.embed_dim)
-        self.words = nn.EmbeddingBag(context.vocab_size, config.embed_dim, mode="mean", padding_idx=0)
+        self.words = nn.EmbeddingBag(
+            context.vocab_size, config.embed_dim, mode="mean", padding_idx=0
+        )
 
     def encode_video(self, video: Tensor, lengths: Tensor) -> Tensor:
         mask = (torch.arange(video.shape[1], device=video.device)[None] < lengths[:, None]).float()

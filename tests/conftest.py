@@ -4,6 +4,7 @@ Tests never touch the network, and use one intra-op thread: the tensors here are
 a 2-core machine (CI) extra threads only contend with each other and with the subprocesses
 some tests start.
 """
+
 from __future__ import annotations
 
 import io

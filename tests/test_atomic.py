@@ -1,4 +1,5 @@
 """Atomic writes: all or nothing, with ordinary file modes."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Each baseline's loss and similarity on tiny tensors, against values worked out by hand."""
+
 from __future__ import annotations
 
 import math
@@ -13,11 +14,13 @@ from mrw.bench.method import Batch, MethodContext
 from mrw.bench.registry import create_method, list_methods
 
 # Rows are videos, columns sentences, the diagonal holds the true pairs (0.5, 0.2, 0.7).
-SCORES = torch.tensor([
-    [0.5, 0.6, 0.4],
-    [0.3, 0.2, 0.0],
-    [0.4, 0.1, 0.7],
-])
+SCORES = torch.tensor(
+    [
+        [0.5, 0.6, 0.4],
+        [0.3, 0.2, 0.0],
+        [0.4, 0.1, 0.7],
+    ]
+)
 MARGIN = 0.2
 # Costs max(0, 0.2 - positive + negative), worked out per anchor:
 #   v2t rows:    v0: 0.3 (t1), 0.1 (t2)   v1: 0.3 (t0), 0.0 (t2)   v2: none
@@ -48,7 +51,9 @@ def test_all_five_baselines_are_registered() -> None:
         (True, ("t2v",), T2V_MAX),
     ],
 )
-def test_hinge_ranking_loss_hand_computed(hardest: bool, directions: tuple[str, ...], expected: float) -> None:
+def test_hinge_ranking_loss_hand_computed(
+    hardest: bool, directions: tuple[str, ...], expected: float
+) -> None:
     loss = hinge_ranking_loss(SCORES, MARGIN, hardest=hardest, directions=directions)
     assert loss.item() == pytest.approx(expected, abs=1e-6)
 
@@ -82,8 +87,10 @@ def test_devise_hinge_rank_loss_hand_computed() -> None:
     assert expected > 0.1  # the case really exercises a violated margin
     assert out["total"].item() == pytest.approx(expected, abs=1e-6)
     batch = _batch(video, [[1], [2, 3]])
-    scores = method.similarity(method.encode_video(batch.video, batch.video_lengths),
-                               method.encode_text(batch.tokens, batch.token_lengths))
+    scores = method.similarity(
+        method.encode_video(batch.video, batch.video_lengths),
+        method.encode_text(batch.tokens, batch.token_lengths),
+    )
     assert scores[1, 0].item() == pytest.approx(s10, abs=1e-6)
 
 
@@ -100,7 +107,9 @@ def test_standardized_inputs_make_the_loss_blind_to_feature_scale(name: str) -> 
             torch.manual_seed(0)
             sizes = {"word_dim": 5} if name == "devise" else {"word_dim": 5, "code_dim": 3}
             method = create_method(name, context, {**sizes, "standardize": standardize})
-            out.append(method.loss(_batch(video * scale, [[1, 2], [3], [4, 5], [6]]))["total"].item())
+            out.append(
+                method.loss(_batch(video * scale, [[1, 2], [3], [4, 5], [6]]))["total"].item()
+            )
         return out
 
     small, large = losses(standardize=True)
@@ -131,8 +140,24 @@ def test_order_loss_is_hinge_over_negative_violation() -> None:
     penalties = order_violation(video[:, 0], text[:, 0])
     # Hand-written contrastive loss of Vendrov et al. (sum over negatives, both directions).
     m, n = 0.05, 3
-    v2t = sum(max(0.0, m + penalties[i, i] - penalties[i, j]) for i in range(n) for j in range(n) if i != j) / n
-    t2v = sum(max(0.0, m + penalties[j, j] - penalties[i, j]) for j in range(n) for i in range(n) if i != j) / n
+    v2t = (
+        sum(
+            max(0.0, m + penalties[i, i] - penalties[i, j])
+            for i in range(n)
+            for j in range(n)
+            if i != j
+        )
+        / n
+    )
+    t2v = (
+        sum(
+            max(0.0, m + penalties[j, j] - penalties[i, j])
+            for j in range(n)
+            for i in range(n)
+            if i != j
+        )
+        / n
+    )
     assert method.loss(batch)["total"].item() == pytest.approx(float(v2t + t2v), abs=1e-5)
 
 
@@ -144,16 +169,25 @@ def test_vsepp_uses_hardest_negative_on_cosine() -> None:
     text = method.encode_text(batch.tokens, batch.token_lengths)[:, 0]
     assert video.norm(dim=-1).tolist() == pytest.approx([1.0] * 3)
     s = (video @ text.T).tolist()
-    v2t = sum(max(max(0.0, 0.2 - s[i][i] + s[i][j]) for j in range(3) if j != i) for i in range(3)) / 3
-    t2v = sum(max(max(0.0, 0.2 - s[j][j] + s[i][j]) for i in range(3) if i != j) for j in range(3)) / 3
+    v2t = (
+        sum(max(max(0.0, 0.2 - s[i][i] + s[i][j]) for j in range(3) if j != i) for i in range(3))
+        / 3
+    )
+    t2v = (
+        sum(max(max(0.0, 0.2 - s[j][j] + s[i][j]) for i in range(3) if i != j) for j in range(3))
+        / 3
+    )
     assert method.loss(batch)["total"].item() == pytest.approx(v2t + t2v, abs=1e-5)
 
 
 def test_corr_ae_objective_hand_computed() -> None:
     # 1-d inputs and codes: x_v = 2, x_t = 1 (the single word's vector).
-    context = MethodContext(feature_dim=1, vocab_size=2, num_train_pairs=1,
-                            word_vectors=torch.tensor([[0.0], [1.0]]))
-    method = create_method("corr_ae", context, {"code_dim": 1, "word_dim": 1, "alpha": 0.2, "standardize": False})
+    context = MethodContext(
+        feature_dim=1, vocab_size=2, num_train_pairs=1, word_vectors=torch.tensor([[0.0], [1.0]])
+    )
+    method = create_method(
+        "corr_ae", context, {"code_dim": 1, "word_dim": 1, "alpha": 0.2, "standardize": False}
+    )
     with torch.no_grad():
         for ae, code_bias in ((method.video_ae, 0.0), (method.text_ae, math.log(3.0))):
             ae.encoder.weight.zero_()
@@ -175,9 +209,17 @@ def test_corr_ae_objective_hand_computed() -> None:
 def test_dual_path_instance_loss_then_ranking_stage() -> None:
     n_classes = 5
     context = MethodContext(feature_dim=4, vocab_size=10, num_train_pairs=n_classes)
-    method = create_method("dual_path", context, {
-        "embed_dim": 8, "word_dim": 6, "text_channels": 8, "stage1_epochs": 2, "margin": 0.5,
-    })
+    method = create_method(
+        "dual_path",
+        context,
+        {
+            "embed_dim": 8,
+            "word_dim": 6,
+            "text_channels": 8,
+            "stage1_epochs": 2,
+            "margin": 0.5,
+        },
+    )
     classifier: nn.Linear = method.classifier[-1]
     with torch.no_grad():  # uniform logits: each cross-entropy is ln(number of pairs)
         classifier.weight.zero_()
@@ -196,12 +238,16 @@ def test_dual_path_instance_loss_then_ranking_stage() -> None:
     text = method.encode_text(batch.tokens, batch.token_lengths)[:, 0]
     expected_rank = hinge_ranking_loss(video @ text.T, 0.5, hardest=True)
     assert stage2["rank"].item() == pytest.approx(expected_rank.item(), abs=1e-5)
-    assert stage2["total"].item() == pytest.approx(2 * math.log(n_classes) + expected_rank.item(), abs=1e-5)
+    assert stage2["total"].item() == pytest.approx(
+        2 * math.log(n_classes) + expected_rank.item(), abs=1e-5
+    )
 
 
 def test_dual_path_text_pooling_ignores_padding() -> None:
     context = MethodContext(feature_dim=4, vocab_size=10, num_train_pairs=2)
-    method = create_method("dual_path", context, {"embed_dim": 8, "word_dim": 6, "text_channels": 8})
+    method = create_method(
+        "dual_path", context, {"embed_dim": 8, "word_dim": 6, "text_channels": 8}
+    )
     method.eval()
     short = torch.tensor([[4, 5]])
     padded = torch.tensor([[4, 5, 0, 0, 0]])

@@ -4,6 +4,7 @@ The set is built so that retrieval is learnable but not trivial: each pair belon
 a few concepts; the video's frames are noisy views of the concept's prototype and the
 sentence mixes the concept's words with filler words shared by all concepts.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -43,32 +44,51 @@ def _toy_pairs(seed: int = 0) -> tuple[Batch, MethodContext]:
     g = torch.Generator().manual_seed(seed)
     concept = torch.arange(PAIRS) % CONCEPTS
     prototypes = torch.rand(CONCEPTS, FEATURE_DIM, generator=g) * 2
-    video = prototypes[concept][:, None, :] + 0.3 * torch.randn(PAIRS, FRAMES, FEATURE_DIM, generator=g)
+    video = prototypes[concept][:, None, :] + 0.3 * torch.randn(
+        PAIRS, FRAMES, FEATURE_DIM, generator=g
+    )
     lengths = torch.randint(2, FRAMES + 1, (PAIRS,), generator=g)
-    concept_words = 2 + concept[:, None] * WORDS_PER_CONCEPT + torch.randint(0, WORDS_PER_CONCEPT, (PAIRS, 2), generator=g)
+    concept_words = (
+        2
+        + concept[:, None] * WORDS_PER_CONCEPT
+        + torch.randint(0, WORDS_PER_CONCEPT, (PAIRS, 2), generator=g)
+    )
     filler = 2 + CONCEPTS * WORDS_PER_CONCEPT + torch.randint(0, FILLER, (PAIRS, 3), generator=g)
     tokens = torch.cat([concept_words, filler], 1)[:, torch.randperm(5, generator=g)]
     batch = Batch(video, lengths, tokens, torch.full((PAIRS,), 5), torch.arange(PAIRS))
-    context = MethodContext(feature_dim=FEATURE_DIM, vocab_size=VOCAB, num_train_pairs=PAIRS,
-                            word_vectors=torch.randn(VOCAB, 16, generator=g) * 0.5)
+    context = MethodContext(
+        feature_dim=FEATURE_DIM,
+        vocab_size=VOCAB,
+        num_train_pairs=PAIRS,
+        word_vectors=torch.randn(VOCAB, 16, generator=g) * 0.5,
+    )
     return batch, context
 
 
 def _rsum(method: Method, batch: Batch) -> float:
     method.eval()
     with torch.no_grad():
-        scores = method.similarity(method.encode_video(batch.video, batch.video_lengths),
-                                   method.encode_text(batch.tokens, batch.token_lengths))
+        scores = method.similarity(
+            method.encode_video(batch.video, batch.video_lengths),
+            method.encode_text(batch.tokens, batch.token_lengths),
+        )
     method.train()
     positives = scores.diagonal()
     v2t = 1 + (scores > positives[:, None]).sum(1)
     t2v = 1 + (scores > positives[None, :]).sum(0)
-    return combine(ranks_to_metrics(np.asarray(t2v), PAIRS), ranks_to_metrics(np.asarray(v2t), PAIRS))["rsum"]
+    return combine(
+        ranks_to_metrics(np.asarray(t2v), PAIRS), ranks_to_metrics(np.asarray(v2t), PAIRS)
+    )["rsum"]
 
 
 def _subset(batch: Batch, index: torch.Tensor) -> Batch:
-    return Batch(batch.video[index], batch.video_lengths[index], batch.tokens[index],
-                 batch.token_lengths[index], batch.pair_ids[index])
+    return Batch(
+        batch.video[index],
+        batch.video_lengths[index],
+        batch.tokens[index],
+        batch.token_lengths[index],
+        batch.pair_ids[index],
+    )
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
@@ -90,5 +110,7 @@ def test_baseline_training_beats_chance_by_far(name: str) -> None:
     after = _rsum(method, data)
     # Chance: per direction R@1 + R@5 + R@10 = (1 + 5 + 10) / 48 -> rsum about 67.
     chance = 2 * 100 * (1 + 5 + 10) / PAIRS
-    assert after > 2 * chance, f"{name}: rsum {after:.1f} (chance {chance:.1f}, before {before:.1f})"
+    assert after > 2 * chance, (
+        f"{name}: rsum {after:.1f} (chance {chance:.1f}, before {before:.1f})"
+    )
     assert after > before + 60

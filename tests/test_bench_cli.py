@@ -1,4 +1,5 @@
 """`mrw-bench run` / `features`: flags map to method configs, bad input is a one-line error."""
+
 from __future__ import annotations
 
 import json
@@ -15,14 +16,39 @@ def synthetic(tmp_path, monkeypatch):
     monkeypatch.setenv("MRW_CACHE", str(tmp_path / "cache"))
     options = synthetic_options(tmp_path / "cache", tmp_path / "runs")
     return [
-        "--dataset", options.dataset, "--backbone", "synthetic", "--weights", "none", "--image-size", "8",
-        "--num-frames", "4", "--runs-dir", str(tmp_path / "runs"), "--batch-size", "32",
+        "--dataset",
+        options.dataset,
+        "--backbone",
+        "synthetic",
+        "--weights",
+        "none",
+        "--image-size",
+        "8",
+        "--num-frames",
+        "4",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--batch-size",
+        "32",
     ]
 
 
 def test_run_prints_a_table_and_applies_method_flags(synthetic, tmp_path, capsys) -> None:
-    code = main(["run", "tiny-test-method", *synthetic, "--epochs", "1", "--margin", "0.3",
-                 "--set", "embed_dim=8", "--run-id", "cli"])
+    code = main(
+        [
+            "run",
+            "tiny-test-method",
+            *synthetic,
+            "--epochs",
+            "1",
+            "--margin",
+            "0.3",
+            "--set",
+            "embed_dim=8",
+            "--run-id",
+            "cli",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "tiny-test-method" in out and "rsum" in out and "t2v R@1" in out

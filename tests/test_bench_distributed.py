@@ -1,4 +1,5 @@
 """torchrun on CPU (gloo, 2 processes): sharded feature extraction and frame decoding, DDP training."""
+
 from __future__ import annotations
 
 import json
@@ -60,12 +61,24 @@ def test_torchrun_shards_features_and_trains_with_ddp(tmp_path, monkeypatch, mak
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     env = {
-        **os.environ, "OUT": str(tmp_path), "MRW_CACHE": str(tmp_path / "ddp"), "DATASET": dataset,
-        "TESTS_DIR": str(Path(__file__).parent), "OMP_NUM_THREADS": "1",
+        **os.environ,
+        "OUT": str(tmp_path),
+        "MRW_CACHE": str(tmp_path / "ddp"),
+        "DATASET": dataset,
+        "TESTS_DIR": str(Path(__file__).parent),
+        "OMP_NUM_THREADS": "1",
     }
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-        "--master-addr", "127.0.0.1", "--master-port", str(_free_port()), str(script),
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(_free_port()),
+        str(script),
     ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -73,11 +86,15 @@ def test_torchrun_shards_features_and_trains_with_ddp(tmp_path, monkeypatch, mak
     monkeypatch.setenv("MRW_CACHE", str(tmp_path / "ddp"))
     sharded = load_features(spec(dataset).cache_path())
     assert sharded.video_ids == single.video_ids and sharded.pair_ids == single.pair_ids
-    torch.testing.assert_close(sharded.features.float(), single.features.float(), atol=1e-2, rtol=1e-2)
+    torch.testing.assert_close(
+        sharded.features.float(), single.features.float(), atol=1e-2, rtol=1e-2
+    )
     assert not list(spec(dataset).cache_path().parent.glob("*.part*"))
     sharded_frames = decode_frames(spec(dataset), progress=False)  # the file the two ranks wrote
     frames_file = frames_cache_paths(spec(dataset))[0]
-    assert frames_file.is_relative_to(tmp_path / "ddp") and not list(frames_file.parent.glob("*.partial"))
+    assert frames_file.is_relative_to(tmp_path / "ddp") and not list(
+        frames_file.parent.glob("*.partial")
+    )
     assert torch.equal(sharded_frames.features, single_frames.features)
     assert torch.equal(sharded_frames.lengths, single_frames.lengths)
 

@@ -1,4 +1,5 @@
 """The evaluator's exact ranks against a brute-force trec_eval-order reference."""
+
 from __future__ import annotations
 
 import gzip
@@ -13,11 +14,15 @@ from mrw.bench.evaluator import evaluate_scores, first_relevant_ranks, similarit
 from mrw.bench.method import Method
 
 
-def brute_force_ranks(scores: np.ndarray, relevant: list[set[int]], doc_ids: list[str]) -> np.ndarray:
+def brute_force_ranks(
+    scores: np.ndarray, relevant: list[set[int]], doc_ids: list[str]
+) -> np.ndarray:
     """Sort every query's documents as trec_eval does; 1-based position of the first relevant."""
     out = []
     for q, row in enumerate(scores):
-        order = sorted(range(len(doc_ids)), key=lambda d: (-row[d], tuple(-b for b in doc_ids[d].encode())))
+        order = sorted(
+            range(len(doc_ids)), key=lambda d: (-row[d], tuple(-b for b in doc_ids[d].encode()))
+        )
         out.append(next(i + 1 for i, d in enumerate(order) if d in relevant[q]))
     return np.array(out)
 
@@ -31,7 +36,9 @@ def tied_scores(nv: int, nt: int, seed: int) -> torch.Tensor:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_ranks_match_brute_force_with_ties_and_several_sentences_per_video(seed: int) -> None:
     nv, per_video = 7, 3  # TGIF-like: several relevant sentences per video query
-    pair_video = torch.arange(nv).repeat_interleave(per_video)[torch.randperm(nv * per_video, generator=torch.Generator().manual_seed(seed))]
+    pair_video = torch.arange(nv).repeat_interleave(per_video)[
+        torch.randperm(nv * per_video, generator=torch.Generator().manual_seed(seed))
+    ]
     nt = len(pair_video)
     scores = tied_scores(nv, nt, seed)
     video_ids = [f"v{(i * 37) % 11}x{i}" for i in range(nv)]  # ids not in index order
@@ -40,7 +47,9 @@ def test_ranks_match_brute_force_with_ties_and_several_sentences_per_video(seed:
 
     s = scores.numpy()
     t2v_ref = brute_force_ranks(s.T, [{int(v)} for v in pair_video], video_ids)
-    v2t_ref = brute_force_ranks(s, [set(np.flatnonzero(pair_video.numpy() == v)) for v in range(nv)], sentence_ids)
+    v2t_ref = brute_force_ranks(
+        s, [set(np.flatnonzero(pair_video.numpy() == v)) for v in range(nv)], sentence_ids
+    )
     np.testing.assert_array_equal(ev.t2v_ranks, t2v_ref)
     np.testing.assert_array_equal(ev.v2t_ranks, v2t_ref)
     assert ev.metrics["t2v"] == ranks_to_metrics(t2v_ref, nv)
@@ -60,13 +69,17 @@ def test_ranks_agree_with_the_written_run_files(tmp_path) -> None:
         for line in handle:
             qid, _, docid, *_ = line.split()
             ranked.setdefault(qid, []).append(docid)
-    from_file = [ranked[sid].index(video_ids[int(v)]) + 1 for sid, v in zip(sentence_ids, pair_video)]
+    from_file = [
+        ranked[sid].index(video_ids[int(v)]) + 1 for sid, v in zip(sentence_ids, pair_video)
+    ]
     assert ev.t2v_ranks.tolist() == from_file
 
 
 def test_query_without_relevant_document_is_not_found() -> None:
     scores = torch.rand(3, 4)
-    ranks = first_relevant_ranks(scores, torch.tensor([0, 2]), torch.tensor([1, 3]), tie_order(list("abcd")))
+    ranks = first_relevant_ranks(
+        scores, torch.tensor([0, 2]), torch.tensor([1, 3]), tie_order(list("abcd"))
+    )
     assert ranks[1] == 0 and ranks[0] >= 1 and ranks[2] >= 1
 
 
@@ -82,5 +95,7 @@ def test_chunked_similarity_equals_the_full_kxk_maximum() -> None:
         return Method.similarity(None, video, text)  # the interface's default: max over K x K
 
     # a chunk budget of 5 rows of scores forces 8 chunks
-    torch.testing.assert_close(similarity_matrix(similarity, v, t, chunk_bytes=4 * 9 * 23 * 5), full)
+    torch.testing.assert_close(
+        similarity_matrix(similarity, v, t, chunk_bytes=4 * 9 * 23 * 5), full
+    )
     assert seen == [5] * 7 + [2]

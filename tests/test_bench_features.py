@@ -1,4 +1,5 @@
 """Feature extraction and its cache on a tiny generated dataset (real decoding, small CNN)."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,14 +14,24 @@ COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255), 
 
 def tiny_dataset(root, make_gif):
     """Three splits; test has a video with two sentences (TGIF-like) and clips of 2-5 frames."""
+
     def rows(split, n, extra_sentence=False):
         for v in range(n):
             gif = make_gif([COLOURS[(v + i) % 6] for i in range(2 + v % 4)], 125, (24, 20))
-            yield VideoRow.from_media(gif, id=f"{split}{v}a", video_id=f"{split}-vid{v}", sentence=f"mrw colour {v}")
+            yield VideoRow.from_media(
+                gif, id=f"{split}{v}a", video_id=f"{split}-vid{v}", sentence=f"mrw colour {v}"
+            )
             if extra_sentence and v == 1:
-                yield VideoRow.from_media(gif, id=f"{split}{v}b", video_id=f"{split}-vid{v}", sentence="another one")
+                yield VideoRow.from_media(
+                    gif, id=f"{split}{v}b", video_id=f"{split}-vid{v}", sentence="another one"
+                )
+
     return build_dataset(
-        {"train": rows("train", 4), "validation": rows("validation", 2), "test": rows("test", 3, True)},
+        {
+            "train": rows("train", 4),
+            "validation": rows("validation", 2),
+            "test": rows("test", 3, True),
+        },
         root / "tiny",
     )
 
@@ -32,7 +43,11 @@ def dataset(tmp_path, monkeypatch, make_gif):
 
 
 def spec(dataset: str, split: str = "test", **kw) -> FeatureSpec:
-    return FeatureSpec(dataset, split, **{"backbone": "resnet18", "weights": "none", "num_frames": 4, "image_size": 32, **kw})
+    return FeatureSpec(
+        dataset,
+        split,
+        **{"backbone": "resnet18", "weights": "none", "num_frames": 4, "image_size": 32, **kw},
+    )
 
 
 def test_features_per_distinct_video_and_cached(dataset, monkeypatch) -> None:
@@ -45,7 +60,9 @@ def test_features_per_distinct_video_and_cached(dataset, monkeypatch) -> None:
     assert feats.features.shape == (3, 4, 512) and feats.features.dtype == torch.float16
     assert feats.lengths.tolist() == [4, 4, 4]  # short clips repeat their last frame
     assert feats.features.float().abs().sum() > 0
-    assert used.cache_path().is_file() and str(used.cache_path()).startswith(str(mrw.dataset.cache_root()))
+    assert used.cache_path().is_file() and str(used.cache_path()).startswith(
+        str(mrw.dataset.cache_root())
+    )
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("a cached split must not be decoded again")
@@ -53,7 +70,9 @@ def test_features_per_distinct_video_and_cached(dataset, monkeypatch) -> None:
     monkeypatch.setattr(mrw, "load_dataset", no_decoding)
     again, _ = extract_features(spec(dataset), progress=False)
     assert torch.equal(again.features, feats.features)
-    with pytest.raises(AssertionError, match="decoded again"):  # another size is another cache entry
+    with pytest.raises(
+        AssertionError, match="decoded again"
+    ):  # another size is another cache entry
         extract_features(spec(dataset, image_size=48), progress=False)
 
 
@@ -95,11 +114,23 @@ def test_finetune_stage_trains_the_cnn_from_frames(dataset, tmp_path) -> None:
     from mrw.bench.runner import RunOptions, run_method
 
     options = RunOptions(
-        dataset=dataset, backbone="resnet18", weights="none", image_size=32, num_frames=4, epochs=1,
-        batch_size=4, finetune_epochs=1, finetune_lr=1e-2, runs_dir=str(tmp_path / "runs"), progress=False,
+        dataset=dataset,
+        backbone="resnet18",
+        weights="none",
+        image_size=32,
+        num_frames=4,
+        epochs=1,
+        batch_size=4,
+        finetune_epochs=1,
+        finetune_lr=1e-2,
+        runs_dir=str(tmp_path / "runs"),
+        progress=False,
     )
     result = run_method("tiny-test-method", {}, options)
-    stages = [json.loads(line).get("stage") for line in (result.run_dir / "log.jsonl").read_text().splitlines()]
+    stages = [
+        json.loads(line).get("stage")
+        for line in (result.run_dir / "log.jsonl").read_text().splitlines()
+    ]
     assert stages.count("finetune") == 1
     tuned = torch.load(result.run_dir / "finetune.pt", weights_only=False)["model"]
     fresh, _ = build_backbone("resnet18", "none")
@@ -107,7 +138,9 @@ def test_finetune_stage_trains_the_cnn_from_frames(dataset, tmp_path) -> None:
     # gradients reached the CNN, down to its first convolution
     assert not torch.equal(tuned["encoder.cnn.conv1.weight"], before["conv1.weight"])
     bn = "encoder.cnn.layer4.1.bn2.running_mean"
-    assert torch.equal(tuned[bn], before["layer4.1.bn2.running_mean"])  # BatchNorm statistics frozen
+    assert torch.equal(
+        tuned[bn], before["layer4.1.bn2.running_mean"]
+    )  # BatchNorm statistics frozen
     assert result.metrics["t2v"]["queries"] == 4
 
 
@@ -154,7 +187,9 @@ def test_decoded_frames_are_a_memory_mapped_file_decoded_once(dataset, monkeypat
     first = decode_frames(spec(dataset), progress=False)
     frames_path, lengths_path = frames_cache_paths(spec(dataset))
     on_disk = np.load(frames_path, mmap_mode="r")
-    assert on_disk.shape == (3, 4, 3, 32, 32) and on_disk.dtype == np.uint8  # 3 distinct test videos
+    assert (
+        on_disk.shape == (3, 4, 3, 32, 32) and on_disk.dtype == np.uint8
+    )  # 3 distinct test videos
     assert first.video_ids == ["test-vid0", "test-vid1", "test-vid2"]
     # The split's frames are the file's pages, not a copy in RAM.
     assert _mapped_file(first.features.data_ptr()) == str(frames_path.resolve())
@@ -164,7 +199,7 @@ def test_decoded_frames_are_a_memory_mapped_file_decoded_once(dataset, monkeypat
     clip = rows[0]["frames"]
     assert int(first.lengths[0]) == len(clip)
     torch.testing.assert_close(first.features[0, : len(clip)], clip)
-    assert not first.features[0, len(clip):].any()
+    assert not first.features[0, len(clip) :].any()
     assert len(first.pair_ids) == 4 and first.pair_video.tolist() == [0, 1, 1, 2]
 
     def no_decoding(*args, **kwargs):

@@ -1,4 +1,5 @@
 """PVSE through the harness on synthetic cached features: it learns, and its ablations run."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,9 @@ from bench_synthetic import SIZES, synthetic_options
 from mrw.bench.registry import list_methods
 from mrw.bench.runner import run_method
 
-pytestmark = pytest.mark.skipif("pvse" not in list_methods(), reason="the pvse package is not installed")
+pytestmark = pytest.mark.skipif(
+    "pvse" not in list_methods(), reason="the pvse package is not installed"
+)
 SMALL = {"embed_dim": 32, "hidden_dim": 32}
 CHANCE_RSUM = 2 * 100 * (1 + 5 + 10) / SIZES["test"]
 

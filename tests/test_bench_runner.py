@@ -1,4 +1,5 @@
 """`run_method` end to end on synthetic cached features: training, run records, resume."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,8 +28,17 @@ def test_run_trains_and_writes_a_complete_record(env) -> None:
     result = run_method(METHOD, {"embed_dim": 24}, options)
 
     names = {p.name for p in result.run_dir.iterdir()}
-    assert {"config.json", "metrics.json", "t2v.run.gz", "v2t.run.gz", "checkpoint.pt", "log.jsonl"} <= names
-    assert result.run_dir.parent.name == METHOD and result.run_dir.parent.parent.parent == env / "runs"
+    assert {
+        "config.json",
+        "metrics.json",
+        "t2v.run.gz",
+        "v2t.run.gz",
+        "checkpoint.pt",
+        "log.jsonl",
+    } <= names
+    assert (
+        result.run_dir.parent.name == METHOD and result.run_dir.parent.parent.parent == env / "runs"
+    )
     record = json.loads((result.run_dir / "metrics.json").read_text())
     assert set(record["metrics"]) == {"t2v", "v2t", "rsum"} and record["split"] == "test"
     assert record["config"]["method_config"] == {"embed_dim": 24, "margin": 0.2}
@@ -57,14 +67,20 @@ def test_run_depth_truncates_run_files(env) -> None:
 def test_learning_rate_is_the_methods_own_unless_set(env, monkeypatch) -> None:
     monkeypatch.setattr(TinyMethod, "default_lr", 3e-3)
     for lr, expected in ((None, 3e-3), (1e-4, 1e-4)):
-        result = run_method(METHOD, {}, synthetic_options(env / "cache", env / "runs", epochs=1, lr=lr, run_id=f"lr-{lr}"))
+        result = run_method(
+            METHOD,
+            {},
+            synthetic_options(env / "cache", env / "runs", epochs=1, lr=lr, run_id=f"lr-{lr}"),
+        )
         config = json.loads((result.run_dir / "config.json").read_text())
         first_epoch = json.loads((result.run_dir / "log.jsonl").read_text().splitlines()[0])
         assert config["options"]["lr"] == config["train"]["lr"] == first_epoch["lr"] == expected
 
 
 def test_resume_continues_exactly(env) -> None:
-    straight = run_method(METHOD, {}, synthetic_options(env / "cache", env / "runs", epochs=3, lr=5e-3, run_id="a"))
+    straight = run_method(
+        METHOD, {}, synthetic_options(env / "cache", env / "runs", epochs=3, lr=5e-3, run_id="a")
+    )
     options = synthetic_options(env / "cache", env / "runs", epochs=1, lr=5e-3, run_id="b")
     first = run_method(METHOD, {}, options)
     (first.run_dir / "metrics.json").unlink()  # as if killed after epoch 1

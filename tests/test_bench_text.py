@@ -1,4 +1,5 @@
 """Tokenizer, training-split vocabulary and the GloVe loader (on a tiny generated file)."""
+
 from __future__ import annotations
 
 import logging
@@ -18,7 +19,15 @@ from mrw.bench.text import (
 
 
 def test_tokenize_keeps_contractions_and_punctuation() -> None:
-    assert tokenize("MRW my cat doesn't care :)") == ["mrw", "my", "cat", "doesn't", "care", ":", ")"]
+    assert tokenize("MRW my cat doesn't care :)") == [
+        "mrw",
+        "my",
+        "cat",
+        "doesn't",
+        "care",
+        ":",
+        ")",
+    ]
     assert tokenize("   ") == []
 
 

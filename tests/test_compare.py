@@ -1,4 +1,5 @@
 """`mrw-bench compare` on synthetic run records: grouping by settings, mean ± std over seeds."""
+
 from __future__ import annotations
 
 import json
@@ -12,12 +13,27 @@ from mrw.bench.compare import compare_runs
 
 
 def _direction(r1: float, r5: float, r10: float, medr: int, gallery: int = 100) -> dict[str, Any]:
-    return {"R@1": r1, "R@5": r5, "R@10": r10, "MedR": medr, "MeanR": medr + 1.0,
-            "nMR": medr / gallery, "queries": gallery, "missing_queries": 0}
+    return {
+        "R@1": r1,
+        "R@5": r5,
+        "R@10": r10,
+        "MedR": medr,
+        "MeanR": medr + 1.0,
+        "nMR": medr / gallery,
+        "queries": gallery,
+        "missing_queries": 0,
+    }
 
 
-def write_run(root: Path, method: str, seed: int, r1: float, method_config: dict[str, Any] | None = None,
-              epochs: int = 12, finished: bool = True) -> Path:
+def write_run(
+    root: Path,
+    method: str,
+    seed: int,
+    r1: float,
+    method_config: dict[str, Any] | None = None,
+    epochs: int = 12,
+    finished: bool = True,
+) -> Path:
     """A run record as the harness writes it (only the fields compare reads are realistic)."""
     run_dir = root / "toy" / method / f"run-{method}-{seed}-{r1}"
     run_dir.mkdir(parents=True)
@@ -31,8 +47,18 @@ def write_run(root: Path, method: str, seed: int, r1: float, method_config: dict
     if finished:
         t2v, v2t = _direction(r1, 2 * r1, 3 * r1, 10 + seed), _direction(r1 + 1, r1 + 2, r1 + 3, 8)
         metrics = {"t2v": t2v, "v2t": v2t, "rsum": r1 + 2 * r1 + 3 * r1 + 3 * r1 + 6}
-        record = {"method": method, "dataset": "toy", "split": "test", "metrics": metrics, "config": config,
-                  "seed": seed, "device": "cpu", "wall_time_s": 1.0, "versions": {}, "git_commit": None}
+        record = {
+            "method": method,
+            "dataset": "toy",
+            "split": "test",
+            "metrics": metrics,
+            "config": config,
+            "seed": seed,
+            "device": "cpu",
+            "wall_time_s": 1.0,
+            "versions": {},
+            "git_commit": None,
+        }
         (run_dir / "metrics.json").write_text(json.dumps(record))
     return run_dir
 
@@ -79,9 +105,16 @@ def test_markdown_has_paper_columns_and_mean_pm_std(runs: Path) -> None:
     assert "Random ranking: rsum ≈ 32.0." in text
 
 
-def test_cli_writes_json_and_markdown(runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_writes_json_and_markdown(
+    runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out_json, out_md = tmp_path / "cmp.json", tmp_path / "cmp.md"
-    assert bench_main(["compare", str(runs / "toy"), "--json", str(out_json), "--markdown", str(out_md)]) == 0
+    assert (
+        bench_main(
+            ["compare", str(runs / "toy"), "--json", str(out_json), "--markdown", str(out_md)]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert printed == out_md.read_text()
     data = json.loads(out_json.read_text())
@@ -92,7 +125,9 @@ def test_cli_writes_json_and_markdown(runs: Path, tmp_path: Path, capsys: pytest
     assert by_label["vsepp [epochs=12]"]["v2t"]["R@1"] == {"mean": 21.0, "std": 10.0}
 
 
-def test_cli_one_line_error_without_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_one_line_error_without_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert bench_main(["compare", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no finished run records") and err.count("\n") == 1

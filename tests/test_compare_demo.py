@@ -1,4 +1,5 @@
 """The demo's "compare methods" stage: every method on the same options, one table written."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,8 +20,17 @@ def test_compare_stage_runs_pvse_k1_and_baselines_and_writes_table(
     ctx.state["dataset"] = "toy"
     summary = compare_methods_stage(ctx)
     trained = sorted((method, str(overrides.get("k", "-"))) for method, overrides, _ in fake.calls)
-    assert trained == sorted([("pvse", "5"), ("pvse", "1"), ("devise", "-"), ("vsepp", "-"),
-                              ("order", "-"), ("corr_ae", "-"), ("dual_path", "-")])
+    assert trained == sorted(
+        [
+            ("pvse", "5"),
+            ("pvse", "1"),
+            ("devise", "-"),
+            ("vsepp", "-"),
+            ("order", "-"),
+            ("corr_ae", "-"),
+            ("dual_path", "-"),
+        ]
+    )
     table = (tmp_path / "compare.md").read_text()
     assert "pvse (k=1, max_violation=False)" in table and "Random ranking" in table
     assert (tmp_path / "compare.json").is_file()

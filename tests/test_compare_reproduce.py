@@ -1,4 +1,5 @@
 """`mrw-bench reproduce`: the paper's settings per target, the dry-run plan, and execution."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,13 +17,26 @@ from mrw.bench.runner import RunOptions
 def test_tables_hold_the_paper_settings() -> None:
     tgif = make_plan("table3", DATASETS["tgif"])
     mrw = make_plan("table4", DATASETS["mrw"])
-    assert {e.method for e in tgif.experiments} == {"pvse", "devise", "vsepp", "order", "corr_ae", "dual_path"}
+    assert {e.method for e in tgif.experiments} == {
+        "pvse",
+        "devise",
+        "vsepp",
+        "order",
+        "corr_ae",
+        "dual_path",
+    }
     pvse_k = {e.name: e.overrides["k"] for e in tgif.experiments if e.method == "pvse"}
     assert pvse_k == {"pvse K=1": 1, "pvse K=3": 3}
     assert {e.overrides["k"] for e in mrw.experiments if e.method == "pvse"} == {1, 5}
     for plan in (tgif, mrw):
-        full = next(e for e in plan.experiments if e.name.startswith("pvse K=") and e.overrides["k"] > 1)
-        assert (full.overrides["margin"], full.overrides["div_weight"], full.overrides["mmd_weight"]) == (0.1, 0.1, 0.01)
+        full = next(
+            e for e in plan.experiments if e.name.startswith("pvse K=") and e.overrides["k"] > 1
+        )
+        assert (
+            full.overrides["margin"],
+            full.overrides["div_weight"],
+            full.overrides["mmd_weight"],
+        ) == (0.1, 0.1, 0.01)
     options = paper_options(DATASETS["tgif"], RunOptions())
     assert (options.num_frames, options.batch_size, options.epochs) == (8, 128, 30)
     # The learning rate is each method's own: the paper's 2e-4 for PVSE, Vendrov et al.'s 1e-3 for Order.
@@ -40,7 +54,11 @@ def test_toy_table_sums_negatives_where_a_method_can() -> None:
     (k_sweep,) = make_plan("fig5", TOY).sweeps
     assert k_sweep.base["max_violation"] is False and k_sweep.values == list(range(9))
     options = paper_options(TOY, RunOptions(runs_dir="x"))
-    assert (options.dataset, options.epochs, options.runs_dir) == ("toy", 12, "x")  # harness toy defaults
+    assert (options.dataset, options.epochs, options.runs_dir) == (
+        "toy",
+        12,
+        "x",
+    )  # harness toy defaults
 
 
 @pytest.mark.parametrize("target", ["fig5", "fig6", "fig7"])
@@ -60,7 +78,9 @@ def test_dry_run_prints_plan_and_estimate_and_runs_nothing(
     out = capsys.readouterr().out
     assert "table3 on tgif: T=8, paper K=3, batch 128" in out
     assert "7 runs; rough GPU time" in out and "total: about" in out
-    assert "pvse K=3     pvse       lr 0.0002 " in out and "order        order      lr 0.001   " in out
+    assert (
+        "pvse K=3     pvse       lr 0.0002 " in out and "order        order      lr 0.001   " in out
+    )
     assert fake.calls == [] and not any(tmp_path.iterdir())
 
 
@@ -73,9 +93,16 @@ def test_execute_writes_table_and_plots(tmp_path: Path, monkeypatch: pytest.Monk
     fake = FakeRunner()
     monkeypatch.setattr(runner_module, "run_method", fake)
     options = paper_options(DATASETS["mrw"], RunOptions(runs_dir=str(tmp_path / "runs")))
-    written = execute(make_plan("table4", DATASETS["mrw"]), options, [0, 1], tmp_path / "out", log=lambda _: None)
+    written = execute(
+        make_plan("table4", DATASETS["mrw"]), options, [0, 1], tmp_path / "out", log=lambda _: None
+    )
     assert len(fake.calls) == 7 * 2
     table = written[0].read_text()
     assert "pvse (k=1)" in table and "dual_path" in table and "| 2 |" in table
-    written = execute(make_plan("fig7", DATASETS["mrw"]), options, [0], tmp_path / "out", log=lambda _: None)
-    assert sorted(p.name for p in written if p.suffix == ".png") == ["sweep-div_weight.png", "sweep-mmd_weight.png"]
+    written = execute(
+        make_plan("fig7", DATASETS["mrw"]), options, [0], tmp_path / "out", log=lambda _: None
+    )
+    assert sorted(p.name for p in written if p.suffix == ".png") == [
+        "sweep-div_weight.png",
+        "sweep-mmd_weight.png",
+    ]

@@ -1,4 +1,5 @@
 """`mrw-bench sweep`: points, seeds, reuse of finished runs, the PNG, and a real run end to end."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,12 +28,32 @@ class FakeRunner:
         rsum = 100 + 10 * overrides.get("k", 5) + options.seed - 20 * bool(overrides.get("no_mil"))
         run_dir = Path(options.runs_dir) / options.dataset / method / options.run_id
         run_dir.mkdir(parents=True)
-        config = {"method": method, "method_config": dict(overrides), "options": dataclasses.asdict(options)}
-        direction = {"R@1": rsum / 6, "R@5": rsum / 6, "R@10": rsum / 6, "MedR": 3, "nMR": 0.03, "queries": 100}
+        config = {
+            "method": method,
+            "method_config": dict(overrides),
+            "options": dataclasses.asdict(options),
+        }
+        direction = {
+            "R@1": rsum / 6,
+            "R@5": rsum / 6,
+            "R@10": rsum / 6,
+            "MedR": 3,
+            "nMR": 0.03,
+            "queries": 100,
+        }
         metrics = {"t2v": direction, "v2t": direction, "rsum": rsum}
-        record = {"method": method, "dataset": options.dataset, "split": "test", "metrics": metrics,
-                  "config": config, "seed": options.seed, "device": "cpu", "wall_time_s": 0.0,
-                  "versions": {}, "git_commit": None}
+        record = {
+            "method": method,
+            "dataset": options.dataset,
+            "split": "test",
+            "metrics": metrics,
+            "config": config,
+            "seed": options.seed,
+            "device": "cpu",
+            "wall_time_s": 0.0,
+            "versions": {},
+            "git_commit": None,
+        }
         (run_dir / "config.json").write_text(json.dumps(config))
         (run_dir / "metrics.json").write_text(json.dumps(record))
         return RunResult(run_dir, metrics, record)
@@ -54,7 +75,9 @@ def test_k_sweep_with_ablation_seeds_plot_and_reuse(tmp_path: Path) -> None:
     assert len(runner.calls) == 2 * 3 * 3
     point = next(p for p in result.points if p.variant == "no-mil" and p.value == 2)
     assert point.seeds == [0, 1, 2]
-    assert point.rsum.mean == pytest.approx(100 + 20 + 1 - 20) and point.rsum.std == pytest.approx(1.0)
+    assert point.rsum.mean == pytest.approx(100 + 20 + 1 - 20) and point.rsum.std == pytest.approx(
+        1.0
+    )
     assert "pvse (k=2, no_mil=True)" in result.table
 
     paths = write_sweep(result, tmp_path / "out")
@@ -74,7 +97,9 @@ def test_bad_config_fails_before_training(tmp_path: Path) -> None:
     spec = SweepSpec("k", [0, 1], {"PVSE": {}, "no-mil": {"no_mil": True}})
     runner = FakeRunner()
     with pytest.raises(Exception, match="k=0"):
-        run_sweep(spec, RunOptions(runs_dir=str(tmp_path)), seeds=[0], runner=runner, log=lambda _: None)
+        run_sweep(
+            spec, RunOptions(runs_dir=str(tmp_path)), seeds=[0], runner=runner, log=lambda _: None
+        )
     assert runner.calls == []
 
 
@@ -88,17 +113,23 @@ def test_run_id_depends_on_settings_not_bookkeeping() -> None:
 
 
 @pytest.mark.slow
-def test_sweep_end_to_end_on_synthetic_features(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sweep_end_to_end_on_synthetic_features(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The real runner: two K values train, the plot comes out, and K=2 beats chance."""
     import bench_synthetic
 
     monkeypatch.setenv("MRW_CACHE", str(tmp_path / "cache"))
-    options = bench_synthetic.synthetic_options(tmp_path / "cache", tmp_path / "runs", epochs=3, lr=2e-3)
+    options = bench_synthetic.synthetic_options(
+        tmp_path / "cache", tmp_path / "runs", epochs=3, lr=2e-3
+    )
     base = {"embed_dim": 32, "hidden_dim": 32, "word_dim": 300}
     spec = SweepSpec("k", [0, 2], base=base)
     result = run_sweep(spec, options, seeds=[0], log=lambda _: None)
     chance = 2 * 100 * (1 + 5 + 10) / bench_synthetic.SIZES["test"]
     assert all(p.rsum.mean > chance for p in result.points)
     assert write_sweep(result, tmp_path / "out")["png"].read_bytes().startswith(PNG_MAGIC)
-    runs = run_experiments([Experiment("pvse", {**base, "k": 2}, "pvse PVSE k=2")], options, [0], log=lambda _: None)
+    runs = run_experiments(
+        [Experiment("pvse", {**base, "k": 2}, "pvse PVSE k=2")], options, [0], log=lambda _: None
+    )
     assert str(runs[0].records[0].run_dir) == result.points[1].runs[0]  # found again, not retrained

@@ -1,4 +1,5 @@
 """Run-file writer and qrels reader/writer: formats, trec_eval order, streaming, atomicity."""
+
 from __future__ import annotations
 
 import gzip
@@ -78,7 +79,9 @@ def test_qrels_round_trip(tmp_path: Path) -> None:
         ("a 0 x 0\n", 1, "no relevant"),
     ],
 )
-def test_read_qrels_errors_name_the_line(tmp_path: Path, text: str, line: int, message: str) -> None:
+def test_read_qrels_errors_name_the_line(
+    tmp_path: Path, text: str, line: int, message: str
+) -> None:
     path = tmp_path / "bad.qrels"
     path.write_text(text)
     with pytest.raises(QrelsError, match=message) as info:

@@ -1,4 +1,5 @@
 """The shared metrics function: hand-checked values, conventions of the VSE++/PVSE code."""
+
 from __future__ import annotations
 
 import numpy as np

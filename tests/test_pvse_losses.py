@@ -1,4 +1,5 @@
 """PVSE losses against values worked out by hand on tiny tensors, and against the naive forms."""
+
 from __future__ import annotations
 
 import math
@@ -51,7 +52,9 @@ def _vsepp_max_violation(video: torch.Tensor, text: torch.Tensor, margin: float)
     total = torch.zeros((), dtype=video.dtype)
     for i in range(video.size(0)):
         pos = video[i] @ text[i]
-        hardest_sentence = max(margin - pos + video[i] @ text[j] for j in range(len(text)) if j != i)
+        hardest_sentence = max(
+            margin - pos + video[i] @ text[j] for j in range(len(text)) if j != i
+        )
         hardest_video = max(margin - pos + video[j] @ text[i] for j in range(len(video)) if j != i)
         total = total + hardest_sentence.clamp(min=0) + hardest_video.clamp(min=0)
     return total
@@ -136,7 +139,9 @@ def test_mmd_matches_explicit_pairwise_differences(kernel: str) -> None:
         return torch.exp(-0.5 * (dist**2 if kernel == "squared" else dist)).mean()
 
     expected = naive(x2, x2) + naive(y2, y2) - 2 * naive(x2, y2)
-    assert mmd_loss(x, y, gamma=0.5, kernel=kernel).item() == pytest.approx(expected.item(), rel=1e-9)
+    assert mmd_loss(x, y, gamma=0.5, kernel=kernel).item() == pytest.approx(
+        expected.item(), rel=1e-9
+    )
 
 
 def test_mmd_distance_kernel_gradient_is_finite_on_duplicate_points() -> None:

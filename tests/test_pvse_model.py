@@ -1,4 +1,5 @@
 """PVSE encoders, PIE-Net and the registered method: shapes, masking, gradients, ablations."""
+
 from __future__ import annotations
 
 import pytest
@@ -59,34 +60,55 @@ def test_pvse_is_registered_with_paper_defaults() -> None:
     assert "pvse" in list_methods()
     config = make_config("pvse")
     assert (config.k, config.embed_dim, config.hidden_dim, config.word_dim) == (5, 1024, 1024, 300)
-    assert (config.margin, config.max_violation, config.div_weight, config.mmd_weight) == (0.1, True, 0.1, 0.01)
+    assert (config.margin, config.max_violation, config.div_weight, config.mmd_weight) == (
+        0.1,
+        True,
+        0.1,
+        0.01,
+    )
     assert config.mmd_kernel == "squared"
 
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"k": -1}, {"k": 0, "no_global": True}, {"no_global": True, "no_residual": True},
-     {"hidden_dim": 7}, {"mmd_kernel": "laplace"}, {"dropout": 1.0}],
+    [
+        {"k": -1},
+        {"k": 0, "no_global": True},
+        {"no_global": True, "no_residual": True},
+        {"hidden_dim": 7},
+        {"mmd_kernel": "laplace"},
+        {"dropout": 1.0},
+    ],
 )
 def test_contradictory_or_invalid_options_are_one_line_errors(overrides) -> None:
     with pytest.raises(MRWError, match="^pvse: "):
         make_config("pvse", overrides)
 
 
-@pytest.mark.parametrize("overrides", ABLATIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default")
+@pytest.mark.parametrize(
+    "overrides", ABLATIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default"
+)
 def test_every_pvse_parameter_learns_in_every_ablation(overrides) -> None:
     model = make_pvse(**overrides)
     terms = model.loss(make_batch())
     assert torch.isfinite(terms["total"])
     terms["total"].backward()
-    silent = [name for name, p in model.named_parameters()
-              if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)]
+    silent = [
+        name
+        for name, p in model.named_parameters()
+        if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)
+    ]
     assert silent == []
 
 
 @pytest.mark.parametrize(
     ("overrides", "k", "dim"),
-    [({}, 5, 8), ({"k": 0}, 1, 8), ({"k": 2, "no_residual": True}, 2, 16), ({"k": 3, "no_mil": True}, 1, 24)],
+    [
+        ({}, 5, 8),
+        ({"k": 0}, 1, 8),
+        ({"k": 2, "no_residual": True}, 2, 16),
+        ({"k": 3, "no_mil": True}, 1, 24),
+    ],
 )
 def test_embedding_shapes_and_unit_norm(overrides, k, dim) -> None:
     model = make_pvse(**overrides).eval()
@@ -148,7 +170,9 @@ def test_bigru_ignores_padding_and_matches_unpadded_sequences() -> None:
     # The backward direction's final state is its state after reading the first frame,
     # which a plain GRU over the reversed valid frames reproduces.
     reverse = nn.GRU(4, 3, batch_first=True)
-    reverse.load_state_dict({k.replace("_reverse", ""): v for k, v in rnn.gru.state_dict().items() if "_reverse" in k})
+    reverse.load_state_dict(
+        {k.replace("_reverse", ""): v for k, v in rnn.gru.state_dict().items() if "_reverse" in k}
+    )
     _, h = reverse(x[1:2, :2].flip(1))
     torch.testing.assert_close(out[1, 3:], h[0, 0])
 
@@ -178,8 +202,10 @@ def test_pie_net_attention_ignores_padding() -> None:
     assert out.attention[1, :, 2:].abs().max() == 0
     changed = local.clone()
     changed[1, 2:] = 1e3
-    torch.testing.assert_close(pie(out.embeddings.new_zeros(2, 4), changed, mask).embeddings[1],
-                               pie(out.embeddings.new_zeros(2, 4), local, mask).embeddings[1])
+    torch.testing.assert_close(
+        pie(out.embeddings.new_zeros(2, 4), changed, mask).embeddings[1],
+        pie(out.embeddings.new_zeros(2, 4), local, mask).embeddings[1],
+    )
 
 
 def test_pie_net_by_hand_uniform_attention() -> None:
@@ -213,8 +239,10 @@ def test_a_few_steps_of_training_separate_the_pairs() -> None:
         optimizer.step()
     model.eval()
     with torch.no_grad():
-        scores = model.similarity(model.encode_video(batch.video, batch.video_lengths),
-                                  model.encode_text(batch.tokens, batch.token_lengths))
+        scores = model.similarity(
+            model.encode_video(batch.video, batch.video_lengths),
+            model.encode_text(batch.tokens, batch.token_lengths),
+        )
         last = model.loss(batch)["mil"].item()
     assert last < first / 4
     assert scores.argmax(dim=1).tolist() == list(range(6))

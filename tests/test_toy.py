@@ -194,4 +194,8 @@ def test_demo_stages_run_end_to_end_on_a_small_toy_set(tmp_path):
     board = json.loads((out / "leaderboard" / "leaderboard.json").read_text())
     compared = json.loads((out / "compare.json").read_text())
     submitted = sum(len(table["submissions"]) for table in board["boards"])
-    assert submitted == sum(len(row["runs"]) for table in compared["tables"] for row in table["rows"]) >= 7
+    assert (
+        submitted
+        == sum(len(row["runs"]) for table in compared["tables"] for row in table["rows"])
+        >= 7
+    )

@@ -1,4 +1,5 @@
 """The toy set's retrieval ceiling: expected recall under random tie-breaking, and `mrw toy --ceiling`."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,7 +32,9 @@ def test_expected_recall_is_the_mean_of_random_tie_breaks() -> None:
         ranks.append((scores > scores.diagonal()[:, None]).sum(axis=1))
     ranks = np.array(ranks)
     for k in (1, 5, 10):
-        assert expected_recall(matches)[f"R@{k}"] == pytest.approx(100 * (ranks < k).mean(), abs=0.5)
+        assert expected_recall(matches)[f"R@{k}"] == pytest.approx(
+            100 * (ranks < k).mean(), abs=0.5
+        )
 
 
 def test_matches_follow_the_sentences() -> None:
@@ -42,7 +45,9 @@ def test_matches_follow_the_sentences() -> None:
     for i, (_, sentence, named) in enumerate(rows):
         assert named and all(value in sentence for value in named.values())
         for j, (scene, _, _) in enumerate(rows):
-            fits = any(all(getattr(o, key) == value for key, value in named.items()) for o in scene.objects)
+            fits = any(
+                all(getattr(o, key) == value for key, value in named.items()) for o in scene.objects
+            )
             assert matches[i, j] == fits
 
 
@@ -53,7 +58,9 @@ def test_ceiling_lies_far_above_chance_and_below_perfect() -> None:
     assert 3 * Bounds.rsum(result.chance) < Bounds.rsum(result.ceiling) < 600
 
 
-def test_cli_prints_the_bounds_and_builds_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_prints_the_bounds_and_builds_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert mrw_main(["toy", "--ceiling", "--num-pairs", "150", "--out", str(tmp_path / "toy")]) == 0
     out = capsys.readouterr().out
     assert "validation split, 10 pairs" in out and "test split, 20 pairs" in out

@@ -1,4 +1,5 @@
 """`mrw-bench`: extract features, run methods, compare, sweep and reproduce the paper's results."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -1,4 +1,5 @@
 """`mrw-bench features`: extract and cache per-frame CNN features (every method reuses them)."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,18 +10,30 @@ SPLITS = ("train", "validation", "test")
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     """Dataset and feature flags shared by `features` and `run` (same names, same meaning)."""
     group = parser.add_argument_group("data and features")
-    group.add_argument("--dataset", default="toy", help="toy, mrw, tgif, or a dataset folder (default: toy)")
-    group.add_argument("--backbone", help="torchvision model per frame, or histogram (regional colour histograms, no learning) (default: resnet152; toy: histogram)")
     group.add_argument(
-        "--weights", choices=("imagenet", "none"),
-        help="CNN weights: imagenet (falls back to random with a warning when not available offline) "
-             "or none (default: imagenet; toy: none)",
+        "--dataset", default="toy", help="toy, mrw, tgif, or a dataset folder (default: toy)"
     )
-    group.add_argument("--image-size", type=int, help="frame side in pixels (default: 224; toy: 64)")
+    group.add_argument(
+        "--backbone",
+        help="torchvision model per frame, or histogram (regional colour histograms, no learning) (default: resnet152; toy: histogram)",
+    )
+    group.add_argument(
+        "--weights",
+        choices=("imagenet", "none"),
+        help="CNN weights: imagenet (falls back to random with a warning when not available offline) "
+        "or none (default: imagenet; toy: none)",
+    )
+    group.add_argument(
+        "--image-size", type=int, help="frame side in pixels (default: 224; toy: 64)"
+    )
     group.add_argument("--num-frames", type=int, default=8, help="frames per video (default: 8)")
-    group.add_argument("--fps", type=float, default=8.0, help="sampling rate before picking frames (default: 8)")
+    group.add_argument(
+        "--fps", type=float, default=8.0, help="sampling rate before picking frames (default: 8)"
+    )
     group.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    group.add_argument("--workers", type=int, default=0, help="decoding worker processes (default: 0)")
+    group.add_argument(
+        "--workers", type=int, default=0, help="decoding worker processes (default: 0)"
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -28,12 +41,14 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "features",
         help="extract and cache per-frame CNN features",
         description="Decode each split's videos and cache per-frame CNN features under $MRW_CACHE "
-                    "(default ~/.cache/mrw), keyed by dataset, split, backbone, weights, fps, frames and "
-                    "size. `run` extracts what it needs itself; this command prepares it ahead (e.g. "
-                    "on a GPU machine, or sharded: torchrun --nproc-per-node N -m mrw.bench.cli features).",
+        "(default ~/.cache/mrw), keyed by dataset, split, backbone, weights, fps, frames and "
+        "size. `run` extracts what it needs itself; this command prepares it ahead (e.g. "
+        "on a GPU machine, or sharded: torchrun --nproc-per-node N -m mrw.bench.cli features).",
     )
     add_data_arguments(parser)
-    parser.add_argument("--splits", default=",".join(SPLITS), help="comma-separated (default: all three)")
+    parser.add_argument(
+        "--splits", default=",".join(SPLITS), help="comma-separated (default: all three)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="recompute even when cached")
     parser.set_defaults(func=main)
     return parser
@@ -50,17 +65,29 @@ def main(args: argparse.Namespace) -> int:
     if unknown or not splits:
         fail(f"--splits takes {', '.join(SPLITS)}; got {args.splits!r}")
     options = RunOptions(
-        dataset=args.dataset, backbone=args.backbone, weights=args.weights, image_size=args.image_size,
-        num_frames=args.num_frames, fps=args.fps, device=args.device,
+        dataset=args.dataset,
+        backbone=args.backbone,
+        weights=args.weights,
+        image_size=args.image_size,
+        num_frames=args.num_frames,
+        fps=args.fps,
+        device=args.device,
     ).resolved()
     device = dist_util.local_device(resolve_device(options.device))
     dist_util.init(device)
     for split in splits:
         spec = FeatureSpec(
-            options.dataset, split, options.backbone, options.weights, options.fps, options.num_frames,
+            options.dataset,
+            split,
+            options.backbone,
+            options.weights,
+            options.fps,
+            options.num_frames,
             options.image_size,
         )
-        features, used = extract_features(spec, device, workers=args.workers, overwrite=args.overwrite)
+        features, used = extract_features(
+            spec, device, workers=args.workers, overwrite=args.overwrite
+        )
         if dist_util.is_main():
             print(
                 f"{split}: {len(features.video_ids)} videos, {len(features.pair_ids)} pairs, "

@@ -1,4 +1,5 @@
 """`mrw-bench run METHOD... --dataset NAME`: features -> train -> evaluate -> run record."""
+
 from __future__ import annotations
 
 import argparse
@@ -27,42 +28,71 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "run",
         help="train and evaluate methods, writing run records",
         description="Train each METHOD on the dataset's training split (model selection on "
-                    "validation), evaluate on --split, and write runs/{dataset}/{method}/{run_id}/ "
-                    "(config.json, metrics.json, t2v.run.gz, v2t.run.gz, checkpoint.pt, log.jsonl). "
-                    "Under torchrun, training is data-parallel and feature extraction sharded.",
+        "validation), evaluate on --split, and write runs/{dataset}/{method}/{run_id}/ "
+        "(config.json, metrics.json, t2v.run.gz, v2t.run.gz, checkpoint.pt, log.jsonl). "
+        "Under torchrun, training is data-parallel and feature extraction sharded.",
     )
-    parser.add_argument("methods", nargs="+", metavar="METHOD", help="registered method names, e.g. pvse vsepp")
+    parser.add_argument(
+        "methods", nargs="+", metavar="METHOD", help="registered method names, e.g. pvse vsepp"
+    )
     add_data_arguments(parser)
     train = parser.add_argument_group("training")
     train.add_argument("--epochs", type=int, help="default: 30 (toy: 12)")
     train.add_argument("--batch-size", type=int, default=128)
-    train.add_argument("--lr", type=float,
-                       help="AMSGrad learning rate, halved on a validation plateau (default: the method's own, "
-                            "see the README's baselines table)")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--glove", metavar="PATH", help="glove.840B.300d.txt (default: random word vectors, with a warning)")
-    train.add_argument("--min-word-count", type=int, default=1, help="vocabulary threshold on the training split")
-    train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run (a run folder, or 'last')")
     train.add_argument(
-        "--finetune-epochs", type=int, default=0,
-        help="after training on cached features, unfreeze the CNN and train this many epochs on decoded "
-             "frames (decoded once to a memory-mapped file beside the feature cache)",
+        "--lr",
+        type=float,
+        help="AMSGrad learning rate, halved on a validation plateau (default: the method's own, "
+        "see the README's baselines table)",
     )
-    train.add_argument("--finetune-lr", type=float, default=2e-5, help="learning rate of the fine-tune stage")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--glove",
+        metavar="PATH",
+        help="glove.840B.300d.txt (default: random word vectors, with a warning)",
+    )
+    train.add_argument(
+        "--min-word-count", type=int, default=1, help="vocabulary threshold on the training split"
+    )
+    train.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue an interrupted run (a run folder, or 'last')"
+    )
+    train.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=0,
+        help="after training on cached features, unfreeze the CNN and train this many epochs on decoded "
+        "frames (decoded once to a memory-mapped file beside the feature cache)",
+    )
+    train.add_argument(
+        "--finetune-lr", type=float, default=2e-5, help="learning rate of the fine-tune stage"
+    )
     out = parser.add_argument_group("evaluation and output")
-    out.add_argument("--split", default="test", choices=("test", "validation"), help="evaluated split (default: test)")
+    out.add_argument(
+        "--split",
+        default="test",
+        choices=("test", "validation"),
+        help="evaluated split (default: test)",
+    )
     out.add_argument("--runs-dir", default="runs", help="root of run records (default: ./runs)")
     out.add_argument("--run-id", help="run folder name (default: time stamp + config hash)")
-    out.add_argument("--run-depth", type=int, help="documents per query in the run files (default: all)")
+    out.add_argument(
+        "--run-depth", type=int, help="documents per query in the run files (default: all)"
+    )
     method = parser.add_argument_group("method options (applied to methods whose config has them)")
     for field, (kind, help_text) in METHOD_FLAGS.items():
         flag = "--" + field.replace("_", "-")
         if kind is bool:
-            method.add_argument(flag, action="store_const", const=True, default=None, help=help_text)
+            method.add_argument(
+                flag, action="store_const", const=True, default=None, help=help_text
+            )
         else:
             method.add_argument(flag, type=kind, help=help_text)
     method.add_argument(
-        "--set", action="append", default=[], metavar="FIELD=VALUE",
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
         help="any other config field, e.g. --set mmd_kernel=distance (repeatable)",
     )
     parser.set_defaults(func=main)
@@ -88,7 +118,11 @@ def method_overrides(method: str, args: argparse.Namespace) -> dict[str, Any]:
 
     config_class = get_method_class(method).config_class
     defaults = {f.name: getattr(config_class(), f.name) for f in dataclasses.fields(config_class)}
-    overrides = {name: getattr(args, name) for name in METHOD_FLAGS if getattr(args, name) is not None and name in defaults}
+    overrides = {
+        name: getattr(args, name)
+        for name in METHOD_FLAGS
+        if getattr(args, name) is not None and name in defaults
+    }
     for item in args.set:
         name, sep, text = item.partition("=")
         name = name.strip().replace("-", "_")
@@ -107,12 +141,16 @@ def _check_flags_apply(args: argparse.Namespace) -> None:
     from mrw.bench.registry import get_method_class
     from mrw.errors import MRWError
 
-    fields = {f.name for m in args.methods for f in dataclasses.fields(get_method_class(m).config_class)}
+    fields = {
+        f.name for m in args.methods for f in dataclasses.fields(get_method_class(m).config_class)
+    }
     given = [n for n in METHOD_FLAGS if getattr(args, n) is not None]
     given += [item.partition("=")[0].strip().replace("-", "_") for item in args.set]
     unused = [n for n in given if n not in fields]
     if unused:
-        raise MRWError(f"{', '.join(sorted(set(unused)))}: not an option of {', '.join(args.methods)}")
+        raise MRWError(
+            f"{', '.join(sorted(set(unused)))}: not an option of {', '.join(args.methods)}"
+        )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -125,18 +163,35 @@ def main(args: argparse.Namespace) -> int:
     _check_flags_apply(args)
     overrides = {m: method_overrides(m, args) for m in args.methods}
     options = RunOptions(
-        dataset=args.dataset, split=args.split, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        seed=args.seed, device=args.device, num_frames=args.num_frames, fps=args.fps,
-        image_size=args.image_size, backbone=args.backbone, weights=args.weights, glove=args.glove,
-        min_word_count=args.min_word_count, runs_dir=args.runs_dir, run_id=args.run_id,
-        run_depth=args.run_depth, resume=args.resume, feature_workers=args.workers,
-        finetune_epochs=args.finetune_epochs, finetune_lr=args.finetune_lr,
+        dataset=args.dataset,
+        split=args.split,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        device=args.device,
+        num_frames=args.num_frames,
+        fps=args.fps,
+        image_size=args.image_size,
+        backbone=args.backbone,
+        weights=args.weights,
+        glove=args.glove,
+        min_word_count=args.min_word_count,
+        runs_dir=args.runs_dir,
+        run_id=args.run_id,
+        run_depth=args.run_depth,
+        resume=args.resume,
+        feature_workers=args.workers,
+        finetune_epochs=args.finetune_epochs,
+        finetune_lr=args.finetune_lr,
     )
     if args.resume and len(args.methods) > 1:
         from mrw.cliutil import fail
 
         fail("--resume continues one run: give one METHOD")
-    console = Console(width=None if sys.stdout.isatty() else 140)  # logs keep the table on one line per run
+    console = Console(
+        width=None if sys.stdout.isatty() else 140
+    )  # logs keep the table on one line per run
     rows = []
     for method in args.methods:
         result = run_method(method, overrides[method], options)

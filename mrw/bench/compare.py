@@ -6,6 +6,7 @@ row. Rows follow the layout of the PVSE paper's Tables 3 and 4: video-to-text an
 text-to-video R@1, R@5, R@10 and MedR (nMR), plus rsum. The standard deviation is the sample
 one (ddof = 1) over seeds; with a single seed only the value is shown.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,12 +27,22 @@ from mrw.errors import MRWError
 DIRECTIONS = (("v2t", "Video-to-Text"), ("t2v", "Text-to-Video"))
 RECALLS = tuple(f"R@{k}" for k in RECALL_KS)
 # Settings that do not change the experiment: runs differing only here are repeats.
-IGNORED_SETTINGS = frozenset({
-    "options.seed", "train.seed", "options.run_id", "options.resume", "options.progress",
-    "options.runs_dir", "options.device", "options.feature_workers", "options.eval_batch_size",
-    "word_vectors.hit_rate", "options.run_depth",
-    "features.split",  # which split's cache entry the recorded feature spec last named
-})
+IGNORED_SETTINGS = frozenset(
+    {
+        "options.seed",
+        "train.seed",
+        "options.run_id",
+        "options.resume",
+        "options.progress",
+        "options.runs_dir",
+        "options.device",
+        "options.feature_workers",
+        "options.eval_batch_size",
+        "word_vectors.hit_rate",
+        "options.run_depth",
+        "features.split",  # which split's cache entry the recorded feature spec last named
+    }
+)
 
 
 class CompareError(MRWError):
@@ -75,7 +86,9 @@ class RunGroup:
 
     @property
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(self.settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
+        return hashlib.sha256(
+            json.dumps(self.settings, sort_keys=True, default=str).encode()
+        ).hexdigest()[:8]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,8 +98,11 @@ class RunGroup:
             "split": self.split,
             "seeds": self.seeds,
             "runs": [str(run.run_dir) for run in self.runs],
-            "method_config": {k.removeprefix("method_config."): v for k, v in self.settings.items()
-                              if k.startswith("method_config.")},
+            "method_config": {
+                k.removeprefix("method_config."): v
+                for k, v in self.settings.items()
+                if k.startswith("method_config.")
+            },
             **{name: _stats_json(value) for name, value in self.stats.items()},
         }
 
@@ -123,7 +139,9 @@ def find_run_dirs(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
             raise CompareError(f"{root}: no such file or directory")
         for marker in root.rglob("config.json"):
             run_dir = marker.parent
-            if not marker.is_file() or any(part.startswith(".") for part in run_dir.relative_to(root).parts):
+            if not marker.is_file() or any(
+                part.startswith(".") for part in run_dir.relative_to(root).parts
+            ):
                 continue
             (finished if (run_dir / "metrics.json").is_file() else unfinished).add(run_dir)
     return sorted(finished), sorted(unfinished)
@@ -132,8 +150,10 @@ def find_run_dirs(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
 def _numeric(record: RunRecord, direction: str, name: str) -> float:
     value = record.metrics[direction][name] if direction else record.metrics[name]
     if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise CompareError(f"{record.run_dir}: {direction} {name} is {value!r}, not a number "
-                           "(a truncated run cannot be averaged)")
+        raise CompareError(
+            f"{record.run_dir}: {direction} {name} is {value!r}, not a number "
+            "(a truncated run cannot be averaged)"
+        )
     return float(value)
 
 
@@ -141,8 +161,10 @@ def summarise(runs: Sequence[RunRecord]) -> dict[str, Any]:
     """Mean ± std of each table metric over `runs` (the seeds of one experiment)."""
     out: dict[str, Any] = {}
     for direction, _ in DIRECTIONS:
-        out[direction] = {name: Stat.of([_numeric(r, direction, name) for r in runs])
-                          for name in (*RECALLS, "MedR", "nMR")}
+        out[direction] = {
+            name: Stat.of([_numeric(r, direction, name) for r in runs])
+            for name in (*RECALLS, "MedR", "nMR")
+        }
     out["rsum"] = Stat.of([_numeric(r, "", "rsum") for r in runs])
     return out
 
@@ -169,8 +191,11 @@ def chance_rsum(metrics: Mapping[str, Any]) -> float:
 def _label(group: RunGroup) -> str:
     """The method plus the config fields that differ from its defaults, e.g. `pvse (k=1)`."""
     defaults = _method_defaults(group.method)
-    changed = [f"{k.removeprefix('method_config.')}={v}" for k, v in sorted(group.settings.items())
-               if k.startswith("method_config.") and k in defaults and defaults[k] != v]
+    changed = [
+        f"{k.removeprefix('method_config.')}={v}"
+        for k, v in sorted(group.settings.items())
+        if k.startswith("method_config.") and k in defaults and defaults[k] != v
+    ]
     return f"{group.method} ({', '.join(changed)})" if changed else group.method
 
 
@@ -182,11 +207,21 @@ def _disambiguate(groups: list[RunGroup]) -> None:
     for same in by_label.values():
         if len(same) < 2:
             continue
-        keys = sorted({k for g in same for k in g.settings}
-                      - {k for k in same[0].settings if all(g.settings.get(k) == same[0].settings[k] for g in same)})
-        short = {k.split(".")[-1]: k for k in reversed(keys)}  # "options.epochs" and "train.epochs" -> one
+        keys = sorted(
+            {k for g in same for k in g.settings}
+            - {
+                k
+                for k in same[0].settings
+                if all(g.settings.get(k) == same[0].settings[k] for g in same)
+            }
+        )
+        short = {
+            k.split(".")[-1]: k for k in reversed(keys)
+        }  # "options.epochs" and "train.epochs" -> one
         for group in same:
-            extra = ", ".join(f"{name}={group.settings.get(k)}" for name, k in sorted(short.items())[:3])
+            extra = ", ".join(
+                f"{name}={group.settings.get(k)}" for name, k in sorted(short.items())[:3]
+            )
             group.label = f"{group.label} [{extra or group.key}]"
 
 
@@ -223,17 +258,26 @@ class Comparison:
     def to_json(self) -> dict[str, Any]:
         return {
             "tables": [
-                {"dataset": dataset, "split": split, "chance_rsum": chance_rsum(rows[0].runs[0].metrics),
-                 "rows": [g.to_json() for g in rows]}
+                {
+                    "dataset": dataset,
+                    "split": split,
+                    "chance_rsum": chance_rsum(rows[0].runs[0].metrics),
+                    "rows": [g.to_json() for g in rows],
+                }
                 for (dataset, split), rows in self.tables().items()
             ],
             "unfinished_runs": [str(p) for p in self.unfinished],
         }
 
     def to_markdown(self) -> str:
-        parts = [markdown_table(rows, f"{dataset} / {split}") for (dataset, split), rows in self.tables().items()]
+        parts = [
+            markdown_table(rows, f"{dataset} / {split}")
+            for (dataset, split), rows in self.tables().items()
+        ]
         if self.unfinished:
-            parts.append(f"_{len(self.unfinished)} unfinished run(s) left out (no metrics.json)._\n")
+            parts.append(
+                f"_{len(self.unfinished)} unfinished run(s) left out (no metrics.json)._\n"
+            )
         return "\n".join(parts)
 
 
@@ -243,7 +287,9 @@ def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
     for _, name in DIRECTIONS:
         header += [f"{name} R@1", "R@5", "R@10", "MedR (nMR)"]
     header.append("rsum")
-    best_recall = {(d, r): max(g.stats[d][r].mean for g in groups) for d, _ in DIRECTIONS for r in RECALLS}
+    best_recall = {
+        (d, r): max(g.stats[d][r].mean for g in groups) for d, _ in DIRECTIONS for r in RECALLS
+    }
     best_medr = {d: min(g.stats[d]["MedR"].mean for g in groups) for d, _ in DIRECTIONS}
     best_rsum = max(g.stats["rsum"].mean for g in groups)
 
@@ -255,7 +301,10 @@ def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
         cells = [g.label, str(len(g.runs))]
         for direction, _ in DIRECTIONS:
             stats = g.stats[direction]
-            cells += [bold(stats[r].format(2), stats[r].mean == best_recall[direction, r]) for r in RECALLS]
+            cells += [
+                bold(stats[r].format(2), stats[r].mean == best_recall[direction, r])
+                for r in RECALLS
+            ]
             medr = f"{stats['MedR'].format(1)} ({stats['nMR'].mean:.2f})"
             cells.append(bold(medr, stats["MedR"].mean == best_medr[direction]))
         cells.append(bold(g.stats["rsum"].format(1), g.stats["rsum"].mean == best_rsum))
@@ -279,7 +328,9 @@ def compare_runs(paths: Iterable[str | Path]) -> Comparison:
     return Comparison(group_runs(records), unfinished)
 
 
-def write_outputs(comparison: Comparison, markdown: str | Path | None, json_path: str | Path | None) -> None:
+def write_outputs(
+    comparison: Comparison, markdown: str | Path | None, json_path: str | Path | None
+) -> None:
     if markdown:
         with atomic_write(markdown, "w") as handle:
             handle.write(comparison.to_markdown())
@@ -294,11 +345,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "compare",
         help="tabulate run records: the paper's Tables 3/4 layout, mean ± std over seeds",
         description="Collect finished run records (folders with metrics.json) under RUNS, group "
-                    "them by dataset, split, method and settings (seeds are repeats), and print "
-                    "video-to-text and text-to-video R@1/R@5/R@10/MedR (nMR) and rsum as a Markdown "
-                    "table, mean ± sample std over seeds.",
+        "them by dataset, split, method and settings (seeds are repeats), and print "
+        "video-to-text and text-to-video R@1/R@5/R@10/MedR (nMR) and rsum as a Markdown "
+        "table, mean ± sample std over seeds.",
     )
-    parser.add_argument("runs", nargs="+", metavar="RUNS", help="run folders or roots to search (e.g. runs/toy)")
+    parser.add_argument(
+        "runs", nargs="+", metavar="RUNS", help="run folders or roots to search (e.g. runs/toy)"
+    )
     parser.add_argument("--markdown", metavar="PATH", help="also write the Markdown table here")
     parser.add_argument("--json", metavar="PATH", help="write the table as JSON here")
     parser.set_defaults(func=main)

@@ -3,6 +3,7 @@
 Videos are stored once (TGIF has several sentences per video) and pairs point at them, so a
 split's features take the memory of its videos, not of its pairs.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -53,7 +54,9 @@ class SplitFeatures:
 def pad_tokens(sequences: Sequence[Sequence[int]]) -> tuple[Tensor, Tensor]:
     """Token id lists -> (`[N, L]` ids padded with 0, `[N]` lengths)."""
     lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
-    tokens = torch.full((len(sequences), int(lengths.max()) if len(sequences) else 0), PAD_ID, dtype=torch.long)
+    tokens = torch.full(
+        (len(sequences), int(lengths.max()) if len(sequences) else 0), PAD_ID, dtype=torch.long
+    )
     for row, seq in enumerate(sequences):
         tokens[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
     return tokens, lengths
@@ -101,7 +104,11 @@ class PairData:
         order = torch.randperm(self.num_pairs, generator=generator)
         per_rank = max(batch_size // world_size, 1)
         step = per_rank * world_size
-        stop = self.num_pairs - self.num_pairs % step if drop_last and self.num_pairs >= step else self.num_pairs
+        stop = (
+            self.num_pairs - self.num_pairs % step
+            if drop_last and self.num_pairs >= step
+            else self.num_pairs
+        )
         for start in range(0, stop, step):
             chunk = order[start : start + step][rank::world_size]
             if len(chunk) >= 2:  # ranking losses need at least one negative

@@ -3,6 +3,7 @@
 Nothing here starts processes; `torchrun --nproc-per-node N -m mrw.bench.cli run ...` does,
 and sets the environment variables read below.
 """
+
 from __future__ import annotations
 
 import os

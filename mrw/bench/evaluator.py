@@ -6,6 +6,7 @@ ever exists). Ranks are exact and break ties the way trec_eval does (higher scor
 then document id in decreasing byte order), so the ranks computed here equal the ranks the
 leaderboard scorer computes from the run files written from the same matrix.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -38,14 +39,22 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
 
 
 @torch.inference_mode()
-def encode(method: Method, data: PairData, device: torch.device, batch_size: int = 256) -> tuple[Tensor, Tensor]:
+def encode(
+    method: Method, data: PairData, device: torch.device, batch_size: int = 256
+) -> tuple[Tensor, Tensor]:
     """(`[Nv, K, D]` video, `[Nt, K, D]` text) fp32 embeddings of a split, videos deduplicated."""
     was_training = method.training
     method.eval()
     try:
         with autocast(device):
-            videos = [method.encode_video(v.to(device), n.to(device)).float() for v, n in data.video_batches(batch_size)]
-            texts = [method.encode_text(t.to(device), n.to(device)).float() for t, n in data.text_batches(batch_size)]
+            videos = [
+                method.encode_video(v.to(device), n.to(device)).float()
+                for v, n in data.video_batches(batch_size)
+            ]
+            texts = [
+                method.encode_text(t.to(device), n.to(device)).float()
+                for t, n in data.text_batches(batch_size)
+            ]
     finally:
         method.train(was_training)
     return torch.cat(videos), torch.cat(texts)
@@ -55,7 +64,9 @@ Similarity = Callable[[Tensor, Tensor], Tensor]
 
 
 @torch.inference_mode()
-def similarity_matrix(similarity: Similarity, video_emb: Tensor, text_emb: Tensor, chunk_bytes: int = CHUNK_BYTES) -> Tensor:
+def similarity_matrix(
+    similarity: Similarity, video_emb: Tensor, text_emb: Tensor, chunk_bytes: int = CHUNK_BYTES
+) -> Tensor:
     """`[Nv, Nt]` fp32 scores: `similarity` (a method's) applied chunk by chunk of videos."""
     nv, k, _ = video_emb.shape
     nt, kt, _ = text_emb.shape
@@ -92,10 +103,14 @@ def first_relevant_ranks(
     device = scores.device
     rel_query, rel_doc, doc_order = rel_query.to(device), rel_doc.to(device), doc_order.to(device)
     rel_scores = scores[rel_query, rel_doc]
-    best = torch.full((nq,), float("-inf"), device=device).scatter_reduce(0, rel_query, rel_scores, "amax")
+    best = torch.full((nq,), float("-inf"), device=device).scatter_reduce(
+        0, rel_query, rel_scores, "amax"
+    )
     # Among relevant documents tied at the best score, trec_eval lists the lowest tie position first.
     tied = torch.where(rel_scores == best[rel_query], doc_order[rel_doc], nd)
-    first = torch.full((nq,), nd, dtype=torch.long, device=device).scatter_reduce(0, rel_query, tied, "amin")
+    first = torch.full((nq,), nd, dtype=torch.long, device=device).scatter_reduce(
+        0, rel_query, tied, "amin"
+    )
     has_relevant = torch.zeros(nq, dtype=torch.bool, device=device)
     has_relevant[rel_query] = True
     ranks = torch.zeros(nq, dtype=torch.long, device=device)
@@ -130,7 +145,9 @@ class Evaluation:
     metrics: dict[str, Any]
 
 
-def evaluate_scores(scores: Tensor, video_ids: list[str], sentence_ids: list[str], pair_video: Tensor) -> Evaluation:
+def evaluate_scores(
+    scores: Tensor, video_ids: list[str], sentence_ids: list[str], pair_video: Tensor
+) -> Evaluation:
     """Both directions' ranks and metrics from a `[Nv, Nt]` score matrix.
 
     `pair_video[j]` is the video of sentence j: the one relevant video of a text query,
@@ -148,10 +165,11 @@ def evaluate_scores(scores: Tensor, video_ids: list[str], sentence_ids: list[str
     return Evaluation(scores, video_ids, sentence_ids, t2v, v2t, metrics)
 
 
-def evaluate(method: Method, data: PairData, device: torch.device, batch_size: int = 256) -> Evaluation:
+def evaluate(
+    method: Method, data: PairData, device: torch.device, batch_size: int = 256
+) -> Evaluation:
     """Encode a split, score every video against every sentence, rank, and compute metrics."""
     video_emb, text_emb = encode(method, data, device, batch_size)
     scores = similarity_matrix(method.similarity, video_emb, text_emb)
     split = data.split
     return evaluate_scores(scores, split.video_ids, split.pair_ids, split.pair_video)
-

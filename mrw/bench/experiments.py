@@ -5,6 +5,7 @@ seed) gets a run id derived from its settings, so running the same sweep again r
 finished runs, resumes an interrupted one from its checkpoint, and only trains what is
 missing. The runs land in the ordinary run tree, so `compare` tabulates them like any other.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,16 @@ from typing import Any
 from mrw.bench.runner import RunOptions, RunRecord, RunResult, load_run_record
 
 # RunOptions fields that do not change what is trained (left out of the run id hash).
-_BOOKKEEPING = ("seed", "run_id", "resume", "progress", "runs_dir", "device", "feature_workers", "eval_batch_size")
+_BOOKKEEPING = (
+    "seed",
+    "run_id",
+    "resume",
+    "progress",
+    "runs_dir",
+    "device",
+    "feature_workers",
+    "eval_batch_size",
+)
 
 Runner = Callable[[str, Mapping[str, Any], RunOptions], RunResult]
 
@@ -55,7 +65,9 @@ def seed_range(first: int, count: int) -> list[int]:
 def run_id(experiment: Experiment, options: RunOptions, seed: int) -> str:
     """`{label}-s{seed}-{hash}`: the hash covers the method, overrides and training options."""
     settings = {k: v for k, v in dataclasses.asdict(options).items() if k not in _BOOKKEEPING}
-    payload = json.dumps([experiment.method, dict(experiment.overrides), settings], sort_keys=True, default=str)
+    payload = json.dumps(
+        [experiment.method, dict(experiment.overrides), settings], sort_keys=True, default=str
+    )
     slug = re.sub(r"[^A-Za-z0-9=.]+", "-", experiment.name).strip("-").lower()
     return f"{slug}-s{seed}-{hashlib.sha256(payload.encode()).hexdigest()[:8]}"
 
@@ -98,8 +110,11 @@ def run_experiments(
                 continue
             resume = str(existing) if existing is not None else None
             log(f"{step}: {'resuming' if resume else 'training'}")
-            result = runner(experiment.method, experiment.overrides,
-                            dataclasses.replace(options, seed=seed, run_id=rid, resume=resume))
+            result = runner(
+                experiment.method,
+                experiment.overrides,
+                dataclasses.replace(options, seed=seed, run_id=rid, resume=resume),
+            )
             records.append(load_run_record(result.run_dir))
         out.append(ExperimentRuns(experiment, records))
     return out
@@ -112,17 +127,30 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--batch-size", type=int, default=128)
     group.add_argument("--lr", type=float, help="default: each method's own")
     group.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
-    group.add_argument("--seeds", type=int, default=1, help="number of seeds per configuration (default: 1)")
-    group.add_argument("--glove", metavar="PATH", help="glove.840B.300d.txt (default: random word vectors)")
+    group.add_argument(
+        "--seeds", type=int, default=1, help="number of seeds per configuration (default: 1)"
+    )
+    group.add_argument(
+        "--glove", metavar="PATH", help="glove.840B.300d.txt (default: random word vectors)"
+    )
     group.add_argument("--runs-dir", default="runs", help="root of run records (default: ./runs)")
 
 
 def options_from_args(args: argparse.Namespace, **fixed: Any) -> RunOptions:
     """RunOptions from the data (`add_data_arguments`) and training flags; `fixed` wins."""
     values = {
-        "dataset": args.dataset, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-        "device": args.device, "num_frames": args.num_frames, "fps": args.fps, "image_size": args.image_size,
-        "backbone": args.backbone, "weights": args.weights, "glove": args.glove, "runs_dir": args.runs_dir,
+        "dataset": args.dataset,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "device": args.device,
+        "num_frames": args.num_frames,
+        "fps": args.fps,
+        "image_size": args.image_size,
+        "backbone": args.backbone,
+        "weights": args.weights,
+        "glove": args.glove,
+        "runs_dir": args.runs_dir,
         "feature_workers": args.workers,
     }
     values.update(fixed)

@@ -7,6 +7,7 @@ difference in preprocessing. A cache file holds one split: each distinct video's
 to decode a video again. Under `torchrun` the videos are sharded across ranks and rank 0
 assembles the file.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,7 +58,11 @@ class FeatureSpec:
         name = f"{self.backbone}-{self.weights}-fps{self.fps:g}-t{self.num_frames}-s{self.image_size}-v{CACHE_VERSION}.pt"
         # A named dataset's features go under its prepared folder's name (`toy-v2`): a new
         # toy generator version then never reads features of the old clips.
-        folder = prepared_dir(self.dataset).name if self.dataset in NAMED_DATASETS else dataset_slug(self.dataset)
+        folder = (
+            prepared_dir(self.dataset).name
+            if self.dataset in NAMED_DATASETS
+            else dataset_slug(self.dataset)
+        )
         return root / "features" / folder / self.split / name
 
 
@@ -153,17 +158,22 @@ def build_backbone(backbone: str, weights: str) -> tuple[nn.Module, str]:
         return ColourHistogram().eval(), "none"
     try:
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)  # "none" is one fixed random CNN: cached features and fine-tuning agree
+            torch.manual_seed(
+                0
+            )  # "none" is one fixed random CNN: cached features and fine-tuning agree
             model = _random_model(torchvision, backbone)
     except ValueError:
-        raise FeatureError(f"unknown backbone {backbone!r} (any torchvision classification model name)") from None
+        raise FeatureError(
+            f"unknown backbone {backbone!r} (any torchvision classification model name)"
+        ) from None
     if weights == "imagenet":
         state = _imagenet_state_dict(backbone)
         if state is None:
             log.warning(
                 "ImageNet weights for %s are not available offline (put them in %s/checkpoints): "
                 "using random weights (--weights none); features and results will be much weaker",
-                backbone, torch.hub.get_dir(),
+                backbone,
+                torch.hub.get_dir(),
             )
             weights = "none"
         else:
@@ -191,7 +201,11 @@ class FrameEncoder(nn.Module):
         x = frames.float().div_(255)
         if x.shape[-2:] != (self.image_size, self.image_size):
             x = nn.functional.interpolate(
-                x, size=(self.image_size, self.image_size), mode="bilinear", antialias=True, align_corners=False
+                x,
+                size=(self.image_size, self.image_size),
+                mode="bilinear",
+                antialias=True,
+                align_corners=False,
             )
         x = ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
         return self.cnn(x).flatten(1)
@@ -214,15 +228,27 @@ class _OpenSplit:
     def to_split(self, data: Tensor, lengths: Tensor) -> SplitFeatures:
         index_of = {v: i for i, v in enumerate(self.first_row)}
         pair_video = torch.tensor([index_of[v] for v in self.pair_video_ids], dtype=torch.long)
-        return SplitFeatures(self.video_ids, data, lengths, self.pair_ids, self.sentences, pair_video)
+        return SplitFeatures(
+            self.video_ids, data, lengths, self.pair_ids, self.sentences, pair_video
+        )
 
 
 def _open_split(spec: FeatureSpec) -> _OpenSplit:
     import mrw
 
-    rows = mrw.load_dataset(spec.dataset, split=spec.split, num_frames=spec.num_frames, fps=spec.fps, size=spec.image_size)
+    rows = mrw.load_dataset(
+        spec.dataset,
+        split=spec.split,
+        num_frames=spec.num_frames,
+        fps=spec.fps,
+        size=spec.image_size,
+    )
     plain = rows.select_columns(["id", "video_id", "sentence"]).with_format(None)
-    pair_ids, pair_video_ids, sentences = list(plain["id"]), list(plain["video_id"]), list(plain["sentence"])
+    pair_ids, pair_video_ids, sentences = (
+        list(plain["id"]),
+        list(plain["video_id"]),
+        list(plain["sentence"]),
+    )
     if not pair_ids:
         raise FeatureError(f"{spec.dataset} split {spec.split!r} has no rows")
     first_row: dict[str, int] = {}
@@ -236,8 +262,14 @@ def _frames_of(items: list[dict[str, Any]]) -> list[Tensor]:
 
 
 def _map_videos(
-    per_frame: Callable[[Tensor], Tensor], rows: Any, row_indices: Sequence[int], spec: FeatureSpec,
-    batch_frames: int, workers: int, progress: bool, desc: str,
+    per_frame: Callable[[Tensor], Tensor],
+    rows: Any,
+    row_indices: Sequence[int],
+    spec: FeatureSpec,
+    batch_frames: int,
+    workers: int,
+    progress: bool,
+    desc: str,
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """`per_frame` over the frames of `rows[row_indices]`, in order, a batch of videos at a
     time: (`[b, T, ...]` zero-padded, `[b]` lengths)."""
@@ -245,11 +277,17 @@ def _map_videos(
     from tqdm.auto import tqdm
 
     loader = DataLoader(
-        Subset(rows, list(row_indices)), batch_size=max(1, batch_frames // spec.num_frames),
-        num_workers=workers, collate_fn=_frames_of,
+        Subset(rows, list(row_indices)),
+        batch_size=max(1, batch_frames // spec.num_frames),
+        num_workers=workers,
+        collate_fn=_frames_of,
     )
-    with tqdm(total=len(row_indices), desc=f"{desc} {spec.dataset}/{spec.split}", unit="video",
-              disable=not progress) as bar:
+    with tqdm(
+        total=len(row_indices),
+        desc=f"{desc} {spec.dataset}/{spec.split}",
+        unit="video",
+        disable=not progress,
+    ) as bar:
         for clips in loader:
             out = per_frame(torch.cat([torch.as_tensor(c) for c in clips]))
             padded = out.new_zeros(len(clips), spec.num_frames, *out.shape[1:])
@@ -302,13 +340,24 @@ def extract_features(
         with amp:
             features = encoder(frames.to(device, non_blocking=True)).half().cpu()
         if not torch.isfinite(features).all():
-            raise FeatureError(f"{spec.backbone} ({spec.weights}) gives features beyond fp16's range")
+            raise FeatureError(
+                f"{spec.backbone} ({spec.weights}) gives features beyond fp16's range"
+            )
         return features
 
-    feats, lengths = _stacked(_map_videos(
-        per_frame, opened.rows, [opened.first_row[video_ids[i]] for i in mine], spec, batch_frames, workers,
-        progress and rank == 0, "features",
-    ), spec.num_frames)
+    feats, lengths = _stacked(
+        _map_videos(
+            per_frame,
+            opened.rows,
+            [opened.first_row[video_ids[i]] for i in mine],
+            spec,
+            batch_frames,
+            workers,
+            progress and rank == 0,
+            "features",
+        ),
+        spec.num_frames,
+    )
     part = path.with_name(f"{path.name}.part{rank}-of-{world}")
     if world > 1:
         with atomic_write(part) as handle:
@@ -316,7 +365,10 @@ def extract_features(
         dist_util.barrier()
     if rank == 0:
         if world > 1:
-            parts = [torch.load(path.with_name(f"{path.name}.part{r}-of-{world}"), weights_only=True) for r in range(world)]
+            parts = [
+                torch.load(path.with_name(f"{path.name}.part{r}-of-{world}"), weights_only=True)
+                for r in range(world)
+            ]
             dim = max(p["features"].shape[-1] for p in parts)
             feats = torch.zeros(len(video_ids), spec.num_frames, dim, dtype=torch.float16)
             lengths = torch.zeros(len(video_ids), dtype=torch.long)
@@ -352,27 +404,42 @@ def decode_frames(spec: FeatureSpec, workers: int = 0, progress: bool = True) ->
     frames_path, lengths_path = frames_cache_paths(spec)
     if not lengths_path.is_file():  # written last: its presence marks a complete file
         _decode_to_file(opened, spec, frames_path, lengths_path, workers, progress)
-    frames = torch.from_numpy(np.load(frames_path, mmap_mode="c"))  # copy-on-write: the file stays as is
+    frames = torch.from_numpy(
+        np.load(frames_path, mmap_mode="c")
+    )  # copy-on-write: the file stays as is
     lengths = torch.from_numpy(np.load(lengths_path))
     if len(frames) != len(opened.video_ids):
-        raise FeatureError(f"{frames_path} holds {len(frames)} videos, the split {len(opened.video_ids)}; delete it")
+        raise FeatureError(
+            f"{frames_path} holds {len(frames)} videos, the split {len(opened.video_ids)}; delete it"
+        )
     return opened.to_split(frames, lengths)
 
 
 def _decode_to_file(
-    opened: _OpenSplit, spec: FeatureSpec, frames_path: Path, lengths_path: Path, workers: int, progress: bool
+    opened: _OpenSplit,
+    spec: FeatureSpec,
+    frames_path: Path,
+    lengths_path: Path,
+    workers: int,
+    progress: bool,
 ) -> None:
     """Decode every video of `opened` into `frames_path` (rank 0 creates it, every rank fills its rows)."""
     import numpy as np
 
     # One name per run (rank 0's), so two jobs decoding the same split never share a file.
     token = dist_util.broadcast(f"{os.getpid()}-{os.urandom(4).hex()}")
-    partial = {path: path.with_name(f"{path.name}.{token}.partial") for path in (frames_path, lengths_path)}
+    partial = {
+        path: path.with_name(f"{path.name}.{token}.partial") for path in (frames_path, lengths_path)
+    }
     shape = (len(opened.video_ids), spec.num_frames, 3, spec.image_size, spec.image_size)
     if dist_util.is_main():
         frames_path.parent.mkdir(parents=True, exist_ok=True)
-        np.lib.format.open_memmap(partial[frames_path], mode="w+", dtype=np.uint8, shape=shape).flush()
-        np.lib.format.open_memmap(partial[lengths_path], mode="w+", dtype=np.int64, shape=shape[:1]).flush()
+        np.lib.format.open_memmap(
+            partial[frames_path], mode="w+", dtype=np.uint8, shape=shape
+        ).flush()
+        np.lib.format.open_memmap(
+            partial[lengths_path], mode="w+", dtype=np.int64, shape=shape[:1]
+        ).flush()
     dist_util.barrier()
     frames = np.load(partial[frames_path], mmap_mode="r+")
     lengths = np.load(partial[lengths_path], mmap_mode="r+")
@@ -384,7 +451,9 @@ def _decode_to_file(
         lambda f: f, opened.rows, rows, spec, 256, workers, progress and rank == 0, "decoding"
     ):
         if tuple(clips.shape[2:]) != shape[2:]:
-            raise FeatureError(f"decoded frames of shape {tuple(clips.shape[2:])}, expected {shape[2:]}")
+            raise FeatureError(
+                f"decoded frames of shape {tuple(clips.shape[2:])}, expected {shape[2:]}"
+            )
         index = mine[done : done + len(clips)]
         frames[index], lengths[index] = clips.numpy(), clip_lengths.numpy()
         done += len(clips)
@@ -407,7 +476,9 @@ def load_features(path: Path) -> SplitFeatures:
     try:
         data = torch.load(path, weights_only=True)
     except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
-        raise FeatureError(f"unreadable feature cache {path} ({exc}); delete it to recompute") from None
+        raise FeatureError(
+            f"unreadable feature cache {path} ({exc}); delete it to recompute"
+        ) from None
     if data.get("version") != CACHE_VERSION:
         raise FeatureError(f"feature cache {path} is from another version; delete it to recompute")
     return SplitFeatures.from_dict(data)

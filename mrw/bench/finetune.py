@@ -7,6 +7,7 @@ memory-mapped file, see `decode_frames`). Simplifications, stated: BatchNorm sta
 frozen (the usual choice for small fine-tuning batches), and frames are the same uniformly
 sampled ones as for the cached features (no augmentation).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,7 +51,9 @@ class FrameMethod(Method):
         return self.inner.encode_text(tokens, lengths)
 
     def loss(self, batch: Batch) -> dict[str, Tensor]:
-        return self.inner.loss(dataclasses.replace(batch, video=self.features(batch.video, batch.video_lengths)))
+        return self.inner.loss(
+            dataclasses.replace(batch, video=self.features(batch.video, batch.video_lengths))
+        )
 
     def similarity(self, video_emb: Tensor, text_emb: Tensor) -> Tensor:
         return self.inner.similarity(video_emb, text_emb)

@@ -4,6 +4,7 @@ The harness knows methods only through this interface and the registry, so a dif
 in results is a difference in method, never in plumbing: every method is trained by the
 same trainer on the same cached features and scored by the same evaluator.
 """
+
 from __future__ import annotations
 
 import dataclasses

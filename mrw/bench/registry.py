@@ -1,4 +1,5 @@
 """Methods by name (timm/open_clip style): `list_methods()`, `create_method(name, ...)`."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,8 +23,10 @@ _BUILTIN_MODULES = (
     "baselines.dual_path",
 )
 
+
 class UnknownMethodError(MRWError):
     pass
+
 
 def register_method(cls: M) -> M:
     """Class decorator: make a `Method` subclass available under `cls.name`."""
@@ -31,6 +34,7 @@ def register_method(cls: M) -> M:
         raise ValueError(f"method {cls.name!r} is registered twice")
     _METHODS[cls.name] = cls
     return cls
+
 
 def _load_builtins() -> None:
     for module in _BUILTIN_MODULES:
@@ -40,15 +44,18 @@ def _load_builtins() -> None:
             if exc.name != module:  # a real missing dependency inside the module
                 raise
 
+
 def list_methods() -> list[str]:
     _load_builtins()
     return sorted(_METHODS)
+
 
 def get_method_class(name: str) -> type[Method]:
     _load_builtins()
     if name not in _METHODS:
         raise UnknownMethodError(f"unknown method {name!r}; known: {', '.join(sorted(_METHODS))}")
     return _METHODS[name]
+
 
 def make_config(name: str, overrides: Mapping[str, Any] | None = None) -> Any:
     """The method's default config with `overrides` applied (unknown keys are an error)."""
@@ -61,6 +68,8 @@ def make_config(name: str, overrides: Mapping[str, Any] | None = None) -> Any:
     return cls.config_class(**overrides)
 
 
-def create_method(name: str, context: MethodContext, overrides: Mapping[str, Any] | None = None) -> Method:
+def create_method(
+    name: str, context: MethodContext, overrides: Mapping[str, Any] | None = None
+) -> Method:
     cls = get_method_class(name)
     return cls(make_config(name, overrides), context)

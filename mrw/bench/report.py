@@ -1,4 +1,5 @@
 """Metrics tables for the terminal (rich): one row per run, the paper's columns."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping

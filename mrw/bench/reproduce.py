@@ -11,6 +11,7 @@ the hardest-negative loss stays near 2 x margin there and learns far less in 12 
 The command prints what it will run and a rough GPU time estimate before starting
 (`--dry-run` stops there); finished runs are reused, so an interrupted reproduction resumes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,12 +54,28 @@ class PaperDataset:
 
 
 DATASETS = {
-    "tgif": PaperDataset("tgif", num_frames=8, k=3, table="table3", videos=100_000, train_pairs=80_000,
-                         eval_pairs=45_000),
-    "mrw": PaperDataset("mrw", num_frames=4, k=5, table="table4", videos=50_107, train_pairs=44_107,
-                        eval_pairs=6_000),
+    "tgif": PaperDataset(
+        "tgif",
+        num_frames=8,
+        k=3,
+        table="table3",
+        videos=100_000,
+        train_pairs=80_000,
+        eval_pairs=45_000,
+    ),
+    "mrw": PaperDataset(
+        "mrw",
+        num_frames=4,
+        k=5,
+        table="table4",
+        videos=50_107,
+        train_pairs=44_107,
+        eval_pairs=6_000,
+    ),
 }
-TOY = PaperDataset("toy", num_frames=8, k=5, table="toy", videos=1_500, train_pairs=1_200, eval_pairs=300)
+TOY = PaperDataset(
+    "toy", num_frames=8, k=5, table="toy", videos=1_500, train_pairs=1_200, eval_pairs=300
+)
 TABLES = {"table3": DATASETS["tgif"], "table4": DATASETS["mrw"], "toy": TOY}
 TARGETS = ("table3", "table4", "fig5", "fig6", "fig7", "toy")
 
@@ -92,14 +109,18 @@ def _summing_negatives(experiment: Experiment) -> Experiment:
     fields = {f.name for f in dataclasses.fields(get_method_class(experiment.method).config_class)}
     if "max_violation" not in fields:
         return experiment
-    return dataclasses.replace(experiment, overrides={**experiment.overrides, "max_violation": False})
+    return dataclasses.replace(
+        experiment, overrides={**experiment.overrides, "max_violation": False}
+    )
 
 
 def make_plan(target: str, dataset: PaperDataset) -> Plan:
     if target in TABLES:
         experiments = [Experiment(m, {}, m) for m in BASELINES]
-        experiments += [Experiment("pvse", pvse_overrides(dataset, k=1), "pvse K=1"),
-                        Experiment("pvse", pvse_overrides(dataset), f"pvse K={dataset.k}")]
+        experiments += [
+            Experiment("pvse", pvse_overrides(dataset, k=1), "pvse K=1"),
+            Experiment("pvse", pvse_overrides(dataset), f"pvse K={dataset.k}"),
+        ]
         if dataset is TOY:
             experiments = [_summing_negatives(e) for e in experiments]
         return Plan(target, dataset, experiments=experiments)
@@ -110,8 +131,14 @@ def make_plan(target: str, dataset: PaperDataset) -> Plan:
         variants = {FULL_MODEL: {}, **ABLATIONS}
         return Plan(target, dataset, sweeps=[SweepSpec("k", K_GRID[1:], variants, base=base)])
     if target == "fig7":
-        return Plan(target, dataset, sweeps=[SweepSpec("div_weight", DIV_GRID, base=base),
-                                             SweepSpec("mmd_weight", MMD_GRID, base=base)])
+        return Plan(
+            target,
+            dataset,
+            sweeps=[
+                SweepSpec("div_weight", DIV_GRID, base=base),
+                SweepSpec("mmd_weight", MMD_GRID, base=base),
+            ],
+        )
     raise ReproduceError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
 
 
@@ -120,7 +147,9 @@ def datasets_for(target: str, chosen: str | None) -> list[PaperDataset]:
     if target in TABLES:
         dataset = TABLES[target]
         if chosen and chosen != dataset.name:
-            raise ReproduceError(f"{target} is the {dataset.name} table; --dataset {chosen} does not apply")
+            raise ReproduceError(
+                f"{target} is the {dataset.name} table; --dataset {chosen} does not apply"
+            )
         return [dataset]
     if chosen:
         if chosen not in (*DATASETS, TOY.name):
@@ -135,8 +164,14 @@ def paper_options(dataset: PaperDataset, base: RunOptions) -> RunOptions:
     if dataset is TOY:
         return dataclasses.replace(base, dataset=TOY.name).resolved()
     return dataclasses.replace(
-        base, dataset=dataset.name, num_frames=dataset.num_frames, batch_size=PAPER_BATCH,
-        epochs=base.epochs or PAPER_EPOCHS, backbone="resnet152", weights="imagenet", image_size=224,
+        base,
+        dataset=dataset.name,
+        num_frames=dataset.num_frames,
+        batch_size=PAPER_BATCH,
+        epochs=base.epochs or PAPER_EPOCHS,
+        backbone="resnet152",
+        weights="imagenet",
+        image_size=224,
     ).resolved()
 
 
@@ -155,27 +190,40 @@ def _duration(hours: float) -> str:
 
 def describe(plan: Plan, options: RunOptions, seeds: list[int]) -> str:
     glove = f"from {options.glove}" if options.glove else "NOT given (random word vectors)"
-    header = (f"{plan.target} on {plan.dataset.name}: T={options.num_frames}, paper K={plan.dataset.k}, "
-              f"batch {options.batch_size}, {options.epochs} epochs, "
-              f"{options.backbone} ({options.weights}) at {options.image_size}px, GloVe {glove}, seeds {seeds}")
+    header = (
+        f"{plan.target} on {plan.dataset.name}: T={options.num_frames}, paper K={plan.dataset.k}, "
+        f"batch {options.batch_size}, {options.epochs} epochs, "
+        f"{options.backbone} ({options.weights}) at {options.image_size}px, GloVe {glove}, seeds {seeds}"
+    )
     lines = [header]
     for e in plan.experiments:
         lr = options.resolved(e.method).lr
-        lines.append(f"  {e.name:<12} {e.method:<10} lr {lr:<7g} {dict(e.overrides) or '(its paper defaults)'}")
+        lines.append(
+            f"  {e.name:<12} {e.method:<10} lr {lr:<7g} {dict(e.overrides) or '(its paper defaults)'}"
+        )
     for spec in plan.sweeps:
         fixed = {k: v for k, v in spec.base.items() if k != spec.parameter}
-        lines.append(f"  sweep {spec.parameter} over {spec.values}, curves {', '.join(spec.variants)}, "
-                     f"fixed {fixed}")
+        lines.append(
+            f"  sweep {spec.parameter} over {spec.values}, curves {', '.join(spec.variants)}, "
+            f"fixed {fixed}"
+        )
     features, training = estimate_gpu_hours(plan, options, len(seeds))
     runs = len(plan.all_experiments()) * len(seeds)
-    lines.append(f"  {runs} runs; rough GPU time: {_duration(features)} features (once, then cached) + "
-                 f"{_duration(training)} training on one A100/H100-class GPU "
-                 f"(assumes {GPU_FRAMES_PER_S:g} frames/s and {GPU_TRAIN_PAIRS_PER_S:g} pairs/s)")
+    lines.append(
+        f"  {runs} runs; rough GPU time: {_duration(features)} features (once, then cached) + "
+        f"{_duration(training)} training on one A100/H100-class GPU "
+        f"(assumes {GPU_FRAMES_PER_S:g} frames/s and {GPU_TRAIN_PAIRS_PER_S:g} pairs/s)"
+    )
     return "\n".join(lines)
 
 
-def execute(plan: Plan, options: RunOptions, seeds: list[int], out_dir: Path,
-            log: Callable[[str], None] = print) -> list[Path]:
+def execute(
+    plan: Plan,
+    options: RunOptions,
+    seeds: list[int],
+    out_dir: Path,
+    log: Callable[[str], None] = print,
+) -> list[Path]:
     """Run the plan and write its table or plots under `out_dir`; returns the files written."""
     from mrw.bench.compare import group_runs, markdown_table
     from mrw.bench.experiments import run_experiments
@@ -184,8 +232,10 @@ def execute(plan: Plan, options: RunOptions, seeds: list[int], out_dir: Path,
     written: list[Path] = []
     if plan.experiments:
         done = run_experiments(plan.experiments, options, seeds, log=log)
-        table = markdown_table(group_runs([r for runs in done for r in runs.records]),
-                               f"{plan.target}: {plan.dataset.name} / {options.split}")
+        table = markdown_table(
+            group_runs([r for runs in done for r in runs.records]),
+            f"{plan.target}: {plan.dataset.name} / {options.split}",
+        )
         path = out_dir / f"{plan.target}-{plan.dataset.name}.md"
         with atomic_write(path, "w") as handle:
             handle.write(table)
@@ -204,22 +254,37 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "reproduce",
         help="the paper's Tables 3/4 and Figures 5-7 at its settings (with a --dry-run plan)",
         description="Run the PVSE paper's experiments with its settings: table3 (TGIF: T=8, K=3), "
-                    "table4 (MRW: T=4, K=5), fig5 (rsum vs K), fig6 (ablations vs K), fig7 (λ1, λ2 "
-                    "grids), toy (the README's toy-set table). Prints the plan and a rough GPU time estimate first. Needs the dataset "
-                    "(mrw download / mrw import), ImageNet ResNet-152 weights and, for the paper's "
-                    "numbers, --glove.",
+        "table4 (MRW: T=4, K=5), fig5 (rsum vs K), fig6 (ablations vs K), fig7 (λ1, λ2 "
+        "grids), toy (the README's toy-set table). Prints the plan and a rough GPU time estimate first. Needs the dataset "
+        "(mrw download / mrw import), ImageNet ResNet-152 weights and, for the paper's "
+        "numbers, --glove.",
     )
     parser.add_argument("target", choices=TARGETS)
-    parser.add_argument("--dataset", choices=(*DATASETS, TOY.name),
-                        help="figures: only this dataset, or the toy set (default: tgif and mrw)")
-    parser.add_argument("--dry-run", action="store_true", help="print the plan and estimate, run nothing")
-    parser.add_argument("--epochs", type=int, help=f"override the paper's {PAPER_EPOCHS} epochs (e.g. a quick check)")
+    parser.add_argument(
+        "--dataset",
+        choices=(*DATASETS, TOY.name),
+        help="figures: only this dataset, or the toy set (default: tgif and mrw)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the plan and estimate, run nothing"
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        help=f"override the paper's {PAPER_EPOCHS} epochs (e.g. a quick check)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per configuration (default: 1)")
-    parser.add_argument("--glove", metavar="PATH", help="glove.840B.300d.txt (the paper's word vectors)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument(
+        "--glove", metavar="PATH", help="glove.840B.300d.txt (the paper's word vectors)"
+    )
+    parser.add_argument(
+        "--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)"
+    )
     parser.add_argument("--runs-dir", default="runs", help="root of run records (default: ./runs)")
-    parser.add_argument("--out", metavar="DIR", help="tables and plots (default: RUNS_DIR/reproduce)")
+    parser.add_argument(
+        "--out", metavar="DIR", help="tables and plots (default: RUNS_DIR/reproduce)"
+    )
     parser.set_defaults(func=main)
     return parser
 
@@ -228,8 +293,13 @@ def main(args: argparse.Namespace) -> int:
     from mrw.bench.experiments import seed_range, validate
 
     seeds = seed_range(args.seed, args.seeds)
-    base = RunOptions(epochs=args.epochs, glove=args.glove, device=args.device, runs_dir=args.runs_dir)
-    plans = [(make_plan(args.target, d), paper_options(d, base)) for d in datasets_for(args.target, args.dataset)]
+    base = RunOptions(
+        epochs=args.epochs, glove=args.glove, device=args.device, runs_dir=args.runs_dir
+    )
+    plans = [
+        (make_plan(args.target, d), paper_options(d, base))
+        for d in datasets_for(args.target, args.dataset)
+    ]
     for plan, options in plans:
         validate(plan.all_experiments())
         print(describe(plan, options, seeds))

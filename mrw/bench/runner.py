@@ -6,6 +6,7 @@ all methods go through the same features, trainer, evaluator and scorer. A run r
 `v2t.run.gz`, `checkpoint.pt`, `log.jsonl` (and `vocab.json`, to reuse the checkpoint).
 `metrics.json` is written last: its presence marks a finished run.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -91,7 +92,9 @@ class RunOptions:
             backbone=self.backbone or backbone,
             image_size=self.image_size or size,
             weights=self.weights or ("none" if toy else "imagenet"),
-            lr=self.lr if self.lr is not None or method is None else get_method_class(method).default_lr,
+            lr=self.lr
+            if self.lr is not None or method is None
+            else get_method_class(method).default_lr,
         )
 
 
@@ -134,7 +137,11 @@ def resolve_device(name: str) -> torch.device:
 def versions() -> dict[str, str]:
     import mrw
 
-    out = {"python": platform.python_version(), "torch": torch.__version__, "mrw-toolkit": mrw.__version__}
+    out = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "mrw-toolkit": mrw.__version__,
+    }
     try:
         import torchvision
 
@@ -149,10 +156,19 @@ def git_commit() -> str | None:
     root = Path(__file__).resolve().parents[2]
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+            ["git", "rev-parse", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "diff", "--quiet", "HEAD", "--"], cwd=root, capture_output=True, timeout=30, check=False
+            ["git", "diff", "--quiet", "HEAD", "--"],
+            cwd=root,
+            capture_output=True,
+            timeout=30,
+            check=False,
         ).returncode
     except (OSError, subprocess.SubprocessError):
         return None
@@ -171,11 +187,17 @@ def _run_dir(method: str, options: RunOptions, config: Mapping[str, Any]) -> tup
     if options.resume:
         if options.resume == "last":
             candidates = sorted(
-                (p for p in parent.glob("*/checkpoint.pt") if not (p.parent / "metrics.json").exists()),
+                (
+                    p
+                    for p in parent.glob("*/checkpoint.pt")
+                    if not (p.parent / "metrics.json").exists()
+                ),
                 key=lambda p: p.stat().st_mtime,
             )
             if not candidates:
-                raise RunRecordError(f"--resume last: no unfinished run with a checkpoint under {parent}")
+                raise RunRecordError(
+                    f"--resume last: no unfinished run with a checkpoint under {parent}"
+                )
             return candidates[-1].parent, True
         run_dir = Path(options.resume)
         if not (run_dir / "checkpoint.pt").is_file():
@@ -188,7 +210,13 @@ def _run_dir(method: str, options: RunOptions, config: Mapping[str, Any]) -> tup
     return run_dir, False
 
 
-_MAY_CHANGE_ON_RESUME = {"options.epochs", "train.epochs", "options.resume", "options.run_id", "options.progress"}
+_MAY_CHANGE_ON_RESUME = {
+    "options.epochs",
+    "train.epochs",
+    "options.resume",
+    "options.run_id",
+    "options.progress",
+}
 
 
 def _check_resumable(run_dir: Path, config: dict[str, Any]) -> None:
@@ -208,7 +236,9 @@ def _check_resumable(run_dir: Path, config: dict[str, Any]) -> None:
     old, new = flat(saved), flat(json.loads(json.dumps(config, default=str)))
     diff = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
     if diff:
-        raise RunRecordError(f"cannot resume {run_dir}: it was run with different settings ({', '.join(diff)})")
+        raise RunRecordError(
+            f"cannot resume {run_dir}: it was run with different settings ({', '.join(diff)})"
+        )
 
 
 def _append_log(path: Path, record: Mapping[str, Any]) -> None:
@@ -222,7 +252,9 @@ def _write_json(path: Path, data: Any) -> None:
         handle.write("\n")
 
 
-def run_method(method: str, method_overrides: Mapping[str, Any] | None, options: RunOptions) -> RunResult:
+def run_method(
+    method: str, method_overrides: Mapping[str, Any] | None, options: RunOptions
+) -> RunResult:
     """Train `method` on `options.dataset` and evaluate it on `options.split`; write a run record.
 
     `method_overrides` are fields of the method's config (unknown ones are an error). Under
@@ -246,19 +278,33 @@ def run_method(method: str, method_overrides: Mapping[str, Any] | None, options:
     dist_util.init(device)
 
     spec = FeatureSpec(
-        options.dataset, "train", options.backbone, options.weights, options.fps, options.num_frames, options.image_size
+        options.dataset,
+        "train",
+        options.backbone,
+        options.weights,
+        options.fps,
+        options.num_frames,
+        options.image_size,
     )
     splits = {}
     for split in dict.fromkeys(("train", "validation", options.split)):
         splits[split], used = extract_features(
-            dataclasses.replace(spec, split=split), device, workers=options.feature_workers, progress=options.progress
+            dataclasses.replace(spec, split=split),
+            device,
+            workers=options.feature_workers,
+            progress=options.progress,
         )
     vocab = Vocabulary.build(splits["train"].sentences, options.min_word_count)
     vectors = word_vectors(vocab, options.glove, seed=options.seed)
     data = {name: PairData(split, vocab) for name, split in splits.items()}
     train_config = TrainConfig(
-        epochs=options.epochs, batch_size=options.batch_size, lr=options.lr, lr_patience=options.lr_patience,
-        grad_clip=options.grad_clip, seed=options.seed, eval_batch_size=options.eval_batch_size,
+        epochs=options.epochs,
+        batch_size=options.batch_size,
+        lr=options.lr,
+        lr_patience=options.lr_patience,
+        grad_clip=options.grad_clip,
+        seed=options.seed,
+        eval_batch_size=options.eval_batch_size,
     )
     config = {
         "method": method,
@@ -269,7 +315,9 @@ def run_method(method: str, method_overrides: Mapping[str, Any] | None, options:
         "vocab_size": len(vocab),
         "word_vectors": {"source": vectors.source, "hit_rate": vectors.hit_rate},
     }
-    run_dir, resuming = dist_util.broadcast(_run_dir(method, options, config) if dist_util.is_main() else None)
+    run_dir, resuming = dist_util.broadcast(
+        _run_dir(method, options, config) if dist_util.is_main() else None
+    )
     if resuming:
         _check_resumable(run_dir, config)
     if dist_util.is_main():
@@ -278,11 +326,17 @@ def run_method(method: str, method_overrides: Mapping[str, Any] | None, options:
         vocab.save(run_dir / "vocab.json")
 
     torch.manual_seed(options.seed)  # identical initial weights on every rank
-    context = MethodContext(splits["train"].feature_dim, len(vocab), data["train"].num_pairs, vectors.vectors)
+    context = MethodContext(
+        splits["train"].feature_dim, len(vocab), data["train"].num_pairs, vectors.vectors
+    )
     model = create_method(method, context, method_overrides)
     trainer = Trainer(
-        model, train_config, device, run_dir / "checkpoint.pt",
-        log=lambda record: _append_log(run_dir / "log.jsonl", record), progress=options.progress,
+        model,
+        train_config,
+        device,
+        run_dir / "checkpoint.pt",
+        log=lambda record: _append_log(run_dir / "log.jsonl", record),
+        progress=options.progress,
     )
     trained = trainer.fit(data["train"], data["validation"], resume=resuming)
     if options.finetune_epochs:
@@ -296,7 +350,9 @@ def run_method(method: str, method_overrides: Mapping[str, Any] | None, options:
         "metrics": evaluation.metrics,
         "config": config,
         "seed": options.seed,
-        "device": str(device) if device.type == "cpu" else f"{device} ({torch.cuda.get_device_name(device)})",
+        "device": str(device)
+        if device.type == "cpu"
+        else f"{device} ({torch.cuda.get_device_name(device)})",
         "world_size": dist_util.world_size(),
         "best_epoch": trained.best_epoch,
         "best_validation_rsum": trained.best_rsum,
@@ -307,17 +363,38 @@ def run_method(method: str, method_overrides: Mapping[str, Any] | None, options:
     if dist_util.is_main():
         tag = f"{method}-{run_dir.name}"
         split = data[options.split].split
-        write_run(run_dir / "t2v.run.gz", split.pair_ids, split.video_ids, evaluation.scores.T, tag, options.run_depth)
-        write_run(run_dir / "v2t.run.gz", split.video_ids, split.pair_ids, evaluation.scores, tag, options.run_depth)
-        _append_log(run_dir / "log.jsonl", {"evaluation": options.split, "metrics": evaluation.metrics})
+        write_run(
+            run_dir / "t2v.run.gz",
+            split.pair_ids,
+            split.video_ids,
+            evaluation.scores.T,
+            tag,
+            options.run_depth,
+        )
+        write_run(
+            run_dir / "v2t.run.gz",
+            split.video_ids,
+            split.pair_ids,
+            evaluation.scores,
+            tag,
+            options.run_depth,
+        )
+        _append_log(
+            run_dir / "log.jsonl", {"evaluation": options.split, "metrics": evaluation.metrics}
+        )
         _write_json(run_dir / "metrics.json", record)
     dist_util.barrier()
     return RunResult(run_dir, evaluation.metrics, record)
 
 
 def _finetune(
-    model: Method, spec: FeatureSpec, vocab: Vocabulary, options: RunOptions, train_config: TrainConfig,
-    device: torch.device, run_dir: Path,
+    model: Method,
+    spec: FeatureSpec,
+    vocab: Vocabulary,
+    options: RunOptions,
+    train_config: TrainConfig,
+    device: torch.device,
+    run_dir: Path,
 ) -> tuple[Method, dict[str, PairData], TrainResult]:
     """Stage 2: the trained method behind its (now trainable) CNN, trained on decoded frames.
 
@@ -331,16 +408,28 @@ def _finetune(
     cnn, _ = build_backbone(spec.backbone, spec.weights)
     wrapped = FrameMethod(model, FrameEncoder(cnn, spec.image_size))
     frames = {
-        split: PairData(decode_frames(dataclasses.replace(spec, split=split), options.feature_workers, options.progress), vocab)
+        split: PairData(
+            decode_frames(
+                dataclasses.replace(spec, split=split), options.feature_workers, options.progress
+            ),
+            vocab,
+        )
         for split in dict.fromkeys(("train", "validation", options.split))
     }
     checkpoint = run_dir / "finetune.pt"
     trainer = Trainer(
-        wrapped, dataclasses.replace(train_config, epochs=options.finetune_epochs, lr=options.finetune_lr),
-        device, checkpoint, log=lambda record: _append_log(run_dir / "log.jsonl", {"stage": "finetune", **record}),
+        wrapped,
+        dataclasses.replace(train_config, epochs=options.finetune_epochs, lr=options.finetune_lr),
+        device,
+        checkpoint,
+        log=lambda record: _append_log(run_dir / "log.jsonl", {"stage": "finetune", **record}),
         progress=options.progress,
     )
-    return wrapped, frames, trainer.fit(frames["train"], frames["validation"], resume=checkpoint.is_file())
+    return (
+        wrapped,
+        frames,
+        trainer.fit(frames["train"], frames["validation"], resume=checkpoint.is_file()),
+    )
 
 
 def load_run_record(run_dir: str | Path) -> RunRecord:
@@ -348,7 +437,11 @@ def load_run_record(run_dir: str | Path) -> RunRecord:
     run_dir = Path(run_dir)
     path = run_dir / "metrics.json"
     if not path.is_file():
-        state = "unfinished (no metrics.json; --resume it)" if (run_dir / "checkpoint.pt").exists() else "not a run record"
+        state = (
+            "unfinished (no metrics.json; --resume it)"
+            if (run_dir / "checkpoint.pt").exists()
+            else "not a run record"
+        )
         raise RunRecordError(f"{run_dir}: {state}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

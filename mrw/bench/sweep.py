@@ -6,6 +6,7 @@ Figure 7 sweeps the loss weights (`--div-weight 0,0.01,0.1,1` or `--mmd-weight .
 point is an ordinary run record (reused when the sweep is run again); the sweep writes a PNG
 plot (mean ± std over seeds), a JSON of the points and the `compare` table of all its runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,7 +52,9 @@ def parse_values(text: str, kind: type) -> list[Any]:
         else:
             values = [kind(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise SweepError(f"cannot read {text!r}: give A..B (integers) or a comma-separated list") from None
+        raise SweepError(
+            f"cannot read {text!r}: give A..B (integers) or a comma-separated list"
+        ) from None
     if not values:
         raise SweepError("a sweep needs at least one value")
     return [kind(v) for v in values]
@@ -69,7 +72,9 @@ class SweepSpec:
 
     def __post_init__(self) -> None:
         if self.parameter not in PARAMETERS:
-            raise SweepError(f"cannot sweep {self.parameter!r}; choose from {', '.join(PARAMETERS)}")
+            raise SweepError(
+                f"cannot sweep {self.parameter!r}; choose from {', '.join(PARAMETERS)}"
+            )
 
     @property
     def name(self) -> str:
@@ -113,24 +118,44 @@ class SweepResult:
             "dataset": self.dataset,
             "chance_rsum": self.chance,
             "points": [
-                {"variant": p.variant, "value": p.value, "rsum_mean": p.rsum.mean, "rsum_std": p.rsum.std,
-                 "seeds": p.seeds, "runs": p.runs}
+                {
+                    "variant": p.variant,
+                    "value": p.value,
+                    "rsum_mean": p.rsum.mean,
+                    "rsum_std": p.rsum.std,
+                    "seeds": p.seeds,
+                    "runs": p.runs,
+                }
                 for p in self.points
             ],
         }
 
 
-def run_sweep(spec: SweepSpec, options: RunOptions, seeds: Sequence[int], runner: Runner | None = None,
-              log: Callable[[str], None] = print) -> SweepResult:
+def run_sweep(
+    spec: SweepSpec,
+    options: RunOptions,
+    seeds: Sequence[int],
+    runner: Runner | None = None,
+    log: Callable[[str], None] = print,
+) -> SweepResult:
     points = spec.experiments()
     done = run_experiments([experiment for _, _, experiment in points], options, seeds, runner, log)
     results = []
     for (variant, value, _), runs in zip(points, done):
-        results.append(SweepPoint(variant, value, summarise(runs.records)["rsum"],
-                                  sorted(r.seed for r in runs.records), [str(r.run_dir) for r in runs.records]))
+        results.append(
+            SweepPoint(
+                variant,
+                value,
+                summarise(runs.records)["rsum"],
+                sorted(r.seed for r in runs.records),
+                [str(r.run_dir) for r in runs.records],
+            )
+        )
     groups = group_runs([record for runs in done for record in runs.records])
     table = markdown_table(groups, f"{options.dataset}: sweep of {spec.parameter}")
-    return SweepResult(spec, options.dataset, results, table, chance_rsum(groups[0].runs[0].metrics))
+    return SweepResult(
+        spec, options.dataset, results, table, chance_rsum(groups[0].runs[0].metrics)
+    )
 
 
 def plot_sweep(result: SweepResult, path: str | Path) -> Path:
@@ -144,8 +169,14 @@ def plot_sweep(result: SweepResult, path: str | Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     for variant in spec.variants:
         points = [p for p in result.points if p.variant == variant]
-        ax.errorbar([p.value for p in points], [p.rsum.mean for p in points],
-                    yerr=[p.rsum.std or 0.0 for p in points], marker="o", capsize=3, label=variant)
+        ax.errorbar(
+            [p.value for p in points],
+            [p.rsum.mean for p in points],
+            yerr=[p.rsum.std or 0.0 for p in points],
+            marker="o",
+            capsize=3,
+            label=variant,
+        )
     ax.axhline(result.chance, color="grey", linestyle="--", linewidth=1, label="random ranking")
     positive = [v for v in spec.values if v > 0]
     if PARAMETERS[spec.parameter][0] is float and len(positive) > 1:
@@ -155,7 +186,10 @@ def plot_sweep(result: SweepResult, path: str | Path) -> Path:
     ax.set_xlabel(PARAMETERS[spec.parameter][1])
     ax.set_ylabel("rsum (R@1+R@5+R@10, both directions)")
     seeds = max((len(p.seeds) for p in result.points), default=1)
-    ax.set_title(f"{result.dataset}: rsum vs {spec.parameter}" + (f" (mean ± std, {seeds} seeds)" if seeds > 1 else ""))
+    ax.set_title(
+        f"{result.dataset}: rsum vs {spec.parameter}"
+        + (f" (mean ± std, {seeds} seeds)" if seeds > 1 else "")
+    )
     ax.grid(True, alpha=0.3)
     ax.set_ylim(bottom=0)
     ax.legend()
@@ -171,8 +205,11 @@ def write_sweep(result: SweepResult, out_dir: str | Path) -> dict[str, Path]:
     """`sweep-{name}.png`, `.json` and `.md` under `out_dir`."""
     out_dir = Path(out_dir)
     stem = out_dir / f"sweep-{result.spec.name}"
-    paths = {"png": plot_sweep(result, stem.with_suffix(".png")),
-             "json": stem.with_suffix(".json"), "md": stem.with_suffix(".md")}
+    paths = {
+        "png": plot_sweep(result, stem.with_suffix(".png")),
+        "json": stem.with_suffix(".json"),
+        "md": stem.with_suffix(".md"),
+    }
     with atomic_write(paths["json"], "w") as handle:
         json.dump(result.to_json(), handle, indent=2)
         handle.write("\n")
@@ -203,10 +240,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "sweep",
         help="rsum against K or a loss weight (paper Figs. 5-7), with PNG plot",
         description="Train PVSE at each value of one setting (and, with --ablations, each ablated "
-                    "variant), under --seeds seeds, then plot rsum (mean ± std) against the value. "
-                    "Finished points are reused when the sweep is run again. Examples: "
-                    "`--k 0..8` (Fig. 5), `--k 1..8 --ablations no-global,no-residual,no-mil` (Fig. 6), "
-                    "`--div-weight 0,0.01,0.1,1` (Fig. 7).",
+        "variant), under --seeds seeds, then plot rsum (mean ± std) against the value. "
+        "Finished points are reused when the sweep is run again. Examples: "
+        "`--k 0..8` (Fig. 5), `--k 1..8 --ablations no-global,no-residual,no-mil` (Fig. 6), "
+        "`--div-weight 0,0.01,0.1,1` (Fig. 7).",
     )
     swept = parser.add_argument_group("what to sweep (exactly one)")
     swept.add_argument("--k", metavar="VALUES", help="numbers of embeddings, e.g. 0..8")
@@ -216,8 +253,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     swept.add_argument("--fixed-k", type=int, help="K for the λ sweeps (default: PVSE's default)")
     add_data_arguments(parser)
     add_training_arguments(parser)
-    parser.add_argument("--out", metavar="DIR", help="where the plot, JSON and table go "
-                                                     "(default: RUNS_DIR/DATASET-sweeps)")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="where the plot, JSON and table go (default: RUNS_DIR/DATASET-sweeps)",
+    )
     parser.set_defaults(func=main)
     return parser
 
@@ -228,7 +268,9 @@ def main(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     options = options_from_args(args)
     result = run_sweep(spec, options, seed_range(args.seed, args.seeds))
-    out_dir = Path(args.out) if args.out else Path(args.runs_dir) / f"{Path(args.dataset).name}-sweeps"
+    out_dir = (
+        Path(args.out) if args.out else Path(args.runs_dir) / f"{Path(args.dataset).name}-sweeps"
+    )
     paths = write_sweep(result, out_dir)
     print(result.table, end="")
     for kind, path in paths.items():

@@ -4,6 +4,7 @@ and a loader for GloVe text files (`glove.840B.300d.txt` format).
 The vocabulary is built from the training split only, so validation and test words the model
 never saw map to `<unk>` exactly as they would for a new query.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,7 +57,9 @@ class Vocabulary:
     def build(cls, sentences: Iterable[str], min_count: int = 1) -> Vocabulary:
         """Words seen at least `min_count` times, most frequent first (ties alphabetical)."""
         counts = Counter(token for sentence in sentences for token in tokenize(sentence))
-        words = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
+        words = sorted(
+            (w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w)
+        )
         return cls([PAD, UNK, *words])
 
     def __len__(self) -> int:
@@ -98,7 +101,9 @@ def _random_vectors(size: int, dim: int, seed: int) -> Tensor:
     return vectors
 
 
-def load_glove(path: str | Path, vocab: Vocabulary, dim: int = GLOVE_DIM, seed: int = 0) -> WordVectors:
+def load_glove(
+    path: str | Path, vocab: Vocabulary, dim: int = GLOVE_DIM, seed: int = 0
+) -> WordVectors:
     """Vectors of `vocab`'s words from a GloVe text file; missing words keep random vectors.
 
     GloVe 840B is cased and some of its "words" contain spaces, so each line is split from
@@ -135,7 +140,9 @@ def load_glove(path: str | Path, vocab: Vocabulary, dim: int = GLOVE_DIM, seed: 
     return WordVectors(vectors, hits, str(path))
 
 
-def word_vectors(vocab: Vocabulary, glove: str | Path | None, dim: int = GLOVE_DIM, seed: int = 0) -> WordVectors:
+def word_vectors(
+    vocab: Vocabulary, glove: str | Path | None, dim: int = GLOVE_DIM, seed: int = 0
+) -> WordVectors:
     """GloVe vectors when a file is given, else random ones with a warning (results will be lower)."""
     if glove is None:
         log.warning(

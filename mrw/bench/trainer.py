@@ -6,6 +6,7 @@ harness evaluates on test. Under `torchrun` the method is wrapped in DDP and eac
 trains on its share of every global batch (ranking losses then see the rank's share of
 in-batch negatives, as in any data-parallel VSE training).
 """
+
 from __future__ import annotations
 
 import copy
@@ -107,7 +108,9 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel
 
             ids = [device.index] if device.type == "cuda" else None
-            loss_module = DistributedDataParallel(loss_module, device_ids=ids, find_unused_parameters=True)
+            loss_module = DistributedDataParallel(
+                loss_module, device_ids=ids, find_unused_parameters=True
+            )
         self.loss_module = loss_module
         self.epoch = 0  # epochs completed
         self.best_rsum = -math.inf
@@ -150,7 +153,11 @@ class Trainer:
         if state["cuda_rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         self.epoch, self.history = state["epoch"], state["history"]
-        self.best_rsum, self.best_epoch, self.best_state = state["best_rsum"], state["best_epoch"], state["best_model"]
+        self.best_rsum, self.best_epoch, self.best_state = (
+            state["best_rsum"],
+            state["best_epoch"],
+            state["best_model"],
+        )
 
     # -- training ----------------------------------------------------------------------
     def _step(self, batch: Batch) -> dict[str, float]:
@@ -158,7 +165,9 @@ class Trainer:
             terms = self.loss_module(batch.to(self.device))
         total = terms["total"]
         if not torch.isfinite(total):
-            raise TrainingError(f"loss became {total.item()} at epoch {self.epoch + 1}; try a lower --lr")
+            raise TrainingError(
+                f"loss became {total.item()} at epoch {self.epoch + 1}; try a lower --lr"
+            )
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
         self.scaler.unscale_(self.optimizer)
@@ -179,8 +188,11 @@ class Trainer:
         totals: dict[str, float] = {}
         steps = 0
         bar = tqdm(
-            batches, total=train.num_train_batches(self.config.batch_size, world), leave=False,
-            desc=f"epoch {self.epoch + 1}/{self.config.epochs}", disable=not self.progress,
+            batches,
+            total=train.num_train_batches(self.config.batch_size, world),
+            leave=False,
+            desc=f"epoch {self.epoch + 1}/{self.config.epochs}",
+            disable=not self.progress,
         )
         for batch in bar:
             for name, value in self._step(batch).items():
@@ -198,12 +210,16 @@ class Trainer:
         while self.epoch < self.config.epochs:
             started = time.perf_counter()
             losses = self.train_epoch(train)
-            metrics = evaluate(self.method, validation, self.device, self.config.eval_batch_size).metrics
+            metrics = evaluate(
+                self.method, validation, self.device, self.config.eval_batch_size
+            ).metrics
             rsum = _rsum(metrics)
             self.epoch += 1
             if rsum > self.best_rsum:
                 self.best_rsum, self.best_epoch = rsum, self.epoch
-                self.best_state = {k: v.detach().cpu().clone() for k, v in self.method.state_dict().items()}
+                self.best_state = {
+                    k: v.detach().cpu().clone() for k, v in self.method.state_dict().items()
+                }
             self.scheduler.step(rsum)
             record = {
                 "epoch": self.epoch,

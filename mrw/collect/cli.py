@@ -1,4 +1,5 @@
 """`mrw collect`: gather reaction posts (archive dumps and/or live Reddit) and download their media."""
+
 from __future__ import annotations
 
 import argparse
@@ -24,40 +25,111 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         ),
     )
     src = parser.add_argument_group("sources")
-    src.add_argument("--dump", type=Path, action="append", default=[], metavar="FILE",
-                     help="Pushshift submissions dump, NDJSON or .zst (repeatable)")
-    src.add_argument("--reddit", action="store_true", help="also read live Reddit listings through praw")
-    src.add_argument("--subreddit", action="append", metavar="NAME",
-                     help="subreddit to read from Reddit and to keep from dumps (repeatable; default: "
-                          "reactiongifs for --reddit, any for dumps)")
-    src.add_argument("--listing", action="append", metavar="KIND",
-                     help="new, hot, rising, top:all, top:year, ... (repeatable; default: new and top:all)")
-    src.add_argument("--search", action="append", default=[], metavar="QUERY",
-                     help="also run this Reddit search in each subreddit (repeatable)")
-    src.add_argument("--limit", type=int, default=1000, help="posts per listing (default %(default)s; Reddit caps near 1000)")
+    src.add_argument(
+        "--dump",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="Pushshift submissions dump, NDJSON or .zst (repeatable)",
+    )
+    src.add_argument(
+        "--reddit", action="store_true", help="also read live Reddit listings through praw"
+    )
+    src.add_argument(
+        "--subreddit",
+        action="append",
+        metavar="NAME",
+        help="subreddit to read from Reddit and to keep from dumps (repeatable; default: "
+        "reactiongifs for --reddit, any for dumps)",
+    )
+    src.add_argument(
+        "--listing",
+        action="append",
+        metavar="KIND",
+        help="new, hot, rising, top:all, top:year, ... (repeatable; default: new and top:all)",
+    )
+    src.add_argument(
+        "--search",
+        action="append",
+        default=[],
+        metavar="QUERY",
+        help="also run this Reddit search in each subreddit (repeatable)",
+    )
+    src.add_argument(
+        "--limit",
+        type=int,
+        default=1000,
+        help="posts per listing (default %(default)s; Reddit caps near 1000)",
+    )
     src.add_argument("--praw-site", metavar="NAME", help="praw.ini section holding credentials")
 
     keep = parser.add_argument_group("post filter")
-    keep.add_argument("--title-pattern", action="append", metavar="REGEX",
-                      help="reaction title prefix (repeatable; replaces the defaults: MRW, MFW, MRWH, HMRW, "
-                           "'my reaction when', 'me when', ...)")
+    keep.add_argument(
+        "--title-pattern",
+        action="append",
+        metavar="REGEX",
+        help="reaction title prefix (repeatable; replaces the defaults: MRW, MFW, MRWH, HMRW, "
+        "'my reaction when', 'me when', ...)",
+    )
     keep.add_argument("--min-score", type=int, default=flt.min_score, help="default %(default)s")
     keep.add_argument("--allow-nsfw", action="store_true", help="keep posts marked NSFW")
 
     net = parser.add_argument_group("download")
-    net.add_argument("--out", type=Path, required=True, help="collection folder (created; resumed if it exists)")
-    net.add_argument("--workers", type=int, default=dl.workers, help="concurrent downloads (default %(default)s)")
-    net.add_argument("--per-host", type=int, default=dl.per_host, help="concurrent requests per host (default %(default)s)")
-    net.add_argument("--timeout", type=float, default=dl.read_timeout_s, metavar="S", help="read timeout (default %(default)s)")
-    net.add_argument("--retries", type=int, default=dl.max_attempts - 1, help="retries on 429/5xx/timeouts/truncation (default %(default)s)")
-    net.add_argument("--max-size", type=float, default=dl.max_bytes / 2**20, metavar="MB", help="largest media file (default %(default)s)")
-    net.add_argument("--max-wait", type=float, default=dl.max_wait_s, metavar="S",
-                     help="longest Retry-After to honour before giving up on a URL (default %(default)s)")
-    net.add_argument("--allow-private", action="store_true",
-                     help="allow URLs that reach private/loopback/link-local addresses (local mirrors, tests)")
-    net.add_argument("--host-map", action="append", default=[], metavar="HOST=URL",
-                     help="fetch HOST's files from URL instead (a mirror; tests use loopback servers)")
-    net.add_argument("--no-ytdlp", action="store_true", help="do not use yt-dlp for v.redd.it and unknown hosts")
+    net.add_argument(
+        "--out", type=Path, required=True, help="collection folder (created; resumed if it exists)"
+    )
+    net.add_argument(
+        "--workers", type=int, default=dl.workers, help="concurrent downloads (default %(default)s)"
+    )
+    net.add_argument(
+        "--per-host",
+        type=int,
+        default=dl.per_host,
+        help="concurrent requests per host (default %(default)s)",
+    )
+    net.add_argument(
+        "--timeout",
+        type=float,
+        default=dl.read_timeout_s,
+        metavar="S",
+        help="read timeout (default %(default)s)",
+    )
+    net.add_argument(
+        "--retries",
+        type=int,
+        default=dl.max_attempts - 1,
+        help="retries on 429/5xx/timeouts/truncation (default %(default)s)",
+    )
+    net.add_argument(
+        "--max-size",
+        type=float,
+        default=dl.max_bytes / 2**20,
+        metavar="MB",
+        help="largest media file (default %(default)s)",
+    )
+    net.add_argument(
+        "--max-wait",
+        type=float,
+        default=dl.max_wait_s,
+        metavar="S",
+        help="longest Retry-After to honour before giving up on a URL (default %(default)s)",
+    )
+    net.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="allow URLs that reach private/loopback/link-local addresses (local mirrors, tests)",
+    )
+    net.add_argument(
+        "--host-map",
+        action="append",
+        default=[],
+        metavar="HOST=URL",
+        help="fetch HOST's files from URL instead (a mirror; tests use loopback servers)",
+    )
+    net.add_argument(
+        "--no-ytdlp", action="store_true", help="do not use yt-dlp for v.redd.it and unknown hosts"
+    )
     net.add_argument("--no-download", action="store_true", help="stop after resolving media URLs")
     net.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
     parser.set_defaults(func=run)
@@ -92,13 +164,21 @@ def run(args: argparse.Namespace) -> int:
         fail("--workers and --per-host must be >= 1, --retries >= 0, --max-size > 0")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     config = CollectConfig(
-        filter=FilterConfig(title_patterns=tuple(args.title_pattern or DEFAULT_TITLE_PATTERNS),
-                            min_score=args.min_score, allow_nsfw=args.allow_nsfw,
-                            subreddits=tuple(args.subreddit or ())),
+        filter=FilterConfig(
+            title_patterns=tuple(args.title_pattern or DEFAULT_TITLE_PATTERNS),
+            min_score=args.min_score,
+            allow_nsfw=args.allow_nsfw,
+            subreddits=tuple(args.subreddit or ()),
+        ),
         downloader=DownloaderConfig(
-            workers=args.workers, per_host=args.per_host, read_timeout_s=args.timeout,
-            max_attempts=args.retries + 1, max_bytes=int(args.max_size * 2**20), max_wait_s=args.max_wait,
-            allow_private=args.allow_private, host_map=_host_map(args.host_map),
+            workers=args.workers,
+            per_host=args.per_host,
+            read_timeout_s=args.timeout,
+            max_attempts=args.retries + 1,
+            max_bytes=int(args.max_size * 2**20),
+            max_wait_s=args.max_wait,
+            allow_private=args.allow_private,
+            host_map=_host_map(args.host_map),
         ),
         use_ytdlp=not args.no_ytdlp,
         download=not args.no_download,
@@ -107,17 +187,27 @@ def run(args: argparse.Namespace) -> int:
     if args.reddit:
         from mrw.collect.reddit import RedditQuery, RedditStats, iter_reddit, reddit_client
 
-        query = RedditQuery(subreddits=tuple(args.subreddit or ("reactiongifs",)),
-                            listings=tuple(args.listing or ("new", "top:all")),
-                            searches=tuple(args.search), limit=args.limit, max_wait_s=args.max_wait)
+        query = RedditQuery(
+            subreddits=tuple(args.subreddit or ("reactiongifs",)),
+            listings=tuple(args.listing or ("new", "top:all")),
+            searches=tuple(args.search),
+            limit=args.limit,
+            max_wait_s=args.max_wait,
+        )
         reddit_stats = RedditStats()
         reddit_posts = iter_reddit(query, reddit_client(args.praw_site), reddit_stats)
     dump_stats = DumpStats()
     with Collector(args.out, config, progress=not args.no_progress) as collector:
         collector.run(iter_sources(args.dump, reddit_posts, dump_stats))
-        report = collector.report(sources={
-            "dumps": {"lines": dump_stats.lines, "posts": dump_stats.posts, "skipped": dump_stats.skipped},
-            "reddit": vars(reddit_stats) if reddit_stats else None,
-        })
+        report = collector.report(
+            sources={
+                "dumps": {
+                    "lines": dump_stats.lines,
+                    "posts": dump_stats.posts,
+                    "skipped": dump_stats.skipped,
+                },
+                "reddit": vars(reddit_stats) if reddit_stats else None,
+            }
+        )
     render_report(report)
     return 0

@@ -17,6 +17,7 @@ Final statuses: `ok`, `blocked`, `bad_url`, `http_error` (4xx), `rate_limited` (
 all attempts), `server_error` (5xx after all attempts), `timeout`, `network_error`,
 `truncated`, `too_large`, `not_media`, `corrupt`, `redirect_loop`.
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -100,8 +101,14 @@ class DownloadResult:
 class _Failure(Exception):
     """One attempt ended without media: `status`, a reason, and how long the server asked us to wait."""
 
-    def __init__(self, status: str, reason: str, http_status: int | None = None,
-                 retry_after: float | None = None, url: str | None = None) -> None:
+    def __init__(
+        self,
+        status: str,
+        reason: str,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+        url: str | None = None,
+    ) -> None:
         super().__init__(reason)
         self.status, self.reason, self.http_status = status, reason, http_status
         self.retry_after, self.url = retry_after, url
@@ -162,12 +169,17 @@ class Downloader:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=self.config.per_host, pool_maxsize=self.config.per_host,
-                                  max_retries=0)
+            adapter = HTTPAdapter(
+                pool_connections=self.config.per_host,
+                pool_maxsize=self.config.per_host,
+                max_retries=0,
+            )
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             session.trust_env = False  # an environment proxy would hide the peer from the guard
-            session.headers.update({"User-Agent": self.config.user_agent, "Accept-Encoding": "identity"})
+            session.headers.update(
+                {"User-Agent": self.config.user_agent, "Accept-Encoding": "identity"}
+            )
             self._local.session = session
         return session
 
@@ -178,7 +190,9 @@ class Downloader:
         if not base:
             return url, {}
         mapped = urlsplit(base)
-        return urlunsplit((mapped.scheme, mapped.netloc, parts.path, parts.query, "")), {"Host": parts.netloc}
+        return urlunsplit((mapped.scheme, mapped.netloc, parts.path, parts.query, "")), {
+            "Host": parts.netloc
+        }
 
     def open(self, url: str) -> tuple[requests.Response, str]:
         """GET `url` following redirects by hand (each hop guarded); returns the response and final URL."""
@@ -195,7 +209,10 @@ class Downloader:
             try:
                 with guarded_connections(self.config.allow_private):
                     response = self._session().get(
-                        target, headers=headers, stream=True, allow_redirects=False,
+                        target,
+                        headers=headers,
+                        stream=True,
+                        allow_redirects=False,
                         timeout=(self.config.connect_timeout_s, self.config.read_timeout_s),
                     )
             except BlockedAddress as exc:
@@ -204,26 +221,44 @@ class Downloader:
                 blocked = last_blocked()
                 if blocked is not None:
                     raise _Failure("blocked", str(blocked), url=current) from None
-                if _find_cause(exc, TimeoutError) or isinstance(exc, requests.exceptions.ConnectTimeout):
-                    raise _Failure("timeout", f"connect timeout for {current}", url=current) from None
-                raise _Failure("network_error", f"{_short(exc)} for {current}", url=current) from None
+                if _find_cause(exc, TimeoutError) or isinstance(
+                    exc, requests.exceptions.ConnectTimeout
+                ):
+                    raise _Failure(
+                        "timeout", f"connect timeout for {current}", url=current
+                    ) from None
+                raise _Failure(
+                    "network_error", f"{_short(exc)} for {current}", url=current
+                ) from None
             except requests.exceptions.Timeout:
                 raise _Failure("timeout", f"timeout for {current}", url=current) from None
-            except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                    requests.exceptions.InvalidSchema, ValueError) as exc:
+            except (
+                requests.exceptions.InvalidURL,
+                requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidSchema,
+                ValueError,
+            ) as exc:
                 raise _Failure("bad_url", f"{_short(exc)}", url=current) from None
             except requests.exceptions.RequestException as exc:  # bad headers, odd protocol errors
-                raise _Failure("network_error", f"{_short(exc)} for {current}", url=current) from None
+                raise _Failure(
+                    "network_error", f"{_short(exc)} for {current}", url=current
+                ) from None
             if not response.is_redirect:
                 return response, current
             location = response.headers.get("Location", "")
             response.close()
             nxt = urljoin(current, location)
             if nxt in seen:
-                raise _Failure("redirect_loop", f"redirect loop at {nxt}", response.status_code, url=current)
+                raise _Failure(
+                    "redirect_loop", f"redirect loop at {nxt}", response.status_code, url=current
+                )
             seen.add(nxt)
             current = nxt
-        raise _Failure("redirect_loop", f"more than {self.config.max_redirects} redirects from {url}", url=current)
+        raise _Failure(
+            "redirect_loop",
+            f"more than {self.config.max_redirects} redirects from {url}",
+            url=current,
+        )
 
     # -- one attempt ---------------------------------------------------------------------
     def _attempt(self, url: str) -> tuple[StoredMedia, str, int]:
@@ -231,14 +266,31 @@ class Downloader:
         with response:
             status = response.status_code
             if status == 429:
-                raise _Failure("rate_limited", "HTTP 429", status, parse_retry_after(response.headers.get("Retry-After")), final_url)
+                raise _Failure(
+                    "rate_limited",
+                    "HTTP 429",
+                    status,
+                    parse_retry_after(response.headers.get("Retry-After")),
+                    final_url,
+                )
             if status >= 500:
-                raise _Failure("server_error", f"HTTP {status}", status, parse_retry_after(response.headers.get("Retry-After")), final_url)
+                raise _Failure(
+                    "server_error",
+                    f"HTTP {status}",
+                    status,
+                    parse_retry_after(response.headers.get("Retry-After")),
+                    final_url,
+                )
             if status >= 400 or status < 200 or status in (204, 205):
                 raise _Failure("http_error", f"HTTP {status}", status, url=final_url)
             declared = int(response.headers.get("Content-Length") or 0)
             if declared > self.config.max_bytes:
-                raise _Failure("too_large", f"too large ({declared} bytes > {self.config.max_bytes})", status, url=final_url)
+                raise _Failure(
+                    "too_large",
+                    f"too large ({declared} bytes > {self.config.max_bytes})",
+                    status,
+                    url=final_url,
+                )
             writer = self.store.writer()
             try:
                 content_type = self._stream(response, writer, declared, final_url)
@@ -246,13 +298,17 @@ class Downloader:
                 if self.config.validate:
                     problem = mediatypes.decode_error(writer.path)
                     if problem:
-                        raise _Failure("corrupt", f"corrupt {content_type} ({problem})", status, url=final_url)
+                        raise _Failure(
+                            "corrupt", f"corrupt {content_type} ({problem})", status, url=final_url
+                        )
                 return self.store.commit(writer, content_type), final_url, status
             except BaseException:
                 writer.discard()
                 raise
 
-    def _stream(self, response: requests.Response, writer: MediaWriter, declared: int, url: str) -> str:
+    def _stream(
+        self, response: requests.Response, writer: MediaWriter, declared: int, url: str
+    ) -> str:
         content_type: str | None = None
         head = b""
         try:
@@ -265,20 +321,46 @@ class Downloader:
                     chunk, head = head, b""
                 writer.write(chunk)
                 if writer.size > self.config.max_bytes:
-                    raise _Failure("too_large", f"too large (over {self.config.max_bytes} bytes)", response.status_code, url=url)
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError,
-                urllib3.exceptions.ProtocolError) as exc:
-            raise _Failure("truncated", f"body cut off after {writer.size} bytes ({_short(exc)})", response.status_code, url=url) from None
+                    raise _Failure(
+                        "too_large",
+                        f"too large (over {self.config.max_bytes} bytes)",
+                        response.status_code,
+                        url=url,
+                    )
+        except (
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ConnectionError,
+            urllib3.exceptions.ProtocolError,
+        ) as exc:
+            raise _Failure(
+                "truncated",
+                f"body cut off after {writer.size} bytes ({_short(exc)})",
+                response.status_code,
+                url=url,
+            ) from None
         except requests.exceptions.Timeout:
-            raise _Failure("timeout", f"read timeout after {writer.size} bytes", response.status_code, url=url) from None
-        except requests.exceptions.RequestException as exc:  # e.g. a body that claims gzip but is not
-            raise _Failure("network_error", f"{_short(exc)} after {writer.size} bytes", response.status_code,
-                           url=url) from None
+            raise _Failure(
+                "timeout", f"read timeout after {writer.size} bytes", response.status_code, url=url
+            ) from None
+        except (
+            requests.exceptions.RequestException
+        ) as exc:  # e.g. a body that claims gzip but is not
+            raise _Failure(
+                "network_error",
+                f"{_short(exc)} after {writer.size} bytes",
+                response.status_code,
+                url=url,
+            ) from None
         if content_type is None:
             content_type = self._sniff(head, response, url)
             writer.write(head)
         if declared and writer.size < declared:
-            raise _Failure("truncated", f"body cut off after {writer.size} of {declared} bytes", response.status_code, url=url)
+            raise _Failure(
+                "truncated",
+                f"body cut off after {writer.size} of {declared} bytes",
+                response.status_code,
+                url=url,
+            )
         return content_type
 
     @staticmethod
@@ -286,8 +368,12 @@ class Downloader:
         content_type = mediatypes.sniff(head)
         if content_type is None:
             declared = response.headers.get("Content-Type", "none")
-            raise _Failure("not_media", f"not media: {mediatypes.describe(head)} (declared {declared})",
-                           response.status_code, url=url)
+            raise _Failure(
+                "not_media",
+                f"not media: {mediatypes.describe(head)} (declared {declared})",
+                response.status_code,
+                url=url,
+            )
         return content_type
 
     # -- one request, with retries -------------------------------------------------------
@@ -304,21 +390,43 @@ class Downloader:
                 with self.gate.slot(host):
                     media, final_url, http_status = self._attempt(request.url)
             except _Failure as failure:
-                attempts.append(Attempt(failure.url or request.url, failure.http_status, failure.status,
-                                        failure.reason, time.monotonic() - started))
+                attempts.append(
+                    Attempt(
+                        failure.url or request.url,
+                        failure.http_status,
+                        failure.status,
+                        failure.reason,
+                        time.monotonic() - started,
+                    )
+                )
                 if failure.status not in RETRYABLE or number == self.config.max_attempts:
-                    reason = failure.reason if number == 1 else f"{failure.reason} (after {number} attempts)"
-                    return DownloadResult(request, failure.status, reason, failure.url, None, tuple(attempts))
+                    reason = (
+                        failure.reason
+                        if number == 1
+                        else f"{failure.reason} (after {number} attempts)"
+                    )
+                    return DownloadResult(
+                        request, failure.status, reason, failure.url, None, tuple(attempts)
+                    )
                 wait_s = self._backoff(number, failure.retry_after)
                 if wait_s > self.config.max_wait_s:
                     reason = f"{failure.reason} (server asked to wait {wait_s:.0f}s > {self.config.max_wait_s:.0f}s)"
-                    return DownloadResult(request, failure.status, reason, failure.url, None, tuple(attempts))
+                    return DownloadResult(
+                        request, failure.status, reason, failure.url, None, tuple(attempts)
+                    )
                 if failure.retry_after is not None:
                     self.gate.pause(host, wait_s)
                 time.sleep(wait_s)
                 continue
-            attempts.append(Attempt(final_url, http_status, OK, f"{media.content_type} {media.size} bytes",
-                                    time.monotonic() - started))
+            attempts.append(
+                Attempt(
+                    final_url,
+                    http_status,
+                    OK,
+                    f"{media.content_type} {media.size} bytes",
+                    time.monotonic() - started,
+                )
+            )
             return DownloadResult(request, OK, "", final_url, media, tuple(attempts))
         raise AssertionError("unreachable: the last attempt always returns")
 
@@ -388,7 +496,9 @@ def bounded_imap(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iter
 
 
 def download_many(
-    requests_: Iterable[DownloadRequest], config: DownloaderConfig, store: MediaStore,
+    requests_: Iterable[DownloadRequest],
+    config: DownloaderConfig,
+    store: MediaStore,
     downloader: Downloader | None = None,
 ) -> Iterator[DownloadResult]:
     """Download every request with `config.workers` threads; yields results as they finish.
@@ -410,7 +520,13 @@ def _find_cause(exc: BaseException, kind: type[BaseException]) -> BaseException 
         seen.add(id(current))
         if isinstance(current, kind):
             return current
-        stack.extend([current.__cause__, current.__context__, *[a for a in current.args if isinstance(a, BaseException)]])
+        stack.extend(
+            [
+                current.__cause__,
+                current.__context__,
+                *[a for a in current.args if isinstance(a, BaseException)],
+            ]
+        )
         reason = getattr(current, "reason", None)
         if isinstance(reason, BaseException):
             stack.append(reason)

@@ -4,6 +4,7 @@ The live API lists only about 1,000 posts per listing; the 50K pairs of MRW are 
 archives. Files are read line by line (never loaded whole); a malformed line is counted and
 skipped, a file that is not NDJSON/zstd at all is an error.
 """
+
 from __future__ import annotations
 
 import io
@@ -52,8 +53,10 @@ def post_from_reddit_json(data: dict[str, Any]) -> Post:
     author = data.get("author")
     selftext = data.get("selftext") or ""
     removed = bool(
-        data.get("removed_by_category") or data.get("banned_by")
-        or selftext in REMOVED_MARKERS or author == "[deleted]"
+        data.get("removed_by_category")
+        or data.get("banned_by")
+        or selftext in REMOVED_MARKERS
+        or author == "[deleted]"
     )
     parent = data.get("crosspost_parent")
     return Post(
@@ -77,7 +80,9 @@ def _open_text(path: Path) -> IO[str]:
     magic = raw.read(4)
     raw.seek(0)
     if magic == b"\x28\xb5\x2f\xfd" or path.suffix == ".zst":
-        reader = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW).stream_reader(raw, closefd=True)
+        reader = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW).stream_reader(
+            raw, closefd=True
+        )
         return io.TextIOWrapper(reader, encoding="utf-8", errors="replace")
     return io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
 

@@ -4,6 +4,7 @@
 reposts and crossposts of the same media collapse onto the first post seen (the state
 database enforces one accepted post per key).
 """
+
 from __future__ import annotations
 
 import re

@@ -3,6 +3,7 @@
 Hosts lie: an `.gif` link serves an HTML error page, a `video/mp4` header carries a JPEG.
 The bytes decide, and a file that starts right but does not probe is `corrupt`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -7,6 +7,7 @@ address, which also covers redirects, DNS answers that change between check and 
 Private, loopback, link-local (cloud metadata at 169.254.169.254), multicast, reserved and
 unspecified addresses are refused unless private addresses are explicitly allowed.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -6,6 +6,7 @@ recorded; resolution and download take only what has no final outcome yet (plus 
 worth retrying on a new run: transient network failures and addresses the guard blocked,
 which a run with `--allow-private` may now reach).
 """
+
 from __future__ import annotations
 
 import json
@@ -71,7 +72,9 @@ class RunStats:
 class Collector:
     """Runs the collection stages against one collection folder."""
 
-    def __init__(self, out: str | Path, config: CollectConfig = CollectConfig(), progress: bool = True) -> None:
+    def __init__(
+        self, out: str | Path, config: CollectConfig = CollectConfig(), progress: bool = True
+    ) -> None:
         self.out = Path(out)
         self.config = config
         self.progress = progress
@@ -126,7 +129,9 @@ class Collector:
         finally:  # a source failing midway (rate limit, bad dump line) keeps what was read
             self.stats.posts_new += self.state.add_posts(batch)
 
-    def _decide(self, post: Post, batch_ids: set[str], batch_keys: dict[str, str]) -> tuple[str | None, str | None]:
+    def _decide(
+        self, post: Post, batch_ids: set[str], batch_keys: dict[str, str]
+    ) -> tuple[str | None, str | None]:
         reason = self.filter.reject_reason(post)
         if reason:
             return None, reason
@@ -148,8 +153,13 @@ class Collector:
 
         results = bounded_imap(resolve, posts, self.config.downloader.workers)
         for post, resolution in self._bar(results, total=len(posts), desc="resolve", unit="post"):
-            self.state.record_resolution(post.id, resolution.status, resolution.reason,
-                                         resolution.resolver, resolution.media_url)
+            self.state.record_resolution(
+                post.id,
+                resolution.status,
+                resolution.reason,
+                resolution.resolver,
+                resolution.media_url,
+            )
             self.stats.resolved += resolution.ok
 
     # -- stage 3: download ---------------------------------------------------------------
@@ -161,8 +171,12 @@ class Collector:
         for result in download_many(requests, self.config.downloader, self.store, self.downloader):
             self._record(result)
             bar.update(1)
-            bar.set_postfix(ok=self.stats.downloaded_ok, failed=self.stats.downloads - self.stats.downloaded_ok,
-                            MB=f"{self.stats.bytes_downloaded / 1e6:.1f}", refresh=False)
+            bar.set_postfix(
+                ok=self.stats.downloaded_ok,
+                failed=self.stats.downloads - self.stats.downloaded_ok,
+                MB=f"{self.stats.bytes_downloaded / 1e6:.1f}",
+                refresh=False,
+            )
         bar.close()
         self.stats.download_s += time.monotonic() - started
 
@@ -175,7 +189,9 @@ class Collector:
             self.stats.bytes_downloaded += media.size
 
     def _bar(self, iterable: Iterable[Any] | None = None, **kwargs: Any) -> tqdm:
-        return tqdm(iterable, disable=not self.progress, file=sys.stderr, dynamic_ncols=True, **kwargs)
+        return tqdm(
+            iterable, disable=not self.progress, file=sys.stderr, dynamic_ncols=True, **kwargs
+        )
 
     # -- report --------------------------------------------------------------------------
     def report(self, sources: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -188,8 +204,12 @@ class Collector:
             "media": {"files": files, "bytes": total_bytes},
             "this_run": {
                 **asdict(self.stats),
-                "items_per_s": round(self.stats.downloads / seconds, 2) if self.stats.downloads else 0.0,
-                "mb_per_s": round(self.stats.bytes_downloaded / 1e6 / seconds, 3) if self.stats.downloads else 0.0,
+                "items_per_s": round(self.stats.downloads / seconds, 2)
+                if self.stats.downloads
+                else 0.0,
+                "mb_per_s": round(self.stats.bytes_downloaded / 1e6 / seconds, 3)
+                if self.stats.downloads
+                else 0.0,
             },
             "config": _config_record(self.config),
             "versions": {"python": platform.python_version(), "mrw-toolkit": mrw.__version__},
@@ -225,11 +245,15 @@ def render_report(report: dict[str, Any], console: Any = None) -> None:
     dumps = (report.get("sources") or {}).get("dumps") or {}
     reddit = (report.get("sources") or {}).get("reddit") or {}
     if dumps.get("lines"):
-        skipped = ", ".join(f"{n} {why}" for why, n in dumps.get("skipped", {}).items()) or "none skipped"
+        skipped = (
+            ", ".join(f"{n} {why}" for why, n in dumps.get("skipped", {}).items()) or "none skipped"
+        )
         console.print(f"dumps: {dumps['lines']} lines, {dumps['posts']} posts ({skipped})")
     if reddit:
-        console.print(f"reddit: {reddit['posts']} posts, waited {reddit['waits_s']:.0f}s for rate limits"
-                      + "".join(f"\n  skipped {s}" for s in reddit.get("skipped_listings", [])))
+        console.print(
+            f"reddit: {reddit['posts']} posts, waited {reddit['waits_s']:.0f}s for rate limits"
+            + "".join(f"\n  skipped {s}" for s in reddit.get("skipped_listings", []))
+        )
     if run["posts_out_of_scope"]:
         console.print(f"{run['posts_out_of_scope']} posts from other subreddits were not recorded")
     console.print(
@@ -241,7 +265,9 @@ def render_report(report: dict[str, Any], console: Any = None) -> None:
 
 
 def iter_sources(
-    dumps: Iterable[Path], reddit_posts: Iterator[tuple[Post, str]] | None = None, dump_stats: DumpStats | None = None,
+    dumps: Iterable[Path],
+    reddit_posts: Iterator[tuple[Post, str]] | None = None,
+    dump_stats: DumpStats | None = None,
 ) -> Iterator[tuple[Post, str]]:
     """(post, source) from every dump file (in order), then from Reddit."""
     for path in dumps:

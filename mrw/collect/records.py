@@ -1,4 +1,5 @@
 """Records passed from collection (`mrw collect`) to cleaning (`mrw clean`)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

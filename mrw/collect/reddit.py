@@ -6,6 +6,7 @@ Credentials come only from praw's own configuration: the `praw_client_id`,
 requests by Reddit's rate-limit headers; a 429 is waited out for its `Retry-After`, and a
 listing that keeps failing is reported and skipped without losing what was already read.
 """
+
 from __future__ import annotations
 
 import configparser
@@ -46,8 +47,10 @@ class RedditQuery:
         for listing in self.listings:
             name, _, time_filter = listing.partition(":")
             if name not in LISTINGS or (time_filter and time_filter not in TIME_FILTERS):
-                raise RedditError(f"unknown listing {listing!r}; use one of {', '.join(LISTINGS)}"
-                                  f" (top/controversial take :{'|'.join(TIME_FILTERS)})")
+                raise RedditError(
+                    f"unknown listing {listing!r}; use one of {', '.join(LISTINGS)}"
+                    f" (top/controversial take :{'|'.join(TIME_FILTERS)})"
+                )
 
 
 @dataclass
@@ -83,7 +86,9 @@ def submission_to_post(submission: Any) -> Post:
     return post_from_reddit_json(data)
 
 
-def iter_reddit(query: RedditQuery, reddit: Any, stats: RedditStats | None = None) -> Iterator[tuple[Post, str]]:
+def iter_reddit(
+    query: RedditQuery, reddit: Any, stats: RedditStats | None = None
+) -> Iterator[tuple[Post, str]]:
     """(post, source) for every submission the query's listings and searches return."""
     stats = stats if stats is not None else RedditStats()
     for name in query.subreddits:
@@ -96,11 +101,15 @@ def iter_reddit(query: RedditQuery, reddit: Any, stats: RedditStats | None = Non
             generator = getattr(subreddit, kind)(**kwargs)
             yield from _drain(generator, f"reddit:r/{name}/{listing}", query, stats)
         for text in query.searches:
-            generator = subreddit.search(text, sort="new", time_filter=query.search_time_filter, limit=query.limit)
+            generator = subreddit.search(
+                text, sort="new", time_filter=query.search_time_filter, limit=query.limit
+            )
             yield from _drain(generator, f"reddit:r/{name}/search:{text}", query, stats)
 
 
-def _drain(generator: Iterator[Any], source: str, query: RedditQuery, stats: RedditStats) -> Iterator[tuple[Post, str]]:
+def _drain(
+    generator: Iterator[Any], source: str, query: RedditQuery, stats: RedditStats
+) -> Iterator[tuple[Post, str]]:
     """Iterate a praw ListingGenerator, waiting out 429s and retrying server errors.
 
     A ListingGenerator keeps its `after` cursor when a page request fails, so calling
@@ -120,9 +129,11 @@ def _drain(generator: Iterator[Any], source: str, query: RedditQuery, stats: Red
         except StopIteration:
             return
         except TooManyRequests as exc:
-            wait_s = float(exc.retry_after or 0) or 2.0 ** failures
+            wait_s = float(exc.retry_after or 0) or 2.0**failures
             if wait_s > query.max_wait_s:
-                raise RedditError(f"Reddit asked to wait {wait_s:.0f}s (over --max-wait) while reading {source}") from None
+                raise RedditError(
+                    f"Reddit asked to wait {wait_s:.0f}s (over --max-wait) while reading {source}"
+                ) from None
             log.warning("Reddit rate limit on %s: waiting %.0fs", source, wait_s)
             stats.waits_s += wait_s
             time.sleep(wait_s)
@@ -133,7 +144,7 @@ def _drain(generator: Iterator[Any], source: str, query: RedditQuery, stats: Red
                 log.warning("skipping %s after %d failures: %s", source, failures, exc)
                 stats.skipped_listings.append(f"{source}: {exc}")
                 return
-            time.sleep(min(2.0 ** failures, query.max_wait_s))
+            time.sleep(min(2.0**failures, query.max_wait_s))
             continue
         except ResponseException as exc:  # 403/404/redirect: private, banned or missing subreddit
             log.warning("skipping %s: %s", source, exc)

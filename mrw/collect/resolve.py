@@ -9,6 +9,7 @@ reason instead of being tried.
 Resolution statuses: `resolved`, `unresolvable` (no media found), `dead` (host is gone),
 `blocked` (guard refused), `error` (the page could not be fetched).
 """
+
 from __future__ import annotations
 
 import html
@@ -61,7 +62,9 @@ _OG_VIDEO = re.compile(
     r"""<meta[^>]+(?:property|name)=["'](?:og:video(?::secure_url)?|og:video:url|twitter:player:stream)["'][^>]*>""",
     re.IGNORECASE,
 )
-_TRANSIENT = re.compile(r"HTTP Error (?:429|5\d\d)|timed out|Connection (?:refused|reset)", re.IGNORECASE)
+_TRANSIENT = re.compile(
+    r"HTTP Error (?:429|5\d\d)|timed out|Connection (?:refused|reset)", re.IGNORECASE
+)
 _CONTENT = re.compile(r"""content=["']([^"']+)["']""", re.IGNORECASE)
 
 
@@ -102,7 +105,9 @@ class Resolver:
     @staticmethod
     def _dead(url: str) -> Resolution:
         host = (urlsplit(url).hostname or "").lower()
-        reason = next(why for dead, why in DEAD_HOSTS.items() if host == dead or host.endswith("." + dead))
+        reason = next(
+            why for dead, why in DEAD_HOSTS.items() if host == dead or host.endswith("." + dead)
+        )
         return Resolution("dead", "dead_host", None, reason)
 
     def _imgur(self, url: str) -> Resolution:
@@ -177,14 +182,21 @@ class Resolver:
         except BlockedAddress as exc:
             return Resolution("blocked", rule, None, str(exc))
         options = {
-            "quiet": True, "no_warnings": True, "noprogress": True, "skip_download": True,
-            "noplaylist": True, "logger": _SilentLogger(),
+            "quiet": True,
+            "no_warnings": True,
+            "noprogress": True,
+            "skip_download": True,
+            "noplaylist": True,
+            "logger": _SilentLogger(),
             "socket_timeout": self.downloader.config.read_timeout_s,
             "format": "best[vcodec!=none][protocol^=http]/bestvideo[protocol^=http]/best",
             "http_headers": {"User-Agent": self.downloader.config.user_agent},
         }
         try:
-            with guarded_connections(self.downloader.config.allow_private), yt_dlp.YoutubeDL(options) as ydl:
+            with (
+                guarded_connections(self.downloader.config.allow_private),
+                yt_dlp.YoutubeDL(options) as ydl,
+            ):
                 info = ydl.extract_info(target, download=False)
         except (yt_dlp.utils.YoutubeDLError, yt_dlp.networking.exceptions.RequestError) as exc:
             blocked = last_blocked()

@@ -11,6 +11,7 @@ Tables:
 - `downloads`: per resolved post, the final outcome (`ok` or a failure status) and its media.
 - `media`: one row per distinct stored file (SHA-256 content address).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -121,7 +122,9 @@ class CollectionState:
 
     # -- posts ---------------------------------------------------------------------------
     def has_post(self, post_id: str) -> bool:
-        return self.conn.execute("SELECT 1 FROM posts WHERE id = ?", (post_id,)).fetchone() is not None
+        return (
+            self.conn.execute("SELECT 1 FROM posts WHERE id = ?", (post_id,)).fetchone() is not None
+        )
 
     def accepted_with_key(self, media_key: str) -> str | None:
         """The id of the accepted post already holding this media key, if any."""
@@ -139,8 +142,15 @@ class CollectionState:
                 cur = self.conn.execute(
                     "INSERT OR IGNORE INTO posts (id, source, data, media_key, status, reason, seen_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (post.id, source, post_to_json(post), media_key,
-                     "rejected" if reason else "accepted", reason, now),
+                    (
+                        post.id,
+                        source,
+                        post_to_json(post),
+                        media_key,
+                        "rejected" if reason else "accepted",
+                        reason,
+                        now,
+                    ),
                 )
                 added += cur.rowcount
         return added
@@ -158,7 +168,12 @@ class CollectionState:
 
     # -- resolutions ---------------------------------------------------------------------
     def record_resolution(
-        self, post_id: str, status: str, reason: str | None, resolver: str | None, media_url: str | None
+        self,
+        post_id: str,
+        status: str,
+        reason: str | None,
+        resolver: str | None,
+        media_url: str | None,
     ) -> None:
         self.conn.execute(
             "INSERT OR REPLACE INTO resolutions (post_id, status, reason, resolver, media_url, resolved_at)"
@@ -187,7 +202,10 @@ class CollectionState:
             self.conn.executemany(
                 "INSERT INTO attempts (post_id, url, http_status, outcome, detail, elapsed_s, at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(post_id, a.url, a.http_status, a.outcome, a.detail, a.elapsed_s, now) for a in result.attempts],
+                [
+                    (post_id, a.url, a.http_status, a.outcome, a.detail, a.elapsed_s, now)
+                    for a in result.attempts
+                ],
             )
             if media is not None:
                 self.conn.execute(
@@ -197,8 +215,15 @@ class CollectionState:
             self.conn.execute(
                 "INSERT OR REPLACE INTO downloads (post_id, status, reason, media_url, final_url, sha256,"
                 " finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (post_id, result.status, result.reason or None, result.request.url, result.final_url,
-                 media.sha256 if media else None, now),
+                (
+                    post_id,
+                    result.status,
+                    result.reason or None,
+                    result.request.url,
+                    result.final_url,
+                    media.sha256 if media else None,
+                    now,
+                ),
             )
 
     # -- reporting -----------------------------------------------------------------------
@@ -220,7 +245,9 @@ class CollectionState:
 
     def stored_bytes(self) -> tuple[int, int]:
         """(number of distinct media files, total bytes) in the store."""
-        n, total = self.conn.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM media").fetchone()
+        n, total = self.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM media"
+        ).fetchone()
         return int(n), int(total)
 
     def _transaction(self) -> _Transaction:
@@ -258,7 +285,9 @@ def iter_collected(collection_dir: str | os.PathLike[str]) -> Iterator[Collected
     root = Path(collection_dir)
     db = root / STATE_FILE
     if not db.is_file():
-        raise StateError(f"{root} is not a collection folder (no {STATE_FILE}); run `mrw collect --out {root}`")
+        raise StateError(
+            f"{root} is not a collection folder (no {STATE_FILE}); run `mrw collect --out {root}`"
+        )
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30.0)
     try:
         rows = conn.execute(

@@ -4,6 +4,7 @@ Files are streamed into a temporary name and renamed into place only once comple
 killed run never leaves a partial file under a final name, and the same GIF posted twice is
 stored once.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -11,6 +11,7 @@ list of `before` responses served once each, in order, before the normal one (a 
 503 then the file). Routes are matched on the request path, optionally per Host header (so
 one server can stand in for several hosts via the downloader's `host_map`).
 """
+
 from __future__ import annotations
 
 import threading
@@ -57,7 +58,9 @@ class MediaServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
         self._httpd.request_queue_size = 256
-        self._httpd.handle_error = lambda request, address: None  # clients hanging up is normal here
+        self._httpd.handle_error = lambda request, address: (
+            None
+        )  # clients hanging up is normal here
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property
@@ -71,7 +74,9 @@ class MediaServer:
     def url(self, path: str) -> str:
         return self.base_url + path
 
-    def add(self, path: str, body: bytes = b"", *, host: str | None = None, **options: object) -> str:
+    def add(
+        self, path: str, body: bytes = b"", *, host: str | None = None, **options: object
+    ) -> str:
         """Register a route (options: the `Route` fields); returns its URL on this server."""
         route = options.pop("route", None) or Route(body=body, **options)  # type: ignore[arg-type]
         with self._lock:
@@ -119,8 +124,13 @@ class MediaServer:
                 body = self.rfile.read(length) if length else b""
                 if self.command == "POST" and body:
                     query = f"{query}&{body.decode('latin-1')}"
-                request = Request(self.command, path, {k: v[-1] for k, v in parse_qs(query).items()},
-                                  dict(self.headers.items()), body)
+                request = Request(
+                    self.command,
+                    path,
+                    {k: v[-1] for k, v in parse_qs(query).items()},
+                    dict(self.headers.items()),
+                    body,
+                )
                 route = server._next_response(host, request)
                 if route is None:
                     route = Route(status=404, body=b"not found", content_type="text/plain")
@@ -161,7 +171,7 @@ class MediaServer:
                 self.end_headers()
                 try:
                     for start in range(0, len(body), 16384):
-                        self.wfile.write(body[start:start + 16384])
+                        self.wfile.write(body[start : start + 16384])
                     self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True

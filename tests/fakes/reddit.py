@@ -8,6 +8,7 @@ a recorded submission with another id, title and link) and inject 429/5xx respon
         fake.add_post(id="r1", title="MRW it works", url="https://i.imgur.com/a.gif")
         reddit = praw.Reddit(**fake.praw_settings())
 """
+
 from __future__ import annotations
 
 import copy
@@ -75,7 +76,7 @@ class FakeReddit:
         names = [p["name"] for p in self.posts]
         after = request.query.get("after")
         start = names.index(after) + 1 if after in names else 0
-        page = self.posts[start:start + limit]
+        page = self.posts[start : start + limit]
         listing = copy.deepcopy(self.template)
         listing["data"]["children"] = [{"kind": "t3", "data": post} for post in page]
         more = start + limit < len(self.posts)
@@ -84,15 +85,25 @@ class FakeReddit:
 
     @staticmethod
     def _json(payload: Any) -> Route:
-        return Route(body=json.dumps(payload).encode(), content_type="application/json; charset=UTF-8",
-                     headers={"x-ratelimit-remaining": "599", "x-ratelimit-used": "1", "x-ratelimit-reset": "60"})
+        return Route(
+            body=json.dumps(payload).encode(),
+            content_type="application/json; charset=UTF-8",
+            headers={
+                "x-ratelimit-remaining": "599",
+                "x-ratelimit-used": "1",
+                "x-ratelimit-reset": "60",
+            },
+        )
 
     # -- wiring --------------------------------------------------------------------------
     def praw_settings(self) -> dict[str, str]:
         """praw settings pointing it at this fake (the credentials are fake)."""
         return {
-            "client_id": "fake-id", "client_secret": "fake-secret", "user_agent": "mrw-tests/0.1",
-            "oauth_url": self.server.base_url, "reddit_url": self.server.base_url,
+            "client_id": "fake-id",
+            "client_secret": "fake-secret",
+            "user_agent": "mrw-tests/0.1",
+            "oauth_url": self.server.base_url,
+            "reddit_url": self.server.base_url,
         }
 
     def write_praw_ini(self, config_home: Path, site: str = "fake") -> None:
