@@ -94,7 +94,7 @@ def plan_splits(
     return plan
 
 
-def write_qrels(dataset_dir: str | Path, splits: Iterable[str]) -> None:
+def write_split_qrels(dataset_dir: str | Path, splits: Iterable[str]) -> None:
     """`qrels/{split}/t2v.qrels` and `v2t.qrels` for each split, from the rows with a sentence.
 
     Rows with an empty sentence (videos of a release that gives no caption for them) are not
@@ -152,7 +152,7 @@ def build(
         description=report.card_text(),
         progress=progress,
     )
-    write_qrels(out_dir, present)
+    write_split_qrels(out_dir, present)
     with atomic_write(Path(out_dir) / BUILD_FILE, "w") as handle:
         json.dump(report.as_dict(), handle, indent=2, sort_keys=True)
         handle.write("\n")
