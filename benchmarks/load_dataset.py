@@ -10,7 +10,7 @@ the first batch of 32 decoded clips through a DataLoader:
 - baseline: what `mrw.load_dataset` did before, `datasets.load_dataset(folder)` (which
   converts every shard, media included, into Arrow files in its cache) plus the frame
   transform;
-- `mrw.load_dataset(folder)`: the shards are read in place (`mrw.inplace`).
+- `mrw.load_dataset(folder)`: the shards are read in place (`mrw.dataset.inplace`).
 
 Prints disk used by the dataset folder and the cache before and after, the child's peak RSS
 (rusage) and the time from the call to the first batch (imports excluded).

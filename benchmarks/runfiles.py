@@ -124,6 +124,8 @@ def main() -> None:
                 )
             base_s, base_bytes, base_lines = baseline(root, ev, args.baseline_queries)
         lines = sum(f["lines"] for f in files.values())
+        print(f"{name}: {lines:,} lines written in {seconds:.1f} s, {on_disk:,} bytes on disk, "
+              f"{max(raw.values()):,} bytes in the larger file uncompressed, {verdict}", flush=True)  # fmt: skip
         rows.append((name, n_videos, n_sentences, files, lines, seconds, on_disk, raw, verdict,
                      base_s, base_bytes, base_lines, written["metrics"]))  # fmt: skip
         del scores, ev

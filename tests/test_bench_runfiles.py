@@ -17,11 +17,11 @@ from leaderboard.score import first_relevant_ranks as scorer_ranks
 from leaderboard.score import score_submission
 from mrw.bench.evaluator import Evaluation, evaluate_scores
 from mrw.bench.runfiles import (
-    RUN_DEPTH,
     fitted_depth,
     resolve_depth,
     write_evaluation_runs,
 )
+from mrw.catalog import get_dataset
 
 
 def synthetic(
@@ -65,7 +65,7 @@ def test_top_columns_equals_a_full_stable_sort_also_with_ties() -> None:
 
 
 def test_default_depths_and_the_size_limit() -> None:
-    assert RUN_DEPTH["mrw"] is None and RUN_DEPTH["tgif"] == 500
+    assert get_dataset("mrw").run_depth is None and get_dataset("tgif").run_depth == 500
     queries, docs = [f"q{i:02d}" for i in range(100)], [f"d{i:04d}" for i in range(2000)]
     assert resolve_depth("mrw", queries, docs, "pvse", None) == 2000  # full
     assert resolve_depth("tgif", queries, docs, "pvse", None) == 500

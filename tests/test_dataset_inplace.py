@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mrw.dataset import VideoRow, build_dataset, collate, load_dataset
-from mrw.inplace import MediaLocatorError, read_media
+from mrw.dataset.inplace import MediaLocatorError, read_media
 
 
 def _disk_bytes(root: Path) -> int:

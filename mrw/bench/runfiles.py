@@ -1,8 +1,9 @@
 """The harness's run files: how deep to write them, writing the pair, and what they score.
 
-A run file is what a user keeps and submits, so its default depth is chosen per dataset to
-keep every reported metric exact or honestly bounded while the pair stays small, fast to
-write and within the scorer's default size limit (`leaderboard.parse.DEFAULT_MAX_BYTES`):
+A run file is what a user keeps and submits, so its default depth is chosen per dataset (the
+catalogue record's `run_depth`, `mrw.catalog`) to keep every reported metric exact or
+honestly bounded while the pair stays small, fast to write and within the scorer's default
+size limit (`leaderboard.parse.DEFAULT_MAX_BYTES`):
 
 - MRW (5,000 x 5,000): full depth. Its MedR is ~1,600 (PVSE paper), beyond any usual
   truncation, and full depth also keeps MeanR exact: 25M short lines per direction.
@@ -10,7 +11,7 @@ write and within the scorer's default size limit (`leaderboard.parse.DEFAULT_MAX
   exact whenever it is <= 500 (published TGIF MedRs are far lower), MeanR is a lower bound
   (">= x"). Full depth would be 775M lines, ~41 GiB a direction.
 
-Whatever the table says, a default depth is lowered, if needed, to the deepest one whose
+Whatever the catalogue says, a default depth is lowered, if needed, to the deepest one whose
 file is certain to stay under the scorer's limit (from the ids' lengths), so a default run
 pair is always accepted by `mrw-leaderboard score` with default settings.
 
@@ -39,9 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Default run-file depth per dataset name (None = the whole gallery). Other datasets
-#: (folders, hub ids, the toy set) get full depth, within the scorer's size limit.
-RUN_DEPTH: dict[str, int | None] = {"mrw": None, "tgif": 500}
 FULL_DEPTH = 0  # `--run-depth full`
 # The longest text a float32 score takes ("-1.17549435e-38"), and the fixed parts of a
 # line: " Q0 " plus four separators (three spaces and the newline).
@@ -60,8 +58,12 @@ class RunFileInfo:
 
 
 def default_depth(dataset: str) -> int | None:
-    """The dataset's default run depth (None: full depth); see `RUN_DEPTH`."""
-    return RUN_DEPTH.get(dataset)
+    """The dataset's default run depth (None: full depth): its catalogue record's
+    `run_depth`; full depth for a folder or hub id outside the catalogue."""
+    from mrw.catalog import find_dataset
+
+    record = find_dataset(dataset)
+    return record.run_depth if record else None
 
 
 def max_line_bytes(doc_ids: Sequence[str], tag: str, depth: int) -> int:
@@ -160,7 +162,7 @@ def write_run_pair(
 
     Args:
         run_dir: the run folder.
-        dataset: the dataset name, for its default depth (`RUN_DEPTH`).
+        dataset: the dataset name, for its default depth (its catalogue record's).
         video_ids, sentence_ids: the matrix's row and column ids.
         scores: `[Nv, Nt]` numpy array or torch tensor, higher = more similar.
         tag: the run tag (no whitespace).
@@ -215,7 +217,6 @@ def write_evaluation_runs(
 
 __all__ = [
     "FULL_DEPTH",
-    "RUN_DEPTH",
     "RunFileInfo",
     "default_depth",
     "fitted_depth",

@@ -5,7 +5,7 @@ files in its cache, so a prepared dataset takes twice its size on disk. Here onl
 columns (ids, sentences, metadata) are read into memory; the media bytes stay in the parquet
 shards. Each row's `video` is `{"bytes": None, "path": "<shard>#<row>"}`, a locator that
 `read_media` resolves when the row's frames are decoded: it reads that row's row group
-(`mrw.dataset.ROW_GROUP_ROWS` rows, one column) and keeps the last few row groups of each
+(`mrw.dataset.writer.ROW_GROUP_ROWS` rows, one column) and keeps the last few row groups of each
 process in memory, so sequential reads touch each row group once.
 """
 
