@@ -90,11 +90,13 @@ def main() -> None:
     parser.add_argument("--no-score", action="store_true", help="skip scoring the pairs")
     parser.add_argument("--baseline-queries", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scale", type=float, default=1.0, help="shrink the shapes (quick runs)")
     args = parser.parse_args()
 
     rows = []
     for name in args.datasets:
         dataset, n_videos, n_sentences = SHAPES[name]
+        n_videos, n_sentences = (max(2, round(n * args.scale)) for n in (n_videos, n_sentences))
         videos, sentences, pair_video = ids(dataset, n_videos, n_sentences)
         gen = torch.Generator().manual_seed(args.seed)
         scores = torch.randn(n_videos, n_sentences, generator=gen)
@@ -103,9 +105,9 @@ def main() -> None:
         ev = evaluate_scores(scores, videos, sentences, pair_index)
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             written = write_evaluation_runs(root, dataset, ev, "pvse", None)
-            seconds = time.perf_counter() - start
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
             files = written["run_files"]
             on_disk = sum(f["bytes"] for f in files.values())
             raw = {d: uncompressed_bytes(root / f"{d}.run.gz") for d in files}
@@ -124,24 +126,24 @@ def main() -> None:
                 )
             base_s, base_bytes, base_lines = baseline(root, ev, args.baseline_queries)
         lines = sum(f["lines"] for f in files.values())
-        print(f"{name}: {lines:,} lines written in {seconds:.1f} s, {on_disk:,} bytes on disk, "
+        print(f"{name}: {lines:,} lines written in {seconds:.1f} s ({cpu:.1f} CPU-s), {on_disk:,} bytes on disk, "
               f"{max(raw.values()):,} bytes in the larger file uncompressed, {verdict}", flush=True)  # fmt: skip
-        rows.append((name, n_videos, n_sentences, files, lines, seconds, on_disk, raw, verdict,
+        rows.append((name, n_videos, n_sentences, files, lines, seconds, cpu, on_disk, raw, verdict,
                      base_s, base_bytes, base_lines, written["metrics"]))  # fmt: skip
         del scores, ev
 
     load = os.getloadavg()
     print(f"\nload average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
     header = (f"{'shape':<11} {'videos x sentences':>19} {'depth t2v/v2t':>14} {'lines':>7} "
-              f"{'write s':>8} {'pair MiB':>9} {'max file MiB raw':>17}  scorer (defaults)")  # fmt: skip
+              f"{'write s':>8} {'CPU-s':>6} {'pair MiB':>9} {'max file MiB raw':>17}  scorer (defaults)")  # fmt: skip
     print(header)
-    for name, nv, ns, files, lines, seconds, on_disk, raw, verdict, *_ in rows:
+    for name, nv, ns, files, lines, seconds, cpu, on_disk, raw, verdict, *_ in rows:
         depths = f"{files['t2v']['depth']}/{files['v2t']['depth']}"
         print(f"{name:<11} {f'{nv:,} x {ns:,}':>19} {depths:>14} {lines / 1e6:>6.1f}M "
-              f"{seconds:>8.1f} {on_disk / 2**20:>9.0f} {max(raw.values()) / 2**20:>17.0f}  {verdict}")  # fmt: skip
+              f"{seconds:>8.1f} {cpu:>6.1f} {on_disk / 2**20:>9.0f} {max(raw.values()) / 2**20:>17.0f}  {verdict}")  # fmt: skip
     print("\nbaseline: the previous default (full depth, run-id tag), scaled from "
           f"{args.baseline_queries} queries per direction")  # fmt: skip
-    for name, *_, seconds, on_disk, _raw, _verdict, base_s, base_bytes, base_lines, m in rows:
+    for name, *_, seconds, _cpu, on_disk, _raw, _verdict, base_s, base_bytes, base_lines, m in rows:
         print(f"{name:<11} {base_lines / 1e6:>7.1f}M lines, {base_s:>7.0f} s, "
               f"{base_bytes / 2**30:>6.2f} GiB gzip -> {base_s / seconds:.1f}x faster, "
               f"{base_bytes / on_disk:.1f}x smaller; MedR t2v {m['t2v']['MedR']}, "
