@@ -22,6 +22,9 @@ import pyarrow.compute as pc
 from mrw.atomic import atomic_write
 
 LINES_PER_BLOCK = 1 << 20  # formatting granularity: bounds memory to a few hundred MB
+# Scores per block: a truncated ranking of a wide gallery (TGIF: 34,101 documents) must not
+# pull thousands of full rows at once; their copies would cost far more than the formatting.
+SCORES_PER_BLOCK = 1 << 22
 GZIP_LEVEL = 1  # run files are large and compress well even at level 1; level 9 is 5x slower
 
 
@@ -131,7 +134,7 @@ def write_run(
         sorted(range(n_docs), key=lambda i: str(docids[i]).encode("utf-8"), reverse=True), np.int64
     )
     docids_desc = doc_array.take(pa.array(by_id_desc))
-    rows_per_block = max(1, LINES_PER_BLOCK // depth)
+    rows_per_block = max(1, min(LINES_PER_BLOCK // depth, SCORES_PER_BLOCK // n_docs))
     compress = os.fspath(path).endswith(".gz")
     tag_eol = f"{tag}\n"
 
