@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mrw.bench.ranking import hinge_ranking_loss
+
 Kernel = Literal["squared", "distance"]
 
 
@@ -32,21 +34,20 @@ def mil_loss(
 ) -> Tensor:
     """Bidirectional triplet hinge on the MIL similarity of aligned batches (row i ↔ row i).
 
-    For each query (a video against all sentences, a sentence against all videos) the cost
-    of a negative is `max(0, margin - s(pos) + s(neg))`; `max_violation` keeps the hardest
-    negative (VSE++), otherwise the costs are averaged over the B-1 negatives. Queries are
-    averaged and the two directions added. With K = 1 this is exactly VSE++'s loss (which
-    sums over queries instead of averaging: a constant factor B).
+    Args:
+        video: `[B, K, D]` L2-normalised video embeddings.
+        text: `[B, K', D]` L2-normalised sentence embeddings; row i pairs with video i.
+        margin: the hinge margin.
+        max_violation: keep each anchor's hardest negative (VSE++); otherwise sum the costs
+            over the B-1 negatives, the paper's L_mil (Song & Soleymani 2019, Eq. 4).
+
+    Returns:
+        A scalar: `mrw.bench.ranking.hinge_ranking_loss` of `mil_similarity`, i.e. costs
+        summed over negatives (or the hardest), averaged over anchors, both directions added:
+        the normalisation every baseline uses. With K = 1 it is exactly VSE++'s loss (and
+        VSE0's without `max_violation`), up to VSE++'s sum over anchors (a constant factor B).
     """
-    scores = mil_similarity(video, text)
-    positives = scores.diagonal()
-    is_positive = torch.eye(scores.size(0), dtype=torch.bool, device=scores.device)
-    v2t = (margin - positives[:, None] + scores).clamp(min=0).masked_fill(is_positive, 0.0)
-    t2v = (margin - positives[None, :] + scores).clamp(min=0).masked_fill(is_positive, 0.0)
-    if max_violation:
-        return v2t.amax(dim=1).mean() + t2v.amax(dim=0).mean()
-    negatives = max(scores.size(0) - 1, 1)
-    return (v2t.sum() + t2v.sum()) / (negatives * scores.size(0))
+    return hinge_ranking_loss(mil_similarity(video, text), margin, hardest=max_violation)
 
 
 def diversity_loss(residuals: Tensor) -> Tensor:

@@ -42,7 +42,7 @@ class PVSEConfig:
     hidden_dim: int = 1024  # H, biGRU output (two directions of H/2); projected to D if different
     word_dim: int = 300  # GloVe 840B
     margin: float = 0.1
-    max_violation: bool = True  # hardest negative (VSE++); False averages over negatives
+    max_violation: bool = True  # hardest negative (VSE++); False sums them (the paper's L_mil)
     div_weight: float = 0.1  # λ1
     mmd_weight: float = 0.01  # λ2
     relative_weighting: bool = False  # λ as a fraction of L_mil (ratio detached)
