@@ -50,13 +50,23 @@ def mil_loss(
     return hinge_ranking_loss(mil_similarity(video, text), margin, hardest=max_violation)
 
 
-def diversity_loss(residuals: Tensor) -> Tensor:
-    """‖G - I‖_F / K² averaged over the batch, G the Gram matrix of the K L2-normalised
-    locally-guided features Υ `[B, K, D]` (Eq. 7): pushes the K heads to attend to
-    different parts of the instance. Acts on Υ, not on the final embeddings z."""
-    unit = F.normalize(residuals, dim=-1)
-    k = unit.size(1)
-    gram = unit @ unit.transpose(1, 2)
+def diversity_loss(heads: Tensor, normalise: bool = True) -> Tensor:
+    """‖G - I‖_F / K² averaged over the batch, G the Gram matrix of the K rows of `heads`.
+
+    Args:
+        heads: `[B, K, N]`, one row per PIE-Net head: the locally-guided features Υ
+            (`N = D`; the paper's Eq. 7 and the reference code, rows L2-normalised first), or
+            the attention maps α (`N = T`, rows are distributions; Lin et al. 2017's penalty
+            ‖AAᵀ - I‖_F, with `normalise=False`, so it also rewards peaked attention).
+        normalise: L2-normalise the rows before forming G.
+
+    Returns:
+        A scalar, 0 when the K rows are orthonormal. Pushes the heads apart: on Υ towards
+        different directions of the embedding space, on α towards different frames/words.
+    """
+    rows = F.normalize(heads, dim=-1) if normalise else heads
+    k = rows.size(1)
+    gram = rows @ rows.transpose(1, 2)
     identity = torch.eye(k, dtype=gram.dtype, device=gram.device)
     return torch.linalg.matrix_norm(gram - identity).mean() / k**2
 
