@@ -21,7 +21,7 @@ K·D-d embedding (`encode_*` returns `[B, 1, K·D]`) and trains with the plain t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 DiversityTarget = Literal["residual", "attention"]
 
@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from mrw.bench.method import Batch, Method, MethodContext
 from mrw.bench.registry import register_method
 from mrw.errors import MRWError
+from pvse.diagnostics import attention_activity
 from pvse.encoders import Encoded, ImageEncoder, TextEncoder, VideoEncoder
 from pvse.losses import Kernel, combine_losses, diversity_loss, mil_loss, mmd_loss
 from pvse.pie_net import PIENet
@@ -162,6 +163,26 @@ class PVSE(Method):
 
     def encode_text(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         return self._embed_text(tokens, lengths)[0]
+
+    @torch.no_grad()
+    def init_check(self, batch: Batch) -> dict[str, Any] | None:
+        """Per modality, `pvse.diagnostics.attention_activity` of PIE-Net's attention on
+        `batch` (None without PIE-Net, k=0). Runs in eval mode; restores the mode after."""
+        if self.config.k == 0:
+            return None
+        was_training = self.training
+        self.eval()
+        sides = {
+            "video": (self.visual_encoder, self.visual_head, batch.video, batch.video_lengths),
+            "text": (self.text_encoder, self.text_head, batch.tokens, batch.token_lengths),
+        }
+        out = {}
+        for side, (encoder, head, inputs, lengths) in sides.items():
+            encoded = encoder(inputs, lengths)
+            _, attention = head.pie_net.attention(encoded.local, encoded.mask)
+            out[side] = attention_activity(attention, encoded.mask)
+        self.train(was_training)
+        return out
 
     def loss(self, batch: Batch) -> dict[str, Tensor]:
         video, video_heads = self._embed_video(batch.video, batch.video_lengths)

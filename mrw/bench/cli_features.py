@@ -15,7 +15,9 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--backbone",
-        help="torchvision model per frame, or histogram (regional colour histograms, no learning) (default: resnet152; toy: histogram)",
+        help="torchvision model per frame, histogram (regional colour histograms) or colour-edges "
+        "(the toy set's colour, tint and edge features; both learning-free) "
+        "(default: resnet152; toy: colour-edges)",
     )
     group.add_argument(
         "--weights",
@@ -25,6 +27,12 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--image-size", type=int, help="frame side in pixels (default: 224; toy: 64)"
+    )
+    group.add_argument(
+        "--standardize-features",
+        action=argparse.BooleanOptionalAction,
+        help="z-score cached frame features per dimension with training-split statistics "
+        "before training and evaluation (default: on for the toy set, off otherwise)",
     )
     group.add_argument("--num-frames", type=int, default=8, help="frames per video (default: 8)")
     group.add_argument(

@@ -149,6 +149,7 @@ def options_from_args(args: argparse.Namespace, **fixed: Any) -> RunOptions:
         "image_size": args.image_size,
         "backbone": args.backbone,
         "weights": args.weights,
+        "standardize_features": args.standardize_features,
         "glove": args.glove,
         "runs_dir": args.runs_dir,
         "feature_workers": args.workers,

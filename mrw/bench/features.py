@@ -83,8 +83,9 @@ def dataset_slug(dataset: str) -> str:
 
 
 def default_backbone(dataset: str) -> tuple[str, int]:
-    """(backbone, image size): ResNet-152 at 224 as in the paper; colour histograms for the toy set."""
-    return ("histogram", 64) if dataset == "toy" else ("resnet152", 224)
+    """(backbone, image size): ResNet-152 at 224 as in the paper; for the toy set the
+    learning-free `colour-edges` features made for its kinds of moments."""
+    return ("colour-edges", 64) if dataset == "toy" else ("resnet152", 224)
 
 
 def _imagenet_state_dict(backbone: str) -> dict[str, Tensor] | None:
@@ -156,6 +157,10 @@ def build_backbone(backbone: str, weights: str) -> tuple[nn.Module, str]:
         raise FeatureError(f"unknown weights {weights!r}; use 'imagenet' or 'none'")
     if backbone == "histogram":
         return ColourHistogram().eval(), "none"
+    if backbone == "colour-edges":
+        from mrw.bench.toy_features import ColourEdgeFeatures
+
+        return ColourEdgeFeatures().eval(), "none"
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(

@@ -66,6 +66,7 @@ class RunOptions:
     image_size: int | None = None
     backbone: str | None = None
     weights: str | None = None  # "imagenet" | "none"
+    standardize_features: bool | None = None  # z-score frames with train statistics (toy: on)
     glove: str | None = None  # path to glove.840B.300d.txt
     min_word_count: int = 1
     runs_dir: str = "runs"
@@ -92,6 +93,9 @@ class RunOptions:
             backbone=self.backbone or backbone,
             image_size=self.image_size or size,
             weights=self.weights or ("none" if toy else "imagenet"),
+            standardize_features=toy
+            if self.standardize_features is None
+            else self.standardize_features,
             lr=self.lr
             if self.lr is not None or method is None
             else get_method_class(method).default_lr,
@@ -261,7 +265,7 @@ def run_method(
     `torchrun` every rank calls this; rank 0 writes the record and all ranks return it.
     """
     from leaderboard.runfile import write_run
-    from mrw.bench.data import PairData
+    from mrw.bench.data import PairData, standardized
     from mrw.bench.evaluator import evaluate
     from mrw.bench.features import FeatureSpec, extract_features
     from mrw.bench.method import MethodContext
@@ -294,6 +298,8 @@ def run_method(
             workers=options.feature_workers,
             progress=options.progress,
         )
+    if options.standardize_features:
+        splits = standardized(splits)
     vocab = Vocabulary.build(splits["train"].sentences, options.min_word_count)
     vectors = word_vectors(vocab, options.glove, seed=options.seed)
     data = {name: PairData(split, vocab) for name, split in splits.items()}
@@ -338,6 +344,7 @@ def run_method(
         log=lambda record: _append_log(run_dir / "log.jsonl", record),
         progress=options.progress,
     )
+    init_check = _init_check(model, data["train"], device)
     trained = trainer.fit(data["train"], data["validation"], resume=resuming)
     if options.finetune_epochs:
         model, data, trained = _finetune(model, used, vocab, options, train_config, device, run_dir)
@@ -354,6 +361,7 @@ def run_method(
         if device.type == "cpu"
         else f"{device} ({torch.cuda.get_device_name(device)})",
         "world_size": dist_util.world_size(),
+        "init_check": init_check,
         "best_epoch": trained.best_epoch,
         "best_validation_rsum": trained.best_rsum,
         "wall_time_s": round(time.perf_counter() - started, 3),
@@ -385,6 +393,19 @@ def run_method(
         _write_json(run_dir / "metrics.json", record)
     dist_util.barrier()
     return RunResult(run_dir, evaluation.metrics, record)
+
+
+def _init_check(model: Method, train: PairData, device: torch.device) -> dict[str, Any] | None:
+    """The method's init-time diagnostics on the first training pairs (at most 256), with a
+    warning when PVSE's PIE-Net is inert (`pvse.diagnostics`)."""
+    from pvse.diagnostics import describe_inert
+
+    batch = train.batch(torch.arange(min(256, train.num_pairs)))
+    check = model.to(device).init_check(batch.to(device))
+    warning = describe_inert(check) if check else None
+    if warning and dist_util.is_main():
+        log.warning(warning)
+    return check
 
 
 def _finetune(
