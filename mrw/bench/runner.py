@@ -3,7 +3,8 @@
 `run_method` is the API every harness command (run, compare, sweep, reproduce) builds on, so
 all methods go through the same features, trainer, evaluator and scorer. A run record is
 `{runs_dir}/{dataset}/{method}/{run_id}/` with `config.json`, `metrics.json`, `t2v.run.gz`,
-`v2t.run.gz`, `checkpoint.pt`, `log.jsonl` (and `vocab.json`, to reuse the checkpoint).
+`v2t.run.gz`, `checkpoint.pt`, `log.jsonl` (and `vocab.json`, to reuse the checkpoint;
+`query_ranks.json`, each query's first relevant rank, for `compare`'s paired tests).
 `metrics.json` is written last: its presence marks a finished run.
 """
 
@@ -386,6 +387,13 @@ def run_method(
             evaluation.scores,
             tag,
             options.run_depth,
+        )
+        _write_json(  # per-query first relevant ranks: the paired tests of `compare`
+            run_dir / "query_ranks.json",
+            {
+                "t2v": {"queries": split.pair_ids, "ranks": evaluation.t2v_ranks.tolist()},
+                "v2t": {"queries": split.video_ids, "ranks": evaluation.v2t_ranks.tolist()},
+            },
         )
         _append_log(
             run_dir / "log.jsonl", {"evaluation": options.split, "metrics": evaluation.metrics}
