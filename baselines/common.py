@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mrw.bench.encoders import TextEncoder, VideoEncoder
 from mrw.bench.method import Batch, Method, MethodContext
 from mrw.bench.ranking import hinge_ranking_loss
-from pvse.encoders import TextEncoder, VideoEncoder
 
 
 def masked_mean(x: Tensor, lengths: Tensor) -> Tensor:

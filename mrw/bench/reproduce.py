@@ -25,14 +25,13 @@ from mrw.atomic import atomic_write
 from mrw.bench.experiments import Experiment
 from mrw.bench.runner import RunOptions
 from mrw.bench.sweep import ABLATIONS, FULL_MODEL, SweepSpec
+from mrw.catalog import DatasetRecord, PaperSettings, get_dataset, list_datasets
 from mrw.errors import MRWError
 
 BASELINES = ("devise", "vsepp", "order", "corr_ae", "dual_path")
-PAPER_EPOCHS = 30
-PAPER_BATCH = 128
-K_GRID = list(range(9))
 DIV_GRID = [0.0, 0.01, 0.1, 1.0]  # decades around the paper's λ1 = 0.1
 MMD_GRID = [0.0, 0.001, 0.01, 0.1]  # decades around the paper's λ2 = 0.01
+FIGURES = ("fig5", "fig6", "fig7")
 
 # Assumed throughput on one current datacenter GPU (A100/H100 class, bf16), for the estimate
 # only: CNN feature extraction including decoding, and training/validation on cached features.
@@ -40,44 +39,15 @@ GPU_FRAMES_PER_S = 2500.0
 GPU_TRAIN_PAIRS_PER_S = 6000.0
 
 
-@dataclass(frozen=True)
-class PaperDataset:
-    """A dataset as the paper trains on it (sizes of the released splits, for the estimate)."""
-
-    name: str
-    num_frames: int  # T
-    k: int  # the paper's K
-    table: str
-    videos: int
-    train_pairs: int
-    eval_pairs: int  # validation + test sentences scored per epoch and at the end
+def paper_datasets() -> dict[str, DatasetRecord]:
+    """The catalogued datasets that have paper settings, by their table name."""
+    records = (get_dataset(name) for name in list_datasets())
+    return {record.paper.table: record for record in records if record.paper}
 
 
-DATASETS = {
-    "tgif": PaperDataset(
-        "tgif",
-        num_frames=8,
-        k=3,
-        table="table3",
-        videos=100_000,
-        train_pairs=80_000,
-        eval_pairs=45_000,
-    ),
-    "mrw": PaperDataset(
-        "mrw",
-        num_frames=4,
-        k=5,
-        table="table4",
-        videos=50_107,
-        train_pairs=44_107,
-        eval_pairs=6_000,
-    ),
-}
-TOY = PaperDataset(
-    "toy", num_frames=8, k=5, table="toy", videos=1_500, train_pairs=1_200, eval_pairs=300
-)
-TABLES = {"table3": DATASETS["tgif"], "table4": DATASETS["mrw"], "toy": TOY}
-TARGETS = ("table3", "table4", "fig5", "fig6", "fig7", "toy")
+def targets() -> list[str]:
+    """Every target: the tables of the catalogued datasets, then the figures."""
+    return [*paper_datasets(), *FIGURES]
 
 
 class ReproduceError(MRWError):
@@ -89,7 +59,7 @@ class Plan:
     """What one target runs on one dataset: a table of experiments, or sweeps for a figure."""
 
     target: str
-    dataset: PaperDataset
+    dataset: DatasetRecord
     experiments: list[Experiment] = dataclasses.field(default_factory=list)
     sweeps: list[SweepSpec] = dataclasses.field(default_factory=list)
 
@@ -97,57 +67,60 @@ class Plan:
         return self.experiments + [e for spec in self.sweeps for _, _, e in spec.experiments()]
 
 
-def pvse_overrides(dataset: PaperDataset, **changes: Any) -> dict[str, Any]:
+def pvse_overrides(dataset: DatasetRecord, **changes: Any) -> dict[str, Any]:
     """PVSE at the paper's settings for `dataset` (its defaults already hold margin and λs)."""
-    return {"k": dataset.k, "margin": 0.1, "div_weight": 0.1, "mmd_weight": 0.01, **changes}
+    return {"k": _paper(dataset).k, "margin": 0.1, "div_weight": 0.1, "mmd_weight": 0.01, **changes}
 
 
-# The toy set's shared settings, applied to every method that has the field: negatives summed
-# (from random initialisation the hardest-negative loss stays near 2 x margin there and learns
-# far less in 12 epochs), and 256-d embeddings and GRUs instead of 1,024 (5.7x faster steps on
-# a CPU, so 5 seeds of every row fit in an hour on 2 cores).
-TOY_SETTINGS = {"max_violation": False, "embed_dim": 256, "hidden_dim": 256, "code_dim": 256}
-TOY_K = (0, 1, 3, 5)  # the toy table's PVSE rows; K=3 (three kinds of moments) also with div_on
-TOY_K_GRID = list(range(6))
-TOY_ABLATION_K = [1, 3]
+def _paper(dataset: DatasetRecord) -> PaperSettings:
+    if dataset.paper is None:
+        raise ReproduceError(f"the {dataset.name} dataset has no paper settings to reproduce")
+    return dataset.paper
 
 
-def _with_toy_settings(experiment: Experiment) -> Experiment:
-    """The experiment with `TOY_SETTINGS` for the fields its method's config has."""
+def _with_shared_settings(experiment: Experiment, paper: PaperSettings) -> Experiment:
+    """The experiment with the paper's shared settings for the fields its method's config has:
+    `max_violation=False` when the paper sums over negatives, and `method_settings`."""
     from mrw.bench.registry import get_method_class
 
     fields = {f.name for f in dataclasses.fields(get_method_class(experiment.method).config_class)}
-    shared = {k: v for k, v in TOY_SETTINGS.items() if k in fields}
+    shared = {**paper.method_settings}
+    if not paper.hardest_negative:
+        shared["max_violation"] = False
+    shared = {k: v for k, v in shared.items() if k in fields}
     return dataclasses.replace(experiment, overrides={**experiment.overrides, **shared})
 
 
-def _table(dataset: PaperDataset) -> list[Experiment]:
+def _table(dataset: DatasetRecord) -> list[Experiment]:
+    """The baselines, PVSE at each of the table's K, and PVSE with diversity on attention."""
+    paper = _paper(dataset)
     experiments = [Experiment(m, {}, m) for m in BASELINES]
-    if dataset is not TOY:
-        return experiments + [
-            Experiment("pvse", pvse_overrides(dataset, k=1), "pvse K=1"),
-            Experiment("pvse", pvse_overrides(dataset), f"pvse K={dataset.k}"),
-        ]
-    experiments += [Experiment("pvse", pvse_overrides(dataset, k=k), f"pvse K={k}") for k in TOY_K]
-    experiments.append(
-        Experiment("pvse", pvse_overrides(dataset, k=3, div_on="attention"), "pvse K=3 div_on=α")
-    )
-    return [_with_toy_settings(e) for e in experiments]
+    for k in paper.table_k or (1, paper.k):
+        experiments.append(Experiment("pvse", pvse_overrides(dataset, k=k), f"pvse K={k}"))
+    if paper.attention_diversity_k is not None:
+        k = paper.attention_diversity_k
+        overrides = pvse_overrides(dataset, k=k, div_on="attention")
+        experiments.append(Experiment("pvse", overrides, f"pvse K={k} div_on=attention"))
+    return [_with_shared_settings(e, paper) for e in experiments]
 
 
-def make_plan(target: str, dataset: PaperDataset) -> Plan:
-    if target in TABLES:
+def make_plan(target: str, dataset: DatasetRecord) -> Plan:
+    """The experiments of `target` (a table or a figure) on `dataset` at its paper's settings.
+
+    Raises:
+        ReproduceError: an unknown target, or a dataset without paper settings.
+    """
+    paper = _paper(dataset)
+    if target == paper.table:
         return Plan(target, dataset, experiments=_table(dataset))
-    toy = dataset is TOY
-    base = pvse_overrides(dataset)
-    if toy:
-        base = _with_toy_settings(Experiment("pvse", base)).overrides
+    if target in paper_datasets():
+        raise ReproduceError(f"{target} is not the {dataset.name} table ({paper.table} is)")
+    base = _with_shared_settings(Experiment("pvse", pvse_overrides(dataset)), paper).overrides
     if target == "fig5":
-        grid = TOY_K_GRID if toy else K_GRID
-        return Plan(target, dataset, sweeps=[SweepSpec("k", grid, base=base)])
+        return Plan(target, dataset, sweeps=[SweepSpec("k", list(paper.k_grid), base=base)])
     if target == "fig6":
         variants = {FULL_MODEL: {}, **ABLATIONS}
-        grid = TOY_ABLATION_K if toy else K_GRID[1:]
+        grid = list(paper.ablation_k_grid)
         return Plan(target, dataset, sweeps=[SweepSpec("k", grid, variants, base=base)])
     if target == "fig7":
         return Plan(
@@ -158,49 +131,51 @@ def make_plan(target: str, dataset: PaperDataset) -> Plan:
                 SweepSpec("mmd_weight", MMD_GRID, base=base),
             ],
         )
-    raise ReproduceError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
+    raise ReproduceError(f"unknown target {target!r}; choose from {', '.join(targets())}")
 
 
-def datasets_for(target: str, chosen: str | None) -> list[PaperDataset]:
-    """Tables are tied to one dataset each; figures run on TGIF and MRW unless one is chosen."""
-    if target in TABLES:
-        dataset = TABLES[target]
+def datasets_for(target: str, chosen: str | None) -> list[DatasetRecord]:
+    """Tables are tied to one dataset each; figures run on every dataset the paper's figures
+    used (`PaperSettings.figures`) unless one is chosen."""
+    tables = paper_datasets()
+    if target in tables:
+        dataset = tables[target]
         if chosen and chosen != dataset.name:
             raise ReproduceError(
                 f"{target} is the {dataset.name} table; --dataset {chosen} does not apply"
             )
         return [dataset]
     if chosen:
-        if chosen not in (*DATASETS, TOY.name):
-            raise ReproduceError(f"--dataset must be one of {', '.join(DATASETS)} or {TOY.name}")
-        return [TOY if chosen == TOY.name else DATASETS[chosen]]
-    return list(DATASETS.values())
+        record = get_dataset(chosen)
+        _paper(record)
+        return [record]
+    return [record for record in tables.values() if _paper(record).figures]
 
 
-def paper_options(dataset: PaperDataset, base: RunOptions) -> RunOptions:
-    """The paper's run options for `dataset` (the toy set: the harness's toy defaults);
-    paths, device and GloVe come from `base`."""
-    if dataset is TOY:
-        return dataclasses.replace(base, dataset=TOY.name).resolved()
+def paper_options(dataset: DatasetRecord, base: RunOptions) -> RunOptions:
+    """The paper's run options for `dataset` (features, frames, batch, epochs); paths, device
+    and GloVe come from `base`, and so do epochs when `base` sets them."""
+    paper = _paper(dataset).training
     return dataclasses.replace(
         base,
         dataset=dataset.name,
-        num_frames=dataset.num_frames,
-        batch_size=PAPER_BATCH,
-        epochs=base.epochs or PAPER_EPOCHS,
-        backbone="resnet152",
-        weights="imagenet",
-        image_size=224,
+        num_frames=paper.num_frames,
+        fps=paper.fps,
+        batch_size=paper.batch_size,
+        epochs=base.epochs or paper.epochs,
+        backbone=paper.backbone,
+        weights=paper.weights,
+        image_size=paper.image_size,
     ).resolved()
 
 
 def estimate_gpu_hours(plan: Plan, options: RunOptions, seeds: int) -> tuple[float, float]:
     """(feature extraction hours, training hours) on one GPU at the assumed throughputs."""
-    d = plan.dataset
-    features = d.videos * d.num_frames / GPU_FRAMES_PER_S
-    per_epoch = (d.train_pairs + d.eval_pairs) / GPU_TRAIN_PAIRS_PER_S
+    paper = _paper(plan.dataset)
+    features = paper.videos * paper.training.num_frames / GPU_FRAMES_PER_S
+    per_epoch = (paper.train_pairs + paper.eval_pairs) / GPU_TRAIN_PAIRS_PER_S
     runs = len(plan.all_experiments()) * seeds
-    return features / 3600, runs * (options.epochs or PAPER_EPOCHS) * per_epoch / 3600
+    return features / 3600, runs * (options.epochs or paper.training.epochs) * per_epoch / 3600
 
 
 def _duration(hours: float) -> str:
@@ -210,15 +185,17 @@ def _duration(hours: float) -> str:
 def describe(plan: Plan, options: RunOptions, seeds: list[int]) -> str:
     glove = f"from {options.glove}" if options.glove else "NOT given (random word vectors)"
     header = (
-        f"{plan.target} on {plan.dataset.name}: T={options.num_frames}, paper K={plan.dataset.k}, "
+        f"{plan.target} on {plan.dataset.name}: T={options.num_frames}, "
+        f"paper K={_paper(plan.dataset).k}, "
         f"batch {options.batch_size}, {options.epochs} epochs, "
         f"{options.backbone} ({options.weights}) at {options.image_size}px, GloVe {glove}, seeds {seeds}"
     )
     lines = [header]
+    width = max((len(e.name) for e in plan.experiments), default=0)
     for e in plan.experiments:
         lr = options.resolved(e.method).lr
         lines.append(
-            f"  {e.name:<18} {e.method:<10} lr {lr:<7g} {dict(e.overrides) or '(its paper defaults)'}"
+            f"  {e.name:<{width}} {e.method:<10} lr {lr:<7g} {dict(e.overrides) or '(its paper defaults)'}"
         )
     for spec in plan.sweeps:
         fixed = {k: v for k, v in spec.base.items() if k != spec.parameter}
@@ -278,11 +255,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "(mrw download / mrw import), ImageNet ResNet-152 weights and, for the paper's "
         "numbers, --glove.",
     )
-    parser.add_argument("target", choices=TARGETS)
+    parser.add_argument("target", choices=targets())
     parser.add_argument(
         "--dataset",
-        choices=(*DATASETS, TOY.name),
-        help="figures: only this dataset, or the toy set (default: tgif and mrw)",
+        choices=[d.name for d in paper_datasets().values()],
+        help="figures: only this dataset (default: every dataset of the paper's figures)",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="print the plan and estimate, run nothing"
@@ -290,7 +267,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--epochs",
         type=int,
-        help=f"override the paper's {PAPER_EPOCHS} epochs (e.g. a quick check)",
+        help="override the paper's epochs (e.g. a quick check)",
     )
     parser.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per configuration (default: 1)")
