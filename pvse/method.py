@@ -33,7 +33,7 @@ from mrw.bench.encoders import Encoded, ImageEncoder, TextEncoder, VideoEncoder
 from mrw.bench.method import Batch, Method, MethodContext
 from mrw.bench.registry import register_method
 from mrw.errors import MRWError
-from pvse.diagnostics import attention_activity
+from pvse.diagnostics import attention_activity, describe_inert
 from pvse.losses import Kernel, combine_losses, diversity_loss, mil_loss, mmd_loss
 from pvse.pie_net import PIENet
 
@@ -168,7 +168,8 @@ class PVSE(Method):
     @torch.no_grad()
     def init_check(self, batch: Batch) -> dict[str, Any] | None:
         """Per modality, `pvse.diagnostics.attention_activity` of PIE-Net's attention on
-        `batch` (None without PIE-Net, k=0). Runs in eval mode; restores the mode after."""
+        `batch`, and a "warning" when the video side is inert (`describe_inert`); None
+        without PIE-Net (k=0). Runs in eval mode; restores the mode after."""
         if self.config.k == 0:
             return None
         was_training = self.training
@@ -177,13 +178,13 @@ class PVSE(Method):
             "video": (self.visual_encoder, self.visual_head, batch.video, batch.video_lengths),
             "text": (self.text_encoder, self.text_head, batch.tokens, batch.token_lengths),
         }
-        out = {}
+        out: dict[str, Any] = {}
         for side, (encoder, head, inputs, lengths) in sides.items():
             encoded = encoder(inputs, lengths)
             _, attention = head.pie_net.attention(encoded.local, encoded.mask)
             out[side] = attention_activity(attention, encoded.mask)
         self.train(was_training)
-        return out
+        return {**out, "warning": describe_inert(out)}
 
     def loss(self, batch: Batch) -> dict[str, Tensor]:
         video, video_heads = self._embed_video(batch.video, batch.video_lengths)

@@ -39,7 +39,7 @@ def test_colour_edge_features_show_each_kind_in_its_own_part() -> None:
     frames[1] = torch.tensor([20, 30, 100]).view(3, 1, 1) / 255  # a dark blue scene
     frames[2, :, ::4] = 160 / 255  # grey horizontal stripes (2 rows on, 2 off)
     frames[2, :, 1::4] = 160 / 255
-    out = ColourEdgeFeatures()(_normalised(frames))
+    out = ColourEdgeFeatures(IMAGENET_MEAN, IMAGENET_STD)(_normalised(frames))
     assert out.shape == (3, ColourEdgeFeatures.output_dim)
     bright = out[:, :72].view(3, 8, 3, 3)  # [frame, colour, row, column]
     red = 0b100

@@ -143,7 +143,7 @@ def build_backbone(backbone: str, weights: str) -> tuple[nn.Module, str]:
     if backbone == "colour-edges":
         from mrw.bench.toy_features import ColourEdgeFeatures
 
-        return ColourEdgeFeatures().eval(), "none"
+        return ColourEdgeFeatures(IMAGENET_MEAN, IMAGENET_STD).eval(), "none"
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(

@@ -97,7 +97,8 @@ class Method(nn.Module, ABC):
 
     def init_check(self, batch: Batch) -> dict[str, Any] | None:
         """Diagnostics measured once before training, recorded in the run record (PVSE:
-        whether PIE-Net's attention is alive, `pvse.diagnostics`). Default: none."""
+        whether PIE-Net's attention is alive, `pvse.diagnostics`); a "warning" entry, when
+        not None, is logged by the runner. Default: none."""
         return None
 
     def on_epoch_start(self, epoch: int) -> None:

@@ -372,15 +372,12 @@ def run_method(
 
 
 def _init_check(model: Method, train: PairData, device: torch.device) -> dict[str, Any] | None:
-    """The method's init-time diagnostics on the first training pairs (at most 256), with a
-    warning when PVSE's PIE-Net is inert (`pvse.diagnostics`)."""
-    from pvse.diagnostics import describe_inert
-
+    """The method's init-time diagnostics (`Method.init_check`) on the first training pairs
+    (at most 256); their `warning`, if any, is logged."""
     batch = train.batch(torch.arange(min(256, train.num_pairs)))
     check = model.to(device).init_check(batch.to(device))
-    warning = describe_inert(check) if check else None
-    if warning and dist_util.is_main():
-        log.warning(warning)
+    if check and check.get("warning") and dist_util.is_main():
+        log.warning(check["warning"])
     return check
 
 

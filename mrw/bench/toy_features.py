@@ -21,21 +21,23 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from mrw.bench.features import IMAGENET_MEAN, IMAGENET_STD
-
 # (dx, dy) steps of the four edge orientations: horizontal, vertical, both diagonals.
 EDGE_STEPS = ((1, 0), (0, 1), (1, 1), (1, -1))
 
 
 class ColourEdgeFeatures(nn.Module):
-    """ImageNet-normalised frames `[N, 3, H, W]` -> `[N, 152]` float32 features (see module)."""
+    """Normalised frames `[N, 3, H, W]` -> `[N, 152]` float32 features (see module).
+
+    `mean` and `std` are the per-channel normalisation the frames arrive with (ImageNet's,
+    as for every backbone); they are undone first.
+    """
 
     output_dim = 9 * 8 + 64 + 4 * 4
 
-    def __init__(self) -> None:
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
         super().__init__()
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
     @staticmethod
     def _histogram(index: Tensor, bins: int, grid: int) -> Tensor:
