@@ -134,7 +134,7 @@ def test_execute_writes_table_and_plots(tmp_path: Path, monkeypatch: pytest.Monk
     )
     assert len(fake.calls) == 7 * 2
     table = written[0].read_text()
-    assert "pvse (k=1)" in table and "dual_path" in table and "| 2 |" in table
+    assert "pvse (k=1, max_violation=False)" in table and "dual_path" in table and "| 2 |" in table
     written = execute(
         make_plan("fig7", get_dataset("mrw")), options, [0], tmp_path / "out", log=lambda _: None
     )

@@ -77,6 +77,32 @@ def standardized(
     return out
 
 
+def one_sentence_per_video(split: SplitFeatures) -> SplitFeatures:
+    """The split with only the last pair of each video, in split order.
+
+    The reference code (yalesong/pvse, `TGIFDataset`) maps each GIF id to one sentence, the
+    last one its TSV lists, and scores the test GIFs 1:1 against those; TGIF rows imported by
+    `mrw import tgif` keep the TSV's order, so this is the same choice.
+
+    Args:
+        split: any split (`pair_video` maps pairs to videos).
+
+    Returns:
+        `SplitFeatures` with every video and one pair per video (videos without a pair are
+        impossible in a split; each keeps its features).
+    """
+    last: dict[int, int] = {}
+    for pair, video in enumerate(split.pair_video.tolist()):
+        last[video] = pair
+    keep = sorted(last.values())
+    return dataclasses.replace(
+        split,
+        pair_ids=[split.pair_ids[i] for i in keep],
+        sentences=[split.sentences[i] for i in keep],
+        pair_video=split.pair_video[keep],
+    )
+
+
 def _valid_mask(split: SplitFeatures) -> Tensor:
     """`[Nv, T]` bool: True on the frames within each video's length."""
     steps = torch.arange(split.features.size(1))

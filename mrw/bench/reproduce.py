@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mrw.atomic import atomic_write
+from mrw.bench.departures import departures
 from mrw.bench.experiments import Experiment
 from mrw.bench.runner import RunOptions
 from mrw.bench.sweep import ABLATIONS, FULL_MODEL, SweepSpec
@@ -80,11 +81,14 @@ def _paper(dataset: DatasetRecord) -> PaperSettings:
 
 def _with_shared_settings(experiment: Experiment, paper: PaperSettings) -> Experiment:
     """The experiment with the paper's shared settings for the fields its method's config has:
-    `max_violation=False` when the paper sums over negatives, and `method_settings`."""
+    `max_violation=False` when the paper sums over negatives, `method_settings`, and for PVSE
+    `pvse_settings`."""
     from mrw.bench.registry import get_method_class
 
     fields = {f.name for f in dataclasses.fields(get_method_class(experiment.method).config_class)}
     shared = {**paper.method_settings}
+    if experiment.method == "pvse":
+        shared.update(paper.pvse_settings)
     if not paper.hardest_negative:
         shared["max_violation"] = False
     shared = {k: v for k, v in shared.items() if k in fields}
@@ -166,6 +170,7 @@ def paper_options(dataset: DatasetRecord, base: RunOptions) -> RunOptions:
         backbone=paper.backbone,
         weights=paper.weights,
         image_size=paper.image_size,
+        one_sentence_per_video=base.one_sentence_per_video and dataset.sentences_per_video > 1,
     ).resolved()
 
 
@@ -203,6 +208,9 @@ def describe(plan: Plan, options: RunOptions, seeds: list[int]) -> str:
             f"  sweep {spec.parameter} over {spec.values}, curves {', '.join(spec.variants)}, "
             f"fixed {fixed}"
         )
+    if plan.dataset.builder is None:  # a paper's dataset (the toy set has no paper to depart from)
+        lines.append("  departures from the paper and its reference code (docs/methods.md):")
+        lines += [f"    - {line}" for line in departures(plan.dataset, options)]
     features, training = estimate_gpu_hours(plan, options, len(seeds))
     runs = len(plan.all_experiments()) * len(seeds)
     lines.append(
@@ -262,7 +270,23 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="figures: only this dataset (default: every dataset of the paper's figures)",
     )
     parser.add_argument(
-        "--dry-run", action="store_true", help="print the plan and estimate, run nothing"
+        "--dry-run",
+        action="store_true",
+        help="print the plan, its departures from the paper and the estimate; run nothing",
+    )
+    parser.add_argument(
+        "--tgif-protocol",
+        choices=("paper", "all-sentences"),
+        default="paper",
+        help="TGIF test scoring: paper (one sentence per test video, 1:1, as the reference "
+        "code) or all-sentences (every sentence a query) (default: paper)",
+    )
+    parser.add_argument(
+        "--lr-schedule",
+        choices=("harness", "reference"),
+        default="harness",
+        help="harness (halve the lr when validation rsum stalls for an epoch) or reference "
+        "(yalesong/pvse's ReduceLROnPlateau in mode 'min', patience 10) (default: harness)",
     )
     parser.add_argument(
         "--epochs",
@@ -290,7 +314,12 @@ def main(args: argparse.Namespace) -> int:
 
     seeds = seed_range(args.seed, args.seeds)
     base = RunOptions(
-        epochs=args.epochs, glove=args.glove, device=args.device, runs_dir=args.runs_dir
+        epochs=args.epochs,
+        glove=args.glove,
+        device=args.device,
+        runs_dir=args.runs_dir,
+        lr_schedule=args.lr_schedule,
+        one_sentence_per_video=args.tgif_protocol == "paper",
     )
     plans = [
         (make_plan(args.target, d), paper_options(d, base))

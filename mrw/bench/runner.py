@@ -60,6 +60,13 @@ class RunOptions:
     batch_size: int | None = None
     lr: float | None = None
     lr_patience: int = 1
+    # "harness": halve the lr when validation rsum has not risen for `lr_patience` epochs;
+    # "reference": yalesong/pvse's ReduceLROnPlateau left in mode "min" with patience 10,
+    # i.e. halve it after 10 epochs in which rsum did not *fall* (see docs/methods.md).
+    lr_schedule: str = "harness"
+    # Score each evaluated video against one sentence only (its last in split order), as the
+    # reference does on TGIF (one sentence per test GIF, 1:1 ranking); False: every sentence.
+    one_sentence_per_video: bool = False
     grad_clip: float = 2.0
     seed: int = 0
     device: str = "auto"  # "auto" = CUDA when available, else CPU
@@ -243,7 +250,7 @@ def run_method(
     `torchrun` every rank calls this; rank 0 writes the record and all ranks return it.
     """
     from leaderboard.runfile import write_run
-    from mrw.bench.data import PairData, standardized
+    from mrw.bench.data import PairData, one_sentence_per_video, standardized
     from mrw.bench.evaluator import evaluate
     from mrw.bench.features import extract_features
     from mrw.bench.method import MethodContext
@@ -269,6 +276,8 @@ def run_method(
         )
     if options.standardize_features:
         splits = standardized(splits)
+    if options.one_sentence_per_video:
+        splits[options.split] = one_sentence_per_video(splits[options.split])
     vocab = Vocabulary.build(splits["train"].sentences, options.min_word_count)
     vectors = word_vectors(vocab, options.glove, seed=options.seed)
     data = {name: PairData(split, vocab) for name, split in splits.items()}
@@ -276,7 +285,7 @@ def run_method(
         epochs=options.epochs,
         batch_size=options.batch_size,
         lr=options.lr,
-        lr_patience=options.lr_patience,
+        **_schedule(options),
         grad_clip=options.grad_clip,
         seed=options.seed,
         eval_batch_size=options.eval_batch_size,
@@ -369,6 +378,19 @@ def run_method(
         _write_json(run_dir / "metrics.json", record)
     dist_util.barrier()
     return RunResult(run_dir, evaluation.metrics, record)
+
+
+def _schedule(options: RunOptions) -> dict[str, Any]:
+    """TrainConfig's lr-schedule fields for `options.lr_schedule`.
+
+    Raises:
+        MRWError: an unknown schedule.
+    """
+    if options.lr_schedule == "harness":
+        return {"lr_mode": "max", "lr_patience": options.lr_patience}
+    if options.lr_schedule == "reference":
+        return {"lr_mode": "min", "lr_patience": 10}
+    raise MRWError(f"lr_schedule must be 'harness' or 'reference', got {options.lr_schedule!r}")
 
 
 def _init_check(model: Method, train: PairData, device: torch.device) -> dict[str, Any] | None:
