@@ -38,6 +38,7 @@ from pathlib import Path
 
 from mrw.catalog import get_dataset
 from mrw.dataset import VideoRow, build_dataset
+from mrw.dataset.qrels import write_split_qrels
 
 # Bright: each object colour has every channel either > 192 or < 128 (its own bright bin).
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -352,7 +353,7 @@ def build_toy(
         "and its sentence describes one of them, objects often partially. "
         "Generated with:\n\n```json\n" + json.dumps(asdict(config), sort_keys=True) + "\n```\n"
     )
-    return build_dataset(
+    built = build_dataset(
         splits,
         out_dir,
         pretty_name="MRW toy set",
@@ -360,3 +361,5 @@ def build_toy(
         card_metadata={"license": "mit", "language": ["en"]},
         progress=progress,
     )
+    write_split_qrels(built, list(splits))  # qrels/{split}/, as `mrw build` writes them
+    return built
