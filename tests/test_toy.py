@@ -212,3 +212,10 @@ def test_demo_stages_run_end_to_end_on_a_small_toy_set(tmp_path):
         == sum(len(row["runs"]) for table in compared["tables"] for row in table["rows"])
         >= 7
     )
+    assert submitted == 8  # five baselines, PVSE K=1, K=3 and K=3 with div_on=attention
+    tests = compared["paired_tests"]
+    assert len(tests) == 2 * 7  # every row against PVSE K=1 and against PVSE K=3
+    assert all(len(t["p_queries"]) == 1 and t["p_queries"][0] is not None for t in tests)
+    assert "**Paired tests**" in (out / "compare.md").read_text()
+    compare_stage = next(s for s in summary["stages"] if s["stage"] == "compare methods")
+    assert "PVSE K=3 - K=1:" in compare_stage["summary"]
