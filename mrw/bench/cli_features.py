@@ -17,8 +17,9 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--backbone",
-        help="torchvision model per frame, or histogram (regional colour histograms, no "
-        "learning) (default: the dataset's: resnet152; toy: histogram)",
+        help="torchvision model per frame, histogram (regional colour histograms) or colour-edges "
+        "(the toy set's colour, tint and edge features; both learning-free) "
+        "(default: the dataset's: resnet152; toy: colour-edges)",
     )
     group.add_argument(
         "--weights",
@@ -28,6 +29,12 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--image-size", type=int, help="frame side in pixels (default: 224; toy: 64)"
+    )
+    group.add_argument(
+        "--standardize-features",
+        action=argparse.BooleanOptionalAction,
+        help="z-score cached frame features per dimension with training-split statistics "
+        "before training and evaluation (default: the dataset's; on for the toy set only)",
     )
     group.add_argument(
         "--num-frames",

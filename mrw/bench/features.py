@@ -140,6 +140,10 @@ def build_backbone(backbone: str, weights: str) -> tuple[nn.Module, str]:
         raise FeatureError(f"unknown weights {weights!r}; use 'imagenet' or 'none'")
     if backbone == "histogram":
         return ColourHistogram().eval(), "none"
+    if backbone == "colour-edges":
+        from mrw.bench.toy_features import ColourEdgeFeatures
+
+        return ColourEdgeFeatures(IMAGENET_MEAN, IMAGENET_STD).eval(), "none"
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(
