@@ -1,7 +1,7 @@
 """The decode error type, the limits every decode is held to, and the browsers' timing rule.
 
 Shared by `mrw.frames` (PyAV containers) and the format readers it uses (`mrw.gif`,
-`mrw.webp`), so none of them imports another's internals.
+`mrw.animation`), so none of them imports another's internals.
 """
 
 from __future__ import annotations

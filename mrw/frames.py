@@ -8,7 +8,7 @@ random contiguous window (`random`, training). Clips shorter than `num_frames` t
 their last frame.
 
 What counts as "the clip" is what a browser or player shows (docs/dataset.md, "Decoding
-rules"): GIF timing and block structure as browsers read them (`mrw.gif`), an MP4's edit
+rules"): GIF timing and block structure as browsers read them (`mrw.gif`, `mrw.animation`), an MP4's edit
 list (lead-in frames it hides are not frames of the clip) and its display matrix (frames
 are rotated as players rotate them). `probe`, the dataset row's `num_frames` and `decode`
 agree on every input.
@@ -36,14 +36,13 @@ import av
 import numpy as np
 import torch
 
+from mrw.animation import apng_delays, is_webp, iter_webp_frames, read_webp
 from mrw.decode_limits import (
     DEFAULT_LIMITS,
     DecodeLimits,
     FrameDecodeError,
-    browser_delay_s,
 )
 from mrw.gif import read_gif
-from mrw.webp import is_webp, iter_webp_frames, read_webp
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -58,7 +57,7 @@ __all__ = [
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview
 Sampling = Literal["uniform", "random"]
-# Animated image formats whose frame delays browsers floor (see `browser_delay_s`).
+# Animated image formats whose frame delays are read as browsers read them (`mrw.animation`).
 _BROWSER_TIMED_CODECS = ("apng",)
 
 
@@ -173,8 +172,9 @@ def _av_timeline(data: bytes, limits: DecodeLimits) -> _Timeline:
     if any(math.isnan(start) for _, start, _ in packets):  # no timestamps: the nominal rate
         packets = [(None, i / rate, 1 / rate) for i in range(len(packets))]
     packets.sort(key=lambda p: p[1])
-    if codec in _BROWSER_TIMED_CODECS:
-        delays = tuple(browser_delay_s(d) for _, _, d in packets)
+    chunk_delays = apng_delays(data) if codec in _BROWSER_TIMED_CODECS else None
+    if chunk_delays is not None and len(chunk_delays) == len(packets):
+        delays = tuple(chunk_delays)
     else:
         starts = [start - packets[0][1] for _, start, _ in packets]
         last = packets[-1][2]
@@ -183,7 +183,7 @@ def _av_timeline(data: bytes, limits: DecodeLimits) -> _Timeline:
             last = (gaps[len(gaps) // 2] if gaps else 0) or 0.1
         delays = (*(b - a for a, b in itertools.pairwise(starts)), last)
     times, duration, info = _from_delays(delays, width, height, codec, limits)
-    if codec not in _BROWSER_TIMED_CODECS:  # keep the exact stored start times
+    if chunk_delays is None:  # keep the exact stored start times
         times = [start - packets[0][1] for _, start, _ in packets]
     return _Timeline(times, [p[0] for p in packets], duration, info, "av", data)
 

@@ -1,6 +1,10 @@
-"""Animated WebP: frame timing read from the RIFF chunks, pixels decoded by Pillow (libwebp).
+"""Animated WebP and APNG: frame timing read from their chunks as browsers read it.
 
-FFmpeg (and so PyAV) reads only still WebP images; browsers play animated ones. The
+APNG is decoded by PyAV, but FFmpeg's demuxer replaces a frame delay of 0 with 1/15 s where
+browsers show 100 ms, so the delays are read from the `fcTL` chunks here (W3C PNG spec,
+"fcTL": delay_num / delay_den seconds, a denominator of 0 meaning 100).
+
+FFmpeg (and so PyAV) reads only still WebP images; browsers play animated ones. The WebP
 container is simple (RIFF `WEBP`: a `VP8X` chunk with the canvas size, then one `ANMF`
 chunk per frame with its duration in milliseconds, see Google's "WebP Container
 Specification"), so the timeline and the limits are checked from the chunks before any
@@ -61,6 +65,24 @@ def read_webp(data: bytes, limits: DecodeLimits) -> WebpLayout:
     if not delays:
         raise FrameDecodeError("one frame only: a still WebP image, not a video")
     return WebpLayout(width, height, tuple(delays))
+
+
+def apng_delays(data: bytes) -> list[float] | None:
+    """Browser delays (seconds) of an APNG's frames from its `fcTL` chunks; None if not a PNG."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    delays: list[float] = []
+    pos = 8
+    while pos + 8 <= len(data):
+        size, kind = int.from_bytes(data[pos : pos + 4], "big"), data[pos + 4 : pos + 8]
+        if kind == b"fcTL" and size >= 26 and pos + 8 + 26 <= len(data):
+            numerator = int.from_bytes(data[pos + 28 : pos + 30], "big")
+            denominator = int.from_bytes(data[pos + 30 : pos + 32], "big") or 100
+            delays.append(browser_delay_s(numerator / denominator))
+        if kind == b"IEND":
+            break
+        pos += 12 + size
+    return delays
 
 
 def iter_webp_frames(data: bytes, wanted: set[int]) -> Iterator[tuple[int, np.ndarray]]:
