@@ -226,11 +226,11 @@ def _record(item: CollectedItem, sentence: str) -> CleanRecord:
 
 
 def _inspect(record: CleanRecord, config: CleanConfig) -> tuple[Reason, str] | None:
-    """Probe, check bounds and hash one video, filling `record`; a drop reason or None."""
-    from mrw.frames import FrameDecodeError, probe
+    """Decode-check, check bounds and hash one video, filling `record`; a drop reason or None."""
+    from mrw.frames import FrameDecodeError, verify
 
     try:
-        info = probe(record.media_path)
+        info = verify(record.media_path)
     except FrameDecodeError as exc:
         return Reason.DECODE_FAILED, str(exc)
     record.num_frames = int(info.num_frames)

@@ -39,12 +39,13 @@ def describe(head: bytes) -> str:
 
 
 def decode_error(path: Path) -> str | None:
-    """Why the media at `path` cannot be used (None when it can): `mrw.frames.probe` must read
-    its frame timeline within the decode limits (the same check `mrw clean` and loading apply)."""
-    from mrw.frames import FrameDecodeError, probe
+    """Why the media at `path` cannot be used (None when it can): `mrw.frames.verify` must
+    decode every frame within the decode limits (the same check `mrw clean` and dataset
+    builders apply)."""
+    from mrw.frames import FrameDecodeError, verify
 
     try:
-        info = probe(path)
+        info = verify(path)
     except FrameDecodeError as exc:
         return " ".join(str(exc).replace(str(path), "file").split())[:200]
     return None if info.num_frames > 0 else "no frames"
