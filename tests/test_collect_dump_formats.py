@@ -67,7 +67,11 @@ def test_case7_a_file_in_no_known_format_is_exit_2_with_one_line(tmp_path, capsy
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and str(path) in err
 
 
-@pytest.mark.parametrize("compress", [COMPRESSORS["RS_2011-01.zst"], bz2.compress, gzip.compress])
+@pytest.mark.parametrize(
+    "compress",
+    [COMPRESSORS["RS_2011-01.zst"], lambda data: bz2.compress(data, 1), gzip.compress],
+    ids=["zst", "bz2-100k-blocks", "gz"],
+)
 def test_case8_a_cut_dump_is_an_error_and_the_posts_before_the_cut_are_kept(
     tmp_path, capsys, compress
 ):
