@@ -6,6 +6,8 @@ feature extractor skips a bad row that slipped in (counted), or aborts with `str
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fakes.gifs import GifWriter
 
@@ -60,3 +62,43 @@ def test_feature_extraction_skips_a_bad_row_and_counts_it(tmp_path, monkeypatch,
     assert (feats.lengths > 0).all()
     cached, _ = extract_features(spec, progress=False)  # the cache keeps the skip record
     assert cached.skipped == feats.skipped
+
+
+def test_case10_mrw_v1_items_without_mp4_url_import_from_local_media(tmp_path):
+    from fakes.reposts import gif_bytes, scene
+
+    from mrw.cli import main
+
+    items = [
+        {"id": f"m{i}", "sentence": f"MRW my friend does thing {i}", "images": {"mp4_url": url}}
+        for i, url in enumerate(["https://media.giphy.com/media/G0/giphy.mp4", "", "", ""])
+    ]
+    (tmp_path / "mrw-v1.0.json").write_text(json.dumps(items))
+    splits = tmp_path / "split"
+    splits.mkdir()
+    for name, ids in (("train", "m0\nm1\n"), ("valid", "m2\n"), ("test", "m3\n")):
+        (splits / f"{name}.tsv").write_text(ids)
+    videos = tmp_path / "gifs"  # the authors: "use the GIF files"
+    videos.mkdir()
+    for i in range(3):
+        (videos / f"m{i}.gif").write_bytes(gif_bytes(scene(i, frames=5)))
+    (videos / "m3.gif").write_bytes(undecodable_gif())
+    out = tmp_path / "out"
+    argv = ["import", "mrw-v1", "--json", str(tmp_path / "mrw-v1.0.json"), "--splits"]
+    assert main([*argv, str(splits), "--out", str(out), "--videos", str(videos)]) == 0
+    urls = {
+        row["id"]: row["media_url"]
+        for split in ("train", "validation")
+        for row in iter_table(out, split, "urls")
+    }
+    assert urls == {"m0": items[0]["images"]["mp4_url"], "m1": None, "m2": None}
+    assert "2 rows have no `media_url`" in (out / "README.md").read_text()
+    report = json.loads((out / "import.json").read_text())
+    assert report["skipped"] == {"undecodable_video": 1}
+    assert "corrupt" in report["undecodable"]["m3"]  # the reason is recorded, per video
+
+
+def iter_table(folder, split, config):
+    from mrw.dataset import read_table
+
+    return read_table(folder, split, ("id", "media_url"), config).to_pylist()
