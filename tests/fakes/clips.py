@@ -40,9 +40,11 @@ def mp4(
     times_ms: Sequence[int] | None = None,
     codec: str = "libx264",
     fmt: str = "mp4",
+    content: np.ndarray | None = None,
 ) -> bytes:
     """An H.264 MP4 (or VP9 WebM with `codec`/`fmt`): `rotation` sets the display matrix (PyAV
-    convention, degrees counter-clockwise), `times_ms` gives variable frame times."""
+    convention, degrees counter-clockwise), `times_ms` gives variable frame times, `content`
+    (`[T, H, W, 3]` uint8, T >= `frames`) replaces the solid frames."""
     buffer = io.BytesIO()
     with av.open(buffer, "w", format=fmt) as container:
         stream = container.add_stream(codec, rate=fps)
@@ -54,7 +56,8 @@ def mp4(
         if rotation is not None:
             stream.set_display_rotation(rotation)
         for k in range(frames):
-            frame = av.VideoFrame.from_ndarray(_frame(k, *size), format="rgb24")
+            pixels = _frame(k, *size) if content is None else content[k]
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
             if times_ms is not None:
                 frame.pts, frame.time_base = times_ms[k], Fraction(1, 1000)
             container.mux(stream.encode(frame))
@@ -98,6 +101,26 @@ def animated(fmt: str, delays_ms: Sequence[int], size: tuple[int, int] = (40, 30
         **({"lossless": True} if fmt == "WEBP" else {}),
     )
     return buffer.getvalue()
+
+
+def gif_of(
+    frames: np.ndarray, delays_cs: Sequence[int], rects: Sequence[tuple[int, int, int, int] | None]
+) -> GifWriter:
+    """A byte-level GIF of real content (each frame with its own quantised local palette)."""
+    height, width = frames.shape[1:3]
+    writer = GifWriter(width, height)
+    for frame, delay, rect in zip(frames, delays_cs, rects):
+        left, top, w, h = rect or (0, 0, width, height)
+        image = Image.fromarray(frame).crop((left, top, left + w, top + h))
+        quantised = image.quantize(64)
+        palette = np.asarray(quantised.getpalette()[: 3 * 64], np.uint8).reshape(-1, 3)
+        writer.image(
+            np.asarray(quantised),
+            delay_cs=delay,
+            rect=rect,
+            local_palette=[tuple(int(v) for v in c) for c in palette],
+        )
+    return writer
 
 
 def gif(delays_cs: Sequence[int], size: tuple[int, int] = (40, 30)) -> GifWriter:
