@@ -166,3 +166,22 @@ def test_total_canvas_work_is_refused_before_decoding():
     assert (
         probe(clips.mp4(10), limits=DecodeLimits(max_canvas_pixels=10 * 64 * 48)).num_frames == 10
     )
+
+
+@pytest.mark.parametrize("kind", ["rotated", "edit-list"])
+def test_same_frames_as_plain_datasets_video_decoding(kind):
+    """`datasets`' `Video()` decodes with torchcodec, which applies rotation and edit lists:
+    `mrw.load_dataset` and `datasets.load_dataset` must show the same row the same way."""
+    decoders = pytest.importorskip("torchcodec.decoders")
+    if kind == "rotated":
+        data = clips.mp4(10, size=(48, 64), rotation=-90)
+    else:
+        data = clips.cut_without_reencoding(clips.mp4(40), first_frame=25)
+    try:
+        theirs = decoders.VideoDecoder(data)
+        reference = theirs.get_frames_in_range(0, len(theirs)).data
+    except (RuntimeError, OSError) as exc:  # no FFmpeg libraries for torchcodec here
+        pytest.skip(f"torchcodec cannot decode here: {exc}")
+    ours = decode(data, num_frames=None, fps=None).frames
+    assert ours.shape == reference.shape
+    assert (ours.float() - reference.float()).abs().mean() < 3
