@@ -56,7 +56,7 @@ def python_loop(hashes: np.ndarray, max_distance: int, max_colour: int) -> list[
     for i, a in enumerate(words):
         for j in range(i + 1, len(words)):
             b = words[j]
-            bits = [(x ^ y).bit_count() for x, y in zip(a, b)]
+            bits = [(x ^ y).bit_count() for x, y in zip(a, b, strict=True)]
             if sum(bits[:HASH_FRAMES]) <= max_distance and sum(bits[HASH_FRAMES:]) <= max_colour:
                 ri, rj = find(i), find(j)
                 if ri != rj:

@@ -8,10 +8,10 @@ random contiguous window (`random`, training). Clips shorter than `num_frames` t
 their last frame.
 
 What counts as "the clip" is what a browser or player shows (docs/dataset.md, "Decoding
-rules"): GIF timing and block structure as browsers read them (`mrw.gif`, `mrw.animation`), an MP4's edit
-list (lead-in frames it hides are not frames of the clip) and its display matrix (frames
-are rotated as players rotate them). `probe`, the dataset row's `num_frames` and `decode`
-agree on every input.
+rules"): GIF timing and block structure as browsers read them (`mrw.gif`,
+`mrw.animation`), an MP4's edit list (lead-in frames it hides are not frames of the clip)
+and its display matrix (frames are rotated as players rotate them). `probe`, the dataset
+row's `num_frames` and `decode` agree on every input.
 
 The timeline is read before any pixel is decoded (GIF/WebP blocks, or demuxed packets), so
 the limits reject decompression bombs first; then frames are decoded in order and only the

@@ -137,7 +137,7 @@ def near_duplicate_groups(
                 dist += np.bitwise_count(xor, out=count)
             linked &= dist <= limit
         ii, jj = np.nonzero(linked)
-        for i, j in zip(ii + start, jj + start):
+        for i, j in zip(ii + start, jj + start, strict=True):
             if i < j:
                 ri, rj = find(int(i)), find(int(j))
                 if ri != rj:

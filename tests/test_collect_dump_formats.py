@@ -1,4 +1,4 @@
-"""Issue 12 cases 7-9 and issue 17.6: dump formats, cut-off dumps, over-long lines, escaped links."""
+"""Issue 12 cases 7-9 and issue 17.6: dump formats, cut dumps, over-long lines, escaped links."""
 
 from __future__ import annotations
 

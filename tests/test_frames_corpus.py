@@ -1,4 +1,4 @@
-"""A corpus of generated edge-case clips: the frame count `probe` promises is what `decode` delivers.
+"""A corpus of generated edge-case clips: the frames `probe` promises are what `decode` delivers.
 
 For every decodable file, `probe(x).num_frames == decode(x, None, fps=None).frames.shape[0]
 == verify(x).num_frames`, and both equal the count a browser shows (known by construction);

@@ -1,4 +1,4 @@
-"""Posts from archive dumps of submissions (Pushshift NDJSON: plain, .zst, .bz2, .xz or .gz), streamed.
+"""Posts from Pushshift submission dumps (NDJSON: plain, .zst, .bz2, .xz or .gz), streamed.
 
 The live API lists only about 1,000 posts per listing; the 50K pairs of MRW are gathered from
 archives (Pushshift's older months come as `.bz2`/`.xz`, newer ones as `.zst`). The format

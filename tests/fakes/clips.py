@@ -109,7 +109,7 @@ def gif_of(
     """A byte-level GIF of real content (each frame with its own quantised local palette)."""
     height, width = frames.shape[1:3]
     writer = GifWriter(width, height)
-    for frame, delay, rect in zip(frames, delays_cs, rects):
+    for frame, delay, rect in zip(frames, delays_cs, rects, strict=True):
         left, top, w, h = rect or (0, 0, width, height)
         image = Image.fromarray(frame).crop((left, top, left + w, top + h))
         quantised = image.quantize(64)
