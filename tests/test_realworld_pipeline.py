@@ -23,7 +23,7 @@ PLAYABLE = {
     # case 2: a comment block after the last image
     "c2": (
         "MRW my cat knocks the glass over",
-        lambda: clips.gif_of(scene(12), [10] * 6, [None] * 6).comment(),
+        lambda: clips.gif_of(scene(12, 6), [10] * 6, [None] * 6).comment(),
     ),
     # case 3: an MP4 cut without re-encoding (edit list)
     "c3": (
