@@ -91,6 +91,10 @@ def test_case8_a_cut_dump_is_an_error_and_the_posts_before_the_cut_are_kept(
     with sqlite3.connect(out / STATE_FILE) as conn:
         stored = [row[0] for row in conn.execute("SELECT id FROM posts ORDER BY seq")]
     assert stored == [p.id for p in read]  # nothing read before the cut is lost
+    path.write_bytes(whole)  # the download completed: resuming reads the rest
+    assert main(argv) == 0
+    with sqlite3.connect(out / STATE_FILE) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM posts").fetchone() == (2000,)
 
 
 def test_17_6_an_over_long_line_is_a_malformed_record_read_in_bounded_memory(tmp_path):

@@ -1,7 +1,7 @@
 """Media type by magic bytes (never the extension or the declared Content-Type), and a decode check.
 
 Hosts lie: an `.gif` link serves an HTML error page, a `video/mp4` header carries a JPEG.
-The bytes decide, and a file that starts right but does not probe is `corrupt`.
+The bytes decide, and a file that starts right but does not decode is `corrupt`.
 """
 
 from __future__ import annotations
