@@ -5,6 +5,7 @@ plays and a repost are dropped, each with its reason in the reports."""
 from __future__ import annotations
 
 import bz2
+import io
 import json
 import sqlite3
 
@@ -13,6 +14,7 @@ from fakes import clips
 from fakes.gifs import GifWriter
 from fakes.media_server import MediaServer, Request, Route
 from fakes.reposts import gif_bytes, mp4_bytes, scene
+from PIL import Image
 
 from mrw.cli import main
 from mrw.collect.state import STATE_FILE
@@ -49,15 +51,25 @@ PLAYABLE = {
         lambda: clips.mp4(10, codec="libvpx-vp9", fmt="webm", content=scene(20, 10)),
     ),
     "plain": ("MRW the weekend starts", lambda: gif_bytes(scene(21))),
+    # a CDN answering a .gif link with an animated WebP (browsers play it)
+    "webp": ("MRW the coffee machine is fixed", lambda: _webp(scene(23, 8))),
 }
 NOT_PLAYED = {  # what a browser does not play either: refused with a reason
     "still": ("MRW a single picture of me", lambda: gif_bytes(scene(22, 1))),
+    "still-webp": ("MRW a single picture of you", lambda: _webp(scene(24, 1))),
     "broken": (
         "MRW the colours are missing",
         lambda: GifWriter(40, 30).image(0).image(1).image(0).image(1),
     ),
 }
 REPOST = ("repost", "MRW the weekend starts again", lambda: mp4_bytes(scene(21), size=(48, 36)))
+
+
+def _webp(frames) -> bytes:
+    images = [Image.fromarray(f) for f in frames]
+    buffer = io.BytesIO()
+    images[0].save(buffer, "WEBP", save_all=True, append_images=images[1:], duration=100, loop=0)
+    return buffer.getvalue()
 
 
 def _bytes(make) -> bytes:
@@ -110,6 +122,7 @@ def test_collect_then_clean_keeps_every_clip_a_browser_plays(tmp_path, capsys):
     with sqlite3.connect(collection / STATE_FILE) as conn:
         outcomes = dict(conn.execute("SELECT post_id, status || ': ' || reason FROM downloads"))
     assert "still image" in outcomes["still"] and "corrupt" in outcomes["broken"]
+    assert "still WebP image" in outcomes["still-webp"]
 
     out = tmp_path / "clean"
     assert main(["clean", str(collection), "--out", str(out), "--workers", "1"]) == 0

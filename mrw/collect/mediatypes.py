@@ -9,7 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 #: content type -> file extension used in the media store
-EXTENSIONS: dict[str, str] = {"image/gif": "gif", "video/mp4": "mp4", "video/webm": "webm"}
+EXTENSIONS: dict[str, str] = {
+    "image/gif": "gif",
+    "video/mp4": "mp4",
+    "video/webm": "webm",
+    "image/webp": "webp",  # CDNs answer a .gif link with an animated WebP; a still one is refused
+}
 SNIFF_BYTES = 16
 
 
@@ -21,6 +26,8 @@ def sniff(head: bytes) -> str | None:
         return "video/mp4"
     if head[:4] == b"\x1a\x45\xdf\xa3":
         return "video/webm"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
     return None
 
 
