@@ -66,6 +66,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--splits", default=",".join(SPLITS), help="comma-separated (default: all three)"
     )
     parser.add_argument("--overwrite", action="store_true", help="recompute even when cached")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="abort on a video that does not decode (default: skip it with its pairs, counted)",
+    )
     parser.set_defaults(func=main)
     return parser
 
@@ -93,11 +98,20 @@ def main(args: argparse.Namespace) -> int:
     dist_util.init(device)
     for split in splits:
         features, used = extract_features(
-            options.feature_spec(split), device, workers=args.workers, overwrite=args.overwrite
+            options.feature_spec(split),
+            device,
+            workers=args.workers,
+            overwrite=args.overwrite,
+            strict=args.strict,
         )
         if dist_util.is_main():
             print(
                 f"{split}: {len(features.video_ids)} videos, {len(features.pair_ids)} pairs, "
                 f"features {tuple(features.features.shape)} -> {used.cache_path()}"
+                + (
+                    f"; skipped {len(features.skipped)} videos that do not decode"
+                    if features.skipped
+                    else ""
+                )
             )
     return 0

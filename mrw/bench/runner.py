@@ -342,6 +342,7 @@ def run_method(
         "init_check": init_check,
         "best_epoch": trained.best_epoch,
         "best_validation_rsum": trained.best_rsum,
+        "skipped_videos": {name: len(split.skipped) for name, split in splits.items()},
         "wall_time_s": round(time.perf_counter() - started, 3),
         "versions": versions(),
         "git_commit": git_commit(),
