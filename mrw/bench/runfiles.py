@@ -67,7 +67,16 @@ def default_depth(dataset: str) -> int | None:
 
 
 def max_line_bytes(doc_ids: Sequence[str], tag: str, depth: int) -> int:
-    """An upper bound on a line's bytes without its query id."""
+    """An upper bound on a line's bytes without its query id.
+
+    Args:
+        doc_ids: the gallery (the longest id counts).
+        tag: the run tag.
+        depth: the deepest rank written (its digits count).
+    Returns:
+        Bytes: longest document id + tag + rank digits + the longest float32 score text +
+        " Q0 " and the separators.
+    """
     longest_doc = max((len(d.encode("utf-8")) for d in doc_ids), default=0)
     return longest_doc + len(tag) + len(str(depth)) + SCORE_CHARS + FIXED_LINE_BYTES
 
@@ -99,8 +108,18 @@ def fitted_depth(
 def resolve_depth(
     dataset: str, query_ids: Sequence[str], doc_ids: Sequence[str], tag: str, asked: int | None
 ) -> int:
-    """The depth to write: `asked` as given (0 = full), or the dataset's default fitted to
-    the scorer's size limit (logged when lowered)."""
+    """The depth to write for one direction.
+
+    Args:
+        dataset: a catalogue name (its record's `run_depth`), or a folder/hub id (full).
+        query_ids, doc_ids: the direction's queries and gallery.
+        tag: the run tag.
+        asked: `--run-depth`: None for the default, 0 for full depth, else N.
+    Returns:
+        `asked` as given (capped at the gallery; a warning when the file may exceed the
+        scorer's default limit), or the dataset's default fitted to that limit (logged when
+        lowered).
+    """
     if asked is not None:
         depth = len(doc_ids) if asked == FULL_DEPTH else min(asked, len(doc_ids))
         if depth > fitted_depth(query_ids, doc_ids, tag, depth):
@@ -119,7 +138,14 @@ def resolve_depth(
 
 
 def truncated(ranks: np.ndarray, depth: int) -> np.ndarray:
-    """First-relevant ranks as a depth-`depth` run shows them: deeper ones become NOT_FOUND."""
+    """First-relevant ranks as a depth-`depth` run shows them.
+
+    Args:
+        ranks: `[Nq]` 1-based ranks (0 = no relevant document).
+        depth: the run's depth.
+    Returns:
+        `[Nq]` int64: ranks deeper than `depth` become `NOT_FOUND` (0).
+    """
     ranks = np.asarray(ranks, dtype=np.int64)
     return np.where(ranks <= depth, ranks, NOT_FOUND)
 
