@@ -34,10 +34,12 @@ class MediaLocatorError(ValueError):
 
 
 def locator(shard: str, row: int) -> str:
+    """`shard#row`: row `row` (0-based, within the shard) of `shard` (relative to the root)."""
     return f"{shard}{LOCATOR_SEPARATOR}{row}"
 
 
 def is_locator(path: str | None) -> bool:
+    """Whether a `video.path` value is a `shard#row` locator (not a media file's path)."""
     return bool(path) and LOCATOR_SEPARATOR in path and path.split(LOCATOR_SEPARATOR)[-1].isdigit()
 
 
