@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from mrw.errors import MRWError
+from mrw.untrusted import one_line
 
 EXIT_USAGE = 2
 
@@ -29,7 +30,7 @@ def run_main(fn: Callable[[], int | None]) -> int:
     except MRWError as exc:
         if os.environ.get("MRW_DEBUG"):
             raise
-        message = " ".join(str(exc).split()) or type(exc).__name__
+        message = one_line(str(exc)) or type(exc).__name__
         print(f"error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tarfile
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,10 +24,12 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from mrw.archive import ArchiveError, safe_extract
 from mrw.atomic import atomic_write
 from mrw.errors import MRWError
 from mrw.releases import Release, import_release, read_mrw_v1, read_tgif
-from mrw.remote import RemoteFile, fetch
+from mrw.remote import RemoteFile, fetch, file_sha256
+from mrw.untrusted import check_http_url, redact_url
 
 TGIF_BASE = "https://raw.githubusercontent.com/raingo/TGIF-Release/master/data"
 PVSE_BASE = "https://people.csail.mit.edu/yalesong/pvse"
@@ -51,8 +53,28 @@ class OriginalRelease:
     def mirrored(self, base_url: str | None) -> OriginalRelease:
         if not base_url:
             return self
+        check_http_url(base_url, "--mirror")
         files = tuple(f.with_base(self.base_url, base_url) for f in self.files)
         return dataclasses.replace(self, base_url=base_url, files=files)
+
+    def pinned(self, sha256: str | None) -> OriginalRelease:
+        """The release with its one unpinned file pinned to `sha256` (given by the user).
+
+        Raises:
+            HubError: `sha256` is not 64 hex digits, or the release has no unpinned file.
+        """
+        if sha256 is None:
+            return self
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+            raise HubError(f"--sha256 must be 64 hex digits, got {sha256[:80]!r}")
+        unpinned = [f for f in self.files if not (f.sha256 or f.git_sha1)]
+        if len(unpinned) != 1:
+            raise HubError(f"--sha256 applies to a one-archive release; {self.name} is pinned")
+        files = tuple(
+            dataclasses.replace(f, sha256=sha256.lower()) if f in unpinned else f
+            for f in self.files
+        )
+        return dataclasses.replace(self, files=files)
 
     def read(self, folder: Path) -> Release:
         if self.name == "tgif":
@@ -91,7 +113,8 @@ ORIGINAL_RELEASES: dict[str, OriginalRelease] = {
         "https://github.com/raingo/TGIF-Release",
     ),
     # yalesong/pvse `data/prepare_mrw_dataset.sh`: mrw-v1.0.json + split/ in one archive. No
-    # checksum is published: its SHA-256 is recorded on first download and checked after.
+    # checksum is published and none has been pinned here yet: until one is, the archive is
+    # unpacked only with `--sha256 HEX` naming the copy the user trusts (never on first use).
     "mrw": OriginalRelease(
         "mrw",
         PVSE_BASE,
@@ -106,16 +129,13 @@ def list_releases() -> list[str]:
 
 
 def _unpack_mrw(archive: Path, folder: Path) -> tuple[Path, Path]:
-    """Extract the MRW archive (members confined to `folder`); the JSON and its split folder."""
+    """Extract the MRW archive (regular files and folders only, confined, size-capped)."""
     target = folder / "mrw-v1.0"
     if not target.is_dir():
-        tmp = folder / ".mrw-v1.0.unpacking"
         try:
-            with tarfile.open(archive) as tar:
-                tar.extractall(tmp, filter="data")  # refuses absolute paths, "..", links out
-        except (tarfile.TarError, OSError) as exc:
-            raise HubError(f"{archive}: cannot unpack ({exc})") from None
-        os.replace(tmp, target)
+            safe_extract(archive, target)
+        except ArchiveError as exc:
+            raise HubError(f"cannot unpack: {exc}") from None
     found = sorted(target.rglob("mrw-v1.0.json"))
     if not found:
         raise HubError(f"{archive}: no mrw-v1.0.json inside")
@@ -277,6 +297,7 @@ def download_original(
     out_dir: str | Path | None = None,
     *,
     mirror: str | None = None,
+    sha256: str | None = None,
     media: bool = True,
     workers: int = 16,
     allow_private: bool = False,
@@ -285,16 +306,29 @@ def download_original(
     """Fetch, verify and import an original release; re-hydrate its media unless `media=False`.
 
     Files go to `$MRW_CACHE/releases/NAME/` (a re-run resumes and skips verified files); the
-    dataset goes to `out_dir`, by default where `mrw.load_dataset(NAME)` looks.
+    dataset goes to `out_dir`, by default where `mrw.load_dataset(NAME)` looks. Every file
+    must match a pinned checksum before it is read: a release without a published one needs
+    `sha256` (the SHA-256 of a copy the user trusts); without it the download stops after
+    fetching and prints the SHA-256 it got, so the user can compare it.
+
+    Raises:
+        HubError: unknown release, a bad `mirror` URL, an unpinned file, or a failed import.
+        FetchError: a transfer that fails or a checksum that differs.
     """
     from mrw.dataset import cache_root, prepared_dir
 
     if name not in ORIGINAL_RELEASES:
         raise HubError(f"unknown release {name!r}; known: {', '.join(list_releases())}")
-    release = ORIGINAL_RELEASES[name].mirrored(mirror)
+    release = ORIGINAL_RELEASES[name].mirrored(mirror).pinned(sha256)
     root = cache_root() / "releases" / name
     for remote in release.files:
-        fetch(remote, root / "files", progress=progress)
+        path = fetch(remote, root / "files", progress=progress)
+        if not (remote.sha256 or remote.git_sha1):
+            raise HubError(
+                f"{remote.name} from {redact_url(remote.url)} has no pinned checksum; its "
+                f"SHA-256 is {file_sha256(path)}: if that matches a copy you trust, run again "
+                "with --sha256 HEX"
+            )
     out = Path(out_dir) if out_dir else prepared_dir(name)
     urls_dir = out if not media else root / "urls"
     import_release(release.read(root / "files"), urls_dir, progress=progress)

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from mrw.atomic import atomic_write
 from mrw.errors import MRWError
+from mrw.untrusted import redact_url, redact_urls
 
 CHUNK = 1 << 20  # hashing block
 STREAM_CHUNK = 1 << 14  # network reads: a dropped connection loses at most this much
@@ -123,15 +124,22 @@ def fetch(
             requests.Timeout,
             requests.exceptions.ChunkedEncodingError,
         ) as exc:
-            last_error = " ".join(str(exc).split())[:200]
+            last_error = redact_urls(" ".join(str(exc).split()))[:200]
             time.sleep(min(backoff_s * 2.0**attempt, 10.0))  # then resume from what arrived
+        except requests.RequestException as exc:  # a malformed URL, too many redirects, ...
+            reason = redact_urls(" ".join(str(exc).split()))[:200]
+            raise FetchError(f"{redact_url(remote.url)}: {reason}") from None
     else:
-        raise FetchError(f"{remote.url}: download failed after {attempts} attempts ({last_error})")
+        raise FetchError(
+            f"{redact_url(remote.url)}: download failed after {attempts} attempts ({last_error})"
+        )
 
     problem = _checksum_problem(part, remote, recorded.get(remote.name))
     if problem:
         part.unlink(missing_ok=True)
-        raise FetchError(f"{remote.url}: {problem}; the download was deleted, run again")
+        raise FetchError(
+            f"{redact_url(remote.url)}: {problem}; the download was deleted, run again"
+        )
     os.replace(part, target)
     if not (remote.sha256 or remote.git_sha1) and remote.name not in recorded:
         recorded[remote.name] = file_sha256(target)
@@ -165,7 +173,9 @@ def _transfer(http: object, url: str, part: Path, timeout_s: float, progress: bo
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
         else:
-            raise FetchError(f"{url}: HTTP {response.status_code} {response.reason or ''}".strip())
+            raise FetchError(
+                f"{redact_url(url)}: HTTP {response.status_code} {response.reason or ''}".strip()
+            )
         with (
             part.open(mode) as handle,
             tqdm(

@@ -29,6 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="URL",
         help="base URL serving the original release files (instead of the publisher)",
     )
+    parser.add_argument(
+        "--sha256",
+        metavar="HEX",
+        help="SHA-256 of the release archive you trust (needed for mrw: none is published)",
+    )
     parser.add_argument("--revision", help="Hub revision (branch, tag or commit)")
     parser.add_argument("--workers", type=int, default=16, help="concurrent media downloads")
     parser.add_argument(
@@ -49,10 +54,14 @@ def run(args: argparse.Namespace) -> int:
         "allow_private": args.allow_private,
     }
     if args.name in ORIGINAL_RELEASES:
-        out = download_original(args.name, args.out, mirror=args.mirror, **options)
+        out = download_original(
+            args.name, args.out, mirror=args.mirror, sha256=args.sha256, **options
+        )
     elif "/" in args.name:
-        if args.mirror:
-            raise HubError("--mirror applies to the original releases (mrw, tgif), not Hub ids")
+        if args.mirror or args.sha256:
+            raise HubError(
+                "--mirror and --sha256 apply to the original releases (mrw, tgif), not Hub ids"
+            )
         out = download_hub(args.name, args.out, revision=args.revision, **options)
     else:
         raise HubError(
