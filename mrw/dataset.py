@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from mrw.atomic import atomic_dir
 from mrw.errors import MRWError
+from mrw.untrusted import UnsafeInputError, confined, is_safe_id
 
 if TYPE_CHECKING:  # decoding (PyAV, torch) and `datasets` load on first use: `--help` stays fast
     import datasets
@@ -227,10 +228,13 @@ def _validate_split_name(split: str) -> None:
 def _check_row(row: VideoRow, split: str, configs: Sequence[str], seen: set[str]) -> None:
     if not isinstance(row, VideoRow):
         raise DatasetFormatError(f"split {split!r}: expected VideoRow, got {type(row).__name__}")
-    if not row.id or any(c.isspace() for c in row.id):
-        raise DatasetFormatError(f"split {split!r}: invalid id {row.id!r} (non-empty, no spaces)")
-    if not row.video_id or any(c.isspace() for c in row.video_id):
-        raise DatasetFormatError(f"row {row.id}: invalid video_id {row.video_id!r}")
+    if not is_safe_id(row.id) or any(c.isspace() for c in row.id):
+        raise DatasetFormatError(
+            f"split {split!r}: invalid id {row.id[:60]!r} (a plain name: no spaces, '/', "
+            "'\\', '..' or control characters)"
+        )
+    if not is_safe_id(row.video_id) or any(c.isspace() for c in row.video_id):
+        raise DatasetFormatError(f"row {row.id}: invalid video_id {row.video_id[:60]!r}")
     if row.id in seen:
         raise DatasetFormatError(f"split {split!r}: duplicate id {row.id!r}")
     seen.add(row.id)
@@ -465,6 +469,7 @@ class FrameTransform:
     size: int | None = None
     sampling: Sampling = "uniform"
     seed: int | None = None
+    root: str | None = None  # the dataset folder: a row's `video.path` is read only inside it
 
     def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         from mrw.frames import FrameDecodeError, decode
@@ -475,7 +480,7 @@ class FrameTransform:
         frames, timestamps = [], []
         for row_id, video in zip(batch["id"], videos):
             seed = None if self.seed is None else self.seed ^ zlib.crc32(row_id.encode())
-            media = self._media(row_id, video)
+            media = self._media(row_id, video, self.root)
             try:
                 clip = decode(media, self.num_frames, self.fps, self.size, self.sampling, seed)
             except FrameDecodeError as exc:
@@ -486,13 +491,22 @@ class FrameTransform:
         return batch
 
     @staticmethod
-    def _media(row_id: str, video: Mapping[str, Any] | None) -> bytes | str:
+    def _media(row_id: str, video: Mapping[str, Any] | None, root: str | None) -> bytes | str:
+        """The row's media bytes, else its file if that lies inside the dataset folder `root`."""
         from mrw.frames import FrameDecodeError
 
         if video and video.get("bytes"):
             return video["bytes"]
-        if video and video.get("path") and Path(video["path"]).is_file():
-            return video["path"]
+        if video and video.get("path") and root is not None:
+            try:
+                path = confined(root, video["path"])
+            except UnsafeInputError:
+                raise FrameDecodeError(
+                    f"row {row_id}: video.path {video['path'][:80]!r} is outside the dataset "
+                    "folder; only paths inside it are read"
+                ) from None
+            if path.is_file():
+                return str(path)
         raise FrameDecodeError(
             f"row {row_id} has no media bytes (URL-only config); `mrw download` re-hydrates it"
         )
@@ -535,7 +549,8 @@ def load_dataset(
             f"{name_or_path!r} has no `video` column: not an MRW-format dataset"
         )
     loaded = loaded.cast_column("video", Video(decode=False))
-    loaded.set_transform(FrameTransform(num_frames, fps, size, sampling, seed))
+    root = location if Path(location).is_dir() else None
+    loaded.set_transform(FrameTransform(num_frames, fps, size, sampling, seed, root))
     return loaded
 
 

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from mrw.atomic import atomic_write
 from mrw.errors import MRWError
 from mrw.splits import SPLITS
+from mrw.untrusted import UnsafeInputError, confined, is_safe_id
 
 MEDIA_EXTENSIONS = (".mp4", ".gif", ".webm")
 IMPORT_FILE = "import.json"
@@ -142,6 +143,9 @@ def read_tgif(tsv: str | Path, splits_dir: str | Path) -> Release:
     split_of = _read_splits(splits_dir, (".txt",), tgif_video_id, required=("test",))
     has_train = "train" in set(split_of.values())
     report = ImportReport("tgif")
+    for unsafe in [video_id for video_id in split_of if not is_safe_id(video_id)]:
+        del split_of[unsafe]
+        report.skipped["unsafe_id"] += 1
     sentences: dict[str, list[str]] = defaultdict(list)
     url_of: dict[str, str] = {}
     path = Path(tsv)
@@ -157,6 +161,9 @@ def read_tgif(tsv: str | Path, splits_dir: str | Path) -> Release:
                 report.skipped["malformed_line"] += 1
                 continue
             video_id = tgif_video_id(url)
+            if not is_safe_id(video_id):  # ids become file names: never a path
+                report.skipped["unsafe_id"] += 1
+                continue
             if video_id not in split_of:
                 if has_train:
                     report.skipped["not_in_any_split"] += 1
@@ -230,6 +237,8 @@ def read_mrw_v1(json_path: str | Path, splits_dir: str | Path) -> Release:
         sentence = " ".join(item["sentence"].split())
         if not item_id or not sentence:
             report.skipped["malformed_item"] += 1
+        elif not is_safe_id(item_id):  # ids become file names: never a path
+            report.skipped["unsafe_id"] += 1
         elif item_id in seen:
             report.skipped["duplicate_id"] += 1
         elif item_id not in split_of:
@@ -251,10 +260,17 @@ def read_mrw_v1(json_path: str | Path, splits_dir: str | Path) -> Release:
 
 
 def find_local_video(videos_dir: Path, video_id: str) -> Path | None:
-    """`{videos_dir}/{video_id}.mp4|.gif|.webm`, if the user has the release's media."""
+    """`{videos_dir}/{video_id}.mp4|.gif|.webm`, if the user has the release's media.
+
+    Only files inside `videos_dir` are found: an id that is a path, or a link pointing out
+    of the folder, finds nothing.
+    """
     for suffix in MEDIA_EXTENSIONS:
-        path = videos_dir / f"{video_id}{suffix}"
-        if path.is_file():
+        try:
+            path = confined(videos_dir, f"{video_id}{suffix}")
+        except UnsafeInputError:
+            return None
+        if is_safe_id(video_id) and path.is_file():
             return path
     return None
 

@@ -26,6 +26,7 @@ import torch
 from mrw.atomic import atomic_write
 from mrw.bench import distributed as dist_util
 from mrw.errors import MRWError
+from mrw.untrusted import check_id
 
 if TYPE_CHECKING:
     from mrw.bench.data import PairData
@@ -204,7 +205,7 @@ def _run_dir(method: str, options: RunOptions, config: Mapping[str, Any]) -> tup
             raise RunRecordError(f"--resume {run_dir}: no checkpoint.pt there")
         return run_dir, True
     run_id = options.run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{_config_hash(config)}"
-    run_dir = parent / run_id
+    run_dir = parent / check_id(run_id, "run id")
     if (run_dir / "metrics.json").exists() or (run_dir / "checkpoint.pt").exists():
         raise RunRecordError(f"{run_dir} already holds a run; pick another --run-id or --resume it")
     return run_dir, False
