@@ -142,3 +142,19 @@ def test_clean_text_strips_control_characters_and_caps_length() -> None:
     assert clean_text("a\x1b[31mred\nline\x00", "name", 50) == "a [31mred line"
     with pytest.raises(UnsafeInputError, match="at most 10"):
         clean_text("x" * 11, "name", 10)
+
+
+def test_collect_host_map_credentials_are_not_recorded(tmp_path: Path) -> None:
+    import sqlite3
+
+    post = {"id": "p1", "title": "MRW a test case", "url": "http://h.example/a.gif"}
+    dump = tmp_path / "d.ndjson"
+    dump.write_text(json.dumps({**post, "subreddit": "reactiongifs", "created_utc": 1}) + "\n")
+    out = tmp_path / "out"
+    argv = ["--dump", str(dump), "--out", str(out), "--no-progress", "--allow-private"]
+    argv += ["--no-ytdlp", "--retries", "0", "--host-map", "h.example=http://u:PASS@127.0.0.1:9"]
+    assert main(["collect", *argv]) == 0
+    assert "PASS" not in (out / "report.json").read_text()
+    assert "***@127.0.0.1:9" in (out / "report.json").read_text()
+    with sqlite3.connect(out / "state.sqlite") as conn:
+        assert "PASS" not in repr(conn.execute("SELECT * FROM attempts").fetchall())

@@ -138,12 +138,17 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def _host_map(pairs: list[str]) -> dict[str, str]:
     from mrw.cliutil import fail
+    from mrw.untrusted import UnsafeInputError, check_http_url, redact_url
 
     mapping = {}
     for pair in pairs:
         host, sep, url = pair.partition("=")
-        if not sep or not host or not url.startswith(("http://", "https://")):
-            fail(f"--host-map expects HOST=http(s)://..., got {pair!r}")
+        try:
+            check_http_url(url, "--host-map URL")
+        except UnsafeInputError:
+            fail(f"--host-map expects HOST=http(s)://..., got {redact_url(pair)!r}")
+        if not sep or not host:
+            fail(f"--host-map expects HOST=http(s)://..., got {redact_url(pair)!r}")
         mapping[host.lower()] = url.rstrip("/")
     return mapping
 

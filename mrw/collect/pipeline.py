@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from tqdm import tqdm
 
@@ -38,6 +38,7 @@ from mrw.collect.records import Post
 from mrw.collect.resolve import Resolution, Resolver
 from mrw.collect.state import MEDIA_DIR, CollectionState
 from mrw.collect.store import MediaStore
+from mrw.untrusted import redact_url
 
 #: outcomes retried when `mrw collect` runs again on the same folder
 RETRY_DOWNLOADS = tuple(sorted(RETRYABLE | {"blocked"}))
@@ -89,7 +90,7 @@ class Collector:
     def close(self) -> None:
         self.state.close()
 
-    def __enter__(self) -> Collector:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -222,7 +223,9 @@ class Collector:
 
 def _config_record(config: CollectConfig) -> dict[str, Any]:
     record = asdict(config)
-    record["downloader"]["host_map"] = dict(config.downloader.host_map)
+    record["downloader"]["host_map"] = {
+        host: redact_url(url) for host, url in config.downloader.host_map.items()
+    }
     return record
 
 

@@ -21,10 +21,11 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from mrw.collect.records import CollectedItem, Post
 from mrw.errors import MRWError
+from mrw.untrusted import redact_url, redact_urls
 
 if TYPE_CHECKING:  # readers of a collection (`mrw clean`) need no HTTP stack
     from mrw.collect.downloader import DownloadResult
@@ -114,7 +115,7 @@ class CollectionState:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> CollectionState:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -203,7 +204,15 @@ class CollectionState:
                 "INSERT INTO attempts (post_id, url, http_status, outcome, detail, elapsed_s, at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (post_id, a.url, a.http_status, a.outcome, a.detail, a.elapsed_s, now)
+                    (
+                        post_id,
+                        redact_url(a.url),
+                        a.http_status,
+                        a.outcome,
+                        redact_urls(a.detail or ""),
+                        a.elapsed_s,
+                        now,
+                    )
                     for a in result.attempts
                 ],
             )
