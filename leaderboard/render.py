@@ -13,6 +13,7 @@ import html
 import json
 import math
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 from leaderboard.board import Submission, list_submissions
 from mrw.atomic import atomic_write
+from mrw.untrusted import strip_control
 
 RECALL_KS = (1, 5, 10)
 DIRECTION_NAMES = {"t2v": "Text → Video", "v2t": "Video → Text"}
@@ -131,6 +133,21 @@ def to_json(tables: list[Table], generated: str) -> dict[str, Any]:
     }
 
 
+# The ASCII punctuation that can start Markdown or HTML syntax inside a table cell.
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]<>&|~!])")
+
+
+def markdown_text(value: str) -> str:
+    """Text as literal Markdown: control characters removed, syntax characters escaped.
+
+    CommonMark lets any ASCII punctuation be backslash-escaped, and an escaped character is
+    always literal; escaping backslash, backtick and `* _ [ ] < > & | ~ !` means no user
+    text can open HTML (`<script>`), an entity, a link or image, emphasis or a code span,
+    or (with newlines removed) end a table cell or row.
+    """
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", " ".join(strip_control(value).split()))
+
+
 def to_markdown(tables: list[Table], generated: str) -> str:
     lines = [
         "# Leaderboard",
@@ -140,12 +157,12 @@ def to_markdown(tables: list[Table], generated: str) -> str:
     ]
     header = ["#"] + [f"{c.group} {c.label}".strip() for c in COLUMNS]
     for table in tables:
-        lines += [f"## {table.dataset} / {table.split}", ""]
+        lines += [f"## {markdown_text(table.dataset)} / {markdown_text(table.split)}", ""]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for rank, submission in enumerate(table.rows, start=1):
             cells = [str(rank)]
             for index, column in enumerate(COLUMNS):
-                text = display(column.get(submission)).replace("|", "\\|")
+                text = markdown_text(display(column.get(submission)))
                 cells.append(f"**{text}**" if table.is_best(index, submission) else text)
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
@@ -161,7 +178,9 @@ def to_html(tables: list[Table], generated: str) -> str:
 
 
 def _html_table(table: Table) -> str:
-    e = html.escape
+    def e(text: str) -> str:
+        return html.escape(strip_control(text))
+
     groups = ['<th colspan="4"></th>']
     for direction, name in DIRECTION_NAMES.items():
         span = sum(c.group == direction for c in COLUMNS)
