@@ -15,8 +15,9 @@ from pathlib import Path
 
 from mrw import __version__
 from mrw.atomic import atomic_write
+from mrw.catalog import SPLITS
 from mrw.clean import CleanError, CleanRecord, read_kept, read_report
-from mrw.splits import MRW_SIZES, SPLITS, SplitSizes, assign_splits, split_sizes
+from mrw.splits import MRW_SIZES, SplitSizes, assign_splits, split_sizes
 
 BUILD_FILE = "build.json"
 QRELS_DIR = "qrels"

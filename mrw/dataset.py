@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mrw.atomic import atomic_dir
+from mrw.catalog import SPLITS, find_dataset, list_datasets
 from mrw.errors import MRWError
 from mrw.untrusted import UnsafeInputError, confined, is_safe_id
 
@@ -37,14 +38,7 @@ if TYPE_CHECKING:  # decoding (PyAV, torch) and `datasets` load on first use: `-
 
     from mrw.frames import Sampling
 
-SPLITS = ("train", "validation", "test")
 CONFIG_DIRS = {"default": "data", "urls": "urls"}
-NAMED_DATASETS = ("mrw", "tgif", "toy")
-HOW_TO_GET = {
-    "mrw": "run `mrw download mrw` (or build it from Reddit: `mrw collect`, `mrw clean`, "
-    "`mrw build`)",
-    "tgif": "run `mrw download tgif`, or `mrw import tgif` on the original TGIF release",
-}
 MAX_SHARD_BYTES = 512 * 1024 * 1024
 ROW_OVERHEAD_BYTES = 256  # metadata columns of a row, for sizing shards before writing them
 ROW_GROUP_ROWS = 64  # media rows are large: small row groups keep random access cheap
@@ -413,45 +407,34 @@ def read_table(
 # Loading with frames
 
 
-def cache_root() -> Path:
-    """Where prepared datasets and feature caches live: `$MRW_CACHE`, else `~/.cache/mrw`."""
-    return Path(os.environ.get("MRW_CACHE") or Path.home() / ".cache" / "mrw")
-
-
-def prepared_dir(name: str) -> Path:
-    """The local prepared copy of a named dataset (`mrw`, `tgif`, `toy`).
-
-    The toy set's folder carries its generator's version, so a changed generator never
-    reuses a stale cached copy (nor, through the folder name, its cached features).
-    """
-    if name == "toy":
-        from mrw.toy import TOY_VERSION  # lazily: mrw.toy imports this module
-
-        name = f"toy-v{TOY_VERSION}"
-    return cache_root() / "datasets" / name
-
-
 def resolve(name_or_path: str | os.PathLike[str]) -> str:
-    """A folder or hub id for `datasets.load_dataset`; builds the toy set on first use."""
+    """A folder or hub id for `datasets.load_dataset`.
+
+    A catalogued name resolves to its prepared folder; a dataset with a builder (the toy set)
+    is built there on first use.
+
+    Raises:
+        DatasetNotFoundError: a catalogued dataset that is not prepared (the message says how
+            to get it), or a string that is no name, folder or hub id.
+    """
     name = os.fspath(name_or_path)
-    if name in NAMED_DATASETS:
-        location = prepared_dir(name)
+    record = find_dataset(name)
+    if record is not None:
+        location = record.folder
         if (location / "README.md").exists():
             return str(location)
-        if name == "toy":
-            from mrw.toy import build_toy
-
-            print(f"building the toy dataset into {location} (first use)", file=sys.stderr)
-            return str(build_toy(location))
+        if record.builder:
+            print(f"building the {name} dataset into {location} (first use)", file=sys.stderr)
+            return str(record.build(location))
         raise DatasetNotFoundError(
-            f"the {name} dataset is not prepared at {location}; to get it, {HOW_TO_GET[name]}"
+            f"the {name} dataset is not prepared at {location}; to get it, {record.how_to_get}"
         )
     if Path(name).exists():
         return name
     if re.fullmatch(r"[\w.-]+/[\w.-]+", name):
         return name  # a hub id
     raise DatasetNotFoundError(
-        f"unknown dataset {name!r}: expected {', '.join(NAMED_DATASETS)}, a folder, or a hub id"
+        f"unknown dataset {name!r}: expected {', '.join(list_datasets())}, a folder, or a hub id"
     )
 
 
@@ -624,19 +607,16 @@ def iter_rows(
 
 __all__ = [
     "COLUMNS",
-    "SPLITS",
     "DatasetFormatError",
     "DatasetNotFoundError",
     "FrameTransform",
     "VideoRow",
     "build_dataset",
-    "cache_root",
     "collate",
     "export_qrels",
     "features",
     "iter_rows",
     "load_dataset",
-    "prepared_dir",
     "read_table",
     "resolve",
     "split_files",

@@ -315,7 +315,7 @@ def download_original(
         HubError: unknown release, a bad `mirror` URL, an unpinned file, or a failed import.
         FetchError: a transfer that fails or a checksum that differs.
     """
-    from mrw.dataset import cache_root, prepared_dir
+    from mrw.catalog import cache_root, prepared_dir
 
     if name not in ORIGINAL_RELEASES:
         raise HubError(f"unknown release {name!r}; known: {', '.join(list_releases())}")
@@ -362,7 +362,7 @@ def download_hub(
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-    from mrw.dataset import cache_root
+    from mrw.catalog import cache_root
 
     try:
         snapshot = Path(snapshot_download(repo_id, repo_type="dataset", revision=revision))
