@@ -31,8 +31,6 @@ from mrw.releases import Release, import_release, read_mrw_v1, read_tgif
 from mrw.remote import RemoteFile, fetch, file_sha256
 from mrw.untrusted import check_http_url, redact_url
 
-TGIF_BASE = "https://raw.githubusercontent.com/raingo/TGIF-Release/master/data"
-PVSE_BASE = "https://people.csail.mit.edu/yalesong/pvse"
 REHYDRATE_FILE = "rehydrate.json"
 FETCHED_FILE = "fetched.jsonl"  # in the media store: URL -> stored media, so re-runs resume
 
@@ -82,46 +80,21 @@ class OriginalRelease:
         return read_mrw_v1(*_unpack_mrw(folder / "mrw-v1.0.tar.gz", folder))
 
 
-ORIGINAL_RELEASES: dict[str, OriginalRelease] = {
-    # raingo/TGIF-Release `data/`: the TSV and the official splits. Checksums: SHA-256 of the
-    # split files as published, git blob ids (from the repository tree) for the larger files.
-    "tgif": OriginalRelease(
-        "tgif",
-        TGIF_BASE,
-        (
-            RemoteFile(
-                "tgif-v1.0.tsv",
-                f"{TGIF_BASE}/tgif-v1.0.tsv",
-                git_sha1="0e2385be39b9b818006cf8a562d4a8dcf227a5ea",
-            ),
-            RemoteFile(
-                "splits/train.txt",
-                f"{TGIF_BASE}/splits/train.txt",
-                git_sha1="d93c2805111e702c3b11d2dc14b2991a8c7bc0ae",
-            ),
-            RemoteFile(
-                "splits/val.txt",
-                f"{TGIF_BASE}/splits/val.txt",
-                sha256="c535500e8d2b4ad5555c7c947652f5920045f601b8dd3f1e52b33703bf5c7d0a",
-            ),
-            RemoteFile(
-                "splits/test.txt",
-                f"{TGIF_BASE}/splits/test.txt",
-                sha256="1aaa17768fd8d1e21433d4e36cb2f2a0e8b4d170da4b697e27340904fc77c1f7",
-            ),
-        ),
-        "https://github.com/raingo/TGIF-Release",
-    ),
-    # yalesong/pvse `data/prepare_mrw_dataset.sh`: mrw-v1.0.json + split/ in one archive. No
-    # checksum is published and none has been pinned here yet: until one is, the archive is
-    # unpacked only with `--sha256 HEX` naming the copy the user trusts (never on first use).
-    "mrw": OriginalRelease(
-        "mrw",
-        PVSE_BASE,
-        (RemoteFile("mrw-v1.0.tar.gz", f"{PVSE_BASE}/mrw-v1.0.tar.gz"),),
-        "https://github.com/yalesong/pvse",
-    ),
-}
+def _original_releases() -> dict[str, OriginalRelease]:
+    from mrw.catalog import get_dataset, list_datasets
+
+    releases = {}
+    for name in list_datasets():
+        published = get_dataset(name).release
+        if published is not None:
+            releases[name] = OriginalRelease(
+                name, published.base_url, published.files, published.homepage
+            )
+    return releases
+
+
+ORIGINAL_RELEASES: dict[str, OriginalRelease] = _original_releases()
+"""The catalogue's datasets that `mrw download NAME` fetches from their authors."""
 
 
 def list_releases() -> list[str]:

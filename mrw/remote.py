@@ -15,12 +15,12 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from mrw.atomic import atomic_write
+from mrw.catalog import RemoteFile
 from mrw.errors import MRWError
 from mrw.untrusted import redact_url, redact_urls
 
@@ -31,27 +31,6 @@ CHECKSUMS_FILE = "checksums.json"  # SHA-256 of files without a published checks
 
 class FetchError(MRWError):
     """A release file could not be downloaded or failed its checksum."""
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """A file of a published release, with whatever checksum its publisher gives."""
-
-    name: str  # relative path in the local copy, e.g. "splits/test.txt"
-    url: str
-    sha256: str | None = None
-    git_sha1: str | None = None  # git blob id, e.g. from the repository tree on GitHub
-
-    def with_base(self, old_base: str, new_base: str) -> RemoteFile:
-        """The same file served from a mirror (or a test server)."""
-        if not self.url.startswith(old_base):
-            return self
-        return RemoteFile(
-            self.name,
-            new_base.rstrip("/") + "/" + self.url[len(old_base) :].lstrip("/"),
-            self.sha256,
-            self.git_sha1,
-        )
 
 
 def file_sha256(path: Path) -> str:
