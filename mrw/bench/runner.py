@@ -261,6 +261,37 @@ def _append_log(path: Path, record: Mapping[str, Any]) -> None:
         handle.write(json.dumps(record, default=str) + "\n")
 
 
+def _log_evaluation(path: Path, record: Mapping[str, Any]) -> None:
+    """Append the final evaluation to the log, replacing one that already ends it.
+
+    A run killed after logging its evaluation but before writing `metrics.json` evaluates
+    again on resume: the log keeps one evaluation line per training state, not two.
+    """
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    while lines and '"evaluation"' in lines[-1]:
+        try:
+            if "evaluation" not in json.loads(lines[-1]):
+                break
+        except ValueError:  # a torn last line
+            pass
+        lines.pop()
+    lines.append(json.dumps(record, default=str))
+    with atomic_write(path, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+def _finished_run(run_dir: Path, config: Mapping[str, Any]) -> RunResult | None:
+    """The finished run in `run_dir` if resuming it would train no further epoch, else None."""
+    try:
+        record = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+        trained_epochs = record["config"]["train"]["epochs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if trained_epochs != config["train"]["epochs"]:
+        return None
+    return RunResult(run_dir, record["metrics"], record)
+
+
 def _write_json(path: Path, data: Any) -> None:
     with atomic_write(path, "w") as handle:
         json.dump(data, handle, indent=2, default=str)
@@ -326,6 +357,9 @@ def run_method(
     )
     if resuming:
         _check_resumable(run_dir, config)
+        finished = _finished_run(run_dir, config)
+        if finished is not None:  # nothing left to train: the record stands, the log unchanged
+            return finished
     if dist_util.is_main():
         run_dir.mkdir(parents=True, exist_ok=True)
         _write_json(run_dir / "config.json", config)  # on resume: records the new epoch count
@@ -385,7 +419,7 @@ def run_method(
             tag,
             options.run_depth,
         )
-        _append_log(
+        _log_evaluation(
             run_dir / "log.jsonl", {"evaluation": options.split, "metrics": evaluation.metrics}
         )
         _write_json(run_dir / "metrics.json", record)
