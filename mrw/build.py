@@ -125,8 +125,8 @@ def build(
     progress: bool = True,
 ) -> BuildReport:
     """Build the dataset folder from `mrw clean` output; returns the split sizes written."""
-    from mrw.bench.runner import git_commit
     from mrw.dataset import build_dataset
+    from mrw.provenance import git_commit
 
     records = list(read_kept(clean_dir))
     if not records:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mrw.atomic import atomic_write
+from mrw.provenance import versions
 
 CONTACT_SHEET_CLIPS = 6
 
@@ -214,14 +214,6 @@ STAGES: list[Stage] = [
 ]
 
 
-def _versions() -> dict[str, str]:
-    import torch
-
-    import mrw
-
-    return {"python": platform.python_version(), "torch": torch.__version__, "mrw": mrw.__version__}
-
-
 def run_demo(ctx: DemoContext, stages: Sequence[Stage] = STAGES) -> list[dict[str, Any]]:
     """Run the stages in order, printing progress; writes `summary.json` after each stage."""
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
@@ -239,7 +231,7 @@ def run_demo(ctx: DemoContext, stages: Sequence[Stage] = STAGES) -> list[dict[st
                 {
                     "num_pairs": ctx.num_pairs,
                     "seed": ctx.seed,
-                    "versions": _versions(),
+                    "versions": versions(),
                     "stages": record,
                 },
                 handle,

@@ -13,8 +13,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import platform
-import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -27,6 +25,7 @@ from mrw.atomic import atomic_write
 from mrw.bench import distributed as dist_util
 from mrw.catalog import training_defaults
 from mrw.errors import MRWError
+from mrw.provenance import git_commit, versions
 from mrw.untrusted import check_id
 
 if TYPE_CHECKING:
@@ -147,47 +146,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise MRWError("--device cuda asked for, but no CUDA device is available")
     return device
-
-
-def versions() -> dict[str, str]:
-    import mrw
-
-    out = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "mrw-toolkit": mrw.__version__,
-    }
-    try:
-        import torchvision
-
-        out["torchvision"] = torchvision.__version__
-    except ImportError:
-        pass
-    return out
-
-
-def git_commit() -> str | None:
-    """The project's commit, with "-dirty" when tracked files differ from it."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "diff", "--quiet", "HEAD", "--"],
-            cwd=root,
-            capture_output=True,
-            timeout=30,
-            check=False,
-        ).returncode
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return f"{commit}-dirty" if dirty == 1 else commit or None
 
 
 def _config_hash(config: Mapping[str, Any]) -> str:
