@@ -54,7 +54,7 @@ class BuildReport:
 
 
 def _row(record: CleanRecord):  # -> mrw.dataset.VideoRow
-    from mrw.dataset import VideoRow, sniff_extension
+    from mrw.dataset.schema import VideoRow, sniff_extension
 
     try:
         data = Path(record.media_path).read_bytes()
