@@ -144,6 +144,13 @@ def build(
         git_commit=git_commit(),
     )
     rows: Mapping[str, Iterator] = {split: (_row(r) for r in plan[split]) for split in present}
+
+    def finish(folder: Path) -> None:  # inside the folder before it is swapped into place
+        write_qrels(folder, present)
+        with atomic_write(folder / BUILD_FILE, "w") as handle:
+            json.dump(report.as_dict(), handle, indent=2, sort_keys=True)
+            handle.write("\n")
+
     build_dataset(
         rows,
         out_dir,
@@ -151,9 +158,6 @@ def build(
         pretty_name="MRW",
         description=report.card_text(),
         progress=progress,
+        finish=finish,
     )
-    write_qrels(out_dir, present)
-    with atomic_write(Path(out_dir) / BUILD_FILE, "w") as handle:
-        json.dump(report.as_dict(), handle, indent=2, sort_keys=True)
-        handle.write("\n")
     return report

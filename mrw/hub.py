@@ -149,8 +149,10 @@ def rehydrate(
     from mrw.collect.downloader import DownloadRequest, download_many
     from mrw.collect.store import MediaStore
     from mrw.dataset import build_dataset, iter_rows, split_files
+    from mrw.dataset.reader import check_folder
 
     urls_dir = Path(urls_dir)
+    check_folder(urls_dir)
     splits = list(split_files(urls_dir, "urls"))
     url_of: dict[str, str] = {}
     sha_of: dict[str, str | None] = {}
@@ -220,19 +222,24 @@ def rehydrate(
         counts = Counter(status.values())
         raise HubError(f"no media could be downloaded ({dict(counts)}); nothing to re-hydrate")
     splits = [split for split in splits if videos_of[split] & path_of.keys()]  # no empty splits
+    report: dict = {}
+
+    def finish(folder: Path) -> None:  # inside the folder before it is swapped into place
+        write_qrels(folder, splits)
+        counts = Counter(status.values())  # complete: every row has been probed by now
+        report.update(videos=len(url_of), by_status=dict(sorted(counts.items())))
+        with atomic_write(folder / REHYDRATE_FILE, "w") as handle:
+            json.dump(report, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+
     build_dataset(
         {split: rows(split) for split in splits},
         out_dir,
         configs=("default", "urls"),
         pretty_name=_pretty_name(urls_dir),
         progress=progress,
+        finish=finish,
     )
-    write_qrels(out_dir, splits)
-    counts = Counter(status.values())
-    report = {"videos": len(url_of), "by_status": dict(sorted(counts.items()))}
-    with atomic_write(Path(out_dir) / REHYDRATE_FILE, "w") as handle:
-        json.dump(report, handle, indent=2, sort_keys=True)
-        handle.write("\n")
     return report
 
 

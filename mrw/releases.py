@@ -371,13 +371,18 @@ def import_release(
     configs = ("default", "urls") if videos_dir is not None else ("urls",)
     pretty = {"tgif": "TGIF", "mrw-v1": "MRW v1.0"}.get(release.name, release.name)
     rows = {split: _rows(split, pairs, release.report) for split, pairs in selected.items()}
-    build_dataset(rows, out_dir, configs=configs, pretty_name=pretty, progress=progress)
-    write_qrels(out_dir, selected)
-    report = release.report.as_dict()
-    report["configs"] = list(configs)
-    with atomic_write(Path(out_dir) / IMPORT_FILE, "w") as handle:
-        json.dump(report, handle, indent=2, sort_keys=True)
-        handle.write("\n")
+
+    def finish(folder: Path) -> None:  # inside the folder before it is swapped into place
+        write_qrels(folder, selected)
+        report = release.report.as_dict()
+        report["configs"] = list(configs)
+        with atomic_write(folder / IMPORT_FILE, "w") as handle:
+            json.dump(report, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+
+    build_dataset(
+        rows, out_dir, configs=configs, pretty_name=pretty, progress=progress, finish=finish
+    )
     return release.report
 
 

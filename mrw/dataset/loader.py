@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mrw.catalog import find_dataset, list_datasets
+from mrw.dataset.reader import check_folder
 from mrw.dataset.schema import DatasetFormatError, DatasetNotFoundError
+from mrw.dataset.validate import CARD_FILE
 from mrw.untrusted import UnsafeInputError, confined
 
 if TYPE_CHECKING:  # decoding (PyAV, torch) and `datasets` load on first use: `--help` stays fast
@@ -31,12 +33,14 @@ def resolve(name_or_path: str | os.PathLike[str]) -> str:
     Raises:
         DatasetNotFoundError: a catalogued dataset that is not prepared (the message says how
             to get it), or a string that is no name, folder or hub id.
+        DatasetFormatError: a local folder that fails `check_folder` (incomplete, a bad shard).
     """
     name = os.fspath(name_or_path)
     record = find_dataset(name)
     if record is not None:
         location = record.folder
-        if (location / "README.md").exists():
+        if (location / CARD_FILE).exists():
+            check_folder(location)
             return str(location)
         if record.builder:
             print(f"building the {name} dataset into {location} (first use)", file=sys.stderr)
@@ -44,8 +48,11 @@ def resolve(name_or_path: str | os.PathLike[str]) -> str:
         raise DatasetNotFoundError(
             f"the {name} dataset is not prepared at {location}; to get it, {record.how_to_get}"
         )
-    if Path(name).exists():
+    if Path(name).is_dir():
+        check_folder(name)
         return name
+    if Path(name).exists():
+        raise DatasetNotFoundError(f"{name}: a file, not a dataset folder")
     if re.fullmatch(r"[\w.-]+/[\w.-]+", name):
         return name  # a hub id
     raise DatasetNotFoundError(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,9 +27,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mrw.atomic import atomic_dir
+from mrw.atomic import atomic_dir, is_empty_dir
 from mrw.dataset.card import dataset_card
 from mrw.dataset.schema import CONFIG_DIRS, ROW_GROUP_ROWS, DatasetFormatError, VideoRow, features
+from mrw.dataset.validate import CARD_FILE
 from mrw.untrusted import is_safe_id
 
 MAX_SHARD_BYTES = 512 * 1024 * 1024
@@ -139,6 +140,7 @@ def build_dataset(
     card_metadata: Mapping[str, Any] | None = None,
     max_shard_bytes: int = MAX_SHARD_BYTES,
     progress: bool = False,
+    finish: Callable[[Path], None] | None = None,
 ) -> Path:
     """Write an MRW-format dataset folder (parquet shards + dataset card) atomically.
 
@@ -147,6 +149,16 @@ def build_dataset(
     `description` is markdown placed in the card under the generated schema section (e.g.
     the datasheet). `card_metadata` adds Hub card fields (`license`, `language`, ...) to
     the YAML header. Rows are streamed: a split may be a generator over many GB of media.
+
+    The folder is written whole under a temporary name and swapped into place: `finish`, if
+    given, is called with that temporary folder once the shards are written, to add files
+    that belong to the result (qrels, a report); the card is written last, as the completion
+    marker `mrw.dataset.reader.check_folder` requires. An existing `out_dir` is replaced only
+    if it is a dataset folder (or empty); a file or another folder there is refused.
+
+    Raises:
+        DatasetFormatError: bad configs, split names or rows (nothing is left behind).
+        OutputPathError: `out_dir` is a file or a folder that is not a dataset.
     """
     configs = tuple(configs)
     if not configs or set(configs) - set(CONFIG_DIRS) or len(set(configs)) != len(configs):
@@ -156,7 +168,7 @@ def build_dataset(
     feats = features()
     schema = feats.arrow_schema
     counts: dict[str, dict[str, tuple[int, int]]] = {config: {} for config in configs}
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, replaceable=_is_dataset_or_empty) as tmp:
         for split, rows in splits.items():
             _validate_split_name(split)
             writers = [
@@ -173,9 +185,20 @@ def build_dataset(
             for config, writer in zip(configs, writers):
                 writer.finish()
                 counts[config][split] = (writer.num_rows, writer.num_bytes)
+        if finish is not None:
+            finish(tmp)
         card = dataset_card(feats, counts, pretty_name, description, card_metadata or {})
-        (tmp / "README.md").write_text(card, encoding="utf-8")
+        (tmp / CARD_FILE).write_text(card, encoding="utf-8")
     return Path(out_dir)
+
+
+def _is_dataset_or_empty(folder: Path) -> bool:
+    """Whether a build may replace `folder`: an earlier dataset folder, or an empty one."""
+    if is_empty_dir(folder):
+        return True
+    return (folder / CARD_FILE).is_file() and any(
+        any((folder / directory).glob("*.parquet")) for directory in CONFIG_DIRS.values()
+    )
 
 
 def _progress(rows: Iterable[VideoRow], enabled: bool, label: str) -> Iterable[VideoRow]:
