@@ -94,7 +94,7 @@ def plan_splits(
     return plan
 
 
-def write_qrels(dataset_dir: str | Path, splits: Iterable[str]) -> None:
+def write_split_qrels(dataset_dir: str | Path, splits: Iterable[str]) -> None:
     """`qrels/{split}/t2v.qrels` and `v2t.qrels` for each split, from the rows with a sentence.
 
     Rows with an empty sentence (videos of a release that gives no caption for them) are not
@@ -146,7 +146,7 @@ def build(
     rows: Mapping[str, Iterator] = {split: (_row(r) for r in plan[split]) for split in present}
 
     def finish(folder: Path) -> None:  # inside the folder before it is swapped into place
-        write_qrels(folder, present)
+        write_split_qrels(folder, present)
         with atomic_write(folder / BUILD_FILE, "w") as handle:
             json.dump(report.as_dict(), handle, indent=2, sort_keys=True)
             handle.write("\n")

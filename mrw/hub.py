@@ -145,7 +145,7 @@ def rehydrate(
     Media fetched by an earlier run (listed in the store's `fetched.jsonl`) is not fetched
     again, so an interrupted re-hydration resumes; failed URLs are tried again.
     """
-    from mrw.build import write_qrels
+    from mrw.build import write_split_qrels
     from mrw.collect.downloader import DownloadRequest, download_many
     from mrw.collect.store import MediaStore
     from mrw.dataset import build_dataset, iter_rows, split_files
@@ -225,7 +225,7 @@ def rehydrate(
     report: dict = {}
 
     def finish(folder: Path) -> None:  # inside the folder before it is swapped into place
-        write_qrels(folder, splits)
+        write_split_qrels(folder, splits)
         counts = Counter(status.values())  # complete: every row has been probed by now
         report.update(videos=len(url_of), by_status=dict(sorted(counts.items())))
         with atomic_write(folder / REHYDRATE_FILE, "w") as handle:

@@ -359,7 +359,7 @@ def import_release(
     (`{video_id}.mp4|.gif|.webm`; the others are counted as `missing_video` and
     `undecodable_video`). Media is streamed, never all in memory.
     """
-    from mrw.build import write_qrels
+    from mrw.build import write_split_qrels
     from mrw.dataset import build_dataset
 
     selected = _select(release, Path(videos_dir) if videos_dir is not None else None)
@@ -373,7 +373,7 @@ def import_release(
     rows = {split: _rows(split, pairs, release.report) for split, pairs in selected.items()}
 
     def finish(folder: Path) -> None:  # inside the folder before it is swapped into place
-        write_qrels(folder, selected)
+        write_split_qrels(folder, selected)
         report = release.report.as_dict()
         report["configs"] = list(configs)
         with atomic_write(folder / IMPORT_FILE, "w") as handle:
