@@ -58,9 +58,11 @@ def check_folder(directory: str | os.PathLike[str]) -> None:
     shard (`check_shard`), and the rows per split against the card's `dataset_info`.
 
     Raises:
+        DatasetNotFoundError: not a folder, or a folder without shards.
         DatasetFormatError: an incomplete folder, a bad shard, or counts that disagree.
     """
     root = Path(directory)
+    split_files(root)  # a folder without shards is no dataset (rather than an incomplete one)
     check_complete(root)
     stated = card_counts(root)
     for config, folder in CONFIG_DIRS.items():
