@@ -81,6 +81,42 @@ def remove_stale(target: str | os.PathLike[str]) -> list[Path]:
     return removed
 
 
+def check_output_path(path: str | os.PathLike[str], *, folder: bool) -> Path:
+    """Check, before any work, that `path` can be written as a folder (or a file).
+
+    Nothing is created. Use it for outputs written at the end of long work, so that a path
+    that cannot be written fails at once rather than after the work.
+
+    Args:
+        path: the output path.
+        folder: whether the output is a folder (else a file).
+
+    Returns:
+        `path` as a `Path`.
+
+    Raises:
+        OutputPathError: `path` is a file where a folder is wanted (or the reverse), one of
+            its parents is a file, or the nearest existing parent is not writable.
+    """
+    target = Path(path)
+    if folder and target.exists() and not target.is_dir():
+        raise OutputPathError(f"{target} exists and is not a folder; choose another output")
+    if not folder and target.is_dir():
+        raise OutputPathError(f"{target} is a folder; expected a file path")
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputPathError(f"cannot write {target}: {parent} is a file, not a folder")
+    try:  # a real probe: permission bits say nothing for root or on special file systems
+        fd, probe = tempfile.mkstemp(prefix=".mrw-probe-", dir=parent)
+    except OSError as exc:
+        raise OutputPathError(f"cannot write in {parent}: {exc.strerror}") from None
+    os.close(fd)
+    os.unlink(probe)
+    return target
+
+
 def _check_parent(target: Path) -> None:
     if target.is_dir() and not target.is_symlink():
         raise OutputPathError(f"{target} is a folder; expected a file path")
@@ -88,8 +124,8 @@ def _check_parent(target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise OutputPathError(f"{target.parent} is not a folder") from None
-    except PermissionError:
-        raise OutputPathError(f"cannot create {target.parent}: permission denied") from None
+    except OSError as exc:
+        raise OutputPathError(f"cannot create {target.parent}: {exc.strerror}") from None
     if not os.access(target.parent, os.W_OK | os.X_OK):
         raise OutputPathError(f"cannot write in {target.parent}: permission denied")
 
@@ -104,9 +140,12 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]
     target = Path(path)
     _check_parent(target)
     remove_stale(target)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.{os.getpid()}-", suffix=TMP_SUFFIX, dir=target.parent
-    )
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{target.name}.{os.getpid()}-", suffix=TMP_SUFFIX, dir=target.parent
+        )
+    except OSError as exc:
+        raise OutputPathError(f"cannot write in {target.parent}: {exc.strerror}") from None
     try:
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode) as handle:
@@ -155,8 +194,8 @@ def atomic_dir(
         target.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise OutputPathError(f"{target.parent} is not a folder") from None
-    except PermissionError:
-        raise OutputPathError(f"cannot create {target.parent}: permission denied") from None
+    except OSError as exc:
+        raise OutputPathError(f"cannot create {target.parent}: {exc.strerror}") from None
     remove_stale(target)
     try:
         tmp = Path(
@@ -164,8 +203,8 @@ def atomic_dir(
                 prefix=f".{target.name}.{os.getpid()}-", suffix=TMP_SUFFIX, dir=target.parent
             )
         )
-    except PermissionError:
-        raise OutputPathError(f"cannot write in {target.parent}: permission denied") from None
+    except OSError as exc:
+        raise OutputPathError(f"cannot write in {target.parent}: {exc.strerror}") from None
     try:
         tmp.chmod(0o777 & ~_umask())
         yield tmp

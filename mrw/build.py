@@ -126,8 +126,10 @@ def build(
 ) -> BuildReport:
     """Build the dataset folder from `mrw clean` output; returns the split sizes written."""
     from mrw.dataset import build_dataset
+    from mrw.dataset.writer import check_dataset_output
     from mrw.provenance import git_commit
 
+    check_dataset_output(out_dir)
     records = list(read_kept(clean_dir))
     if not records:
         raise CleanError(f"{clean_dir}: no kept pairs to build from")

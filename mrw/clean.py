@@ -341,13 +341,14 @@ def read_kept(clean_dir: str | Path) -> Iterator[CleanRecord]:
     if not path.is_file():
         raise CleanError(f"{clean_dir} has no {KEPT_FILE}: run `mrw clean` first")
     names = {f.name for f in dataclasses.fields(CleanRecord)}
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
             try:
-                data = json.loads(line)
+                data = json.loads(raw.decode("utf-8"))
                 yield CleanRecord(**{k: v for k, v in data.items() if k in names})
-            except (json.JSONDecodeError, TypeError) as exc:
-                raise CleanError(f"{path}:{number}: not a clean record ({exc})") from None
+            except (UnicodeDecodeError, ValueError, TypeError, AttributeError) as exc:
+                reason = " ".join(str(exc).split())[:120]
+                raise CleanError(f"{path}:{number}: not a clean record ({reason})") from None
 
 
 def read_report(clean_dir: str | Path) -> dict:

@@ -174,7 +174,7 @@ def read_tgif(tsv: str | Path, splits_dir: str | Path) -> Release:
                 continue
             sentences[video_id].append(sentence)
             url_of.setdefault(video_id, url.strip())
-    if not url_of and report.skipped["malformed_line"]:
+    if not url_of:
         raise ReleaseError(f"{path}: no line in the TGIF format URL<TAB>sentence")
 
     # URLs of videos that have no sentence come from the split files themselves.
@@ -361,7 +361,9 @@ def import_release(
     """
     from mrw.build import write_split_qrels
     from mrw.dataset import build_dataset
+    from mrw.dataset.writer import check_dataset_output
 
+    check_dataset_output(out_dir)
     selected = _select(release, Path(videos_dir) if videos_dir is not None else None)
     if not selected:
         raise ReleaseError(

@@ -87,12 +87,20 @@ class StateError(MRWError):
 
 
 def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """Open (creating if needed) a state database in WAL mode."""
+    """Open (creating if needed) a state database in WAL mode.
+
+    Raises:
+        StateError: the file exists but is not an SQLite database (or cannot be opened).
+    """
     conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.executescript(_SCHEMA)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.executescript(_SCHEMA)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StateError(f"{path}: not a collection state database ({exc})") from None
     return conn
 
 
@@ -109,7 +117,12 @@ class CollectionState:
 
     def __init__(self, collection_dir: str | os.PathLike[str]) -> None:
         self.dir = Path(collection_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise StateError(f"{self.dir} is not a folder (a file is in the way)") from None
+        except OSError as exc:
+            raise StateError(f"cannot create {self.dir}: {exc.strerror}") from None
         self.conn = connect(self.dir / STATE_FILE)
 
     def close(self) -> None:
@@ -314,6 +327,6 @@ def iter_collected(collection_dir: str | os.PathLike[str]) -> Iterator[Collected
                 size=int(size),
             )
     except sqlite3.DatabaseError as exc:
-        raise StateError(f"cannot read {db}: {exc}") from exc
+        raise StateError(f"cannot read {db}: {exc}") from None
     finally:
         conn.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mrw.cliargs import MAX_WORKERS, integer
+
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -35,7 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="SHA-256 of the release archive you trust (needed for mrw: none is published)",
     )
     parser.add_argument("--revision", help="Hub revision (branch, tag or commit)")
-    parser.add_argument("--workers", type=int, default=16, help="concurrent media downloads")
+    parser.add_argument(
+        "--workers",
+        type=integer(1, MAX_WORKERS),
+        default=16,
+        help="concurrent media downloads",
+    )
     parser.add_argument(
         "--allow-private",
         action="store_true",

@@ -27,7 +27,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mrw.atomic import atomic_dir, is_empty_dir
+from mrw.atomic import OutputPathError, atomic_dir, check_output_path, is_empty_dir
 from mrw.dataset.card import dataset_card
 from mrw.dataset.schema import CONFIG_DIRS, ROW_GROUP_ROWS, DatasetFormatError, VideoRow, features
 from mrw.dataset.validate import CARD_FILE
@@ -190,6 +190,21 @@ def build_dataset(
         card = dataset_card(feats, counts, pretty_name, description, card_metadata or {})
         (tmp / CARD_FILE).write_text(card, encoding="utf-8")
     return Path(out_dir)
+
+
+def check_dataset_output(out_dir: str | os.PathLike[str]) -> Path:
+    """Check, before reading any input, that `build_dataset` may write `out_dir`.
+
+    Raises:
+        OutputPathError: `out_dir` is a file, a folder that is not a dataset folder, or a path
+            that cannot be written.
+    """
+    target = check_output_path(out_dir, folder=True)
+    if target.exists() and not _is_dataset_or_empty(target):
+        raise OutputPathError(
+            f"{target} exists and is not a dataset folder; choose another output or remove it"
+        )
+    return target
 
 
 def _is_dataset_or_empty(folder: Path) -> bool:
