@@ -126,8 +126,8 @@ def _check_row(row: VideoRow, split: str, configs: Sequence[str], seen: set[str]
             f"row {row.id}: no media bytes; the default config needs them "
             "(build with configs=('urls',) for a URL-only dataset)"
         )
-    if "urls" in configs and not row.media_url:
-        raise DatasetFormatError(f"row {row.id}: no media_url; the urls config needs one")
+    if "default" not in configs and not row.media_url:
+        raise DatasetFormatError(f"row {row.id}: no media_url; a URL-only dataset needs one")
 
 
 def build_dataset(
@@ -149,6 +149,8 @@ def build_dataset(
     `description` is markdown placed in the card under the generated schema section (e.g.
     the datasheet). `card_metadata` adds Hub card fields (`license`, `language`, ...) to
     the YAML header. Rows are streamed: a split may be a generator over many GB of media.
+    A row without `media_url` (e.g. an original-release item whose media is only local)
+    is written with a null URL; the card says how many there are.
 
     The folder is written whole under a temporary name and swapped into place: `finish`, if
     given, is called with that temporary folder once the shards are written, to add files
@@ -168,6 +170,7 @@ def build_dataset(
     feats = features()
     schema = feats.arrow_schema
     counts: dict[str, dict[str, tuple[int, int]]] = {config: {} for config in configs}
+    without_url = 0
     with atomic_dir(out_dir, replaceable=_is_dataset_or_empty) as tmp:
         for split, rows in splits.items():
             _validate_split_name(split)
@@ -180,11 +183,17 @@ def build_dataset(
             seen: set[str] = set()
             for row in _progress(rows, progress, f"writing {split}"):
                 _check_row(row, split, configs, seen)
+                without_url += not row.media_url
                 for writer in writers:
                     writer.add(row)
             for config, writer in zip(configs, writers):
                 writer.finish()
                 counts[config][split] = (writer.num_rows, writer.num_bytes)
+        if "urls" in configs and without_url:
+            description = (
+                f"{without_url:,} rows have no `media_url` (null in the `urls` config): their "
+                "media is only in the `default` config.\n\n" + description
+            )
         if finish is not None:
             finish(tmp)
         card = dataset_card(feats, counts, pretty_name, description, card_metadata or {})
