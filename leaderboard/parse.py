@@ -363,7 +363,7 @@ class _PairGuard:
 
 
 def _assemble(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], path: str) -> Run:
-    return Run(*(np.concatenate(column) for column in zip(*parts)), path=path)
+    return Run(*(np.concatenate(column) for column in zip(*parts, strict=True)), path=path)
 
 
 def _first_duplicate(run: Run, qrels: Qrels) -> RunFileError | None:

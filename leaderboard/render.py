@@ -240,19 +240,24 @@ _PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>MRW leaderboard</title>
 <style>
-:root {{ --ink: #1d2330; --muted: #6b7385; --line: #e3e6ec; --accent: #2456c9; --best: #e3f4e8; --bestink: #14632d; }}
+:root {{ --ink: #1d2330; --muted: #6b7385; --line: #e3e6ec; --accent: #2456c9;
+  --best: #e3f4e8; --bestink: #14632d; }}
 * {{ box-sizing: border-box; }}
-body {{ margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: #f6f7f9; }}
+body {{ margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+  color: var(--ink); background: #f6f7f9; }}
 header {{ background: #fff; border-bottom: 1px solid var(--line); padding: 20px 32px; }}
 h1 {{ margin: 0; font-size: 22px; }}
 header p {{ margin: 4px 0 0; color: var(--muted); }}
 main {{ padding: 24px 32px; max-width: 1280px; }}
-section {{ background: #fff; border: 1px solid var(--line); border-radius: 8px; margin-bottom: 24px; overflow-x: auto; }}
+section {{ background: #fff; border: 1px solid var(--line); border-radius: 8px;
+  margin-bottom: 24px; overflow-x: auto; }}
 h2 {{ font-size: 16px; margin: 0; padding: 14px 16px; border-bottom: 1px solid var(--line); }}
-.split {{ font-size: 12px; font-weight: 500; color: var(--accent); background: #eaf0fc; border-radius: 10px; padding: 2px 8px; margin-left: 6px; }}
+.split {{ font-size: 12px; font-weight: 500; color: var(--accent); background: #eaf0fc;
+  border-radius: 10px; padding: 2px 8px; margin-left: 6px; }}
 table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ padding: 8px 12px; text-align: left; white-space: nowrap; }}
-thead th {{ font-size: 12px; color: var(--muted); font-weight: 600; border-bottom: 1px solid var(--line); }}
+thead th {{ font-size: 12px; color: var(--muted); font-weight: 600;
+  border-bottom: 1px solid var(--line); }}
 thead tr.groups th {{ border-bottom: none; padding-bottom: 0; }}
 th.group {{ text-align: center; color: var(--ink); }}
 th[data-col] {{ cursor: pointer; user-select: none; }}
@@ -269,7 +274,8 @@ footer, .empty {{ color: var(--muted); font-size: 12px; padding: 0 32px 24px; }}
 <body>
 <header><h1>MRW leaderboard</h1>
 <p>Video–text retrieval: recall at k (%, higher is better) and median rank (lower is better)
-in both directions; rsum is the sum of the six recalls. Best value per column highlighted.</p></header>
+in both directions; rsum is the sum of the six recalls. Best value per column
+highlighted.</p></header>
 <main>
 {tables}
 </main>
@@ -287,7 +293,9 @@ bound from a truncated run.</footer>
     var current = th.getAttribute("aria-sort");
     var first = th.getAttribute("data-better") === "max" ? "descending" : "ascending";
     var dir = current ? (current === "ascending" ? "descending" : "ascending") : first;
-    table.querySelectorAll("th[aria-sort]").forEach(function (h) {{ h.removeAttribute("aria-sort"); }});
+    table.querySelectorAll("th[aria-sort]").forEach(function (h) {{
+      h.removeAttribute("aria-sort");
+    }});
     th.setAttribute("aria-sort", dir);
     var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
     rows.sort(function (a, b) {{

@@ -275,7 +275,7 @@ def clean(
         bar = tqdm(
             checks, total=len(candidates), desc="decode+hash", unit="video", disable=not progress
         )
-        for record, reason in zip(candidates, bar):
+        for record, reason in zip(candidates, bar, strict=True):
             if reason is None:
                 decodable.append(record)
             else:
@@ -304,7 +304,7 @@ def _near_duplicates(
         hashes, config.near_duplicate_bits, config.near_duplicate_colour_bits
     )
     kept: list[CleanRecord] = []
-    for record, label in zip(records, labels):
+    for record, label in zip(records, labels, strict=True):
         original = records[label]  # records are in posting order: the label is the earliest
         record.group = original.id
         if record is original or not config.drop_near_duplicates:

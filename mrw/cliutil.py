@@ -1,4 +1,4 @@
-"""Shared command-line plumbing: one-line errors with exit code 2, never a traceback for bad input."""
+"""Shared command-line plumbing: one-line errors with exit code 2, never a traceback."""
 
 from __future__ import annotations
 

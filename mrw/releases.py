@@ -154,7 +154,7 @@ def read_tgif(tsv: str | Path, splits_dir: str | Path) -> Release:
     if not path.is_file():
         raise ReleaseError(f"TGIF TSV not found: {path}")
     with path.open(encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, 1):
+        for line in handle:
             if not line.strip():
                 continue
             url, sep, sentence = line.rstrip("\r\n").partition("\t")

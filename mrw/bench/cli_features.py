@@ -25,8 +25,8 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--weights",
         choices=("imagenet", "none"),
-        help="CNN weights: imagenet (falls back to random with a warning when not available offline) "
-        "or none (default: imagenet; toy: none)",
+        help="CNN weights: imagenet (falls back to random with a warning when not available "
+        "offline) or none (default: imagenet; toy: none)",
     )
     group.add_argument(
         "--image-size", type=int, help="frame side in pixels (default: 224; toy: 64)"

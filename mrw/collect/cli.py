@@ -1,4 +1,4 @@
-"""`mrw collect`: gather reaction posts (archive dumps and/or live Reddit) and download their media."""
+"""`mrw collect`: gather reaction posts (archive dumps and/or live Reddit), download their media."""
 
 from __future__ import annotations
 

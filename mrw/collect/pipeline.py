@@ -194,7 +194,10 @@ class Collector:
 
     # -- report --------------------------------------------------------------------------
     def report(self, sources: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Counts by stage and status/reason, stored media and this run's throughput; saved as report.json."""
+        """Counts by stage and status/reason, stored media and this run's throughput.
+
+        Saved as report.json.
+        """
         files, total_bytes = self.state.stored_bytes()
         seconds = max(self.stats.download_s, 1e-9)
         report = {
@@ -260,7 +263,8 @@ def render_report(report: dict[str, Any], console: Any = None) -> None:
     console.print(
         f"media: {media['files']} files, {media['bytes'] / 1e6:.1f} MB stored | this run: "
         f"{run['posts_new']} new posts, {run['downloaded_ok']}/{run['downloads']} downloads ok, "
-        f"{run['bytes_downloaded'] / 1e6:.1f} MB, {run['items_per_s']} files/s, {run['mb_per_s']} MB/s, "
+        f"{run['bytes_downloaded'] / 1e6:.1f} MB, {run['items_per_s']} files/s, "
+        f"{run['mb_per_s']} MB/s, "
         f"{run['elapsed_s']:.1f}s total"
     )
 

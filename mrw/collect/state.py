@@ -1,4 +1,5 @@
-"""Collection state in SQLite (WAL): every post, resolution and download attempt, with status and reason.
+"""Collection state in SQLite (WAL): every post, resolution and download attempt, with status
+and reason.
 
 Each finished unit of work is committed in its own transaction, so `mrw collect` can be killed
 at any moment (even `kill -9`) and started again: finished work is skipped, unfinished work
@@ -148,13 +149,17 @@ class CollectionState:
         return row[0] if row else None
 
     def add_posts(self, rows: Iterable[tuple[Post, str, str | None, str | None]]) -> int:
-        """Insert (post, source, media_key, reject_reason) rows in one transaction; returns how many were new."""
+        """Insert (post, source, media_key, reject_reason) rows in one transaction.
+
+        Returns how many were new.
+        """
         now = time.time()
         added = 0
         with self._transaction():
             for post, source, media_key, reason in rows:
                 cur = self.conn.execute(
-                    "INSERT OR IGNORE INTO posts (id, source, data, media_key, status, reason, seen_at)"
+                    "INSERT OR IGNORE INTO posts"
+                    " (id, source, data, media_key, status, reason, seen_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         post.id,
@@ -190,7 +195,8 @@ class CollectionState:
         media_url: str | None,
     ) -> None:
         self.conn.execute(
-            "INSERT OR REPLACE INTO resolutions (post_id, status, reason, resolver, media_url, resolved_at)"
+            "INSERT OR REPLACE INTO resolutions"
+            " (post_id, status, reason, resolver, media_url, resolved_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             (post_id, status, reason, resolver, media_url, time.time()),
         )
@@ -231,12 +237,14 @@ class CollectionState:
             )
             if media is not None:
                 self.conn.execute(
-                    "INSERT OR IGNORE INTO media (sha256, content_type, size, path) VALUES (?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO media (sha256, content_type, size, path)"
+                    " VALUES (?, ?, ?, ?)",
                     (media.sha256, media.content_type, media.size, media.relpath),
                 )
             self.conn.execute(
-                "INSERT OR REPLACE INTO downloads (post_id, status, reason, media_url, final_url, sha256,"
-                " finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO downloads"
+                " (post_id, status, reason, media_url, final_url, sha256, finished_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     post_id,
                     result.status,
@@ -300,7 +308,7 @@ def reason_bucket(reason: str) -> str:
 
 
 def iter_collected(collection_dir: str | os.PathLike[str]) -> Iterator[CollectedItem]:
-    """The posts of a collection whose media was downloaded, in ingest order: the input of `mrw clean`.
+    """The posts of a collection whose media was downloaded, in ingest order (`mrw clean`'s input).
 
     Works on a collection that is still being written (WAL readers see the last commit).
     """

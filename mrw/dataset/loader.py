@@ -83,7 +83,7 @@ class FrameTransform:
         if videos is None:
             return batch
         frames, timestamps = [], []
-        for row_id, video in zip(batch["id"], videos):
+        for row_id, video in zip(batch["id"], videos, strict=True):
             seed = None if self.seed is None else self.seed ^ zlib.crc32(row_id.encode())
             media = self._media(row_id, video, self.root)
             try:

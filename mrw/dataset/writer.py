@@ -186,7 +186,7 @@ def build_dataset(
                 without_url += not row.media_url
                 for writer in writers:
                     writer.add(row)
-            for config, writer in zip(configs, writers):
+            for config, writer in zip(configs, writers, strict=True):
                 writer.finish()
                 counts[config][split] = (writer.num_rows, writer.num_bytes)
         if "urls" in configs and without_url:
