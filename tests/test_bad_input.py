@@ -203,7 +203,7 @@ CASES: list[tuple[str, str]] = [
 SUBPROCESS_CASES = [
     "mrw collect --dump {binary} --out {new}",
     "mrw stats {dataset} --plot {dir}",
-    "mrw-bench run tiny-test-method {synthetic} --epochs 0",
+    "mrw-bench run pvse {synthetic} --epochs 0",
     "mrw-leaderboard score --truth {truth} {utf16} {run}",
 ]
 

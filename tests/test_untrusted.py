@@ -84,7 +84,10 @@ def test_tgif_ids_that_are_paths_are_skipped(tmp_path: Path) -> None:
     splits.mkdir()
     (splits / "test.txt").write_text("https://h.example/a/..\nhttps://h.example/ok.gif\n")
     tsv = tmp_path / "t.tsv"
-    tsv.write_text("https://h.example/a/..\tsentence\nhttps://h.example/x\\..\\y.gif\tsent\n")
+    tsv.write_text(
+        "https://h.example/a/..\tsentence\nhttps://h.example/x\\..\\y.gif\tsent\n"
+        "https://h.example/ok.gif\ta fine clip\n"
+    )
     release = read_tgif(tsv, splits)
     assert [p.video_id for p in release.pairs] == ["ok"]
     assert release.report.skipped["unsafe_id"] == 3  # the split-file id and both TSV lines
@@ -130,6 +133,7 @@ def test_url_credentials_are_redacted_everywhere() -> None:
         assert "PASS" not in str(info.value)
 
 
+@pytest.mark.slow  # the dead mirror is retried with back-off before the error
 def test_download_mirror_password_is_not_printed(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("MRW_CACHE", str(tmp_path))
     for mirror in ("http://u:PASS@127.0.0.1:9/pvse", "ftp://u:PASS@h/x", "not-a-url"):
