@@ -30,13 +30,13 @@ class ArchiveError(MRWError):
     """An archive that is corrupt, or holds something a release never needs."""
 
 
-def _member_path(member: tarfile.TarInfo) -> PurePosixPath:
+def _member_path(archive: Path, member: tarfile.TarInfo) -> PurePosixPath:
     name = member.name
     if "\x00" in name or "\\" in name or not name.strip("/"):
-        raise ArchiveError(f"member {name!r}: not a plain relative path")
+        raise ArchiveError(f"{archive}: member {name!r} is not a plain relative path")
     path = PurePosixPath(name)
     if path.is_absolute() or any(part == ".." for part in path.parts):
-        raise ArchiveError(f"member {name!r}: absolute or climbing out with '..'")
+        raise ArchiveError(f"{archive}: member {name!r} is absolute or climbs out with '..'")
     return path
 
 
@@ -104,7 +104,7 @@ def _extract_into(archive: Path, root: Path, max_bytes: int, max_members: int) -
         for count, member in enumerate(tar, start=1):
             if count > max_members:
                 raise ArchiveError(f"{archive}: more than {max_members:,} members")
-            relative = _member_path(member)
+            relative = _member_path(archive, member)
             if not (member.isfile() or member.isdir()):
                 raise ArchiveError(f"{archive}: member {member.name!r} is a {_kind(member)}")
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import os
@@ -125,12 +126,23 @@ def test_a_plain_archive_unpacks_with_fixed_modes_and_stale_temp_folders_go(
     assert not stale.exists()
 
 
+def _header_bomb() -> bytes:
+    """A gzip of a few KB whose one member claims 4 GiB (only the header is there)."""
+    info = tarfile.TarInfo("mrw/mrw-v1.0.json")
+    info.size = 4 << 30
+    return gzip.compress(info.tobuf(format=tarfile.GNU_FORMAT) + bytes(4096))
+
+
+SERVED = {**{name: _tar(members) for name, members in HOSTILE.items()}, "size_bomb": b""}
+
+
+@pytest.mark.parametrize("case", sorted(SERVED))
 def test_download_mrw_refuses_a_hostile_mirror_with_a_pinned_hash(
-    tmp_path: Path, monkeypatch, capsys
+    tmp_path: Path, monkeypatch, capsys, case: str
 ) -> None:
     """Even an archive whose hash the user pinned is unpacked only if every member is plain."""
     monkeypatch.setenv("MRW_CACHE", str(tmp_path / "cache"))
-    payload = _tar(HOSTILE["symlink_then_write"])
+    payload = SERVED[case] or _header_bomb()
     with ReleaseHost({"/pvse/mrw-v1.0.tar.gz": payload}) as host:
         code = main(
             [
@@ -146,8 +158,10 @@ def test_download_mrw_refuses_a_hostile_mirror_with_a_pinned_hash(
         )
     assert code == 2
     err = capsys.readouterr().err
-    assert "error: cannot unpack" in err and "symbolic link" in err
-    assert not (tmp_path / "evil.json").exists() and not (tmp_path / "o").exists()
+    assert "error: cannot unpack" in err and "Traceback" not in err
+    files = tmp_path / "cache" / "releases" / "mrw" / "files"
+    assert sorted(p.name for p in files.iterdir()) == ["mrw-v1.0.tar.gz"]  # nothing unpacked
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]  # nothing written outside
 
 
 def test_download_mrw_needs_a_pinned_hash_and_checks_it(
