@@ -162,3 +162,14 @@ def test_collect_host_map_credentials_are_not_recorded(tmp_path: Path) -> None:
     assert "***@127.0.0.1:9" in (out / "report.json").read_text()
     with sqlite3.connect(out / "state.sqlite") as conn:
         assert "PASS" not in repr(conn.execute("SELECT * FROM attempts").fetchall())
+
+
+@pytest.mark.parametrize("post_id", ["../x", "a/b", "x\x1b[2J", ".."])
+def test_collected_posts_with_unsafe_ids_are_rejected_with_a_reason(post_id: str) -> None:
+    from mrw.collect.dumps import post_from_reddit_json
+    from mrw.collect.filters import PostFilter
+
+    post = post_from_reddit_json(
+        {"id": post_id, "title": "MRW x", "url": "https://i.imgur.com/x.gif", "score": 3}
+    )
+    assert PostFilter().reject_reason(post) == "unsafe id"
