@@ -198,7 +198,14 @@ class CollectionState:
             "INSERT OR REPLACE INTO resolutions"
             " (post_id, status, reason, resolver, media_url, resolved_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (post_id, status, reason, resolver, media_url, time.time()),
+            (
+                post_id,
+                status,
+                redact_urls(reason) if reason else reason,
+                resolver,
+                media_url,
+                time.time(),
+            ),
         )
 
     def downloads_pending(self, retry: Iterable[str] = ()) -> list[tuple[str, str]]:
@@ -228,7 +235,7 @@ class CollectionState:
                         redact_url(a.url),
                         a.http_status,
                         a.outcome,
-                        redact_urls(a.detail or ""),
+                        redact_urls(a.detail) if a.detail else a.detail,
                         a.elapsed_s,
                         now,
                     )
@@ -248,7 +255,7 @@ class CollectionState:
                 (
                     post_id,
                     result.status,
-                    result.reason or None,
+                    redact_urls(result.reason) or None,
                     result.request.url,
                     result.final_url,
                     media.sha256 if media else None,
