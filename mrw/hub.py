@@ -29,7 +29,7 @@ from mrw.atomic import atomic_write
 from mrw.errors import MRWError
 from mrw.releases import Release, import_release, read_mrw_v1, read_tgif
 from mrw.remote import RemoteFile, fetch, file_sha256
-from mrw.untrusted import check_http_url, redact_url
+from mrw.untrusted import UnsafeInputError, check_http_url, confined, redact_url
 
 REHYDRATE_FILE = "rehydrate.json"
 FETCHED_FILE = "fetched.jsonl"  # in the media store: URL -> stored media, so re-runs resume
@@ -374,15 +374,25 @@ def download_hub(
 
 
 def dataset_files(dataset_dir: str | Path) -> list[tuple[str, int]]:
-    """(path in the repo, size) of every file a publish uploads: the card, shards and qrels."""
+    """(path in the repo, size) of every file a publish uploads: the card, shards and qrels.
+
+    Raises:
+        HubError: not a dataset folder, or a file in it (a link) that resolves outside it:
+            a publish never uploads anything from outside the folder.
+    """
     root = Path(dataset_dir)
     if not (root / "README.md").is_file() or not any(root.glob("*/*.parquet")):
         raise HubError(f"{root} is not a dataset folder (needs README.md and parquet shards)")
-    files = [
-        (path.relative_to(root).as_posix(), path.stat().st_size)
-        for path in sorted(root.rglob("*"))
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts)
-    ]
+    files = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if not path.is_file() or any(part.startswith(".") for part in relative.parts):
+            continue
+        try:
+            confined(root, relative)
+        except UnsafeInputError:
+            raise HubError(f"{path} points outside {root}; refusing to publish it") from None
+        files.append((relative.as_posix(), path.stat().st_size))
     return files
 
 

@@ -175,3 +175,13 @@ def test_collected_posts_with_unsafe_ids_are_rejected_with_a_reason(post_id: str
         {"id": post_id, "title": "MRW x", "url": "https://i.imgur.com/x.gif", "score": 3}
     )
     assert PostFilter().reject_reason(post) == "unsafe id"
+
+
+def test_publish_never_uploads_a_file_from_outside_the_folder(tmp_path: Path, capsys) -> None:
+    folder = _path_only_dataset(tmp_path / "ds", ["inside.mp4", "inside.mp4"])
+    secret = tmp_path / "id_rsa"
+    secret.write_text("private key")
+    (folder / "qrels").mkdir()
+    (folder / "qrels" / "notes.txt").symlink_to(secret)
+    assert main(["publish", str(folder), "--repo", "a/b", "--dry-run"]) == 2
+    assert "points outside" in capsys.readouterr().err
