@@ -78,10 +78,9 @@ def test_run_depth_takes_a_positive_integer_or_full(capsys) -> None:
 
     assert _run_depth("full") == 0 and _run_depth("250") == 250
     for bad in ("0", "-3", "deep"):
-        with pytest.raises(SystemExit) as exit_info:
-            main(["run", "nope", "--run-depth", bad])
-        assert exit_info.value.code == 2
-        assert "positive integer or 'full'" in capsys.readouterr().err
+        assert main(["run", "nope", "--run-depth", bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and "positive integer or 'full'" in err
 
 
 def test_unknown_method_and_splits(capsys) -> None:
