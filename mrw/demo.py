@@ -144,8 +144,8 @@ def train_pvse_stage(ctx: DemoContext) -> str:
     Console(file=sys.stderr, width=140).print(
         metrics_table([(pvse.name, record.metrics)], title="PVSE on the toy set (test)")
     )
-    chance = 2 * 100 * (1 + 5 + 10) / record.metrics["t2v"]["queries"]
-    return f"test rsum {record.metrics['rsum']:.1f} (chance {chance:.1f}); {record.run_dir}"
+    chance = 2 * 100 * (1 + 5 + 10) / record.metrics.t2v.queries
+    return f"test rsum {record.metrics.rsum:.1f} (chance {chance:.1f}); {record.run_dir}"
 
 
 def compare_methods_stage(ctx: DemoContext) -> str:

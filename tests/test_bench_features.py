@@ -141,7 +141,7 @@ def test_finetune_stage_trains_the_cnn_from_frames(dataset, tmp_path) -> None:
     assert torch.equal(
         tuned[bn], before["layer4.1.bn2.running_mean"]
     )  # BatchNorm statistics frozen
-    assert result.metrics["t2v"]["queries"] == 4
+    assert result.metrics.t2v.queries == 4
 
 
 def test_histogram_backbone_sees_colour() -> None:

@@ -11,7 +11,8 @@ import pytest
 import torch
 from bench_synthetic import SIZES, TinyMethod, synthetic_options
 
-from mrw.bench.runner import RunRecordError, load_run_record, run_method
+from mrw.bench.record import RunRecord, RunRecordError
+from mrw.bench.runner import run_method
 from mrw.errors import MRWError
 
 METHOD = "tiny-test-method"
@@ -49,12 +50,12 @@ def test_run_trains_and_writes_a_complete_record(env) -> None:
     val = [h["validation_rsum"] for h in history if "epoch" in h]
     assert len(val) == 4 and max(val[1:]) > val[0]
     chance = 2 * 100 * (1 + 5 + 10) / SIZES["test"]
-    assert result.metrics["rsum"] > 2.5 * chance
+    assert result.metrics.rsum > 2.5 * chance
 
     with gzip.open(result.run_dir / "t2v.run.gz", "rt") as handle:
         lines = handle.read().splitlines()
     assert len(lines) == SIZES["test"] * SIZES["test"]  # full depth: every video per sentence
-    assert load_run_record(result.run_dir).metrics == result.metrics
+    assert RunRecord.from_disk(result.run_dir).metrics == result.metrics
 
 
 def test_run_depth_truncates_run_files(env) -> None:
@@ -117,10 +118,10 @@ def test_bad_options_fail_before_any_work(env) -> None:
 
 def test_load_run_record_rejects_unfinished_and_foreign_folders(tmp_path) -> None:
     with pytest.raises(RunRecordError, match="not a run record"):
-        load_run_record(tmp_path)
+        RunRecord.from_disk(tmp_path)
     (tmp_path / "checkpoint.pt").write_bytes(b"")
     with pytest.raises(RunRecordError, match="unfinished"):
-        load_run_record(tmp_path)
+        RunRecord.from_disk(tmp_path)
     (tmp_path / "metrics.json").write_text("{}")
     with pytest.raises(RunRecordError, match="not a valid run record"):
-        load_run_record(tmp_path)
+        RunRecord.from_disk(tmp_path)

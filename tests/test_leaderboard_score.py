@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from leaderboard.errors import RunFileError
+from leaderboard.metrics import Bound, interval
 from leaderboard.parse import parse_run
 from leaderboard.qrels import read_qrels, write_qrels
 from leaderboard.score import first_relevant_ranks, score_run
@@ -71,10 +72,10 @@ def test_ranks_and_recalls_match_pytrec_eval_with_ties(
         parse_run(duplicated, truth)
     for k in (1, 5, 10):
         hits = sum(reference[q][f"success_{k}"] for q in reference)
-        value = metrics[f"R@{k}"]
-        assert float(str(value).removeprefix(">= ")) == pytest.approx(100 * hits / len(qrels))
-    assert metrics["missing_queries"] == len(qrels) - len(run)
-    assert metrics["queries"] == len(qrels)
+        value = metrics.recall[k]
+        assert interval(value)[0] == pytest.approx(100 * hits / len(qrels))
+    assert metrics.missing_queries == len(qrels) - len(run)
+    assert metrics.queries == len(qrels)
 
 
 @pytest.mark.slow  # ranx compiles its numba kernels on first use (~10 s)
@@ -92,7 +93,7 @@ def test_recalls_match_ranx_hit_rate(tmp_path: Path, seed: int) -> None:
         make_comparable=True,
     )
     for k in (1, 5, 10):
-        value = float(str(metrics[f"R@{k}"]).removeprefix(">= "))
+        value = interval(metrics.recall[k])[0]
         assert value == pytest.approx(100 * reference[f"hit_rate@{k}"])
 
 
@@ -114,9 +115,9 @@ def test_full_depth_run_is_exact_and_hand_checked(tmp_path: Path) -> None:
     ]  # fmt: skip
     qrels_path, run_path = _write_case(tmp_path, qrels, lines)
     m = score_run(run_path, read_qrels(qrels_path))
-    assert m["R@1"] == pytest.approx(100 / 3) and m["R@5"] == 100.0
-    assert m["MedR"] == 2 and m["MeanR"] == pytest.approx(2.0) and m["nMR"] == pytest.approx(2 / 3)
-    assert m["missing_queries"] == 0
+    assert m.value("R@1") == pytest.approx(100 / 3) and m.value("R@5") == 100.0
+    assert m.value("MedR") == 2 and m.value("MeanR") == pytest.approx(2.0) and m.value("nMR") == pytest.approx(2 / 3)
+    assert m.value("missing_queries") == 0
 
 
 def test_truncated_run_reports_bounds(tmp_path: Path) -> None:
@@ -124,13 +125,13 @@ def test_truncated_run_reports_bounds(tmp_path: Path) -> None:
     lines = [f"q{i} Q0 d{(i + r) % 20} {r + 1} {10 - r} t" for i in range(12) for r in range(8)]
     qrels_path, run_path = _write_case(tmp_path, qrels, lines)
     m = score_run(run_path, read_qrels(qrels_path))
-    assert m["R@1"] == pytest.approx(60.0)  # 12 of 20 queries at rank 1, 8 missing
-    assert m["R@10"] == ">= 60"  # beyond depth 8: only a lower bound
-    assert m["MedR"] == 1 and str(m["MeanR"]).startswith(">= ")
-    assert m["missing_queries"] == 8
+    assert m.value("R@1") == pytest.approx(60.0)  # 12 of 20 queries at rank 1, 8 missing
+    assert m.value("R@10") == Bound(60.0, ">=")  # beyond depth 8: only a lower bound
+    assert m.medr == 1 and isinstance(m.meanr, Bound) and m.meanr.kind == ">="
+    assert m.value("missing_queries") == 8
     few = [f"q{i} Q0 d{(i + 1) % 20} 1 1 t" for i in range(20)]
     qrels_path, run_path = _write_case(tmp_path, qrels, few)
-    assert score_run(run_path, read_qrels(qrels_path))["MedR"] == "> 1"
+    assert score_run(run_path, read_qrels(qrels_path)).medr == Bound(1, ">")
 
 
 @pytest.mark.slow  # imports torch and the harness

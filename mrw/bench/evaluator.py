@@ -12,13 +12,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from leaderboard.metrics import combine, ranks_to_metrics
+from leaderboard.metrics import Metrics, combine, ranks_to_metrics
 from mrw.bench.data import PairData
 from mrw.bench.method import Method
 
@@ -135,14 +134,14 @@ def _count(mask: Tensor) -> Tensor:
 
 @dataclass
 class Evaluation:
-    """Scores and metrics of one split: `metrics` is the scorer's `--json` document."""
+    """Scores, ranks and metrics of one split (`metrics.to_json()` is the scorer's document)."""
 
     scores: Tensor  # [Nv, Nt]
     video_ids: list[str]
     sentence_ids: list[str]
     t2v_ranks: np.ndarray
     v2t_ranks: np.ndarray
-    metrics: dict[str, Any]
+    metrics: Metrics
 
 
 def evaluate_scores(

@@ -17,14 +17,16 @@ import platform
 import subprocess
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from leaderboard.metrics import Metrics
 from mrw.atomic import atomic_write
 from mrw.bench import distributed as dist_util
+from mrw.bench.record import RunRecord, RunRecordError, dataset_revision
 from mrw.errors import MRWError
 
 if TYPE_CHECKING:
@@ -37,10 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVAL_SPLITS = ("test", "validation")
-
-
-class RunRecordError(MRWError):
-    """A run folder that is missing, unfinished or not a run record."""
 
 
 @dataclass
@@ -100,26 +98,11 @@ class RunOptions:
 
 @dataclass
 class RunResult:
-    run_dir: Path
-    metrics: dict[str, Any]  # the scorer's --json document for the evaluated split
-    record: dict[str, Any] = field(default_factory=dict)  # the whole metrics.json
-
-
-@dataclass
-class RunRecord:
-    """A finished run as `load_run_record` reads it back (the fields of `metrics.json`)."""
+    """A finished run: its folder, the evaluated split's metrics and the whole record."""
 
     run_dir: Path
-    method: str
-    dataset: str
-    split: str
-    metrics: dict[str, Any]
-    config: dict[str, Any]
-    seed: int
-    device: str
-    wall_time_s: float
-    versions: dict[str, str]
-    git_commit: str | None
+    metrics: Metrics
+    record: RunRecord
 
 
 def resolve_device(name: str) -> torch.device:
@@ -173,6 +156,14 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{commit}-dirty" if dirty == 1 else commit or None
+
+
+def _dataset_revision(dataset: str) -> dict[str, str] | None:
+    """Name, version and fingerprint of a named dataset (None for a folder or hub id)."""
+    from mrw.bench.features import NAMED_DATASETS
+    from mrw.dataset import prepared_dir
+
+    return dataset_revision(dataset, prepared_dir(dataset)) if dataset in NAMED_DATASETS else None
 
 
 def _config_hash(config: Mapping[str, Any]) -> str:
@@ -343,23 +334,25 @@ def run_method(
         model, data, trained = _finetune(model, used, vocab, options, train_config, device, run_dir)
     evaluation = evaluate(model, data[options.split], device, options.eval_batch_size)
 
-    record = {
-        "method": method,
-        "dataset": options.dataset,
-        "split": options.split,
-        "metrics": evaluation.metrics,
-        "config": config,
-        "seed": options.seed,
-        "device": str(device)
+    record = RunRecord(
+        method=method,
+        dataset=options.dataset,
+        split=options.split,
+        metrics=evaluation.metrics,
+        config=json.loads(json.dumps(config, default=str)),
+        seed=options.seed,
+        device=str(device)
         if device.type == "cpu"
         else f"{device} ({torch.cuda.get_device_name(device)})",
-        "world_size": dist_util.world_size(),
-        "best_epoch": trained.best_epoch,
-        "best_validation_rsum": trained.best_rsum,
-        "wall_time_s": round(time.perf_counter() - started, 3),
-        "versions": versions(),
-        "git_commit": git_commit(),
-    }
+        world_size=dist_util.world_size(),
+        best_epoch=trained.best_epoch,
+        best_validation_rsum=trained.best_rsum,
+        wall_time_s=round(time.perf_counter() - started, 3),
+        versions=versions(),
+        git_commit=git_commit(),
+        dataset_revision=_dataset_revision(options.dataset),
+        run_dir=run_dir,
+    )
     if dist_util.is_main():
         tag = f"{method}-{run_dir.name}"
         split = data[options.split].split
@@ -380,9 +373,10 @@ def run_method(
             options.run_depth,
         )
         _append_log(
-            run_dir / "log.jsonl", {"evaluation": options.split, "metrics": evaluation.metrics}
+            run_dir / "log.jsonl",
+            {"evaluation": options.split, "metrics": evaluation.metrics.to_json()},
         )
-        _write_json(run_dir / "metrics.json", record)
+        record.to_disk(run_dir)
     dist_util.barrier()
     return RunResult(run_dir, evaluation.metrics, record)
 
@@ -430,24 +424,3 @@ def _finetune(
         frames,
         trainer.fit(frames["train"], frames["validation"], resume=checkpoint.is_file()),
     )
-
-
-def load_run_record(run_dir: str | Path) -> RunRecord:
-    """Read a finished run's `metrics.json` (what `compare` tabulates)."""
-    run_dir = Path(run_dir)
-    path = run_dir / "metrics.json"
-    if not path.is_file():
-        state = (
-            "unfinished (no metrics.json; --resume it)"
-            if (run_dir / "checkpoint.pt").exists()
-            else "not a run record"
-        )
-        raise RunRecordError(f"{run_dir}: {state}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return RunRecord(
-            run_dir=run_dir,
-            **{f.name: data[f.name] for f in dataclasses.fields(RunRecord) if f.name != "run_dir"},
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise RunRecordError(f"{path}: not a valid run record ({exc})") from None
