@@ -42,6 +42,10 @@ def test_run_trains_and_writes_a_complete_record(env) -> None:
     )
     record = json.loads((result.run_dir / "metrics.json").read_text())
     assert set(record["metrics"]) == {"t2v", "v2t", "rsum"} and record["split"] == "test"
+    assert record["format_version"] == 2
+    assert record["scores"]["test"][0]["main_score"] == pytest.approx(
+        record["metrics"]["rsum"] / 600
+    )
     assert record["config"]["method_config"] == {"embed_dim": 24, "margin": 0.2}
     assert {"python", "torch", "mrw-toolkit"} <= set(record["versions"])
     assert record["seed"] == 0 and record["wall_time_s"] > 0 and record["device"] == "cpu"
