@@ -38,14 +38,24 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_data_arguments(parser)
     train = parser.add_argument_group("training")
     train.add_argument("--epochs", type=int, help="default: 30 (toy: 12)")
-    train.add_argument("--batch-size", type=int, default=128)
+    train.add_argument(
+        "--batch-size",
+        type=int,
+        default=128,
+        help="training pairs per batch; in-batch negatives (default %(default)s)",
+    )
     train.add_argument(
         "--lr",
         type=float,
         help="AMSGrad learning rate, halved on a validation plateau (default: the method's own, "
         "see the README's baselines table)",
     )
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of initial weights, batch order and GloVe fallbacks (default %(default)s)",
+    )
     train.add_argument(
         "--glove",
         metavar="PATH",

@@ -21,7 +21,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument("clean_dir", type=Path, help="output folder of `mrw clean`")
     parser.add_argument("--out", type=Path, required=True, help="dataset folder to write")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the random split assignment (default %(default)s)",
+    )
     parser.add_argument(
         "--sizes",
         default="44107,1000,5000",
