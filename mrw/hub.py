@@ -310,6 +310,19 @@ def download_original(
     return out
 
 
+def hub_errors() -> tuple[type[Exception], ...]:
+    """What a Hub call raises when the network or the Hub fails, whatever the HTTP client.
+
+    huggingface_hub's own `HfHubHTTPError`; the HTTP client's base error, which
+    `huggingface_hub.errors` imports as `HTTPError` (httpx's since huggingface_hub 1.0, so a
+    refused connection is no `OSError` any more; requests' before, an `OSError`); OS errors.
+    """
+    from huggingface_hub import errors
+
+    client = getattr(errors, "HTTPError", OSError)
+    return (errors.HfHubHTTPError, client, OSError)
+
+
 def download_hub(
     repo_id: str,
     out_dir: str | Path | None = None,
@@ -326,7 +339,7 @@ def download_hub(
     (default `$MRW_CACHE/datasets/ORG--NAME`) with the media fetched.
     """
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    from huggingface_hub.errors import LocalEntryNotFoundError
 
     from mrw.dataset import cache_root
 
@@ -337,8 +350,8 @@ def download_hub(
             f"{repo_id} is not in the local HF cache and the Hub cannot be reached "
             "(HF_HUB_OFFLINE is set or there is no network)"
         ) from None
-    except (HfHubHTTPError, OSError, ValueError) as exc:
-        raise HubError(f"cannot download {repo_id}: {' '.join(str(exc).split())[:300]}") from None
+    except (*hub_errors(), ValueError) as exc:
+        raise HubError(f"cannot download {repo_id}: {_one_line(exc)}") from None
     if any((snapshot / "data").glob("*.parquet")) or not media:
         return snapshot
     if not any((snapshot / "urls").glob("*.parquet")):
@@ -357,6 +370,15 @@ def download_hub(
 
 # ---------------------------------------------------------------------------------------------
 # Publishing
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception as one line, shortened at a word boundary, with its type when the
+    message alone says little (`ConnectError: [Errno 111] Connection refused`)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if not text.startswith(type(exc).__name__):
+        text = f"{type(exc).__name__}: {text}"
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
 
 
 def dataset_files(dataset_dir: str | Path) -> list[tuple[str, int]]:
@@ -387,7 +409,6 @@ def publish(
     if dry_run:
         return files
     from huggingface_hub import HfApi, get_token
-    from huggingface_hub.errors import HfHubHTTPError
 
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
         raise HubError("HF_HUB_OFFLINE is set: cannot upload (use --dry-run to list the files)")
@@ -404,6 +425,6 @@ def publish(
             commit_message=message,
             ignore_patterns=[".*", "**/.*"],
         )
-    except (HfHubHTTPError, OSError) as exc:
-        raise HubError(f"upload to {repo_id} failed: {' '.join(str(exc).split())[:300]}") from None
+    except hub_errors() as exc:
+        raise HubError(f"upload to {repo_id} failed: {_one_line(exc)}") from None
     return files

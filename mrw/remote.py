@@ -14,9 +14,11 @@ import hashlib
 import json
 import os
 import re
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tqdm.auto import tqdm
 
@@ -80,6 +82,35 @@ def _checksum_problem(path: Path, remote: RemoteFile, recorded: str | None) -> s
     return None
 
 
+def _reason(exc: BaseException, limit: int = 200) -> str:
+    """The innermost cause of a requests error on one line, shortened at a word boundary
+    (requests wraps urllib3's error, which wraps the socket's)."""
+    inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
+    text = " ".join(str(getattr(inner, "reason", None) or inner).split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " ..."
+
+
+def _unresolvable(exc: BaseException) -> bool:
+    """Whether a connection error is a failed host-name lookup (socket.gaierror inside)."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror) or type(current).__name__ == "NameResolutionError":
+            return True
+        stack += [e for e in (current.__cause__, current.__context__) if e is not None]
+        stack += [a for a in current.args if isinstance(a, BaseException)]
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            stack.append(reason)
+    return False
+
+
 def _load_recorded(folder: Path) -> dict[str, str]:
     try:
         return json.loads((folder / CHECKSUMS_FILE).read_text())
@@ -123,7 +154,12 @@ def fetch(
             requests.Timeout,
             requests.exceptions.ChunkedEncodingError,
         ) as exc:
-            last_error = " ".join(str(exc).split())[:200]
+            last_error = _reason(exc)
+            if _unresolvable(exc):  # no network (or no such host): retrying cannot help
+                host = urlsplit(remote.url).hostname
+                raise FetchError(
+                    f"{remote.url}: cannot resolve {host} (no network, or a wrong --mirror?)"
+                ) from None
             time.sleep(min(backoff_s * 2.0**attempt, 10.0))  # then resume from what arrived
     else:
         raise FetchError(f"{remote.url}: download failed after {attempts} attempts ({last_error})")
