@@ -82,7 +82,7 @@ def _checksum_problem(path: Path, remote: RemoteFile, recorded: str | None) -> s
     return None
 
 
-def _reason(exc: BaseException, limit: int = 200) -> str:
+def network_reason(exc: BaseException, limit: int = 200) -> str:
     """The innermost cause of a requests error on one line, shortened at a word boundary
     (requests wraps urllib3's error, which wraps the socket's)."""
     inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
@@ -154,7 +154,7 @@ def fetch(
             requests.Timeout,
             requests.exceptions.ChunkedEncodingError,
         ) as exc:
-            last_error = _reason(exc)
+            last_error = network_reason(exc)
             if _unresolvable(exc):  # no network (or no such host): retrying cannot help
                 host = urlsplit(remote.url).hostname
                 raise FetchError(

@@ -163,6 +163,8 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1 or args.per_host < 1 or args.retries < 0 or args.max_size <= 0:
         fail("--workers and --per-host must be >= 1, --retries >= 0, --max-size > 0")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # prawcore warns at every retry of its own; skipped listings are reported by mrw instead.
+    logging.getLogger("prawcore").setLevel(logging.ERROR)
     config = CollectConfig(
         filter=FilterConfig(
             title_patterns=tuple(args.title_pattern or DEFAULT_TITLE_PATTERNS),
@@ -208,6 +210,14 @@ def run(args: argparse.Namespace) -> int:
                 },
                 "reddit": vars(reddit_stats) if reddit_stats else None,
             }
+        )
+    if not args.dump and reddit_stats and not reddit_stats.listings_read:
+        from mrw.collect.reddit import RedditError
+
+        reason = reddit_stats.unreachable or reddit_stats.skipped_listings[0].partition(": ")[2]
+        raise RedditError(
+            f"no source could be read: all {reddit_stats.listings_failed} Reddit listings "
+            f"failed ({reason}); see {args.out / 'report.json'}"
         )
     render_report(report)
     return 0
