@@ -94,11 +94,11 @@ def test_unreadable_or_newer_records_are_clear_errors(tmp_path: Path) -> None:
 
 def test_dataset_revision_fingerprints_card_and_data_files(tmp_path: Path) -> None:
     folder = tmp_path / "toy-v2"
-    assert dataset_revision("toy", folder) is None
+    assert dataset_revision("toy", "2", folder) is None
     (folder / "data").mkdir(parents=True)
     (folder / "README.md").write_text("card")
     (folder / "data" / "test-00000-of-00001.parquet").write_bytes(b"x" * 10)
-    first = dataset_revision("toy", folder)
-    assert first is not None and first["revision"] == "toy-v2" and first["name"] == "toy"
+    first = dataset_revision("toy", "2", folder)
+    assert first is not None and first["revision"] == "2" and first["name"] == "toy"
     (folder / "data" / "test-00000-of-00001.parquet").write_bytes(b"x" * 11)
-    assert dataset_revision("toy", folder)["fingerprint"] != first["fingerprint"]
+    assert dataset_revision("toy", "2", folder)["fingerprint"] != first["fingerprint"]

@@ -37,12 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_data_arguments(parser)
     train = parser.add_argument_group("training")
-    train.add_argument("--epochs", type=int, help="default: 30 (toy: 12)")
+    train.add_argument("--epochs", type=int, help="default: the dataset's (30; toy: 12)")
     train.add_argument(
-        "--batch-size",
-        type=int,
-        default=128,
-        help="training pairs per batch; in-batch negatives (default %(default)s)",
+        "--batch-size", type=int, help="training pairs per batch (default: the dataset's, 128)"
     )
     train.add_argument(
         "--lr",

@@ -193,10 +193,10 @@ def mteb_scores(metrics: Metrics) -> dict[str, Any]:
     return scores
 
 
-def dataset_revision(name: str, folder: Path) -> dict[str, str] | None:
-    """The dataset's name, version (its prepared folder's name, e.g. `toy-v2`) and a
-    fingerprint: SHA-256 over its card and the names and sizes of its data files. None when
-    the folder does not exist (a dataset still to be built or downloaded)."""
+def dataset_revision(name: str, version: str, folder: Path) -> dict[str, str] | None:
+    """A named dataset's name, catalogue version and a fingerprint of its prepared copy:
+    SHA-256 over its card and the names and sizes of its data files (MTEB records the Hub
+    revision instead; a local copy has none). None when the folder does not exist."""
     if not folder.is_dir():
         return None
     digest = hashlib.sha256()
@@ -205,4 +205,4 @@ def dataset_revision(name: str, folder: Path) -> dict[str, str] | None:
         digest.update(card.read_bytes())
     for path in sorted((folder / "data").glob("*")):
         digest.update(f"{path.name}:{path.stat().st_size}\n".encode())
-    return {"name": name, "revision": folder.name, "fingerprint": digest.hexdigest()}
+    return {"name": name, "revision": version, "fingerprint": digest.hexdigest()}
