@@ -64,7 +64,7 @@ class RunOptions:
     fps: float | None = None
     image_size: int | None = None
     backbone: str | None = None
-    weights: str | None = None  # "imagenet" | "none"
+    weights: str | None = None  # torchvision weights name (IMAGENET1K_V1, DEFAULT, ...) or none
     glove: str | None = None  # path to glove.840B.300d.txt
     min_word_count: int = 1
     runs_dir: str = "runs"
@@ -88,8 +88,11 @@ class RunOptions:
             for name in ("epochs", "batch_size", "num_frames", "fps", "image_size", "backbone")
             if getattr(self, name) is None
         }
-        if self.weights is None:
-            filled["weights"] = defaults.weights
+        from mrw.bench.features import resolve_weights
+
+        backbone = filled.get("backbone", self.backbone)
+        # The concrete name (DEFAULT -> IMAGENET1K_V2): what config.json and the cache key hold.
+        filled["weights"] = resolve_weights(backbone, self.weights or defaults.weights)
         if self.lr is None and method is not None:
             filled["lr"] = get_method_class(method).default_lr
         return dataclasses.replace(self, **filled)
