@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -50,6 +51,14 @@ def run(args: argparse.Namespace) -> int:
         target=SplitSizes.parse(args.sizes),
         configs=configs,
     )
+    target = SplitSizes.parse(args.sizes)
+    if sum(report.rows.values()) < target.total:
+        print(
+            f"note: {sum(report.rows.values()):,} pairs are fewer than the "
+            f"{target.total:,} of --sizes: split sizes scaled in proportion, at least one pair "
+            "per split",
+            file=sys.stderr,
+        )
     sizes = ", ".join(f"{split} {n:,}" for split, n in report.rows.items())
     print(
         f"wrote {args.out}: {sizes} ({report.groups:,} near-duplicate groups, seed {report.seed})"

@@ -121,6 +121,8 @@ def load_dataset(
     from datasets import Video
 
     location = resolve(name_or_path)
+    if split is not None and Path(location).is_dir():
+        _check_split(location, config, split, name_or_path)
     try:
         loaded = datasets.load_dataset(location, name=config, split=split, cache_dir=cache_dir)
     except (
@@ -138,6 +140,25 @@ def load_dataset(
     loaded = loaded.cast_column("video", Video(decode=False))
     loaded.set_transform(FrameTransform(num_frames, fps, size, sampling, seed))
     return loaded
+
+
+def _check_split(
+    location: str, config: str | None, split: str, name: str | os.PathLike[str]
+) -> None:
+    """A clear error for a split the dataset folder does not have (instead of `datasets`'
+    bare `Unknown split`), saying how to get one."""
+    import datasets
+
+    try:
+        names = datasets.get_dataset_split_names(location, config_name=config)
+    except (FileNotFoundError, ValueError):
+        return  # not a readable dataset: `load_dataset` reports it
+    if split not in names:
+        raise DatasetFormatError(
+            f"{os.fspath(name)!r} has no {split!r} split (it has {', '.join(names) or 'none'}); "
+            "the harness trains on train, selects on validation and evaluates on test: rebuild "
+            "it with `mrw build` (every split gets at least one pair) or add the split"
+        )
 
 
 def collate(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
