@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "publish": "mrw.commands.publish",
     "toy": "mrw.commands.toy",
     "stats": "mrw.stats",
+    "qrels": "mrw.commands.qrels",
 }
 
 

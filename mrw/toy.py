@@ -23,7 +23,7 @@ import json
 import math
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -307,11 +307,28 @@ def build_toy(
         "its own temporal segment, and its sentence describes one of them, often partially. "
         "Generated with:\n\n```json\n" + json.dumps(asdict(config), sort_keys=True) + "\n```\n"
     )
-    return build_dataset(
-        splits,
+    from mrw.build import write_split_qrels
+
+    out = build_dataset(
+        {split: _Sized(rows, sizes[split]) for split, rows in splits.items()},
         out_dir,
         pretty_name="MRW toy set",
         description=description,
         card_metadata={"license": "mit", "language": ["en"]},
         progress=progress,
     )
+    write_split_qrels(out, sizes)  # qrels/{split}/t2v.qrels, v2t.qrels, as `mrw build` writes
+    return out
+
+
+class _Sized:
+    """A row generator with a known length, so progress bars show a total."""
+
+    def __init__(self, rows: Iterable[VideoRow], length: int) -> None:
+        self.rows, self.length = rows, length
+
+    def __iter__(self) -> Iterator[VideoRow]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return self.length
