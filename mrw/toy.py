@@ -29,6 +29,7 @@ from pathlib import Path
 
 from mrw.catalog import get_dataset
 from mrw.dataset import VideoRow, build_dataset
+from mrw.dataset.qrels import write_split_qrels
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (230, 40, 40),
@@ -307,9 +308,7 @@ def build_toy(
         "its own temporal segment, and its sentence describes one of them, often partially. "
         "Generated with:\n\n```json\n" + json.dumps(asdict(config), sort_keys=True) + "\n```\n"
     )
-    from mrw.build import write_split_qrels
-
-    out = build_dataset(
+    built = build_dataset(
         {split: _Sized(rows, sizes[split]) for split, rows in splits.items()},
         out_dir,
         pretty_name="MRW toy set",
@@ -317,8 +316,8 @@ def build_toy(
         card_metadata={"license": "mit", "language": ["en"]},
         progress=progress,
     )
-    write_split_qrels(out, sizes)  # qrels/{split}/t2v.qrels, v2t.qrels, as `mrw build` writes
-    return out
+    write_split_qrels(built, list(splits))  # qrels/{split}/, as `mrw build` writes them
+    return built
 
 
 class _Sized:
