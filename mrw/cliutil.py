@@ -1,4 +1,5 @@
-"""Shared command-line plumbing: one-line errors with exit code 2, never a traceback for bad input."""
+"""Shared command-line plumbing: one-line errors with exit code 2 (never a traceback for bad
+input), `--version`, and a quiet exit when stdout's pipe closes."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE, as a shell reports `yes | head`
 
 
 def toolkit_version() -> str:
-    """The installed mrw-toolkit version (the source tree's `mrw.__version__` when not installed)."""
+    """The installed mrw-toolkit version (`mrw.__version__` when it is not installed)."""
     try:
         return metadata.version("mrw-toolkit")
     except metadata.PackageNotFoundError:

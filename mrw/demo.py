@@ -108,7 +108,7 @@ def contact_sheet_stage(ctx: DemoContext) -> str:
     test = load_dataset(ctx.state["dataset"], split="test", num_frames=8, fps=8.0)
     rows = [test[i] for i in range(min(CONTACT_SHEET_CLIPS, test.num_rows))]
     figure, axes = plt.subplots(len(rows), 1, figsize=(9, 1.45 * len(rows)), squeeze=False)
-    for axis, row in zip(axes[:, 0], rows):
+    for axis, row in zip(axes[:, 0], rows, strict=True):
         strip = frame_strip(row["frames"]).permute(1, 2, 0).numpy()
         axis.imshow(strip, interpolation="nearest")
         times = ", ".join(f"{t:.3g}" for t in row["timestamps"].tolist())

@@ -93,8 +93,8 @@ def pipe_inputs(tmp_path_factory) -> dict[str, list[str]]:
     n = 400  # a run file far larger than a pipe's buffer
     ids_s, ids_v = [f"s{i}" for i in range(n)], [f"v{i}" for i in range(n)]
     truth = root / "truth"
-    write_qrels(truth / "t2v.qrels", list(zip(ids_s, ids_v)))
-    write_qrels(truth / "v2t.qrels", list(zip(ids_v, ids_s)))
+    write_qrels(truth / "t2v.qrels", list(zip(ids_s, ids_v, strict=True)))
+    write_qrels(truth / "v2t.qrels", list(zip(ids_v, ids_s, strict=True)))
     scores = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
     write_run(root / "t2v.run", ids_s, ids_v, scores, "m")
     write_run(root / "v2t.run", ids_v, ids_s, scores.T, "m")
@@ -107,9 +107,10 @@ def pipe_inputs(tmp_path_factory) -> dict[str, list[str]]:
         run_dir.mkdir(parents=True)
         config = {"method": f"m{i}", "options": {"seed": 0}}
         (run_dir / "config.json").write_text(json.dumps(config))
+        metrics = {"t2v": direction, "v2t": direction, "rsum": 32.0}
         record = {"method": f"m{i}", "dataset": "toy", "split": "test", "config": config,
-                  "metrics": {"t2v": direction, "v2t": direction, "rsum": 32.0}, "seed": 0,
-                  "device": "cpu", "wall_time_s": 1.0, "versions": {}, "git_commit": None}  # fmt: skip
+                  "metrics": metrics, "seed": 0, "device": "cpu", "wall_time_s": 1.0,
+                  "versions": {}, "git_commit": None}  # fmt: skip
         (run_dir / "metrics.json").write_text(json.dumps(record))
     return {
         "stats": [str(BIN / "mrw"), "stats", str(dataset), "--json"],

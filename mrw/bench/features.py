@@ -55,7 +55,10 @@ class FeatureSpec:
 
     def cache_path(self, root: Path | None = None) -> Path:
         root = cache_root() if root is None else root
-        name = f"{self.backbone}-{self.weights}-fps{self.fps:g}-t{self.num_frames}-s{self.image_size}-v{CACHE_VERSION}.pt"
+        name = (
+            f"{self.backbone}-{self.weights}-fps{self.fps:g}-t{self.num_frames}"
+            f"-s{self.image_size}-v{CACHE_VERSION}.pt"
+        )
         # A named dataset's features go under its prepared folder's name (`toy-v2`): a new
         # toy generator version then never reads features of the old clips.
         record = find_dataset(self.dataset)
