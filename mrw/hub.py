@@ -403,7 +403,14 @@ def publish(
     message: str = "Upload MRW-format dataset",
 ) -> list[tuple[str, int]]:
     """Upload a dataset folder to the Hub as a dataset repo; returns what was (or would be) sent."""
+    from mrw.dataset.card import validate_card
+
     files = dataset_files(dataset_dir)
+    problems = validate_card((Path(dataset_dir) / "README.md").read_text(encoding="utf-8"))
+    if problems:
+        raise HubError(
+            f"{dataset_dir}/README.md is not a valid dataset card: {'; '.join(problems)}"
+        )
     if "/" not in repo_id or repo_id.count("/") != 1:
         raise HubError(f"--repo must be ORG/NAME, got {repo_id!r}")
     if dry_run:

@@ -31,6 +31,17 @@ MEDIA_EXTENSIONS = (".mp4", ".gif", ".webm")
 IMPORT_FILE = "import.json"
 
 
+TGIF_CITATION = """@inproceedings{li2016tgif,
+  title     = {TGIF: A New Dataset and Benchmark on Animated GIF Description},
+  author    = {Li, Yuncheng and Song, Yale and Cao, Liangliang and Tetreault, Joel and
+               Goldberg, Larry and Jaimes, Alejandro and Luo, Jiebo},
+  booktitle = {Proceedings of the IEEE Conference on Computer Vision and Pattern
+               Recognition (CVPR)},
+  pages     = {4641--4650},
+  year      = {2016}
+}"""
+
+
 class ReleaseError(MRWError):
     """An original release file is missing or not in its published format."""
 
@@ -148,7 +159,7 @@ def read_tgif(tsv: str | Path, splits_dir: str | Path) -> Release:
     if not path.is_file():
         raise ReleaseError(f"TGIF TSV not found: {path}")
     with path.open(encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, 1):
+        for line in handle:
             if not line.strip():
                 continue
             url, sep, sentence = line.rstrip("\r\n").partition("\t")
@@ -355,7 +366,10 @@ def import_release(
     configs = ("default", "urls") if videos_dir is not None else ("urls",)
     pretty = {"tgif": "TGIF", "mrw-v1": "MRW v1.0"}.get(release.name, release.name)
     rows = {split: _rows(split, pairs, release.report) for split, pairs in selected.items()}
-    build_dataset(rows, out_dir, configs=configs, pretty_name=pretty, progress=progress)
+    card = {"citation": TGIF_CITATION} if release.name == "tgif" else {}
+    build_dataset(
+        rows, out_dir, configs=configs, pretty_name=pretty, card_metadata=card, progress=progress
+    )
     write_split_qrels(out_dir, selected)
     report = release.report.as_dict()
     report["configs"] = list(configs)
