@@ -63,3 +63,24 @@ def test_contact_sheet_frames_are_separated_by_a_gap() -> None:
     assert strip.shape == (3, 4, 3 * 5 + 2 * 2)
     assert bool((strip[:, :, 5:7] == 255).all()) and bool((strip[:, :, 12:14] == 255).all())
     assert bool((strip[:, :, :5] == 0).all())
+
+
+def test_compare_heading_names_the_dataset_not_its_path(tmp_path: Path) -> None:
+    import json
+
+    from mrw.bench.compare import compare_runs
+
+    direction = {"R@1": 10.0, "R@5": 20.0, "R@10": 30.0, "MedR": 9, "MeanR": 12.0, "nMR": 0.09,
+                 "queries": 100, "missing_queries": 0}  # fmt: skip
+    run_dir = tmp_path / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    config = {"method": "vsepp", "options": {"seed": 0}}
+    (run_dir / "config.json").write_text(json.dumps(config))
+    record = {"method": "vsepp", "dataset": str(tmp_path / "demo-out" / "toy"), "split": "test",
+              "metrics": {"t2v": direction, "v2t": direction, "rsum": 120.0}, "config": config,
+              "seed": 0, "device": "cpu", "wall_time_s": 1.0, "versions": {},
+              "git_commit": None}  # fmt: skip
+    (run_dir / "metrics.json").write_text(json.dumps(record))
+    markdown = compare_runs([tmp_path / "runs"]).to_markdown()
+    assert markdown.startswith("**toy / test**")  # as the leaderboard names it
+    assert str(tmp_path) not in markdown
