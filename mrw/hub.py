@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from mrw.atomic import atomic_write
 from mrw.errors import MRWError
+from mrw.hfhub import hub_errors
 from mrw.releases import Release, import_release, read_mrw_v1, read_tgif
 from mrw.remote import RemoteFile, fetch
 
@@ -308,19 +309,6 @@ def download_original(
             progress=progress,
         )
     return out
-
-
-def hub_errors() -> tuple[type[Exception], ...]:
-    """What a Hub call raises when the network or the Hub fails, whatever the HTTP client.
-
-    huggingface_hub's own `HfHubHTTPError`; the HTTP client's base error, which
-    `huggingface_hub.errors` imports as `HTTPError` (httpx's since huggingface_hub 1.0, so a
-    refused connection is no `OSError` any more; requests' before, an `OSError`); OS errors.
-    """
-    from huggingface_hub import errors
-
-    client = getattr(errors, "HTTPError", OSError)
-    return (errors.HfHubHTTPError, client, OSError)
 
 
 def download_hub(

@@ -104,3 +104,22 @@ def test_download_mrw_from_an_unresolvable_mirror_is_one_line(offline_env: dict[
         _run(offline_env, "mrw", "download", "mrw", "--urls-only", "--mirror", "http://m.invalid/")
     )
     assert line.endswith("cannot resolve m.invalid (no network, or a wrong --mirror?)")
+
+
+def test_load_dataset_reports_the_http_clients_errors_in_one_line(monkeypatch) -> None:
+    """`datasets` may let huggingface_hub's HTTP client error through (httpx's, not an
+    OSError, since huggingface_hub 1.0): still a `DatasetNotFoundError`, one line."""
+    import datasets
+    from huggingface_hub import errors
+
+    from mrw.dataset import DatasetNotFoundError, load_dataset
+
+    client_error = getattr(errors, "HTTPError", OSError)
+
+    def unreachable(*args, **kwargs):
+        raise client_error("[Errno 111] Connection\nrefused")
+
+    monkeypatch.setattr(datasets, "load_dataset", unreachable)
+    with pytest.raises(DatasetNotFoundError) as caught:
+        load_dataset("someorg/somedata", split="test")
+    assert str(caught.value) == "cannot load 'someorg/somedata': [Errno 111] Connection refused"

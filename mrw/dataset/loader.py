@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mrw.catalog import find_dataset, list_datasets
 from mrw.dataset.schema import DatasetFormatError, DatasetNotFoundError
+from mrw.hfhub import hub_errors
 
 if TYPE_CHECKING:  # decoding (PyAV, torch) and `datasets` load on first use: `--help` stays fast
     import datasets
@@ -74,7 +75,7 @@ class FrameTransform:
         if videos is None:
             return batch
         frames, timestamps = [], []
-        for row_id, video in zip(batch["id"], videos):
+        for row_id, video in zip(batch["id"], videos, strict=True):
             seed = None if self.seed is None else self.seed ^ zlib.crc32(row_id.encode())
             media = self._media(row_id, video)
             try:
@@ -130,8 +131,10 @@ def load_dataset(
         ValueError,
         ConnectionError,
         datasets.exceptions.DatasetNotFoundError,
+        *hub_errors(),
     ) as exc:
-        raise DatasetNotFoundError(f"cannot load {name_or_path!r}: {exc}") from None
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise DatasetNotFoundError(f"cannot load {name_or_path!r}: {reason}") from None
     names = loaded.column_names
     if "video" not in (names if isinstance(names, list) else next(iter(names.values()))):
         raise DatasetFormatError(
