@@ -8,7 +8,7 @@ Format versions:
   1. (no `format_version` key) the files written before records were typed: `method`,
      `dataset`, `split`, `metrics` (the scorer's `--json` document), `config`, `seed`,
      `device`, `wall_time_s`, `versions`, `git_commit`, and optionally `world_size`,
-     `best_epoch`, `best_validation_rsum`.
+     `init_check`, `best_epoch`, `best_validation_rsum`, `skipped_videos`.
   2. adds `format_version`, `dataset_revision` (the named dataset's version and a
      fingerprint of its files), `metric_definitions`, and `scores`: the same metrics in the
      shape of an MTEB result (`scores[split][0]["main_score"]`, recalls as fractions).
@@ -69,8 +69,10 @@ class RunRecord:
     versions: dict[str, str]
     git_commit: str | None
     world_size: int = 1
+    init_check: dict[str, Any] | None = None
     best_epoch: int | None = None
     best_validation_rsum: float | None = None
+    skipped_videos: dict[str, int] = field(default_factory=dict)
     dataset_revision: dict[str, str] | None = None
     run_dir: Path | None = field(default=None, compare=False)
     format_version: int = FORMAT_VERSION
