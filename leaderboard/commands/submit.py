@@ -15,6 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "authenticated by the team token read from --token-file or $MRW_LEADERBOARD_TOKEN "
         "(never given on the command line), then wait until the server has scored them and "
         "print the metrics. A refused or failed submission exits 2 with the server's reason.",
+        allow_abbrev=False,  # `--token SECRET` must not pass as an abbreviation of --token-file
     )
     parser.add_argument("--server", required=True, metavar="URL", help="e.g. http://host:8000")
     parser.add_argument("--token-file", type=Path, metavar="FILE")

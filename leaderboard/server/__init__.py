@@ -7,7 +7,7 @@ in this package. Its dependencies are the `server` extra; `require` names what i
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 
 from leaderboard.errors import LeaderboardError
 
@@ -31,7 +31,12 @@ def require(modules: dict[str, str]) -> None:
     Raises:
         LeaderboardError: when any of them cannot be imported.
     """
-    missing = [dist for name, dist in modules.items() if importlib.util.find_spec(name) is None]
+    missing = []
+    for name, dist in modules.items():
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(dist)
     if missing:
         raise LeaderboardError(
             f"this command needs {', '.join(missing)}: pip install 'mrw-toolkit[server]'"
