@@ -48,6 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--workers", type=int, default=2, metavar="N", help="submissions scored at once"
     )
+    parser.add_argument(
+        "--discard-uploads",
+        action="store_true",
+        help="delete each run pair once scored (its SHA-256s stay: duplicates are still "
+        "refused); default: keep them in --storage",
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -74,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     loaded = truth.load(args.truth, args.dataset, tuple(args.public_split or ("validation",)))
     limits = Limits(args.per_day, args.total, args.max_upload_bytes, args.max_bytes)
     db = Database(database_url(args.board, args.db))
-    server = prepare(db, loaded, storage.resolve(), limits, args.workers)
+    server = prepare(db, loaded, storage.resolve(), limits, args.workers, args.discard_uploads)
     print(
         f"serving {loaded.dataset} ({', '.join(sorted(loaded.splits))}; public: "
         f"{', '.join(loaded.public_splits()) or 'none'}) on http://{args.host}:{args.port}",

@@ -288,11 +288,17 @@ def create_app(server: Server, run_workers: bool = True) -> Any:
 
 
 def prepare(
-    db: Database, truth: Truth, storage: Path, limits: store.Limits, threads: int
+    db: Database,
+    truth: Truth,
+    storage: Path,
+    limits: store.Limits,
+    threads: int,
+    discard_uploads: bool = False,
 ) -> Server:
     """Migrate the database, recover from a stopped run, and assemble the `Server`."""
     db.migrate()
     storage.mkdir(parents=True, exist_ok=True)
     for submission_id in store.recover(db):
         shutil.rmtree(storage / str(submission_id), ignore_errors=True)
-    return Server(db, truth, storage, limits, Workers(db, truth, storage, limits, threads))
+    workers = Workers(db, truth, storage, limits, threads, discard_uploads)
+    return Server(db, truth, storage, limits, workers)

@@ -9,6 +9,7 @@ the GIL, so the HTTP event loop keeps answering while a worker scores.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 from importlib import metadata
 from pathlib import Path
@@ -33,9 +34,16 @@ class Workers:
     """`threads` scoring threads; `wake()` after queueing, `stop()` to end them."""
 
     def __init__(
-        self, db: Database, truth: Truth, storage: Path, limits: store.Limits, threads: int = 1
+        self,
+        db: Database,
+        truth: Truth,
+        storage: Path,
+        limits: store.Limits,
+        threads: int = 1,
+        discard_uploads: bool = False,
     ) -> None:
         self.db, self.truth, self.storage, self.limits = db, truth, storage, limits
+        self.discard_uploads = discard_uploads
         self._wake = threading.Condition()
         self._pending = 0
         self._stopping = False
@@ -87,4 +95,6 @@ class Workers:
             log.exception("scoring submission %d failed", submission_id)
             outcome = Outcome(reason="internal error while scoring; the organisers were notified")
         store.record(self.db, submission_id, outcome, self._version)
+        if self.discard_uploads:  # the SHA-256s stay in the database: duplicates still refused
+            shutil.rmtree(folder, ignore_errors=True)
         log.info("submission %d %s", submission_id, "scored" if outcome.metrics else "failed")
