@@ -15,8 +15,9 @@ from pathlib import Path
 
 from mrw import __version__
 from mrw.atomic import atomic_write
+from mrw.catalog import SPLITS
 from mrw.clean import CleanError, CleanRecord, read_kept, read_report
-from mrw.splits import MRW_SIZES, SPLITS, SplitSizes, assign_splits, split_sizes
+from mrw.splits import MRW_SIZES, SplitSizes, assign_splits, split_sizes
 
 BUILD_FILE = "build.json"
 QRELS_DIR = "qrels"
@@ -53,7 +54,7 @@ class BuildReport:
 
 
 def _row(record: CleanRecord):  # -> mrw.dataset.VideoRow
-    from mrw.dataset import VideoRow, sniff_extension
+    from mrw.dataset.schema import VideoRow, sniff_extension
 
     try:
         data = Path(record.media_path).read_bytes()
@@ -124,8 +125,8 @@ def build(
     progress: bool = True,
 ) -> BuildReport:
     """Build the dataset folder from `mrw clean` output; returns the split sizes written."""
-    from mrw.bench.runner import git_commit
     from mrw.dataset import build_dataset
+    from mrw.provenance import git_commit
 
     records = list(read_kept(clean_dir))
     if not records:

@@ -287,7 +287,7 @@ def download_original(
     Files go to `$MRW_CACHE/releases/NAME/` (a re-run resumes and skips verified files); the
     dataset goes to `out_dir`, by default where `mrw.load_dataset(NAME)` looks.
     """
-    from mrw.dataset import cache_root, prepared_dir
+    from mrw.catalog import cache_root, prepared_dir
 
     if name not in ORIGINAL_RELEASES:
         raise HubError(f"unknown release {name!r}; known: {', '.join(list_releases())}")
@@ -328,7 +328,7 @@ def download_hub(
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-    from mrw.dataset import cache_root
+    from mrw.catalog import cache_root
 
     try:
         snapshot = Path(snapshot_download(repo_id, repo_type="dataset", revision=revision))

@@ -24,8 +24,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from mrw.atomic import atomic_write
+from mrw.catalog import SPLITS
 from mrw.errors import MRWError
-from mrw.splits import SPLITS
 
 MEDIA_EXTENSIONS = (".mp4", ".gif", ".webm")
 IMPORT_FILE = "import.json"

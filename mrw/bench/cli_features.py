@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-SPLITS = ("train", "validation", "test")
+from mrw.catalog import SPLITS, list_datasets
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     """Dataset and feature flags shared by `features` and `run` (same names, same meaning)."""
     group = parser.add_argument_group("data and features")
     group.add_argument(
-        "--dataset", default="toy", help="toy, mrw, tgif, or a dataset folder (default: toy)"
+        "--dataset",
+        default="toy",
+        help=f"{', '.join(list_datasets())}, or a dataset folder (default: toy)",
     )
     group.add_argument(
         "--backbone",
-        help="torchvision model per frame, or histogram (regional colour histograms, no learning) (default: resnet152; toy: histogram)",
+        help="torchvision model per frame, or histogram (regional colour histograms, no "
+        "learning) (default: the dataset's: resnet152; toy: histogram)",
     )
     group.add_argument(
         "--weights",
@@ -26,9 +29,15 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--image-size", type=int, help="frame side in pixels (default: 224; toy: 64)"
     )
-    group.add_argument("--num-frames", type=int, default=8, help="frames per video (default: 8)")
     group.add_argument(
-        "--fps", type=float, default=8.0, help="sampling rate before picking frames (default: 8)"
+        "--num-frames",
+        type=int,
+        help="frames per video (default: the dataset's, 8 for all built-in)",
+    )
+    group.add_argument(
+        "--fps",
+        type=float,
+        help="sampling rate before picking frames (default: the dataset's, 8 for all built-in)",
     )
     group.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     group.add_argument(
@@ -56,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> int:
     from mrw.bench import distributed as dist_util
-    from mrw.bench.features import FeatureSpec, extract_features
+    from mrw.bench.features import extract_features
     from mrw.bench.runner import RunOptions, resolve_device
     from mrw.cliutil import fail
 
@@ -76,17 +85,8 @@ def main(args: argparse.Namespace) -> int:
     device = dist_util.local_device(resolve_device(options.device))
     dist_util.init(device)
     for split in splits:
-        spec = FeatureSpec(
-            options.dataset,
-            split,
-            options.backbone,
-            options.weights,
-            options.fps,
-            options.num_frames,
-            options.image_size,
-        )
         features, used = extract_features(
-            spec, device, workers=args.workers, overwrite=args.overwrite
+            options.feature_spec(split), device, workers=args.workers, overwrite=args.overwrite
         )
         if dist_util.is_main():
             print(

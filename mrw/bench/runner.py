@@ -13,8 +13,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import platform
-import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -25,7 +23,9 @@ import torch
 
 from mrw.atomic import atomic_write
 from mrw.bench import distributed as dist_util
+from mrw.catalog import training_defaults
 from mrw.errors import MRWError
+from mrw.provenance import git_commit, versions
 
 if TYPE_CHECKING:
     from mrw.bench.data import PairData
@@ -47,22 +47,23 @@ class RunRecordError(MRWError):
 class RunOptions:
     """Everything about a run except the method's own hyper-parameters.
 
-    `None` means "the default" (see `resolved`): the dataset's for features and epochs (the
-    toy set uses colour histograms, no CNN, at low resolution and few epochs, so that it
-    trains on a laptop CPU), the method's own for the learning rate (`Method.default_lr`).
+    `None` means "the default" (see `resolved`): the dataset's catalogue record for features,
+    frames, epochs and batch size (`mrw.catalog.TrainingDefaults`; the toy set uses colour
+    histograms at low resolution and few epochs, so that it trains on a laptop CPU), the
+    method's own for the learning rate (`Method.default_lr`).
     """
 
     dataset: str = "toy"
     split: str = "test"  # the evaluated split; model selection always uses validation
     epochs: int | None = None
-    batch_size: int = 128
+    batch_size: int | None = None
     lr: float | None = None
     lr_patience: int = 1
     grad_clip: float = 2.0
     seed: int = 0
     device: str = "auto"  # "auto" = CUDA when available, else CPU
-    num_frames: int = 8
-    fps: float = 8.0
+    num_frames: int | None = None
+    fps: float | None = None
     image_size: int | None = None
     backbone: str | None = None
     weights: str | None = None  # "imagenet" | "none"
@@ -81,20 +82,32 @@ class RunOptions:
     def resolved(self, method: str | None = None) -> RunOptions:
         """A copy with every dataset default and, given the `method`, its learning rate
         filled in (what `config.json` records)."""
-        from mrw.bench.features import default_backbone
         from mrw.bench.registry import get_method_class
 
-        backbone, size = default_backbone(self.dataset)
-        toy = self.dataset == "toy"
-        return dataclasses.replace(
-            self,
-            epochs=self.epochs if self.epochs is not None else (12 if toy else 30),
-            backbone=self.backbone or backbone,
-            image_size=self.image_size or size,
-            weights=self.weights or ("none" if toy else "imagenet"),
-            lr=self.lr
-            if self.lr is not None or method is None
-            else get_method_class(method).default_lr,
+        defaults = training_defaults(self.dataset)
+        filled = {
+            name: getattr(defaults, name)
+            for name in ("epochs", "batch_size", "num_frames", "fps", "image_size", "backbone")
+            if getattr(self, name) is None
+        }
+        if self.weights is None:
+            filled["weights"] = defaults.weights
+        if self.lr is None and method is not None:
+            filled["lr"] = get_method_class(method).default_lr
+        return dataclasses.replace(self, **filled)
+
+    def feature_spec(self, split: str) -> FeatureSpec:
+        """The feature cache key of `split` under these (resolved) options."""
+        from mrw.bench.features import FeatureSpec
+
+        return FeatureSpec(
+            self.dataset,
+            split,
+            self.backbone,
+            self.weights,
+            self.fps,
+            self.num_frames,
+            self.image_size,
         )
 
 
@@ -132,47 +145,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise MRWError("--device cuda asked for, but no CUDA device is available")
     return device
-
-
-def versions() -> dict[str, str]:
-    import mrw
-
-    out = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "mrw-toolkit": mrw.__version__,
-    }
-    try:
-        import torchvision
-
-        out["torchvision"] = torchvision.__version__
-    except ImportError:
-        pass
-    return out
-
-
-def git_commit() -> str | None:
-    """The project's commit, with "-dirty" when tracked files differ from it."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "diff", "--quiet", "HEAD", "--"],
-            cwd=root,
-            capture_output=True,
-            timeout=30,
-            check=False,
-        ).returncode
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return f"{commit}-dirty" if dirty == 1 else commit or None
 
 
 def _config_hash(config: Mapping[str, Any]) -> str:
@@ -263,7 +235,7 @@ def run_method(
     from leaderboard.runfile import write_run
     from mrw.bench.data import PairData
     from mrw.bench.evaluator import evaluate
-    from mrw.bench.features import FeatureSpec, extract_features
+    from mrw.bench.features import extract_features
     from mrw.bench.method import MethodContext
     from mrw.bench.registry import create_method, make_config
     from mrw.bench.text import Vocabulary, word_vectors
@@ -277,19 +249,10 @@ def run_method(
     device = dist_util.local_device(resolve_device(options.device))
     dist_util.init(device)
 
-    spec = FeatureSpec(
-        options.dataset,
-        "train",
-        options.backbone,
-        options.weights,
-        options.fps,
-        options.num_frames,
-        options.image_size,
-    )
     splits = {}
     for split in dict.fromkeys(("train", "validation", options.split)):
         splits[split], used = extract_features(
-            dataclasses.replace(spec, split=split),
+            options.feature_spec(split),
             device,
             workers=options.feature_workers,
             progress=options.progress,

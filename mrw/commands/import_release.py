@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mrw.dataset import prepared_dir
+    from mrw.catalog import prepared_dir
     from mrw.releases import ReleaseError, format_import, import_release, read_mrw_v1, read_tgif
 
     if args.videos is not None and not args.videos.is_dir():

@@ -1,0 +1,289 @@
+"""The dataset catalogue: one typed record per named dataset, asked by every other module.
+
+A record says what a dataset is (modality, splits, sentences per video), where its prepared
+copy lives, how a user obtains it, and how the harness and `reproduce` train on it by default
+(backbone, frames, image size, epochs) and as the paper did (K, T, sizes, reference numbers).
+The loader (`mrw.dataset.resolve`), the feature cache, the runner and `reproduce` ask the
+catalogue once instead of testing names, so adding a dataset is one `DatasetRecord` plus, for
+a dataset made locally, its builder (MTEB's `TaskMetadata` is the model: typed, validated,
+unknown fields refused).
+
+Records register themselves with `register_dataset`; `list_datasets()` and `get_dataset(name)`
+read them. A folder or a hub id that is not in the catalogue gets `DEFAULTS` (ResNet-152
+features at 224 px, 30 epochs), so any dataset in the MRW format trains without a record.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+
+from mrw.errors import MRWError
+
+SPLITS = ("train", "validation", "test")
+"""The splits of every dataset, in this order (the evaluated split is validation or test)."""
+
+Modality = Literal["video", "image"]
+
+
+class UnknownDatasetError(MRWError):
+    """A dataset name that is not in the catalogue."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingDefaults:
+    """How the harness trains on a dataset when a run does not say otherwise.
+
+    Attributes:
+        backbone: frame feature extractor (`resnet152`, or `histogram` for the toy set).
+        weights: the backbone's weights (`imagenet`, or `none` for random initialisation).
+        image_size: frames are resized to this many pixels (shorter side, then centre crop).
+        num_frames: T, frames sampled per clip.
+        fps: sampling rate in frames per second before the T frames are spread.
+        epochs: training epochs.
+        batch_size: training pairs per batch.
+    """
+
+    backbone: str = "resnet152"
+    weights: str = "imagenet"
+    image_size: int = 224
+    num_frames: int = 8
+    fps: float = 8.0
+    epochs: int = 30
+    batch_size: int = 128
+
+    def __post_init__(self) -> None:
+        for name in ("image_size", "num_frames", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.fps > 0:
+            raise ValueError(f"fps must be > 0, got {self.fps}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaperSettings:
+    """A dataset as a paper trains on it: the settings `reproduce` uses and the released sizes
+    its GPU-time estimate needs.
+
+    Attributes:
+        table: the paper's table (`table3` TGIF, `table4` MRW in Song & Soleymani, CVPR 2019).
+        k: the paper's number of embeddings K.
+        training: the paper's features and schedule (its T is `training.num_frames`).
+        hardest_negative: whether the ranking losses use the hardest negative in the batch
+            (VSE++'s max violation) rather than the sum over negatives.
+        figures: whether `reproduce fig5|fig6|fig7` runs on it by default (the paper's did).
+        videos: videos in the released dataset (feature extraction work).
+        train_pairs: training pairs per epoch.
+        eval_pairs: validation + test sentences scored per epoch and at the end.
+        reference: the paper's reported numbers, `{row: {metric: value}}` (may be empty).
+    """
+
+    table: str
+    k: int
+    training: TrainingDefaults
+    hardest_negative: bool = True
+    figures: bool = True
+    videos: int
+    train_pairs: int
+    eval_pairs: int
+    reference: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetRecord:
+    """One named dataset of the catalogue.
+
+    Attributes:
+        name: what users type (`load_dataset(name)`, `--dataset name`).
+        version: the dataset's version; a locally generated set names its folder with it, so a
+            changed generator never reuses a stale copy or its cached features.
+        description: one line for `mrw-bench list` and the dataset card.
+        modality: `video` (clips, several frames) or `image` (one frame).
+        how_to_get: what to run when the prepared copy is missing (completes "to get it, ...").
+        builder: `"module:function"` that builds the dataset into a folder given as its one
+            argument, for a dataset made locally (the toy set); None for downloaded ones.
+        sentences_per_video: sentences per video in the evaluated splits (1 = one-to-one).
+        training: the harness's defaults on this dataset.
+        paper: the paper's settings, for `mrw-bench reproduce` (None: no paper table).
+        folder_name: the prepared copy's folder under `cache_root()/datasets` (default: name,
+            plus `-v{version}` for a built dataset).
+    """
+
+    name: str
+    version: str
+    description: str
+    modality: Modality = "video"
+    how_to_get: str = ""
+    builder: str | None = None
+    sentences_per_video: int = 1
+    training: TrainingDefaults = field(default_factory=TrainingDefaults)
+    paper: PaperSettings | None = None
+    folder_name: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name or os.sep in self.name or self.name.startswith("."):
+            raise ValueError(f"bad dataset name {self.name!r}")
+        if self.modality not in ("video", "image"):
+            raise ValueError(f"modality must be video or image, got {self.modality!r}")
+        if self.builder is not None and ":" not in self.builder:
+            raise ValueError(f"builder must be 'module:function', got {self.builder!r}")
+        if not self.builder and not self.how_to_get:
+            raise ValueError(f"{self.name}: a dataset needs a builder or a how_to_get message")
+        if self.sentences_per_video < 1:
+            raise ValueError("sentences_per_video must be >= 1")
+
+    @property
+    def folder(self) -> Path:
+        """The prepared copy: `cache_root()/datasets/{folder_name}`."""
+        default = f"{self.name}-v{self.version}" if self.builder else self.name
+        return cache_root() / "datasets" / (self.folder_name or default)
+
+    def build(self, out_dir: Path) -> Path:
+        """Build a locally made dataset into `out_dir` with its builder.
+
+        Raises:
+            MRWError: the dataset has no builder (it is downloaded or imported).
+        """
+        if not self.builder:
+            raise MRWError(f"the {self.name} dataset is not built locally; {self.how_to_get}")
+        module, function = self.builder.split(":")
+        make: Callable[[Path], Path] = getattr(importlib.import_module(module), function)
+        return Path(make(out_dir))
+
+
+DEFAULTS = TrainingDefaults()
+"""Training defaults for a dataset folder or hub id that is not in the catalogue."""
+
+_CATALOG: dict[str, DatasetRecord] = {}
+
+
+def register_dataset(record: DatasetRecord, *, replace: bool = False) -> DatasetRecord:
+    """Add `record` to the catalogue (a new dataset needs nothing else).
+
+    Raises:
+        ValueError: a different record already has that name and `replace` is false.
+    """
+    existing = _CATALOG.get(record.name)
+    if existing is not None and existing != record and not replace:
+        raise ValueError(f"dataset {record.name!r} is registered twice")
+    _CATALOG[record.name] = record
+    return record
+
+
+def unregister_dataset(name: str) -> None:
+    """Remove a record (for tests that register a fixture dataset)."""
+    _CATALOG.pop(name, None)
+
+
+def list_datasets(pattern: str = "*") -> list[str]:
+    """Names of the catalogued datasets matching a shell-style `pattern`, sorted."""
+    return sorted(name for name in _CATALOG if fnmatch.fnmatch(name, pattern))
+
+
+def get_dataset(name: str) -> DatasetRecord:
+    """The record of a named dataset.
+
+    Raises:
+        UnknownDatasetError: `name` is not in the catalogue.
+    """
+    try:
+        return _CATALOG[name]
+    except KeyError:
+        known = ", ".join(list_datasets())
+        raise UnknownDatasetError(f"unknown dataset {name!r}; known: {known}") from None
+
+
+def find_dataset(name_or_path: str | os.PathLike[str]) -> DatasetRecord | None:
+    """The record for a dataset name, or None for a folder or hub id outside the catalogue."""
+    return _CATALOG.get(os.fspath(name_or_path))
+
+
+def training_defaults(name_or_path: str | os.PathLike[str]) -> TrainingDefaults:
+    """The harness's defaults for a name (its record's) or a folder/hub id (`DEFAULTS`)."""
+    record = find_dataset(name_or_path)
+    return record.training if record else DEFAULTS
+
+
+def cache_root() -> Path:
+    """Where prepared datasets, releases and feature caches live: `$MRW_CACHE`, else
+    `~/.cache/mrw`."""
+    return Path(os.environ.get("MRW_CACHE") or Path.home() / ".cache" / "mrw").expanduser()
+
+
+def prepared_dir(name: str) -> Path:
+    """The local prepared copy of a named dataset (see `DatasetRecord.folder`).
+
+    Raises:
+        UnknownDatasetError: `name` is not in the catalogue.
+    """
+    return get_dataset(name).folder
+
+
+# ---------------------------------------------------------------------------------------------
+# The built-in datasets
+
+register_dataset(
+    DatasetRecord(
+        name="mrw",
+        version="1.0",
+        description="MRW: 50,107 reaction GIFs with the Reddit post titles they react to",
+        how_to_get="run `mrw download mrw` (or build it from Reddit: `mrw collect`, "
+        "`mrw clean`, `mrw build`)",
+        paper=PaperSettings(
+            table="table4",
+            k=5,
+            training=TrainingDefaults(num_frames=4),
+            videos=50_107,
+            train_pairs=44_107,
+            eval_pairs=6_000,
+        ),
+    )
+)
+register_dataset(
+    DatasetRecord(
+        name="tgif",
+        version="1.0",
+        description="TGIF: animated GIFs with crowd-sourced descriptions (Li et al., CVPR 2016)",
+        how_to_get="run `mrw download tgif`, or `mrw import tgif` on the original TGIF release",
+        sentences_per_video=3,
+        paper=PaperSettings(
+            table="table3",
+            k=3,
+            training=TrainingDefaults(num_frames=8),
+            videos=100_000,
+            train_pairs=80_000,
+            eval_pairs=45_000,
+        ),
+    )
+)
+TOY_TRAINING = TrainingDefaults(backbone="histogram", weights="none", image_size=64, epochs=12)
+register_dataset(
+    DatasetRecord(
+        name="toy",
+        version="2",
+        description="synthetic polysemous clips, 1,500 pairs, built offline in seconds",
+        builder="mrw.toy:build_toy",
+        training=TOY_TRAINING,
+        # The toy table: every ranking loss sums over negatives (from random initialisation the
+        # hardest-negative loss stays near 2 x margin there and learns far less in 12 epochs).
+        paper=PaperSettings(
+            table="toy",
+            k=5,
+            training=TOY_TRAINING,
+            hardest_negative=False,
+            figures=False,
+            videos=1_500,
+            train_pairs=1_200,
+            eval_pairs=300,
+        ),
+    )
+)
+
+CATALOG: Mapping[str, DatasetRecord] = MappingProxyType(_CATALOG)
+"""Read-only view of every registered record, by name."""
