@@ -124,6 +124,8 @@ def test_oversized_upload_gives_413_and_returns_the_slot(
     server: LiveServer, team: str, truth: Path, tmp_path: Path
 ) -> None:
     _, v2t = make_runs(tmp_path, truth / "test", seed=5)
+    uploads = server.folder / "board.db.uploads"
+    folders = set(uploads.iterdir())
     big = tmp_path / "big.run"
     big.write_bytes(b"x" * (MAX_UPLOAD + 1))
     response = server.post(team, big, v2t)  # Content-Length known: refused before reading
@@ -147,9 +149,9 @@ def test_oversized_upload_gives_413_and_returns_the_slot(
             headers={"Content-Type": "multipart/form-data; boundary=b0undary"},
         )
     assert response.status_code == 413 and "t2v file exceeds" in response.json()["error"]
+    assert set(uploads.iterdir()) == folders  # what was received of it is gone
     for _ in range(PER_DAY):  # the refused uploads did not use up the day's submissions
         _accepted(server.post(team, *make_runs(tmp_path, truth / "test", seed=_ + 500)))
-    assert not list((server.folder / "board.db.uploads").glob("*/t2v.run.*"))
 
 
 def _gzip_bomb(path: Path, truth: Path, uncompressed: int) -> None:
