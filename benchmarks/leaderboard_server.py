@@ -11,7 +11,8 @@ Prints the submit call's latency (p50, p95, max: request sent -> submission id r
 the time until every submission was scored, throughput, the server's peak RSS (VmHWM of its
 process), and checks that every submission was scored exactly once (status `scored`,
 `attempts` 1, one board row each) and that sampled metrics equal `mrw-leaderboard score` on
-the same bytes. Baseline: the scorer alone (`benchmarks/score.py`) on one pair.
+the same bytes. Baseline: the scorer alone (`score_submission` in this process, timed while
+re-scoring those samples after the server stopped), against the server's time per submission.
 """
 
 from __future__ import annotations
@@ -180,13 +181,15 @@ def main() -> None:
         exactly_once = (
             not errors and scored_once == n and board_ids == sorted(v[0] for v in ids_of.values())
         )
-        verified = 0
+        verified, alone = 0, []
         for i in range(0, n, max(1, n // max(1, args.verify)))[: args.verify]:
             files = {}
             for direction in ("t2v", "v2t"):
                 files[direction] = root / f"verify.{direction}.gz"
                 files[direction].write_bytes(prefixes[direction].read_bytes() + tails[i][direction])
+            started = time.perf_counter()
             local = json.loads(json.dumps(score_submission(truth, files["t2v"], files["v2t"])))
+            alone.append(time.perf_counter() - started)
             verified += local == final[i].get("metrics")
 
         lat = np.array([latencies[i] for i in sorted(latencies)])
@@ -199,6 +202,11 @@ def main() -> None:
         print(f"all uploaded after {uploaded:.1f} s, all scored after {all_scored:.1f} s "
               f"({n / all_scored * 60:.1f} submissions/min)")  # fmt: skip
         print(f"server peak RSS: {peak_rss / 2**20:.0f} MiB")
+        if alone:  # the baseline: the scorer alone, in this process, after the server stopped
+            per_submission = all_scored / n
+            print(f"baseline, the scorer alone on one pair: {np.mean(alone):.2f} s; the server "
+                  f"took {per_submission:.2f} s per submission end to end "
+                  f"({per_submission / np.mean(alone):.2f}x, {args.workers} workers)")  # fmt: skip
         print(f"scored exactly once: {scored_once}/{n}; board rows {len(rows)}; "
               f"refused {len(errors)}; metrics equal to the scorer's on {verified}/"
               f"{min(args.verify, n)} re-scored locally")  # fmt: skip

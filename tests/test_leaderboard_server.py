@@ -300,3 +300,27 @@ def test_closed_to_other_origins_and_to_the_file_system(
             response = http.get(path)
             assert response.status_code == 404, path
             assert qrels[:30] not in response.text
+
+
+def test_malformed_requests_get_400_and_keep_no_slot(
+    server: LiveServer, team: str, truth: Path, tmp_path: Path
+) -> None:
+    t2v, v2t = make_runs(tmp_path, truth / "test", seed=11)
+    a, b = ("t2v", t2v.read_bytes()), ("v2t", v2t.read_bytes())
+    with server.client(team) as http:
+        cases = {
+            "not multipart": http.post("/api/submissions", json={"t2v": "x"}),
+            "one file": http.post("/api/submissions", data={"name": "m"}, files={"t2v": a}),
+            "unknown field": http.post(
+                "/api/submissions", data={"name": "m", "path": "../../etc/passwd"}, files={"t2v": a}
+            ),
+            "no name": http.post("/api/submissions", files={"t2v": a, "v2t": b}),
+        }
+    assert {name: r.status_code for name, r in cases.items()} == dict.fromkeys(cases, 400)
+    assert "missing or empty run file(s): v2t" in cases["one file"].json()["error"]
+    assert "unexpected form field 'path'" in cases["unknown field"].json()["error"]
+    assert cases["no name"].json()["error"] == "name must not be empty"
+    unknown_split = server.post(team, t2v, v2t, split="../test")
+    assert unknown_split.status_code == 400 and "unknown split" in unknown_split.json()["error"]
+    for seed in range(PER_DAY):  # none of the refused requests used a submission
+        _accepted(server.post(team, *make_runs(tmp_path, truth / "test", seed=600 + seed)))

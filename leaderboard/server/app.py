@@ -26,7 +26,7 @@ from leaderboard.errors import BoardError
 from leaderboard.render import build_tables, to_json
 from leaderboard.server import pages, store, teams, upload
 from leaderboard.server.db import Database
-from leaderboard.server.models import DESCRIPTION_MAX, NAME_MAX, SCORED
+from leaderboard.server.models import DESCRIPTION_MAX, NAME_MAX, SCORED, check_name
 from leaderboard.server.truth import Truth
 from leaderboard.server.worker import Workers
 
@@ -167,10 +167,8 @@ def _check_fields(text: dict[str, str], truth: Truth) -> dict[str, str]:
             f"unknown split {split[:40]!r}; this server scores {sorted(truth.splits)}"
         )
     return {
-        "name": store.check_name(text.get("name", ""), "name", NAME_MAX),
-        "description": store.check_name(
-            text.get("description", ""), "description", DESCRIPTION_MAX
-        ),
+        "name": check_name(text.get("name", ""), "name", NAME_MAX),
+        "description": check_name(text.get("description", ""), "description", DESCRIPTION_MAX),
         "dataset": truth.dataset,
         "split": split,
     }

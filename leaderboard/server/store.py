@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from leaderboard import board
-from leaderboard.errors import BoardError, LeaderboardError
+from leaderboard.errors import LeaderboardError
 from leaderboard.server.db import Database
 from leaderboard.server.models import (
     FAILED,
@@ -229,17 +229,3 @@ def as_record(row: Submission, team: str) -> board.Submission:
         metrics=row.metrics or {},
         scorer_version=row.scorer_version or "",
     )
-
-
-def check_name(value: str, field: str, limit: int) -> str:
-    """A text field stripped and checked: non-empty (for names) and at most `limit` chars.
-
-    Raises:
-        BoardError: empty name or over the length limit.
-    """
-    text = value.strip()
-    if field == "name" and not text:
-        raise BoardError("name must not be empty")
-    if len(text) > limit:
-        raise BoardError(f"{field} longer than {limit} characters")
-    return text

@@ -8,8 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from leaderboard.errors import BoardError
 from leaderboard.server import tokens
 from leaderboard.server.db import Database
-from leaderboard.server.models import NAME_MAX, Team, utcnow
-from leaderboard.server.store import check_name
+from leaderboard.server.models import NAME_MAX, Team, check_name, utcnow
 
 _NO_TEAM = "0" * 64  # compared against when the key id is unknown, so timing is the same
 
