@@ -36,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     import contextlib
     import sys
 
+    from rich.console import Console
+
     from leaderboard.commands.common import print_metrics
     from leaderboard.errors import LeaderboardError
     from leaderboard.server import CLIENT_MODULES, require
@@ -48,7 +50,14 @@ def run(args: argparse.Namespace) -> int:
             args.t2v_run, args.v2t_run, args.name, args.description, args.split
         )
         print(f"submitted #{submission_id}; waiting for the score", file=sys.stderr)
-        status = client.wait(submission_id, args.timeout)
+        with Console(stderr=True).status(f"#{submission_id} queued") as shown:
+            status = client.wait(
+                submission_id,
+                args.timeout,
+                on_poll=lambda s: shown.update(
+                    f"#{submission_id} {'being scored' if s.get('scoring') else s['status']}"
+                ),
+            )
     if status["status"] == "failed":
         raise LeaderboardError(f"submission #{submission_id} failed: {status.get('reason')}")
     if args.json:
