@@ -152,10 +152,10 @@ def rehydrate(
     Media fetched by an earlier run (listed in the store's `fetched.jsonl`) is not fetched
     again, so an interrupted re-hydration resumes; failed URLs are tried again.
     """
-    from mrw.build import write_qrels
     from mrw.collect.downloader import DownloadRequest, download_many
     from mrw.collect.store import MediaStore
     from mrw.dataset import build_dataset, iter_rows, split_files
+    from mrw.dataset.qrels import write_split_qrels
 
     urls_dir = Path(urls_dir)
     splits = list(split_files(urls_dir, "urls"))
@@ -234,7 +234,7 @@ def rehydrate(
         pretty_name=_pretty_name(urls_dir),
         progress=progress,
     )
-    write_qrels(out_dir, splits)
+    write_split_qrels(out_dir, splits)
     counts = Counter(status.values())
     report = {"videos": len(url_of), "by_status": dict(sorted(counts.items()))}
     with atomic_write(Path(out_dir) / REHYDRATE_FILE, "w") as handle:

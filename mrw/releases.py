@@ -56,6 +56,7 @@ class ImportReport:
     pairs: Counter[str] = field(default_factory=Counter)
     videos_without_sentence: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> count
+    undecodable: dict[str, str] = field(default_factory=dict)  # video id -> why it failed
 
     def as_dict(self) -> dict:
         return {
@@ -64,6 +65,7 @@ class ImportReport:
             "pairs": {s: self.pairs[s] for s in SPLITS if s in self.pairs},
             "videos_without_sentence": dict(self.videos_without_sentence),
             "skipped": dict(sorted(self.skipped.items())),
+            "undecodable": dict(sorted(self.undecodable.items())),
         }
 
 
@@ -314,8 +316,9 @@ def _rows(
                             **metadata,
                         ),
                     )
-                except FrameDecodeError:
+                except FrameDecodeError as exc:
                     current = (pair.video_id, None)
+                    report.undecodable[pair.video_id] = str(exc)
             if current[1] is None:
                 report.skipped["undecodable_video"] += 1
                 continue
@@ -339,12 +342,13 @@ def import_release(
     """Write a release as an MRW-format dataset folder (+ qrels and `import.json`).
 
     Without `videos_dir` the folder holds the URL-only config (pairs without a media URL are
-    skipped); with it, both configs, for the pairs whose video file is there and decodes
+    skipped); with it, both configs (a pair with a local video but no URL gets a null
+    `media_url`, counted in the card), for the pairs whose video file is there and decodes
     (`{video_id}.mp4|.gif|.webm`; the others are counted as `missing_video` and
     `undecodable_video`). Media is streamed, never all in memory.
     """
-    from mrw.build import write_qrels
     from mrw.dataset import build_dataset
+    from mrw.dataset.qrels import write_split_qrels
 
     selected = _select(release, Path(videos_dir) if videos_dir is not None else None)
     if not selected:
@@ -356,7 +360,7 @@ def import_release(
     pretty = {"tgif": "TGIF", "mrw-v1": "MRW v1.0"}.get(release.name, release.name)
     rows = {split: _rows(split, pairs, release.report) for split, pairs in selected.items()}
     build_dataset(rows, out_dir, configs=configs, pretty_name=pretty, progress=progress)
-    write_qrels(out_dir, selected)
+    write_split_qrels(out_dir, selected)
     report = release.report.as_dict()
     report["configs"] = list(configs)
     with atomic_write(Path(out_dir) / IMPORT_FILE, "w") as handle:
@@ -375,6 +379,7 @@ def format_import(report: ImportReport) -> str:
                 f"{report.videos_without_sentence[split]:>13,}"
             )
     lines += [f"skipped {reason}: {n:,}" for reason, n in sorted(report.skipped.items())]
+    lines += [f"  {video}: {why}" for video, why in sorted(report.undecodable.items())[:5]]
     if report.videos_without_sentence:
         lines.append(
             "videos without a sentence are kept (empty sentence) and left out of the qrels"

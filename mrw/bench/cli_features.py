@@ -17,8 +17,9 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--backbone",
-        help="torchvision model per frame, or histogram (regional colour histograms, no "
-        "learning) (default: the dataset's: resnet152; toy: histogram)",
+        help="torchvision model per frame, histogram (regional colour histograms) or colour-edges "
+        "(the toy set's colour, tint and edge features; both learning-free) "
+        "(default: the dataset's: resnet152; toy: colour-edges)",
     )
     group.add_argument(
         "--weights",
@@ -28,6 +29,12 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--image-size", type=int, help="frame side in pixels (default: 224; toy: 64)"
+    )
+    group.add_argument(
+        "--standardize-features",
+        action=argparse.BooleanOptionalAction,
+        help="z-score cached frame features per dimension with training-split statistics "
+        "before training and evaluation (default: the dataset's; on for the toy set only)",
     )
     group.add_argument(
         "--num-frames",
@@ -59,6 +66,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--splits", default=",".join(SPLITS), help="comma-separated (default: all three)"
     )
     parser.add_argument("--overwrite", action="store_true", help="recompute even when cached")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="abort on a video that does not decode (default: skip it with its pairs, counted)",
+    )
     parser.set_defaults(func=main)
     return parser
 
@@ -86,11 +98,20 @@ def main(args: argparse.Namespace) -> int:
     dist_util.init(device)
     for split in splits:
         features, used = extract_features(
-            options.feature_spec(split), device, workers=args.workers, overwrite=args.overwrite
+            options.feature_spec(split),
+            device,
+            workers=args.workers,
+            overwrite=args.overwrite,
+            strict=args.strict,
         )
         if dist_util.is_main():
             print(
                 f"{split}: {len(features.video_ids)} videos, {len(features.pair_ids)} pairs, "
                 f"features {tuple(features.features.shape)} -> {used.cache_path()}"
+                + (
+                    f"; skipped {len(features.skipped)} videos that do not decode"
+                    if features.skipped
+                    else ""
+                )
             )
     return 0

@@ -177,6 +177,7 @@ def main(args: argparse.Namespace) -> int:
         image_size=args.image_size,
         backbone=args.backbone,
         weights=args.weights,
+        standardize_features=args.standardize_features,
         glove=args.glove,
         min_word_count=args.min_word_count,
         runs_dir=args.runs_dir,
