@@ -52,8 +52,8 @@ def generate(root: Path, n: int, depth: int, seed: int) -> tuple[Path, dict[str,
     truth = root / "truth"
     sentences = [f"{i:08x}" for i in range(n)]
     videos = [f"gif{i:07d}" for i in range(n)]
-    write_qrels(truth / "t2v.qrels", zip(sentences, videos))
-    write_qrels(truth / "v2t.qrels", zip(videos, sentences))
+    write_qrels(truth / "t2v.qrels", zip(sentences, videos, strict=True))
+    write_qrels(truth / "v2t.qrels", zip(videos, sentences, strict=True))
     rng = np.random.default_rng(seed)
     ids = {"t2v": (sentences, videos), "v2t": (videos, sentences)}
     prefixes = {}

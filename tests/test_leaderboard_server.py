@@ -236,7 +236,7 @@ def test_two_teams_submitting_concurrently_lose_nothing(
     assert not errors
     for token in tokens:
         assert len(set(ids[token])) == PER_DAY
-        for submission_id, (t2v, v2t) in zip(ids[token], runs[token]):
+        for submission_id, (t2v, v2t) in zip(ids[token], runs[token], strict=True):
             status = server.wait(token, submission_id)
             assert status["status"] == "scored" and status["attempts"] == 1
             assert status["metrics"] == json.loads(

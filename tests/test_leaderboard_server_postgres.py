@@ -20,13 +20,13 @@ import pytest
 pytest.importorskip("sqlalchemy", reason="the server extra is not installed")
 psycopg = pytest.importorskip("psycopg", reason="psycopg (the postgres extra) is not installed")
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from fakes.leaderboard_server import live_server, make_runs, make_truth
+from alembic.autogenerate import compare_metadata  # noqa: E402
+from alembic.migration import MigrationContext  # noqa: E402
+from fakes.leaderboard_server import live_server, make_runs, make_truth  # noqa: E402
 
-from leaderboard.score import score_submission
-from leaderboard.server.db import Database, database_url
-from leaderboard.server.models import Base
+from leaderboard.score import score_submission  # noqa: E402
+from leaderboard.server.db import Database, database_url  # noqa: E402
+from leaderboard.server.models import Base  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

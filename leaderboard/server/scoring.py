@@ -65,7 +65,7 @@ def score_stored(folder: str | os.PathLike[str], split: Split, max_bytes: int) -
             details[direction] = {
                 "first_relevant_rank": {
                     qid: (None if int(rank) == NOT_FOUND else int(rank))
-                    for qid, rank in zip(ids, ranking.ranks)
+                    for qid, rank in zip(ids, ranking.ranks, strict=True)
                 }
             }
     return Outcome(metrics=combine(results["t2v"], results["v2t"]), details=details or None)
