@@ -319,7 +319,7 @@ def test_malformed_requests_get_400_and_keep_no_slot(
     assert {name: r.status_code for name, r in cases.items()} == dict.fromkeys(cases, 400)
     assert "missing or empty run file(s): v2t" in cases["one file"].json()["error"]
     assert "unexpected form field 'path'" in cases["unknown field"].json()["error"]
-    assert cases["no name"].json()["error"] == "name must not be empty"
+    assert cases["no name"].json()["error"] == "--name and --team must not be empty"
     unknown_split = server.post(team, t2v, v2t, split="../test")
     assert unknown_split.status_code == 400 and "unknown split" in unknown_split.json()["error"]
     for seed in range(PER_DAY):  # none of the refused requests used a submission

@@ -22,11 +22,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from leaderboard.board import clean_fields
 from leaderboard.errors import BoardError
 from leaderboard.render import build_tables, to_json
 from leaderboard.server import pages, store, teams, upload
 from leaderboard.server.db import Database
-from leaderboard.server.models import DESCRIPTION_MAX, NAME_MAX, SCORED, check_name
+from leaderboard.server.models import SCORED
 from leaderboard.server.truth import Truth
 from leaderboard.server.worker import Workers
 
@@ -104,7 +105,7 @@ async def create_submission(request: Request) -> Response:
         upload.boundary_of(request.headers.get("content-type", ""))
     except upload.BadUpload as exc:
         return _error(400, str(exc))
-    cap = 2 * server.limits.max_upload_bytes + (128 << 10)
+    cap = upload.body_cap(server.limits.max_upload_bytes)
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > cap):
         return _error(413, f"request body over {cap} bytes", {"Connection": "close"})
@@ -115,6 +116,7 @@ async def create_submission(request: Request) -> Response:
         return _error(429, str(exc), headers)
     folder = server.storage / str(submission_id)
     try:
+        shutil.rmtree(folder, ignore_errors=True)  # left by a crash before its row was dropped
         folder.mkdir(parents=True)
         received = await upload.receive(
             request.stream(),
@@ -166,12 +168,8 @@ def _check_fields(text: dict[str, str], truth: Truth) -> dict[str, str]:
         raise upload.BadUpload(
             f"unknown split {split[:40]!r}; this server scores {sorted(truth.splits)}"
         )
-    return {
-        "name": check_name(text.get("name", ""), "name", NAME_MAX),
-        "description": check_name(text.get("description", ""), "description", DESCRIPTION_MAX),
-        "dataset": truth.dataset,
-        "split": split,
-    }
+    fields = clean_fields(name=text.get("name", ""), description=text.get("description", ""))
+    return {**fields, "dataset": truth.dataset, "split": split}
 
 
 def _discard(server: Server, submission_id: int) -> None:

@@ -13,30 +13,14 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from leaderboard.errors import BoardError
-
 # Submission.status values, in the order a submission moves through them.
 RECEIVING, QUEUED, SCORING, SCORED, FAILED = "receiving", "queued", "scoring", "scored", "failed"
-NAME_MAX, DESCRIPTION_MAX = 200, 2000
+NAME_MAX = 200  # column sizes; the accepted lengths are leaderboard.board.TEXT_LIMITS
 
 
 def utcnow() -> dt.datetime:
     """The current UTC time, naive (as every time column stores it)."""
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-
-
-def check_name(value: str, field: str, limit: int) -> str:
-    """A text field stripped and checked: non-empty (for names) and at most `limit` chars.
-
-    Raises:
-        BoardError: empty name or over the length limit.
-    """
-    text = value.strip()
-    if field == "name" and not text:
-        raise BoardError("name must not be empty")
-    if len(text) > limit:
-        raise BoardError(f"{field} longer than {limit} characters")
-    return text
 
 
 class Base(DeclarativeBase):

@@ -9,6 +9,7 @@ from typing import Any
 
 from leaderboard.board import Submission
 from leaderboard.render import build_tables, display, page, to_html
+from mrw.untrusted import strip_control
 
 NOT_FOUND = "<!doctype html><title>Not found</title><p>No such scored submission.</p>"
 METRIC_KEYS = ("R@1", "R@5", "R@10", "MedR", "MeanR", "nMR", "queries", "missing_queries")
@@ -43,9 +44,13 @@ def _metrics_table(metrics: dict[str, Any]) -> str:
     )
 
 
+def _escape(text: str) -> str:
+    return html.escape(strip_control(text))
+
+
 def submission_page(submission: Submission, public_split: bool) -> str:
     """One scored submission: who, when, which files (SHA-256), its metrics."""
-    e = html.escape
+    e = _escape
     facts = [
         ("Team", submission.team),
         ("Dataset / split", f"{submission.dataset} / {submission.split}"),

@@ -5,10 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from leaderboard.board import clean_fields
 from leaderboard.errors import BoardError
 from leaderboard.server import tokens
 from leaderboard.server.db import Database
-from leaderboard.server.models import NAME_MAX, Team, check_name, utcnow
+from leaderboard.server.models import Team, utcnow
 
 _NO_TEAM = "0" * 64  # compared against when the key id is unknown, so timing is the same
 
@@ -19,7 +20,7 @@ def add_team(db: Database, name: str) -> str:
     Raises:
         BoardError: empty or overlong name, or a team of that name exists.
     """
-    name = check_name(name, "name", NAME_MAX)
+    name = clean_fields(team=name)["team"]
     token = tokens.new_token()
     try:
         with db.write() as session:
@@ -42,6 +43,7 @@ def revoke_team(db: Database, name: str) -> None:
     Raises:
         BoardError: no such team, or already revoked.
     """
+    name = clean_fields(team=name)["team"]
     with db.write() as session:
         team = session.scalar(select(Team).where(Team.name == name))
         if team is None:

@@ -121,6 +121,11 @@ class _Sink:
             self._file.close()
 
 
+def body_cap(max_file_bytes: int) -> int:
+    """The most bytes a submission's body may have: both files, the text fields, framing."""
+    return len(RUN_FIELDS) * max_file_bytes + len(TEXT_FIELDS) * TEXT_MAX_BYTES + (64 << 10)
+
+
 def boundary_of(content_type: str) -> bytes:
     """The multipart boundary of a Content-Type header.
 
@@ -153,7 +158,7 @@ async def receive(
         UploadTooLarge: a file, a text field or the whole body over its cap.
     """
     sink = _Sink(folder, max_file_bytes)
-    body_cap = len(RUN_FIELDS) * max_file_bytes + len(TEXT_FIELDS) * TEXT_MAX_BYTES + (64 << 10)
+    cap = body_cap(max_file_bytes)
     parser = MultipartParser(
         boundary_of(content_type),
         sink.callbacks(),
@@ -163,8 +168,8 @@ async def receive(
     try:
         async for chunk in chunks:
             total += len(chunk)
-            if total > body_cap:
-                raise UploadTooLarge(f"request body exceeds {body_cap} bytes")
+            if total > cap:
+                raise UploadTooLarge(f"request body exceeds {cap} bytes")
             parser.write(chunk)
         parser.finalize()
     except FormParserError as exc:
