@@ -77,14 +77,18 @@ class Workers:
                 if self._stopping:
                     return
                 self._pending = 0
-            claimed = store.claim_next(self.db)
+            try:
+                claimed = store.claim_next(self.db)
+                if claimed is not None:
+                    self._score(*claimed)
+            except Exception:  # e.g. the database unreachable: keep the worker, retry later
+                log.exception("scoring worker: database error")
+                claimed = None
             if claimed is None:
                 with self._wake:
                     if not self._pending and not self._stopping:
                         self._wake.wait(IDLE_POLL_S)
                 continue
-            submission_id, split_name = claimed
-            self._score(submission_id, split_name)
             self.wake()  # finishing may unblock the same team's next submission
 
     def _score(self, submission_id: int, split_name: str) -> None:
