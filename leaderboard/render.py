@@ -169,15 +169,20 @@ def to_markdown(tables: list[Table], generated: str) -> str:
     return "\n".join(lines)
 
 
-def to_html(tables: list[Table], generated: str) -> str:
-    return _PAGE.format(
-        generated=html.escape(generated),
-        tables="\n".join(_html_table(t) for t in tables)
-        or "<p class=empty>No submissions yet.</p>",
-    )
+def to_html(
+    tables: list[Table], generated: str, link: Callable[[Submission], str] | None = None
+) -> str:
+    """The page; `link` gives each method name a URL (e.g. the server's submission page)."""
+    body = "\n".join(_html_table(t, link) for t in tables)
+    return page(body or "<p class=empty>No submissions yet.</p>", generated)
 
 
-def _html_table(table: Table) -> str:
+def page(body: str, generated: str) -> str:
+    """The board's HTML page (style, sorting script) around `body`, which must be escaped HTML."""
+    return _PAGE.format(generated=html.escape(generated), tables=body)
+
+
+def _html_table(table: Table, link: Callable[[Submission], str] | None = None) -> str:
     def e(text: str) -> str:
         return html.escape(strip_control(text))
 
@@ -205,6 +210,8 @@ def _html_table(table: Table) -> str:
             if table.is_best(index, submission):
                 classes.append("best")
             content = e(display(value))
+            if index == 0 and link is not None:
+                content = f'<a href="{e(link(submission))}">{content}</a>'
             if index == 0 and submission.description:
                 content += f'<div class="desc">{e(submission.description)}</div>'
             attr = f' class="{" ".join(classes)}"' if classes else ""
