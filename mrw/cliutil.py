@@ -9,8 +9,11 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
+from typing import NoReturn
 
+from mrw.cliargs import Parser
 from mrw.errors import MRWError
+from mrw.untrusted import one_line
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE, as a shell reports `yes | head`
@@ -26,10 +29,13 @@ def toolkit_version() -> str:
         return mrw.__version__
 
 
-def fail(message: str) -> None:
-    """Print a one-line error and exit 2 (for checks done directly in a command)."""
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(EXIT_USAGE)
+class UsageError(MRWError):
+    """A bad option value found by a command's own checks."""
+
+
+def fail(message: str) -> NoReturn:
+    """Stop a command with a one-line `error: MESSAGE` and exit code 2 (via `run_main`)."""
+    raise UsageError(message)
 
 
 def _quiet_broken_pipe() -> int:
@@ -63,7 +69,7 @@ def run_main(fn: Callable[[], int | None]) -> int:
     except MRWError as exc:
         if os.environ.get("MRW_DEBUG"):
             raise
-        message = " ".join(str(exc).split()) or type(exc).__name__
+        message = one_line(str(exc)) or type(exc).__name__
         print(f"error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -80,7 +86,7 @@ def build_parser(prog: str, description: str, commands: dict[str, str]) -> argpa
     code. Modules keep heavy imports inside their functions so `--help` stays fast. Every
     parser gets `--version`.
     """
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser = Parser(prog=prog, description=description)
     parser.add_argument("--version", action="version", version=f"%(prog)s {toolkit_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in commands.items():
@@ -92,6 +98,13 @@ def build_parser(prog: str, description: str, commands: dict[str, str]) -> argpa
 
 
 def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
-    """Parse `argv` and run the chosen sub-command under `run_main`."""
-    args = parser.parse_args(argv)
+    """Parse `argv` and run the chosen sub-command under `run_main`.
+
+    Returns the exit code: a usage error (one line, see `mrw.cliargs.Parser`) returns 2 and
+    `--help` 0, so `main(argv)` returns in-process rather than exiting.
+    """
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     return run_main(lambda: args.func(args))

@@ -116,7 +116,11 @@ def test_full_depth_run_is_exact_and_hand_checked(tmp_path: Path) -> None:
     qrels_path, run_path = _write_case(tmp_path, qrels, lines)
     m = score_run(run_path, read_qrels(qrels_path))
     assert m.value("R@1") == pytest.approx(100 / 3) and m.value("R@5") == 100.0
-    assert m.value("MedR") == 2 and m.value("MeanR") == pytest.approx(2.0) and m.value("nMR") == pytest.approx(2 / 3)
+    assert (
+        m.value("MedR") == 2
+        and m.value("MeanR") == pytest.approx(2.0)
+        and m.value("nMR") == pytest.approx(2 / 3)
+    )
     assert m.value("missing_queries") == 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mrw.catalog import SPLITS, list_datasets
+from mrw.cliargs import MAX_WORKERS, integer
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +52,10 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     group.add_argument(
-        "--workers", type=int, default=0, help="decoding worker processes (default: 0)"
+        "--workers",
+        type=integer(0, MAX_WORKERS),
+        default=0,
+        help="decoding worker processes (default: 0)",
     )
 
 

@@ -107,7 +107,8 @@ def matrix_first_relevant_ranks(
     best = torch.full((nq,), float("-inf"), device=device).scatter_reduce(
         0, rel_query, rel_scores, "amax"
     )
-    # Among relevant documents tied at the best score, trec_eval lists the lowest tie position first.
+    # Among relevant documents tied at the best score, trec_eval lists the lowest tie position
+    # first.
     tied = torch.where(rel_scores == best[rel_query], doc_order[rel_doc], nd)
     first = torch.full((nq,), nd, dtype=torch.long, device=device).scatter_reduce(
         0, rel_query, tied, "amin"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,7 +108,7 @@ class RunRecord:
         if target.is_dir():
             target = target / RECORD_FILE
         with atomic_write(target, "w") as handle:
-            json.dump(self.to_json(), handle, indent=2, default=str)
+            json.dump(json_safe(self.to_json()), handle, indent=2, default=str, allow_nan=False)
             handle.write("\n")
         return target
 
@@ -138,6 +139,18 @@ class RunRecord:
             return cls.from_json(data, run_dir)
         except RunRecordError as exc:
             raise RunRecordError(f"{path}: {exc}") from None
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with every non-finite float (a diverged loss, no validation epoch's -inf) as
+    None, so the JSON written is strict (no `NaN`/`Infinity` tokens)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    return value
 
 
 def migrate(data: Mapping[str, Any]) -> dict[str, Any]:
