@@ -24,7 +24,7 @@ def _random_case(
     qrels: dict[str, dict[str, int]] = {f"q{i}": {} for i in range(n_queries)}
     for d in range(n_docs):  # every gallery item relevant to at least one query
         qrels[f"q{rng.integers(n_queries)}"][f"d{d}"] = 1
-    for q, rels in qrels.items():
+    for rels in qrels.values():
         while len(rels) < rng.integers(1, 4):
             rels[f"d{rng.integers(n_docs)}"] = 1
     run: dict[str, dict[str, float]] = {}
@@ -34,7 +34,7 @@ def _random_case(
         depth = n_docs if rng.random() < 0.5 else int(rng.integers(1, n_docs))
         docs = rng.permutation(n_docs)[:depth]
         values = rng.integers(0, 4, depth) / 4 if ties else rng.standard_normal(depth)
-        run[q] = {f"d{d}": float(v) for d, v in zip(docs, values)}
+        run[q] = {f"d{d}": float(v) for d, v in zip(docs, values, strict=True)}
     qrels_path = tmp_path / "t2v.qrels"
     write_qrels(qrels_path, [(q, d) for q, rels in qrels.items() for d in rels])
     lines = [f"{q} Q0 {d} 0 {s!r} tag\n" for q, docs in run.items() for d, s in docs.items()]
@@ -157,10 +157,12 @@ def test_harness_metrics_equal_scores_of_its_run_files(tmp_path: Path) -> None:
 
     truth = tmp_path / "truth"
     write_qrels(
-        truth / "t2v.qrels", [(s, videos[v]) for s, v in zip(sentences, pair_video.tolist())]
+        truth / "t2v.qrels",
+        [(s, videos[v]) for s, v in zip(sentences, pair_video.tolist(), strict=True)],
     )
     write_qrels(
-        truth / "v2t.qrels", [(videos[v], s) for s, v in zip(sentences, pair_video.tolist())]
+        truth / "v2t.qrels",
+        [(videos[v], s) for s, v in zip(sentences, pair_video.tolist(), strict=True)],
     )
     write_run(tmp_path / "t2v.run.gz", sentences, videos, scores.T, "h")
     write_run(tmp_path / "v2t.run.gz", videos, sentences, scores, "h")
