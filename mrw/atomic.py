@@ -117,15 +117,20 @@ def check_output_path(path: str | os.PathLike[str], *, folder: bool) -> Path:
     return target
 
 
-def _check_parent(target: Path) -> None:
-    if target.is_dir() and not target.is_symlink():
-        raise OutputPathError(f"{target} is a folder; expected a file path")
+def _make_parent(target: Path) -> None:
+    """Create `target`'s folder, or raise `OutputPathError` saying why it cannot be."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise OutputPathError(f"{target.parent} is not a folder") from None
     except OSError as exc:
         raise OutputPathError(f"cannot create {target.parent}: {exc.strerror}") from None
+
+
+def _check_parent(target: Path) -> None:
+    if target.is_dir() and not target.is_symlink():
+        raise OutputPathError(f"{target} is a folder; expected a file path")
+    _make_parent(target)
     if not os.access(target.parent, os.W_OK | os.X_OK):
         raise OutputPathError(f"cannot write in {target.parent}: permission denied")
 
@@ -190,12 +195,7 @@ def atomic_dir(
             f"{target} exists and is not an earlier output of this command; "
             "choose another output or remove it"
         )
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise OutputPathError(f"{target.parent} is not a folder") from None
-    except OSError as exc:
-        raise OutputPathError(f"cannot create {target.parent}: {exc.strerror}") from None
+    _make_parent(target)
     remove_stale(target)
     try:
         tmp = Path(

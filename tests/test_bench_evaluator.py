@@ -57,8 +57,8 @@ def test_ranks_match_brute_force_with_ties_and_several_sentences_per_video(seed:
     )
     np.testing.assert_array_equal(ev.t2v_ranks, t2v_ref)
     np.testing.assert_array_equal(ev.v2t_ranks, v2t_ref)
-    assert ev.metrics["t2v"] == ranks_to_metrics(t2v_ref, nv)
-    assert ev.metrics["v2t"]["MedR"] == ranks_to_metrics(v2t_ref, nt)["MedR"]
+    assert ev.metrics.t2v == ranks_to_metrics(t2v_ref, nv)
+    assert ev.metrics.v2t.medr == ranks_to_metrics(v2t_ref, nt).medr
 
 
 def test_ranks_agree_with_the_written_run_files(tmp_path) -> None:
@@ -75,7 +75,8 @@ def test_ranks_agree_with_the_written_run_files(tmp_path) -> None:
             qid, _, docid, *_ = line.split()
             ranked.setdefault(qid, []).append(docid)
     from_file = [
-        ranked[sid].index(video_ids[int(v)]) + 1 for sid, v in zip(sentence_ids, pair_video)
+        ranked[sid].index(video_ids[int(v)]) + 1
+        for sid, v in zip(sentence_ids, pair_video, strict=True)
     ]
     assert ev.t2v_ranks.tolist() == from_file
 

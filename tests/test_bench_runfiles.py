@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from leaderboard.metrics import Bound
 from leaderboard.parse import parse_run
 from leaderboard.qrels import read_qrels, write_qrels
 from leaderboard.runfile import top_columns
@@ -114,14 +115,14 @@ def test_truncated_pair_scores_as_the_harness_says_exact_or_bounded(tmp_path: Pa
     scored = score_submission(root, tmp_path / "t2v.run.gz", tmp_path / "v2t.run.gz")
     assert scored == written["metrics"]
     for direction in ("t2v", "v2t"):
-        got, exact = scored[direction], ev.metrics[direction]
+        got, exact = scored.direction(direction), ev.metrics.direction(direction)
         for k in (1, 5, 10):
-            assert got[f"R@{k}"] == exact[f"R@{k}"]
-        assert got["MedR"] == exact["MedR"] <= depth  # the median is within depth: exact
-        if isinstance(got["MeanR"], str):  # a lower bound, and an honest one
-            assert float(got["MeanR"].removeprefix(">= ")) <= exact["MeanR"] + 1e-3
+            assert got.recall[k] == exact.recall[k]
+        assert got.medr == exact.medr <= depth  # the median is within depth: exact
+        if isinstance(got.meanr, Bound):  # a lower bound, and an honest one
+            assert got.meanr.is_lower and got.meanr.value <= exact.meanr + 1e-3
         else:
-            assert got["MeanR"] == exact["MeanR"]
+            assert got.meanr == exact.meanr
 
 
 @pytest.mark.slow
@@ -147,6 +148,6 @@ def test_a_5000_by_5000_run_pair_is_accepted_and_scored_exactly_by_default(
     write_qrels(root / "v2t.qrels", zip(video_ids, sentence_ids))
     scored = score_submission(root, tmp_path / "t2v.run.gz", tmp_path / "v2t.run.gz")
     assert scored == written["metrics"] == ev.metrics
-    assert isinstance(scored["t2v"]["MeanR"], float)  # exact, not a bound
+    assert scored.exact  # MeanR included: no bound anywhere
     pair_bytes = sum(f["bytes"] for f in written["run_files"].values())
     assert pair_bytes < 2**30

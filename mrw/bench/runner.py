@@ -20,15 +20,17 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from leaderboard.metrics import Metrics
 from mrw.atomic import atomic_write
 from mrw.bench import distributed as dist_util
-from mrw.catalog import training_defaults
+from mrw.bench.record import RunRecord, RunRecordError, dataset_revision, json_safe
+from mrw.catalog import find_dataset, training_defaults
 from mrw.errors import MRWError
 from mrw.provenance import git_commit, versions
 from mrw.untrusted import check_id
@@ -43,10 +45,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVAL_SPLITS = ("test", "validation")
-
-
-class RunRecordError(MRWError):
-    """A run folder that is missing, unfinished or not a run record."""
 
 
 @dataclass
@@ -79,7 +77,7 @@ class RunOptions:
     fps: float | None = None
     image_size: int | None = None
     backbone: str | None = None
-    weights: str | None = None  # "imagenet" | "none"
+    weights: str | None = None  # torchvision weights name (IMAGENET1K_V1, DEFAULT, ...) or none
     standardize_features: bool | None = None  # z-score frames with train statistics (toy: on)
     glove: str | None = None  # path to glove.840B.300d.txt
     min_word_count: int = 1
@@ -112,8 +110,11 @@ class RunOptions:
             )
             if getattr(self, name) is None
         }
-        if self.weights is None:
-            filled["weights"] = defaults.weights
+        from mrw.bench.features import resolve_weights
+
+        backbone = filled.get("backbone", self.backbone)
+        # The concrete name (DEFAULT -> IMAGENET1K_V2): what config.json and the cache key hold.
+        filled["weights"] = resolve_weights(backbone, self.weights or defaults.weights)
         if self.lr is None and method is not None:
             filled["lr"] = get_method_class(method).default_lr
         resolved = dataclasses.replace(self, **filled)
@@ -196,26 +197,11 @@ def _check_glove(path: Path) -> None:
 
 @dataclass
 class RunResult:
-    run_dir: Path
-    metrics: dict[str, Any]  # the scorer's --json document for the evaluated split
-    record: dict[str, Any] = field(default_factory=dict)  # the whole metrics.json
-
-
-@dataclass
-class RunRecord:
-    """A finished run as `load_run_record` reads it back (the fields of `metrics.json`)."""
+    """A finished run: its folder, the evaluated split's metrics and the whole record."""
 
     run_dir: Path
-    method: str
-    dataset: str
-    split: str
-    metrics: dict[str, Any]
-    config: dict[str, Any]
-    seed: int
-    device: str
-    wall_time_s: float
-    versions: dict[str, str]
-    git_commit: str | None
+    metrics: Metrics
+    record: RunRecord
 
 
 def resolve_device(name: str) -> torch.device:
@@ -228,6 +214,12 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise MRWError("--device cuda asked for, but no CUDA device is available")
     return device
+
+
+def _dataset_revision(dataset: str) -> dict[str, str] | None:
+    """Name, version and fingerprint of a catalogued dataset (None for a folder or hub id)."""
+    record = find_dataset(dataset)
+    return dataset_revision(record.name, record.version, record.folder) if record else None
 
 
 def _config_hash(config: Mapping[str, Any]) -> str:
@@ -323,30 +315,20 @@ def _log_evaluation(path: Path, record: Mapping[str, Any]) -> None:
 def _finished_run(run_dir: Path, config: Mapping[str, Any]) -> RunResult | None:
     """The finished run in `run_dir` if resuming it would train no further epoch, else None."""
     try:
-        record = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-        trained_epochs = record["config"]["train"]["epochs"]
-    except (OSError, ValueError, KeyError, TypeError):
+        record = RunRecord.from_disk(run_dir)
+        trained_epochs = record.config["train"]["epochs"]
+    except (RunRecordError, KeyError, TypeError):
         return None
     if trained_epochs != config["train"]["epochs"]:
         return None
-    return RunResult(run_dir, record["metrics"], record)
+    return RunResult(run_dir, record.metrics, record)
 
 
 def _write_json(path: Path, data: Any) -> None:
     """Strict JSON: a non-finite float (a diverged loss, no validation epoch) becomes null."""
     with atomic_write(path, "w") as handle:
-        json.dump(_json_safe(data), handle, indent=2, default=str, allow_nan=False)
+        json.dump(json_safe(data), handle, indent=2, default=str, allow_nan=False)
         handle.write("\n")
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value]
-    return value
 
 
 def run_method(
@@ -438,33 +420,36 @@ def run_method(
         model, data, trained = _finetune(model, used, vocab, options, train_config, device, run_dir)
     evaluation = evaluate(model, data[options.split], device, options.eval_batch_size)
 
-    record = {
-        "method": method,
-        "dataset": options.dataset,
-        "split": options.split,
-        "metrics": evaluation.metrics,  # replaced below by what the run files score
-        "exact_metrics": evaluation.metrics,
-        "config": config,
-        "seed": options.seed,
-        "device": str(device)
+    record = RunRecord(
+        method=method,
+        dataset=options.dataset,
+        split=options.split,
+        metrics=evaluation.metrics,  # replaced below by what the run files score
+        exact_metrics=evaluation.metrics,
+        config=json.loads(json.dumps(config, default=str)),
+        seed=options.seed,
+        device=str(device)
         if device.type == "cpu"
         else f"{device} ({torch.cuda.get_device_name(device)})",
-        "world_size": dist_util.world_size(),
-        "init_check": init_check,
-        "best_epoch": trained.best_epoch,
-        "best_validation_rsum": trained.best_rsum,
-        "skipped_videos": {name: len(split.skipped) for name, split in splits.items()},
-        "wall_time_s": round(time.perf_counter() - started, 3),
-        "versions": versions(),
-        "git_commit": git_commit(),
-    }
+        world_size=dist_util.world_size(),
+        init_check=init_check,
+        best_epoch=trained.best_epoch,
+        best_validation_rsum=trained.best_rsum,
+        skipped_videos={name: len(split.skipped) for name, split in splits.items()},
+        wall_time_s=round(time.perf_counter() - started, 3),
+        versions=versions(),
+        git_commit=git_commit(),
+        dataset_revision=_dataset_revision(options.dataset),
+        run_dir=run_dir,
+    )
     if dist_util.is_main():
         from mrw.bench.runfiles import write_evaluation_runs
 
         # The tag is the method: the run folder and config.json identify the run (short lines).
-        record.update(
-            write_evaluation_runs(run_dir, options.dataset, evaluation, method, options.run_depth)
+        written = write_evaluation_runs(
+            run_dir, options.dataset, evaluation, method, options.run_depth
         )
+        record.metrics, record.run_files = written["metrics"], written["run_files"]
         _write_json(  # per-query first relevant ranks: the paired tests of `compare`
             run_dir / "query_ranks.json",
             {
@@ -473,12 +458,13 @@ def run_method(
             },
         )
         _log_evaluation(
-            run_dir / "log.jsonl", {"evaluation": options.split, "metrics": record["metrics"]}
+            run_dir / "log.jsonl",
+            {"evaluation": options.split, "metrics": record.metrics.to_json()},
         )
-        _write_json(run_dir / "metrics.json", record)
+        record.to_disk(run_dir)
     record = dist_util.broadcast(record if dist_util.is_main() else None)
     dist_util.barrier()
-    return RunResult(run_dir, record["metrics"], record)
+    return RunResult(run_dir, record.metrics, record)
 
 
 def _schedule(options: RunOptions) -> dict[str, Any]:
@@ -547,24 +533,3 @@ def _finetune(
         frames,
         trainer.fit(frames["train"], frames["validation"], resume=checkpoint.is_file()),
     )
-
-
-def load_run_record(run_dir: str | Path) -> RunRecord:
-    """Read a finished run's `metrics.json` (what `compare` tabulates)."""
-    run_dir = Path(run_dir)
-    path = run_dir / "metrics.json"
-    if not path.is_file():
-        state = (
-            "unfinished (no metrics.json; --resume it)"
-            if (run_dir / "checkpoint.pt").exists()
-            else "not a run record"
-        )
-        raise RunRecordError(f"{run_dir}: {state}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return RunRecord(
-            run_dir=run_dir,
-            **{f.name: data[f.name] for f in dataclasses.fields(RunRecord) if f.name != "run_dir"},
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise RunRecordError(f"{path}: not a valid run record ({exc})") from None
