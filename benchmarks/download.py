@@ -27,11 +27,11 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the loopback media host and generated media
 
-from fakes.media import make_gif
-from fakes.media_server import MediaServer
+from fakes.media import make_gif  # noqa: E402 (after the sys.path line)
+from fakes.media_server import MediaServer  # noqa: E402 (after the sys.path line)
 
-from mrw.collect.downloader import DownloaderConfig, DownloadRequest, download_many
-from mrw.collect.store import MediaStore
+from mrw.collect.downloader import DownloaderConfig, DownloadRequest, download_many  # noqa: E402 (after the sys.path line)
+from mrw.collect.store import MediaStore  # noqa: E402 (after the sys.path line)
 
 
 def serve(
@@ -97,9 +97,8 @@ def main() -> None:
         f"GIFs, baseline (sequential requests loop) on {min(args.baseline_n, args.n)}; "
         f"{os.cpu_count()} CPUs"
     )
-    print(
-        f"{'round':<7}{'baseline items/s':>17}{label + ' items/s':>42}{'speed-up':>10}  load average"
-    )
+    header = f"{'round':<7}{'baseline items/s':>17}{label + ' items/s':>42}{'speed-up':>10}"
+    print(f"{header}  load average")
     ratios = []
     with tempfile.TemporaryDirectory() as tmp:
         base_url = ports.get(timeout=300)

@@ -117,10 +117,9 @@ def main() -> None:
             verdict = "not scored"
             if not args.no_score:
                 truth = root / "truth"
-                write_qrels(
-                    truth / "t2v.qrels", ((s, videos[v]) for s, v in zip(sentences, pair_video))
-                )
-                write_qrels(truth / "v2t.qrels", sorted((videos[v], s) for s, v in zip(sentences, pair_video)))  # fmt: skip
+                pairs = [(s, videos[v]) for s, v in zip(sentences, pair_video, strict=True)]
+                write_qrels(truth / "t2v.qrels", pairs)
+                write_qrels(truth / "v2t.qrels", sorted((v, s) for s, v in pairs))
                 start = time.perf_counter()
                 scored = score_submission(truth, root / "t2v.run.gz", root / "v2t.run.gz")
                 same = scored == written["metrics"]
@@ -129,28 +128,42 @@ def main() -> None:
                 )
             base = baseline(root, ev, args.baseline_queries)
         lines = sum(f["lines"] for f in files.values())
-        print(f"{name}: {lines:,} lines written in {seconds:.1f} s ({cpu:.1f} CPU-s), {on_disk:,} bytes on disk, "
-              f"{max(raw.values()):,} bytes in the larger file uncompressed, {verdict}", flush=True)  # fmt: skip
-        rows.append((name, n_videos, n_sentences, files, lines, seconds, cpu, on_disk, raw, verdict,
-                     *base, written["metrics"]))  # fmt: skip
+        print(
+            f"{name}: {lines:,} lines written in {seconds:.1f} s ({cpu:.1f} CPU-s), "
+            f"{on_disk:,} bytes on disk, {max(raw.values()):,} bytes in the larger file "
+            f"uncompressed, {verdict}",
+            flush=True,
+        )
+        measured = (name, n_videos, n_sentences, files, lines, seconds, cpu, on_disk, raw, verdict)
+        rows.append((*measured, *base, written["metrics"]))
         del scores, ev
 
     load = os.getloadavg()
     print(f"\nload average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
-    header = (f"{'shape':<11} {'videos x sentences':>19} {'depth t2v/v2t':>14} {'lines':>7} "
-              f"{'write s':>8} {'CPU-s':>6} {'pair MiB':>9} {'max file MiB raw':>17}  scorer (defaults)")  # fmt: skip
-    print(header)
+    print(
+        f"{'shape':<11} {'videos x sentences':>19} {'depth t2v/v2t':>14} {'lines':>7} "
+        f"{'write s':>8} {'CPU-s':>6} {'pair MiB':>9} {'max file MiB raw':>17}  scorer (defaults)"
+    )
     for name, nv, ns, files, lines, seconds, cpu, on_disk, raw, verdict, *_ in rows:
         depths = f"{files['t2v']['depth']}/{files['v2t']['depth']}"
-        print(f"{name:<11} {f'{nv:,} x {ns:,}':>19} {depths:>14} {lines / 1e6:>6.1f}M "
-              f"{seconds:>8.1f} {cpu:>6.1f} {on_disk / 2**20:>9.0f} {max(raw.values()) / 2**20:>17.0f}  {verdict}")  # fmt: skip
-    print("\nbaseline: the previous default (full depth, run-id tag), scaled from "
-          f"{args.baseline_queries} queries per direction")  # fmt: skip
-    for name, *_, seconds, cpu, on_disk, _raw, _verdict, base_s, base_cpu, base_bytes, base_lines, m in rows:  # fmt: skip
-        print(f"{name:<11} {base_lines / 1e6:>7.1f}M lines, {base_s:>7.0f} s ({base_cpu:.0f} CPU-s), "
-              f"{base_bytes / 2**30:>6.2f} GiB gzip -> {base_cpu / cpu:.1f}x less CPU, "
-              f"{base_bytes / on_disk:.1f}x smaller; MedR t2v {m['t2v']['MedR']}, "
-              f"v2t {m['v2t']['MedR']}, MeanR t2v {m['t2v']['MeanR']}")  # fmt: skip
+        shape = f"{nv:,} x {ns:,}"
+        print(
+            f"{name:<11} {shape:>19} {depths:>14} {lines / 1e6:>6.1f}M {seconds:>8.1f} "
+            f"{cpu:>6.1f} {on_disk / 2**20:>9.0f} {max(raw.values()) / 2**20:>17.0f}  {verdict}"
+        )
+    print(
+        "\nbaseline: the previous default (full depth, run-id tag), scaled from "
+        f"{args.baseline_queries} queries per direction"
+    )
+    for row in rows:
+        name, cpu, on_disk = row[0], row[6], row[7]
+        base_s, base_cpu, base_bytes, base_lines, m = row[10:]
+        print(
+            f"{name:<11} {base_lines / 1e6:>7.1f}M lines, {base_s:>7.0f} s ({base_cpu:.0f} "
+            f"CPU-s), {base_bytes / 2**30:>6.2f} GiB gzip -> {base_cpu / cpu:.1f}x less CPU, "
+            f"{base_bytes / on_disk:.1f}x smaller; MedR t2v {m.t2v.medr}, v2t {m.v2t.medr}, "
+            f"MeanR t2v {m.t2v.meanr}"
+        )
 
 
 if __name__ == "__main__":

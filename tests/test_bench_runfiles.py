@@ -43,7 +43,7 @@ def synthetic(
 
 
 def truth(root: Path, ev: Evaluation) -> Path:
-    pairs = list(zip(ev.sentence_ids, (ev.video_ids[i] for i in _pair_video(ev))))
+    pairs = list(zip(ev.sentence_ids, (ev.video_ids[i] for i in _pair_video(ev)), strict=True))
     write_qrels(root / "t2v.qrels", pairs)
     write_qrels(root / "v2t.qrels", sorted(((v, s) for s, v in pairs), key=lambda p: p[0]))
     return root
@@ -144,8 +144,8 @@ def test_a_5000_by_5000_run_pair_is_accepted_and_scored_exactly_by_default(
         "bytes": (tmp_path / "t2v.run.gz").stat().st_size,
     }
     root = tmp_path / "truth"
-    write_qrels(root / "t2v.qrels", zip(sentence_ids, video_ids))
-    write_qrels(root / "v2t.qrels", zip(video_ids, sentence_ids))
+    write_qrels(root / "t2v.qrels", zip(sentence_ids, video_ids, strict=True))
+    write_qrels(root / "v2t.qrels", zip(video_ids, sentence_ids, strict=True))
     scored = score_submission(root, tmp_path / "t2v.run.gz", tmp_path / "v2t.run.gz")
     assert scored == written["metrics"] == ev.metrics
     assert scored.exact  # MeanR included: no bound anywhere

@@ -108,7 +108,8 @@ class DownloadResult:
 
 
 class _Failure(Exception):
-    """One attempt ended without media: `status`, a reason, and how long the server asked us to wait."""
+    """One attempt ended without media: `status`, a reason, and how long the server asked us
+    to wait."""
 
     def __init__(
         self,
@@ -195,7 +196,11 @@ class Downloader:
         }
 
     def open(self, url: str) -> tuple[urllib3.BaseHTTPResponse, str]:
-        """GET `url` following redirects by hand (each hop guarded); returns the response and final URL."""
+        """GET `url` following redirects by hand (each hop guarded).
+
+        Returns:
+            The response (body not read yet) and the final URL.
+        """
         seen = {url}
         current = url
         for _hop in range(self.config.max_redirects + 1):
@@ -384,7 +389,8 @@ class Downloader:
                     )
                 wait_s = self._backoff(number, failure.retry_after)
                 if wait_s > self.config.max_wait_s:
-                    reason = f"{failure.reason} (server asked to wait {wait_s:.0f}s > {self.config.max_wait_s:.0f}s)"
+                    limit = self.config.max_wait_s
+                    reason = f"{failure.reason} (server asked to wait {wait_s:.0f}s > {limit:.0f}s)"
                     return DownloadResult(
                         request, failure.status, reason, failure.url, None, tuple(attempts)
                     )
@@ -410,7 +416,11 @@ class Downloader:
         return self.config.backoff_s * (2 ** (number - 1)) * random.uniform(0.75, 1.25)
 
     def fetch_text(self, url: str, max_bytes: int = 2 * 1024 * 1024) -> str:
-        """GET a small page (e.g. an imgur album) through the same guard and redirect rules; raises `PageError`."""
+        """GET a small page (e.g. an imgur album) through the same guard and redirect rules.
+
+        Raises:
+            PageError: the page could not be fetched (status in the downloader's vocabulary).
+        """
         try:
             host = urlsplit(url).hostname or ""
         except ValueError as exc:
@@ -440,7 +450,7 @@ class Downloader:
 
 
 class PageError(Exception):
-    """A page needed for resolution could not be fetched (status uses the downloader's vocabulary)."""
+    """A page needed for resolution could not be fetched (status: the downloader's words)."""
 
     def __init__(self, status: str, reason: str) -> None:
         super().__init__(reason)
