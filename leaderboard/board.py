@@ -64,6 +64,7 @@ class Submission:
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes as stored (read in 1 MiB blocks; gzip is not undone)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
