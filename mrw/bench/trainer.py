@@ -51,12 +51,16 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
+    """Outcome of `Trainer.fit`: the epoch (1-based) with the best validation rsum, that rsum,
+    and one logged record per epoch."""
+
     best_epoch: int
     best_rsum: float
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def seed_everything(seed: int) -> None:
+    """Seed Python's `random`, NumPy (`seed mod 2**32`) and torch (CPU and every CUDA device)."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -120,6 +124,8 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs: weights (current and best), optimizer, scheduler,
+        AMP scaler and RNG states, epochs done and the per-epoch history."""
         return {
             "epoch": self.epoch,
             "config": asdict(self.config),
@@ -136,11 +142,17 @@ class Trainer:
         }
 
     def save(self) -> None:
+        """Write `state_dict()` to `checkpoint` atomically (rank 0 only)."""
         if dist_util.is_main():
             with atomic_write(self.checkpoint) as handle:
                 torch.save(self.state_dict(), handle)
 
     def load(self) -> None:
+        """Restore the state saved by `save` from `checkpoint`.
+
+        Raises:
+            TrainingError: If the file cannot be read or its weights do not fit the method.
+        """
         try:
             state = torch.load(self.checkpoint, map_location="cpu", weights_only=False)
             self.method.load_state_dict(state["model"])
@@ -177,6 +189,14 @@ class Trainer:
         return {name: float(value.detach()) for name, value in terms.items()}
 
     def train_epoch(self, train: PairData) -> dict[str, float]:
+        """One pass over `train` in a (seed, epoch)-determined order.
+
+        Returns:
+            Each loss term (the keys of `Method.loss`) averaged over this rank's steps.
+
+        Raises:
+            TrainingError: If the total loss is not finite.
+        """
         from tqdm.auto import tqdm
 
         self.method.train()
