@@ -25,6 +25,11 @@ class OriginalRelease:
     homepage: str
 
     def mirrored(self, base_url: str | None) -> OriginalRelease:
+        """The release with every file fetched from `base_url` instead (None/empty: as is).
+
+        Raises:
+            UnsafeInputError: If `base_url` is not an absolute http(s) URL with a host.
+        """
         if not base_url:
             return self
         check_http_url(base_url, "--mirror")
@@ -51,6 +56,11 @@ class OriginalRelease:
         return dataclasses.replace(self, files=files)
 
     def read(self, folder: Path) -> Release:
+        """Read the downloaded files in `folder`: TGIF's TSV and splits, or MRW's archive.
+
+        Raises:
+            HubError: If the MRW archive cannot be unpacked or lacks its JSON or `split/`.
+        """
         if self.name == "tgif":
             return read_tgif(folder / "tgif-v1.0.tsv", folder / "splits")
         return read_mrw_v1(*_unpack_mrw(folder / "mrw-v1.0.tar.gz", folder))
@@ -74,6 +84,7 @@ ORIGINAL_RELEASES: dict[str, OriginalRelease] = _original_releases()
 
 
 def list_releases() -> list[str]:
+    """Names of the datasets `mrw download` can fetch from their authors, sorted."""
     return sorted(ORIGINAL_RELEASES)
 
 
