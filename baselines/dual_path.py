@@ -1,5 +1,5 @@
 """Dual-path embedding with instance loss (Zheng et al., "Dual-Path Convolutional Image-Text
-Embeddings with Instance Loss", 2017).
+Embeddings with Instance Loss", ACM TOMM 2020; arXiv 2017).
 
 A residual text CNN path and a visual path map into one space. Stage I trains with the
 instance loss only: every training pair is its own class, and one classifier, shared by both

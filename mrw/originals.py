@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mrw.archive import ArchiveError, safe_extract
+from mrw.provenance import file_sha256
 from mrw.rehydrate import HubError, rehydrate
 from mrw.releases import Release, import_release, read_mrw_v1, read_tgif
-from mrw.remote import RemoteFile, fetch, file_sha256
+from mrw.remote import RemoteFile, fetch
 from mrw.untrusted import check_http_url, redact_url
 
 

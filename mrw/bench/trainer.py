@@ -156,20 +156,20 @@ class Trainer:
         try:
             state = torch.load(self.checkpoint, map_location="cpu", weights_only=False)
             self.method.load_state_dict(state["model"])
-        except (OSError, RuntimeError, KeyError, EOFError) as exc:
-            raise TrainingError(f"cannot resume from {self.checkpoint}: {exc}") from None
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["rng"])
-        if state["cuda_rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-        self.epoch, self.history = state["epoch"], state["history"]
-        self.best_rsum, self.best_epoch, self.best_state = (
-            state["best_rsum"],
-            state["best_epoch"],
-            state["best_model"],
-        )
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.scaler.load_state_dict(state["scaler"])
+            torch.set_rng_state(state["rng"])
+            if state["cuda_rng"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["cuda_rng"])
+            self.epoch, self.history = state["epoch"], state["history"]
+            self.best_rsum, self.best_epoch, self.best_state = (
+                state["best_rsum"],
+                state["best_epoch"],
+                state["best_model"],
+            )
+        except (OSError, RuntimeError, KeyError, EOFError, TypeError, ValueError) as exc:
+            raise TrainingError(f"cannot resume from {self.checkpoint}: {exc!r}") from None
 
     # -- training ----------------------------------------------------------------------
     def _step(self, batch: Batch) -> dict[str, float]:
