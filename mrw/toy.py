@@ -170,7 +170,7 @@ def sample_scene(rng: random.Random) -> Scene:
     kinds = rng.sample(KINDS, count)
     slots = rng.sample(range(count), count)  # which part of the clip each moment gets
     moments = []
-    for kind, slot in zip(kinds, slots):
+    for kind, slot in zip(kinds, slots, strict=True):
         start = max(0.0, slot / count - rng.uniform(0, MAX_OVERLAP))
         end = min(1.0, (slot + 1) / count + rng.uniform(0, MAX_OVERLAP))
         moments.append(dataclasses.replace(_sample_moment(kind, rng), start=start, end=end))

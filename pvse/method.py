@@ -23,8 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-DiversityTarget = Literal["residual", "attention"]
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -36,6 +34,8 @@ from mrw.errors import MRWError
 from pvse.diagnostics import attention_activity, describe_inert
 from pvse.losses import Kernel, combine_losses, diversity_loss, mil_loss, mmd_loss
 from pvse.pie_net import PIENet
+
+DiversityTarget = Literal["residual", "attention"]
 
 
 class PVSEConfigError(MRWError):

@@ -199,9 +199,8 @@ def describe(plan: Plan, options: RunOptions, seeds: list[int]) -> str:
     width = max((len(e.name) for e in plan.experiments), default=0)
     for e in plan.experiments:
         lr = options.resolved(e.method).lr
-        lines.append(
-            f"  {e.name:<{width}} {e.method:<10} lr {lr:<7g} {dict(e.overrides) or '(its paper defaults)'}"
-        )
+        overrides = dict(e.overrides) or "(its paper defaults)"
+        lines.append(f"  {e.name:<{width}} {e.method:<10} lr {lr:<7g} {overrides}")
     for spec in plan.sweeps:
         fixed = {k: v for k, v in spec.base.items() if k != spec.parameter}
         lines.append(

@@ -129,7 +129,7 @@ def markdown_tests(tests: list[PairedTest], title: str = "Paired tests") -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for t in tests:
-        per_seed = ", ".join(f"s{s}: {_p(p)}" for s, p in zip(t.seeds, t.p_queries))
+        per_seed = ", ".join(f"s{s}: {_p(p)}" for s, p in zip(t.seeds, t.p_queries, strict=True))
         lines.append(
             f"| {t.a} | {t.b} | {len(t.seeds)} | {t.mean_diff:+.1f} | {t.wins}/{len(t.seeds)} "
             f"| {_p(t.p_seeds)} | {per_seed} |"
