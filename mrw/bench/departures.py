@@ -41,7 +41,8 @@ def departures(dataset: DatasetRecord, options: RunOptions) -> list[str]:
         (
             "PVSE's ranking loss sums over negatives (the paper's L_mil, Eq. 4; the reference's "
             "MRW command does not pass --max_violation, and its README gives no TGIF command); "
-            "each baseline keeps its own paper's loss (VSE++ and dual-path stage II: hardest negative)"
+            "each baseline keeps its own paper's loss (VSE++ and dual-path stage II: hardest "
+            "negative)"
         ),
         "sentences are tokenised without the reference's <start>/<end> tokens",
         (
