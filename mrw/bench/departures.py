@@ -44,6 +44,11 @@ def departures(dataset: DatasetRecord, options: RunOptions) -> list[str]:
             "each baseline keeps its own paper's loss (VSE++ and dual-path stage II: hardest "
             "negative)"
         ),
+        (
+            "PVSE's ranking loss is B times the reference's (summed over negatives, averaged over "
+            "anchors, where the reference averages over the B² pairs), so λ1 and λ2 are "
+            "multiplied by B (scale_weights_by_batch) to keep their relative weight"
+        ),
         "sentences are tokenised without the reference's <start>/<end> tokens",
         (
             "cached frame features without augmentation; the reference fine-tunes from frames "
