@@ -96,7 +96,7 @@ def contact_sheet_stage(ctx: DemoContext) -> str:
     test = load_dataset(ctx.state["dataset"], split="test", num_frames=8, fps=8.0)
     rows = [test[i] for i in range(min(CONTACT_SHEET_CLIPS, test.num_rows))]
     figure, axes = plt.subplots(len(rows), 1, figsize=(9, 1.45 * len(rows)), squeeze=False)
-    for axis, row in zip(axes[:, 0], rows):
+    for axis, row in zip(axes[:, 0], rows, strict=True):
         strip = torch.cat(list(row["frames"]), dim=2).permute(1, 2, 0).numpy()
         axis.imshow(strip, interpolation="nearest")
         times = ", ".join(f"{t:.3g}" for t in row["timestamps"].tolist())
@@ -176,6 +176,7 @@ def compare_methods_stage(ctx: DemoContext) -> str:
     """PVSE K=1, K=3 and the five baselines on the same features (the toy table's rows, one
     seed), with paired tests over queries of every row against PVSE K=1 and against K=3."""
     from mrw.bench.compare import compare_runs, write_outputs
+    from mrw.bench.significance import format_p
     from mrw.toy import ToyConfig
     from mrw.toy_ceiling import Bounds, bounds
 
@@ -191,7 +192,7 @@ def compare_methods_stage(ctx: DemoContext) -> str:
     return (
         f"{len(comparison.groups)} methods compared (compare.md); best rsum: {best.label} "
         f"{best.stats['rsum'].mean:.1f}; PVSE K=3 - K=1: {claim.mean_diff:+.1f} rsum "
-        f"(paired t over queries p={claim.p_queries[0]:.2g}); the toy set's ceiling is "
+        f"(paired t over queries p={format_p(claim.p_queries[0])}); the toy set's ceiling is "
         f"{ceiling:.1f} (mrw toy --ceiling)"
     )
 
@@ -224,7 +225,10 @@ def leaderboard_stage(ctx: DemoContext) -> str:
         if submission.metrics != run.metrics:
             raise RuntimeError(f"{run.run_dir}: the scorer and the harness disagree")
     pages = render(board, board.parent)
-    return f"{len(runs)} runs scored from their run files, metrics identical to the harness; {pages['index.html']}"
+    return (
+        f"{len(runs)} runs scored from their run files, metrics identical to the harness; "
+        f"{pages['index.html']}"
+    )
 
 
 STAGES: list[Stage] = [
