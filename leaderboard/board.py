@@ -19,6 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from leaderboard.errors import BoardError
+from leaderboard.metrics import Metrics, MetricsFormatError
+from mrw.untrusted import UnsafeInputError, clean_text
+
+# Longest accepted text per field, in characters (after control characters are removed).
+TEXT_LIMITS = {"name": 120, "team": 120, "description": 2000, "dataset": 120, "split": 60}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -41,7 +46,8 @@ CREATE TABLE IF NOT EXISTS submissions (
 
 @dataclass(frozen=True)
 class Submission:
-    """One row of the board; `metrics` is the scorer's `--json` document."""
+    """One row of the board; `metrics` are the scored metrics (stored as the scorer's `--json`
+    document)."""
 
     id: int
     name: str
@@ -53,7 +59,7 @@ class Submission:
     t2v_sha256: str
     v2t_sha256: str
     truth_sha256: str
-    metrics: dict[str, Any]
+    metrics: Metrics
     scorer_version: str
 
 
@@ -95,6 +101,23 @@ def open_board(path: str | os.PathLike[str], create: bool = True) -> Iterator[sq
         raise BoardError(f"{target}: not a usable board ({exc})") from None
 
 
+def clean_fields(**fields: str) -> dict[str, str]:
+    """The text fields of a submission as stored: see `add_submission`.
+
+    Raises:
+        BoardError: a field longer than its `TEXT_LIMITS` entry, or an empty name or team.
+    """
+    try:
+        text = {
+            key: clean_text(value, f"--{key}", TEXT_LIMITS[key]) for key, value in fields.items()
+        }
+    except UnsafeInputError as exc:
+        raise BoardError(str(exc)) from None
+    if not text.get("name", "-") or not text.get("team", "-"):
+        raise BoardError("--name and --team must not be empty")
+    return text
+
+
 def add_submission(
     board: str | os.PathLike[str],
     *,
@@ -102,26 +125,26 @@ def add_submission(
     team: str,
     dataset: str,
     split: str,
-    metrics: dict[str, Any],
+    metrics: Metrics,
     t2v_sha256: str,
     v2t_sha256: str,
     truth_sha256: str,
     description: str = "",
 ) -> Submission:
-    """Record a scored submission; identical files against the same truth raise `BoardError`."""
-    if not name.strip() or not team.strip():
-        raise BoardError("--name and --team must not be empty")
+    """Record a scored submission; identical files against the same truth raise `BoardError`.
+
+    Text fields are cleaned before they are stored: control characters (terminal escape
+    sequences, newlines that would break a table row) become spaces, whitespace is collapsed,
+    and each field is capped (`TEXT_LIMITS`); an over-long field is refused.
+    """
+    text = clean_fields(name=name, team=team, description=description, dataset=dataset, split=split)
     row = {
-        "name": name.strip(),
-        "team": team.strip(),
-        "description": description.strip(),
-        "dataset": dataset,
-        "split": split,
+        **text,
         "submitted_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "t2v_sha256": t2v_sha256,
         "v2t_sha256": v2t_sha256,
         "truth_sha256": truth_sha256,
-        "metrics": json.dumps(metrics, sort_keys=True),
+        "metrics": json.dumps(metrics.to_json(), sort_keys=True),
         "scorer_version": _scorer_version(),
     }
     with open_board(board) as conn:
@@ -163,6 +186,7 @@ def submit(
     """Score a run pair against `truth_dir` and record it: what `mrw-leaderboard add` does."""
     from leaderboard.score import score_submission
 
+    clean_fields(name=name, team=team, description=description, dataset=dataset, split=split)
     return add_submission(
         board,
         name=name,
@@ -182,4 +206,13 @@ def list_submissions(board: str | os.PathLike[str]) -> list[Submission]:
     with open_board(board, create=False) as conn:
         conn.row_factory = sqlite3.Row
         rows = conn.execute("SELECT * FROM submissions ORDER BY id").fetchall()
-    return [Submission(**{**dict(r), "metrics": json.loads(r["metrics"])}) for r in rows]
+    out = []
+    for row in rows:
+        try:
+            metrics = Metrics.from_json(json.loads(row["metrics"]))
+        except (ValueError, MetricsFormatError) as exc:
+            raise BoardError(
+                f"{board}: submission #{row['id']} has unreadable metrics ({exc})"
+            ) from None
+        out.append(Submission(**{**dict(row), "metrics": metrics}))
+    return out

@@ -18,7 +18,7 @@ from mrw.atomic import atomic_write
 from mrw.catalog import SPLITS
 from mrw.clean import CleanError, CleanRecord, read_kept, read_report
 from mrw.dataset.qrels import write_split_qrels
-from mrw.splits import MRW_SIZES, SplitSizes, assign_splits, split_sizes
+from mrw.splits import MRW_SIZES, SplitError, SplitSizes, assign_splits, split_sizes
 
 BUILD_FILE = "build.json"
 
@@ -105,14 +105,25 @@ def build(
 ) -> BuildReport:
     """Build the dataset folder from `mrw clean` output; returns the split sizes written."""
     from mrw.dataset import build_dataset
+    from mrw.dataset.writer import check_dataset_output
     from mrw.provenance import git_commit
 
+    check_dataset_output(out_dir)
     records = list(read_kept(clean_dir))
     if not records:
         raise CleanError(f"{clean_dir}: no kept pairs to build from")
     plan = plan_splits(records, seed, target)
     requested = split_sizes(len(records), target)
-    present = [split for split in SPLITS if plan[split]]  # a tiny set may have no validation
+    for split, wanted in requested.as_dict().items():
+        if wanted and not plan[split]:  # its near-duplicate groups were all too large for it
+            groups = len({r.group or r.id for r in records})
+            raise SplitError(
+                f"the {split} split would be empty: {len(records)} pairs in {groups} "
+                f"near-duplicate groups cannot fill train/validation/test sizes "
+                f"{requested.train}/{requested.validation}/{requested.test}; collect more "
+                "pairs or pass --sizes"
+            )
+    present = [split for split in SPLITS if plan[split]]
     report = BuildReport(
         seed=seed,
         requested=requested.as_dict(),
@@ -123,6 +134,13 @@ def build(
         git_commit=git_commit(),
     )
     rows: Mapping[str, Iterator] = {split: (_row(r) for r in plan[split]) for split in present}
+
+    def finish(folder: Path) -> None:  # inside the folder before it is swapped into place
+        write_split_qrels(folder, present)
+        with atomic_write(folder / BUILD_FILE, "w") as handle:
+            json.dump(report.as_dict(), handle, indent=2, sort_keys=True)
+            handle.write("\n")
+
     build_dataset(
         rows,
         out_dir,
@@ -130,9 +148,6 @@ def build(
         pretty_name="MRW",
         description=report.card_text(),
         progress=progress,
+        finish=finish,
     )
-    write_split_qrels(out_dir, present)
-    with atomic_write(Path(out_dir) / BUILD_FILE, "w") as handle:
-        json.dump(report.as_dict(), handle, indent=2, sort_keys=True)
-        handle.write("\n")
     return report

@@ -2,7 +2,8 @@
 
 Stages run cheapest first, so expensive decoding is spent only on items that can still be
 kept: title normalisation and filters, exact de-duplication by SHA-256, a decode check with
-duration/frame bounds, then near-duplicate de-duplication by a perceptual video hash.
+duration/frame bounds, then near-duplicate de-duplication by a perceptual video hash
+(pHash and colour hash, `mrw.videohash`).
 The output folder holds `kept.jsonl` (what `mrw build` reads), `dropped.jsonl` (one line per
 dropped item: id, reason, detail, duplicate_of) and `report.json` (counts and the config).
 """
@@ -72,7 +73,8 @@ class CleanConfig:
     min_duration_s: float = 0.2
     max_duration_s: float = 120.0
     hash_frames: int = videohash.HASH_FRAMES
-    near_duplicate_bits: int = videohash.DEFAULT_MAX_DISTANCE
+    near_duplicate_bits: int = videohash.DEFAULT_MAX_DISTANCE  # pHash bits
+    near_duplicate_colour_bits: int = videohash.DEFAULT_MAX_COLOUR_DISTANCE
     drop_near_duplicates: bool = True  # else keep them, grouped so they share a split
     workers: int = 4  # decode/hash threads (PyAV releases the GIL)
 
@@ -215,11 +217,11 @@ def _record(item: CollectedItem, sentence: str) -> CleanRecord:
 
 
 def _inspect(record: CleanRecord, config: CleanConfig) -> tuple[Reason, str] | None:
-    """Probe, check bounds and hash one video, filling `record`; a drop reason or None."""
-    from mrw.frames import FrameDecodeError, probe
+    """Decode-check, check bounds and hash one video, filling `record`; a drop reason or None."""
+    from mrw.frames import FrameDecodeError, verify
 
     try:
-        info = probe(record.media_path)
+        info = verify(record.media_path)
     except FrameDecodeError as exc:
         return Reason.DECODE_FAILED, str(exc)
     record.num_frames = int(info.num_frames)
@@ -273,7 +275,7 @@ def clean(
         bar = tqdm(
             checks, total=len(candidates), desc="decode+hash", unit="video", disable=not progress
         )
-        for record, reason in zip(candidates, bar):
+        for record, reason in zip(candidates, bar, strict=True):
             if reason is None:
                 decodable.append(record)
             else:
@@ -298,20 +300,21 @@ def _near_duplicates(
     if not records:
         return [], 0
     hashes = np.stack([videohash.from_hex(r.video_hash) for r in records])
-    labels = videohash.near_duplicate_groups(hashes, config.near_duplicate_bits)
+    labels = videohash.near_duplicate_groups(
+        hashes, config.near_duplicate_bits, config.near_duplicate_colour_bits
+    )
     kept: list[CleanRecord] = []
-    for record, label in zip(records, labels):
+    for record, label in zip(records, labels, strict=True):
         original = records[label]  # records are in posting order: the label is the earliest
         record.group = original.id
         if record is original or not config.drop_near_duplicates:
             kept.append(record)
         else:
-            distance = videohash.hamming(
+            shape, colour = videohash.distances(
                 videohash.from_hex(record.video_hash), videohash.from_hex(original.video_hash)
             )
-            dropped.append(
-                Dropped(record.id, Reason.NEAR_DUPLICATE, f"{distance} bits", original.id)
-            )
+            detail = f"{shape} pHash bits, {colour} colour bits"
+            dropped.append(Dropped(record.id, Reason.NEAR_DUPLICATE, detail, original.id))
     return kept, len(set(labels.tolist()))
 
 
@@ -341,13 +344,14 @@ def read_kept(clean_dir: str | Path) -> Iterator[CleanRecord]:
     if not path.is_file():
         raise CleanError(f"{clean_dir} has no {KEPT_FILE}: run `mrw clean` first")
     names = {f.name for f in dataclasses.fields(CleanRecord)}
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
             try:
-                data = json.loads(line)
+                data = json.loads(raw.decode("utf-8"))
                 yield CleanRecord(**{k: v for k, v in data.items() if k in names})
-            except (json.JSONDecodeError, TypeError) as exc:
-                raise CleanError(f"{path}:{number}: not a clean record ({exc})") from None
+            except (UnicodeDecodeError, ValueError, TypeError, AttributeError) as exc:
+                reason = " ".join(str(exc).split())[:120]
+                raise CleanError(f"{path}:{number}: not a clean record ({reason})") from None
 
 
 def read_report(clean_dir: str | Path) -> dict:

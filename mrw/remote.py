@@ -14,14 +14,17 @@ import hashlib
 import json
 import os
 import re
+import socket
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tqdm.auto import tqdm
 
 from mrw.atomic import atomic_write
+from mrw.catalog import RemoteFile
 from mrw.errors import MRWError
+from mrw.untrusted import redact_url, redact_urls
 
 CHUNK = 1 << 20  # hashing block
 STREAM_CHUNK = 1 << 14  # network reads: a dropped connection loses at most this much
@@ -30,27 +33,6 @@ CHECKSUMS_FILE = "checksums.json"  # SHA-256 of files without a published checks
 
 class FetchError(MRWError):
     """A release file could not be downloaded or failed its checksum."""
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """A file of a published release, with whatever checksum its publisher gives."""
-
-    name: str  # relative path in the local copy, e.g. "splits/test.txt"
-    url: str
-    sha256: str | None = None
-    git_sha1: str | None = None  # git blob id, e.g. from the repository tree on GitHub
-
-    def with_base(self, old_base: str, new_base: str) -> RemoteFile:
-        """The same file served from a mirror (or a test server)."""
-        if not self.url.startswith(old_base):
-            return self
-        return RemoteFile(
-            self.name,
-            new_base.rstrip("/") + "/" + self.url[len(old_base) :].lstrip("/"),
-            self.sha256,
-            self.git_sha1,
-        )
 
 
 def file_sha256(path: Path) -> str:
@@ -78,6 +60,35 @@ def _checksum_problem(path: Path, remote: RemoteFile, recorded: str | None) -> s
     if not (remote.sha256 or remote.git_sha1) and recorded and file_sha256(path) != recorded:
         return f"SHA-256 differs from the one recorded at first download ({recorded[:12]}...)"
     return None
+
+
+def network_reason(exc: BaseException, limit: int = 200) -> str:
+    """The innermost cause of a requests error on one line, shortened at a word boundary
+    (requests wraps urllib3's error, which wraps the socket's)."""
+    inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
+    text = " ".join(str(getattr(inner, "reason", None) or inner).split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " ..."
+
+
+def _unresolvable(exc: BaseException) -> bool:
+    """Whether a connection error is a failed host-name lookup (socket.gaierror inside)."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror) or type(current).__name__ == "NameResolutionError":
+            return True
+        stack += [e for e in (current.__cause__, current.__context__) if e is not None]
+        stack += [a for a in current.args if isinstance(a, BaseException)]
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            stack.append(reason)
+    return False
 
 
 def _load_recorded(folder: Path) -> dict[str, str]:
@@ -123,15 +134,28 @@ def fetch(
             requests.Timeout,
             requests.exceptions.ChunkedEncodingError,
         ) as exc:
-            last_error = " ".join(str(exc).split())[:200]
+            last_error = redact_urls(network_reason(exc))
+            if _unresolvable(exc):  # no network (or no such host): retrying cannot help
+                host = urlsplit(remote.url).hostname
+                raise FetchError(
+                    f"{redact_url(remote.url)}: cannot resolve {host} (no network, or a wrong "
+                    "--mirror?)"
+                ) from None
             time.sleep(min(backoff_s * 2.0**attempt, 10.0))  # then resume from what arrived
+        except requests.RequestException as exc:  # a malformed URL, too many redirects, ...
+            reason = redact_urls(" ".join(str(exc).split()))[:200]
+            raise FetchError(f"{redact_url(remote.url)}: {reason}") from None
     else:
-        raise FetchError(f"{remote.url}: download failed after {attempts} attempts ({last_error})")
+        raise FetchError(
+            f"{redact_url(remote.url)}: download failed after {attempts} attempts ({last_error})"
+        )
 
     problem = _checksum_problem(part, remote, recorded.get(remote.name))
     if problem:
         part.unlink(missing_ok=True)
-        raise FetchError(f"{remote.url}: {problem}; the download was deleted, run again")
+        raise FetchError(
+            f"{redact_url(remote.url)}: {problem}; the download was deleted, run again"
+        )
     os.replace(part, target)
     if not (remote.sha256 or remote.git_sha1) and remote.name not in recorded:
         recorded[remote.name] = file_sha256(target)
@@ -165,7 +189,9 @@ def _transfer(http: object, url: str, part: Path, timeout_s: float, progress: bo
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
         else:
-            raise FetchError(f"{url}: HTTP {response.status_code} {response.reason or ''}".strip())
+            raise FetchError(
+                f"{redact_url(url)}: HTTP {response.status_code} {response.reason or ''}".strip()
+            )
         with (
             part.open(mode) as handle,
             tqdm(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mrw.catalog import SPLITS, list_datasets
+from mrw.cliargs import MAX_WORKERS, integer
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,9 +24,12 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--weights",
-        choices=("imagenet", "none"),
-        help="CNN weights: imagenet (falls back to random with a warning when not available offline) "
-        "or none (default: imagenet; toy: none)",
+        metavar="NAME",
+        help="CNN weights, by torchvision's name: IMAGENET1K_V1 (the original ImageNet weights, "
+        "as in the paper), IMAGENET1K_V2, DEFAULT (torchvision's current best: V2 for "
+        "ResNet-152), or none (random init). Weights that cannot be loaded stop the command; "
+        "the resolved name goes into the cache key and the run record (default: the "
+        "dataset's: IMAGENET1K_V1; toy: none)",
     )
     group.add_argument(
         "--image-size", type=int, help="frame side in pixels (default: 224; toy: 64)"
@@ -48,7 +52,10 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     group.add_argument(
-        "--workers", type=int, default=0, help="decoding worker processes (default: 0)"
+        "--workers",
+        type=integer(0, MAX_WORKERS),
+        default=0,
+        help="decoding worker processes (default: 0)",
     )
 
 
@@ -66,6 +73,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--splits", default=",".join(SPLITS), help="comma-separated (default: all three)"
     )
     parser.add_argument("--overwrite", action="store_true", help="recompute even when cached")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="abort on a video that does not decode (default: skip it with its pairs, counted)",
+    )
     parser.set_defaults(func=main)
     return parser
 
@@ -93,11 +105,20 @@ def main(args: argparse.Namespace) -> int:
     dist_util.init(device)
     for split in splits:
         features, used = extract_features(
-            options.feature_spec(split), device, workers=args.workers, overwrite=args.overwrite
+            options.feature_spec(split),
+            device,
+            workers=args.workers,
+            overwrite=args.overwrite,
+            strict=args.strict,
         )
         if dist_util.is_main():
             print(
                 f"{split}: {len(features.video_ids)} videos, {len(features.pair_ids)} pairs, "
                 f"features {tuple(features.features.shape)} -> {used.cache_path()}"
+                + (
+                    f"; skipped {len(features.skipped)} videos that do not decode"
+                    if features.skipped
+                    else ""
+                )
             )
     return 0

@@ -2,9 +2,11 @@
 
 Runs are grouped by dataset, evaluated split, method and every setting except the seed (and
 bookkeeping such as the run id or device), so repeated seeds of one experiment become one
-row. Beneath each table, paired tests (`mrw.bench.significance`) of every row against a
-reference row (`--against`, default the best) give p-values over seeds and over queries. Rows follow the layout of the PVSE paper's Tables 3 and 4: video-to-text and
-text-to-video R@1, R@5, R@10 and MedR (nMR), plus rsum. The standard deviation is the sample
+row. Rows hold the PVSE paper's Tables 3 and 4 columns, R@1, R@5, R@10 and MedR (nMR) per
+direction plus rsum, with text-to-video first as on the leaderboard and in every JSON
+document (the paper lists video-to-text first). Beneath each table, paired tests
+(`mrw.bench.significance`) of every row against a reference row (`--against`, default the
+best) give p-values over seeds and over queries. The standard deviation is the sample
 one (ddof = 1) over seeds; with a single seed only the value is shown.
 """
 
@@ -20,13 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from leaderboard.metrics import RECALL_KS
+from leaderboard.metrics import DIRECTION_NAMES, DIRECTIONS, RECALL_KS, Bound, Metrics
 from mrw.atomic import atomic_write
-from mrw.bench.runner import RunRecord, RunRecordError, load_run_record
+from mrw.bench.record import RunRecord, RunRecordError
 from mrw.bench.significance import PairedTest, find_group, markdown_tests, tests_against
 from mrw.errors import MRWError
 
-DIRECTIONS = (("v2t", "Video-to-Text"), ("t2v", "Text-to-Video"))
 RECALLS = tuple(f"R@{k}" for k in RECALL_KS)
 # Settings that do not change the experiment: runs differing only here are repeats.
 IGNORED_SETTINGS = frozenset(
@@ -150,8 +151,9 @@ def find_run_dirs(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
 
 
 def _numeric(record: RunRecord, direction: str, name: str) -> float:
-    value = record.metrics[direction][name] if direction else record.metrics[name]
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
+    metrics = record.metrics
+    value = metrics.direction(direction).value(name) if direction else metrics.rsum
+    if value is None or isinstance(value, Bound):
         raise CompareError(
             f"{record.run_dir}: {direction} {name} is {value!r}, not a number "
             "(a truncated run cannot be averaged)"
@@ -162,7 +164,7 @@ def _numeric(record: RunRecord, direction: str, name: str) -> float:
 def summarise(runs: Sequence[RunRecord]) -> dict[str, Any]:
     """Mean ± std of each table metric over `runs` (the seeds of one experiment)."""
     out: dict[str, Any] = {}
-    for direction, _ in DIRECTIONS:
+    for direction in DIRECTIONS:
         out[direction] = {
             name: Stat.of([_numeric(r, direction, name) for r in runs])
             for name in (*RECALLS, "MedR", "nMR")
@@ -181,12 +183,12 @@ def _method_defaults(method: str) -> dict[str, Any]:
     return flatten(dataclasses.asdict(config_class()), "method_config.")
 
 
-def chance_rsum(metrics: Mapping[str, Any]) -> float:
+def chance_rsum(metrics: Metrics) -> float:
     """Expected rsum of a random ranking, one relevant item per query (TGIF: a lower bound).
 
     Text-to-video ranks the videos (as many as video queries), video-to-text the sentences.
     """
-    videos, sentences = metrics["v2t"]["queries"], metrics["t2v"]["queries"]
+    videos, sentences = metrics.v2t.queries, metrics.t2v.queries
     return sum(100.0 * min(k, n) / n for n in (videos, sentences) for k in RECALL_KS if n)
 
 
@@ -283,7 +285,7 @@ class Comparison:
 
     def to_markdown(self) -> str:
         parts = [
-            markdown_table(rows, f"{dataset} / {split}")
+            markdown_table(rows, f"{dataset_label(dataset)} / {split}")
             for (dataset, split), rows in self.tables().items()
         ]
         if self.tests:
@@ -298,13 +300,13 @@ class Comparison:
 def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
     """One Markdown table, the paper's columns; the best mean of each column in bold."""
     header = ["Method", "Seeds"]
-    for _, name in DIRECTIONS:
-        header += [f"{name} R@1", "R@5", "R@10", "MedR (nMR)"]
+    for direction in DIRECTIONS:
+        header += [f"{DIRECTION_NAMES[direction]} R@1", "R@5", "R@10", "MedR (nMR)"]
     header.append("rsum")
     best_recall = {
-        (d, r): max(g.stats[d][r].mean for g in groups) for d, _ in DIRECTIONS for r in RECALLS
+        (d, r): max(g.stats[d][r].mean for g in groups) for d in DIRECTIONS for r in RECALLS
     }
-    best_medr = {d: min(g.stats[d]["MedR"].mean for g in groups) for d, _ in DIRECTIONS}
+    best_medr = {d: min(g.stats[d]["MedR"].mean for g in groups) for d in DIRECTIONS}
     best_rsum = max(g.stats["rsum"].mean for g in groups)
 
     def bold(text: str, is_best: bool) -> str:
@@ -313,7 +315,7 @@ def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
     lines = [f"**{title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for g in groups:
         cells = [g.label, str(len(g.runs))]
-        for direction, _ in DIRECTIONS:
+        for direction in DIRECTIONS:
             stats = g.stats[direction]
             cells += [
                 bold(stats[r].format(2), stats[r].mean == best_recall[direction, r])
@@ -327,6 +329,12 @@ def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def dataset_label(dataset: str) -> str:
+    """How tables name a dataset: a named one (`toy`) by its name, a folder by its own name
+    (as the leaderboard names it), never by a whole path."""
+    return Path(dataset).name or dataset
+
+
 def compare_runs(paths: Iterable[str | Path]) -> Comparison:
     """Find, load, group and summarise the finished run records under `paths`."""
     finished, unfinished = find_run_dirs(paths)
@@ -336,7 +344,7 @@ def compare_runs(paths: Iterable[str | Path]) -> Comparison:
     records = []
     for run_dir in finished:
         try:
-            records.append(load_run_record(run_dir))
+            records.append(RunRecord.from_disk(run_dir))
         except RunRecordError as exc:
             raise CompareError(str(exc)) from None
     return Comparison(group_runs(records), unfinished)
@@ -360,7 +368,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="tabulate run records: the paper's Tables 3/4 layout, mean ± std over seeds",
         description="Collect finished run records (folders with metrics.json) under RUNS, group "
         "them by dataset, split, method and settings (seeds are repeats), and print "
-        "video-to-text and text-to-video R@1/R@5/R@10/MedR (nMR) and rsum as a Markdown "
+        "text-to-video and video-to-text R@1/R@5/R@10/MedR (nMR) and rsum as a Markdown "
         "table, mean ± sample std over seeds.",
     )
     parser.add_argument(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -23,7 +23,8 @@ class SplitFeatures:
 
     features: `[Nv, T, F]` per-frame CNN features of each distinct video, zero-padded;
     lengths: `[Nv]` valid frames; pair_ids / sentences: one entry per pair (dataset row);
-    pair_video: `[Np]` index of each pair's video in `video_ids`.
+    pair_video: `[Np]` index of each pair's video in `video_ids`; skipped: videos left out
+    because their media did not decode (id -> reason).
     """
 
     video_ids: list[str]
@@ -32,6 +33,7 @@ class SplitFeatures:
     pair_ids: list[str]
     sentences: list[str]
     pair_video: Tensor
+    skipped: dict[str, str] = field(default_factory=dict)
 
     @property
     def feature_dim(self) -> int:
@@ -45,11 +47,12 @@ class SplitFeatures:
             "pair_ids": self.pair_ids,
             "sentences": self.sentences,
             "pair_video": self.pair_video,
+            "skipped": self.skipped,
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> SplitFeatures:
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
 def standardized(

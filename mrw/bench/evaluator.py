@@ -12,13 +12,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from leaderboard.metrics import combine, ranks_to_metrics
+from leaderboard.metrics import Metrics, combine, ranks_to_metrics
 from mrw.bench.data import PairData
 from mrw.bench.method import Method
 
@@ -108,7 +107,8 @@ def matrix_first_relevant_ranks(
     best = torch.full((nq,), float("-inf"), device=device).scatter_reduce(
         0, rel_query, rel_scores, "amax"
     )
-    # Among relevant documents tied at the best score, trec_eval lists the lowest tie position first.
+    # Among relevant documents tied at the best score, trec_eval lists the lowest tie position
+    # first.
     tied = torch.where(rel_scores == best[rel_query], doc_order[rel_doc], nd)
     first = torch.full((nq,), nd, dtype=torch.long, device=device).scatter_reduce(
         0, rel_query, tied, "amin"
@@ -137,14 +137,14 @@ def _count(mask: Tensor) -> Tensor:
 
 @dataclass
 class Evaluation:
-    """Scores and metrics of one split: `metrics` is the scorer's `--json` document."""
+    """Scores, ranks and metrics of one split (`metrics.to_json()` is the scorer's document)."""
 
     scores: Tensor  # [Nv, Nt]
     video_ids: list[str]
     sentence_ids: list[str]
     t2v_ranks: np.ndarray
     v2t_ranks: np.ndarray
-    metrics: dict[str, Any]
+    metrics: Metrics
 
 
 def evaluate_scores(

@@ -10,6 +10,7 @@ assembles the file.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -47,14 +48,17 @@ class FeatureSpec:
     dataset: str
     split: str
     backbone: str = "resnet152"
-    weights: str = "imagenet"  # "imagenet" or "none" (random init, for offline use)
+    weights: str = "IMAGENET1K_V1"  # a torchvision weights name (see `resolve_weights`) or "none"
     fps: float = 8.0
     num_frames: int = 8
     image_size: int = 224
 
     def cache_path(self, root: Path | None = None) -> Path:
         root = cache_root() if root is None else root
-        name = f"{self.backbone}-{self.weights}-fps{self.fps:g}-t{self.num_frames}-s{self.image_size}-v{CACHE_VERSION}.pt"
+        name = (
+            f"{self.backbone}-{self.weights}-fps{self.fps:g}-t{self.num_frames}"
+            f"-s{self.image_size}-v{CACHE_VERSION}.pt"
+        )
         # A named dataset's features go under its prepared folder's name (`toy-v2`): a new
         # toy generator version then never reads features of the old clips.
         record = find_dataset(self.dataset)
@@ -71,23 +75,68 @@ def dataset_slug(dataset: str) -> str:
     return f"{stem}-{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
 
 
-def _imagenet_state_dict(backbone: str) -> dict[str, Tensor] | None:
-    """ImageNet weights from the local torch hub cache, or downloaded when online; else None."""
+WEIGHTS_NONE = "none"  # random initialisation (one fixed seed), for offline use
+LEGACY_IMAGENET = "imagenet"  # older configs: torchvision's DEFAULT, resolved to its name
+
+
+def resolve_weights(backbone: str, weights: str) -> str:
+    """The concrete name of `backbone`'s weights, as the cache key and run records hold it.
+
+    Args:
+        backbone: a torchvision classification model name, or `histogram` (no weights).
+        weights: `none`, or a member of the backbone's torchvision weights enum
+            (`IMAGENET1K_V1`: the original ImageNet weights of the PVSE paper's era;
+            `IMAGENET1K_V2`; `DEFAULT`: whatever torchvision currently ships as best, which
+            for ResNet-152 is V2); `imagenet` is read as `DEFAULT` (older configs).
+
+    Returns:
+        `none`, or the enum member's own name (`DEFAULT` -> `IMAGENET1K_V2` for ResNet-152).
+
+    Raises:
+        FeatureError: the backbone has no weights of that name.
+    """
+    if weights == WEIGHTS_NONE or backbone == "histogram":
+        return WEIGHTS_NONE
     import torchvision
 
     try:
-        weights = torchvision.models.get_model_weights(backbone).DEFAULT
+        enum = torchvision.models.get_model_weights(backbone)
     except (ValueError, KeyError):
-        return None
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
-    offline = any(os.environ.get(k) == "1" for k in ("HF_HUB_OFFLINE", "MRW_OFFLINE"))
-    if not cached.is_file() and offline:
-        return None
+        raise FeatureError(
+            f"unknown backbone {backbone!r} (any torchvision classification model name)"
+        ) from None
+    name = "DEFAULT" if weights == LEGACY_IMAGENET else weights
     try:
-        return weights.get_state_dict(progress=True, check_hash=False)
-    except Exception as exc:  # noqa: BLE001 - no network, a proxy, a bad download: fall back, warned
-        log.debug("could not fetch %s weights: %s", backbone, exc)
-        return None
+        return enum[name].name
+    except KeyError:
+        choices = ", ".join([*enum.__members__, WEIGHTS_NONE])
+        raise FeatureError(
+            f"unknown weights {weights!r} for {backbone}; use one of {choices}"
+        ) from None
+
+
+def _pretrained_state_dict(backbone: str, weights: str) -> dict[str, Tensor]:
+    """The named weights from the torch hub cache, or downloaded when online.
+
+    Raises:
+        FeatureError: not cached while offline (`HF_HUB_OFFLINE`/`MRW_OFFLINE`), or the
+            download failed. There is no silent fallback to random weights.
+    """
+    import torchvision
+
+    member = torchvision.models.get_model_weights(backbone)[weights]
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(member.url).name
+    offline = any(os.environ.get(k) == "1" for k in ("HF_HUB_OFFLINE", "MRW_OFFLINE"))
+    advice = f"put {cached.name} in {cached.parent}, or pass --weights none for random weights"
+    if not cached.is_file() and offline:
+        raise FeatureError(f"cannot load {backbone} {weights} weights offline: {advice}")
+    try:
+        return member.get_state_dict(progress=True, check_hash=False)
+    except Exception as exc:  # noqa: BLE001 - no network, a proxy, a bad download: one line
+        reason = " ".join(str(exc).split())[:160]
+        raise FeatureError(
+            f"cannot load {backbone} {weights} weights ({reason}): {advice}"
+        ) from None
 
 
 class ColourHistogram(nn.Module):
@@ -128,22 +177,28 @@ def _random_model(torchvision: Any, backbone: str) -> nn.Module:
 
 
 def build_backbone(backbone: str, weights: str) -> tuple[nn.Module, str]:
-    """A torchvision classifier with its head removed, and the weights actually loaded.
+    """A torchvision classifier with its head removed, and the resolved weights name.
 
-    `weights="imagenet"` falls back to random init (returned as "none", so the cache key
-    and the run record say what was really used) with a warning when the weights file is
-    neither cached nor downloadable.
+    Args:
+        backbone: torchvision model name, or `histogram`.
+        weights: see `resolve_weights`.
+
+    Returns:
+        (model in eval mode mapping `[N, 3, H, W]` to `[N, F]`, resolved weights name).
+
+    Raises:
+        FeatureError: unknown backbone or weights, or weights that cannot be loaded (never
+            replaced by random ones: that needs an explicit `none`).
     """
     import torchvision
 
-    if weights not in ("imagenet", "none"):
-        raise FeatureError(f"unknown weights {weights!r}; use 'imagenet' or 'none'")
+    weights = resolve_weights(backbone, weights)
     if backbone == "histogram":
-        return ColourHistogram().eval(), "none"
+        return ColourHistogram().eval(), WEIGHTS_NONE
     if backbone == "colour-edges":
         from mrw.bench.toy_features import ColourEdgeFeatures
 
-        return ColourEdgeFeatures(IMAGENET_MEAN, IMAGENET_STD).eval(), "none"
+        return ColourEdgeFeatures(IMAGENET_MEAN, IMAGENET_STD).eval(), WEIGHTS_NONE
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(
@@ -154,18 +209,8 @@ def build_backbone(backbone: str, weights: str) -> tuple[nn.Module, str]:
         raise FeatureError(
             f"unknown backbone {backbone!r} (any torchvision classification model name)"
         ) from None
-    if weights == "imagenet":
-        state = _imagenet_state_dict(backbone)
-        if state is None:
-            log.warning(
-                "ImageNet weights for %s are not available offline (put them in %s/checkpoints): "
-                "using random weights (--weights none); features and results will be much weaker",
-                backbone,
-                torch.hub.get_dir(),
-            )
-            weights = "none"
-        else:
-            model.load_state_dict(state)
+    if weights != WEIGHTS_NONE:
+        model.load_state_dict(_pretrained_state_dict(backbone, weights))
     for head in ("fc", "classifier", "head", "heads"):
         if hasattr(model, head):
             setattr(model, head, nn.Identity())
@@ -213,11 +258,34 @@ class _OpenSplit:
     def video_ids(self) -> list[str]:
         return list(self.first_row)
 
-    def to_split(self, data: Tensor, lengths: Tensor) -> SplitFeatures:
-        index_of = {v: i for i, v in enumerate(self.first_row)}
-        pair_video = torch.tensor([index_of[v] for v in self.pair_video_ids], dtype=torch.long)
+    def to_split(
+        self, data: Tensor, lengths: Tensor, skipped: dict[str, str] | None = None
+    ) -> SplitFeatures:
+        """The split without the videos in `skipped` (id -> why it did not decode) and their
+        pairs; `data`/`lengths` have one row per video of `video_ids`."""
+        skipped = skipped or {}
+        keep = [i for i, v in enumerate(self.first_row) if v not in skipped]
+        if not keep:
+            raise FeatureError(
+                f"no video of the split decodes ({len(skipped)} failed, e.g. "
+                f"{next(iter(skipped.items()), ('', ''))[1]})"
+            )
+        video_ids = [self.video_ids[i] for i in keep]
+        index_of = {v: i for i, v in enumerate(video_ids)}
+        pairs = [i for i, v in enumerate(self.pair_video_ids) if v in index_of]
+        pair_video = torch.tensor(
+            [index_of[self.pair_video_ids[i]] for i in pairs], dtype=torch.long
+        )
+        if len(keep) < len(self.first_row):
+            data, lengths = data[keep], lengths[keep]
         return SplitFeatures(
-            self.video_ids, data, lengths, self.pair_ids, self.sentences, pair_video
+            video_ids,
+            data,
+            lengths,
+            [self.pair_ids[i] for i in pairs],
+            [self.sentences[i] for i in pairs],
+            pair_video,
+            skipped=dict(skipped),
         )
 
 
@@ -245,8 +313,29 @@ def _open_split(spec: FeatureSpec) -> _OpenSplit:
     return _OpenSplit(rows, pair_ids, pair_video_ids, sentences, first_row)
 
 
-def _frames_of(items: list[dict[str, Any]]) -> list[Tensor]:
-    return [item["frames"] for item in items]
+class _Clips:
+    """`rows[indices[i]]["frames"]`; a row whose media does not decode gives its reason instead
+    (or raises, when `strict`), so one bad row never aborts a split."""
+
+    def __init__(self, rows: Any, indices: Sequence[int], strict: bool) -> None:
+        self.rows, self.indices, self.strict = rows, list(indices), strict
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> Tensor | str:
+        from mrw.frames import FrameDecodeError
+
+        try:
+            return torch.as_tensor(self.rows[self.indices[i]]["frames"])
+        except FrameDecodeError as exc:
+            if self.strict:
+                raise
+            return str(exc)
+
+
+def _as_list(items: list[Any]) -> list[Any]:
+    return items
 
 
 def _map_videos(
@@ -258,33 +347,56 @@ def _map_videos(
     workers: int,
     progress: bool,
     desc: str,
+    failures: dict[int, str],
+    strict: bool = False,
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """`per_frame` over the frames of `rows[row_indices]`, in order, a batch of videos at a
-    time: (`[b, T, ...]` zero-padded, `[b]` lengths)."""
-    from torch.utils.data import DataLoader, Subset
+    time: (`[b, T, ...]` zero-padded, `[b]` lengths). A video that does not decode gets
+    length 0 and its reason in `failures` (keyed by its position in `row_indices`)."""
+    from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
     loader = DataLoader(
-        Subset(rows, list(row_indices)),
+        _Clips(rows, row_indices, strict),
         batch_size=max(1, batch_frames // spec.num_frames),
         num_workers=workers,
-        collate_fn=_frames_of,
+        collate_fn=_as_list,
     )
+    blank = torch.zeros(1, 3, spec.image_size, spec.image_size, dtype=torch.uint8)
+    done = 0
     with tqdm(
         total=len(row_indices),
         desc=f"{desc} {spec.dataset}/{spec.split}",
         unit="video",
         disable=not progress,
     ) as bar:
-        for clips in loader:
-            out = per_frame(torch.cat([torch.as_tensor(c) for c in clips]))
+        for items in loader:
+            for k, item in enumerate(items):
+                if isinstance(item, str):
+                    failures[done + k] = item
+            clips = [blank if isinstance(c, str) else c for c in items]
+            out = per_frame(torch.cat(clips))
             padded = out.new_zeros(len(clips), spec.num_frames, *out.shape[1:])
             lengths = torch.zeros(len(clips), dtype=torch.long)
             for i, piece in enumerate(out.split([len(c) for c in clips])):
+                if isinstance(items[i], str):
+                    continue
                 lengths[i] = n = min(len(piece), spec.num_frames)
                 padded[i, :n] = piece[:n]
+            done += len(items)
             yield padded, lengths
             bar.update(len(clips))
+
+
+def _skipped(
+    failures: dict[int, str], video_ids: Sequence[str], positions: Sequence[int]
+) -> dict[str, str]:
+    """{video id: reason} of the failed positions; warns once with the count."""
+    skipped = {video_ids[positions[p]]: reason for p, reason in sorted(failures.items())}
+    if skipped:
+        first, reason = next(iter(skipped.items()))
+        log.warning("skipped %d videos that do not decode (%s: %s)", len(skipped), first, reason)
+    return skipped
 
 
 def _stacked(batches: Iterator[tuple[Tensor, Tensor]], num_frames: int) -> tuple[Tensor, Tensor]:
@@ -301,21 +413,23 @@ def extract_features(
     workers: int = 0,
     overwrite: bool = False,
     progress: bool = True,
+    strict: bool = False,
 ) -> tuple[SplitFeatures, FeatureSpec]:
     """The split's features, from the cache or computed and cached now.
 
-    Returns the features and the spec actually used (weights may fall back to "none"). Under
-    `torchrun` every rank must call this; each extracts its share and all return the result.
+    Returns the features and the spec actually used (weights resolved to their concrete
+    name, e.g. `DEFAULT` -> `IMAGENET1K_V2`). A video whose media does not decode is left out
+    with its pairs and listed, with the reason, in `SplitFeatures.skipped` (`strict=True`:
+    raise `FrameDecodeError` instead). Under `torchrun` every rank must call this; each
+    extracts its share and all return the result.
     """
     device = torch.device(device)
+    spec = dataclasses.replace(spec, weights=resolve_weights(spec.backbone, spec.weights))
     if spec.cache_path().is_file() and not overwrite:
         return load_features(spec.cache_path()), spec
     opened = _open_split(spec)
-    cnn, weights = build_backbone(spec.backbone, spec.weights)
-    spec = FeatureSpec(**{**asdict(spec), "weights": weights})  # what was really loaded
+    cnn, _ = build_backbone(spec.backbone, spec.weights)
     path = spec.cache_path()
-    if path.is_file() and not overwrite:
-        return load_features(path), spec
     video_ids = opened.video_ids
     rank, world = dist_util.rank(), dist_util.world_size()
     mine = list(range(rank, len(video_ids), world))
@@ -333,6 +447,7 @@ def extract_features(
             )
         return features
 
+    failures: dict[int, str] = {}
     feats, lengths = _stacked(
         _map_videos(
             per_frame,
@@ -343,13 +458,19 @@ def extract_features(
             workers,
             progress and rank == 0,
             "features",
+            failures,
+            strict,
         ),
         spec.num_frames,
     )
+    skipped = _skipped(failures, video_ids, mine)
     part = path.with_name(f"{path.name}.part{rank}-of-{world}")
     if world > 1:
         with atomic_write(part) as handle:
-            torch.save({"index": mine, "features": feats, "lengths": lengths}, handle)
+            torch.save(
+                {"index": mine, "features": feats, "lengths": lengths, "skipped": skipped},
+                handle,
+            )
         dist_util.barrier()
     if rank == 0:
         if world > 1:
@@ -360,11 +481,13 @@ def extract_features(
             dim = max(p["features"].shape[-1] for p in parts)
             feats = torch.zeros(len(video_ids), spec.num_frames, dim, dtype=torch.float16)
             lengths = torch.zeros(len(video_ids), dtype=torch.long)
+            skipped = {}
             for p in parts:
+                skipped.update(p.get("skipped", {}))
                 if p["index"]:
                     feats[p["index"]] = p["features"]
                     lengths[p["index"]] = p["lengths"]
-        save_features(path, opened.to_split(feats, lengths), spec)
+        save_features(path, opened.to_split(feats, lengths, skipped), spec)
         for r in range(world if world > 1 else 0):
             path.with_name(f"{path.name}.part{r}-of-{world}").unlink(missing_ok=True)
     dist_util.barrier()
@@ -398,9 +521,17 @@ def decode_frames(spec: FeatureSpec, workers: int = 0, progress: bool = True) ->
     lengths = torch.from_numpy(np.load(lengths_path))
     if len(frames) != len(opened.video_ids):
         raise FeatureError(
-            f"{frames_path} holds {len(frames)} videos, the split {len(opened.video_ids)}; delete it"
+            f"{frames_path} holds {len(frames)} videos, the split "
+            f"{len(opened.video_ids)}; delete it"
         )
-    return opened.to_split(frames, lengths)
+    # Videos that did not decode keep their place (dropping them would copy the memory-mapped
+    # file): one black frame each, listed in `skipped`.
+    failed = lengths == 0
+    if failed.any():
+        lengths = torch.where(failed, 1, lengths)
+    split = opened.to_split(frames, lengths)
+    split.skipped = {opened.video_ids[i]: "did not decode" for i in torch.nonzero(failed).flatten()}
+    return split
 
 
 def _decode_to_file(
@@ -411,7 +542,8 @@ def _decode_to_file(
     workers: int,
     progress: bool,
 ) -> None:
-    """Decode every video of `opened` into `frames_path` (rank 0 creates it, every rank fills its rows)."""
+    """Decode every video of `opened` into `frames_path` (rank 0 creates it, every rank fills
+    its rows)."""
     import numpy as np
 
     # One name per run (rank 0's), so two jobs decoding the same split never share a file.
@@ -435,8 +567,17 @@ def _decode_to_file(
     mine = list(range(rank, shape[0], world))
     rows = [opened.first_row[opened.video_ids[i]] for i in mine]
     done = 0
+    failures: dict[int, str] = {}  # videos that do not decode keep length 0
     for clips, clip_lengths in _map_videos(
-        lambda f: f, opened.rows, rows, spec, 256, workers, progress and rank == 0, "decoding"
+        lambda f: f,
+        opened.rows,
+        rows,
+        spec,
+        256,
+        workers,
+        progress and rank == 0,
+        "decoding",
+        failures,
     ):
         if tuple(clips.shape[2:]) != shape[2:]:
             raise FeatureError(

@@ -317,6 +317,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
+    from mrw.atomic import check_output_path
     from mrw.bench.experiments import seed_range, validate
 
     seeds = seed_range(args.seed, args.seeds)
@@ -340,6 +341,8 @@ def main(args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     out_dir = Path(args.out) if args.out else Path(args.runs_dir) / "reproduce"
+    for path in (out_dir, Path(args.runs_dir)):  # before hours of training, not after
+        check_output_path(path, folder=True)
     for plan, options in plans:
         for path in execute(plan, options, seeds, out_dir):
             print(f"wrote {path}")

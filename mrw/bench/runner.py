@@ -14,19 +14,23 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from leaderboard.metrics import Metrics
 from mrw.atomic import atomic_write
 from mrw.bench import distributed as dist_util
-from mrw.catalog import training_defaults
+from mrw.bench.record import RunRecord, RunRecordError, dataset_revision, json_safe
+from mrw.catalog import find_dataset, training_defaults
 from mrw.errors import MRWError
 from mrw.provenance import git_commit, versions
+from mrw.untrusted import check_id
 
 if TYPE_CHECKING:
     from mrw.bench.data import PairData
@@ -38,10 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVAL_SPLITS = ("test", "validation")
-
-
-class RunRecordError(MRWError):
-    """A run folder that is missing, unfinished or not a run record."""
 
 
 @dataclass
@@ -74,7 +74,7 @@ class RunOptions:
     fps: float | None = None
     image_size: int | None = None
     backbone: str | None = None
-    weights: str | None = None  # "imagenet" | "none"
+    weights: str | None = None  # torchvision weights name (IMAGENET1K_V1, DEFAULT, ...) or none
     standardize_features: bool | None = None  # z-score frames with train statistics (toy: on)
     glove: str | None = None  # path to glove.840B.300d.txt
     min_word_count: int = 1
@@ -107,11 +107,43 @@ class RunOptions:
             )
             if getattr(self, name) is None
         }
-        if self.weights is None:
-            filled["weights"] = defaults.weights
+        from mrw.bench.features import resolve_weights
+
+        backbone = filled.get("backbone", self.backbone)
+        # The concrete name (DEFAULT -> IMAGENET1K_V2): what config.json and the cache key hold.
+        filled["weights"] = resolve_weights(backbone, self.weights or defaults.weights)
         if self.lr is None and method is not None:
             filled["lr"] = get_method_class(method).default_lr
-        return dataclasses.replace(self, **filled)
+        resolved = dataclasses.replace(self, **filled)
+        resolved.check()
+        return resolved
+
+    def check(self) -> None:
+        """Refuse values no run can use, before any work (every entry point resolves first).
+
+        Raises:
+            RunRecordError: a count below its minimum or absurdly large, a rate that is not a
+                finite positive number, a GloVe path that is not a readable text file, or a
+                `runs_dir` that cannot hold run folders.
+        """
+        from mrw.atomic import OutputPathError, check_output_path
+
+        for name, low, high in _COUNT_BOUNDS:
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int) and low <= value <= high):
+                flag = "--" + name.replace("_", "-")
+                raise RunRecordError(f"{flag} must be a whole number in [{low}, {high:,}]")
+        for name in ("lr", "finetune_lr", "fps", "grad_clip"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and 0 < value <= 1e6):
+                flag = "--" + name.replace("_", "-")
+                raise RunRecordError(f"{flag} must be a finite number > 0, got {value}")
+        if self.glove is not None:
+            _check_glove(Path(self.glove))
+        try:
+            check_output_path(self.runs_dir, folder=True)
+        except OutputPathError as exc:
+            raise RunRecordError(f"--runs-dir: {exc}") from None
 
     def feature_spec(self, split: str) -> FeatureSpec:
         """The feature cache key of `split` under these (resolved) options."""
@@ -128,28 +160,45 @@ class RunOptions:
         )
 
 
+# (option, minimum, maximum) of the whole-number options.
+_COUNT_BOUNDS = (
+    ("epochs", 1, 100_000),
+    ("batch_size", 1, 1 << 20),
+    ("lr_patience", 0, 100_000),
+    ("num_frames", 1, 1024),
+    ("image_size", 8, 4096),
+    ("min_word_count", 1, 1 << 30),
+    ("run_depth", 1, 1 << 40),
+    ("eval_batch_size", 1, 1 << 20),
+    ("feature_workers", 0, 256),
+    ("finetune_epochs", 0, 100_000),
+    ("seed", 0, 2**32 - 1),
+)
+
+
+def _check_glove(path: Path) -> None:
+    """A GloVe file must be a non-empty text file whose first line is `word v1 v2 ...`."""
+    try:
+        with path.open("rb") as handle:
+            first = handle.readline(1 << 20)
+    except OSError as exc:
+        raise RunRecordError(f"--glove {path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        fields = first.decode("utf-8").split()
+        [float(value) for value in fields[1:]]
+    except (UnicodeDecodeError, ValueError):
+        fields = []
+    if len(fields) < 2:
+        raise RunRecordError(f"--glove {path}: not a GloVe text file (`word v1 v2 ...` lines)")
+
+
 @dataclass
 class RunResult:
-    run_dir: Path
-    metrics: dict[str, Any]  # the scorer's --json document for the evaluated split
-    record: dict[str, Any] = field(default_factory=dict)  # the whole metrics.json
-
-
-@dataclass
-class RunRecord:
-    """A finished run as `load_run_record` reads it back (the fields of `metrics.json`)."""
+    """A finished run: its folder, the evaluated split's metrics and the whole record."""
 
     run_dir: Path
-    method: str
-    dataset: str
-    split: str
-    metrics: dict[str, Any]
-    config: dict[str, Any]
-    seed: int
-    device: str
-    wall_time_s: float
-    versions: dict[str, str]
-    git_commit: str | None
+    metrics: Metrics
+    record: RunRecord
 
 
 def resolve_device(name: str) -> torch.device:
@@ -162,6 +211,12 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise MRWError("--device cuda asked for, but no CUDA device is available")
     return device
+
+
+def _dataset_revision(dataset: str) -> dict[str, str] | None:
+    """Name, version and fingerprint of a catalogued dataset (None for a folder or hub id)."""
+    record = find_dataset(dataset)
+    return dataset_revision(record.name, record.version, record.folder) if record else None
 
 
 def _config_hash(config: Mapping[str, Any]) -> str:
@@ -193,7 +248,7 @@ def _run_dir(method: str, options: RunOptions, config: Mapping[str, Any]) -> tup
             raise RunRecordError(f"--resume {run_dir}: no checkpoint.pt there")
         return run_dir, True
     run_id = options.run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{_config_hash(config)}"
-    run_dir = parent / run_id
+    run_dir = parent / check_id(run_id, "run id")
     if (run_dir / "metrics.json").exists() or (run_dir / "checkpoint.pt").exists():
         raise RunRecordError(f"{run_dir} already holds a run; pick another --run-id or --resume it")
     return run_dir, False
@@ -235,9 +290,41 @@ def _append_log(path: Path, record: Mapping[str, Any]) -> None:
         handle.write(json.dumps(record, default=str) + "\n")
 
 
-def _write_json(path: Path, data: Any) -> None:
+def _log_evaluation(path: Path, record: Mapping[str, Any]) -> None:
+    """Append the final evaluation to the log, replacing one that already ends it.
+
+    A run killed after logging its evaluation but before writing `metrics.json` evaluates
+    again on resume: the log keeps one evaluation line per training state, not two.
+    """
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    while lines and '"evaluation"' in lines[-1]:
+        try:
+            if "evaluation" not in json.loads(lines[-1]):
+                break
+        except ValueError:  # a torn last line
+            pass
+        lines.pop()
+    lines.append(json.dumps(record, default=str))
     with atomic_write(path, "w") as handle:
-        json.dump(data, handle, indent=2, default=str)
+        handle.write("\n".join(lines) + "\n")
+
+
+def _finished_run(run_dir: Path, config: Mapping[str, Any]) -> RunResult | None:
+    """The finished run in `run_dir` if resuming it would train no further epoch, else None."""
+    try:
+        record = RunRecord.from_disk(run_dir)
+        trained_epochs = record.config["train"]["epochs"]
+    except (RunRecordError, KeyError, TypeError):
+        return None
+    if trained_epochs != config["train"]["epochs"]:
+        return None
+    return RunResult(run_dir, record.metrics, record)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """Strict JSON: a non-finite float (a diverged loss, no validation epoch) becomes null."""
+    with atomic_write(path, "w") as handle:
+        json.dump(json_safe(data), handle, indent=2, default=str, allow_nan=False)
         handle.write("\n")
 
 
@@ -304,6 +391,9 @@ def run_method(
     )
     if resuming:
         _check_resumable(run_dir, config)
+        finished = _finished_run(run_dir, config)
+        if finished is not None:  # nothing left to train: the record stands, the log unchanged
+            return finished
     if dist_util.is_main():
         run_dir.mkdir(parents=True, exist_ok=True)
         _write_json(run_dir / "config.json", config)  # on resume: records the new epoch count
@@ -328,24 +418,27 @@ def run_method(
         model, data, trained = _finetune(model, used, vocab, options, train_config, device, run_dir)
     evaluation = evaluate(model, data[options.split], device, options.eval_batch_size)
 
-    record = {
-        "method": method,
-        "dataset": options.dataset,
-        "split": options.split,
-        "metrics": evaluation.metrics,
-        "config": config,
-        "seed": options.seed,
-        "device": str(device)
+    record = RunRecord(
+        method=method,
+        dataset=options.dataset,
+        split=options.split,
+        metrics=evaluation.metrics,
+        config=json.loads(json.dumps(config, default=str)),
+        seed=options.seed,
+        device=str(device)
         if device.type == "cpu"
         else f"{device} ({torch.cuda.get_device_name(device)})",
-        "world_size": dist_util.world_size(),
-        "init_check": init_check,
-        "best_epoch": trained.best_epoch,
-        "best_validation_rsum": trained.best_rsum,
-        "wall_time_s": round(time.perf_counter() - started, 3),
-        "versions": versions(),
-        "git_commit": git_commit(),
-    }
+        world_size=dist_util.world_size(),
+        init_check=init_check,
+        best_epoch=trained.best_epoch,
+        best_validation_rsum=trained.best_rsum,
+        skipped_videos={name: len(split.skipped) for name, split in splits.items()},
+        wall_time_s=round(time.perf_counter() - started, 3),
+        versions=versions(),
+        git_commit=git_commit(),
+        dataset_revision=_dataset_revision(options.dataset),
+        run_dir=run_dir,
+    )
     if dist_util.is_main():
         tag = f"{method}-{run_dir.name}"
         split = data[options.split].split
@@ -372,10 +465,11 @@ def run_method(
                 "v2t": {"queries": split.video_ids, "ranks": evaluation.v2t_ranks.tolist()},
             },
         )
-        _append_log(
-            run_dir / "log.jsonl", {"evaluation": options.split, "metrics": evaluation.metrics}
+        _log_evaluation(
+            run_dir / "log.jsonl",
+            {"evaluation": options.split, "metrics": evaluation.metrics.to_json()},
         )
-        _write_json(run_dir / "metrics.json", record)
+        record.to_disk(run_dir)
     dist_util.barrier()
     return RunResult(run_dir, evaluation.metrics, record)
 
@@ -446,24 +540,3 @@ def _finetune(
         frames,
         trainer.fit(frames["train"], frames["validation"], resume=checkpoint.is_file()),
     )
-
-
-def load_run_record(run_dir: str | Path) -> RunRecord:
-    """Read a finished run's `metrics.json` (what `compare` tabulates)."""
-    run_dir = Path(run_dir)
-    path = run_dir / "metrics.json"
-    if not path.is_file():
-        state = (
-            "unfinished (no metrics.json; --resume it)"
-            if (run_dir / "checkpoint.pt").exists()
-            else "not a run record"
-        )
-        raise RunRecordError(f"{run_dir}: {state}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return RunRecord(
-            run_dir=run_dir,
-            **{f.name: data[f.name] for f in dataclasses.fields(RunRecord) if f.name != "run_dir"},
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise RunRecordError(f"{path}: not a valid run record ({exc})") from None

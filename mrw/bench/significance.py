@@ -107,7 +107,7 @@ def paired_test(a: RunGroup, b: RunGroup) -> PairedTest:
     diffs, p_queries = [], []
     for seed in seeds:
         ra, rb = runs_a[seed], runs_b[seed]
-        diffs.append(float(ra.metrics["rsum"]) - float(rb.metrics["rsum"]))
+        diffs.append(float(ra.metrics.rsum) - float(rb.metrics.rsum))
         qa, qb = query_scores(ra.run_dir), query_scores(rb.run_dir)
         same = qa is not None and qb is not None and qa.shape == qb.shape
         p_queries.append(paired_t_p(qa - qb) if same else None)

@@ -51,12 +51,16 @@ class VideoRow:
     def from_media(
         cls, data: bytes, *, id: str, video_id: str, sentence: str, **metadata: Any
     ) -> VideoRow:
-        """A row whose media metadata (frames, fps, size, sha256, file name) is read from `data`."""
+        """A row whose media metadata (frames, fps, size, sha256, file name) is read from `data`.
+
+        Every frame is decoded once (`mrw.frames.verify`), so media that would fail later is
+        refused here: raises `FrameDecodeError` with the reason.
+        """
         import hashlib
 
-        from mrw.frames import probe
+        from mrw.frames import verify
 
-        info = probe(data)
+        info = verify(data)
         metadata.setdefault("video_path", f"{video_id}{sniff_extension(data)}")
         return cls(
             id=id,
