@@ -37,9 +37,9 @@ def match_matrix(config: ToyConfig, split: str) -> np.ndarray:
     """`[sentences, clips]`: whether the clip has a moment with every attribute the sentence
     names."""
     count = config.split_sizes()[split]
-    scenes, named = zip(
-        *((scene, attributes) for scene, _, attributes in toy_scenes(config, split, count))
-    )
+    rows = list(toy_scenes(config, split, count))
+    scenes = [scene for scene, _, _ in rows]
+    named = [attributes for _, _, attributes in rows]
     return np.array(
         [
             [any(moment.matches(attributes) for moment in scene.moments) for scene in scenes]

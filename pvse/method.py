@@ -134,7 +134,10 @@ class PVSE(Method):
     """Polysemous Visual-Semantic Embedding (Song & Soleymani, CVPR 2019)."""
 
     name = "pvse"
-    paper = 'Song & Soleymani, "Polysemous Visual-Semantic Embedding for Cross-Modal Retrieval", CVPR 2019'
+    paper = (
+        'Song & Soleymani, "Polysemous Visual-Semantic Embedding for Cross-Modal Retrieval", '
+        "CVPR 2019"
+    )
     config_class = PVSEConfig
 
     def __init__(self, config: PVSEConfig, context: MethodContext) -> None:
