@@ -188,6 +188,7 @@ def compare_methods_stage(ctx: DemoContext) -> str:
     """PVSE K=1, K=3 and the five baselines on the same features (the toy table's rows, one
     seed), with paired tests over queries of every row against PVSE K=1 and against K=3."""
     from mrw.bench.compare import compare_runs, write_outputs
+    from mrw.bench.significance import format_p
     from mrw.toy import ToyConfig
     from mrw.toy_ceiling import Bounds, bounds
 
@@ -203,7 +204,7 @@ def compare_methods_stage(ctx: DemoContext) -> str:
     return (
         f"{len(comparison.groups)} methods compared (compare.md); best rsum: {best.label} "
         f"{best.stats['rsum'].mean:.1f}; PVSE K=3 - K=1: {claim.mean_diff:+.1f} rsum "
-        f"(paired t over queries p={claim.p_queries[0]:.2g}); the toy set's ceiling is "
+        f"(paired t over queries p={format_p(claim.p_queries[0])}); the toy set's ceiling is "
         f"{ceiling:.1f} (mrw toy --ceiling)"
     )
 

@@ -3,8 +3,9 @@
 A toy sentence names one of its clip's 2–3 moments, an object often only partially, so
 several clips fit it ("something red appears", "night falls") and several sentences fit each
 clip. A perfect reader scores a (clip, sentence) pair as matching when one moment of the clip
-has every attribute the sentence names, and can only guess among the tied matches. Its expected recall is the
-ceiling toy results should be read against; random ranking (every pair tied) is the floor.
+has every attribute the sentence names, and can only guess among the tied matches. Its
+expected recall is the ceiling toy results should be read against; random ranking (every pair
+tied) is the floor.
 """
 
 from __future__ import annotations
@@ -33,11 +34,12 @@ class Bounds:
 
 
 def match_matrix(config: ToyConfig, split: str) -> np.ndarray:
-    """`[sentences, clips]`: whether the clip has a moment with every attribute the sentence names."""
+    """`[sentences, clips]`: whether the clip has a moment with every attribute the sentence
+    names."""
     count = config.split_sizes()[split]
-    scenes, named = zip(
-        *((scene, attributes) for scene, _, attributes in toy_scenes(config, split, count))
-    )
+    rows = list(toy_scenes(config, split, count))
+    scenes = [scene for scene, _, _ in rows]
+    named = [attributes for _, _, attributes in rows]
     return np.array(
         [
             [any(moment.matches(attributes) for moment in scene.moments) for scene in scenes]

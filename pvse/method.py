@@ -23,8 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-DiversityTarget = Literal["residual", "attention"]
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -36,6 +34,8 @@ from mrw.errors import MRWError
 from pvse.diagnostics import attention_activity, describe_inert
 from pvse.losses import Kernel, combine_losses, diversity_loss, mil_loss, mmd_loss
 from pvse.pie_net import PIENet
+
+DiversityTarget = Literal["residual", "attention"]
 
 
 class PVSEConfigError(MRWError):
@@ -55,6 +55,9 @@ class PVSEConfig:
     div_weight: float = 0.1  # λ1
     mmd_weight: float = 0.01  # λ2
     div_on: DiversityTarget = "residual"  # Υ (paper, reference); "attention": α (extension)
+    # λ1 and λ2 times the batch size B: L_mil sums over negatives (B times the reference's
+    # ranking loss, which averages over the B² pairs), so this keeps the paper's relative weights.
+    scale_weights_by_batch: bool = True
     relative_weighting: bool = False  # λ as a fraction of L_mil (ratio detached)
     mmd_gamma: float = 0.5
     mmd_kernel: Kernel = (
@@ -131,7 +134,10 @@ class PVSE(Method):
     """Polysemous Visual-Semantic Embedding (Song & Soleymani, CVPR 2019)."""
 
     name = "pvse"
-    paper = 'Song & Soleymani, "Polysemous Visual-Semantic Embedding for Cross-Modal Retrieval", CVPR 2019'
+    paper = (
+        'Song & Soleymani, "Polysemous Visual-Semantic Embedding for Cross-Modal Retrieval", '
+        "CVPR 2019"
+    )
     config_class = PVSEConfig
 
     def __init__(self, config: PVSEConfig, context: MethodContext) -> None:
@@ -208,14 +214,16 @@ class PVSE(Method):
         terms: dict[str, Tensor] = {"mil": mil}
         weighted: dict[str, tuple[float, Tensor]] = {}
         # Diversity is identically 0 for a single head, and undefined without PIE-Net.
+        batch = video.size(0)
+        scale = batch if cfg.scale_weights_by_batch and not cfg.relative_weighting else 1
         if cfg.div_weight > 0 and cfg.k > 1:
             normalise = cfg.div_on == "residual"
             terms["div"] = diversity_loss(video_heads, normalise) + diversity_loss(
                 text_heads, normalise
             )
-            weighted["div"] = (cfg.div_weight, terms["div"])
+            weighted["div"] = (cfg.div_weight * scale, terms["div"])
         if cfg.mmd_weight > 0:
             terms["mmd"] = mmd_loss(video, text, cfg.mmd_gamma, cfg.mmd_kernel)
-            weighted["mmd"] = (cfg.mmd_weight, terms["mmd"])
+            weighted["mmd"] = (cfg.mmd_weight * scale, terms["mmd"])
         terms["total"] = combine_losses(mil, weighted, cfg.relative_weighting)
         return terms

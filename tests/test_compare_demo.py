@@ -22,8 +22,9 @@ def test_compare_stage_runs_pvse_k1_and_baselines_and_writes_table(
     trained = sorted((method, str(overrides.get("k", "-"))) for method, overrides, _ in fake.calls)
     assert trained == sorted(
         [
-            ("pvse", "5"),
             ("pvse", "1"),
+            ("pvse", "3"),
+            ("pvse", "3"),
             ("devise", "-"),
             ("vsepp", "-"),
             ("order", "-"),
@@ -32,10 +33,12 @@ def test_compare_stage_runs_pvse_k1_and_baselines_and_writes_table(
         ]
     )
     table = (tmp_path / "compare.md").read_text()
-    assert "pvse (k=1, max_violation=False)" in table and "Random ranking" in table
+    assert "pvse (embed_dim=256, hidden_dim=256, k=1, max_violation=False)" in table
+    assert "Random ranking" in table and "**Paired tests**" in table
     assert (tmp_path / "compare.json").is_file()
-    assert summary.startswith("7 methods compared") and "the toy set's ceiling is 267.1" in summary
-    assert len(list((tmp_path / "runs").rglob("metrics.json"))) == 7
+    assert summary.startswith("8 methods compared") and "the toy set's ceiling is 186.5" in summary
+    assert "PVSE K=3 - K=1: +20.0 rsum (paired t over queries p=–)" in summary  # no query ranks
+    assert len(list((tmp_path / "runs").rglob("metrics.json"))) == 8
     # Run again: finished runs are reused, nothing is retrained.
     compare_methods_stage(ctx)
-    assert len(fake.calls) == 7
+    assert len(fake.calls) == 8

@@ -41,7 +41,8 @@ def test_tables_hold_the_paper_settings() -> None:
         ) == (0.1, 0.1, 0.01)
     options = paper_options(get_dataset("tgif"), RunOptions())
     assert (options.num_frames, options.batch_size, options.epochs) == (8, 128, 30)
-    # The learning rate is each method's own: the paper's 2e-4 for PVSE, Vendrov et al.'s 1e-3 for Order.
+    # The learning rate is each method's own: the paper's 2e-4 for PVSE, Vendrov et al.'s
+    # 1e-3 for Order.
     assert options.lr is None
     assert (options.resolved("pvse").lr, options.resolved("order").lr) == (2e-4, 1e-3)
     assert (options.backbone, options.image_size) == ("resnet152", 224)
@@ -135,6 +136,7 @@ def test_execute_writes_table_and_plots(tmp_path: Path, monkeypatch: pytest.Monk
     assert len(fake.calls) == 7 * 2
     table = written[0].read_text()
     assert "pvse (k=1, max_violation=False)" in table and "dual_path" in table and "| 2 |" in table
+    assert "**Paired tests**" in table and "| pvse (max_violation=False) | pvse (k=1" in table
     written = execute(
         make_plan("fig7", get_dataset("mrw")), options, [0], tmp_path / "out", log=lambda _: None
     )

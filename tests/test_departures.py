@@ -68,6 +68,7 @@ def test_dry_run_lists_every_departure(capsys: pytest.CaptureFixture[str]) -> No
         "selected on test",
         "mode 'min'",
         "sums over negatives",
+        "scale_weights_by_batch",
         "<start>/<end>",
         "colour jitter",
         "--legacy",

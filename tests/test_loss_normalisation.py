@@ -66,11 +66,13 @@ def test_pvse_k0_trains_exactly_like_vsepp(max_violation: bool, tmp_path: Path) 
     assert pvse_losses == vsepp_losses
     # Same tensors in the same creation order (module names differ: visual_ vs video_).
     assert [p.shape for p in pvse_params.values()] == [p.shape for p in vsepp_params.values()]
-    for pvse_param, vsepp_param in zip(pvse_params.values(), vsepp_params.values()):
+    for pvse_param, vsepp_param in zip(pvse_params.values(), vsepp_params.values(), strict=True):
         assert torch.equal(pvse_param, vsepp_param)
     # The check has teeth: training moved the weights, and the summed loss is of order B.
     start = _train_start_params(tmp_path)
-    assert any(not torch.equal(a, b) for a, b in zip(start.values(), pvse_params.values()))
+    assert any(
+        not torch.equal(a, b) for a, b in zip(start.values(), pvse_params.values(), strict=True)
+    )
     if not max_violation:
         assert pvse_losses[0] > 1.0  # summed over 31 negatives at margin 0.2, not averaged
 

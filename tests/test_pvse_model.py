@@ -153,6 +153,17 @@ def test_diversity_on_attention_is_lins_penalty_on_both_pie_nets() -> None:
     assert model.visual_head.pie_net.fc.weight.grad is None  # α does not depend on fc
 
 
+def test_loss_weights_scale_with_the_batch_as_the_reference_objective() -> None:
+    batch = make_batch()  # B = 5
+    scaled = make_pvse(k=3).loss(batch)
+    expected = scaled["mil"] + 5 * (0.1 * scaled["div"] + 0.01 * scaled["mmd"])
+    torch.testing.assert_close(scaled["total"], expected)
+    plain = make_pvse(k=3, scale_weights_by_batch=False).loss(batch)
+    torch.testing.assert_close(
+        plain["total"], plain["mil"] + 0.1 * plain["div"] + 0.01 * plain["mmd"]
+    )
+
+
 def test_loss_terms_are_fp32_under_autocast() -> None:
     model = make_pvse(k=2)
     batch = make_batch()

@@ -39,19 +39,25 @@ def departures(dataset: DatasetRecord, options: RunOptions) -> list[str]:
         ),
         f"lr schedule: {schedule}",
         (
-            "PVSE's ranking loss sums over negatives (the paper's L_mil, Eq. 4; the reference's MRW "
-            "command does not pass --max_violation, and its README gives no TGIF command); each "
-            "baseline keeps its own paper's loss (VSE++ and dual-path stage II: hardest negative)"
+            "PVSE's ranking loss sums over negatives (the paper's L_mil, Eq. 4; the reference's "
+            "MRW command does not pass --max_violation, and its README gives no TGIF command); "
+            "each baseline keeps its own paper's loss (VSE++ and dual-path stage II: hardest "
+            "negative)"
+        ),
+        (
+            "PVSE's ranking loss is B times the reference's (summed over negatives, averaged over "
+            "anchors, where the reference averages over the B² pairs), so λ1 and λ2 are "
+            "multiplied by B (scale_weights_by_batch) to keep their relative weight"
         ),
         "sentences are tokenised without the reference's <start>/<end> tokens",
         (
-            "cached frame features without augmentation; the reference fine-tunes from frames with "
-            "random sub-sequences and frame skip (1-3), random resized crop, horizontal flip and "
-            "colour jitter (--finetune-epochs adds a stage from decoded frames, not augmented)"
+            "cached frame features without augmentation; the reference fine-tunes from frames "
+            "with random sub-sequences and frame skip (1-3), random resized crop, horizontal flip "
+            "and colour jitter (--finetune-epochs adds a stage from decoded frames, not augmented)"
         ),
         (
-            "released checkpoints: the reference evaluates them with --legacy (global feature = the "
-            "biGRU output at the last step); here the global feature is both directions' final "
+            "released checkpoints: the reference evaluates them with --legacy (global feature = "
+            "the biGRU output at the last step); here the global feature is both directions' final "
             "states"
         ),
         (
@@ -79,8 +85,8 @@ def departures(dataset: DatasetRecord, options: RunOptions) -> list[str]:
                 "sentence per GIF (the last its TSV lists)"
             ),
             (
-                "frames: T spread over the whole clip at 8 fps; the reference skips 6 frames at each "
-                "end of a TGIF clip and samples at equal intervals"
+                "frames: T spread over the whole clip at 8 fps; the reference skips 6 frames at "
+                "each end of a TGIF clip and samples at equal intervals"
             ),
         ]
     return lines

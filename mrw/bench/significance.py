@@ -114,7 +114,8 @@ def paired_test(a: RunGroup, b: RunGroup) -> PairedTest:
     return PairedTest(a.label, b.label, seeds, diffs, paired_t_p(np.array(diffs)), p_queries)
 
 
-def _p(value: float | None) -> str:
+def format_p(value: float | None) -> str:
+    """A p-value for tables: 2 significant digits, "<1e-4" below that, "–" when undefined."""
     if value is None:
         return "–"
     return f"{value:.2g}" if value >= 1e-4 else "<1e-4"
@@ -129,10 +130,12 @@ def markdown_tests(tests: list[PairedTest], title: str = "Paired tests") -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for t in tests:
-        per_seed = ", ".join(f"s{s}: {_p(p)}" for s, p in zip(t.seeds, t.p_queries, strict=True))
+        per_seed = ", ".join(
+            f"s{s}: {format_p(p)}" for s, p in zip(t.seeds, t.p_queries, strict=True)
+        )
         lines.append(
             f"| {t.a} | {t.b} | {len(t.seeds)} | {t.mean_diff:+.1f} | {t.wins}/{len(t.seeds)} "
-            f"| {_p(t.p_seeds)} | {per_seed} |"
+            f"| {format_p(t.p_seeds)} | {per_seed} |"
         )
     return "\n".join(lines) + "\n"
 
