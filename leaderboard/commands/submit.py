@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     from leaderboard.commands.common import print_metrics
     from leaderboard.errors import LeaderboardError
+    from leaderboard.metrics import Metrics
     from leaderboard.server import CLIENT_MODULES, require
     from leaderboard.server.client import Client, read_token
 
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(status))
     else:
-        print_metrics(status["metrics"])
+        print_metrics(Metrics.from_json(status["metrics"]))
         print(
             f"scored #{submission_id} '{status['name']}' on {status['dataset']}/{status['split']}"
         )
