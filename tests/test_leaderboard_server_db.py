@@ -8,6 +8,7 @@ import hmac
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("sqlalchemy", reason="the server extra is not installed")
@@ -23,8 +24,8 @@ from leaderboard.server import store, teams, tokens
 from leaderboard.server.db import Database, database_url
 from leaderboard.server.models import QUEUED, RECEIVING, SCORING, Base, Submission
 
-_DIRECTION = ranks_to_metrics([1, 2], gallery_size=2)
-_METRICS = combine(_DIRECTION, _DIRECTION)  # any scored metrics
+# Metrics of one query found at rank 1 in both directions of a 1-document gallery.
+_METRICS = combine(ranks_to_metrics(np.array([1]), 1), ranks_to_metrics(np.array([1]), 1))
 
 
 @pytest.fixture

@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
                     f"#{submission_id} {'being scored' if s.get('scoring') else s['status']}"
                 ),
             )
+    from leaderboard.metrics import Metrics
+
     if status["status"] == "failed":
         raise LeaderboardError(f"submission #{submission_id} failed: {status.get('reason')}")
     if args.json:
