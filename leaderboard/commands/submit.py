@@ -47,7 +47,6 @@ def run(args: argparse.Namespace) -> int:
 
     from leaderboard.commands.common import print_metrics
     from leaderboard.errors import LeaderboardError
-    from leaderboard.metrics import Metrics
     from leaderboard.server import CLIENT_MODULES, require
     from leaderboard.server.client import Client, read_token
 
