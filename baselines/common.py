@@ -19,7 +19,8 @@ from mrw.bench.ranking import hinge_ranking_loss
 
 
 def masked_mean(x: Tensor, lengths: Tensor) -> Tensor:
-    """Mean over the first `lengths[b]` steps of `x[b]` (`[B, T, F]` -> `[B, F]`); padding ignored."""
+    """Mean over the first `lengths[b]` steps of `x[b]` (`[B, T, F]` -> `[B, F]`); padding
+    ignored."""
     steps = torch.arange(x.size(1), device=x.device)
     mask = (steps[None, :] < lengths.to(x.device)[:, None]).to(x.dtype)
     return (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1.0)
