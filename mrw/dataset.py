@@ -84,9 +84,9 @@ class VideoRow:
         """A row whose media metadata (frames, fps, size, sha256, file name) is read from `data`."""
         import hashlib
 
-        from mrw.frames import probe
+        from mrw.images import probe_media
 
-        info = probe(data)
+        info = probe_media(data)
         metadata.setdefault("video_path", f"{video_id}{sniff_extension(data)}")
         return cls(
             id=id,
@@ -110,11 +110,16 @@ class VideoRow:
 
 
 def sniff_extension(data: bytes) -> str:
-    """File extension from magic bytes (what `Video()` and players use to pick a demuxer)."""
+    """File extension from magic bytes (what `Video()` and players use to pick a demuxer);
+    `.jpg` / `.png` for the stills of image-text sets."""
     from mrw.collect.mediatypes import EXTENSIONS, sniff
+    from mrw.images import still_format
 
     kind = sniff(data[:16])
-    return f".{EXTENSIONS[kind]}" if kind else ""
+    if kind:
+        return f".{EXTENSIONS[kind]}"
+    still = still_format(data[:16])
+    return still[1] if still else ""
 
 
 # Column -> HF dtype ("video" is the `Video()` feature: struct{bytes, path}).
@@ -424,6 +429,10 @@ def prepared_dir(name: str) -> Path:
         from mrw.toy import TOY_VERSION  # lazily: mrw.toy imports this module
 
         name = f"toy-v{TOY_VERSION}"
+    elif name == "toy-image":
+        from mrw.toy_image import TOY_IMAGE_VERSION
+
+        name = f"toy-image-v{TOY_IMAGE_VERSION}"
     return cache_root() / "datasets" / name
 
 
@@ -467,7 +476,8 @@ class FrameTransform:
     seed: int | None = None
 
     def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        from mrw.frames import FrameDecodeError, decode
+        from mrw.frames import FrameDecodeError
+        from mrw.images import decode_media
 
         videos = batch.pop("video", None)
         if videos is None:
@@ -477,7 +487,9 @@ class FrameTransform:
             seed = None if self.seed is None else self.seed ^ zlib.crc32(row_id.encode())
             media = self._media(row_id, video)
             try:
-                clip = decode(media, self.num_frames, self.fps, self.size, self.sampling, seed)
+                clip = decode_media(
+                    media, self.num_frames, self.fps, self.size, self.sampling, seed
+                )
             except FrameDecodeError as exc:
                 raise FrameDecodeError(f"row {row_id}: {exc}") from None
             frames.append(clip.frames)

@@ -405,8 +405,8 @@ def _finetune(
     from mrw.bench.finetune import FrameMethod
     from mrw.bench.trainer import Trainer
 
-    cnn, _ = build_backbone(spec.backbone, spec.weights)
-    wrapped = FrameMethod(model, FrameEncoder(cnn, spec.image_size))
+    cnn, _ = build_backbone(spec.backbone, spec.weights, spec.grid)
+    wrapped = FrameMethod(model, FrameEncoder(cnn, spec.image_size, spec.grid))
     frames = {
         split: PairData(
             decode_frames(
