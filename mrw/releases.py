@@ -45,6 +45,9 @@ class ReleasePair:
     media_url: str
     split: str
     source: str
+    # Where the media lies under the folder the user gives (`--videos`, `--images`), when
+    # that is not `{video_id}.mp4|.gif|.webm` (e.g. COCO's `val2014/COCO_val2014_...jpg`).
+    media_path: str = ""
 
 
 @dataclass
@@ -259,6 +262,14 @@ def find_local_video(videos_dir: Path, video_id: str) -> Path | None:
     return None
 
 
+def find_local_media(media_dir: Path, relative: str) -> Path | None:
+    """`{media_dir}/{relative}`, else `{media_dir}/{file name}` (a flat folder of the files)."""
+    for path in (media_dir / relative, media_dir / Path(relative).name):
+        if path.is_file():
+            return path
+    return None
+
+
 def _select(
     release: Release, videos_dir: Path | None
 ) -> dict[str, list[tuple[ReleasePair, Path | None]]]:
@@ -276,7 +287,11 @@ def _select(
             selected[pair.split].append((pair, None))
             continue
         if pair.video_id not in local:
-            local[pair.video_id] = find_local_video(videos_dir, pair.video_id)
+            local[pair.video_id] = (
+                find_local_media(videos_dir, pair.media_path)
+                if pair.media_path
+                else find_local_video(videos_dir, pair.video_id)
+            )
         if local[pair.video_id] is None:
             release.report.skipped["missing_video"] += 1
         else:
@@ -339,7 +354,8 @@ def import_release(
     """Write a release as an MRW-format dataset folder (+ qrels and `import.json`).
 
     Without `videos_dir` the folder holds the URL-only config (pairs without a media URL are
-    skipped); with it, both configs, for the pairs whose video file is there and decodes
+    skipped); with it, both configs (only `default` when the release has no URLs, as
+    Flickr30K), for the pairs whose video file is there and decodes
     (`{video_id}.mp4|.gif|.webm`; the others are counted as `missing_video` and
     `undecodable_video`). Media is streamed, never all in memory.
     """
@@ -352,8 +368,16 @@ def import_release(
             f"nothing to import from {release.name}: every pair was skipped "
             f"({dict(release.report.skipped)})"
         )
-    configs = ("default", "urls") if videos_dir is not None else ("urls",)
-    pretty = {"tgif": "TGIF", "mrw-v1": "MRW v1.0"}.get(release.name, release.name)
+    configs: tuple[str, ...] = ("urls",)
+    if videos_dir is not None:  # the URL-only config too, when every pair has a URL
+        has_urls = all(pair.media_url for pairs in selected.values() for pair, _ in pairs)
+        configs = ("default", "urls") if has_urls else ("default",)
+    pretty = {
+        "tgif": "TGIF",
+        "mrw-v1": "MRW v1.0",
+        "coco": "MS-COCO (Karpathy splits)",
+        "flickr30k": "Flickr30K (Karpathy splits)",
+    }.get(release.name, release.name)
     rows = {split: _rows(split, pairs, release.report) for split, pairs in selected.items()}
     build_dataset(rows, out_dir, configs=configs, pretty_name=pretty, progress=progress)
     write_qrels(out_dir, selected)
