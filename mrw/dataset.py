@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # decoding (PyAV, torch) and `datasets` load on first use: `-
 
 SPLITS = ("train", "validation", "test")
 CONFIG_DIRS = {"default": "data", "urls": "urls"}
-NAMED_DATASETS = ("mrw", "tgif", "toy")
+NAMED_DATASETS = ("mrw", "tgif", "toy", "toy-image")
 HOW_TO_GET = {
     "mrw": "run `mrw download mrw` (or build it from Reddit: `mrw collect`, `mrw clean`, "
     "`mrw build`)",
@@ -448,6 +448,11 @@ def resolve(name_or_path: str | os.PathLike[str]) -> str:
 
             print(f"building the toy dataset into {location} (first use)", file=sys.stderr)
             return str(build_toy(location))
+        if name == "toy-image":
+            from mrw.toy_image import build_toy_image
+
+            print(f"building the toy image set into {location} (first use)", file=sys.stderr)
+            return str(build_toy_image(location))
         raise DatasetNotFoundError(
             f"the {name} dataset is not prepared at {location}; to get it, {HOW_TO_GET[name]}"
         )

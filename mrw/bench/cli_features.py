@@ -11,11 +11,15 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     """Dataset and feature flags shared by `features` and `run` (same names, same meaning)."""
     group = parser.add_argument_group("data and features")
     group.add_argument(
-        "--dataset", default="toy", help="toy, mrw, tgif, or a dataset folder (default: toy)"
+        "--dataset",
+        default="toy",
+        help="toy, mrw, tgif, toy-image, coco, flickr30k, or a dataset folder (default: toy)",
     )
     group.add_argument(
         "--backbone",
-        help="torchvision model per frame, or histogram (regional colour histograms, no learning) (default: resnet152; toy: histogram)",
+        help="torchvision model per frame, histogram (regional colour histograms, no learning), or "
+        "precomp (features imported with `mrw import precomp`) (default: resnet152; toy sets: "
+        "histogram)",
     )
     group.add_argument(
         "--weights",
@@ -26,7 +30,19 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--image-size", type=int, help="frame side in pixels (default: 224; toy: 64)"
     )
-    group.add_argument("--num-frames", type=int, default=8, help="frames per video (default: 8)")
+    group.add_argument(
+        "--grid",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep the CNN's last convolutional map (7x7 cells at 224 px) as local features, "
+        "PVSE's image side (default: on for image-text sets: toy-image, coco, flickr30k)",
+    )
+    group.add_argument(
+        "--num-frames",
+        type=int,
+        default=8,
+        help="frames per video (default: 8; image-text sets: 1)",
+    )
     group.add_argument(
         "--fps", type=float, default=8.0, help="sampling rate before picking frames (default: 8)"
     )
@@ -69,6 +85,7 @@ def main(args: argparse.Namespace) -> int:
         backbone=args.backbone,
         weights=args.weights,
         image_size=args.image_size,
+        grid=args.grid,
         num_frames=args.num_frames,
         fps=args.fps,
         device=args.device,
@@ -84,6 +101,7 @@ def main(args: argparse.Namespace) -> int:
             options.fps,
             options.num_frames,
             options.image_size,
+            options.grid,
         )
         features, used = extract_features(
             spec, device, workers=args.workers, overwrite=args.overwrite

@@ -147,6 +147,7 @@ def options_from_args(args: argparse.Namespace, **fixed: Any) -> RunOptions:
         "num_frames": args.num_frames,
         "fps": args.fps,
         "image_size": args.image_size,
+        "grid": args.grid,
         "backbone": args.backbone,
         "weights": args.weights,
         "glove": args.glove,

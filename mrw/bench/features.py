@@ -31,7 +31,7 @@ from mrw.errors import MRWError
 
 log = logging.getLogger(__name__)
 
-NAMED_DATASETS = ("toy", "mrw", "tgif")
+NAMED_DATASETS = ("toy", "mrw", "tgif", "toy-image")
 GRID_CELLS = 7  # side of the histogram backbone's grid (ResNet-152's map at 224 px is 7 x 7)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -92,9 +92,18 @@ def dataset_slug(dataset: str) -> str:
     return f"{stem}-{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
 
 
+IMAGE_DATASETS = ("toy-image", "coco", "flickr30k")
+
+
 def default_backbone(dataset: str) -> tuple[str, int]:
-    """(backbone, image size): ResNet-152 at 224 as in the paper; colour histograms for the toy set."""
-    return ("histogram", 64) if dataset == "toy" else ("resnet152", 224)
+    """(backbone, image size): ResNet-152 at 224 as in the paper; colour histograms for the
+    toy sets."""
+    return ("histogram", 64) if dataset in ("toy", "toy-image") else ("resnet152", 224)
+
+
+def is_image_dataset(dataset: str) -> bool:
+    """Whether the dataset's items are still images (one frame, grid features by default)."""
+    return dataset in IMAGE_DATASETS
 
 
 def _imagenet_state_dict(backbone: str) -> dict[str, Tensor] | None:

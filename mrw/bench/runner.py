@@ -28,7 +28,8 @@ from mrw.bench import distributed as dist_util
 from mrw.errors import MRWError
 
 if TYPE_CHECKING:
-    from mrw.bench.data import PairData
+    from mrw.bench.data import PairData, SplitFeatures
+    from mrw.bench.evaluator import Evaluation
     from mrw.bench.features import FeatureSpec
     from mrw.bench.method import Method
     from mrw.bench.text import Vocabulary
@@ -64,6 +65,7 @@ class RunOptions:
     num_frames: int = 8
     fps: float = 8.0
     image_size: int | None = None
+    grid: bool | None = None  # local features = the CNN's last map's cells (default: image sets)
     backbone: str | None = None
     weights: str | None = None  # "imagenet" | "none"
     glove: str | None = None  # path to glove.840B.300d.txt
@@ -81,16 +83,19 @@ class RunOptions:
     def resolved(self, method: str | None = None) -> RunOptions:
         """A copy with every dataset default and, given the `method`, its learning rate
         filled in (what `config.json` records)."""
-        from mrw.bench.features import default_backbone
+        from mrw.bench.features import default_backbone, is_image_dataset
         from mrw.bench.registry import get_method_class
 
         backbone, size = default_backbone(self.dataset)
-        toy = self.dataset == "toy"
+        toy = self.dataset in ("toy", "toy-image")
+        image = is_image_dataset(self.dataset)
         return dataclasses.replace(
             self,
             epochs=self.epochs if self.epochs is not None else (12 if toy else 30),
             backbone=self.backbone or backbone,
             image_size=self.image_size or size,
+            num_frames=1 if image else self.num_frames,  # a still has one frame
+            grid=self.grid if self.grid is not None else image,
             weights=self.weights or ("none" if toy else "imagenet"),
             lr=self.lr
             if self.lr is not None or method is None
@@ -285,6 +290,7 @@ def run_method(
         options.fps,
         options.num_frames,
         options.image_size,
+        options.grid,
     )
     splits = {}
     for split in dict.fromkeys(("train", "validation", options.split)):
@@ -306,8 +312,10 @@ def run_method(
         seed=options.seed,
         eval_batch_size=options.eval_batch_size,
     )
+    visual = visual_kind(used)
     config = {
         "method": method,
+        "visual": visual,
         "method_config": asdict(method_config),
         "options": asdict(options),
         "features": {k: v for k, v in asdict(used).items() if k != "split"},
@@ -327,7 +335,11 @@ def run_method(
 
     torch.manual_seed(options.seed)  # identical initial weights on every rank
     context = MethodContext(
-        splits["train"].feature_dim, len(vocab), data["train"].num_pairs, vectors.vectors
+        splits["train"].feature_dim,
+        len(vocab),
+        data["train"].num_pairs,
+        vectors.vectors,
+        visual,
     )
     model = create_method(method, context, method_overrides)
     trainer = Trainer(
@@ -342,6 +354,7 @@ def run_method(
     if options.finetune_epochs:
         model, data, trained = _finetune(model, used, vocab, options, train_config, device, run_dir)
     evaluation = evaluate(model, data[options.split], device, options.eval_batch_size)
+    folds = _folds(options, evaluation, data[options.split].split)
 
     record = {
         "method": method,
@@ -356,6 +369,7 @@ def run_method(
         "world_size": dist_util.world_size(),
         "best_epoch": trained.best_epoch,
         "best_validation_rsum": trained.best_rsum,
+        **({"folds": folds} if folds else {}),
         "wall_time_s": round(time.perf_counter() - started, 3),
         "versions": versions(),
         "git_commit": git_commit(),
@@ -385,6 +399,35 @@ def run_method(
         _write_json(run_dir / "metrics.json", record)
     dist_util.barrier()
     return RunResult(run_dir, evaluation.metrics, record)
+
+
+# Datasets evaluated on folds of their test split besides the whole: MS-COCO's "1K" protocol
+# (5 folds of 1,000 images), reported with the full 5K test split in the PVSE paper's Table 2.
+TEST_FOLDS = {"coco": (5, 1000)}
+
+
+def visual_kind(spec: FeatureSpec) -> str:
+    """ "image" when the local features are one image's cells (grid or imported features),
+    which encoders pool; "video" for a sequence of frame features (`MethodContext.visual`)."""
+    from mrw.bench.features import PRECOMPUTED
+
+    return "image" if spec.grid or spec.backbone == PRECOMPUTED else "video"
+
+
+def _folds(options: RunOptions, evaluation: Evaluation, split: SplitFeatures) -> dict | None:
+    """The fold protocol's metrics (`fold_metrics`) for the test split of a dataset that has one."""
+    from mrw.bench.evaluator import fold_metrics
+
+    protocol = TEST_FOLDS.get(options.dataset)
+    if options.split != "test" or protocol is None:
+        return None
+    count, size = protocol
+    if len(split.video_ids) < count * size:
+        log.warning(
+            "%s test split has too few images for %d folds of %d", options.dataset, *protocol
+        )
+        return None
+    return fold_metrics(evaluation, split.pair_video, count, size)
 
 
 def _finetune(
