@@ -88,3 +88,60 @@ def test_mean_metrics_averages_every_number():
         "v2t": {"R@1": 2.5},
         "rsum": 17.5,
     }
+
+
+def _record(root, method: str, seed: int, signal: float) -> None:
+    """A COCO-style run record whose 5K metrics and 1K folds come from real score matrices."""
+    import json
+
+    n_images, per_image = 20, 5
+    generator = torch.Generator().manual_seed(seed)
+    pair_image = torch.arange(n_images).repeat_interleave(per_image)
+    scores = torch.randn(n_images, n_images * per_image, generator=generator)
+    scores[pair_image, torch.arange(len(pair_image))] += signal
+    ids = [f"{i}#{k}" for i in range(n_images) for k in range(per_image)]
+    whole = evaluate_scores(scores, [str(i) for i in range(n_images)], ids, pair_image)
+    config = {"method": method, "visual": "image", "options": {"dataset": "coco", "seed": seed}}
+    run_dir = root / "coco" / method / f"{method}-{seed}"
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps(config))
+    record = {
+        "method": method,
+        "dataset": "coco",
+        "split": "test",
+        "metrics": whole.metrics,
+        "folds": fold_metrics(whole, pair_image, 5, 4),
+        "config": config,
+        "seed": seed,
+        "device": "cpu",
+        "wall_time_s": 1.0,
+        "versions": {},
+        "git_commit": None,
+    }
+    (run_dir / "metrics.json").write_text(json.dumps(record))
+
+
+def test_compare_prints_table2_layout(tmp_path):
+    from mrw.bench.compare import compare_runs
+
+    _record(tmp_path, "pvse", 0, 3.0)
+    _record(tmp_path, "pvse", 1, 3.0)
+    _record(tmp_path, "vsepp", 0, 1.0)
+    comparison = compare_runs([tmp_path])
+    table = comparison.to_markdown()
+    header = table.splitlines()[2]
+    # Table 2: the fold block (here 5 folds of 4 images: "4 ...") then the whole split ("20 ...")
+    assert header.index("4 Image-to-Text R@1") < header.index("4 Text-to-Image R@1")
+    assert header.index("4 rsum") < header.index("20 Image-to-Text R@1") < header.index("20 rsum")
+    pvse = next(g for g in comparison.groups if g.method == "pvse")
+    expected_1k = np.mean([r.folds["metrics"]["v2t"]["R@1"] for r in pvse.runs])
+    assert pvse.stats["folds"]["v2t"]["R@1"].mean == pytest.approx(expected_1k)
+    assert pvse.stats["v2t"]["R@1"].mean == pytest.approx(
+        np.mean([r.metrics["v2t"]["R@1"] for r in pvse.runs])
+    )
+    row = next(line for line in table.splitlines() if line.startswith("| pvse"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "2" and cells[2].strip("*").startswith(f"{expected_1k:.2f} ± ")
+    assert len(cells) == len(header.strip("|").split("|"))
+    data = comparison.to_json()["tables"][0]["rows"][0]
+    assert "folds" in data and "mean" in data["folds"]["rsum"]

@@ -25,6 +25,7 @@ from mrw.bench.runner import RunRecord, RunRecordError, load_run_record
 from mrw.errors import MRWError
 
 DIRECTIONS = (("v2t", "Video-to-Text"), ("t2v", "Text-to-Video"))
+IMAGE_DIRECTIONS = (("v2t", "Image-to-Text"), ("t2v", "Text-to-Image"))
 RECALLS = tuple(f"R@{k}" for k in RECALL_KS)
 # Settings that do not change the experiment: runs differing only here are repeats.
 IGNORED_SETTINGS = frozenset(
@@ -147,8 +148,8 @@ def find_run_dirs(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
     return sorted(finished), sorted(unfinished)
 
 
-def _numeric(record: RunRecord, direction: str, name: str) -> float:
-    value = record.metrics[direction][name] if direction else record.metrics[name]
+def _numeric(record: RunRecord, metrics: Mapping[str, Any], direction: str, name: str) -> float:
+    value = metrics[direction][name] if direction else metrics[name]
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise CompareError(
             f"{record.run_dir}: {direction} {name} is {value!r}, not a number "
@@ -158,14 +159,22 @@ def _numeric(record: RunRecord, direction: str, name: str) -> float:
 
 
 def summarise(runs: Sequence[RunRecord]) -> dict[str, Any]:
-    """Mean ± std of each table metric over `runs` (the seeds of one experiment)."""
+    """Mean ± std of each table metric over `runs` (the seeds of one experiment); under
+    "folds" the same for the fold protocol (COCO 1K) when every run has it."""
+    out = _summary([r.metrics for r in runs], runs)
+    if runs and all(r.folds for r in runs):
+        out["folds"] = _summary([r.folds["metrics"] for r in runs], runs)
+    return out
+
+
+def _summary(documents: Sequence[Mapping[str, Any]], runs: Sequence[RunRecord]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for direction, _ in DIRECTIONS:
         out[direction] = {
-            name: Stat.of([_numeric(r, direction, name) for r in runs])
+            name: Stat.of([_numeric(r, d, direction, name) for r, d in zip(runs, documents)])
             for name in (*RECALLS, "MedR", "nMR")
         }
-    out["rsum"] = Stat.of([_numeric(r, "", "rsum") for r in runs])
+    out["rsum"] = Stat.of([_numeric(r, d, "", "rsum") for r, d in zip(runs, documents)])
     return out
 
 
@@ -282,35 +291,55 @@ class Comparison:
 
 
 def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
-    """One Markdown table, the paper's columns; the best mean of each column in bold."""
+    """One Markdown table, the paper's columns; the best mean of each column in bold.
+
+    Image-text sets name the directions Image-to-Text and Text-to-Image; with fold metrics
+    (COCO) the table has Table 2's layout: the 1K block (mean over folds), then the whole
+    test split (5K), each with both directions, and rsum of each.
+    """
+    names = IMAGE_DIRECTIONS if _is_image(groups) else DIRECTIONS
+    blocks = [("", None)]
+    if all("folds" in g.stats for g in groups):
+        folds = groups[0].runs[0].folds
+        whole = folds["folds"] * folds["fold_size"]
+        blocks = [(f"{_images(folds['fold_size'])} ", "folds"), (f"{_images(whole)} ", None)]
     header = ["Method", "Seeds"]
-    for _, name in DIRECTIONS:
-        header += [f"{name} R@1", "R@5", "R@10", "MedR (nMR)"]
-    header.append("rsum")
-    best_recall = {
-        (d, r): max(g.stats[d][r].mean for g in groups) for d, _ in DIRECTIONS for r in RECALLS
-    }
-    best_medr = {d: min(g.stats[d]["MedR"].mean for g in groups) for d, _ in DIRECTIONS}
-    best_rsum = max(g.stats["rsum"].mean for g in groups)
+    for prefix, _ in blocks:
+        for _, name in names:
+            header += [f"{prefix}{name} R@1", "R@5", "R@10", "MedR (nMR)"]
+        header.append(f"{prefix}rsum")
 
     def bold(text: str, is_best: bool) -> str:
         return f"**{text}**" if is_best and len(groups) > 1 else text
 
+    rows = [[g.label, str(len(g.runs))] for g in groups]
+    for _, key in blocks:
+        stats_of = [g.stats[key] if key else g.stats for g in groups]
+        for direction, _ in names:
+            for r in RECALLS:
+                best = max(s[direction][r].mean for s in stats_of)
+                for row, s in zip(rows, stats_of):
+                    row.append(bold(s[direction][r].format(2), s[direction][r].mean == best))
+            best = min(s[direction]["MedR"].mean for s in stats_of)
+            for row, s in zip(rows, stats_of):
+                medr = f"{s[direction]['MedR'].format(1)} ({s[direction]['nMR'].mean:.2f})"
+                row.append(bold(medr, s[direction]["MedR"].mean == best))
+        best = max(s["rsum"].mean for s in stats_of)
+        for row, s in zip(rows, stats_of):
+            row.append(bold(s["rsum"].format(1), s["rsum"].mean == best))
     lines = [f"**{title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for g in groups:
-        cells = [g.label, str(len(g.runs))]
-        for direction, _ in DIRECTIONS:
-            stats = g.stats[direction]
-            cells += [
-                bold(stats[r].format(2), stats[r].mean == best_recall[direction, r])
-                for r in RECALLS
-            ]
-            medr = f"{stats['MedR'].format(1)} ({stats['nMR'].mean:.2f})"
-            cells.append(bold(medr, stats["MedR"].mean == best_medr[direction]))
-        cells.append(bold(g.stats["rsum"].format(1), g.stats["rsum"].mean == best_rsum))
-        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     lines += ["", f"Random ranking: rsum ≈ {chance_rsum(groups[0].runs[0].metrics):.1f}."]
     return "\n".join(lines) + "\n"
+
+
+def _is_image(groups: Sequence[RunGroup]) -> bool:
+    return all(g.runs[0].config.get("visual") == "image" for g in groups)
+
+
+def _images(count: int) -> str:
+    """1000 -> "1K" (Table 2's column names), other counts as they are."""
+    return f"{count // 1000}K" if count % 1000 == 0 else str(count)
 
 
 def compare_runs(paths: Iterable[str | Path]) -> Comparison:

@@ -125,6 +125,7 @@ class RunRecord:
     wall_time_s: float
     versions: dict[str, str]
     git_commit: str | None
+    folds: dict[str, Any] | None = None  # the fold protocol's metrics (COCO 1K), if any
 
 
 def resolve_device(name: str) -> torch.device:
@@ -488,9 +489,14 @@ def load_run_record(run_dir: str | Path) -> RunRecord:
         raise RunRecordError(f"{run_dir}: {state}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        optional = {f.name for f in dataclasses.fields(RunRecord) if f.default is None}
         return RunRecord(
             run_dir=run_dir,
-            **{f.name: data[f.name] for f in dataclasses.fields(RunRecord) if f.name != "run_dir"},
+            **{
+                f.name: data.get(f.name) if f.name in optional else data[f.name]
+                for f in dataclasses.fields(RunRecord)
+                if f.name != "run_dir"
+            },
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise RunRecordError(f"{path}: not a valid run record ({exc})") from None
