@@ -1,0 +1,10 @@
+"""The baselines PVSE is compared with, each registered with the harness on import: DeViSE,
+VSE++, Order embeddings, Corr-AE and the dual-path network with instance loss.
+
+`baselines.common` holds what several of them share (pooling, word vectors, the hinge ranking
+loss); the global encoders they share with PVSE are `mrw.bench.encoders`.
+"""
+
+from baselines import corr_ae, devise, dual_path, order, vsepp
+
+__all__ = ["corr_ae", "devise", "dual_path", "order", "vsepp"]

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mrw.bench.encoders import ImageEncoder, TextEncoder, VideoEncoder
 from mrw.bench.method import Batch, Method, MethodContext
-from pvse.encoders import ImageEncoder, TextEncoder, VideoEncoder
 
 DIRECTIONS = ("v2t", "t2v")
 

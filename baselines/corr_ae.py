@@ -49,6 +49,7 @@ class _Autoencoder(nn.Module):
 @register_method
 class CorrAE(Method):
     name = "corr_ae"
+    paper = 'Feng et al., "Cross-modal Retrieval with Correspondence Autoencoder", ACM MM 2014'
     config_class = CorrAEConfig
     # No Adam rate in the paper; chosen on the toy validation split among 1e-3, 3e-3, 1e-2.
     default_lr = 3e-3

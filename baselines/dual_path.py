@@ -79,6 +79,7 @@ class TextCNN(nn.Module):
 @register_method
 class DualPath(Method):
     name = "dual_path"
+    paper = 'Zheng et al., "Dual-Path Convolutional Image-Text Embeddings with Instance Loss", TOMM 2020'
     config_class = DualPathConfig
 
     def __init__(self, config: DualPathConfig, context: MethodContext) -> None:

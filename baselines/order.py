@@ -44,6 +44,7 @@ class OrderConfig:
 @register_method
 class OrderEmbedding(GlobalEmbeddingMethod):
     name = "order"
+    paper = 'Vendrov et al., "Order-Embeddings of Images and Language", ICLR 2016'
     config_class = OrderConfig
     default_lr = 1e-3  # Vendrov et al. (Adam)
 

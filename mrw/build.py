@@ -15,8 +15,9 @@ from pathlib import Path
 
 from mrw import __version__
 from mrw.atomic import atomic_write
+from mrw.catalog import SPLITS
 from mrw.clean import CleanError, CleanRecord, read_kept, read_report
-from mrw.splits import MRW_SIZES, SPLITS, SplitSizes, assign_splits, split_sizes
+from mrw.splits import MRW_SIZES, SplitSizes, assign_splits, split_sizes
 
 BUILD_FILE = "build.json"
 QRELS_DIR = "qrels"
@@ -53,7 +54,7 @@ class BuildReport:
 
 
 def _row(record: CleanRecord):  # -> mrw.dataset.VideoRow
-    from mrw.dataset import VideoRow, sniff_extension
+    from mrw.dataset.schema import VideoRow, sniff_extension
 
     try:
         data = Path(record.media_path).read_bytes()
@@ -93,7 +94,7 @@ def plan_splits(
     return plan
 
 
-def write_qrels(dataset_dir: str | Path, splits: Iterable[str]) -> None:
+def write_split_qrels(dataset_dir: str | Path, splits: Iterable[str]) -> None:
     """`qrels/{split}/t2v.qrels` and `v2t.qrels` for each split, from the rows with a sentence.
 
     Rows with an empty sentence (videos of a release that gives no caption for them) are not
@@ -124,8 +125,8 @@ def build(
     progress: bool = True,
 ) -> BuildReport:
     """Build the dataset folder from `mrw clean` output; returns the split sizes written."""
-    from mrw.bench.runner import git_commit
     from mrw.dataset import build_dataset
+    from mrw.provenance import git_commit
 
     records = list(read_kept(clean_dir))
     if not records:
@@ -151,7 +152,7 @@ def build(
         description=report.card_text(),
         progress=progress,
     )
-    write_qrels(out_dir, present)
+    write_split_qrels(out_dir, present)
     with atomic_write(Path(out_dir) / BUILD_FILE, "w") as handle:
         json.dump(report.as_dict(), handle, indent=2, sort_keys=True)
         handle.write("\n")

@@ -10,9 +10,7 @@ dropped item: id, reason, detail, duplicate_of) and `report.json` (counts and th
 from __future__ import annotations
 
 import dataclasses
-import html
 import json
-import re
 import time
 import unicodedata
 from collections import Counter
@@ -30,6 +28,7 @@ from mrw.atomic import atomic_write
 from mrw.collect.filters import FilterConfig
 from mrw.collect.records import CollectedItem
 from mrw.errors import MRWError
+from mrw.text import unescape_html, words
 
 # The reaction prefixes `mrw collect` accepts ("MRW ...", "MFW ...", "My reaction when ...").
 REACTION_PREFIX = FilterConfig().title_regex()
@@ -153,13 +152,7 @@ class CleanError(MRWError):
 
 def normalize_title(title: str, strip_prefix: bool = False) -> str:
     """Undo HTML escaping (Reddit escapes twice: `&amp;amp;`), NFC, collapse whitespace."""
-    text = title
-    for _ in range(3):  # until stable; at most a few layers of escaping in practice
-        unescaped = html.unescape(text)
-        if unescaped == text:
-            break
-        text = unescaped
-    text = unicodedata.normalize("NFC", text)
+    text = unicodedata.normalize("NFC", unescape_html(title))
     text = "".join(" " if unicodedata.category(c) in ("Cc", "Zs", "Zl", "Zp") else c for c in text)
     text = " ".join(text.split())
     if strip_prefix:
@@ -171,10 +164,6 @@ def strip_reaction_prefix(title: str) -> str:
     """ "MRW my code compiles" -> "my code compiles" (the whole title if it has no prefix)."""
     match = REACTION_PREFIX.match(title)
     return title[match.end() :].lstrip(" \t:,;-\u2013\u2014").strip() if match else title.strip()
-
-
-def words(text: str) -> list[str]:
-    return re.findall(r"[^\W_]+(?:'[^\W_]+)?", text.lower())
 
 
 def looks_english(text: str) -> bool:

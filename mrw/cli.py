@@ -14,7 +14,7 @@ COMMANDS: dict[str, str] = {
     "import": "mrw.commands.import_release",
     "download": "mrw.commands.download",
     "publish": "mrw.commands.publish",
-    "toy": "mrw.toy",
+    "toy": "mrw.commands.toy",
     "stats": "mrw.stats",
 }
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mrw.atomic import atomic_write
+from mrw.provenance import versions
 
 CONTACT_SHEET_CLIPS = 6
 
@@ -134,10 +134,13 @@ def train_pvse_stage(ctx: DemoContext) -> str:
     from rich.console import Console
 
     from mrw.bench.report import metrics_table
-    from mrw.bench.reproduce import TOY, make_plan
+    from mrw.bench.reproduce import make_plan
+    from mrw.catalog import get_dataset
 
     pvse = next(
-        e for e in make_plan("toy", TOY).experiments if e.method == "pvse" and e.overrides["k"] > 1
+        e
+        for e in make_plan("toy", get_dataset("toy")).experiments
+        if e.method == "pvse" and e.overrides["k"] > 1
     )
     (runs,) = _toy_table_runs(ctx, [pvse])
     record = runs.records[0]
@@ -152,11 +155,12 @@ def compare_methods_stage(ctx: DemoContext) -> str:
     """PVSE, PVSE K=1 and the five baselines on the same features: the README toy table's rows
     (ranking losses summing over negatives, which the toy set needs) for one seed."""
     from mrw.bench.compare import compare_runs, write_outputs
-    from mrw.bench.reproduce import TOY, make_plan
+    from mrw.bench.reproduce import make_plan
+    from mrw.catalog import get_dataset
     from mrw.toy import ToyConfig
     from mrw.toy_ceiling import Bounds, bounds
 
-    _toy_table_runs(ctx, make_plan("toy", TOY).experiments)
+    _toy_table_runs(ctx, make_plan("toy", get_dataset("toy")).experiments)
     comparison = ctx.state["comparison"] = compare_runs([ctx.out_dir / "runs"])
     write_outputs(comparison, ctx.out_dir / "compare.md", ctx.out_dir / "compare.json")
     print(comparison.to_markdown(), file=sys.stderr)
@@ -210,14 +214,6 @@ STAGES: list[Stage] = [
 ]
 
 
-def _versions() -> dict[str, str]:
-    import torch
-
-    import mrw
-
-    return {"python": platform.python_version(), "torch": torch.__version__, "mrw": mrw.__version__}
-
-
 def run_demo(ctx: DemoContext, stages: Sequence[Stage] = STAGES) -> list[dict[str, Any]]:
     """Run the stages in order, printing progress; writes `summary.json` after each stage."""
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
@@ -235,7 +231,7 @@ def run_demo(ctx: DemoContext, stages: Sequence[Stage] = STAGES) -> list[dict[st
                 {
                     "num_pairs": ctx.num_pairs,
                     "seed": ctx.seed,
-                    "versions": _versions(),
+                    "versions": versions(),
                     "stages": record,
                 },
                 handle,

@@ -152,7 +152,7 @@ def rehydrate(
     Media fetched by an earlier run (listed in the store's `fetched.jsonl`) is not fetched
     again, so an interrupted re-hydration resumes; failed URLs are tried again.
     """
-    from mrw.build import write_qrels
+    from mrw.build import write_split_qrels
     from mrw.collect.downloader import DownloadRequest, download_many
     from mrw.collect.store import MediaStore
     from mrw.dataset import build_dataset, iter_rows, split_files
@@ -234,7 +234,7 @@ def rehydrate(
         pretty_name=_pretty_name(urls_dir),
         progress=progress,
     )
-    write_qrels(out_dir, splits)
+    write_split_qrels(out_dir, splits)
     counts = Counter(status.values())
     report = {"videos": len(url_of), "by_status": dict(sorted(counts.items()))}
     with atomic_write(Path(out_dir) / REHYDRATE_FILE, "w") as handle:
@@ -287,7 +287,7 @@ def download_original(
     Files go to `$MRW_CACHE/releases/NAME/` (a re-run resumes and skips verified files); the
     dataset goes to `out_dir`, by default where `mrw.load_dataset(NAME)` looks.
     """
-    from mrw.dataset import cache_root, prepared_dir
+    from mrw.catalog import cache_root, prepared_dir
 
     if name not in ORIGINAL_RELEASES:
         raise HubError(f"unknown release {name!r}; known: {', '.join(list_releases())}")
@@ -328,7 +328,7 @@ def download_hub(
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-    from mrw.dataset import cache_root
+    from mrw.catalog import cache_root
 
     try:
         snapshot = Path(snapshot_download(repo_id, repo_type="dataset", revision=revision))

@@ -24,8 +24,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from mrw.atomic import atomic_write
+from mrw.catalog import SPLITS
 from mrw.errors import MRWError
-from mrw.splits import SPLITS
 
 MEDIA_EXTENSIONS = (".mp4", ".gif", ".webm")
 IMPORT_FILE = "import.json"
@@ -359,7 +359,7 @@ def import_release(
     (`{video_id}.mp4|.gif|.webm`; the others are counted as `missing_video` and
     `undecodable_video`). Media is streamed, never all in memory.
     """
-    from mrw.build import write_qrels
+    from mrw.build import write_split_qrels
     from mrw.dataset import build_dataset
 
     selected = _select(release, Path(videos_dir) if videos_dir is not None else None)
@@ -380,7 +380,7 @@ def import_release(
     }.get(release.name, release.name)
     rows = {split: _rows(split, pairs, release.report) for split, pairs in selected.items()}
     build_dataset(rows, out_dir, configs=configs, pretty_name=pretty, progress=progress)
-    write_qrels(out_dir, selected)
+    write_split_qrels(out_dir, selected)
     report = release.report.as_dict()
     report["configs"] = list(configs)
     with atomic_write(Path(out_dir) / IMPORT_FILE, "w") as handle:

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 from mrw.errors import MRWError
 
-SPLITS = ("train", "validation", "test")
-
 
 class SplitError(MRWError):
     """Split sizes that cannot be met."""

@@ -3,7 +3,7 @@
 Per split and overall: pairs, distinct videos, average frames and seconds per video,
 average words per sentence, vocabulary size and average word frequency (words / vocabulary).
 Only metadata columns are read (no media), so it takes seconds even for the full MRW.
-Words are the harness tokenizer's tokens that contain a letter or digit (punctuation
+Words are `mrw.text.words`: the one tokenizer's tokens that contain a letter or digit (punctuation
 tokens are not words), so the vocabulary here is the one the models see.
 """
 
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mrw.dataset import read_table, resolve, split_files
+from mrw.text import words
 
 STAT_LABELS = {
     "pairs": "pairs",
@@ -53,12 +54,6 @@ class DatasetStats:
             "splits": {name: asdict(s) for name, s in self.splits.items()},
             "total": asdict(self.total),
         }
-
-
-def words(sentence: str) -> list[str]:
-    from mrw.bench.text import tokenize
-
-    return [token for token in tokenize(sentence) if any(c.isalnum() for c in token)]
 
 
 def _mean(values: list[float]) -> float | None:

@@ -18,7 +18,6 @@ seed: rebuilding gives byte-identical files.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import math
@@ -28,7 +27,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mrw.dataset import VideoRow, build_dataset, prepared_dir
+from mrw.catalog import get_dataset
+from mrw.dataset import VideoRow, build_dataset
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (230, 40, 40),
@@ -63,9 +63,9 @@ SLIDE = 0.4  # how far a sliding object travels, as a fraction of the frame
 SPLIT_FRACTIONS = (("train", 0.8), ("validation", 1 / 15), ("test", 2 / 15))
 EPOCH = 1_262_304_000  # 2010-01-01: synthetic, fixed post times
 MAX_OVERLAP = 0.08  # how far a segment may reach into its neighbours, as a fraction of the clip
-# Bump when the generated clips or sentences change: it names the prepared copy's folder
-# (`mrw.dataset.prepared_dir`), so a stale cached toy set and its cached features are not reused.
-TOY_VERSION = 2
+# The catalogue record's version: bump it there when the generated clips or sentences change.
+# It names the prepared copy's folder, so a stale cached toy set and its features are not reused.
+TOY_VERSION = get_dataset("toy").version
 
 
 @dataclass(frozen=True)
@@ -315,68 +315,3 @@ def build_toy(
         card_metadata={"license": "mit", "language": ["en"]},
         progress=progress,
     )
-
-
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "toy",
-        help="build the synthetic polysemous toy set (offline, seconds)",
-        description="Build the synthetic polysemous video-text toy set in the MRW format. "
-        "The same arguments always give byte-identical files.",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help=f"output folder (default: where load_dataset('toy') looks, {prepared_dir('toy')})",
-    )
-    parser.add_argument(
-        "--num-pairs", type=int, default=1500, help="pairs in all splits (default 1500)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--size", type=int, default=64, help="frame side in pixels (default 64)")
-    parser.add_argument(
-        "--kind",
-        choices=("video", "image"),
-        default="video",
-        help="video: polysemous GIF clips (default); image: still images with 2-4 objects and "
-        "five captions each, the image-text set `toy-image` (module mrw.toy_image)",
-    )
-    parser.add_argument(
-        "--num-images",
-        type=int,
-        default=450,
-        help="--kind image: images in all splits (default 450)",
-    )
-    parser.add_argument(
-        "--ceiling",
-        action="store_true",
-        help="print the validation and test splits' retrieval ceiling (a perfect perceiver "
-        "guessing among the clips a sentence fits) and chance; builds nothing",
-    )
-    parser.set_defaults(func=_main)
-    return parser
-
-
-def _main(args: argparse.Namespace) -> int:
-    from mrw.cliutil import fail
-
-    if args.kind == "image":
-        from mrw.toy_image import main as image_main
-
-        return image_main(args)
-    if args.num_pairs < 3:
-        fail(f"--num-pairs must be at least 3 (one per split), got {args.num_pairs}")
-    if not 16 <= args.size <= 512:
-        fail(f"--size must be between 16 and 512 pixels, got {args.size}")
-    if args.ceiling:
-        from mrw.toy_ceiling import bounds, format_bounds
-
-        config = ToyConfig(args.num_pairs, args.seed, args.size)
-        print("\n\n".join(format_bounds(bounds(config, split)) for split in ("validation", "test")))
-        return 0
-    out = args.out or prepared_dir("toy")
-    build_toy(out, num_pairs=args.num_pairs, seed=args.seed, size=args.size, progress=True)
-    sizes = ToyConfig(args.num_pairs, args.seed, args.size).split_sizes()
-    print(f"toy set written to {out}: " + ", ".join(f"{k} {v}" for k, v in sizes.items()))
-    return 0

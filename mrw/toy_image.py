@@ -25,11 +25,12 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from mrw.catalog import get_dataset
 from mrw.dataset import VideoRow, build_dataset
 from mrw.toy import BACKGROUNDS, COLOURS, SHAPES, SPLIT_FRACTIONS, _polygon
 
-# Bump when the generated images or captions change: it names the prepared folder.
-TOY_IMAGE_VERSION = 1
+# The catalogue's version names the prepared folder: bump it when images or captions change.
+TOY_IMAGE_VERSION = get_dataset("toy-image").version
 CAPTIONS_PER_IMAGE = 5
 REGIONS = (
     "top left",
@@ -201,8 +202,8 @@ def build_toy_image(
 
 def main(args: argparse.Namespace) -> int:
     """`mrw toy --kind image`: build the set where `load_dataset("toy-image")` looks (or --out)."""
+    from mrw.catalog import prepared_dir
     from mrw.cliutil import fail
-    from mrw.dataset import prepared_dir
 
     if args.num_images < 3:
         fail(f"--num-images must be at least 3 (one per split), got {args.num_images}")

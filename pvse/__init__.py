@@ -1,6 +1,9 @@
 """PVSE (Polysemous Visual-Semantic Embedding, Song & Soleymani, CVPR 2019).
 
-`pvse.encoders` holds the global encoders every method shares (video/text biGRU, image fc),
-`pvse.pie_net` the Polysemous Instance Embedding network, `pvse.losses` the MIL ranking,
-diversity and MMD losses, and `pvse.method` the `pvse` method registered with the harness.
+`pvse.pie_net` holds the Polysemous Instance Embedding network, `pvse.losses` the MIL ranking,
+diversity and MMD losses, and `pvse.method` the `pvse` method; importing this package
+registers it with the harness (the global encoders it shares with the baselines are
+`mrw.bench.encoders`).
 """
+
+from pvse import method as method  # registers `pvse`

@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mrw.bench.encoders import Encoded, ImageEncoder, TextEncoder, VideoEncoder
 from mrw.bench.method import Batch, Method, MethodContext
 from mrw.bench.registry import register_method
 from mrw.errors import MRWError
-from pvse.encoders import Encoded, ImageEncoder, TextEncoder, VideoEncoder
 from pvse.losses import Kernel, combine_losses, diversity_loss, mil_loss, mmd_loss
 from pvse.pie_net import PIENet
 
@@ -118,6 +118,7 @@ class PVSE(Method):
     """Polysemous Visual-Semantic Embedding (Song & Soleymani, CVPR 2019)."""
 
     name = "pvse"
+    paper = 'Song & Soleymani, "Polysemous Visual-Semantic Embedding for Cross-Modal Retrieval", CVPR 2019'
     config_class = PVSEConfig
 
     def __init__(self, config: PVSEConfig, context: MethodContext) -> None:

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from mrw.bench.data import SplitFeatures
-from mrw.bench.features import FeatureSpec, save_features
+from mrw.bench.features import save_features
 from mrw.bench.method import Batch, Method, MethodContext
 from mrw.bench.registry import register_method
 from mrw.bench.runner import RunOptions
@@ -82,11 +82,9 @@ def synthetic_options(cache: Path, runs: Path, **overrides) -> RunOptions:
         progress=False,
         eval_batch_size=64,
     )
-    options = dataclasses.replace(options, **overrides)
+    options = dataclasses.replace(options, **overrides).resolved()
     for i, (split, size) in enumerate(SIZES.items()):
-        spec = FeatureSpec(
-            dataset, split, options.backbone, options.weights, options.fps, NUM_FRAMES, 8
-        )
+        spec = options.feature_spec(split)
         if not spec.cache_path(cache / "").is_file():
             save_features(spec.cache_path(cache), make_split(split, size, seed=100 + i), spec)
     return options

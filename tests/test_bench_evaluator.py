@@ -10,7 +10,12 @@ import torch
 
 from leaderboard.metrics import ranks_to_metrics
 from leaderboard.runfile import write_run
-from mrw.bench.evaluator import evaluate_scores, first_relevant_ranks, similarity_matrix, tie_order
+from mrw.bench.evaluator import (
+    evaluate_scores,
+    matrix_first_relevant_ranks,
+    similarity_matrix,
+    tie_order,
+)
 from mrw.bench.method import Method
 
 
@@ -77,7 +82,7 @@ def test_ranks_agree_with_the_written_run_files(tmp_path) -> None:
 
 def test_query_without_relevant_document_is_not_found() -> None:
     scores = torch.rand(3, 4)
-    ranks = first_relevant_ranks(
+    ranks = matrix_first_relevant_ranks(
         scores, torch.tensor([0, 2]), torch.tensor([1, 3]), tie_order(list("abcd"))
     )
     assert ranks[1] == 0 and ranks[0] >= 1 and ranks[2] >= 1

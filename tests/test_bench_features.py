@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import mrw
+import mrw.catalog
 from mrw.bench.features import FeatureError, FeatureSpec, build_backbone, extract_features
 from mrw.dataset import VideoRow, build_dataset
 
@@ -61,7 +62,7 @@ def test_features_per_distinct_video_and_cached(dataset, monkeypatch) -> None:
     assert feats.lengths.tolist() == [4, 4, 4]  # short clips repeat their last frame
     assert feats.features.float().abs().sum() > 0
     assert used.cache_path().is_file() and str(used.cache_path()).startswith(
-        str(mrw.dataset.cache_root())
+        str(mrw.catalog.cache_root())
     )
 
     def no_decoding(*args, **kwargs):

@@ -13,9 +13,9 @@ from mrw.bench.text import (
     GloveError,
     Vocabulary,
     load_glove,
-    tokenize,
     word_vectors,
 )
+from mrw.text import tokenize
 
 
 def test_tokenize_keeps_contractions_and_punctuation() -> None:

@@ -8,7 +8,8 @@ import pytest
 
 from mrw.cli import main
 from mrw.dataset import VideoRow, build_dataset
-from mrw.stats import compute_stats, words
+from mrw.stats import compute_stats
+from mrw.text import words
 
 
 @pytest.fixture(scope="module")

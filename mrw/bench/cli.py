@@ -8,6 +8,7 @@ from mrw.cliutil import build_parser, dispatch
 
 # sub-command -> module defining `register(subparsers)`.
 COMMANDS: dict[str, str] = {
+    "list": "mrw.bench.cli_list",
     "features": "mrw.bench.cli_features",
     "run": "mrw.bench.cli_run",
     "compare": "mrw.bench.compare",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-SPLITS = ("train", "validation", "test")
+from mrw.catalog import SPLITS, list_datasets
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,13 +13,13 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--dataset",
         default="toy",
-        help="toy, mrw, tgif, toy-image, coco, flickr30k, or a dataset folder (default: toy)",
+        help=f"{', '.join(list_datasets())}, or a dataset folder (default: toy)",
     )
     group.add_argument(
         "--backbone",
-        help="torchvision model per frame, histogram (regional colour histograms, no learning), or "
-        "precomp (features imported with `mrw import precomp`) (default: resnet152; toy sets: "
-        "histogram)",
+        help="torchvision model per frame, histogram (regional colour histograms, no "
+        "learning), or precomp (features imported with `mrw import precomp`) (default: the "
+        "dataset's: resnet152; toy sets: histogram)",
     )
     group.add_argument(
         "--weights",
@@ -35,16 +35,17 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="keep the CNN's last convolutional map (7x7 cells at 224 px) as local features, "
-        "PVSE's image side (default: on for image-text sets: toy-image, coco, flickr30k)",
+        "PVSE's image side (default: on for image datasets: toy-image, coco, flickr30k)",
     )
     group.add_argument(
         "--num-frames",
         type=int,
-        default=8,
-        help="frames per video (default: 8; image-text sets: 1)",
+        help="frames per video (default: the dataset's, 8 for all built-in)",
     )
     group.add_argument(
-        "--fps", type=float, default=8.0, help="sampling rate before picking frames (default: 8)"
+        "--fps",
+        type=float,
+        help="sampling rate before picking frames (default: the dataset's, 8 for all built-in)",
     )
     group.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     group.add_argument(
@@ -72,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> int:
     from mrw.bench import distributed as dist_util
-    from mrw.bench.features import FeatureSpec, extract_features
+    from mrw.bench.features import extract_features
     from mrw.bench.runner import RunOptions, resolve_device
     from mrw.cliutil import fail
 
@@ -93,18 +94,8 @@ def main(args: argparse.Namespace) -> int:
     device = dist_util.local_device(resolve_device(options.device))
     dist_util.init(device)
     for split in splits:
-        spec = FeatureSpec(
-            options.dataset,
-            split,
-            options.backbone,
-            options.weights,
-            options.fps,
-            options.num_frames,
-            options.image_size,
-            options.grid,
-        )
         features, used = extract_features(
-            spec, device, workers=args.workers, overwrite=args.overwrite
+            options.feature_spec(split), device, workers=args.workers, overwrite=args.overwrite
         )
         if dist_util.is_main():
             print(

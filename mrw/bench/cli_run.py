@@ -37,8 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_data_arguments(parser)
     train = parser.add_argument_group("training")
-    train.add_argument("--epochs", type=int, help="default: 30 (toy: 12)")
-    train.add_argument("--batch-size", type=int, default=128)
+    train.add_argument("--epochs", type=int, help="default: the dataset's (30; toy: 12)")
+    train.add_argument(
+        "--batch-size", type=int, help="training pairs per batch (default: the dataset's, 128)"
+    )
     train.add_argument(
         "--lr",
         type=float,

@@ -86,14 +86,16 @@ def tie_order(doc_ids: Sequence[str], device: torch.device | str = "cpu") -> Ten
 
 
 @torch.inference_mode()
-def first_relevant_ranks(
+def matrix_first_relevant_ranks(
     scores: Tensor,
     rel_query: Tensor,
     rel_doc: Tensor,
     doc_order: Tensor,
     chunk_bytes: int = CHUNK_BYTES,
 ) -> np.ndarray:
-    """1-based rank of each query's first relevant document, exactly, ties as trec_eval.
+    """1-based rank of each query's first relevant document in a dense score matrix, exactly,
+    ties as trec_eval (the scorer's `leaderboard.score.first_relevant_ranks` does the same
+    from a run file; both feed `leaderboard.metrics`).
 
     `scores` is `[Nq, Nd]` (a transposed view is fine); relevance is the list of
     (`rel_query[i]`, `rel_doc[i]`) pairs; `doc_order` comes from `tie_order`. Queries
@@ -156,8 +158,10 @@ def evaluate_scores(
     device = scores.device
     sentences = torch.arange(len(sentence_ids), device=device)
     pair_video = pair_video.to(device)
-    t2v = first_relevant_ranks(scores.T, sentences, pair_video, tie_order(video_ids, device))
-    v2t = first_relevant_ranks(scores, pair_video, sentences, tie_order(sentence_ids, device))
+    t2v = matrix_first_relevant_ranks(scores.T, sentences, pair_video, tie_order(video_ids, device))
+    v2t = matrix_first_relevant_ranks(
+        scores, pair_video, sentences, tie_order(sentence_ids, device)
+    )
     metrics = combine(
         ranks_to_metrics(t2v, gallery_size=len(video_ids)),
         ranks_to_metrics(v2t, gallery_size=len(sentence_ids)),

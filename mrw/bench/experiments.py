@@ -123,8 +123,10 @@ def run_experiments(
 def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     """Training flags of the multi-run commands (`sweep`, `reproduce`)."""
     group = parser.add_argument_group("training")
-    group.add_argument("--epochs", type=int, help="default: 30 (toy: 12)")
-    group.add_argument("--batch-size", type=int, default=128)
+    group.add_argument("--epochs", type=int, help="default: the dataset's (30; toy: 12)")
+    group.add_argument(
+        "--batch-size", type=int, help="training pairs per batch (default: the dataset's, 128)"
+    )
     group.add_argument("--lr", type=float, help="default: each method's own")
     group.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
     group.add_argument(

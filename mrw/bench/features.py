@@ -26,12 +26,11 @@ from torch import Tensor, nn
 from mrw.atomic import atomic_write
 from mrw.bench import distributed as dist_util
 from mrw.bench.data import SplitFeatures
-from mrw.dataset import prepared_dir
+from mrw.catalog import cache_root, find_dataset
 from mrw.errors import MRWError
 
 log = logging.getLogger(__name__)
 
-NAMED_DATASETS = ("toy", "mrw", "tgif", "toy-image")
 GRID_CELLS = 7  # side of the histogram backbone's grid (ResNet-152's map at 224 px is 7 x 7)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -68,42 +67,18 @@ class FeatureSpec:
             name = f"{self.backbone}-{self.weights}-fps{self.fps:g}-t{self.num_frames}-s{self.image_size}{layout}-v{CACHE_VERSION}.pt"
         # A named dataset's features go under its prepared folder's name (`toy-v2`): a new
         # toy generator version then never reads features of the old clips.
-        folder = (
-            prepared_dir(self.dataset).name
-            if self.dataset in NAMED_DATASETS
-            else dataset_slug(self.dataset)
-        )
+        record = find_dataset(self.dataset)
+        folder = record.folder.name if record else dataset_slug(self.dataset)
         return root / "features" / folder / self.split / name
-
-
-def cache_root() -> Path:
-    """The toolkit's cache root (`$MRW_CACHE`, else `~/.cache/mrw`), shared with `mrw.dataset`."""
-    from mrw.dataset import cache_root as root
-
-    return root().expanduser()
 
 
 def dataset_slug(dataset: str) -> str:
     """A folder name for a dataset: its name, or a dataset folder's name plus a path hash."""
-    if dataset in NAMED_DATASETS:
+    if find_dataset(dataset):
         return dataset
     resolved = str(Path(dataset).expanduser().resolve()) if Path(dataset).exists() else dataset
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(resolved).name or "dataset")
     return f"{stem}-{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
-
-
-IMAGE_DATASETS = ("toy-image", "coco", "flickr30k")
-
-
-def default_backbone(dataset: str) -> tuple[str, int]:
-    """(backbone, image size): ResNet-152 at 224 as in the paper; colour histograms for the
-    toy sets."""
-    return ("histogram", 64) if dataset in ("toy", "toy-image") else ("resnet152", 224)
-
-
-def is_image_dataset(dataset: str) -> bool:
-    """Whether the dataset's items are still images (one frame, grid features by default)."""
-    return dataset in IMAGE_DATASETS
 
 
 def _imagenet_state_dict(backbone: str) -> dict[str, Tensor] | None:

@@ -54,7 +54,8 @@ class Method(nn.Module, ABC):
 
     Embeddings are `[B, K, D]`, K = 1 for single-embedding methods. Subclasses set `name`
     and `config_class` (a dataclass of the method's hyper-parameters with its paper's
-    defaults) and are registered with `mrw.bench.registry.register_method`.
+    defaults), cite their `paper`, and are registered with
+    `mrw.bench.registry.register_method` when their module is imported.
 
     `default_lr` is the method's own learning rate, used when a run does not set `--lr`:
     the harness trains every method with AMSGrad, but a linear map (DeViSE) and a biGRU
@@ -63,6 +64,7 @@ class Method(nn.Module, ABC):
     """
 
     name: ClassVar[str]
+    paper: ClassVar[str] = ""  # the method's source: authors, title, venue and year
     config_class: ClassVar[type]
     default_lr: ClassVar[float] = 2e-4  # PVSE's (Song & Soleymani 2019, and its reference code)
 

@@ -1,10 +1,22 @@
-"""Methods by name (timm/open_clip style): `list_methods()`, `create_method(name, ...)`."""
+"""Methods by name (timm's registry pattern): `list_methods()`, `create_method(name, ...)`.
+
+A method registers itself when its module is imported (`@register_method`). The harness
+imports no method package by name: packages that provide methods declare an entry point in
+the `mrw.methods` group (this project's `pvse` and `baselines` do, in `pyproject.toml`), and
+the registry imports every such package the first time a method is looked up. A third-party
+package adds methods the same way, with no change here:
+
+    [project.entry-points."mrw.methods"]
+    my_method = "my_package.my_method"
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import importlib
 from collections.abc import Mapping
+from importlib.metadata import distributions
 from typing import Any, TypeVar
 
 from mrw.bench.method import Method, MethodContext
@@ -12,16 +24,9 @@ from mrw.errors import MRWError
 
 M = TypeVar("M", bound=type[Method])
 
+ENTRY_POINT_GROUP = "mrw.methods"
 _METHODS: dict[str, type[Method]] = {}
-# Modules whose import registers the built-in methods.
-_BUILTIN_MODULES = (
-    "pvse.method",
-    "baselines.devise",
-    "baselines.vsepp",
-    "baselines.order",
-    "baselines.corr_ae",
-    "baselines.dual_path",
-)
+_loaded_plugins = False
 
 
 class UnknownMethodError(MRWError):
@@ -29,36 +34,62 @@ class UnknownMethodError(MRWError):
 
 
 def register_method(cls: M) -> M:
-    """Class decorator: make a `Method` subclass available under `cls.name`."""
+    """Class decorator: make a `Method` subclass available under `cls.name`.
+
+    Raises:
+        ValueError: another class is already registered under that name.
+    """
     if cls.name in _METHODS and _METHODS[cls.name] is not cls:
         raise ValueError(f"method {cls.name!r} is registered twice")
     _METHODS[cls.name] = cls
     return cls
 
 
-def _load_builtins() -> None:
-    for module in _BUILTIN_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:  # a real missing dependency inside the module
-                raise
+def _load_plugins() -> None:
+    """Import every package that declares methods in the `mrw.methods` entry-point group.
+
+    Every installed distribution is asked, not only the first of each name: a stale
+    `*.egg-info` folder in the working directory must not hide the installed metadata.
+    """
+    global _loaded_plugins
+    if _loaded_plugins:
+        return
+    modules = {
+        entry_point.module
+        for dist in distributions()
+        for entry_point in dist.entry_points
+        if entry_point.group == ENTRY_POINT_GROUP
+    }
+    for module in sorted(modules):
+        importlib.import_module(module)
+    _loaded_plugins = True
 
 
-def list_methods() -> list[str]:
-    _load_builtins()
-    return sorted(_METHODS)
+def list_methods(pattern: str = "*") -> list[str]:
+    """Names of the registered methods matching a shell-style `pattern`, sorted."""
+    _load_plugins()
+    return sorted(name for name in _METHODS if fnmatch.fnmatch(name, pattern))
 
 
 def get_method_class(name: str) -> type[Method]:
-    _load_builtins()
+    """The class registered as `name`.
+
+    Raises:
+        UnknownMethodError: no method of that name is registered.
+    """
+    _load_plugins()
     if name not in _METHODS:
         raise UnknownMethodError(f"unknown method {name!r}; known: {', '.join(sorted(_METHODS))}")
     return _METHODS[name]
 
 
 def make_config(name: str, overrides: Mapping[str, Any] | None = None) -> Any:
-    """The method's default config with `overrides` applied (unknown keys are an error)."""
+    """The method's default config with `overrides` applied.
+
+    Raises:
+        UnknownMethodError: unknown method.
+        MRWError: an override names a field the method's config does not have.
+    """
     cls = get_method_class(name)
     fields = {f.name for f in dataclasses.fields(cls.config_class)}
     overrides = dict(overrides or {})
@@ -71,5 +102,6 @@ def make_config(name: str, overrides: Mapping[str, Any] | None = None) -> Any:
 def create_method(
     name: str, context: MethodContext, overrides: Mapping[str, Any] | None = None
 ) -> Method:
+    """An untrained instance of method `name` with its config (defaults + `overrides`)."""
     cls = get_method_class(name)
     return cls(make_config(name, overrides), context)

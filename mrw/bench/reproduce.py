@@ -25,14 +25,14 @@ from mrw.atomic import atomic_write
 from mrw.bench.experiments import Experiment
 from mrw.bench.runner import RunOptions
 from mrw.bench.sweep import ABLATIONS, FULL_MODEL, SweepSpec
+from mrw.catalog import DatasetRecord, PaperSettings, get_dataset, list_datasets
 from mrw.errors import MRWError
 
 BASELINES = ("devise", "vsepp", "order", "corr_ae", "dual_path")
-PAPER_EPOCHS = 30
-PAPER_BATCH = 128
 K_GRID = list(range(9))
 DIV_GRID = [0.0, 0.01, 0.1, 1.0]  # decades around the paper's λ1 = 0.1
 MMD_GRID = [0.0, 0.001, 0.01, 0.1]  # decades around the paper's λ2 = 0.01
+FIGURES = ("fig5", "fig6", "fig7")
 
 # Assumed throughput on one current datacenter GPU (A100/H100 class, bf16), for the estimate
 # only: CNN feature extraction including decoding, and training/validation on cached features.
@@ -40,44 +40,15 @@ GPU_FRAMES_PER_S = 2500.0
 GPU_TRAIN_PAIRS_PER_S = 6000.0
 
 
-@dataclass(frozen=True)
-class PaperDataset:
-    """A dataset as the paper trains on it (sizes of the released splits, for the estimate)."""
-
-    name: str
-    num_frames: int  # T
-    k: int  # the paper's K
-    table: str
-    videos: int
-    train_pairs: int
-    eval_pairs: int  # validation + test sentences scored per epoch and at the end
+def paper_datasets() -> dict[str, DatasetRecord]:
+    """The catalogued datasets that have paper settings, by their table name."""
+    records = (get_dataset(name) for name in list_datasets())
+    return {record.paper.table: record for record in records if record.paper}
 
 
-DATASETS = {
-    "tgif": PaperDataset(
-        "tgif",
-        num_frames=8,
-        k=3,
-        table="table3",
-        videos=100_000,
-        train_pairs=80_000,
-        eval_pairs=45_000,
-    ),
-    "mrw": PaperDataset(
-        "mrw",
-        num_frames=4,
-        k=5,
-        table="table4",
-        videos=50_107,
-        train_pairs=44_107,
-        eval_pairs=6_000,
-    ),
-}
-TOY = PaperDataset(
-    "toy", num_frames=8, k=5, table="toy", videos=1_500, train_pairs=1_200, eval_pairs=300
-)
-TABLES = {"table3": DATASETS["tgif"], "table4": DATASETS["mrw"], "toy": TOY}
-TARGETS = ("table3", "table4", "fig5", "fig6", "fig7", "toy")
+def targets() -> list[str]:
+    """Every target: the tables of the catalogued datasets, then the figures."""
+    return [*paper_datasets(), *FIGURES]
 
 
 class ReproduceError(MRWError):
@@ -89,7 +60,7 @@ class Plan:
     """What one target runs on one dataset: a table of experiments, or sweeps for a figure."""
 
     target: str
-    dataset: PaperDataset
+    dataset: DatasetRecord
     experiments: list[Experiment] = dataclasses.field(default_factory=list)
     sweeps: list[SweepSpec] = dataclasses.field(default_factory=list)
 
@@ -97,9 +68,15 @@ class Plan:
         return self.experiments + [e for spec in self.sweeps for _, _, e in spec.experiments()]
 
 
-def pvse_overrides(dataset: PaperDataset, **changes: Any) -> dict[str, Any]:
+def pvse_overrides(dataset: DatasetRecord, **changes: Any) -> dict[str, Any]:
     """PVSE at the paper's settings for `dataset` (its defaults already hold margin and λs)."""
-    return {"k": dataset.k, "margin": 0.1, "div_weight": 0.1, "mmd_weight": 0.01, **changes}
+    return {"k": _paper(dataset).k, "margin": 0.1, "div_weight": 0.1, "mmd_weight": 0.01, **changes}
+
+
+def _paper(dataset: DatasetRecord) -> PaperSettings:
+    if dataset.paper is None:
+        raise ReproduceError(f"the {dataset.name} dataset has no paper settings to reproduce")
+    return dataset.paper
 
 
 def _summing_negatives(experiment: Experiment) -> Experiment:
@@ -114,17 +91,25 @@ def _summing_negatives(experiment: Experiment) -> Experiment:
     )
 
 
-def make_plan(target: str, dataset: PaperDataset) -> Plan:
-    if target in TABLES:
+def make_plan(target: str, dataset: DatasetRecord) -> Plan:
+    """The experiments of `target` (a table or a figure) on `dataset` at its paper's settings.
+
+    Raises:
+        ReproduceError: an unknown target, or a dataset without paper settings.
+    """
+    paper = _paper(dataset)
+    if target == paper.table:
         experiments = [Experiment(m, {}, m) for m in BASELINES]
         experiments += [
             Experiment("pvse", pvse_overrides(dataset, k=1), "pvse K=1"),
-            Experiment("pvse", pvse_overrides(dataset), f"pvse K={dataset.k}"),
+            Experiment("pvse", pvse_overrides(dataset), f"pvse K={paper.k}"),
         ]
-        if dataset is TOY:
+        if not paper.hardest_negative:
             experiments = [_summing_negatives(e) for e in experiments]
         return Plan(target, dataset, experiments=experiments)
-    base = pvse_overrides(dataset, **({"max_violation": False} if dataset is TOY else {}))
+    if target in paper_datasets():
+        raise ReproduceError(f"{target} is not the {dataset.name} table ({paper.table} is)")
+    base = pvse_overrides(dataset, **({} if paper.hardest_negative else {"max_violation": False}))
     if target == "fig5":
         return Plan(target, dataset, sweeps=[SweepSpec("k", K_GRID, base=base)])
     if target == "fig6":
@@ -139,49 +124,51 @@ def make_plan(target: str, dataset: PaperDataset) -> Plan:
                 SweepSpec("mmd_weight", MMD_GRID, base=base),
             ],
         )
-    raise ReproduceError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
+    raise ReproduceError(f"unknown target {target!r}; choose from {', '.join(targets())}")
 
 
-def datasets_for(target: str, chosen: str | None) -> list[PaperDataset]:
-    """Tables are tied to one dataset each; figures run on TGIF and MRW unless one is chosen."""
-    if target in TABLES:
-        dataset = TABLES[target]
+def datasets_for(target: str, chosen: str | None) -> list[DatasetRecord]:
+    """Tables are tied to one dataset each; figures run on every dataset the paper's figures
+    used (`PaperSettings.figures`) unless one is chosen."""
+    tables = paper_datasets()
+    if target in tables:
+        dataset = tables[target]
         if chosen and chosen != dataset.name:
             raise ReproduceError(
                 f"{target} is the {dataset.name} table; --dataset {chosen} does not apply"
             )
         return [dataset]
     if chosen:
-        if chosen not in (*DATASETS, TOY.name):
-            raise ReproduceError(f"--dataset must be one of {', '.join(DATASETS)} or {TOY.name}")
-        return [TOY if chosen == TOY.name else DATASETS[chosen]]
-    return list(DATASETS.values())
+        record = get_dataset(chosen)
+        _paper(record)
+        return [record]
+    return [record for record in tables.values() if _paper(record).figures]
 
 
-def paper_options(dataset: PaperDataset, base: RunOptions) -> RunOptions:
-    """The paper's run options for `dataset` (the toy set: the harness's toy defaults);
-    paths, device and GloVe come from `base`."""
-    if dataset is TOY:
-        return dataclasses.replace(base, dataset=TOY.name).resolved()
+def paper_options(dataset: DatasetRecord, base: RunOptions) -> RunOptions:
+    """The paper's run options for `dataset` (features, frames, batch, epochs); paths, device
+    and GloVe come from `base`, and so do epochs when `base` sets them."""
+    paper = _paper(dataset).training
     return dataclasses.replace(
         base,
         dataset=dataset.name,
-        num_frames=dataset.num_frames,
-        batch_size=PAPER_BATCH,
-        epochs=base.epochs or PAPER_EPOCHS,
-        backbone="resnet152",
-        weights="imagenet",
-        image_size=224,
+        num_frames=paper.num_frames,
+        fps=paper.fps,
+        batch_size=paper.batch_size,
+        epochs=base.epochs or paper.epochs,
+        backbone=paper.backbone,
+        weights=paper.weights,
+        image_size=paper.image_size,
     ).resolved()
 
 
 def estimate_gpu_hours(plan: Plan, options: RunOptions, seeds: int) -> tuple[float, float]:
     """(feature extraction hours, training hours) on one GPU at the assumed throughputs."""
-    d = plan.dataset
-    features = d.videos * d.num_frames / GPU_FRAMES_PER_S
-    per_epoch = (d.train_pairs + d.eval_pairs) / GPU_TRAIN_PAIRS_PER_S
+    paper = _paper(plan.dataset)
+    features = paper.videos * paper.training.num_frames / GPU_FRAMES_PER_S
+    per_epoch = (paper.train_pairs + paper.eval_pairs) / GPU_TRAIN_PAIRS_PER_S
     runs = len(plan.all_experiments()) * seeds
-    return features / 3600, runs * (options.epochs or PAPER_EPOCHS) * per_epoch / 3600
+    return features / 3600, runs * (options.epochs or paper.training.epochs) * per_epoch / 3600
 
 
 def _duration(hours: float) -> str:
@@ -191,7 +178,8 @@ def _duration(hours: float) -> str:
 def describe(plan: Plan, options: RunOptions, seeds: list[int]) -> str:
     glove = f"from {options.glove}" if options.glove else "NOT given (random word vectors)"
     header = (
-        f"{plan.target} on {plan.dataset.name}: T={options.num_frames}, paper K={plan.dataset.k}, "
+        f"{plan.target} on {plan.dataset.name}: T={options.num_frames}, "
+        f"paper K={_paper(plan.dataset).k}, "
         f"batch {options.batch_size}, {options.epochs} epochs, "
         f"{options.backbone} ({options.weights}) at {options.image_size}px, GloVe {glove}, seeds {seeds}"
     )
@@ -259,11 +247,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "(mrw download / mrw import), ImageNet ResNet-152 weights and, for the paper's "
         "numbers, --glove.",
     )
-    parser.add_argument("target", choices=TARGETS)
+    parser.add_argument("target", choices=targets())
     parser.add_argument(
         "--dataset",
-        choices=(*DATASETS, TOY.name),
-        help="figures: only this dataset, or the toy set (default: tgif and mrw)",
+        choices=[d.name for d in paper_datasets().values()],
+        help="figures: only this dataset (default: every dataset of the paper's figures)",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="print the plan and estimate, run nothing"
@@ -271,7 +259,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--epochs",
         type=int,
-        help=f"override the paper's {PAPER_EPOCHS} epochs (e.g. a quick check)",
+        help="override the paper's epochs (e.g. a quick check)",
     )
     parser.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per configuration (default: 1)")

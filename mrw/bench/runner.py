@@ -13,8 +13,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import platform
-import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -25,7 +23,9 @@ import torch
 
 from mrw.atomic import atomic_write
 from mrw.bench import distributed as dist_util
+from mrw.catalog import find_dataset, training_defaults
 from mrw.errors import MRWError
+from mrw.provenance import git_commit, versions
 
 if TYPE_CHECKING:
     from mrw.bench.data import PairData, SplitFeatures
@@ -48,22 +48,23 @@ class RunRecordError(MRWError):
 class RunOptions:
     """Everything about a run except the method's own hyper-parameters.
 
-    `None` means "the default" (see `resolved`): the dataset's for features and epochs (the
-    toy set uses colour histograms, no CNN, at low resolution and few epochs, so that it
-    trains on a laptop CPU), the method's own for the learning rate (`Method.default_lr`).
+    `None` means "the default" (see `resolved`): the dataset's catalogue record for features,
+    frames, epochs and batch size (`mrw.catalog.TrainingDefaults`; the toy set uses colour
+    histograms at low resolution and few epochs, so that it trains on a laptop CPU), the
+    method's own for the learning rate (`Method.default_lr`).
     """
 
     dataset: str = "toy"
     split: str = "test"  # the evaluated split; model selection always uses validation
     epochs: int | None = None
-    batch_size: int = 128
+    batch_size: int | None = None
     lr: float | None = None
     lr_patience: int = 1
     grad_clip: float = 2.0
     seed: int = 0
     device: str = "auto"  # "auto" = CUDA when available, else CPU
-    num_frames: int = 8
-    fps: float = 8.0
+    num_frames: int | None = None
+    fps: float | None = None
     image_size: int | None = None
     grid: bool | None = None  # local features = the CNN's last map's cells (default: image sets)
     backbone: str | None = None
@@ -83,23 +84,36 @@ class RunOptions:
     def resolved(self, method: str | None = None) -> RunOptions:
         """A copy with every dataset default and, given the `method`, its learning rate
         filled in (what `config.json` records)."""
-        from mrw.bench.features import default_backbone, is_image_dataset
         from mrw.bench.registry import get_method_class
 
-        backbone, size = default_backbone(self.dataset)
-        toy = self.dataset in ("toy", "toy-image")
-        image = is_image_dataset(self.dataset)
-        return dataclasses.replace(
-            self,
-            epochs=self.epochs if self.epochs is not None else (12 if toy else 30),
-            backbone=self.backbone or backbone,
-            image_size=self.image_size or size,
-            num_frames=1 if image else self.num_frames,  # a still has one frame
-            grid=self.grid if self.grid is not None else image,
-            weights=self.weights or ("none" if toy else "imagenet"),
-            lr=self.lr
-            if self.lr is not None or method is None
-            else get_method_class(method).default_lr,
+        defaults = training_defaults(self.dataset)
+        filled = {
+            name: getattr(defaults, name)
+            for name in ("epochs", "batch_size", "num_frames", "fps", "image_size", "backbone")
+            if getattr(self, name) is None
+        }
+        if self.weights is None:
+            filled["weights"] = defaults.weights
+        if self.grid is None:  # image datasets: the CNN's grid cells are the local features
+            record = find_dataset(self.dataset)
+            filled["grid"] = record is not None and record.modality == "image"
+        if self.lr is None and method is not None:
+            filled["lr"] = get_method_class(method).default_lr
+        return dataclasses.replace(self, **filled)
+
+    def feature_spec(self, split: str) -> FeatureSpec:
+        """The feature cache key of `split` under these (resolved) options."""
+        from mrw.bench.features import FeatureSpec
+
+        return FeatureSpec(
+            self.dataset,
+            split,
+            self.backbone,
+            self.weights,
+            self.fps,
+            self.num_frames,
+            self.image_size,
+            bool(self.grid),
         )
 
 
@@ -138,47 +152,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise MRWError("--device cuda asked for, but no CUDA device is available")
     return device
-
-
-def versions() -> dict[str, str]:
-    import mrw
-
-    out = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "mrw-toolkit": mrw.__version__,
-    }
-    try:
-        import torchvision
-
-        out["torchvision"] = torchvision.__version__
-    except ImportError:
-        pass
-    return out
-
-
-def git_commit() -> str | None:
-    """The project's commit, with "-dirty" when tracked files differ from it."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "diff", "--quiet", "HEAD", "--"],
-            cwd=root,
-            capture_output=True,
-            timeout=30,
-            check=False,
-        ).returncode
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return f"{commit}-dirty" if dirty == 1 else commit or None
 
 
 def _config_hash(config: Mapping[str, Any]) -> str:
@@ -269,7 +242,7 @@ def run_method(
     from leaderboard.runfile import write_run
     from mrw.bench.data import PairData
     from mrw.bench.evaluator import evaluate
-    from mrw.bench.features import FeatureSpec, extract_features
+    from mrw.bench.features import extract_features
     from mrw.bench.method import MethodContext
     from mrw.bench.registry import create_method, make_config
     from mrw.bench.text import Vocabulary, word_vectors
@@ -283,20 +256,10 @@ def run_method(
     device = dist_util.local_device(resolve_device(options.device))
     dist_util.init(device)
 
-    spec = FeatureSpec(
-        options.dataset,
-        "train",
-        options.backbone,
-        options.weights,
-        options.fps,
-        options.num_frames,
-        options.image_size,
-        options.grid,
-    )
     splits = {}
     for split in dict.fromkeys(("train", "validation", options.split)):
         splits[split], used = extract_features(
-            dataclasses.replace(spec, split=split),
+            options.feature_spec(split),
             device,
             workers=options.feature_workers,
             progress=options.progress,
@@ -402,11 +365,6 @@ def run_method(
     return RunResult(run_dir, evaluation.metrics, record)
 
 
-# Datasets evaluated on folds of their test split besides the whole: MS-COCO's "1K" protocol
-# (5 folds of 1,000 images), reported with the full 5K test split in the PVSE paper's Table 2.
-TEST_FOLDS = {"coco": (5, 1000)}
-
-
 def visual_kind(spec: FeatureSpec) -> str:
     """ "image" when the local features are one image's cells (grid or imported features),
     which encoders pool; "video" for a sequence of frame features (`MethodContext.visual`)."""
@@ -416,10 +374,12 @@ def visual_kind(spec: FeatureSpec) -> str:
 
 
 def _folds(options: RunOptions, evaluation: Evaluation, split: SplitFeatures) -> dict | None:
-    """The fold protocol's metrics (`fold_metrics`) for the test split of a dataset that has one."""
+    """The fold protocol's metrics (`fold_metrics`) for the test split of a dataset that has
+    one in the catalogue (`DatasetRecord.test_folds`: MS-COCO's 1K)."""
     from mrw.bench.evaluator import fold_metrics
 
-    protocol = TEST_FOLDS.get(options.dataset)
+    record = find_dataset(options.dataset)
+    protocol = record.test_folds if record else None
     if options.split != "test" or protocol is None:
         return None
     count, size = protocol

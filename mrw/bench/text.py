@@ -1,4 +1,4 @@
-"""Sentences -> token ids, with no downloads: a regex tokenizer, a training-split vocabulary
+"""Sentences -> token ids, with no downloads: `mrw.text.tokenize`, a training-split vocabulary
 and a loader for GloVe text files (`glove.840B.300d.txt` format).
 
 The vocabulary is built from the training split only, so validation and test words the model
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from torch import Tensor
 
 from mrw.atomic import atomic_write
 from mrw.errors import MRWError
+from mrw.text import tokenize
 
 log = logging.getLogger(__name__)
 
@@ -27,18 +27,9 @@ PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
 GLOVE_DIM = 300
 
-# Words (with inner apostrophes: "don't", "it's"), numbers, and single punctuation marks.
-# Reddit titles are full of emoticons and punctuation, which carry sentiment, so they stay.
-_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)*|[^\sa-z0-9]")
-
 
 class GloveError(MRWError):
     """The GloVe file is missing or not in the `word v1 ... vD` text format."""
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-cased word and punctuation tokens; needs no model download (unlike NLTK punkt)."""
-    return _TOKEN.findall(text.lower())
 
 
 @dataclass

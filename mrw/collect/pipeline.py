@@ -10,7 +10,6 @@ which a run with `--allow-private` may now reach).
 from __future__ import annotations
 
 import json
-import platform
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -20,9 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-import mrw
 from mrw.atomic import atomic_write
-from mrw.bench.runner import git_commit
 from mrw.collect.downloader import (
     RETRYABLE,
     Downloader,
@@ -38,6 +35,7 @@ from mrw.collect.records import Post
 from mrw.collect.resolve import Resolution, Resolver
 from mrw.collect.state import MEDIA_DIR, CollectionState
 from mrw.collect.store import MediaStore
+from mrw.provenance import git_commit, versions
 
 #: outcomes retried when `mrw collect` runs again on the same folder
 RETRY_DOWNLOADS = tuple(sorted(RETRYABLE | {"blocked"}))
@@ -212,7 +210,7 @@ class Collector:
                 else 0.0,
             },
             "config": _config_record(self.config),
-            "versions": {"python": platform.python_version(), "mrw-toolkit": mrw.__version__},
+            "versions": versions(),
             "git_commit": git_commit(),
         }
         with atomic_write(self.out / REPORT_FILE, "w") as handle:

@@ -94,7 +94,7 @@ def _register_image_text(releases: argparse._SubParsersAction) -> None:
 
 
 def run_image_text(args: argparse.Namespace) -> int:
-    from mrw.dataset import prepared_dir
+    from mrw.catalog import prepared_dir
     from mrw.image_text import read_karpathy
     from mrw.releases import ReleaseError, format_import, import_release
 
@@ -116,7 +116,7 @@ def run_precomp(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mrw.dataset import prepared_dir
+    from mrw.catalog import prepared_dir
     from mrw.releases import ReleaseError, format_import, import_release, read_mrw_v1, read_tgif
 
     if args.videos is not None and not args.videos.is_dir():

@@ -1,0 +1,388 @@
+"""The dataset catalogue: one typed record per named dataset, asked by every other module.
+
+A record says what a dataset is (modality, splits, sentences per video), where its prepared
+copy lives, how a user obtains it, and how the harness and `reproduce` train on it by default
+(backbone, frames, image size, epochs) and as the paper did (K, T, sizes, reference numbers).
+The loader (`mrw.dataset.resolve`), the feature cache, the runner and `reproduce` ask the
+catalogue once instead of testing names, so adding a dataset is one `DatasetRecord` plus, for
+a dataset made locally, its builder (MTEB's `TaskMetadata` is the model: typed, validated,
+unknown fields refused).
+
+Records register themselves with `register_dataset`; `list_datasets()` and `get_dataset(name)`
+read them. A folder or a hub id that is not in the catalogue gets `DEFAULTS` (ResNet-152
+features at 224 px, 30 epochs), so any dataset in the MRW format trains without a record.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+
+from mrw.errors import MRWError
+
+SPLITS = ("train", "validation", "test")
+"""The splits of every dataset, in this order (the evaluated split is validation or test)."""
+
+Modality = Literal["video", "image"]
+
+
+class UnknownDatasetError(MRWError):
+    """A dataset name that is not in the catalogue."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingDefaults:
+    """How the harness trains on a dataset when a run does not say otherwise.
+
+    Attributes:
+        backbone: frame feature extractor (`resnet152`, or `histogram` for the toy set).
+        weights: the backbone's weights (`imagenet`, or `none` for random initialisation).
+        image_size: frames are resized to this many pixels (shorter side, then centre crop).
+        num_frames: T, frames sampled per clip.
+        fps: sampling rate in frames per second before the T frames are spread.
+        epochs: training epochs.
+        batch_size: training pairs per batch.
+    """
+
+    backbone: str = "resnet152"
+    weights: str = "imagenet"
+    image_size: int = 224
+    num_frames: int = 8
+    fps: float = 8.0
+    epochs: int = 30
+    batch_size: int = 128
+
+    def __post_init__(self) -> None:
+        for name in ("image_size", "num_frames", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.fps > 0:
+            raise ValueError(f"fps must be > 0, got {self.fps}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaperSettings:
+    """A dataset as a paper trains on it: the settings `reproduce` uses and the released sizes
+    its GPU-time estimate needs.
+
+    Attributes:
+        table: the paper's table (`table3` TGIF, `table4` MRW in Song & Soleymani, CVPR 2019).
+        k: the paper's number of embeddings K.
+        training: the paper's features and schedule (its T is `training.num_frames`).
+        hardest_negative: whether the ranking losses use the hardest negative in the batch
+            (VSE++'s max violation) rather than the sum over negatives.
+        figures: whether `reproduce fig5|fig6|fig7` runs on it by default (the paper's did).
+        videos: videos in the released dataset (feature extraction work).
+        train_pairs: training pairs per epoch.
+        eval_pairs: validation + test sentences scored per epoch and at the end.
+        reference: the paper's reported numbers, `{row: {metric: value}}` (may be empty).
+    """
+
+    table: str
+    k: int
+    training: TrainingDefaults
+    hardest_negative: bool = True
+    figures: bool = True
+    videos: int
+    train_pairs: int
+    eval_pairs: int
+    reference: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetRecord:
+    """One named dataset of the catalogue.
+
+    Attributes:
+        name: what users type (`load_dataset(name)`, `--dataset name`).
+        version: the dataset's version; a locally generated set names its folder with it, so a
+            changed generator never reuses a stale copy or its cached features.
+        description: one line for `mrw-bench list` and the dataset card.
+        modality: `video` (clips, several frames) or `image` (one frame).
+        how_to_get: what to run when the prepared copy is missing (completes "to get it, ...").
+        builder: `"module:function"` that builds the dataset into a folder given as its one
+            argument, for a dataset made locally (the toy set); None for downloaded ones.
+        sentences_per_video: sentences per video in the evaluated splits (1 = one-to-one).
+        training: the harness's defaults on this dataset.
+        paper: the paper's settings, for `mrw-bench reproduce` (None: no paper table).
+        folder_name: the prepared copy's folder under `cache_root()/datasets` (default: name,
+            plus `-v{version}` for a built dataset).
+        test_folds: (folds, images per fold) of an extra protocol on the test split, reported
+            beside the whole split: MS-COCO's "1K" is (5, 1000), the mean over five folds of
+            1,000 test images (`mrw.bench.evaluator.fold_metrics`). None: no folds.
+    """
+
+    name: str
+    version: str
+    description: str
+    modality: Modality = "video"
+    how_to_get: str = ""
+    builder: str | None = None
+    sentences_per_video: int = 1
+    training: TrainingDefaults = field(default_factory=TrainingDefaults)
+    paper: PaperSettings | None = None
+    folder_name: str | None = None
+    test_folds: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name or os.sep in self.name or self.name.startswith("."):
+            raise ValueError(f"bad dataset name {self.name!r}")
+        if self.modality not in ("video", "image"):
+            raise ValueError(f"modality must be video or image, got {self.modality!r}")
+        if self.builder is not None and ":" not in self.builder:
+            raise ValueError(f"builder must be 'module:function', got {self.builder!r}")
+        if not self.builder and not self.how_to_get:
+            raise ValueError(f"{self.name}: a dataset needs a builder or a how_to_get message")
+        if self.sentences_per_video < 1:
+            raise ValueError("sentences_per_video must be >= 1")
+        if self.test_folds is not None and min(self.test_folds) < 1:
+            raise ValueError(f"test_folds must be (folds, images) >= 1, got {self.test_folds}")
+
+    @property
+    def folder(self) -> Path:
+        """The prepared copy: `cache_root()/datasets/{folder_name}`."""
+        default = f"{self.name}-v{self.version}" if self.builder else self.name
+        return cache_root() / "datasets" / (self.folder_name or default)
+
+    def build(self, out_dir: Path) -> Path:
+        """Build a locally made dataset into `out_dir` with its builder.
+
+        Raises:
+            MRWError: the dataset has no builder (it is downloaded or imported).
+        """
+        if not self.builder:
+            raise MRWError(f"the {self.name} dataset is not built locally; {self.how_to_get}")
+        module, function = self.builder.split(":")
+        make: Callable[[Path], Path] = getattr(importlib.import_module(module), function)
+        return Path(make(out_dir))
+
+
+DEFAULTS = TrainingDefaults()
+"""Training defaults for a dataset folder or hub id that is not in the catalogue."""
+
+_CATALOG: dict[str, DatasetRecord] = {}
+
+
+def register_dataset(record: DatasetRecord, *, replace: bool = False) -> DatasetRecord:
+    """Add `record` to the catalogue (a new dataset needs nothing else).
+
+    Raises:
+        ValueError: a different record already has that name and `replace` is false.
+    """
+    existing = _CATALOG.get(record.name)
+    if existing is not None and existing != record and not replace:
+        raise ValueError(f"dataset {record.name!r} is registered twice")
+    _CATALOG[record.name] = record
+    return record
+
+
+def unregister_dataset(name: str) -> None:
+    """Remove a record (for tests that register a fixture dataset)."""
+    _CATALOG.pop(name, None)
+
+
+def list_datasets(pattern: str = "*") -> list[str]:
+    """Names of the catalogued datasets matching a shell-style `pattern`, sorted."""
+    return sorted(name for name in _CATALOG if fnmatch.fnmatch(name, pattern))
+
+
+def get_dataset(name: str) -> DatasetRecord:
+    """The record of a named dataset.
+
+    Raises:
+        UnknownDatasetError: `name` is not in the catalogue.
+    """
+    try:
+        return _CATALOG[name]
+    except KeyError:
+        known = ", ".join(list_datasets())
+        raise UnknownDatasetError(f"unknown dataset {name!r}; known: {known}") from None
+
+
+def find_dataset(name_or_path: str | os.PathLike[str]) -> DatasetRecord | None:
+    """The record for a dataset name, or None for a folder or hub id outside the catalogue."""
+    return _CATALOG.get(os.fspath(name_or_path))
+
+
+def training_defaults(name_or_path: str | os.PathLike[str]) -> TrainingDefaults:
+    """The harness's defaults for a name (its record's) or a folder/hub id (`DEFAULTS`)."""
+    record = find_dataset(name_or_path)
+    return record.training if record else DEFAULTS
+
+
+def cache_root() -> Path:
+    """Where prepared datasets, releases and feature caches live: `$MRW_CACHE`, else
+    `~/.cache/mrw`."""
+    return Path(os.environ.get("MRW_CACHE") or Path.home() / ".cache" / "mrw").expanduser()
+
+
+def prepared_dir(name: str) -> Path:
+    """The local prepared copy of a named dataset (see `DatasetRecord.folder`).
+
+    Raises:
+        UnknownDatasetError: `name` is not in the catalogue.
+    """
+    return get_dataset(name).folder
+
+
+# ---------------------------------------------------------------------------------------------
+# The built-in datasets
+
+register_dataset(
+    DatasetRecord(
+        name="mrw",
+        version="1.0",
+        description="MRW: 50,107 reaction GIFs with the Reddit post titles they react to",
+        how_to_get="run `mrw download mrw` (or build it from Reddit: `mrw collect`, "
+        "`mrw clean`, `mrw build`)",
+        paper=PaperSettings(
+            table="table4",
+            k=5,
+            training=TrainingDefaults(num_frames=4),
+            videos=50_107,
+            train_pairs=44_107,
+            eval_pairs=6_000,
+        ),
+    )
+)
+register_dataset(
+    DatasetRecord(
+        name="tgif",
+        version="1.0",
+        description="TGIF: animated GIFs with crowd-sourced descriptions (Li et al., CVPR 2016)",
+        how_to_get="run `mrw download tgif`, or `mrw import tgif` on the original TGIF release",
+        sentences_per_video=3,
+        paper=PaperSettings(
+            table="table3",
+            k=3,
+            training=TrainingDefaults(num_frames=8),
+            videos=100_000,
+            train_pairs=80_000,
+            eval_pairs=45_000,
+        ),
+    )
+)
+TOY_TRAINING = TrainingDefaults(backbone="histogram", weights="none", image_size=64, epochs=12)
+register_dataset(
+    DatasetRecord(
+        name="toy",
+        version="2",
+        description="synthetic polysemous clips, 1,500 pairs, built offline in seconds",
+        builder="mrw.toy:build_toy",
+        training=TOY_TRAINING,
+        # The toy table: every ranking loss sums over negatives (from random initialisation the
+        # hardest-negative loss stays near 2 x margin there and learns far less in 12 epochs).
+        paper=PaperSettings(
+            table="toy",
+            k=5,
+            training=TOY_TRAINING,
+            hardest_negative=False,
+            figures=False,
+            videos=1_500,
+            train_pairs=1_200,
+            eval_pairs=300,
+        ),
+    )
+)
+
+# Image-text sets: a still image is a one-frame clip; ResNet-152's last convolutional map
+# (7 x 7 cells at 224 px) gives PIE-Net its local features (`--grid`, on by default here).
+TOY_IMAGE_TRAINING = TrainingDefaults(
+    backbone="histogram", weights="none", image_size=64, num_frames=1, epochs=12
+)
+register_dataset(
+    DatasetRecord(
+        name="toy-image",
+        version="1",
+        description="synthetic images with 2-4 objects, five captions each, built offline",
+        modality="image",
+        builder="mrw.toy_image:build_toy_image",
+        sentences_per_video=5,
+        training=TOY_IMAGE_TRAINING,
+    )
+)
+IMAGE_TRAINING = TrainingDefaults(num_frames=1)
+register_dataset(
+    DatasetRecord(
+        name="coco",
+        version="2014-karpathy",
+        description="MS-COCO 2014 with the Karpathy splits: 113,287 / 5,000 / 5,000 images, "
+        "5 captions each",
+        modality="image",
+        how_to_get="run `mrw import coco --karpathy dataset_coco.json --images DIR` (DIR holding "
+        "COCO's train2014/ and val2014/; without --images: URL-only), or put precomputed "
+        "features in the cache with `mrw import precomp DIR --name coco` and train with "
+        "--backbone precomp",
+        sentences_per_video=5,
+        training=IMAGE_TRAINING,
+        test_folds=(5, 1000),
+        # PVSE's Table 2; K = 2 and batch 256 are the authors' released COCO model and their
+        # README's training command (yalesong/pvse), 224 px crops of ResNet-152's 7 x 7 map.
+        paper=PaperSettings(
+            table="table2",
+            k=2,
+            training=TrainingDefaults(num_frames=1, batch_size=128),
+            figures=False,
+            videos=123_287,
+            train_pairs=566_435,
+            eval_pairs=50_000,
+            reference={
+                "pvse K=1 1K": {
+                    "v2t R@1": 66.7,
+                    "v2t R@5": 91.0,
+                    "v2t R@10": 96.2,
+                    "t2v R@1": 53.5,
+                    "t2v R@5": 85.1,
+                    "t2v R@10": 92.7,
+                },
+                "pvse 1K": {
+                    "v2t R@1": 69.2,
+                    "v2t R@5": 91.6,
+                    "v2t R@10": 96.6,
+                    "t2v R@1": 55.2,
+                    "t2v R@5": 86.5,
+                    "t2v R@10": 93.7,
+                },
+                "pvse K=1 5K": {
+                    "v2t R@1": 41.7,
+                    "v2t R@5": 73.0,
+                    "v2t R@10": 82.9,
+                    "t2v R@1": 30.6,
+                    "t2v R@5": 61.4,
+                    "t2v R@10": 73.6,
+                },
+                "pvse 5K": {
+                    "v2t R@1": 45.2,
+                    "v2t R@5": 74.3,
+                    "v2t R@10": 84.5,
+                    "t2v R@1": 32.4,
+                    "t2v R@5": 63.0,
+                    "t2v R@10": 75.0,
+                },
+            },
+        ),
+    )
+)
+register_dataset(
+    DatasetRecord(
+        name="flickr30k",
+        version="karpathy",
+        description="Flickr30K with the Karpathy splits: 29,000 / 1,014 / 1,000 images, "
+        "5 captions each",
+        modality="image",
+        how_to_get="run `mrw import flickr30k --karpathy dataset_flickr30k.json --images DIR` "
+        "(DIR: the flickr30k-images folder, from the Flickr30K request form), or "
+        "`mrw import precomp DIR --name flickr30k` and train with --backbone precomp",
+        sentences_per_video=5,
+        training=IMAGE_TRAINING,
+    )
+)
+
+CATALOG: Mapping[str, DatasetRecord] = MappingProxyType(_CATALOG)
+"""Read-only view of every registered record, by name."""

@@ -1,0 +1,74 @@
+"""`mrw toy`: build the synthetic polysemous toy set (or, `--kind image`, the toy image-text
+set), or print its retrieval ceiling."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mrw.catalog import prepared_dir
+from mrw.cliutil import fail
+from mrw.toy import ToyConfig, build_toy
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "toy",
+        help="build the synthetic polysemous toy set (offline, seconds)",
+        description="Build the synthetic polysemous video-text toy set in the MRW format. "
+        "The same arguments always give byte-identical files.",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"output folder (default: where load_dataset('toy') looks, {prepared_dir('toy')})",
+    )
+    parser.add_argument(
+        "--num-pairs", type=int, default=1500, help="pairs in all splits (default 1500)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--size", type=int, default=64, help="frame side in pixels (default 64)")
+    parser.add_argument(
+        "--kind",
+        choices=("video", "image"),
+        default="video",
+        help="video: polysemous GIF clips (default); image: still images with 2-4 objects and "
+        "five captions each, the image-text set `toy-image` (module mrw.toy_image)",
+    )
+    parser.add_argument(
+        "--num-images",
+        type=int,
+        default=450,
+        help="--kind image: images in all splits (default 450)",
+    )
+    parser.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="print the validation and test splits' retrieval ceiling (a perfect perceiver "
+        "guessing among the clips a sentence fits) and chance; builds nothing",
+    )
+    parser.set_defaults(func=_main)
+    return parser
+
+
+def _main(args: argparse.Namespace) -> int:
+    if args.kind == "image":
+        from mrw.toy_image import main as image_main
+
+        return image_main(args)
+    if args.num_pairs < 3:
+        fail(f"--num-pairs must be at least 3 (one per split), got {args.num_pairs}")
+    if not 16 <= args.size <= 512:
+        fail(f"--size must be between 16 and 512 pixels, got {args.size}")
+    if args.ceiling:
+        from mrw.toy_ceiling import bounds, format_bounds
+
+        config = ToyConfig(args.num_pairs, args.seed, args.size)
+        print("\n\n".join(format_bounds(bounds(config, split)) for split in ("validation", "test")))
+        return 0
+    out = args.out or prepared_dir("toy")
+    build_toy(out, num_pairs=args.num_pairs, seed=args.seed, size=args.size, progress=True)
+    sizes = ToyConfig(args.num_pairs, args.seed, args.size).split_sizes()
+    print(f"toy set written to {out}: " + ", ".join(f"{k} {v}" for k, v in sizes.items()))
+    return 0

@@ -1,0 +1,167 @@
+"""Loading a dataset by name, folder or hub id, with frames decoded lazily (PyAV) on access,
+and batching rows for a DataLoader."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mrw.catalog import find_dataset, list_datasets
+from mrw.dataset.schema import DatasetFormatError, DatasetNotFoundError
+
+if TYPE_CHECKING:  # decoding (PyAV, torch) and `datasets` load on first use: `--help` stays fast
+    import datasets
+
+    from mrw.frames import Sampling
+
+
+def resolve(name_or_path: str | os.PathLike[str]) -> str:
+    """A folder or hub id for `datasets.load_dataset`.
+
+    A catalogued name resolves to its prepared folder; a dataset with a builder (the toy set)
+    is built there on first use.
+
+    Raises:
+        DatasetNotFoundError: a catalogued dataset that is not prepared (the message says how
+            to get it), or a string that is no name, folder or hub id.
+    """
+    name = os.fspath(name_or_path)
+    record = find_dataset(name)
+    if record is not None:
+        location = record.folder
+        if (location / "README.md").exists():
+            return str(location)
+        if record.builder:
+            print(f"building the {name} dataset into {location} (first use)", file=sys.stderr)
+            return str(record.build(location))
+        raise DatasetNotFoundError(
+            f"the {name} dataset is not prepared at {location}; to get it, {record.how_to_get}"
+        )
+    if Path(name).exists():
+        return name
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", name):
+        return name  # a hub id
+    raise DatasetNotFoundError(
+        f"unknown dataset {name!r}: expected {', '.join(list_datasets())}, a folder, or a hub id"
+    )
+
+
+@dataclass(frozen=True)
+class FrameTransform:
+    """Adds `frames` `[T,3,H,W]` and `timestamps` to a batch of rows, dropping media bytes.
+
+    A picklable object (not a closure) so DataLoader workers can run it. With `seed`,
+    random windows are fixed per row (seed mixed with the row id); without, each access
+    draws a fresh window.
+    """
+
+    num_frames: int = 8
+    fps: float | None = 8.0
+    size: int | None = None
+    sampling: Sampling = "uniform"
+    seed: int | None = None
+
+    def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        from mrw.frames import FrameDecodeError
+        from mrw.images import decode_media
+
+        videos = batch.pop("video", None)
+        if videos is None:
+            return batch
+        frames, timestamps = [], []
+        for row_id, video in zip(batch["id"], videos):
+            seed = None if self.seed is None else self.seed ^ zlib.crc32(row_id.encode())
+            media = self._media(row_id, video)
+            try:
+                clip = decode_media(
+                    media, self.num_frames, self.fps, self.size, self.sampling, seed
+                )
+            except FrameDecodeError as exc:
+                raise FrameDecodeError(f"row {row_id}: {exc}") from None
+            frames.append(clip.frames)
+            timestamps.append(clip.timestamps)
+        batch["frames"], batch["timestamps"] = frames, timestamps
+        return batch
+
+    @staticmethod
+    def _media(row_id: str, video: Mapping[str, Any] | None) -> bytes | str:
+        from mrw.frames import FrameDecodeError
+
+        if video and video.get("bytes"):
+            return video["bytes"]
+        if video and video.get("path") and Path(video["path"]).is_file():
+            return video["path"]
+        raise FrameDecodeError(
+            f"row {row_id} has no media bytes (URL-only config); `mrw download` re-hydrates it"
+        )
+
+
+def load_dataset(
+    name_or_path: str | os.PathLike[str],
+    split: str | None = None,
+    num_frames: int = 8,
+    fps: float | None = 8.0,
+    size: int | None = None,
+    *,
+    config: str | None = None,
+    sampling: Sampling = "uniform",
+    seed: int | None = None,
+    cache_dir: str | None = None,
+) -> datasets.Dataset | datasets.DatasetDict:
+    """Load `mrw`, `tgif`, `toy`, a folder or a hub id; rows gain decoded `frames` lazily.
+
+    Returns a `DatasetDict` (all splits) or a `Dataset` (`split` given). Frames are decoded
+    with PyAV on access (`set_transform`), so nothing is decoded up front and DataLoader
+    workers decode in parallel; pair with `collate` for batches.
+    """
+    import datasets
+    from datasets import Video
+
+    location = resolve(name_or_path)
+    try:
+        loaded = datasets.load_dataset(location, name=config, split=split, cache_dir=cache_dir)
+    except (
+        FileNotFoundError,
+        ValueError,
+        ConnectionError,
+        datasets.exceptions.DatasetNotFoundError,
+    ) as exc:
+        raise DatasetNotFoundError(f"cannot load {name_or_path!r}: {exc}") from None
+    names = loaded.column_names
+    if "video" not in (names if isinstance(names, list) else next(iter(names.values()))):
+        raise DatasetFormatError(
+            f"{name_or_path!r} has no `video` column: not an MRW-format dataset"
+        )
+    loaded = loaded.cast_column("video", Video(decode=False))
+    loaded.set_transform(FrameTransform(num_frames, fps, size, sampling, seed))
+    return loaded
+
+
+def collate(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Batch rows for a DataLoader: tensors stacked, numbers as tensors, the rest as lists."""
+    import torch
+
+    if not rows:
+        raise ValueError("cannot collate an empty batch")
+    batch: dict[str, Any] = {}
+    for key in rows[0]:
+        values = [row[key] for row in rows]
+        first = values[0]
+        if isinstance(first, torch.Tensor):
+            shapes = {tuple(v.shape) for v in values}
+            if len(shapes) > 1:
+                raise DatasetFormatError(
+                    f"cannot stack {key!r} of shapes {sorted(shapes)}: load with size=N to crop"
+                )
+            batch[key] = torch.stack(values)
+        elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            batch[key] = torch.tensor(values)
+        else:
+            batch[key] = values
+    return batch

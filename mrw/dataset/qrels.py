@@ -1,0 +1,44 @@
+"""TREC qrels of a dataset split: `t2v.qrels` (sentence -> its video) and `v2t.qrels` (video
+-> its sentences), the ground truth the leaderboard scores run files against."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mrw.dataset.loader import resolve
+from mrw.dataset.reader import read_table
+from mrw.dataset.schema import DatasetNotFoundError
+
+
+def _ids(dataset: Any, split: str) -> tuple[list[str], list[str]]:
+    """(sentence ids, video ids) of one split of a name, folder, Dataset or DatasetDict."""
+    if isinstance(dataset, (str, os.PathLike)):
+        table = read_table(resolve(dataset), split, ("id", "video_id"))
+        return table.column("id").to_pylist(), table.column("video_id").to_pylist()
+    if isinstance(dataset, Mapping):  # a DatasetDict
+        if split not in dataset:
+            raise DatasetNotFoundError(f"no split {split!r} (has {', '.join(dataset)})")
+        dataset = dataset[split]
+    plain = dataset.select_columns(["id", "video_id"]).with_format(None)
+    return plain["id"], plain["video_id"]
+
+
+def export_qrels(dataset: Any, split: str, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """Write TREC qrels `t2v.qrels` (sentence -> video) and `v2t.qrels` (video -> sentences).
+
+    `dataset` is a name, a folder, a `Dataset` or a `DatasetDict`. Returns both paths.
+    """
+    from leaderboard.qrels import write_qrels
+
+    sentence_ids, video_ids = _ids(dataset, split)
+    by_video: dict[str, list[str]] = {}
+    for sentence_id, video_id in zip(sentence_ids, video_ids):
+        by_video.setdefault(video_id, []).append(sentence_id)
+    out = Path(out_dir)
+    paths = {"t2v": out / "t2v.qrels", "v2t": out / "v2t.qrels"}
+    write_qrels(paths["t2v"], zip(sentence_ids, video_ids))
+    write_qrels(paths["v2t"], ((v, s) for v, ss in by_video.items() for s in ss))
+    return paths

@@ -1,0 +1,75 @@
+"""Reading a built folder without decoding: its shards per split, columns as Arrow tables,
+and rows as `VideoRow`s (media included, e.g. to rebuild or re-hydrate)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mrw.catalog import SPLITS
+from mrw.dataset.schema import (
+    CONFIG_DIRS,
+    ROW_GROUP_ROWS,
+    DatasetFormatError,
+    DatasetNotFoundError,
+    VideoRow,
+)
+
+
+def split_files(
+    directory: str | os.PathLike[str], config: str | None = None
+) -> dict[str, list[Path]]:
+    """Parquet shards per split of a built folder (`config` None: `default`, else `urls`)."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise DatasetNotFoundError(f"{root}: not a local dataset folder")
+    candidates = [config] if config else list(CONFIG_DIRS)
+    for name in candidates:
+        if name not in CONFIG_DIRS:
+            raise DatasetFormatError(
+                f"unknown config {name!r}; expected one of {sorted(CONFIG_DIRS)}"
+            )
+        files = sorted((root / CONFIG_DIRS[name]).glob("*-of-*.parquet"))
+        if files:
+            by_split: dict[str, list[Path]] = {}
+            for path in files:
+                by_split.setdefault(path.name.split("-")[0], []).append(path)
+            return dict(sorted(by_split.items(), key=lambda kv: _split_order(kv[0])))
+    raise DatasetNotFoundError(f"{root}: no MRW-format parquet shards (data/ or urls/) found")
+
+
+def _split_order(split: str) -> tuple[int, str]:
+    return (SPLITS.index(split) if split in SPLITS else len(SPLITS), split)
+
+
+def read_table(
+    directory: str | os.PathLike[str],
+    split: str,
+    columns: Sequence[str] = ("id", "video_id", "sentence"),
+    config: str | None = None,
+) -> pa.Table:
+    """The given columns of one split as an Arrow table, without touching media bytes."""
+    files = split_files(directory, config)
+    if split not in files:
+        raise DatasetNotFoundError(f"{directory}: no split {split!r} (has {', '.join(files)})")
+    try:
+        return pa.concat_tables(pq.read_table(path, columns=list(columns)) for path in files[split])
+    except (pa.ArrowInvalid, KeyError) as exc:
+        raise DatasetFormatError(f"{directory}: unreadable {split} shards ({exc})") from None
+
+
+def iter_rows(
+    directory: str | os.PathLike[str], split: str, config: str | None = None
+) -> Iterator[VideoRow]:
+    """Rows of a built folder as `VideoRow`s (media included), e.g. to rebuild or re-hydrate."""
+    for path in split_files(directory, config).get(split, []):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_ROWS):
+            for record in batch.to_pylist():
+                video = record.pop("video") or {}
+                yield VideoRow(
+                    video_bytes=video.get("bytes"), video_path=video.get("path"), **record
+                )

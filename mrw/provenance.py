@@ -1,0 +1,59 @@
+"""Where a result came from: package versions and the project's git commit, recorded in every
+run record, collection report and dataset build. Imports nothing heavy (no torch), so a
+collection machine records provenance without the benchmark harness installed.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+TRACKED_PACKAGES = ("torch", "torchvision", "datasets", "av", "numpy")
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, the toolkit and the installed packages results depend on.
+
+    Returns:
+        `{"python": "3.11.7", "mrw-toolkit": "0.1.0", "torch": "2.14.1", ...}`; a package
+        that is not installed is left out. Read from package metadata: nothing is imported.
+    """
+    import mrw
+
+    out = {"python": platform.python_version(), "mrw-toolkit": mrw.__version__}
+    for package in TRACKED_PACKAGES:
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def git_commit() -> str | None:
+    """The project's commit, with "-dirty" when tracked files differ from it.
+
+    Returns:
+        The 40-hex commit (plus "-dirty"), or None outside a git checkout or without git.
+    """
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "diff", "--quiet", "HEAD", "--"],
+            cwd=root,
+            capture_output=True,
+            timeout=30,
+            check=False,
+        ).returncode
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{commit}-dirty" if dirty == 1 else commit or None
