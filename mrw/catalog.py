@@ -327,7 +327,7 @@ register_dataset(
         paper=PaperSettings(
             table="table2",
             k=2,
-            training=TrainingDefaults(num_frames=1, batch_size=128),
+            training=TrainingDefaults(num_frames=1, batch_size=256),
             figures=False,
             videos=123_287,
             train_pairs=566_435,

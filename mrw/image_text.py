@@ -30,8 +30,8 @@ import numpy as np
 import torch
 
 from mrw.bench.data import SplitFeatures
+from mrw.catalog import SPLITS
 from mrw.releases import ImportReport, Release, ReleaseError, ReleasePair
-from mrw.splits import SPLITS
 
 CAPTIONS_PER_IMAGE = 5
 KARPATHY_SPLITS = {"train": "train", "restval": "train", "val": "validation", "test": "test"}

@@ -37,11 +37,17 @@ Runner = Callable[[str, Mapping[str, Any], RunOptions], RunResult]
 
 @dataclass(frozen=True)
 class Experiment:
-    """One configuration to train: a registered method, its config overrides, a display label."""
+    """One configuration to train: a registered method, its config overrides, a display label,
+    and the run options it sets itself (e.g. its paper's batch size), applied over the shared ones."""
 
     method: str
     overrides: Mapping[str, Any] = field(default_factory=dict)
     label: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def run_options(self, shared: RunOptions) -> RunOptions:
+        """`shared` with this experiment's own options applied."""
+        return dataclasses.replace(shared, **self.options) if self.options else shared
 
     @property
     def name(self) -> str:
@@ -100,10 +106,11 @@ def run_experiments(
     out = []
     for i, experiment in enumerate(experiments):
         records = []
+        own = experiment.run_options(options)
         for j, seed in enumerate(seeds):
-            rid = run_id(experiment, options, seed)
+            rid = run_id(experiment, own, seed)
             step = f"[{i * len(seeds) + j + 1}/{total}] {experiment.name} seed {seed}"
-            existing = _existing(options, experiment.method, rid)
+            existing = _existing(own, experiment.method, rid)
             if existing is not None and (existing / "metrics.json").is_file():
                 log(f"{step}: reusing {existing}")
                 records.append(load_run_record(existing))
@@ -113,7 +120,7 @@ def run_experiments(
             result = runner(
                 experiment.method,
                 experiment.overrides,
-                dataclasses.replace(options, seed=seed, run_id=rid, resume=resume),
+                dataclasses.replace(own, seed=seed, run_id=rid, resume=resume),
             )
             records.append(load_run_record(result.run_dir))
         out.append(ExperimentRuns(experiment, records))

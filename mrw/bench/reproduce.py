@@ -33,6 +33,10 @@ K_GRID = list(range(9))
 DIV_GRID = [0.0, 0.01, 0.1, 1.0]  # decades around the paper's λ1 = 0.1
 MMD_GRID = [0.0, 0.001, 0.01, 0.1]  # decades around the paper's λ2 = 0.01
 FIGURES = ("fig5", "fig6", "fig7")
+# Baselines whose papers state a batch size: VSE++ (Faghri et al. 2018) and order embeddings
+# (Vendrov et al. 2016) train with 128. The others (DeViSE, Corr-AE, dual-path) give none for
+# this setting and train at the table's (PVSE's) batch size.
+BASELINE_BATCH = {"vsepp": 128, "order": 128}
 
 # Assumed throughput on one current datacenter GPU (A100/H100 class, bf16), for the estimate
 # only: CNN feature extraction including decoding, and training/validation on cached features.
@@ -79,6 +83,12 @@ def _paper(dataset: DatasetRecord) -> PaperSettings:
     return dataset.paper
 
 
+def _own_batch(method: str, table_batch: int) -> dict[str, Any]:
+    """A baseline's own paper's batch size where it differs from the table's (PVSE's)."""
+    batch = BASELINE_BATCH.get(method, table_batch)
+    return {} if batch == table_batch else {"batch_size": batch}
+
+
 def _summing_negatives(experiment: Experiment) -> Experiment:
     """The experiment with `max_violation=False` when its method has that option."""
     from mrw.bench.registry import get_method_class
@@ -99,7 +109,9 @@ def make_plan(target: str, dataset: DatasetRecord) -> Plan:
     """
     paper = _paper(dataset)
     if target == paper.table:
-        experiments = [Experiment(m, {}, m) for m in BASELINES]
+        experiments = [
+            Experiment(m, {}, m, _own_batch(m, paper.training.batch_size)) for m in BASELINES
+        ]
         experiments += [
             Experiment("pvse", pvse_overrides(dataset, k=1), "pvse K=1"),
             Experiment("pvse", pvse_overrides(dataset), f"pvse K={paper.k}"),
@@ -181,13 +193,15 @@ def describe(plan: Plan, options: RunOptions, seeds: list[int]) -> str:
         f"{plan.target} on {plan.dataset.name}: T={options.num_frames}, "
         f"paper K={_paper(plan.dataset).k}, "
         f"batch {options.batch_size}, {options.epochs} epochs, "
-        f"{options.backbone} ({options.weights}) at {options.image_size}px, GloVe {glove}, seeds {seeds}"
+        f"{options.backbone} ({options.weights}) at {options.image_size}px"
+        f"{' (grid cells as local features)' if options.grid else ''}, GloVe {glove}, seeds {seeds}"
     )
     lines = [header]
     for e in plan.experiments:
-        lr = options.resolved(e.method).lr
+        own = e.run_options(options).resolved(e.method)
         lines.append(
-            f"  {e.name:<12} {e.method:<10} lr {lr:<7g} {dict(e.overrides) or '(its paper defaults)'}"
+            f"  {e.name:<12} {e.method:<10} lr {own.lr:<7g} batch {own.batch_size:<4} "
+            f"{dict(e.overrides) or '(its paper defaults)'}"
         )
     for spec in plan.sweeps:
         fixed = {k: v for k, v in spec.base.items() if k != spec.parameter}
