@@ -181,3 +181,49 @@ def test_pvse_and_vsepp_learn_toy_image_above_chance(tmp_path: Path, cache, caps
         assert record["metrics"]["t2v"]["queries"] == 300  # captions
         assert record["metrics"]["rsum"] > 1.5 * chance, (method, record["metrics"]["rsum"], chance)
         assert "folds" not in record  # only COCO has the 1K protocol
+
+
+def test_reproduce_table2_dry_run_prints_the_plan(tmp_path: Path, capsys, monkeypatch) -> None:
+    from test_compare_sweep import FakeRunner
+
+    from mrw.bench import runner as runner_module
+
+    fake = FakeRunner()
+    monkeypatch.setattr(runner_module, "run_method", fake)
+    assert bench_main(["reproduce", "table2", "--dry-run", "--runs-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "table2 on coco: T=1, paper K=2, batch 256, 30 epochs" in out
+    assert "resnet152 (imagenet) at 224px (grid cells as local features)" in out
+    assert "pvse K=2     pvse       lr 0.0002  batch 256" in out
+    assert "vsepp        vsepp      lr 0.0002  batch 128" in out  # VSE++ at its own paper's batch
+    assert "7 runs; rough GPU time" in out and "total: about" in out
+    assert fake.calls == [] and not any(tmp_path.iterdir())
+
+
+def test_reproduce_table2_runs_each_baseline_at_its_own_batch(tmp_path: Path, monkeypatch) -> None:
+    from test_compare_sweep import FakeRunner
+
+    from mrw.bench import runner as runner_module
+    from mrw.bench.reproduce import execute, make_plan, paper_options
+    from mrw.bench.runner import RunOptions
+
+    monkeypatch.setattr(runner_module, "run_method", FakeRunner())
+    coco = get_dataset("coco")
+    options = paper_options(coco, RunOptions(runs_dir=str(tmp_path / "runs")))
+    assert (options.num_frames, options.grid, options.image_size) == (1, True, 224)
+    (table,) = execute(
+        make_plan("table2", coco), options, [0], tmp_path / "out", log=lambda _: None
+    )
+    assert table.name == "table2-coco.md" and "pvse" in table.read_text()
+    batches = {
+        json.loads(p.read_text())["method"]: json.loads(p.read_text())["options"]["batch_size"]
+        for p in (tmp_path / "runs").rglob("config.json")
+    }
+    assert batches == {
+        "devise": 256,
+        "vsepp": 128,
+        "order": 128,
+        "corr_ae": 256,
+        "dual_path": 256,
+        "pvse": 256,
+    }
