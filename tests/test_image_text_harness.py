@@ -227,3 +227,22 @@ def test_reproduce_table2_runs_each_baseline_at_its_own_batch(tmp_path: Path, mo
         "dual_path": 256,
         "pvse": 256,
     }
+
+
+def test_finetuning_a_grid_cnn_gives_cells_as_local_features() -> None:
+    """Fine-tuning with --grid: the trainable CNN's map cells feed the method, and gradients
+    reach the CNN."""
+    from mrw.bench.features import FrameEncoder, build_backbone
+    from mrw.bench.finetune import FrameMethod
+    from mrw.bench.method import MethodContext
+    from mrw.bench.registry import create_method
+
+    cnn, _ = build_backbone("resnet18", "none", grid=True)
+    encoder = FrameEncoder(cnn, 64, grid=True)  # ResNet-18 at 64 px: a 2 x 2 x 512 map
+    inner = create_method("vsepp", MethodContext(512, 30, 10, visual="image"), {"embed_dim": 8})
+    method = FrameMethod(inner, encoder)
+    frames = torch.randint(0, 255, (2, 1, 3, 64, 64), dtype=torch.uint8)
+    features, lengths = method.features(frames, torch.tensor([1, 1]))
+    assert features.shape == (2, 4, 512) and lengths.tolist() == [4, 4]
+    method.encode_video(frames, torch.tensor([1, 1])).sum().backward()
+    assert cnn[0].weight.grad is not None and cnn[0].weight.grad.abs().sum() > 0
