@@ -246,3 +246,54 @@ def test_finetuning_a_grid_cnn_gives_cells_as_local_features() -> None:
     assert features.shape == (2, 4, 512) and lengths.tolist() == [4, 4]
     method.encode_video(frames, torch.tensor([1, 1])).sum().backward()
     assert cnn[0].weight.grad is not None and cnn[0].weight.grad.abs().sum() > 0
+
+
+def test_precomp_features_train_and_report_folds_end_to_end(tmp_path: Path, cache) -> None:
+    """Imported features train without images; a dataset with test folds gets them in its run
+    record and Table 2's layout in `compare` (here 2 folds of 3 images stand in for 5 x 1,000)."""
+    from mrw.bench.compare import compare_runs
+    from mrw.catalog import DatasetRecord, TrainingDefaults, register_dataset, unregister_dataset
+    from mrw.image_text import import_precomp
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "precomp"
+    folder.mkdir()
+    for stem, images in (("train", 40), ("dev", 6), ("testall", 6)):
+        # features that carry the caption: image i's captions name colour i % 4
+        labels = np.arange(images) % 4
+        array = rng.normal(size=(images, 3, 8)).astype(np.float32)
+        array[:, :, labels] += 3.0
+        np.save(folder / f"{stem}_ims.npy", array)
+        names = ("red", "green", "blue", "white")
+        lines = [f"a {names[i % 4]} thing {k}" for i in range(images) for k in range(5)]
+        (folder / f"{stem}_caps.txt").write_text("\n".join(lines) + "\n")
+    record = DatasetRecord(
+        name="tiny-coco",
+        version="1",
+        description="test fixture",
+        modality="image",
+        how_to_get="mrw import precomp",
+        sentences_per_video=5,
+        training=TrainingDefaults(num_frames=1, epochs=2, batch_size=20),
+        test_folds=(2, 3),
+    )
+    register_dataset(record)
+    try:
+        import_precomp(folder, "tiny-coco", progress=False)
+        runs = tmp_path / "runs"
+        args = ["run", "vsepp", "--dataset", "tiny-coco", "--backbone", "precomp"]
+        assert bench_main([*args, "--embed-dim", "16", "--runs-dir", str(runs)]) == 0
+        (path,) = runs.rglob("metrics.json")
+        result = json.loads(path.read_text())
+        assert result["config"]["visual"] == "image"
+        assert result["config"]["features"]["backbone"] == "precomp"
+        folds = result["folds"]
+        assert (folds["folds"], folds["fold_size"], len(folds["per_fold"])) == (2, 3, 2)
+        assert folds["metrics"]["v2t"]["queries"] == 3 and folds["metrics"]["t2v"]["queries"] == 15
+        assert folds["metrics"]["rsum"] == pytest.approx(
+            np.mean([f["rsum"] for f in folds["per_fold"]])
+        )
+        table = compare_runs([runs]).to_markdown()
+        assert "3 Image-to-Text R@1" in table and "6 Text-to-Image R@1" in table
+    finally:
+        unregister_dataset("tiny-coco")
