@@ -293,6 +293,10 @@ def test_precomp_features_train_and_report_folds_end_to_end(tmp_path: Path, cach
         assert folds["metrics"]["rsum"] == pytest.approx(
             np.mean([f["rsum"] for f in folds["per_fold"]])
         )
+        from mrw.bench.compare import chance_rsum
+
+        # chance counts the five relevant captions of an image query
+        assert chance_rsum(result["metrics"]) == pytest.approx(_chance_rsum(6, 5))
         table = compare_runs([runs]).to_markdown()
         assert "3 Image-to-Text R@1" in table and "6 Text-to-Image R@1" in table
     finally:

@@ -189,12 +189,24 @@ def _method_defaults(method: str) -> dict[str, Any]:
 
 
 def chance_rsum(metrics: Mapping[str, Any]) -> float:
-    """Expected rsum of a random ranking, one relevant item per query (TGIF: a lower bound).
+    """Expected rsum of a random ranking.
 
-    Text-to-video ranks the videos (as many as video queries), video-to-text the sentences.
+    Text-to-video ranks the videos (as many as video queries): R@k = k / videos. Video-to-text
+    ranks the sentences, each video having sentences / videos of them (5 captions per COCO
+    image; 1 for MRW, where this is k / sentences): R@k = 1 - C(S - r, k) / C(S, k), the
+    chance that a random top k holds one of the r. With an uneven number per video (TGIF)
+    r is the rounded mean, so the figure is approximate there.
     """
-    videos, sentences = metrics["v2t"]["queries"], metrics["t2v"]["queries"]
-    return sum(100.0 * min(k, n) / n for n in (videos, sentences) for k in RECALL_KS if n)
+    videos, sentences = int(metrics["v2t"]["queries"]), int(metrics["t2v"]["queries"])
+    if not videos or not sentences:
+        return 0.0
+    per_video = max(1, round(sentences / videos))
+    t2v = sum(100.0 * min(k, videos) / videos for k in RECALL_KS)
+    v2t = sum(
+        100.0 * (1 - math.comb(sentences - per_video, k) / math.comb(sentences, k))
+        for k in RECALL_KS
+    )
+    return t2v + v2t
 
 
 def _label(group: RunGroup) -> str:
