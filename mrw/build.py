@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -17,10 +17,10 @@ from mrw import __version__
 from mrw.atomic import atomic_write
 from mrw.catalog import SPLITS
 from mrw.clean import CleanError, CleanRecord, read_kept, read_report
+from mrw.dataset.qrels import write_split_qrels
 from mrw.splits import MRW_SIZES, SplitSizes, assign_splits, split_sizes
 
 BUILD_FILE = "build.json"
-QRELS_DIR = "qrels"
 
 
 @dataclass
@@ -92,27 +92,6 @@ def plan_splits(
     for record in sorted(records, key=lambda r: r.id):
         plan[assignment[group_of[record.id]]].append(record)
     return plan
-
-
-def write_split_qrels(dataset_dir: str | Path, splits: Iterable[str]) -> None:
-    """`qrels/{split}/t2v.qrels` and `v2t.qrels` for each split, from the rows with a sentence.
-
-    Rows with an empty sentence (videos of a release that gives no caption for them) are not
-    queries and relevant to nothing, so they stay out of the qrels.
-    """
-    import datasets
-    import pyarrow.compute as pc
-
-    from mrw.dataset import export_qrels, read_table
-
-    root = Path(dataset_dir)
-    for split in splits:
-        table = read_table(root, split, ("id", "video_id", "sentence"))
-        table = table.filter(pc.fill_null(pc.not_equal(table.column("sentence"), ""), False))
-        if table.num_rows == 0:
-            continue
-        ids = datasets.Dataset(table.select(["id", "video_id"]))
-        export_qrels(ids, split, root / QRELS_DIR / split)
 
 
 def build(

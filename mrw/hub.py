@@ -152,10 +152,10 @@ def rehydrate(
     Media fetched by an earlier run (listed in the store's `fetched.jsonl`) is not fetched
     again, so an interrupted re-hydration resumes; failed URLs are tried again.
     """
-    from mrw.build import write_split_qrels
     from mrw.collect.downloader import DownloadRequest, download_many
     from mrw.collect.store import MediaStore
     from mrw.dataset import build_dataset, iter_rows, split_files
+    from mrw.dataset.qrels import write_split_qrels
 
     urls_dir = Path(urls_dir)
     splits = list(split_files(urls_dir, "urls"))

@@ -359,8 +359,8 @@ def import_release(
     (`{video_id}.mp4|.gif|.webm`; the others are counted as `missing_video` and
     `undecodable_video`). Media is streamed, never all in memory.
     """
-    from mrw.build import write_split_qrels
     from mrw.dataset import build_dataset
+    from mrw.dataset.qrels import write_split_qrels
 
     selected = _select(release, Path(videos_dir) if videos_dir is not None else None)
     if not selected:

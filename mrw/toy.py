@@ -29,6 +29,7 @@ from pathlib import Path
 
 from mrw.catalog import get_dataset
 from mrw.dataset import VideoRow, build_dataset
+from mrw.dataset.qrels import write_split_qrels
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (230, 40, 40),
@@ -307,7 +308,7 @@ def build_toy(
         "its own temporal segment, and its sentence describes one of them, often partially. "
         "Generated with:\n\n```json\n" + json.dumps(asdict(config), sort_keys=True) + "\n```\n"
     )
-    return build_dataset(
+    built = build_dataset(
         splits,
         out_dir,
         pretty_name="MRW toy set",
@@ -315,3 +316,5 @@ def build_toy(
         card_metadata={"license": "mit", "language": ["en"]},
         progress=progress,
     )
+    write_split_qrels(built, list(splits))  # qrels/{split}/, as `mrw build` writes them
+    return built

@@ -136,10 +136,12 @@ def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(tmp_path
     second = build_toy(tmp_path / "b", num_pairs=24, seed=7)
     other = build_toy(tmp_path / "c", num_pairs=24, seed=8)
     files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
-    assert len(files) == 4
+    shards = [name for name in files if name.suffix == ".parquet"]
+    qrels = [name for name in files if name.parts[0] == "qrels"]
+    assert len(shards) == 3 and len(qrels) == 6  # t2v + v2t qrels of each split
     for name in files:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
-    assert (first / files[-1]).read_bytes() != (other / files[-1]).read_bytes()
+    assert (first / shards[-1]).read_bytes() != (other / shards[-1]).read_bytes()
 
 
 def test_mrw_toy_command(tmp_path, capsys):

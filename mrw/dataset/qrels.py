@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from mrw.dataset.loader import resolve
 from mrw.dataset.reader import read_table
 from mrw.dataset.schema import DatasetNotFoundError
+
+QRELS_DIR = "qrels"
+"""A built folder's per-split qrels: `qrels/{split}/t2v.qrels` and `v2t.qrels`."""
 
 
 def _ids(dataset: Any, split: str) -> tuple[list[str], list[str]]:
@@ -42,3 +45,22 @@ def export_qrels(dataset: Any, split: str, out_dir: str | os.PathLike[str]) -> d
     write_qrels(paths["t2v"], zip(sentence_ids, video_ids))
     write_qrels(paths["v2t"], ((v, s) for v, ss in by_video.items() for s in ss))
     return paths
+
+
+def write_split_qrels(dataset_dir: str | Path, splits: Iterable[str]) -> None:
+    """`qrels/{split}/t2v.qrels` and `v2t.qrels` for each split, from the rows with a sentence.
+
+    Rows with an empty sentence (videos of a release that gives no caption for them) are not
+    queries and relevant to nothing, so they stay out of the qrels.
+    """
+    import datasets
+    import pyarrow.compute as pc
+
+    root = Path(dataset_dir)
+    for split in splits:
+        table = read_table(root, split, ("id", "video_id", "sentence"))
+        table = table.filter(pc.fill_null(pc.not_equal(table.column("sentence"), ""), False))
+        if table.num_rows == 0:
+            continue
+        ids = datasets.Dataset(table.select(["id", "video_id"]))
+        export_qrels(ids, split, root / QRELS_DIR / split)

@@ -1,0 +1,64 @@
+"""The README's tour: every command it shows runs, offline, as a new user would type it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+MAX_README_BYTES = 12 * 1024
+
+
+def _commands(section: str) -> list[str]:
+    """Command lines of the ```bash blocks under the README heading `section` (comments cut)."""
+    text = README.read_text(encoding="utf-8")
+    body = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", body, flags=re.DOTALL)
+    lines = (line.split("  #")[0].strip() for block in blocks for line in block.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def test_readme_is_short_and_starts_with_the_two_commands() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert len(text.encode()) < MAX_README_BYTES
+    first_block = re.search(r"```bash\n(.*?)```", text, flags=re.DOTALL).group(1)
+    assert [line.split("#")[0].strip() for line in first_block.splitlines()] == [
+        "make demo",
+        "make test",
+    ]
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^demo:", makefile, re.MULTILINE) and re.search(
+        r"^test:", makefile, re.MULTILINE
+    )
+
+
+def test_readme_links_resolve() -> None:
+    for target in re.findall(r"\]\(([^)#]+)\)", README.read_text(encoding="utf-8")):
+        assert (ROOT / target).exists(), target
+
+
+@pytest.mark.slow
+def test_every_tour_command_runs(tmp_path: Path) -> None:
+    commands = _commands("A five-minute tour")
+    assert len(commands) >= 5
+    env = {**os.environ, "MRW_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    for command in commands:
+        result = subprocess.run(
+            command,
+            shell=True,
+            check=False,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, f"{command}\n{result.stderr[-2000:]}"
+        assert "Traceback" not in result.stderr, command
