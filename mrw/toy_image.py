@@ -27,6 +27,7 @@ from pathlib import Path
 
 from mrw.catalog import get_dataset
 from mrw.dataset import VideoRow, build_dataset
+from mrw.dataset.qrels import write_split_qrels
 from mrw.toy import BACKGROUNDS, COLOURS, SHAPES, SPLIT_FRACTIONS, _polygon
 
 # The catalogue's version names the prepared folder: bump it when images or captions change.
@@ -98,7 +99,7 @@ def sample_image_scene(rng: random.Random) -> ImageScene:
             y=0.5 + (cell // 3 - 1) * CELL_SPACING + rng.uniform(-0.03, 0.03),
             radius=rng.uniform(0.08, 0.11),
         )
-        for colour, cell in zip(colours, cells)
+        for colour, cell in zip(colours, cells, strict=True)
     )
     return ImageScene(objects, rng.choice(BACKGROUNDS))
 
@@ -190,7 +191,7 @@ def build_toy_image(
         f"different regions, {CAPTIONS_PER_IMAGE} captions per image, each naming one to three "
         "of them. Generated with:\n\n```json\n" + json.dumps(asdict(config), sort_keys=True)
     )
-    return build_dataset(
+    built = build_dataset(
         splits,
         out_dir,
         pretty_name="MRW toy image-text set",
@@ -198,6 +199,8 @@ def build_toy_image(
         card_metadata={"license": "mit", "language": ["en"]},
         progress=progress,
     )
+    write_split_qrels(built, list(splits))  # qrels/{split}/: five relevant captions per image
+    return built
 
 
 def main(args: argparse.Namespace) -> int:

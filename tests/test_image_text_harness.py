@@ -103,6 +103,12 @@ def test_mrw_toy_kind_image_is_deterministic(tmp_path: Path, capsys) -> None:
     test = read_table(a, "test", ("id", "video_id", "sentence"))
     assert test.num_rows == 2 * CAPTIONS_PER_IMAGE
     assert test.column("id").to_pylist()[:2] == ["toyi-test-00000#0", "toyi-test-00000#1"]
+    v2t = (a / "qrels" / "test" / "v2t.qrels").read_text().splitlines()
+    assert v2t[:2] == [
+        "toyi-test-00000 0 toyi-test-00000#0 1",
+        "toyi-test-00000 0 toyi-test-00000#1 1",
+    ]
+    assert len(v2t) == 2 * CAPTIONS_PER_IMAGE
     rows = load_dataset(a, split="test", num_frames=1, size=64)
     assert rows[0]["frames"].shape == (1, 3, 64, 64) and rows[0]["num_frames"] == 1
 

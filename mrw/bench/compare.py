@@ -171,10 +171,14 @@ def _summary(documents: Sequence[Mapping[str, Any]], runs: Sequence[RunRecord]) 
     out: dict[str, Any] = {}
     for direction, _ in DIRECTIONS:
         out[direction] = {
-            name: Stat.of([_numeric(r, d, direction, name) for r, d in zip(runs, documents)])
+            name: Stat.of(
+                [_numeric(r, d, direction, name) for r, d in zip(runs, documents, strict=True)]
+            )
             for name in (*RECALLS, "MedR", "nMR")
         }
-    out["rsum"] = Stat.of([_numeric(r, d, "", "rsum") for r, d in zip(runs, documents)])
+    out["rsum"] = Stat.of(
+        [_numeric(r, d, "", "rsum") for r, d in zip(runs, documents, strict=True)]
+    )
     return out
 
 
@@ -330,14 +334,14 @@ def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
         for direction, _ in names:
             for r in RECALLS:
                 best = max(s[direction][r].mean for s in stats_of)
-                for row, s in zip(rows, stats_of):
+                for row, s in zip(rows, stats_of, strict=True):
                     row.append(bold(s[direction][r].format(2), s[direction][r].mean == best))
             best = min(s[direction]["MedR"].mean for s in stats_of)
-            for row, s in zip(rows, stats_of):
+            for row, s in zip(rows, stats_of, strict=True):
                 medr = f"{s[direction]['MedR'].format(1)} ({s[direction]['nMR'].mean:.2f})"
                 row.append(bold(medr, s[direction]["MedR"].mean == best))
         best = max(s["rsum"].mean for s in stats_of)
-        for row, s in zip(rows, stats_of):
+        for row, s in zip(rows, stats_of, strict=True):
             row.append(bold(s["rsum"].format(1), s["rsum"].mean == best))
     lines = [f"**{title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]

@@ -38,7 +38,7 @@ Runner = Callable[[str, Mapping[str, Any], RunOptions], RunResult]
 @dataclass(frozen=True)
 class Experiment:
     """One configuration to train: a registered method, its config overrides, a display label,
-    and the run options it sets itself (e.g. its paper's batch size), applied over the shared ones."""
+    and the run options it sets itself (e.g. its paper's batch size) over the shared ones."""
 
     method: str
     overrides: Mapping[str, Any] = field(default_factory=dict)

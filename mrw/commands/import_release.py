@@ -82,7 +82,8 @@ def _register_image_text(releases: argparse._SubParsersAction) -> None:
         sub.set_defaults(func=run_image_text, dataset=name)
     precomp = releases.add_parser(
         "precomp",
-        help="precomputed image features ({split}_caps.txt + {split}_ims.npy) into the feature cache",
+        help="precomputed image features ({split}_caps.txt + {split}_ims.npy) into the "
+        "feature cache",
         description="The precomputed-feature layout of VSE++ / SCAN (train, dev, test or "
         "testall: {split}_caps.txt, five captions per image in order, and {split}_ims.npy, "
         "[N, D] or [N, R, D]) goes straight into the feature cache, so no images are needed: "
