@@ -366,8 +366,8 @@ def run_method(
 
 
 def visual_kind(spec: FeatureSpec) -> str:
-    """ "image" when the local features are one image's cells (grid or imported features),
-    which encoders pool; "video" for a sequence of frame features (`MethodContext.visual`)."""
+    """The visual input's kind (`MethodContext.visual`): "image" when the local features are
+    one image's cells (grid or imported features), which encoders pool; else "video"."""
     from mrw.bench.features import PRECOMPUTED
 
     return "image" if spec.grid or spec.backbone == PRECOMPUTED else "video"
