@@ -145,3 +145,19 @@ def test_compare_prints_table2_layout(tmp_path):
     assert len(cells) == len(header.strip("|").split("|"))
     data = comparison.to_json()["tables"][0]["rows"][0]
     assert "folds" in data and "mean" in data["folds"]["rsum"]
+
+
+def test_chance_rsum_counts_every_relevant_caption():
+    from mrw.bench.compare import chance_rsum
+
+    def doc(images: int, captions: int) -> dict:
+        return {"v2t": {"queries": images}, "t2v": {"queries": captions}}
+
+    assert chance_rsum(doc(100, 100)) == pytest.approx(32.0)  # one per video: 3 x (k / n)
+    # 2 images x 1 caption: every k covers the gallery
+    assert chance_rsum(doc(2, 2)) == pytest.approx(50 + 100 + 100 + 50 + 100 + 100)
+    # 60 images, 5 captions each: i2t R@1 = 5/300; R@5 = 1 - C(295,5)/C(300,5)
+    i2t_r5 = 100 * (1 - np.prod([(295 - i) / (300 - i) for i in range(5)]))
+    expected = 100 / 60 * (1 + 5 + 10) + 100 * 5 / 300 + i2t_r5
+    i2t_r10 = 100 * (1 - np.prod([(295 - i) / (300 - i) for i in range(10)]))
+    assert chance_rsum(doc(60, 300)) == pytest.approx(expected + i2t_r10)

@@ -206,8 +206,11 @@ def chance_rsum(metrics: Mapping[str, Any]) -> float:
         return 0.0
     per_video = max(1, round(sentences / videos))
     t2v = sum(100.0 * min(k, videos) / videos for k in RECALL_KS)
+    # A top k longer than the gallery holds everything (math.comb is 0 for k > n).
     v2t = sum(
         100.0 * (1 - math.comb(sentences - per_video, k) / math.comb(sentences, k))
+        if k <= sentences
+        else 100.0
         for k in RECALL_KS
     )
     return t2v + v2t
