@@ -1,14 +1,12 @@
-"""Pieces several baselines share: pooling over valid steps, word vectors, the hinge ranking loss.
+"""Pieces several baselines share: pooling over valid steps, word vectors, global encoders.
 
-Every ranking baseline scores a batch as a `[B, B]` matrix whose diagonal holds the true
-pairs; the papers differ only in which directions they rank, whether negatives are summed or
-the hardest one is taken, and the margin. `hinge_ranking_loss` expresses exactly those
-choices, so each method states its paper's loss in one line.
+The ranking loss is `mrw.bench.ranking.hinge_ranking_loss`, the one every ranking method
+uses, PVSE included, so each method states its paper's loss in one line and all of them share
+one normalisation (summed over negatives, averaged over anchors).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -17,8 +15,7 @@ from torch import Tensor, nn
 
 from mrw.bench.encoders import ImageEncoder, TextEncoder, VideoEncoder
 from mrw.bench.method import Batch, Method, MethodContext
-
-DIRECTIONS = ("v2t", "t2v")
+from mrw.bench.ranking import hinge_ranking_loss
 
 
 def masked_mean(x: Tensor, lengths: Tensor) -> Tensor:
@@ -76,35 +73,6 @@ def global_encoders(
         finetune_words=finetune_words,
     )
     return video, text
-
-
-def hinge_ranking_loss(
-    scores: Tensor,
-    margin: float,
-    hardest: bool = False,
-    directions: Sequence[str] = DIRECTIONS,
-) -> Tensor:
-    """Bidirectional (or one-way) triplet hinge over a batch score matrix.
-
-    `scores[i, j]` scores video i against sentence j; the diagonal holds the true pairs. For
-    each anchor the cost of a negative is `max(0, margin - s(pos) + s(neg))`; `hardest=True`
-    keeps only the largest cost per anchor (VSE++'s max of hinges), otherwise costs are summed
-    over negatives (DeViSE, Order). Anchors are averaged, so the scale does not grow with the
-    batch size; the directions are added.
-    """
-    unknown = set(directions) - set(DIRECTIONS)
-    if unknown or not directions:
-        raise ValueError(f"directions must be drawn from {DIRECTIONS}, got {tuple(directions)}")
-    positives = scores.diagonal()
-    off_diagonal = ~torch.eye(scores.size(0), dtype=torch.bool, device=scores.device)
-    total = scores.new_zeros(())
-    for direction in directions:
-        # v2t: anchors are videos (rows), negatives are the other sentences in the row.
-        oriented = scores if direction == "v2t" else scores.T
-        costs = (margin - positives[:, None] + oriented).clamp(min=0) * off_diagonal
-        per_anchor = costs.amax(dim=1) if hardest else costs.sum(dim=1)
-        total = total + per_anchor.mean()
-    return total
 
 
 class GlobalEmbeddingMethod(Method):

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from baselines.common import hinge_ranking_loss, masked_mean, standardizer, word_embedding
+from baselines.common import masked_mean, standardizer, word_embedding
 from mrw.bench.method import Batch, Method, MethodContext
+from mrw.bench.ranking import hinge_ranking_loss
 from mrw.bench.registry import register_method
 
 

@@ -25,6 +25,9 @@ class VSEPPConfig:
 @register_method
 class VSEPP(GlobalEmbeddingMethod):
     name = "vsepp"
-    paper = 'Faghri et al., "VSE++: Improving Visual-Semantic Embeddings with Hard Negatives", BMVC 2018'
+    paper = (
+        'Faghri et al., "VSE++: Improving Visual-Semantic Embeddings with Hard Negatives", '
+        "BMVC 2018"
+    )
     config_class = VSEPPConfig
     default_lr = 2e-4  # Faghri et al.

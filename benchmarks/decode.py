@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -147,6 +148,7 @@ def main() -> int:
         )
         return 2
     torch.set_num_threads(1)
+    load_before = os.getloadavg()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for fmt, make in (("gif", make_gif), ("mp4", make_mp4)):
@@ -166,9 +168,12 @@ def main() -> int:
                     "speedup": classic / ours,
                 }
             )
+    load_after = os.getloadavg()
     print(
         f"{args.count} clips per format, {args.width}x{args.height}, {args.frames} frames; "
-        f"-> {NUM_FRAMES} frames at {FPS:g} fps, {SIZE} px (best of {args.repeats})"
+        f"-> {NUM_FRAMES} frames at {FPS:g} fps, {SIZE} px (best of {args.repeats}); "
+        f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after "
+        f"on {os.cpu_count()} CPUs"
     )
     print(
         f"{'format':<8}{'classic ffmpeg->JPEG (videos/s)':>34}"
@@ -183,6 +188,8 @@ def main() -> int:
         payload = {
             "args": vars(args) | {"json": str(args.json)},
             "python": platform.python_version(),
+            "load_average_1min": {"before": load_before[0], "after": load_after[0]},
+            "cpus": os.cpu_count(),
             "results": results,
         }
         args.json.write_text(json.dumps(payload, indent=2))

@@ -2,8 +2,8 @@
 
 Baseline: the obvious pure-Python all-pairs loop (XOR + popcount of Python ints, union-find),
 the way a first script would do it. Both run in this process on the same video hashes:
-random 256-bit hashes with a share of planted reposts (a few bits flipped), and must return
-the same clusters.
+random hashes (a 64-bit pHash and a colour-hash word per frame) with a share of planted
+reposts (a few bits flipped), and must return the same clusters.
 
     python benchmarks/near_duplicates.py                  # small: 3,000 videos
     python benchmarks/near_duplicates.py --n 50107        # MRW's size (the loop takes minutes)
@@ -18,14 +18,21 @@ import time
 
 import numpy as np
 
-from mrw.videohash import DEFAULT_MAX_DISTANCE, HASH_FRAMES, near_duplicate_groups
+from mrw.videohash import (
+    DEFAULT_MAX_COLOUR_DISTANCE,
+    DEFAULT_MAX_DISTANCE,
+    HASH_FRAMES,
+    near_duplicate_groups,
+)
+
+WORDS = 2 * HASH_FRAMES  # pHash words, then colour words
 
 
 def planted_hashes(n: int, repost_share: float, seed: int) -> np.ndarray:
-    """`[n, HASH_FRAMES]` uint64: random videos, some of them reposts of earlier ones."""
+    """`[n, 2 * HASH_FRAMES]` uint64: random videos, some of them reposts of earlier ones."""
     rng = np.random.default_rng(seed)
-    hashes = rng.integers(0, 2**63, (n, HASH_FRAMES), dtype=np.uint64) * np.uint64(2)
-    hashes |= rng.integers(0, 2, (n, HASH_FRAMES), dtype=np.uint64)
+    hashes = rng.integers(0, 2**63, (n, WORDS), dtype=np.uint64) * np.uint64(2)
+    hashes |= rng.integers(0, 2, (n, WORDS), dtype=np.uint64)
     reposts = rng.choice(np.arange(1, n), size=int(n * repost_share), replace=False)
     for i in reposts:
         source = hashes[rng.integers(0, i)].copy()
@@ -35,8 +42,8 @@ def planted_hashes(n: int, repost_share: float, seed: int) -> np.ndarray:
     return hashes
 
 
-def python_loop(hashes: np.ndarray, max_distance: int) -> list[int]:
-    """The baseline: every pair compared with Python ints."""
+def python_loop(hashes: np.ndarray, max_distance: int, max_colour: int) -> list[int]:
+    """The baseline: every pair compared with Python ints (pHash words, then colour words)."""
     words = [[int(v) for v in row] for row in hashes]
     parent = list(range(len(words)))
 
@@ -49,7 +56,8 @@ def python_loop(hashes: np.ndarray, max_distance: int) -> list[int]:
     for i, a in enumerate(words):
         for j in range(i + 1, len(words)):
             b = words[j]
-            if sum((x ^ y).bit_count() for x, y in zip(a, b)) <= max_distance:
+            bits = [(x ^ y).bit_count() for x, y in zip(a, b, strict=True)]
+            if sum(bits[:HASH_FRAMES]) <= max_distance and sum(bits[HASH_FRAMES:]) <= max_colour:
                 ri, rj = find(i), find(j)
                 if ri != rj:
                     parent[max(ri, rj)] = min(ri, rj)
@@ -65,10 +73,10 @@ def main() -> None:
 
     hashes = planted_hashes(args.n, args.repost_share, args.seed)
     start = time.perf_counter()
-    fast = near_duplicate_groups(hashes, DEFAULT_MAX_DISTANCE)
+    fast = near_duplicate_groups(hashes, DEFAULT_MAX_DISTANCE, DEFAULT_MAX_COLOUR_DISTANCE)
     fast_s = time.perf_counter() - start
     start = time.perf_counter()
-    slow = python_loop(hashes, DEFAULT_MAX_DISTANCE)
+    slow = python_loop(hashes, DEFAULT_MAX_DISTANCE, DEFAULT_MAX_COLOUR_DISTANCE)
     slow_s = time.perf_counter() - start
     assert fast.tolist() == slow, "the two implementations disagree"
     result = {

@@ -163,12 +163,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'variant':<10}{'median step (s)':>17}{'peak memory (MiB)':>20}{'loss':>14}")
     for r in results.values():
         print(
-            f"{r['variant']:<10}{r['median_s']:>17.4f}{r['peak_bytes'] / 2**20:>20.1f}{r['loss']:>14.6f}"
+            f"{r['variant']:<10}{r['median_s']:>17.4f}"
+            f"{r['peak_bytes'] / 2**20:>20.1f}{r['loss']:>14.6f}"
         )
     agree = abs(base["loss"] - ours["loss"]) <= 1e-4 * max(1.0, abs(base["loss"]))
     print(
         f"speed-up: {base['median_s'] / ours['median_s']:.1f}x (target >= 100x); "
-        f"peak memory: {base['peak_bytes'] / max(ours['peak_bytes'], 1):.1f}x less (target >= 20x); "
+        f"peak memory: {base['peak_bytes'] / max(ours['peak_bytes'], 1):.1f}x less "
+        "(target >= 20x); "
         f"losses agree: {agree}"
     )
     if not agree:

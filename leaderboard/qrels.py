@@ -129,7 +129,10 @@ def write_qrels(
     target = os.fspath(path)
     lines: list[str] = []
     for number, pair in enumerate(pairs, start=1):
-        qid, docid = (_check_id(target, number, kind, v) for kind, v in zip(("qid", "docid"), pair))
+        qid, docid = (
+            _check_id(target, number, kind, v)
+            for kind, v in zip(("qid", "docid"), pair[:2], strict=True)
+        )
         rel = int(pair[2]) if len(pair) > 2 else 1
         lines.append(f"{qid} 0 {docid} {rel}\n")
     with atomic_write(target, "w") as handle:

@@ -2,7 +2,8 @@
 
 Stages run cheapest first, so expensive decoding is spent only on items that can still be
 kept: title normalisation and filters, exact de-duplication by SHA-256, a decode check with
-duration/frame bounds, then near-duplicate de-duplication by a perceptual video hash.
+duration/frame bounds, then near-duplicate de-duplication by a perceptual video hash
+(pHash and colour hash, `mrw.videohash`).
 The output folder holds `kept.jsonl` (what `mrw build` reads), `dropped.jsonl` (one line per
 dropped item: id, reason, detail, duplicate_of) and `report.json` (counts and the config).
 """
@@ -72,7 +73,8 @@ class CleanConfig:
     min_duration_s: float = 0.2
     max_duration_s: float = 120.0
     hash_frames: int = videohash.HASH_FRAMES
-    near_duplicate_bits: int = videohash.DEFAULT_MAX_DISTANCE
+    near_duplicate_bits: int = videohash.DEFAULT_MAX_DISTANCE  # pHash bits
+    near_duplicate_colour_bits: int = videohash.DEFAULT_MAX_COLOUR_DISTANCE
     drop_near_duplicates: bool = True  # else keep them, grouped so they share a split
     workers: int = 4  # decode/hash threads (PyAV releases the GIL)
 
@@ -215,11 +217,11 @@ def _record(item: CollectedItem, sentence: str) -> CleanRecord:
 
 
 def _inspect(record: CleanRecord, config: CleanConfig) -> tuple[Reason, str] | None:
-    """Probe, check bounds and hash one video, filling `record`; a drop reason or None."""
-    from mrw.frames import FrameDecodeError, probe
+    """Decode-check, check bounds and hash one video, filling `record`; a drop reason or None."""
+    from mrw.frames import FrameDecodeError, verify
 
     try:
-        info = probe(record.media_path)
+        info = verify(record.media_path)
     except FrameDecodeError as exc:
         return Reason.DECODE_FAILED, str(exc)
     record.num_frames = int(info.num_frames)
@@ -298,7 +300,9 @@ def _near_duplicates(
     if not records:
         return [], 0
     hashes = np.stack([videohash.from_hex(r.video_hash) for r in records])
-    labels = videohash.near_duplicate_groups(hashes, config.near_duplicate_bits)
+    labels = videohash.near_duplicate_groups(
+        hashes, config.near_duplicate_bits, config.near_duplicate_colour_bits
+    )
     kept: list[CleanRecord] = []
     for record, label in zip(records, labels):
         original = records[label]  # records are in posting order: the label is the earliest
@@ -306,12 +310,11 @@ def _near_duplicates(
         if record is original or not config.drop_near_duplicates:
             kept.append(record)
         else:
-            distance = videohash.hamming(
+            shape, colour = videohash.distances(
                 videohash.from_hex(record.video_hash), videohash.from_hex(original.video_hash)
             )
-            dropped.append(
-                Dropped(record.id, Reason.NEAR_DUPLICATE, f"{distance} bits", original.id)
-            )
+            detail = f"{shape} pHash bits, {colour} colour bits"
+            dropped.append(Dropped(record.id, Reason.NEAR_DUPLICATE, detail, original.id))
     return kept, len(set(labels.tolist()))
 
 

@@ -1,4 +1,4 @@
-"""Decode GIF / MP4 / WebM clips into fixed-length frame tensors with PyAV (bundled FFmpeg).
+"""Decode GIF / MP4 / WebM / APNG / animated WebP clips into frame tensors, as a browser shows them.
 
 Sampling follows presentation timestamps, not frame indices: a GIF's frames can each have
 their own delay, so "8 fps" means "what the viewer sees every 125 ms". A clip is first
@@ -7,9 +7,16 @@ or before it), then `num_frames` ticks are picked: evenly spread (`uniform`, eva
 random contiguous window (`random`, training). Clips shorter than `num_frames` ticks repeat
 their last frame.
 
-Decoding happens in two passes: demuxing the packets (cheap, no pixel work) gives every
-frame's timestamp and lets the limits reject decompression bombs before any pixel is
-decoded; then frames are decoded in order and only the selected ones are converted to RGB.
+What counts as "the clip" is what a browser or player shows (docs/dataset.md, "Decoding
+rules"): GIF timing and block structure as browsers read them (`mrw.gif`,
+`mrw.animation`), an MP4's edit list (lead-in frames it hides are not frames of the clip)
+and its display matrix (frames are rotated as players rotate them). `probe`, the dataset
+row's `num_frames` and `decode` agree on every input.
+
+The timeline is read before any pixel is decoded (GIF/WebP blocks, or demuxed packets), so
+the limits reject decompression bombs first; then frames are decoded in order and only the
+selected ones are converted to RGB. Everything runs in-process with PyAV (its bundled
+FFmpeg); animated WebP, which FFmpeg cannot decode, goes through Pillow.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ import itertools
 import math
 import os
 import random
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -28,39 +36,34 @@ import av
 import numpy as np
 import torch
 
-from mrw.errors import MRWError
+from mrw.animation import apng_delays, is_webp, iter_webp_frames, read_webp
+from mrw.decode_limits import (
+    DEFAULT_LIMITS,
+    DecodeLimits,
+    FrameDecodeError,
+)
+from mrw.gif import read_gif
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Clip",
+    "DecodeLimits",
+    "FrameDecodeError",
+    "VideoInfo",
+    "decode",
+    "probe",
+    "verify",
+]
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview
 Sampling = Literal["uniform", "random"]
-
-
-class FrameDecodeError(MRWError):
-    """The clip cannot be decoded into frames; the message says why (corrupt, too large, ...)."""
-
-
-@dataclass(frozen=True)
-class DecodeLimits:
-    """Guards against decompression bombs and runaway inputs (all checked before decoding)."""
-
-    max_bytes: int = 256 * 1024 * 1024
-    max_pixels: int = 4096 * 4096  # per frame
-    max_frames: int = 20_000
-    max_duration_s: float = 15 * 60.0
-
-    def check_frame_size(self, width: int, height: int) -> None:
-        if width * height > self.max_pixels:
-            raise FrameDecodeError(
-                f"frame too large: {width}x{height} = {width * height} pixels "
-                f"(limit {self.max_pixels})"
-            )
-
-
-DEFAULT_LIMITS = DecodeLimits()
+# Animated image formats whose frame delays are read as browsers read them (`mrw.animation`).
+_BROWSER_TIMED_CODECS = ("apng",)
 
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What `probe` reports: the clip as stored (before any resampling)."""
+    """What `probe` reports: the clip as shown (after edit list and rotation), not resampled."""
 
     num_frames: int
     fps: float  # average frame rate: num_frames / duration_s
@@ -81,12 +84,18 @@ class Clip:
 
 @dataclass(frozen=True)
 class _Timeline:
-    """Presentation times (seconds from the first frame) of every frame, in display order."""
+    """Presentation times (seconds from the first frame) of every frame, in display order.
+
+    `pts` maps decoded PyAV frames to their index; None for formats decoded in order
+    (GIF, WebP), where the k-th decoded frame is frame k.
+    """
 
     times: list[float]
-    pts: list[int | None]
+    pts: list[int | None] | None
     duration_s: float
     info: VideoInfo
+    kind: Literal["av", "gif", "webp"]
+    data: bytes  # what the decoder reads (a GIF's cleaned copy)
 
 
 def _read(source: Source, limits: DecodeLimits) -> tuple[bytes, str]:
@@ -110,123 +119,173 @@ def _read(source: Source, limits: DecodeLimits) -> tuple[bytes, str]:
     return data, label
 
 
-def _open(source: Source, limits: DecodeLimits) -> tuple[av.container.InputContainer, int | None]:
-    """Open the container; for GIFs also check their block structure (see `_gif_images`)."""
-    data, label = _read(source, limits)
-    gif_images = _gif_images(data, limits) if data[:3] == b"GIF" else None
-    try:
-        return av.open(io.BytesIO(data), mode="r"), gif_images
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise FrameDecodeError(f"{label}: not a decodable video ({_reason(exc)})") from None
-
-
-def _gif_images(data: bytes, limits: DecodeLimits) -> int:
-    """Walk a GIF's blocks: the number of images, refusing bombs and truncated image data.
-
-    FFmpeg decodes a GIF cut inside an image without complaint (the rest of the frame is
-    just missing), and reads a header-only GIF as one frame, so both are checked here. A
-    missing trailer byte alone is accepted, as browsers do.
-    """
-    if len(data) < 13 or data[:6] not in (b"GIF87a", b"GIF89a"):
-        raise FrameDecodeError("corrupt GIF: bad header")
-    width, height = int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
-    limits.check_frame_size(width, height)
-    flags = data[10]
-    pos = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
-    images = 0
-
-    def skip_sub_blocks(pos: int) -> int:
-        while pos < len(data):
-            size = data[pos]
-            pos += 1 + size
-            if size == 0:
-                return pos
-        raise FrameDecodeError(f"truncated GIF: image {images + 1} ends before its data does")
-
-    while pos < len(data):
-        block = data[pos]
-        if block == 0x3B:  # trailer
-            break
-        if block == 0x21:  # extension: label byte, then sub-blocks
-            pos = skip_sub_blocks(pos + 2)
-        elif block == 0x2C:  # image descriptor (10 bytes), local colour table, LZW code size
-            if pos + 10 > len(data):
-                raise FrameDecodeError(f"truncated GIF: image {images + 1} descriptor is cut off")
-            w = int.from_bytes(data[pos + 5 : pos + 7], "little")
-            h = int.from_bytes(data[pos + 7 : pos + 9], "little")
-            limits.check_frame_size(w, h)
-            local = data[pos + 9]
-            pos = skip_sub_blocks(pos + 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0) + 1)
-            images += 1
-            if images > limits.max_frames:
-                raise FrameDecodeError(f"too many frames: more than {limits.max_frames}")
-        else:
-            raise FrameDecodeError(f"corrupt GIF: unknown block 0x{block:02x} at byte {pos}")
-    return images
-
-
 def _reason(exc: BaseException) -> str:
     return " ".join(str(getattr(exc, "strerror", None) or exc).split()) or type(exc).__name__
 
 
-def _timeline(
-    container: av.container.InputContainer, limits: DecodeLimits, gif_images: int | None
-) -> _Timeline:
-    if not container.streams.video:
-        raise FrameDecodeError("no video stream in the input")
-    stream = container.streams.video[0]
-    width, height = stream.codec_context.width, stream.codec_context.height
-    limits.check_frame_size(width, height)
-    if width <= 0 or height <= 0:
-        raise FrameDecodeError(f"invalid frame size {width}x{height}")
-    time_base = float(stream.time_base) if stream.time_base else 0.0
-    packets: list[tuple[int | None, float, float]] = []  # (pts, start s, duration s)
-    try:
-        for packet in container.demux(stream):
-            if packet.size == 0:  # the flush packet at end of stream
-                continue
-            if len(packets) >= limits.max_frames:
-                raise FrameDecodeError(f"too many frames: more than {limits.max_frames}")
-            pts = packet.pts if packet.pts is not None else packet.dts
-            start = pts * time_base if pts is not None else math.nan
-            packets.append((pts, start, (packet.duration or 0) * time_base))
-    except av.FFmpegError as exc:
-        raise FrameDecodeError(f"corrupt or truncated input ({_reason(exc)})") from None
-    frame_count = len(packets) if gif_images is None else min(gif_images, len(packets))
-    if frame_count == 0:
-        raise FrameDecodeError("no frames: the video stream is empty")
-    if frame_count == 1:
+def _from_delays(
+    delays_s: tuple[float, ...], width: int, height: int, codec: str, limits: DecodeLimits
+) -> tuple[list[float], float, VideoInfo]:
+    if len(delays_s) == 1:
         raise FrameDecodeError("one frame only: a still image, not a video")
-    if any(math.isnan(start) for _, start, _ in packets):
-        # No timestamps at all: fall back to the stream's nominal rate.
-        rate = float(stream.average_rate or stream.guessed_rate or 10)
-        packets = [(None, i / rate, 1 / rate) for i in range(len(packets))]
-    packets.sort(key=lambda p: p[1])
-    first = packets[0][1]
-    times = [start - first for _, start, _ in packets]
-    last_duration = packets[-1][2]
-    if last_duration <= 0:  # unknown: assume it lasts as long as the median gap
-        gaps = sorted(b - a for a, b in itertools.pairwise(times))
-        last_duration = gaps[len(gaps) // 2] or 0.1
-    duration = times[-1] + last_duration
+    times = [0.0, *itertools.accumulate(delays_s[:-1])]
+    duration = sum(delays_s)
     if duration > limits.max_duration_s:
         raise FrameDecodeError(f"too long: {duration:.1f} s (limit {limits.max_duration_s:.0f} s)")
-    info = VideoInfo(
-        num_frames=len(packets),
-        fps=len(packets) / duration,
-        duration_s=duration,
-        width=width,
-        height=height,
-        codec=stream.codec_context.name,
-    )
-    return _Timeline(times=times, pts=[p[0] for p in packets], duration_s=duration, info=info)
+    info = VideoInfo(len(delays_s), len(delays_s) / duration, duration, width, height, codec)
+    return times, duration, info
+
+
+def _open_av(data: bytes) -> av.container.InputContainer:
+    try:
+        return av.open(io.BytesIO(data), mode="r")
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise FrameDecodeError(f"not a decodable video ({_reason(exc)})") from None
+
+
+def _av_timeline(data: bytes, limits: DecodeLimits) -> _Timeline:
+    """Timestamps of the packets a player shows: those an edit list discards are left out."""
+    with _open_av(data) as container:
+        if not container.streams.video:
+            raise FrameDecodeError("no video stream in the input")
+        stream = container.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        limits.check_frame_size(width, height)
+        if width <= 0 or height <= 0:
+            raise FrameDecodeError(f"invalid frame size {width}x{height}")
+        time_base = float(stream.time_base) if stream.time_base else 0.0
+        packets: list[tuple[int | None, float, float]] = []  # (pts, start s, duration s)
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0 or packet.is_discard:  # end flush; hidden by an edit list
+                    continue
+                limits.check_frames(len(packets) + 1, width, height)
+                pts = packet.pts if packet.pts is not None else packet.dts
+                start = pts * time_base if pts is not None else math.nan
+                packets.append((pts, start, (packet.duration or 0) * time_base))
+        except av.FFmpegError as exc:
+            raise FrameDecodeError(f"corrupt or truncated input ({_reason(exc)})") from None
+        codec = stream.codec_context.name
+        rate = float(stream.average_rate or stream.guessed_rate or 10)
+    if not packets:
+        raise FrameDecodeError("no frames: the video stream is empty")
+    if any(math.isnan(start) for _, start, _ in packets):  # no timestamps: the nominal rate
+        packets = [(None, i / rate, 1 / rate) for i in range(len(packets))]
+    packets.sort(key=lambda p: p[1])
+    chunk_delays = apng_delays(data) if codec in _BROWSER_TIMED_CODECS else None
+    if chunk_delays is not None and len(chunk_delays) == len(packets):
+        delays = tuple(chunk_delays)
+    else:
+        starts = [start - packets[0][1] for _, start, _ in packets]
+        last = packets[-1][2]
+        if last <= 0:  # unknown: assume it lasts as long as the median gap
+            gaps = sorted(b - a for a, b in itertools.pairwise(starts))
+            last = (gaps[len(gaps) // 2] if gaps else 0) or 0.1
+        delays = (*(b - a for a, b in itertools.pairwise(starts)), last)
+    times, duration, info = _from_delays(delays, width, height, codec, limits)
+    if chunk_delays is None:  # keep the exact stored start times
+        times = [start - packets[0][1] for _, start, _ in packets]
+    return _Timeline(times, [p[0] for p in packets], duration, info, "av", data)
+
+
+def _timeline(source: Source, limits: DecodeLimits) -> tuple[_Timeline, str]:
+    data, label = _read(source, limits)
+    try:
+        if data[:3] == b"GIF":
+            gif = read_gif(data, limits)
+            times, duration, info = _from_delays(gif.delays_s, gif.width, gif.height, "gif", limits)
+            return _Timeline(times, None, duration, info, "gif", gif.clean), label
+        if is_webp(data):
+            webp = read_webp(data, limits)
+            times, duration, info = _from_delays(
+                webp.delays_s, webp.width, webp.height, "webp", limits
+            )
+            return _Timeline(times, None, duration, info, "webp", data), label
+        return _av_timeline(data, limits), label
+    except FrameDecodeError as exc:
+        raise FrameDecodeError(f"{label}: {exc}" if label != "<bytes>" else str(exc)) from None
+
+
+def _quarter_turns(frame: av.VideoFrame) -> int:
+    """Counter-clockwise quarter turns that show `frame` as players do (its display matrix)."""
+    try:
+        return round(frame.rotation / 90) % 4
+    except (AttributeError, TypeError, ValueError):
+        return 0
+
+
+def _displayed(info: VideoInfo, turns: int) -> VideoInfo:
+    return replace(info, width=info.height, height=info.width) if turns % 2 else info
+
+
+def _iter_decoded(
+    timeline: _Timeline, wanted: set[int] | None
+) -> Iterator[tuple[int, av.VideoFrame | np.ndarray]]:
+    """(index, frame) of the frames in `wanted` (every frame when None), in display order.
+
+    Raises `FrameDecodeError` when the decoder fails or delivers fewer frames than the
+    timeline promised.
+    """
+    count = timeline.info.num_frames
+    todo = set(range(count)) if wanted is None else set(wanted)
+    if timeline.kind == "webp":
+        yield from iter_webp_frames(timeline.data, todo)
+        return
+    index_of_pts = {pts: i for i, pts in enumerate(timeline.pts or []) if pts is not None}
+    try:
+        with _open_av(timeline.data) as container:
+            for ordinal, frame in enumerate(container.decode(video=0)):
+                index = ordinal if timeline.pts is None else index_of_pts.get(frame.pts, ordinal)
+                if index in todo:
+                    todo.discard(index)
+                    yield index, frame
+                if not todo:
+                    return
+    except av.FFmpegError as exc:
+        raise FrameDecodeError(f"corrupt or truncated input ({_reason(exc)})") from None
+    raise FrameDecodeError(f"truncated input: frame {min(todo)} of {count} did not decode")
 
 
 def probe(source: Source, *, limits: DecodeLimits = DEFAULT_LIMITS) -> VideoInfo:
-    """Frame count, average fps, duration, size and codec, read without decoding pixels."""
-    container, gif_images = _open(source, limits)
-    with container:
-        return _timeline(container, limits, gif_images).info
+    """Frame count, average fps, duration, displayed size and codec of a clip.
+
+    Reads the timeline without decoding pixels (a video's first frame is decoded for its
+    rotation). `verify` also decodes every frame.
+
+    Args:
+        source: a path or the file's bytes (GIF, MP4, WebM, APNG, animated WebP, ...).
+        limits: size, frame count, duration and total work limits, checked first.
+
+    Returns:
+        `VideoInfo` of the clip as shown: frames an edit list hides are not counted, GIF
+        delays follow browsers, width/height are after rotation.
+
+    Raises:
+        FrameDecodeError: unreadable, corrupt, still, empty or over-limit input.
+    """
+    timeline, _ = _timeline(source, limits)
+    if timeline.kind != "av":
+        return timeline.info
+    for _, frame in _iter_decoded(timeline, {0}):
+        return _displayed(timeline.info, _quarter_turns(frame))
+    raise AssertionError("_iter_decoded yields frame 0 or raises")
+
+
+def verify(source: Source, *, limits: DecodeLimits = DEFAULT_LIMITS) -> VideoInfo:
+    """`probe`, then decode every frame once (no colour conversion): what admission runs.
+
+    Raises:
+        FrameDecodeError: as `probe`, or a frame that does not decode (the reason says which).
+    """
+    timeline, label = _timeline(source, limits)
+    turns = 0
+    try:
+        for index, frame in _iter_decoded(timeline, None):
+            if index == 0 and isinstance(frame, av.VideoFrame):
+                turns = _quarter_turns(frame)
+    except FrameDecodeError as exc:
+        raise FrameDecodeError(f"{label}: {exc}" if label != "<bytes>" else str(exc)) from None
+    return _displayed(timeline.info, turns)
 
 
 def _ticks(timeline: _Timeline, fps: float | None) -> tuple[list[int], list[float]]:
@@ -241,9 +300,11 @@ def _ticks(timeline: _Timeline, fps: float | None) -> tuple[list[int], list[floa
     return shown, ticks
 
 
-def _select(count: int, num_frames: int, sampling: Sampling, seed: int | None) -> list[int]:
-    """Positions (into `count` ticks) of the `num_frames` frames to return."""
-    if count <= num_frames:
+def _select(count: int, num_frames: int | None, sampling: Sampling, seed: int | None) -> list[int]:
+    """Positions (into `count` ticks) of the `num_frames` frames to return (all when None)."""
+    if num_frames is None or count == num_frames:
+        return list(range(count))
+    if count < num_frames:
         return list(range(count)) + [count - 1] * (num_frames - count)
     if sampling == "uniform":  # the centre of each of num_frames equal segments
         return [int((i + 0.5) * count / num_frames) for i in range(num_frames)]
@@ -260,20 +321,29 @@ def _resized_shape(width: int, height: int, size: int | None) -> tuple[int, int]
     return max(size, round(width * scale)), max(size, round(height * scale))
 
 
-def _to_rgb(frame: av.VideoFrame, width: int, height: int, size: int | None) -> np.ndarray:
-    """RGB `[H, W, 3]`: shorter side resized to `size`, then centre-cropped to a square."""
+def _to_rgb(frame: av.VideoFrame | np.ndarray, size: int | None) -> tuple[np.ndarray, int]:
+    """RGB `[H, W, 3]` as shown (rotated), shorter side resized to `size`, then centre-cropped
+    to a square; and the quarter turns applied."""
+    if isinstance(frame, np.ndarray):
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+    turns = _quarter_turns(frame)
+    shown_w, shown_h = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
+    width, height = _resized_shape(shown_w, shown_h, size)
+    stored_w, stored_h = (height, width) if turns % 2 else (width, height)
     rgb = frame.reformat(
-        width=width, height=height, format="rgb24", interpolation="AREA"
+        width=stored_w, height=stored_h, format="rgb24", interpolation="AREA"
     ).to_ndarray()
+    if turns:
+        rgb = np.rot90(rgb, turns)
     if size is None:
-        return rgb
+        return rgb, turns
     top, left = (height - size) // 2, (width - size) // 2
-    return rgb[top : top + size, left : left + size]
+    return rgb[top : top + size, left : left + size], turns
 
 
 def decode(
     source: Source,
-    num_frames: int = 8,
+    num_frames: int | None = 8,
     fps: float | None = 8.0,
     size: int | None = None,
     sampling: Sampling = "uniform",
@@ -281,43 +351,42 @@ def decode(
     *,
     limits: DecodeLimits = DEFAULT_LIMITS,
 ) -> Clip:
-    """Decode `num_frames` frames of a GIF/MP4/WebM (path or bytes), sampled at `fps`.
+    """Decode `num_frames` frames of a clip (path or bytes), sampled at `fps`.
 
-    `fps=None` keeps the clip's own frames (no resampling). `size` resizes the shorter side
-    and centre-crops to `size`x`size`. Raises `FrameDecodeError` with the reason for corrupt,
-    truncated, empty, single-frame or over-limit input.
+    Args:
+        source: a path or the file's bytes (GIF, MP4, WebM, APNG, animated WebP, ...).
+        num_frames: frames returned (`None`: every tick of the timeline).
+        fps: the resampling rate; `None` keeps the clip's own frames, so
+            `decode(x, None, None)` returns exactly `probe(x).num_frames` frames.
+        size: resize the shorter side to `size` and centre-crop to `size` x `size`.
+        sampling: `uniform` (segment centres) or `random` (a contiguous window, `seed`).
+        limits: checked on the timeline before any pixel is decoded.
+
+    Returns:
+        `Clip` with uint8 frames `[T, 3, H, W]` as a browser/player shows them (GIF timing,
+        edit list, rotation applied) and float64 tick times `[T]` in seconds.
+
+    Raises:
+        FrameDecodeError: corrupt, truncated, empty, single-frame or over-limit input.
+        ValueError: bad `num_frames`, `fps`, `size` or `sampling`.
     """
-    if num_frames < 1:
+    if num_frames is not None and num_frames < 1:
         raise ValueError(f"num_frames must be at least 1, got {num_frames}")
     if size is not None and size < 1:
         raise ValueError(f"size must be positive, got {size}")
-    container, gif_images = _open(source, limits)
-    with container:
-        timeline = _timeline(container, limits, gif_images)
-        shown, ticks = _ticks(timeline, fps)
-        chosen = _select(len(ticks), num_frames, sampling, seed)
-        wanted = {shown[i] for i in chosen}
-        index_of_pts = {pts: i for i, pts in enumerate(timeline.pts) if pts is not None}
-        width, height = _resized_shape(timeline.info.width, timeline.info.height, size)
-        decoded: dict[int, np.ndarray] = {}
-        container.seek(0)
-        try:
-            for ordinal, frame in enumerate(container.decode(video=0)):
-                index = index_of_pts.get(frame.pts, ordinal)
-                if index in wanted and index not in decoded:
-                    decoded[index] = _to_rgb(frame, width, height, size)
-                if len(decoded) == len(wanted):
-                    break
-        except av.FFmpegError as exc:
-            raise FrameDecodeError(f"corrupt or truncated input ({_reason(exc)})") from None
-    missing = sorted(wanted - decoded.keys())
-    if missing:
-        raise FrameDecodeError(
-            f"truncated input: frame {missing[0]} of {timeline.info.num_frames} did not decode"
-        )
+    timeline, label = _timeline(source, limits)
+    shown, ticks = _ticks(timeline, fps)
+    chosen = _select(len(ticks), num_frames, sampling, seed)
+    decoded: dict[int, np.ndarray] = {}
+    turns = 0
+    try:
+        for index, frame in _iter_decoded(timeline, {shown[i] for i in chosen}):
+            decoded[index], turns = _to_rgb(frame, size)
+    except FrameDecodeError as exc:
+        raise FrameDecodeError(f"{label}: {exc}" if label != "<bytes>" else str(exc)) from None
     array = np.stack([decoded[shown[i]] for i in chosen])
     return Clip(
         frames=torch.from_numpy(array).permute(0, 3, 1, 2).contiguous(),
         timestamps=torch.tensor([ticks[i] for i in chosen], dtype=torch.float64),
-        info=timeline.info,
+        info=_displayed(timeline.info, turns),
     )

@@ -29,6 +29,7 @@ from mrw.frames import (
     VideoInfo,
     decode,
     probe,
+    verify,
 )
 
 # Magic bytes -> (codec name, file extension).
@@ -39,20 +40,26 @@ STILL_FORMATS: dict[bytes, tuple[str, str]] = {
 RESIZE_RATIO = 256 / 224  # shorter side before the centre crop (ImageNet evaluation transform)
 
 
+HEAD_BYTES = 4096  # enough to see a PNG's acTL chunk, which precedes its image data
+
+
 def still_format(head: bytes) -> tuple[str, str] | None:
-    """(codec, extension) of a JPEG or PNG from its first bytes, or None for anything else."""
+    """(codec, extension) of a still JPEG or PNG from its first bytes, or None for anything
+    else, an animated PNG (an `acTL` chunk before `IDAT`: a clip, for `mrw.frames`) included."""
     for magic, kind in STILL_FORMATS.items():
         if head.startswith(magic):
+            if kind[0] == "png" and b"acTL" in head.split(b"IDAT", 1)[0]:
+                return None
             return kind
     return None
 
 
 def _head(source: Source) -> bytes:
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source[:16])
+        return bytes(source[:HEAD_BYTES])
     try:
         with Path(source).open("rb") as handle:
-            return handle.read(16)
+            return handle.read(HEAD_BYTES)
     except OSError as exc:
         raise FrameDecodeError(f"cannot read {source}: {exc.strerror or exc}") from None
 
@@ -91,9 +98,21 @@ def probe_media(source: Source, *, limits: DecodeLimits = DEFAULT_LIMITS) -> Vid
     )
 
 
+def verify_media(source: Source, *, limits: DecodeLimits = DEFAULT_LIMITS) -> VideoInfo:
+    """`mrw.frames.verify` for videos and GIFs (every frame decoded once); a still is decoded
+    whole. What building a dataset row runs, so media that would fail later is refused.
+
+    Raises:
+        FrameDecodeError: unreadable, corrupt, truncated or over-limit input.
+    """
+    if still_format(_head(source)) is None:
+        return verify(source, limits=limits)
+    return decode_still(source, limits=limits).info
+
+
 def decode_still(
     source: Source,
-    num_frames: int = 1,
+    num_frames: int | None = 1,
     size: int | None = None,
     *,
     limits: DecodeLimits = DEFAULT_LIMITS,
@@ -102,7 +121,7 @@ def decode_still(
 
     Args:
         source: a path or the image bytes.
-        num_frames: frames to return (the still repeated), >= 1.
+        num_frames: frames to return (the still repeated), >= 1; None: its one frame.
         size: crop side in pixels; the shorter side is first resized to round(size * 8 / 7)
             with Lanczos filtering (PVSE's test transform: 256, then 224). None keeps the
             image as it is.
@@ -113,6 +132,7 @@ def decode_still(
     """
     from PIL import Image
 
+    num_frames = 1 if num_frames is None else num_frames
     if num_frames < 1:
         raise ValueError(f"num_frames must be at least 1, got {num_frames}")
     image, label = _open_still(source, limits)
@@ -139,7 +159,7 @@ def decode_still(
 
 def decode_media(
     source: Source,
-    num_frames: int = 8,
+    num_frames: int | None = 8,
     fps: float | None = 8.0,
     size: int | None = None,
     sampling: Sampling = "uniform",

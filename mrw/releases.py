@@ -59,6 +59,7 @@ class ImportReport:
     pairs: Counter[str] = field(default_factory=Counter)
     videos_without_sentence: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> count
+    undecodable: dict[str, str] = field(default_factory=dict)  # video id -> why it failed
 
     def as_dict(self) -> dict:
         return {
@@ -67,6 +68,7 @@ class ImportReport:
             "pairs": {s: self.pairs[s] for s in SPLITS if s in self.pairs},
             "videos_without_sentence": dict(self.videos_without_sentence),
             "skipped": dict(sorted(self.skipped.items())),
+            "undecodable": dict(sorted(self.undecodable.items())),
         }
 
 
@@ -329,8 +331,9 @@ def _rows(
                             **metadata,
                         ),
                     )
-                except FrameDecodeError:
+                except FrameDecodeError as exc:
                     current = (pair.video_id, None)
+                    report.undecodable[pair.video_id] = str(exc)
             if current[1] is None:
                 report.skipped["undecodable_video"] += 1
                 continue
@@ -354,8 +357,8 @@ def import_release(
     """Write a release as an MRW-format dataset folder (+ qrels and `import.json`).
 
     Without `videos_dir` the folder holds the URL-only config (pairs without a media URL are
-    skipped); with it, both configs (only `default` when the release has no URLs, as
-    Flickr30K), for the pairs whose video file is there and decodes
+    skipped); with it, both configs (a pair with a local video but no URL gets a null
+    `media_url`, counted in the card), for the pairs whose video file is there and decodes
     (`{video_id}.mp4|.gif|.webm`; the others are counted as `missing_video` and
     `undecodable_video`). Media is streamed, never all in memory.
     """
@@ -368,10 +371,7 @@ def import_release(
             f"nothing to import from {release.name}: every pair was skipped "
             f"({dict(release.report.skipped)})"
         )
-    configs: tuple[str, ...] = ("urls",)
-    if videos_dir is not None:  # the URL-only config too, when every pair has a URL
-        has_urls = all(pair.media_url for pairs in selected.values() for pair, _ in pairs)
-        configs = ("default", "urls") if has_urls else ("default",)
+    configs = ("default", "urls") if videos_dir is not None else ("urls",)
     pretty = {
         "tgif": "TGIF",
         "mrw-v1": "MRW v1.0",
@@ -399,6 +399,7 @@ def format_import(report: ImportReport) -> str:
                 f"{report.videos_without_sentence[split]:>13,}"
             )
     lines += [f"skipped {reason}: {n:,}" for reason, n in sorted(report.skipped.items())]
+    lines += [f"  {video}: {why}" for video, why in sorted(report.undecodable.items())[:5]]
     if report.videos_without_sentence:
         lines.append(
             "videos without a sentence are kept (empty sentence) and left out of the qrels"

@@ -1,15 +1,23 @@
 """The toy set: a synthetic *polysemous* video–text dataset in the MRW format, made offline.
 
-Each clip is a small GIF with 2–3 moments, the way a reaction GIF has several: each moment
-shows one object, a shape × colour × motion (slides left/right/up/down, grows, shrinks,
-spins, blinks), in its own temporal segment (the first, middle or last part of the clip, in
-random order, neighbouring segments overlapping slightly). Its sentence describes only one
-of them, often partially ("mrw something red slides left"), the way a Reddit title relates to
-a reaction GIF: the pairing is real but covers part of the video. Because the objects differ
-in *time*, PVSE's attention over frames can pick them apart, which makes its claim testable
-in minutes on a CPU: with several embeddings per clip (K>1) a model can represent each
-moment separately, while a single embedding (K=1) must blur them. Clips last about 1–2.4 s,
-so the harness's default 8 frames at 8 fps (spread over the whole clip) see every segment.
+Each clip is a small GIF with 2–3 moments, the way a reaction GIF has several, and the
+moments are of **different kinds**, each in its own temporal segment (the first, middle or
+last part of the clip, in random order, neighbouring segments overlapping slightly):
+
+- an *object* appears: a bright shape × colour in one cell of a 3×3 grid (left, middle or
+  right column);
+- the *scene* changes: the whole background turns a dark tint (night, forest, sunset, storm);
+- a *pattern* sweeps over the frame: horizontal, vertical or diagonal stripes, or checks, in
+  a dull tint (grey, teal, olive).
+
+Its sentence names one moment only, the object often partially ("mrw something red
+appears"), the way a Reddit title relates to a reaction GIF: the pairing is real but covers
+part of the video. The kinds show in different parts of the toy set's frame features
+(`mrw.bench.toy_features`: where each bright colour is, which dark colours fill the frame,
+which way its edges run), so PVSE's attention over frames can pick the moments apart and its
+K embeddings can each key on one kind; a single embedding (K=1) must blur them. Clips last
+about 1–2.4 s, so the harness's default 8 frames at 8 fps (spread over the whole clip) see
+every segment.
 
 Clips use GIF frame delays of 80–120 ms, some with unequal per-frame delays, so the
 timestamp-true sampling in `mrw.frames` is exercised too. Everything is derived from the
@@ -18,12 +26,13 @@ seed: rebuilding gives byte-identical files.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,36 +40,44 @@ from mrw.catalog import get_dataset
 from mrw.dataset import VideoRow, build_dataset
 from mrw.dataset.qrels import write_split_qrels
 
+# Bright: each object colour has every channel either > 192 or < 128 (its own bright bin).
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (230, 40, 40),
     "green": (40, 200, 60),
     "blue": (50, 100, 245),
     "yellow": (245, 220, 40),
-    "purple": (165, 60, 225),
+    "purple": (215, 60, 235),
     "white": (240, 240, 240),
 }
 SHAPES = ("circle", "square", "triangle", "cross", "diamond")
-MOTIONS = (
-    "slides left",
-    "slides right",
-    "slides up",
-    "slides down",
-    "grows",
-    "shrinks",
-    "spins",
-    "blinks",
-)
+SIDES = ("on the left", "in the middle", "on the right")  # columns of the 3x3 grid
+# Dark tints (every channel < 128, each in its own coarse colour bin) and what a title says.
+SCENES: dict[str, tuple[tuple[int, int, int], str]] = {
+    "night": ((20, 30, 100), "night falls"),
+    "forest": ((20, 90, 40), "we enter the forest"),
+    "sunset": ((110, 45, 20), "we watch the sunset"),
+    "storm": ((70, 20, 90), "a storm rolls in"),
+    "ocean": ((20, 100, 100), "we dive into the ocean"),
+    "desert": ((100, 100, 20), "we reach the desert"),
+    "fog": ((100, 100, 100), "the fog comes"),
+}
+PATTERNS = ("horizontal stripes", "vertical stripes", "diagonal stripes", "checks")
+# Dull: channels in [128, 192) or < 64, so neither a bright colour nor a scene's dark tint.
+PATTERN_COLOURS = {"grey": (160, 160, 160), "teal": (30, 160, 160), "olive": (160, 160, 30)}
+KINDS = ("object", "scene", "pattern")
 BACKGROUNDS = ((16, 16, 16), (32, 28, 40), (20, 36, 30))
 PREFIXES = ("mrw", "mfw", "my reaction when", "me when", "how i feel when")
-# Which attributes a sentence names, and how often: partial descriptions are the polysemy.
-DESCRIPTIONS = (
-    (("colour", "shape", "motion"), 0.35),
-    (("colour", "motion"), 0.2),
-    (("shape", "motion"), 0.2),
-    (("colour", "shape"), 0.15),
-    (("motion",), 0.1),
-)
-SLIDE = 0.4  # how far a sliding object travels, as a fraction of the frame
+# Which attributes of an object or a pattern a sentence names, and how often: partial ones.
+DESCRIPTIONS = {
+    "object": (
+        (("colour", "shape", "side"), 0.4),
+        (("colour", "shape"), 0.2),
+        (("colour", "side"), 0.2),
+        (("shape", "side"), 0.1),
+        (("colour",), 0.1),
+    ),
+    "pattern": ((("tint", "pattern"), 0.6), (("tint",), 0.2), (("pattern",), 0.2)),
+}
 SPLIT_FRACTIONS = (("train", 0.8), ("validation", 1 / 15), ("test", 2 / 15))
 EPOCH = 1_262_304_000  # 2010-01-01: synthetic, fixed post times
 MAX_OVERLAP = 0.08  # how far a segment may reach into its neighbours, as a fraction of the clip
@@ -70,22 +87,36 @@ TOY_VERSION = get_dataset("toy").version
 
 
 @dataclass(frozen=True)
-class ToyObject:
-    shape: str
-    colour: str
-    motion: str
-    x: float  # centre at the middle of the clip, as a fraction of the frame
-    y: float
-    radius: float  # as a fraction of the frame
-    start: float = 0.0  # the object's segment of the clip, as fractions of its duration:
-    end: float = 1.0  # it is visible in [start, end) and its motion runs over that segment
+class Moment:
+    """One moment of a clip: its kind, what it shows, and where in the clip it is.
+
+    `attributes` holds what a sentence can name: {"colour", "shape", "side"} for an object,
+    {"scene"} for a scene change, {"tint", "pattern"} for a pattern. `start`/`end` are fractions of
+    the clip's duration (visible in [start, end)); `x`, `y`, `radius` place an object, as
+    fractions of the frame.
+    """
+
+    kind: str
+    attributes: tuple[tuple[str, str], ...]
+    start: float = 0.0
+    end: float = 1.0
+    x: float = 0.5
+    y: float = 0.5
+    radius: float = 0.11
+
+    def get(self, name: str) -> str | None:
+        return dict(self.attributes).get(name)
+
+    def matches(self, named: Mapping[str, str]) -> bool:
+        """Whether this moment has every attribute a sentence names."""
+        return all(self.get(key) == value for key, value in named.items())
 
 
 @dataclass(frozen=True)
 class Scene:
-    """One clip: its objects, which one the sentence is about, and its frame delays."""
+    """One clip: its moments, which one the sentence is about, and its frame delays."""
 
-    objects: tuple[ToyObject, ...]
+    moments: tuple[Moment, ...]
     target: int
     delays_ms: tuple[int, ...]
     background: tuple[int, int, int]
@@ -110,67 +141,75 @@ class ToyConfig:
         return sizes
 
 
+def _sample_moment(kind: str, rng: random.Random) -> Moment:
+    if kind == "object":
+        cell = rng.randrange(9)
+        attributes = (
+            ("colour", rng.choice(list(COLOURS))),
+            ("shape", rng.choice(SHAPES)),
+            ("side", SIDES[cell % 3]),
+        )
+        return Moment(
+            kind,
+            attributes,
+            x=(cell % 3 + 0.5) / 3 + rng.uniform(-0.04, 0.04),
+            y=(cell // 3 + 0.5) / 3 + rng.uniform(-0.04, 0.04),
+            radius=rng.uniform(0.09, 0.13),
+        )
+    if kind == "scene":
+        return Moment(kind, (("scene", rng.choice(list(SCENES))),))
+    return Moment(
+        kind, (("tint", rng.choice(list(PATTERN_COLOURS))), ("pattern", rng.choice(PATTERNS)))
+    )
+
+
 def sample_scene(rng: random.Random) -> Scene:
-    """2–3 objects with distinct (shape, colour) and distinct motions, on a 3×3 grid, each
-    in its own temporal segment (random order, slight overlaps)."""
+    """2–3 moments of distinct kinds, each in its own temporal segment (random order,
+    slight overlaps), and which of them the sentence describes."""
     count = rng.choice((2, 3, 3))
-    motions = rng.sample(MOTIONS, count)
-    kinds: list[tuple[str, str]] = []
-    for motion in motions:
-        kinds.append(
-            rng.choice(
-                [
-                    (shape, colour)
-                    for shape in SHAPES
-                    for colour in COLOURS
-                    if (shape, colour) not in kinds
-                    and not (shape == "circle" and motion == "spins")
-                ]
-            )
-        )  # a spinning circle would look still
-    cells = rng.sample(range(9), count)
-    slots = rng.sample(range(count), count)  # which part of the clip each object gets
-    objects = []
-    for (shape, colour), motion, cell, slot in zip(kinds, motions, cells, slots):
+    kinds = rng.sample(KINDS, count)
+    slots = rng.sample(range(count), count)  # which part of the clip each moment gets
+    moments = []
+    for kind, slot in zip(kinds, slots):
         start = max(0.0, slot / count - rng.uniform(0, MAX_OVERLAP))
         end = min(1.0, (slot + 1) / count + rng.uniform(0, MAX_OVERLAP))
-        radius = rng.uniform(0.09, 0.13)
-        x = (cell % 3 + 0.5) / 3 + rng.uniform(-0.04, 0.04)
-        y = (cell // 3 + 0.5) / 3 + rng.uniform(-0.04, 0.04)
-        # A sliding object travels SLIDE of the frame: start it where it stays in view.
-        inside = (SLIDE / 2 + radius, 1 - SLIDE / 2 - radius)
-        if motion in ("slides left", "slides right"):
-            x = min(max(x, inside[0]), inside[1])
-        elif motion in ("slides up", "slides down"):
-            y = min(max(y, inside[0]), inside[1])
-        objects.append(ToyObject(shape, colour, motion, x, y, radius, start, end))
+        moments.append(dataclasses.replace(_sample_moment(kind, rng), start=start, end=end))
     frames = rng.randint(12, 20)
     if rng.random() < 0.25:  # unequal delays, as many real GIFs have
         delays = tuple(rng.choice((60, 80, 100, 140, 160)) for _ in range(frames))
     else:
         delays = (rng.choice((80, 100, 120)),) * frames
-    return Scene(tuple(objects), rng.randrange(count), delays, rng.choice(BACKGROUNDS))
+    return Scene(tuple(moments), rng.randrange(count), delays, rng.choice(BACKGROUNDS))
 
 
 def describe(scene: Scene, rng: random.Random) -> str:
-    """A reaction-style sentence naming some attributes of the target object only."""
+    """A reaction-style sentence naming (some attributes of) the target moment only."""
     return describe_with_attributes(scene, rng)[0]
 
 
 def describe_with_attributes(scene: Scene, rng: random.Random) -> tuple[str, dict[str, str]]:
     """`describe`'s sentence and the attributes it names (e.g. {"colour": "red"})."""
-    target = scene.objects[scene.target]
-    names = rng.choices([d for d, _ in DESCRIPTIONS], weights=[w for _, w in DESCRIPTIONS])[0]
-    named = {name: getattr(target, name) for name in names}
-    colour, motion = named.get("colour", ""), named.get("motion", "")
-    if "shape" in names:
-        words = ["a" if motion else "the", colour, target.shape, motion]
+    target = scene.moments[scene.target]
+    prefix = rng.choice(PREFIXES)
+    if target.kind == "scene":
+        name = target.get("scene")
+        return f"{prefix} {SCENES[name][1]}", {"scene": name}
+    names = rng.choices(
+        [d for d, _ in DESCRIPTIONS[target.kind]], weights=[w for _, w in DESCRIPTIONS[target.kind]]
+    )[0]
+    named = {name: target.get(name) for name in names}
+    if target.kind == "pattern":
+        if "pattern" in named:
+            words = [named.get("tint", ""), named["pattern"], "flash by"]
+        else:
+            words = ["a", named["tint"], "pattern flashes by"]
     else:
-        words = ["something", colour, motion]
-    return " ".join([rng.choice(PREFIXES), *(w for w in words if w)]), named
+        thing = ["a", named.get("colour", ""), named["shape"]] if "shape" in named else []
+        words = [*(thing or ["something", named["colour"]]), "appears", named.get("side", "")]
+    return " ".join([prefix, *(w for w in words if w)]), named
 
 
-def _polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> list[tuple[float, float]]:
+def _polygon(shape: str, cx: float, cy: float, r: float) -> list[tuple[float, float]]:
     if shape == "square":
         corners = [math.pi / 4 + k * math.pi / 2 for k in range(4)]
     elif shape == "diamond":
@@ -181,75 +220,80 @@ def _polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> list[t
         r *= 1.2
     else:  # cross: 12 corners of a plus sign
         arm = 0.38
-        points = [
-            (arm, 1),
-            (arm, arm),
-            (1, arm),
-            (1, -arm),
-            (arm, -arm),
-            (arm, -1),
-            (-arm, -1),
-            (-arm, -arm),
-            (-1, -arm),
-            (-1, arm),
-            (-arm, arm),
-            (-arm, 1),
-        ]
-        cos, sin = math.cos(angle), math.sin(angle)
-        return [
-            (cx + r * (px * cos - py * sin), cy + r * (px * sin + py * cos)) for px, py in points
-        ]
-    return [(cx + r * math.cos(a + angle), cy + r * math.sin(a + angle)) for a in corners]
+        outline = [(arm, 1), (arm, arm), (1, arm), (1, -arm), (arm, -arm), (arm, -1)]
+        outline += [(-x, -y) for x, y in outline]
+        return [(cx + r * px, cy + r * py) for px, py in outline]
+    return [(cx + r * math.cos(a), cy + r * math.sin(a)) for a in corners]
 
 
-def _draw_object(draw, obj: ToyObject, t: float, duration: float, size: int, colour: int) -> None:
-    """Draw `obj` as it is at `t` seconds into a clip of `duration` seconds (if in its segment)."""
-    if not obj.start <= t / duration < obj.end:
-        return
-    progress = (t / duration - obj.start) / (obj.end - obj.start)  # through its own segment
-    cx, cy, r = obj.x * size, obj.y * size, obj.radius * size
-    shift = (progress - 0.5) * SLIDE * size
-    angle = 0.0
-    match obj.motion:
-        case "slides left":
-            cx -= shift
-        case "slides right":
-            cx += shift
-        case "slides up":
-            cy -= shift
-        case "slides down":
-            cy += shift
-        case "grows":
-            r *= 0.5 + progress
-        case "shrinks":
-            r *= 1.5 - progress
-        case "spins":
-            angle = progress * 2 * math.pi
-        case "blinks":
-            if int(progress * 3) == 1:  # on, off, on: in thirds of its segment
-                return
-    if obj.shape == "circle":
-        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour)
-    else:
-        draw.polygon(_polygon(obj.shape, cx, cy, r, angle), fill=colour)
+def _draw_pattern(draw, pattern: str, size: int, colour: int) -> None:
+    """Grey stripes (period size/8) across the whole frame, or a checkerboard."""
+    period = max(4, size // 8)
+    half = period // 2
+    for offset in range(-size, 2 * size, period):
+        if pattern == "horizontal stripes":
+            draw.rectangle((0, offset, size, offset + half - 1), fill=colour)
+        elif pattern == "vertical stripes":
+            draw.rectangle((offset, 0, offset + half - 1, size), fill=colour)
+        elif pattern == "diagonal stripes":
+            band = [
+                (offset, 0),
+                (offset + half, 0),
+                (offset + half + size, size),
+                (offset + size, size),
+            ]
+            draw.polygon(band, fill=colour)
+    if pattern == "checks":
+        for row in range(0, size, half):
+            for col in range(0, size, half):
+                if (row // half + col // half) % 2:
+                    draw.rectangle((col, row, col + half - 1, row + half - 1), fill=colour)
 
 
-_PALETTE_INDEX = {name: i + 1 for i, name in enumerate(COLOURS)}
+_PALETTE = [
+    *(v for rgb in COLOURS.values() for v in rgb),
+    *(v for rgb, _ in SCENES.values() for v in rgb),
+    *(v for rgb in PATTERN_COLOURS.values() for v in rgb),
+]
+_OBJECT_INDEX = {name: i + 1 for i, name in enumerate(COLOURS)}
+_SCENE_INDEX = {name: len(COLOURS) + i + 1 for i, name in enumerate(SCENES)}
+_PATTERN_INDEX = {
+    name: len(COLOURS) + len(SCENES) + i + 1 for i, name in enumerate(PATTERN_COLOURS)
+}
 
 
 def render(scene: Scene, size: int = 64) -> bytes:
-    """The scene as GIF bytes (palette images drawn directly: no quantisation, deterministic)."""
+    """The scene as GIF bytes (palette images drawn directly: no quantisation, deterministic).
+
+    Per frame, the moments visible at its time stamp are drawn in the order scene, pattern,
+    object (so an overlap shows the object on top).
+    """
     from PIL import Image, ImageDraw
 
-    palette = [*scene.background, *(v for rgb in COLOURS.values() for v in rgb)]
+    order = {kind: i for i, kind in enumerate(KINDS[::-1])}  # scene, pattern, object
+    moments = sorted(scene.moments, key=lambda m: -order[m.kind])
+    palette = [*scene.background, *_PALETTE]
     duration = scene.duration_ms / 1000
     frames, t = [], 0.0
     for delay in scene.delays_ms:
         image = Image.new("P", (size, size), 0)
         image.putpalette(palette)
         draw = ImageDraw.Draw(image)
-        for obj in scene.objects:
-            _draw_object(draw, obj, t, duration, size, _PALETTE_INDEX[obj.colour])
+        for moment in moments:
+            if not moment.start <= t / duration < moment.end:
+                continue
+            if moment.kind == "scene":
+                draw.rectangle((0, 0, size, size), fill=_SCENE_INDEX[moment.get("scene")])
+            elif moment.kind == "pattern":
+                tint = _PATTERN_INDEX[moment.get("tint")]
+                _draw_pattern(draw, moment.get("pattern"), size, tint)
+            else:
+                cx, cy, r = moment.x * size, moment.y * size, moment.radius * size
+                colour = _OBJECT_INDEX[moment.get("colour")]
+                if moment.get("shape") == "circle":
+                    draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour)
+                else:
+                    draw.polygon(_polygon(moment.get("shape"), cx, cy, r), fill=colour)
         frames.append(image)
         t += delay / 1000
     buffer = io.BytesIO()
@@ -304,8 +348,9 @@ def build_toy(
     splits = {split: toy_pairs(config, split, n, offsets[split]) for split, n in sizes.items()}
     description = (
         "## Toy set\n\nSynthetic polysemous clips made by `mrw toy` (module `mrw.toy`, "
-        f"version {TOY_VERSION}): each GIF shows 2-3 objects (shape x colour x motion), each in "
-        "its own temporal segment, and its sentence describes one of them, often partially. "
+        f"version {TOY_VERSION}): each GIF shows 2-3 moments of different kinds (an object "
+        "appears, the scene changes, a pattern sweeps by), each in its own temporal segment, "
+        "and its sentence describes one of them, objects often partially. "
         "Generated with:\n\n```json\n" + json.dumps(asdict(config), sort_keys=True) + "\n```\n"
     )
     built = build_dataset(

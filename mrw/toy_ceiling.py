@@ -1,9 +1,9 @@
 """The toy set's retrieval ceiling: what a model that perceives every clip perfectly can score.
 
-A toy sentence names only some attributes of one of its clip's 2–3 objects, so several clips
-fit it ("something red slides left") and several sentences fit each clip. A perfect reader
-scores a (clip, sentence) pair as matching when one object of the clip has every attribute
-the sentence names, and can only guess among the tied matches. Its expected recall is the
+A toy sentence names one of its clip's 2–3 moments, an object often only partially, so
+several clips fit it ("something red appears", "night falls") and several sentences fit each
+clip. A perfect reader scores a (clip, sentence) pair as matching when one moment of the clip
+has every attribute the sentence names, and can only guess among the tied matches. Its expected recall is the
 ceiling toy results should be read against; random ranking (every pair tied) is the floor.
 """
 
@@ -33,20 +33,14 @@ class Bounds:
 
 
 def match_matrix(config: ToyConfig, split: str) -> np.ndarray:
-    """`[sentences, clips]`: whether the clip has an object with every attribute the sentence names."""
+    """`[sentences, clips]`: whether the clip has a moment with every attribute the sentence names."""
     count = config.split_sizes()[split]
     scenes, named = zip(
         *((scene, attributes) for scene, _, attributes in toy_scenes(config, split, count))
     )
     return np.array(
         [
-            [
-                any(
-                    all(getattr(obj, key) == value for key, value in attributes.items())
-                    for obj in scene.objects
-                )
-                for scene in scenes
-            ]
+            [any(moment.matches(attributes) for moment in scene.moments) for scene in scenes]
             for attributes in named
         ]
     )

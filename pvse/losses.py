@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mrw.bench.ranking import hinge_ranking_loss
+
 Kernel = Literal["squared", "distance"]
 
 
@@ -32,30 +34,39 @@ def mil_loss(
 ) -> Tensor:
     """Bidirectional triplet hinge on the MIL similarity of aligned batches (row i ↔ row i).
 
-    For each query (a video against all sentences, a sentence against all videos) the cost
-    of a negative is `max(0, margin - s(pos) + s(neg))`; `max_violation` keeps the hardest
-    negative (VSE++), otherwise the costs are averaged over the B-1 negatives. Queries are
-    averaged and the two directions added. With K = 1 this is exactly VSE++'s loss (which
-    sums over queries instead of averaging: a constant factor B).
+    Args:
+        video: `[B, K, D]` L2-normalised video embeddings.
+        text: `[B, K', D]` L2-normalised sentence embeddings; row i pairs with video i.
+        margin: the hinge margin.
+        max_violation: keep each anchor's hardest negative (VSE++); otherwise sum the costs
+            over the B-1 negatives, the paper's L_mil (Song & Soleymani 2019, Eq. 4).
+
+    Returns:
+        A scalar: `mrw.bench.ranking.hinge_ranking_loss` of `mil_similarity`, i.e. costs
+        summed over negatives (or the hardest), averaged over anchors, both directions added:
+        the normalisation every baseline uses. With K = 1 it is exactly VSE++'s loss (and
+        VSE0's without `max_violation`), up to VSE++'s sum over anchors (a constant factor B).
     """
-    scores = mil_similarity(video, text)
-    positives = scores.diagonal()
-    is_positive = torch.eye(scores.size(0), dtype=torch.bool, device=scores.device)
-    v2t = (margin - positives[:, None] + scores).clamp(min=0).masked_fill(is_positive, 0.0)
-    t2v = (margin - positives[None, :] + scores).clamp(min=0).masked_fill(is_positive, 0.0)
-    if max_violation:
-        return v2t.amax(dim=1).mean() + t2v.amax(dim=0).mean()
-    negatives = max(scores.size(0) - 1, 1)
-    return (v2t.sum() + t2v.sum()) / (negatives * scores.size(0))
+    return hinge_ranking_loss(mil_similarity(video, text), margin, hardest=max_violation)
 
 
-def diversity_loss(residuals: Tensor) -> Tensor:
-    """‖G - I‖_F / K² averaged over the batch, G the Gram matrix of the K L2-normalised
-    locally-guided features Υ `[B, K, D]` (Eq. 7): pushes the K heads to attend to
-    different parts of the instance. Acts on Υ, not on the final embeddings z."""
-    unit = F.normalize(residuals, dim=-1)
-    k = unit.size(1)
-    gram = unit @ unit.transpose(1, 2)
+def diversity_loss(heads: Tensor, normalise: bool = True) -> Tensor:
+    """‖G - I‖_F / K² averaged over the batch, G the Gram matrix of the K rows of `heads`.
+
+    Args:
+        heads: `[B, K, N]`, one row per PIE-Net head: the locally-guided features Υ
+            (`N = D`; the paper's Eq. 7 and the reference code, rows L2-normalised first), or
+            the attention maps α (`N = T`, rows are distributions; Lin et al. 2017's penalty
+            ‖AAᵀ - I‖_F, with `normalise=False`, so it also rewards peaked attention).
+        normalise: L2-normalise the rows before forming G.
+
+    Returns:
+        A scalar, 0 when the K rows are orthonormal. Pushes the heads apart: on Υ towards
+        different directions of the embedding space, on α towards different frames/words.
+    """
+    rows = F.normalize(heads, dim=-1) if normalise else heads
+    k = rows.size(1)
+    gram = rows @ rows.transpose(1, 2)
     identity = torch.eye(k, dtype=gram.dtype, device=gram.device)
     return torch.linalg.matrix_norm(gram - identity).mean() / k**2
 

@@ -4,7 +4,13 @@ L_mil + λ1 L_div + λ2 L_mmd.
 `PVSEConfig` field names are the harness's option names (`--k`, `--no-global`,
 `--no-residual`, `--no-mil`, `--div-weight`, `--mmd-weight`, `--margin`, `--embed-dim`,
 `--hidden-dim`); the other fields (`max_violation`, `relative_weighting`, `mmd_gamma`,
-`mmd_kernel`, `dropout`, `word_dim`, `finetune_words`, `visual`) use the same convention.
+`mmd_kernel`, `div_on`, `dropout`, `word_dim`, `finetune_words`, `visual`) use the same convention.
+
+`div_on` chooses what the diversity term L_div acts on: "residual" (the paper's Eq. 7 and the
+reference code: the locally-guided features Υ) or "attention" (this toolkit's extension: the
+attention maps α, Lin et al. 2017's structured self-attention penalty). Υ = sigmoid(fc(αΨ))
+is all-positive, so any two heads' Υ have a cosine near 1 whatever they attend to and the
+residual penalty sits near its maximum with little gradient; on α it separates the heads.
 
 Ablations (paper Sec. 4): `k=0` uses the global feature alone (no PIE-Net); `no_global`
 builds no GRUs and embeds z = LayerNorm(Υ); `no_residual` concatenates Φ and Υ instead of
@@ -15,7 +21,9 @@ K·D-d embedding (`encode_*` returns `[B, 1, K·D]`) and trains with the plain t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+DiversityTarget = Literal["residual", "attention"]
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +33,7 @@ from mrw.bench.encoders import Encoded, ImageEncoder, TextEncoder, VideoEncoder
 from mrw.bench.method import Batch, Method, MethodContext
 from mrw.bench.registry import register_method
 from mrw.errors import MRWError
+from pvse.diagnostics import attention_activity, describe_inert
 from pvse.losses import Kernel, combine_losses, diversity_loss, mil_loss, mmd_loss
 from pvse.pie_net import PIENet
 
@@ -42,9 +51,10 @@ class PVSEConfig:
     hidden_dim: int = 1024  # H, biGRU output (two directions of H/2); projected to D if different
     word_dim: int = 300  # GloVe 840B
     margin: float = 0.1
-    max_violation: bool = True  # hardest negative (VSE++); False averages over negatives
+    max_violation: bool = True  # hardest negative (VSE++); False sums them (the paper's L_mil)
     div_weight: float = 0.1  # λ1
     mmd_weight: float = 0.01  # λ2
+    div_on: DiversityTarget = "residual"  # Υ (paper, reference); "attention": α (extension)
     relative_weighting: bool = False  # λ as a fraction of L_mil (ratio detached)
     mmd_gamma: float = 0.5
     mmd_kernel: Kernel = (
@@ -74,6 +84,8 @@ class PVSEConfig:
             problems.append("embed_dim must be >= 1 and hidden_dim even and >= 2")
         if self.mmd_kernel not in ("squared", "distance"):
             problems.append(f"mmd_kernel must be 'squared' or 'distance', got {self.mmd_kernel!r}")
+        if self.div_on not in ("residual", "attention"):
+            problems.append(f"div_on must be 'residual' or 'attention', got {self.div_on!r}")
         if self.visual not in ("auto", "video", "image"):
             problems.append(f"visual must be 'auto', 'video' or 'image', got {self.visual!r}")
         if (
@@ -91,6 +103,7 @@ class PVSEHead(nn.Module):
     def __init__(self, config: PVSEConfig, global_dim: int, local_dim: int) -> None:
         super().__init__()
         self.no_mil = config.no_mil
+        self.div_on = config.div_on
         self.project = None
         if not config.no_global and global_dim != config.embed_dim:
             self.project = nn.Linear(global_dim, config.embed_dim)
@@ -100,7 +113,8 @@ class PVSEHead(nn.Module):
             self.pie_net = PIENet(config.k, local_dim, config.embed_dim, fusion, config.dropout)
 
     def forward(self, encoded: Encoded) -> tuple[Tensor, Tensor | None]:
-        """-> (embeddings `[B, K, D']`, residuals Υ `[B, K, D]` or None without PIE-Net)."""
+        """-> (embeddings `[B, K, D']`, what L_div acts on or None without PIE-Net: the
+        residuals Υ `[B, K, D]` or, with `div_on="attention"`, the attention maps α `[B, K, T]`)."""
         global_ = encoded.global_
         if global_ is not None and self.project is not None:
             global_ = self.project(global_)
@@ -110,7 +124,7 @@ class PVSEHead(nn.Module):
         embeddings = out.embeddings
         if self.no_mil:
             embeddings = F.normalize(embeddings.flatten(1), dim=-1)[:, None, :]
-        return embeddings, out.residuals
+        return embeddings, out.attention if self.div_on == "attention" else out.residuals
 
 
 @register_method
@@ -153,25 +167,43 @@ class PVSE(Method):
     def encode_text(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         return self._embed_text(tokens, lengths)[0]
 
+    @torch.no_grad()
+    def init_check(self, batch: Batch) -> dict[str, Any] | None:
+        """Per modality, `pvse.diagnostics.attention_activity` of PIE-Net's attention on
+        `batch`, and a "warning" when the video side is inert (`describe_inert`); None
+        without PIE-Net (k=0). Runs in eval mode; restores the mode after."""
+        if self.config.k == 0:
+            return None
+        was_training = self.training
+        self.eval()
+        sides = {
+            "video": (self.visual_encoder, self.visual_head, batch.video, batch.video_lengths),
+            "text": (self.text_encoder, self.text_head, batch.tokens, batch.token_lengths),
+        }
+        out: dict[str, Any] = {}
+        for side, (encoder, head, inputs, lengths) in sides.items():
+            encoded = encoder(inputs, lengths)
+            _, attention = head.pie_net.attention(encoded.local, encoded.mask)
+            out[side] = attention_activity(attention, encoded.mask)
+        self.train(was_training)
+        return {**out, "warning": describe_inert(out)}
+
     def loss(self, batch: Batch) -> dict[str, Tensor]:
-        video, video_residuals = self._embed_video(batch.video, batch.video_lengths)
-        text, text_residuals = self._embed_text(batch.tokens, batch.token_lengths)
+        video, video_heads = self._embed_video(batch.video, batch.video_lengths)
+        text, text_heads = self._embed_text(batch.tokens, batch.token_lengths)
         # The losses run in fp32 even under AMP: the MMD's ‖x‖² + ‖y‖² - 2xyᵀ cancels
         # catastrophically in half precision, and the hinge margins are small.
         with torch.autocast(video.device.type, enabled=False):
             return self._loss_terms(
-                *(
-                    t if t is None else t.float()
-                    for t in (video, text, video_residuals, text_residuals)
-                )
+                *(t if t is None else t.float() for t in (video, text, video_heads, text_heads))
             )
 
     def _loss_terms(
         self,
         video: Tensor,
         text: Tensor,
-        video_residuals: Tensor | None,
-        text_residuals: Tensor | None,
+        video_heads: Tensor | None,
+        text_heads: Tensor | None,
     ) -> dict[str, Tensor]:
         cfg = self.config
         mil = mil_loss(video, text, cfg.margin, cfg.max_violation)
@@ -179,7 +211,10 @@ class PVSE(Method):
         weighted: dict[str, tuple[float, Tensor]] = {}
         # Diversity is identically 0 for a single head, and undefined without PIE-Net.
         if cfg.div_weight > 0 and cfg.k > 1:
-            terms["div"] = diversity_loss(video_residuals) + diversity_loss(text_residuals)
+            normalise = cfg.div_on == "residual"
+            terms["div"] = diversity_loss(video_heads, normalise) + diversity_loss(
+                text_heads, normalise
+            )
             weighted["div"] = (cfg.div_weight, terms["div"])
         if cfg.mmd_weight > 0:
             terms["mmd"] = mmd_loss(video, text, cfg.mmd_gamma, cfg.mmd_kernel)

@@ -1,4 +1,5 @@
-"""torchrun on CPU (gloo, 2 processes): sharded feature extraction and frame decoding, DDP training."""
+"""torchrun on CPU (gloo, 2 processes): sharded feature extraction and frame decoding, DDP
+training."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ WORKER = textwrap.dedent(
     result = run_method("tiny-test-method", {}, options)
     model = torch.load(result.run_dir / "checkpoint.pt", weights_only=False)["model"]
     digest = hashlib.sha256(b"".join(t.numpy().tobytes() for t in model.values())).hexdigest()
-    (out / f"rank{distributed.rank()}.json").write_text(json.dumps({"run_dir": str(result.run_dir), "digest": digest}))
+    record = {"run_dir": str(result.run_dir), "digest": digest}
+    (out / f"rank{distributed.rank()}.json").write_text(json.dumps(record))
     """
 )
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mrw.catalog import (
+    DEFAULTS,
     DatasetRecord,
     TrainingDefaults,
     UnknownDatasetError,
@@ -53,7 +54,8 @@ def test_builtin_records_hold_each_datasets_facts() -> None:
     assert get_dataset("tgif").paper.k == 3 and get_dataset("tgif").sentences_per_video > 1
     toy = get_dataset("toy")
     assert toy.builder and toy.folder.name == f"toy-v{toy.version}"
-    assert training_defaults("toy").backbone == "histogram"
+    assert training_defaults("toy").backbone == "colour-edges"
+    assert training_defaults("toy").standardize_features and not DEFAULTS.standardize_features
     assert training_defaults("some/folder") == TrainingDefaults()
     with pytest.raises(UnknownDatasetError, match="known: .*mrw"):
         get_dataset("nope")

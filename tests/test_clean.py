@@ -165,22 +165,26 @@ def test_reposts_are_near_and_distinct_clips_far(clips: dict[str, bytes], tmp_pa
         if name != "two_frames":
             hashes[name] = videohash.hash_video(tmp_path / name)
     limit = videohash.DEFAULT_MAX_DISTANCE
-    assert videohash.hamming(hashes["original"], hashes["resized"]) <= limit // 2
-    assert videohash.hamming(hashes["original"], hashes["reencoded"]) <= limit // 2
+    for repost in ("resized", "reencoded"):
+        shape, colour = videohash.distances(hashes["original"], hashes[repost])
+        assert shape <= limit // 2 and colour <= videohash.DEFAULT_MAX_COLOUR_DISTANCE
     for other in ("other1", "other2", "other3"):
-        assert videohash.hamming(hashes["original"], hashes[other]) > 2 * limit
+        assert videohash.distances(hashes["original"], hashes[other])[0] > 1.5 * limit
     assert np.array_equal(videohash.from_hex(videohash.to_hex(hashes["other2"])), hashes["other2"])
 
 
 def test_near_duplicate_chains_form_one_cluster() -> None:
-    base = np.array([0x0F0F_0F0F_0F0F_0F0F], dtype=np.uint64)
+    base = np.array([0x0F0F_0F0F_0F0F_0F0F, 0x1234], dtype=np.uint64)  # one frame: pHash, colour
 
-    def flip(h: np.ndarray, bits: int) -> np.ndarray:  # flip the lowest `bits` bits
-        return h ^ np.uint64((1 << bits) - 1)
+    def flip(h: np.ndarray, bits: int) -> np.ndarray:  # flip the lowest `bits` pHash bits
+        return h ^ np.array([(1 << bits) - 1, 0], dtype=np.uint64)
 
     hashes = np.stack([base, flip(base, 6), flip(base, 12), ~base])  # 0-1: 6, 1-2: 6, 0-2: 12
     assert videohash.near_duplicate_groups(hashes, max_distance=8).tolist() == [0, 0, 0, 3]
     assert videohash.near_duplicate_groups(hashes, max_distance=8, block=1).tolist() == [0, 0, 0, 3]
+    recoloured = hashes.copy()
+    recoloured[1, 1] ^= np.uint64(0xFFFF)  # same structure, other colours: not a repost
+    assert videohash.near_duplicate_groups(recoloured, max_distance=8).tolist() == [0, 1, 2, 3]
 
 
 def test_cli_cleans_a_collection_folder(tmp_path: Path, clips: dict[str, bytes], capsys) -> None:

@@ -132,6 +132,9 @@ def test_mrw_collect_from_reddit_end_to_end(tmp_path, monkeypatch, capsys):
         )
         assert code == 0
         token_requests = [r for r in fake.server.requests if r.path == "/api/v1/access_token"]
+        listings = [r for r in fake.server.requests if r.path.startswith("/r/")]
+    # links arrive unescaped (`&`, not `&amp;`): every API request asks for raw JSON
+    assert listings and all(r.query.get("raw_json") == "1" for r in listings)
     printed = capsys.readouterr()
     assert "fake-secret" not in printed.out + printed.err  # credentials never reach the output
     assert token_requests and "fake-secret" not in json.dumps(token_requests[0].query)

@@ -1,4 +1,5 @@
-"""Post sources and the post filter: Pushshift dumps (plain/.zst), recorded Reddit JSON, reaction titles."""
+"""Post sources and the post filter: Pushshift dumps (plain/.zst), recorded Reddit JSON,
+reaction titles."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -47,19 +48,50 @@ def test_tables_hold_the_paper_settings() -> None:
     assert paper_options(get_dataset("mrw"), RunOptions()).num_frames == 4
 
 
-def test_toy_table_sums_negatives_where_a_method_can() -> None:
+def test_toy_table_shares_settings_and_holds_the_k_rows() -> None:
     plan = make_plan("toy", get_dataset("toy"))
     summed = {e.name for e in plan.experiments if e.overrides.get("max_violation") is False}
-    assert summed == {"vsepp", "order", "dual_path", "pvse K=1", "pvse K=5"}
+    pvse_rows = {"pvse K=0", "pvse K=1", "pvse K=3", "pvse K=5", "pvse K=3 div_on=attention"}
+    assert summed == {"vsepp", "order", "dual_path"} | pvse_rows
+    pvse = {e.name: e.overrides for e in plan.experiments if e.method == "pvse"}
+    assert set(pvse) == pvse_rows
+    assert pvse["pvse K=3 div_on=attention"]["div_on"] == "attention"
+    assert all(o["embed_dim"] == o["hidden_dim"] == 256 for o in pvse.values())
+    sizes = {
+        e.method: e.overrides.get("embed_dim", e.overrides.get("code_dim"))
+        for e in plan.experiments
+    }
+    assert sizes == {m: 256 for m in sizes} | {"devise": None}  # DeViSE maps into word space
     validate(plan.experiments)
     (k_sweep,) = make_plan("fig5", get_dataset("toy")).sweeps
-    assert k_sweep.base["max_violation"] is False and k_sweep.values == list(range(9))
+    assert k_sweep.base["max_violation"] is False and k_sweep.values == list(range(6))
+    assert {k: v for k, v in k_sweep.base.items() if k != "k"} == {
+        k: v for k, v in pvse["pvse K=3"].items() if k != "k"
+    }  # so the sweep's points are the table's runs
+    (ablations,) = make_plan("fig6", get_dataset("toy")).sweeps
+    assert ablations.values == [1, 3] and len(ablations.variants) == 4
     options = paper_options(get_dataset("toy"), RunOptions(runs_dir="x"))
     assert (options.dataset, options.epochs, options.runs_dir) == (
         "toy",
         12,
         "x",
     )  # harness toy defaults
+    assert options.standardize_features is True and options.backbone == "colour-edges"
+
+
+def test_a_sweep_reuses_the_table_run_of_equal_settings(tmp_path: Path) -> None:
+    from mrw.bench.experiments import run_experiments
+
+    fake = FakeRunner()
+    options = RunOptions(dataset="toy", runs_dir=str(tmp_path), epochs=1)
+    table = make_plan("toy", get_dataset("toy")).experiments
+    k3 = [e for e in table if e.name == "pvse K=3"]
+    run_experiments(k3, options, [0], runner=fake, log=lambda _: None)
+    (sweep,) = make_plan("fig5", get_dataset("toy")).sweeps
+    points = [e for _, value, e in sweep.experiments() if value in (3, 4)]
+    (reused, _) = run_experiments(points, options, [0], runner=fake, log=lambda _: None)
+    assert [call[1]["k"] for call in fake.calls] == [3, 4]  # K=3 trained once, for the table
+    assert reused.records[0].run_dir.name.startswith("pvse-k=3-s0-")
 
 
 @pytest.mark.parametrize("target", ["fig5", "fig6", "fig7"])
@@ -79,9 +111,8 @@ def test_dry_run_prints_plan_and_estimate_and_runs_nothing(
     out = capsys.readouterr().out
     assert "table3 on tgif: T=8, paper K=3, batch 128" in out
     assert "7 runs; rough GPU time" in out and "total: about" in out
-    assert (
-        "pvse K=3     pvse       lr 0.0002 " in out and "order        order      lr 0.001   " in out
-    )
+    assert re.search(r"\n  pvse K=3 +pvse +lr 0\.0002 ", out)
+    assert re.search(r"\n  order +order +lr 0\.001 ", out)
     assert fake.calls == [] and not any(tmp_path.iterdir())
 
 
@@ -103,7 +134,7 @@ def test_execute_writes_table_and_plots(tmp_path: Path, monkeypatch: pytest.Monk
     )
     assert len(fake.calls) == 7 * 2
     table = written[0].read_text()
-    assert "pvse (k=1)" in table and "dual_path" in table and "| 2 |" in table
+    assert "pvse (k=1, max_violation=False)" in table and "dual_path" in table and "| 2 |" in table
     written = execute(
         make_plan("fig7", get_dataset("mrw")), options, [0], tmp_path / "out", log=lambda _: None
     )

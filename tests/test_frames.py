@@ -124,7 +124,7 @@ def _truncated_mp4(make_video) -> bytes:
 @pytest.mark.parametrize(
     "case, match",
     [
-        ("corrupt", "corrupt GIF|not a decodable video"),
+        ("corrupt", "corrupt GIF|no frames: the GIF holds no image"),
         ("empty", "empty input"),
         ("truncated_gif", "truncated GIF"),
         ("truncated_mp4", "not a decodable video|truncated"),

@@ -67,7 +67,7 @@ def test_qrels_round_trip(tmp_path: Path) -> None:
     qrels = read_qrels(path)
     assert qrels.query_ids == ("s1", "s2", "s3")
     assert qrels.doc_ids == ("v1", "v2", "v9") and qrels.gallery_size == 3
-    assert list(zip(qrels.rel_query, qrels.rel_doc)) == [(0, 0), (1, 0), (2, 1)]
+    assert list(zip(qrels.rel_query, qrels.rel_doc, strict=True)) == [(0, 0), (1, 0), (2, 1)]
 
 
 @pytest.mark.parametrize(

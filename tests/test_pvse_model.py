@@ -26,6 +26,7 @@ ABLATIONS = [
     {"relative_weighting": True, "mmd_kernel": "distance"},
     {"visual": "image"},
     {"max_violation": False, "hidden_dim": 8},  # H == D: no projection layer
+    {"div_on": "attention"},
 ]
 
 
@@ -78,6 +79,7 @@ def test_pvse_is_registered_with_paper_defaults() -> None:
         {"hidden_dim": 7},
         {"mmd_kernel": "laplace"},
         {"dropout": 1.0},
+        {"div_on": "embeddings"},
     ],
 )
 def test_contradictory_or_invalid_options_are_one_line_errors(overrides) -> None:
@@ -128,6 +130,27 @@ def test_loss_terms_follow_the_options() -> None:
     assert set(make_pvse(div_weight=0.0, mmd_weight=0.0).loss(batch)) == {"mil", "total"}
     terms = make_pvse(div_weight=0.0, mmd_weight=0.0).loss(batch)
     assert terms["total"].item() == terms["mil"].item()
+
+
+def test_diversity_on_attention_is_lins_penalty_on_both_pie_nets() -> None:
+    batch = make_batch()
+    model = make_pvse(k=3, div_on="attention", mmd_weight=0.0)
+    pooled = []
+    for net in (model.visual_head.pie_net, model.text_head.pie_net):
+        net.attention.register_forward_hook(lambda _m, _i, out: pooled.append(out[1]))
+    terms = model.loss(batch)
+    video_alpha, text_alpha = pooled  # [B, K, T] attention maps, rows sum to 1
+    expected = sum(
+        (torch.linalg.matrix_norm(a @ a.transpose(1, 2) - torch.eye(3)).mean() / 9)
+        for a in (video_alpha, text_alpha)
+    )
+    torch.testing.assert_close(terms["div"], expected)
+    # The residual form differs: it normalises and acts on Υ, whose gradient reaches fc.
+    residual = make_pvse(k=3, mmd_weight=0.0).loss(batch)["div"]
+    assert not torch.isclose(residual, terms["div"])
+    terms["div"].backward()
+    assert model.visual_head.pie_net.attention.w2.weight.grad.abs().sum() > 0
+    assert model.visual_head.pie_net.fc.weight.grad is None  # α does not depend on fc
 
 
 def test_loss_terms_are_fp32_under_autocast() -> None:

@@ -46,7 +46,8 @@ def test_matches_follow_the_sentences() -> None:
         assert named and all(value in sentence for value in named.values())
         for j, (scene, _, _) in enumerate(rows):
             fits = any(
-                all(getattr(o, key) == value for key, value in named.items()) for o in scene.objects
+                all(dict(m.attributes).get(key) == value for key, value in named.items())
+                for m in scene.moments
             )
             assert matches[i, j] == fits
 

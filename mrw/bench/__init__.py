@@ -1,1 +1,2 @@
-"""The benchmark harness: cached features, text, trainer, evaluator, method registry, run records."""
+"""The benchmark harness: cached features, text, trainer, evaluator, method registry, run
+records."""

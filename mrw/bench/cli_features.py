@@ -17,9 +17,10 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--backbone",
-        help="torchvision model per frame, histogram (regional colour histograms, no "
-        "learning), or precomp (features imported with `mrw import precomp`) (default: the "
-        "dataset's: resnet152; toy sets: histogram)",
+        help="torchvision model per frame, histogram (regional colour histograms) or colour-edges "
+        "(the toy set's colour, tint and edge features; both learning-free), or precomp "
+        "(features imported with `mrw import precomp`) (default: the dataset's: resnet152; "
+        "toy: colour-edges; toy-image: histogram)",
     )
     group.add_argument(
         "--weights",
@@ -36,6 +37,12 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="keep the CNN's last convolutional map (7x7 cells at 224 px) as local features, "
         "PVSE's image side (default: on for image datasets: toy-image, coco, flickr30k)",
+    )
+    group.add_argument(
+        "--standardize-features",
+        action=argparse.BooleanOptionalAction,
+        help="z-score cached frame features per dimension with training-split statistics "
+        "before training and evaluation (default: the dataset's; on for the toy set only)",
     )
     group.add_argument(
         "--num-frames",
@@ -67,6 +74,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--splits", default=",".join(SPLITS), help="comma-separated (default: all three)"
     )
     parser.add_argument("--overwrite", action="store_true", help="recompute even when cached")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="abort on a video that does not decode (default: skip it with its pairs, counted)",
+    )
     parser.set_defaults(func=main)
     return parser
 
@@ -95,11 +107,20 @@ def main(args: argparse.Namespace) -> int:
     dist_util.init(device)
     for split in splits:
         features, used = extract_features(
-            options.feature_spec(split), device, workers=args.workers, overwrite=args.overwrite
+            options.feature_spec(split),
+            device,
+            workers=args.workers,
+            overwrite=args.overwrite,
+            strict=args.strict,
         )
         if dist_util.is_main():
             print(
                 f"{split}: {len(features.video_ids)} videos, {len(features.pair_ids)} pairs, "
                 f"features {tuple(features.features.shape)} -> {used.cache_path()}"
+                + (
+                    f"; skipped {len(features.skipped)} videos that do not decode"
+                    if features.skipped
+                    else ""
+                )
             )
     return 0

@@ -178,6 +178,7 @@ def main(args: argparse.Namespace) -> int:
         grid=args.grid,
         backbone=args.backbone,
         weights=args.weights,
+        standardize_features=args.standardize_features,
         glove=args.glove,
         min_word_count=args.min_word_count,
         runs_dir=args.runs_dir,

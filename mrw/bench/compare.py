@@ -2,7 +2,8 @@
 
 Runs are grouped by dataset, evaluated split, method and every setting except the seed (and
 bookkeeping such as the run id or device), so repeated seeds of one experiment become one
-row. Rows follow the layout of the PVSE paper's Tables 3 and 4: video-to-text and
+row. Beneath each table, paired tests (`mrw.bench.significance`) of every row against a
+reference row (`--against`, default the best) give p-values over seeds and over queries. Rows follow the layout of the PVSE paper's Tables 3 and 4: video-to-text and
 text-to-video R@1, R@5, R@10 and MedR (nMR), plus rsum. The standard deviation is the sample
 one (ddof = 1) over seeds; with a single seed only the value is shown.
 """
@@ -22,6 +23,7 @@ from typing import Any
 from leaderboard.metrics import RECALL_KS
 from mrw.atomic import atomic_write
 from mrw.bench.runner import RunRecord, RunRecordError, load_run_record
+from mrw.bench.significance import PairedTest, find_group, markdown_tests, tests_against
 from mrw.errors import MRWError
 
 DIRECTIONS = (("v2t", "Video-to-Text"), ("t2v", "Text-to-Video"))
@@ -276,6 +278,15 @@ def group_runs(records: Iterable[RunRecord]) -> list[RunGroup]:
 class Comparison:
     groups: list[RunGroup]
     unfinished: list[Path]
+    tests: list[PairedTest] = field(default_factory=list)  # paired significance
+
+    def add_tests(self, against: Sequence[str] = ()) -> None:
+        """Paired tests of every row against each `against` row (by label, or a unique part
+        of one); by default against each table's best row."""
+        references = [find_group(self.groups, label) for label in against] or [
+            rows[0] for rows in self.tables().values()
+        ]
+        self.tests = [t for ref in references for t in tests_against(self.groups, ref)]
 
     def tables(self) -> dict[tuple[str, str], list[RunGroup]]:
         out: dict[tuple[str, str], list[RunGroup]] = {}
@@ -294,6 +305,7 @@ class Comparison:
                 }
                 for (dataset, split), rows in self.tables().items()
             ],
+            "paired_tests": [t.to_json() for t in self.tests],
             "unfinished_runs": [str(p) for p in self.unfinished],
         }
 
@@ -302,6 +314,8 @@ class Comparison:
             markdown_table(rows, f"{dataset} / {split}")
             for (dataset, split), rows in self.tables().items()
         ]
+        if self.tests:
+            parts.append(markdown_tests(self.tests))
         if self.unfinished:
             parts.append(
                 f"_{len(self.unfinished)} unfinished run(s) left out (no metrics.json)._\n"
@@ -402,12 +416,25 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument("--markdown", metavar="PATH", help="also write the Markdown table here")
     parser.add_argument("--json", metavar="PATH", help="write the table as JSON here")
+    parser.add_argument(
+        "--against",
+        action="append",
+        default=[],
+        metavar="LABEL",
+        help="paired tests (t-test over seeds on rsum, and over queries per seed) of every row "
+        "against this row, named by its label or a unique part of it, e.g. 'pvse (k=1'; "
+        "repeatable (default: against each table's best row)",
+    )
     parser.set_defaults(func=main)
     return parser
 
 
 def main(args: argparse.Namespace) -> int:
     comparison = compare_runs(args.runs)
+    try:
+        comparison.add_tests(args.against)
+    except ValueError as exc:
+        raise CompareError(str(exc)) from None
     print(comparison.to_markdown(), end="")
     write_outputs(comparison, args.markdown, args.json)
     return 0

@@ -6,8 +6,9 @@ split's features take the memory of its videos, not of its pairs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -22,7 +23,8 @@ class SplitFeatures:
 
     features: `[Nv, T, F]` per-frame CNN features of each distinct video, zero-padded;
     lengths: `[Nv]` valid frames; pair_ids / sentences: one entry per pair (dataset row);
-    pair_video: `[Np]` index of each pair's video in `video_ids`.
+    pair_video: `[Np]` index of each pair's video in `video_ids`; skipped: videos left out
+    because their media did not decode (id -> reason).
     """
 
     video_ids: list[str]
@@ -31,6 +33,7 @@ class SplitFeatures:
     pair_ids: list[str]
     sentences: list[str]
     pair_video: Tensor
+    skipped: dict[str, str] = field(default_factory=dict)
 
     @property
     def feature_dim(self) -> int:
@@ -44,11 +47,69 @@ class SplitFeatures:
             "pair_ids": self.pair_ids,
             "sentences": self.sentences,
             "pair_video": self.pair_video,
+            "skipped": self.skipped,
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> SplitFeatures:
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
+
+
+def standardized(
+    splits: Mapping[str, SplitFeatures], reference: str = "train"
+) -> dict[str, SplitFeatures]:
+    """Every split's frame features z-scored per dimension with `reference`'s statistics.
+
+    Args:
+        splits: split name -> features (`[Nv, T, F]`, zero-padded beyond `lengths`).
+        reference: the split whose valid frames give the mean and standard deviation.
+
+    Returns:
+        New `SplitFeatures` (same dtype); padding stays zero. A dimension constant over the
+        reference frames is only centred (its deviation counts as 1), so it cannot blow up
+        elsewhere. Every method then sees the same standardised features.
+    """
+    valid = splits[reference].features[_valid_mask(splits[reference])].float()
+    mean = valid.mean(0)
+    std = valid.std(0)
+    std = torch.where(std > 1e-6, std, torch.ones_like(std))
+    out = {}
+    for name, split in splits.items():
+        scaled = ((split.features.float() - mean) / std) * _valid_mask(split)[..., None]
+        out[name] = dataclasses.replace(split, features=scaled.to(split.features.dtype))
+    return out
+
+
+def one_sentence_per_video(split: SplitFeatures) -> SplitFeatures:
+    """The split with only the last pair of each video, in split order.
+
+    The reference code (yalesong/pvse, `TGIFDataset`) maps each GIF id to one sentence, the
+    last one its TSV lists, and scores the test GIFs 1:1 against those; TGIF rows imported by
+    `mrw import tgif` keep the TSV's order, so this is the same choice.
+
+    Args:
+        split: any split (`pair_video` maps pairs to videos).
+
+    Returns:
+        `SplitFeatures` with every video and one pair per video (videos without a pair are
+        impossible in a split; each keeps its features).
+    """
+    last: dict[int, int] = {}
+    for pair, video in enumerate(split.pair_video.tolist()):
+        last[video] = pair
+    keep = sorted(last.values())
+    return dataclasses.replace(
+        split,
+        pair_ids=[split.pair_ids[i] for i in keep],
+        sentences=[split.sentences[i] for i in keep],
+        pair_video=split.pair_video[keep],
+    )
+
+
+def _valid_mask(split: SplitFeatures) -> Tensor:
+    """`[Nv, T]` bool: True on the frames within each video's length."""
+    steps = torch.arange(split.features.size(1))
+    return steps[None, :] < split.lengths[:, None]
 
 
 def pad_tokens(sequences: Sequence[Sequence[int]]) -> tuple[Tensor, Tensor]:

@@ -10,10 +10,10 @@ import os
 from datetime import timedelta
 from typing import Any, TypeVar
 
-T = TypeVar("T")
-
 import torch
 import torch.distributed as dist
+
+T = TypeVar("T")
 
 
 def launched_by_torchrun() -> bool:

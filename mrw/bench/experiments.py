@@ -79,8 +79,12 @@ def run_id(experiment: Experiment, options: RunOptions, seed: int) -> str:
 
 
 def _existing(options: RunOptions, method: str, rid: str) -> Path | None:
-    matches = sorted(Path(options.runs_dir).glob(f"*/{method}/{rid}"))
-    return matches[0] if matches else None
+    """A run of the same settings and seed, whatever its label (a table row and a sweep point
+    with equal overrides share one run): matched on the id's `-s{seed}-{hash}` tail."""
+    tail = rid[rid.rindex("-s") :]
+    matches = sorted(Path(options.runs_dir).glob(f"*/{method}/*{tail}"))
+    exact = [m for m in matches if m.name == rid]
+    return (exact or matches or [None])[0]
 
 
 def validate(experiments: Sequence[Experiment]) -> None:
@@ -159,6 +163,7 @@ def options_from_args(args: argparse.Namespace, **fixed: Any) -> RunOptions:
         "grid": args.grid,
         "backbone": args.backbone,
         "weights": args.weights,
+        "standardize_features": args.standardize_features,
         "glove": args.glove,
         "runs_dir": args.runs_dir,
         "feature_workers": args.workers,

@@ -64,7 +64,10 @@ class FeatureSpec:
             name = f"{PRECOMPUTED}-v{CACHE_VERSION}.pt"  # imported as they are: no other key
         else:
             layout = "-grid" if self.grid else ""
-            name = f"{self.backbone}-{self.weights}-fps{self.fps:g}-t{self.num_frames}-s{self.image_size}{layout}-v{CACHE_VERSION}.pt"
+            name = (
+                f"{self.backbone}-{self.weights}-fps{self.fps:g}-t{self.num_frames}"
+                f"-s{self.image_size}{layout}-v{CACHE_VERSION}.pt"
+            )
         # A named dataset's features go under its prepared folder's name (`toy-v2`): a new
         # toy generator version then never reads features of the old clips.
         record = find_dataset(self.dataset)
@@ -163,6 +166,12 @@ def build_backbone(backbone: str, weights: str, grid: bool = False) -> tuple[nn.
         )
     if backbone == "histogram":
         return ColourHistogram(grid=GRID_CELLS if grid else 2, spatial=grid).eval(), "none"
+    if backbone == "colour-edges":
+        if grid:
+            raise FeatureError("colour-edges gives one vector per frame: no grid (--no-grid)")
+        from mrw.bench.toy_features import ColourEdgeFeatures
+
+        return ColourEdgeFeatures(IMAGENET_MEAN, IMAGENET_STD).eval(), "none"
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(
@@ -249,11 +258,34 @@ class _OpenSplit:
     def video_ids(self) -> list[str]:
         return list(self.first_row)
 
-    def to_split(self, data: Tensor, lengths: Tensor) -> SplitFeatures:
-        index_of = {v: i for i, v in enumerate(self.first_row)}
-        pair_video = torch.tensor([index_of[v] for v in self.pair_video_ids], dtype=torch.long)
+    def to_split(
+        self, data: Tensor, lengths: Tensor, skipped: dict[str, str] | None = None
+    ) -> SplitFeatures:
+        """The split without the videos in `skipped` (id -> why it did not decode) and their
+        pairs; `data`/`lengths` have one row per video of `video_ids`."""
+        skipped = skipped or {}
+        keep = [i for i, v in enumerate(self.first_row) if v not in skipped]
+        if not keep:
+            raise FeatureError(
+                f"no video of the split decodes ({len(skipped)} failed, e.g. "
+                f"{next(iter(skipped.items()), ('', ''))[1]})"
+            )
+        video_ids = [self.video_ids[i] for i in keep]
+        index_of = {v: i for i, v in enumerate(video_ids)}
+        pairs = [i for i, v in enumerate(self.pair_video_ids) if v in index_of]
+        pair_video = torch.tensor(
+            [index_of[self.pair_video_ids[i]] for i in pairs], dtype=torch.long
+        )
+        if len(keep) < len(self.first_row):
+            data, lengths = data[keep], lengths[keep]
         return SplitFeatures(
-            self.video_ids, data, lengths, self.pair_ids, self.sentences, pair_video
+            video_ids,
+            data,
+            lengths,
+            [self.pair_ids[i] for i in pairs],
+            [self.sentences[i] for i in pairs],
+            pair_video,
+            skipped=dict(skipped),
         )
 
 
@@ -281,8 +313,29 @@ def _open_split(spec: FeatureSpec) -> _OpenSplit:
     return _OpenSplit(rows, pair_ids, pair_video_ids, sentences, first_row)
 
 
-def _frames_of(items: list[dict[str, Any]]) -> list[Tensor]:
-    return [item["frames"] for item in items]
+class _Clips:
+    """`rows[indices[i]]["frames"]`; a row whose media does not decode gives its reason instead
+    (or raises, when `strict`), so one bad row never aborts a split."""
+
+    def __init__(self, rows: Any, indices: Sequence[int], strict: bool) -> None:
+        self.rows, self.indices, self.strict = rows, list(indices), strict
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> Tensor | str:
+        from mrw.frames import FrameDecodeError
+
+        try:
+            return torch.as_tensor(self.rows[self.indices[i]]["frames"])
+        except FrameDecodeError as exc:
+            if self.strict:
+                raise
+            return str(exc)
+
+
+def _as_list(items: list[Any]) -> list[Any]:
+    return items
 
 
 def _map_videos(
@@ -294,33 +347,56 @@ def _map_videos(
     workers: int,
     progress: bool,
     desc: str,
+    failures: dict[int, str],
+    strict: bool = False,
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """`per_frame` over the frames of `rows[row_indices]`, in order, a batch of videos at a
-    time: (`[b, T, ...]` zero-padded, `[b]` lengths)."""
-    from torch.utils.data import DataLoader, Subset
+    time: (`[b, T, ...]` zero-padded, `[b]` lengths). A video that does not decode gets
+    length 0 and its reason in `failures` (keyed by its position in `row_indices`)."""
+    from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
     loader = DataLoader(
-        Subset(rows, list(row_indices)),
+        _Clips(rows, row_indices, strict),
         batch_size=max(1, batch_frames // spec.num_frames),
         num_workers=workers,
-        collate_fn=_frames_of,
+        collate_fn=_as_list,
     )
+    blank = torch.zeros(1, 3, spec.image_size, spec.image_size, dtype=torch.uint8)
+    done = 0
     with tqdm(
         total=len(row_indices),
         desc=f"{desc} {spec.dataset}/{spec.split}",
         unit="video",
         disable=not progress,
     ) as bar:
-        for clips in loader:
-            out = per_frame(torch.cat([torch.as_tensor(c) for c in clips]))
+        for items in loader:
+            for k, item in enumerate(items):
+                if isinstance(item, str):
+                    failures[done + k] = item
+            clips = [blank if isinstance(c, str) else c for c in items]
+            out = per_frame(torch.cat(clips))
             padded = out.new_zeros(len(clips), spec.num_frames, *out.shape[1:])
             lengths = torch.zeros(len(clips), dtype=torch.long)
             for i, piece in enumerate(out.split([len(c) for c in clips])):
+                if isinstance(items[i], str):
+                    continue
                 lengths[i] = n = min(len(piece), spec.num_frames)
                 padded[i, :n] = piece[:n]
+            done += len(items)
             yield padded, lengths
             bar.update(len(clips))
+
+
+def _skipped(
+    failures: dict[int, str], video_ids: Sequence[str], positions: Sequence[int]
+) -> dict[str, str]:
+    """{video id: reason} of the failed positions; warns once with the count."""
+    skipped = {video_ids[positions[p]]: reason for p, reason in sorted(failures.items())}
+    if skipped:
+        first, reason = next(iter(skipped.items()))
+        log.warning("skipped %d videos that do not decode (%s: %s)", len(skipped), first, reason)
+    return skipped
 
 
 def _stacked(batches: Iterator[tuple[Tensor, Tensor]], num_frames: int) -> tuple[Tensor, Tensor]:
@@ -337,11 +413,15 @@ def extract_features(
     workers: int = 0,
     overwrite: bool = False,
     progress: bool = True,
+    strict: bool = False,
 ) -> tuple[SplitFeatures, FeatureSpec]:
     """The split's features, from the cache or computed and cached now.
 
-    Returns the features and the spec actually used (weights may fall back to "none"). Under
-    `torchrun` every rank must call this; each extracts its share and all return the result.
+    Returns the features and the spec actually used (weights may fall back to "none"). A
+    video whose media does not decode is left out with its pairs and listed, with the
+    reason, in `SplitFeatures.skipped` (`strict=True`: raise `FrameDecodeError` instead).
+    Under `torchrun` every rank must call this; each extracts its share and all return the
+    result.
     """
     device = torch.device(device)
     if spec.cache_path().is_file() and not overwrite:
@@ -373,6 +453,7 @@ def extract_features(
             )
         return features
 
+    failures: dict[int, str] = {}
     feats, lengths = _stacked(
         _map_videos(
             per_frame,
@@ -383,15 +464,21 @@ def extract_features(
             workers,
             progress and rank == 0,
             "features",
+            failures,
+            strict,
         ),
         spec.num_frames,
     )
     if feats.dim() == 4:  # grid: [N, T, cells, F] -> [N, T * cells, F], every cell is local
         feats, lengths = feats.flatten(1, 2), lengths * feats.shape[2]
+    skipped = _skipped(failures, video_ids, mine)
     part = path.with_name(f"{path.name}.part{rank}-of-{world}")
     if world > 1:
         with atomic_write(part) as handle:
-            torch.save({"index": mine, "features": feats, "lengths": lengths}, handle)
+            torch.save(
+                {"index": mine, "features": feats, "lengths": lengths, "skipped": skipped},
+                handle,
+            )
         dist_util.barrier()
     if rank == 0:
         if world > 1:
@@ -402,11 +489,13 @@ def extract_features(
             shape = max((tuple(p["features"].shape[1:]) for p in parts), key=lambda s: s[-1])
             feats = torch.zeros(len(video_ids), *shape, dtype=torch.float16)
             lengths = torch.zeros(len(video_ids), dtype=torch.long)
+            skipped = {}
             for p in parts:
+                skipped.update(p.get("skipped", {}))
                 if p["index"]:
                     feats[p["index"]] = p["features"]
                     lengths[p["index"]] = p["lengths"]
-        save_features(path, opened.to_split(feats, lengths), spec)
+        save_features(path, opened.to_split(feats, lengths, skipped), spec)
         for r in range(world if world > 1 else 0):
             path.with_name(f"{path.name}.part{r}-of-{world}").unlink(missing_ok=True)
     dist_util.barrier()
@@ -442,7 +531,14 @@ def decode_frames(spec: FeatureSpec, workers: int = 0, progress: bool = True) ->
         raise FeatureError(
             f"{frames_path} holds {len(frames)} videos, the split {len(opened.video_ids)}; delete it"
         )
-    return opened.to_split(frames, lengths)
+    # Videos that did not decode keep their place (dropping them would copy the memory-mapped
+    # file): one black frame each, listed in `skipped`.
+    failed = lengths == 0
+    if failed.any():
+        lengths = torch.where(failed, 1, lengths)
+    split = opened.to_split(frames, lengths)
+    split.skipped = {opened.video_ids[i]: "did not decode" for i in torch.nonzero(failed).flatten()}
+    return split
 
 
 def _decode_to_file(
@@ -477,8 +573,17 @@ def _decode_to_file(
     mine = list(range(rank, shape[0], world))
     rows = [opened.first_row[opened.video_ids[i]] for i in mine]
     done = 0
+    failures: dict[int, str] = {}  # videos that do not decode keep length 0
     for clips, clip_lengths in _map_videos(
-        lambda f: f, opened.rows, rows, spec, 256, workers, progress and rank == 0, "decoding"
+        lambda f: f,
+        opened.rows,
+        rows,
+        spec,
+        256,
+        workers,
+        progress and rank == 0,
+        "decoding",
+        failures,
     ):
         if tuple(clips.shape[2:]) != shape[2:]:
             raise FeatureError(

@@ -98,5 +98,11 @@ class Method(nn.Module, ABC):
         # Two single-axis maxima (contiguous axis first) are ~2x faster than amax(dim=(1, 3)).
         return scores.view(nv, k, nt, kt).amax(dim=3).amax(dim=1)
 
+    def init_check(self, batch: Batch) -> dict[str, Any] | None:
+        """Diagnostics measured once before training, recorded in the run record (PVSE:
+        whether PIE-Net's attention is alive, `pvse.diagnostics`); a "warning" entry, when
+        not None, is logged by the runner. Default: none."""
+        return None
+
     def on_epoch_start(self, epoch: int) -> None:
         """Hook for staged training (e.g. dual-path's instance-loss stage I then stage II)."""

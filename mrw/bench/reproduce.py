@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mrw.atomic import atomic_write
+from mrw.bench.departures import departures
 from mrw.bench.experiments import Experiment
 from mrw.bench.runner import RunOptions
 from mrw.bench.sweep import ABLATIONS, FULL_MODEL, SweepSpec
@@ -29,7 +30,6 @@ from mrw.catalog import DatasetRecord, PaperSettings, get_dataset, list_datasets
 from mrw.errors import MRWError
 
 BASELINES = ("devise", "vsepp", "order", "corr_ae", "dual_path")
-K_GRID = list(range(9))
 DIV_GRID = [0.0, 0.01, 0.1, 1.0]  # decades around the paper's λ1 = 0.1
 MMD_GRID = [0.0, 0.001, 0.01, 0.1]  # decades around the paper's λ2 = 0.01
 FIGURES = ("fig5", "fig6", "fig7")
@@ -89,16 +89,34 @@ def _own_batch(method: str, table_batch: int) -> dict[str, Any]:
     return {} if batch == table_batch else {"batch_size": batch}
 
 
-def _summing_negatives(experiment: Experiment) -> Experiment:
-    """The experiment with `max_violation=False` when its method has that option."""
+def _with_shared_settings(experiment: Experiment, paper: PaperSettings) -> Experiment:
+    """The experiment with the paper's shared settings for the fields its method's config has:
+    `max_violation=False` when the paper sums over negatives, `method_settings`, and for PVSE
+    `pvse_settings`."""
     from mrw.bench.registry import get_method_class
 
     fields = {f.name for f in dataclasses.fields(get_method_class(experiment.method).config_class)}
-    if "max_violation" not in fields:
-        return experiment
-    return dataclasses.replace(
-        experiment, overrides={**experiment.overrides, "max_violation": False}
-    )
+    shared = {**paper.method_settings}
+    if experiment.method == "pvse":
+        shared.update(paper.pvse_settings)
+    if not paper.hardest_negative:
+        shared["max_violation"] = False
+    shared = {k: v for k, v in shared.items() if k in fields}
+    return dataclasses.replace(experiment, overrides={**experiment.overrides, **shared})
+
+
+def _table(dataset: DatasetRecord) -> list[Experiment]:
+    """The baselines, PVSE at each of the table's K, and PVSE with diversity on attention."""
+    paper = _paper(dataset)
+    batch = paper.training.batch_size
+    experiments = [Experiment(m, {}, m, _own_batch(m, batch)) for m in BASELINES]
+    for k in paper.table_k or (1, paper.k):
+        experiments.append(Experiment("pvse", pvse_overrides(dataset, k=k), f"pvse K={k}"))
+    if paper.attention_diversity_k is not None:
+        k = paper.attention_diversity_k
+        overrides = pvse_overrides(dataset, k=k, div_on="attention")
+        experiments.append(Experiment("pvse", overrides, f"pvse K={k} div_on=attention"))
+    return [_with_shared_settings(e, paper) for e in experiments]
 
 
 def make_plan(target: str, dataset: DatasetRecord) -> Plan:
@@ -109,24 +127,16 @@ def make_plan(target: str, dataset: DatasetRecord) -> Plan:
     """
     paper = _paper(dataset)
     if target == paper.table:
-        experiments = [
-            Experiment(m, {}, m, _own_batch(m, paper.training.batch_size)) for m in BASELINES
-        ]
-        experiments += [
-            Experiment("pvse", pvse_overrides(dataset, k=1), "pvse K=1"),
-            Experiment("pvse", pvse_overrides(dataset), f"pvse K={paper.k}"),
-        ]
-        if not paper.hardest_negative:
-            experiments = [_summing_negatives(e) for e in experiments]
-        return Plan(target, dataset, experiments=experiments)
+        return Plan(target, dataset, experiments=_table(dataset))
     if target in paper_datasets():
         raise ReproduceError(f"{target} is not the {dataset.name} table ({paper.table} is)")
-    base = pvse_overrides(dataset, **({} if paper.hardest_negative else {"max_violation": False}))
+    base = _with_shared_settings(Experiment("pvse", pvse_overrides(dataset)), paper).overrides
     if target == "fig5":
-        return Plan(target, dataset, sweeps=[SweepSpec("k", K_GRID, base=base)])
+        return Plan(target, dataset, sweeps=[SweepSpec("k", list(paper.k_grid), base=base)])
     if target == "fig6":
         variants = {FULL_MODEL: {}, **ABLATIONS}
-        return Plan(target, dataset, sweeps=[SweepSpec("k", K_GRID[1:], variants, base=base)])
+        grid = list(paper.ablation_k_grid)
+        return Plan(target, dataset, sweeps=[SweepSpec("k", grid, variants, base=base)])
     if target == "fig7":
         return Plan(
             target,
@@ -171,6 +181,10 @@ def paper_options(dataset: DatasetRecord, base: RunOptions) -> RunOptions:
         backbone=paper.backbone,
         weights=paper.weights,
         image_size=paper.image_size,
+        # TGIF's paper protocol; image-text sets score all five captions of an image
+        one_sentence_per_video=base.one_sentence_per_video
+        and dataset.sentences_per_video > 1
+        and dataset.modality == "video",
     ).resolved()
 
 
@@ -197,10 +211,11 @@ def describe(plan: Plan, options: RunOptions, seeds: list[int]) -> str:
         f"{' (grid cells as local features)' if options.grid else ''}, GloVe {glove}, seeds {seeds}"
     )
     lines = [header]
+    width = max((len(e.name) for e in plan.experiments), default=0)
     for e in plan.experiments:
         own = e.run_options(options).resolved(e.method)
         lines.append(
-            f"  {e.name:<12} {e.method:<10} lr {own.lr:<7g} batch {own.batch_size:<4} "
+            f"  {e.name:<{width}} {e.method:<10} lr {own.lr:<7g} batch {own.batch_size:<4} "
             f"{dict(e.overrides) or '(its paper defaults)'}"
         )
     for spec in plan.sweeps:
@@ -209,6 +224,9 @@ def describe(plan: Plan, options: RunOptions, seeds: list[int]) -> str:
             f"  sweep {spec.parameter} over {spec.values}, curves {', '.join(spec.variants)}, "
             f"fixed {fixed}"
         )
+    if plan.dataset.builder is None:  # a paper's dataset (the toy set has no paper to depart from)
+        lines.append("  departures from the paper and its reference code (docs/methods.md):")
+        lines += [f"    - {line}" for line in departures(plan.dataset, options)]
     features, training = estimate_gpu_hours(plan, options, len(seeds))
     runs = len(plan.all_experiments()) * len(seeds)
     lines.append(
@@ -268,7 +286,23 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="figures: only this dataset (default: every dataset of the paper's figures)",
     )
     parser.add_argument(
-        "--dry-run", action="store_true", help="print the plan and estimate, run nothing"
+        "--dry-run",
+        action="store_true",
+        help="print the plan, its departures from the paper and the estimate; run nothing",
+    )
+    parser.add_argument(
+        "--tgif-protocol",
+        choices=("paper", "all-sentences"),
+        default="paper",
+        help="TGIF test scoring: paper (one sentence per test video, 1:1, as the reference "
+        "code) or all-sentences (every sentence a query) (default: paper)",
+    )
+    parser.add_argument(
+        "--lr-schedule",
+        choices=("harness", "reference"),
+        default="harness",
+        help="harness (halve the lr when validation rsum stalls for an epoch) or reference "
+        "(yalesong/pvse's ReduceLROnPlateau in mode 'min', patience 10) (default: harness)",
     )
     parser.add_argument(
         "--epochs",
@@ -296,7 +330,12 @@ def main(args: argparse.Namespace) -> int:
 
     seeds = seed_range(args.seed, args.seeds)
     base = RunOptions(
-        epochs=args.epochs, glove=args.glove, device=args.device, runs_dir=args.runs_dir
+        epochs=args.epochs,
+        glove=args.glove,
+        device=args.device,
+        runs_dir=args.runs_dir,
+        lr_schedule=args.lr_schedule,
+        one_sentence_per_video=args.tgif_protocol == "paper",
     )
     plans = [
         (make_plan(args.target, d), paper_options(d, base))

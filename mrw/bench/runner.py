@@ -3,7 +3,8 @@
 `run_method` is the API every harness command (run, compare, sweep, reproduce) builds on, so
 all methods go through the same features, trainer, evaluator and scorer. A run record is
 `{runs_dir}/{dataset}/{method}/{run_id}/` with `config.json`, `metrics.json`, `t2v.run.gz`,
-`v2t.run.gz`, `checkpoint.pt`, `log.jsonl` (and `vocab.json`, to reuse the checkpoint).
+`v2t.run.gz`, `checkpoint.pt`, `log.jsonl` (and `vocab.json`, to reuse the checkpoint;
+`query_ranks.json`, each query's first relevant rank, for `compare`'s paired tests).
 `metrics.json` is written last: its presence marks a finished run.
 """
 
@@ -60,6 +61,13 @@ class RunOptions:
     batch_size: int | None = None
     lr: float | None = None
     lr_patience: int = 1
+    # "harness": halve the lr when validation rsum has not risen for `lr_patience` epochs;
+    # "reference": yalesong/pvse's ReduceLROnPlateau left in mode "min" with patience 10,
+    # i.e. halve it after 10 epochs in which rsum did not *fall* (see docs/methods.md).
+    lr_schedule: str = "harness"
+    # Score each evaluated video against one sentence only (its last in split order), as the
+    # reference does on TGIF (one sentence per test GIF, 1:1 ranking); False: every sentence.
+    one_sentence_per_video: bool = False
     grad_clip: float = 2.0
     seed: int = 0
     device: str = "auto"  # "auto" = CUDA when available, else CPU
@@ -69,6 +77,7 @@ class RunOptions:
     grid: bool | None = None  # local features = the CNN's last map's cells (default: image sets)
     backbone: str | None = None
     weights: str | None = None  # "imagenet" | "none"
+    standardize_features: bool | None = None  # z-score frames with train statistics (toy: on)
     glove: str | None = None  # path to glove.840B.300d.txt
     min_word_count: int = 1
     runs_dir: str = "runs"
@@ -89,7 +98,15 @@ class RunOptions:
         defaults = training_defaults(self.dataset)
         filled = {
             name: getattr(defaults, name)
-            for name in ("epochs", "batch_size", "num_frames", "fps", "image_size", "backbone")
+            for name in (
+                "epochs",
+                "batch_size",
+                "num_frames",
+                "fps",
+                "image_size",
+                "backbone",
+                "standardize_features",
+            )
             if getattr(self, name) is None
         }
         if self.weights is None:
@@ -240,7 +257,7 @@ def run_method(
     `torchrun` every rank calls this; rank 0 writes the record and all ranks return it.
     """
     from leaderboard.runfile import write_run
-    from mrw.bench.data import PairData
+    from mrw.bench.data import PairData, one_sentence_per_video, standardized
     from mrw.bench.evaluator import evaluate
     from mrw.bench.features import extract_features
     from mrw.bench.method import MethodContext
@@ -264,6 +281,10 @@ def run_method(
             workers=options.feature_workers,
             progress=options.progress,
         )
+    if options.standardize_features:
+        splits = standardized(splits)
+    if options.one_sentence_per_video:
+        splits[options.split] = one_sentence_per_video(splits[options.split])
     vocab = Vocabulary.build(splits["train"].sentences, options.min_word_count)
     vectors = word_vectors(vocab, options.glove, seed=options.seed)
     data = {name: PairData(split, vocab) for name, split in splits.items()}
@@ -271,7 +292,7 @@ def run_method(
         epochs=options.epochs,
         batch_size=options.batch_size,
         lr=options.lr,
-        lr_patience=options.lr_patience,
+        **_schedule(options),
         grad_clip=options.grad_clip,
         seed=options.seed,
         eval_batch_size=options.eval_batch_size,
@@ -314,6 +335,7 @@ def run_method(
         log=lambda record: _append_log(run_dir / "log.jsonl", record),
         progress=options.progress,
     )
+    init_check = _init_check(model, data["train"], device)
     trained = trainer.fit(data["train"], data["validation"], resume=resuming)
     if options.finetune_epochs:
         model, data, trained = _finetune(model, used, vocab, options, train_config, device, run_dir)
@@ -331,9 +353,11 @@ def run_method(
         if device.type == "cpu"
         else f"{device} ({torch.cuda.get_device_name(device)})",
         "world_size": dist_util.world_size(),
+        "init_check": init_check,
         "best_epoch": trained.best_epoch,
         "best_validation_rsum": trained.best_rsum,
         **({"folds": folds} if folds else {}),
+        "skipped_videos": {name: len(split.skipped) for name, split in splits.items()},
         "wall_time_s": round(time.perf_counter() - started, 3),
         "versions": versions(),
         "git_commit": git_commit(),
@@ -356,6 +380,13 @@ def run_method(
             evaluation.scores,
             tag,
             options.run_depth,
+        )
+        _write_json(  # per-query first relevant ranks: the paired tests of `compare`
+            run_dir / "query_ranks.json",
+            {
+                "t2v": {"queries": split.pair_ids, "ranks": evaluation.t2v_ranks.tolist()},
+                "v2t": {"queries": split.video_ids, "ranks": evaluation.v2t_ranks.tolist()},
+            },
         )
         _append_log(
             run_dir / "log.jsonl", {"evaluation": options.split, "metrics": evaluation.metrics}
@@ -389,6 +420,29 @@ def _folds(options: RunOptions, evaluation: Evaluation, split: SplitFeatures) ->
         )
         return None
     return fold_metrics(evaluation, split.pair_video, count, size)
+
+
+def _schedule(options: RunOptions) -> dict[str, Any]:
+    """TrainConfig's lr-schedule fields for `options.lr_schedule`.
+
+    Raises:
+        MRWError: an unknown schedule.
+    """
+    if options.lr_schedule == "harness":
+        return {"lr_mode": "max", "lr_patience": options.lr_patience}
+    if options.lr_schedule == "reference":
+        return {"lr_mode": "min", "lr_patience": 10}
+    raise MRWError(f"lr_schedule must be 'harness' or 'reference', got {options.lr_schedule!r}")
+
+
+def _init_check(model: Method, train: PairData, device: torch.device) -> dict[str, Any] | None:
+    """The method's init-time diagnostics (`Method.init_check`) on the first training pairs
+    (at most 256); their `warning`, if any, is logged."""
+    batch = train.batch(torch.arange(min(256, train.num_pairs)))
+    check = model.to(device).init_check(batch.to(device))
+    if check and check.get("warning") and dist_util.is_main():
+        log.warning(check["warning"])
+    return check
 
 
 def _finetune(

@@ -141,7 +141,7 @@ def run_sweep(
     points = spec.experiments()
     done = run_experiments([experiment for _, _, experiment in points], options, seeds, runner, log)
     results = []
-    for (variant, value, _), runs in zip(points, done):
+    for (variant, value, _), runs in zip(points, done, strict=True):
         results.append(
             SweepPoint(
                 variant,

@@ -134,10 +134,12 @@ def load_glove(
 def word_vectors(
     vocab: Vocabulary, glove: str | Path | None, dim: int = GLOVE_DIM, seed: int = 0
 ) -> WordVectors:
-    """GloVe vectors when a file is given, else random ones with a warning (results will be lower)."""
+    """GloVe vectors when a file is given, else random ones with a warning (results will be
+    lower)."""
     if glove is None:
         log.warning(
-            "no GloVe file given (--glove PATH to glove.840B.300d.txt): word embeddings start random"
+            "no GloVe file given (--glove PATH to glove.840B.300d.txt): "
+            "word embeddings start random"
         )
         return WordVectors(_random_vectors(len(vocab), dim, seed), 0, "random")
     found = load_glove(glove, vocab, dim, seed)

@@ -43,6 +43,7 @@ class TrainConfig:
     lr: float = 2e-4
     lr_factor: float = 0.5  # multiply the lr by this ...
     lr_patience: int = 1  # ... after this many epochs without a better validation rsum
+    lr_mode: str = "max"  # "max": better = higher rsum; "min" reproduces the reference's bug
     grad_clip: float = 2.0
     seed: int = 0
     eval_batch_size: int = 256
@@ -100,7 +101,10 @@ class Trainer:
         self.params = params
         self.optimizer = torch.optim.Adam(params, lr=config.lr, amsgrad=True)
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.optimizer, mode="max", factor=config.lr_factor, patience=config.lr_patience
+            self.optimizer,
+            mode=config.lr_mode,
+            factor=config.lr_factor,
+            patience=config.lr_patience,
         )
         self.scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype(device) == torch.float16)
         loss_module: nn.Module = _LossModule(self.method)

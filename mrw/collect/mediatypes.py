@@ -1,7 +1,7 @@
 """Media type by magic bytes (never the extension or the declared Content-Type), and a decode check.
 
 Hosts lie: an `.gif` link serves an HTML error page, a `video/mp4` header carries a JPEG.
-The bytes decide, and a file that starts right but does not probe is `corrupt`.
+The bytes decide, and a file that starts right but does not decode is `corrupt`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 #: content type -> file extension used in the media store
-EXTENSIONS: dict[str, str] = {"image/gif": "gif", "video/mp4": "mp4", "video/webm": "webm"}
+EXTENSIONS: dict[str, str] = {
+    "image/gif": "gif",
+    "video/mp4": "mp4",
+    "video/webm": "webm",
+    "image/webp": "webp",  # CDNs answer a .gif link with an animated WebP; a still one is refused
+}
 SNIFF_BYTES = 16
 
 
@@ -21,6 +26,8 @@ def sniff(head: bytes) -> str | None:
         return "video/mp4"
     if head[:4] == b"\x1a\x45\xdf\xa3":
         return "video/webm"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
     return None
 
 
@@ -39,12 +46,13 @@ def describe(head: bytes) -> str:
 
 
 def decode_error(path: Path) -> str | None:
-    """Why the media at `path` cannot be used (None when it can): `mrw.frames.probe` must read
-    its frame timeline within the decode limits (the same check `mrw clean` and loading apply)."""
-    from mrw.frames import FrameDecodeError, probe
+    """Why the media at `path` cannot be used (None when it can): `mrw.frames.verify` must
+    decode every frame within the decode limits (the same check `mrw clean` and dataset
+    builders apply)."""
+    from mrw.frames import FrameDecodeError, verify
 
     try:
-        info = probe(path)
+        info = verify(path)
     except FrameDecodeError as exc:
         return " ".join(str(exc).replace(str(path), "file").split())[:200]
     return None if info.num_frames > 0 else "no frames"

@@ -32,5 +32,7 @@ class CollectedItem:
     media_url: str  # the URL the bytes actually came from (after resolution)
     media_path: Path  # content-addressed file in the collection's media store
     sha256: str
-    content_type: str  # sniffed from magic bytes: "image/gif", "video/mp4", "video/webm"
+    content_type: (
+        str  # sniffed from magic bytes: "image/gif", "video/mp4", "video/webm", "image/webp"
+    )
     size: int

@@ -2,7 +2,9 @@
 
 Credentials come only from praw's own configuration: the `praw_client_id`,
 `praw_client_secret` and `praw_user_agent` environment variables or a `praw.ini` site
-(`--praw-site`), never from the command line, and they are never logged. praw paces
+(`--praw-site`), never from the command line, and they are never logged. prawcore asks
+for `raw_json=1` on every request, so Reddit does not HTML-escape `&` in links (and
+`post_from_reddit_json` unescapes a link once in any case, as dumps need). praw paces
 requests by Reddit's rate-limit headers; a 429 is waited out for its `Retry-After`, and a
 listing that keeps failing is reported and skipped without losing what was already read.
 """

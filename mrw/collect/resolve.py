@@ -69,7 +69,8 @@ _CONTENT = re.compile(r"""content=["']([^"']+)["']""", re.IGNORECASE)
 
 
 class Resolver:
-    """Resolves links with per-host rules; `downloader` supplies guarded page fetches and host_map."""
+    """Resolves links with per-host rules; `downloader` supplies guarded page fetches and
+    host_map."""
 
     def __init__(self, downloader: Downloader, use_ytdlp: bool = True) -> None:
         self.downloader = downloader
@@ -92,7 +93,7 @@ class Resolver:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             return unresolvable("scheme", f"not an http(s) link: {url[:100]}")
         host = parts.hostname.lower().removeprefix("www.")
-        for name, matches, rule in self._rules:
+        for _name, matches, rule in self._rules:
             if matches(host):
                 return rule(url.strip())
         raise AssertionError("the last rule matches every host")

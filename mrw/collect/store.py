@@ -31,7 +31,8 @@ class StoredMedia:
 
 
 class MediaWriter:
-    """An open temporary file that hashes what is written; `MediaStore.commit` moves it into place."""
+    """An open temporary file that hashes what is written; `MediaStore.commit` moves it into
+    place."""
 
     def __init__(self, tmp_dir: Path) -> None:
         try:
@@ -84,7 +85,8 @@ class MediaStore:
         return self.root / media.relpath
 
     def commit(self, writer: MediaWriter, content_type: str) -> StoredMedia:
-        """Move a finished download to its content address (dropping it if that media is already stored)."""
+        """Move a finished download to its content address (dropping it if that media is
+        already stored)."""
         relpath = self.relpath(writer.sha256, content_type)
         target = self.root / relpath
         try:

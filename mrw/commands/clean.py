@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "unescaped, NFC-normalised and whitespace-collapsed; the reaction prefix (MRW, MFW, "
             "...) is kept as in the original release unless --strip-prefix. Media must decode "
             "and fall within the frame/duration bounds; byte-identical media (SHA-256) and "
-            "perceptual near-duplicates (dHash of frames at fixed relative times) keep only "
+            "perceptual near-duplicates (pHash and colour hash of frames at fixed relative "
+            "times, both within their limits) keep only "
             "the earliest post."
         ),
     )
@@ -42,8 +43,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--near-dup-bits",
         type=int,
         default=defaults.near_duplicate_bits,
-        help=f"Hamming distance (of {HASH_FRAMES * 64} bits) up to which two videos are "
+        help=f"pHash Hamming distance (of {HASH_FRAMES * 64} bits) up to which two videos are "
         "near-duplicates (default %(default)s)",
+    )
+    parser.add_argument(
+        "--near-dup-colour-bits",
+        type=int,
+        default=defaults.near_duplicate_colour_bits,
+        help=f"colour-hash distance (of {HASH_FRAMES * 42} bits) they must also be within "
+        "(default %(default)s)",
     )
     parser.add_argument(
         "--keep-near-duplicates",
@@ -68,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         min_duration_s=args.min_duration,
         max_duration_s=args.max_duration,
         near_duplicate_bits=args.near_dup_bits,
+        near_duplicate_colour_bits=args.near_dup_colour_bits,
         drop_near_duplicates=not args.keep_near_duplicates,
         workers=args.workers,
     )

@@ -38,11 +38,11 @@ def export_qrels(dataset: Any, split: str, out_dir: str | os.PathLike[str]) -> d
 
     sentence_ids, video_ids = _ids(dataset, split)
     by_video: dict[str, list[str]] = {}
-    for sentence_id, video_id in zip(sentence_ids, video_ids):
+    for sentence_id, video_id in zip(sentence_ids, video_ids, strict=True):
         by_video.setdefault(video_id, []).append(sentence_id)
     out = Path(out_dir)
     paths = {"t2v": out / "t2v.qrels", "v2t": out / "v2t.qrels"}
-    write_qrels(paths["t2v"], zip(sentence_ids, video_ids))
+    write_qrels(paths["t2v"], zip(sentence_ids, video_ids, strict=True))
     write_qrels(paths["v2t"], ((v, s) for v, ss in by_video.items() for s in ss))
     return paths
 

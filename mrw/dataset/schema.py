@@ -51,12 +51,17 @@ class VideoRow:
     def from_media(
         cls, data: bytes, *, id: str, video_id: str, sentence: str, **metadata: Any
     ) -> VideoRow:
-        """A row whose media metadata (frames, fps, size, sha256, file name) is read from `data`."""
+        """A row whose media metadata (frames, fps, size, sha256, file name) is read from `data`.
+
+        Every frame is decoded once (`mrw.frames.verify`; a still image through
+        `mrw.images.verify_media`), so media that would fail later is refused here: raises
+        `FrameDecodeError` with the reason.
+        """
         import hashlib
 
-        from mrw.images import probe_media
+        from mrw.images import verify_media
 
-        info = probe_media(data)
+        info = verify_media(data)
         metadata.setdefault("video_path", f"{video_id}{sniff_extension(data)}")
         return cls(
             id=id,
@@ -88,7 +93,7 @@ def sniff_extension(data: bytes) -> str:
     kind = sniff(data[:16])
     if kind:
         return f".{EXTENSIONS[kind]}"
-    still = still_format(data[:16])
+    still = still_format(data[:4096])
     return still[1] if still else ""
 
 

@@ -121,8 +121,8 @@ def _check_row(row: VideoRow, split: str, configs: Sequence[str], seen: set[str]
             f"row {row.id}: no media bytes; the default config needs them "
             "(build with configs=('urls',) for a URL-only dataset)"
         )
-    if "urls" in configs and not row.media_url:
-        raise DatasetFormatError(f"row {row.id}: no media_url; the urls config needs one")
+    if "default" not in configs and not row.media_url:
+        raise DatasetFormatError(f"row {row.id}: no media_url; a URL-only dataset needs one")
 
 
 def build_dataset(
@@ -143,6 +143,8 @@ def build_dataset(
     `description` is markdown placed in the card under the generated schema section (e.g.
     the datasheet). `card_metadata` adds Hub card fields (`license`, `language`, ...) to
     the YAML header. Rows are streamed: a split may be a generator over many GB of media.
+    A row without `media_url` (e.g. an original-release item whose media is only local)
+    is written with a null URL; the card says how many there are.
     """
     configs = tuple(configs)
     if not configs or set(configs) - set(CONFIG_DIRS) or len(set(configs)) != len(configs):
@@ -152,6 +154,7 @@ def build_dataset(
     feats = features()
     schema = feats.arrow_schema
     counts: dict[str, dict[str, tuple[int, int]]] = {config: {} for config in configs}
+    without_url = 0
     with atomic_dir(out_dir) as tmp:
         for split, rows in splits.items():
             _validate_split_name(split)
@@ -164,11 +167,17 @@ def build_dataset(
             seen: set[str] = set()
             for row in _progress(rows, progress, f"writing {split}"):
                 _check_row(row, split, configs, seen)
+                without_url += not row.media_url
                 for writer in writers:
                     writer.add(row)
             for config, writer in zip(configs, writers):
                 writer.finish()
                 counts[config][split] = (writer.num_rows, writer.num_bytes)
+        if "urls" in configs and without_url:
+            description = (
+                f"{without_url:,} rows have no `media_url` (null in the `urls` config): their "
+                "media is only in the `default` config.\n\n" + description
+            )
         card = dataset_card(feats, counts, pretty_name, description, card_metadata or {})
         (tmp / "README.md").write_text(card, encoding="utf-8")
     return Path(out_dir)

@@ -1,1 +1,2 @@
-"""Loopback stand-ins for the real services (media hosts, Reddit) and generated media, for tests and benchmarks."""
+"""Loopback stand-ins for the real services (media hosts, Reddit) and generated media, for
+tests and benchmarks."""

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
+from typing_extensions import Self
+
 
 @dataclass(frozen=True)
 class Request:
@@ -91,7 +93,7 @@ class MediaServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def __enter__(self) -> MediaServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from typing_extensions import Self
+
 from fakes.media_server import MediaServer, Request, Route
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "reddit"
@@ -40,7 +42,8 @@ class FakeReddit:
 
     # -- content -------------------------------------------------------------------------
     def add_post(self, **fields: Any) -> dict[str, Any]:
-        """A new submission: a recorded one with `fields` replaced (id, title, url, over_18, ...)."""
+        """A new submission: a recorded one with `fields` replaced (id, title, url, over_18,
+        ...)."""
         data = copy.deepcopy(self.post_template)
         data.update({"selftext": "", "is_self": False, "banned_by": None, "removal_reason": None})
         data.update(fields)
@@ -111,7 +114,7 @@ class FakeReddit:
         lines = [f"[{site}]"] + [f"{key}={value}" for key, value in self.praw_settings().items()]
         (config_home / "praw.ini").write_text("\n".join(lines) + "\n")
 
-    def __enter__(self) -> FakeReddit:
+    def __enter__(self) -> Self:
         self.server.start()
         return self
 

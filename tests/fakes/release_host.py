@@ -12,6 +12,8 @@ import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from typing_extensions import Self
+
 
 class ReleaseHost:
     def __init__(self, files: dict[str, bytes], *, ranges: bool = True) -> None:
@@ -30,7 +32,7 @@ class ReleaseHost:
     def url(self, path: str) -> str:
         return self.base_url + path
 
-    def __enter__(self) -> ReleaseHost:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

@@ -1,0 +1,160 @@
+"""Paired significance between two experiments of a comparison, per seed and over seeds.
+
+"K=3 beats K=1" should be a p-value, not a reading of overlapping standard deviations. Two
+paired tests, in the spirit of ranx's `compare` (Bassani 2022), which reports a paired
+Student's t-test over queries:
+
+- **over queries, per seed**: both runs of a seed rank the same queries; each query's share of
+  rsum is `100 / N · ([r ≤ 1] + [r ≤ 5] + [r ≤ 10])` (r its first relevant rank, N the queries
+  of its direction), so the per-query differences sum to the rsum difference. A two-sided
+  paired t-test on them (`scipy.stats.ttest_rel`; Smucker, Allan & Carterette, CIKM 2007,
+  find it agrees with randomisation tests on IR metrics) says whether that seed's gap is
+  larger than query-to-query noise;
+- **over seeds**: a two-sided paired t-test on the seeds' rsum (paired by seed: same data
+  order), which also covers training noise — the test a claim about the method rests on.
+
+The per-query ranks come from each run's `query_ranks.json` (written by `run_method`); runs
+recorded before it existed get the seed-level test only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from leaderboard.metrics import RECALL_KS
+
+if TYPE_CHECKING:
+    from mrw.bench.compare import RunGroup
+
+QUERY_RANKS = "query_ranks.json"
+
+
+@dataclass
+class PairedTest:
+    """`a` against `b` on their common seeds; p-values are two-sided, None when undefined."""
+
+    a: str
+    b: str
+    seeds: list[int]
+    rsum_diff: list[float]  # per common seed, rsum(a) - rsum(b)
+    p_seeds: float | None  # paired t-test over seeds on rsum (needs 2+ seeds)
+    p_queries: list[float | None]  # per common seed, paired t-test over queries
+
+    @property
+    def mean_diff(self) -> float:
+        return float(np.mean(self.rsum_diff)) if self.rsum_diff else math.nan
+
+    @property
+    def wins(self) -> int:
+        return sum(d > 0 for d in self.rsum_diff)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "a": self.a,
+            "b": self.b,
+            "seeds": self.seeds,
+            "rsum_diff": self.rsum_diff,
+            "mean_rsum_diff": self.mean_diff,
+            "p_seeds": self.p_seeds,
+            "p_queries": self.p_queries,
+        }
+
+
+def query_scores(run_dir: Path) -> np.ndarray | None:
+    """Each query's share of rsum (both directions, t2v first), or None without the ranks.
+
+    Returns:
+        float64 `[N_t2v + N_v2t]`; their sum is the run's rsum.
+    """
+    path = Path(run_dir) / QUERY_RANKS
+    if not path.is_file():
+        return None
+    ranks = json.loads(path.read_text(encoding="utf-8"))
+    parts = []
+    for direction in ("t2v", "v2t"):
+        r = np.asarray(ranks[direction]["ranks"], dtype=np.int64)
+        hits = sum(((r >= 1) & (r <= k)).astype(np.float64) for k in RECALL_KS)
+        parts.append(100.0 * hits / max(len(r), 1))
+    return np.concatenate(parts)
+
+
+def paired_t_p(differences: np.ndarray) -> float | None:
+    """Two-sided p of a paired t-test on `differences` (Student 1908; `scipy.stats.ttest_rel`
+    against zero). 1.0 when every difference is 0, None with fewer than 2 values."""
+    from scipy import stats
+
+    differences = np.asarray(differences, dtype=np.float64)
+    if differences.size < 2:
+        return None
+    if not differences.any():
+        return 1.0
+    if np.all(differences == differences[0]):
+        return 0.0  # a constant, non-zero difference: no variance, certainly not noise
+    return float(stats.ttest_1samp(differences, 0.0).pvalue)
+
+
+def paired_test(a: RunGroup, b: RunGroup) -> PairedTest:
+    """Test group `a` against group `b` on the seeds both have."""
+    runs_a = {run.seed: run for run in a.runs}
+    runs_b = {run.seed: run for run in b.runs}
+    seeds = sorted(runs_a.keys() & runs_b.keys())
+    diffs, p_queries = [], []
+    for seed in seeds:
+        ra, rb = runs_a[seed], runs_b[seed]
+        diffs.append(float(ra.metrics["rsum"]) - float(rb.metrics["rsum"]))
+        qa, qb = query_scores(ra.run_dir), query_scores(rb.run_dir)
+        same = qa is not None and qb is not None and qa.shape == qb.shape
+        p_queries.append(paired_t_p(qa - qb) if same else None)
+    return PairedTest(a.label, b.label, seeds, diffs, paired_t_p(np.array(diffs)), p_queries)
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.2g}" if value >= 1e-4 else "<1e-4"
+
+
+def markdown_tests(tests: list[PairedTest], title: str = "Paired tests") -> str:
+    """A Markdown table: Δrsum per pair, seeds won, p over seeds, p over queries per seed."""
+    lines = [
+        f"**{title}** (two-sided paired t-tests: over seeds on rsum; over queries per seed)",
+        "",
+        "| A | B | seeds | Δrsum (A − B), mean | A wins | p (seeds) | p (queries) per seed |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for t in tests:
+        per_seed = ", ".join(f"s{s}: {_p(p)}" for s, p in zip(t.seeds, t.p_queries))
+        lines.append(
+            f"| {t.a} | {t.b} | {len(t.seeds)} | {t.mean_diff:+.1f} | {t.wins}/{len(t.seeds)} "
+            f"| {_p(t.p_seeds)} | {per_seed} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def find_group(groups: list[RunGroup], label: str) -> RunGroup:
+    """The group labelled `label`, else the only one whose label contains it.
+
+    Raises:
+        ValueError: no group or several groups match.
+    """
+    exact = [g for g in groups if g.label == label]
+    matches = exact or [g for g in groups if label in g.label]
+    if len(matches) != 1:
+        found = ", ".join(g.label for g in matches) or "none"
+        raise ValueError(f"--against {label!r} must name one row; matches: {found}")
+    return matches[0]
+
+
+def tests_against(groups: list[RunGroup], reference: RunGroup) -> list[PairedTest]:
+    """Every other group of `reference`'s table (same dataset and split) against it."""
+    return [
+        paired_test(g, reference)
+        for g in groups
+        if g is not reference and (g.dataset, g.split) == (reference.dataset, reference.split)
+    ]

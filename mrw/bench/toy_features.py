@@ -1,0 +1,66 @@
+"""The toy set's learning-free frame features (backbone `colour-edges`).
+
+Each kind of toy moment (`mrw.toy`) shows in its own part of the vector, so attention over
+frames has something to pick apart and a linear map can read every attribute a toy sentence
+names:
+
+- `[0, 72)`: where each bright colour is — per cell of a 3x3 grid, the share of pixels of each
+  of the 8 colours a channel threshold at 3/4 gives (the objects: colour, column, size);
+- `[72, 136)`: which colours fill the frame — a 4-level-per-channel joint RGB histogram of the
+  whole frame (the scene's dark tint; a pattern's dull tint over half of it);
+- `[136, 152)`: which way edges run — per cell of a 2x2 grid, the mean absolute luminance
+  difference to the next pixel horizontally, vertically and along both diagonals (patterns).
+
+The raw parts differ in scale by orders of magnitude and vary little from frame to frame, so
+the harness z-scores cached features with training statistics before any method sees them
+(`RunOptions.standardize_features`, on for the toy set).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+# (dx, dy) steps of the four edge orientations: horizontal, vertical, both diagonals.
+EDGE_STEPS = ((1, 0), (0, 1), (1, 1), (1, -1))
+
+
+class ColourEdgeFeatures(nn.Module):
+    """Normalised frames `[N, 3, H, W]` -> `[N, 152]` float32 features (see module).
+
+    `mean` and `std` are the per-channel normalisation the frames arrive with (ImageNet's,
+    as for every backbone); they are undone first.
+    """
+
+    output_dim = 9 * 8 + 64 + 4 * 4
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    @staticmethod
+    def _histogram(index: Tensor, bins: int, grid: int) -> Tensor:
+        onehot = nn.functional.one_hot(index, bins).permute(0, 3, 1, 2).float()
+        return nn.functional.adaptive_avg_pool2d(onehot, grid).flatten(1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        rgb = (x * self.std + self.mean).clamp(0, 1)
+        bright = (rgb > 0.75).long()
+        bright_index = (bright[:, 0] * 2 + bright[:, 1]) * 2 + bright[:, 2]
+        levels = (rgb * 4).long().clamp_(0, 3)
+        level_index = (levels[:, 0] * 4 + levels[:, 1]) * 4 + levels[:, 2]
+        luminance = rgb.mean(1, keepdim=True)
+        edges = []
+        for dx, dy in EDGE_STEPS:
+            shifted = torch.roll(luminance, shifts=(-dy, -dx), dims=(2, 3))
+            diff = (shifted - luminance).abs()[..., 1:-1, 1:-1]  # drop the wrapped border
+            edges.append(nn.functional.adaptive_avg_pool2d(diff, 2).flatten(1))
+        return torch.cat(
+            [
+                self._histogram(bright_index, 8, 3),
+                self._histogram(level_index, 64, 1),
+                torch.stack(edges, 2).flatten(1),
+            ],
+            1,
+        )
