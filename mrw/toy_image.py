@@ -135,7 +135,7 @@ def render_image(scene: ImageScene, size: int = 64) -> bytes:
         if obj.shape == "circle":
             draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour)
         else:
-            draw.polygon(_polygon(obj.shape, cx, cy, r, 0.0), fill=colour)
+            draw.polygon(_polygon(obj.shape, cx, cy, r), fill=colour)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()

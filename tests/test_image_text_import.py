@@ -130,7 +130,9 @@ def test_karpathy_flickr30k_needs_images_and_reads_a_flat_folder(tmp_path, capsy
     assert main([*args, "--out", str(out)]) == 0
     assert "skipped missing_video: 5" in capsys.readouterr().out
     assert set(split_files(out)) == {"train", "validation", "test"}
-    assert not (out / "urls").exists()  # no URLs: only the config with the images
+    # no public URLs: the redistributable config holds null media_url (counted in the card)
+    urls = read_table(out, "train", ("media_url",), config="urls")
+    assert urls.column("media_url").to_pylist() == [None] * 5
     test = read_table(out, "test", ("video_id", "id"))
     assert test.column("video_id").to_pylist() == ["1000092798"] * 5 + ["1000092799"] * 5
 
