@@ -19,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from leaderboard.errors import BoardError
+from mrw.untrusted import UnsafeInputError, clean_text
+
+# Longest accepted text per field, in characters (after control characters are removed).
+TEXT_LIMITS = {"name": 120, "team": 120, "description": 2000, "dataset": 120, "split": 60}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -95,6 +99,23 @@ def open_board(path: str | os.PathLike[str], create: bool = True) -> Iterator[sq
         raise BoardError(f"{target}: not a usable board ({exc})") from None
 
 
+def clean_fields(**fields: str) -> dict[str, str]:
+    """The text fields of a submission as stored: see `add_submission`.
+
+    Raises:
+        BoardError: a field longer than its `TEXT_LIMITS` entry, or an empty name or team.
+    """
+    try:
+        text = {
+            key: clean_text(value, f"--{key}", TEXT_LIMITS[key]) for key, value in fields.items()
+        }
+    except UnsafeInputError as exc:
+        raise BoardError(str(exc)) from None
+    if not text.get("name", "-") or not text.get("team", "-"):
+        raise BoardError("--name and --team must not be empty")
+    return text
+
+
 def add_submission(
     board: str | os.PathLike[str],
     *,
@@ -108,15 +129,15 @@ def add_submission(
     truth_sha256: str,
     description: str = "",
 ) -> Submission:
-    """Record a scored submission; identical files against the same truth raise `BoardError`."""
-    if not name.strip() or not team.strip():
-        raise BoardError("--name and --team must not be empty")
+    """Record a scored submission; identical files against the same truth raise `BoardError`.
+
+    Text fields are cleaned before they are stored: control characters (terminal escape
+    sequences, newlines that would break a table row) become spaces, whitespace is collapsed,
+    and each field is capped (`TEXT_LIMITS`); an over-long field is refused.
+    """
+    text = clean_fields(name=name, team=team, description=description, dataset=dataset, split=split)
     row = {
-        "name": name.strip(),
-        "team": team.strip(),
-        "description": description.strip(),
-        "dataset": dataset,
-        "split": split,
+        **text,
         "submitted_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "t2v_sha256": t2v_sha256,
         "v2t_sha256": v2t_sha256,
@@ -163,6 +184,7 @@ def submit(
     """Score a run pair against `truth_dir` and record it: what `mrw-leaderboard add` does."""
     from leaderboard.score import score_submission
 
+    clean_fields(name=name, team=team, description=description, dataset=dataset, split=split)
     return add_submission(
         board,
         name=name,

@@ -12,6 +12,9 @@ COMMANDS: dict[str, str] = {
     "validate": "leaderboard.commands.validate",
     "add": "leaderboard.commands.add",
     "render": "leaderboard.commands.render",
+    "serve": "leaderboard.commands.serve",
+    "team": "leaderboard.commands.team",
+    "submit": "leaderboard.commands.submit",
 }
 
 

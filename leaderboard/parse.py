@@ -281,13 +281,14 @@ def parse_run(
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def fail(line: int, reason: str) -> RunFileError:
-        """The error to raise, unless a duplicate pair came earlier (checked only now)."""
-        if parts:
+        """The error to raise, unless a duplicate pair came earlier (not yet checked)."""
+        if parts and not guard.complete:
             duplicate = _first_duplicate(_assemble(parts, path), qrels)
             if duplicate is not None and duplicate.line < line:
                 return duplicate
         return RunFileError(path, line, reason)
 
+    guard = _PairGuard(qrels)
     blocks = _line_blocks(path, max_bytes)
     lines_done = 0
     while True:
@@ -304,6 +305,10 @@ def parse_run(
         if table is not None:
             columns, value_problem = _check_values(table, block, queries, docs, qrels)
             parts.append(columns)
+            if guard.repeats(columns[0], columns[1]):  # stop now, not after reading it all
+                raise _first_duplicate(_assemble(parts, path), qrels) or RunFileError(
+                    path, lines_done + 1, "a (query, document) pair is ranked twice"
+                )
             problem = value_problem or problem
             if progress is not None:
                 progress(len(columns[2]))
@@ -313,14 +318,52 @@ def parse_run(
     if not parts:
         raise RunFileError(path, 1, "file is empty")
     run = _assemble(parts, path)
-    duplicate = _first_duplicate(run, qrels)
-    if duplicate is not None:
-        raise duplicate
+    if not guard.complete:
+        duplicate = _first_duplicate(run, qrels)
+        if duplicate is not None:
+            raise duplicate
     return run
 
 
+class _PairGuard:
+    """Notices a repeated (query, document) pair in the block of lines where it appears.
+
+    When a bit per possible pair fits (`Qrels.bitmap_keys`), every repeat is caught, within a
+    block or across blocks (`complete`), at a cost of one scatter and two bit counts over the
+    key range of the block. Otherwise repeats within a block are caught by sorting its keys,
+    and any file with more lines than there are pairs is caught by counting; repeats across
+    blocks are then found after the last block.
+    """
+
+    def __init__(self, qrels: Qrels) -> None:
+        self.qrels = qrels
+        self.lines = 0
+        self.seen = np.zeros(qrels.pair_key_space, dtype=bool) if qrels.bitmap_keys else None
+
+    @property
+    def complete(self) -> bool:
+        return self.seen is not None
+
+    def repeats(self, query: np.ndarray, doc: np.ndarray) -> bool:
+        """Whether this block's pairs repeat one another or (bitmap) an earlier block's."""
+        if query.size == 0:
+            return False
+        self.lines += query.size
+        if self.lines > self.qrels.pair_key_space:
+            return True
+        keys = self.qrels.pair_keys(query, doc)
+        if self.seen is None:
+            ordered = np.sort(keys)
+            return bool((ordered[1:] == ordered[:-1]).any())
+        low = int(keys.min())
+        span = self.seen[low : int(keys.max()) + 1]
+        before = np.count_nonzero(span)
+        span[keys - low] = True
+        return np.count_nonzero(span) - before != keys.size
+
+
 def _assemble(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], path: str) -> Run:
-    return Run(*(np.concatenate(column) for column in zip(*parts)), path=path)
+    return Run(*(np.concatenate(column) for column in zip(*parts, strict=True)), path=path)
 
 
 def _first_duplicate(run: Run, qrels: Qrels) -> RunFileError | None:

@@ -13,6 +13,7 @@ import html
 import json
 import math
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 from leaderboard.board import Submission, list_submissions
 from mrw.atomic import atomic_write
+from mrw.untrusted import strip_control
 
 RECALL_KS = (1, 5, 10)
 DIRECTION_NAMES = {"t2v": "Text → Video", "v2t": "Video → Text"}
@@ -131,6 +133,21 @@ def to_json(tables: list[Table], generated: str) -> dict[str, Any]:
     }
 
 
+# The ASCII punctuation that can start Markdown or HTML syntax inside a table cell.
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]<>&|~!])")
+
+
+def markdown_text(value: str) -> str:
+    """Text as literal Markdown: control characters removed, syntax characters escaped.
+
+    CommonMark lets any ASCII punctuation be backslash-escaped, and an escaped character is
+    always literal; escaping backslash, backtick and `* _ [ ] < > & | ~ !` means no user
+    text can open HTML (`<script>`), an entity, a link or image, emphasis or a code span,
+    or (with newlines removed) end a table cell or row.
+    """
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", " ".join(strip_control(value).split()))
+
+
 def to_markdown(tables: list[Table], generated: str) -> str:
     lines = [
         "# Leaderboard",
@@ -140,28 +157,35 @@ def to_markdown(tables: list[Table], generated: str) -> str:
     ]
     header = ["#"] + [f"{c.group} {c.label}".strip() for c in COLUMNS]
     for table in tables:
-        lines += [f"## {table.dataset} / {table.split}", ""]
+        lines += [f"## {markdown_text(table.dataset)} / {markdown_text(table.split)}", ""]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for rank, submission in enumerate(table.rows, start=1):
             cells = [str(rank)]
             for index, column in enumerate(COLUMNS):
-                text = display(column.get(submission)).replace("|", "\\|")
+                text = markdown_text(display(column.get(submission)))
                 cells.append(f"**{text}**" if table.is_best(index, submission) else text)
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
 
 
-def to_html(tables: list[Table], generated: str) -> str:
-    return _PAGE.format(
-        generated=html.escape(generated),
-        tables="\n".join(_html_table(t) for t in tables)
-        or "<p class=empty>No submissions yet.</p>",
-    )
+def to_html(
+    tables: list[Table], generated: str, link: Callable[[Submission], str] | None = None
+) -> str:
+    """The page; `link` gives each method name a URL (e.g. the server's submission page)."""
+    body = "\n".join(_html_table(t, link) for t in tables)
+    return page(body or "<p class=empty>No submissions yet.</p>", generated)
 
 
-def _html_table(table: Table) -> str:
-    e = html.escape
+def page(body: str, generated: str) -> str:
+    """The board's HTML page (style, sorting script) around `body`, which must be escaped HTML."""
+    return _PAGE.format(generated=html.escape(generated), tables=body)
+
+
+def _html_table(table: Table, link: Callable[[Submission], str] | None = None) -> str:
+    def e(text: str) -> str:
+        return html.escape(strip_control(text))
+
     groups = ['<th colspan="4"></th>']
     for direction, name in DIRECTION_NAMES.items():
         span = sum(c.group == direction for c in COLUMNS)
@@ -186,6 +210,8 @@ def _html_table(table: Table) -> str:
             if table.is_best(index, submission):
                 classes.append("best")
             content = e(display(value))
+            if index == 0 and link is not None:
+                content = f'<a href="{e(link(submission))}">{content}</a>'
             if index == 0 and submission.description:
                 content += f'<div class="desc">{e(submission.description)}</div>'
             attr = f' class="{" ".join(classes)}"' if classes else ""
@@ -221,19 +247,24 @@ _PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>MRW leaderboard</title>
 <style>
-:root {{ --ink: #1d2330; --muted: #6b7385; --line: #e3e6ec; --accent: #2456c9; --best: #e3f4e8; --bestink: #14632d; }}
+:root {{ --ink: #1d2330; --muted: #6b7385; --line: #e3e6ec; --accent: #2456c9;
+  --best: #e3f4e8; --bestink: #14632d; }}
 * {{ box-sizing: border-box; }}
-body {{ margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: #f6f7f9; }}
+body {{ margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+  color: var(--ink); background: #f6f7f9; }}
 header {{ background: #fff; border-bottom: 1px solid var(--line); padding: 20px 32px; }}
 h1 {{ margin: 0; font-size: 22px; }}
 header p {{ margin: 4px 0 0; color: var(--muted); }}
 main {{ padding: 24px 32px; max-width: 1280px; }}
-section {{ background: #fff; border: 1px solid var(--line); border-radius: 8px; margin-bottom: 24px; overflow-x: auto; }}
+section {{ background: #fff; border: 1px solid var(--line); border-radius: 8px;
+  margin-bottom: 24px; overflow-x: auto; }}
 h2 {{ font-size: 16px; margin: 0; padding: 14px 16px; border-bottom: 1px solid var(--line); }}
-.split {{ font-size: 12px; font-weight: 500; color: var(--accent); background: #eaf0fc; border-radius: 10px; padding: 2px 8px; margin-left: 6px; }}
+.split {{ font-size: 12px; font-weight: 500; color: var(--accent); background: #eaf0fc;
+  border-radius: 10px; padding: 2px 8px; margin-left: 6px; }}
 table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ padding: 8px 12px; text-align: left; white-space: nowrap; }}
-thead th {{ font-size: 12px; color: var(--muted); font-weight: 600; border-bottom: 1px solid var(--line); }}
+thead th {{ font-size: 12px; color: var(--muted); font-weight: 600;
+  border-bottom: 1px solid var(--line); }}
 thead tr.groups th {{ border-bottom: none; padding-bottom: 0; }}
 th.group {{ text-align: center; color: var(--ink); }}
 th[data-col] {{ cursor: pointer; user-select: none; }}
@@ -250,7 +281,8 @@ footer, .empty {{ color: var(--muted); font-size: 12px; padding: 0 32px 24px; }}
 <body>
 <header><h1>MRW leaderboard</h1>
 <p>Video–text retrieval: recall at k (%, higher is better) and median rank (lower is better)
-in both directions; rsum is the sum of the six recalls. Best value per column highlighted.</p></header>
+in both directions; rsum is the sum of the six recalls. Best value per column
+highlighted.</p></header>
 <main>
 {tables}
 </main>
@@ -268,7 +300,9 @@ bound from a truncated run.</footer>
     var current = th.getAttribute("aria-sort");
     var first = th.getAttribute("data-better") === "max" ? "descending" : "ascending";
     var dir = current ? (current === "ascending" ? "descending" : "ascending") : first;
-    table.querySelectorAll("th[aria-sort]").forEach(function (h) {{ h.removeAttribute("aria-sort"); }});
+    table.querySelectorAll("th[aria-sort]").forEach(function (h) {{
+      h.removeAttribute("aria-sort");
+    }});
     th.setAttribute("aria-sort", dir);
     var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
     rows.sort(function (a, b) {{

@@ -78,6 +78,16 @@ def first_relevant_ranks(run: Run, qrels: Qrels) -> Ranking:
     )
 
 
+def ranking_metrics(ranking: Ranking, qrels: Qrels) -> dict[str, Any]:
+    """Metrics of a ranking against `qrels` (see `leaderboard.metrics.ranks_to_metrics`)."""
+    return ranks_to_metrics(
+        ranking.ranks,
+        qrels.gallery_size,
+        depth=ranking.depth,
+        missing_queries=ranking.missing_queries,
+    )
+
+
 def score_run(
     path: str | os.PathLike[str],
     qrels: Qrels,
@@ -85,12 +95,8 @@ def score_run(
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Metrics of one direction's run file (see `leaderboard.metrics.ranks_to_metrics`)."""
-    ranking = first_relevant_ranks(parse_run(path, qrels, max_bytes, progress), qrels)
-    return ranks_to_metrics(
-        ranking.ranks,
-        qrels.gallery_size,
-        depth=ranking.depth,
-        missing_queries=ranking.missing_queries,
+    return ranking_metrics(
+        first_relevant_ranks(parse_run(path, qrels, max_bytes, progress), qrels), qrels
     )
 
 

@@ -105,8 +105,10 @@ def build(
 ) -> BuildReport:
     """Build the dataset folder from `mrw clean` output; returns the split sizes written."""
     from mrw.dataset import build_dataset
+    from mrw.dataset.writer import check_dataset_output
     from mrw.provenance import git_commit
 
+    check_dataset_output(out_dir)
     records = list(read_kept(clean_dir))
     if not records:
         raise CleanError(f"{clean_dir}: no kept pairs to build from")
@@ -123,6 +125,13 @@ def build(
         git_commit=git_commit(),
     )
     rows: Mapping[str, Iterator] = {split: (_row(r) for r in plan[split]) for split in present}
+
+    def finish(folder: Path) -> None:  # inside the folder before it is swapped into place
+        write_split_qrels(folder, present)
+        with atomic_write(folder / BUILD_FILE, "w") as handle:
+            json.dump(report.as_dict(), handle, indent=2, sort_keys=True)
+            handle.write("\n")
+
     build_dataset(
         rows,
         out_dir,
@@ -130,9 +139,6 @@ def build(
         pretty_name="MRW",
         description=report.card_text(),
         progress=progress,
+        finish=finish,
     )
-    write_split_qrels(out_dir, present)
-    with atomic_write(Path(out_dir) / BUILD_FILE, "w") as handle:
-        json.dump(report.as_dict(), handle, indent=2, sort_keys=True)
-        handle.write("\n")
     return report

@@ -113,6 +113,47 @@ class PaperSettings:
     pvse_settings: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file of a published release, with the checksum it is pinned to.
+
+    `sha256` is the SHA-256 of the bytes; `git_sha1` is a git blob id (what GitHub's
+    repository tree gives). A file with neither is downloaded but never read until the user
+    pins it (`mrw download --sha256`).
+    """
+
+    name: str  # relative path in the local copy, e.g. "splits/test.txt"
+    url: str
+    sha256: str | None = None
+    git_sha1: str | None = None
+
+    def with_base(self, old_base: str, new_base: str) -> RemoteFile:
+        """The same file served from a mirror (or a test server)."""
+        if not self.url.startswith(old_base):
+            return self
+        return RemoteFile(
+            self.name,
+            new_base.rstrip("/") + "/" + self.url[len(old_base) :].lstrip("/"),
+            self.sha256,
+            self.git_sha1,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishedRelease:
+    """Where a dataset's authors published it (`mrw download NAME` fetches these files).
+
+    Attributes:
+        base_url: the folder the files are under (a `--mirror` replaces it).
+        homepage: the page that documents the release.
+        files: every file, each pinned to a checksum where one is known.
+    """
+
+    base_url: str
+    homepage: str
+    files: tuple[RemoteFile, ...]
+
+
 @dataclass(frozen=True, kw_only=True)
 class DatasetRecord:
     """One named dataset of the catalogue.
@@ -134,6 +175,8 @@ class DatasetRecord:
         test_folds: (folds, images per fold) of an extra protocol on the test split, reported
             beside the whole split: MS-COCO's "1K" is (5, 1000), the mean over five folds of
             1,000 test images (`mrw.bench.evaluator.fold_metrics`). None: no folds.
+        release: where the original authors published it, with pinned checksums (None: not
+            downloadable from its authors).
     """
 
     name: str
@@ -147,6 +190,7 @@ class DatasetRecord:
     paper: PaperSettings | None = None
     folder_name: str | None = None
     test_folds: tuple[int, int] | None = None
+    release: PublishedRelease | None = None
 
     def __post_init__(self) -> None:
         if not self.name or os.sep in self.name or self.name.startswith("."):
@@ -252,6 +296,45 @@ def prepared_dir(name: str) -> Path:
 # ---------------------------------------------------------------------------------------------
 # The built-in datasets
 
+TGIF_BASE = "https://raw.githubusercontent.com/raingo/TGIF-Release/master/data"
+PVSE_BASE = "https://people.csail.mit.edu/yalesong/pvse"
+# raingo/TGIF-Release `data/`: the TSV and the official splits. Checksums: SHA-256 of the
+# split files as published, git blob ids (from the repository tree) for the larger files.
+TGIF_RELEASE = PublishedRelease(
+    base_url=TGIF_BASE,
+    homepage="https://github.com/raingo/TGIF-Release",
+    files=(
+        RemoteFile(
+            "tgif-v1.0.tsv",
+            f"{TGIF_BASE}/tgif-v1.0.tsv",
+            git_sha1="0e2385be39b9b818006cf8a562d4a8dcf227a5ea",
+        ),
+        RemoteFile(
+            "splits/train.txt",
+            f"{TGIF_BASE}/splits/train.txt",
+            git_sha1="d93c2805111e702c3b11d2dc14b2991a8c7bc0ae",
+        ),
+        RemoteFile(
+            "splits/val.txt",
+            f"{TGIF_BASE}/splits/val.txt",
+            sha256="c535500e8d2b4ad5555c7c947652f5920045f601b8dd3f1e52b33703bf5c7d0a",
+        ),
+        RemoteFile(
+            "splits/test.txt",
+            f"{TGIF_BASE}/splits/test.txt",
+            sha256="1aaa17768fd8d1e21433d4e36cb2f2a0e8b4d170da4b697e27340904fc77c1f7",
+        ),
+    ),
+)
+# yalesong/pvse `data/prepare_mrw_dataset.sh`: mrw-v1.0.json + split/ in one archive. No
+# checksum is published and none has been pinned here yet: until one is, the archive is
+# unpacked only with `--sha256 HEX` naming the copy the user trusts (never on first use).
+MRW_RELEASE = PublishedRelease(
+    base_url=PVSE_BASE,
+    homepage="https://github.com/yalesong/pvse",
+    files=(RemoteFile("mrw-v1.0.tar.gz", f"{PVSE_BASE}/mrw-v1.0.tar.gz"),),
+)
+
 register_dataset(
     DatasetRecord(
         name="mrw",
@@ -269,6 +352,7 @@ register_dataset(
             train_pairs=44_107,
             eval_pairs=6_000,
         ),
+        release=MRW_RELEASE,
     )
 )
 register_dataset(
@@ -287,6 +371,7 @@ register_dataset(
             train_pairs=80_000,
             eval_pairs=45_000,
         ),
+        release=TGIF_RELEASE,
     )
 )
 # The toy set's frames: learning-free colour/tint/edge features (`mrw.bench.toy_features`),

@@ -275,7 +275,7 @@ def clean(
         bar = tqdm(
             checks, total=len(candidates), desc="decode+hash", unit="video", disable=not progress
         )
-        for record, reason in zip(candidates, bar):
+        for record, reason in zip(candidates, bar, strict=True):
             if reason is None:
                 decodable.append(record)
             else:
@@ -304,7 +304,7 @@ def _near_duplicates(
         hashes, config.near_duplicate_bits, config.near_duplicate_colour_bits
     )
     kept: list[CleanRecord] = []
-    for record, label in zip(records, labels):
+    for record, label in zip(records, labels, strict=True):
         original = records[label]  # records are in posting order: the label is the earliest
         record.group = original.id
         if record is original or not config.drop_near_duplicates:
@@ -344,13 +344,14 @@ def read_kept(clean_dir: str | Path) -> Iterator[CleanRecord]:
     if not path.is_file():
         raise CleanError(f"{clean_dir} has no {KEPT_FILE}: run `mrw clean` first")
     names = {f.name for f in dataclasses.fields(CleanRecord)}
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
             try:
-                data = json.loads(line)
+                data = json.loads(raw.decode("utf-8"))
                 yield CleanRecord(**{k: v for k, v in data.items() if k in names})
-            except (json.JSONDecodeError, TypeError) as exc:
-                raise CleanError(f"{path}:{number}: not a clean record ({exc})") from None
+            except (UnicodeDecodeError, ValueError, TypeError, AttributeError) as exc:
+                reason = " ".join(str(exc).split())[:120]
+                raise CleanError(f"{path}:{number}: not a clean record ({reason})") from None
 
 
 def read_report(clean_dir: str | Path) -> dict:

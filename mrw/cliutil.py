@@ -1,4 +1,4 @@
-"""Shared command-line plumbing: one-line errors with exit code 2, never a traceback for bad input."""
+"""Shared command-line plumbing: one-line errors with exit code 2, never a traceback."""
 
 from __future__ import annotations
 
@@ -7,16 +7,22 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
+from mrw.cliargs import Parser
 from mrw.errors import MRWError
+from mrw.untrusted import one_line
 
 EXIT_USAGE = 2
 
 
-def fail(message: str) -> None:
-    """Print a one-line error and exit 2 (for checks done directly in a command)."""
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(EXIT_USAGE)
+class UsageError(MRWError):
+    """A bad option value found by a command's own checks."""
+
+
+def fail(message: str) -> NoReturn:
+    """Stop a command with a one-line `error: MESSAGE` and exit code 2 (via `run_main`)."""
+    raise UsageError(message)
 
 
 def run_main(fn: Callable[[], int | None]) -> int:
@@ -29,7 +35,7 @@ def run_main(fn: Callable[[], int | None]) -> int:
     except MRWError as exc:
         if os.environ.get("MRW_DEBUG"):
             raise
-        message = " ".join(str(exc).split()) or type(exc).__name__
+        message = one_line(str(exc)) or type(exc).__name__
         print(f"error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -45,7 +51,7 @@ def build_parser(prog: str, description: str, commands: dict[str, str]) -> argpa
     `set_defaults(func=...)`; the function receives the parsed namespace and returns an exit
     code. Modules keep heavy imports inside their functions so `--help` stays fast.
     """
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser = Parser(prog=prog, description=description)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in commands.items():
         module = importlib.import_module(module_name)
@@ -56,6 +62,13 @@ def build_parser(prog: str, description: str, commands: dict[str, str]) -> argpa
 
 
 def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
-    """Parse `argv` and run the chosen sub-command under `run_main`."""
-    args = parser.parse_args(argv)
+    """Parse `argv` and run the chosen sub-command under `run_main`.
+
+    Returns the exit code: a usage error (one line, see `mrw.cliargs.Parser`) returns 2 and
+    `--help` 0, so `main(argv)` returns in-process rather than exiting.
+    """
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     return run_main(lambda: args.func(args))

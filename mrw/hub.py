@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tarfile
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,13 +24,13 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from mrw.archive import ArchiveError, safe_extract
 from mrw.atomic import atomic_write
 from mrw.errors import MRWError
 from mrw.releases import Release, import_release, read_mrw_v1, read_tgif
-from mrw.remote import RemoteFile, fetch
+from mrw.remote import RemoteFile, fetch, file_sha256
+from mrw.untrusted import UnsafeInputError, check_http_url, confined, redact_url
 
-TGIF_BASE = "https://raw.githubusercontent.com/raingo/TGIF-Release/master/data"
-PVSE_BASE = "https://people.csail.mit.edu/yalesong/pvse"
 REHYDRATE_FILE = "rehydrate.json"
 FETCHED_FILE = "fetched.jsonl"  # in the media store: URL -> stored media, so re-runs resume
 
@@ -51,8 +51,28 @@ class OriginalRelease:
     def mirrored(self, base_url: str | None) -> OriginalRelease:
         if not base_url:
             return self
+        check_http_url(base_url, "--mirror")
         files = tuple(f.with_base(self.base_url, base_url) for f in self.files)
         return dataclasses.replace(self, base_url=base_url, files=files)
+
+    def pinned(self, sha256: str | None) -> OriginalRelease:
+        """The release with its one unpinned file pinned to `sha256` (given by the user).
+
+        Raises:
+            HubError: `sha256` is not 64 hex digits, or the release has no unpinned file.
+        """
+        if sha256 is None:
+            return self
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+            raise HubError(f"--sha256 must be 64 hex digits, got {sha256[:80]!r}")
+        unpinned = [f for f in self.files if not (f.sha256 or f.git_sha1)]
+        if len(unpinned) != 1:
+            raise HubError(f"--sha256 applies to a one-archive release; {self.name} is pinned")
+        files = tuple(
+            dataclasses.replace(f, sha256=sha256.lower()) if f in unpinned else f
+            for f in self.files
+        )
+        return dataclasses.replace(self, files=files)
 
     def read(self, folder: Path) -> Release:
         if self.name == "tgif":
@@ -60,45 +80,21 @@ class OriginalRelease:
         return read_mrw_v1(*_unpack_mrw(folder / "mrw-v1.0.tar.gz", folder))
 
 
-ORIGINAL_RELEASES: dict[str, OriginalRelease] = {
-    # raingo/TGIF-Release `data/`: the TSV and the official splits. Checksums: SHA-256 of the
-    # split files as published, git blob ids (from the repository tree) for the larger files.
-    "tgif": OriginalRelease(
-        "tgif",
-        TGIF_BASE,
-        (
-            RemoteFile(
-                "tgif-v1.0.tsv",
-                f"{TGIF_BASE}/tgif-v1.0.tsv",
-                git_sha1="0e2385be39b9b818006cf8a562d4a8dcf227a5ea",
-            ),
-            RemoteFile(
-                "splits/train.txt",
-                f"{TGIF_BASE}/splits/train.txt",
-                git_sha1="d93c2805111e702c3b11d2dc14b2991a8c7bc0ae",
-            ),
-            RemoteFile(
-                "splits/val.txt",
-                f"{TGIF_BASE}/splits/val.txt",
-                sha256="c535500e8d2b4ad5555c7c947652f5920045f601b8dd3f1e52b33703bf5c7d0a",
-            ),
-            RemoteFile(
-                "splits/test.txt",
-                f"{TGIF_BASE}/splits/test.txt",
-                sha256="1aaa17768fd8d1e21433d4e36cb2f2a0e8b4d170da4b697e27340904fc77c1f7",
-            ),
-        ),
-        "https://github.com/raingo/TGIF-Release",
-    ),
-    # yalesong/pvse `data/prepare_mrw_dataset.sh`: mrw-v1.0.json + split/ in one archive. No
-    # checksum is published: its SHA-256 is recorded on first download and checked after.
-    "mrw": OriginalRelease(
-        "mrw",
-        PVSE_BASE,
-        (RemoteFile("mrw-v1.0.tar.gz", f"{PVSE_BASE}/mrw-v1.0.tar.gz"),),
-        "https://github.com/yalesong/pvse",
-    ),
-}
+def _original_releases() -> dict[str, OriginalRelease]:
+    from mrw.catalog import get_dataset, list_datasets
+
+    releases = {}
+    for name in list_datasets():
+        published = get_dataset(name).release
+        if published is not None:
+            releases[name] = OriginalRelease(
+                name, published.base_url, published.files, published.homepage
+            )
+    return releases
+
+
+ORIGINAL_RELEASES: dict[str, OriginalRelease] = _original_releases()
+"""The catalogue's datasets that `mrw download NAME` fetches from their authors."""
 
 
 def list_releases() -> list[str]:
@@ -106,16 +102,13 @@ def list_releases() -> list[str]:
 
 
 def _unpack_mrw(archive: Path, folder: Path) -> tuple[Path, Path]:
-    """Extract the MRW archive (members confined to `folder`); the JSON and its split folder."""
+    """Extract the MRW archive (regular files and folders only, confined, size-capped)."""
     target = folder / "mrw-v1.0"
     if not target.is_dir():
-        tmp = folder / ".mrw-v1.0.unpacking"
         try:
-            with tarfile.open(archive) as tar:
-                tar.extractall(tmp, filter="data")  # refuses absolute paths, "..", links out
-        except (tarfile.TarError, OSError) as exc:
-            raise HubError(f"{archive}: cannot unpack ({exc})") from None
-        os.replace(tmp, target)
+            safe_extract(archive, target)
+        except ArchiveError as exc:
+            raise HubError(f"cannot unpack: {exc}") from None
     found = sorted(target.rglob("mrw-v1.0.json"))
     if not found:
         raise HubError(f"{archive}: no mrw-v1.0.json inside")
@@ -156,8 +149,10 @@ def rehydrate(
     from mrw.collect.store import MediaStore
     from mrw.dataset import build_dataset, iter_rows, split_files
     from mrw.dataset.qrels import write_split_qrels
+    from mrw.dataset.reader import check_folder
 
     urls_dir = Path(urls_dir)
+    check_folder(urls_dir)
     splits = list(split_files(urls_dir, "urls"))
     url_of: dict[str, str] = {}
     sha_of: dict[str, str | None] = {}
@@ -227,19 +222,24 @@ def rehydrate(
         counts = Counter(status.values())
         raise HubError(f"no media could be downloaded ({dict(counts)}); nothing to re-hydrate")
     splits = [split for split in splits if videos_of[split] & path_of.keys()]  # no empty splits
+    report: dict = {}
+
+    def finish(folder: Path) -> None:  # inside the folder before it is swapped into place
+        write_split_qrels(folder, splits)
+        counts = Counter(status.values())  # complete: every row has been probed by now
+        report.update(videos=len(url_of), by_status=dict(sorted(counts.items())))
+        with atomic_write(folder / REHYDRATE_FILE, "w") as handle:
+            json.dump(report, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+
     build_dataset(
         {split: rows(split) for split in splits},
         out_dir,
         configs=("default", "urls"),
         pretty_name=_pretty_name(urls_dir),
         progress=progress,
+        finish=finish,
     )
-    write_split_qrels(out_dir, splits)
-    counts = Counter(status.values())
-    report = {"videos": len(url_of), "by_status": dict(sorted(counts.items()))}
-    with atomic_write(Path(out_dir) / REHYDRATE_FILE, "w") as handle:
-        json.dump(report, handle, indent=2, sort_keys=True)
-        handle.write("\n")
     return report
 
 
@@ -277,6 +277,7 @@ def download_original(
     out_dir: str | Path | None = None,
     *,
     mirror: str | None = None,
+    sha256: str | None = None,
     media: bool = True,
     workers: int = 16,
     allow_private: bool = False,
@@ -285,16 +286,29 @@ def download_original(
     """Fetch, verify and import an original release; re-hydrate its media unless `media=False`.
 
     Files go to `$MRW_CACHE/releases/NAME/` (a re-run resumes and skips verified files); the
-    dataset goes to `out_dir`, by default where `mrw.load_dataset(NAME)` looks.
+    dataset goes to `out_dir`, by default where `mrw.load_dataset(NAME)` looks. Every file
+    must match a pinned checksum before it is read: a release without a published one needs
+    `sha256` (the SHA-256 of a copy the user trusts); without it the download stops after
+    fetching and prints the SHA-256 it got, so the user can compare it.
+
+    Raises:
+        HubError: unknown release, a bad `mirror` URL, an unpinned file, or a failed import.
+        FetchError: a transfer that fails or a checksum that differs.
     """
     from mrw.catalog import cache_root, prepared_dir
 
     if name not in ORIGINAL_RELEASES:
         raise HubError(f"unknown release {name!r}; known: {', '.join(list_releases())}")
-    release = ORIGINAL_RELEASES[name].mirrored(mirror)
+    release = ORIGINAL_RELEASES[name].mirrored(mirror).pinned(sha256)
     root = cache_root() / "releases" / name
     for remote in release.files:
-        fetch(remote, root / "files", progress=progress)
+        path = fetch(remote, root / "files", progress=progress)
+        if not (remote.sha256 or remote.git_sha1):
+            raise HubError(
+                f"{remote.name} from {redact_url(remote.url)} has no pinned checksum; its "
+                f"SHA-256 is {file_sha256(path)}: if that matches a copy you trust, run again "
+                "with --sha256 HEX"
+            )
     out = Path(out_dir) if out_dir else prepared_dir(name)
     urls_dir = out if not media else root / "urls"
     import_release(release.read(root / "files"), urls_dir, progress=progress)
@@ -360,15 +374,25 @@ def download_hub(
 
 
 def dataset_files(dataset_dir: str | Path) -> list[tuple[str, int]]:
-    """(path in the repo, size) of every file a publish uploads: the card, shards and qrels."""
+    """(path in the repo, size) of every file a publish uploads: the card, shards and qrels.
+
+    Raises:
+        HubError: not a dataset folder, or a file in it (a link) that resolves outside it:
+            a publish never uploads anything from outside the folder.
+    """
     root = Path(dataset_dir)
     if not (root / "README.md").is_file() or not any(root.glob("*/*.parquet")):
         raise HubError(f"{root} is not a dataset folder (needs README.md and parquet shards)")
-    files = [
-        (path.relative_to(root).as_posix(), path.stat().st_size)
-        for path in sorted(root.rglob("*"))
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts)
-    ]
+    files = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if not path.is_file() or any(part.startswith(".") for part in relative.parts):
+            continue
+        try:
+            confined(root, relative)
+        except UnsafeInputError:
+            raise HubError(f"{path} points outside {root}; refusing to publish it") from None
+        files.append((relative.as_posix(), path.stat().st_size))
     return files
 
 

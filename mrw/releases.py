@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from mrw.atomic import atomic_write
 from mrw.catalog import SPLITS
 from mrw.errors import MRWError
+from mrw.untrusted import UnsafeInputError, confined, is_safe_id
 
 MEDIA_EXTENSIONS = (".mp4", ".gif", ".webm")
 IMPORT_FILE = "import.json"
@@ -147,13 +148,16 @@ def read_tgif(tsv: str | Path, splits_dir: str | Path) -> Release:
     split_of = _read_splits(splits_dir, (".txt",), tgif_video_id, required=("test",))
     has_train = "train" in set(split_of.values())
     report = ImportReport("tgif")
+    for unsafe in [video_id for video_id in split_of if not is_safe_id(video_id)]:
+        del split_of[unsafe]
+        report.skipped["unsafe_id"] += 1
     sentences: dict[str, list[str]] = defaultdict(list)
     url_of: dict[str, str] = {}
     path = Path(tsv)
     if not path.is_file():
         raise ReleaseError(f"TGIF TSV not found: {path}")
     with path.open(encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, 1):
+        for line in handle:
             if not line.strip():
                 continue
             url, sep, sentence = line.rstrip("\r\n").partition("\t")
@@ -162,6 +166,9 @@ def read_tgif(tsv: str | Path, splits_dir: str | Path) -> Release:
                 report.skipped["malformed_line"] += 1
                 continue
             video_id = tgif_video_id(url)
+            if not is_safe_id(video_id):  # ids become file names: never a path
+                report.skipped["unsafe_id"] += 1
+                continue
             if video_id not in split_of:
                 if has_train:
                     report.skipped["not_in_any_split"] += 1
@@ -172,7 +179,7 @@ def read_tgif(tsv: str | Path, splits_dir: str | Path) -> Release:
                 continue
             sentences[video_id].append(sentence)
             url_of.setdefault(video_id, url.strip())
-    if not url_of and report.skipped["malformed_line"]:
+    if not url_of:
         raise ReleaseError(f"{path}: no line in the TGIF format URL<TAB>sentence")
 
     # URLs of videos that have no sentence come from the split files themselves.
@@ -235,6 +242,8 @@ def read_mrw_v1(json_path: str | Path, splits_dir: str | Path) -> Release:
         sentence = " ".join(item["sentence"].split())
         if not item_id or not sentence:
             report.skipped["malformed_item"] += 1
+        elif not is_safe_id(item_id):  # ids become file names: never a path
+            report.skipped["unsafe_id"] += 1
         elif item_id in seen:
             report.skipped["duplicate_id"] += 1
         elif item_id not in split_of:
@@ -256,10 +265,17 @@ def read_mrw_v1(json_path: str | Path, splits_dir: str | Path) -> Release:
 
 
 def find_local_video(videos_dir: Path, video_id: str) -> Path | None:
-    """`{videos_dir}/{video_id}.mp4|.gif|.webm`, if the user has the release's media."""
+    """`{videos_dir}/{video_id}.mp4|.gif|.webm`, if the user has the release's media.
+
+    Only files inside `videos_dir` are found: an id that is a path, or a link pointing out
+    of the folder, finds nothing.
+    """
     for suffix in MEDIA_EXTENSIONS:
-        path = videos_dir / f"{video_id}{suffix}"
-        if path.is_file():
+        try:
+            path = confined(videos_dir, f"{video_id}{suffix}")
+        except UnsafeInputError:
+            return None
+        if is_safe_id(video_id) and path.is_file():
             return path
     return None
 
@@ -364,7 +380,9 @@ def import_release(
     """
     from mrw.dataset import build_dataset
     from mrw.dataset.qrels import write_split_qrels
+    from mrw.dataset.writer import check_dataset_output
 
+    check_dataset_output(out_dir)
     selected = _select(release, Path(videos_dir) if videos_dir is not None else None)
     if not selected:
         raise ReleaseError(
@@ -379,13 +397,18 @@ def import_release(
         "flickr30k": "Flickr30K (Karpathy splits)",
     }.get(release.name, release.name)
     rows = {split: _rows(split, pairs, release.report) for split, pairs in selected.items()}
-    build_dataset(rows, out_dir, configs=configs, pretty_name=pretty, progress=progress)
-    write_split_qrels(out_dir, selected)
-    report = release.report.as_dict()
-    report["configs"] = list(configs)
-    with atomic_write(Path(out_dir) / IMPORT_FILE, "w") as handle:
-        json.dump(report, handle, indent=2, sort_keys=True)
-        handle.write("\n")
+
+    def finish(folder: Path) -> None:  # inside the folder before it is swapped into place
+        write_split_qrels(folder, selected)
+        report = release.report.as_dict()
+        report["configs"] = list(configs)
+        with atomic_write(folder / IMPORT_FILE, "w") as handle:
+            json.dump(report, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+
+    build_dataset(
+        rows, out_dir, configs=configs, pretty_name=pretty, progress=progress, finish=finish
+    )
     return release.report
 
 

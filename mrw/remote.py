@@ -15,13 +15,14 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from mrw.atomic import atomic_write
+from mrw.catalog import RemoteFile
 from mrw.errors import MRWError
+from mrw.untrusted import redact_url, redact_urls
 
 CHUNK = 1 << 20  # hashing block
 STREAM_CHUNK = 1 << 14  # network reads: a dropped connection loses at most this much
@@ -30,27 +31,6 @@ CHECKSUMS_FILE = "checksums.json"  # SHA-256 of files without a published checks
 
 class FetchError(MRWError):
     """A release file could not be downloaded or failed its checksum."""
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """A file of a published release, with whatever checksum its publisher gives."""
-
-    name: str  # relative path in the local copy, e.g. "splits/test.txt"
-    url: str
-    sha256: str | None = None
-    git_sha1: str | None = None  # git blob id, e.g. from the repository tree on GitHub
-
-    def with_base(self, old_base: str, new_base: str) -> RemoteFile:
-        """The same file served from a mirror (or a test server)."""
-        if not self.url.startswith(old_base):
-            return self
-        return RemoteFile(
-            self.name,
-            new_base.rstrip("/") + "/" + self.url[len(old_base) :].lstrip("/"),
-            self.sha256,
-            self.git_sha1,
-        )
 
 
 def file_sha256(path: Path) -> str:
@@ -123,15 +103,22 @@ def fetch(
             requests.Timeout,
             requests.exceptions.ChunkedEncodingError,
         ) as exc:
-            last_error = " ".join(str(exc).split())[:200]
+            last_error = redact_urls(" ".join(str(exc).split()))[:200]
             time.sleep(min(backoff_s * 2.0**attempt, 10.0))  # then resume from what arrived
+        except requests.RequestException as exc:  # a malformed URL, too many redirects, ...
+            reason = redact_urls(" ".join(str(exc).split()))[:200]
+            raise FetchError(f"{redact_url(remote.url)}: {reason}") from None
     else:
-        raise FetchError(f"{remote.url}: download failed after {attempts} attempts ({last_error})")
+        raise FetchError(
+            f"{redact_url(remote.url)}: download failed after {attempts} attempts ({last_error})"
+        )
 
     problem = _checksum_problem(part, remote, recorded.get(remote.name))
     if problem:
         part.unlink(missing_ok=True)
-        raise FetchError(f"{remote.url}: {problem}; the download was deleted, run again")
+        raise FetchError(
+            f"{redact_url(remote.url)}: {problem}; the download was deleted, run again"
+        )
     os.replace(part, target)
     if not (remote.sha256 or remote.git_sha1) and remote.name not in recorded:
         recorded[remote.name] = file_sha256(target)
@@ -165,7 +152,9 @@ def _transfer(http: object, url: str, part: Path, timeout_s: float, progress: bo
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
         else:
-            raise FetchError(f"{url}: HTTP {response.status_code} {response.reason or ''}".strip())
+            raise FetchError(
+                f"{redact_url(url)}: HTTP {response.status_code} {response.reason or ''}".strip()
+            )
         with (
             part.open(mode) as handle,
             tqdm(

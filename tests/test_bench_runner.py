@@ -124,3 +124,20 @@ def test_load_run_record_rejects_unfinished_and_foreign_folders(tmp_path) -> Non
     (tmp_path / "metrics.json").write_text("{}")
     with pytest.raises(RunRecordError, match="not a valid run record"):
         load_run_record(tmp_path)
+
+
+def test_resuming_a_finished_run_adds_no_second_evaluation(env) -> None:
+    options = synthetic_options(env / "cache", env / "runs", epochs=1, run_id="done")
+    first = run_method(METHOD, {}, options)
+    log = first.run_dir / "log.jsonl"
+
+    def evaluations() -> int:
+        return sum("evaluation" in json.loads(line) for line in log.read_text().splitlines())
+
+    before = (log.read_bytes(), (first.run_dir / "metrics.json").read_bytes())
+    again = run_method(METHOD, {}, dataclasses.replace(options, resume=str(first.run_dir)))
+    assert again.metrics == first.metrics and evaluations() == 1
+    assert (log.read_bytes(), (first.run_dir / "metrics.json").read_bytes()) == before
+    (first.run_dir / "metrics.json").unlink()  # killed after logging the evaluation
+    resumed = run_method(METHOD, {}, dataclasses.replace(options, resume=str(first.run_dir)))
+    assert resumed.metrics == first.metrics and evaluations() == 1

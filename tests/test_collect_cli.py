@@ -168,7 +168,7 @@ def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_result(tmp_path):
             ["collect", "--dump", "DUMP", "--out", "OUT", "--host-map", "nonsense"],
             "--host-map expects",
         ),
-        (["collect", "--dump", "DUMP", "--out", "OUT", "--workers", "0"], "must be >= 1"),
+        (["collect", "--dump", "DUMP", "--out", "OUT", "--workers", "0"], "must be between 1"),
         (["collect", "--dump", "BADZST", "--out", "OUT"], "cannot read dump"),
     ],
 )

@@ -189,3 +189,35 @@ def test_arbitrary_bytes_raise_only_run_file_errors(tmp_path: Path, data: bytes)
         _parse(tmp_path, data)
     except RunFileError as error:
         assert error.line >= 1
+
+
+@pytest.mark.parametrize("bitmap", [True, False])
+def test_a_repeated_pair_stops_parsing_in_its_block(tmp_path: Path, monkeypatch, bitmap) -> None:
+    """A file of one repeated line is refused after its first block, not after reading it all."""
+    if not bitmap:
+        monkeypatch.setattr("leaderboard.qrels.BITMAP_MAX_KEYS", 0)
+    monkeypatch.setattr(parse, "CHUNK_BYTES", 64)
+    blocks: list[int] = []
+    path = tmp_path / "bomb.run.gz"
+    path.write_bytes(gzip.compress(b"q1 Q0 d1 1 0.5 t\n" * 10_000))
+    with pytest.raises(RunFileError) as info:
+        parse_run(path, QRELS, progress=blocks.append)
+    assert info.value.line == 2 and "already ranked on line 1" in info.value.reason
+    assert sum(blocks) <= 4  # the first 64-byte block holds 3 lines, then it stops
+
+
+@pytest.mark.parametrize("bitmap", [True, False])
+def test_repeats_across_blocks_name_the_first_repeat(tmp_path: Path, monkeypatch, bitmap) -> None:
+    if not bitmap:
+        monkeypatch.setattr("leaderboard.qrels.BITMAP_MAX_KEYS", 0)
+    monkeypatch.setattr(parse, "CHUNK_BYTES", 40)
+    every_pair = [f"{q} Q0 {d} 1 0.5 t".encode() for q in QUERIES for d in DOCS]
+    error = _error(tmp_path, b"\n".join(every_pair + every_pair[3:5]) + b"\n")
+    assert error.line == 13 and "already ranked on line 4" in error.reason
+    if bitmap:  # caught in the block where it appears; more lines than pairs: caught by count
+        blocks: list[int] = []
+        path = tmp_path / "twice.run"
+        path.write_bytes(b"\n".join(every_pair * 2) + b"\n")
+        with pytest.raises(RunFileError, match="line 13: pair"):
+            parse_run(path, QRELS, progress=blocks.append)
+        assert sum(blocks) < 24

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from bench_synthetic import FEATURE_DIM, make_split
 
 from baselines.vsepp import VSEPP, VSEPPConfig
 from mrw.bench.data import PairData
@@ -20,7 +21,6 @@ from mrw.bench.method import MethodContext
 from mrw.bench.text import Vocabulary
 from mrw.bench.trainer import TrainConfig, Trainer, seed_everything
 from pvse.method import PVSE, PVSEConfig
-from tests.bench_synthetic import FEATURE_DIM, make_split
 
 DIM, WORD_DIM = 32, 16
 

@@ -102,3 +102,19 @@ def iter_table(folder, split, config):
     from mrw.dataset import read_table
 
     return read_table(folder, split, ("id", "media_url"), config).to_pylist()
+
+
+def test_features_cli_counts_skips_and_strict_aborts_with_one_line(
+    tmp_path, monkeypatch, make_gif, capsys
+):
+    from mrw.bench.cli import main as bench
+
+    monkeypatch.setenv("MRW_CACHE", str(tmp_path / "cache"))
+    dataset = _dataset_with_a_bad_row(tmp_path, make_gif)
+    argv = ["features", "--dataset", dataset, "--splits", "test", "--backbone", "histogram"]
+    argv += ["--weights", "none", "--image-size", "32", "--num-frames", "4", "--device", "cpu"]
+    assert bench([*argv, "--strict"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and "p-bad" in err[-1] and "corrupt" in err[-1]
+    assert bench(argv) == 0
+    assert "3 videos" in (out := capsys.readouterr().out) and "skipped 1 videos" in out

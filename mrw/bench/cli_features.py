@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mrw.catalog import SPLITS, list_datasets
+from mrw.cliargs import MAX_WORKERS, integer
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,8 +26,8 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--weights",
         choices=("imagenet", "none"),
-        help="CNN weights: imagenet (falls back to random with a warning when not available offline) "
-        "or none (default: imagenet; toy: none)",
+        help="CNN weights: imagenet (falls back to random with a warning when not available "
+        "offline) or none (default: imagenet; toy: none)",
     )
     group.add_argument(
         "--image-size", type=int, help="frame side in pixels (default: 224; toy: 64)"
@@ -56,7 +57,10 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     group.add_argument(
-        "--workers", type=int, default=0, help="decoding worker processes (default: 0)"
+        "--workers",
+        type=integer(0, MAX_WORKERS),
+        default=0,
+        help="decoding worker processes (default: 0)",
     )
 
 

@@ -3,8 +3,9 @@
 Settings come from the paper and its reference code (yalesong/pvse): T = 8 frames and K = 3
 for TGIF, T = 4 and K = 5 for MRW (the released checkpoints), batch 128, margin 0.1,
 λ1 (diversity) = 0.1, λ2 (MMD) = 0.01, learning rate 2e-4 (each baseline at its own
-`default_lr`), 30 epochs, ResNet-152 features and GloVe 840B word vectors. Tables 3 (TGIF) and 4 (MRW) compare PVSE, PVSE K=1 and the
-baselines; Figure 5 sweeps K, Figure 6 the ablations over K, Figure 7 the two loss weights.
+`default_lr`), 30 epochs, ResNet-152 features and GloVe 840B word vectors. Tables 3 (TGIF)
+and 4 (MRW) compare PVSE, PVSE K=1 and the baselines; Figure 5 sweeps K, Figure 6 the
+ablations over K, Figure 7 the two loss weights.
 `toy` is the README's table: the same seven rows on the embedded toy set at the harness's
 toy defaults, with every ranking loss summing over negatives (from random initialisation
 the hardest-negative loss stays near 2 x margin there and learns far less in 12 epochs).
@@ -208,7 +209,8 @@ def describe(plan: Plan, options: RunOptions, seeds: list[int]) -> str:
         f"paper K={_paper(plan.dataset).k}, "
         f"batch {options.batch_size}, {options.epochs} epochs, "
         f"{options.backbone} ({options.weights}) at {options.image_size}px"
-        f"{' (grid cells as local features)' if options.grid else ''}, GloVe {glove}, seeds {seeds}"
+        f"{' (grid cells as local features)' if options.grid else ''}, "
+        f"GloVe {glove}, seeds {seeds}"
     )
     lines = [header]
     width = max((len(e.name) for e in plan.experiments), default=0)
@@ -275,7 +277,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="the paper's Tables 3/4 and Figures 5-7 at its settings (with a --dry-run plan)",
         description="Run the PVSE paper's experiments with its settings: table3 (TGIF: T=8, K=3), "
         "table4 (MRW: T=4, K=5), fig5 (rsum vs K), fig6 (ablations vs K), fig7 (λ1, λ2 "
-        "grids), toy (the README's toy-set table). Prints the plan and a rough GPU time estimate first. Needs the dataset "
+        "grids), toy (the README's toy-set table). Prints the plan and a rough GPU time "
+        "estimate first. Needs the dataset "
         "(mrw download / mrw import), ImageNet ResNet-152 weights and, for the paper's "
         "numbers, --glove.",
     )
@@ -326,6 +329,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
+    from mrw.atomic import check_output_path
     from mrw.bench.experiments import seed_range, validate
 
     seeds = seed_range(args.seed, args.seeds)
@@ -349,6 +353,8 @@ def main(args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     out_dir = Path(args.out) if args.out else Path(args.runs_dir) / "reproduce"
+    for path in (out_dir, Path(args.runs_dir)):  # before hours of training, not after
+        check_output_path(path, folder=True)
     for plan, options in plans:
         for path in execute(plan, options, seeds, out_dir):
             print(f"wrote {path}")

@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -27,6 +28,7 @@ from mrw.bench import distributed as dist_util
 from mrw.catalog import find_dataset, training_defaults
 from mrw.errors import MRWError
 from mrw.provenance import git_commit, versions
+from mrw.untrusted import check_id
 
 if TYPE_CHECKING:
     from mrw.bench.data import PairData, SplitFeatures
@@ -116,7 +118,36 @@ class RunOptions:
             filled["grid"] = record is not None and record.modality == "image"
         if self.lr is None and method is not None:
             filled["lr"] = get_method_class(method).default_lr
-        return dataclasses.replace(self, **filled)
+        resolved = dataclasses.replace(self, **filled)
+        resolved.check()
+        return resolved
+
+    def check(self) -> None:
+        """Refuse values no run can use, before any work (every entry point resolves first).
+
+        Raises:
+            RunRecordError: a count below its minimum or absurdly large, a rate that is not a
+                finite positive number, a GloVe path that is not a readable text file, or a
+                `runs_dir` that cannot hold run folders.
+        """
+        from mrw.atomic import OutputPathError, check_output_path
+
+        for name, low, high in _COUNT_BOUNDS:
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int) and low <= value <= high):
+                flag = "--" + name.replace("_", "-")
+                raise RunRecordError(f"{flag} must be a whole number in [{low}, {high:,}]")
+        for name in ("lr", "finetune_lr", "fps", "grad_clip"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and 0 < value <= 1e6):
+                flag = "--" + name.replace("_", "-")
+                raise RunRecordError(f"{flag} must be a finite number > 0, got {value}")
+        if self.glove is not None:
+            _check_glove(Path(self.glove))
+        try:
+            check_output_path(self.runs_dir, folder=True)
+        except OutputPathError as exc:
+            raise RunRecordError(f"--runs-dir: {exc}") from None
 
     def feature_spec(self, split: str) -> FeatureSpec:
         """The feature cache key of `split` under these (resolved) options."""
@@ -132,6 +163,38 @@ class RunOptions:
             self.image_size,
             bool(self.grid),
         )
+
+
+# (option, minimum, maximum) of the whole-number options.
+_COUNT_BOUNDS = (
+    ("epochs", 1, 100_000),
+    ("batch_size", 1, 1 << 20),
+    ("lr_patience", 0, 100_000),
+    ("num_frames", 1, 1024),
+    ("image_size", 8, 4096),
+    ("min_word_count", 1, 1 << 30),
+    ("run_depth", 1, 1 << 40),
+    ("eval_batch_size", 1, 1 << 20),
+    ("feature_workers", 0, 256),
+    ("finetune_epochs", 0, 100_000),
+    ("seed", 0, 2**32 - 1),
+)
+
+
+def _check_glove(path: Path) -> None:
+    """A GloVe file must be a non-empty text file whose first line is `word v1 v2 ...`."""
+    try:
+        with path.open("rb") as handle:
+            first = handle.readline(1 << 20)
+    except OSError as exc:
+        raise RunRecordError(f"--glove {path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        fields = first.decode("utf-8").split()
+        [float(value) for value in fields[1:]]
+    except (UnicodeDecodeError, ValueError):
+        fields = []
+    if len(fields) < 2:
+        raise RunRecordError(f"--glove {path}: not a GloVe text file (`word v1 v2 ...` lines)")
 
 
 @dataclass
@@ -200,7 +263,7 @@ def _run_dir(method: str, options: RunOptions, config: Mapping[str, Any]) -> tup
             raise RunRecordError(f"--resume {run_dir}: no checkpoint.pt there")
         return run_dir, True
     run_id = options.run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{_config_hash(config)}"
-    run_dir = parent / run_id
+    run_dir = parent / check_id(run_id, "run id")
     if (run_dir / "metrics.json").exists() or (run_dir / "checkpoint.pt").exists():
         raise RunRecordError(f"{run_dir} already holds a run; pick another --run-id or --resume it")
     return run_dir, False
@@ -242,10 +305,52 @@ def _append_log(path: Path, record: Mapping[str, Any]) -> None:
         handle.write(json.dumps(record, default=str) + "\n")
 
 
-def _write_json(path: Path, data: Any) -> None:
+def _log_evaluation(path: Path, record: Mapping[str, Any]) -> None:
+    """Append the final evaluation to the log, replacing one that already ends it.
+
+    A run killed after logging its evaluation but before writing `metrics.json` evaluates
+    again on resume: the log keeps one evaluation line per training state, not two.
+    """
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    while lines and '"evaluation"' in lines[-1]:
+        try:
+            if "evaluation" not in json.loads(lines[-1]):
+                break
+        except ValueError:  # a torn last line
+            pass
+        lines.pop()
+    lines.append(json.dumps(record, default=str))
     with atomic_write(path, "w") as handle:
-        json.dump(data, handle, indent=2, default=str)
+        handle.write("\n".join(lines) + "\n")
+
+
+def _finished_run(run_dir: Path, config: Mapping[str, Any]) -> RunResult | None:
+    """The finished run in `run_dir` if resuming it would train no further epoch, else None."""
+    try:
+        record = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+        trained_epochs = record["config"]["train"]["epochs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if trained_epochs != config["train"]["epochs"]:
+        return None
+    return RunResult(run_dir, record["metrics"], record)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """Strict JSON: a non-finite float (a diverged loss, no validation epoch) becomes null."""
+    with atomic_write(path, "w") as handle:
+        json.dump(_json_safe(data), handle, indent=2, default=str, allow_nan=False)
         handle.write("\n")
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    return value
 
 
 def run_method(
@@ -313,6 +418,9 @@ def run_method(
     )
     if resuming:
         _check_resumable(run_dir, config)
+        finished = _finished_run(run_dir, config)
+        if finished is not None:  # nothing left to train: the record stands, the log unchanged
+            return finished
     if dist_util.is_main():
         run_dir.mkdir(parents=True, exist_ok=True)
         _write_json(run_dir / "config.json", config)  # on resume: records the new epoch count
@@ -388,7 +496,7 @@ def run_method(
                 "v2t": {"queries": split.video_ids, "ranks": evaluation.v2t_ranks.tolist()},
             },
         )
-        _append_log(
+        _log_evaluation(
             run_dir / "log.jsonl", {"evaluation": options.split, "metrics": evaluation.metrics}
         )
         _write_json(run_dir / "metrics.json", record)

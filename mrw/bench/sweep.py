@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,8 @@ def parse_values(text: str, kind: type) -> list[Any]:
         ) from None
     if not values:
         raise SweepError("a sweep needs at least one value")
+    if not all(math.isfinite(v) and 0 <= v <= 1e6 for v in values):
+        raise SweepError(f"cannot read {text!r}: values must be finite, >= 0 and <= 1e6")
     return [kind(v) for v in values]
 
 
@@ -263,14 +266,16 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
+    from mrw.atomic import check_output_path
     from mrw.bench.experiments import options_from_args, seed_range
 
     spec = spec_from_args(args)
     options = options_from_args(args)
-    result = run_sweep(spec, options, seed_range(args.seed, args.seeds))
     out_dir = (
         Path(args.out) if args.out else Path(args.runs_dir) / f"{Path(args.dataset).name}-sweeps"
     )
+    check_output_path(out_dir, folder=True)  # before hours of training, not after
+    result = run_sweep(spec, options, seed_range(args.seed, args.seeds))
     paths = write_sweep(result, out_dir)
     print(result.table, end="")
     for kind, path in paths.items():

@@ -1,10 +1,14 @@
-"""`mrw collect`: gather reaction posts (archive dumps and/or live Reddit) and download their media."""
+"""`mrw collect`: gather reaction posts (archive dumps and/or live Reddit), download their media."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
 from pathlib import Path
+
+from mrw.atomic import check_output_path
+from mrw.cliargs import MAX_WORKERS, integer, number
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -58,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     src.add_argument(
         "--limit",
-        type=int,
+        type=integer(1, 100_000),
         default=1000,
         help="posts per listing (default %(default)s; Reddit caps near 1000)",
     )
@@ -72,7 +76,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="reaction title prefix (repeatable; replaces the defaults: MRW, MFW, MRWH, HMRW, "
         "'my reaction when', 'me when', ...)",
     )
-    keep.add_argument("--min-score", type=int, default=flt.min_score, help="default %(default)s")
+    keep.add_argument(
+        "--min-score",
+        type=integer(-(2**31), 2**31),
+        default=flt.min_score,
+        help="default %(default)s",
+    )
     keep.add_argument("--allow-nsfw", action="store_true", help="keep posts marked NSFW")
 
     net = parser.add_argument_group("download")
@@ -80,30 +89,33 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--out", type=Path, required=True, help="collection folder (created; resumed if it exists)"
     )
     net.add_argument(
-        "--workers", type=int, default=dl.workers, help="concurrent downloads (default %(default)s)"
+        "--workers",
+        type=integer(1, MAX_WORKERS),
+        default=dl.workers,
+        help="concurrent downloads (default %(default)s)",
     )
     net.add_argument(
         "--per-host",
-        type=int,
+        type=integer(1, MAX_WORKERS),
         default=dl.per_host,
         help="concurrent requests per host (default %(default)s)",
     )
     net.add_argument(
         "--timeout",
-        type=float,
+        type=number(0, 3600, above_minimum=True),
         default=dl.read_timeout_s,
         metavar="S",
         help="read timeout (default %(default)s)",
     )
     net.add_argument(
         "--retries",
-        type=int,
+        type=integer(0, 100),
         default=dl.max_attempts - 1,
         help="retries on 429/5xx/timeouts/truncation (default %(default)s)",
     )
     net.add_argument(
         "--max-size",
-        type=float,
+        type=number(0, 1 << 20, above_minimum=True),
         default=dl.max_bytes / 2**20,
         metavar="MB",
         help="largest media file (default %(default)s)",
@@ -138,12 +150,17 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def _host_map(pairs: list[str]) -> dict[str, str]:
     from mrw.cliutil import fail
+    from mrw.untrusted import UnsafeInputError, check_http_url, redact_url
 
     mapping = {}
     for pair in pairs:
         host, sep, url = pair.partition("=")
-        if not sep or not host or not url.startswith(("http://", "https://")):
-            fail(f"--host-map expects HOST=http(s)://..., got {pair!r}")
+        try:
+            check_http_url(url, "--host-map URL")
+        except UnsafeInputError:
+            fail(f"--host-map expects HOST=http(s)://..., got {redact_url(pair)!r}")
+        if not sep or not host:
+            fail(f"--host-map expects HOST=http(s)://..., got {redact_url(pair)!r}")
         mapping[host.lower()] = url.rstrip("/")
     return mapping
 
@@ -160,8 +177,12 @@ def run(args: argparse.Namespace) -> int:
     for path in args.dump:
         if not path.is_file():
             fail(f"dump file not found: {path}")
-    if args.workers < 1 or args.per_host < 1 or args.retries < 0 or args.max_size <= 0:
-        fail("--workers and --per-host must be >= 1, --retries >= 0, --max-size > 0")
+    for pattern in args.title_pattern or ():
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            fail(f"--title-pattern {pattern!r} is not a regular expression ({exc})")
+    check_output_path(args.out, folder=True)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     config = CollectConfig(
         filter=FilterConfig(
@@ -210,4 +231,10 @@ def run(args: argparse.Namespace) -> int:
             }
         )
     render_report(report)
+    if args.dump and not args.reddit and dump_stats.posts == 0:
+        skipped = ", ".join(f"{n:,} {reason}" for reason, n in dump_stats.skipped.items())
+        fail(
+            f"no post in {', '.join(map(str, args.dump))} ({dump_stats.lines:,} lines"
+            f"{'; ' + skipped if skipped else ''}): expected Pushshift NDJSON, plain or .zst"
+        )
     return 0

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from mrw.collect.records import Post
+from mrw.untrusted import is_safe_id
 
 #: Title prefixes of reaction posts, as regular expressions matched case-insensitively at the
 #: start of the title (after an optional "[tag]"). MRW's own titles mostly start with these.
@@ -51,6 +52,8 @@ class PostFilter:
 
     def reject_reason(self, post: Post) -> str | None:
         """Why a post is not a reaction pair (None when it is)."""
+        if not is_safe_id(post.id):  # the id becomes the dataset row id and a file name
+            return "unsafe id"
         if post.removed:
             return "removed or deleted"
         if post.over_18 and not self.config.allow_nsfw:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from tqdm import tqdm
 
@@ -36,6 +36,7 @@ from mrw.collect.resolve import Resolution, Resolver
 from mrw.collect.state import MEDIA_DIR, CollectionState
 from mrw.collect.store import MediaStore
 from mrw.provenance import git_commit, versions
+from mrw.untrusted import redact_url
 
 #: outcomes retried when `mrw collect` runs again on the same folder
 RETRY_DOWNLOADS = tuple(sorted(RETRYABLE | {"blocked"}))
@@ -87,7 +88,7 @@ class Collector:
     def close(self) -> None:
         self.state.close()
 
-    def __enter__(self) -> Collector:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -193,7 +194,10 @@ class Collector:
 
     # -- report --------------------------------------------------------------------------
     def report(self, sources: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Counts by stage and status/reason, stored media and this run's throughput; saved as report.json."""
+        """Counts by stage and status/reason, stored media and this run's throughput.
+
+        Saved as report.json.
+        """
         files, total_bytes = self.state.stored_bytes()
         seconds = max(self.stats.download_s, 1e-9)
         report = {
@@ -220,7 +224,9 @@ class Collector:
 
 def _config_record(config: CollectConfig) -> dict[str, Any]:
     record = asdict(config)
-    record["downloader"]["host_map"] = dict(config.downloader.host_map)
+    record["downloader"]["host_map"] = {
+        host: redact_url(url) for host, url in config.downloader.host_map.items()
+    }
     return record
 
 
@@ -257,7 +263,8 @@ def render_report(report: dict[str, Any], console: Any = None) -> None:
     console.print(
         f"media: {media['files']} files, {media['bytes'] / 1e6:.1f} MB stored | this run: "
         f"{run['posts_new']} new posts, {run['downloaded_ok']}/{run['downloads']} downloads ok, "
-        f"{run['bytes_downloaded'] / 1e6:.1f} MB, {run['items_per_s']} files/s, {run['mb_per_s']} MB/s, "
+        f"{run['bytes_downloaded'] / 1e6:.1f} MB, {run['items_per_s']} files/s, "
+        f"{run['mb_per_s']} MB/s, "
         f"{run['elapsed_s']:.1f}s total"
     )
 

@@ -1,4 +1,5 @@
-"""Collection state in SQLite (WAL): every post, resolution and download attempt, with status and reason.
+"""Collection state in SQLite (WAL): every post, resolution and download attempt, with status
+and reason.
 
 Each finished unit of work is committed in its own transaction, so `mrw collect` can be killed
 at any moment (even `kill -9`) and started again: finished work is skipped, unfinished work
@@ -21,10 +22,11 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from mrw.collect.records import CollectedItem, Post
 from mrw.errors import MRWError
+from mrw.untrusted import redact_url, redact_urls
 
 if TYPE_CHECKING:  # readers of a collection (`mrw clean`) need no HTTP stack
     from mrw.collect.downloader import DownloadResult
@@ -86,12 +88,20 @@ class StateError(MRWError):
 
 
 def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """Open (creating if needed) a state database in WAL mode."""
+    """Open (creating if needed) a state database in WAL mode.
+
+    Raises:
+        StateError: the file exists but is not an SQLite database (or cannot be opened).
+    """
     conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.executescript(_SCHEMA)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.executescript(_SCHEMA)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StateError(f"{path}: not a collection state database ({exc})") from None
     return conn
 
 
@@ -108,13 +118,18 @@ class CollectionState:
 
     def __init__(self, collection_dir: str | os.PathLike[str]) -> None:
         self.dir = Path(collection_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise StateError(f"{self.dir} is not a folder (a file is in the way)") from None
+        except OSError as exc:
+            raise StateError(f"cannot create {self.dir}: {exc.strerror}") from None
         self.conn = connect(self.dir / STATE_FILE)
 
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> CollectionState:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -134,13 +149,17 @@ class CollectionState:
         return row[0] if row else None
 
     def add_posts(self, rows: Iterable[tuple[Post, str, str | None, str | None]]) -> int:
-        """Insert (post, source, media_key, reject_reason) rows in one transaction; returns how many were new."""
+        """Insert (post, source, media_key, reject_reason) rows in one transaction.
+
+        Returns how many were new.
+        """
         now = time.time()
         added = 0
         with self._transaction():
             for post, source, media_key, reason in rows:
                 cur = self.conn.execute(
-                    "INSERT OR IGNORE INTO posts (id, source, data, media_key, status, reason, seen_at)"
+                    "INSERT OR IGNORE INTO posts"
+                    " (id, source, data, media_key, status, reason, seen_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         post.id,
@@ -176,9 +195,17 @@ class CollectionState:
         media_url: str | None,
     ) -> None:
         self.conn.execute(
-            "INSERT OR REPLACE INTO resolutions (post_id, status, reason, resolver, media_url, resolved_at)"
+            "INSERT OR REPLACE INTO resolutions"
+            " (post_id, status, reason, resolver, media_url, resolved_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (post_id, status, reason, resolver, media_url, time.time()),
+            (
+                post_id,
+                status,
+                redact_urls(reason) if reason else reason,
+                resolver,
+                media_url,
+                time.time(),
+            ),
         )
 
     def downloads_pending(self, retry: Iterable[str] = ()) -> list[tuple[str, str]]:
@@ -203,22 +230,32 @@ class CollectionState:
                 "INSERT INTO attempts (post_id, url, http_status, outcome, detail, elapsed_s, at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (post_id, a.url, a.http_status, a.outcome, a.detail, a.elapsed_s, now)
+                    (
+                        post_id,
+                        redact_url(a.url),
+                        a.http_status,
+                        a.outcome,
+                        redact_urls(a.detail) if a.detail else a.detail,
+                        a.elapsed_s,
+                        now,
+                    )
                     for a in result.attempts
                 ],
             )
             if media is not None:
                 self.conn.execute(
-                    "INSERT OR IGNORE INTO media (sha256, content_type, size, path) VALUES (?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO media (sha256, content_type, size, path)"
+                    " VALUES (?, ?, ?, ?)",
                     (media.sha256, media.content_type, media.size, media.relpath),
                 )
             self.conn.execute(
-                "INSERT OR REPLACE INTO downloads (post_id, status, reason, media_url, final_url, sha256,"
-                " finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO downloads"
+                " (post_id, status, reason, media_url, final_url, sha256, finished_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     post_id,
                     result.status,
-                    result.reason or None,
+                    redact_urls(result.reason) or None,
                     result.request.url,
                     result.final_url,
                     media.sha256 if media else None,
@@ -278,7 +315,7 @@ def reason_bucket(reason: str) -> str:
 
 
 def iter_collected(collection_dir: str | os.PathLike[str]) -> Iterator[CollectedItem]:
-    """The posts of a collection whose media was downloaded, in ingest order: the input of `mrw clean`.
+    """The posts of a collection whose media was downloaded, in ingest order (`mrw clean`'s input).
 
     Works on a collection that is still being written (WAL readers see the last commit).
     """
@@ -305,6 +342,6 @@ def iter_collected(collection_dir: str | os.PathLike[str]) -> Iterator[Collected
                 size=int(size),
             )
     except sqlite3.DatabaseError as exc:
-        raise StateError(f"cannot read {db}: {exc}") from exc
+        raise StateError(f"cannot read {db}: {exc}") from None
     finally:
         conn.close()

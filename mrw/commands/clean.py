@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mrw.cliargs import MAX_WORKERS, integer
+
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from mrw.clean import CleanConfig
@@ -58,12 +60,18 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         action="store_true",
         help="keep reposts instead of dropping them; `mrw build` keeps each group in one split",
     )
-    parser.add_argument("--workers", type=int, default=defaults.workers, help="decode/hash threads")
+    parser.add_argument(
+        "--workers",
+        type=integer(1, MAX_WORKERS),
+        default=defaults.workers,
+        help="decode/hash threads",
+    )
     parser.set_defaults(func=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
+    from mrw.atomic import check_output_path
     from mrw.clean import CleanConfig, clean, format_report, write_result
     from mrw.collect.state import iter_collected
 
@@ -80,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         drop_near_duplicates=not args.keep_near_duplicates,
         workers=args.workers,
     )
-    out = args.out or args.collection / "clean"
+    out = check_output_path(args.out or args.collection / "clean", folder=True)
     result = clean(iter_collected(args.collection), config)
     write_result(result, out)
     print(format_report(result.report()))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mrw.cliargs import MAX_WORKERS, integer
+
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -29,8 +31,18 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="URL",
         help="base URL serving the original release files (instead of the publisher)",
     )
+    parser.add_argument(
+        "--sha256",
+        metavar="HEX",
+        help="SHA-256 of the release archive you trust (needed for mrw: none is published)",
+    )
     parser.add_argument("--revision", help="Hub revision (branch, tag or commit)")
-    parser.add_argument("--workers", type=int, default=16, help="concurrent media downloads")
+    parser.add_argument(
+        "--workers",
+        type=integer(1, MAX_WORKERS),
+        default=16,
+        help="concurrent media downloads",
+    )
     parser.add_argument(
         "--allow-private",
         action="store_true",
@@ -49,10 +61,14 @@ def run(args: argparse.Namespace) -> int:
         "allow_private": args.allow_private,
     }
     if args.name in ORIGINAL_RELEASES:
-        out = download_original(args.name, args.out, mirror=args.mirror, **options)
+        out = download_original(
+            args.name, args.out, mirror=args.mirror, sha256=args.sha256, **options
+        )
     elif "/" in args.name:
-        if args.mirror:
-            raise HubError("--mirror applies to the original releases (mrw, tgif), not Hub ids")
+        if args.mirror or args.sha256:
+            raise HubError(
+                "--mirror and --sha256 apply to the original releases (mrw, tgif), not Hub ids"
+            )
         out = download_hub(args.name, args.out, revision=args.revision, **options)
     else:
         raise HubError(

@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mrw.catalog import find_dataset, list_datasets
+from mrw.dataset.reader import check_folder
 from mrw.dataset.schema import DatasetFormatError, DatasetNotFoundError
+from mrw.dataset.validate import CARD_FILE
+from mrw.untrusted import UnsafeInputError, confined
 
 if TYPE_CHECKING:  # decoding (PyAV, torch) and `datasets` load on first use: `--help` stays fast
     import datasets
@@ -30,12 +33,14 @@ def resolve(name_or_path: str | os.PathLike[str]) -> str:
     Raises:
         DatasetNotFoundError: a catalogued dataset that is not prepared (the message says how
             to get it), or a string that is no name, folder or hub id.
+        DatasetFormatError: a local folder that fails `check_folder` (incomplete, a bad shard).
     """
     name = os.fspath(name_or_path)
     record = find_dataset(name)
     if record is not None:
         location = record.folder
-        if (location / "README.md").exists():
+        if (location / CARD_FILE).exists():
+            check_folder(location)
             return str(location)
         if record.builder:
             print(f"building the {name} dataset into {location} (first use)", file=sys.stderr)
@@ -43,8 +48,11 @@ def resolve(name_or_path: str | os.PathLike[str]) -> str:
         raise DatasetNotFoundError(
             f"the {name} dataset is not prepared at {location}; to get it, {record.how_to_get}"
         )
-    if Path(name).exists():
+    if Path(name).is_dir():
+        check_folder(name)
         return name
+    if Path(name).exists():
+        raise DatasetNotFoundError(f"{name}: a file, not a dataset folder")
     if re.fullmatch(r"[\w.-]+/[\w.-]+", name):
         return name  # a hub id
     raise DatasetNotFoundError(
@@ -66,6 +74,7 @@ class FrameTransform:
     size: int | None = None
     sampling: Sampling = "uniform"
     seed: int | None = None
+    root: str | None = None  # the dataset folder: a row's `video.path` is read only inside it
 
     def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         from mrw.frames import FrameDecodeError
@@ -75,9 +84,9 @@ class FrameTransform:
         if videos is None:
             return batch
         frames, timestamps = [], []
-        for row_id, video in zip(batch["id"], videos):
+        for row_id, video in zip(batch["id"], videos, strict=True):
             seed = None if self.seed is None else self.seed ^ zlib.crc32(row_id.encode())
-            media = self._media(row_id, video)
+            media = self._media(row_id, video, self.root)
             try:
                 clip = decode_media(
                     media, self.num_frames, self.fps, self.size, self.sampling, seed
@@ -90,13 +99,22 @@ class FrameTransform:
         return batch
 
     @staticmethod
-    def _media(row_id: str, video: Mapping[str, Any] | None) -> bytes | str:
+    def _media(row_id: str, video: Mapping[str, Any] | None, root: str | None) -> bytes | str:
+        """The row's media bytes, else its file if that lies inside the dataset folder `root`."""
         from mrw.frames import FrameDecodeError
 
         if video and video.get("bytes"):
             return video["bytes"]
-        if video and video.get("path") and Path(video["path"]).is_file():
-            return video["path"]
+        if video and video.get("path") and root is not None:
+            try:
+                path = confined(root, video["path"])
+            except UnsafeInputError:
+                raise FrameDecodeError(
+                    f"row {row_id}: video.path {video['path'][:80]!r} is outside the dataset "
+                    "folder; only paths inside it are read"
+                ) from None
+            if path.is_file():
+                return str(path)
         raise FrameDecodeError(
             f"row {row_id} has no media bytes (URL-only config); `mrw download` re-hydrates it"
         )
@@ -139,7 +157,8 @@ def load_dataset(
             f"{name_or_path!r} has no `video` column: not an MRW-format dataset"
         )
     loaded = loaded.cast_column("video", Video(decode=False))
-    loaded.set_transform(FrameTransform(num_frames, fps, size, sampling, seed))
+    root = location if Path(location).is_dir() else None
+    loaded.set_transform(FrameTransform(num_frames, fps, size, sampling, seed, root))
     return loaded
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,9 +27,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mrw.atomic import atomic_dir
+from mrw.atomic import OutputPathError, atomic_dir, check_output_path, is_empty_dir
 from mrw.dataset.card import dataset_card
 from mrw.dataset.schema import CONFIG_DIRS, ROW_GROUP_ROWS, DatasetFormatError, VideoRow, features
+from mrw.dataset.validate import CARD_FILE
+from mrw.untrusted import is_safe_id
 
 MAX_SHARD_BYTES = 512 * 1024 * 1024
 ROW_OVERHEAD_BYTES = 256  # metadata columns of a row, for sizing shards before writing them
@@ -109,10 +111,13 @@ def _validate_split_name(split: str) -> None:
 def _check_row(row: VideoRow, split: str, configs: Sequence[str], seen: set[str]) -> None:
     if not isinstance(row, VideoRow):
         raise DatasetFormatError(f"split {split!r}: expected VideoRow, got {type(row).__name__}")
-    if not row.id or any(c.isspace() for c in row.id):
-        raise DatasetFormatError(f"split {split!r}: invalid id {row.id!r} (non-empty, no spaces)")
-    if not row.video_id or any(c.isspace() for c in row.video_id):
-        raise DatasetFormatError(f"row {row.id}: invalid video_id {row.video_id!r}")
+    if not is_safe_id(row.id) or any(c.isspace() for c in row.id):
+        raise DatasetFormatError(
+            f"split {split!r}: invalid id {row.id[:60]!r} (a plain name: no spaces, '/', "
+            "'\\', '..' or control characters)"
+        )
+    if not is_safe_id(row.video_id) or any(c.isspace() for c in row.video_id):
+        raise DatasetFormatError(f"row {row.id}: invalid video_id {row.video_id[:60]!r}")
     if row.id in seen:
         raise DatasetFormatError(f"split {split!r}: duplicate id {row.id!r}")
     seen.add(row.id)
@@ -135,6 +140,7 @@ def build_dataset(
     card_metadata: Mapping[str, Any] | None = None,
     max_shard_bytes: int = MAX_SHARD_BYTES,
     progress: bool = False,
+    finish: Callable[[Path], None] | None = None,
 ) -> Path:
     """Write an MRW-format dataset folder (parquet shards + dataset card) atomically.
 
@@ -145,6 +151,16 @@ def build_dataset(
     the YAML header. Rows are streamed: a split may be a generator over many GB of media.
     A row without `media_url` (e.g. an original-release item whose media is only local)
     is written with a null URL; the card says how many there are.
+
+    The folder is written whole under a temporary name and swapped into place: `finish`, if
+    given, is called with that temporary folder once the shards are written, to add files
+    that belong to the result (qrels, a report); the card is written last, as the completion
+    marker `mrw.dataset.reader.check_folder` requires. An existing `out_dir` is replaced only
+    if it is a dataset folder (or empty); a file or another folder there is refused.
+
+    Raises:
+        DatasetFormatError: bad configs, split names or rows (nothing is left behind).
+        OutputPathError: `out_dir` is a file or a folder that is not a dataset.
     """
     configs = tuple(configs)
     if not configs or set(configs) - set(CONFIG_DIRS) or len(set(configs)) != len(configs):
@@ -155,7 +171,7 @@ def build_dataset(
     schema = feats.arrow_schema
     counts: dict[str, dict[str, tuple[int, int]]] = {config: {} for config in configs}
     without_url = 0
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, replaceable=_is_dataset_or_empty) as tmp:
         for split, rows in splits.items():
             _validate_split_name(split)
             writers = [
@@ -170,7 +186,7 @@ def build_dataset(
                 without_url += not row.media_url
                 for writer in writers:
                     writer.add(row)
-            for config, writer in zip(configs, writers):
+            for config, writer in zip(configs, writers, strict=True):
                 writer.finish()
                 counts[config][split] = (writer.num_rows, writer.num_bytes)
         if "urls" in configs and without_url:
@@ -178,9 +194,35 @@ def build_dataset(
                 f"{without_url:,} rows have no `media_url` (null in the `urls` config): their "
                 "media is only in the `default` config.\n\n" + description
             )
+        if finish is not None:
+            finish(tmp)
         card = dataset_card(feats, counts, pretty_name, description, card_metadata or {})
-        (tmp / "README.md").write_text(card, encoding="utf-8")
+        (tmp / CARD_FILE).write_text(card, encoding="utf-8")
     return Path(out_dir)
+
+
+def check_dataset_output(out_dir: str | os.PathLike[str]) -> Path:
+    """Check, before reading any input, that `build_dataset` may write `out_dir`.
+
+    Raises:
+        OutputPathError: `out_dir` is a file, a folder that is not a dataset folder, or a path
+            that cannot be written.
+    """
+    target = check_output_path(out_dir, folder=True)
+    if target.exists() and not _is_dataset_or_empty(target):
+        raise OutputPathError(
+            f"{target} exists and is not a dataset folder; choose another output or remove it"
+        )
+    return target
+
+
+def _is_dataset_or_empty(folder: Path) -> bool:
+    """Whether a build may replace `folder`: an earlier dataset folder, or an empty one."""
+    if is_empty_dir(folder):
+        return True
+    return (folder / CARD_FILE).is_file() and any(
+        any((folder / directory).glob("*.parquet")) for directory in CONFIG_DIRS.values()
+    )
 
 
 def _progress(rows: Iterable[VideoRow], enabled: bool, label: str) -> Iterable[VideoRow]:

@@ -1,0 +1,98 @@
+"""`mrw-leaderboard serve`: the hosted leaderboard (API, scoring workers, live board page)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from leaderboard.commands.common import add_truth_argument
+from leaderboard.commands.team import add_database_arguments
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the leaderboard server (teams submit, the truth stays here)",
+        description="Serve a leaderboard: teams POST run pairs to /api/submissions with their "
+        "token (see `team add`), a worker scores them against --truth (which is never "
+        "served), and / shows the live board. The database schema is created or upgraded "
+        "on start. Needs the `server` extra: pip install 'mrw-toolkit[server]'.",
+    )
+    add_database_arguments(parser)
+    add_truth_argument(parser)
+    parser.add_argument("--dataset", help="dataset label (default: from the --truth path)")
+    parser.add_argument(
+        "--public-split",
+        action="append",
+        metavar="SPLIT",
+        help="split scored with per-query details (repeatable; default: validation); "
+        "other splits are hidden: metrics only",
+    )
+    parser.add_argument(
+        "--storage",
+        type=Path,
+        metavar="DIR",
+        help="where uploads are kept (default: BOARD.uploads/ beside --board; required with --db)",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--per-day", type=int, default=5, metavar="N", help="per team (UTC day)")
+    parser.add_argument("--total", type=int, default=100, metavar="N", help="per team, ever")
+    parser.add_argument(
+        "--max-upload-bytes",
+        type=int,
+        default=512 << 20,
+        metavar="N",
+        help="cap per uploaded run file as sent (default: 512 MiB); larger uploads get 413",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, metavar="N", help="submissions scored at once"
+    )
+    parser.add_argument(
+        "--discard-uploads",
+        action="store_true",
+        help="delete each run pair once scored (its SHA-256s stay: duplicates are still "
+        "refused); default: keep them in --storage",
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from leaderboard.errors import LeaderboardError
+    from leaderboard.server import SERVER_MODULES, require
+
+    require(SERVER_MODULES)
+    import uvicorn
+
+    from leaderboard.server import truth
+    from leaderboard.server.app import create_app, prepare
+    from leaderboard.server.db import Database, database_url
+    from leaderboard.server.store import Limits
+
+    if min(args.per_day, args.total, args.max_upload_bytes, args.workers, args.max_bytes) < 1:
+        raise LeaderboardError("limits, sizes and --workers must be positive")
+    storage = args.storage
+    if storage is None:
+        if args.board is None:
+            raise LeaderboardError("--storage DIR is required with --db")
+        storage = args.board.with_name(args.board.name + ".uploads")
+    loaded = truth.load(args.truth, args.dataset, tuple(args.public_split or ("validation",)))
+    limits = Limits(args.per_day, args.total, args.max_upload_bytes, args.max_bytes)
+    db = Database(database_url(args.board, args.db))
+    server = prepare(db, loaded, storage.resolve(), limits, args.workers, args.discard_uploads)
+    print(
+        f"serving {loaded.dataset} ({', '.join(sorted(loaded.splits))}; public: "
+        f"{', '.join(loaded.public_splits()) or 'none'}) on http://{args.host}:{args.port}",
+        flush=True,
+    )
+    uvicorn.run(
+        create_app(server),
+        host=args.host,
+        port=args.port,
+        server_header=False,
+        timeout_keep_alive=5,
+        log_level="info",
+    )
+    db.close()
+    return 0

@@ -1,0 +1,64 @@
+"""`mrw-leaderboard team`: add a team (its token is printed once), revoke one, list them."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_database_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--board FILE` (SQLite) or `--db URL` (any SQLAlchemy URL, e.g. PostgreSQL)."""
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--board", type=Path, metavar="BOARD.db", help="SQLite database file")
+    group.add_argument(
+        "--db", metavar="URL", help="database URL, e.g. postgresql://user@host/leaderboard"
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "team",
+        help="add, revoke or list the teams of a leaderboard server",
+        description="Manage the teams allowed to submit to `mrw-leaderboard serve`. `add` "
+        "prints the team's token once: only a hash of it is stored, so keep it (a lost token "
+        "means revoking the team and adding it under a new name).",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, text in (
+        ("add", "create a team and print its token"),
+        ("revoke", "revoke a team's token (its scored submissions stay on the board)"),
+        ("list", "list the teams"),
+    ):
+        action = actions.add_parser(name, help=text, description=text)
+        add_database_arguments(action)
+        if name != "list":
+            action.add_argument("name", metavar="NAME")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from leaderboard.server import SERVER_MODULES, require
+
+    require(SERVER_MODULES)
+    from leaderboard.server.db import Database, database_url
+    from leaderboard.server.teams import add_team, list_teams, revoke_team
+
+    db = Database(database_url(args.board, args.db))
+    try:
+        db.migrate()
+        if args.action == "add":
+            token = add_team(db, args.name)
+            print(f"team {args.name!r} added; its token (shown only now):", file=sys.stderr)
+            print(token)
+        elif args.action == "revoke":
+            revoke_team(db, args.name)
+            print(f"team {args.name!r} revoked")
+        else:
+            for name, created, active in list_teams(db):
+                print(f"{name}\t{created}\t{'active' if active else 'revoked'}")
+    finally:
+        db.close()
+    return 0

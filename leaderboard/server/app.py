@@ -1,0 +1,300 @@
+"""The ASGI app (Starlette): submission API, board JSON, board page, submission pages.
+
+Routes take no path from a request: submission ids are integers, storage folders are named
+by the server, and nothing is served from disk (no static files; the truth folder is only
+read by the scorer). No CORS headers are sent, so browsers keep other sites' pages from
+reading the API. Request bodies are bounded (only the upload route reads one).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from leaderboard.board import clean_fields
+from leaderboard.errors import BoardError
+from leaderboard.render import build_tables, to_json
+from leaderboard.server import pages, store, teams, upload
+from leaderboard.server.db import Database
+from leaderboard.server.models import SCORED
+from leaderboard.server.truth import Truth
+from leaderboard.server.worker import Workers
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (
+        b"content-security-policy",
+        (
+            b"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+            b"frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+        ),
+    ),
+]
+
+
+@dataclass
+class Server:
+    """Everything the routes need."""
+
+    db: Database
+    truth: Truth
+    storage: Path
+    limits: store.Limits
+    workers: Workers
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware adding `SECURITY_HEADERS` to every response."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status, headers=headers)
+
+
+def _bearer(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+async def _team(request: Request) -> tuple[int, str] | None:
+    token = _bearer(request)
+    return (
+        await run_in_threadpool(teams.authenticate, request.app.state.server.db, token)
+        if token
+        else None
+    )
+
+
+UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="mrw-leaderboard"'}
+
+
+async def create_submission(request: Request) -> Response:
+    server: Server = request.app.state.server
+    team = await _team(request)
+    if team is None:
+        return _error(401, "missing, unknown or revoked token", UNAUTHORIZED)
+    try:
+        upload.boundary_of(request.headers.get("content-type", ""))
+    except upload.BadUpload as exc:
+        return _error(400, str(exc))
+    cap = upload.body_cap(server.limits.max_upload_bytes)
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > cap):
+        return _error(413, f"request body over {cap} bytes", {"Connection": "close"})
+    try:
+        submission_id = await run_in_threadpool(store.reserve, server.db, team[0], server.limits)
+    except store.LimitReached as exc:
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return _error(429, str(exc), headers)
+    folder = server.storage / str(submission_id)
+    try:
+        shutil.rmtree(folder, ignore_errors=True)  # left by a crash before its row was dropped
+        folder.mkdir(parents=True)
+        received = await upload.receive(
+            request.stream(),
+            request.headers["content-type"],
+            folder,
+            server.limits.max_upload_bytes,
+        )
+        fields = _check_fields(received.text, server.truth)
+        await run_in_threadpool(
+            store.enqueue,
+            server.db,
+            submission_id,
+            store.Upload(
+                **fields,
+                truth_sha256=server.truth.splits[fields["split"]].sha256,
+                t2v_sha256=received.sha256["t2v"],
+                v2t_sha256=received.sha256["v2t"],
+            ),
+        )
+    except Exception as exc:  # a refused upload gives its slot back (a cancelled one: on restart)
+        await run_in_threadpool(_discard, server, submission_id)
+        refusal = _refusal(exc)
+        if refusal is None:
+            raise
+        return refusal
+    server.workers.wake()
+    url = f"/api/submissions/{submission_id}"
+    return JSONResponse(
+        {"id": submission_id, "status": "queued", "url": url}, 202, headers={"Location": url}
+    )
+
+
+def _refusal(exc: Exception) -> Response | None:
+    """The response for an upload refused by `exc`, or None for an unexpected error."""
+    if isinstance(exc, upload.UploadTooLarge):
+        return _error(413, str(exc), {"Connection": "close"})
+    if isinstance(exc, (upload.BadUpload, BoardError)):
+        return _error(400, str(exc))
+    if isinstance(exc, store.DuplicateSubmission):
+        return _error(409, str(exc))
+    if isinstance(exc, ClientDisconnect):
+        return Response(status_code=400)
+    return None
+
+
+def _check_fields(text: dict[str, str], truth: Truth) -> dict[str, str]:
+    split = text.get("split", "").strip() or truth.default_split
+    if split not in truth.splits:
+        raise upload.BadUpload(
+            f"unknown split {split[:40]!r}; this server scores {sorted(truth.splits)}"
+        )
+    fields = clean_fields(name=text.get("name", ""), description=text.get("description", ""))
+    return {**fields, "dataset": truth.dataset, "split": split}
+
+
+def _discard(server: Server, submission_id: int) -> None:
+    store.discard(server.db, submission_id)
+    shutil.rmtree(server.storage / str(submission_id), ignore_errors=True)
+
+
+async def get_submission(request: Request) -> Response:
+    server: Server = request.app.state.server
+    team = await _team(request)
+    if team is None:
+        return _error(401, "missing, unknown or revoked token", UNAUTHORIZED)
+    found = await run_in_threadpool(store.get, server.db, request.path_params["id"])
+    if found is None or found[0].team_id != team[0]:
+        return _error(404, "no such submission of your team")
+    row, team_name = found
+    body: dict[str, Any] = {
+        "id": row.id,
+        "status": row.status if row.status != "scoring" else "queued",
+        "scoring": row.status == "scoring",
+        "team": team_name,
+        "name": row.name,
+        "description": row.description,
+        "dataset": row.dataset,
+        "split": row.split,
+        "submitted_utc": f"{row.submitted_utc:%Y-%m-%dT%H:%M:%SZ}",
+        "t2v_sha256": row.t2v_sha256,
+        "v2t_sha256": row.v2t_sha256,
+        "truth_sha256": row.truth_sha256,
+    }
+    if row.status == SCORED:
+        body.update(metrics=row.metrics, scorer_version=row.scorer_version, attempts=row.attempts)
+        if row.details is not None:
+            body["details"] = row.details
+    elif row.reason:
+        body["reason"] = row.reason
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+async def get_board(request: Request) -> Response:
+    server: Server = request.app.state.server
+    rows = await run_in_threadpool(
+        store.scored,
+        server.db,
+        request.query_params.get("dataset") or None,
+        request.query_params.get("split") or None,
+    )
+    generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return JSONResponse(to_json(build_tables(rows), generated))
+
+
+async def get_info(request: Request) -> Response:
+    server: Server = request.app.state.server
+    limits = server.limits
+    return JSONResponse(
+        {
+            "dataset": server.truth.dataset,
+            "splits": sorted(server.truth.splits),
+            "public_splits": server.truth.public_splits(),
+            "default_split": server.truth.default_split,
+            "limits": {
+                "per_day": limits.per_day,
+                "total": limits.total,
+                "max_upload_bytes": limits.max_upload_bytes,
+                "max_run_bytes": limits.max_run_bytes,
+            },
+        }
+    )
+
+
+async def board_page(request: Request) -> Response:
+    rows = await run_in_threadpool(store.scored, request.app.state.server.db)
+    return HTMLResponse(pages.board_page(rows))
+
+
+async def submission_page(request: Request) -> Response:
+    server: Server = request.app.state.server
+    found = await run_in_threadpool(store.get, server.db, request.path_params["id"])
+    if found is None or found[0].status != SCORED:
+        return HTMLResponse(pages.NOT_FOUND, 404)
+    record = store.as_record(*found)
+    split = server.truth.splits.get(record.split)
+    return HTMLResponse(pages.submission_page(record, bool(split and split.public)))
+
+
+def create_app(server: Server, run_workers: bool = True) -> Any:
+    """The ASGI app over a migrated database; its lifespan starts and stops the workers."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if run_workers:
+            server.workers.start()
+        try:
+            yield
+        finally:
+            if run_workers:
+                await run_in_threadpool(server.workers.stop)
+
+    app = Starlette(
+        routes=[
+            Route("/", board_page, methods=["GET"]),
+            Route("/submissions/{id:int}", submission_page, methods=["GET"]),
+            Route("/api/info", get_info, methods=["GET"]),
+            Route("/api/board", get_board, methods=["GET"]),
+            Route("/api/submissions", create_submission, methods=["POST"]),
+            Route("/api/submissions/{id:int}", get_submission, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.server = server
+    return SecurityHeaders(app)
+
+
+def prepare(
+    db: Database,
+    truth: Truth,
+    storage: Path,
+    limits: store.Limits,
+    threads: int,
+    discard_uploads: bool = False,
+) -> Server:
+    """Migrate the database, recover from a stopped run, and assemble the `Server`."""
+    db.migrate()
+    storage.mkdir(parents=True, exist_ok=True)
+    for submission_id in store.recover(db):
+        shutil.rmtree(storage / str(submission_id), ignore_errors=True)
+    workers = Workers(db, truth, storage, limits, threads, discard_uploads)
+    return Server(db, truth, storage, limits, workers)

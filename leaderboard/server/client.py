@@ -1,0 +1,133 @@
+"""`mrw-leaderboard submit`'s client: upload a run pair to a server, wait for its score.
+
+The token comes from a file or the `MRW_LEADERBOARD_TOKEN` environment variable, never from
+the command line (which other users of the machine can read in the process list).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from leaderboard.errors import LeaderboardError
+
+TOKEN_ENV = "MRW_LEADERBOARD_TOKEN"
+DONE = ("scored", "failed")
+
+
+def read_token(token_file: str | os.PathLike[str] | None) -> str:
+    """The team token from `token_file`, else from `$MRW_LEADERBOARD_TOKEN`.
+
+    Raises:
+        LeaderboardError: the file cannot be read or is empty, or neither source is given.
+    """
+    if token_file is not None:
+        try:
+            token = Path(token_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LeaderboardError(f"{token_file}: cannot read the token ({exc})") from None
+        if not token:
+            raise LeaderboardError(f"{token_file}: the token file is empty")
+        return token
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise LeaderboardError(f"no token: pass --token-file FILE or set {TOKEN_ENV}")
+    return token
+
+
+def _check(response: Any) -> dict[str, Any]:
+    """The JSON body of a successful response; the server's one-line error otherwise."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if response.status_code >= 400:
+        message = body.get("error") if isinstance(body, dict) else None
+        retry = response.headers.get("retry-after")
+        hint = f" (retry after {retry} s)" if retry else ""
+        raise LeaderboardError(
+            f"server refused ({response.status_code}): {message or response.reason_phrase}{hint}"
+        )
+    return body
+
+
+class Client:
+    """A team's HTTP session with one leaderboard server."""
+
+    def __init__(self, server: str, token: str, timeout_s: float = 600.0) -> None:
+        import httpx
+
+        self._httpx = httpx
+        self.http = httpx.Client(
+            base_url=server.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=httpx.Timeout(timeout_s, connect=10.0),
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return _check(self.http.request(method, url, **kwargs))
+        except self._httpx.HTTPError as exc:
+            raise LeaderboardError(f"cannot talk to {self.http.base_url}: {exc}") from None
+
+    def info(self) -> dict[str, Any]:
+        """The server's dataset, splits and limits."""
+        return self._request("GET", "/api/info")
+
+    def upload(
+        self, t2v: Path, v2t: Path, name: str, description: str = "", split: str | None = None
+    ) -> int:
+        """Upload a run pair (streamed from disk); returns the submission id.
+
+        Raises:
+            LeaderboardError: a file over the server's cap, or the server refused (401 bad
+            token, 409 duplicate, 413 too large, 429 limit reached, 400 malformed).
+        """
+        cap = self.info()["limits"]["max_upload_bytes"]
+        for path in (t2v, v2t):
+            if not path.is_file():
+                raise LeaderboardError(f"{path}: no such file")
+            if path.stat().st_size > cap:
+                raise LeaderboardError(f"{path}: larger than the server's cap of {cap} bytes")
+        data = {"name": name, "description": description}
+        if split:
+            data["split"] = split
+        with t2v.open("rb") as t2v_file, v2t.open("rb") as v2t_file:
+            files = {"t2v": ("t2v.run", t2v_file), "v2t": ("v2t.run", v2t_file)}
+            return int(self._request("POST", "/api/submissions", data=data, files=files)["id"])
+
+    def status(self, submission_id: int) -> dict[str, Any]:
+        return self._request("GET", f"/api/submissions/{int(submission_id)}")
+
+    def wait(
+        self,
+        submission_id: int,
+        timeout_s: float = 3600.0,
+        on_poll: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Poll until the submission is scored or failed; returns its final status document.
+
+        Raises:
+            LeaderboardError: not done within `timeout_s`.
+        """
+        deadline = time.monotonic() + timeout_s
+        delay = 0.2
+        while True:
+            status = self.status(submission_id)
+            if on_poll is not None:
+                on_poll(status)
+            if status["status"] in DONE:
+                return status
+            if time.monotonic() > deadline:
+                raise LeaderboardError(
+                    f"submission #{submission_id} not scored within {timeout_s:.0f} s; "
+                    "it stays queued on the server"
+                )
+            time.sleep(delay)
+            delay = min(2.0, delay * 1.5)

@@ -1,0 +1,86 @@
+"""The server's tables (SQLAlchemy): teams and their submissions.
+
+The schema is created and changed only by the Alembic migrations in `migrations/`; these
+classes must match the latest revision (a test compares them). Times are naive UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Submission.status values, in the order a submission moves through them.
+RECEIVING, QUEUED, SCORING, SCORED, FAILED = "receiving", "queued", "scoring", "scored", "failed"
+NAME_MAX = 200  # column sizes; the accepted lengths are leaderboard.board.TEXT_LIMITS
+
+
+def utcnow() -> dt.datetime:
+    """The current UTC time, naive (as every time column stores it)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Team(Base):
+    """A team allowed to submit; `token_sha256` is the digest of its token's secret."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX), unique=True)
+    token_key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    token_sha256: Mapped[str] = mapped_column(String(64))
+    created_utc: Mapped[dt.datetime]
+    revoked_utc: Mapped[dt.datetime | None]
+
+    submissions: Mapped[list[Submission]] = relationship(back_populates="team")
+
+
+class Submission(Base):
+    """One uploaded run pair and its scoring outcome.
+
+    `dataset`, `split` and the SHA-256s are known once the upload is complete (status
+    `queued`); identical files against the same truth are refused by the unique constraint.
+    `attempts` counts how often a worker claimed it (1 for a submission scored once).
+    """
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        UniqueConstraint("truth_sha256", "t2v_sha256", "v2t_sha256", name="uq_submission_files"),
+        Index("ix_submissions_team_time", "team_id", "submitted_utc"),
+        Index("ix_submissions_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    name: Mapped[str] = mapped_column(String(NAME_MAX), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    dataset: Mapped[str | None] = mapped_column(String(100))
+    split: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    submitted_utc: Mapped[dt.datetime]
+    scored_utc: Mapped[dt.datetime | None]
+    t2v_sha256: Mapped[str | None] = mapped_column(String(64))
+    v2t_sha256: Mapped[str | None] = mapped_column(String(64))
+    truth_sha256: Mapped[str | None] = mapped_column(String(64))
+    metrics_json: Mapped[str | None] = mapped_column(Text)
+    details_json: Mapped[str | None] = mapped_column(Text)
+    scorer_version: Mapped[str | None] = mapped_column(String(50))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    team: Mapped[Team] = relationship(back_populates="submissions")
+
+    @property
+    def metrics(self) -> dict[str, Any] | None:
+        return None if self.metrics_json is None else json.loads(self.metrics_json)
+
+    @property
+    def details(self) -> dict[str, Any] | None:
+        return None if self.details_json is None else json.loads(self.details_json)

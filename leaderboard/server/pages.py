@@ -1,0 +1,71 @@
+"""HTML of the server: the live board (the `render` page, from the database) and one page per
+scored submission. Every value from a team (names, descriptions) goes through `html.escape`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from typing import Any
+
+from leaderboard.board import Submission
+from leaderboard.render import build_tables, display, page, to_html
+from mrw.untrusted import strip_control
+
+NOT_FOUND = "<!doctype html><title>Not found</title><p>No such scored submission.</p>"
+METRIC_KEYS = ("R@1", "R@5", "R@10", "MedR", "MeanR", "nMR", "queries", "missing_queries")
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def submission_url(submission: Submission) -> str:
+    return f"/submissions/{int(submission.id)}"
+
+
+def board_page(submissions: list[Submission]) -> str:
+    """The board as `mrw-leaderboard render` draws it, each method linked to its page."""
+    return to_html(build_tables(submissions), _now(), link=submission_url)
+
+
+def _metrics_table(metrics: dict[str, Any]) -> str:
+    head = "".join(f'<th class="num">{html.escape(k)}</th>' for k in METRIC_KEYS)
+    rows = []
+    for direction in ("t2v", "v2t"):
+        cells = "".join(
+            f'<td class="num">{html.escape(display(metrics[direction].get(k)))}</td>'
+            for k in METRIC_KEYS
+        )
+        rows.append(f"<tr><td>{direction}</td>{cells}</tr>")
+    return (
+        f'<table class="board"><thead><tr><th>direction</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+        f'<p class="empty">rsum: {html.escape(display(metrics["rsum"]))}</p>'
+    )
+
+
+def _escape(text: str) -> str:
+    return html.escape(strip_control(text))
+
+
+def submission_page(submission: Submission, public_split: bool) -> str:
+    """One scored submission: who, when, which files (SHA-256), its metrics."""
+    e = _escape
+    facts = [
+        ("Team", submission.team),
+        ("Dataset / split", f"{submission.dataset} / {submission.split}"),
+        ("Submitted", submission.submitted_utc),
+        ("Description", submission.description or "—"),
+        ("t2v SHA-256", submission.t2v_sha256),
+        ("v2t SHA-256", submission.v2t_sha256),
+        ("Scorer version", submission.scorer_version),
+        ("Split", "public: per-query ranks in the API" if public_split else "hidden: metrics only"),
+    ]
+    rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts)
+    body = (
+        f"<section><h2>#{int(submission.id)} {e(submission.name)}</h2>"
+        f'<table class="facts">{rows}</table>'
+        f"{_metrics_table(submission.metrics)}"
+        '<p class="empty"><a href="/">back to the board</a></p></section>'
+    )
+    return page(body, _now())

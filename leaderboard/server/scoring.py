@@ -1,0 +1,71 @@
+"""Score one stored submission with the scorer of `mrw-leaderboard score` (no copy of it).
+
+Public splits also get per-query details (the rank of each query's first relevant document);
+hidden splits get the metrics only. Failure reasons are the scorer's one-line messages, with
+server paths (the upload folder, the truth folder) replaced by neutral names.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from leaderboard.errors import FileLineError, LeaderboardError
+from leaderboard.metrics import NOT_FOUND, combine
+from leaderboard.parse import parse_run
+from leaderboard.score import DIRECTIONS, first_relevant_ranks, ranking_metrics
+from leaderboard.server.truth import Split
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """`metrics` (the scorer's `--json` document) and `details`, or `reason` on failure."""
+
+    metrics: dict[str, Any] | None = None
+    details: dict[str, Any] | None = None
+    reason: str | None = None
+
+
+def _reason(direction: str, error: LeaderboardError, split: Split) -> str:
+    if isinstance(error, FileLineError):
+        where = f"line {error.line}: " if error.line > 0 else ""
+        text = f"{direction}: {where}{error.reason}"
+    else:
+        text = f"{direction}: {error}"
+    for qrels in split.qrels.values():
+        text = text.replace(qrels.path, "the ground truth")
+    return text
+
+
+def score_stored(folder: str | os.PathLike[str], split: Split, max_bytes: int) -> Outcome:
+    """Validate and score `folder/t2v.run` and `folder/v2t.run` against `split`.
+
+    Args:
+        folder: the submission's storage folder (named by the server, never by a request).
+        split: the ground truth to score against.
+        max_bytes: uncompressed size limit per file, checked while decompressing.
+
+    Returns:
+        An `Outcome`: metrics (+ details for a public split), or the one-line failure reason.
+    """
+    results, details = {}, {}
+    for direction in DIRECTIONS:
+        qrels = split.qrels[direction]
+        try:
+            run = parse_run(Path(folder) / f"{direction}.run", qrels, max_bytes)
+        except LeaderboardError as error:
+            return Outcome(reason=_reason(direction, error, split))
+        ranking = first_relevant_ranks(run, qrels)
+        del run
+        results[direction] = ranking_metrics(ranking, qrels)
+        if split.public:
+            ids = [qrels.query_ids[i] for i in qrels.scored_queries]
+            details[direction] = {
+                "first_relevant_rank": {
+                    qid: (None if int(rank) == NOT_FOUND else int(rank))
+                    for qid, rank in zip(ids, ranking.ranks, strict=True)
+                }
+            }
+    return Outcome(metrics=combine(results["t2v"], results["v2t"]), details=details or None)

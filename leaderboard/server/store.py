@@ -1,0 +1,231 @@
+"""Submissions in the database: reserve a slot (limits), queue, claim for scoring, record.
+
+Every state change is one short write transaction (`Database.write`). A slot is reserved
+before the upload is read, so concurrent uploads of one team cannot together exceed its
+limits; a failed or refused upload gives the slot back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+
+from leaderboard import board
+from leaderboard.errors import LeaderboardError
+from leaderboard.server.db import Database
+from leaderboard.server.models import (
+    FAILED,
+    QUEUED,
+    RECEIVING,
+    SCORED,
+    SCORING,
+    Submission,
+    Team,
+    utcnow,
+)
+from leaderboard.server.scoring import Outcome
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-team submission limits and size caps (bytes)."""
+
+    per_day: int = 5
+    total: int = 100
+    max_upload_bytes: int = 512 << 20  # per run file, as uploaded (compressed or not)
+    max_run_bytes: int = 2 << 30  # per run file, uncompressed (the scorer's --max-bytes)
+
+
+class LimitReached(LeaderboardError):
+    """A team has used its daily or total submissions; retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DuplicateSubmission(LeaderboardError):
+    """Identical files were already submitted against the same truth."""
+
+
+def _start_of_day(now: dt.datetime) -> dt.datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def reserve(db: Database, team_id: int, limits: Limits) -> int:
+    """Insert a `receiving` submission for the team; returns its id.
+
+    Every submission counts (failed ones too: each costs a scoring run); the day is the UTC
+    calendar day.
+
+    Raises:
+        LimitReached: the team reached `limits.per_day` today or `limits.total` overall.
+    """
+    now = utcnow()
+    with db.write() as session:
+        # Row lock on PostgreSQL (serialises one team's reservations); SQLite has one writer.
+        session.execute(select(Team.id).where(Team.id == team_id).with_for_update())
+        counts = select(func.count()).select_from(Submission).where(Submission.team_id == team_id)
+        total = session.scalar(counts)
+        today = session.scalar(counts.where(Submission.submitted_utc >= _start_of_day(now)))
+        if total >= limits.total:
+            raise LimitReached(f"total limit of {limits.total} submissions reached", None)
+        if today >= limits.per_day:
+            tomorrow = _start_of_day(now) + dt.timedelta(days=1)
+            raise LimitReached(
+                f"daily limit of {limits.per_day} submissions reached (UTC day)",
+                max(1, int((tomorrow - now).total_seconds())),
+            )
+        row = Submission(team_id=team_id, status=RECEIVING, submitted_utc=now, attempts=0)
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def discard(db: Database, submission_id: int) -> None:
+    """Delete a submission whose upload was refused or broke off (its slot is given back)."""
+    with db.write() as session:
+        session.execute(delete(Submission).where(Submission.id == submission_id))
+
+
+@dataclass(frozen=True)
+class Upload:
+    """What is known about a complete upload."""
+
+    name: str
+    description: str
+    dataset: str
+    split: str
+    truth_sha256: str
+    t2v_sha256: str
+    v2t_sha256: str
+
+
+def enqueue(db: Database, submission_id: int, upload: Upload) -> None:
+    """Fill in a complete upload and queue it for scoring.
+
+    Raises:
+        DuplicateSubmission: identical files were already submitted against the same truth.
+    """
+    same_files = (
+        (Submission.truth_sha256 == upload.truth_sha256)
+        & (Submission.t2v_sha256 == upload.t2v_sha256)
+        & (Submission.v2t_sha256 == upload.v2t_sha256)
+    )
+    try:
+        with db.write() as session:
+            earlier = session.execute(
+                select(Submission.id, Submission.submitted_utc).where(same_files)
+            ).first()
+            if earlier is not None:
+                raise DuplicateSubmission(
+                    f"identical files were already submitted as #{earlier.id} "
+                    f"on {earlier.submitted_utc:%Y-%m-%d}"
+                )
+            session.execute(
+                update(Submission)
+                .where(Submission.id == submission_id)
+                .values(status=QUEUED, **vars(upload))
+            )
+    except IntegrityError:  # another process queued the same files in between
+        raise DuplicateSubmission("identical files were already submitted") from None
+
+
+def claim_next(db: Database) -> tuple[int, str] | None:
+    """Mark the oldest queued submission of a team with none being scored as `scoring`.
+
+    Returns:
+        (submission id, split name), or None when nothing can be claimed now.
+    """
+    busy = aliased(Submission)
+    team_busy = exists().where((busy.team_id == Submission.team_id) & (busy.status == SCORING))
+    with db.write() as session:
+        candidate = session.execute(
+            select(Submission.id, Submission.split)
+            .where((Submission.status == QUEUED) & ~team_busy)
+            .order_by(Submission.id)
+            .limit(1)
+        ).first()
+        if candidate is None:
+            return None
+        claimed = session.execute(
+            update(Submission)
+            .where((Submission.id == candidate.id) & (Submission.status == QUEUED))
+            .values(status=SCORING, attempts=Submission.attempts + 1)
+        )
+        return (candidate.id, candidate.split) if claimed.rowcount == 1 else None
+
+
+def record(db: Database, submission_id: int, outcome: Outcome, scorer_version: str) -> None:
+    """Store a scoring outcome: `scored` with metrics (and details), or `failed` with a reason."""
+    values = {"scored_utc": utcnow(), "scorer_version": scorer_version}
+    if outcome.metrics is None:
+        values.update(status=FAILED, reason=outcome.reason)
+    else:
+        values.update(
+            status=SCORED,
+            metrics_json=json.dumps(outcome.metrics, sort_keys=True),
+            details_json=None if outcome.details is None else json.dumps(outcome.details),
+        )
+    with db.write() as session:
+        session.execute(update(Submission).where(Submission.id == submission_id).values(**values))
+
+
+def recover(db: Database) -> list[int]:
+    """After a restart: re-queue submissions a stopped worker was scoring, and drop uploads that
+    never completed. Returns the ids of the dropped ones (their files are to be deleted)."""
+    with db.write() as session:
+        session.execute(
+            update(Submission).where(Submission.status == SCORING).values(status=QUEUED)
+        )
+        broken = list(session.scalars(select(Submission.id).where(Submission.status == RECEIVING)))
+        session.execute(delete(Submission).where(Submission.id.in_(broken)))
+    return broken
+
+
+def get(db: Database, submission_id: int) -> tuple[Submission, str] | None:
+    """A submission and its team's name, or None (also for uploads still being received)."""
+    with db.read() as session:
+        row = session.execute(
+            select(Submission, Team.name)
+            .join(Team)
+            .where((Submission.id == submission_id) & (Submission.status != RECEIVING))
+        ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def scored(
+    db: Database, dataset: str | None = None, split: str | None = None
+) -> list[board.Submission]:
+    """Scored submissions as the renderer's records (oldest first), optionally filtered."""
+    query = select(Submission, Team.name).join(Team).where(Submission.status == SCORED)
+    if dataset:
+        query = query.where(Submission.dataset == dataset)
+    if split:
+        query = query.where(Submission.split == split)
+    with db.read() as session:
+        rows = session.execute(query.order_by(Submission.id)).all()
+    return [as_record(row, team) for row, team in rows]
+
+
+def as_record(row: Submission, team: str) -> board.Submission:
+    """A database row as the renderer's record (`leaderboard.board.Submission`)."""
+    return board.Submission(
+        id=row.id,
+        name=row.name,
+        team=team,
+        description=row.description,
+        dataset=row.dataset or "",
+        split=row.split or "",
+        submitted_utc=f"{row.submitted_utc:%Y-%m-%dT%H:%M:%SZ}",
+        t2v_sha256=row.t2v_sha256 or "",
+        v2t_sha256=row.v2t_sha256 or "",
+        truth_sha256=row.truth_sha256 or "",
+        metrics=row.metrics or {},
+        scorer_version=row.scorer_version or "",
+    )

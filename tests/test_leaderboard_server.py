@@ -1,0 +1,326 @@
+"""The hosted leaderboard end to end: a real `mrw-leaderboard serve` (uvicorn subprocess) on
+loopback, driven over HTTP and by `mrw-leaderboard submit`."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("starlette", reason="the server extra is not installed")
+
+from fakes.leaderboard_server import LiveServer, live_server, make_runs, make_truth
+
+from leaderboard.parse import parse_run
+from leaderboard.score import first_relevant_ranks, load_truth, score_submission
+
+pytestmark = pytest.mark.slow
+
+MAX_UPLOAD = 2 << 20  # per file, as sent
+MAX_RUN = 1 << 20  # per file, uncompressed (the scorer's --max-bytes)
+PER_DAY = 3
+
+
+@pytest.fixture(scope="module")
+def truth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_truth(tmp_path_factory.mktemp("truth") / "toyset" / "qrels")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, truth: Path):
+    folder = tmp_path_factory.mktemp("server")
+    limits = ("--per-day", str(PER_DAY), "--total", "50", "--max-upload-bytes", str(MAX_UPLOAD))
+    with live_server(folder, truth, *limits, "--max-bytes", str(MAX_RUN)) as live:
+        yield live
+
+
+@pytest.fixture
+def team(server: LiveServer, request: pytest.FixtureRequest) -> str:
+    """A fresh team (so per-team limits start at zero) named after the test; its token."""
+    return server.add_team(request.node.name[:60])
+
+
+def _accepted(response) -> int:
+    assert response.status_code == 202, response.text
+    assert response.headers["location"] == f"/api/submissions/{response.json()['id']}"
+    return int(response.json()["id"])
+
+
+def test_valid_submission_is_scored_like_the_score_command(
+    server: LiveServer, team: str, truth: Path, tmp_path: Path
+) -> None:
+    t2v, v2t = make_runs(tmp_path, truth / "test", seed=1)
+    submission_id = _accepted(server.post(team, t2v, v2t, name="PVSE", description="K=4"))
+    status = server.wait(team, submission_id)
+    assert status["status"] == "scored", status
+    local = server.cli("score", "--truth", str(truth / "test"), str(t2v), str(v2t), "--json")
+    assert status["metrics"] == json.loads(local.stdout)
+    assert status["metrics"] == json.loads(json.dumps(score_submission(truth / "test", t2v, v2t)))
+    assert status["split"] == "test" and status["dataset"] == "toyset"
+    assert "details" not in status  # hidden split: metrics only
+    assert status["attempts"] == 1
+    with server.client() as http:
+        (board,) = http.get("/api/board", params={"split": "test"}).json()["boards"]
+        validation = http.get("/api/board", params={"split": "validation"}).json()["boards"]
+    assert board["dataset"] == "toyset" and board["split"] == "test"
+    (row,) = [r for r in board["submissions"] if r["id"] == submission_id]
+    assert (
+        row["name"] == "PVSE"
+        and row["description"] == "K=4"
+        and row["metrics"] == status["metrics"]
+    )
+    assert all(r["id"] != submission_id for b in validation for r in b["submissions"])
+
+
+def test_public_split_gets_per_query_ranks(
+    server: LiveServer, team: str, truth: Path, tmp_path: Path
+) -> None:
+    t2v, v2t = make_runs(tmp_path, truth / "validation", seed=2)
+    submission_id = _accepted(server.post(team, t2v, v2t, split="validation"))
+    status = server.wait(team, submission_id)
+    assert status["status"] == "scored" and status["split"] == "validation"
+    qrels = load_truth(truth / "validation")
+    for direction, path in (("t2v", t2v), ("v2t", v2t)):
+        ranks = first_relevant_ranks(parse_run(path, qrels[direction]), qrels[direction]).ranks
+        got = status["details"][direction]["first_relevant_rank"]
+        assert list(got.values()) == ranks.tolist()
+        assert list(got) == [qrels[direction].query_ids[i] for i in qrels[direction].scored_queries]
+
+
+def test_tokens_bad_missing_revoked_get_401(
+    server: LiveServer, team: str, truth: Path, tmp_path: Path
+) -> None:
+    t2v, v2t = make_runs(tmp_path, truth / "test", seed=3)
+    key_id = team.split("_")[1]
+    for token in (None, "nonsense", f"mrwlb_{key_id}_wrongsecret", team + "x"):
+        response = server.post(token, t2v, v2t)
+        assert response.status_code == 401, token
+        assert response.headers["www-authenticate"].startswith("Bearer")
+    name = server.cli("team", "list", "--board", str(server.board)).stdout
+    assert team not in name and team not in server.board.read_bytes().decode("latin-1")
+    own = _accepted(server.post(team, t2v, v2t))
+    team_name = server.client(team).get(f"/api/submissions/{own}").json()["team"]
+    other = server.add_team("someone-else")
+    assert server.client(other).get(f"/api/submissions/{own}").status_code == 404
+    assert server.cli("team", "revoke", "--board", str(server.board), team_name).returncode == 0
+    t2v, v2t = make_runs(tmp_path, truth / "test", seed=4)
+    assert server.post(team, t2v, v2t).status_code == 401
+    assert server.client(team).get(f"/api/submissions/{own}").status_code == 401
+
+
+def test_daily_limit_gives_429(server: LiveServer, team: str, truth: Path, tmp_path: Path) -> None:
+    for seed in range(PER_DAY):
+        _accepted(server.post(team, *make_runs(tmp_path, truth / "test", seed=100 + seed)))
+    response = server.post(team, *make_runs(tmp_path, truth / "test", seed=199))
+    assert response.status_code == 429
+    assert "daily limit of 3" in response.json()["error"]
+    assert 0 < int(response.headers["retry-after"]) <= 86400
+
+
+def test_oversized_upload_gives_413_and_returns_the_slot(
+    server: LiveServer, team: str, truth: Path, tmp_path: Path
+) -> None:
+    _, v2t = make_runs(tmp_path, truth / "test", seed=5)
+    uploads = server.folder / "board.db.uploads"
+    folders = set(uploads.iterdir())
+    big = tmp_path / "big.run"
+    big.write_bytes(b"x" * (MAX_UPLOAD + 1))
+    response = server.post(team, big, v2t)  # Content-Length known: refused before reading
+    assert response.status_code == 413
+
+    def chunks():
+        boundary = b"b0undary"
+        yield (
+            b"--"
+            + boundary
+            + b'\r\nContent-Disposition: form-data; name="t2v"; filename="a"\r\n\r\n'
+        )
+        for _ in range(MAX_UPLOAD // 4096 + 2):
+            yield b"y" * 4096
+        yield b"\r\n--" + boundary + b"--\r\n"
+
+    with server.client(team) as http:  # chunked, no Content-Length: refused while reading
+        response = http.post(
+            "/api/submissions",
+            content=chunks(),
+            headers={"Content-Type": "multipart/form-data; boundary=b0undary"},
+        )
+    assert response.status_code == 413 and "t2v file exceeds" in response.json()["error"]
+    assert set(uploads.iterdir()) == folders  # what was received of it is gone
+    for _ in range(PER_DAY):  # the refused uploads did not use up the day's submissions
+        _accepted(server.post(team, *make_runs(tmp_path, truth / "test", seed=_ + 500)))
+
+
+def _gzip_bomb(path: Path, truth: Path, uncompressed: int) -> None:
+    """Valid run lines, repeated: one gzip member of 1 MiB written `uncompressed >> 20` times
+    (a 400:1 ratio; the upload cap bounds what is sent, only the scorer's limit what it means)."""
+    line = b"test-s0_0 Q0 test-v0 1 0.5 t\n"
+    member = gzip.compress(line * ((1 << 20) // len(line)), 9)
+    with path.open("wb") as out:
+        for _ in range(uncompressed >> 20):
+            out.write(member)
+
+
+def test_gzip_bomb_is_refused_with_bounded_memory(
+    server: LiveServer, team: str, truth: Path, tmp_path: Path
+) -> None:
+    bomb = tmp_path / "bomb.run.gz"
+    _gzip_bomb(bomb, truth, 512 << 20)  # 512 MiB once decompressed, 1.3 MiB sent
+    assert bomb.stat().st_size < MAX_UPLOAD
+    _, v2t = make_runs(tmp_path, truth / "test", seed=6)
+    before = server.peak_rss_bytes()
+    submission_id = _accepted(server.post(team, bomb, v2t))
+    status = server.wait(team, submission_id)
+    assert status["status"] == "failed"
+    assert status["reason"] == f"t2v: line 1: file exceeds the size limit of {MAX_RUN} bytes"
+    assert server.peak_rss_bytes() - before < 64 << 20
+
+
+def test_malformed_file_fails_with_its_line_number(
+    server: LiveServer, team: str, truth: Path, tmp_path: Path
+) -> None:
+    t2v, v2t = make_runs(tmp_path, truth / "test", seed=7, gzip=False)
+    lines = v2t.read_text().splitlines(keepends=True)
+    lines[4] = lines[4].replace(lines[4].split()[4], "oops")
+    v2t.write_text("".join(lines))
+    status = server.wait(team, _accepted(server.post(team, t2v, v2t)))
+    assert status["status"] == "failed"
+    assert status["reason"] == "v2t: line 5: score 'oops' is not a number"
+    unknown = tmp_path / "unknown.run"
+    unknown.write_text("nobody Q0 test-v0 1 0.5 t\n")
+    status = server.wait(team, _accepted(server.post(team, unknown, v2t)))
+    assert status["reason"] == "t2v: line 1: unknown query id 'nobody' (not in the ground truth)"
+    assert str(truth) not in json.dumps(status)
+
+
+def test_duplicate_files_are_refused(
+    server: LiveServer, team: str, truth: Path, tmp_path: Path
+) -> None:
+    t2v, v2t = make_runs(tmp_path, truth / "test", seed=8)
+    first = _accepted(server.post(team, t2v, v2t, name="one"))
+    again = server.post(team, t2v, v2t, name="renamed")
+    assert again.status_code == 409
+    assert f"already submitted as #{first}" in again.json()["error"]
+    other_team = server.add_team("duplicate-copier")
+    assert server.post(other_team, t2v, v2t).status_code == 409
+    # The same files against another split's truth are a different submission (and invalid).
+    assert server.post(team, t2v, v2t, split="validation").status_code == 202
+
+
+def test_two_teams_submitting_concurrently_lose_nothing(
+    server: LiveServer, truth: Path, tmp_path: Path
+) -> None:
+    tokens = [server.add_team(f"concurrent-{i}") for i in range(2)]
+    runs = {
+        token: [make_runs(tmp_path, truth / "test", seed=1000 + 10 * i + k) for k in range(PER_DAY)]
+        for i, token in enumerate(tokens)
+    }
+    ids: dict[str, list[int]] = {token: [] for token in tokens}
+    errors: list[BaseException] = []
+
+    def submit_all(token: str) -> None:
+        try:
+            for t2v, v2t in runs[token]:
+                ids[token].append(_accepted(server.post(token, t2v, v2t)))
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit_all, args=(t,)) for t in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    for token in tokens:
+        assert len(set(ids[token])) == PER_DAY
+        for submission_id, (t2v, v2t) in zip(ids[token], runs[token], strict=True):
+            status = server.wait(token, submission_id)
+            assert status["status"] == "scored" and status["attempts"] == 1
+            assert status["metrics"] == json.loads(
+                json.dumps(score_submission(truth / "test", t2v, v2t))
+            )
+
+
+def test_submit_command_waits_and_prints_the_score(
+    server: LiveServer, truth: Path, tmp_path: Path
+) -> None:
+    token = server.add_team("cli-team")
+    token_file = tmp_path / "token"
+    token_file.write_text(token + "\n")
+    t2v, v2t = make_runs(tmp_path, truth / "test", seed=9)
+    argv = ["submit", "--server", server.url, "--name", "cli run", str(t2v), str(v2t)]
+    done = server.cli(*argv[:5], "--token-file", str(token_file), "--json", *argv[5:])
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)
+    assert status["status"] == "scored" and status["name"] == "cli run"
+    assert status["metrics"] == json.loads(json.dumps(score_submission(truth / "test", t2v, v2t)))
+
+    t2v, v2t = make_runs(tmp_path, truth / "test", seed=10)
+    argv = [*argv[:5], str(t2v), str(v2t)]
+    done = server.cli(*argv, env={"MRW_LEADERBOARD_TOKEN": token})
+    assert done.returncode == 0 and "rsum" in done.stdout, done.stderr
+    submission_id = int(done.stderr.split("submitted #")[1].split(";")[0])
+    done = server.cli(*argv, env={"MRW_LEADERBOARD_TOKEN": token})  # the same files again
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert (
+        f"server refused (409): identical files were already submitted as #{submission_id}"
+        in done.stderr
+    )
+    done = server.cli(*argv[:5], "--token", token, str(t2v), str(v2t))
+    assert done.returncode == 2 and "unrecognized arguments: --token" in done.stderr
+    done = server.cli(*argv, env={"MRW_LEADERBOARD_TOKEN": ""})
+    assert done.returncode == 2 and "no token" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_closed_to_other_origins_and_to_the_file_system(
+    server: LiveServer, team: str, truth: Path, tmp_path: Path
+) -> None:
+    qrels = (truth / "test" / "t2v.qrels").read_text()
+    with server.client() as http:
+        response = http.get("/api/board", headers={"Origin": "https://evil.example"})
+        assert response.status_code == 200
+        assert "access-control-allow-origin" not in response.headers
+        preflight = http.options(
+            "/api/submissions",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        )
+        assert "access-control-allow-origin" not in preflight.headers
+        assert preflight.status_code == 405
+        page = http.get("/")
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        for path in (
+            "/test/t2v.qrels", "/toyset/qrels/test/t2v.qrels", "/../qrels/test/t2v.qrels",
+            "/%2e%2e/%2e%2e/qrels/test/t2v.qrels", "/submissions/1/../../board.db",
+            "/api/submissions/..%2F..%2Fboard.db", "/static/t2v.qrels", "/uploads/1/t2v.run",
+        ):  # fmt: skip
+            response = http.get(path)
+            assert response.status_code == 404, path
+            assert qrels[:30] not in response.text
+
+
+def test_malformed_requests_get_400_and_keep_no_slot(
+    server: LiveServer, team: str, truth: Path, tmp_path: Path
+) -> None:
+    t2v, v2t = make_runs(tmp_path, truth / "test", seed=11)
+    a, b = ("t2v", t2v.read_bytes()), ("v2t", v2t.read_bytes())
+    with server.client(team) as http:
+        cases = {
+            "not multipart": http.post("/api/submissions", json={"t2v": "x"}),
+            "one file": http.post("/api/submissions", data={"name": "m"}, files={"t2v": a}),
+            "unknown field": http.post(
+                "/api/submissions", data={"name": "m", "path": "../../etc/passwd"}, files={"t2v": a}
+            ),
+            "no name": http.post("/api/submissions", files={"t2v": a, "v2t": b}),
+        }
+    assert {name: r.status_code for name, r in cases.items()} == dict.fromkeys(cases, 400)
+    assert "missing or empty run file(s): v2t" in cases["one file"].json()["error"]
+    assert "unexpected form field 'path'" in cases["unknown field"].json()["error"]
+    assert cases["no name"].json()["error"] == "--name and --team must not be empty"
+    unknown_split = server.post(team, t2v, v2t, split="../test")
+    assert unknown_split.status_code == 400 and "unknown split" in unknown_split.json()["error"]
+    for seed in range(PER_DAY):  # none of the refused requests used a submission
+        _accepted(server.post(team, *make_runs(tmp_path, truth / "test", seed=600 + seed)))

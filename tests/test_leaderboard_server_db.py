@@ -1,0 +1,155 @@
+"""The server's storage layer on SQLite (in process): migrations, tokens, limits, the claim
+rule, recovery, and the `team` command; then the same on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("sqlalchemy", reason="the server extra is not installed")
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select, update
+
+from leaderboard.cli import main
+from leaderboard.errors import BoardError
+from leaderboard.server import store, teams, tokens
+from leaderboard.server.db import Database, database_url
+from leaderboard.server.models import QUEUED, RECEIVING, SCORING, Base, Submission
+
+
+@pytest.fixture
+def db(tmp_path: Path):
+    database = Database(database_url(tmp_path / "board.db", None))
+    database.migrate()
+    yield database
+    database.close()
+
+
+def _upload(i: int, split: str = "test") -> store.Upload:
+    return store.Upload(
+        name=f"m{i}", description="", dataset="toy", split=split, truth_sha256="truth",
+        t2v_sha256=f"t2v{i}", v2t_sha256=f"v2t{i}",
+    )  # fmt: skip
+
+
+def test_migrations_build_exactly_the_models_schema(db: Database, tmp_path: Path) -> None:
+    with db.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    with sqlite3.connect(tmp_path / "board.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
+    db.migrate()  # idempotent on an up-to-date database
+
+
+def test_an_add_board_is_not_taken_for_a_server_database(tmp_path: Path) -> None:
+    from leaderboard.board import add_submission
+
+    add_submission(
+        tmp_path / "add.db", name="m", team="t", dataset="d", split="s", metrics={},
+        t2v_sha256="a", v2t_sha256="b", truth_sha256="c",
+    )  # fmt: skip
+    with pytest.raises(BoardError, match="a board written by 'mrw-leaderboard add'"):
+        Database(database_url(tmp_path / "add.db", None)).migrate()
+
+
+def test_only_a_digest_of_the_token_is_stored_and_compared_in_constant_time(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = teams.add_team(db, "alpha")
+    _, key_id, secret = token.split("_")
+    raw = b"".join(path.read_bytes() for path in tmp_path.glob("board.db*"))
+    assert secret.encode() not in raw and tokens.digest(secret).encode() in raw
+    compared = []
+    constant_time = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return constant_time(a, b)
+
+    monkeypatch.setattr(tokens.hmac, "compare_digest", spy)
+    assert teams.authenticate(db, token) == (1, "alpha")
+    assert teams.authenticate(db, f"mrwlb_{key_id}_{secret[:-1]}x") is None
+    assert teams.authenticate(db, f"mrwlb_000000000000_{secret}") is None  # unknown key id
+    assert len(compared) == 3  # every attempt went through the constant-time comparison
+    with pytest.raises(BoardError, match="already exists"):
+        teams.add_team(db, "alpha")
+    teams.revoke_team(db, "alpha")
+    assert teams.authenticate(db, token) is None
+    with pytest.raises(BoardError, match="already revoked"):
+        teams.revoke_team(db, "alpha")
+
+
+def test_daily_and_total_limits(db: Database) -> None:
+    teams.add_team(db, "alpha")
+    limits = store.Limits(per_day=2, total=3)
+    for _ in range(2):
+        store.reserve(db, 1, limits)
+    with pytest.raises(store.LimitReached, match="daily limit of 2") as refused:
+        store.reserve(db, 1, limits)
+    assert 0 < refused.value.retry_after <= 86400
+    yesterday = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(days=1)
+    with db.write() as session:  # move both to yesterday: today is free again
+        session.execute(update(Submission).values(submitted_utc=yesterday))
+    store.reserve(db, 1, limits)
+    with pytest.raises(store.LimitReached, match="total limit of 3") as refused:
+        store.reserve(db, 1, limits)
+    assert refused.value.retry_after is None
+    teams.add_team(db, "beta")  # limits are per team
+    store.reserve(db, 2, limits)
+
+
+def test_claims_one_submission_per_team_at_a_time_in_order(db: Database) -> None:
+    for name in ("alpha", "beta"):
+        teams.add_team(db, name)
+    limits = store.Limits()
+    ids = {}
+    for i, team in enumerate((1, 1, 2, 1)):
+        ids[i] = store.reserve(db, team, limits)
+        store.enqueue(db, ids[i], _upload(i))
+    assert store.claim_next(db) == (ids[0], "test")
+    assert store.claim_next(db) == (ids[2], "test")  # alpha is busy: beta's goes next
+    assert store.claim_next(db) is None
+    store.record(db, ids[0], store.Outcome(metrics={"rsum": 1.0}), "v")
+    assert store.claim_next(db) == (ids[1], "test")
+    with pytest.raises(store.DuplicateSubmission, match=f"as #{ids[0]}"):
+        store.enqueue(db, store.reserve(db, 2, limits), _upload(0))
+
+
+def test_restart_requeues_scoring_and_drops_broken_uploads(db: Database) -> None:
+    teams.add_team(db, "alpha")
+    limits = store.Limits()
+    scoring, broken = store.reserve(db, 1, limits), store.reserve(db, 1, limits)
+    store.enqueue(db, scoring, _upload(0))
+    assert store.claim_next(db) == (scoring, "test")
+    assert store.recover(db) == [broken]
+    with db.read() as session:
+        rows = dict(session.execute(select(Submission.id, Submission.status)).all())
+    assert rows == {scoring: QUEUED}
+    assert store.claim_next(db) == (scoring, "test")
+    with db.read() as session:
+        assert session.get(Submission, scoring).attempts == 2
+    assert SCORING != RECEIVING
+
+
+def test_team_command_prints_the_token_once(tmp_path: Path, capsys) -> None:
+    board = tmp_path / "board.db"
+    assert main(["team", "add", "--board", str(board), "USC <b>"]) == 0
+    out, err = capsys.readouterr()
+    token = out.strip()
+    assert tokens.split_token(token) is not None and "shown only now" in err
+    assert main(["team", "list", "--board", str(board)]) == 0
+    listed = capsys.readouterr().out
+    assert listed.startswith("USC <b>\t") and "active" in listed and token not in listed
+    assert main(["team", "add", "--board", str(board), "USC <b>"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["team", "revoke", "--board", str(board), "nobody"]) == 2
+    assert main(["team", "revoke", "--board", str(board), "USC <b>"]) == 0
+    assert "revoked" in capsys.readouterr().out
+    assert main(["team", "add", "--db", "not a url", "x"]) == 2
+    assert "--db is not a database URL" in capsys.readouterr().err
