@@ -5,8 +5,8 @@ A residual text CNN path and a visual path map into one space. Stage I trains wi
 instance loss only: every training pair is its own class, and one classifier, shared by both
 paths, must recognise the pair from either its video or its sentence (cross-entropy on each).
 Sharing the classifier is what pulls the two paths into the same space. Stage II adds the
-bidirectional ranking loss on cosine similarity (hardest negative in the batch by default). The stage
-follows the epoch number given to `on_epoch_start`; retrieval uses cosine similarity.
+bidirectional ranking loss on cosine similarity (hardest negative in the batch by default).
+The stage follows the epoch number given to `on_epoch_start`; retrieval uses cosine similarity.
 """
 
 from __future__ import annotations
@@ -80,7 +80,10 @@ class TextCNN(nn.Module):
 @register_method
 class DualPath(Method):
     name = "dual_path"
-    paper = 'Zheng et al., "Dual-Path Convolutional Image-Text Embeddings with Instance Loss", TOMM 2020'
+    paper = (
+        'Zheng et al., "Dual-Path Convolutional Image-Text Embeddings with Instance Loss", '
+        "TOMM 2020"
+    )
     config_class = DualPathConfig
 
     def __init__(self, config: DualPathConfig, context: MethodContext) -> None:

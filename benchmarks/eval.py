@@ -136,8 +136,8 @@ def main() -> None:
     )
     print(f"gallery: {args.videos} videos x {args.videos} sentences, K={args.k}, D={args.dim}")
     print(
-        f"metrics identical: rsum {fast_metrics['rsum']:.2f}, t2v R@1 {fast_metrics['t2v']['R@1']:.2f}, "
-        f"v2t MedR {fast_metrics['v2t']['MedR']}"
+        f"metrics identical: rsum {fast_metrics.rsum:.2f}, t2v R@1 {fast_metrics.t2v.recall[1]:.2f}, "
+        f"v2t MedR {fast_metrics.v2t.medr}"
     )
     print(f"per-query loop (numpy tensordot + argsort, baseline): {loop_s:9.3f} s")
     print(

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from leaderboard.metrics import Metrics, interval
+
 RANX_SCRIPT = """
 import json, sys, time
 from ranx import Qrels, Run, evaluate
@@ -108,7 +110,7 @@ def main() -> None:
 
         ours = measure([sys.executable, "-m", "leaderboard.cli", "score", "--truth", str(truth),
                         str(t2v), str(v2t), "--json"])  # fmt: skip
-        metrics = json.loads(ours[3])
+        metrics = Metrics.from_json(json.loads(ours[3]))
         rows = [("mrw-leaderboard score", *ours[:3])]
         if not args.skip_ranx:
             warm = generate(root / "warmup", 20, 5, args.seed)
@@ -118,7 +120,7 @@ def main() -> None:
             rows.append(("ranx, load+evaluate only", reference["seconds"], math.nan, ranx[2]))
             for direction in ("t2v", "v2t"):
                 for k in (1, 5, 10):
-                    ours_value = float(str(metrics[direction][f"R@{k}"]).removeprefix(">= "))
+                    ours_value = interval(metrics.direction(direction).recall[k])[0]
                     theirs = 100 * reference["metrics"][direction][f"hit_rate@{k}"]
                     if abs(ours_value - theirs) > 1e-9:
                         print(f"warning: {direction} R@{k} differs: {ours_value} vs ranx {theirs}")
@@ -134,8 +136,7 @@ def main() -> None:
             f"{rows[2][1] / ours_wall:.1f}x (ranx load+evaluate only, JIT and start-up "
             f"excluded, against our whole process); peak memory {rows[1][3] / rows[0][3]:.1f}x lower"
         )
-    print(f"rsum {metrics['rsum']}, t2v MedR {metrics['t2v']['MedR']}, "
-          f"v2t MedR {metrics['v2t']['MedR']}")  # fmt: skip
+    print(f"rsum {metrics.rsum}, t2v MedR {metrics.t2v.medr}, v2t MedR {metrics.v2t.medr}")
 
 
 if __name__ == "__main__":

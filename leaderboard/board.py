@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from leaderboard.errors import BoardError
+from leaderboard.metrics import Metrics, MetricsFormatError
 from mrw.untrusted import UnsafeInputError, clean_text
 
 # Longest accepted text per field, in characters (after control characters are removed).
@@ -45,7 +46,8 @@ CREATE TABLE IF NOT EXISTS submissions (
 
 @dataclass(frozen=True)
 class Submission:
-    """One row of the board; `metrics` is the scorer's `--json` document."""
+    """One row of the board; `metrics` are the scored metrics (stored as the scorer's `--json`
+    document)."""
 
     id: int
     name: str
@@ -57,7 +59,7 @@ class Submission:
     t2v_sha256: str
     v2t_sha256: str
     truth_sha256: str
-    metrics: dict[str, Any]
+    metrics: Metrics
     scorer_version: str
 
 
@@ -123,7 +125,7 @@ def add_submission(
     team: str,
     dataset: str,
     split: str,
-    metrics: dict[str, Any],
+    metrics: Metrics,
     t2v_sha256: str,
     v2t_sha256: str,
     truth_sha256: str,
@@ -142,7 +144,7 @@ def add_submission(
         "t2v_sha256": t2v_sha256,
         "v2t_sha256": v2t_sha256,
         "truth_sha256": truth_sha256,
-        "metrics": json.dumps(metrics, sort_keys=True),
+        "metrics": json.dumps(metrics.to_json(), sort_keys=True),
         "scorer_version": _scorer_version(),
     }
     with open_board(board) as conn:
@@ -204,4 +206,13 @@ def list_submissions(board: str | os.PathLike[str]) -> list[Submission]:
     with open_board(board, create=False) as conn:
         conn.row_factory = sqlite3.Row
         rows = conn.execute("SELECT * FROM submissions ORDER BY id").fetchall()
-    return [Submission(**{**dict(r), "metrics": json.loads(r["metrics"])}) for r in rows]
+    out = []
+    for row in rows:
+        try:
+            metrics = Metrics.from_json(json.loads(row["metrics"]))
+        except (ValueError, MetricsFormatError) as exc:
+            raise BoardError(
+                f"{board}: submission #{row['id']} has unreadable metrics ({exc})"
+            ) from None
+        out.append(Submission(**{**dict(row), "metrics": metrics}))
+    return out

@@ -20,11 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from leaderboard.board import Submission, list_submissions
+from leaderboard.metrics import (
+    DIRECTION_NAMES,
+    DIRECTIONS,
+    RECALL_KS,
+    Better,
+    Bound,
+    Value,
+    best_indices,
+    pessimistic_key,
+)
 from mrw.atomic import atomic_write
 from mrw.untrusted import strip_control
-
-RECALL_KS = (1, 5, 10)
-DIRECTION_NAMES = {"t2v": "Text → Video", "v2t": "Video → Text"}
 
 
 @dataclass(frozen=True)
@@ -34,11 +41,11 @@ class Column:
     label: str
     group: str
     get: Callable[[Submission], Any]
-    better: str | None = None  # "max", "min" or None (not a metric)
+    better: Better | None = None  # None: not a metric
 
 
-def _metric(direction: str, key: str) -> Callable[[Submission], Any]:
-    return lambda s: s.metrics[direction][key]
+def _metric(direction: str, name: str) -> Callable[[Submission], Value | None]:
+    return lambda s: s.metrics.direction(direction).value(name)
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -46,54 +53,56 @@ COLUMNS: tuple[Column, ...] = (
     Column("Team", "", lambda s: s.team),
     Column("Date", "", lambda s: s.submitted_utc[:10]),
     *(
-        Column(label, direction, _metric(direction, key), better)
-        for direction in ("t2v", "v2t")
-        for label, key, better in (
-            *((f"R@{k}", f"R@{k}", "max") for k in RECALL_KS),
-            ("MedR", "MedR", "min"),
-        )
+        Column(label, direction, _metric(direction, label), better)
+        for direction in DIRECTIONS
+        for label, better in (*((f"R@{k}", "max") for k in RECALL_KS), ("MedR", "min"))
     ),
-    Column("rsum", "", lambda s: s.metrics["rsum"], "max"),
+    Column("rsum", "", lambda s: s.metrics.rsum, "max"),
+)
+CENSORED_NOTE = (
+    "≥ and > mark bounds from truncated runs (the true value is unknown beyond the run's "
+    "depth): a bound is never highlighted as best unless it is certainly better than every "
+    "other value, and it sorts after every known value it cannot be shown to beat."
 )
 
 
-def sort_key(value: Any) -> float:
-    """A number for ordering: a bound ">= x" counts as x, "> d" as just above d."""
-    if isinstance(value, bool) or value is None:
-        return math.nan
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value)
-    for prefix, offset in ((">= ", 0.0), ("> ", 0.5)):
-        if text.startswith(prefix):
-            try:
-                return float(text[len(prefix) :]) + offset
-            except ValueError:
-                return math.nan
-    return math.nan
-
-
-def display(value: Any) -> str:
+def display(value: Any, digits: int = 1) -> str:
+    """A cell's text: floats with `digits` decimals, a bound as `≥ 50.0` or `> 3`."""
+    if isinstance(value, Bound):
+        symbol = {">=": "≥", "<=": "≤"}.get(value.kind, value.kind)
+        strict_rank = value.kind in (">", "<") and float(value.value).is_integer()
+        number = str(int(value.value)) if strict_rank else f"{value.value:.{digits}f}"
+        return f"{symbol} {number}"
     if isinstance(value, float):
-        return f"{value:.1f}"
-    if isinstance(value, str) and value.startswith(">= "):
-        return f"≥ {float(value[3:]):.1f}"
-    return str(value)
+        return f"{value:.{digits}f}"
+    return "" if value is None else str(value)
+
+
+def bound_title(value: Bound) -> str:
+    """The tooltip of a censored cell: what the bound means and why it is not marked best."""
+    side = "at least" if value.is_lower else "at most"
+    return (
+        f"censored: the true value is {side} {display(value).split(' ', 1)[1]} (from a "
+        "truncated run); never marked best unless certainly better than every other value"
+    )
 
 
 @dataclass(frozen=True)
 class Table:
-    """The submissions of one (dataset, split), best rsum first, with each column's best value."""
+    """The submissions of one (dataset, split), best rsum first, with each column's best rows."""
 
     dataset: str
     split: str
     rows: list[Submission]
-    best: dict[int, float]  # column index -> best sort key
+    best: dict[int, set[int]]  # column index -> positions (in `rows`) of its best values
 
-    def is_best(self, column: int, submission: Submission) -> bool:
-        return (
-            column in self.best and sort_key(COLUMNS[column].get(submission)) == self.best[column]
-        )
+    def is_best(self, column: int, row: int) -> bool:
+        return row in self.best.get(column, ())
+
+    @property
+    def censored(self) -> bool:
+        """Whether any shown metric is a bound (the page then explains bounds)."""
+        return any(isinstance(c.get(s), Bound) for s in self.rows for c in COLUMNS if c.better)
 
 
 def build_tables(submissions: list[Submission]) -> list[Table]:
@@ -102,18 +111,31 @@ def build_tables(submissions: list[Submission]) -> list[Table]:
         groups.setdefault((submission.dataset, submission.split), []).append(submission)
     tables = []
     for (dataset, split), rows in sorted(groups.items()):
-        rows = sorted(rows, key=lambda s: (-_finite(sort_key(s.metrics["rsum"])), s.id))
-        best = {}
-        for index, column in enumerate(COLUMNS):
-            keys = [k for k in (sort_key(column.get(s)) for s in rows) if not math.isnan(k)]
-            if column.better and keys:
-                best[index] = max(keys) if column.better == "max" else min(keys)
+        rows = sorted(rows, key=lambda s: (-_finite(pessimistic_key(s.metrics.rsum, "max")), s.id))
+        best = {
+            index: best_indices([column.get(s) for s in rows], column.better)
+            for index, column in enumerate(COLUMNS)
+            if column.better
+        }
         tables.append(Table(dataset, split, rows, best))
     return tables
 
 
 def _finite(value: float) -> float:
     return -math.inf if math.isnan(value) else value
+
+
+def _sort_attribute(value: Any, column: Column) -> str:
+    """The `data-sort` key of a cell: larger is better for metrics (see `pessimistic_key`)."""
+    if not column.better:
+        return str(value).lower()
+    key = pessimistic_key(value, column.better)
+    if math.isnan(key):
+        return ""
+    # The page sorts the numbers as shown (ascending first for lower-is-better columns), so a
+    # lower-is-better key is negated back; JavaScript's parseFloat reads "Infinity".
+    shown = key if column.better == "max" else -key
+    return {math.inf: "Infinity", -math.inf: "-Infinity"}.get(shown, repr(shown))
 
 
 def to_json(tables: list[Table], generated: str) -> dict[str, Any]:
@@ -124,7 +146,7 @@ def to_json(tables: list[Table], generated: str) -> dict[str, Any]:
                 "dataset": t.dataset,
                 "split": t.split,
                 "submissions": [
-                    {"rank": rank, **dataclasses.asdict(s)}
+                    {"rank": rank, **dataclasses.asdict(s), "metrics": s.metrics.to_json()}
                     for rank, s in enumerate(t.rows, start=1)
                 ],
             }
@@ -159,12 +181,14 @@ def to_markdown(tables: list[Table], generated: str) -> str:
     for table in tables:
         lines += [f"## {markdown_text(table.dataset)} / {markdown_text(table.split)}", ""]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        for rank, submission in enumerate(table.rows, start=1):
-            cells = [str(rank)]
+        for position, submission in enumerate(table.rows):
+            cells = [str(position + 1)]
             for index, column in enumerate(COLUMNS):
                 text = markdown_text(display(column.get(submission)))
-                cells.append(f"**{text}**" if table.is_best(index, submission) else text)
+                cells.append(f"**{text}**" if table.is_best(index, position) else text)
             lines.append("| " + " | ".join(cells) + " |")
+        if table.censored:
+            lines += ["", f"_{CENSORED_NOTE}_"]
         lines.append("")
     return "\n".join(lines)
 
@@ -187,40 +211,48 @@ def _html_table(table: Table, link: Callable[[Submission], str] | None = None) -
         return html.escape(strip_control(text))
 
     groups = ['<th colspan="4"></th>']
-    for direction, name in DIRECTION_NAMES.items():
+    for direction in DIRECTIONS:
+        name = DIRECTION_NAMES[direction]
         span = sum(c.group == direction for c in COLUMNS)
         groups.append(f'<th colspan="{span}" class="group">{e(name)}</th>')
     groups.append("<th></th>")
-    heads = ['<th data-col="0" data-type="num" data-better="min">#</th>']
+    heads = ['<th data-col="0" data-type="num" data-better="min" tabindex="0">#</th>']
     for index, column in enumerate(COLUMNS, start=1):
         kind = "num" if column.better else "text"
         better = column.better or "min"
         align = ' class="num"' if column.better else ""
         heads.append(
-            f'<th data-col="{index}" data-type="{kind}" data-better="{better}"{align}>'
+            f'<th data-col="{index}" data-type="{kind}" data-better="{better}"{align} '
+            'tabindex="0">'
             f"{e(column.label)}</th>"
         )
     body = []
-    for rank, submission in enumerate(table.rows, start=1):
+    for position, submission in enumerate(table.rows):
+        rank = position + 1
         cells = [f'<td data-sort="{rank}">{rank}</td>']
         for index, column in enumerate(COLUMNS):
             value = column.get(submission)
-            key = sort_key(value) if column.better else str(value).lower()
             classes = ["num"] if column.better else []
-            if table.is_best(index, submission):
+            if table.is_best(index, position):
                 classes.append("best")
+            title = ""
+            if isinstance(value, Bound):
+                classes.append("censored")
+                title = f' title="{e(bound_title(value))}"'
             content = e(display(value))
             if index == 0 and link is not None:
                 content = f'<a href="{e(link(submission))}">{content}</a>'
             if index == 0 and submission.description:
                 content += f'<div class="desc">{e(submission.description)}</div>'
             attr = f' class="{" ".join(classes)}"' if classes else ""
-            cells.append(f'<td{attr} data-sort="{e(str(key))}">{content}</td>')
+            key = e(_sort_attribute(value, column))
+            cells.append(f'<td{attr}{title} data-sort="{key}">{content}</td>')
         body.append(f"<tr>{''.join(cells)}</tr>")
+    note = f'<p class="note">{e(CENSORED_NOTE)}</p>' if table.censored else ""
     return (
         f'<section><h2>{e(table.dataset)} <span class="split">{e(table.split)}</span></h2>'
         f'<table class="board"><thead><tr class="groups">{"".join(groups)}</tr>'
-        f"<tr>{''.join(heads)}</tr></thead><tbody>{''.join(body)}</tbody></table></section>"
+        f"<tr>{''.join(heads)}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}</section>"
     )
 
 
@@ -275,6 +307,9 @@ tbody tr {{ border-top: 1px solid var(--line); }}
 tbody tr:hover {{ background: #fafbfc; }}
 th.num, td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 td.best {{ background: var(--best); color: var(--bestink); font-weight: 700; }}
+td.censored {{ color: var(--muted); font-style: italic; cursor: help; }}
+th[data-col]:focus-visible {{ outline: 2px solid var(--accent); outline-offset: -2px; }}
+.note {{ color: var(--muted); font-size: 12px; margin: 0; padding: 8px 16px 12px; }}
 .desc {{ color: var(--muted); font-size: 12px; white-space: normal; max-width: 320px; }}
 footer, .empty {{ color: var(--muted); font-size: 12px; padding: 0 32px 24px; }}
 </style></head>
@@ -286,8 +321,9 @@ highlighted.</p></header>
 <main>
 {tables}
 </main>
-<footer>Generated {generated} by mrw-leaderboard. Click a column header to sort; ≥ marks a lower
-bound from a truncated run.</footer>
+<footer>Generated {generated} by mrw-leaderboard. Click a column header (or focus it and press
+Enter) to sort; ≥ and &gt; mark bounds from truncated runs, never highlighted as best unless
+certainly better than every other value.</footer>
 <script>
 (function () {{
   function key(cell, type) {{
@@ -315,6 +351,11 @@ bound from a truncated run.</footer>
   document.querySelectorAll("table.board").forEach(function (table) {{
     table.querySelectorAll("th[data-col]").forEach(function (th) {{
       th.addEventListener("click", function () {{ sortBy(table, th); }});
+      th.addEventListener("keydown", function (event) {{
+        if (event.key === "Enter" || event.key === " ") {{
+          event.preventDefault(); sortBy(table, th);
+        }}
+      }});
     }});
   }});
 }})();

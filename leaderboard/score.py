@@ -12,16 +12,20 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from leaderboard.errors import LeaderboardError
-from leaderboard.metrics import NOT_FOUND, combine, ranks_to_metrics
+from leaderboard.metrics import (
+    DIRECTIONS,
+    NOT_FOUND,
+    DirectionMetrics,
+    Metrics,
+    combine,
+    ranks_to_metrics,
+)
 from leaderboard.parse import DEFAULT_MAX_BYTES, Run, first_line, parse_run
 from leaderboard.qrels import Qrels, read_qrels
-
-DIRECTIONS = ("t2v", "v2t")
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ def first_relevant_ranks(run: Run, qrels: Qrels) -> Ranking:
     )
 
 
-def ranking_metrics(ranking: Ranking, qrels: Qrels) -> dict[str, Any]:
+def ranking_metrics(ranking: Ranking, qrels: Qrels) -> DirectionMetrics:
     """Metrics of a ranking against `qrels` (see `leaderboard.metrics.ranks_to_metrics`)."""
     return ranks_to_metrics(
         ranking.ranks,
@@ -93,7 +97,7 @@ def score_run(
     qrels: Qrels,
     max_bytes: int = DEFAULT_MAX_BYTES,
     progress: Callable[[int], None] | None = None,
-) -> dict[str, Any]:
+) -> DirectionMetrics:
     """Metrics of one direction's run file (see `leaderboard.metrics.ranks_to_metrics`)."""
     return ranking_metrics(
         first_relevant_ranks(parse_run(path, qrels, max_bytes, progress), qrels), qrels
@@ -114,8 +118,8 @@ def score_submission(
     v2t_run: str | os.PathLike[str],
     max_bytes: int = DEFAULT_MAX_BYTES,
     progress: Callable[[int], None] | None = None,
-) -> dict[str, Any]:
-    """The scorer's `--json` document for a pair of run files."""
+) -> Metrics:
+    """Both directions' metrics for a pair of run files (`.to_json()` is the `--json` document)."""
     truth = load_truth(truth_dir)
     t2v = score_run(t2v_run, truth["t2v"], max_bytes, progress)
     v2t = score_run(v2t_run, truth["v2t"], max_bytes, progress)

@@ -18,7 +18,7 @@ from mrw.atomic import atomic_write
 from mrw.catalog import SPLITS
 from mrw.clean import CleanError, CleanRecord, read_kept, read_report
 from mrw.dataset.qrels import write_split_qrels
-from mrw.splits import MRW_SIZES, SplitSizes, assign_splits, split_sizes
+from mrw.splits import MRW_SIZES, SplitError, SplitSizes, assign_splits, split_sizes
 
 BUILD_FILE = "build.json"
 
@@ -114,7 +114,16 @@ def build(
         raise CleanError(f"{clean_dir}: no kept pairs to build from")
     plan = plan_splits(records, seed, target)
     requested = split_sizes(len(records), target)
-    present = [split for split in SPLITS if plan[split]]  # a tiny set may have no validation
+    for split, wanted in requested.as_dict().items():
+        if wanted and not plan[split]:  # its near-duplicate groups were all too large for it
+            groups = len({r.group or r.id for r in records})
+            raise SplitError(
+                f"the {split} split would be empty: {len(records)} pairs in {groups} "
+                f"near-duplicate groups cannot fill train/validation/test sizes "
+                f"{requested.train}/{requested.validation}/{requested.test}; collect more "
+                "pairs or pass --sizes"
+            )
+    present = [split for split in SPLITS if plan[split]]
     report = BuildReport(
         seed=seed,
         requested=requested.as_dict(),

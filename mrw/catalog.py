@@ -42,7 +42,9 @@ class TrainingDefaults:
 
     Attributes:
         backbone: frame feature extractor (`resnet152`, or `histogram` for the toy set).
-        weights: the backbone's weights (`imagenet`, or `none` for random initialisation).
+        weights: the backbone's torchvision weights (`IMAGENET1K_V1`, the original ImageNet
+            weights of the PVSE paper's era; `IMAGENET1K_V2`; `DEFAULT`) or `none` (random
+            initialisation).
         image_size: frames are resized to this many pixels (shorter side, then centre crop).
         num_frames: T, frames sampled per clip.
         fps: sampling rate in frames per second before the T frames are spread.
@@ -53,7 +55,7 @@ class TrainingDefaults:
     """
 
     backbone: str = "resnet152"
-    weights: str = "imagenet"
+    weights: str = "IMAGENET1K_V1"
     image_size: int = 224
     num_frames: int = 8
     fps: float = 8.0

@@ -1,4 +1,5 @@
-"""`mrw`: build, inspect, import, download and publish the MRW dataset (and TGIF, and the toy set)."""
+"""`mrw`: build, inspect, import, download and publish the MRW dataset (and TGIF, and the toy
+set)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "publish": "mrw.commands.publish",
     "toy": "mrw.commands.toy",
     "stats": "mrw.stats",
+    "qrels": "mrw.commands.qrels",
 }
 
 

@@ -1,4 +1,5 @@
-"""Shared command-line plumbing: one-line errors with exit code 2, never a traceback."""
+"""Shared command-line plumbing: one-line errors with exit code 2 (never a traceback for bad
+input), `--version`, and a quiet exit when stdout's pipe closes."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from typing import NoReturn
 
 from mrw.cliargs import Parser
@@ -14,6 +16,17 @@ from mrw.errors import MRWError
 from mrw.untrusted import one_line
 
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE, as a shell reports `yes | head`
+
+
+def toolkit_version() -> str:
+    """The installed mrw-toolkit version (`mrw.__version__` when it is not installed)."""
+    try:
+        return metadata.version("mrw-toolkit")
+    except metadata.PackageNotFoundError:
+        import mrw
+
+        return mrw.__version__
 
 
 class UsageError(MRWError):
@@ -25,13 +38,34 @@ def fail(message: str) -> NoReturn:
     raise UsageError(message)
 
 
+def _quiet_broken_pipe() -> int:
+    """The reader of stdout went away (`... | head`): stop quietly, as Unix tools do.
+
+    stdout is pointed at /dev/null so that the interpreter's final flush does not raise
+    again; the exit status is 128 + SIGPIPE, what a shell reports for a tool killed by it.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout replaced by something without a file descriptor
+        pass
+    finally:
+        os.close(devnull)
+    return EXIT_BROKEN_PIPE
+
+
 def run_main(fn: Callable[[], int | None]) -> int:
     """Run a CLI body; user errors become `error: ...` on stderr and exit 2.
 
-    Set MRW_DEBUG=1 to see the full traceback of an `MRWError`.
+    A closed stdout pipe (`mrw stats --json | head -1`) ends the command quietly with exit
+    status 141. Set MRW_DEBUG=1 to see the full traceback of an `MRWError`.
     """
     try:
-        return int(fn() or 0)
+        code = int(fn() or 0)
+        sys.stdout.flush()  # a pipe closed early fails here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except MRWError as exc:
         if os.environ.get("MRW_DEBUG"):
             raise
@@ -49,9 +83,11 @@ def build_parser(prog: str, description: str, commands: dict[str, str]) -> argpa
     `commands` maps a sub-command name to a module that defines
     `register(subparsers) -> argparse.ArgumentParser` and sets `func` on its parser via
     `set_defaults(func=...)`; the function receives the parsed namespace and returns an exit
-    code. Modules keep heavy imports inside their functions so `--help` stays fast.
+    code. Modules keep heavy imports inside their functions so `--help` stays fast. Every
+    parser gets `--version`.
     """
     parser = Parser(prog=prog, description=description)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {toolkit_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in commands.items():
         module = importlib.import_module(module_name)

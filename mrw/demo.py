@@ -83,21 +83,33 @@ def stats_stage(ctx: DemoContext) -> str:
     return f"vocabulary {stats.total.vocabulary}, {stats.total.avg_words:.2f} words/sentence"
 
 
+def frame_strip(frames: Any, gap: int = 3) -> Any:
+    """uint8 frames `[T, 3, H, W]` side by side as `[3, H, T*W + (T-1)*gap]`, with `gap`
+    white columns between frames so each frame reads as its own."""
+    import torch
+
+    count, channels, height, _ = frames.shape
+    white = torch.full((channels, height, gap), 255, dtype=frames.dtype)
+    parts = []
+    for index, frame in enumerate(frames):
+        parts += [frame] if index == 0 else [white, frame]
+    return torch.cat(parts, dim=2) if count else frames.new_zeros((channels, height, 0))
+
+
 def contact_sheet_stage(ctx: DemoContext) -> str:
     """A PNG of the first test clips, 8 frames at 8 fps each, captioned with their sentence."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import torch
 
     from mrw.dataset import load_dataset
 
     test = load_dataset(ctx.state["dataset"], split="test", num_frames=8, fps=8.0)
     rows = [test[i] for i in range(min(CONTACT_SHEET_CLIPS, test.num_rows))]
     figure, axes = plt.subplots(len(rows), 1, figsize=(9, 1.45 * len(rows)), squeeze=False)
-    for axis, row in zip(axes[:, 0], rows):
-        strip = torch.cat(list(row["frames"]), dim=2).permute(1, 2, 0).numpy()
+    for axis, row in zip(axes[:, 0], rows, strict=True):
+        strip = frame_strip(row["frames"]).permute(1, 2, 0).numpy()
         axis.imshow(strip, interpolation="nearest")
         times = ", ".join(f"{t:.3g}" for t in row["timestamps"].tolist())
         axis.set_title(f"{row['sentence']!r}   (t = {times} s)", fontsize=8, loc="left")
@@ -152,10 +164,10 @@ def train_pvse_stage(ctx: DemoContext) -> str:
     Console(file=sys.stderr, width=140).print(
         metrics_table([(pvse.name, record.metrics)], title="PVSE on the toy set (test)")
     )
-    chance = 2 * 100 * (1 + 5 + 10) / record.metrics["t2v"]["queries"]
-    video = json.loads((record.run_dir / "metrics.json").read_text())["init_check"]["video"]
+    chance = 2 * 100 * (1 + 5 + 10) / record.metrics.t2v.queries
+    video = record.init_check["video"]
     return (
-        f"test rsum {record.metrics['rsum']:.1f} (chance {chance:.1f}); PIE-Net at init: "
+        f"test rsum {record.metrics.rsum:.1f} (chance {chance:.1f}); PIE-Net at init: "
         f"attention entropy {video['entropy']:.2f} of log T {video['max_entropy']:.2f}, "
         f"head TV distance {video['head_tv']:.2f}; {record.run_dir}"
     )
@@ -224,7 +236,10 @@ def leaderboard_stage(ctx: DemoContext) -> str:
         if submission.metrics != run.metrics:
             raise RuntimeError(f"{run.run_dir}: the scorer and the harness disagree")
     pages = render(board, board.parent)
-    return f"{len(runs)} runs scored from their run files, metrics identical to the harness; {pages['index.html']}"
+    return (
+        f"{len(runs)} runs scored from their run files, metrics identical to the harness; "
+        f"{pages['index.html']}"
+    )
 
 
 STAGES: list[Stage] = [

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from mrw.archive import ArchiveError, safe_extract
 from mrw.atomic import atomic_write
 from mrw.errors import MRWError
+from mrw.hfhub import hub_errors
 from mrw.releases import Release, import_release, read_mrw_v1, read_tgif
 from mrw.remote import RemoteFile, fetch, file_sha256
 from mrw.untrusted import UnsafeInputError, check_http_url, confined, redact_url
@@ -340,7 +341,7 @@ def download_hub(
     (default `$MRW_CACHE/datasets/ORG--NAME`) with the media fetched.
     """
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    from huggingface_hub.errors import LocalEntryNotFoundError
 
     from mrw.catalog import cache_root
 
@@ -351,8 +352,8 @@ def download_hub(
             f"{repo_id} is not in the local HF cache and the Hub cannot be reached "
             "(HF_HUB_OFFLINE is set or there is no network)"
         ) from None
-    except (HfHubHTTPError, OSError, ValueError) as exc:
-        raise HubError(f"cannot download {repo_id}: {' '.join(str(exc).split())[:300]}") from None
+    except (*hub_errors(), ValueError) as exc:
+        raise HubError(f"cannot download {repo_id}: {_one_line(exc)}") from None
     if any((snapshot / "data").glob("*.parquet")) or not media:
         return snapshot
     if not any((snapshot / "urls").glob("*.parquet")):
@@ -371,6 +372,15 @@ def download_hub(
 
 # ---------------------------------------------------------------------------------------------
 # Publishing
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception as one line, shortened at a word boundary, with its type when the
+    message alone says little (`ConnectError: [Errno 111] Connection refused`)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if not text.startswith(type(exc).__name__):
+        text = f"{type(exc).__name__}: {text}"
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
 
 
 def dataset_files(dataset_dir: str | Path) -> list[tuple[str, int]]:
@@ -405,13 +415,19 @@ def publish(
     message: str = "Upload MRW-format dataset",
 ) -> list[tuple[str, int]]:
     """Upload a dataset folder to the Hub as a dataset repo; returns what was (or would be) sent."""
+    from mrw.dataset.card import validate_card
+
     files = dataset_files(dataset_dir)
+    problems = validate_card((Path(dataset_dir) / "README.md").read_text(encoding="utf-8"))
+    if problems:
+        raise HubError(
+            f"{dataset_dir}/README.md is not a valid dataset card: {'; '.join(problems)}"
+        )
     if "/" not in repo_id or repo_id.count("/") != 1:
         raise HubError(f"--repo must be ORG/NAME, got {repo_id!r}")
     if dry_run:
         return files
     from huggingface_hub import HfApi, get_token
-    from huggingface_hub.errors import HfHubHTTPError
 
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
         raise HubError("HF_HUB_OFFLINE is set: cannot upload (use --dry-run to list the files)")
@@ -428,6 +444,6 @@ def publish(
             commit_message=message,
             ignore_patterns=[".*", "**/.*"],
         )
-    except (HfHubHTTPError, OSError) as exc:
-        raise HubError(f"upload to {repo_id} failed: {' '.join(str(exc).split())[:300]}") from None
+    except hub_errors() as exc:
+        raise HubError(f"upload to {repo_id} failed: {_one_line(exc)}") from None
     return files

@@ -32,6 +32,17 @@ MEDIA_EXTENSIONS = (".mp4", ".gif", ".webm")
 IMPORT_FILE = "import.json"
 
 
+TGIF_CITATION = """@inproceedings{li2016tgif,
+  title     = {TGIF: A New Dataset and Benchmark on Animated GIF Description},
+  author    = {Li, Yuncheng and Song, Yale and Cao, Liangliang and Tetreault, Joel and
+               Goldberg, Larry and Jaimes, Alejandro and Luo, Jiebo},
+  booktitle = {Proceedings of the IEEE Conference on Computer Vision and Pattern
+               Recognition (CVPR)},
+  pages     = {4641--4650},
+  year      = {2016}
+}"""
+
+
 class ReleaseError(MRWError):
     """An original release file is missing or not in its published format."""
 
@@ -406,8 +417,15 @@ def import_release(
             json.dump(report, handle, indent=2, sort_keys=True)
             handle.write("\n")
 
+    card = {"citation": TGIF_CITATION} if release.name == "tgif" else {}
     build_dataset(
-        rows, out_dir, configs=configs, pretty_name=pretty, progress=progress, finish=finish
+        rows,
+        out_dir,
+        configs=configs,
+        pretty_name=pretty,
+        card_metadata=card,
+        progress=progress,
+        finish=finish,
     )
     return release.report
 

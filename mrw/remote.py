@@ -14,8 +14,10 @@ import hashlib
 import json
 import os
 import re
+import socket
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tqdm.auto import tqdm
 
@@ -58,6 +60,35 @@ def _checksum_problem(path: Path, remote: RemoteFile, recorded: str | None) -> s
     if not (remote.sha256 or remote.git_sha1) and recorded and file_sha256(path) != recorded:
         return f"SHA-256 differs from the one recorded at first download ({recorded[:12]}...)"
     return None
+
+
+def network_reason(exc: BaseException, limit: int = 200) -> str:
+    """The innermost cause of a requests error on one line, shortened at a word boundary
+    (requests wraps urllib3's error, which wraps the socket's)."""
+    inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
+    text = " ".join(str(getattr(inner, "reason", None) or inner).split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " ..."
+
+
+def _unresolvable(exc: BaseException) -> bool:
+    """Whether a connection error is a failed host-name lookup (socket.gaierror inside)."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror) or type(current).__name__ == "NameResolutionError":
+            return True
+        stack += [e for e in (current.__cause__, current.__context__) if e is not None]
+        stack += [a for a in current.args if isinstance(a, BaseException)]
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            stack.append(reason)
+    return False
 
 
 def _load_recorded(folder: Path) -> dict[str, str]:
@@ -103,7 +134,13 @@ def fetch(
             requests.Timeout,
             requests.exceptions.ChunkedEncodingError,
         ) as exc:
-            last_error = redact_urls(" ".join(str(exc).split()))[:200]
+            last_error = redact_urls(network_reason(exc))
+            if _unresolvable(exc):  # no network (or no such host): retrying cannot help
+                host = urlsplit(remote.url).hostname
+                raise FetchError(
+                    f"{redact_url(remote.url)}: cannot resolve {host} (no network, or a wrong "
+                    "--mirror?)"
+                ) from None
             time.sleep(min(backoff_s * 2.0**attempt, 10.0))  # then resume from what arrived
         except requests.RequestException as exc:  # a malformed URL, too many redirects, ...
             reason = redact_urls(" ".join(str(exc).split()))[:200]

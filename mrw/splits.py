@@ -56,12 +56,27 @@ def split_sizes(total: int, target: SplitSizes = MRW_SIZES) -> SplitSizes:
 
     With more rows than `target`, validation and test keep their sizes and train takes the
     rest (evaluation stays comparable with the published numbers and no data is thrown away).
-    With fewer, every split shrinks in proportion.
+    With fewer, every split shrinks in proportion, but a split `target` gives rows keeps at
+    least one (18 pairs at MRW's proportions: 16/1/1, not 16/0/2), so the harness can train,
+    select and evaluate.
+
+    Raises:
+        SplitError: fewer rows than splits that need one.
     """
     if total >= target.total:
         return SplitSizes(total - target.validation - target.test, target.validation, target.test)
+    wanted = [name for name, n in target.as_dict().items() if n > 0]
+    if total < len(wanted):
+        raise SplitError(
+            f"{total} pairs are too few for the {', '.join(wanted)} splits (one pair each at "
+            "least); collect more pairs or pass --sizes with fewer non-zero splits"
+        )
     validation = round(total * target.validation / target.total)
     test = round(total * target.test / target.total)
+    validation = max(validation, 1) if target.validation else 0
+    test = max(test, 1) if target.test else 0
+    if target.train and total - validation - test < 1:  # train keeps a row, taken from test
+        test -= 1
     return SplitSizes(total - validation - test, validation, test)
 
 

@@ -127,8 +127,25 @@ def render_table(stats: DatasetStats) -> Any:
     return table
 
 
+def integer_histogram(values: list[int], max_bins: int = 60) -> tuple[list[float], list[float]]:
+    """(bin edges, share of values per bin) for integer counts: bins centred on integers
+    (edges at k - 0.5), widened to whole multiples when the range needs more than
+    `max_bins`; shares sum to 1, so a bar's height never exceeds 1 (a density of integer
+    counts does, when bins are narrower than 1)."""
+    if not values:
+        return [], []
+    low, high = min(values), max(values)
+    width = max(1, -(-(high - low + 1) // max_bins))  # ceil
+    edges = [low - 0.5 + width * i for i in range((high - low) // width + 2)]
+    counts = [0] * (len(edges) - 1)
+    for value in values:
+        counts[int((value - low) // width)] += 1
+    return edges, [count / len(values) for count in counts]
+
+
 def plot_lengths(rows: Rows, out: Path, title: str) -> Path:
-    """PNG histograms of words per sentence and frames per video, one series per split."""
+    """PNG histograms of words per sentence and frames per video, one series per split:
+    bars centred on integer counts, heights the share of each split's sentences/videos."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -139,12 +156,13 @@ def plot_lengths(rows: Rows, out: Path, title: str) -> Path:
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     for split, split_rows in rows.items():
         lengths = [len(words(r["sentence"])) for r in split_rows]
-        left.hist(lengths, bins=30, histtype="step", density=True, label=split)
         frames = {r["video_id"]: r["num_frames"] for r in split_rows if r["num_frames"] is not None}
-        if frames:
-            right.hist(list(frames.values()), bins=30, histtype="step", density=True, label=split)
-    left.set(xlabel="words per sentence", ylabel="density")
-    right.set(xlabel="frames per video", ylabel="density")
+        for axis, values in ((left, lengths), (right, list(frames.values()))):
+            edges, shares = integer_histogram(values)
+            if shares:
+                axis.stairs(shares, edges, label=split)
+    left.set(xlabel="words per sentence", ylabel="share of sentences")
+    right.set(xlabel="frames per video", ylabel="share of videos")
     left.legend()
     figure.suptitle(title)
     figure.tight_layout()

@@ -32,7 +32,7 @@ import json
 import math
 import os
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -170,7 +170,7 @@ def sample_scene(rng: random.Random) -> Scene:
     kinds = rng.sample(KINDS, count)
     slots = rng.sample(range(count), count)  # which part of the clip each moment gets
     moments = []
-    for kind, slot in zip(kinds, slots):
+    for kind, slot in zip(kinds, slots, strict=True):
         start = max(0.0, slot / count - rng.uniform(0, MAX_OVERLAP))
         end = min(1.0, (slot + 1) / count + rng.uniform(0, MAX_OVERLAP))
         moments.append(dataclasses.replace(_sample_moment(kind, rng), start=start, end=end))
@@ -354,7 +354,7 @@ def build_toy(
         "Generated with:\n\n```json\n" + json.dumps(asdict(config), sort_keys=True) + "\n```\n"
     )
     built = build_dataset(
-        splits,
+        {split: _Sized(rows, sizes[split]) for split, rows in splits.items()},
         out_dir,
         pretty_name="MRW toy set",
         description=description,
@@ -363,3 +363,16 @@ def build_toy(
     )
     write_split_qrels(built, list(splits))  # qrels/{split}/, as `mrw build` writes them
     return built
+
+
+class _Sized:
+    """A row generator with a known length, so progress bars show a total."""
+
+    def __init__(self, rows: Iterable[VideoRow], length: int) -> None:
+        self.rows, self.length = rows, length
+
+    def __iter__(self) -> Iterator[VideoRow]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return self.length

@@ -7,7 +7,8 @@ from pathlib import Path
 import bench_synthetic
 import pytest
 
-from mrw.bench.runner import load_run_record, run_method
+from mrw.bench.record import RunRecord
+from mrw.bench.runner import run_method
 
 SMALL = {
     "devise": {},
@@ -30,11 +31,11 @@ def test_baseline_beats_chance_through_the_harness(
         tmp_path / "cache", tmp_path / "runs", epochs=epochs
     )
     result = run_method(name, SMALL[name], options)
-    record = load_run_record(result.run_dir)
+    record = RunRecord.from_disk(result.run_dir)
     assert record.method == name
     assert SMALL[name].items() <= record.config["method_config"].items()
     test_size = bench_synthetic.SIZES["test"]
     chance = 2 * 100 * (1 + 5 + 10) / test_size
-    assert result.metrics["rsum"] > 1.5 * chance, (
-        f"{name}: rsum {result.metrics['rsum']} vs chance {chance:.1f}"
+    assert result.metrics.rsum > 1.5 * chance, (
+        f"{name}: rsum {result.metrics.rsum} vs chance {chance:.1f}"
     )

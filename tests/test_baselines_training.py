@@ -78,7 +78,7 @@ def _rsum(method: Method, batch: Batch) -> float:
     t2v = 1 + (scores > positives[None, :]).sum(0)
     return combine(
         ranks_to_metrics(np.asarray(t2v), PAIRS), ranks_to_metrics(np.asarray(v2t), PAIRS)
-    )["rsum"]
+    ).rsum
 
 
 def _subset(batch: Batch, index: torch.Tensor) -> Batch:

@@ -57,8 +57,8 @@ def test_ranks_match_brute_force_with_ties_and_several_sentences_per_video(seed:
     )
     np.testing.assert_array_equal(ev.t2v_ranks, t2v_ref)
     np.testing.assert_array_equal(ev.v2t_ranks, v2t_ref)
-    assert ev.metrics["t2v"] == ranks_to_metrics(t2v_ref, nv)
-    assert ev.metrics["v2t"]["MedR"] == ranks_to_metrics(v2t_ref, nt)["MedR"]
+    assert ev.metrics.t2v == ranks_to_metrics(t2v_ref, nv)
+    assert ev.metrics.v2t.medr == ranks_to_metrics(v2t_ref, nt).medr
 
 
 def test_ranks_agree_with_the_written_run_files(tmp_path) -> None:

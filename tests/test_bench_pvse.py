@@ -30,7 +30,7 @@ def test_pvse_learns_on_cpu(env) -> None:
     log = [json.loads(line) for line in (result.run_dir / "log.jsonl").read_text().splitlines()]
     val = [entry["validation_rsum"] for entry in log if "epoch" in entry]
     assert max(val[1:]) > val[0]
-    assert result.metrics["rsum"] > 3 * CHANCE_RSUM
+    assert result.metrics.rsum > 3 * CHANCE_RSUM
     assert {"mil", "div", "mmd", "total"} <= set(log[0]["loss"])
 
 

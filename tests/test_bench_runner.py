@@ -11,7 +11,8 @@ import pytest
 import torch
 from bench_synthetic import SIZES, TinyMethod, synthetic_options
 
-from mrw.bench.runner import RunRecordError, load_run_record, run_method
+from mrw.bench.record import RunRecord, RunRecordError
+from mrw.bench.runner import run_method
 from mrw.errors import MRWError
 
 METHOD = "tiny-test-method"
@@ -41,6 +42,10 @@ def test_run_trains_and_writes_a_complete_record(env) -> None:
     )
     record = json.loads((result.run_dir / "metrics.json").read_text())
     assert set(record["metrics"]) == {"t2v", "v2t", "rsum"} and record["split"] == "test"
+    assert record["format_version"] == 2
+    assert record["scores"]["test"][0]["main_score"] == pytest.approx(
+        record["metrics"]["rsum"] / 600
+    )
     assert record["config"]["method_config"] == {"embed_dim": 24, "margin": 0.2}
     assert {"python", "torch", "mrw-toolkit"} <= set(record["versions"])
     assert record["seed"] == 0 and record["wall_time_s"] > 0 and record["device"] == "cpu"
@@ -49,12 +54,12 @@ def test_run_trains_and_writes_a_complete_record(env) -> None:
     val = [h["validation_rsum"] for h in history if "epoch" in h]
     assert len(val) == 4 and max(val[1:]) > val[0]
     chance = 2 * 100 * (1 + 5 + 10) / SIZES["test"]
-    assert result.metrics["rsum"] > 2.5 * chance
+    assert result.metrics.rsum > 2.5 * chance
 
     with gzip.open(result.run_dir / "t2v.run.gz", "rt") as handle:
         lines = handle.read().splitlines()
     assert len(lines) == SIZES["test"] * SIZES["test"]  # full depth: every video per sentence
-    assert load_run_record(result.run_dir).metrics == result.metrics
+    assert RunRecord.from_disk(result.run_dir).metrics == result.metrics
 
 
 def test_run_depth_truncates_run_files(env) -> None:
@@ -117,13 +122,13 @@ def test_bad_options_fail_before_any_work(env) -> None:
 
 def test_load_run_record_rejects_unfinished_and_foreign_folders(tmp_path) -> None:
     with pytest.raises(RunRecordError, match="not a run record"):
-        load_run_record(tmp_path)
+        RunRecord.from_disk(tmp_path)
     (tmp_path / "checkpoint.pt").write_bytes(b"")
     with pytest.raises(RunRecordError, match="unfinished"):
-        load_run_record(tmp_path)
+        RunRecord.from_disk(tmp_path)
     (tmp_path / "metrics.json").write_text("{}")
     with pytest.raises(RunRecordError, match="not a valid run record"):
-        load_run_record(tmp_path)
+        RunRecord.from_disk(tmp_path)
 
 
 def test_resuming_a_finished_run_adds_no_second_evaluation(env) -> None:

@@ -18,7 +18,12 @@ def test_mrw_sizes_exact_larger_and_proportional() -> None:
     assert split_sizes(60_000) == SplitSizes(54_000, 1_000, 5_000)  # train takes the rest
     small = split_sizes(5_011)
     assert small == SplitSizes(5_011 - 100 - 500, 100, 500)
-    assert split_sizes(10) == SplitSizes(9, 0, 1)
+    # A small collection keeps every split usable: at least one pair each (issue 13.6).
+    assert split_sizes(10) == SplitSizes(8, 1, 1)
+    assert split_sizes(18) == SplitSizes(15, 1, 2)
+    assert split_sizes(3) == SplitSizes(1, 1, 1)
+    with pytest.raises(SplitError, match="2 pairs are too few for the train, validation, test"):
+        split_sizes(2)
     with pytest.raises(SplitError):
         SplitSizes.parse("1,2")
 
@@ -134,3 +139,44 @@ def test_build_keeps_reposts_in_one_split_and_is_deterministic(
 def test_build_of_a_missing_clean_folder_is_a_one_line_error(tmp_path: Path, capsys) -> None:
     assert main(["build", str(tmp_path), "--out", str(tmp_path / "ds")]) == 2
     assert "run `mrw clean` first" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_small_collection_builds_usable_splits_and_the_harness_names_a_missing_one(
+    collection: Path, tmp_path: Path
+) -> None:
+    """14 cleaned pairs with the default sizes: every split gets pairs, with a note; a dataset
+    without a validation split is named as such by `mrw-bench run`, not by `datasets`."""
+    import os
+    import subprocess
+    import sys
+
+    from mrw.dataset import VideoRow, build_dataset
+
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MRW_CACHE": str(tmp_path / "cache")}
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(bin_dir / argv[0]), *argv[1:]],
+            check=False, capture_output=True, text=True, env=env, timeout=600,
+        )  # fmt: skip
+
+    clean_dir, out = tmp_path / "clean", tmp_path / "ds"
+    assert run("mrw", "clean", str(collection), "--out", str(clean_dir)).returncode == 0
+    built = run("mrw", "build", str(clean_dir), "--out", str(out))
+    assert built.returncode == 0, built.stderr
+    assert "scaled in proportion, at least one pair per split" in built.stderr
+    rows = json.loads((out / "build.json").read_text())["rows"]
+    assert all(rows[split] >= 1 for split in ("train", "validation", "test")), rows
+
+    # A folder without validation (e.g. built by hand): the harness says what is missing.
+    pairs = [VideoRow.from_media(gif_bytes(scene(i, frames=4)), id=f"p{i}", video_id=f"v{i}",
+                                 sentence=f"thing {i}") for i in range(4)]  # fmt: skip
+    partial = build_dataset({"train": pairs[:2], "test": pairs[2:]}, tmp_path / "partial")
+    done = run("mrw-bench", "run", "vsepp", "--dataset", str(partial), "--epochs", "1",
+               "--backbone", "histogram", "--runs-dir", str(tmp_path / "runs"))  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: "), done.stderr
+    assert "has no 'validation' split (it has train, test)" in line and "mrw build" in line

@@ -94,12 +94,14 @@ def test_groups_seeds_and_computes_mean_and_sample_std(runs: Path) -> None:
 
 def test_markdown_has_paper_columns_and_mean_pm_std(runs: Path) -> None:
     text = compare_runs([runs]).to_markdown()
-    assert "Video-to-Text R@1" in text and "Text-to-Video R@1" in text and "MedR (nMR)" in text
+    # One direction order everywhere (issue 13.9): text-to-video first, as on the leaderboard.
+    assert text.index("Text → Video R@1") < text.index("Video → Text R@1")
+    assert "MedR (nMR)" in text
     row = next(line for line in text.splitlines() if line.startswith("| vsepp [epochs=12"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1] == "3"  # seeds
-    assert cells[6] == "20.00 ± 10.00"  # text-to-video R@1
-    assert cells[9] == "11.0 ± 1.0 (0.11)"  # text-to-video MedR (nMR)
+    assert cells[2] == "20.00 ± 10.00"  # text-to-video R@1
+    assert cells[5] == "11.0 ± 1.0 (0.11)"  # text-to-video MedR (nMR)
     assert "1 unfinished run(s)" in text
     # 100 videos and 100 sentences: R@1+R@5+R@10 of a random ranking is 16% per direction.
     assert "Random ranking: rsum ≈ 32.0." in text

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from mrw.bench.experiments import Experiment, run_experiments, run_id
+from leaderboard.metrics import Metrics
+from mrw.bench.record import RunRecord
 from mrw.bench.runner import RunOptions, RunResult
 from mrw.bench.sweep import SweepError, SweepSpec, parse_values, run_sweep, write_sweep
 
@@ -56,7 +58,7 @@ class FakeRunner:
         }
         (run_dir / "config.json").write_text(json.dumps(config))
         (run_dir / "metrics.json").write_text(json.dumps(record))
-        return RunResult(run_dir, metrics, record)
+        return RunResult(run_dir, Metrics.from_json(metrics), RunRecord.from_disk(run_dir))
 
 
 def test_parse_values() -> None:

@@ -202,6 +202,6 @@ def test_any_delays_every_tick_shows_the_frame_on_screen(make_gif, delays_cs, fp
     ticks = math.ceil(sum(delays_cs) / 100 * fps - 1e-9)
     clip = decode(data, num_frames=ticks, fps=fps)
     assert clip.timestamps.tolist() == pytest.approx([k / fps for k in range(ticks)])
-    for t, frame in zip(clip.timestamps.tolist(), clip.frames):
+    for t, frame in zip(clip.timestamps.tolist(), clip.frames, strict=True):
         on_screen = max(i for i, start in enumerate(starts) if start <= t + 1e-9)
         assert frame[0, 4, 4].item() == pytest.approx(colours[on_screen][0], abs=2)

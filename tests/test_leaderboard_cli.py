@@ -50,7 +50,7 @@ def test_score_json_matches_the_library(tmp_path: Path, truth: Path, capsys) -> 
     code, out, _ = _cli(capsys, "score", "--truth", truth, t2v, v2t, "--json")
     assert code == 0
     result = json.loads(out)
-    assert result == json.loads(json.dumps(score_submission(truth, t2v, v2t)))
+    assert result == json.loads(json.dumps(score_submission(truth, t2v, v2t).to_json()))
     assert set(result) == {"t2v", "v2t", "rsum"}
     assert set(result["t2v"]) == {
         "R@1", "R@5", "R@10", "MedR", "MeanR", "nMR", "queries", "missing_queries"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from leaderboard.errors import RunFileError
+from leaderboard.metrics import Bound, interval
 from leaderboard.parse import parse_run
 from leaderboard.qrels import read_qrels, write_qrels
 from leaderboard.score import first_relevant_ranks, score_run
@@ -23,7 +24,7 @@ def _random_case(
     qrels: dict[str, dict[str, int]] = {f"q{i}": {} for i in range(n_queries)}
     for d in range(n_docs):  # every gallery item relevant to at least one query
         qrels[f"q{rng.integers(n_queries)}"][f"d{d}"] = 1
-    for q, rels in qrels.items():
+    for rels in qrels.values():
         while len(rels) < rng.integers(1, 4):
             rels[f"d{rng.integers(n_docs)}"] = 1
     run: dict[str, dict[str, float]] = {}
@@ -33,7 +34,7 @@ def _random_case(
         depth = n_docs if rng.random() < 0.5 else int(rng.integers(1, n_docs))
         docs = rng.permutation(n_docs)[:depth]
         values = rng.integers(0, 4, depth) / 4 if ties else rng.standard_normal(depth)
-        run[q] = {f"d{d}": float(v) for d, v in zip(docs, values)}
+        run[q] = {f"d{d}": float(v) for d, v in zip(docs, values, strict=True)}
     qrels_path = tmp_path / "t2v.qrels"
     write_qrels(qrels_path, [(q, d) for q, rels in qrels.items() for d in rels])
     lines = [f"{q} Q0 {d} 0 {s!r} tag\n" for q, docs in run.items() for d, s in docs.items()]
@@ -71,10 +72,10 @@ def test_ranks_and_recalls_match_pytrec_eval_with_ties(
         parse_run(duplicated, truth)
     for k in (1, 5, 10):
         hits = sum(reference[q][f"success_{k}"] for q in reference)
-        value = metrics[f"R@{k}"]
-        assert float(str(value).removeprefix(">= ")) == pytest.approx(100 * hits / len(qrels))
-    assert metrics["missing_queries"] == len(qrels) - len(run)
-    assert metrics["queries"] == len(qrels)
+        value = metrics.recall[k]
+        assert interval(value)[0] == pytest.approx(100 * hits / len(qrels))
+    assert metrics.missing_queries == len(qrels) - len(run)
+    assert metrics.queries == len(qrels)
 
 
 @pytest.mark.slow  # ranx compiles its numba kernels on first use (~10 s)
@@ -92,7 +93,7 @@ def test_recalls_match_ranx_hit_rate(tmp_path: Path, seed: int) -> None:
         make_comparable=True,
     )
     for k in (1, 5, 10):
-        value = float(str(metrics[f"R@{k}"]).removeprefix(">= "))
+        value = interval(metrics.recall[k])[0]
         assert value == pytest.approx(100 * reference[f"hit_rate@{k}"])
 
 
@@ -114,9 +115,13 @@ def test_full_depth_run_is_exact_and_hand_checked(tmp_path: Path) -> None:
     ]  # fmt: skip
     qrels_path, run_path = _write_case(tmp_path, qrels, lines)
     m = score_run(run_path, read_qrels(qrels_path))
-    assert m["R@1"] == pytest.approx(100 / 3) and m["R@5"] == 100.0
-    assert m["MedR"] == 2 and m["MeanR"] == pytest.approx(2.0) and m["nMR"] == pytest.approx(2 / 3)
-    assert m["missing_queries"] == 0
+    assert m.value("R@1") == pytest.approx(100 / 3) and m.value("R@5") == 100.0
+    assert (
+        m.value("MedR") == 2
+        and m.value("MeanR") == pytest.approx(2.0)
+        and m.value("nMR") == pytest.approx(2 / 3)
+    )
+    assert m.value("missing_queries") == 0
 
 
 def test_truncated_run_reports_bounds(tmp_path: Path) -> None:
@@ -124,13 +129,13 @@ def test_truncated_run_reports_bounds(tmp_path: Path) -> None:
     lines = [f"q{i} Q0 d{(i + r) % 20} {r + 1} {10 - r} t" for i in range(12) for r in range(8)]
     qrels_path, run_path = _write_case(tmp_path, qrels, lines)
     m = score_run(run_path, read_qrels(qrels_path))
-    assert m["R@1"] == pytest.approx(60.0)  # 12 of 20 queries at rank 1, 8 missing
-    assert m["R@10"] == ">= 60"  # beyond depth 8: only a lower bound
-    assert m["MedR"] == 1 and str(m["MeanR"]).startswith(">= ")
-    assert m["missing_queries"] == 8
+    assert m.value("R@1") == pytest.approx(60.0)  # 12 of 20 queries at rank 1, 8 missing
+    assert m.value("R@10") == Bound(60.0, ">=")  # beyond depth 8: only a lower bound
+    assert m.medr == 1 and isinstance(m.meanr, Bound) and m.meanr.kind == ">="
+    assert m.value("missing_queries") == 8
     few = [f"q{i} Q0 d{(i + 1) % 20} 1 1 t" for i in range(20)]
     qrels_path, run_path = _write_case(tmp_path, qrels, few)
-    assert score_run(run_path, read_qrels(qrels_path))["MedR"] == "> 1"
+    assert score_run(run_path, read_qrels(qrels_path)).medr == Bound(1, ">")
 
 
 @pytest.mark.slow  # imports torch and the harness
@@ -152,10 +157,12 @@ def test_harness_metrics_equal_scores_of_its_run_files(tmp_path: Path) -> None:
 
     truth = tmp_path / "truth"
     write_qrels(
-        truth / "t2v.qrels", [(s, videos[v]) for s, v in zip(sentences, pair_video.tolist())]
+        truth / "t2v.qrels",
+        [(s, videos[v]) for s, v in zip(sentences, pair_video.tolist(), strict=True)],
     )
     write_qrels(
-        truth / "v2t.qrels", [(videos[v], s) for s, v in zip(sentences, pair_video.tolist())]
+        truth / "v2t.qrels",
+        [(videos[v], s) for s, v in zip(sentences, pair_video.tolist(), strict=True)],
     )
     write_run(tmp_path / "t2v.run.gz", sentences, videos, scores.T, "h")
     write_run(tmp_path / "v2t.run.gz", videos, sentences, scores, "h")

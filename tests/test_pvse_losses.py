@@ -85,7 +85,8 @@ def test_single_pair_batch_has_no_negatives() -> None:
 
 
 def test_diversity_loss_by_hand() -> None:
-    # instance 0: heads (1, 0) and (1, 1)/√2 -> off-diagonal Gram 1/√2 twice -> ‖G - I‖ = 1, / K² = .25
+    # instance 0: heads (1, 0) and (1, 1)/√2 -> off-diagonal Gram 1/√2 twice -> ‖G - I‖ = 1,
+    # / K² = .25
     # instance 1: orthogonal heads -> 0.  Batch mean .125; the residuals' scale does not matter.
     residuals = _pairs([[1, 0], [3, 3]], [[0, 2], [5, 0]])
     assert diversity_loss(residuals).item() == pytest.approx(0.125)

@@ -32,7 +32,7 @@ def write_ranked_run(root: Path, name: str, k: int, seed: int, ranks: np.ndarray
         "method": "pvse",
         "dataset": "toy",
         "split": "test",
-        "metrics": combine(direction, direction),
+        "metrics": combine(direction, direction).to_json(),
         "config": config,
         "seed": seed,
         "device": "cpu",

@@ -1,4 +1,5 @@
-"""The toy set's retrieval ceiling: expected recall under random tie-breaking, and `mrw toy --ceiling`."""
+"""The toy set's retrieval ceiling: expected recall under random tie-breaking, and
+`mrw toy --ceiling`."""
 
 from __future__ import annotations
 

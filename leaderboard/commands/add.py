@@ -16,10 +16,18 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "team, date, metrics, SHA-256 of the files) in the SQLite board. Re-submitting "
         "identical files against the same ground truth is refused.",
     )
-    parser.add_argument("--board", type=Path, required=True, metavar="BOARD.db")
+    parser.add_argument(
+        "--board",
+        type=Path,
+        required=True,
+        metavar="BOARD.db",
+        help="SQLite board file (created on first use)",
+    )
     parser.add_argument("--name", required=True, help="method name shown on the board")
-    parser.add_argument("--team", required=True)
-    parser.add_argument("--description", default="", metavar="TEXT")
+    parser.add_argument("--team", required=True, help="team or author shown on the board")
+    parser.add_argument(
+        "--description", default="", metavar="TEXT", help="one line shown under the name"
+    )
     parser.add_argument("--dataset", help="dataset label (default: from the --truth path)")
     parser.add_argument("--split", help="split label (default: the --truth directory name)")
     add_run_pair_arguments(parser)

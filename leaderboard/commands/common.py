@@ -7,9 +7,12 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from leaderboard.parse import DEFAULT_MAX_BYTES
+
+if TYPE_CHECKING:
+    from leaderboard.metrics import Metrics
 
 
 def add_truth_argument(parser: argparse.ArgumentParser) -> None:
@@ -44,26 +47,20 @@ def line_progress(label: str) -> Iterator[Callable[[int], None]]:
         yield bar.update
 
 
-def print_metrics(result: dict[str, Any]) -> None:
+def print_metrics(result: Metrics) -> None:
     """Both directions as a table, then rsum."""
     from rich.console import Console
     from rich.table import Table
 
+    from leaderboard.metrics import DIRECTIONS, RECALL_KS
     from leaderboard.render import display
 
-    keys = ("R@1", "R@5", "R@10", "MedR", "MeanR", "nMR", "queries", "missing_queries")
+    keys = (*(f"R@{k}" for k in RECALL_KS), "MedR", "MeanR", "nMR", "queries", "missing_queries")
+    digits = {"MeanR": 2, "nMR": 4}
     table = Table("direction", *keys)
-    for direction in ("t2v", "v2t"):
-        metrics = result[direction]
-        table.add_row(direction, *(_cell(k, metrics[k], display) for k in keys))
+    for direction in DIRECTIONS:
+        metrics = result.direction(direction)
+        table.add_row(direction, *(display(metrics.value(k), digits.get(k, 1)) for k in keys))
     console = Console()
     console.print(table)
-    console.print(f"rsum: {display(result['rsum'])}")
-
-
-def _cell(key: str, value: Any, display: Callable[[Any], str]) -> str:
-    if key == "nMR" and isinstance(value, float):
-        return f"{value:.4f}"
-    if key == "MeanR" and isinstance(value, float):
-        return f"{value:.2f}"
-    return display(value)
+    console.print(f"rsum: {display(result.rsum)}")

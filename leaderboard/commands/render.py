@@ -14,8 +14,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "leaderboard.json and a self-contained index.html (sortable by any column, best "
         "value per column highlighted, no network assets).",
     )
-    parser.add_argument("--board", type=Path, required=True, metavar="BOARD.db")
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR")
+    parser.add_argument(
+        "--board", type=Path, required=True, metavar="BOARD.db", help="SQLite board file"
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="folder for the three files"
+    )
     parser.set_defaults(func=run)
     return parser
 

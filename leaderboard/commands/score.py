@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
             args.truth, args.t2v_run, args.v2t_run, args.max_bytes, progress=progress
         )
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(result.to_json()))
     else:
         print_metrics(result)
     return 0

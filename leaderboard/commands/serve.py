@@ -34,8 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="DIR",
         help="where uploads are kept (default: BOARD.uploads/ beside --board; required with --db)",
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=8000, help="port to listen on (default %(default)s)"
+    )
     parser.add_argument("--per-day", type=int, default=5, metavar="N", help="per team (UTC day)")
     parser.add_argument("--total", type=int, default=100, metavar="N", help="per team, ever")
     parser.add_argument(

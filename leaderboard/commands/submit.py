@@ -18,9 +18,16 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         allow_abbrev=False,  # `--token SECRET` must not pass as an abbreviation of --token-file
     )
     parser.add_argument("--server", required=True, metavar="URL", help="e.g. http://host:8000")
-    parser.add_argument("--token-file", type=Path, metavar="FILE")
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        metavar="FILE",
+        help="file holding the team's token (else $MRW_LEADERBOARD_TOKEN; never argv)",
+    )
     parser.add_argument("--name", required=True, help="method name shown on the board")
-    parser.add_argument("--description", default="", metavar="TEXT")
+    parser.add_argument(
+        "--description", default="", metavar="TEXT", help="one line shown under the name"
+    )
     parser.add_argument("--split", help="split to score against (default: the server's)")
     parser.add_argument(
         "--timeout", type=float, default=3600.0, metavar="S", help="seconds to wait for a score"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from typing import Any
 
 from leaderboard.board import Submission
+from leaderboard.metrics import DIRECTIONS, Metrics
 from leaderboard.render import build_tables, display, page, to_html
 from mrw.untrusted import strip_control
 
@@ -28,19 +28,19 @@ def board_page(submissions: list[Submission]) -> str:
     return to_html(build_tables(submissions), _now(), link=submission_url)
 
 
-def _metrics_table(metrics: dict[str, Any]) -> str:
+def _metrics_table(metrics: Metrics) -> str:
     head = "".join(f'<th class="num">{html.escape(k)}</th>' for k in METRIC_KEYS)
     rows = []
-    for direction in ("t2v", "v2t"):
+    for direction in DIRECTIONS:
         cells = "".join(
-            f'<td class="num">{html.escape(display(metrics[direction].get(k)))}</td>'
+            f'<td class="num">{html.escape(display(metrics.direction(direction).value(k)))}</td>'
             for k in METRIC_KEYS
         )
         rows.append(f"<tr><td>{direction}</td>{cells}</tr>")
     return (
         f'<table class="board"><thead><tr><th>direction</th>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
-        f'<p class="empty">rsum: {html.escape(display(metrics["rsum"]))}</p>'
+        f'<p class="empty">rsum: {html.escape(display(metrics.rsum))}</p>'
     )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from leaderboard.errors import FileLineError, LeaderboardError
-from leaderboard.metrics import NOT_FOUND, combine
+from leaderboard.metrics import NOT_FOUND, Metrics, combine
 from leaderboard.parse import parse_run
 from leaderboard.score import DIRECTIONS, first_relevant_ranks, ranking_metrics
 from leaderboard.server.truth import Split
@@ -21,9 +21,10 @@ from leaderboard.server.truth import Split
 
 @dataclass(frozen=True)
 class Outcome:
-    """`metrics` (the scorer's `--json` document) and `details`, or `reason` on failure."""
+    """`metrics` (typed; `.to_json()` is the scorer's `--json` document) and `details`, or
+    `reason` on failure."""
 
-    metrics: dict[str, Any] | None = None
+    metrics: Metrics | None = None
     details: dict[str, Any] | None = None
     reason: str | None = None
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 
 from leaderboard import board
 from leaderboard.errors import LeaderboardError
+from leaderboard.metrics import Metrics
 from leaderboard.server.db import Database
 from leaderboard.server.models import (
     FAILED,
@@ -169,7 +170,7 @@ def record(db: Database, submission_id: int, outcome: Outcome, scorer_version: s
     else:
         values.update(
             status=SCORED,
-            metrics_json=json.dumps(outcome.metrics, sort_keys=True),
+            metrics_json=json.dumps(outcome.metrics.to_json(), sort_keys=True),
             details_json=None if outcome.details is None else json.dumps(outcome.details),
         )
     with db.write() as session:
@@ -226,6 +227,6 @@ def as_record(row: Submission, team: str) -> board.Submission:
         t2v_sha256=row.t2v_sha256 or "",
         v2t_sha256=row.v2t_sha256 or "",
         truth_sha256=row.truth_sha256 or "",
-        metrics=row.metrics or {},
+        metrics=Metrics.from_json(row.metrics or {}),
         scorer_version=row.scorer_version or "",
     )

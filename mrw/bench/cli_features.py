@@ -25,9 +25,12 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--weights",
-        choices=("imagenet", "none"),
-        help="CNN weights: imagenet (falls back to random with a warning when not available "
-        "offline) or none (default: imagenet; toy: none)",
+        metavar="NAME",
+        help="CNN weights, by torchvision's name: IMAGENET1K_V1 (the original ImageNet weights, "
+        "as in the paper), IMAGENET1K_V2, DEFAULT (torchvision's current best: V2 for "
+        "ResNet-152), or none (random init). Weights that cannot be loaded stop the command; "
+        "the resolved name goes into the cache key and the run record (default: the "
+        "dataset's: IMAGENET1K_V1; toy: none)",
     )
     group.add_argument(
         "--image-size", type=int, help="frame side in pixels (default: 224; toy: 64)"

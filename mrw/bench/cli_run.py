@@ -47,7 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="AMSGrad learning rate, halved on a validation plateau (default: the method's own, "
         "see the README's baselines table)",
     )
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of initial weights, batch order and GloVe fallbacks (default %(default)s)",
+    )
     train.add_argument(
         "--glove",
         metavar="PATH",
@@ -63,8 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--finetune-epochs",
         type=int,
         default=0,
-        help="after training on cached features, unfreeze the CNN and train this many epochs on decoded "
-        "frames (decoded once to a memory-mapped file beside the feature cache)",
+        help="after training on cached features, unfreeze the CNN and train this many epochs on "
+        "decoded frames (decoded once to a memory-mapped file beside the feature cache)",
     )
     train.add_argument(
         "--finetune-lr", type=float, default=2e-5, help="learning rate of the fine-tune stage"
@@ -139,7 +144,8 @@ def method_overrides(method: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _check_flags_apply(args: argparse.Namespace) -> None:
-    """A method flag or --set field that none of the chosen methods has is a mistake, not a no-op."""
+    """A method flag or --set field that none of the chosen methods has is a mistake, not a
+    no-op."""
     from mrw.bench.registry import get_method_class
     from mrw.errors import MRWError
 

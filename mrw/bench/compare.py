@@ -2,9 +2,11 @@
 
 Runs are grouped by dataset, evaluated split, method and every setting except the seed (and
 bookkeeping such as the run id or device), so repeated seeds of one experiment become one
-row. Beneath each table, paired tests (`mrw.bench.significance`) of every row against a
-reference row (`--against`, default the best) give p-values over seeds and over queries. Rows follow the layout of the PVSE paper's Tables 3 and 4: video-to-text and
-text-to-video R@1, R@5, R@10 and MedR (nMR), plus rsum. The standard deviation is the sample
+row. Rows hold the PVSE paper's Tables 3 and 4 columns, R@1, R@5, R@10 and MedR (nMR) per
+direction plus rsum, with text-to-video first as on the leaderboard and in every JSON
+document (the paper lists video-to-text first). Beneath each table, paired tests
+(`mrw.bench.significance`) of every row against a reference row (`--against`, default the
+best) give p-values over seeds and over queries. The standard deviation is the sample
 one (ddof = 1) over seeds; with a single seed only the value is shown.
 """
 
@@ -20,14 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from leaderboard.metrics import RECALL_KS
+from leaderboard.metrics import DIRECTION_NAMES, DIRECTIONS, RECALL_KS, Bound, Metrics
 from mrw.atomic import atomic_write
-from mrw.bench.runner import RunRecord, RunRecordError, load_run_record
+from mrw.bench.record import RunRecord, RunRecordError
 from mrw.bench.significance import PairedTest, find_group, markdown_tests, tests_against
 from mrw.errors import MRWError
 
-DIRECTIONS = (("v2t", "Video-to-Text"), ("t2v", "Text-to-Video"))
-IMAGE_DIRECTIONS = (("v2t", "Image-to-Text"), ("t2v", "Text-to-Image"))
+IMAGE_DIRECTION_NAMES = {"t2v": "Text → Image", "v2t": "Image → Text"}
 RECALLS = tuple(f"R@{k}" for k in RECALL_KS)
 # Settings that do not change the experiment: runs differing only here are repeats.
 IGNORED_SETTINGS = frozenset(
@@ -150,9 +151,9 @@ def find_run_dirs(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
     return sorted(finished), sorted(unfinished)
 
 
-def _numeric(record: RunRecord, metrics: Mapping[str, Any], direction: str, name: str) -> float:
-    value = metrics[direction][name] if direction else metrics[name]
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
+def _numeric(record: RunRecord, metrics: Metrics, direction: str, name: str) -> float:
+    value = metrics.direction(direction).value(name) if direction else metrics.rsum
+    if value is None or isinstance(value, Bound):
         raise CompareError(
             f"{record.run_dir}: {direction} {name} is {value!r}, not a number "
             "(a truncated run cannot be averaged)"
@@ -165,13 +166,13 @@ def summarise(runs: Sequence[RunRecord]) -> dict[str, Any]:
     "folds" the same for the fold protocol (COCO 1K) when every run has it."""
     out = _summary([r.metrics for r in runs], runs)
     if runs and all(r.folds for r in runs):
-        out["folds"] = _summary([r.folds["metrics"] for r in runs], runs)
+        out["folds"] = _summary([Metrics.from_json(r.folds["metrics"]) for r in runs], runs)
     return out
 
 
-def _summary(documents: Sequence[Mapping[str, Any]], runs: Sequence[RunRecord]) -> dict[str, Any]:
+def _summary(documents: Sequence[Metrics], runs: Sequence[RunRecord]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for direction, _ in DIRECTIONS:
+    for direction in DIRECTIONS:
         out[direction] = {
             name: Stat.of(
                 [_numeric(r, d, direction, name) for r, d in zip(runs, documents, strict=True)]
@@ -194,7 +195,7 @@ def _method_defaults(method: str) -> dict[str, Any]:
     return flatten(dataclasses.asdict(config_class()), "method_config.")
 
 
-def chance_rsum(metrics: Mapping[str, Any]) -> float:
+def chance_rsum(metrics: Metrics) -> float:
     """Expected rsum of a random ranking.
 
     Text-to-video ranks the videos (as many as video queries): R@k = k / videos. Video-to-text
@@ -203,7 +204,7 @@ def chance_rsum(metrics: Mapping[str, Any]) -> float:
     chance that a random top k holds one of the r. With an uneven number per video (TGIF)
     r is the rounded mean, so the figure is approximate there.
     """
-    videos, sentences = int(metrics["v2t"]["queries"]), int(metrics["t2v"]["queries"])
+    videos, sentences = int(metrics.v2t.queries), int(metrics.t2v.queries)
     if not videos or not sentences:
         return 0.0
     per_video = max(1, round(sentences / videos))
@@ -311,7 +312,7 @@ class Comparison:
 
     def to_markdown(self) -> str:
         parts = [
-            markdown_table(rows, f"{dataset} / {split}")
+            markdown_table(rows, f"{dataset_label(dataset)} / {split}")
             for (dataset, split), rows in self.tables().items()
         ]
         if self.tests:
@@ -330,7 +331,7 @@ def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
     (COCO) the table has Table 2's layout: the 1K block (mean over folds), then the whole
     test split (5K), each with both directions, and rsum of each.
     """
-    names = IMAGE_DIRECTIONS if _is_image(groups) else DIRECTIONS
+    names = IMAGE_DIRECTION_NAMES if _is_image(groups) else DIRECTION_NAMES
     blocks = [("", None)]
     if all("folds" in g.stats for g in groups):
         folds = groups[0].runs[0].folds
@@ -338,8 +339,8 @@ def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
         blocks = [(f"{_images(folds['fold_size'])} ", "folds"), (f"{_images(whole)} ", None)]
     header = ["Method", "Seeds"]
     for prefix, _ in blocks:
-        for _, name in names:
-            header += [f"{prefix}{name} R@1", "R@5", "R@10", "MedR (nMR)"]
+        for direction in DIRECTIONS:
+            header += [f"{prefix}{names[direction]} R@1", "R@5", "R@10", "MedR (nMR)"]
         header.append(f"{prefix}rsum")
 
     def bold(text: str, is_best: bool) -> str:
@@ -348,7 +349,7 @@ def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
     rows = [[g.label, str(len(g.runs))] for g in groups]
     for _, key in blocks:
         stats_of = [g.stats[key] if key else g.stats for g in groups]
-        for direction, _ in names:
+        for direction in DIRECTIONS:
             for r in RECALLS:
                 best = max(s[direction][r].mean for s in stats_of)
                 for row, s in zip(rows, stats_of, strict=True):
@@ -375,6 +376,12 @@ def _images(count: int) -> str:
     return f"{count // 1000}K" if count % 1000 == 0 else str(count)
 
 
+def dataset_label(dataset: str) -> str:
+    """How tables name a dataset: a named one (`toy`) by its name, a folder by its own name
+    (as the leaderboard names it), never by a whole path."""
+    return Path(dataset).name or dataset
+
+
 def compare_runs(paths: Iterable[str | Path]) -> Comparison:
     """Find, load, group and summarise the finished run records under `paths`."""
     finished, unfinished = find_run_dirs(paths)
@@ -384,7 +391,7 @@ def compare_runs(paths: Iterable[str | Path]) -> Comparison:
     records = []
     for run_dir in finished:
         try:
-            records.append(load_run_record(run_dir))
+            records.append(RunRecord.from_disk(run_dir))
         except RunRecordError as exc:
             raise CompareError(str(exc)) from None
     return Comparison(group_runs(records), unfinished)
@@ -408,7 +415,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="tabulate run records: the paper's Tables 3/4 layout, mean ± std over seeds",
         description="Collect finished run records (folders with metrics.json) under RUNS, group "
         "them by dataset, split, method and settings (seeds are repeats), and print "
-        "video-to-text and text-to-video R@1/R@5/R@10/MedR (nMR) and rsum as a Markdown "
+        "text-to-video and video-to-text R@1/R@5/R@10/MedR (nMR) and rsum as a Markdown "
         "table, mean ± sample std over seeds.",
     )
     parser.add_argument(

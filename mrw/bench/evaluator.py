@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from leaderboard.metrics import combine, ranks_to_metrics
+from leaderboard.metrics import Metrics, combine, ranks_to_metrics
 from mrw.bench.data import PairData
 from mrw.bench.method import Method
 
@@ -108,7 +108,8 @@ def matrix_first_relevant_ranks(
     best = torch.full((nq,), float("-inf"), device=device).scatter_reduce(
         0, rel_query, rel_scores, "amax"
     )
-    # Among relevant documents tied at the best score, trec_eval lists the lowest tie position first.
+    # Among relevant documents tied at the best score, trec_eval lists the lowest tie position
+    # first.
     tied = torch.where(rel_scores == best[rel_query], doc_order[rel_doc], nd)
     first = torch.full((nq,), nd, dtype=torch.long, device=device).scatter_reduce(
         0, rel_query, tied, "amin"
@@ -137,14 +138,14 @@ def _count(mask: Tensor) -> Tensor:
 
 @dataclass
 class Evaluation:
-    """Scores and metrics of one split: `metrics` is the scorer's `--json` document."""
+    """Scores, ranks and metrics of one split (`metrics.to_json()` is the scorer's document)."""
 
     scores: Tensor  # [Nv, Nt]
     video_ids: list[str]
     sentence_ids: list[str]
     t2v_ranks: np.ndarray
     v2t_ranks: np.ndarray
-    metrics: dict[str, Any]
+    metrics: Metrics
 
 
 def evaluate_scores(
@@ -216,7 +217,7 @@ def fold_metrics(
             [evaluation.sentence_ids[i] for i in captions.tolist()],
             pair_video[captions] - first,
         )
-        per_fold.append(sub.metrics)
+        per_fold.append(sub.metrics.to_json())
     return {
         "folds": folds,
         "fold_size": fold_size,

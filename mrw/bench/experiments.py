@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mrw.bench.runner import RunOptions, RunRecord, RunResult, load_run_record
+from mrw.bench.record import RunRecord
+from mrw.bench.runner import RunOptions, RunResult
 
 # RunOptions fields that do not change what is trained (left out of the run id hash).
 _BOOKKEEPING = (
@@ -117,7 +118,7 @@ def run_experiments(
             existing = _existing(own, experiment.method, rid)
             if existing is not None and (existing / "metrics.json").is_file():
                 log(f"{step}: reusing {existing}")
-                records.append(load_run_record(existing))
+                records.append(RunRecord.from_disk(existing))
                 continue
             resume = str(existing) if existing is not None else None
             log(f"{step}: {'resuming' if resume else 'training'}")
@@ -126,7 +127,7 @@ def run_experiments(
                 experiment.overrides,
                 dataclasses.replace(own, seed=seed, run_id=rid, resume=resume),
             )
-            records.append(load_run_record(result.run_dir))
+            records.append(RunRecord.from_disk(result.run_dir))
         out.append(ExperimentRuns(experiment, records))
     return out
 

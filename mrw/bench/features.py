@@ -10,6 +10,7 @@ assembles the file.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -50,7 +51,7 @@ class FeatureSpec:
     dataset: str
     split: str
     backbone: str = "resnet152"
-    weights: str = "imagenet"  # "imagenet" or "none" (random init, for offline use)
+    weights: str = "IMAGENET1K_V1"  # a torchvision weights name (see `resolve_weights`) or "none"
     fps: float = 8.0
     num_frames: int = 8
     image_size: int = 224
@@ -84,23 +85,68 @@ def dataset_slug(dataset: str) -> str:
     return f"{stem}-{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
 
 
-def _imagenet_state_dict(backbone: str) -> dict[str, Tensor] | None:
-    """ImageNet weights from the local torch hub cache, or downloaded when online; else None."""
+WEIGHTS_NONE = "none"  # random initialisation (one fixed seed), for offline use
+LEGACY_IMAGENET = "imagenet"  # older configs: torchvision's DEFAULT, resolved to its name
+
+
+def resolve_weights(backbone: str, weights: str) -> str:
+    """The concrete name of `backbone`'s weights, as the cache key and run records hold it.
+
+    Args:
+        backbone: a torchvision classification model name, or `histogram` (no weights).
+        weights: `none`, or a member of the backbone's torchvision weights enum
+            (`IMAGENET1K_V1`: the original ImageNet weights of the PVSE paper's era;
+            `IMAGENET1K_V2`; `DEFAULT`: whatever torchvision currently ships as best, which
+            for ResNet-152 is V2); `imagenet` is read as `DEFAULT` (older configs).
+
+    Returns:
+        `none`, or the enum member's own name (`DEFAULT` -> `IMAGENET1K_V2` for ResNet-152).
+
+    Raises:
+        FeatureError: the backbone has no weights of that name.
+    """
+    if weights == WEIGHTS_NONE or backbone in ("histogram", PRECOMPUTED):
+        return WEIGHTS_NONE
     import torchvision
 
     try:
-        weights = torchvision.models.get_model_weights(backbone).DEFAULT
+        enum = torchvision.models.get_model_weights(backbone)
     except (ValueError, KeyError):
-        return None
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
-    offline = any(os.environ.get(k) == "1" for k in ("HF_HUB_OFFLINE", "MRW_OFFLINE"))
-    if not cached.is_file() and offline:
-        return None
+        raise FeatureError(
+            f"unknown backbone {backbone!r} (any torchvision classification model name)"
+        ) from None
+    name = "DEFAULT" if weights == LEGACY_IMAGENET else weights
     try:
-        return weights.get_state_dict(progress=True, check_hash=False)
-    except Exception as exc:  # noqa: BLE001 - no network, a proxy, a bad download: fall back, warned
-        log.debug("could not fetch %s weights: %s", backbone, exc)
-        return None
+        return enum[name].name
+    except KeyError:
+        choices = ", ".join([*enum.__members__, WEIGHTS_NONE])
+        raise FeatureError(
+            f"unknown weights {weights!r} for {backbone}; use one of {choices}"
+        ) from None
+
+
+def _pretrained_state_dict(backbone: str, weights: str) -> dict[str, Tensor]:
+    """The named weights from the torch hub cache, or downloaded when online.
+
+    Raises:
+        FeatureError: not cached while offline (`HF_HUB_OFFLINE`/`MRW_OFFLINE`), or the
+            download failed. There is no silent fallback to random weights.
+    """
+    import torchvision
+
+    member = torchvision.models.get_model_weights(backbone)[weights]
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(member.url).name
+    offline = any(os.environ.get(k) == "1" for k in ("HF_HUB_OFFLINE", "MRW_OFFLINE"))
+    advice = f"put {cached.name} in {cached.parent}, or pass --weights none for random weights"
+    if not cached.is_file() and offline:
+        raise FeatureError(f"cannot load {backbone} {weights} weights offline: {advice}")
+    try:
+        return member.get_state_dict(progress=True, check_hash=False)
+    except Exception as exc:  # noqa: BLE001 - no network, a proxy, a bad download: one line
+        reason = " ".join(str(exc).split())[:160]
+        raise FeatureError(
+            f"cannot load {backbone} {weights} weights ({reason}): {advice}"
+        ) from None
 
 
 class ColourHistogram(nn.Module):
@@ -143,35 +189,40 @@ def _random_model(torchvision: Any, backbone: str) -> nn.Module:
 
 
 def build_backbone(backbone: str, weights: str, grid: bool = False) -> tuple[nn.Module, str]:
-    """A torchvision classifier with its head removed, and the weights actually loaded.
+    """A torchvision classifier with its head removed, and the resolved weights name.
 
-    `weights="imagenet"` falls back to random init (returned as "none", so the cache key
-    and the run record say what was really used) with a warning when the weights file is
-    neither cached nor downloadable. With `grid`, the module stops at the last convolutional
-    map, `[N, F, h, w]` (ResNet-152 at 224 px: `[N, 2048, 7, 7]`, whose mean over cells is
-    the pooled feature); the histogram backbone then gives one histogram per cell of a 7 x 7
-    grid.
+    Args:
+        backbone: torchvision model name, `histogram` or `colour-edges`.
+        weights: see `resolve_weights`.
+        grid: stop at the last convolutional map, `[N, F, h, w]` (ResNet-152 at 224 px:
+            `[N, 2048, 7, 7]`, whose mean over cells is the pooled feature); `histogram` then
+            gives one colour histogram per cell of a 7 x 7 grid.
+
+    Returns:
+        (model in eval mode mapping `[N, 3, H, W]` to `[N, F]` (grid: `[N, F, h, w]`),
+        resolved weights name).
 
     Raises:
-        FeatureError: unknown weights or backbone, or (grid) no convolutional trunk to keep.
+        FeatureError: unknown backbone or weights, weights that cannot be loaded (never
+            replaced by random ones: that needs an explicit `none`), imported (`precomp`)
+            features, or (grid) no convolutional map to keep.
     """
     import torchvision
 
-    if weights not in ("imagenet", "none"):
-        raise FeatureError(f"unknown weights {weights!r}; use 'imagenet' or 'none'")
     if backbone == PRECOMPUTED:
         raise FeatureError(
             "precomputed features are imported, not extracted: "
             "`mrw import precomp DIR --name DATASET` first"
         )
+    weights = resolve_weights(backbone, weights)
     if backbone == "histogram":
-        return ColourHistogram(grid=GRID_CELLS if grid else 2, spatial=grid).eval(), "none"
+        return ColourHistogram(grid=GRID_CELLS if grid else 2, spatial=grid).eval(), WEIGHTS_NONE
     if backbone == "colour-edges":
         if grid:
             raise FeatureError("colour-edges gives one vector per frame: no grid (--no-grid)")
         from mrw.bench.toy_features import ColourEdgeFeatures
 
-        return ColourEdgeFeatures(IMAGENET_MEAN, IMAGENET_STD).eval(), "none"
+        return ColourEdgeFeatures(IMAGENET_MEAN, IMAGENET_STD).eval(), WEIGHTS_NONE
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(
@@ -182,18 +233,8 @@ def build_backbone(backbone: str, weights: str, grid: bool = False) -> tuple[nn.
         raise FeatureError(
             f"unknown backbone {backbone!r} (any torchvision classification model name)"
         ) from None
-    if weights == "imagenet":
-        state = _imagenet_state_dict(backbone)
-        if state is None:
-            log.warning(
-                "ImageNet weights for %s are not available offline (put them in %s/checkpoints): "
-                "using random weights (--weights none); features and results will be much weaker",
-                backbone,
-                torch.hub.get_dir(),
-            )
-            weights = "none"
-        else:
-            model.load_state_dict(state)
+    if weights != WEIGHTS_NONE:
+        model.load_state_dict(_pretrained_state_dict(backbone, weights))
     if grid:
         return _convolutional_trunk(model, backbone).eval(), weights
     for head in ("fc", "classifier", "head", "heads"):
@@ -417,21 +458,19 @@ def extract_features(
 ) -> tuple[SplitFeatures, FeatureSpec]:
     """The split's features, from the cache or computed and cached now.
 
-    Returns the features and the spec actually used (weights may fall back to "none"). A
-    video whose media does not decode is left out with its pairs and listed, with the
-    reason, in `SplitFeatures.skipped` (`strict=True`: raise `FrameDecodeError` instead).
-    Under `torchrun` every rank must call this; each extracts its share and all return the
-    result.
+    Returns the features and the spec actually used (weights resolved to their concrete
+    name, e.g. `DEFAULT` -> `IMAGENET1K_V2`). A video whose media does not decode is left out
+    with its pairs and listed, with the reason, in `SplitFeatures.skipped` (`strict=True`:
+    raise `FrameDecodeError` instead). Under `torchrun` every rank must call this; each
+    extracts its share and all return the result.
     """
     device = torch.device(device)
+    spec = dataclasses.replace(spec, weights=resolve_weights(spec.backbone, spec.weights))
     if spec.cache_path().is_file() and not overwrite:
         return load_features(spec.cache_path()), spec
     opened = _open_split(spec)
-    cnn, weights = build_backbone(spec.backbone, spec.weights, spec.grid)
-    spec = FeatureSpec(**{**asdict(spec), "weights": weights})  # what was really loaded
+    cnn, _ = build_backbone(spec.backbone, spec.weights, spec.grid)
     path = spec.cache_path()
-    if path.is_file() and not overwrite:
-        return load_features(path), spec
     video_ids = opened.video_ids
     rank, world = dist_util.rank(), dist_util.world_size()
     mine = list(range(rank, len(video_ids), world))
@@ -529,7 +568,8 @@ def decode_frames(spec: FeatureSpec, workers: int = 0, progress: bool = True) ->
     lengths = torch.from_numpy(np.load(lengths_path))
     if len(frames) != len(opened.video_ids):
         raise FeatureError(
-            f"{frames_path} holds {len(frames)} videos, the split {len(opened.video_ids)}; delete it"
+            f"{frames_path} holds {len(frames)} videos, the split "
+            f"{len(opened.video_ids)}; delete it"
         )
     # Videos that did not decode keep their place (dropping them would copy the memory-mapped
     # file): one black frame each, listed in `skipped`.
@@ -549,7 +589,8 @@ def _decode_to_file(
     workers: int,
     progress: bool,
 ) -> None:
-    """Decode every video of `opened` into `frames_path` (rank 0 creates it, every rank fills its rows)."""
+    """Decode every video of `opened` into `frames_path` (rank 0 creates it, every rank fills
+    its rows)."""
     import numpy as np
 
     # One name per run (rank 0's), so two jobs decoding the same split never share a file.

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-COLUMNS = ("R@1", "R@5", "R@10", "MedR")
+from leaderboard.metrics import DIRECTIONS, RECALL_KS
+
+if TYPE_CHECKING:
+    from leaderboard.metrics import Metrics
+
+COLUMNS = (*(f"R@{k}" for k in RECALL_KS), "MedR")
 
 
-def _cell(value: Any) -> str:
-    return f"{value:.1f}" if isinstance(value, float) else str(value)
-
-
-def metrics_table(rows: Iterable[tuple[str, Mapping[str, Any]]], title: str | None = None) -> Any:
-    """A rich `Table` of (label, scorer `--json` metrics) rows: t2v and v2t recalls, MedR, rsum."""
+def metrics_table(rows: Iterable[tuple[str, Metrics]], title: str | None = None) -> Any:
+    """A rich `Table` of (label, metrics) rows: each direction's recalls and MedR, then rsum."""
     from rich.table import Table
+
+    from leaderboard.render import display
 
     table = Table(title=title)
     table.add_column("run", style="bold")
-    for direction in ("t2v", "v2t"):
+    for direction in DIRECTIONS:
         for column in COLUMNS:
             table.add_column(f"{direction} {column}", justify="right")
     table.add_column("rsum", justify="right", style="bold")
     for label, metrics in rows:
-        cells = [_cell(metrics[d][c]) for d in ("t2v", "v2t") for c in COLUMNS]
-        table.add_row(label, *cells, _cell(metrics["rsum"]))
+        cells = [display(metrics.direction(d).value(c)) for d in DIRECTIONS for c in COLUMNS]
+        table.add_row(label, *cells, display(metrics.rsum))
     return table

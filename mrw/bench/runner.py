@@ -17,14 +17,16 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from leaderboard.metrics import Metrics
 from mrw.atomic import atomic_write
 from mrw.bench import distributed as dist_util
+from mrw.bench.record import RunRecord, RunRecordError, dataset_revision, json_safe
 from mrw.catalog import find_dataset, training_defaults
 from mrw.errors import MRWError
 from mrw.provenance import git_commit, versions
@@ -41,10 +43,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVAL_SPLITS = ("test", "validation")
-
-
-class RunRecordError(MRWError):
-    """A run folder that is missing, unfinished or not a run record."""
 
 
 @dataclass
@@ -78,7 +76,7 @@ class RunOptions:
     image_size: int | None = None
     grid: bool | None = None  # local features = the CNN's last map's cells (default: image sets)
     backbone: str | None = None
-    weights: str | None = None  # "imagenet" | "none"
+    weights: str | None = None  # torchvision weights name (IMAGENET1K_V1, DEFAULT, ...) or none
     standardize_features: bool | None = None  # z-score frames with train statistics (toy: on)
     glove: str | None = None  # path to glove.840B.300d.txt
     min_word_count: int = 1
@@ -111,8 +109,11 @@ class RunOptions:
             )
             if getattr(self, name) is None
         }
-        if self.weights is None:
-            filled["weights"] = defaults.weights
+        from mrw.bench.features import resolve_weights
+
+        backbone = filled.get("backbone", self.backbone)
+        # The concrete name (DEFAULT -> IMAGENET1K_V2): what config.json and the cache key hold.
+        filled["weights"] = resolve_weights(backbone, self.weights or defaults.weights)
         if self.grid is None:  # image datasets: the CNN's grid cells are the local features
             record = find_dataset(self.dataset)
             filled["grid"] = record is not None and record.modality == "image"
@@ -199,27 +200,11 @@ def _check_glove(path: Path) -> None:
 
 @dataclass
 class RunResult:
-    run_dir: Path
-    metrics: dict[str, Any]  # the scorer's --json document for the evaluated split
-    record: dict[str, Any] = field(default_factory=dict)  # the whole metrics.json
-
-
-@dataclass
-class RunRecord:
-    """A finished run as `load_run_record` reads it back (the fields of `metrics.json`)."""
+    """A finished run: its folder, the evaluated split's metrics and the whole record."""
 
     run_dir: Path
-    method: str
-    dataset: str
-    split: str
-    metrics: dict[str, Any]
-    config: dict[str, Any]
-    seed: int
-    device: str
-    wall_time_s: float
-    versions: dict[str, str]
-    git_commit: str | None
-    folds: dict[str, Any] | None = None  # the fold protocol's metrics (COCO 1K), if any
+    metrics: Metrics
+    record: RunRecord
 
 
 def resolve_device(name: str) -> torch.device:
@@ -232,6 +217,12 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise MRWError("--device cuda asked for, but no CUDA device is available")
     return device
+
+
+def _dataset_revision(dataset: str) -> dict[str, str] | None:
+    """Name, version and fingerprint of a catalogued dataset (None for a folder or hub id)."""
+    record = find_dataset(dataset)
+    return dataset_revision(record.name, record.version, record.folder) if record else None
 
 
 def _config_hash(config: Mapping[str, Any]) -> str:
@@ -327,30 +318,20 @@ def _log_evaluation(path: Path, record: Mapping[str, Any]) -> None:
 def _finished_run(run_dir: Path, config: Mapping[str, Any]) -> RunResult | None:
     """The finished run in `run_dir` if resuming it would train no further epoch, else None."""
     try:
-        record = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-        trained_epochs = record["config"]["train"]["epochs"]
-    except (OSError, ValueError, KeyError, TypeError):
+        record = RunRecord.from_disk(run_dir)
+        trained_epochs = record.config["train"]["epochs"]
+    except (RunRecordError, KeyError, TypeError):
         return None
     if trained_epochs != config["train"]["epochs"]:
         return None
-    return RunResult(run_dir, record["metrics"], record)
+    return RunResult(run_dir, record.metrics, record)
 
 
 def _write_json(path: Path, data: Any) -> None:
     """Strict JSON: a non-finite float (a diverged loss, no validation epoch) becomes null."""
     with atomic_write(path, "w") as handle:
-        json.dump(_json_safe(data), handle, indent=2, default=str, allow_nan=False)
+        json.dump(json_safe(data), handle, indent=2, default=str, allow_nan=False)
         handle.write("\n")
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value]
-    return value
 
 
 def run_method(
@@ -450,26 +431,28 @@ def run_method(
     evaluation = evaluate(model, data[options.split], device, options.eval_batch_size)
     folds = _folds(options, evaluation, data[options.split].split)
 
-    record = {
-        "method": method,
-        "dataset": options.dataset,
-        "split": options.split,
-        "metrics": evaluation.metrics,
-        "config": config,
-        "seed": options.seed,
-        "device": str(device)
+    record = RunRecord(
+        method=method,
+        dataset=options.dataset,
+        split=options.split,
+        metrics=evaluation.metrics,
+        config=json.loads(json.dumps(config, default=str)),
+        seed=options.seed,
+        device=str(device)
         if device.type == "cpu"
         else f"{device} ({torch.cuda.get_device_name(device)})",
-        "world_size": dist_util.world_size(),
-        "init_check": init_check,
-        "best_epoch": trained.best_epoch,
-        "best_validation_rsum": trained.best_rsum,
-        **({"folds": folds} if folds else {}),
-        "skipped_videos": {name: len(split.skipped) for name, split in splits.items()},
-        "wall_time_s": round(time.perf_counter() - started, 3),
-        "versions": versions(),
-        "git_commit": git_commit(),
-    }
+        world_size=dist_util.world_size(),
+        init_check=init_check,
+        best_epoch=trained.best_epoch,
+        best_validation_rsum=trained.best_rsum,
+        skipped_videos={name: len(split.skipped) for name, split in splits.items()},
+        wall_time_s=round(time.perf_counter() - started, 3),
+        versions=versions(),
+        git_commit=git_commit(),
+        dataset_revision=_dataset_revision(options.dataset),
+        folds=folds,
+        run_dir=run_dir,
+    )
     if dist_util.is_main():
         tag = f"{method}-{run_dir.name}"
         split = data[options.split].split
@@ -497,9 +480,10 @@ def run_method(
             },
         )
         _log_evaluation(
-            run_dir / "log.jsonl", {"evaluation": options.split, "metrics": evaluation.metrics}
+            run_dir / "log.jsonl",
+            {"evaluation": options.split, "metrics": evaluation.metrics.to_json()},
         )
-        _write_json(run_dir / "metrics.json", record)
+        record.to_disk(run_dir)
     dist_util.barrier()
     return RunResult(run_dir, evaluation.metrics, record)
 
@@ -596,29 +580,3 @@ def _finetune(
         frames,
         trainer.fit(frames["train"], frames["validation"], resume=checkpoint.is_file()),
     )
-
-
-def load_run_record(run_dir: str | Path) -> RunRecord:
-    """Read a finished run's `metrics.json` (what `compare` tabulates)."""
-    run_dir = Path(run_dir)
-    path = run_dir / "metrics.json"
-    if not path.is_file():
-        state = (
-            "unfinished (no metrics.json; --resume it)"
-            if (run_dir / "checkpoint.pt").exists()
-            else "not a run record"
-        )
-        raise RunRecordError(f"{run_dir}: {state}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        optional = {f.name for f in dataclasses.fields(RunRecord) if f.default is None}
-        return RunRecord(
-            run_dir=run_dir,
-            **{
-                f.name: data.get(f.name) if f.name in optional else data[f.name]
-                for f in dataclasses.fields(RunRecord)
-                if f.name != "run_dir"
-            },
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise RunRecordError(f"{path}: not a valid run record ({exc})") from None

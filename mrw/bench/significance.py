@@ -107,7 +107,7 @@ def paired_test(a: RunGroup, b: RunGroup) -> PairedTest:
     diffs, p_queries = [], []
     for seed in seeds:
         ra, rb = runs_a[seed], runs_b[seed]
-        diffs.append(float(ra.metrics["rsum"]) - float(rb.metrics["rsum"]))
+        diffs.append(float(ra.metrics.rsum) - float(rb.metrics.rsum))
         qa, qb = query_scores(ra.run_dir), query_scores(rb.run_dir)
         same = qa is not None and qb is not None and qa.shape == qb.shape
         p_queries.append(paired_t_p(qa - qb) if same else None)
@@ -129,7 +129,7 @@ def markdown_tests(tests: list[PairedTest], title: str = "Paired tests") -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for t in tests:
-        per_seed = ", ".join(f"s{s}: {_p(p)}" for s, p in zip(t.seeds, t.p_queries))
+        per_seed = ", ".join(f"s{s}: {_p(p)}" for s, p in zip(t.seeds, t.p_queries, strict=True))
         lines.append(
             f"| {t.a} | {t.b} | {len(t.seeds)} | {t.mean_diff:+.1f} | {t.wins}/{len(t.seeds)} "
             f"| {_p(t.p_seeds)} | {per_seed} |"

@@ -73,10 +73,6 @@ class _LossModule(nn.Module):
         return self.method.loss(batch)
 
 
-def _rsum(metrics: dict[str, Any]) -> float:
-    return float(metrics["rsum"])
-
-
 class Trainer:
     """Trains one method on one split, validating every epoch; `fit` resumes from `checkpoint`."""
 
@@ -217,7 +213,7 @@ class Trainer:
             metrics = evaluate(
                 self.method, validation, self.device, self.config.eval_batch_size
             ).metrics
-            rsum = _rsum(metrics)
+            rsum = float(metrics.rsum)  # exact: the evaluator ranks the full gallery
             self.epoch += 1
             if rsum > self.best_rsum:
                 self.best_rsum, self.best_epoch = rsum, self.epoch
@@ -229,7 +225,7 @@ class Trainer:
                 "epoch": self.epoch,
                 "loss": losses,
                 "lr": self.optimizer.param_groups[0]["lr"],
-                "validation": metrics,
+                "validation": metrics.to_json(),
                 "validation_rsum": rsum,
                 "epoch_time_s": round(time.perf_counter() - started, 3),
             }

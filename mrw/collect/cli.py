@@ -184,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
             fail(f"--title-pattern {pattern!r} is not a regular expression ({exc})")
     check_output_path(args.out, folder=True)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # prawcore warns at every retry of its own; skipped listings are reported by mrw instead.
+    logging.getLogger("prawcore").setLevel(logging.ERROR)
     config = CollectConfig(
         filter=FilterConfig(
             title_patterns=tuple(args.title_pattern or DEFAULT_TITLE_PATTERNS),
@@ -229,6 +231,14 @@ def run(args: argparse.Namespace) -> int:
                 },
                 "reddit": vars(reddit_stats) if reddit_stats else None,
             }
+        )
+    if not args.dump and reddit_stats and not reddit_stats.listings_read:
+        from mrw.collect.reddit import RedditError
+
+        reason = reddit_stats.unreachable or reddit_stats.skipped_listings[0].partition(": ")[2]
+        raise RedditError(
+            f"no source could be read: all {reddit_stats.listings_failed} Reddit listings "
+            f"failed ({reason}); see {args.out / 'report.json'}"
         )
     render_report(report)
     if args.dump and not args.reddit and dump_stats.posts == 0:

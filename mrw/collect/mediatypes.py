@@ -19,7 +19,8 @@ SNIFF_BYTES = 16
 
 
 def sniff(head: bytes) -> str | None:
-    """The media type of a file from its first bytes, or None when it is not a supported video/GIF."""
+    """The media type of a file from its first bytes, or None when it is not a supported
+    video/GIF."""
     if head[:6] in (b"GIF87a", b"GIF89a"):
         return "image/gif"
     if head[4:8] == b"ftyp":

@@ -21,6 +21,7 @@ from typing import Any
 from mrw.collect.dumps import post_from_reddit_json
 from mrw.collect.records import Post
 from mrw.errors import MRWError
+from mrw.remote import network_reason
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,19 @@ class RedditQuery:
 
 @dataclass
 class RedditStats:
+    """What the Reddit source read: posts, listings read to their end and listings skipped
+    (each with its reason); `unreachable` says why Reddit could not be connected to at all."""
+
     posts: int = 0
     waits_s: float = 0.0
+    listings_read: int = 0
+    listings_failed: int = 0
     skipped_listings: list[str] = field(default_factory=list)
+    unreachable: str | None = None
+
+    def skip(self, source: str, reason: str) -> None:
+        self.listings_failed += 1
+        self.skipped_listings.append(f"{source}: {reason}")
 
 
 def reddit_client(site: str | None = None, **overrides: Any):  # -> praw.Reddit
@@ -100,7 +111,7 @@ def iter_reddit(
             kwargs: dict[str, Any] = {"limit": query.limit}
             if time_filter:
                 kwargs["time_filter"] = time_filter
-            generator = getattr(subreddit, kind)(**kwargs)
+            generator = getattr(subreddit, kind)(**kwargs)  # lazy: no request yet
             yield from _drain(generator, f"reddit:r/{name}/{listing}", query, stats)
         for text in query.searches:
             generator = subreddit.search(
@@ -115,8 +126,13 @@ def _drain(
     """Iterate a praw ListingGenerator, waiting out 429s and retrying server errors.
 
     A ListingGenerator keeps its `after` cursor when a page request fails, so calling
-    `next` again retries the same page: nothing already read is lost or repeated.
+    `next` again retries the same page: nothing already read is lost or repeated. A
+    connection that cannot be made at all (no network, DNS failure; prawcore has already
+    retried it) is not retried: this and every later listing are skipped at once.
     """
+    if stats.unreachable:
+        stats.skip(source, f"not tried ({stats.unreachable})")
+        return
     from prawcore.exceptions import (
         RequestException,
         ResponseException,
@@ -129,6 +145,7 @@ def _drain(
         try:
             submission = next(generator)
         except StopIteration:
+            stats.listings_read += 1
             return
         except TooManyRequests as exc:
             wait_s = float(exc.retry_after or 0) or 2.0**failures
@@ -141,17 +158,34 @@ def _drain(
             time.sleep(wait_s)
             continue
         except (ServerError, RequestException) as exc:
+            if _cannot_connect(exc):
+                reason = network_reason(exc.original_exception)  # type: ignore[union-attr]
+                stats.unreachable = f"cannot connect to Reddit ({reason})"
+                log.debug("skipping %s: %s", source, stats.unreachable)
+                stats.skip(source, stats.unreachable)
+                return
             failures += 1
             if failures >= query.max_failures:
                 log.warning("skipping %s after %d failures: %s", source, failures, exc)
-                stats.skipped_listings.append(f"{source}: {exc}")
+                stats.skip(source, str(exc))
                 return
             time.sleep(min(2.0**failures, query.max_wait_s))
             continue
         except ResponseException as exc:  # 403/404/redirect: private, banned or missing subreddit
             log.warning("skipping %s: %s", source, exc)
-            stats.skipped_listings.append(f"{source}: {exc}")
+            stats.skip(source, str(exc))
             return
         failures = 0
         stats.posts += 1
         yield submission_to_post(submission), source
+
+
+def _cannot_connect(exc: Exception) -> bool:
+    """Whether a prawcore error is a connection that could not be made (not a server's
+    answer, not a read timeout)."""
+    import requests
+
+    original = getattr(exc, "original_exception", None)
+    return isinstance(original, requests.ConnectionError) and not isinstance(
+        original, requests.Timeout
+    )

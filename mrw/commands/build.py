@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -21,7 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument("clean_dir", type=Path, help="output folder of `mrw clean`")
     parser.add_argument("--out", type=Path, required=True, help="dataset folder to write")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the random split assignment (default %(default)s)",
+    )
     parser.add_argument(
         "--sizes",
         default="44107,1000,5000",
@@ -45,6 +51,14 @@ def run(args: argparse.Namespace) -> int:
         target=SplitSizes.parse(args.sizes),
         configs=configs,
     )
+    target = SplitSizes.parse(args.sizes)
+    if sum(report.rows.values()) < target.total:
+        print(
+            f"note: {sum(report.rows.values()):,} pairs are fewer than the "
+            f"{target.total:,} of --sizes: split sizes scaled in proportion, at least one pair "
+            "per split",
+            file=sys.stderr,
+        )
     sizes = ", ".join(f"{split} {n:,}" for split, n in report.rows.items())
     print(
         f"wrote {args.out}: {sizes} ({report.groups:,} near-duplicate groups, seed {report.seed})"

@@ -36,11 +36,33 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=defaults.min_words,
         help="minimum words after the prefix (default %(default)s)",
     )
-    parser.add_argument("--max-words", type=int, default=defaults.max_words)
+    parser.add_argument(
+        "--max-words",
+        type=int,
+        default=defaults.max_words,
+        help="maximum words after the prefix (default %(default)s)",
+    )
     parser.add_argument("--any-language", action="store_true", help="skip the English-only filter")
-    parser.add_argument("--min-frames", type=int, default=defaults.min_frames)
-    parser.add_argument("--min-duration", type=float, default=defaults.min_duration_s, metavar="S")
-    parser.add_argument("--max-duration", type=float, default=defaults.max_duration_s, metavar="S")
+    parser.add_argument(
+        "--min-frames",
+        type=int,
+        default=defaults.min_frames,
+        help="drop clips with fewer frames (default %(default)s)",
+    )
+    parser.add_argument(
+        "--min-duration",
+        type=float,
+        default=defaults.min_duration_s,
+        metavar="S",
+        help="drop clips shorter than S seconds (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-duration",
+        type=float,
+        default=defaults.max_duration_s,
+        metavar="S",
+        help="drop clips longer than S seconds (default %(default)s)",
+    )
     parser.add_argument(
         "--near-dup-bits",
         type=int,

@@ -16,6 +16,7 @@ from mrw.catalog import find_dataset, list_datasets
 from mrw.dataset.reader import check_folder
 from mrw.dataset.schema import DatasetFormatError, DatasetNotFoundError
 from mrw.dataset.validate import CARD_FILE
+from mrw.hfhub import hub_errors
 from mrw.untrusted import UnsafeInputError, confined
 
 if TYPE_CHECKING:  # decoding (PyAV, torch) and `datasets` load on first use: `--help` stays fast
@@ -142,6 +143,8 @@ def load_dataset(
     from datasets import Video
 
     location = resolve(name_or_path)
+    if split is not None and Path(location).is_dir():
+        _check_split(location, config, split, name_or_path)
     try:
         loaded = datasets.load_dataset(location, name=config, split=split, cache_dir=cache_dir)
     except (
@@ -149,8 +152,10 @@ def load_dataset(
         ValueError,
         ConnectionError,
         datasets.exceptions.DatasetNotFoundError,
+        *hub_errors(),
     ) as exc:
-        raise DatasetNotFoundError(f"cannot load {name_or_path!r}: {exc}") from None
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise DatasetNotFoundError(f"cannot load {name_or_path!r}: {reason}") from None
     names = loaded.column_names
     if "video" not in (names if isinstance(names, list) else next(iter(names.values()))):
         raise DatasetFormatError(
@@ -160,6 +165,25 @@ def load_dataset(
     root = location if Path(location).is_dir() else None
     loaded.set_transform(FrameTransform(num_frames, fps, size, sampling, seed, root))
     return loaded
+
+
+def _check_split(
+    location: str, config: str | None, split: str, name: str | os.PathLike[str]
+) -> None:
+    """A clear error for a split the dataset folder does not have (instead of `datasets`'
+    bare `Unknown split`), saying how to get one."""
+    import datasets
+
+    try:
+        names = datasets.get_dataset_split_names(location, config_name=config)
+    except (FileNotFoundError, ValueError):
+        return  # not a readable dataset: `load_dataset` reports it
+    if split not in names:
+        raise DatasetFormatError(
+            f"{os.fspath(name)!r} has no {split!r} split (it has {', '.join(names) or 'none'}); "
+            "the harness trains on train, selects on validation and evaluates on test: rebuild "
+            "it with `mrw build` (every split gets at least one pair) or add the split"
+        )
 
 
 def collate(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -230,4 +230,5 @@ def _progress(rows: Iterable[VideoRow], enabled: bool, label: str) -> Iterable[V
         return rows
     from tqdm import tqdm
 
-    return tqdm(rows, desc=label, unit="row", file=sys.stderr)
+    total = len(rows) if isinstance(rows, Sized) else None
+    return tqdm(rows, desc=label, unit="row", total=total, file=sys.stderr)

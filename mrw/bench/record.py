@@ -1,0 +1,226 @@
+"""The run record: what `metrics.json` of a finished `mrw-bench run` holds, typed and versioned.
+
+`RunRecord.to_disk` writes `metrics.json` with a `format_version`; `RunRecord.from_disk`
+reads every version written so far, migrating older files on the way in (`migrate`), the
+way MTEB's `TaskResult.from_disk` reads results of older MTEB versions.
+
+Format versions:
+  1. (no `format_version` key) the files written before records were typed: `method`,
+     `dataset`, `split`, `metrics` (the scorer's `--json` document), `config`, `seed`,
+     `device`, `wall_time_s`, `versions`, `git_commit`, and optionally `world_size`,
+     `init_check`, `best_epoch`, `best_validation_rsum`, `skipped_videos`.
+  2. adds `format_version`, `dataset_revision` (the named dataset's version and a
+     fingerprint of its files), `metric_definitions`, and `scores`: the same metrics in the
+     shape of an MTEB result (`scores[split][0]["main_score"]`, recalls as fractions).
+     `scores` and `metric_definitions` are derived from `metrics` and not read back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from leaderboard.metrics import DIRECTIONS, RECALL_KS, Bound, Metrics, MetricsFormatError
+from mrw.atomic import atomic_write
+from mrw.errors import MRWError
+
+FORMAT_VERSION = 2
+RECORD_FILE = "metrics.json"
+# What the metric names mean, written into every record (ir-measures' names in brackets).
+METRIC_DEFINITIONS: dict[str, str] = {
+    "R@k": "percent of queries with at least one relevant document in the top k: Success@k "
+    "(hit rate) when a query has several relevant documents (a TGIF video's sentences), "
+    "equal to Recall@k when it has one; a fraction in `scores`",
+    "MedR": "median 1-based rank of the first relevant document, floor(median of 0-based "
+    "ranks) + 1 as in the VSE++/PVSE evaluation code",
+    "MeanR": "mean 1-based rank of the first relevant document",
+    "nMR": "MedR / gallery size",
+    "rsum": "R@1 + R@5 + R@10 of both directions, in percent (0..600)",
+    "main_score": "rsum / 600: the mean of the six Success@k as a fraction (orders runs as "
+    "rsum does)",
+}
+
+
+class RunRecordError(MRWError):
+    """A run folder that is missing, unfinished or not a run record."""
+
+
+@dataclass
+class RunRecord:
+    """A finished run (the fields of `metrics.json`); `run_dir` is where it was read from.
+
+    `config` is the run's `config.json` (method config, options, features, training);
+    `dataset_revision` is `{"name", "revision", "fingerprint"}` when the dataset was known.
+    """
+
+    method: str
+    dataset: str
+    split: str
+    metrics: Metrics
+    config: dict[str, Any]
+    seed: int
+    device: str
+    wall_time_s: float
+    versions: dict[str, str]
+    git_commit: str | None
+    world_size: int = 1
+    init_check: dict[str, Any] | None = None
+    best_epoch: int | None = None
+    best_validation_rsum: float | None = None
+    skipped_videos: dict[str, int] = field(default_factory=dict)
+    dataset_revision: dict[str, str] | None = None
+    # The test split's fold protocol (COCO 1K, `mrw.bench.evaluator.fold_metrics`): folds,
+    # fold_size, metrics (mean over folds, the scorer's document) and per_fold.
+    folds: dict[str, Any] | None = None
+    run_dir: Path | None = field(default=None, compare=False)
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        """The `metrics.json` document (current format)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        del out["run_dir"]
+        out["format_version"] = FORMAT_VERSION
+        out["metrics"] = self.metrics.to_json()
+        out["metric_definitions"] = METRIC_DEFINITIONS
+        out["scores"] = {self.split: [mteb_scores(self.metrics)]}
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], run_dir: Path | None = None) -> RunRecord:
+        """A record from a `metrics.json` document of any format version (migrated)."""
+        data = migrate(data)
+        names = {f.name for f in dataclasses.fields(cls)} - {"run_dir", "metrics"}
+        try:
+            return cls(
+                metrics=Metrics.from_json(data["metrics"]),
+                run_dir=run_dir,
+                **{k: v for k, v in data.items() if k in names},
+            )
+        except (KeyError, TypeError, MetricsFormatError) as exc:
+            raise RunRecordError(f"not a valid run record ({exc})") from None
+
+    def to_disk(self, path: str | Path) -> Path:
+        """Write `metrics.json` atomically (`path`: the file, or a run folder)."""
+        target = Path(path)
+        if target.is_dir():
+            target = target / RECORD_FILE
+        with atomic_write(target, "w") as handle:
+            json.dump(json_safe(self.to_json()), handle, indent=2, default=str, allow_nan=False)
+            handle.write("\n")
+        return target
+
+    @classmethod
+    def from_disk(cls, run_dir: str | Path) -> RunRecord:
+        """Read a finished run's `metrics.json` (`run_dir`: the run folder or the file).
+
+        Raises:
+            RunRecordError: no record there (unfinished runs are named as such), unreadable
+                JSON, or a document that is not a run record.
+        """
+        run_dir = Path(run_dir)
+        if run_dir.name == RECORD_FILE and run_dir.is_file():
+            run_dir = run_dir.parent
+        path = run_dir / RECORD_FILE
+        if not path.is_file():
+            state = (
+                "unfinished (no metrics.json; --resume it)"
+                if (run_dir / "checkpoint.pt").exists()
+                else "not a run record"
+            )
+            raise RunRecordError(f"{run_dir}: {state}")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RunRecordError(f"{path}: not a valid run record ({exc})") from None
+        try:
+            return cls.from_json(data, run_dir)
+        except RunRecordError as exc:
+            raise RunRecordError(f"{path}: {exc}") from None
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with every non-finite float (a diverged loss, no validation epoch's -inf) as
+    None, so the JSON written is strict (no `NaN`/`Infinity` tokens)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    return value
+
+
+def migrate(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A `metrics.json` document of any known version, brought to `FORMAT_VERSION`.
+
+    Raises:
+        RunRecordError: not a JSON object, or a version newer than this toolkit knows.
+    """
+    if not isinstance(data, Mapping):
+        raise RunRecordError("not a valid run record (not a JSON object)")
+    out = dict(data)
+    version = out.get("format_version", 1)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise RunRecordError(
+            f"run record format_version {version!r} is newer than this toolkit reads "
+            f"({FORMAT_VERSION}); upgrade mrw-toolkit"
+        )
+    if version == 1:  # before typed records: nothing renamed, a few fields were optional
+        out.setdefault("world_size", 1)
+        out.setdefault("dataset_revision", None)
+    out.pop("scores", None)  # derived views, recomputed on writing
+    out.pop("metric_definitions", None)
+    out["format_version"] = FORMAT_VERSION
+    return out
+
+
+def mteb_scores(metrics: Metrics) -> dict[str, Any]:
+    """One MTEB `ScoresDict` of a split: `main_score` (rsum / 600) and every metric.
+
+    Recalls are fractions named `{direction}_success_at_{k}` (Success@k; equal to recall@k
+    for one relevant document per query); ranks are as in `metrics`. A censored value (only
+    possible for scores of truncated run files) is None here and listed under `censored`.
+    """
+    scores: dict[str, Any] = {"hf_subset": "default", "languages": ["eng-Latn"]}
+    censored = []
+
+    def put(name: str, value: Any, scale: float = 1.0) -> None:
+        if isinstance(value, Bound):
+            censored.append(name)
+            scores[name] = None
+        else:
+            scores[name] = None if value is None else value * scale
+
+    put("main_score", metrics.rsum, 1 / 600)
+    for direction in DIRECTIONS:
+        m = metrics.direction(direction)
+        for k in RECALL_KS:
+            put(f"{direction}_success_at_{k}", m.recall[k], 1 / 100)
+        put(f"{direction}_medr", m.medr)
+        put(f"{direction}_meanr", m.meanr)
+        put(f"{direction}_nmr", m.nmr)
+    put("rsum", metrics.rsum)
+    if censored:
+        scores["censored"] = censored
+    return scores
+
+
+def dataset_revision(name: str, version: str, folder: Path) -> dict[str, str] | None:
+    """A named dataset's name, catalogue version and a fingerprint of its prepared copy:
+    SHA-256 over its card and the names and sizes of its data files (MTEB records the Hub
+    revision instead; a local copy has none). None when the folder does not exist."""
+    if not folder.is_dir():
+        return None
+    digest = hashlib.sha256()
+    card = folder / "README.md"
+    if card.is_file():
+        digest.update(card.read_bytes())
+    for path in sorted((folder / "data").glob("*")):
+        digest.update(f"{path.name}:{path.stat().st_size}\n".encode())
+    return {"name": name, "revision": version, "fingerprint": digest.hexdigest()}

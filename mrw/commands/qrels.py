@@ -1,0 +1,37 @@
+"""`mrw qrels DATASET --out DIR`: export the TREC ground truth the leaderboard scores against."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mrw.catalog import SPLITS
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "qrels",
+        help="export a dataset's TREC qrels (t2v.qrels, v2t.qrels) per split",
+        description="Write OUT/SPLIT/t2v.qrels (sentence -> its video) and OUT/SPLIT/v2t.qrels "
+        "(video -> its sentences) for each --split of DATASET: the --truth directory of "
+        "`mrw-leaderboard score`.",
+    )
+    parser.add_argument("dataset", help="a dataset name (mrw, tgif, toy) or folder")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--split",
+        action="append",
+        choices=SPLITS,
+        help="split to export (repeatable; default: test)",
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from mrw.dataset import export_qrels
+
+    for split in args.split or ["test"]:
+        paths = export_qrels(args.dataset, split, args.out / split)
+        print(f"{split}: {paths['t2v']} {paths['v2t']}")
+    return 0
