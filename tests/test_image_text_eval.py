@@ -3,6 +3,8 @@ computation written the way VSE++'s and PVSE's `evalrank(fold5=True)` compute it
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -65,9 +67,9 @@ def test_five_fold_average_matches_brute_force():
     full = _brute_force(scores.numpy(), pair_image.numpy())
     for direction in ("v2t", "t2v"):
         for name in ("R@1", "R@5", "R@10", "MedR", "MeanR"):
-            assert whole.metrics[direction][name] == pytest.approx(full[direction][name])
+            assert whole.metrics.to_json()[direction][name] == pytest.approx(full[direction][name])
     # A fold is easier than the whole split: fewer distractors
-    assert result["metrics"]["rsum"] > whole.metrics["rsum"]
+    assert result["metrics"]["rsum"] > whole.metrics.to_json()["rsum"]
 
 
 def test_folds_need_enough_images():
@@ -109,7 +111,7 @@ def _record(root, method: str, seed: int, signal: float) -> None:
         "method": method,
         "dataset": "coco",
         "split": "test",
-        "metrics": whole.metrics,
+        "metrics": whole.metrics.to_json(),
         "folds": fold_metrics(whole, pair_image, 5, 4),
         "config": config,
         "seed": seed,
@@ -131,13 +133,13 @@ def test_compare_prints_table2_layout(tmp_path):
     table = comparison.to_markdown()
     header = table.splitlines()[2]
     # Table 2: the fold block (here 5 folds of 4 images: "4 ...") then the whole split ("20 ...")
-    assert header.index("4 Image-to-Text R@1") < header.index("4 Text-to-Image R@1")
-    assert header.index("4 rsum") < header.index("20 Image-to-Text R@1") < header.index("20 rsum")
+    assert header.index("4 Text → Image R@1") < header.index("4 Image → Text R@1")
+    assert header.index("4 rsum") < header.index("20 Text → Image R@1") < header.index("20 rsum")
     pvse = next(g for g in comparison.groups if g.method == "pvse")
-    expected_1k = np.mean([r.folds["metrics"]["v2t"]["R@1"] for r in pvse.runs])
-    assert pvse.stats["folds"]["v2t"]["R@1"].mean == pytest.approx(expected_1k)
-    assert pvse.stats["v2t"]["R@1"].mean == pytest.approx(
-        np.mean([r.metrics["v2t"]["R@1"] for r in pvse.runs])
+    expected_1k = np.mean([r.folds["metrics"]["t2v"]["R@1"] for r in pvse.runs])
+    assert pvse.stats["folds"]["t2v"]["R@1"].mean == pytest.approx(expected_1k)
+    assert pvse.stats["t2v"]["R@1"].mean == pytest.approx(
+        np.mean([r.metrics.t2v.value("R@1") for r in pvse.runs])
     )
     row = next(line for line in table.splitlines() if line.startswith("| pvse"))
     cells = [c.strip() for c in row.strip("|").split("|")]
@@ -150,8 +152,10 @@ def test_compare_prints_table2_layout(tmp_path):
 def test_chance_rsum_counts_every_relevant_caption():
     from mrw.bench.compare import chance_rsum
 
-    def doc(images: int, captions: int) -> dict:
-        return {"v2t": {"queries": images}, "t2v": {"queries": captions}}
+    def doc(images: int, captions: int) -> SimpleNamespace:  # what chance_rsum reads of Metrics
+        return SimpleNamespace(
+            v2t=SimpleNamespace(queries=images), t2v=SimpleNamespace(queries=captions)
+        )
 
     assert chance_rsum(doc(100, 100)) == pytest.approx(32.0)  # one per video: 3 x (k / n)
     # 2 images x 1 caption: every k covers the gallery
