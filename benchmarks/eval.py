@@ -57,6 +57,12 @@ def per_query_loop(video: np.ndarray, text: np.ndarray) -> tuple[np.ndarray, np.
     return t2v, v2t
 
 
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or "cpu"
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -131,24 +137,27 @@ def main() -> None:
     flops = 2.0 * rows * rows * args.dim
 
     print(
-        f"device: {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or 'cpu'}), "
+        f"device: {device} ({_device_name(device)}), "
         f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
     )
     print(f"gallery: {args.videos} videos x {args.videos} sentences, K={args.k}, D={args.dim}")
     print(
-        f"metrics identical: rsum {fast_metrics.rsum:.2f}, t2v R@1 {fast_metrics.t2v.recall[1]:.2f}, "
+        f"metrics identical: rsum {fast_metrics.rsum:.2f}, "
+        f"t2v R@1 {fast_metrics.t2v.recall[1]:.2f}, "
         f"v2t MedR {fast_metrics.v2t.medr}"
     )
     print(f"per-query loop (numpy tensordot + argsort, baseline): {loop_s:9.3f} s")
     print(
-        f"harness evaluator (both directions, all metrics):      {fast_s:9.3f} s   {loop_s / fast_s:7.1f}x faster"
+        f"harness evaluator (both directions, all metrics):      {fast_s:9.3f} s   "
+        f"{loop_s / fast_s:7.1f}x faster"
     )
     print(
         f"fp32 matmul {rows}x{rows}x{args.dim}:                   {matmul_s:9.3f} s   "
         f"{flops / matmul_s / 1e9:9.1f} GFLOP/s"
     )
     print(
-        f"evaluator reaches {flops / fast_s / 1e9:.1f} GFLOP/s = {100 * matmul_s / fast_s:.0f}% of the matmul throughput"
+        f"evaluator reaches {flops / fast_s / 1e9:.1f} GFLOP/s = "
+        f"{100 * matmul_s / fast_s:.0f}% of the matmul throughput"
     )
 
 

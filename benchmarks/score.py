@@ -55,8 +55,8 @@ def generate(root: Path, n_queries: int, depth: int, seed: int) -> tuple[Path, P
     truth = root / "truth"
     sentences = [f"{i:08x}" for i in range(n_queries)]  # Reddit-like post ids
     videos = [f"gif{i:07d}" for i in range(n_queries)]
-    write_qrels(truth / "t2v.qrels", zip(sentences, videos))
-    write_qrels(truth / "v2t.qrels", zip(videos, sentences))
+    write_qrels(truth / "t2v.qrels", zip(sentences, videos, strict=True))
+    write_qrels(truth / "v2t.qrels", zip(videos, sentences, strict=True))
     rng = np.random.default_rng(seed)
     block = 500
 
@@ -134,7 +134,8 @@ def main() -> None:
         print(
             f"speed-up vs ranx: {rows[1][1] / ours_wall:.1f}x (whole processes), "
             f"{rows[2][1] / ours_wall:.1f}x (ranx load+evaluate only, JIT and start-up "
-            f"excluded, against our whole process); peak memory {rows[1][3] / rows[0][3]:.1f}x lower"
+            f"excluded, against our whole process); "
+            f"peak memory {rows[1][3] / rows[0][3]:.1f}x lower"
         )
     print(f"rsum {metrics.rsum}, t2v MedR {metrics.t2v.medr}, v2t MedR {metrics.v2t.medr}")
 

@@ -75,7 +75,8 @@ def test_ranks_agree_with_the_written_run_files(tmp_path) -> None:
             qid, _, docid, *_ = line.split()
             ranked.setdefault(qid, []).append(docid)
     from_file = [
-        ranked[sid].index(video_ids[int(v)]) + 1 for sid, v in zip(sentence_ids, pair_video)
+        ranked[sid].index(video_ids[int(v)]) + 1
+        for sid, v in zip(sentence_ids, pair_video, strict=True)
     ]
     assert ev.t2v_ranks.tolist() == from_file
 

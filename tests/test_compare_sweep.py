@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from mrw.bench.experiments import Experiment, run_experiments, run_id
 from leaderboard.metrics import Metrics
+from mrw.bench.experiments import Experiment, run_experiments, run_id
 from mrw.bench.record import RunRecord
 from mrw.bench.runner import RunOptions, RunResult
 from mrw.bench.sweep import SweepError, SweepSpec, parse_values, run_sweep, write_sweep

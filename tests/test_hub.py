@@ -15,7 +15,7 @@ import pytest
 from fakes.release_host import ReleaseHost
 from fakes.reposts import gif_bytes, mp4_bytes, scene
 
-from mrw import hub
+from mrw import hub, originals
 from mrw.cli import main
 from mrw.remote import CHECKSUMS_FILE, FetchError, RemoteFile, fetch
 
@@ -124,10 +124,10 @@ def test_download_tgif_fetches_imports_and_rehydrates(
             host.files[f"/data/{name}"] = text.encode()
         for url, data in media.items():
             host.files[url[len(host.base_url) :]] = data
-        real = hub.ORIGINAL_RELEASES["tgif"]
+        real = originals.ORIGINAL_RELEASES["tgif"]
         # same release layout, checksums of the stand-in files
         monkeypatch.setitem(
-            hub.ORIGINAL_RELEASES,
+            originals.ORIGINAL_RELEASES,
             "tgif",
             dataclasses.replace(
                 real,

@@ -58,7 +58,9 @@ def test_valid_submission_is_scored_like_the_score_command(
     assert status["status"] == "scored", status
     local = server.cli("score", "--truth", str(truth / "test"), str(t2v), str(v2t), "--json")
     assert status["metrics"] == json.loads(local.stdout)
-    assert status["metrics"] == json.loads(json.dumps(score_submission(truth / "test", t2v, v2t)))
+    assert status["metrics"] == json.loads(
+        json.dumps(score_submission(truth / "test", t2v, v2t).to_json())
+    )
     assert status["split"] == "test" and status["dataset"] == "toyset"
     assert "details" not in status  # hidden split: metrics only
     assert status["attempts"] == 1
@@ -240,7 +242,7 @@ def test_two_teams_submitting_concurrently_lose_nothing(
             status = server.wait(token, submission_id)
             assert status["status"] == "scored" and status["attempts"] == 1
             assert status["metrics"] == json.loads(
-                json.dumps(score_submission(truth / "test", t2v, v2t))
+                json.dumps(score_submission(truth / "test", t2v, v2t).to_json())
             )
 
 
@@ -256,7 +258,9 @@ def test_submit_command_waits_and_prints_the_score(
     assert done.returncode == 0, done.stderr
     status = json.loads(done.stdout)
     assert status["status"] == "scored" and status["name"] == "cli run"
-    assert status["metrics"] == json.loads(json.dumps(score_submission(truth / "test", t2v, v2t)))
+    assert status["metrics"] == json.loads(
+        json.dumps(score_submission(truth / "test", t2v, v2t).to_json())
+    )
 
     t2v, v2t = make_runs(tmp_path, truth / "test", seed=10)
     argv = [*argv[:5], str(t2v), str(v2t)]

@@ -8,6 +8,7 @@ import hmac
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("sqlalchemy", reason="the server extra is not installed")
@@ -18,9 +19,13 @@ from sqlalchemy import select, update
 
 from leaderboard.cli import main
 from leaderboard.errors import BoardError
+from leaderboard.metrics import combine, ranks_to_metrics
 from leaderboard.server import store, teams, tokens
 from leaderboard.server.db import Database, database_url
 from leaderboard.server.models import QUEUED, RECEIVING, SCORING, Base, Submission
+
+# Metrics of one query found at rank 1 in both directions of a 1-document gallery.
+_METRICS = combine(ranks_to_metrics(np.array([1]), 1), ranks_to_metrics(np.array([1]), 1))
 
 
 @pytest.fixture
@@ -51,7 +56,7 @@ def test_an_add_board_is_not_taken_for_a_server_database(tmp_path: Path) -> None
     from leaderboard.board import add_submission
 
     add_submission(
-        tmp_path / "add.db", name="m", team="t", dataset="d", split="s", metrics={},
+        tmp_path / "add.db", name="m", team="t", dataset="d", split="s", metrics=_METRICS,
         t2v_sha256="a", v2t_sha256="b", truth_sha256="c",
     )  # fmt: skip
     with pytest.raises(BoardError, match="a board written by 'mrw-leaderboard add'"):
@@ -115,7 +120,7 @@ def test_claims_one_submission_per_team_at_a_time_in_order(db: Database) -> None
     assert store.claim_next(db) == (ids[0], "test")
     assert store.claim_next(db) == (ids[2], "test")  # alpha is busy: beta's goes next
     assert store.claim_next(db) is None
-    store.record(db, ids[0], store.Outcome(metrics={"rsum": 1.0}), "v")
+    store.record(db, ids[0], store.Outcome(metrics=_METRICS), "v")
     assert store.claim_next(db) == (ids[1], "test")
     with pytest.raises(store.DuplicateSubmission, match=f"as #{ids[0]}"):
         store.enqueue(db, store.reserve(db, 2, limits), _upload(0))

@@ -112,7 +112,7 @@ def test_server_on_postgresql(tmp_path: Path) -> None:
         status = server.wait(token, response.json()["id"])
         assert status["status"] == "scored" and status["attempts"] == 1
         assert status["metrics"] == json.loads(
-            json.dumps(score_submission(truth / "test", t2v, v2t))
+            json.dumps(score_submission(truth / "test", t2v, v2t).to_json())
         )
         assert server.post(token, t2v, v2t).status_code == 409
         assert server.post(token, *make_runs(tmp_path, truth / "test", seed=1)).status_code == 202

@@ -38,9 +38,10 @@ def test_readme_is_short_and_starts_with_the_two_commands() -> None:
     )
 
 
-def test_readme_links_resolve() -> None:
-    for target in re.findall(r"\]\(([^)#]+)\)", README.read_text(encoding="utf-8")):
-        assert (ROOT / target).exists(), target
+@pytest.mark.parametrize("page", [README, *sorted((ROOT / "docs").glob("*.md"))], ids=str)
+def test_links_resolve(page: Path) -> None:
+    for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text(encoding="utf-8")):
+        assert (page.parent / target).exists(), f"{page.name}: {target}"
 
 
 @pytest.mark.slow

@@ -65,12 +65,14 @@ def run(args: argparse.Namespace) -> int:
                     f"#{submission_id} {'being scored' if s.get('scoring') else s['status']}"
                 ),
             )
+    from leaderboard.metrics import Metrics
+
     if status["status"] == "failed":
         raise LeaderboardError(f"submission #{submission_id} failed: {status.get('reason')}")
     if args.json:
         print(json.dumps(status))
     else:
-        print_metrics(status["metrics"])
+        print_metrics(Metrics.from_json(status["metrics"]))
         print(
             f"scored #{submission_id} '{status['name']}' on {status['dataset']}/{status['split']}"
         )

@@ -53,7 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mrw.hub import ORIGINAL_RELEASES, HubError, download_hub, download_original
+    from mrw.hub import download_hub
+    from mrw.originals import ORIGINAL_RELEASES, download_original
+    from mrw.rehydrate import HubError
 
     options = {
         "media": not args.urls_only,
