@@ -9,14 +9,14 @@ from mrw.cliutil import build_parser, dispatch
 
 # sub-command -> module defining `register(subparsers)`; each module owns its command.
 COMMANDS: dict[str, str] = {
-    "collect": "mrw.collect.cli",
+    "collect": "mrw.commands.collect",
     "clean": "mrw.commands.clean",
     "build": "mrw.commands.build",
     "import": "mrw.commands.import_release",
     "download": "mrw.commands.download",
     "publish": "mrw.commands.publish",
     "toy": "mrw.commands.toy",
-    "stats": "mrw.stats",
+    "stats": "mrw.commands.stats",
     "qrels": "mrw.commands.qrels",
 }
 

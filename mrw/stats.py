@@ -9,8 +9,6 @@ tokens are not words), so the vocabulary here is the one the models see.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -33,6 +31,9 @@ STAT_LABELS = {
 
 @dataclass(frozen=True)
 class SplitStats:
+    """Descriptive statistics of one split (pairs, videos, mean frames/duration/words,
+    vocabulary size, average word frequency = words / vocabulary)."""
+
     pairs: int
     videos: int
     avg_frames: float | None  # None when the frame counts are unknown (URL-only rows)
@@ -44,11 +45,14 @@ class SplitStats:
 
 @dataclass(frozen=True)
 class DatasetStats:
+    """Per-split statistics and those of all splits together."""
+
     dataset: str
     splits: dict[str, SplitStats]
     total: SplitStats
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: `{"dataset", "splits": {name: {...}}, "total": {...}}`."""
         return {
             "dataset": self.dataset,
             "splits": {name: asdict(s) for name, s in self.splits.items()},
@@ -170,44 +174,3 @@ def plot_lengths(rows: Rows, out: Path, title: str) -> Path:
         figure.savefig(handle, format="png", dpi=100, metadata={"Software": None})
     plt.close(figure)
     return out
-
-
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "stats",
-        help="descriptive statistics of a dataset (pairs, frames, words, vocabulary)",
-        description="Print the MRW paper's descriptive table for a dataset folder or a "
-        "prepared dataset (mrw, tgif, toy): pairs and videos per split, average frames and "
-        "seconds per video, average words per sentence, vocabulary size, average word frequency.",
-    )
-    parser.add_argument("dataset", help="a dataset folder, or mrw / tgif / toy")
-    parser.add_argument(
-        "--config",
-        choices=("default", "urls"),
-        default=None,
-        help="which config to read (default: default, else urls)",
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument(
-        "--plot",
-        type=Path,
-        default=None,
-        metavar="PNG",
-        help="also write histograms of sentence and clip lengths to PNG",
-    )
-    parser.set_defaults(func=_main)
-    return parser
-
-
-def _main(args: argparse.Namespace) -> int:
-    rows = read_metadata(args.dataset, args.config)
-    stats = compute_stats(args.dataset, rows=rows)
-    if args.json:
-        print(json.dumps(stats.to_dict(), indent=2))
-    else:
-        from rich.console import Console
-
-        Console().print(render_table(stats))
-    if args.plot:
-        plot_lengths(rows, args.plot, str(args.dataset))
-    return 0

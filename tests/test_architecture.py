@@ -112,7 +112,7 @@ def test_layers_import_only_downwards(
 
 def test_collection_imports_no_torch() -> None:
     code = (
-        "import sys, mrw.collect.pipeline, mrw.collect.cli, mrw.clean, mrw.build, mrw.text; "
+        "import sys, mrw.collect.pipeline, mrw.commands.collect, mrw.clean, mrw.build, mrw.text; "
         "print(sorted(m for m in ('torch', 'mrw.bench') if m in sys.modules))"
     )
     result = subprocess.run(
