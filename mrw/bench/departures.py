@@ -106,8 +106,8 @@ def departures(dataset: DatasetRecord, options: RunOptions) -> list[str]:
                 "sentence per GIF (the last its TSV lists)"
             ),
             (
-                "frames: T spread over the whole clip at 8 fps; the reference skips 6 frames at each "
-                "end of a TGIF clip and samples at equal intervals"
+                "frames: T spread over the whole clip at 8 fps; the reference skips 6 frames at "
+                "each end of a TGIF clip and samples at equal intervals"
             ),
         ]
     return lines
