@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mrw.bench.encoders import TextEncoder, VideoEncoder
+from mrw.bench.encoders import ImageEncoder, TextEncoder, VideoEncoder
 from mrw.bench.method import Batch, Method, MethodContext
 from mrw.bench.ranking import hinge_ranking_loss
 
@@ -57,13 +57,15 @@ def word_embedding(context: MethodContext, dim: int = 300, trainable: bool = Tru
 
 def global_encoders(
     context: MethodContext, embed_dim: int, word_dim: int = 300, finetune_words: bool = True
-) -> tuple[VideoEncoder, TextEncoder]:
-    """PVSE's global encoders (video biGRU, text biGRU) whose final states are the embedding.
+) -> tuple[VideoEncoder | ImageEncoder, TextEncoder]:
+    """PVSE's global encoders (video biGRU, or for images a linear layer on the average-pooled
+    grid, as VSE++'s image side; text biGRU) whose outputs are the embedding.
 
     This is PVSE with PIE-Net removed: the methods built on it differ from PVSE only in
     their loss and similarity, never in the sequence models.
     """
-    video = VideoEncoder(context.feature_dim, hidden_dim=embed_dim)
+    visual_class = ImageEncoder if context.visual == "image" else VideoEncoder
+    video = visual_class(context.feature_dim, hidden_dim=embed_dim)
     text = TextEncoder(
         context.vocab_size,
         word_dim,

@@ -174,6 +174,9 @@ class DatasetRecord:
         paper: the paper's settings, for `mrw-bench reproduce` (None: no paper table).
         folder_name: the prepared copy's folder under `cache_root()/datasets` (default: name,
             plus `-v{version}` for a built dataset).
+        test_folds: (folds, images per fold) of an extra protocol on the test split, reported
+            beside the whole split: MS-COCO's "1K" is (5, 1000), the mean over five folds of
+            1,000 test images (`mrw.bench.evaluator.fold_metrics`). None: no folds.
         release: where the original authors published it, with pinned checksums (None: not
             downloadable from its authors).
         run_depth: documents per query in the harness's run files by default (None: the
@@ -191,6 +194,7 @@ class DatasetRecord:
     training: TrainingDefaults = field(default_factory=TrainingDefaults)
     paper: PaperSettings | None = None
     folder_name: str | None = None
+    test_folds: tuple[int, int] | None = None
     release: PublishedRelease | None = None
     run_depth: int | None = None
 
@@ -207,6 +211,8 @@ class DatasetRecord:
             raise ValueError("sentences_per_video must be >= 1")
         if self.run_depth is not None and self.run_depth < 1:
             raise ValueError(f"run_depth must be >= 1 or None, got {self.run_depth}")
+        if self.test_folds is not None and min(self.test_folds) < 1:
+            raise ValueError(f"test_folds must be (folds, images) >= 1, got {self.test_folds}")
 
     @property
     def folder(self) -> Path:
@@ -418,6 +424,99 @@ register_dataset(
             train_pairs=1_200,
             eval_pairs=300,
         ),
+    )
+)
+
+# Image-text sets: a still image is a one-frame clip; ResNet-152's last convolutional map
+# (7 x 7 cells at 224 px) gives PIE-Net its local features (`--grid`, on by default here).
+TOY_IMAGE_TRAINING = TrainingDefaults(
+    backbone="histogram", weights="none", image_size=64, num_frames=1, epochs=12
+)
+register_dataset(
+    DatasetRecord(
+        name="toy-image",
+        version="1",
+        description="synthetic images with 2-4 objects, five captions each, built offline",
+        modality="image",
+        builder="mrw.toy_image:build_toy_image",
+        sentences_per_video=5,
+        training=TOY_IMAGE_TRAINING,
+    )
+)
+IMAGE_TRAINING = TrainingDefaults(num_frames=1)
+register_dataset(
+    DatasetRecord(
+        name="coco",
+        version="2014-karpathy",
+        description="MS-COCO 2014 with the Karpathy splits: 113,287 / 5,000 / 5,000 images, "
+        "5 captions each",
+        modality="image",
+        how_to_get="run `mrw import coco --karpathy dataset_coco.json --images DIR` (DIR holding "
+        "COCO's train2014/ and val2014/; without --images: URL-only), or put precomputed "
+        "features in the cache with `mrw import precomp DIR --name coco` and train with "
+        "--backbone precomp",
+        sentences_per_video=5,
+        training=IMAGE_TRAINING,
+        test_folds=(5, 1000),
+        # PVSE's Table 2; K = 2 and batch 256 are the authors' released COCO model and their
+        # README's training command (yalesong/pvse), 224 px crops of ResNet-152's 7 x 7 map.
+        paper=PaperSettings(
+            table="table2",
+            k=2,
+            training=TrainingDefaults(num_frames=1, batch_size=256),
+            figures=False,
+            videos=123_287,
+            train_pairs=566_435,
+            eval_pairs=50_000,
+            reference={
+                "pvse K=1 1K": {
+                    "v2t R@1": 66.7,
+                    "v2t R@5": 91.0,
+                    "v2t R@10": 96.2,
+                    "t2v R@1": 53.5,
+                    "t2v R@5": 85.1,
+                    "t2v R@10": 92.7,
+                },
+                "pvse 1K": {
+                    "v2t R@1": 69.2,
+                    "v2t R@5": 91.6,
+                    "v2t R@10": 96.6,
+                    "t2v R@1": 55.2,
+                    "t2v R@5": 86.5,
+                    "t2v R@10": 93.7,
+                },
+                "pvse K=1 5K": {
+                    "v2t R@1": 41.7,
+                    "v2t R@5": 73.0,
+                    "v2t R@10": 82.9,
+                    "t2v R@1": 30.6,
+                    "t2v R@5": 61.4,
+                    "t2v R@10": 73.6,
+                },
+                "pvse 5K": {
+                    "v2t R@1": 45.2,
+                    "v2t R@5": 74.3,
+                    "v2t R@10": 84.5,
+                    "t2v R@1": 32.4,
+                    "t2v R@5": 63.0,
+                    "t2v R@10": 75.0,
+                },
+            },
+        ),
+    )
+)
+register_dataset(
+    DatasetRecord(
+        name="flickr30k",
+        version="karpathy",
+        description="Flickr30K with the Karpathy splits: 29,000 / 1,014 / 1,000 images, "
+        "5 captions each",
+        modality="image",
+        how_to_get="run `mrw import flickr30k --karpathy dataset_flickr30k.json --images DIR` "
+        "(DIR: the flickr30k-images folder, from the Flickr30K request form), or "
+        "`mrw import precomp DIR --name flickr30k` and train with --backbone precomp",
+        sentences_per_video=5,
+        training=IMAGE_TRAINING,
     )
 )
 

@@ -57,6 +57,9 @@ class ReleasePair:
     media_url: str
     split: str
     source: str
+    # Where the media lies under the folder the user gives (`--videos`, `--images`), when
+    # that is not `{video_id}.mp4|.gif|.webm` (e.g. COCO's `val2014/COCO_val2014_...jpg`).
+    media_path: str = ""
 
 
 @dataclass
@@ -288,6 +291,14 @@ def find_local_video(videos_dir: Path, video_id: str) -> Path | None:
     return None
 
 
+def find_local_media(media_dir: Path, relative: str) -> Path | None:
+    """`{media_dir}/{relative}`, else `{media_dir}/{file name}` (a flat folder of the files)."""
+    for path in (media_dir / relative, media_dir / Path(relative).name):
+        if path.is_file():
+            return path
+    return None
+
+
 def _select(
     release: Release, videos_dir: Path | None
 ) -> dict[str, list[tuple[ReleasePair, Path | None]]]:
@@ -305,7 +316,11 @@ def _select(
             selected[pair.split].append((pair, None))
             continue
         if pair.video_id not in local:
-            local[pair.video_id] = find_local_video(videos_dir, pair.video_id)
+            local[pair.video_id] = (
+                find_local_media(videos_dir, pair.media_path)
+                if pair.media_path
+                else find_local_video(videos_dir, pair.video_id)
+            )
         if local[pair.video_id] is None:
             release.report.skipped["missing_video"] += 1
         else:
@@ -386,7 +401,12 @@ def import_release(
             f"({dict(release.report.skipped)})"
         )
     configs = ("default", "urls") if videos_dir is not None else ("urls",)
-    pretty = {"tgif": "TGIF", "mrw-v1": "MRW v1.0"}.get(release.name, release.name)
+    pretty = {
+        "tgif": "TGIF",
+        "mrw-v1": "MRW v1.0",
+        "coco": "MS-COCO (Karpathy splits)",
+        "flickr30k": "Flickr30K (Karpathy splits)",
+    }.get(release.name, release.name)
     rows = {split: _rows(split, pairs, release.report) for split, pairs in selected.items()}
 
     def finish(folder: Path) -> None:  # inside the folder before it is swapped into place

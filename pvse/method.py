@@ -65,7 +65,8 @@ class PVSEConfig:
     )
     dropout: float = 0.0
     finetune_words: bool = True  # train the word embeddings (GloVe-initialised when given)
-    visual: Literal["video", "image"] = "video"  # frames -> biGRU, or a 7x7 grid -> fc
+    # frames -> biGRU, or a 7x7 grid -> fc of its average; "auto": the dataset's (context.visual)
+    visual: Literal["auto", "video", "image"] = "auto"
     no_global: bool = False
     no_residual: bool = False
     no_mil: bool = False
@@ -88,8 +89,8 @@ class PVSEConfig:
             problems.append(f"mmd_kernel must be 'squared' or 'distance', got {self.mmd_kernel!r}")
         if self.div_on not in ("residual", "attention"):
             problems.append(f"div_on must be 'residual' or 'attention', got {self.div_on!r}")
-        if self.visual not in ("video", "image"):
-            problems.append(f"visual must be 'video' or 'image', got {self.visual!r}")
+        if self.visual not in ("auto", "video", "image"):
+            problems.append(f"visual must be 'auto', 'video' or 'image', got {self.visual!r}")
         if (
             min(self.div_weight, self.mmd_weight, self.margin, self.dropout) < 0
             or self.dropout >= 1
@@ -143,7 +144,8 @@ class PVSE(Method):
     def __init__(self, config: PVSEConfig, context: MethodContext) -> None:
         super().__init__(config, context)
         with_global = not config.no_global
-        visual_class = VideoEncoder if config.visual == "video" else ImageEncoder
+        visual = context.visual if config.visual == "auto" else config.visual
+        visual_class = VideoEncoder if visual == "video" else ImageEncoder
         self.visual_encoder = visual_class(
             context.feature_dim, config.hidden_dim, with_global, config.dropout
         )

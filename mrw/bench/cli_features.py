@@ -19,8 +19,9 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--backbone",
         help="torchvision model per frame, histogram (regional colour histograms) or colour-edges "
-        "(the toy set's colour, tint and edge features; both learning-free) "
-        "(default: the dataset's: resnet152; toy: colour-edges)",
+        "(the toy set's colour, tint and edge features; both learning-free), or precomp "
+        "(features imported with `mrw import precomp`) (default: the dataset's: resnet152; "
+        "toy: colour-edges; toy-image: histogram)",
     )
     group.add_argument(
         "--weights",
@@ -33,6 +34,13 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--image-size", type=int, help="frame side in pixels (default: 224; toy: 64)"
+    )
+    group.add_argument(
+        "--grid",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep the CNN's last convolutional map (7x7 cells at 224 px) as local features, "
+        "PVSE's image side (default: on for image datasets: toy-image, coco, flickr30k)",
     )
     group.add_argument(
         "--standardize-features",
@@ -97,6 +105,7 @@ def main(args: argparse.Namespace) -> int:
         backbone=args.backbone,
         weights=args.weights,
         image_size=args.image_size,
+        grid=args.grid,
         num_frames=args.num_frames,
         fps=args.fps,
         device=args.device,

@@ -200,6 +200,7 @@ def main(args: argparse.Namespace) -> int:
         num_frames=args.num_frames,
         fps=args.fps,
         image_size=args.image_size,
+        grid=args.grid,
         backbone=args.backbone,
         weights=args.weights,
         standardize_features=args.standardize_features,

@@ -28,6 +28,7 @@ from mrw.bench.record import RunRecord, RunRecordError
 from mrw.bench.significance import PairedTest, find_group, markdown_tests, tests_against
 from mrw.errors import MRWError
 
+IMAGE_DIRECTION_NAMES = {"t2v": "Text → Image", "v2t": "Image → Text"}
 RECALLS = tuple(f"R@{k}" for k in RECALL_KS)
 # Settings that do not change the experiment: runs differing only here are repeats.
 IGNORED_SETTINGS = frozenset(
@@ -150,8 +151,7 @@ def find_run_dirs(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
     return sorted(finished), sorted(unfinished)
 
 
-def _numeric(record: RunRecord, direction: str, name: str) -> float:
-    metrics = record.metrics
+def _numeric(record: RunRecord, metrics: Metrics, direction: str, name: str) -> float:
     value = metrics.direction(direction).value(name) if direction else metrics.rsum
     if value is None or isinstance(value, Bound):
         raise CompareError(
@@ -162,14 +162,26 @@ def _numeric(record: RunRecord, direction: str, name: str) -> float:
 
 
 def summarise(runs: Sequence[RunRecord]) -> dict[str, Any]:
-    """Mean ± std of each table metric over `runs` (the seeds of one experiment)."""
+    """Mean ± std of each table metric over `runs` (the seeds of one experiment); under
+    "folds" the same for the fold protocol (COCO 1K) when every run has it."""
+    out = _summary([r.metrics for r in runs], runs)
+    if runs and all(r.folds for r in runs):
+        out["folds"] = _summary([Metrics.from_json(r.folds["metrics"]) for r in runs], runs)
+    return out
+
+
+def _summary(documents: Sequence[Metrics], runs: Sequence[RunRecord]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for direction in DIRECTIONS:
         out[direction] = {
-            name: Stat.of([_numeric(r, direction, name) for r in runs])
+            name: Stat.of(
+                [_numeric(r, d, direction, name) for r, d in zip(runs, documents, strict=True)]
+            )
             for name in (*RECALLS, "MedR", "nMR")
         }
-    out["rsum"] = Stat.of([_numeric(r, "", "rsum") for r in runs])
+    out["rsum"] = Stat.of(
+        [_numeric(r, d, "", "rsum") for r, d in zip(runs, documents, strict=True)]
+    )
     return out
 
 
@@ -184,12 +196,27 @@ def _method_defaults(method: str) -> dict[str, Any]:
 
 
 def chance_rsum(metrics: Metrics) -> float:
-    """Expected rsum of a random ranking, one relevant item per query (TGIF: a lower bound).
+    """Expected rsum of a random ranking.
 
-    Text-to-video ranks the videos (as many as video queries), video-to-text the sentences.
+    Text-to-video ranks the videos (as many as video queries): R@k = k / videos. Video-to-text
+    ranks the sentences, each video having sentences / videos of them (5 captions per COCO
+    image; 1 for MRW, where this is k / sentences): R@k = 1 - C(S - r, k) / C(S, k), the
+    chance that a random top k holds one of the r. With an uneven number per video (TGIF)
+    r is the rounded mean, so the figure is approximate there.
     """
-    videos, sentences = metrics.v2t.queries, metrics.t2v.queries
-    return sum(100.0 * min(k, n) / n for n in (videos, sentences) for k in RECALL_KS if n)
+    videos, sentences = int(metrics.v2t.queries), int(metrics.t2v.queries)
+    if not videos or not sentences:
+        return 0.0
+    per_video = max(1, round(sentences / videos))
+    t2v = sum(100.0 * min(k, videos) / videos for k in RECALL_KS)
+    # A top k longer than the gallery holds everything (math.comb is 0 for k > n).
+    v2t = sum(
+        100.0 * (1 - math.comb(sentences - per_video, k) / math.comb(sentences, k))
+        if k <= sentences
+        else 100.0
+        for k in RECALL_KS
+    )
+    return t2v + v2t
 
 
 def _label(group: RunGroup) -> str:
@@ -298,35 +325,55 @@ class Comparison:
 
 
 def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
-    """One Markdown table, the paper's columns; the best mean of each column in bold."""
+    """One Markdown table, the paper's columns; the best mean of each column in bold.
+
+    Image-text sets name the directions Image-to-Text and Text-to-Image; with fold metrics
+    (COCO) the table has Table 2's layout: the 1K block (mean over folds), then the whole
+    test split (5K), each with both directions, and rsum of each.
+    """
+    names = IMAGE_DIRECTION_NAMES if _is_image(groups) else DIRECTION_NAMES
+    blocks = [("", None)]
+    if all("folds" in g.stats for g in groups):
+        folds = groups[0].runs[0].folds
+        whole = folds["folds"] * folds["fold_size"]
+        blocks = [(f"{_images(folds['fold_size'])} ", "folds"), (f"{_images(whole)} ", None)]
     header = ["Method", "Seeds"]
-    for direction in DIRECTIONS:
-        header += [f"{DIRECTION_NAMES[direction]} R@1", "R@5", "R@10", "MedR (nMR)"]
-    header.append("rsum")
-    best_recall = {
-        (d, r): max(g.stats[d][r].mean for g in groups) for d in DIRECTIONS for r in RECALLS
-    }
-    best_medr = {d: min(g.stats[d]["MedR"].mean for g in groups) for d in DIRECTIONS}
-    best_rsum = max(g.stats["rsum"].mean for g in groups)
+    for prefix, _ in blocks:
+        for direction in DIRECTIONS:
+            header += [f"{prefix}{names[direction]} R@1", "R@5", "R@10", "MedR (nMR)"]
+        header.append(f"{prefix}rsum")
 
     def bold(text: str, is_best: bool) -> str:
         return f"**{text}**" if is_best and len(groups) > 1 else text
 
-    lines = [f"**{title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for g in groups:
-        cells = [g.label, str(len(g.runs))]
+    rows = [[g.label, str(len(g.runs))] for g in groups]
+    for _, key in blocks:
+        stats_of = [g.stats[key] if key else g.stats for g in groups]
         for direction in DIRECTIONS:
-            stats = g.stats[direction]
-            cells += [
-                bold(stats[r].format(2), stats[r].mean == best_recall[direction, r])
-                for r in RECALLS
-            ]
-            medr = f"{stats['MedR'].format(1)} ({stats['nMR'].mean:.2f})"
-            cells.append(bold(medr, stats["MedR"].mean == best_medr[direction]))
-        cells.append(bold(g.stats["rsum"].format(1), g.stats["rsum"].mean == best_rsum))
-        lines.append("| " + " | ".join(cells) + " |")
+            for r in RECALLS:
+                best = max(s[direction][r].mean for s in stats_of)
+                for row, s in zip(rows, stats_of, strict=True):
+                    row.append(bold(s[direction][r].format(2), s[direction][r].mean == best))
+            best = min(s[direction]["MedR"].mean for s in stats_of)
+            for row, s in zip(rows, stats_of, strict=True):
+                medr = f"{s[direction]['MedR'].format(1)} ({s[direction]['nMR'].mean:.2f})"
+                row.append(bold(medr, s[direction]["MedR"].mean == best))
+        best = max(s["rsum"].mean for s in stats_of)
+        for row, s in zip(rows, stats_of, strict=True):
+            row.append(bold(s["rsum"].format(1), s["rsum"].mean == best))
+    lines = [f"**{title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     lines += ["", f"Random ranking: rsum ≈ {chance_rsum(groups[0].runs[0].metrics):.1f}."]
     return "\n".join(lines) + "\n"
+
+
+def _is_image(groups: Sequence[RunGroup]) -> bool:
+    return all(g.runs[0].config.get("visual") == "image" for g in groups)
+
+
+def _images(count: int) -> str:
+    """1000 -> "1K" (Table 2's column names), other counts as they are."""
+    return f"{count // 1000}K" if count % 1000 == 0 else str(count)
 
 
 def dataset_label(dataset: str) -> str:

@@ -31,6 +31,7 @@ def departures(dataset: DatasetRecord, options: RunOptions) -> list[str]:
         "--lr-schedule reference: the reference's ReduceLROnPlateau left in mode 'min' with "
         "patience 10 on rsum"
     )
+    video = dataset.modality == "video"
     lines = [
         (
             "model selection and the lr schedule use the validation split; the reference steps "
@@ -43,22 +44,42 @@ def departures(dataset: DatasetRecord, options: RunOptions) -> list[str]:
             "MRW command does not pass --max_violation, and its README gives no TGIF command); "
             "each baseline keeps its own paper's loss (VSE++ and dual-path stage II: hardest "
             "negative)"
+        )
+        if video
+        else (
+            "PVSE's ranking loss takes the hardest negative, as the reference's COCO command "
+            "(--max_violation); each baseline keeps its own paper's loss"
         ),
-        (
-            "PVSE's ranking loss is B times the reference's (summed over negatives, averaged over "
-            "anchors, where the reference averages over the B² pairs), so λ1 and λ2 are "
-            "multiplied by B (scale_weights_by_batch) to keep their relative weight"
+        *(
+            [
+                "PVSE's ranking loss is B times the reference's (summed over negatives, averaged "
+                "over anchors, where the reference averages over the B² pairs), so λ1 and λ2 are "
+                "multiplied by B (scale_weights_by_batch) to keep their relative weight"
+            ]
+            if video
+            else []
         ),
         "sentences are tokenised without the reference's <start>/<end> tokens",
         (
-            "cached frame features without augmentation; the reference fine-tunes from frames "
-            "with random sub-sequences and frame skip (1-3), random resized crop, horizontal flip "
-            "and colour jitter (--finetune-epochs adds a stage from decoded frames, not augmented)"
+            "cached frame features without augmentation; the reference fine-tunes from frames with "
+            "random sub-sequences and frame skip (1-3), random resized crop, horizontal flip and "
+            "colour jitter (--finetune-epochs adds a stage from decoded frames, not augmented)"
+        )
+        if video
+        else (
+            "cached 7x7 ResNet-152 grids of the evaluation crop (shorter side 256, centre 224) "
+            "for training too; the reference trains on random resized crops with horizontal flips "
+            "(its COCO command does not fine-tune the CNN; --finetune-epochs would, on the fixed "
+            "crops)"
         ),
-        (
-            "released checkpoints: the reference evaluates them with --legacy (global feature = "
-            "the biGRU output at the last step); here the global feature is both directions' final "
-            "states"
+        *(
+            [
+                "released checkpoints: the reference evaluates them with --legacy (global feature "
+                "= the biGRU output at the last step); here the global feature is both "
+                "directions' final states"
+            ]
+            if video
+            else []
         ),
         (
             "DeViSE ranks text-to-video by the dot product t·Mv, so ‖Mv‖ acts as a per-video prior "
@@ -70,7 +91,7 @@ def departures(dataset: DatasetRecord, options: RunOptions) -> list[str]:
             "II uses the hardest negative where the authors' code samples one negative per anchor"
         ),
     ]
-    if dataset.sentences_per_video > 1:
+    if video and dataset.sentences_per_video > 1:
         protocol = (
             "paper: one sentence per test video (its last, as the reference's TGIF loader keeps), "
             "scored 1:1 (--tgif-protocol all-sentences: every sentence)"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -177,3 +178,64 @@ def evaluate(
     scores = similarity_matrix(method.similarity, video_emb, text_emb)
     split = data.split
     return evaluate_scores(scores, split.video_ids, split.pair_ids, split.pair_video)
+
+
+def fold_metrics(
+    evaluation: Evaluation, pair_video: Tensor, folds: int, fold_size: int
+) -> dict[str, Any]:
+    """MS-COCO's "1K" protocol: metrics on each of `folds` blocks of `fold_size` consecutive
+    test images (with their captions), and their mean.
+
+    As VSE++'s and PVSE's evaluation code (`evalrank(..., fold5=True)`) computes it: fold f
+    ranks images f*1000..f*1000+999 against their own 5,000 captions only, each metric is
+    computed per fold and the five values are averaged (so MedR may be fractional). The 5K
+    numbers are `evaluation.metrics` itself.
+
+    Args:
+        evaluation: the whole split's evaluation (`[Nv, Nt]` scores, videos in split order).
+        pair_video: `[Nt]` image index of each caption.
+        folds, fold_size: e.g. 5 and 1000; the split needs at least folds * fold_size images.
+    Returns:
+        `{"folds": folds, "fold_size": fold_size, "metrics": {"t2v", "v2t", "rsum"} (means),
+        "per_fold": [metrics of each fold]}`, every metrics document in the scorer's format.
+    Raises:
+        ValueError: fewer images than folds * fold_size.
+    """
+    if len(evaluation.video_ids) < folds * fold_size:
+        raise ValueError(
+            f"{folds} folds of {fold_size} images need {folds * fold_size} images, "
+            f"the split has {len(evaluation.video_ids)}"
+        )
+    pair_video = pair_video.to(evaluation.scores.device)
+    per_fold = []
+    for fold in range(folds):
+        first = fold * fold_size
+        captions = torch.nonzero((pair_video >= first) & (pair_video < first + fold_size))[:, 0]
+        sub = evaluate_scores(
+            evaluation.scores[first : first + fold_size][:, captions],
+            evaluation.video_ids[first : first + fold_size],
+            [evaluation.sentence_ids[i] for i in captions.tolist()],
+            pair_video[captions] - first,
+        )
+        per_fold.append(sub.metrics.to_json())
+    return {
+        "folds": folds,
+        "fold_size": fold_size,
+        "metrics": mean_metrics(per_fold),
+        "per_fold": per_fold,
+    }
+
+
+def mean_metrics(documents: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The mean of several scorer documents, number by number (counts such as `queries` too).
+
+    The harness's documents are exact (full-depth ranks), so every metric is a number."""
+
+    def mean(values: list[Any]) -> Any:
+        if isinstance(values[0], dict):
+            return {key: mean([v[key] for v in values]) for key in values[0]}
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            return sum(values) / len(values)
+        return values[0]  # not a number (None for an empty direction): the first fold's
+
+    return mean(list(documents))

@@ -38,11 +38,17 @@ Runner = Callable[[str, Mapping[str, Any], RunOptions], RunResult]
 
 @dataclass(frozen=True)
 class Experiment:
-    """One configuration to train: a registered method, its config overrides, a display label."""
+    """One configuration to train: a registered method, its config overrides, a display label,
+    and the run options it sets itself (e.g. its paper's batch size) over the shared ones."""
 
     method: str
     overrides: Mapping[str, Any] = field(default_factory=dict)
     label: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def run_options(self, shared: RunOptions) -> RunOptions:
+        """`shared` with this experiment's own options applied."""
+        return dataclasses.replace(shared, **self.options) if self.options else shared
 
     @property
     def name(self) -> str:
@@ -105,10 +111,11 @@ def run_experiments(
     out = []
     for i, experiment in enumerate(experiments):
         records = []
+        own = experiment.run_options(options)
         for j, seed in enumerate(seeds):
-            rid = run_id(experiment, options, seed)
+            rid = run_id(experiment, own, seed)
             step = f"[{i * len(seeds) + j + 1}/{total}] {experiment.name} seed {seed}"
-            existing = _existing(options, experiment.method, rid)
+            existing = _existing(own, experiment.method, rid)
             if existing is not None and (existing / "metrics.json").is_file():
                 log(f"{step}: reusing {existing}")
                 records.append(RunRecord.from_disk(existing))
@@ -118,7 +125,7 @@ def run_experiments(
             result = runner(
                 experiment.method,
                 experiment.overrides,
-                dataclasses.replace(options, seed=seed, run_id=rid, resume=resume),
+                dataclasses.replace(own, seed=seed, run_id=rid, resume=resume),
             )
             records.append(RunRecord.from_disk(result.run_dir))
         out.append(ExperimentRuns(experiment, records))
@@ -154,6 +161,7 @@ def options_from_args(args: argparse.Namespace, **fixed: Any) -> RunOptions:
         "num_frames": args.num_frames,
         "fps": args.fps,
         "image_size": args.image_size,
+        "grid": args.grid,
         "backbone": args.backbone,
         "weights": args.weights,
         "standardize_features": args.standardize_features,

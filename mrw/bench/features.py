@@ -32,9 +32,12 @@ from mrw.errors import MRWError
 
 log = logging.getLogger(__name__)
 
+GRID_CELLS = 7  # side of the histogram backbone's grid (ResNet-152's map at 224 px is 7 x 7)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CACHE_VERSION = 2  # in the file name: a new version recomputes instead of reading stale features
+# The backbone name of features imported ready-made (`mrw import precomp`): nothing to extract.
+PRECOMPUTED = "precomp"
 
 
 class FeatureError(MRWError):
@@ -52,13 +55,20 @@ class FeatureSpec:
     fps: float = 8.0
     num_frames: int = 8
     image_size: int = 224
+    # Keep the CNN's last convolutional map instead of its pooled vector: every cell (7 x 7
+    # at 224 px for ResNet-152) becomes a local feature, `[N, T * cells, F]` (PVSE's image side).
+    grid: bool = False
 
     def cache_path(self, root: Path | None = None) -> Path:
         root = cache_root() if root is None else root
-        name = (
-            f"{self.backbone}-{self.weights}-fps{self.fps:g}-t{self.num_frames}"
-            f"-s{self.image_size}-v{CACHE_VERSION}.pt"
-        )
+        if self.backbone == PRECOMPUTED:
+            name = f"{PRECOMPUTED}-v{CACHE_VERSION}.pt"  # imported as they are: no other key
+        else:
+            layout = "-grid" if self.grid else ""
+            name = (
+                f"{self.backbone}-{self.weights}-fps{self.fps:g}-t{self.num_frames}"
+                f"-s{self.image_size}{layout}-v{CACHE_VERSION}.pt"
+            )
         # A named dataset's features go under its prepared folder's name (`toy-v2`): a new
         # toy generator version then never reads features of the old clips.
         record = find_dataset(self.dataset)
@@ -95,7 +105,7 @@ def resolve_weights(backbone: str, weights: str) -> str:
     Raises:
         FeatureError: the backbone has no weights of that name.
     """
-    if weights == WEIGHTS_NONE or backbone == "histogram":
+    if weights == WEIGHTS_NONE or backbone in ("histogram", PRECOMPUTED):
         return WEIGHTS_NONE
     import torchvision
 
@@ -146,12 +156,13 @@ class ColourHistogram(nn.Module):
     Made for the synthetic toy set, whose sentences name colours, shapes and motions of small
     objects: an untrained CNN maps its clips to nearly identical vectors, while colour
     presence per region is linear in these histograms. Input is ImageNet-normalised (as for
-    every backbone) and is mapped back to [0, 1] first.
+    every backbone) and is mapped back to [0, 1] first. `spatial=True` returns the map
+    `[N, bins^3, grid, grid]` (one histogram per cell), the grid layout of `FeatureSpec.grid`.
     """
 
-    def __init__(self, bins: int = 4, grid: int = 2) -> None:
+    def __init__(self, bins: int = 4, grid: int = 2, spatial: bool = False) -> None:
         super().__init__()
-        self.bins, self.grid = bins, grid
+        self.bins, self.grid, self.spatial = bins, grid, spatial
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
@@ -159,7 +170,8 @@ class ColourHistogram(nn.Module):
         levels = ((x * self.std + self.mean) * self.bins).long().clamp_(0, self.bins - 1)
         index = (levels[:, 0] * self.bins + levels[:, 1]) * self.bins + levels[:, 2]  # [N, H, W]
         onehot = nn.functional.one_hot(index, self.bins**3).permute(0, 3, 1, 2).float()
-        return nn.functional.adaptive_avg_pool2d(onehot, self.grid).flatten(1)
+        pooled = nn.functional.adaptive_avg_pool2d(onehot, self.grid)
+        return pooled if self.spatial else pooled.flatten(1)
 
 
 def _random_model(torchvision: Any, backbone: str) -> nn.Module:
@@ -176,26 +188,38 @@ def _random_model(torchvision: Any, backbone: str) -> nn.Module:
         return torchvision.models.get_model(backbone, weights=None)
 
 
-def build_backbone(backbone: str, weights: str) -> tuple[nn.Module, str]:
+def build_backbone(backbone: str, weights: str, grid: bool = False) -> tuple[nn.Module, str]:
     """A torchvision classifier with its head removed, and the resolved weights name.
 
     Args:
-        backbone: torchvision model name, or `histogram`.
+        backbone: torchvision model name, `histogram` or `colour-edges`.
         weights: see `resolve_weights`.
+        grid: stop at the last convolutional map, `[N, F, h, w]` (ResNet-152 at 224 px:
+            `[N, 2048, 7, 7]`, whose mean over cells is the pooled feature); `histogram` then
+            gives one colour histogram per cell of a 7 x 7 grid.
 
     Returns:
-        (model in eval mode mapping `[N, 3, H, W]` to `[N, F]`, resolved weights name).
+        (model in eval mode mapping `[N, 3, H, W]` to `[N, F]` (grid: `[N, F, h, w]`),
+        resolved weights name).
 
     Raises:
-        FeatureError: unknown backbone or weights, or weights that cannot be loaded (never
-            replaced by random ones: that needs an explicit `none`).
+        FeatureError: unknown backbone or weights, weights that cannot be loaded (never
+            replaced by random ones: that needs an explicit `none`), imported (`precomp`)
+            features, or (grid) no convolutional map to keep.
     """
     import torchvision
 
+    if backbone == PRECOMPUTED:
+        raise FeatureError(
+            "precomputed features are imported, not extracted: "
+            "`mrw import precomp DIR --name DATASET` first"
+        )
     weights = resolve_weights(backbone, weights)
     if backbone == "histogram":
-        return ColourHistogram().eval(), WEIGHTS_NONE
+        return ColourHistogram(grid=GRID_CELLS if grid else 2, spatial=grid).eval(), WEIGHTS_NONE
     if backbone == "colour-edges":
+        if grid:
+            raise FeatureError("colour-edges gives one vector per frame: no grid (--no-grid)")
         from mrw.bench.toy_features import ColourEdgeFeatures
 
         return ColourEdgeFeatures(IMAGENET_MEAN, IMAGENET_STD).eval(), WEIGHTS_NONE
@@ -211,6 +235,8 @@ def build_backbone(backbone: str, weights: str) -> tuple[nn.Module, str]:
         ) from None
     if weights != WEIGHTS_NONE:
         model.load_state_dict(_pretrained_state_dict(backbone, weights))
+    if grid:
+        return _convolutional_trunk(model, backbone).eval(), weights
     for head in ("fc", "classifier", "head", "heads"):
         if hasattr(model, head):
             setattr(model, head, nn.Identity())
@@ -220,13 +246,27 @@ def build_backbone(backbone: str, weights: str) -> tuple[nn.Module, str]:
     return model.eval(), weights
 
 
-class FrameEncoder(nn.Module):
-    """uint8 frames `[N, 3, H, W]` -> features `[N, F]`: resize, ImageNet-normalise, CNN."""
+def _convolutional_trunk(model: nn.Module, backbone: str) -> nn.Module:
+    """The part of a torchvision classifier that ends with its last spatial feature map."""
+    if hasattr(model, "avgpool") and hasattr(model, "fc"):  # ResNet family: drop pool and fc
+        return nn.Sequential(*list(model.children())[:-2])
+    if hasattr(model, "features"):  # VGG, DenseNet, EfficientNet, MobileNet, ConvNeXt
+        return model.features
+    raise FeatureError(f"backbone {backbone!r}: no convolutional map to keep for --grid")
 
-    def __init__(self, cnn: nn.Module, image_size: int) -> None:
+
+class FrameEncoder(nn.Module):
+    """uint8 frames `[N, 3, H, W]` -> features `[N, F]`: resize, ImageNet-normalise, CNN.
+
+    With `grid` (a CNN from `build_backbone(..., grid=True)`) the output is the map's cells,
+    `[N, h * w, F]` in row-major order.
+    """
+
+    def __init__(self, cnn: nn.Module, image_size: int, grid: bool = False) -> None:
         super().__init__()
         self.cnn = cnn
         self.image_size = image_size
+        self.grid = grid
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
@@ -241,7 +281,8 @@ class FrameEncoder(nn.Module):
                 align_corners=False,
             )
         x = ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
-        return self.cnn(x).flatten(1)
+        out = self.cnn(x)
+        return out.flatten(2).transpose(1, 2) if self.grid else out.flatten(1)
 
 
 @dataclass
@@ -428,13 +469,17 @@ def extract_features(
     if spec.cache_path().is_file() and not overwrite:
         return load_features(spec.cache_path()), spec
     opened = _open_split(spec)
-    cnn, _ = build_backbone(spec.backbone, spec.weights)
+    cnn, _ = build_backbone(spec.backbone, spec.weights, spec.grid)
     path = spec.cache_path()
     video_ids = opened.video_ids
     rank, world = dist_util.rank(), dist_util.world_size()
     mine = list(range(rank, len(video_ids), world))
 
-    encoder = FrameEncoder(cnn, spec.image_size).to(device).to(memory_format=torch.channels_last)
+    encoder = (
+        FrameEncoder(cnn, spec.image_size, spec.grid)
+        .to(device)
+        .to(memory_format=torch.channels_last)
+    )
     amp = torch.autocast("cuda", dtype=torch.float16, enabled=device.type == "cuda")
 
     @torch.inference_mode()
@@ -463,6 +508,8 @@ def extract_features(
         ),
         spec.num_frames,
     )
+    if feats.dim() == 4:  # grid: [N, T, cells, F] -> [N, T * cells, F], every cell is local
+        feats, lengths = feats.flatten(1, 2), lengths * feats.shape[2]
     skipped = _skipped(failures, video_ids, mine)
     part = path.with_name(f"{path.name}.part{rank}-of-{world}")
     if world > 1:
@@ -478,8 +525,8 @@ def extract_features(
                 torch.load(path.with_name(f"{path.name}.part{r}-of-{world}"), weights_only=True)
                 for r in range(world)
             ]
-            dim = max(p["features"].shape[-1] for p in parts)
-            feats = torch.zeros(len(video_ids), spec.num_frames, dim, dtype=torch.float16)
+            shape = max((tuple(p["features"].shape[1:]) for p in parts), key=lambda s: s[-1])
+            feats = torch.zeros(len(video_ids), *shape, dtype=torch.float16)
             lengths = torch.zeros(len(video_ids), dtype=torch.long)
             skipped = {}
             for p in parts:
@@ -603,7 +650,9 @@ def save_features(path: Path, split: SplitFeatures, spec: FeatureSpec) -> None:
 
 def load_features(path: Path) -> SplitFeatures:
     try:
-        data = torch.load(path, weights_only=True)
+        # Memory-mapped: a large cache (COCO's 7 x 7 grids: ~23 GB) is paged in as batches
+        # read it, not loaded whole.
+        data = torch.load(path, weights_only=True, mmap=True)
     except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
         raise FeatureError(
             f"unreadable feature cache {path} ({exc}); delete it to recompute"

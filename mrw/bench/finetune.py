@@ -35,25 +35,27 @@ class FrameMethod(Method):
         self.encoder.eval()  # frozen BatchNorm statistics; gradients still flow
         return self
 
-    def features(self, frames: Tensor, lengths: Tensor) -> Tensor:
-        """`[B, T, 3, S, S]` frames -> `[B, T, F]` features, zero beyond each clip's length."""
+    def features(self, frames: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """`[B, T, 3, S, S]` frames -> (`[B, T, F]` features, zero beyond each clip's length,
+        `[B]` lengths); a grid encoder gives `[B, T * cells, F]` and lengths in cells."""
         b, t = frames.shape[:2]
         valid = torch.arange(t, device=frames.device)[None, :] < lengths[:, None]
         encoded = self.encoder(frames[valid].contiguous(memory_format=torch.channels_last))
-        out = encoded.new_zeros(b, t, encoded.shape[-1])
+        out = encoded.new_zeros(b, t, *encoded.shape[1:])
         out[valid] = encoded
-        return out
+        if out.dim() == 4:  # grid: every cell of every frame is a local feature
+            return out.flatten(1, 2), lengths * out.shape[2]
+        return out, lengths
 
     def encode_video(self, video: Tensor, lengths: Tensor) -> Tensor:
-        return self.inner.encode_video(self.features(video, lengths), lengths)
+        return self.inner.encode_video(*self.features(video, lengths))
 
     def encode_text(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         return self.inner.encode_text(tokens, lengths)
 
     def loss(self, batch: Batch) -> dict[str, Tensor]:
-        return self.inner.loss(
-            dataclasses.replace(batch, video=self.features(batch.video, batch.video_lengths))
-        )
+        video, lengths = self.features(batch.video, batch.video_lengths)
+        return self.inner.loss(dataclasses.replace(batch, video=video, video_lengths=lengths))
 
     def similarity(self, video_emb: Tensor, text_emb: Tensor) -> Tensor:
         return self.inner.similarity(video_emb, text_emb)

@@ -44,6 +44,9 @@ class MethodContext:
     vocab_size: int
     num_train_pairs: int
     word_vectors: Tensor | None = None  # [vocab_size, 300] initial word embeddings (GloVe)
+    # "video": the visual input is a sequence of frame features; "image": an unordered set of
+    # one image's local features (the 7 x 7 grid cells), which encoders average-pool.
+    visual: str = "video"
 
 
 class Method(nn.Module, ABC):

@@ -80,6 +80,9 @@ class RunRecord:
     dataset_revision: dict[str, str] | None = None
     exact_metrics: Metrics | None = None
     run_files: dict[str, dict[str, int]] | None = None
+    # The test split's fold protocol (COCO 1K, `mrw.bench.evaluator.fold_metrics`): folds,
+    # fold_size, metrics (mean over folds, the scorer's document) and per_fold.
+    folds: dict[str, Any] | None = None
     run_dir: Path | None = field(default=None, compare=False)
     format_version: int = FORMAT_VERSION
 

@@ -36,7 +36,8 @@ from mrw.provenance import git_commit, versions
 from mrw.untrusted import check_id
 
 if TYPE_CHECKING:
-    from mrw.bench.data import PairData
+    from mrw.bench.data import PairData, SplitFeatures
+    from mrw.bench.evaluator import Evaluation
     from mrw.bench.features import FeatureSpec
     from mrw.bench.method import Method
     from mrw.bench.text import Vocabulary
@@ -76,6 +77,7 @@ class RunOptions:
     num_frames: int | None = None
     fps: float | None = None
     image_size: int | None = None
+    grid: bool | None = None  # local features = the CNN's last map's cells (default: image sets)
     backbone: str | None = None
     weights: str | None = None  # torchvision weights name (IMAGENET1K_V1, DEFAULT, ...) or none
     standardize_features: bool | None = None  # z-score frames with train statistics (toy: on)
@@ -115,6 +117,9 @@ class RunOptions:
         backbone = filled.get("backbone", self.backbone)
         # The concrete name (DEFAULT -> IMAGENET1K_V2): what config.json and the cache key hold.
         filled["weights"] = resolve_weights(backbone, self.weights or defaults.weights)
+        if self.grid is None:  # image datasets: the CNN's grid cells are the local features
+            record = find_dataset(self.dataset)
+            filled["grid"] = record is not None and record.modality == "image"
         if self.lr is None and method is not None:
             filled["lr"] = get_method_class(method).default_lr
         resolved = dataclasses.replace(self, **filled)
@@ -160,6 +165,7 @@ class RunOptions:
             self.fps,
             self.num_frames,
             self.image_size,
+            bool(self.grid),
         )
 
 
@@ -379,8 +385,10 @@ def run_method(
         seed=options.seed,
         eval_batch_size=options.eval_batch_size,
     )
+    visual = visual_kind(used)
     config = {
         "method": method,
+        "visual": visual,
         "method_config": asdict(method_config),
         "options": asdict(options),
         "features": {k: v for k, v in asdict(used).items() if k != "split"},
@@ -403,7 +411,11 @@ def run_method(
 
     torch.manual_seed(options.seed)  # identical initial weights on every rank
     context = MethodContext(
-        splits["train"].feature_dim, len(vocab), data["train"].num_pairs, vectors.vectors
+        splits["train"].feature_dim,
+        len(vocab),
+        data["train"].num_pairs,
+        vectors.vectors,
+        visual,
     )
     model = create_method(method, context, method_overrides)
     trainer = Trainer(
@@ -419,6 +431,7 @@ def run_method(
     if options.finetune_epochs:
         model, data, trained = _finetune(model, used, vocab, options, train_config, device, run_dir)
     evaluation = evaluate(model, data[options.split], device, options.eval_batch_size)
+    folds = _folds(options, evaluation, data[options.split].split)
 
     record = RunRecord(
         method=method,
@@ -440,6 +453,7 @@ def run_method(
         versions=versions(),
         git_commit=git_commit(),
         dataset_revision=_dataset_revision(options.dataset),
+        folds=folds,
         run_dir=run_dir,
     )
     if dist_util.is_main():
@@ -465,6 +479,32 @@ def run_method(
     record = dist_util.broadcast(record if dist_util.is_main() else None)
     dist_util.barrier()
     return RunResult(run_dir, record.metrics, record)
+
+
+def visual_kind(spec: FeatureSpec) -> str:
+    """The visual input's kind (`MethodContext.visual`): "image" when the local features are
+    one image's cells (grid or imported features), which encoders pool; else "video"."""
+    from mrw.bench.features import PRECOMPUTED
+
+    return "image" if spec.grid or spec.backbone == PRECOMPUTED else "video"
+
+
+def _folds(options: RunOptions, evaluation: Evaluation, split: SplitFeatures) -> dict | None:
+    """The fold protocol's metrics (`fold_metrics`) for the test split of a dataset that has
+    one in the catalogue (`DatasetRecord.test_folds`: MS-COCO's 1K)."""
+    from mrw.bench.evaluator import fold_metrics
+
+    record = find_dataset(options.dataset)
+    protocol = record.test_folds if record else None
+    if options.split != "test" or protocol is None:
+        return None
+    count, size = protocol
+    if len(split.video_ids) < count * size:
+        log.warning(
+            "%s test split has too few images for %d folds of %d", options.dataset, *protocol
+        )
+        return None
+    return fold_metrics(evaluation, split.pair_video, count, size)
 
 
 def _schedule(options: RunOptions) -> dict[str, Any]:
@@ -508,8 +548,8 @@ def _finetune(
     from mrw.bench.finetune import FrameMethod
     from mrw.bench.trainer import Trainer
 
-    cnn, _ = build_backbone(spec.backbone, spec.weights)
-    wrapped = FrameMethod(model, FrameEncoder(cnn, spec.image_size))
+    cnn, _ = build_backbone(spec.backbone, spec.weights, spec.grid)
+    wrapped = FrameMethod(model, FrameEncoder(cnn, spec.image_size, spec.grid))
     frames = {
         split: PairData(
             decode_frames(

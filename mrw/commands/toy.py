@@ -1,4 +1,5 @@
-"""`mrw toy`: build the synthetic polysemous toy set, or print its retrieval ceiling."""
+"""`mrw toy`: build the synthetic polysemous toy set (or, `--kind image`, the toy image-text
+set), or print its retrieval ceiling."""
 
 from __future__ import annotations
 
@@ -29,6 +30,19 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--size", type=int, default=64, help="frame side in pixels (default 64)")
     parser.add_argument(
+        "--kind",
+        choices=("video", "image"),
+        default="video",
+        help="video: polysemous GIF clips (default); image: still images with 2-4 objects and "
+        "five captions each, the image-text set `toy-image` (module mrw.toy_image)",
+    )
+    parser.add_argument(
+        "--num-images",
+        type=int,
+        default=450,
+        help="--kind image: images in all splits (default 450)",
+    )
+    parser.add_argument(
         "--ceiling",
         action="store_true",
         help="print the validation and test splits' retrieval ceiling (a perfect perceiver "
@@ -39,6 +53,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _main(args: argparse.Namespace) -> int:
+    if args.kind == "image":
+        from mrw.toy_image import main as image_main
+
+        return image_main(args)
     if args.num_pairs < 3:
         fail(f"--num-pairs must be at least 3 (one per split), got {args.num_pairs}")
     if not 16 <= args.size <= 512:

@@ -80,7 +80,8 @@ class FrameTransform:
     root: str | None = None
 
     def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        from mrw.frames import FrameDecodeError, decode
+        from mrw.frames import FrameDecodeError
+        from mrw.images import decode_media
 
         videos = batch.pop("video", None)
         if videos is None:
@@ -90,7 +91,9 @@ class FrameTransform:
             seed = None if self.seed is None else self.seed ^ zlib.crc32(row_id.encode())
             media = self._media(row_id, self._stored(video), self.root)
             try:
-                clip = decode(media, self.num_frames, self.fps, self.size, self.sampling, seed)
+                clip = decode_media(
+                    media, self.num_frames, self.fps, self.size, self.sampling, seed
+                )
             except FrameDecodeError as exc:
                 raise FrameDecodeError(f"row {row_id}: {exc}") from None
             frames.append(clip.frames)

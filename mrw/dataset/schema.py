@@ -53,14 +53,15 @@ class VideoRow:
     ) -> VideoRow:
         """A row whose media metadata (frames, fps, size, sha256, file name) is read from `data`.
 
-        Every frame is decoded once (`mrw.frames.verify`), so media that would fail later is
-        refused here: raises `FrameDecodeError` with the reason.
+        Every frame is decoded once (`mrw.frames.verify`; a still image through
+        `mrw.images.verify_media`), so media that would fail later is refused here: raises
+        `FrameDecodeError` with the reason.
         """
         import hashlib
 
-        from mrw.frames import verify
+        from mrw.images import verify_media
 
-        info = verify(data)
+        info = verify_media(data)
         metadata.setdefault("video_path", f"{video_id}{sniff_extension(data)}")
         return cls(
             id=id,
@@ -84,11 +85,16 @@ class VideoRow:
 
 
 def sniff_extension(data: bytes) -> str:
-    """File extension from magic bytes (what `Video()` and players use to pick a demuxer)."""
+    """File extension from magic bytes (what `Video()` and players use to pick a demuxer);
+    `.jpg` / `.png` for the stills of image datasets."""
     from mrw.collect.mediatypes import EXTENSIONS, sniff
+    from mrw.images import still_format
 
     kind = sniff(data[:16])
-    return f".{EXTENSIONS[kind]}" if kind else ""
+    if kind:
+        return f".{EXTENSIONS[kind]}"
+    still = still_format(data[:4096])
+    return still[1] if still else ""
 
 
 # Column -> HF dtype ("video" is the `Video()` feature: struct{bytes, path}).
