@@ -23,6 +23,18 @@ from mrw.bench.registry import register_method
 
 @dataclass
 class CorrAEConfig:
+    """Hyper-parameters of Corr-AE.
+
+    Attributes:
+        code_dim: Size of each autoencoder's hidden code, the retrieval embedding; 1024, the
+            embedding size of the other methods here (PVSE's D), not a value from the paper.
+        alpha: Weight of the correspondence term in `(1 - alpha) * recon + alpha * corr`;
+            see the comment below for how 0.95 was chosen.
+        word_dim: Size of the word vectors when the context has none (random table); with
+            GloVe vectors the table takes their size (300).
+        standardize: Z-score both inputs with running training statistics (`standardizer`).
+    """
+
     code_dim: int = 1024
     # Weight of the correspondence term. The paper tunes it per dataset; 0.95 was best of
     # 0.5, 0.8, 0.95 on the toy validation split (3 seeds).
@@ -48,6 +60,8 @@ class _Autoencoder(nn.Module):
 
 @register_method
 class CorrAE(Method):
+    """Corr-AE: two autoencoders whose codes are tied by a correspondence loss (module doc)."""
+
     name = "corr_ae"
     paper = 'Feng et al., "Cross-modal Retrieval with Correspondence Autoencoder", ACM MM 2014'
     config_class = CorrAEConfig
@@ -69,12 +83,41 @@ class CorrAE(Method):
         return self.standardize_text(masked_mean(self.words(tokens), lengths))
 
     def encode_video(self, video: Tensor, lengths: Tensor) -> Tensor:
+        """Sigmoid code of the standardised frame-mean feature.
+
+        Args:
+            video: `[B, T, F]` float frame features, zero-padded.
+            lengths: `[B]` number of valid frames.
+
+        Returns:
+            `[B, 1, code_dim]` codes in (0, 1), not normalised.
+        """
         return self.video_ae.encode(self._video_input(video, lengths)).unsqueeze(1)
 
     def encode_text(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        """Sigmoid code of the standardised mean word vector.
+
+        Args:
+            tokens: `[B, L]` int64 word ids, 0 = padding.
+            lengths: `[B]` number of valid tokens.
+
+        Returns:
+            `[B, 1, code_dim]` codes in (0, 1), not normalised.
+        """
         return self.text_ae.encode(self._text_input(tokens, lengths)).unsqueeze(1)
 
     def loss(self, batch: Batch) -> dict[str, Tensor]:
+        """Feng et al.'s objective `(1 - alpha) * (L_video + L_text) + alpha * L_corr`.
+
+        Each term is a squared Euclidean error summed over dimensions and averaged over the
+        batch (no negatives are used).
+
+        Args:
+            batch: Aligned (video, sentence) pairs.
+
+        Returns:
+            Scalar tensors "total", "recon_video", "recon_text" and "correspondence".
+        """
         x_v = self._video_input(batch.video, batch.video_lengths)
         x_t = self._text_input(batch.tokens, batch.token_lengths)
         code_v, code_t = self.video_ae.encode(x_v), self.text_ae.encode(x_t)

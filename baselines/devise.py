@@ -23,6 +23,16 @@ from mrw.bench.registry import register_method
 
 @dataclass
 class DeViSEConfig:
+    """Hyper-parameters of DeViSE.
+
+    Attributes:
+        margin: Hinge margin of the rank loss (0.1, Frome et al.).
+        word_dim: Size of the word-vector space when the context has no vectors; with GloVe
+            vectors the space takes their size (300).
+        finetune_words: Train the word vectors (False: DeViSE keeps the language model fixed).
+        standardize: Z-score the frame-mean feature before the linear map (`standardizer`).
+    """
+
     margin: float = 0.1  # Frome et al. use 0.1
     word_dim: int = 300  # the word-vector space the video is mapped into
     finetune_words: bool = False  # DeViSE keeps the language model fixed
@@ -31,6 +41,8 @@ class DeViSEConfig:
 
 @register_method
 class DeViSE(Method):
+    """DeViSE: a linear map of the visual feature into a fixed word-vector space (module doc)."""
+
     name = "devise"
     paper = 'Frome et al., "DeViSE: A Deep Visual-Semantic Embedding Model", NIPS 2013'
     config_class = DeViSEConfig
@@ -45,12 +57,39 @@ class DeViSE(Method):
         self.visual_map = nn.Linear(context.feature_dim, self.words.embedding_dim)
 
     def encode_video(self, video: Tensor, lengths: Tensor) -> Tensor:
+        """`M v`: the linear map of the standardised frame-mean feature.
+
+        Args:
+            video: `[B, T, F]` float frame features, zero-padded.
+            lengths: `[B]` number of valid frames.
+
+        Returns:
+            `[B, 1, W]` embeddings (W = word-vector size), not normalised.
+        """
         return self.visual_map(self.standardize(masked_mean(video, lengths))).unsqueeze(1)
 
     def encode_text(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        """The L2-normalised mean of the sentence's word vectors.
+
+        Args:
+            tokens: `[B, L]` int64 word ids, 0 = padding.
+            lengths: `[B]` number of valid tokens.
+
+        Returns:
+            `[B, 1, W]` unit-norm embeddings.
+        """
         return F.normalize(masked_mean(self.words(tokens), lengths), dim=-1).unsqueeze(1)
 
     def loss(self, batch: Batch) -> dict[str, Tensor]:
+        """Frome et al.'s hinge rank loss, video-to-text only, negatives summed.
+
+        Args:
+            batch: Aligned (video, sentence) pairs; the other sentences of the batch are
+                the negatives.
+
+        Returns:
+            Scalar tensors "total" and "rank" (the same value).
+        """
         video = self.encode_video(batch.video, batch.video_lengths)[:, 0]
         text = self.encode_text(batch.tokens, batch.token_lengths)[:, 0]
         # DeViSE ranks labels for an image: one direction, negatives summed.

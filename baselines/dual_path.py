@@ -1,5 +1,5 @@
 """Dual-path embedding with instance loss (Zheng et al., "Dual-Path Convolutional Image-Text
-Embeddings with Instance Loss", 2017).
+Embeddings with Instance Loss", ACM TOMM 2020; arXiv 2017).
 
 A residual text CNN path and a visual path map into one space. Stage I trains with the
 instance loss only: every training pair is its own class, and one classifier, shared by both
@@ -25,6 +25,21 @@ from mrw.bench.registry import register_method
 
 @dataclass
 class DualPathConfig:
+    """Hyper-parameters of the dual-path model (defaults: Zheng et al. where noted).
+
+    Attributes:
+        embed_dim: Joint embedding size (1024, the size every method here uses).
+        word_dim: Word-vector size when the context has none (GloVe's 300 otherwise).
+        text_channels: Channels of the text CNN after the 1x1 projection.
+        text_blocks: Residual blocks of width-2 convolutions in the text path.
+        dropout: Dropout before the shared instance classifier (0.5, the paper's fc layers).
+        margin: Ranking margin of stage II (1, Zheng et al.).
+        max_violation: Stage II ranks against the hardest negative; False sums them.
+        stage1_epochs: Epochs of instance loss alone before the ranking loss joins.
+        ranking_weight: lambda_1, weight of the ranking loss in stage II.
+        instance_weight: lambda_2 = lambda_3, weight of the video and text instance losses.
+    """
+
     embed_dim: int = 1024
     word_dim: int = 300
     text_channels: int = 512
@@ -67,6 +82,15 @@ class TextCNN(nn.Module):
         self.out = nn.Linear(channels, out_dim)
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        """Encode sentences.
+
+        Args:
+            tokens: `[B, L]` int64 word ids, 0 = padding.
+            lengths: `[B]` valid tokens (0 is treated as 1).
+
+        Returns:
+            `[B, out_dim]` float features, not normalised.
+        """
         positions = torch.arange(tokens.size(1), device=tokens.device)
         valid = (positions[None, :] < lengths.to(tokens.device).clamp(min=1)[:, None])[:, None, :]
         # Padding is re-zeroed after every layer, so a sentence's embedding does not depend on
@@ -79,6 +103,8 @@ class TextCNN(nn.Module):
 
 @register_method
 class DualPath(Method):
+    """Dual-path embedding: instance loss (stage I), then instance + ranking loss (stage II)."""
+
     name = "dual_path"
     paper = (
         'Zheng et al., "Dual-Path Convolutional Image-Text Embeddings with Instance Loss", '
@@ -106,18 +132,49 @@ class DualPath(Method):
         self.stage = 1
 
     def on_epoch_start(self, epoch: int) -> None:
+        """Stage 1 while `epoch < stage1_epochs` (epochs counted from 0), else stage 2."""
         self.stage = 1 if epoch < self.config.stage1_epochs else 2
 
     def _video_features(self, video: Tensor, lengths: Tensor) -> Tensor:
         return self.visual_path(masked_mean(video, lengths))
 
     def encode_video(self, video: Tensor, lengths: Tensor) -> Tensor:
+        """Visual path (MLP on the frame-mean feature), L2-normalised.
+
+        Args:
+            video: `[B, T, F]` float frame features, zero-padded.
+            lengths: `[B]` number of valid frames.
+
+        Returns:
+            `[B, 1, embed_dim]` unit-norm embeddings.
+        """
         return F.normalize(self._video_features(video, lengths), dim=-1).unsqueeze(1)
 
     def encode_text(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        """Text CNN path, L2-normalised.
+
+        Args:
+            tokens: `[B, L]` int64 word ids, 0 = padding.
+            lengths: `[B]` number of valid tokens.
+
+        Returns:
+            `[B, 1, embed_dim]` unit-norm embeddings.
+        """
         return F.normalize(self.text_path(tokens, lengths), dim=-1).unsqueeze(1)
 
     def loss(self, batch: Batch) -> dict[str, Tensor]:
+        """Instance loss (Zheng et al.), plus the ranking loss in stage II.
+
+        The instance loss is the cross-entropy of one classifier, shared by both paths, over
+        `num_train_pairs` classes, with `batch.pair_ids` as labels; it acts on the
+        unnormalised path outputs. The ranking loss is the bidirectional hinge on cosine.
+
+        Args:
+            batch: Aligned pairs; `pair_ids` must index the training split.
+
+        Returns:
+            Scalar tensors "total", "instance_video", "instance_text" and, in stage II, "rank".
+        """
         video = self._video_features(batch.video, batch.video_lengths)
         text = self.text_path(batch.tokens, batch.token_lengths)
         instance_video = F.cross_entropy(self.classifier(video), batch.pair_ids)

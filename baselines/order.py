@@ -34,6 +34,16 @@ def order_violation(video: Tensor, text: Tensor) -> Tensor:
 
 @dataclass
 class OrderConfig:
+    """Hyper-parameters of order embeddings.
+
+    Attributes:
+        embed_dim: Embedding size D (1024, the size every method here uses).
+        word_dim: Word-vector size when the context has none (GloVe's 300 otherwise).
+        margin: Hinge margin on the order-violation score (0.05, Vendrov et al.).
+        max_violation: Hardest negative only; False (Vendrov et al.) sums all negatives.
+        finetune_words: Train the word vectors along with the encoders.
+    """
+
     embed_dim: int = 1024
     word_dim: int = 300
     margin: float = 0.05  # Vendrov et al.
@@ -43,6 +53,8 @@ class OrderConfig:
 
 @register_method
 class OrderEmbedding(GlobalEmbeddingMethod):
+    """Order embeddings: non-negative embeddings ranked by negative order violation."""
+
     name = "order"
     paper = 'Vendrov et al., "Order-Embeddings of Images and Language", ICLR 2016'
     config_class = OrderConfig

@@ -15,6 +15,16 @@ from mrw.bench.registry import register_method
 
 @dataclass
 class VSEPPConfig:
+    """Hyper-parameters of VSE++.
+
+    Attributes:
+        embed_dim: Joint embedding size D (1024, as in Faghri et al. and PVSE).
+        word_dim: Word-vector size when the context has none (GloVe's 300 otherwise).
+        margin: Hinge margin (0.2, Faghri et al.).
+        max_violation: Hardest negative only (VSE++); False sums all negatives (VSE0).
+        finetune_words: Train the word vectors along with the encoders.
+    """
+
     embed_dim: int = 1024
     word_dim: int = 300
     margin: float = 0.2  # Faghri et al.
@@ -24,6 +34,8 @@ class VSEPPConfig:
 
 @register_method
 class VSEPP(GlobalEmbeddingMethod):
+    """VSE++: PVSE's global biGRU encoders, cosine similarity, max-violation hinge loss."""
+
     name = "vsepp"
     paper = (
         'Faghri et al., "VSE++: Improving Visual-Semantic Embeddings with Hard Negatives", '

@@ -20,6 +20,7 @@ from typing import Any
 
 from leaderboard.errors import BoardError
 from leaderboard.metrics import Metrics, MetricsFormatError
+from mrw.provenance import file_sha256
 from mrw.untrusted import UnsafeInputError, clean_text
 
 # Longest accepted text per field, in characters (after control characters are removed).
@@ -63,19 +64,11 @@ class Submission:
     scorer_version: str
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def truth_fingerprint(truth_dir: str | os.PathLike[str]) -> str:
     """SHA-256 over both qrels files: submissions are only comparable on identical truth."""
     root = Path(truth_dir)
     return hashlib.sha256(
-        "".join(sha256_file(root / f"{d}.qrels") for d in ("t2v", "v2t")).encode()
+        "".join(file_sha256(root / f"{d}.qrels") for d in ("t2v", "v2t")).encode()
     ).hexdigest()
 
 
@@ -195,8 +188,8 @@ def submit(
         dataset=dataset,
         split=split,
         metrics=score_submission(truth_dir, t2v_run, v2t_run, **score_options),
-        t2v_sha256=sha256_file(t2v_run),
-        v2t_sha256=sha256_file(v2t_run),
+        t2v_sha256=file_sha256(t2v_run),
+        v2t_sha256=file_sha256(v2t_run),
         truth_sha256=truth_fingerprint(truth_dir),
     )
 

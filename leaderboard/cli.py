@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `mrw-leaderboard` (`argv`: default `sys.argv[1:]`); returns the exit code."""
     parser = build_parser(
         "mrw-leaderboard",
         "Validate and score TREC ranking files against qrels; keep and render a leaderboard.",

@@ -64,6 +64,7 @@ class Bound:
 
     @property
     def is_lower(self) -> bool:
+        """Whether this is a lower bound (`>=` or `>`)."""
         return self.kind in (">=", ">")
 
     def interval(self) -> tuple[float, float]:
@@ -192,6 +193,7 @@ class DirectionMetrics:
         return getattr(self, attribute)
 
     def to_json(self) -> dict[str, Any]:
+        """`{"R@k": ..., "MedR", "MeanR", "nMR", "queries", "missing_queries"}`; bounds as str."""
         out: dict[str, Any] = {f"R@{k}": value_to_json(v) for k, v in self.recall.items()}
         out.update(
             MedR=value_to_json(self.medr),
@@ -204,6 +206,11 @@ class DirectionMetrics:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DirectionMetrics:
+        """Inverse of `to_json`.
+
+        Raises:
+            MetricsFormatError: If `queries` is missing or a value cannot be read.
+        """
         try:
             recall = {
                 int(key[2:]): value_from_json(value)
@@ -235,6 +242,7 @@ class Metrics:
     rsum: float | Bound
 
     def direction(self, name: str) -> DirectionMetrics:
+        """The metrics of direction `"t2v"` or `"v2t"`; `KeyError` for any other name."""
         if name not in DIRECTIONS:
             raise KeyError(name)
         return self.t2v if name == "t2v" else self.v2t
@@ -248,6 +256,7 @@ class Metrics:
         return not any(isinstance(v, Bound) for v in values)
 
     def to_json(self) -> dict[str, Any]:
+        """The scorer's `--json` document: `{"t2v": {...}, "v2t": {...}, "rsum": ...}`."""
         return {
             "t2v": self.t2v.to_json(),
             "v2t": self.v2t.to_json(),

@@ -37,6 +37,7 @@ class Qrels:
 
     @property
     def gallery_size(self) -> int:
+        """Number of distinct documents the qrels name (the denominator of nMR)."""
         return len(self.doc_ids)
 
     @functools.cached_property

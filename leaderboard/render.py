@@ -97,6 +97,7 @@ class Table:
     best: dict[int, set[int]]  # column index -> positions (in `rows`) of its best values
 
     def is_best(self, column: int, row: int) -> bool:
+        """Whether `rows[row]` holds a best value of `COLUMNS[column]` (shown in bold)."""
         return row in self.best.get(column, ())
 
     @property
@@ -106,6 +107,12 @@ class Table:
 
 
 def build_tables(submissions: list[Submission]) -> list[Table]:
+    """Group submissions into one `Table` per (dataset, split), sorted by those labels.
+
+    Rows are ordered by rsum, best first, a bound counted at its pessimistic end
+    (`pessimistic_key`) and a NaN last; ties by submission id. Each metric column's best rows
+    come from `best_indices`.
+    """
     groups: dict[tuple[str, str], list[Submission]] = {}
     for submission in submissions:
         groups.setdefault((submission.dataset, submission.split), []).append(submission)
@@ -139,6 +146,12 @@ def _sort_attribute(value: Any, column: Column) -> str:
 
 
 def to_json(tables: list[Table], generated: str) -> dict[str, Any]:
+    """The `leaderboard.json` document: every board's submissions with rank and metrics.
+
+    Args:
+        tables: From `build_tables`.
+        generated: UTC time stamp, written as `generated_utc`.
+    """
     return {
         "generated_utc": generated,
         "boards": [
@@ -171,6 +184,10 @@ def markdown_text(value: str) -> str:
 
 
 def to_markdown(tables: list[Table], generated: str) -> str:
+    """The `leaderboard.md` page: one Markdown table per board, best values in bold.
+
+    User-supplied text (names, teams, labels) is escaped with `markdown_text`.
+    """
     lines = [
         "# Leaderboard",
         "",

@@ -22,6 +22,9 @@ import pyarrow.compute as pc
 from mrw.atomic import atomic_write
 
 LINES_PER_BLOCK = 1 << 20  # formatting granularity: bounds memory to a few hundred MB
+# Scores per block: a truncated ranking of a wide gallery (TGIF: 34,101 documents) must not
+# pull thousands of full rows at once; their copies would cost far more than the formatting.
+SCORES_PER_BLOCK = 1 << 22
 GZIP_LEVEL = 1  # run files are large and compress well even at level 1; level 9 is 5x slower
 
 
@@ -54,6 +57,27 @@ def _id_array(ids: Sequence[str], kind: str) -> pa.Array:
     return array
 
 
+def top_columns(scores: np.ndarray, depth: int) -> np.ndarray:
+    """`[rows, depth]` column indices of each row's `depth` best scores, in trec_eval's order.
+
+    The order is score descending, then column ascending (the caller's columns are in
+    document-id descending order). Below full depth the kept columns are selected first
+    (`np.partition`, linear) and only they are sorted; columns tied with the cut-off score
+    are kept in column order, exactly as a full stable sort would keep them.
+    """
+    n_rows, n_cols = scores.shape
+    if depth >= n_cols:
+        return np.argsort(-scores, axis=1, kind="stable")
+    cut = np.partition(scores, n_cols - depth, axis=1)[:, n_cols - depth, None]
+    above = scores > cut
+    at_cut = scores == cut
+    room = depth - np.count_nonzero(above, axis=1, keepdims=True)
+    keep = above | (at_cut & (np.cumsum(at_cut, axis=1, dtype=np.int32) <= room))
+    kept = np.nonzero(keep)[1].reshape(n_rows, depth)  # row-major: columns ascending
+    order = np.argsort(-np.take_along_axis(scores, kept, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(kept, order, axis=1)
+
+
 def format_block(
     qids: pa.Array, docids_desc: pa.Array, scores_desc_docs: np.ndarray, depth: int, tag_eol: str
 ) -> pa.Buffer:
@@ -62,10 +86,10 @@ def format_block(
     `scores_desc_docs` has its columns in `docids_desc` order (document ids descending), so a
     stable sort on score descending yields trec_eval's order.
     """
-    if np.isnan(scores_desc_docs).any():
-        raise ValueError("scores contain NaN")
+    if not np.isfinite(scores_desc_docs).all():
+        raise ValueError("scores contain NaN or infinity (the scorer accepts finite scores only)")
     n_rows = scores_desc_docs.shape[0]
-    order = np.argsort(-scores_desc_docs, axis=1, kind="stable")[:, :depth]
+    order = top_columns(scores_desc_docs, depth)
     top = np.take_along_axis(scores_desc_docs, order, axis=1)
     ranks = pc.cast(pa.array(np.tile(np.arange(1, depth + 1, dtype=np.int32), n_rows)), pa.string())
     lines = pc.binary_join_element_wise(
@@ -110,7 +134,7 @@ def write_run(
         sorted(range(n_docs), key=lambda i: str(docids[i]).encode("utf-8"), reverse=True), np.int64
     )
     docids_desc = doc_array.take(pa.array(by_id_desc))
-    rows_per_block = max(1, LINES_PER_BLOCK // depth)
+    rows_per_block = max(1, min(LINES_PER_BLOCK // depth, SCORES_PER_BLOCK // n_docs))
     compress = os.fspath(path).endswith(".gz")
     tag_eol = f"{tag}\n"
 

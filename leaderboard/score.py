@@ -49,6 +49,20 @@ def _relevant_rows(run: Run, qrels: Qrels) -> np.ndarray:
 
 
 def first_relevant_ranks(run: Run, qrels: Qrels) -> Ranking:
+    """Rank of the first relevant document of every scored query, as trec_eval orders a run.
+
+    trec_eval sorts each query's lines by score, descending, ties broken by document id,
+    descending; the rank is 1 + the number of lines placed before the best relevant one.
+    Counting replaces sorting, so this is O(lines).
+
+    Args:
+        run: A parsed run whose query/document indices refer to `qrels`' ids.
+        qrels: The ground truth of the same direction.
+
+    Returns:
+        A `Ranking`: int64 ranks (1-based, `NOT_FOUND` = 0 when no relevant document is in
+        the run), the run's depth (most lines of any query) and its missing scored queries.
+    """
     n_queries = len(qrels.query_ids)
     relevant_rows = _relevant_rows(run, qrels)
     doc_order = qrels.doc_order

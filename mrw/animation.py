@@ -24,16 +24,20 @@ from mrw.decode_limits import DecodeLimits, FrameDecodeError, browser_delay_s
 
 @dataclass(frozen=True)
 class WebpLayout:
+    """What an animated WebP's chunks say: canvas size and each frame's browser delay."""
+
     width: int
     height: int
     delays_s: tuple[float, ...]  # browser timing, one per frame
 
     @property
     def duration_s(self) -> float:
+        """Playback length in seconds: the sum of the browser delays."""
         return sum(self.delays_s)
 
 
 def is_webp(data: bytes) -> bool:
+    """Whether `data` starts with a RIFF header of form type `WEBP`."""
     return data[:4] == b"RIFF" and data[8:12] == b"WEBP"
 
 

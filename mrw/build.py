@@ -36,6 +36,7 @@ class BuildReport:
     git_commit: str | None = None
 
     def as_dict(self) -> dict:
+        """The fields plus the installed `mrw_version`, as written to `build.json`."""
         return {**asdict(self), "mrw_version": __version__}
 
     def card_text(self) -> str:

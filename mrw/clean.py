@@ -104,17 +104,21 @@ class CleanRecord:
     group: str = ""  # near-duplicate cluster: the id of its earliest member
 
     def to_json(self) -> str:
+        """One line of the kept-items JSONL: every field, sorted keys, UTF-8 kept."""
         return json.dumps(dataclasses.asdict(self), ensure_ascii=False, sort_keys=True)
 
 
 @dataclass(frozen=True)
 class Dropped:
+    """A dropped item: its id, the `Reason`, a human detail and, for duplicates, the kept id."""
+
     id: str
     reason: Reason
     detail: str = ""
     duplicate_of: str | None = None
 
     def to_json(self) -> str:
+        """One line of `dropped.jsonl` (`duplicate_of` only when set)."""
         record = {"id": self.id, "reason": self.reason.value, "detail": self.detail}
         if self.duplicate_of is not None:
             record["duplicate_of"] = self.duplicate_of
@@ -123,6 +127,8 @@ class Dropped:
 
 @dataclass
 class CleanResult:
+    """Outcome of cleaning: kept records, dropped items, the config and run counters."""
+
     kept: list[CleanRecord]
     dropped: list[Dropped]
     config: CleanConfig
@@ -132,9 +138,12 @@ class CleanResult:
 
     @property
     def reasons(self) -> Counter[str]:
+        """Dropped items per `Reason` code."""
         return Counter(d.reason.value for d in self.dropped)
 
     def report(self) -> dict:
+        """The `mrw clean` report: counts (total, kept, dropped by reason), kept bytes,
+        near-duplicate groups, decoded videos, wall time (s, 2 decimals) and the config."""
         return {
             "total": len(self.kept) + len(self.dropped),
             "kept": len(self.kept),

@@ -38,6 +38,7 @@ class GifLayout:
 
     @property
     def duration_s(self) -> float:
+        """Playback length in seconds: the sum of the browser delays."""
         return sum(self.delays_s)
 
 

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mrw.archive import ArchiveError, safe_extract
+from mrw.provenance import file_sha256
 from mrw.rehydrate import HubError, rehydrate
 from mrw.releases import Release, import_release, read_mrw_v1, read_tgif
-from mrw.remote import RemoteFile, fetch, file_sha256
+from mrw.remote import RemoteFile, fetch
 from mrw.untrusted import check_http_url, redact_url
 
 
@@ -25,6 +26,11 @@ class OriginalRelease:
     homepage: str
 
     def mirrored(self, base_url: str | None) -> OriginalRelease:
+        """The release with every file fetched from `base_url` instead (None/empty: as is).
+
+        Raises:
+            UnsafeInputError: If `base_url` is not an absolute http(s) URL with a host.
+        """
         if not base_url:
             return self
         check_http_url(base_url, "--mirror")
@@ -51,6 +57,11 @@ class OriginalRelease:
         return dataclasses.replace(self, files=files)
 
     def read(self, folder: Path) -> Release:
+        """Read the downloaded files in `folder`: TGIF's TSV and splits, or MRW's archive.
+
+        Raises:
+            HubError: If the MRW archive cannot be unpacked or lacks its JSON or `split/`.
+        """
         if self.name == "tgif":
             return read_tgif(folder / "tgif-v1.0.tsv", folder / "splits")
         return read_mrw_v1(*_unpack_mrw(folder / "mrw-v1.0.tar.gz", folder))
@@ -74,6 +85,7 @@ ORIGINAL_RELEASES: dict[str, OriginalRelease] = _original_releases()
 
 
 def list_releases() -> list[str]:
+    """Names of the datasets `mrw download` can fetch from their authors, sorted."""
     return sorted(ORIGINAL_RELEASES)
 
 

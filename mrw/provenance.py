@@ -1,10 +1,13 @@
-"""Where a result came from: package versions and the project's git commit, recorded in every
-run record, collection report and dataset build. Imports nothing heavy (no torch), so a
-collection machine records provenance without the benchmark harness installed.
+"""Where a result came from: package versions, the project's git commit and file checksums,
+recorded in every run record, collection report, dataset build and leaderboard submission.
+Imports nothing heavy (no torch), so a collection machine records provenance without the
+benchmark harness installed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
@@ -57,3 +60,16 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{commit}-dirty" if dirty == 1 else commit or None
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes as stored (read in 1 MiB blocks; gzip is not undone).
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from mrw.atomic import atomic_write
 from mrw.catalog import RemoteFile
 from mrw.errors import MRWError
+from mrw.provenance import file_sha256
 from mrw.untrusted import redact_url, redact_urls
 
 CHUNK = 1 << 20  # hashing block
@@ -33,14 +34,6 @@ CHECKSUMS_FILE = "checksums.json"  # SHA-256 of files without a published checks
 
 class FetchError(MRWError):
     """A release file could not be downloaded or failed its checksum."""
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_git_sha1(path: Path) -> str:

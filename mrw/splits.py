@@ -28,9 +28,11 @@ class SplitSizes:
 
     @property
     def total(self) -> int:
+        """Rows over all three splits."""
         return self.train + self.validation + self.test
 
     def as_dict(self) -> dict[str, int]:
+        """`{"train": ..., "validation": ..., "test": ...}`."""
         return {"train": self.train, "validation": self.validation, "test": self.test}
 
     @classmethod

@@ -31,6 +31,9 @@ STAT_LABELS = {
 
 @dataclass(frozen=True)
 class SplitStats:
+    """Descriptive statistics of one split (pairs, videos, mean frames/duration/words,
+    vocabulary size, average word frequency = words / vocabulary)."""
+
     pairs: int
     videos: int
     avg_frames: float | None  # None when the frame counts are unknown (URL-only rows)
@@ -42,11 +45,14 @@ class SplitStats:
 
 @dataclass(frozen=True)
 class DatasetStats:
+    """Per-split statistics and those of all splits together."""
+
     dataset: str
     splits: dict[str, SplitStats]
     total: SplitStats
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: `{"dataset", "splits": {name: {...}}, "total": {...}}`."""
         return {
             "dataset": self.dataset,
             "splits": {name: asdict(s) for name, s in self.splits.items()},

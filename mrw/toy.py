@@ -105,6 +105,7 @@ class Moment:
     radius: float = 0.11
 
     def get(self, name: str) -> str | None:
+        """The value of attribute `name`, or None."""
         return dict(self.attributes).get(name)
 
     def matches(self, named: Mapping[str, str]) -> bool:
@@ -123,11 +124,14 @@ class Scene:
 
     @property
     def duration_ms(self) -> int:
+        """Clip length in milliseconds: the sum of the frame delays."""
         return sum(self.delays_ms)
 
 
 @dataclass(frozen=True)
 class ToyConfig:
+    """Size and seed of the synthetic toy dataset (pairs, RNG seed, frame side in pixels)."""
+
     num_pairs: int = 1500
     seed: int = 0
     size: int = 64  # frame side in pixels

@@ -81,6 +81,11 @@ def to_hex(video_hash: np.ndarray) -> str:
 
 
 def from_hex(text: str) -> np.ndarray:
+    """Inverse of `to_hex`: a uint64 array, one word per 16 hex digits.
+
+    Raises:
+        ValueError: If `text` holds a non-hex character.
+    """
     return np.array([int(text[i : i + 16], 16) for i in range(0, len(text), 16)], dtype=np.uint64)
 
 

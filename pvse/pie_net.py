@@ -44,6 +44,16 @@ class MultiHeadAttentionPool(nn.Module):
         nn.init.xavier_uniform_(self.w2.weight)
 
     def forward(self, local: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Pool `[B, T, F]` local features with K attention heads.
+
+        Args:
+            local: `[B, T, F]` float local features Ψ.
+            mask: `[B, T]` bool, True at valid steps. A row with no valid step gives NaN
+                attention (softmax over all -inf).
+
+        Returns:
+            `[B, K, F]` pooled features α Ψ and the `[B, K, T]` attention α.
+        """
         logits = self.w2(torch.tanh(self.w1(local)))  # [B, T, K]
         logits = logits.masked_fill(~mask[..., None], float("-inf"))
         attention = logits.softmax(dim=1).transpose(1, 2)  # [B, K, T]
@@ -51,6 +61,19 @@ class MultiHeadAttentionPool(nn.Module):
 
 
 class PIENet(nn.Module):
+    """PIE-Net: K attention-pooled residuals fused with the global feature (module doc).
+
+    Args:
+        num_embeds: Number of heads K (embeddings per instance).
+        local_dim: F, size of the local features; the attention size is A = max(F // 2, 1).
+        embed_dim: D, size of the global feature and of each residual.
+        fusion: "residual" (the paper's model), "local" or "concat" (its ablations).
+        dropout: Dropout on the residuals Υ.
+
+    Raises:
+        ValueError: If `num_embeds < 1`.
+    """
+
     def __init__(
         self,
         num_embeds: int,
@@ -72,6 +95,19 @@ class PIENet(nn.Module):
         self.norm = nn.LayerNorm(2 * embed_dim if fusion == "concat" else embed_dim)
 
     def forward(self, global_: Tensor | None, local: Tensor, mask: Tensor) -> PIEOutput:
+        """Compute the K embeddings of each instance.
+
+        Args:
+            global_: `[B, D]` global feature Φ; may be None only with fusion "local".
+            local: `[B, T, F]` local features Ψ.
+            mask: `[B, T]` bool, True at valid steps.
+
+        Returns:
+            A `PIEOutput`; embeddings are `[B, K, D]` (`[B, K, 2D]` with fusion "concat").
+
+        Raises:
+            ValueError: If `global_` is None and fusion is not "local".
+        """
         pooled, attention = self.attention(local, mask)
         residuals = self.dropout(torch.sigmoid(self.fc(pooled)))  # Υ: [B, K, D]
         if self.fusion == "local":

@@ -73,6 +73,16 @@ def test_bad_input_is_one_line_exit_2(synthetic, capsys, extra, message) -> None
     assert err.startswith("error: ") and message in err and "\n" not in err
 
 
+def test_run_depth_takes_a_positive_integer_or_full(capsys) -> None:
+    from mrw.bench.cli_run import _run_depth
+
+    assert _run_depth("full") == 0 and _run_depth("250") == 250
+    for bad in ("0", "-3", "deep"):
+        assert main(["run", "nope", "--run-depth", bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and "positive integer or 'full'" in err
+
+
 def test_unknown_method_and_splits(capsys) -> None:
     assert main(["run", "nope"]) == 2
     assert "unknown method 'nope'" in capsys.readouterr().err

@@ -66,7 +66,21 @@ def test_run_depth_truncates_run_files(env) -> None:
     options = synthetic_options(env / "cache", env / "runs", epochs=1, run_depth=7)
     result = run_method(METHOD, {}, options)
     with gzip.open(result.run_dir / "v2t.run.gz", "rt") as handle:
-        assert sum(1 for _ in handle) == SIZES["test"] * 7
+        lines = handle.read().splitlines()
+    assert len(lines) == SIZES["test"] * 7
+    assert {line.split()[5] for line in lines} == {METHOD}  # the tag is the method
+    record = json.loads((result.run_dir / "metrics.json").read_text())
+    assert record["run_files"]["v2t"]["depth"] == record["run_files"]["t2v"]["depth"] == 7
+    assert record["metrics"] == result.metrics.to_json()
+    assert not result.metrics.exact  # R@10 > depth 7: a bound, honestly
+    exact = RunRecord.from_disk(result.run_dir).exact_metrics
+    assert exact is not None and exact.exact
+    for direction in ("t2v", "v2t"):
+        for k in (1, 5):
+            assert (
+                result.metrics.direction(direction).recall[k]
+                == exact.direction(direction).recall[k]
+            )
 
 
 def test_learning_rate_is_the_methods_own_unless_set(env, monkeypatch) -> None:

@@ -9,6 +9,7 @@ from leaderboard.commands.common import add_run_pair_arguments
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `mrw-leaderboard add` sub-command to `subparsers`; return its parser."""
     parser = subparsers.add_parser(
         "add",
         help="score a submission and record it on a board",
@@ -43,6 +44,7 @@ def truth_labels(truth: Path) -> tuple[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run `mrw-leaderboard add` with parsed `args`; return the process exit code."""
     from leaderboard.board import submit
     from leaderboard.commands.common import line_progress, print_metrics
 

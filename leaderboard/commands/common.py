@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 
 def add_truth_argument(parser: argparse.ArgumentParser) -> None:
+    """Add `--truth DIR` (the qrels folder, required) and `--max-bytes N` to `parser`."""
     parser.add_argument(
         "--truth",
         type=Path,
@@ -33,6 +34,7 @@ def add_truth_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_run_pair_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the truth arguments and the positional `T2V_RUN V2T_RUN` run files to `parser`."""
     add_truth_argument(parser)
     parser.add_argument("t2v_run", type=Path, metavar="T2V_RUN", help="text-to-video run file")
     parser.add_argument("v2t_run", type=Path, metavar="V2T_RUN", help="video-to-text run file")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `mrw-leaderboard render` sub-command to `subparsers`; return its parser."""
     parser = subparsers.add_parser(
         "render",
         help="write leaderboard.md, leaderboard.json and index.html",
@@ -25,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run `mrw-leaderboard render` with parsed `args`; return the process exit code."""
     from leaderboard.render import render
 
     for path in render(args.board, args.out).values():

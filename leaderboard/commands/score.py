@@ -9,6 +9,7 @@ from leaderboard.commands.common import add_run_pair_arguments, print_metrics
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `mrw-leaderboard score` sub-command to `subparsers`; return its parser."""
     parser = subparsers.add_parser(
         "score",
         help="score a t2v/v2t pair of TREC run files",
@@ -25,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run `mrw-leaderboard score` with parsed `args`; return the process exit code."""
     from leaderboard.commands.common import line_progress
     from leaderboard.score import score_submission
 

@@ -10,6 +10,7 @@ from leaderboard.commands.team import add_database_arguments
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `mrw-leaderboard serve` sub-command to `subparsers`; return its parser."""
     parser = subparsers.add_parser(
         "serve",
         help="run the leaderboard server (teams submit, the truth stays here)",
@@ -63,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run `mrw-leaderboard serve` with parsed `args`; return the process exit code."""
     from leaderboard.errors import LeaderboardError
     from leaderboard.server import SERVER_MODULES, require
 

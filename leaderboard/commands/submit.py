@@ -8,6 +8,7 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `mrw-leaderboard submit` sub-command to `subparsers`; return its parser."""
     parser = subparsers.add_parser(
         "submit",
         help="submit a run pair to a leaderboard server and wait for its score",
@@ -40,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run `mrw-leaderboard submit` with parsed `args`; return the process exit code."""
     import contextlib
     import sys
 

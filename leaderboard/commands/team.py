@@ -16,6 +16,7 @@ def add_database_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `mrw-leaderboard team` sub-command to `subparsers`; return its parser."""
     parser = subparsers.add_parser(
         "team",
         help="add, revoke or list the teams of a leaderboard server",
@@ -38,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run `mrw-leaderboard team` with parsed `args`; return the process exit code."""
     import sys
 
     from leaderboard.server import SERVER_MODULES, require

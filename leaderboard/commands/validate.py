@@ -8,6 +8,7 @@ from leaderboard.commands.common import add_truth_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `mrw-leaderboard validate` sub-command to `subparsers`; return its parser."""
     parser = subparsers.add_parser(
         "validate",
         help="check a run file against the ground truth",
@@ -23,6 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run `mrw-leaderboard validate` with parsed `args`; return the process exit code."""
     from leaderboard.commands.common import line_progress
     from leaderboard.parse import parse_run
     from leaderboard.score import first_relevant_ranks, guess_direction, load_truth

@@ -97,6 +97,16 @@ UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="mrw-leaderboard"'}
 
 
 async def create_submission(request: Request) -> Response:
+    """`POST /api/submissions`: take a multipart run pair from a team and queue it.
+
+    The slot is reserved (per-day and total limits) before the body is read, and given back
+    if the upload is refused.
+
+    Returns:
+        202 with `{"id", "status": "queued", "url"}` and a `Location` header; 401 bad token,
+        400 malformed upload or unknown split, 409 duplicate files, 413 body over the cap,
+        429 limit reached (with `Retry-After` when known).
+    """
     server: Server = request.app.state.server
     team = await _team(request)
     if team is None:
@@ -178,6 +188,12 @@ def _discard(server: Server, submission_id: int) -> None:
 
 
 async def get_submission(request: Request) -> Response:
+    """`GET /api/submissions/{id}`: the status document of one of the caller's submissions.
+
+    A submission being scored reads `"status": "queued"` with `"scoring": true`; a scored one
+    carries its metrics (and per-query details for splits scored with them), a failed one
+    its reason. 401 for a bad token, 404 for an unknown id or another team's submission.
+    """
     server: Server = request.app.state.server
     team = await _team(request)
     if team is None:
@@ -210,6 +226,10 @@ async def get_submission(request: Request) -> Response:
 
 
 async def get_board(request: Request) -> Response:
+    """`GET /api/board`: the scored submissions as `leaderboard.json`, optionally filtered.
+
+    Query parameters `dataset` and `split` restrict the boards; no token is needed.
+    """
     server: Server = request.app.state.server
     rows = await run_in_threadpool(
         store.scored,
@@ -222,6 +242,7 @@ async def get_board(request: Request) -> Response:
 
 
 async def get_info(request: Request) -> Response:
+    """`GET /api/info`: the dataset label, splits (all, public, default) and upload limits."""
     server: Server = request.app.state.server
     limits = server.limits
     return JSONResponse(
@@ -241,11 +262,16 @@ async def get_info(request: Request) -> Response:
 
 
 async def board_page(request: Request) -> Response:
+    """The HTML board of every scored submission."""
     rows = await run_in_threadpool(store.scored, request.app.state.server.db)
     return HTMLResponse(pages.board_page(rows))
 
 
 async def submission_page(request: Request) -> Response:
+    """The HTML page of one scored submission (per-query details only on public splits).
+
+    Any submission not scored (unknown, queued or failed) gives 404.
+    """
     server: Server = request.app.state.server
     found = await run_in_threadpool(store.get, server.db, request.path_params["id"])
     if found is None or found[0].status != SCORED:

@@ -68,6 +68,7 @@ class Client:
         )
 
     def close(self) -> None:
+        """Close the HTTP connection pool."""
         self.http.close()
 
     def _request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
@@ -103,6 +104,11 @@ class Client:
             return int(self._request("POST", "/api/submissions", data=data, files=files)["id"])
 
     def status(self, submission_id: int) -> dict[str, Any]:
+        """The submission's status document (`GET /api/submissions/{id}`).
+
+        Raises:
+            LeaderboardError: The server is unreachable or refused (401, 404).
+        """
         return self._request("GET", f"/api/submissions/{int(submission_id)}")
 
     def wait(

@@ -106,4 +106,5 @@ class Database:
             yield session
 
     def close(self) -> None:
+        """Dispose of the engine's connection pool."""
         self.engine.dispose()

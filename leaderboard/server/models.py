@@ -24,7 +24,7 @@ def utcnow() -> dt.datetime:
 
 
 class Base(DeclarativeBase):
-    pass
+    """The declarative base of the server's tables."""
 
 
 class Team(Base):
@@ -79,8 +79,10 @@ class Submission(Base):
 
     @property
     def metrics(self) -> dict[str, Any] | None:
+        """The scorer's metrics document (`Metrics.to_json()`), None until scored."""
         return None if self.metrics_json is None else json.loads(self.metrics_json)
 
     @property
     def details(self) -> dict[str, Any] | None:
+        """Per-query details, None unless scored on a split that keeps them."""
         return None if self.details_json is None else json.loads(self.details_json)

@@ -20,6 +20,7 @@ def _now() -> str:
 
 
 def submission_url(submission: Submission) -> str:
+    """Site-relative URL of a submission's page, `/submissions/<id>`."""
     return f"/submissions/{int(submission.id)}"
 
 

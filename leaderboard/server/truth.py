@@ -37,6 +37,7 @@ class Truth:
     default_split: str
 
     def public_splits(self) -> list[str]:
+        """Names of the splits whose per-query details may be shown, in `splits` order."""
         return [name for name, split in self.splits.items() if split.public]
 
 

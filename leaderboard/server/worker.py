@@ -24,6 +24,7 @@ IDLE_POLL_S = 2.0  # also picks up work queued by another process sharing the da
 
 
 def scorer_version() -> str:
+    """The installed `mrw-toolkit` version recorded with each score, or "unknown"."""
     try:
         return metadata.version("mrw-toolkit")
     except metadata.PackageNotFoundError:
@@ -54,6 +55,7 @@ class Workers:
         self._version = scorer_version()
 
     def start(self) -> None:
+        """Start the scoring threads."""
         for thread in self._threads:
             thread.start()
 

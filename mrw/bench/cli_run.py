@@ -84,7 +84,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     out.add_argument("--runs-dir", default="runs", help="root of run records (default: ./runs)")
     out.add_argument("--run-id", help="run folder name (default: time stamp + config hash)")
     out.add_argument(
-        "--run-depth", type=int, help="documents per query in the run files (default: all)"
+        "--run-depth",
+        type=_run_depth,
+        metavar="N|full",
+        help="documents per query in the run files (default: the dataset's, e.g. full for "
+        "mrw, 500 for tgif, lowered if needed to fit the scorer's default size limit)",
     )
     method = parser.add_argument_group("method options (applied to methods whose config has them)")
     for field, (kind, help_text) in METHOD_FLAGS.items():
@@ -106,13 +110,28 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
+def _run_depth(text: str) -> int:
+    """`--run-depth`: a positive integer, or `full` (0, the whole gallery)."""
+    if text.strip().lower() == "full":
+        return 0
+    try:
+        depth = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or 'full', got {text!r}"
+        ) from None
+    if depth <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'full', got {text!r}")
+    return depth
+
+
 def _parse_value(text: str, default: Any) -> Any:
     if isinstance(default, bool):
         if text.lower() in ("1", "true", "yes", "on"):
             return True
         if text.lower() in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"expected true or false, got {text!r}")
+        raise ValueError(f"expected true or false, got {text!r}") from None
     if isinstance(default, (int, float)):
         return type(default)(text)
     return text

@@ -37,9 +37,11 @@ class SplitFeatures:
 
     @property
     def feature_dim(self) -> int:
+        """F, the size of one frame feature."""
         return int(self.features.shape[-1])
 
     def to_dict(self) -> dict:
+        """The fields as a plain dict (tensors kept), for `torch.save`."""
         return {
             "video_ids": self.video_ids,
             "features": self.features,
@@ -52,6 +54,11 @@ class SplitFeatures:
 
     @classmethod
     def from_dict(cls, data: dict) -> SplitFeatures:
+        """Inverse of `to_dict`; unknown keys are ignored, a missing `skipped` is empty.
+
+        Raises:
+            TypeError: If a required field is missing.
+        """
         return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
@@ -132,10 +139,12 @@ class PairData:
 
     @property
     def num_pairs(self) -> int:
+        """Number of (video, sentence) pairs."""
         return len(self.tokens)
 
     @property
     def num_videos(self) -> int:
+        """Number of distinct videos."""
         return len(self.split.video_ids)
 
     def _video(self, video_index: Tensor) -> tuple[Tensor, Tensor]:
@@ -176,6 +185,7 @@ class PairData:
                 yield self.batch(chunk)
 
     def num_train_batches(self, batch_size: int, world_size: int = 1) -> int:
+        """Global batches per epoch of `train_batches` with `drop_last=True` (at least 1)."""
         step = max(batch_size // world_size, 1) * world_size
         return max(self.num_pairs // step, 1)
 

@@ -17,6 +17,7 @@ T = TypeVar("T")
 
 
 def launched_by_torchrun() -> bool:
+    """Whether `WORLD_SIZE` (set by torchrun) is above 1."""
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
@@ -30,18 +31,22 @@ def init(device: torch.device) -> None:
 
 
 def rank() -> int:
+    """This process's rank in the process group; 0 when there is none."""
     return dist.get_rank() if dist.is_initialized() else 0
 
 
 def world_size() -> int:
+    """Number of ranks in the process group; 1 when there is none."""
     return dist.get_world_size() if dist.is_initialized() else 1
 
 
 def is_main() -> bool:
+    """Whether this is rank 0, the one that writes files and shows progress."""
     return rank() == 0
 
 
 def barrier() -> None:
+    """Wait for every rank; no-op without a process group."""
     if dist.is_initialized():
         dist.barrier()
 

@@ -51,6 +51,16 @@ class BiGRU(nn.Module):
         self.gru = nn.GRU(input_dim, hidden_dim // 2, batch_first=True, bidirectional=True)
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """Run the GRU over the valid steps only (packed sequence).
+
+        Args:
+            x: `[B, T, input_dim]` float inputs, padded.
+            lengths: `[B]` valid steps (clamped to [1, T]).
+
+        Returns:
+            `[B, H]`: the forward direction's last state and the backward direction's first,
+            concatenated.
+        """
         lengths = lengths.to("cpu", torch.long).clamp(min=1, max=x.size(1))
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
         _, hidden = self.gru(packed)  # [2, B, H/2]: last step forwards, first step backwards
@@ -74,6 +84,7 @@ class VideoEncoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, video: Tensor, lengths: Tensor) -> Encoded:
+        """`[B, T, F]` frame features and `[B]` valid frames -> `Encoded` (Φ `[B, H]`)."""
         mask = length_mask(lengths.to(video.device), video.size(1))
         global_ = self.dropout(self.rnn(video, lengths)) if self.rnn is not None else None
         return Encoded(global_, video, mask)
@@ -100,6 +111,7 @@ class ImageEncoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, grid: Tensor, lengths: Tensor) -> Encoded:
+        """`[B, 49, F]` grid cells and `[B]` valid cells -> `Encoded` (Φ `[B, H]`)."""
         mask = length_mask(lengths.to(grid.device), grid.size(1))
         global_ = None
         if self.fc is not None:
@@ -145,6 +157,10 @@ class TextEncoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Encoded:
+        """`[B, L]` int64 ids and `[B]` valid tokens -> `Encoded` (Ψ `[B, L, word_dim]`).
+
+        Dropout applies to the word embeddings (so to Ψ as well) and again to Φ.
+        """
         words = self.dropout(self.embed(tokens))
         mask = length_mask(lengths.to(tokens.device), tokens.size(1))
         global_ = self.dropout(self.rnn(words, lengths)) if self.rnn is not None else None

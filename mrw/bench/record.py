@@ -13,6 +13,9 @@ Format versions:
      fingerprint of its files), `metric_definitions`, and `scores`: the same metrics in the
      shape of an MTEB result (`scores[split][0]["main_score"]`, recalls as fractions).
      `scores` and `metric_definitions` are derived from `metrics` and not read back.
+     Optional (None when absent): `exact_metrics`, the metrics of the full similarity
+     matrix, and `run_files`, the depth, lines and bytes of each run file; `metrics` are
+     then what the scorer computes from those files (`mrw.bench.runfiles`).
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ class RunRecord:
     best_validation_rsum: float | None = None
     skipped_videos: dict[str, int] = field(default_factory=dict)
     dataset_revision: dict[str, str] | None = None
+    exact_metrics: Metrics | None = None
+    run_files: dict[str, dict[str, int]] | None = None
     run_dir: Path | None = field(default=None, compare=False)
     format_version: int = FORMAT_VERSION
 
@@ -84,6 +89,7 @@ class RunRecord:
         del out["run_dir"]
         out["format_version"] = FORMAT_VERSION
         out["metrics"] = self.metrics.to_json()
+        out["exact_metrics"] = self.exact_metrics.to_json() if self.exact_metrics else None
         out["metric_definitions"] = METRIC_DEFINITIONS
         out["scores"] = {self.split: [mteb_scores(self.metrics)]}
         return out
@@ -92,10 +98,12 @@ class RunRecord:
     def from_json(cls, data: Mapping[str, Any], run_dir: Path | None = None) -> RunRecord:
         """A record from a `metrics.json` document of any format version (migrated)."""
         data = migrate(data)
-        names = {f.name for f in dataclasses.fields(cls)} - {"run_dir", "metrics"}
+        names = {f.name for f in dataclasses.fields(cls)} - {"run_dir", "metrics", "exact_metrics"}
+        exact = data.get("exact_metrics")
         try:
             return cls(
                 metrics=Metrics.from_json(data["metrics"]),
+                exact_metrics=Metrics.from_json(exact) if exact else None,
                 run_dir=run_dir,
                 **{k: v for k, v in data.items() if k in names},
             )

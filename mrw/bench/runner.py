@@ -5,7 +5,10 @@ all methods go through the same features, trainer, evaluator and scorer. A run r
 `{runs_dir}/{dataset}/{method}/{run_id}/` with `config.json`, `metrics.json`, `t2v.run.gz`,
 `v2t.run.gz`, `checkpoint.pt`, `log.jsonl` (and `vocab.json`, to reuse the checkpoint;
 `query_ranks.json`, each query's first relevant rank, for `compare`'s paired tests).
-`metrics.json` is written last: its presence marks a finished run.
+`metrics.json` is written last: its presence marks a finished run. Its `metrics` are what
+`mrw-leaderboard score` computes from the run files (written to the dataset's default depth,
+`mrw.bench.runfiles`); `exact_metrics` are those of the full similarity matrix (the same
+values wherever the depth decides them).
 """
 
 from __future__ import annotations
@@ -80,7 +83,7 @@ class RunOptions:
     min_word_count: int = 1
     runs_dir: str = "runs"
     run_id: str | None = None  # default: time stamp + config hash
-    run_depth: int | None = None  # None = full-depth run files
+    run_depth: int | None = None  # None: the dataset's default (mrw.bench.runfiles); 0: full
     resume: str | None = None  # a run folder to continue, or "last"
     eval_batch_size: int = 256
     feature_workers: int = 0
@@ -336,7 +339,6 @@ def run_method(
     `method_overrides` are fields of the method's config (unknown ones are an error). Under
     `torchrun` every rank calls this; rank 0 writes the record and all ranks return it.
     """
-    from leaderboard.runfile import write_run
     from mrw.bench.data import PairData, one_sentence_per_video, standardized
     from mrw.bench.evaluator import evaluate
     from mrw.bench.features import extract_features
@@ -422,7 +424,8 @@ def run_method(
         method=method,
         dataset=options.dataset,
         split=options.split,
-        metrics=evaluation.metrics,
+        metrics=evaluation.metrics,  # replaced below by what the run files score
+        exact_metrics=evaluation.metrics,
         config=json.loads(json.dumps(config, default=str)),
         seed=options.seed,
         device=str(device)
@@ -440,38 +443,28 @@ def run_method(
         run_dir=run_dir,
     )
     if dist_util.is_main():
-        tag = f"{method}-{run_dir.name}"
-        split = data[options.split].split
-        write_run(
-            run_dir / "t2v.run.gz",
-            split.pair_ids,
-            split.video_ids,
-            evaluation.scores.T,
-            tag,
-            options.run_depth,
+        from mrw.bench.runfiles import write_evaluation_runs
+
+        # The tag is the method: the run folder and config.json identify the run (short lines).
+        written = write_evaluation_runs(
+            run_dir, options.dataset, evaluation, method, options.run_depth
         )
-        write_run(
-            run_dir / "v2t.run.gz",
-            split.video_ids,
-            split.pair_ids,
-            evaluation.scores,
-            tag,
-            options.run_depth,
-        )
+        record.metrics, record.run_files = written["metrics"], written["run_files"]
         _write_json(  # per-query first relevant ranks: the paired tests of `compare`
             run_dir / "query_ranks.json",
             {
-                "t2v": {"queries": split.pair_ids, "ranks": evaluation.t2v_ranks.tolist()},
-                "v2t": {"queries": split.video_ids, "ranks": evaluation.v2t_ranks.tolist()},
+                "t2v": {"queries": evaluation.sentence_ids, "ranks": evaluation.t2v_ranks.tolist()},
+                "v2t": {"queries": evaluation.video_ids, "ranks": evaluation.v2t_ranks.tolist()},
             },
         )
         _log_evaluation(
             run_dir / "log.jsonl",
-            {"evaluation": options.split, "metrics": evaluation.metrics.to_json()},
+            {"evaluation": options.split, "metrics": record.metrics.to_json()},
         )
         record.to_disk(run_dir)
+    record = dist_util.broadcast(record if dist_util.is_main() else None)
     dist_util.barrier()
-    return RunResult(run_dir, evaluation.metrics, record)
+    return RunResult(run_dir, record.metrics, record)
 
 
 def _schedule(options: RunOptions) -> dict[str, Any]:

@@ -39,7 +39,7 @@ FULL_MODEL = "PVSE"
 
 
 class SweepError(MRWError):
-    pass
+    """A sweep request that cannot be run (bad values, unknown parameter or ablation)."""
 
 
 def parse_values(text: str, kind: type) -> list[Any]:
@@ -81,6 +81,7 @@ class SweepSpec:
 
     @property
     def name(self) -> str:
+        """File stem of the outputs: the parameter, plus "-ablations" with extra variants."""
         return self.parameter + ("-ablations" if set(self.variants) != {FULL_MODEL} else "")
 
     def experiments(self) -> list[tuple[str, Any, Experiment]]:
@@ -96,6 +97,8 @@ class SweepSpec:
 
 @dataclass
 class SweepPoint:
+    """One (variant, value) point: rsum over its seeds and the run folders it came from."""
+
     variant: str
     value: Any
     rsum: Stat
@@ -105,6 +108,8 @@ class SweepPoint:
 
 @dataclass
 class SweepResult:
+    """Every point of a sweep, its runs' comparison table and the random-ranking rsum."""
+
     spec: SweepSpec
     dataset: str
     points: list[SweepPoint]
@@ -112,6 +117,7 @@ class SweepResult:
     chance: float  # rsum of a random ranking on the evaluated split
 
     def to_json(self) -> dict[str, Any]:
+        """The `sweep-{name}.json` document (spec, chance rsum, each point's mean/std rsum)."""
         return {
             "parameter": self.spec.parameter,
             "values": self.spec.values,
@@ -141,6 +147,18 @@ def run_sweep(
     runner: Runner | None = None,
     log: Callable[[str], None] = print,
 ) -> SweepResult:
+    """Train and evaluate every point of `spec` under each seed (finished runs are reused).
+
+    Args:
+        spec: What to sweep.
+        options: Dataset, training and output settings shared by every run.
+        seeds: Seeds run at each point; rsum is summarised (mean, std) over them.
+        runner: Runs one experiment; default: `mrw.bench.runner.run_method`.
+        log: Progress messages.
+
+    Returns:
+        A `SweepResult`; its chance rsum is that of the first run's evaluated split.
+    """
     points = spec.experiments()
     done = run_experiments([experiment for _, _, experiment in points], options, seeds, runner, log)
     results = []
@@ -222,6 +240,11 @@ def write_sweep(result: SweepResult, out_dir: str | Path) -> dict[str, Path]:
 
 
 def spec_from_args(args: argparse.Namespace) -> SweepSpec:
+    """The `SweepSpec` of `mrw-bench sweep`'s arguments.
+
+    Raises:
+        SweepError: Not exactly one swept parameter, an unknown ablation or unreadable values.
+    """
     chosen = [(name, getattr(args, name)) for name in PARAMETERS if getattr(args, name) is not None]
     if len(chosen) != 1:
         raise SweepError("give exactly one of --k, --div-weight, --mmd-weight")
@@ -236,6 +259,7 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `sweep` sub-command to `subparsers`; return its parser."""
     from mrw.bench.cli_features import add_data_arguments
     from mrw.bench.experiments import add_training_arguments
 
@@ -266,6 +290,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
+    """Run the sweep `args` describe, write its plot, JSON and table; return the exit code."""
     from mrw.atomic import check_output_path
     from mrw.bench.experiments import options_from_args, seed_range
 

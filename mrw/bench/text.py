@@ -62,11 +62,13 @@ class Vocabulary:
         return ids or [UNK_ID]
 
     def save(self, path: str | Path) -> None:
+        """Write the id-to-token list to `path` as UTF-8 JSON, atomically."""
         with atomic_write(path, "w") as handle:
             json.dump(self.itos, handle, ensure_ascii=False)
 
     @classmethod
     def load(cls, path: str | Path) -> Vocabulary:
+        """Read a vocabulary written by `save`."""
         return cls(json.loads(Path(path).read_text(encoding="utf-8")))
 
 

@@ -45,6 +45,7 @@ class ColourEdgeFeatures(nn.Module):
         return nn.functional.adaptive_avg_pool2d(onehot, grid).flatten(1)
 
     def forward(self, x: Tensor) -> Tensor:
+        """`[N, 3, H, W]` normalised frames -> `[N, 152]` float32 features (see module)."""
         rgb = (x * self.std + self.mean).clamp(0, 1)
         bright = (rgb > 0.75).long()
         bright_index = (bright[:, 0] * 2 + bright[:, 1]) * 2 + bright[:, 2]

@@ -51,12 +51,16 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
+    """Outcome of `Trainer.fit`: the epoch (1-based) with the best validation rsum, that rsum,
+    and one logged record per epoch."""
+
     best_epoch: int
     best_rsum: float
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def seed_everything(seed: int) -> None:
+    """Seed Python's `random`, NumPy (`seed mod 2**32`) and torch (CPU and every CUDA device)."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -120,6 +124,8 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs: weights (current and best), optimizer, scheduler,
+        AMP scaler and RNG states, epochs done and the per-epoch history."""
         return {
             "epoch": self.epoch,
             "config": asdict(self.config),
@@ -136,28 +142,34 @@ class Trainer:
         }
 
     def save(self) -> None:
+        """Write `state_dict()` to `checkpoint` atomically (rank 0 only)."""
         if dist_util.is_main():
             with atomic_write(self.checkpoint) as handle:
                 torch.save(self.state_dict(), handle)
 
     def load(self) -> None:
+        """Restore the state saved by `save` from `checkpoint`.
+
+        Raises:
+            TrainingError: If the file cannot be read or its weights do not fit the method.
+        """
         try:
             state = torch.load(self.checkpoint, map_location="cpu", weights_only=False)
             self.method.load_state_dict(state["model"])
-        except (OSError, RuntimeError, KeyError, EOFError) as exc:
-            raise TrainingError(f"cannot resume from {self.checkpoint}: {exc}") from None
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["rng"])
-        if state["cuda_rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-        self.epoch, self.history = state["epoch"], state["history"]
-        self.best_rsum, self.best_epoch, self.best_state = (
-            state["best_rsum"],
-            state["best_epoch"],
-            state["best_model"],
-        )
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.scaler.load_state_dict(state["scaler"])
+            torch.set_rng_state(state["rng"])
+            if state["cuda_rng"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["cuda_rng"])
+            self.epoch, self.history = state["epoch"], state["history"]
+            self.best_rsum, self.best_epoch, self.best_state = (
+                state["best_rsum"],
+                state["best_epoch"],
+                state["best_model"],
+            )
+        except (OSError, RuntimeError, KeyError, EOFError, TypeError, ValueError) as exc:
+            raise TrainingError(f"cannot resume from {self.checkpoint}: {exc!r}") from None
 
     # -- training ----------------------------------------------------------------------
     def _step(self, batch: Batch) -> dict[str, float]:
@@ -177,6 +189,14 @@ class Trainer:
         return {name: float(value.detach()) for name, value in terms.items()}
 
     def train_epoch(self, train: PairData) -> dict[str, float]:
+        """One pass over `train` in a (seed, epoch)-determined order.
+
+        Returns:
+            Each loss term (the keys of `Method.loss`) averaged over this rank's steps.
+
+        Raises:
+            TrainingError: If the total loss is not finite.
+        """
         from tqdm.auto import tqdm
 
         self.method.train()

@@ -6,8 +6,10 @@ Public API (also used to re-hydrate URL-only dataset releases):
     for result in results:           # DownloadResult, in completion order
         result.request.key, result.status, result.reason, result.media
 
-Each request is fetched by a pool of threads with a cap per host; redirects are followed by
-hand so the SSRF guard (`netguard`) checks every hop; 429 and 5xx are retried with
+Each request is fetched by a pool of threads with a cap per host, over one shared urllib3
+connection pool (requests' session layer cost more CPU per file than everything else the
+downloader does, on a 2-core machine that is what limits throughput); redirects are followed
+by hand so the SSRF guard (`netguard`) checks every hop; 429 and 5xx are retried with
 exponential backoff honouring `Retry-After` (which also pauses the whole host); bodies are
 streamed, aborted as soon as they exceed the size cap or turn out not to be media (the type
 is sniffed from magic bytes), hashed while written, decode-checked, and stored once per
@@ -30,9 +32,16 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import requests
 import urllib3
-from requests.adapters import HTTPAdapter
+from requests.utils import get_encoding_from_headers
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    DecodeError,
+    HTTPError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
 
 from mrw.collect import mediatypes
 from mrw.collect.netguard import BlockedAddress, check_url, guarded_connections, last_blocked
@@ -99,7 +108,8 @@ class DownloadResult:
 
 
 class _Failure(Exception):
-    """One attempt ended without media: `status`, a reason, and how long the server asked us to wait."""
+    """One attempt ended without media: `status`, a reason, and how long the server asked us
+    to wait."""
 
     def __init__(
         self,
@@ -162,26 +172,17 @@ class Downloader:
         self.config = config
         self.store = store
         self.gate = _HostGate(config.per_host)
-        self._local = threading.local()
+        # Thread-safe; no environment proxy (it would hide the peer from the guard), no
+        # automatic retries or redirects (both are done here, each hop guarded).
+        self._pool = urllib3.PoolManager(
+            num_pools=64,
+            maxsize=max(config.workers, config.per_host),
+            retries=False,
+            timeout=urllib3.Timeout(connect=config.connect_timeout_s, read=config.read_timeout_s),
+        )
+        self._headers = {"User-Agent": config.user_agent, "Accept-Encoding": "identity"}
 
     # -- HTTP plumbing -------------------------------------------------------------------
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            adapter = HTTPAdapter(
-                pool_connections=self.config.per_host,
-                pool_maxsize=self.config.per_host,
-                max_retries=0,
-            )
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            session.trust_env = False  # an environment proxy would hide the peer from the guard
-            session.headers.update(
-                {"User-Agent": self.config.user_agent, "Accept-Encoding": "identity"}
-            )
-            self._local.session = session
-        return session
 
     def route(self, url: str) -> tuple[str, dict[str, str]]:
         """The URL to connect to (after `host_map`) and extra headers."""
@@ -194,8 +195,12 @@ class Downloader:
             "Host": parts.netloc
         }
 
-    def open(self, url: str) -> tuple[requests.Response, str]:
-        """GET `url` following redirects by hand (each hop guarded); returns the response and final URL."""
+    def open(self, url: str) -> tuple[urllib3.BaseHTTPResponse, str]:
+        """GET `url` following redirects by hand (each hop guarded).
+
+        Returns:
+            The response (body not read yet) and the final URL.
+        """
         seen = {url}
         current = url
         for _hop in range(self.config.max_redirects + 1):
@@ -208,49 +213,27 @@ class Downloader:
                 raise _Failure("bad_url", str(exc), url=current) from None
             try:
                 with guarded_connections(self.config.allow_private):
-                    response = self._session().get(
+                    response = self._pool.request(
+                        "GET",
                         target,
-                        headers=headers,
-                        stream=True,
-                        allow_redirects=False,
-                        timeout=(self.config.connect_timeout_s, self.config.read_timeout_s),
+                        headers={**self._headers, **headers},
+                        preload_content=False,
+                        redirect=False,
                     )
             except BlockedAddress as exc:
                 raise _Failure("blocked", str(exc), url=current) from None
-            except requests.exceptions.ConnectionError as exc:
-                blocked = last_blocked()
-                if blocked is not None:
-                    raise _Failure("blocked", str(blocked), url=current) from None
-                if _find_cause(exc, TimeoutError) or isinstance(
-                    exc, requests.exceptions.ConnectTimeout
-                ):
-                    raise _Failure(
-                        "timeout", f"connect timeout for {current}", url=current
-                    ) from None
-                raise _Failure(
-                    "network_error", f"{_short(exc)} for {current}", url=current
-                ) from None
-            except requests.exceptions.Timeout:
-                raise _Failure("timeout", f"timeout for {current}", url=current) from None
-            except (
-                requests.exceptions.InvalidURL,
-                requests.exceptions.MissingSchema,
-                requests.exceptions.InvalidSchema,
-                ValueError,
-            ) as exc:
+            except ValueError as exc:  # urllib3's LocationValueError, URLSchemeUnknown, ...
                 raise _Failure("bad_url", f"{_short(exc)}", url=current) from None
-            except requests.exceptions.RequestException as exc:  # bad headers, odd protocol errors
-                raise _Failure(
-                    "network_error", f"{_short(exc)} for {current}", url=current
-                ) from None
-            if not response.is_redirect:
+            except (HTTPError, OSError) as exc:
+                raise _connect_failure(exc, current) from None
+            if not response.get_redirect_location():
                 return response, current
             location = response.headers.get("Location", "")
             response.close()
             nxt = urljoin(current, location)
             if nxt in seen:
                 raise _Failure(
-                    "redirect_loop", f"redirect loop at {nxt}", response.status_code, url=current
+                    "redirect_loop", f"redirect loop at {nxt}", response.status, url=current
                 )
             seen.add(nxt)
             current = nxt
@@ -263,8 +246,8 @@ class Downloader:
     # -- one attempt ---------------------------------------------------------------------
     def _attempt(self, url: str) -> tuple[StoredMedia, str, int]:
         response, final_url = self.open(url)
-        with response:
-            status = response.status_code
+        with response:  # closing drops the connection unless the body was read to its end
+            status = response.status
             if status == 429:
                 raise _Failure(
                     "rate_limited",
@@ -301,18 +284,20 @@ class Downloader:
                         raise _Failure(
                             "corrupt", f"corrupt {content_type} ({problem})", status, url=final_url
                         )
-                return self.store.commit(writer, content_type), final_url, status
+                stored = self.store.commit(writer, content_type)
+                response.release_conn()  # read to the end: the connection is reused
+                return stored, final_url, status
             except BaseException:
                 writer.discard()
                 raise
 
     def _stream(
-        self, response: requests.Response, writer: MediaWriter, declared: int, url: str
+        self, response: urllib3.BaseHTTPResponse, writer: MediaWriter, declared: int, url: str
     ) -> str:
         content_type: str | None = None
         head = b""
         try:
-            for chunk in response.iter_content(CHUNK):
+            for chunk in response.stream(CHUNK):
                 if content_type is None:
                     head += chunk
                     if len(head) < mediatypes.SNIFF_BYTES:
@@ -324,31 +309,25 @@ class Downloader:
                     raise _Failure(
                         "too_large",
                         f"too large (over {self.config.max_bytes} bytes)",
-                        response.status_code,
+                        response.status,
                         url=url,
                     )
-        except (
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ConnectionError,
-            urllib3.exceptions.ProtocolError,
-        ) as exc:
+        except (ProtocolError, OSError) as exc:  # connection reset, fewer bytes than declared
             raise _Failure(
                 "truncated",
                 f"body cut off after {writer.size} bytes ({_short(exc)})",
-                response.status_code,
+                response.status,
                 url=url,
             ) from None
-        except requests.exceptions.Timeout:
+        except ReadTimeoutError:
             raise _Failure(
-                "timeout", f"read timeout after {writer.size} bytes", response.status_code, url=url
+                "timeout", f"read timeout after {writer.size} bytes", response.status, url=url
             ) from None
-        except (
-            requests.exceptions.RequestException
-        ) as exc:  # e.g. a body that claims gzip but is not
+        except (DecodeError, HTTPError) as exc:  # e.g. a body that claims gzip but is not
             raise _Failure(
                 "network_error",
                 f"{_short(exc)} after {writer.size} bytes",
-                response.status_code,
+                response.status,
                 url=url,
             ) from None
         if content_type is None:
@@ -358,20 +337,20 @@ class Downloader:
             raise _Failure(
                 "truncated",
                 f"body cut off after {writer.size} of {declared} bytes",
-                response.status_code,
+                response.status,
                 url=url,
             )
         return content_type
 
     @staticmethod
-    def _sniff(head: bytes, response: requests.Response, url: str) -> str:
+    def _sniff(head: bytes, response: urllib3.BaseHTTPResponse, url: str) -> str:
         content_type = mediatypes.sniff(head)
         if content_type is None:
             declared = response.headers.get("Content-Type", "none")
             raise _Failure(
                 "not_media",
                 f"not media: {mediatypes.describe(head)} (declared {declared})",
-                response.status_code,
+                response.status,
                 url=url,
             )
         return content_type
@@ -410,7 +389,8 @@ class Downloader:
                     )
                 wait_s = self._backoff(number, failure.retry_after)
                 if wait_s > self.config.max_wait_s:
-                    reason = f"{failure.reason} (server asked to wait {wait_s:.0f}s > {self.config.max_wait_s:.0f}s)"
+                    limit = self.config.max_wait_s
+                    reason = f"{failure.reason} (server asked to wait {wait_s:.0f}s > {limit:.0f}s)"
                     return DownloadResult(
                         request, failure.status, reason, failure.url, None, tuple(attempts)
                     )
@@ -436,7 +416,11 @@ class Downloader:
         return self.config.backoff_s * (2 ** (number - 1)) * random.uniform(0.75, 1.25)
 
     def fetch_text(self, url: str, max_bytes: int = 2 * 1024 * 1024) -> str:
-        """GET a small page (e.g. an imgur album) through the same guard and redirect rules; raises `PageError`."""
+        """GET a small page (e.g. an imgur album) through the same guard and redirect rules.
+
+        Raises:
+            PageError: the page could not be fetched (status in the downloader's vocabulary).
+        """
         try:
             host = urlsplit(url).hostname or ""
         except ValueError as exc:
@@ -450,21 +434,23 @@ class Downloader:
         except _Failure as failure:
             raise PageError(failure.status, failure.reason) from None
         with response:
-            if response.status_code != 200:
-                raise PageError("http_error", f"HTTP {response.status_code} for {url}")
+            if response.status != 200:
+                raise PageError("http_error", f"HTTP {response.status} for {url}")
             body = b""
             try:
-                for chunk in response.iter_content(CHUNK):
+                for chunk in response.stream(CHUNK):
                     body += chunk
                     if len(body) > max_bytes:
                         raise PageError("too_large", f"page over {max_bytes} bytes: {url}")
-            except requests.exceptions.RequestException as exc:
+            except (HTTPError, OSError) as exc:
                 raise PageError("network_error", f"{_short(exc)} for {url}") from None
-        return body.decode(response.encoding or "utf-8", errors="replace")
+            response.release_conn()
+        encoding = get_encoding_from_headers(response.headers) or "utf-8"
+        return body.decode(encoding, errors="replace")
 
 
 class PageError(Exception):
-    """A page needed for resolution could not be fetched (status uses the downloader's vocabulary)."""
+    """A page needed for resolution could not be fetched (status: the downloader's words)."""
 
     def __init__(self, status: str, reason: str) -> None:
         super().__init__(reason)
@@ -508,6 +494,23 @@ def download_many(
     """
     downloader = downloader or Downloader(config, store)
     return bounded_imap(downloader.fetch, requests_, config.workers)
+
+
+def _connect_failure(exc: BaseException, url: str) -> _Failure:
+    """The failure of a request that got no response: blocked, timeout or network error."""
+    blocked = last_blocked()
+    if blocked is not None:
+        return _Failure("blocked", str(blocked), url=url)
+    # NewConnectionError subclasses ConnectTimeoutError (urllib3 2), so check it first.
+    timed_out = (
+        _find_cause(exc, TimeoutError) is not None
+        if isinstance(exc, NewConnectionError)
+        else isinstance(exc, (ConnectTimeoutError, ReadTimeoutError, TimeoutError))
+    )
+    if timed_out:
+        kind = "connect timeout" if isinstance(exc, ConnectTimeoutError) else "timeout"
+        return _Failure("timeout", f"{kind} for {url}", url=url)
+    return _Failure("network_error", f"{_short(exc)} for {url}", url=url)
 
 
 def _find_cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:

@@ -44,11 +44,14 @@ class DumpError(MRWError):
 
 @dataclass
 class DumpStats:
+    """What reading a dump did: lines read, posts produced, skipped lines per reason."""
+
     lines: int = 0
     posts: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
 
     def skip(self, reason: str) -> None:
+        """Count one skipped line under `reason`."""
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
 

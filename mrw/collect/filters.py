@@ -29,6 +29,17 @@ DEFAULT_TITLE_PATTERNS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class FilterConfig:
+    """Which posts count as reaction pairs (see `PostFilter.reject_reason`).
+
+    Attributes:
+        title_patterns: Regexes, one of which must match at the title's start (after an
+            optional `[tag]`), case-insensitively; default: the MRW title forms ("MRW", "MFW",
+            "me when", ...).
+        min_score: Posts with a lower Reddit score are rejected (0: only negative ones).
+        allow_nsfw: Keep posts marked over 18.
+        subreddits: See the comment below.
+    """
+
     title_patterns: tuple[str, ...] = DEFAULT_TITLE_PATTERNS
     min_score: int = 0
     allow_nsfw: bool = False
@@ -37,17 +48,21 @@ class FilterConfig:
     subreddits: tuple[str, ...] = ()
 
     def title_regex(self) -> re.Pattern[str]:
+        """One case-insensitive regex, anchored at the start, for all `title_patterns`."""
         alternatives = "|".join(f"(?:{p})" for p in self.title_patterns)
         return re.compile(rf"^\s*(?:\[[^\]]*\]\s*)?(?:{alternatives})", re.IGNORECASE)
 
 
 class PostFilter:
+    """Applies a `FilterConfig` to posts: scope (subreddit) first, then acceptance."""
+
     def __init__(self, config: FilterConfig = FilterConfig()) -> None:
         self.config = config
         self._title = config.title_regex()
         self._subreddits = {name.lower().removeprefix("r/") for name in config.subreddits}
 
     def in_scope(self, post: Post) -> bool:
+        """Whether the post's subreddit is configured (any, when none is)."""
         return not self._subreddits or post.subreddit.lower() in self._subreddits
 
     def reject_reason(self, post: Post) -> str | None:

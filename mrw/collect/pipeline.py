@@ -47,6 +47,8 @@ REPORT_FILE = "report.json"
 
 @dataclass(frozen=True)
 class CollectConfig:
+    """Settings of a collection run: post filter, downloader, resolution and download stages."""
+
     filter: FilterConfig = field(default_factory=FilterConfig)
     downloader: DownloaderConfig = field(default_factory=DownloaderConfig)
     use_ytdlp: bool = True
@@ -86,6 +88,7 @@ class Collector:
         self.stats = RunStats()
 
     def close(self) -> None:
+        """Close the state database."""
         self.state.close()
 
     def __enter__(self) -> Self:
@@ -95,6 +98,10 @@ class Collector:
         self.close()
 
     def run(self, posts: Iterable[tuple[Post, str]]) -> RunStats:
+        """Ingest `(post, source)` pairs, resolve pending links, then download (if enabled).
+
+        Stages 2 and 3 also pick up work left pending by earlier runs.
+        """
         started = time.monotonic()
         self.ingest(posts)
         self.resolve_pending()
@@ -145,6 +152,7 @@ class Collector:
 
     # -- stage 2: resolution -------------------------------------------------------------
     def resolve_pending(self) -> None:
+        """Resolve accepted posts never resolved, or last "blocked" or "error", in parallel."""
         posts = self.state.posts_to_resolve(retry=RETRY_RESOLUTIONS)
 
         def resolve(post: Post) -> tuple[Post, Resolution]:
@@ -163,6 +171,7 @@ class Collector:
 
     # -- stage 3: download ---------------------------------------------------------------
     def download_pending(self) -> None:
+        """Download resolved links not yet downloaded, or last failed retryably or blocked."""
         pending = self.state.downloads_pending(retry=RETRY_DOWNLOADS)
         requests = (DownloadRequest(post_id, url) for post_id, url in pending)
         started = time.monotonic()

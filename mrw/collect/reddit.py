@@ -69,6 +69,7 @@ class RedditStats:
     unreachable: str | None = None
 
     def skip(self, source: str, reason: str) -> None:
+        """Record a listing that could not be read to its end, and why."""
         self.listings_failed += 1
         self.skipped_listings.append(f"{source}: {reason}")
 

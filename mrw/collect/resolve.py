@@ -31,6 +31,13 @@ DEAD_HOSTS = {
 
 @dataclass(frozen=True)
 class Resolution:
+    """Outcome of resolving one post link.
+
+    `status` is "resolved" (with `media_url`), "unresolvable", "blocked" (an address the
+    downloader refuses) or "error" (a failure that may pass; retried by later runs);
+    `reason` says why for all but "resolved".
+    """
+
     status: str
     resolver: str  # the rule that decided
     media_url: str | None = None
@@ -38,14 +45,17 @@ class Resolution:
 
     @property
     def ok(self) -> bool:
+        """Whether a media URL was found."""
         return self.status == "resolved"
 
 
 def resolved(rule: str, url: str) -> Resolution:
+    """A successful resolution of rule `rule` to media `url`."""
     return Resolution("resolved", rule, url)
 
 
 def unresolvable(rule: str, reason: str) -> Resolution:
+    """A final failure of rule `rule`, with its reason."""
     return Resolution("unresolvable", rule, None, reason)
 
 
@@ -85,6 +95,12 @@ class Resolver:
         ]
 
     def resolve(self, url: str) -> Resolution:
+        """A post link -> the media URL to download, by the first rule matching its host.
+
+        Hosts (without `www.`) go to: known dead hosts, imgur, giphy, i.redd.it, v.redd.it
+        (yt-dlp), then a direct/generic rule for any other. Never raises for bad input:
+        a malformed or non-http(s) link is "unresolvable".
+        """
         try:
             parts = urlsplit(url.strip())
             parts.port  # noqa: B018 (raises ValueError for a malformed port)

@@ -106,10 +106,12 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
 
 
 def post_to_json(post: Post) -> str:
+    """The post as compact JSON (sorted keys, UTF-8 kept), as stored in `posts.data`."""
     return json.dumps(dataclasses.asdict(post), sort_keys=True, ensure_ascii=False)
 
 
 def post_from_json(text: str) -> Post:
+    """Inverse of `post_to_json`."""
     return Post(**json.loads(text))
 
 
@@ -127,6 +129,7 @@ class CollectionState:
         self.conn = connect(self.dir / STATE_FILE)
 
     def close(self) -> None:
+        """Close the database connection."""
         self.conn.close()
 
     def __enter__(self) -> Self:
@@ -137,6 +140,7 @@ class CollectionState:
 
     # -- posts ---------------------------------------------------------------------------
     def has_post(self, post_id: str) -> bool:
+        """Whether the post was recorded (accepted or rejected) by any run."""
         return (
             self.conn.execute("SELECT 1 FROM posts WHERE id = ?", (post_id,)).fetchone() is not None
         )
@@ -194,6 +198,8 @@ class CollectionState:
         resolver: str | None,
         media_url: str | None,
     ) -> None:
+        """Store (replacing any earlier) the resolution of a post; URLs in `reason` are
+        redacted."""
         self.conn.execute(
             "INSERT OR REPLACE INTO resolutions"
             " (post_id, status, reason, resolver, media_url, resolved_at)"

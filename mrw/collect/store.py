@@ -24,6 +24,8 @@ class StoreError(MRWError):
 
 @dataclass(frozen=True)
 class StoredMedia:
+    """A media file in the store: its SHA-256 (hex), MIME type, size in bytes and path."""
+
     sha256: str
     content_type: str
     size: int
@@ -45,6 +47,11 @@ class MediaWriter:
         self.size = 0
 
     def write(self, chunk: bytes) -> None:
+        """Append `chunk` and hash it.
+
+        Raises:
+            StoreError: If the file cannot be written (disk full, permissions).
+        """
         try:
             self._file.write(chunk)
         except OSError as exc:
@@ -53,14 +60,17 @@ class MediaWriter:
         self.size += len(chunk)
 
     def close(self) -> None:
+        """Close the temporary file (idempotent)."""
         if not self._file.closed:
             self._file.close()
 
     @property
     def sha256(self) -> str:
+        """Hex SHA-256 of the bytes written so far."""
         return self._hash.hexdigest()
 
     def discard(self) -> None:
+        """Close and delete the temporary file."""
         self.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
@@ -76,12 +86,15 @@ class MediaStore:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
 
     def writer(self) -> MediaWriter:
+        """A new temporary file in the store's `.tmp` folder."""
         return MediaWriter(self.tmp_dir)
 
     def relpath(self, sha256: str, content_type: str) -> str:
+        """`{sha[:2]}/{sha}.{ext}`; `KeyError` for a content type not in `EXTENSIONS`."""
         return f"{sha256[:2]}/{sha256}.{EXTENSIONS[content_type]}"
 
     def path(self, media: StoredMedia) -> Path:
+        """Absolute location of a stored media file."""
         return self.root / media.relpath
 
     def commit(self, writer: MediaWriter, content_type: str) -> StoredMedia:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `mrw build` sub-command to `subparsers`; return its parser."""
     parser = subparsers.add_parser(
         "build",
         help="split cleaned pairs; write the dataset folder (media + URL-only configs) and qrels",
@@ -40,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run `mrw build` with parsed `args`; return the process exit code."""
     from mrw.build import build
     from mrw.splits import SplitSizes
 

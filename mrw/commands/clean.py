@@ -9,6 +9,7 @@ from mrw.cliargs import MAX_WORKERS, integer
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `mrw clean` sub-command to `subparsers`; return its parser."""
     from mrw.clean import CleanConfig
     from mrw.videohash import HASH_FRAMES
 
@@ -93,6 +94,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run `mrw clean` with parsed `args`; return the process exit code."""
     from mrw.atomic import check_output_path
     from mrw.clean import CleanConfig, clean, format_report, write_result
     from mrw.collect.state import iter_collected

@@ -12,6 +12,7 @@ from mrw.cliargs import MAX_WORKERS, integer, number
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `mrw collect` sub-command to `subparsers`; return its parser."""
     from mrw.collect.downloader import DownloaderConfig
     from mrw.collect.filters import FilterConfig
 
@@ -166,6 +167,7 @@ def _host_map(pairs: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run `mrw collect` with parsed `args`; return the process exit code."""
     from mrw.cliutil import fail
     from mrw.collect.downloader import DownloaderConfig
     from mrw.collect.dumps import DumpStats

@@ -9,6 +9,7 @@ from mrw.cliargs import MAX_WORKERS, integer
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `mrw download` sub-command to `subparsers`; return its parser."""
     parser = subparsers.add_parser(
         "download",
         help="download MRW/TGIF from their original publishers, or a dataset from the HF Hub",
@@ -53,6 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run `mrw download` with parsed `args`; return the process exit code."""
     from mrw.hub import download_hub
     from mrw.originals import ORIGINAL_RELEASES, download_original
     from mrw.rehydrate import HubError

@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `mrw publish` sub-command to `subparsers`; return its parser."""
     parser = subparsers.add_parser(
         "publish",
         help="upload a dataset folder to the Hugging Face Hub (--dry-run lists the files)",
@@ -27,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run `mrw publish` with parsed `args`; return the process exit code."""
     from mrw.hub import publish
 
     files = publish(

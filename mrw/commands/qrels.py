@@ -9,6 +9,7 @@ from mrw.catalog import SPLITS
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `mrw qrels` sub-command to `subparsers`; return its parser."""
     parser = subparsers.add_parser(
         "qrels",
         help="export a dataset's TREC qrels (t2v.qrels, v2t.qrels) per split",
@@ -29,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run `mrw qrels` with parsed `args`; return the process exit code."""
     from mrw.dataset import export_qrels
 
     for split in args.split or ["test"]:

@@ -11,6 +11,7 @@ from mrw.stats import compute_stats, plot_lengths, read_metadata, render_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `mrw stats` sub-command to `subparsers`; return its parser."""
     parser = subparsers.add_parser(
         "stats",
         help="descriptive statistics of a dataset (pairs, frames, words, vocabulary)",

@@ -8,6 +8,7 @@ loadable with `datasets.load_dataset(DIR)` and no project code. One module per j
 - `card`: the dataset card (`README.md`) of a built folder;
 - `reader`: shards, Arrow columns and rows of a built folder, without decoding;
 - `loader`: `resolve` and `load_dataset` (frames decoded lazily with PyAV), `collate`;
+- `inplace`: a local folder's splits as in-memory tables, media read from the shards on access;
 - `qrels`: `export_qrels`, the TREC ground truth of a split.
 """
 

@@ -75,7 +75,9 @@ class FrameTransform:
     size: int | None = None
     sampling: Sampling = "uniform"
     seed: int | None = None
-    root: str | None = None  # the dataset folder: a row's `video.path` is read only inside it
+    # The dataset folder: a row's `video.path` is read only inside it, and rows loaded in place
+    # carry `shard#row` locators resolved there (`mrw.dataset.inplace`).
+    root: str | None = None
 
     def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         from mrw.frames import FrameDecodeError, decode
@@ -86,7 +88,7 @@ class FrameTransform:
         frames, timestamps = [], []
         for row_id, video in zip(batch["id"], videos, strict=True):
             seed = None if self.seed is None else self.seed ^ zlib.crc32(row_id.encode())
-            media = self._media(row_id, video, self.root)
+            media = self._media(row_id, self._stored(video), self.root)
             try:
                 clip = decode(media, self.num_frames, self.fps, self.size, self.sampling, seed)
             except FrameDecodeError as exc:
@@ -95,6 +97,14 @@ class FrameTransform:
             timestamps.append(clip.timestamps)
         batch["frames"], batch["timestamps"] = frames, timestamps
         return batch
+
+    def _stored(self, video: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        """The row's stored `video` value, read from its shard when loaded in place."""
+        from mrw.dataset.inplace import is_locator, read_media
+
+        if self.root and video and not video.get("bytes") and is_locator(video.get("path")):
+            return read_media(self.root, video["path"])
+        return video
 
     @staticmethod
     def _media(row_id: str, video: Mapping[str, Any] | None, root: str | None) -> bytes | str:
@@ -134,7 +144,10 @@ def load_dataset(
 
     Returns a `DatasetDict` (all splits) or a `Dataset` (`split` given). Frames are decoded
     with PyAV on access (`set_transform`), so nothing is decoded up front and DataLoader
-    workers decode in parallel; pair with `collate` for batches.
+    workers decode in parallel; pair with `collate` for batches. A local MRW-format folder
+    (a prepared dataset) is read in place (`mrw.dataset.inplace`): nothing is copied into the
+    Hugging Face cache and media bytes are read from the shards on access; `cache_dir` is
+    used for hub ids only.
     """
     import datasets
     from datasets import Video
@@ -143,7 +156,10 @@ def load_dataset(
     if split is not None and Path(location).is_dir():
         _check_split(location, config, split, name_or_path)
     try:
-        loaded = datasets.load_dataset(location, name=config, split=split, cache_dir=cache_dir)
+        if Path(location).is_dir() and _has_shards(location, config):
+            loaded = _load_in_place(location, split, config)
+        else:
+            loaded = datasets.load_dataset(location, name=config, split=split, cache_dir=cache_dir)
     except (
         FileNotFoundError,
         ValueError,
@@ -162,6 +178,41 @@ def load_dataset(
     root = location if Path(location).is_dir() else None
     loaded.set_transform(FrameTransform(num_frames, fps, size, sampling, seed, root))
     return loaded
+
+
+def _has_shards(directory: str, config: str | None) -> bool:
+    from mrw.dataset.reader import split_files
+
+    try:
+        return bool(split_files(directory, config))
+    except DatasetNotFoundError:
+        return False
+
+
+def _load_in_place(
+    directory: str, split: str | None, config: str | None
+) -> datasets.Dataset | datasets.DatasetDict:
+    import datasets
+    import pyarrow as pa
+
+    from mrw.dataset.inplace import load_split
+    from mrw.dataset.reader import split_files
+
+    files = split_files(directory, config)
+    if split is not None and split not in files:
+        raise ValueError(f'Unknown split "{split}". Should be one of {list(files)}.')
+    try:
+        if split is not None:
+            return load_split(directory, files[split], split)
+        return datasets.DatasetDict(
+            {name: load_split(directory, shards, name) for name, shards in files.items()}
+        )
+    except KeyError:
+        raise DatasetFormatError(
+            f"{directory!r} has no `video` column: not an MRW-format dataset"
+        ) from None
+    except pa.ArrowInvalid as exc:
+        raise DatasetFormatError(f"{directory}: unreadable parquet shards ({exc})") from None
 
 
 def _check_split(
