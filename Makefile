@@ -22,6 +22,8 @@ demo: $(STAMP)
 	$(VENV)/bin/python -m mrw.demo
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -q
 
 clean-venv:
