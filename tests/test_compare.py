@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +135,24 @@ def test_cli_one_line_error_without_runs(
     err = capsys.readouterr().err
     assert err.startswith("error: no finished run records") and err.count("\n") == 1
     assert bench_main(["compare", str(tmp_path / "missing")]) == 2
+
+
+def test_cli_refuses_to_overwrite_what_it_did_not_write(
+    runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metrics = next((runs / "toy").rglob("metrics.json"))
+    before = metrics.read_bytes()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.md"
+    link.symlink_to(metrics)
+    for option in ("--markdown", "--json"):
+        for target in (metrics, fifo, link):
+            assert bench_main(["compare", str(runs / "toy"), option, str(target)]) == 2
+            err = capsys.readouterr().err
+            assert err.startswith("error: ") and err.count("\n") == 1
+    assert metrics.read_bytes() == before and link.is_symlink()
+    out_md, out_json = tmp_path / "cmp.md", tmp_path / "cmp.json"
+    for _ in range(2):  # an earlier output of compare is replaced
+        args = ["compare", str(runs / "toy"), "--markdown", str(out_md), "--json", str(out_json)]
+        assert bench_main(args) == 0

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from leaderboard.metrics import DIRECTION_NAMES, DIRECTIONS, RECALL_KS, Bound, Metrics
-from mrw.atomic import atomic_write
+from mrw.atomic import atomic_write, check_output_file, file_starts_with
 from mrw.bench.record import RunRecord, RunRecordError
 from mrw.bench.significance import PairedTest, find_group, markdown_tests, tests_against
 from mrw.errors import MRWError
@@ -397,6 +397,26 @@ def compare_runs(paths: Iterable[str | Path]) -> Comparison:
     return Comparison(group_runs(records), unfinished)
 
 
+_MARKDOWN_MARK = b"| Method | Seeds |"
+_JSON_START = b'{\n  "tables": ['
+
+
+def _is_markdown_output(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return _MARKDOWN_MARK in handle.read(1 << 16)
+    except OSError:
+        return False
+
+
+def check_outputs(markdown: str | Path | None, json_path: str | Path | None) -> None:
+    """Refuse, before any work, output paths holding anything but an earlier compare output."""
+    if markdown:
+        check_output_file(markdown, _is_markdown_output)
+    if json_path:
+        check_output_file(json_path, lambda path: file_starts_with(path, _JSON_START))
+
+
 def write_outputs(
     comparison: Comparison, markdown: str | Path | None, json_path: str | Path | None
 ) -> None:
@@ -437,6 +457,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
+    check_outputs(args.markdown, args.json)
     comparison = compare_runs(args.runs)
     try:
         comparison.add_tests(args.against)
