@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,16 @@ def test_cli_qrels_never_replaces_a_user_file(small, tmp_path, capsys):
     for _ in range(2):  # its own earlier output is replaced
         assert main(["qrels", str(small), "--out", str(tmp_path / "truth")]) == 0
     assert mine.read_text().split("\n")[0].endswith(" 0 v3 1")
+
+
+def test_cli_one_line_error_for_a_card_with_a_bad_row_count(small, tmp_path, capsys):
+    copy = tmp_path / "ds"
+    shutil.copytree(small, copy)
+    card = copy / "README.md"
+    text = card.read_text()
+    assert "num_examples: 2" in text
+    card.write_text(text.replace("num_examples: 2", "num_examples: lots", 1))
+    assert main(["stats", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "'lots' is not a whole number" in err
+    assert err.count("\n") == 1
