@@ -156,3 +156,35 @@ def test_cli_refuses_to_overwrite_what_it_did_not_write(
     for _ in range(2):  # an earlier output of compare is replaced
         args = ["compare", str(runs / "toy"), "--markdown", str(out_md), "--json", str(out_json)]
         assert bench_main(args) == 0
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda text: text.replace('"queries": 100', '"queries": 1' + "0" * 4000, 1),
+        lambda text: text.replace('"rsum": ', '"rsum": NaN, "x": ', 1),
+        lambda text: text.replace('"rsum": ', '"rsum": 1e999, "x": ', 1),
+        lambda text: text.replace(
+            '"device": ', '"deep": ' + "[" * 100_000 + "]" * 100_000 + ', "device": ', 1
+        ),
+    ],
+)
+def test_cli_hostile_numbers_and_nesting_are_not_a_valid_run_record(
+    runs: Path, mangle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metrics = next((runs / "toy").rglob("metrics.json"))
+    text = metrics.read_text()
+    changed = mangle(text)
+    assert changed != text
+    metrics.write_text(changed)
+    assert bench_main(["compare", str(runs / "toy")]) == 2
+    err = capsys.readouterr().err
+    assert "not a valid run record" in err and err.count("\n") == 1
+
+
+def test_markdown_escapes_labels(tmp_path: Path) -> None:
+    write_run(tmp_path, "a|b<i>", 0, 10.0)
+    write_run(tmp_path, "vsepp", 0, 20.0)
+    text = compare_runs([tmp_path]).to_markdown()
+    row = next(line for line in text.splitlines() if line.startswith("| a"))
+    assert row.startswith("| a\\|b&lt;i&gt; | 1 |")

@@ -346,7 +346,7 @@ def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
     def bold(text: str, is_best: bool) -> str:
         return f"**{text}**" if is_best and len(groups) > 1 else text
 
-    rows = [[g.label, str(len(g.runs))] for g in groups]
+    rows = [[markdown_text(g.label), str(len(g.runs))] for g in groups]
     for _, key in blocks:
         stats_of = [g.stats[key] if key else g.stats for g in groups]
         for direction in DIRECTIONS:
@@ -365,6 +365,13 @@ def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     lines += ["", f"Random ranking: rsum ≈ {chance_rsum(groups[0].runs[0].metrics):.1f}."]
     return "\n".join(lines) + "\n"
+
+
+def markdown_text(text: str) -> str:
+    """`text` shown as it is in a Markdown table cell: no column break (`|`), HTML or line end."""
+    for raw, shown in (("\\", "\\\\"), ("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
+        text = text.replace(raw, shown)
+    return " ".join(text.split())
 
 
 def _is_image(groups: Sequence[RunGroup]) -> bool:
