@@ -87,6 +87,7 @@ def read_qrels(path: str | os.PathLike[str]) -> Qrels:
             data = handle.read()
     except OSError as exc:
         raise QrelsError(path, 0, f"cannot read ({exc.strerror or exc})") from None
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark, as run files allow
     queries: dict[str, int] = {}
     docs: dict[str, int] = {}
     seen: set[tuple[int, int]] = set()

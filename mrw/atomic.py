@@ -117,6 +117,47 @@ def check_output_path(path: str | os.PathLike[str], *, folder: bool) -> Path:
     return target
 
 
+def check_output_file(path: str | os.PathLike[str], replaceable: Callable[[Path], bool]) -> Path:
+    """Check, before any work, that the file `path` may be written: it is free, or a regular
+    file that `replaceable` recognises as an earlier output of the same command.
+
+    Nothing is created. A symlink, FIFO, device node or folder at `path` is never replaced,
+    nor a user's file.
+
+    Args:
+        path: the output file.
+        replaceable: whether an existing regular file holds an earlier output of this command.
+
+    Returns:
+        `path` as a `Path`.
+
+    Raises:
+        OutputPathError: something this command must not replace is at `path`, or
+            `check_output_path` refuses it.
+    """
+    target = Path(path)
+    if os.path.lexists(target):
+        if target.is_symlink() or not target.is_file():
+            raise OutputPathError(
+                f"{target} exists and is not a regular file; choose another output"
+            )
+        if not replaceable(target):
+            raise OutputPathError(
+                f"{target} exists and is not an earlier output of this command; "
+                "choose another output or remove it"
+            )
+    return check_output_path(target, folder=False)
+
+
+def file_starts_with(path: Path, prefix: bytes) -> bool:
+    """Whether the file at `path` begins with `prefix` (False if it cannot be read)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(prefix)) == prefix
+    except OSError:
+        return False
+
+
 def _make_parent(target: Path) -> None:
     """Create `target`'s folder, or raise `OutputPathError` saying why it cannot be."""
     try:

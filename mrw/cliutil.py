@@ -4,6 +4,7 @@ input), `--version`, and a quiet exit when stdout's pipe closes."""
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -54,11 +55,31 @@ def _quiet_broken_pipe() -> int:
     return EXIT_BROKEN_PIPE
 
 
+_OUTPUT_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
+
+
+def _output_failed(exc: OSError) -> int:
+    """Writing failed (stdout on a full disk, `> /dev/full`): one line, exit 2.
+
+    stdout is pointed at /dev/null when it cannot be flushed, so that the interpreter's final
+    flush does not raise again.
+    """
+    print(f"error: cannot write output: {exc.strerror or exc}", file=sys.stderr)
+    try:
+        sys.stdout.flush()
+    except OSError:
+        _quiet_broken_pipe()
+    except ValueError:  # stdout closed
+        pass
+    return EXIT_USAGE
+
+
 def run_main(fn: Callable[[], int | None]) -> int:
     """Run a CLI body; user errors become `error: ...` on stderr and exit 2.
 
     A closed stdout pipe (`mrw stats --json | head -1`) ends the command quietly with exit
-    status 141. Set MRW_DEBUG=1 to see the full traceback of an `MRWError`.
+    status 141; any other failure to write stdout (a full disk) is a one-line error, exit 2.
+    Set MRW_DEBUG=1 to see the full traceback of an `MRWError`.
     """
     try:
         code = int(fn() or 0)
@@ -66,6 +87,10 @@ def run_main(fn: Callable[[], int | None]) -> int:
         return code
     except BrokenPipeError:
         return _quiet_broken_pipe()
+    except OSError as exc:
+        if exc.filename is not None or exc.errno not in _OUTPUT_FULL:
+            raise
+        return _output_failed(exc)
     except MRWError as exc:
         if os.environ.get("MRW_DEBUG"):
             raise

@@ -73,6 +73,23 @@ def test_bad_input_is_one_line_exit_2(synthetic, capsys, extra, message) -> None
     assert err.startswith("error: ") and message in err and "\n" not in err
 
 
+@pytest.mark.parametrize(
+    ("method", "extra", "message"),
+    [
+        ("tiny-test-method", ["--embed-dim", "100000000"], "embed_dim must be <= 16384"),
+        ("pvse", ["--k", "100000000"], "k must be <= 64"),
+        ("pvse", ["--hidden-dim", "100000000"], "hidden_dim must be <= 16384"),
+    ],
+)
+def test_oversized_models_are_refused_before_any_run_folder(
+    synthetic, tmp_path, capsys, method, extra, message
+) -> None:
+    assert main(["run", method, *synthetic, "--epochs", "1", *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("config.json"))
+
+
 def test_run_depth_takes_a_positive_integer_or_full(capsys) -> None:
     from mrw.bench.cli_run import _run_depth
 

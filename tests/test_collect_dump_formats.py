@@ -118,3 +118,14 @@ def test_case9_escaped_links_are_unescaped_once():
     assert post_from_reddit_json(escaped).url == "https://preview.redd.it/abc.gif?format=mp4&s=SIG"
     twice = _post(0, url="https://host/x.gif?a=1&amp;amp;b=2")  # unescaped once only
     assert post_from_reddit_json(twice).url == "https://host/x.gif?a=1&amp;b=2"
+
+
+def test_deeply_nested_json_is_a_malformed_record_and_reading_goes_on(tmp_path):
+    deep = b'{"title": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+    path = tmp_path / "RS_deep.ndjson"
+    path.write_bytes(
+        json.dumps(_post(0)).encode() + b"\n" + deep + b"\n" + json.dumps(_post(1)).encode() + b"\n"
+    )
+    stats = DumpStats()
+    assert [p.id for p in iter_dump(path, stats)] == ["p0", "p1"]
+    assert stats.skipped == {"malformed record": 1}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +135,56 @@ def test_cli_one_line_error_without_runs(
     err = capsys.readouterr().err
     assert err.startswith("error: no finished run records") and err.count("\n") == 1
     assert bench_main(["compare", str(tmp_path / "missing")]) == 2
+
+
+def test_cli_refuses_to_overwrite_what_it_did_not_write(
+    runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metrics = next((runs / "toy").rglob("metrics.json"))
+    before = metrics.read_bytes()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.md"
+    link.symlink_to(metrics)
+    for option in ("--markdown", "--json"):
+        for target in (metrics, fifo, link):
+            assert bench_main(["compare", str(runs / "toy"), option, str(target)]) == 2
+            err = capsys.readouterr().err
+            assert err.startswith("error: ") and err.count("\n") == 1
+    assert metrics.read_bytes() == before and link.is_symlink()
+    out_md, out_json = tmp_path / "cmp.md", tmp_path / "cmp.json"
+    for _ in range(2):  # an earlier output of compare is replaced
+        args = ["compare", str(runs / "toy"), "--markdown", str(out_md), "--json", str(out_json)]
+        assert bench_main(args) == 0
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda text: text.replace('"queries": 100', '"queries": 1' + "0" * 4000, 1),
+        lambda text: text.replace('"rsum": ', '"rsum": NaN, "x": ', 1),
+        lambda text: text.replace('"rsum": ', '"rsum": 1e999, "x": ', 1),
+        lambda text: text.replace(
+            '"device": ', '"deep": ' + "[" * 100_000 + "]" * 100_000 + ', "device": ', 1
+        ),
+    ],
+)
+def test_cli_hostile_numbers_and_nesting_are_not_a_valid_run_record(
+    runs: Path, mangle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metrics = next((runs / "toy").rglob("metrics.json"))
+    text = metrics.read_text()
+    changed = mangle(text)
+    assert changed != text
+    metrics.write_text(changed)
+    assert bench_main(["compare", str(runs / "toy")]) == 2
+    err = capsys.readouterr().err
+    assert "not a valid run record" in err and err.count("\n") == 1
+
+
+def test_markdown_escapes_labels(tmp_path: Path) -> None:
+    write_run(tmp_path, "a|b<i>", 0, 10.0)
+    write_run(tmp_path, "vsepp", 0, 20.0)
+    text = compare_runs([tmp_path]).to_markdown()
+    row = next(line for line in text.splitlines() if line.startswith("| a"))
+    assert row.startswith("| a\\|b&lt;i&gt; | 1 |")

@@ -70,6 +70,12 @@ def test_qrels_round_trip(tmp_path: Path) -> None:
     assert list(zip(qrels.rel_query, qrels.rel_doc, strict=True)) == [(0, 0), (1, 0), (2, 1)]
 
 
+def test_qrels_byte_order_mark_is_not_part_of_the_first_id(tmp_path: Path) -> None:
+    path = tmp_path / "t2v.qrels"
+    path.write_bytes(b"\xef\xbb\xbfs1 0 v1 1\ns2 0 v2 1\n")
+    assert read_qrels(path).query_ids == ("s1", "s2")
+
+
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -328,3 +329,20 @@ def test_malformed_requests_get_400_and_keep_no_slot(
     assert unknown_split.status_code == 400 and "unknown split" in unknown_split.json()["error"]
     for seed in range(PER_DAY):  # none of the refused requests used a submission
         _accepted(server.post(team, *make_runs(tmp_path, truth / "test", seed=600 + seed)))
+
+
+def test_query_string_tokens_stay_out_of_the_log_and_huge_ids_get_404(
+    server: LiveServer, team: str
+) -> None:
+    secret = team.split("_")[-1]
+    with server.client(team) as http:
+        http.post(f"/api/submissions?token={team}")
+        for path in (
+            "/api/submissions/99999999999999999999999999",
+            "/submissions/9223372036854775808",
+        ):
+            assert http.get(path).status_code == 404, path
+        assert http.get("/api/submissions/0").status_code == 404
+    time.sleep(0.5)  # the access log line is written after the response
+    log = server.log.decode(errors="replace")
+    assert "/api/submissions?[redacted]" in log and secret not in log

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +82,38 @@ def test_cli_error_when_mrw_is_not_prepared(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MRW_CACHE", str(tmp_path))
     assert main(["stats", "mrw"]) == 2
     assert "mrw download mrw" in capsys.readouterr().err
+
+
+def test_cli_plot_never_replaces_a_file_it_did_not_write(small, tmp_path, capsys):
+    card = small / "README.md"
+    before = card.read_bytes()
+    for target in (card, Path("/dev/null")):
+        assert main(["stats", str(small), "--plot", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1
+    assert card.read_bytes() == before and Path("/dev/null").is_char_device()
+
+
+def test_cli_qrels_never_replaces_a_user_file(small, tmp_path, capsys):
+    mine = tmp_path / "truth" / "test" / "t2v.qrels"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("my notes\n")
+    assert main(["qrels", str(small), "--out", str(tmp_path / "truth")]) == 2
+    assert capsys.readouterr().err.startswith("error: ") and mine.read_text() == "my notes\n"
+    mine.unlink()
+    for _ in range(2):  # its own earlier output is replaced
+        assert main(["qrels", str(small), "--out", str(tmp_path / "truth")]) == 0
+    assert mine.read_text().split("\n")[0].endswith(" 0 v3 1")
+
+
+def test_cli_one_line_error_for_a_card_with_a_bad_row_count(small, tmp_path, capsys):
+    copy = tmp_path / "ds"
+    shutil.copytree(small, copy)
+    card = copy / "README.md"
+    text = card.read_text()
+    assert "num_examples: 2" in text
+    card.write_text(text.replace("num_examples: 2", "num_examples: lots", 1))
+    assert main(["stats", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "'lots' is not a whole number" in err
+    assert err.count("\n") == 1

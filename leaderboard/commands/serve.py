@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import copy
+import logging
 from pathlib import Path
 
 from leaderboard.commands.common import add_truth_argument
@@ -63,6 +65,27 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
+class RedactQuery(logging.Filter):
+    """Drops the query string from uvicorn's access-log lines: it may carry a token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite uvicorn's `(client, method, path, http_version, status)` arguments."""
+        args = record.args
+        if isinstance(args, tuple) and len(args) > 2 and "?" in str(args[2]):
+            record.args = (*args[:2], str(args[2]).split("?", 1)[0] + "?[redacted]", *args[3:])
+        return True
+
+
+def _log_config() -> dict:
+    """uvicorn's logging configuration, with query strings redacted from the access log."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_query"] = {"()": f"{__name__}.RedactQuery"}
+    config["loggers"]["uvicorn.access"]["filters"] = ["redact_query"]
+    return config
+
+
 def run(args: argparse.Namespace) -> int:
     """Run `mrw-leaderboard serve` with parsed `args`; return the process exit code."""
     from leaderboard.errors import LeaderboardError
@@ -99,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         server_header=False,
         timeout_keep_alive=5,
         log_level="info",
+        log_config=_log_config(),
     )
     db.close()
     return 0

@@ -189,8 +189,14 @@ def recover(db: Database) -> list[int]:
     return broken
 
 
+MAX_ID = 2**63 - 1  # the largest SQL BIGINT (SQLite's INTEGER)
+
+
 def get(db: Database, submission_id: int) -> tuple[Submission, str] | None:
-    """A submission and its team's name, or None (also for uploads still being received)."""
+    """A submission and its team's name, or None (also for uploads still being received, and
+    for ids no database integer can hold, e.g. from a URL)."""
+    if not 0 < submission_id <= MAX_ID:
+        return None
     with db.read() as session:
         row = session.execute(
             select(Submission, Team.name)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from leaderboard.metrics import DIRECTION_NAMES, DIRECTIONS, RECALL_KS, Bound, Metrics
-from mrw.atomic import atomic_write
+from mrw.atomic import atomic_write, check_output_file, file_starts_with
 from mrw.bench.record import RunRecord, RunRecordError
 from mrw.bench.significance import PairedTest, find_group, markdown_tests, tests_against
 from mrw.errors import MRWError
@@ -346,7 +346,7 @@ def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
     def bold(text: str, is_best: bool) -> str:
         return f"**{text}**" if is_best and len(groups) > 1 else text
 
-    rows = [[g.label, str(len(g.runs))] for g in groups]
+    rows = [[markdown_text(g.label), str(len(g.runs))] for g in groups]
     for _, key in blocks:
         stats_of = [g.stats[key] if key else g.stats for g in groups]
         for direction in DIRECTIONS:
@@ -365,6 +365,13 @@ def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     lines += ["", f"Random ranking: rsum ≈ {chance_rsum(groups[0].runs[0].metrics):.1f}."]
     return "\n".join(lines) + "\n"
+
+
+def markdown_text(text: str) -> str:
+    """`text` shown as it is in a Markdown table cell: no column break (`|`), HTML or line end."""
+    for raw, shown in (("\\", "\\\\"), ("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
+        text = text.replace(raw, shown)
+    return " ".join(text.split())
 
 
 def _is_image(groups: Sequence[RunGroup]) -> bool:
@@ -395,6 +402,26 @@ def compare_runs(paths: Iterable[str | Path]) -> Comparison:
         except RunRecordError as exc:
             raise CompareError(str(exc)) from None
     return Comparison(group_runs(records), unfinished)
+
+
+_MARKDOWN_MARK = b"| Method | Seeds |"
+_JSON_START = b'{\n  "tables": ['
+
+
+def _is_markdown_output(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return _MARKDOWN_MARK in handle.read(1 << 16)
+    except OSError:
+        return False
+
+
+def check_outputs(markdown: str | Path | None, json_path: str | Path | None) -> None:
+    """Refuse, before any work, output paths holding anything but an earlier compare output."""
+    if markdown:
+        check_output_file(markdown, _is_markdown_output)
+    if json_path:
+        check_output_file(json_path, lambda path: file_starts_with(path, _JSON_START))
 
 
 def write_outputs(
@@ -437,6 +464,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
+    check_outputs(args.markdown, args.json)
     comparison = compare_runs(args.runs)
     try:
         comparison.add_tests(args.against)

@@ -143,13 +143,39 @@ class RunRecord:
             )
             raise RunRecordError(f"{run_dir}: {state}")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(
+                path.read_text(encoding="utf-8"),
+                parse_constant=_refuse_number,
+                parse_int=_bounded_int,
+                parse_float=_finite_float,
+            )
+        except RecursionError:
+            raise RunRecordError(f"{path}: not a valid run record (nested too deeply)") from None
         except (OSError, ValueError) as exc:
             raise RunRecordError(f"{path}: not a valid run record ({exc})") from None
         try:
             return cls.from_json(data, run_dir)
         except RunRecordError as exc:
             raise RunRecordError(f"{path}: {exc}") from None
+
+
+def _refuse_number(text: str) -> Any:
+    raise ValueError(f"{text} is not a finite number")
+
+
+def _bounded_int(text: str) -> int:
+    """A JSON integer within 64 bits (a count, a seed); larger ones are no run record's."""
+    value = int(text)
+    if abs(value) >= 2**63:
+        raise ValueError(f"integer {text[:20]}... out of range")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is not a finite number")
+    return value
 
 
 def json_safe(value: Any) -> Any:

@@ -83,12 +83,18 @@ def get_method_class(name: str) -> type[Method]:
     return _METHODS[name]
 
 
+# Upper bounds of size options, far above any published setting, so that a typo (k=100000000)
+# is a one-line error rather than an allocation failure.
+SIZE_LIMITS = {"k": 64, "embed_dim": 16384, "hidden_dim": 16384, "word_dim": 16384}
+
+
 def make_config(name: str, overrides: Mapping[str, Any] | None = None) -> Any:
     """The method's default config with `overrides` applied.
 
     Raises:
         UnknownMethodError: unknown method.
-        MRWError: an override names a field the method's config does not have.
+        MRWError: an override names a field the method's config does not have, or a size
+            beyond `SIZE_LIMITS`.
     """
     cls = get_method_class(name)
     fields = {f.name for f in dataclasses.fields(cls.config_class)}
@@ -96,6 +102,13 @@ def make_config(name: str, overrides: Mapping[str, Any] | None = None) -> Any:
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise MRWError(f"method {name!r} has no option(s) {', '.join(unknown)}")
+    too_large = [
+        f"{field} must be <= {limit}, got {overrides[field]}"
+        for field, limit in SIZE_LIMITS.items()
+        if isinstance(overrides.get(field), int) and overrides[field] > limit
+    ]
+    if too_large:  # before any memory is allocated or any run folder made
+        raise MRWError(f"{name}: " + "; ".join(too_large))
     return cls.config_class(**overrides)
 
 

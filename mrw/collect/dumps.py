@@ -209,7 +209,7 @@ def iter_dump(
                     if not isinstance(record, dict):
                         raise TypeError("not an object")
                     post = post_from_reddit_json(record)
-                except (ValueError, KeyError, TypeError):
+                except (ValueError, KeyError, TypeError, RecursionError):  # deep nesting
                     stats.skip("malformed record")
                     continue
                 stats.posts += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from mrw.catalog import SPLITS
@@ -31,9 +32,27 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run `mrw qrels` with parsed `args`; return the process exit code."""
+    from mrw.atomic import check_output_file
     from mrw.dataset import export_qrels
 
-    for split in args.split or ["test"]:
+    splits = args.split or ["test"]
+    for split in splits:  # all checked before anything is written
+        for name in ("t2v.qrels", "v2t.qrels"):
+            check_output_file(args.out / split / name, _is_written_qrels)
+    for split in splits:
         paths = export_qrels(args.dataset, split, args.out / split)
         print(f"{split}: {paths['t2v']} {paths['v2t']}")
     return 0
+
+
+_QRELS_LINE = re.compile(rb"[^\s]+ 0 [^\s]+ -?[0-9]+")
+
+
+def _is_written_qrels(path: Path) -> bool:
+    """Whether `path` holds qrels exactly as `mrw qrels` writes them (one space, "\\n" ends)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    lines = data.split(b"\n")
+    return bool(data) and lines[-1] == b"" and all(_QRELS_LINE.fullmatch(x) for x in lines[:-1])

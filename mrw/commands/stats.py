@@ -38,7 +38,14 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 def _main(args: argparse.Namespace) -> int:
+    from mrw.atomic import check_output_file, file_starts_with
+
+    if args.plot:  # an earlier plot may be replaced, nothing else (a dataset card, a device)
+        check_output_file(args.plot, lambda path: file_starts_with(path, PNG_SIGNATURE))
     rows = read_metadata(args.dataset, args.config)
     stats = compute_stats(args.dataset, rows=rows)
     if args.json:

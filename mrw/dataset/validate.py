@@ -135,9 +135,21 @@ def card_counts(root: Path) -> dict[str, dict[str, int]]:
     counts: dict[str, dict[str, int]] = {}
     for info in infos if isinstance(infos, list) else []:
         if isinstance(info, dict) and isinstance(info.get("splits"), list):
-            counts[str(info.get("config_name", "default"))] = {
-                str(s.get("name")): s.get("num_examples")
+            config = str(info.get("config_name", "default"))
+            counts[config] = {
+                str(s.get("name")): _count(root, config, s)
                 for s in info["splits"]
                 if isinstance(s, dict)
             }
     return counts
+
+
+def _count(root: Path, config: str, split: dict) -> int | None:
+    """A split's `num_examples` (None if absent); anything but a whole number is an error."""
+    value = split.get("num_examples")
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise DatasetFormatError(
+        f"{root / CARD_FILE}: {config}/{split.get('name')} num_examples "
+        f"{str(value)[:40]!r} is not a whole number"
+    )
