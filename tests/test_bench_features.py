@@ -7,7 +7,8 @@ import torch
 
 import mrw
 import mrw.catalog
-from mrw.bench.features import FeatureError, FeatureSpec, build_backbone, extract_features
+from mrw.bench.backbones import build_backbone
+from mrw.bench.features import FeatureError, FeatureSpec, extract_features
 from mrw.dataset import VideoRow, build_dataset
 
 COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255), (255, 0, 255)]
@@ -79,7 +80,7 @@ def test_features_per_distinct_video_and_cached(dataset, monkeypatch) -> None:
 
 def test_cached_features_equal_a_direct_forward(dataset) -> None:
     """The batched, channels-last, cached pass computes what the CNN computes on one clip."""
-    from mrw.bench.features import FrameEncoder
+    from mrw.bench.backbones import FrameEncoder
 
     torch.manual_seed(0)
     feats, _ = extract_features(spec(dataset, split="train"), progress=False)
@@ -139,7 +140,7 @@ def test_finetune_stage_trains_the_cnn_from_frames(dataset, tmp_path) -> None:
 
 def test_histogram_backbone_sees_colour() -> None:
     """The toy set's learning-free backbone: a red frame and a blue frame land in different bins."""
-    from mrw.bench.features import FrameEncoder
+    from mrw.bench.backbones import FrameEncoder
 
     encoder = FrameEncoder(build_backbone("histogram", "none")[0], 16)
     frames = torch.zeros(2, 3, 16, 16, dtype=torch.uint8)

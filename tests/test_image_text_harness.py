@@ -242,7 +242,7 @@ def test_reproduce_table2_runs_each_baseline_at_its_own_batch(tmp_path: Path, mo
 def test_finetuning_a_grid_cnn_gives_cells_as_local_features() -> None:
     """Fine-tuning with --grid: the trainable CNN's map cells feed the method, and gradients
     reach the CNN."""
-    from mrw.bench.features import FrameEncoder, build_backbone
+    from mrw.bench.backbones import FrameEncoder, build_backbone
     from mrw.bench.finetune import FrameMethod
     from mrw.bench.method import MethodContext
     from mrw.bench.registry import create_method

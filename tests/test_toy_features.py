@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from mrw.bench.backbones import IMAGENET_MEAN, IMAGENET_STD
 from mrw.bench.data import PairData, SplitFeatures, standardized
-from mrw.bench.features import IMAGENET_MEAN, IMAGENET_STD, FeatureSpec, extract_features
+from mrw.bench.features import FeatureSpec, extract_features
 from mrw.bench.method import MethodContext
 from mrw.bench.registry import create_method
 from mrw.bench.text import Vocabulary

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mrw.bench.features import FeatureError, FeatureSpec, build_backbone, resolve_weights
+from mrw.bench.backbones import build_backbone, resolve_weights
+from mrw.bench.features import FeatureError, FeatureSpec
 from mrw.bench.reproduce import paper_options
 from mrw.bench.runner import RunOptions
 from mrw.catalog import get_dataset

@@ -15,7 +15,7 @@ import dataclasses
 import torch
 from torch import Tensor
 
-from mrw.bench.features import FrameEncoder
+from mrw.bench.backbones import FrameEncoder
 from mrw.bench.method import Batch, Method
 
 

@@ -112,7 +112,7 @@ class RunOptions:
             )
             if getattr(self, name) is None
         }
-        from mrw.bench.features import resolve_weights
+        from mrw.bench.backbones import resolve_weights
 
         backbone = filled.get("backbone", self.backbone)
         # The concrete name (DEFAULT -> IMAGENET1K_V2): what config.json and the cache key hold.
@@ -543,8 +543,9 @@ def _finetune(
 
     Checkpointed in `finetune.pt` (stage 1 stays in `checkpoint.pt`); resumes when it exists.
     """
+    from mrw.bench.backbones import FrameEncoder, build_backbone
     from mrw.bench.data import PairData
-    from mrw.bench.features import FrameEncoder, build_backbone, decode_frames
+    from mrw.bench.features import decode_frames
     from mrw.bench.finetune import FrameMethod
     from mrw.bench.trainer import Trainer
 
