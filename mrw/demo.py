@@ -128,7 +128,7 @@ def _toy_table_runs(ctx: DemoContext, experiments: Sequence[Any]) -> list[Any]:
     import functools
 
     from mrw.bench.experiments import run_experiments
-    from mrw.bench.runner import RunOptions
+    from mrw.bench.options import RunOptions
 
     toy_defaults = RunOptions(
         dataset="toy", runs_dir=str(ctx.out_dir / "runs"), seed=ctx.seed

@@ -35,8 +35,8 @@ def head_report(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     from mrw.bench.data import PairData, standardized
     from mrw.bench.features import extract_features
     from mrw.bench.method import MethodContext
+    from mrw.bench.options import RunOptions
     from mrw.bench.registry import create_method
-    from mrw.bench.runner import RunOptions
     from mrw.bench.text import Vocabulary
     from mrw.errors import MRWError
 

@@ -16,8 +16,8 @@ from torch import Tensor, nn
 from mrw.bench.data import SplitFeatures
 from mrw.bench.features import save_features
 from mrw.bench.method import Batch, Method, MethodContext
+from mrw.bench.options import RunOptions
 from mrw.bench.registry import register_method
-from mrw.bench.runner import RunOptions
 
 FEATURE_DIM = 32
 NUM_FRAMES = 4

@@ -105,7 +105,8 @@ def test_finetune_stage_trains_the_cnn_from_frames(dataset, tmp_path) -> None:
 
     import bench_synthetic  # noqa: F401  (registers the tiny test method)
 
-    from mrw.bench.runner import RunOptions, run_method
+    from mrw.bench.options import RunOptions
+    from mrw.bench.runner import run_method
 
     options = RunOptions(
         dataset=dataset,

@@ -11,8 +11,8 @@ from test_compare_sweep import FakeRunner
 from mrw.bench import runner as runner_module
 from mrw.bench.cli import main as bench_main
 from mrw.bench.experiments import validate
+from mrw.bench.options import RunOptions
 from mrw.bench.reproduce import execute, make_plan, paper_options
-from mrw.bench.runner import RunOptions
 from mrw.catalog import get_dataset
 
 

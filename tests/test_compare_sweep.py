@@ -12,8 +12,9 @@ import pytest
 
 from leaderboard.metrics import Metrics
 from mrw.bench.experiments import Experiment, run_experiments, run_id
+from mrw.bench.options import RunOptions
 from mrw.bench.record import RunRecord
-from mrw.bench.runner import RunOptions, RunResult
+from mrw.bench.runner import RunResult
 from mrw.bench.sweep import SweepError, SweepSpec, parse_values, run_sweep, write_sweep
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -9,8 +9,9 @@ import torch
 
 from mrw.bench.cli import main as bench_main
 from mrw.bench.data import SplitFeatures, one_sentence_per_video
+from mrw.bench.options import RunOptions
 from mrw.bench.reproduce import make_plan, paper_options
-from mrw.bench.runner import RunOptions, _schedule
+from mrw.bench.runner import _schedule
 from mrw.catalog import get_dataset
 from mrw.errors import MRWError
 

@@ -213,8 +213,8 @@ def test_reproduce_table2_runs_each_baseline_at_its_own_batch(tmp_path: Path, mo
     from test_compare_sweep import FakeRunner
 
     from mrw.bench import runner as runner_module
+    from mrw.bench.options import RunOptions
     from mrw.bench.reproduce import execute, make_plan, paper_options
-    from mrw.bench.runner import RunOptions
 
     monkeypatch.setattr(runner_module, "run_method", FakeRunner())
     coco = get_dataset("coco")

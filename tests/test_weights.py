@@ -13,8 +13,8 @@ import torch
 
 from mrw.bench.backbones import build_backbone, resolve_weights
 from mrw.bench.features import FeatureError, FeatureSpec
+from mrw.bench.options import RunOptions
 from mrw.bench.reproduce import paper_options
-from mrw.bench.runner import RunOptions
 from mrw.catalog import get_dataset
 
 

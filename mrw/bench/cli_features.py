@@ -93,7 +93,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> int:
     from mrw.bench import distributed as dist_util
     from mrw.bench.features import extract_features
-    from mrw.bench.runner import RunOptions, resolve_device
+    from mrw.bench.options import RunOptions
+    from mrw.bench.runner import resolve_device
     from mrw.cliutil import fail
 
     splits = [s.strip() for s in args.splits.split(",") if s.strip()]

@@ -184,9 +184,10 @@ def main(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from mrw.bench import distributed as dist_util
+    from mrw.bench.options import RunOptions
     from mrw.bench.registry import make_config
     from mrw.bench.report import metrics_table
-    from mrw.bench.runner import RunOptions, run_method
+    from mrw.bench.runner import run_method
 
     _check_flags_apply(args)
     overrides = {m: method_overrides(m, args) for m in args.methods}

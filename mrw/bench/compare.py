@@ -8,6 +8,9 @@ document (the paper lists video-to-text first). Beneath each table, paired tests
 (`mrw.bench.significance`) of every row against a reference row (`--against`, default the
 best) give p-values over seeds and over queries. The standard deviation is the sample
 one (ddof = 1) over seeds; with a single seed only the value is shown.
+
+Over 400 lines: grouping runs, the table layouts (video and the image protocol's 1K/5K
+blocks) and the command itself; the statistics are `mrw.bench.significance`.
 """
 
 from __future__ import annotations

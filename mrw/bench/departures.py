@@ -8,7 +8,7 @@ in docs/methods.md.
 
 from __future__ import annotations
 
-from mrw.bench.runner import RunOptions
+from mrw.bench.options import RunOptions
 from mrw.catalog import DatasetRecord
 
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mrw.bench.options import RunOptions
 from mrw.bench.record import RunRecord
-from mrw.bench.runner import RunOptions, RunResult
+from mrw.bench.runner import RunResult
 
 # RunOptions fields that do not change what is trained (left out of the run id hash).
 _BOOKKEEPING = (

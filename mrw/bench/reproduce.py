@@ -26,7 +26,7 @@ from typing import Any
 from mrw.atomic import atomic_write
 from mrw.bench.departures import departures
 from mrw.bench.experiments import Experiment
-from mrw.bench.runner import RunOptions
+from mrw.bench.options import RunOptions
 from mrw.bench.sweep import ABLATIONS, FULL_MODEL, SweepSpec
 from mrw.catalog import DatasetRecord, PaperSettings, get_dataset, list_datasets
 from mrw.errors import MRWError

@@ -20,7 +20,7 @@ from typing import Any
 from mrw.atomic import atomic_write
 from mrw.bench.compare import Stat, chance_rsum, group_runs, markdown_table, summarise
 from mrw.bench.experiments import Experiment, Runner, run_experiments
-from mrw.bench.runner import RunOptions
+from mrw.bench.options import RunOptions
 from mrw.errors import MRWError
 
 # Parameters a sweep can vary (PVSE config fields) and how the plot names them.
