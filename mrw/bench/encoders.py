@@ -67,7 +67,35 @@ class BiGRU(nn.Module):
         return hidden.transpose(0, 1).reshape(x.size(0), self.output_dim)
 
 
-class VideoEncoder(nn.Module):
+class _VisualEncoder(nn.Module):
+    """Local features `[B, N, F]` (frames or grid cells) -> `Encoded`: Ψ = the features as
+    given, Φ = a learned summary of the valid ones (None when `with_global` is false).
+    Subclasses set `summary` (the module) and `summarise` (how it reads the features)."""
+
+    def __init__(self, feature_dim: int, hidden_dim: int, dropout: float) -> None:
+        super().__init__()
+        self.local_dim = feature_dim
+        self.global_dim = hidden_dim
+        self.dropout = nn.Dropout(dropout)
+
+    def summarise(self, features: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
+        """`[B, N, F]` -> Φ `[B, H]`."""
+        raise NotImplementedError
+
+    def has_global(self) -> bool:
+        """Whether the encoder computes Φ (the `no_global` ablation does not)."""
+        raise NotImplementedError
+
+    def forward(self, features: Tensor, lengths: Tensor) -> Encoded:
+        """`[B, N, F]` local features and `[B]` valid counts -> `Encoded` (Φ `[B, H]`)."""
+        mask = length_mask(lengths.to(features.device), features.size(1))
+        global_ = None
+        if self.has_global():
+            global_ = self.dropout(self.summarise(features, lengths, mask))
+        return Encoded(global_, features, mask)
+
+
+class VideoEncoder(_VisualEncoder):
     """Frames `[B, T, F]` (per-frame CNN features) -> Φ by biGRU; Ψ = the frame features."""
 
     def __init__(
@@ -77,20 +105,19 @@ class VideoEncoder(nn.Module):
         with_global: bool = True,
         dropout: float = 0.0,
     ) -> None:
-        super().__init__()
-        self.local_dim = feature_dim
-        self.global_dim = hidden_dim
+        super().__init__(feature_dim, hidden_dim, dropout)
         self.rnn = BiGRU(feature_dim, hidden_dim) if with_global else None
-        self.dropout = nn.Dropout(dropout)
 
-    def forward(self, video: Tensor, lengths: Tensor) -> Encoded:
-        """`[B, T, F]` frame features and `[B]` valid frames -> `Encoded` (Φ `[B, H]`)."""
-        mask = length_mask(lengths.to(video.device), video.size(1))
-        global_ = self.dropout(self.rnn(video, lengths)) if self.rnn is not None else None
-        return Encoded(global_, video, mask)
+    def has_global(self) -> bool:
+        """Whether the biGRU exists."""
+        return self.rnn is not None
+
+    def summarise(self, features: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
+        """The biGRU's final states over the valid frames."""
+        return self.rnn(features, lengths)
 
 
-class ImageEncoder(nn.Module):
+class ImageEncoder(_VisualEncoder):
     """A 7x7xF grid flattened to `[B, 49, F]` -> Φ = fc(average pool); Ψ = the grid cells.
 
     The image variant of PVSE (MS-COCO in the paper); the "lengths" of a grid are all 49,
@@ -104,21 +131,17 @@ class ImageEncoder(nn.Module):
         with_global: bool = True,
         dropout: float = 0.0,
     ) -> None:
-        super().__init__()
-        self.local_dim = feature_dim
-        self.global_dim = hidden_dim
+        super().__init__(feature_dim, hidden_dim, dropout)
         self.fc = nn.Linear(feature_dim, hidden_dim) if with_global else None
-        self.dropout = nn.Dropout(dropout)
 
-    def forward(self, grid: Tensor, lengths: Tensor) -> Encoded:
-        """`[B, 49, F]` grid cells and `[B]` valid cells -> `Encoded` (Φ `[B, H]`)."""
-        mask = length_mask(lengths.to(grid.device), grid.size(1))
-        global_ = None
-        if self.fc is not None:
-            weights = mask.to(grid.dtype)[..., None]
-            pooled = (grid * weights).sum(1) / weights.sum(1)
-            global_ = self.dropout(self.fc(pooled))
-        return Encoded(global_, grid, mask)
+    def has_global(self) -> bool:
+        """Whether the linear layer exists."""
+        return self.fc is not None
+
+    def summarise(self, features: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
+        """The linear layer applied to the mean of the valid cells."""
+        weights = mask.to(features.dtype)[..., None]
+        return self.fc((features * weights).sum(1) / weights.sum(1))
 
 
 class TextEncoder(nn.Module):
