@@ -188,7 +188,9 @@ def main() -> None:
                 files[direction] = root / f"verify.{direction}.gz"
                 files[direction].write_bytes(prefixes[direction].read_bytes() + tails[i][direction])
             started = time.perf_counter()
-            local = json.loads(json.dumps(score_submission(truth, files["t2v"], files["v2t"])))
+            local = json.loads(
+                json.dumps(score_submission(truth, files["t2v"], files["v2t"]).to_json())
+            )
             alone.append(time.perf_counter() - started)
             verified += local == final[i].get("metrics")
 

@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from mrw.cliargs import Parser
 from mrw.errors import MRWError
@@ -53,6 +53,28 @@ def _quiet_broken_pipe() -> int:
     finally:
         os.close(devnull)
     return EXIT_BROKEN_PIPE
+
+
+def stdout_console(**options: Any) -> Any:
+    """A `rich.console.Console` on stdout whose closed pipe ends the command as `print` does.
+
+    rich's own handler exits with status 1; this console raises `BrokenPipeError` instead,
+    which `run_main` turns into the quiet exit 141 (`mrw stats DIR | head -1`).
+
+    Args:
+        options: keyword arguments of `rich.console.Console` (e.g. `width`).
+
+    Returns:
+        The console.
+    """
+    from rich.console import Console
+
+    class _PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError(errno.EPIPE, "stdout closed")
+
+    return _PipeConsole(**options)
 
 
 _OUTPUT_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)

@@ -124,11 +124,24 @@ def pipe_inputs(tmp_path_factory) -> dict[str, list[str]]:
             "--json",
         ],
         "compare": [str(BIN / "mrw-bench"), "compare", str(runs)],
+        # rich tables: rich's own closed-pipe handler would exit 1
+        "stats table": [str(BIN / "mrw"), "stats", str(dataset)],
+        "score table": [
+            str(BIN / "mrw-leaderboard"),
+            "score",
+            "--truth",
+            str(truth),
+            str(root / "t2v.run"),
+            str(root / "v2t.run"),
+        ],
+        "list": [str(BIN / "mrw-bench"), "list"],
     }
 
 
-@pytest.mark.slow  # three interpreters
-@pytest.mark.parametrize("command", ["stats", "score", "compare"])
+@pytest.mark.slow  # six interpreters
+@pytest.mark.parametrize(
+    "command", ["stats", "score", "compare", "stats table", "score table", "list"]
+)
 def test_closed_pipe_exits_quietly(pipe_inputs: dict[str, list[str]], command: str) -> None:
     code, stderr = _closed_pipe(pipe_inputs[command], read_lines=0)
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr

@@ -63,3 +63,42 @@ def test_every_tour_command_runs(tmp_path: Path) -> None:
         )
         assert result.returncode == 0, f"{command}\n{result.stderr[-2000:]}"
         assert "Traceback" not in result.stderr, command
+
+
+@pytest.mark.slow
+def test_hosting_commands_run(tmp_path: Path) -> None:
+    """The three commands of "Hosting a leaderboard", as written (the server on a free port)."""
+    import shlex
+
+    from fakes.leaderboard_server import LiveServer, make_runs, make_truth
+
+    team_add, serve, submit = _commands("Hosting a leaderboard")
+    truth = make_truth(tmp_path / "mydataset" / "qrels")
+    for direction, path in zip(
+        ("t2v", "v2t"), make_runs(tmp_path, truth / "test", seed=0), strict=True
+    ):
+        path.rename(tmp_path / f"{direction}.run.gz")
+    bin_dir = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+    }
+
+    def shell(command: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            command, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True,
+            timeout=300, check=False,
+        )  # fmt: skip
+
+    added = shell(team_add)
+    assert added.returncode == 0, added.stderr
+    server = LiveServer(tmp_path, truth)
+    server.argv = [str(bin_dir / "mrw-leaderboard"), *shlex.split(serve)[1:], "--port", "0"]
+    server.start()
+    try:
+        submitted = shell(submit.replace("http://127.0.0.1:8000", server.url))
+    finally:
+        server.stop()
+    assert submitted.returncode == 0, submitted.stderr
+    assert "rsum" in submitted.stdout and "Traceback" not in submitted.stderr

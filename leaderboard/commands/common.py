@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from leaderboard.parse import DEFAULT_MAX_BYTES
+from mrw.cliutil import stdout_console
 
 if TYPE_CHECKING:
     from leaderboard.metrics import Metrics
@@ -51,7 +52,6 @@ def line_progress(label: str) -> Iterator[Callable[[int], None]]:
 
 def print_metrics(result: Metrics) -> None:
     """Both directions as a table, then rsum."""
-    from rich.console import Console
     from rich.table import Table
 
     from leaderboard.metrics import DIRECTIONS, RECALL_KS
@@ -63,6 +63,6 @@ def print_metrics(result: Metrics) -> None:
     for direction in DIRECTIONS:
         metrics = result.direction(direction)
         table.add_row(direction, *(display(metrics.value(k), digits.get(k, 1)) for k in keys))
-    console = Console()
+    console = stdout_console()
     console.print(table)
     console.print(f"rsum: {display(result.rsum)}")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from mrw.cliutil import stdout_console
+
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -23,7 +25,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from mrw.bench.registry import get_method_class, list_methods
@@ -54,7 +55,8 @@ def main(args: argparse.Namespace) -> int:
             str(train.epochs),
             record.description,
         )
-    console = Console(width=max(Console().width, 120))
+    console = stdout_console()
+    console.width = max(console.width, 120)
     console.print(methods)
     console.print(datasets)
     return 0

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from mrw.bench.cli_features import add_data_arguments
+from mrw.cliutil import stdout_console
 
 # Method flags -> config fields; a flag applies to every chosen method whose config has the field.
 METHOD_FLAGS: dict[str, tuple[type, str]] = {
@@ -181,8 +182,6 @@ def _check_flags_apply(args: argparse.Namespace) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from mrw.bench import distributed as dist_util
     from mrw.bench.options import RunOptions
     from mrw.bench.registry import make_config
@@ -222,7 +221,7 @@ def main(args: argparse.Namespace) -> int:
         from mrw.cliutil import fail
 
         fail("--resume continues one run: give one METHOD")
-    console = Console(
+    console = stdout_console(
         width=None if sys.stdout.isatty() else 140
     )  # logs keep the table on one line per run
     rows = []

@@ -51,9 +51,9 @@ def _main(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(stats.to_dict(), indent=2))
     else:
-        from rich.console import Console
+        from mrw.cliutil import stdout_console
 
-        Console().print(render_table(stats))
+        stdout_console().print(render_table(stats))
     if args.plot:
         plot_lengths(rows, args.plot, str(args.dataset))
     return 0
