@@ -94,20 +94,27 @@ def open_board(path: str | os.PathLike[str], create: bool = True) -> Iterator[sq
         raise BoardError(f"{target}: not a usable board ({exc})") from None
 
 
-def clean_fields(**fields: str) -> dict[str, str]:
+def clean_fields(label_prefix: str = "--", **fields: str) -> dict[str, str]:
     """The text fields of a submission as stored: see `add_submission`.
+
+    Args:
+        label_prefix: put before a field's name in messages: `--` names the command-line
+            option (`--name`), `""` the form field (`name`, for the server's API).
+        fields: the fields, by name (`name`, `team`, `description`, `dataset`, `split`).
 
     Raises:
         BoardError: a field longer than its `TEXT_LIMITS` entry, or an empty name or team.
     """
     try:
         text = {
-            key: clean_text(value, f"--{key}", TEXT_LIMITS[key]) for key, value in fields.items()
+            key: clean_text(value, f"{label_prefix}{key}", TEXT_LIMITS[key])
+            for key, value in fields.items()
         }
     except UnsafeInputError as exc:
         raise BoardError(str(exc)) from None
-    if not text.get("name", "-") or not text.get("team", "-"):
-        raise BoardError("--name and --team must not be empty")
+    for required in ("name", "team"):
+        if text.get(required, "-") == "":
+            raise BoardError(f"{label_prefix}{required} must not be empty")
     return text
 
 

@@ -214,8 +214,10 @@ class DirectionMetrics:
         try:
             recall = {
                 int(key[2:]): value_from_json(value)
-                for key, value in data.items()
-                if key.startswith("R@")
+                for key, value in sorted(
+                    (item for item in data.items() if item[0].startswith("R@")),
+                    key=lambda item: int(item[0][2:]),
+                )
             }
             return cls(
                 recall=recall,

@@ -66,6 +66,9 @@ CENSORED_NOTE = (
 )
 
 
+METRIC_DIGITS = {"MeanR": 2, "nMR": 4}  # decimals where one would hide the differences
+
+
 def display(value: Any, digits: int = 1) -> str:
     """A cell's text: floats with `digits` decimals, a bound as `≥ 50.0` or `> 3`."""
     if isinstance(value, Bound):

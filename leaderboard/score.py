@@ -8,6 +8,7 @@ vectorised pass over the run.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -94,6 +95,55 @@ def first_relevant_ranks(run: Run, qrels: Qrels) -> Ranking:
         depth=int(lines_per_query.max()),
         missing_queries=int(np.count_nonzero(lines_per_query[scored] == 0)),
     )
+
+
+def ranking_fingerprint(run: Run, qrels: Qrels) -> bytes:
+    """SHA-256 of the ranked lists a run defines, independent of how its file is written.
+
+    Two runs get the same fingerprint exactly when, for every query, trec_eval would rank the
+    same documents in the same order (score descending, ties by document id descending; see
+    `first_relevant_ranks`): compression, line order, spacing, run tags and any scores that
+    keep the order do not change it. The server refuses a run pair whose rankings were
+    already scored against the same truth.
+
+    Args:
+        run: A parsed run whose query/document indices refer to `qrels`' ids.
+        qrels: The ground truth of the same direction.
+
+    Returns:
+        The 32-byte digest of `(query index, document index)` per line, queries in qrels
+        order, each query's documents in rank order.
+    """
+    doc_order = qrels.doc_order[run.doc]
+    ordered = _rank_order_if_grouped(run, doc_order)
+    if ordered is None:  # lines not grouped by query in rank order: sort them (O(n log n))
+        ordered = np.lexsort((-doc_order, -run.score, run.query))
+    digest = hashlib.sha256()
+    digest.update(run.query[ordered].astype("<i4").tobytes())
+    digest.update(run.doc[ordered].astype("<i4").tobytes())
+    return digest.digest()
+
+
+def _rank_order_if_grouped(run: Run, doc_order: np.ndarray) -> np.ndarray | None:
+    """The line permutation that puts queries in qrels order, when every query's lines are
+    contiguous and already in rank order (how run files are written), in O(n); else None."""
+    query, score = run.query, run.score
+    if query.size == 0:
+        return np.arange(0)
+    same_query = query[1:] == query[:-1]
+    in_rank_order = (score[1:] < score[:-1]) | (
+        (score[1:] == score[:-1]) & (doc_order[1:] < doc_order[:-1])
+    )
+    if not np.all(in_rank_order | ~same_query):
+        return None
+    starts = np.concatenate(([0], np.flatnonzero(~same_query) + 1))
+    if np.unique(query[starts]).size != starts.size:  # a query's lines are split up
+        return None
+    lengths = np.diff(np.append(starts, query.size))
+    by_query = np.argsort(query[starts], kind="stable")
+    group_start, group_length = starts[by_query], lengths[by_query]
+    shift = group_start - (np.cumsum(group_length) - group_length)
+    return np.arange(query.size) + np.repeat(shift, group_length)
 
 
 def ranking_metrics(ranking: Ranking, qrels: Qrels) -> DirectionMetrics:

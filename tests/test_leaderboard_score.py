@@ -167,3 +167,53 @@ def test_harness_metrics_equal_scores_of_its_run_files(tmp_path: Path) -> None:
     write_run(tmp_path / "t2v.run.gz", sentences, videos, scores.T, "h")
     write_run(tmp_path / "v2t.run.gz", videos, sentences, scores, "h")
     assert score_submission(truth, tmp_path / "t2v.run.gz", tmp_path / "v2t.run.gz") == expected
+
+
+def _trec_ranked(docs: dict[str, float]) -> list[tuple[str, float]]:
+    """trec_eval's order: score descending, then document id descending (as bytes)."""
+    by_id = sorted(docs.items(), key=lambda item: item[0].encode(), reverse=True)
+    return sorted(by_id, key=lambda item: -item[1])  # stable: ties keep the id order
+
+
+def _ranked_lists(run: dict[str, dict[str, float]], truth) -> bytes:
+    """Brute force: every query (qrels order) with its documents as trec_eval ranks them."""
+    import hashlib
+
+    query_index = {q: i for i, q in enumerate(truth.query_ids)}
+    doc_index = {d: i for i, d in enumerate(truth.doc_ids)}
+    pairs = []
+    for q in sorted(run, key=query_index.__getitem__):
+        ranked = _trec_ranked(run[q])
+        pairs += [(query_index[q], doc_index[d]) for d, _ in ranked]
+    query = np.array([p[0] for p in pairs], dtype="<i4")
+    doc = np.array([p[1] for p in pairs], dtype="<i4")
+    return hashlib.sha256(query.tobytes() + doc.tobytes()).digest()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ranking_fingerprint_is_the_ranked_lists_however_the_file_is_written(
+    tmp_path: Path, seed: int
+) -> None:
+    from leaderboard.score import ranking_fingerprint
+
+    rng = np.random.default_rng(seed)
+    _, run, qrels_path, shuffled = _random_case(rng, tmp_path, ties=True)
+    truth = read_qrels(qrels_path)
+    expected = _ranked_lists(run, truth)
+    assert ranking_fingerprint(parse_run(shuffled, truth), truth) == expected  # sorting path
+    # Written as a run file usually is: each query's lines together, in rank order (the O(n)
+    # path), with queries in another order, other spacing, scores and run tag.
+    grouped = tmp_path / "grouped.run"
+    with grouped.open("w") as out:
+        for q in rng.permutation(list(run)):
+            ranked = _trec_ranked(run[q])
+            for rank, (d, s) in enumerate(ranked, start=1):
+                out.write(f"{q}\tQ0  {d} {rank} {3 * s - 7!r} other\n")
+    assert ranking_fingerprint(parse_run(grouped, truth), truth) == expected
+    # Two documents of one query trading places is another ranking.
+    q = next(q for q in run if len(set(run[q].values())) > 1)
+    (hi, _), (lo, _) = sorted(run[q].items(), key=lambda item: -item[1])[:: len(run[q]) - 1]
+    run[q][hi], run[q][lo] = run[q][lo], run[q][hi]
+    swapped = tmp_path / "swapped.run"
+    swapped.write_text("".join(f"{q} Q0 {d} 0 {s!r} t\n" for q in run for d, s in run[q].items()))
+    assert ranking_fingerprint(parse_run(swapped, truth), truth) != expected

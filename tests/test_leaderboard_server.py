@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import threading
 import time
 from pathlib import Path
@@ -59,6 +60,8 @@ def test_valid_submission_is_scored_like_the_score_command(
     assert status["status"] == "scored", status
     local = server.cli("score", "--truth", str(truth / "test"), str(t2v), str(v2t), "--json")
     assert status["metrics"] == json.loads(local.stdout)
+    for direction in ("t2v", "v2t"):  # in the scorer's order too (R@1, R@5, R@10, ...)
+        assert list(status["metrics"][direction]) == list(json.loads(local.stdout)[direction])
     assert status["metrics"] == json.loads(
         json.dumps(score_submission(truth / "test", t2v, v2t).to_json())
     )
@@ -192,6 +195,7 @@ def test_malformed_file_fails_with_its_line_number(
     status = server.wait(team, _accepted(server.post(team, t2v, v2t)))
     assert status["status"] == "failed"
     assert status["reason"] == "v2t: line 5: score 'oops' is not a number"
+    assert status["attempts"] == 1 and status["scorer_version"]
     unknown = tmp_path / "unknown.run"
     unknown.write_text("nobody Q0 test-v0 1 0.5 t\n")
     status = server.wait(team, _accepted(server.post(team, unknown, v2t)))
@@ -211,6 +215,20 @@ def test_duplicate_files_are_refused(
     assert server.post(other_team, t2v, v2t).status_code == 409
     # The same files against another split's truth are a different submission (and invalid).
     assert server.post(team, t2v, v2t, split="validation").status_code == 202
+    # A copy in another form (decompressed, lines shuffled, scores rescaled, another run tag)
+    # has other bytes but the same rankings: accepted, then refused once scored.
+    copies = []
+    for path in (t2v, v2t):
+        lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+        random.Random(0).shuffle(lines)
+        fields = [line.split() for line in lines]
+        rescored = [f"{q}\t{z}  {d} {r} {2 * float(s) + 1} copy" for q, z, d, r, s, _ in fields]
+        copies.append(tmp_path / f"copy-{path.name}.txt")
+        copies[-1].write_text("\n".join(rescored) + "\n")
+    status = server.wait(other_team, _accepted(server.post(other_team, *copies)))
+    assert status["status"] == "failed" and status["attempts"] == 1
+    assert status["reason"].startswith(f"the same rankings as submission #{first} ")
+    assert "metrics" not in status
 
 
 def test_two_teams_submitting_concurrently_lose_nothing(
@@ -324,7 +342,7 @@ def test_malformed_requests_get_400_and_keep_no_slot(
     assert {name: r.status_code for name, r in cases.items()} == dict.fromkeys(cases, 400)
     assert "missing or empty run file(s): v2t" in cases["one file"].json()["error"]
     assert "unexpected form field 'path'" in cases["unknown field"].json()["error"]
-    assert cases["no name"].json()["error"] == "--name and --team must not be empty"
+    assert cases["no name"].json()["error"] == "name must not be empty"  # a form field, not a flag
     unknown_split = server.post(team, t2v, v2t, split="../test")
     assert unknown_split.status_code == 400 and "unknown split" in unknown_split.json()["error"]
     for seed in range(PER_DAY):  # none of the refused requests used a submission

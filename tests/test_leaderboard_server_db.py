@@ -15,6 +15,7 @@ pytest.importorskip("sqlalchemy", reason="the server extra is not installed")
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from fakes.leaderboard_server import head_revision
 from sqlalchemy import select, update
 
 from leaderboard.cli import main
@@ -48,8 +49,55 @@ def test_migrations_build_exactly_the_models_schema(db: Database, tmp_path: Path
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     with sqlite3.connect(tmp_path / "board.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
+    assert head_revision() == "0002"
     db.migrate()  # idempotent on an up-to-date database
+
+
+def test_a_database_of_the_first_revision_is_upgraded_with_its_rows(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from leaderboard.server.db import MIGRATIONS
+
+    old = Database(database_url(tmp_path / "board.db", None))
+    with old.engine.begin() as connection:  # the schema as the first release created it
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    with sqlite3.connect(tmp_path / "board.db") as conn:
+        conn.execute("INSERT INTO teams VALUES (1, 'alpha', 'k', 'd', '2026-11-30 00:00:00', NULL)")
+        conn.execute(
+            "INSERT INTO submissions (id, team_id, name, description, status, submitted_utc, "
+            "attempts) VALUES (7, 1, 'm', '', 'queued', '2026-11-30 00:00:00', 0)"
+        )
+    old.close()
+    db = Database(database_url(tmp_path / "board.db", None))
+    db.migrate()
+    with db.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    assert store.claim_next(db) == (7, None)  # the queued row survived the upgrade
+    db.close()
+
+
+def test_the_same_rankings_are_scored_once(db: Database) -> None:
+    from leaderboard.server.models import FAILED, SCORED
+    from leaderboard.server.scoring import Outcome
+
+    team = teams.add_team(db, "alpha")
+    team_id = teams.authenticate(db, team)[0]
+    ids = []
+    for i in range(3):
+        ids.append(store.reserve(db, team_id, store.Limits()))
+        store.enqueue(db, ids[-1], _upload(i))
+    for submission_id, rankings in zip(ids, ("r1", "r1", "r2"), strict=True):
+        outcome = Outcome(metrics=_METRICS, rankings_sha256=rankings)
+        store.record(db, submission_id, outcome, "test")
+    rows = [store.get(db, i)[0] for i in ids]
+    assert [r.status for r in rows] == [SCORED, FAILED, SCORED]
+    assert rows[1].reason.startswith(f"the same rankings as submission #{ids[0]} ")
+    assert [r.id for r in store.scored(db)] == [ids[0], ids[2]]
 
 
 def test_an_add_board_is_not_taken_for_a_server_database(tmp_path: Path) -> None:
@@ -158,3 +206,27 @@ def test_team_command_prints_the_token_once(tmp_path: Path, capsys) -> None:
     assert "revoked" in capsys.readouterr().out
     assert main(["team", "add", "--db", "not a url", "x"]) == 2
     assert "--db is not a database URL" in capsys.readouterr().err
+
+
+def test_a_rotated_token_replaces_the_old_one_and_reactivates_the_team(
+    db: Database, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    old = teams.add_team(db, "alpha")
+    teams.revoke_team(db, "alpha")
+    assert main(["team", "rotate", "--board", str(tmp_path / "board.db"), "alpha"]) == 0
+    new = capsys.readouterr().out.strip()
+    assert new.startswith("mrwlb_") and new != old
+    assert teams.authenticate(db, old) is None and teams.authenticate(db, new)[1] == "alpha"
+    assert teams.list_teams(db)[0][2] is True  # active again
+    with pytest.raises(BoardError, match="no team 'beta'"):
+        teams.rotate_token(db, "beta")
+
+
+def test_a_train_split_is_not_offered(tmp_path: Path) -> None:
+    from fakes.leaderboard_server import make_truth
+
+    from leaderboard.server.truth import load
+
+    qrels = make_truth(tmp_path / "toyset" / "qrels", splits=("train", "validation", "test"))
+    assert sorted(load(qrels).splits) == ["test", "validation"]
+    assert list(load(qrels / "train").splits) == ["train"]  # named on its own: the user's choice

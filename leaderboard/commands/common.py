@@ -55,14 +55,15 @@ def print_metrics(result: Metrics) -> None:
     from rich.table import Table
 
     from leaderboard.metrics import DIRECTIONS, RECALL_KS
-    from leaderboard.render import display
+    from leaderboard.render import METRIC_DIGITS, display
 
     keys = (*(f"R@{k}" for k in RECALL_KS), "MedR", "MeanR", "nMR", "queries", "missing_queries")
-    digits = {"MeanR": 2, "nMR": 4}
     table = Table("direction", *keys)
     for direction in DIRECTIONS:
         metrics = result.direction(direction)
-        table.add_row(direction, *(display(metrics.value(k), digits.get(k, 1)) for k in keys))
+        table.add_row(
+            direction, *(display(metrics.value(k), METRIC_DIGITS.get(k, 1)) for k in keys)
+        )
     console = stdout_console()
     console.print(table)
     console.print(f"rsum: {display(result.rsum)}")

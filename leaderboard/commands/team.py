@@ -1,4 +1,5 @@
-"""`mrw-leaderboard team`: add a team (its token is printed once), revoke one, list them."""
+"""`mrw-leaderboard team`: add a team (its token is printed once), give it a new token, revoke
+one, list them."""
 
 from __future__ import annotations
 
@@ -19,14 +20,19 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the `mrw-leaderboard team` sub-command to `subparsers`; return its parser."""
     parser = subparsers.add_parser(
         "team",
-        help="add, revoke or list the teams of a leaderboard server",
+        help="add, rotate, revoke or list the teams of a leaderboard server",
         description="Manage the teams allowed to submit to `mrw-leaderboard serve`. `add` "
-        "prints the team's token once: only a hash of it is stored, so keep it (a lost token "
-        "means revoking the team and adding it under a new name).",
+        "prints the team's token once: only a hash of it is stored, so keep it (a lost or "
+        "leaked token: `rotate` prints a new one and the old one stops working).",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     for name, text in (
         ("add", "create a team and print its token"),
+        (
+            "rotate",
+            "print a new token for a team; its old token stops working (a revoked "
+            "team becomes active again)",
+        ),
         ("revoke", "revoke a team's token (its scored submissions stay on the board)"),
         ("list", "list the teams"),
     ):
@@ -46,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     require(SERVER_MODULES)
     from leaderboard.server.db import Database, database_url
-    from leaderboard.server.teams import add_team, list_teams, revoke_team
+    from leaderboard.server.teams import add_team, list_teams, revoke_team, rotate_token
 
     db = Database(database_url(args.board, args.db))
     try:
@@ -54,6 +60,11 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "add":
             token = add_team(db, args.name)
             print(f"team {args.name!r} added; its token (shown only now):", file=sys.stderr)
+            print(token)
+        elif args.action == "rotate":
+            token = rotate_token(db, args.name)
+            print(f"team {args.name!r}: new token (shown only now; the old one no longer works):",
+                  file=sys.stderr)  # fmt: skip
             print(token)
         elif args.action == "revoke":
             revoke_team(db, args.name)

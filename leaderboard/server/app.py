@@ -24,10 +24,11 @@ from starlette.routing import Route
 
 from leaderboard.board import clean_fields
 from leaderboard.errors import BoardError
+from leaderboard.metrics import Metrics
 from leaderboard.render import build_tables, to_json
 from leaderboard.server import pages, store, teams, upload
 from leaderboard.server.db import Database
-from leaderboard.server.models import SCORED
+from leaderboard.server.models import FAILED, SCORED
 from leaderboard.server.truth import Truth
 from leaderboard.server.worker import Workers
 
@@ -118,7 +119,11 @@ async def create_submission(request: Request) -> Response:
     cap = upload.body_cap(server.limits.max_upload_bytes)
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > cap):
-        return _error(413, f"request body over {cap} bytes", {"Connection": "close"})
+        message = (
+            f"upload over the cap of {server.limits.max_upload_bytes} bytes per run file "
+            f"(Content-Length {length[:20]}; at most {cap} for the whole request)"
+        )
+        return _error(413, message, {"Connection": "close"})
     try:
         submission_id = await run_in_threadpool(store.reserve, server.db, team[0], server.limits)
     except store.LimitReached as exc:
@@ -178,7 +183,9 @@ def _check_fields(text: dict[str, str], truth: Truth) -> dict[str, str]:
         raise upload.BadUpload(
             f"unknown split {split[:40]!r}; this server scores {sorted(truth.splits)}"
         )
-    fields = clean_fields(name=text.get("name", ""), description=text.get("description", ""))
+    fields = clean_fields(
+        name=text.get("name", ""), description=text.get("description", ""), label_prefix=""
+    )
     return {**fields, "dataset": truth.dataset, "split": split}
 
 
@@ -215,9 +222,12 @@ async def get_submission(request: Request) -> Response:
         "t2v_sha256": row.t2v_sha256,
         "v2t_sha256": row.v2t_sha256,
         "truth_sha256": row.truth_sha256,
+        "attempts": row.attempts,
     }
+    if row.status in (SCORED, FAILED):
+        body["scorer_version"] = row.scorer_version
     if row.status == SCORED:
-        body.update(metrics=row.metrics, scorer_version=row.scorer_version, attempts=row.attempts)
+        body["metrics"] = Metrics.from_json(row.metrics).to_json()  # the scorer's key order
         if row.details is not None:
             body["details"] = row.details
     elif row.reason:

@@ -46,13 +46,16 @@ class Submission(Base):
     """One uploaded run pair and its scoring outcome.
 
     `dataset`, `split` and the SHA-256s are known once the upload is complete (status
-    `queued`); identical files against the same truth are refused by the unique constraint.
+    `queued`); identical files against the same truth are refused by the unique constraint,
+    and so are identical rankings once scored (`rankings_sha256`, set only when scored, so
+    failed submissions never block anything).
     `attempts` counts how often a worker claimed it (1 for a submission scored once).
     """
 
     __tablename__ = "submissions"
     __table_args__ = (
         UniqueConstraint("truth_sha256", "t2v_sha256", "v2t_sha256", name="uq_submission_files"),
+        Index("uq_submission_rankings", "truth_sha256", "rankings_sha256", unique=True),
         Index("ix_submissions_team_time", "team_id", "submitted_utc"),
         Index("ix_submissions_status", "status"),
     )
@@ -70,6 +73,7 @@ class Submission(Base):
     t2v_sha256: Mapped[str | None] = mapped_column(String(64))
     v2t_sha256: Mapped[str | None] = mapped_column(String(64))
     truth_sha256: Mapped[str | None] = mapped_column(String(64))
+    rankings_sha256: Mapped[str | None] = mapped_column(String(64))
     metrics_json: Mapped[str | None] = mapped_column(Text)
     details_json: Mapped[str | None] = mapped_column(Text)
     scorer_version: Mapped[str | None] = mapped_column(String(50))

@@ -8,7 +8,7 @@ import html
 
 from leaderboard.board import Submission
 from leaderboard.metrics import DIRECTIONS, Metrics
-from leaderboard.render import build_tables, display, page, to_html
+from leaderboard.render import METRIC_DIGITS, build_tables, display, page, to_html
 from mrw.untrusted import strip_control
 
 NOT_FOUND = "<!doctype html><title>Not found</title><p>No such scored submission.</p>"
@@ -33,8 +33,9 @@ def _metrics_table(metrics: Metrics) -> str:
     head = "".join(f'<th class="num">{html.escape(k)}</th>' for k in METRIC_KEYS)
     rows = []
     for direction in DIRECTIONS:
+        values = metrics.direction(direction)
         cells = "".join(
-            f'<td class="num">{html.escape(display(metrics.direction(direction).value(k)))}</td>'
+            f'<td class="num">{html.escape(display(values.value(k), METRIC_DIGITS.get(k, 1)))}</td>'
             for k in METRIC_KEYS
         )
         rows.append(f"<tr><td>{direction}</td>{cells}</tr>")

@@ -7,6 +7,7 @@ server paths (the upload folder, the truth folder) replaced by neutral names.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,18 +16,25 @@ from typing import Any
 from leaderboard.errors import FileLineError, LeaderboardError
 from leaderboard.metrics import NOT_FOUND, Metrics, combine
 from leaderboard.parse import parse_run
-from leaderboard.score import DIRECTIONS, first_relevant_ranks, ranking_metrics
+from leaderboard.score import (
+    DIRECTIONS,
+    first_relevant_ranks,
+    ranking_fingerprint,
+    ranking_metrics,
+)
 from leaderboard.server.truth import Split
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """`metrics` (typed; `.to_json()` is the scorer's `--json` document) and `details`, or
+    """`metrics` (typed; `.to_json()` is the scorer's `--json` document), `details` and
+    `rankings_sha256` (both directions' `ranking_fingerprint`s, hashed together), or
     `reason` on failure."""
 
     metrics: Metrics | None = None
     details: dict[str, Any] | None = None
     reason: str | None = None
+    rankings_sha256: str | None = None
 
 
 def _reason(direction: str, error: LeaderboardError, split: Split) -> str:
@@ -49,9 +57,10 @@ def score_stored(folder: str | os.PathLike[str], split: Split, max_bytes: int) -
         max_bytes: uncompressed size limit per file, checked while decompressing.
 
     Returns:
-        An `Outcome`: metrics (+ details for a public split), or the one-line failure reason.
+        An `Outcome`: metrics (+ details for a public split) and the rankings' fingerprint, or
+        the one-line failure reason.
     """
-    results, details = {}, {}
+    results, details, rankings = {}, {}, hashlib.sha256()
     for direction in DIRECTIONS:
         qrels = split.qrels[direction]
         try:
@@ -59,6 +68,7 @@ def score_stored(folder: str | os.PathLike[str], split: Split, max_bytes: int) -
         except LeaderboardError as error:
             return Outcome(reason=_reason(direction, error, split))
         ranking = first_relevant_ranks(run, qrels)
+        rankings.update(ranking_fingerprint(run, qrels))
         del run
         results[direction] = ranking_metrics(ranking, qrels)
         if split.public:
@@ -69,4 +79,8 @@ def score_stored(folder: str | os.PathLike[str], split: Split, max_bytes: int) -
                     for qid, rank in zip(ids, ranking.ranks, strict=True)
                 }
             }
-    return Outcome(metrics=combine(results["t2v"], results["v2t"]), details=details or None)
+    return Outcome(
+        metrics=combine(results["t2v"], results["v2t"]),
+        details=details or None,
+        rankings_sha256=rankings.hexdigest(),
+    )

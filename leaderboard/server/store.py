@@ -163,18 +163,49 @@ def claim_next(db: Database) -> tuple[int, str] | None:
 
 
 def record(db: Database, submission_id: int, outcome: Outcome, scorer_version: str) -> None:
-    """Store a scoring outcome: `scored` with metrics (and details), or `failed` with a reason."""
-    values = {"scored_utc": utcnow(), "scorer_version": scorer_version}
+    """Store a scoring outcome: `scored` with metrics (and details), or `failed` with a reason.
+
+    A scored run pair whose rankings (`Outcome.rankings_sha256`) equal those of a submission
+    already scored against the same truth is recorded as `failed`, naming that submission: a
+    copy of another run (decompressed, reordered, rescored) does not reach the board twice.
+    """
+    done = {"scored_utc": utcnow(), "scorer_version": scorer_version}
     if outcome.metrics is None:
-        values.update(status=FAILED, reason=outcome.reason)
+        values = {**done, "status": FAILED, "reason": outcome.reason}
     else:
-        values.update(
+        values = dict(
+            done,
             status=SCORED,
-            metrics_json=json.dumps(outcome.metrics.to_json(), sort_keys=True),
+            metrics_json=json.dumps(outcome.metrics.to_json()),
             details_json=None if outcome.details is None else json.dumps(outcome.details),
+            rankings_sha256=outcome.rankings_sha256,
         )
+    try:
+        _update(db, submission_id, values)
+    except IntegrityError:  # the same rankings were scored first (maybe by another worker)
+        reason = _copy_reason(db, submission_id, outcome.rankings_sha256)
+        _update(db, submission_id, {**done, "status": FAILED, "reason": reason})
+
+
+def _update(db: Database, submission_id: int, values: dict) -> None:
     with db.write() as session:
         session.execute(update(Submission).where(Submission.id == submission_id).values(**values))
+
+
+def _copy_reason(db: Database, submission_id: int, rankings_sha256: str | None) -> str:
+    """Why a submission is refused when another one already has its rankings."""
+    with db.read() as session:
+        truth = select(Submission.truth_sha256).where(Submission.id == submission_id)
+        earlier = session.scalar(
+            select(Submission.id).where(
+                (Submission.rankings_sha256 == rankings_sha256)
+                & (Submission.truth_sha256 == truth.scalar_subquery())
+            )
+        )
+    return (
+        f"the same rankings as submission #{earlier} (the files differ only in compression, "
+        "line order, spacing, run tag or scores that keep the order)"
+    )
 
 
 def recover(db: Database) -> list[int]:

@@ -1,4 +1,5 @@
-"""Teams: add (the token is returned once), revoke, list, and authenticate a bearer token."""
+"""Teams: add (the token is returned once), rotate a token, revoke, list, and authenticate a
+bearer token."""
 
 from __future__ import annotations
 
@@ -51,6 +52,26 @@ def revoke_team(db: Database, name: str) -> None:
         if team.revoked_utc is not None:
             raise BoardError(f"team {name!r} was already revoked on {team.revoked_utc:%Y-%m-%d}")
         team.revoked_utc = utcnow()
+
+
+def rotate_token(db: Database, name: str) -> str:
+    """Give an existing team a new token (a lost or leaked one); returns it, once.
+
+    The old token stops working at once; a revoked team becomes active again. The team keeps
+    its name, its submissions and its limits.
+
+    Raises:
+        BoardError: no such team.
+    """
+    name = clean_fields(team=name)["team"]
+    token = tokens.new_token()
+    with db.write() as session:
+        team = session.scalar(select(Team).where(Team.name == name))
+        if team is None:
+            raise BoardError(f"no team {name!r}")
+        team.token_key_id, team.token_sha256 = token.key_id, token.secret_sha256
+        team.revoked_utc = None
+    return token.text
 
 
 def list_teams(db: Database) -> list[tuple[str, str, bool]]:

@@ -1,7 +1,8 @@
 """The ground truth the server scores against: one qrels pair per split, loaded once.
 
 `--truth DIR` is either one split (DIR holds `t2v.qrels` and `v2t.qrels`) or a dataset's
-`qrels/` folder with one sub-folder per split (`validation/`, `test/`, ...). Public splits
+`qrels/` folder with one sub-folder per split (`validation/`, `test/`, ...; a `train/` folder
+there is not offered: nobody ranks the training data). Public splits
 (validation by default) are scored with per-query details; the others are hidden: a team
 sees only the aggregate metrics, never which of its queries were right.
 """
@@ -16,6 +17,8 @@ from leaderboard.board import truth_fingerprint
 from leaderboard.errors import LeaderboardError
 from leaderboard.qrels import Qrels
 from leaderboard.score import DIRECTIONS, load_truth
+
+NOT_OFFERED = ("train",)  # split folders of a qrels folder that are never scored
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ def load(
     """Read every split under `truth_dir` (qrels are parsed here, once, not per submission).
 
     Args:
-        truth_dir: one split's folder, or a folder of split folders.
+        truth_dir: one split's folder, or a folder of split folders (all but `NOT_OFFERED`).
         dataset: the label shown on the board (default: the folder above `qrels/`).
         public: split names scored with per-query details.
 
@@ -70,7 +73,11 @@ def load(
         folders = {root.name: root}
         parent = root.parent.parent if root.parent.name == "qrels" else root.parent
     else:
-        folders = {p.name: p for p in sorted(root.iterdir()) if p.is_dir() and _has_qrels(p)}
+        folders = {
+            p.name: p
+            for p in sorted(root.iterdir())
+            if p.is_dir() and p.name not in NOT_OFFERED and _has_qrels(p)
+        }
         parent = root.parent if root.name == "qrels" else root
     if not folders:
         raise LeaderboardError(f"{truth_dir}: no t2v.qrels + v2t.qrels here or in its sub-folders")

@@ -62,6 +62,15 @@ def make_runs(
     return t2v, v2t
 
 
+def head_revision() -> str:
+    """The newest Alembic revision shipped with the server."""
+    from alembic.script import ScriptDirectory
+
+    from leaderboard.server.db import MIGRATIONS
+
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
 class LiveServer:
     """`mrw-leaderboard serve --board DIR/board.db --truth TRUTH [extra...] --port 0`."""
 
