@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import socket
 import threading
 import time
 from pathlib import Path
@@ -35,7 +36,8 @@ def truth(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(tmp_path_factory: pytest.TempPathFactory, truth: Path):
     folder = tmp_path_factory.mktemp("server")
     limits = ("--per-day", str(PER_DAY), "--total", "50", "--max-upload-bytes", str(MAX_UPLOAD))
-    with live_server(folder, truth, *limits, "--max-bytes", str(MAX_RUN)) as live:
+    stall = ("--upload-stall-timeout", "1")
+    with live_server(folder, truth, *limits, *stall, "--max-bytes", str(MAX_RUN)) as live:
         yield live
 
 
@@ -212,23 +214,28 @@ def test_duplicate_files_are_refused(
     assert again.status_code == 409
     assert f"already submitted as #{first}" in again.json()["error"]
     other_team = server.add_team("duplicate-copier")
-    assert server.post(other_team, t2v, v2t).status_code == 409
+    refused = server.post(other_team, t2v, v2t)
+    assert refused.status_code == 409  # another team's submission is not named
+    assert refused.json()["error"] == "identical files were already submitted by another team"
     # The same files against another split's truth are a different submission (and invalid).
     assert server.post(team, t2v, v2t, split="validation").status_code == 202
     # A copy in another form (decompressed, lines shuffled, scores rescaled, another run tag)
     # has other bytes but the same rankings: accepted, then refused once scored.
-    copies = []
-    for path in (t2v, v2t):
-        lines = gzip.decompress(path.read_bytes()).decode().splitlines()
-        random.Random(0).shuffle(lines)
-        fields = [line.split() for line in lines]
-        rescored = [f"{q}\t{z}  {d} {r} {2 * float(s) + 1} copy" for q, z, d, r, s, _ in fields]
-        copies.append(tmp_path / f"copy-{path.name}.txt")
-        copies[-1].write_text("\n".join(rescored) + "\n")
-    status = server.wait(other_team, _accepted(server.post(other_team, *copies)))
-    assert status["status"] == "failed" and status["attempts"] == 1
-    assert status["reason"].startswith(f"the same rankings as submission #{first} ")
-    assert "metrics" not in status
+    for seed, (sender, earlier) in enumerate(
+        ((team, f"submission #{first}"), (other_team, "a submission of another team"))
+    ):
+        copies = []
+        for path in (t2v, v2t):
+            lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+            random.Random(seed).shuffle(lines)
+            fields = [line.split() for line in lines]
+            rescored = [f"{q}\t{z}  {d} {r} {2 * float(s) + 1} copy" for q, z, d, r, s, _ in fields]
+            copies.append(tmp_path / f"copy{seed}-{path.name}.txt")
+            copies[-1].write_text("\n".join(rescored) + "\n")
+        status = server.wait(sender, _accepted(server.post(sender, *copies)))
+        assert status["status"] == "failed" and status["attempts"] == 1
+        assert status["reason"].startswith(f"the same rankings as {earlier} (")
+        assert "metrics" not in status
 
 
 def test_two_teams_submitting_concurrently_lose_nothing(
@@ -364,3 +371,78 @@ def test_query_string_tokens_stay_out_of_the_log_and_huge_ids_get_404(
     time.sleep(0.5)  # the access log line is written after the response
     log = server.log.decode(errors="replace")
     assert "/api/submissions?[redacted]" in log and secret not in log
+
+
+def _raw_request(server: LiveServer, head: bytes) -> socket.socket:
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)), timeout=10)
+    connection.sendall(head)
+    return connection
+
+
+def _bytes_sent_until_closed(connection: socket.socket, limit: int, seconds: float) -> int:
+    """Send zeros until the server closes the connection (or `limit` bytes / `seconds`)."""
+    sent, chunk, deadline = 0, b"\0" * (1 << 16), time.monotonic() + seconds
+    try:
+        while sent < limit and time.monotonic() < deadline:
+            connection.sendall(chunk)
+            sent += len(chunk)
+    except OSError:  # reset or broken pipe: the server closed it
+        pass
+    return sent
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST /api/submissions HTTP/1.1\r\nHost: x\r\n"  # no token: 401
+        b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 10000000000\r\n\r\n",
+        b"GET /api/info HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+    ],
+    ids=["401", "GET with a body", "GET chunked"],
+)
+def test_a_body_nobody_reads_is_not_read(server: LiveServer, head: bytes) -> None:
+    """Answered before its body was read, a request's connection is closed: the server does
+    not go on reading (and discarding) gigabytes to keep it alive."""
+    connection = _raw_request(server, head)
+    sent = _bytes_sent_until_closed(connection, limit=1 << 30, seconds=20)
+    connection.close()
+    assert sent < 256 << 20  # a few socket buffers, not the gigabyte on offer
+
+
+def test_an_upload_that_stalls_is_dropped_and_its_slot_returned(
+    server: LiveServer, team: str, truth: Path, tmp_path: Path
+) -> None:
+    connection = _raw_request(
+        server,
+        f"POST /api/submissions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {team}\r\n"
+        "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n"
+        '--b\r\nContent-Disposition: form-data; name="t2v"\r\n\r\nq Q0'.encode(),
+    )
+    answer = b""  # the server waits 1 s, answers and closes the connection
+    while chunk := connection.recv(65536):
+        answer += chunk
+    connection.close()
+    answer = answer.decode(errors="replace")
+    assert answer.startswith("HTTP/1.1 400") and "upload stalled" in answer, answer
+    for seed in range(PER_DAY):  # the stalled upload's slot was given back
+        _accepted(server.post(team, *make_runs(tmp_path, truth / "test", seed=300 + seed)))
+
+
+def test_hostile_boundaries_and_ids_are_refused_without_a_traceback(
+    server: LiveServer, team: str, truth: Path, tmp_path: Path
+) -> None:
+    t2v, v2t = make_runs(tmp_path, truth / "test", seed=9)
+    with server.client(team) as http:
+        for boundary in ("x" * 71, "x" * 100_000):
+            response = http.post(
+                "/api/submissions",
+                content=b"--x--",
+                headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+            )
+            assert response.status_code == 400 and "boundary" in response.json()["error"]
+        for path in ("/api/submissions/", "/submissions/"):
+            for submission_id in ("9" * 5000, "٣", "1e3", "-1"):
+                assert http.get(path + submission_id).status_code == 404, (path, submission_id)
+    assert b"Traceback" not in server.log

@@ -170,7 +170,9 @@ def test_claims_one_submission_per_team_at_a_time_in_order(db: Database) -> None
     assert store.claim_next(db) is None
     store.record(db, ids[0], store.Outcome(metrics=_METRICS), "v")
     assert store.claim_next(db) == (ids[1], "test")
-    with pytest.raises(store.DuplicateSubmission, match=f"as #{ids[0]}"):
+    with pytest.raises(store.DuplicateSubmission, match=f"as #{ids[0]} on "):  # its own
+        store.enqueue(db, store.reserve(db, 1, limits), _upload(0))
+    with pytest.raises(store.DuplicateSubmission, match="^identical files .* by another team$"):
         store.enqueue(db, store.reserve(db, 2, limits), _upload(0))
 
 
@@ -230,3 +232,22 @@ def test_a_train_split_is_not_offered(tmp_path: Path) -> None:
     qrels = make_truth(tmp_path / "toyset" / "qrels", splits=("train", "validation", "test"))
     assert sorted(load(qrels).splits) == ["test", "validation"]
     assert list(load(qrels / "train").splits) == ["train"]  # named on its own: the user's choice
+
+
+def test_serve_on_a_taken_port_is_one_line_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import socket
+
+    from fakes.leaderboard_server import make_truth
+
+    truth = make_truth(tmp_path / "toyset" / "qrels")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["serve", "--board", str(tmp_path / "b.db"), "--truth", str(truth),
+                     "--port", str(port)])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    assert not (tmp_path / "b.db").exists()  # refused before the database was made

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import copy
 import logging
+import socket
 from pathlib import Path
 
 from leaderboard.commands.common import add_truth_argument
 from leaderboard.commands.team import add_database_arguments
+from leaderboard.errors import LeaderboardError
+from mrw.cliargs import integer, number
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -41,7 +44,26 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address to listen on (default %(default)s)"
     )
     parser.add_argument(
-        "--port", type=int, default=8000, help="port to listen on (default %(default)s)"
+        "--port",
+        type=integer(0, 65535),
+        default=8000,
+        help="port to listen on (default %(default)s; 0: any free port, printed)",
+    )
+    parser.add_argument(
+        "--upload-stall-timeout",
+        type=number(0.1, 3600.0),
+        default=60.0,
+        metavar="S",
+        help="an upload that sends nothing for S seconds is dropped: 400, its slot given "
+        "back (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=integer(1, 100_000),
+        default=200,
+        metavar="N",
+        help="open connections served at once; more get 503 (default %(default)s). Serve "
+        "behind a reverse proxy for header-read timeouts",
     )
     parser.add_argument("--per-day", type=int, default=5, metavar="N", help="per team (UTC day)")
     parser.add_argument("--total", type=int, default=100, metavar="N", help="per team, ever")
@@ -53,7 +75,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="cap per uploaded run file as sent (default: 512 MiB); larger uploads get 413",
     )
     parser.add_argument(
-        "--workers", type=int, default=2, metavar="N", help="submissions scored at once"
+        "--workers",
+        type=integer(1, 64),
+        default=2,
+        metavar="N",
+        help="submissions scored at once",
     )
     parser.add_argument(
         "--discard-uploads",
@@ -88,7 +114,6 @@ def _log_config() -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Run `mrw-leaderboard serve` with parsed `args`; return the process exit code."""
-    from leaderboard.errors import LeaderboardError
     from leaderboard.server import SERVER_MODULES, require
 
     require(SERVER_MODULES)
@@ -107,22 +132,60 @@ def run(args: argparse.Namespace) -> int:
             raise LeaderboardError("--storage DIR is required with --db")
         storage = args.board.with_name(args.board.name + ".uploads")
     loaded = truth.load(args.truth, args.dataset, tuple(args.public_split or ("validation",)))
-    limits = Limits(args.per_day, args.total, args.max_upload_bytes, args.max_bytes)
+    unknown = sorted(set(args.public_split or ()) - set(loaded.splits))
+    if unknown:
+        raise LeaderboardError(
+            f"--public-split {unknown[0]!r}: no such split (the truth has "
+            f"{', '.join(sorted(loaded.splits))})"
+        )
+    limits = Limits(
+        args.per_day, args.total, args.max_upload_bytes, args.max_bytes, args.upload_stall_timeout
+    )
+    listener = listen(args.host, args.port)  # before any work: a taken port is one line
     db = Database(database_url(args.board, args.db))
-    server = prepare(db, loaded, storage.resolve(), limits, args.workers, args.discard_uploads)
-    print(
-        f"serving {loaded.dataset} ({', '.join(sorted(loaded.splits))}; public: "
-        f"{', '.join(loaded.public_splits()) or 'none'}) on http://{args.host}:{args.port}",
-        flush=True,
-    )
-    uvicorn.run(
-        create_app(server),
-        host=args.host,
-        port=args.port,
-        server_header=False,
-        timeout_keep_alive=5,
-        log_level="info",
-        log_config=_log_config(),
-    )
-    db.close()
+    try:
+        server = prepare(db, loaded, storage.resolve(), limits, args.workers, args.discard_uploads)
+        print(
+            f"serving {loaded.dataset} ({', '.join(sorted(loaded.splits))}; public: "
+            f"{', '.join(loaded.public_splits()) or 'none'}) on "
+            f"http://{args.host}:{listener.getsockname()[1]}",
+            flush=True,
+        )
+        config = uvicorn.Config(
+            create_app(server),
+            host=args.host,
+            port=args.port,
+            server_header=False,
+            timeout_keep_alive=5,
+            limit_concurrency=args.max_connections,
+            log_level="info",
+            log_config=_log_config(),
+        )
+        uvicorn.Server(config).run(sockets=[listener])
+    finally:
+        listener.close()
+        db.close()
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to `host`:`port` and listening (uvicorn accepts on it).
+
+    Raises:
+        LeaderboardError: the host does not resolve, or the address is taken or not ours.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (OSError, UnicodeError) as exc:
+        raise LeaderboardError(f"--host {host!r}: cannot resolve it ({exc})") from None
+    listener = socket.socket(family, kind, proto)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(2048)  # connections made before uvicorn starts wait in the backlog
+    except OSError as exc:
+        listener.close()
+        raise LeaderboardError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return listener

@@ -76,6 +76,46 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def _declares_body(scope: dict) -> bool:
+    for name, value in scope.get("headers", []):
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
+
+
+class CloseUnreadBodies:
+    """Pure ASGI middleware: a response sent before its request's body was read to the end
+    carries `Connection: close`.
+
+    The server then closes the connection instead of reading (and discarding) the rest of
+    the body to keep it alive, so nobody, token or not, can make it read gigabytes by sending
+    a body to a route that refuses it (401, 429, every GET).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body_read = not _declares_body(scope)
+
+        async def tracking_receive() -> dict:
+            nonlocal body_read
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_read = True
+            return message
+
+        async def closing_send(message: dict) -> None:
+            if message["type"] == "http.response.start" and not body_read:
+                message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+            await send(message)
+
+        await self.app(scope, tracking_receive, closing_send)
+
+
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status, headers=headers)
 
@@ -138,6 +178,7 @@ async def create_submission(request: Request) -> Response:
             request.headers["content-type"],
             folder,
             server.limits.max_upload_bytes,
+            server.limits.stall_timeout_s,
         )
         fields = _check_fields(received.text, server.truth)
         await run_in_threadpool(
@@ -190,8 +231,19 @@ def _check_fields(text: dict[str, str], truth: Truth) -> dict[str, str]:
 
 
 def _discard(server: Server, submission_id: int) -> None:
-    store.discard(server.db, submission_id)
+    # The folder first: once the row is gone its id may be handed out again (SQLite reuses
+    # the largest id), and the new upload's folder must not be the one deleted here.
     shutil.rmtree(server.storage / str(submission_id), ignore_errors=True)
+    store.discard(server.db, submission_id)
+
+
+async def _find(server: Server, request: Request) -> tuple[Any, str] | None:
+    """The submission named by the path's `{id}` (digits only, at most 19: a database
+    integer), or None, so no path text ever reaches `int()` unbounded or the database."""
+    text = request.path_params["id"]
+    if not (text.isascii() and text.isdigit() and len(text) <= 19):
+        return None
+    return await run_in_threadpool(store.get, server.db, int(text))
 
 
 async def get_submission(request: Request) -> Response:
@@ -205,7 +257,7 @@ async def get_submission(request: Request) -> Response:
     team = await _team(request)
     if team is None:
         return _error(401, "missing, unknown or revoked token", UNAUTHORIZED)
-    found = await run_in_threadpool(store.get, server.db, request.path_params["id"])
+    found = await _find(server, request)
     if found is None or found[0].team_id != team[0]:
         return _error(404, "no such submission of your team")
     row, team_name = found
@@ -283,7 +335,7 @@ async def submission_page(request: Request) -> Response:
     Any submission not scored (unknown, queued or failed) gives 404.
     """
     server: Server = request.app.state.server
-    found = await run_in_threadpool(store.get, server.db, request.path_params["id"])
+    found = await _find(server, request)
     if found is None or found[0].status != SCORED:
         return HTMLResponse(pages.NOT_FOUND, 404)
     record = store.as_record(*found)
@@ -307,16 +359,16 @@ def create_app(server: Server, run_workers: bool = True) -> Any:
     app = Starlette(
         routes=[
             Route("/", board_page, methods=["GET"]),
-            Route("/submissions/{id:int}", submission_page, methods=["GET"]),
+            Route("/submissions/{id}", submission_page, methods=["GET"]),
             Route("/api/info", get_info, methods=["GET"]),
             Route("/api/board", get_board, methods=["GET"]),
             Route("/api/submissions", create_submission, methods=["POST"]),
-            Route("/api/submissions/{id:int}", get_submission, methods=["GET"]),
+            Route("/api/submissions/{id}", get_submission, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
     app.state.server = server
-    return SecurityHeaders(app)
+    return SecurityHeaders(CloseUnreadBodies(app))
 
 
 def prepare(
@@ -327,9 +379,16 @@ def prepare(
     threads: int,
     discard_uploads: bool = False,
 ) -> Server:
-    """Migrate the database, recover from a stopped run, and assemble the `Server`."""
+    """Migrate the database, recover from a stopped run, and assemble the `Server`.
+
+    Raises:
+        BoardError: the database cannot be used, or the storage folder cannot be made.
+    """
     db.migrate()
-    storage.mkdir(parents=True, exist_ok=True)
+    try:
+        storage.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BoardError(f"--storage {storage}: cannot make the folder ({exc.strerror})") from None
     for submission_id in store.recover(db):
         shutil.rmtree(storage / str(submission_id), ignore_errors=True)
     workers = Workers(db, truth, storage, limits, threads, discard_uploads)

@@ -34,7 +34,10 @@ def database_url(board: str | os.PathLike[str] | None, db: str | None) -> str:
         raise BoardError("give either --board FILE (SQLite) or --db URL")
     if board is not None:
         path = Path(board).resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BoardError(f"{board}: cannot make its folder ({exc.strerror})") from None
         return f"sqlite:///{path}"
     try:
         url = make_url(db)
@@ -58,12 +61,21 @@ class Database:
     """An engine, its session factory and the write lock; `migrate()` before first use."""
 
     def __init__(self, url: str) -> None:
+        """Connect lazily to `url` (from `database_url`).
+
+        Raises:
+            BoardError: SQLAlchemy has no dialect for the URL, or its driver is not installed.
+        """
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         options = {"connect_args": {"timeout": 30, "check_same_thread": False}}
-        self.engine: Engine = create_engine(
-            url, pool_pre_ping=not self.is_sqlite, **(options if self.is_sqlite else {})
-        )
+        try:
+            self.engine: Engine = create_engine(
+                url, pool_pre_ping=not self.is_sqlite, **(options if self.is_sqlite else {})
+            )
+        except (SQLAlchemyError, ImportError) as exc:  # an unknown dialect, a missing driver
+            scheme = make_url(url).drivername
+            raise BoardError(f"cannot use a {scheme!r} database here ({exc})") from None
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)

@@ -34,12 +34,13 @@ from leaderboard.server.scoring import Outcome
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-team submission limits and size caps (bytes)."""
+    """Per-team submission limits, size caps (bytes) and how long an upload may stall."""
 
     per_day: int = 5
     total: int = 100
     max_upload_bytes: int = 512 << 20  # per run file, as uploaded (compressed or not)
     max_run_bytes: int = 2 << 30  # per run file, uncompressed (the scorer's --max-bytes)
+    stall_timeout_s: float = 60.0  # an upload that sends nothing for this long is dropped
 
 
 class LimitReached(LeaderboardError):
@@ -121,12 +122,17 @@ def enqueue(db: Database, submission_id: int, upload: Upload) -> None:
     try:
         with db.write() as session:
             earlier = session.execute(
-                select(Submission.id, Submission.submitted_utc).where(same_files)
+                select(Submission.id, Submission.submitted_utc, Submission.team_id).where(
+                    same_files
+                )
             ).first()
             if earlier is not None:
+                own = earlier.team_id == session.get(Submission, submission_id).team_id
                 raise DuplicateSubmission(
                     f"identical files were already submitted as #{earlier.id} "
                     f"on {earlier.submitted_utc:%Y-%m-%d}"
+                    if own
+                    else "identical files were already submitted by another team"
                 )
             session.execute(
                 update(Submission)
@@ -193,18 +199,24 @@ def _update(db: Database, submission_id: int, values: dict) -> None:
 
 
 def _copy_reason(db: Database, submission_id: int, rankings_sha256: str | None) -> str:
-    """Why a submission is refused when another one already has its rankings."""
+    """Why a submission is refused when another one already has its rankings (another
+    team's submission is not named: teams learn nothing of each other's work from a refusal)."""
     with db.read() as session:
-        truth = select(Submission.truth_sha256).where(Submission.id == submission_id)
-        earlier = session.scalar(
-            select(Submission.id).where(
+        this = session.get(Submission, submission_id)
+        earlier = session.execute(
+            select(Submission.id, Submission.team_id).where(
                 (Submission.rankings_sha256 == rankings_sha256)
-                & (Submission.truth_sha256 == truth.scalar_subquery())
+                & (Submission.truth_sha256 == this.truth_sha256)
             )
-        )
+        ).first()
+    which = (
+        f"submission #{earlier.id}"
+        if earlier is not None and earlier.team_id == this.team_id
+        else "a submission of another team"
+    )
     return (
-        f"the same rankings as submission #{earlier} (the files differ only in compression, "
-        "line order, spacing, run tag or scores that keep the order)"
+        f"the same rankings as {which} (the files differ only in compression, line order, "
+        "spacing, run tag or scores that keep the order)"
     )
 
 

@@ -8,6 +8,7 @@ A file over its cap stops the upload at once (HTTP 413): nothing larger is ever 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ RUN_FIELDS = ("t2v", "v2t")
 TEXT_FIELDS = ("name", "description", "split")
 TEXT_MAX_BYTES = 16 << 10
 MAX_HEADER_BYTES = 1024
+MAX_BOUNDARY_BYTES = 70  # RFC 2046, section 5.1.1
 
 
 class BadUpload(LeaderboardError):
@@ -136,11 +138,32 @@ def boundary_of(content_type: str) -> bytes:
     boundary = options.get(b"boundary", b"")
     if kind != b"multipart/form-data" or not boundary:
         raise BadUpload("the body must be multipart/form-data with files t2v and v2t")
+    if len(boundary) > MAX_BOUNDARY_BYTES:
+        raise BadUpload(
+            f"multipart boundary longer than {MAX_BOUNDARY_BYTES} characters (RFC 2046)"
+        )
     return boundary
 
 
+async def _until_stalled(chunks: AsyncIterator[bytes], timeout_s: float) -> AsyncIterator[bytes]:
+    """`chunks`, failing with `BadUpload` when the next one takes longer than `timeout_s`."""
+    iterator = chunks.__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(iterator.__anext__(), timeout_s)
+        except StopAsyncIteration:
+            return
+        except asyncio.TimeoutError:
+            raise BadUpload(f"upload stalled: nothing received for {timeout_s:g} s") from None
+        yield chunk
+
+
 async def receive(
-    chunks: AsyncIterator[bytes], content_type: str, folder: Path, max_file_bytes: int
+    chunks: AsyncIterator[bytes],
+    content_type: str,
+    folder: Path,
+    max_file_bytes: int,
+    stall_timeout_s: float = 60.0,
 ) -> Received:
     """Parse a multipart body from `chunks` into `folder`, enforcing the caps as it streams.
 
@@ -149,12 +172,14 @@ async def receive(
         content_type: its Content-Type header.
         folder: an existing, empty folder the server made for this submission.
         max_file_bytes: cap per run file, as uploaded.
+        stall_timeout_s: longest wait for the next chunk, in seconds.
 
     Returns:
         What was received; both run files and `name` are present and non-empty.
 
     Raises:
-        BadUpload: malformed multipart, unknown or repeated field, missing file or name.
+        BadUpload: malformed multipart, unknown or repeated field, missing file or name, an
+            upload that stalled.
         UploadTooLarge: a file, a text field or the whole body over its cap.
     """
     sink = _Sink(folder, max_file_bytes)
@@ -166,7 +191,7 @@ async def receive(
     )
     total = 0
     try:
-        async for chunk in chunks:
+        async for chunk in _until_stalled(chunks, stall_timeout_s):
             total += len(chunk)
             if total > cap:
                 raise UploadTooLarge(f"request body exceeds {cap} bytes")

@@ -6,7 +6,7 @@
         t2v, v2t = make_runs(tmp, truth / "test", seed=0)
         server.post(token, t2v, v2t, name="m")              # an httpx.Response
 
-The server listens on a port the kernel chose (`--port 0`, read back from uvicorn's log);
+The server listens on a port the kernel chose (`--port 0`, read back from its first line);
 `peak_rss_bytes()` reads the subprocess's high-water mark from /proc.
 """
 
@@ -29,7 +29,7 @@ from leaderboard.qrels import write_qrels
 from leaderboard.runfile import write_run
 
 N_VIDEOS, CAPTIONS = 12, 2
-_RUNNING = re.compile(rb"Uvicorn running on http://127\.0\.0\.1:(\d+)")
+_RUNNING = re.compile(rb"^serving .* on http://127\.0\.0\.1:(\d+)$")
 
 
 def make_truth(root: Path, splits: Sequence[str] = ("validation", "test")) -> Path:
