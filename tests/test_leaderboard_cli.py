@@ -123,6 +123,43 @@ def test_render_of_missing_board_is_an_error(tmp_path: Path, capsys) -> None:
     assert code == 2 and "no such board" in err
 
 
+def test_board_commands_refuse_a_server_database(tmp_path: Path, truth: Path, capsys) -> None:
+    """`render` and `add` on the file of `team add`/`serve`: one line naming the server's pages
+    (never a traceback), and the file is left untouched."""
+    import sqlite3
+
+    pytest.importorskip("alembic", reason="the server extra is not installed")
+    board = tmp_path / "board.db"
+    assert _cli(capsys, "team", "add", "X", "--board", board)[0] == 0
+    with sqlite3.connect(board) as conn:  # a scored submission, as the server records one
+        conn.execute(
+            "INSERT INTO submissions (team_id, name, description, status, submitted_utc, "
+            "attempts, metrics_json) VALUES (1, 'm', '', 'scored', '2026-01-01 00:00:00', 1, '{}')"
+        )
+    before = board.read_bytes()
+    weak = _runs(tmp_path, seed=2, noise=2.0)
+    for argv in (
+        ["render", "--board", board, "--out", tmp_path / "site"],
+        ["add", "--board", board, "--truth", truth, "--name", "m", "--team", "t", *weak],
+    ):
+        code, out, err = _cli(capsys, *argv)
+        assert code == 2 and out == "" and len(err.splitlines()) == 1, err
+        assert err.startswith(f"error: {board}: a leaderboard server's database"), err
+        assert "mrw-leaderboard serve" in err and "GET /api/board" in err
+    assert board.read_bytes() == before and not (tmp_path / "site").exists()
+
+
+def test_render_refuses_a_foreign_submissions_table(tmp_path: Path, capsys) -> None:
+    import sqlite3
+
+    board = tmp_path / "other.db"
+    with sqlite3.connect(board) as conn:
+        conn.execute("CREATE TABLE submissions (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO submissions (name) VALUES ('x')")
+    code, _, err = _cli(capsys, "render", "--board", board, "--out", tmp_path / "site")
+    assert code == 2 and "not a usable board" in err and "lacks team, description" in err
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
