@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -158,6 +159,39 @@ def test_render_refuses_a_foreign_submissions_table(tmp_path: Path, capsys) -> N
         conn.execute("INSERT INTO submissions (name) VALUES ('x')")
     code, _, err = _cli(capsys, "render", "--board", board, "--out", tmp_path / "site")
     assert code == 2 and "not a usable board" in err and "lacks team, description" in err
+
+
+def _subparser(command: str) -> argparse.ArgumentParser:
+    from leaderboard.cli import COMMANDS
+    from mrw.cliutil import build_parser
+
+    parser = build_parser("mrw-leaderboard", "", COMMANDS)
+    (sub,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[command]
+
+
+@pytest.mark.parametrize("command", ["serve", "submit", "status"])
+def test_server_options_show_their_defaults(command: str) -> None:
+    parser = _subparser(command)
+    silent = [
+        action.option_strings[-1]
+        for action in parser._actions
+        if action.option_strings
+        and action.default not in (None, False, "", argparse.SUPPRESS)
+        and "default" not in (action.help or "")
+    ]
+    assert silent == []
+    if command != "serve":
+        (timeout,) = (a for a in parser._actions if "--timeout" in a.option_strings)
+        assert "(default: 3600)" in timeout.help % {"default": timeout.default}
+
+
+def test_serve_help_names_its_truth_folder_and_upload_folder() -> None:
+    options = {a.option_strings[-1]: a.help for a in _subparser("serve")._actions if a.help}
+    assert "folder of split folders" in options["--truth"]
+    assert "(e.g. DATASET/qrels)" in options["--truth"]
+    assert "board.db.uploads/" in options["--storage"]
+    assert "default: %(default)s" in options["--workers"]
 
 
 @settings(

@@ -22,7 +22,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "on start. Needs the `server` extra: pip install 'mrw-toolkit[server]'.",
     )
     add_database_arguments(parser)
-    add_truth_argument(parser)
+    add_truth_argument(
+        parser,
+        "folder of split folders, each holding t2v.qrels and v2t.qrels (e.g. DATASET/qrels), "
+        "or one split folder",
+    )
     parser.add_argument("--dataset", help="dataset label (default: from the --truth path)")
     parser.add_argument(
         "--public-split",
@@ -35,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--storage",
         type=Path,
         metavar="DIR",
-        help="where uploads are kept (default: BOARD.uploads/ beside --board; required with --db)",
+        help="where uploads are kept (default: the --board file's name + .uploads, e.g. "
+        "board.db.uploads/ beside board.db; required with --db)",
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default %(default)s)"
@@ -43,8 +48,20 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--port", type=int, default=8000, help="port to listen on (default %(default)s)"
     )
-    parser.add_argument("--per-day", type=int, default=5, metavar="N", help="per team (UTC day)")
-    parser.add_argument("--total", type=int, default=100, metavar="N", help="per team, ever")
+    parser.add_argument(
+        "--per-day",
+        type=int,
+        default=5,
+        metavar="N",
+        help="submissions per team per UTC day (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--total",
+        type=int,
+        default=100,
+        metavar="N",
+        help="submissions per team, ever (default: %(default)s)",
+    )
     parser.add_argument(
         "--max-upload-bytes",
         type=int,
@@ -53,7 +70,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="cap per uploaded run file as sent (default: 512 MiB); larger uploads get 413",
     )
     parser.add_argument(
-        "--workers", type=int, default=2, metavar="N", help="submissions scored at once"
+        "--workers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="submissions scored at once (default: %(default)s)",
     )
     parser.add_argument(
         "--discard-uploads",
