@@ -6,6 +6,7 @@ ground truth is recognised and refused instead of adding a duplicate row.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -64,6 +65,12 @@ class Submission:
     scorer_version: str
 
 
+# The board's columns: one per `Submission` field (`metrics` holds the scorer's JSON document).
+COLUMNS = tuple(field.name for field in dataclasses.fields(Submission))
+# The table Alembic keeps in every database of `mrw-leaderboard serve`/`team` (never in a board).
+SERVER_MARKER = "alembic_version"
+
+
 def truth_fingerprint(truth_dir: str | os.PathLike[str]) -> str:
     """SHA-256 over both qrels files: submissions are only comparable on identical truth."""
     root = Path(truth_dir)
@@ -81,17 +88,49 @@ def _scorer_version() -> str:
 
 @contextmanager
 def open_board(path: str | os.PathLike[str], create: bool = True) -> Iterator[sqlite3.Connection]:
-    """A connection to the board (created on first use when `create`), closed on exit."""
+    """A connection to the board (created on first use when `create`), closed on exit.
+
+    Every command that reads or writes a board opens it here, so each refuses the same files:
+    see `check_board`.
+
+    Raises:
+        BoardError: no such file (when not `create`), or a file that is not a board.
+    """
     target = Path(path)
     if not create and not target.is_file():
         raise BoardError(f"{target}: no such board")
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         with closing(sqlite3.connect(target, timeout=30)) as conn:
+            check_board(conn, target)
             conn.execute(SCHEMA)
             yield conn
     except sqlite3.DatabaseError as exc:
         raise BoardError(f"{target}: not a usable board ({exc})") from None
+
+
+def check_board(conn: sqlite3.Connection, target: Path) -> None:
+    """Refuse a SQLite file that is not a board of `mrw-leaderboard add` (an empty one is).
+
+    Raises:
+        BoardError: the database of a leaderboard server (it has Alembic's table; the server
+            shows its board itself), or a `submissions` table without the board's `COLUMNS`.
+        sqlite3.DatabaseError: not a SQLite file.
+    """
+    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    if SERVER_MARKER in tables:
+        raise BoardError(
+            f"{target}: a leaderboard server's database, not a board of 'mrw-leaderboard add'; "
+            f"'mrw-leaderboard serve --board {target} ...' serves its live board (GET /) "
+            "and its JSON (GET /api/board)"
+        )
+    if "submissions" in tables:
+        found = {row[1] for row in conn.execute("PRAGMA table_info(submissions)")}
+        missing = [column for column in COLUMNS if column not in found]
+        if missing:
+            raise BoardError(
+                f"{target}: not a usable board (its submissions table lacks {', '.join(missing)})"
+            )
 
 
 def clean_fields(label_prefix: str = "--", **fields: str) -> dict[str, str]:

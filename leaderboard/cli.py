@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "serve": "leaderboard.commands.serve",
     "team": "leaderboard.commands.team",
     "submit": "leaderboard.commands.submit",
+    "status": "leaderboard.commands.status",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -121,6 +122,76 @@ def test_add_detects_resubmission_and_render_writes_board(
 def test_render_of_missing_board_is_an_error(tmp_path: Path, capsys) -> None:
     code, _, err = _cli(capsys, "render", "--board", tmp_path / "no.db", "--out", tmp_path)
     assert code == 2 and "no such board" in err
+
+
+def test_board_commands_refuse_a_server_database(tmp_path: Path, truth: Path, capsys) -> None:
+    """`render` and `add` on the file of `team add`/`serve`: one line naming the server's pages
+    (never a traceback), and the file is left untouched."""
+    import sqlite3
+
+    pytest.importorskip("alembic", reason="the server extra is not installed")
+    board = tmp_path / "board.db"
+    assert _cli(capsys, "team", "add", "X", "--board", board)[0] == 0
+    with sqlite3.connect(board) as conn:  # a scored submission, as the server records one
+        conn.execute(
+            "INSERT INTO submissions (team_id, name, description, status, submitted_utc, "
+            "attempts, metrics_json) VALUES (1, 'm', '', 'scored', '2026-01-01 00:00:00', 1, '{}')"
+        )
+    before = board.read_bytes()
+    weak = _runs(tmp_path, seed=2, noise=2.0)
+    for argv in (
+        ["render", "--board", board, "--out", tmp_path / "site"],
+        ["add", "--board", board, "--truth", truth, "--name", "m", "--team", "t", *weak],
+    ):
+        code, out, err = _cli(capsys, *argv)
+        assert code == 2 and out == "" and len(err.splitlines()) == 1, err
+        assert err.startswith(f"error: {board}: a leaderboard server's database"), err
+        assert "mrw-leaderboard serve" in err and "GET /api/board" in err
+    assert board.read_bytes() == before and not (tmp_path / "site").exists()
+
+
+def test_render_refuses_a_foreign_submissions_table(tmp_path: Path, capsys) -> None:
+    import sqlite3
+
+    board = tmp_path / "other.db"
+    with sqlite3.connect(board) as conn:
+        conn.execute("CREATE TABLE submissions (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO submissions (name) VALUES ('x')")
+    code, _, err = _cli(capsys, "render", "--board", board, "--out", tmp_path / "site")
+    assert code == 2 and "not a usable board" in err and "lacks team, description" in err
+
+
+def _subparser(command: str) -> argparse.ArgumentParser:
+    from leaderboard.cli import COMMANDS
+    from mrw.cliutil import build_parser
+
+    parser = build_parser("mrw-leaderboard", "", COMMANDS)
+    (sub,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[command]
+
+
+@pytest.mark.parametrize("command", ["serve", "submit", "status"])
+def test_server_options_show_their_defaults(command: str) -> None:
+    parser = _subparser(command)
+    silent = [
+        action.option_strings[-1]
+        for action in parser._actions
+        if action.option_strings
+        and action.default not in (None, False, "", argparse.SUPPRESS)
+        and "default" not in (action.help or "")
+    ]
+    assert silent == []
+    if command != "serve":
+        (timeout,) = (a for a in parser._actions if "--timeout" in a.option_strings)
+        assert "(default: 3600)" in timeout.help % {"default": timeout.default}
+
+
+def test_serve_help_names_its_truth_folder_and_upload_folder() -> None:
+    options = {a.option_strings[-1]: a.help for a in _subparser("serve")._actions if a.help}
+    assert "folder of split folders" in options["--truth"]
+    assert "(e.g. DATASET/qrels)" in options["--truth"]
+    assert "board.db.uploads/" in options["--storage"]
+    assert "default: %(default)s" in options["--workers"]
 
 
 @settings(

@@ -22,6 +22,7 @@ from leaderboard.score import first_relevant_ranks, load_truth, score_submission
 
 pytestmark = pytest.mark.slow
 
+TOKEN = "MRW_LEADERBOARD_TOKEN"
 MAX_UPLOAD = 2 << 20  # per file, as sent
 MAX_RUN = 1 << 20  # per file, uncompressed (the scorer's --max-bytes)
 PER_DAY = 3
@@ -299,8 +300,14 @@ def test_submit_command_waits_and_prints_the_score(
         f"server refused (409): identical files were already submitted as #{submission_id}"
         in done.stderr
     )
+    shown = server.cli("status", *argv[1:3], "--json", str(submission_id), env={TOKEN: token})
+    assert shown.returncode == 0 and json.loads(shown.stdout)["id"] == submission_id, shown.stderr
+    assert json.loads(shown.stdout)["metrics"] == json.loads(
+        json.dumps(score_submission(truth / "test", t2v, v2t).to_json())
+    )
     done = server.cli(*argv[:5], "--token", token, str(t2v), str(v2t))
-    assert done.returncode == 2 and "unrecognized arguments: --token" in done.stderr
+    assert done.returncode == 2 and "never from the command line" in done.stderr
+    assert token not in done.stderr
     done = server.cli(*argv, env={"MRW_LEADERBOARD_TOKEN": ""})
     assert done.returncode == 2 and "no token" in done.stderr and "Traceback" not in done.stderr
 

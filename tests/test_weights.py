@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mrw.bench.backbones import build_backbone, resolve_weights
+from mrw.bench.backbones import LEARNING_FREE, WEIGHTLESS, build_backbone, resolve_weights
 from mrw.bench.features import FeatureError, FeatureSpec
 from mrw.bench.options import RunOptions
 from mrw.bench.reproduce import paper_options
@@ -26,6 +26,27 @@ def test_names_resolve_to_torchvision_members() -> None:
     assert resolve_weights("histogram", "IMAGENET1K_V1") == "none"
     with pytest.raises(FeatureError, match="use one of IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT"):
         resolve_weights("resnet152", "IMAGENET1K_V9")
+
+
+@pytest.mark.parametrize("backbone", WEIGHTLESS)
+def test_every_non_torchvision_backbone_needs_no_weights(backbone: str, tmp_path: Path) -> None:
+    """Catalogued names and dataset folders alike: `mrw` and a folder default to ImageNet
+    weights, which a backbone without weights ignores instead of failing as unknown."""
+    for dataset in ("mrw", "toy", str(tmp_path)):
+        assert RunOptions(dataset=dataset, backbone=backbone).resolved().weights == "none"
+    assert resolve_weights(backbone, "IMAGENET1K_V1") == "none"
+
+
+def test_the_learning_free_backbones_build_and_are_offered() -> None:
+    for backbone in LEARNING_FREE:
+        model, used = build_backbone(backbone, "IMAGENET1K_V1")
+        assert used == "none"
+        assert model(torch.zeros(2, 3, 32, 32)).shape[0] == 2
+    help_text = subprocess.run(
+        [sys.executable, "-m", "mrw.bench.cli", "run", "--help"],
+        capture_output=True, text=True, check=True, env={**os.environ, "COLUMNS": "200"},
+    ).stdout  # fmt: skip
+    assert all(backbone in help_text for backbone in WEIGHTLESS)
 
 
 def test_resolved_name_is_in_the_options_and_the_cache_key() -> None:

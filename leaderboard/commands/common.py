@@ -16,15 +16,13 @@ if TYPE_CHECKING:
     from leaderboard.metrics import Metrics
 
 
-def add_truth_argument(parser: argparse.ArgumentParser) -> None:
-    """Add `--truth DIR` (the qrels folder, required) and `--max-bytes N` to `parser`."""
-    parser.add_argument(
-        "--truth",
-        type=Path,
-        required=True,
-        metavar="DIR",
-        help="directory holding t2v.qrels and v2t.qrels (e.g. DATASET/qrels/test)",
-    )
+ONE_SPLIT_HELP = "directory holding t2v.qrels and v2t.qrels (e.g. DATASET/qrels/test)"
+
+
+def add_truth_argument(parser: argparse.ArgumentParser, truth_help: str = ONE_SPLIT_HELP) -> None:
+    """Add `--truth DIR` (the qrels folder, required; `truth_help` says which) and
+    `--max-bytes N` to `parser`."""
+    parser.add_argument("--truth", type=Path, required=True, metavar="DIR", help=truth_help)
     parser.add_argument(
         "--max-bytes",
         type=int,

@@ -25,7 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "on start. Needs the `server` extra: pip install 'mrw-toolkit[server]'.",
     )
     add_database_arguments(parser)
-    add_truth_argument(parser)
+    add_truth_argument(
+        parser,
+        "folder of split folders, each holding t2v.qrels and v2t.qrels (e.g. DATASET/qrels), "
+        "or one split folder",
+    )
     parser.add_argument("--dataset", help="dataset label (default: from the --truth path)")
     parser.add_argument(
         "--public-split",
@@ -38,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--storage",
         type=Path,
         metavar="DIR",
-        help="where uploads are kept (default: BOARD.uploads/ beside --board; required with --db)",
+        help="where uploads are kept (default: the --board file's name + .uploads, e.g. "
+        "board.db.uploads/ beside board.db; required with --db)",
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default %(default)s)"
@@ -65,8 +70,20 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="open connections served at once; more get 503 (default %(default)s). Serve "
         "behind a reverse proxy for header-read timeouts",
     )
-    parser.add_argument("--per-day", type=int, default=5, metavar="N", help="per team (UTC day)")
-    parser.add_argument("--total", type=int, default=100, metavar="N", help="per team, ever")
+    parser.add_argument(
+        "--per-day",
+        type=int,
+        default=5,
+        metavar="N",
+        help="submissions per team per UTC day (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--total",
+        type=int,
+        default=100,
+        metavar="N",
+        help="submissions per team, ever (default: %(default)s)",
+    )
     parser.add_argument(
         "--max-upload-bytes",
         type=int,
@@ -79,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         type=integer(1, 64),
         default=2,
         metavar="N",
-        help="submissions scored at once",
+        help="submissions scored at once (default: %(default)s)",
     )
     parser.add_argument(
         "--discard-uploads",

@@ -1,10 +1,58 @@
-"""`mrw-leaderboard submit`: upload a run pair to a leaderboard server and wait for the score."""
+"""`mrw-leaderboard submit`: upload a run pair to a leaderboard server and wait for the score.
+
+The options that talk to a server (`--server`, the token, `--timeout`, `--json`) and the
+waiting and printing are shared with `mrw-leaderboard status`, which shows a submission
+later by its id.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from leaderboard.server.client import TOKEN_ENV
+
+if TYPE_CHECKING:
+    from leaderboard.server.client import Client
+
+
+class RefuseToken(argparse.Action):
+    """`--token` (and `--token=...`): a one-line usage error that does not repeat the value.
+
+    A token on the command line is visible to every user of the machine in the process list;
+    taking the option (value and all) also keeps argparse from reading the token as a file
+    name and from echoing it in an "unrecognized arguments" message.
+    """
+
+    def __init__(self, option_strings: list[str], dest: str, **_: Any) -> None:
+        super().__init__(option_strings, dest, nargs="?", help=argparse.SUPPRESS)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        parser.error(
+            f"tokens are read from --token-file FILE or ${TOKEN_ENV}, never from the command line"
+        )
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add `--server`, `--token-file` (and the refused `--token`), `--timeout`, `--json`."""
+    parser.add_argument("--server", required=True, metavar="URL", help="e.g. http://host:8000")
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        metavar="FILE",
+        help=f"file holding the team's token (else ${TOKEN_ENV}; never argv)",
+    )
+    parser.add_argument("--token", action=RefuseToken)
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=3600.0,
+        metavar="S",
+        help="seconds to wait for a score (default: %(default)g)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the final status as JSON")
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -13,53 +61,57 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "submit",
         help="submit a run pair to a leaderboard server and wait for its score",
         description="Upload T2V_RUN and V2T_RUN (plain or gzip) to the server at --server, "
-        "authenticated by the team token read from --token-file or $MRW_LEADERBOARD_TOKEN "
+        f"authenticated by the team token read from --token-file or ${TOKEN_ENV} "
         "(never given on the command line), then wait until the server has scored them and "
-        "print the metrics. A refused or failed submission exits 2 with the server's reason.",
+        "print the metrics. A refused or failed submission exits 2 with the server's reason; "
+        "one not scored within --timeout stays queued, and `mrw-leaderboard status` shows it "
+        "later.",
         allow_abbrev=False,  # `--token SECRET` must not pass as an abbreviation of --token-file
     )
-    parser.add_argument("--server", required=True, metavar="URL", help="e.g. http://host:8000")
-    parser.add_argument(
-        "--token-file",
-        type=Path,
-        metavar="FILE",
-        help="file holding the team's token (else $MRW_LEADERBOARD_TOKEN; never argv)",
-    )
+    add_server_arguments(parser)
     parser.add_argument("--name", required=True, help="method name shown on the board")
     parser.add_argument(
         "--description", default="", metavar="TEXT", help="one line shown under the name"
     )
     parser.add_argument("--split", help="split to score against (default: the server's)")
-    parser.add_argument(
-        "--timeout", type=float, default=3600.0, metavar="S", help="seconds to wait for a score"
-    )
-    parser.add_argument("--json", action="store_true", help="print the final status as JSON")
     parser.add_argument("t2v_run", type=Path, metavar="T2V_RUN", help="text-to-video run file")
     parser.add_argument("v2t_run", type=Path, metavar="V2T_RUN", help="video-to-text run file")
     parser.set_defaults(func=run)
     return parser
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run `mrw-leaderboard submit` with parsed `args`; return the process exit code."""
-    import contextlib
-    import sys
+def connect(args: argparse.Namespace) -> Client:
+    """A client of `args.server` with the team token (see `add_server_arguments`).
 
-    from rich.console import Console
-
-    from leaderboard.commands.common import print_metrics
-    from leaderboard.errors import LeaderboardError
+    Raises:
+        LeaderboardError: no token, or the server extra is not installed.
+    """
     from leaderboard.server import CLIENT_MODULES, require
     from leaderboard.server.client import Client, read_token
 
     require(CLIENT_MODULES)
-    token = read_token(args.token_file)
-    with contextlib.closing(Client(args.server, token)) as client:
-        submission_id = client.upload(
-            args.t2v_run, args.v2t_run, args.name, args.description, args.split
-        )
-        print(f"submitted #{submission_id}; waiting for the score", file=sys.stderr)
-        with Console(stderr=True).status(f"#{submission_id} queued") as shown:
+    return Client(args.server, read_token(args.token_file))
+
+
+def wait_and_print(client: Client, submission_id: int, args: argparse.Namespace) -> int:
+    """Wait up to `args.timeout` s for the submission's score and print it (or its JSON status).
+
+    Returns:
+        The exit code, 0.
+
+    Raises:
+        LeaderboardError: the submission failed, or is not scored in time (the message says
+            which `mrw-leaderboard status` command shows it later).
+    """
+    from rich.console import Console
+
+    from leaderboard.commands.common import print_metrics
+    from leaderboard.errors import LeaderboardError
+    from leaderboard.metrics import Metrics
+    from leaderboard.server.client import NotScoredError
+
+    with Console(stderr=True).status(f"#{submission_id} queued") as shown:
+        try:
             status = client.wait(
                 submission_id,
                 args.timeout,
@@ -67,8 +119,9 @@ def run(args: argparse.Namespace) -> int:
                     f"#{submission_id} {'being scored' if s.get('scoring') else s['status']}"
                 ),
             )
-    from leaderboard.metrics import Metrics
-
+        except NotScoredError as exc:
+            later = f"mrw-leaderboard status --server {args.server} {submission_id}"
+            raise LeaderboardError(f"{exc}; `{later}` shows it later") from None
     if status["status"] == "failed":
         raise LeaderboardError(f"submission #{submission_id} failed: {status.get('reason')}")
     if args.json:
@@ -79,3 +132,16 @@ def run(args: argparse.Namespace) -> int:
             f"scored #{submission_id} '{status['name']}' on {status['dataset']}/{status['split']}"
         )
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `mrw-leaderboard submit` with parsed `args`; return the process exit code."""
+    import contextlib
+    import sys
+
+    with contextlib.closing(connect(args)) as client:
+        submission_id = client.upload(
+            args.t2v_run, args.v2t_run, args.name, args.description, args.split
+        )
+        print(f"submitted #{submission_id}; waiting for the score", file=sys.stderr)
+        return wait_and_print(client, submission_id, args)

@@ -18,6 +18,10 @@ TOKEN_ENV = "MRW_LEADERBOARD_TOKEN"
 DONE = ("scored", "failed")
 
 
+class NotScoredError(LeaderboardError):
+    """A submission still queued (or being scored) when `Client.wait` gave up waiting."""
+
+
 def read_token(token_file: str | os.PathLike[str] | None) -> str:
     """The team token from `token_file`, else from `$MRW_LEADERBOARD_TOKEN`.
 
@@ -120,7 +124,8 @@ class Client:
         """Poll until the submission is scored or failed; returns its final status document.
 
         Raises:
-            LeaderboardError: not done within `timeout_s`.
+            NotScoredError: not done within `timeout_s`.
+            LeaderboardError: the server is unreachable or refused.
         """
         deadline = time.monotonic() + timeout_s
         delay = 0.2
@@ -131,8 +136,8 @@ class Client:
             if status["status"] in DONE:
                 return status
             if time.monotonic() > deadline:
-                raise LeaderboardError(
-                    f"submission #{submission_id} not scored within {timeout_s:.0f} s; "
+                raise NotScoredError(
+                    f"submission #{submission_id} not scored within {timeout_s:g} s; "
                     "it stays queued on the server"
                 )
             time.sleep(delay)

@@ -22,6 +22,9 @@ GRID_CELLS = 7  # side of the histogram backbone's grid (ResNet-152's map at 224
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 PRECOMPUTED = "precomp"
+# The backbones that are not torchvision models (built here, or imported): no weights to load.
+LEARNING_FREE = ("histogram", "colour-edges")
+WEIGHTLESS = (*LEARNING_FREE, PRECOMPUTED)
 
 
 class FeatureError(MRWError):
@@ -36,7 +39,8 @@ def resolve_weights(backbone: str, weights: str) -> str:
     """The concrete name of `backbone`'s weights, as the cache key and run records hold it.
 
     Args:
-        backbone: a torchvision classification model name, or `histogram` (no weights).
+        backbone: a torchvision classification model name, or one of `WEIGHTLESS` (the
+            learning-free `histogram` and `colour-edges`, imported `precomp`: no weights).
         weights: `none`, or a member of the backbone's torchvision weights enum
             (`IMAGENET1K_V1`: the original ImageNet weights of the PVSE paper's era;
             `IMAGENET1K_V2`; `DEFAULT`: whatever torchvision currently ships as best, which
@@ -48,7 +52,7 @@ def resolve_weights(backbone: str, weights: str) -> str:
     Raises:
         FeatureError: the backbone has no weights of that name.
     """
-    if weights == WEIGHTS_NONE or backbone in ("histogram", PRECOMPUTED):
+    if weights == WEIGHTS_NONE or backbone in WEIGHTLESS:
         return WEIGHTS_NONE
     import torchvision
 
