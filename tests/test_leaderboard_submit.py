@@ -106,3 +106,100 @@ def test_a_token_on_the_command_line_is_refused_without_echoing_it(
         assert "--token-file FILE or $MRW_LEADERBOARD_TOKEN, never from the command line" in err
         assert TOKEN not in err
     assert QueuedForever.seen_tokens == []  # nothing was sent
+
+
+class Hostile(BaseHTTPRequestHandler):
+    """Answers each (method, path) with what `answers` holds: (status, body, extra headers)."""
+
+    answers: dict[tuple[str, str], tuple[int, bytes, dict[str, str]]] = {}
+
+    def _answer(self) -> None:
+        if self.command == "POST":
+            self.rfile.read(int(self.headers["Content-Length"]))
+        status, body, headers = self.answers.get(
+            (self.command, self.path), (404, b'{"error": "no"}', {})
+        )
+        self.send_response(status)
+        for name, value in {"Content-Length": str(len(body)), **headers}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+INFO = (200, b'{"limits": {"max_upload_bytes": 1048576}}', {})
+ACCEPTED = (202, b'{"id": 7, "status": "queued"}', {})
+HOSTILE = {
+    "info is HTML": {("GET", "/api/info"): (200, b"<html>hello</html>", {})},
+    "info is a list": {("GET", "/api/info"): (200, b"[1, 2]", {})},
+    "no cap": {("GET", "/api/info"): (200, b'{"limits": {}}', {})},
+    "cap is text": {("GET", "/api/info"): (200, b'{"limits": {"max_upload_bytes": "1"}}', {})},
+    "no id": {("GET", "/api/info"): INFO, ("POST", "/api/submissions"): (202, b"{}", {})},
+    "id is text": {
+        ("GET", "/api/info"): INFO,
+        ("POST", "/api/submissions"): (202, b'{"id": "7"}', {}),
+    },
+    "id is huge": {
+        ("GET", "/api/info"): INFO,
+        ("POST", "/api/submissions"): (202, b'{"id": 1e999}', {}),
+    },
+    "redirect": {
+        ("GET", "/api/info"): INFO,
+        ("POST", "/api/submissions"): (307, b"", {"Location": "http://127.0.0.1:9/steal"}),
+    },
+    "status without status": {
+        ("GET", "/api/info"): INFO,
+        ("POST", "/api/submissions"): ACCEPTED,
+        ("GET", "/api/submissions/7"): (200, b'{"id": 7}', {}),
+    },
+    "status is a list": {
+        ("GET", "/api/info"): INFO,
+        ("POST", "/api/submissions"): ACCEPTED,
+        ("GET", "/api/submissions/7"): (200, b"[]", {}),
+    },
+    "scored without metrics": {
+        ("GET", "/api/info"): INFO,
+        ("POST", "/api/submissions"): ACCEPTED,
+        ("GET", "/api/submissions/7"): (200, b'{"status": "scored", "metrics": [1]}', {}),
+    },
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_a_server_that_answers_nonsense_gets_one_line_and_exit_2(
+    case: str, runs: list[str], monkeypatch, capsys
+) -> None:
+    Hostile.answers = HOSTILE[case]
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    monkeypatch.setenv("MRW_LEADERBOARD_TOKEN", TOKEN)
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        code = main(["submit", "--server", url, "--name", "m", "--timeout", "5", *runs])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith("error: "), err
+    assert TOKEN not in "\n".join(err)
+
+
+@pytest.mark.parametrize(
+    "content", [f"{TOKEN}\n# alpha team\n", f"{TOKEN} extra", f"{TOKEN}é"], ids=str
+)
+def test_a_token_file_with_more_than_the_token_is_refused_without_echoing_it(
+    content: str, server: str, runs: list[str], tmp_path: Path, capsys
+) -> None:
+    token_file = tmp_path / "team.token"
+    token_file.write_text(content, encoding="utf-8")
+    code = main(
+        ["submit", "--server", server, "--token-file", str(token_file), "--name", "m", *runs]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "must hold the token alone" in err
+    assert "secret-token-value" not in err
+    assert QueuedForever.seen_tokens == []  # nothing was sent

@@ -128,9 +128,8 @@ def wait_and_print(client: Client, submission_id: int, args: argparse.Namespace)
         print(json.dumps(status))
     else:
         print_metrics(Metrics.from_json(status["metrics"]))
-        print(
-            f"scored #{submission_id} '{status['name']}' on {status['dataset']}/{status['split']}"
-        )
+        where = f"{status.get('dataset')}/{status.get('split')}"
+        print(f"scored #{submission_id} '{status.get('name')}' on {where}")
     return 0
 
 

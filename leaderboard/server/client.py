@@ -35,26 +35,52 @@ def read_token(token_file: str | os.PathLike[str] | None) -> str:
             raise LeaderboardError(f"{token_file}: cannot read the token ({exc})") from None
         if not token:
             raise LeaderboardError(f"{token_file}: the token file is empty")
-        return token
+        return _one_token(token, token_file)
     token = os.environ.get(TOKEN_ENV, "").strip()
     if not token:
         raise LeaderboardError(f"no token: pass --token-file FILE or set {TOKEN_ENV}")
+    return _one_token(token, f"${TOKEN_ENV}")
+
+
+def _one_token(token: str, source: str | os.PathLike[str]) -> str:
+    """`token` if it is one word of printable ASCII (what `team add` prints); the error never
+    repeats it, so a secret cannot reach a terminal or a CI log."""
+    if not all("!" <= character <= "~" for character in token):
+        raise LeaderboardError(
+            f"{source}: must hold the token alone (one word, printable ASCII), as `team add` "
+            "printed it"
+        )
     return token
 
 
+def _field(document: dict[str, Any], *path: str, kind: type) -> Any:
+    """`document[path[0]][path[1]]...` if it is a `kind` (never a bool for int); else a
+    one-line error: a server that answers something else is not a leaderboard server."""
+    value: Any = document
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise LeaderboardError(
+            f"unexpected answer from the server: no {kind.__name__} {'.'.join(path)!r}"
+        )
+    return value
+
+
 def _check(response: Any) -> dict[str, Any]:
-    """The JSON body of a successful response; the server's one-line error otherwise."""
+    """The JSON object of a successful (2xx) response; the server's one-line error otherwise
+    (redirects are not followed: the token is for this server only)."""
     try:
         body = response.json()
     except ValueError:
-        body = {}
-    if response.status_code >= 400:
+        body = None
+    if not 200 <= response.status_code < 300:
         message = body.get("error") if isinstance(body, dict) else None
         retry = response.headers.get("retry-after")
         hint = f" (retry after {retry} s)" if retry else ""
-        raise LeaderboardError(
-            f"server refused ({response.status_code}): {message or response.reason_phrase}{hint}"
-        )
+        reason = message if isinstance(message, str) else response.reason_phrase
+        raise LeaderboardError(f"server refused ({response.status_code}): {reason}{hint}")
+    if not isinstance(body, dict):
+        raise LeaderboardError("unexpected answer from the server: not a JSON object")
     return body
 
 
@@ -94,7 +120,7 @@ class Client:
             LeaderboardError: a file over the server's cap, or the server refused (401 bad
             token, 409 duplicate, 413 too large, 429 limit reached, 400 malformed).
         """
-        cap = self.info()["limits"]["max_upload_bytes"]
+        cap = _field(self.info(), "limits", "max_upload_bytes", kind=int)
         for path in (t2v, v2t):
             if not path.is_file():
                 raise LeaderboardError(f"{path}: no such file")
@@ -105,7 +131,8 @@ class Client:
             data["split"] = split
         with t2v.open("rb") as t2v_file, v2t.open("rb") as v2t_file:
             files = {"t2v": ("t2v.run", t2v_file), "v2t": ("v2t.run", v2t_file)}
-            return int(self._request("POST", "/api/submissions", data=data, files=files)["id"])
+            answer = self._request("POST", "/api/submissions", data=data, files=files)
+        return _field(answer, "id", kind=int)
 
     def status(self, submission_id: int) -> dict[str, Any]:
         """The submission's status document (`GET /api/submissions/{id}`).
@@ -113,7 +140,9 @@ class Client:
         Raises:
             LeaderboardError: The server is unreachable or refused (401, 404).
         """
-        return self._request("GET", f"/api/submissions/{int(submission_id)}")
+        status = self._request("GET", f"/api/submissions/{int(submission_id)}")
+        _field(status, "status", kind=str)
+        return status
 
     def wait(
         self,
