@@ -7,8 +7,10 @@ nothing from the network.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
+import hashlib
 import html
 import json
 import math
@@ -223,7 +225,7 @@ def to_html(
 
 def page(body: str, generated: str) -> str:
     """The board's HTML page (style, sorting script) around `body`, which must be escaped HTML."""
-    return _PAGE.format(generated=html.escape(generated), tables=body)
+    return _PAGE.format(generated=html.escape(generated), tables=body, script=SORT_SCRIPT)
 
 
 def _html_table(table: Table, link: Callable[[Submission], str] | None = None) -> str:
@@ -344,40 +346,47 @@ highlighted.</p></header>
 <footer>Generated {generated} by mrw-leaderboard. Click a column header (or focus it and press
 Enter) to sort; ≥ and &gt; mark bounds from truncated runs, never highlighted as best unless
 certainly better than every other value.</footer>
-<script>
-(function () {{
-  function key(cell, type) {{
+<script>{script}</script>
+</body></html>"""
+
+# The page's one script (column sorting). Pages from the server allow only this script, by
+# its hash (Content-Security-Policy `script-src 'sha256-...'`), never inline script at large.
+SORT_SCRIPT = """
+(function () {
+  function key(cell, type) {
     var v = cell.getAttribute("data-sort");
-    if (type === "num") {{ var n = parseFloat(v); return isNaN(n) ? Infinity : n; }}
+    if (type === "num") { var n = parseFloat(v); return isNaN(n) ? Infinity : n; }
     return v;
-  }}
-  function sortBy(table, th) {{
+  }
+  function sortBy(table, th) {
     var col = +th.getAttribute("data-col"), type = th.getAttribute("data-type");
     var current = th.getAttribute("aria-sort");
     var first = th.getAttribute("data-better") === "max" ? "descending" : "ascending";
     var dir = current ? (current === "ascending" ? "descending" : "ascending") : first;
-    table.querySelectorAll("th[aria-sort]").forEach(function (h) {{
+    table.querySelectorAll("th[aria-sort]").forEach(function (h) {
       h.removeAttribute("aria-sort");
-    }});
+    });
     th.setAttribute("aria-sort", dir);
     var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
-    rows.sort(function (a, b) {{
+    rows.sort(function (a, b) {
       var x = key(a.cells[col], type), y = key(b.cells[col], type);
       var c = x < y ? -1 : x > y ? 1 : 0;
       return dir === "ascending" ? c : -c;
-    }});
-    rows.forEach(function (r) {{ body.appendChild(r); }});
-  }}
-  document.querySelectorAll("table.board").forEach(function (table) {{
-    table.querySelectorAll("th[data-col]").forEach(function (th) {{
-      th.addEventListener("click", function () {{ sortBy(table, th); }});
-      th.addEventListener("keydown", function (event) {{
-        if (event.key === "Enter" || event.key === " ") {{
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+  }
+  document.querySelectorAll("table.board").forEach(function (table) {
+    table.querySelectorAll("th[data-col]").forEach(function (th) {
+      th.addEventListener("click", function () { sortBy(table, th); });
+      th.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === " ") {
           event.preventDefault(); sortBy(table, th);
-        }}
-      }});
-    }});
-  }});
-}})();
-</script>
-</body></html>"""
+        }
+      });
+    });
+  });
+})();
+"""
+SORT_SCRIPT_CSP = (
+    "'sha256-" + base64.b64encode(hashlib.sha256(SORT_SCRIPT.encode()).digest()).decode() + "'"
+)

@@ -3,9 +3,12 @@ loopback, driven over HTTP and by `mrw-leaderboard submit`."""
 
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 import json
 import random
+import re
 import socket
 import threading
 import time
@@ -328,7 +331,12 @@ def test_closed_to_other_origins_and_to_the_file_system(
         assert preflight.status_code == 405
         page = http.get("/")
         assert page.headers["x-content-type-options"] == "nosniff"
-        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        policy = page.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "unsafe-inline'; frame" not in policy
+        # Only the page's own script may run: the policy names it by its SHA-256.
+        (script,) = re.findall(r"<script>(.*?)</script>", page.text, flags=re.DOTALL)
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"script-src 'sha256-{digest}';" in policy
         for path in (
             "/test/t2v.qrels", "/toyset/qrels/test/t2v.qrels", "/../qrels/test/t2v.qrels",
             "/%2e%2e/%2e%2e/qrels/test/t2v.qrels", "/submissions/1/../../board.db",
@@ -442,7 +450,7 @@ def test_hostile_boundaries_and_ids_are_refused_without_a_traceback(
 ) -> None:
     t2v, v2t = make_runs(tmp_path, truth / "test", seed=9)
     with server.client(team) as http:
-        for boundary in ("x" * 71, "x" * 100_000):
+        for boundary in ("x" * 71, "x" * 5000):  # (headers over 16 KiB: uvicorn says 400)
             response = http.post(
                 "/api/submissions",
                 content=b"--x--",
@@ -453,3 +461,22 @@ def test_hostile_boundaries_and_ids_are_refused_without_a_traceback(
             for submission_id in ("9" * 5000, "٣", "1e3", "-1"):
                 assert http.get(path + submission_id).status_code == 404, (path, submission_id)
     assert b"Traceback" not in server.log
+
+
+def test_team_route_and_a_bad_token_refused_before_any_file_is_sent(
+    server: LiveServer, team: str, truth: Path, tmp_path: Path
+) -> None:
+    t2v, v2t = make_runs(tmp_path, truth / "test", seed=10)
+    _accepted(server.post(team, t2v, v2t))
+    with server.client(team) as http:
+        mine = http.get("/api/team").json()
+    assert mine["submissions_today"] == mine["submissions_total"] == 1
+    assert mine["limits"] == {"per_day": PER_DAY, "total": 50}
+    assert server.client("mrwlb_nobody_nothing").get("/api/team").status_code == 401
+    big = tmp_path / "big.run"  # over what the server would read to answer early
+    big.write_bytes(b"x" * (MAX_UPLOAD - 1000))
+    (tmp_path / "bad.token").write_text("mrwlb_nobody_nothing\n")
+    done = server.cli("submit", "--server", server.url, "--token-file", str(tmp_path / "bad.token"),
+                      "--name", "m", str(big), str(big))  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("server refused (401): missing, unknown or revoked token")

@@ -37,6 +37,8 @@ class QueuedForever(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/api/info":
             self._reply({"limits": {"max_upload_bytes": 1 << 20}})
+        elif self.path == "/api/team":
+            self._reply({"team": "t"})
         else:
             assert self.path == f"/api/submissions/{SUBMISSION_ID}", self.path
             self._reply({"id": SUBMISSION_ID, "status": "queued"})
@@ -116,7 +118,8 @@ class Hostile(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         if self.command == "POST":
             self.rfile.read(int(self.headers["Content-Length"]))
-        status, body, headers = self.answers.get(
+        answers = {("GET", "/api/team"): (200, b'{"team": "t"}', {}), **self.answers}
+        status, body, headers = answers.get(
             (self.command, self.path), (404, b'{"error": "no"}', {})
         )
         self.send_response(status)
@@ -134,6 +137,7 @@ class Hostile(BaseHTTPRequestHandler):
 INFO = (200, b'{"limits": {"max_upload_bytes": 1048576}}', {})
 ACCEPTED = (202, b'{"id": 7, "status": "queued"}', {})
 HOSTILE = {
+    "team is HTML": {("GET", "/api/team"): (200, b"<html>hello</html>", {})},
     "info is HTML": {("GET", "/api/info"): (200, b"<html>hello</html>", {})},
     "info is a list": {("GET", "/api/info"): (200, b"[1, 2]", {})},
     "no cap": {("GET", "/api/info"): (200, b'{"limits": {}}', {})},

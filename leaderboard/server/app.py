@@ -8,6 +8,7 @@ reading the API. Request bodies are bounded (only the upload route reads one).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import shutil
@@ -25,7 +26,7 @@ from starlette.routing import Route
 from leaderboard.board import clean_fields
 from leaderboard.errors import BoardError
 from leaderboard.metrics import Metrics
-from leaderboard.render import build_tables, to_json
+from leaderboard.render import SORT_SCRIPT_CSP, build_tables, to_json
 from leaderboard.server import pages, store, teams, upload
 from leaderboard.server.db import Database
 from leaderboard.server.models import FAILED, SCORED
@@ -39,9 +40,10 @@ SECURITY_HEADERS = [
     (
         b"content-security-policy",
         (
-            b"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
-            b"frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-        ),
+            "default-src 'none'; style-src 'unsafe-inline'; "
+            f"script-src {SORT_SCRIPT_CSP}; "  # the board's sorting script, by its hash
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+        ).encode(),
     ),
 ]
 
@@ -76,20 +78,45 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def _declares_body(scope: dict) -> bool:
-    for name, value in scope.get("headers", []):
-        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
-            return True
-    return False
+DRAIN_MAX_BYTES = 1 << 20  # an unread body up to this size is read before answering
+DRAIN_TIMEOUT_S = 5.0
+
+
+async def _drained(receive: Any) -> bool:
+    """Read the rest of a request's body; False when it takes over `DRAIN_TIMEOUT_S`."""
+
+    async def drain() -> None:
+        while True:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return
+
+    try:
+        await asyncio.wait_for(drain(), DRAIN_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        return False
+    return True
+
+
+def _declared_length(scope: dict) -> int | None:
+    """The request's Content-Length (0 without a body), or None for a chunked or odd one."""
+    headers = dict(scope.get("headers", []))
+    if b"transfer-encoding" in headers:
+        return None
+    length = headers.get(b"content-length", b"0").strip()
+    return int(length) if length.isdigit() and len(length) < 19 else None
 
 
 class CloseUnreadBodies:
-    """Pure ASGI middleware: a response sent before its request's body was read to the end
-    carries `Connection: close`.
+    """Pure ASGI middleware for requests answered before their body was read to the end.
 
-    The server then closes the connection instead of reading (and discarding) the rest of
-    the body to keep it alive, so nobody, token or not, can make it read gigabytes by sending
-    a body to a route that refuses it (401, 429, every GET).
+    A small body (at most `DRAIN_MAX_BYTES`) the app did not start reading is read and dropped
+    before the answer goes out (if it arrives within `DRAIN_TIMEOUT_S`), so the client sees
+    the answer, not a reset connection. Any other body (larger, chunked, stalled, or one the
+    app stopped reading, e.g. over a cap) is not read: the answer carries `Connection: close`
+    and the server closes the connection instead of reading (and discarding) the rest to keep
+    it alive, so nobody, token or not, can make it read gigabytes by sending a body to a
+    route that refuses it (401, 429, every GET).
     """
 
     def __init__(self, app: Any) -> None:
@@ -99,10 +126,12 @@ class CloseUnreadBodies:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        body_read = not _declares_body(scope)
+        length = _declared_length(scope)
+        body_read, body_touched = length == 0, False
 
         async def tracking_receive() -> dict:
-            nonlocal body_read
+            nonlocal body_read, body_touched
+            body_touched = True
             message = await receive()
             if message["type"] != "http.request" or not message.get("more_body", False):
                 body_read = True
@@ -110,7 +139,9 @@ class CloseUnreadBodies:
 
         async def closing_send(message: dict) -> None:
             if message["type"] == "http.response.start" and not body_read:
-                message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+                small = length is not None and length <= DRAIN_MAX_BYTES
+                if not (small and not body_touched and await _drained(tracking_receive)):
+                    message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
             await send(message)
 
         await self.app(scope, tracking_receive, closing_send)
@@ -287,6 +318,28 @@ async def get_submission(request: Request) -> Response:
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
+async def get_team(request: Request) -> Response:
+    """`GET /api/team`: the caller's team and its use of the limits (401 for a bad token).
+
+    `submit` asks this before uploading, so a bad token is reported before any file is sent.
+    """
+    server: Server = request.app.state.server
+    team = await _team(request)
+    if team is None:
+        return _error(401, "missing, unknown or revoked token", UNAUTHORIZED)
+    today, total = await run_in_threadpool(store.usage, server.db, team[0])
+    limits = server.limits
+    return JSONResponse(
+        {
+            "team": team[1],
+            "submissions_today": today,
+            "submissions_total": total,
+            "limits": {"per_day": limits.per_day, "total": limits.total},
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 async def get_board(request: Request) -> Response:
     """`GET /api/board`: the scored submissions as `leaderboard.json`, optionally filtered.
 
@@ -361,6 +414,7 @@ def create_app(server: Server, run_workers: bool = True) -> Any:
             Route("/", board_page, methods=["GET"]),
             Route("/submissions/{id}", submission_page, methods=["GET"]),
             Route("/api/info", get_info, methods=["GET"]),
+            Route("/api/team", get_team, methods=["GET"]),
             Route("/api/board", get_board, methods=["GET"]),
             Route("/api/submissions", create_submission, methods=["POST"]),
             Route("/api/submissions/{id}", get_submission, methods=["GET"]),

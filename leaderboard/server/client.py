@@ -111,6 +111,14 @@ class Client:
         """The server's dataset, splits and limits."""
         return self._request("GET", "/api/info")
 
+    def team(self) -> dict[str, Any]:
+        """The token's team and its use of the limits (`GET /api/team`).
+
+        Raises:
+            LeaderboardError: a bad token (401), or the server is unreachable.
+        """
+        return self._request("GET", "/api/team")
+
     def upload(
         self, t2v: Path, v2t: Path, name: str, description: str = "", split: str | None = None
     ) -> int:
@@ -120,6 +128,7 @@ class Client:
             LeaderboardError: a file over the server's cap, or the server refused (401 bad
             token, 409 duplicate, 413 too large, 429 limit reached, 400 malformed).
         """
+        self.team()  # a bad token is reported now, not after sending the files
         cap = _field(self.info(), "limits", "max_upload_bytes", kind=int)
         for path in (t2v, v2t):
             if not path.is_file():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -72,9 +73,7 @@ def reserve(db: Database, team_id: int, limits: Limits) -> int:
     with db.write() as session:
         # Row lock on PostgreSQL (serialises one team's reservations); SQLite has one writer.
         session.execute(select(Team.id).where(Team.id == team_id).with_for_update())
-        counts = select(func.count()).select_from(Submission).where(Submission.team_id == team_id)
-        total = session.scalar(counts)
-        today = session.scalar(counts.where(Submission.submitted_utc >= _start_of_day(now)))
+        today, total = _counts(session, team_id, now)
         if total >= limits.total:
             raise LimitReached(f"total limit of {limits.total} submissions reached", None)
         if today >= limits.per_day:
@@ -87,6 +86,19 @@ def reserve(db: Database, team_id: int, limits: Limits) -> int:
         session.add(row)
         session.flush()
         return row.id
+
+
+def _counts(session: Any, team_id: int, now: dt.datetime) -> tuple[int, int]:
+    """(submissions today (UTC), submissions ever) of a team, failed ones included."""
+    counts = select(func.count()).select_from(Submission).where(Submission.team_id == team_id)
+    today = session.scalar(counts.where(Submission.submitted_utc >= _start_of_day(now)))
+    return today, session.scalar(counts)
+
+
+def usage(db: Database, team_id: int) -> tuple[int, int]:
+    """(submissions today (UTC), submissions ever) of a team: what counts against its limits."""
+    with db.read() as session:
+        return _counts(session, team_id, utcnow())
 
 
 def discard(db: Database, submission_id: int) -> None:
