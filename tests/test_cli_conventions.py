@@ -112,28 +112,16 @@ def pipe_inputs(tmp_path_factory) -> dict[str, list[str]]:
                   "metrics": metrics, "seed": 0, "device": "cpu", "wall_time_s": 1.0,
                   "versions": {}, "git_commit": None}  # fmt: skip
         (run_dir / "metrics.json").write_text(json.dumps(record))
+    stats = [str(BIN / "mrw"), "stats", str(dataset)]
+    score = [str(BIN / "mrw-leaderboard"), "score", "--truth", str(truth)]
+    score += [str(root / "t2v.run"), str(root / "v2t.run")]
     return {
-        "stats": [str(BIN / "mrw"), "stats", str(dataset), "--json"],
-        "score": [
-            str(BIN / "mrw-leaderboard"),
-            "score",
-            "--truth",
-            str(truth),
-            str(root / "t2v.run"),
-            str(root / "v2t.run"),
-            "--json",
-        ],
+        "stats": [*stats, "--json"],
+        "score": [*score, "--json"],
         "compare": [str(BIN / "mrw-bench"), "compare", str(runs)],
         # rich tables: rich's own closed-pipe handler would exit 1
-        "stats table": [str(BIN / "mrw"), "stats", str(dataset)],
-        "score table": [
-            str(BIN / "mrw-leaderboard"),
-            "score",
-            "--truth",
-            str(truth),
-            str(root / "t2v.run"),
-            str(root / "v2t.run"),
-        ],
+        "stats table": stats,
+        "score table": score,
         "list": [str(BIN / "mrw-bench"), "list"],
     }
 

@@ -466,7 +466,7 @@ def test_hostile_boundaries_and_ids_are_refused_without_a_traceback(
 def test_team_route_and_a_bad_token_refused_before_any_file_is_sent(
     server: LiveServer, team: str, truth: Path, tmp_path: Path
 ) -> None:
-    t2v, v2t = make_runs(tmp_path, truth / "test", seed=10)
+    t2v, v2t = make_runs(tmp_path, truth / "test", seed=777)
     _accepted(server.post(team, t2v, v2t))
     with server.client(team) as http:
         mine = http.get("/api/team").json()

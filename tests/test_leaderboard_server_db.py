@@ -251,3 +251,25 @@ def test_serve_on_a_taken_port_is_one_line_before_any_work(
     err = capsys.readouterr().err.strip()
     assert code == 2 and err == f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
     assert not (tmp_path / "b.db").exists()  # refused before the database was made
+
+
+def test_of_two_rotations_at_once_only_one_prints_a_token(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    teams.add_team(db, "alpha")
+    other = Database(database_url(tmp_path / "board.db", None))  # another process's rotation
+    made = tokens.new_token
+    winner: list[str] = []
+    calls = []
+
+    def new_token_while_another_rotates() -> tokens.NewToken:
+        calls.append(1)
+        if len(calls) == 1:  # the other rotation lands between this one's read and write
+            winner.append(teams.rotate_token(other, "alpha"))
+        return made()
+
+    monkeypatch.setattr(teams.tokens, "new_token", new_token_while_another_rotates)
+    with pytest.raises(BoardError, match="token was changed meanwhile"):
+        teams.rotate_token(db, "alpha")
+    assert teams.authenticate(db, winner[0])[1] == "alpha"  # the one printed token works
+    other.close()

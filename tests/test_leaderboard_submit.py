@@ -165,6 +165,11 @@ HOSTILE = {
         ("POST", "/api/submissions"): ACCEPTED,
         ("GET", "/api/submissions/7"): (200, b"[]", {}),
     },
+    "scored with no metrics": {
+        ("GET", "/api/info"): INFO,
+        ("POST", "/api/submissions"): ACCEPTED,
+        ("GET", "/api/submissions/7"): (200, b'{"status": "scored"}', {}),
+    },
     "scored without metrics": {
         ("GET", "/api/info"): INFO,
         ("POST", "/api/submissions"): ACCEPTED,

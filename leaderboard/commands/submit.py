@@ -123,7 +123,8 @@ def wait_and_print(client: Client, submission_id: int, args: argparse.Namespace)
             later = f"mrw-leaderboard status --server {args.server} {submission_id}"
             raise LeaderboardError(f"{exc}; `{later}` shows it later") from None
     if status["status"] == "failed":
-        raise LeaderboardError(f"submission #{submission_id} failed: {status.get('reason')}")
+        reason = status.get("reason") or "no reason given"
+        raise LeaderboardError(f"submission #{submission_id} failed: {reason}")
     if args.json:
         print(json.dumps(status))
     else:

@@ -59,8 +59,8 @@ class Server:
     workers: Workers
 
 
-class SecurityHeaders:
-    """Pure ASGI middleware adding `SECURITY_HEADERS` to every response."""
+class _HttpMiddleware:
+    """A pure ASGI middleware that acts on HTTP requests (`http`) and passes the rest on."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -68,7 +68,19 @@ class SecurityHeaders:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
-            return
+        else:
+            await self.http(scope, receive, send)
+
+    async def http(self, scope: dict, receive: Any, send: Any) -> None:
+        """Handle one HTTP request (calling `self.app`)."""
+        raise NotImplementedError
+
+
+class SecurityHeaders(_HttpMiddleware):
+    """Adds `SECURITY_HEADERS` to every response."""
+
+    async def http(self, scope: dict, receive: Any, send: Any) -> None:
+        """Pass the request on; add the headers to its response."""
 
         async def send_with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
@@ -107,8 +119,8 @@ def _declared_length(scope: dict) -> int | None:
     return int(length) if length.isdigit() and len(length) < 19 else None
 
 
-class CloseUnreadBodies:
-    """Pure ASGI middleware for requests answered before their body was read to the end.
+class CloseUnreadBodies(_HttpMiddleware):
+    """For requests answered before their body was read to the end.
 
     A small body (at most `DRAIN_MAX_BYTES`) the app did not start reading is read and dropped
     before the answer goes out (if it arrives within `DRAIN_TIMEOUT_S`), so the client sees
@@ -119,13 +131,8 @@ class CloseUnreadBodies:
     route that refuses it (401, 429, every GET).
     """
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: dict, receive: Any, send: Any) -> None:
+        """Pass the request on; read or refuse what it leaves of its body when it answers."""
         length = _declared_length(scope)
         body_read, body_touched = length == 0, False
 

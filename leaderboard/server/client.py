@@ -150,7 +150,8 @@ class Client:
             LeaderboardError: The server is unreachable or refused (401, 404).
         """
         status = self._request("GET", f"/api/submissions/{int(submission_id)}")
-        _field(status, "status", kind=str)
+        if _field(status, "status", kind=str) == "scored":
+            _field(status, "metrics", kind=dict)
         return status
 
     def wait(

@@ -3,7 +3,7 @@ bearer token."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from leaderboard.board import clean_fields
@@ -58,19 +58,26 @@ def rotate_token(db: Database, name: str) -> str:
     """Give an existing team a new token (a lost or leaked one); returns it, once.
 
     The old token stops working at once; a revoked team becomes active again. The team keeps
-    its name, its submissions and its limits.
+    its name, its submissions and its limits. Two rotations at once cannot both print a
+    token: the swap happens only if the token is still the one read.
 
     Raises:
-        BoardError: no such team.
+        BoardError: no such team, or its token changed since it was read (run it again).
     """
     name = clean_fields(team=name)["team"]
+    with db.read() as session:
+        team = session.scalar(select(Team).where(Team.name == name))
+    if team is None:
+        raise BoardError(f"no team {name!r}")
     token = tokens.new_token()
     with db.write() as session:
-        team = session.scalar(select(Team).where(Team.name == name))
-        if team is None:
-            raise BoardError(f"no team {name!r}")
-        team.token_key_id, team.token_sha256 = token.key_id, token.secret_sha256
-        team.revoked_utc = None
+        swapped = session.execute(  # only if nobody changed the token since it was read
+            update(Team)
+            .where((Team.id == team.id) & (Team.token_sha256 == team.token_sha256))
+            .values(token_key_id=token.key_id, token_sha256=token.secret_sha256, revoked_utc=None)
+        )
+        if swapped.rowcount != 1:
+            raise BoardError(f"team {name!r}: its token was changed meanwhile; run rotate again")
     return token.text
 
 
