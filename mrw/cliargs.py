@@ -27,10 +27,13 @@ MAX_WORKERS = 256  # threads or processes a command may be asked to start
 
 
 def integer(minimum: int = 0, maximum: int = MAX_INT) -> Callable[[str], int]:
-    """An argparse type: a whole number in [minimum, maximum]."""
+    """An argparse type: a whole number in [minimum, maximum], in ASCII digits (`int()` would
+    also read other scripts' digits: `١` as 1)."""
 
     def parse(text: str) -> int:
         try:
+            if not text.isascii():
+                raise ValueError(text)
             value = int(text, 10)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None

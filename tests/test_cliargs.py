@@ -1,0 +1,27 @@
+"""The shared argparse types: bounded numbers, in the digits a user types."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from mrw.cliargs import integer, number
+
+
+@pytest.mark.parametrize("text", ["١", "１", "٣٤", "1e3", "1.0", "", "nan"])
+def test_integer_takes_ascii_digits_only(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a whole number"):
+        integer()(text)
+
+
+@pytest.mark.parametrize(("text", "value"), [("0", 0), ("+7", 7), (" 12 ", 12), ("65535", 65535)])
+def test_integer_reads_whole_numbers_in_range(text: str, value: int) -> None:
+    assert integer(0, 65535)(text) == value
+
+
+def test_bounds_are_checked() -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="between 0 and 65,535"):
+        integer(0, 65535)("65536")
+    with pytest.raises(argparse.ArgumentTypeError, match="finite"):
+        number(0.1, 10.0)("inf")
