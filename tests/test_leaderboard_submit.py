@@ -212,3 +212,18 @@ def test_a_token_file_with_more_than_the_token_is_refused_without_echoing_it(
     assert code == 2 and "must hold the token alone" in err
     assert "secret-token-value" not in err
     assert QueuedForever.seen_tokens == []  # nothing was sent
+
+
+def test_the_run_tag_names_a_submission_without_name(tmp_path: Path) -> None:
+    import gzip
+
+    from leaderboard.commands.submit import run_tag
+    from leaderboard.errors import LeaderboardError
+
+    tagged = tmp_path / "t2v.run.gz"
+    tagged.write_bytes(gzip.compress(b"s0 Q0 v0 1 1.0 PVSE-K4\ns1 Q0 v1 1 0.5 PVSE-K4\n"))
+    assert run_tag(tagged) == "PVSE-K4"
+    untagged = tmp_path / "t2v.run"
+    untagged.write_text("s0 Q0 v0 1\n")
+    with pytest.raises(LeaderboardError, match="no run tag on its first line"):
+        run_tag(untagged)

@@ -102,3 +102,4 @@ def test_hosting_commands_run(tmp_path: Path) -> None:
         server.stop()
     assert submitted.returncode == 0, submitted.stderr
     assert "rsum" in submitted.stdout and "Traceback" not in submitted.stderr
+    assert "scored #1 'm0'" in submitted.stdout  # no --name: the run files' tag names it

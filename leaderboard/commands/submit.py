@@ -69,7 +69,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         allow_abbrev=False,  # `--token SECRET` must not pass as an abbreviation of --token-file
     )
     add_server_arguments(parser)
-    parser.add_argument("--name", required=True, help="method name shown on the board")
+    parser.add_argument(
+        "--name",
+        help="method name shown on the board (default: the run tag, the last column of "
+        "T2V_RUN's first line)",
+    )
     parser.add_argument(
         "--description", default="", metavar="TEXT", help="one line shown under the name"
     )
@@ -139,9 +143,27 @@ def run(args: argparse.Namespace) -> int:
     import contextlib
     import sys
 
+    name = args.name if args.name is not None else run_tag(args.t2v_run)
     with contextlib.closing(connect(args)) as client:
         submission_id = client.upload(
-            args.t2v_run, args.v2t_run, args.name, args.description, args.split
+            args.t2v_run, args.v2t_run, name, args.description, args.split
         )
         print(f"submitted #{submission_id}; waiting for the score", file=sys.stderr)
         return wait_and_print(client, submission_id, args)
+
+
+def run_tag(path: Path) -> str:
+    """The run tag of a TREC run file: the sixth column of its first line.
+
+    Raises:
+        LeaderboardError: the first line cannot be read or has no sixth column.
+    """
+    from leaderboard.errors import LeaderboardError
+    from leaderboard.parse import first_line
+
+    fields = first_line(path).split()
+    if len(fields) < 6:
+        raise LeaderboardError(
+            f"{path}: no run tag on its first line to name the submission; give --name"
+        )
+    return fields[5].decode("utf-8", "replace")
