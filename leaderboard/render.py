@@ -28,6 +28,7 @@ from leaderboard.metrics import (
     RECALL_KS,
     Better,
     Bound,
+    DirectionMetrics,
     Value,
     best_indices,
     pessimistic_key,
@@ -68,7 +69,15 @@ CENSORED_NOTE = (
 )
 
 
-METRIC_DIGITS = {"MeanR": 2, "nMR": 4}  # decimals where one would hide the differences
+# One direction's metrics in full, as the CLI table and a submission's page show them.
+METRIC_KEYS = (*(f"R@{k}" for k in RECALL_KS), "MedR", "MeanR", "nMR", "queries", "missing_queries")
+_METRIC_DIGITS = {"MeanR": 2, "nMR": 4}  # decimals where one would hide the differences
+
+
+def metric_cells(metrics: DirectionMetrics) -> list[str]:
+    """One direction's metrics as text, in `METRIC_KEYS` order (`display`, with the decimals
+    that keep MeanR's and nMR's differences visible)."""
+    return [display(metrics.value(k), _METRIC_DIGITS.get(k, 1)) for k in METRIC_KEYS]
 
 
 def display(value: Any, digits: int = 1) -> str:

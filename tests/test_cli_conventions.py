@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from run_records import write_metrics_json
 
 from leaderboard.qrels import write_qrels
 from leaderboard.runfile import write_run
@@ -108,10 +109,7 @@ def pipe_inputs(tmp_path_factory) -> dict[str, list[str]]:
         config = {"method": f"m{i}", "options": {"seed": 0}}
         (run_dir / "config.json").write_text(json.dumps(config))
         metrics = {"t2v": direction, "v2t": direction, "rsum": 32.0}
-        record = {"method": f"m{i}", "dataset": "toy", "split": "test", "config": config,
-                  "metrics": metrics, "seed": 0, "device": "cpu", "wall_time_s": 1.0,
-                  "versions": {}, "git_commit": None}  # fmt: skip
-        (run_dir / "metrics.json").write_text(json.dumps(record))
+        write_metrics_json(run_dir, config, metrics)
     stats = [str(BIN / "mrw"), "stats", str(dataset)]
     score = [str(BIN / "mrw-leaderboard"), "score", "--truth", str(truth)]
     score += [str(root / "t2v.run"), str(root / "v2t.run")]

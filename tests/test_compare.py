@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from run_records import write_metrics_json
 
 from mrw.bench.cli import main as bench_main
 from mrw.bench.compare import compare_runs
@@ -48,19 +49,7 @@ def write_run(
     if finished:
         t2v, v2t = _direction(r1, 2 * r1, 3 * r1, 10 + seed), _direction(r1 + 1, r1 + 2, r1 + 3, 8)
         metrics = {"t2v": t2v, "v2t": v2t, "rsum": r1 + 2 * r1 + 3 * r1 + 3 * r1 + 6}
-        record = {
-            "method": method,
-            "dataset": "toy",
-            "split": "test",
-            "metrics": metrics,
-            "config": config,
-            "seed": seed,
-            "device": "cpu",
-            "wall_time_s": 1.0,
-            "versions": {},
-            "git_commit": None,
-        }
-        (run_dir / "metrics.json").write_text(json.dumps(record))
+        write_metrics_json(run_dir, config, metrics, seed=seed)
     return run_dir
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from run_records import write_metrics_json
 
 from leaderboard.metrics import Metrics
 from mrw.bench.experiments import Experiment, run_experiments, run_id
@@ -45,20 +46,10 @@ class FakeRunner:
             "queries": 100,
         }
         metrics = {"t2v": direction, "v2t": direction, "rsum": rsum}
-        record = {
-            "method": method,
-            "dataset": options.dataset,
-            "split": "test",
-            "metrics": metrics,
-            "config": config,
-            "seed": options.seed,
-            "device": "cpu",
-            "wall_time_s": 0.0,
-            "versions": {},
-            "git_commit": None,
-        }
         (run_dir / "config.json").write_text(json.dumps(config))
-        (run_dir / "metrics.json").write_text(json.dumps(record))
+        write_metrics_json(
+            run_dir, config, metrics, dataset=options.dataset, seed=options.seed, wall_time_s=0.0
+        )
         return RunResult(run_dir, Metrics.from_json(metrics), RunRecord.from_disk(run_dir))
 
 

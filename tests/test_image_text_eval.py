@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from run_records import write_metrics_json
 
 from mrw.bench.evaluator import evaluate_scores, fold_metrics, mean_metrics
 
@@ -107,20 +108,10 @@ def _record(root, method: str, seed: int, signal: float) -> None:
     run_dir = root / "coco" / method / f"{method}-{seed}"
     run_dir.mkdir(parents=True)
     (run_dir / "config.json").write_text(json.dumps(config))
-    record = {
-        "method": method,
-        "dataset": "coco",
-        "split": "test",
-        "metrics": whole.metrics.to_json(),
-        "folds": fold_metrics(whole, pair_image, 5, 4),
-        "config": config,
-        "seed": seed,
-        "device": "cpu",
-        "wall_time_s": 1.0,
-        "versions": {},
-        "git_commit": None,
-    }
-    (run_dir / "metrics.json").write_text(json.dumps(record))
+    folds = fold_metrics(whole, pair_image, 5, 4)
+    write_metrics_json(
+        run_dir, config, whole.metrics.to_json(), dataset="coco", seed=seed, folds=folds
+    )
 
 
 def test_compare_prints_table2_layout(tmp_path):

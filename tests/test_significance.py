@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from run_records import write_metrics_json
 from scipy import stats
 
 from leaderboard.metrics import combine, ranks_to_metrics
@@ -28,23 +29,11 @@ def write_ranked_run(root: Path, name: str, k: int, seed: int, ranks: np.ndarray
         "options": {"dataset": "toy", "seed": seed, "run_id": run_dir.name},
     }
     direction = ranks_to_metrics(ranks, gallery_size=QUERIES)
-    record = {
-        "method": "pvse",
-        "dataset": "toy",
-        "split": "test",
-        "metrics": combine(direction, direction).to_json(),
-        "config": config,
-        "seed": seed,
-        "device": "cpu",
-        "wall_time_s": 1.0,
-        "versions": {},
-        "git_commit": None,
-    }
     ids = [f"q{i}" for i in range(QUERIES)]
     ranked = {"queries": ids, "ranks": ranks.tolist()}
     (run_dir / "config.json").write_text(json.dumps(config))
     (run_dir / "query_ranks.json").write_text(json.dumps({"t2v": ranked, "v2t": ranked}))
-    (run_dir / "metrics.json").write_text(json.dumps(record))
+    write_metrics_json(run_dir, config, combine(direction, direction).to_json(), seed=seed)
     return run_dir
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from run_records import write_metrics_json
 
 from leaderboard.qrels import read_qrels
 from mrw.demo import frame_strip
@@ -76,11 +77,8 @@ def test_compare_heading_names_the_dataset_not_its_path(tmp_path: Path) -> None:
     run_dir.mkdir(parents=True)
     config = {"method": "vsepp", "options": {"seed": 0}}
     (run_dir / "config.json").write_text(json.dumps(config))
-    record = {"method": "vsepp", "dataset": str(tmp_path / "demo-out" / "toy"), "split": "test",
-              "metrics": {"t2v": direction, "v2t": direction, "rsum": 120.0}, "config": config,
-              "seed": 0, "device": "cpu", "wall_time_s": 1.0, "versions": {},
-              "git_commit": None}  # fmt: skip
-    (run_dir / "metrics.json").write_text(json.dumps(record))
+    metrics = {"t2v": direction, "v2t": direction, "rsum": 120.0}
+    write_metrics_json(run_dir, config, metrics, dataset=str(tmp_path / "demo-out" / "toy"))
     markdown = compare_runs([tmp_path / "runs"]).to_markdown()
     assert markdown.startswith("**toy / test**")  # as the leaderboard names it
     assert str(tmp_path) not in markdown

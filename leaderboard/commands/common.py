@@ -52,16 +52,12 @@ def print_metrics(result: Metrics) -> None:
     """Both directions as a table, then rsum."""
     from rich.table import Table
 
-    from leaderboard.metrics import DIRECTIONS, RECALL_KS
-    from leaderboard.render import METRIC_DIGITS, display
+    from leaderboard.metrics import DIRECTIONS
+    from leaderboard.render import METRIC_KEYS, display, metric_cells
 
-    keys = (*(f"R@{k}" for k in RECALL_KS), "MedR", "MeanR", "nMR", "queries", "missing_queries")
-    table = Table("direction", *keys)
+    table = Table("direction", *METRIC_KEYS)
     for direction in DIRECTIONS:
-        metrics = result.direction(direction)
-        table.add_row(
-            direction, *(display(metrics.value(k), METRIC_DIGITS.get(k, 1)) for k in keys)
-        )
+        table.add_row(direction, *metric_cells(result.direction(direction)))
     console = stdout_console()
     console.print(table)
     console.print(f"rsum: {display(result.rsum)}")

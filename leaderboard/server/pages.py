@@ -8,11 +8,10 @@ import html
 
 from leaderboard.board import Submission
 from leaderboard.metrics import DIRECTIONS, Metrics
-from leaderboard.render import METRIC_DIGITS, build_tables, display, page, to_html
+from leaderboard.render import METRIC_KEYS, build_tables, display, metric_cells, page, to_html
 from mrw.untrusted import strip_control
 
 NOT_FOUND = "<!doctype html><title>Not found</title><p>No such scored submission.</p>"
-METRIC_KEYS = ("R@1", "R@5", "R@10", "MedR", "MeanR", "nMR", "queries", "missing_queries")
 
 
 def _now() -> str:
@@ -33,10 +32,9 @@ def _metrics_table(metrics: Metrics) -> str:
     head = "".join(f'<th class="num">{html.escape(k)}</th>' for k in METRIC_KEYS)
     rows = []
     for direction in DIRECTIONS:
-        values = metrics.direction(direction)
         cells = "".join(
-            f'<td class="num">{html.escape(display(values.value(k), METRIC_DIGITS.get(k, 1)))}</td>'
-            for k in METRIC_KEYS
+            f'<td class="num">{html.escape(text)}</td>'
+            for text in metric_cells(metrics.direction(direction))
         )
         rows.append(f"<tr><td>{direction}</td>{cells}</tr>")
     return (

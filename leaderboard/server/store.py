@@ -10,11 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from leaderboard import board
 from leaderboard.errors import LeaderboardError
@@ -88,7 +87,7 @@ def reserve(db: Database, team_id: int, limits: Limits) -> int:
         return row.id
 
 
-def _counts(session: Any, team_id: int, now: dt.datetime) -> tuple[int, int]:
+def _counts(session: Session, team_id: int, now: dt.datetime) -> tuple[int, int]:
     """(submissions today (UTC), submissions ever) of a team, failed ones included."""
     counts = select(func.count()).select_from(Submission).where(Submission.team_id == team_id)
     today = session.scalar(counts.where(Submission.submitted_utc >= _start_of_day(now)))
