@@ -2,7 +2,7 @@
 VSE++, Order embeddings, Corr-AE and the dual-path network with instance loss.
 
 `baselines.common` holds what several of them share (pooling, word vectors, the hinge ranking
-loss); the global encoders they share with PVSE are `mrw.bench.encoders`.
+loss); the global encoders they share with PVSE are `mrw.methods.encoders`.
 """
 
 from baselines import corr_ae, devise, dual_path, order, vsepp

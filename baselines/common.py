@@ -1,6 +1,6 @@
 """Pieces several baselines share: pooling over valid steps, word vectors, global encoders.
 
-The ranking loss is `mrw.bench.ranking.hinge_ranking_loss`, the one every ranking method
+The ranking loss is `mrw.methods.ranking.hinge_ranking_loss`, the one every ranking method
 uses, PVSE included, so each method states its paper's loss in one line and all of them share
 one normalisation (summed over negatives, averaged over anchors).
 """
@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mrw.bench.encoders import ImageEncoder, TextEncoder, VideoEncoder
-from mrw.bench.method import Batch, Method, MethodContext
-from mrw.bench.ranking import hinge_ranking_loss
+from mrw.methods.base import Batch, Method, MethodContext
+from mrw.methods.encoders import ImageEncoder, TextEncoder, VideoEncoder
+from mrw.methods.ranking import hinge_ranking_loss
 
 
 def masked_mean(x: Tensor, lengths: Tensor) -> Tensor:

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from baselines.common import GlobalEmbeddingMethod
-from mrw.bench.registry import register_method
+from mrw.methods.registry import register_method
 
 # Upper bound on the elements of the `[rows, Nt, D]` difference tensor built per step.
 _CHUNK_ELEMENTS = 2**25

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from baselines.common import GlobalEmbeddingMethod
-from mrw.bench.registry import register_method
+from mrw.methods.registry import register_method
 
 
 @dataclass

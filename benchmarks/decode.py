@@ -1,8 +1,8 @@
-"""Decoding speed: `mrw.frames.decode` against the classic way of preparing MRW frames.
+"""Decoding speed: `mrw.media.frames.decode` against the classic way of preparing MRW frames.
 
 The classic pipeline (used for MRW/TGIF features) bursts every clip to JPEG files with the
 `ffmpeg` command line at 8 fps, then reads them back, keeps T evenly spread frames and
-resizes them. `mrw.frames.decode` reads the clip once in-process with PyAV and converts only
+resizes them. `mrw.media.frames.decode` reads the clip once in-process with PyAV and converts only
 the T frames it keeps. Both run in the same process, on the same generated GIFs and MP4s,
 with the same output (T=8 frames at 8 fps, shorter side 256 px, centre crop).
 
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from mrw.frames import decode
+from mrw.media.frames import decode
 
 NUM_FRAMES, FPS, SIZE = 8, 8.0, 256
 
@@ -177,7 +177,7 @@ def main() -> int:
     )
     print(
         f"{'format':<8}{'classic ffmpeg->JPEG (videos/s)':>34}"
-        f"{'mrw.frames.decode (videos/s)':>32}{'ratio':>9}"
+        f"{'mrw.media.frames.decode (videos/s)':>32}{'ratio':>9}"
     )
     for r in results:
         print(

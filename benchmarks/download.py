@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT / "tests"))  # the loopback media host and generated
 from fakes.media import make_gif  # noqa: E402 (after the sys.path line)
 from fakes.media_server import MediaServer  # noqa: E402 (after the sys.path line)
 
-from mrw.collect.downloader import DownloaderConfig, DownloadRequest, download_many  # noqa: E402 (after the sys.path line)
-from mrw.collect.store import MediaStore  # noqa: E402 (after the sys.path line)
+from mrw.net.downloader import DownloaderConfig, DownloadRequest, download_many  # noqa: E402 (after the sys.path line)
+from mrw.net.store import MediaStore  # noqa: E402 (after the sys.path line)
 
 
 def serve(

@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64, help="toy frame side (bigger GIFs)")
     args = parser.parse_args()
 
-    from mrw.toy import build_toy
+    from mrw.toy.video import build_toy
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

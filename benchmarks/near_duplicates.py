@@ -1,4 +1,4 @@
-"""Near-duplicate clustering speed: `mrw.videohash.near_duplicate_groups` against a plain loop.
+"""Near-duplicate clustering speed: `mrw.curate.videohash.near_duplicate_groups` against a loop.
 
 Baseline: the obvious pure-Python all-pairs loop (XOR + popcount of Python ints, union-find),
 the way a first script would do it. Both run in this process on the same video hashes:
@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from mrw.videohash import (
+from mrw.curate.videohash import (
     DEFAULT_MAX_COLOUR_DISTANCE,
     DEFAULT_MAX_DISTANCE,
     HASH_FRAMES,

@@ -21,8 +21,8 @@ from typing import Any
 
 from leaderboard.errors import BoardError
 from leaderboard.metrics import Metrics, MetricsFormatError
-from mrw.provenance import file_sha256
-from mrw.untrusted import UnsafeInputError, clean_text
+from mrw.core.provenance import file_sha256
+from mrw.core.untrusted import UnsafeInputError, clean_text
 
 # Longest accepted text per field, in characters (after control characters are removed).
 TEXT_LIMITS = {"name": 120, "team": 120, "description": 2000, "dataset": 120, "split": 60}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from mrw.errors import MRWError
+from mrw.core.errors import MRWError
 
 
 class LeaderboardError(MRWError):

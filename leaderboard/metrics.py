@@ -284,7 +284,7 @@ class Metrics:
 
     def to_disk(self, path: str | os.PathLike[str]) -> Path:
         """Write `{"format_version": 1, **to_json()}` atomically; returns the path."""
-        from mrw.atomic import atomic_write
+        from mrw.core.atomic import atomic_write
 
         with atomic_write(path, "w") as handle:
             json.dump(

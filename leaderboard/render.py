@@ -33,8 +33,8 @@ from leaderboard.metrics import (
     best_indices,
     pessimistic_key,
 )
-from mrw.atomic import atomic_write
-from mrw.untrusted import strip_control
+from mrw.core.atomic import atomic_write
+from mrw.core.untrusted import strip_control
 
 
 @dataclass(frozen=True)

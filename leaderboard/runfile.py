@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mrw.atomic import atomic_write
+from mrw.core.atomic import atomic_write
 
 LINES_PER_BLOCK = 1 << 20  # formatting granularity: bounds memory to a few hundred MB
 # Scores per block: a truncated ranking of a wide gallery (TGIF: 34,101 documents) must not

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mrw.cliutil import build_parser, dispatch
+from mrw.core.cliutil import build_parser, dispatch
 
 # sub-command -> module defining `register(subparsers)`; each module owns its command.
 COMMANDS: dict[str, str] = {

@@ -34,11 +34,11 @@ def head_report(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     """
     from mrw.bench.data import PairData, standardized
     from mrw.bench.features import extract_features
-    from mrw.bench.method import MethodContext
     from mrw.bench.options import RunOptions
-    from mrw.bench.registry import create_method
-    from mrw.bench.text import Vocabulary
-    from mrw.errors import MRWError
+    from mrw.core.errors import MRWError
+    from mrw.methods.base import MethodContext
+    from mrw.methods.registry import create_method
+    from mrw.methods.vocab import Vocabulary
 
     run_dir = Path(run_dir)
     config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
@@ -79,7 +79,7 @@ def head_report(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from mrw.cliutil import run_main
+    from mrw.core.cliutil import run_main
 
     parser = argparse.ArgumentParser(
         prog="python -m pvse.heads",

@@ -15,9 +15,9 @@ from torch import Tensor, nn
 
 from mrw.bench.data import SplitFeatures
 from mrw.bench.features import save_features
-from mrw.bench.method import Batch, Method, MethodContext
 from mrw.bench.options import RunOptions
-from mrw.bench.registry import register_method
+from mrw.methods.base import Batch, Method, MethodContext
+from mrw.methods.registry import register_method
 
 FEATURE_DIM = 32
 NUM_FRAMES = 4

@@ -73,6 +73,6 @@ TOY_TEST_PAIRS = 120  # 96 train / 8 validation / 16 test: builds in about a sec
 @pytest.fixture(scope="session")
 def toy_dataset_dir(tmp_path_factory: pytest.TempPathFactory):
     """A small toy set (MRW format, default config) built once per test session."""
-    from mrw.toy import build_toy
+    from mrw.toy.video import build_toy
 
     return build_toy(tmp_path_factory.mktemp("toy") / "toy", num_pairs=TOY_TEST_PAIRS, seed=0)

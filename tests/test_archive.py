@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from fakes.release_host import ReleaseHost
 
-from mrw.archive import ArchiveError, safe_extract
 from mrw.cli import main
+from mrw.net.archive import ArchiveError, safe_extract
 
 
 def _tar(members: list[tarfile.TarInfo | tuple[str, bytes]], mode: str = "w:gz") -> bytes:

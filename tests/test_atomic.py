@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mrw.atomic import atomic_dir, atomic_write
+from mrw.core.atomic import atomic_dir, atomic_write
 
 
 def test_failed_write_leaves_previous_content(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ from torch import nn
 
 from baselines.common import masked_mean
 from baselines.order import order_violation
-from mrw.bench.method import Batch, MethodContext
-from mrw.bench.ranking import hinge_ranking_loss
-from mrw.bench.registry import create_method, list_methods
+from mrw.methods.base import Batch, MethodContext
+from mrw.methods.ranking import hinge_ranking_loss
+from mrw.methods.registry import create_method, list_methods
 
 # Rows are videos, columns sentences, the diagonal holds the true pairs (0.5, 0.2, 0.7).
 SCORES = torch.tensor(

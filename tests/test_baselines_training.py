@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from leaderboard.metrics import combine, ranks_to_metrics
-from mrw.bench.method import Batch, Method, MethodContext
-from mrw.bench.registry import create_method
+from mrw.methods.base import Batch, Method, MethodContext
+from mrw.methods.registry import create_method
 
 CONCEPTS, PAIRS, FRAMES, FEATURE_DIM = 6, 48, 4, 16
 WORDS_PER_CONCEPT, FILLER = 3, 10

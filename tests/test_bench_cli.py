@@ -91,7 +91,7 @@ def test_oversized_models_are_refused_before_any_run_folder(
 
 
 def test_run_depth_takes_a_positive_integer_or_full(capsys) -> None:
-    from mrw.bench.cli_run import _run_depth
+    from mrw.bench.commands.run import _run_depth
 
     assert _run_depth("full") == 0 and _run_depth("250") == 250
     for bad in ("0", "-3", "deep"):

@@ -7,8 +7,8 @@ import json
 import pytest
 from bench_synthetic import SIZES, synthetic_options
 
-from mrw.bench.registry import list_methods
 from mrw.bench.runner import run_method
+from mrw.methods.registry import list_methods
 
 pytestmark = pytest.mark.skipif(
     "pvse" not in list_methods(), reason="the pvse package is not installed"

@@ -13,7 +13,7 @@ from bench_synthetic import SIZES, TinyMethod, synthetic_options
 
 from mrw.bench.record import RunRecord, RunRecordError
 from mrw.bench.runner import run_method
-from mrw.errors import MRWError
+from mrw.core.errors import MRWError
 
 METHOD = "tiny-test-method"
 

@@ -7,7 +7,8 @@ import logging
 import pytest
 import torch
 
-from mrw.bench.text import (
+from mrw.core.text import tokenize
+from mrw.methods.vocab import (
     PAD_ID,
     UNK_ID,
     GloveError,
@@ -15,7 +16,6 @@ from mrw.bench.text import (
     load_glove,
     word_vectors,
 )
-from mrw.text import tokenize
 
 
 def test_tokenize_keeps_contractions_and_punctuation() -> None:

@@ -10,7 +10,7 @@ import pytest
 from fakes.reposts import FakePost, gif_bytes, make_collection, mp4_bytes, scene
 
 from mrw.cli import main
-from mrw.splits import MRW_SIZES, SplitError, SplitSizes, assign_splits, split_sizes
+from mrw.curate.splits import MRW_SIZES, SplitError, SplitSizes, assign_splits, split_sizes
 
 
 def test_mrw_sizes_exact_larger_and_proportional() -> None:

@@ -11,8 +11,10 @@ import pytest
 from fakes.media import corrupt_gif
 from fakes.reposts import FakePost, gif_bytes, make_collection, mp4_bytes, scene
 
-from mrw import videohash
-from mrw.clean import (
+from mrw.cli import main
+from mrw.collect.records import CollectedItem, Post
+from mrw.curate import videohash
+from mrw.curate.clean import (
     CleanConfig,
     Reason,
     clean,
@@ -21,8 +23,6 @@ from mrw.clean import (
     read_kept,
     strip_reaction_prefix,
 )
-from mrw.cli import main
-from mrw.collect.records import CollectedItem, Post
 
 
 def test_titles_are_unescaped_nfc_and_whitespace_collapsed() -> None:

@@ -16,7 +16,7 @@ from run_records import write_metrics_json
 
 from leaderboard.qrels import write_qrels
 from leaderboard.runfile import write_run
-from mrw.cliutil import EXIT_BROKEN_PIPE, toolkit_version
+from mrw.core.cliutil import EXIT_BROKEN_PIPE, toolkit_version
 
 BIN = Path(sys.executable).parent
 SCRIPTS = ("mrw", "mrw-bench", "mrw-leaderboard")
@@ -27,7 +27,7 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     from leaderboard.cli import COMMANDS as BOARD
     from mrw.bench.cli import COMMANDS as BENCH
     from mrw.cli import COMMANDS as MRW
-    from mrw.cliutil import build_parser
+    from mrw.core.cliutil import build_parser
 
     return {
         name: build_parser(name, "", commands)

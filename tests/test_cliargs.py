@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from mrw.cliargs import integer, number
+from mrw.core.cliargs import integer, number
 
 
 @pytest.mark.parametrize("text", ["١", "１", "٣٤", "1e3", "1.0", "", "nan"])

@@ -9,8 +9,8 @@ import pytest
 from fakes.media import corrupt_gif, make_gif, make_mp4
 from fakes.media_server import MediaServer, Route
 
-from mrw.collect.downloader import DownloaderConfig, DownloadRequest, download_many
-from mrw.collect.store import MediaStore
+from mrw.net.downloader import DownloaderConfig, DownloadRequest, download_many
+from mrw.net.store import MediaStore
 
 FAST = {
     "workers": 4,
@@ -182,7 +182,7 @@ def test_redirect_to_metadata_address_is_blocked(tmp_path):
         server.add("/to-metadata", redirect_to="http://169.254.169.254/latest/meta-data/")
         # the first hop is loopback (allowed here only via host_map of a public-looking name)
         config = DownloaderConfig(**{**FAST, "allow_private": False, "host_map": {}})
-        from mrw.collect.downloader import Downloader
+        from mrw.net.downloader import Downloader
 
         downloader = Downloader(config, MediaStore(tmp_path))
         result = downloader.fetch(DownloadRequest("m", server.url("/to-metadata")))
@@ -223,7 +223,7 @@ def test_dns_names_resolving_to_private_addresses_are_blocked(server, tmp_path):
 
 def test_connection_level_guard_catches_what_the_precheck_missed(server, tmp_path, monkeypatch):
     """DNS rebinding: the name looked public when checked, the connection reached loopback."""
-    import mrw.collect.downloader as downloader_module
+    import mrw.net.downloader as downloader_module
 
     server.add("/a.gif", make_gif(1), content_type="image/gif")
     monkeypatch.setattr(downloader_module, "check_url", lambda url, allow_private=False: None)

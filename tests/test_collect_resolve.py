@@ -7,9 +7,9 @@ from fakes.media import make_mp4
 from fakes.media_server import MediaServer
 
 import mrw.collect.resolve as resolve_module
-from mrw.collect.downloader import Downloader, DownloaderConfig
 from mrw.collect.resolve import Resolver
-from mrw.collect.store import MediaStore
+from mrw.net.downloader import Downloader, DownloaderConfig
+from mrw.net.store import MediaStore
 
 
 def resolver(tmp_path, ytdlp: bool = True, **config) -> Resolver:

@@ -7,10 +7,10 @@ import errno
 import pytest
 from fakes.media import make_gif
 
-from mrw.collect.downloader import Attempt, DownloadRequest, DownloadResult
 from mrw.collect.records import Post
 from mrw.collect.state import CollectionState, StateError, iter_collected
-from mrw.collect.store import MediaStore, StoreError
+from mrw.net.downloader import Attempt, DownloadRequest, DownloadResult
+from mrw.net.store import MediaStore, StoreError
 
 
 def post(pid: str, url: str) -> Post:

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mrw.atomic import OutputPathError, atomic_dir, atomic_write, remove_stale
 from mrw.cli import main
+from mrw.core.atomic import OutputPathError, atomic_dir, atomic_write, remove_stale
 from mrw.dataset import DatasetFormatError, VideoRow, build_dataset, load_dataset, read_table
 from mrw.dataset.reader import check_folder
 

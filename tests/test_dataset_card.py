@@ -13,7 +13,7 @@ from huggingface_hub import DatasetCard
 
 from mrw.dataset import VideoRow, build_dataset
 from mrw.dataset.card import PVSE_CITATION, size_category, validate_card
-from mrw.releases import TGIF_CITATION
+from mrw.sources.releases import TGIF_CITATION
 
 
 def test_toy_card_has_hub_metadata_and_validates(toy_dataset_dir: Path) -> None:
@@ -90,7 +90,7 @@ print("mrw:", tuple(decoded["frames"].shape))
 
 
 def test_publish_refuses_an_invalid_card(tmp_path: Path) -> None:
-    from mrw.hub import HubError, publish
+    from mrw.sources.hub import HubError, publish
 
     rows = [VideoRow(id="p0", video_id="v0", sentence="a thing", media_url="https://x/")]
     built = build_dataset({"test": rows}, tmp_path / "ds", configs=("urls",))

@@ -13,7 +13,7 @@ from mrw.bench.options import RunOptions
 from mrw.bench.reproduce import make_plan, paper_options
 from mrw.bench.runner import _schedule
 from mrw.catalog import get_dataset
-from mrw.errors import MRWError
+from mrw.core.errors import MRWError
 
 
 def test_one_sentence_per_video_keeps_each_videos_last_pair() -> None:

@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mrw.frames import DecodeLimits, FrameDecodeError, decode, probe
+from mrw.media.frames import DecodeLimits, FrameDecodeError, decode, probe
 
 # Five solid colours with very unequal delays: the timeline is 0, .1, .4, .45, .65 -> end 1.15 s.
 REDS = [(0, 0, 0), (60, 0, 0), (120, 0, 0), (180, 0, 0), (240, 0, 0)]

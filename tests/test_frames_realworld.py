@@ -17,7 +17,7 @@ import pytest
 from fakes import clips
 from fakes.gifs import GifWriter, solid_palette
 
-from mrw.frames import DecodeLimits, FrameDecodeError, decode, probe, verify
+from mrw.media.frames import DecodeLimits, FrameDecodeError, decode, probe, verify
 
 PALETTE = solid_palette(10)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mrw.cliutil import run_main
+from mrw.core.cliutil import run_main
 
 
 def test_a_full_stdout_is_a_one_line_error(monkeypatch, capsys):

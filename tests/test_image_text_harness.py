@@ -17,8 +17,7 @@ from mrw.bench.cli import main as bench_main
 from mrw.catalog import get_dataset
 from mrw.cli import main as mrw_main
 from mrw.dataset import DatasetNotFoundError, load_dataset, read_table
-from mrw.toy import COLOURS
-from mrw.toy_image import (
+from mrw.toy.image import (
     CAPTIONS_PER_IMAGE,
     REGIONS,
     build_toy_image,
@@ -26,6 +25,7 @@ from mrw.toy_image import (
     render_image,
     sample_image_scene,
 )
+from mrw.toy.video import COLOURS
 
 
 @pytest.fixture()
@@ -137,9 +137,9 @@ def test_resnet152_grid_features_on_random_weights(tmp_path: Path, cache) -> Non
 def test_image_encoders_pool_the_grid_order_free() -> None:
     """On image sets VSE++ (like PVSE's global feature) is a linear layer on the average of
     the cells, so it ignores their order; on video the biGRU does not."""
-    from mrw.bench.encoders import ImageEncoder, VideoEncoder
-    from mrw.bench.method import MethodContext
-    from mrw.bench.registry import create_method
+    from mrw.methods.base import MethodContext
+    from mrw.methods.encoders import ImageEncoder, VideoEncoder
+    from mrw.methods.registry import create_method
 
     torch.manual_seed(0)
     cells, lengths = torch.randn(3, 49, 16), torch.full((3,), 49)
@@ -244,8 +244,8 @@ def test_finetuning_a_grid_cnn_gives_cells_as_local_features() -> None:
     reach the CNN."""
     from mrw.bench.backbones import FrameEncoder, build_backbone
     from mrw.bench.finetune import FrameMethod
-    from mrw.bench.method import MethodContext
-    from mrw.bench.registry import create_method
+    from mrw.methods.base import MethodContext
+    from mrw.methods.registry import create_method
 
     cnn, _ = build_backbone("resnet18", "none", grid=True)
     encoder = FrameEncoder(cnn, 64, grid=True)  # ResNet-18 at 64 px: a 2 x 2 x 512 map
@@ -263,7 +263,7 @@ def test_precomp_features_train_and_report_folds_end_to_end(tmp_path: Path, cach
     record and Table 2's layout in `compare` (here 2 folds of 3 images stand in for 5 x 1,000)."""
     from mrw.bench.compare import compare_runs
     from mrw.catalog import DatasetRecord, TrainingDefaults, register_dataset, unregister_dataset
-    from mrw.image_text import import_precomp
+    from mrw.sources.image_text import import_precomp
 
     rng = np.random.default_rng(0)
     folder = tmp_path / "precomp"

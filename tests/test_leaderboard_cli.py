@@ -163,7 +163,7 @@ def test_render_refuses_a_foreign_submissions_table(tmp_path: Path, capsys) -> N
 
 def _subparser(command: str) -> argparse.ArgumentParser:
     from leaderboard.cli import COMMANDS
-    from mrw.cliutil import build_parser
+    from mrw.core.cliutil import build_parser
 
     parser = build_parser("mrw-leaderboard", "", COMMANDS)
     (sub,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

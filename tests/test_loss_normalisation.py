@@ -17,9 +17,9 @@ from bench_synthetic import FEATURE_DIM, make_split
 
 from baselines.vsepp import VSEPP, VSEPPConfig
 from mrw.bench.data import PairData
-from mrw.bench.method import MethodContext
-from mrw.bench.text import Vocabulary
 from mrw.bench.trainer import TrainConfig, Trainer, seed_everything
+from mrw.methods.base import MethodContext
+from mrw.methods.vocab import Vocabulary
 from pvse.method import PVSE, PVSEConfig
 
 DIM, WORD_DIM = 32, 16

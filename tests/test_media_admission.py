@@ -12,9 +12,9 @@ import pytest
 from fakes.gifs import GifWriter
 
 from mrw.bench.features import FeatureSpec, extract_features
-from mrw.collect.mediatypes import decode_error
 from mrw.dataset import VideoRow, build_dataset
-from mrw.frames import FrameDecodeError, probe
+from mrw.media.frames import FrameDecodeError, probe
+from mrw.media.mediatypes import decode_error
 
 
 def undecodable_gif() -> bytes:

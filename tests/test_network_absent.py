@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mrw.remote import FetchError, RemoteFile, fetch
+from mrw.net.remote import FetchError, RemoteFile, fetch
 
 BIN = Path(sys.executable).parent
 

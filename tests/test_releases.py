@@ -10,7 +10,7 @@ import pytest
 from fakes.reposts import gif_bytes, mp4_bytes, scene
 
 from mrw.cli import main
-from mrw.releases import read_tgif, tgif_video_id
+from mrw.sources.releases import read_tgif, tgif_video_id
 
 DATA = Path(__file__).parent / "data" / "tgif"
 

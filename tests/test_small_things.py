@@ -13,9 +13,9 @@ import torch
 from run_records import write_metrics_json
 
 from leaderboard.qrels import read_qrels
+from mrw.dataset.stats import integer_histogram
 from mrw.demo import frame_strip
-from mrw.stats import integer_histogram
-from mrw.toy import ToyConfig
+from mrw.toy.video import ToyConfig
 
 BIN = Path(sys.executable).parent
 

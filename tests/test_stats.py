@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from mrw.cli import main
+from mrw.core.text import words
 from mrw.dataset import VideoRow, build_dataset
-from mrw.stats import compute_stats
-from mrw.text import words
+from mrw.dataset.stats import compute_stats
 
 
 @pytest.fixture(scope="module")

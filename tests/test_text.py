@@ -1,4 +1,4 @@
-"""The one tokenizer (`mrw.text`) that cleaning, statistics and the vocabulary share."""
+"""The one tokenizer (`mrw.core.text`) that cleaning, statistics and the vocabulary share."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import unicodedata
 
 import pytest
 
-from mrw import clean, stats
-from mrw.bench import text as bench_text
-from mrw.bench.text import Vocabulary
-from mrw.text import normalize, tokenize, unescape_html, words
+from mrw.core.text import normalize, tokenize, unescape_html, words
+from mrw.curate import clean
+from mrw.dataset import stats
+from mrw.methods import vocab as bench_text
+from mrw.methods.vocab import Vocabulary
 
 
 def test_accented_words_are_single_tokens_in_either_unicode_form() -> None:
@@ -55,7 +56,7 @@ def test_digits_other_scripts_and_underscores() -> None:
 
 @pytest.mark.parametrize("sentence", ["café naïve", "MRW my cat doesn't care :)", "&amp; 😂"])
 def test_cleaning_statistics_and_vocabulary_count_the_same_words(sentence: str) -> None:
-    # min-words in `mrw clean`, the statistics and the vocabulary all go through mrw.text
+    # min-words in `mrw clean`, the statistics and the vocabulary all go through mrw.core.text
     assert clean.words is stats.words is words
     assert bench_text.tokenize is tokenize
     vocab = Vocabulary.build([sentence])

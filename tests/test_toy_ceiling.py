@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from mrw.cli import main as mrw_main
-from mrw.toy import ToyConfig, toy_scenes
-from mrw.toy_ceiling import Bounds, bounds, expected_recall, match_matrix
+from mrw.toy.ceiling import Bounds, bounds, expected_recall, match_matrix
+from mrw.toy.video import ToyConfig, toy_scenes
 
 
 def test_expected_recall_hand_computed() -> None:

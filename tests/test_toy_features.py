@@ -13,10 +13,10 @@ import torch
 from mrw.bench.backbones import IMAGENET_MEAN, IMAGENET_STD
 from mrw.bench.data import PairData, SplitFeatures, standardized
 from mrw.bench.features import FeatureSpec, extract_features
-from mrw.bench.method import MethodContext
-from mrw.bench.registry import create_method
-from mrw.bench.text import Vocabulary
 from mrw.bench.toy_features import ColourEdgeFeatures
+from mrw.methods.base import MethodContext
+from mrw.methods.registry import create_method
+from mrw.methods.vocab import Vocabulary
 from pvse.diagnostics import attention_activity, describe_inert
 
 

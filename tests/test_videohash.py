@@ -11,9 +11,9 @@ import pytest
 from fakes.reposts import FakePost, gif_bytes, make_collection, mp4_bytes, scene
 from PIL import Image, ImageDraw, ImageFont
 
-from mrw import videohash
-from mrw.clean import CleanConfig, clean
 from mrw.collect.state import iter_collected
+from mrw.curate import videohash
+from mrw.curate.clean import CleanConfig, clean
 
 
 def flat_text_clip(background, ink, text: str, frames: int = 12) -> np.ndarray:

@@ -1,1 +1,1 @@
-"""`mrw-leaderboard` sub-commands, one module each (see `mrw.cliutil.build_parser`)."""
+"""`mrw-leaderboard` sub-commands, one module each (see `mrw.core.cliutil.build_parser`)."""

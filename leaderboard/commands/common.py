@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from leaderboard.parse import DEFAULT_MAX_BYTES
-from mrw.cliutil import stdout_console
+from mrw.core.cliutil import stdout_console
 
 if TYPE_CHECKING:
     from leaderboard.metrics import Metrics

@@ -6,7 +6,7 @@ import argparse
 
 from leaderboard.commands.submit import add_server_arguments
 from leaderboard.server.client import TOKEN_ENV
-from mrw.cliargs import integer
+from mrw.core.cliargs import integer
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ import html
 from leaderboard.board import Submission
 from leaderboard.metrics import DIRECTIONS, Metrics
 from leaderboard.render import METRIC_KEYS, build_tables, display, metric_cells, page, to_html
-from mrw.untrusted import strip_control
+from mrw.core.untrusted import strip_control
 
 NOT_FOUND = "<!doctype html><title>Not found</title><p>No such scored submission.</p>"
 

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from mrw.errors import MRWError
+from mrw.core.errors import MRWError
 
 log = logging.getLogger(__name__)
 

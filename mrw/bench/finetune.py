@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from mrw.bench.backbones import FrameEncoder
-from mrw.bench.method import Batch, Method
+from mrw.methods.base import Batch, Method
 
 
 class FrameMethod(Method):

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mrw.atomic import atomic_write
 from mrw.bench.compare import Stat, chance_rsum, group_runs, markdown_table, summarise
 from mrw.bench.experiments import Experiment, Runner, run_experiments
 from mrw.bench.options import RunOptions
-from mrw.errors import MRWError
+from mrw.core.atomic import atomic_write
+from mrw.core.errors import MRWError
 
 # Parameters a sweep can vary (PVSE config fields) and how the plot names them.
 PARAMETERS: dict[str, tuple[type, str]] = {
@@ -260,7 +260,7 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the `sweep` sub-command to `subparsers`; return its parser."""
-    from mrw.bench.cli_features import add_data_arguments
+    from mrw.bench.commands.features import add_data_arguments
     from mrw.bench.experiments import add_training_arguments
 
     parser = subparsers.add_parser(
@@ -291,8 +291,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> int:
     """Run the sweep `args` describe, write its plot, JSON and table; return the exit code."""
-    from mrw.atomic import check_output_path
     from mrw.bench.experiments import options_from_args, seed_range
+    from mrw.core.atomic import check_output_path
 
     spec = spec_from_args(args)
     options = options_from_args(args)

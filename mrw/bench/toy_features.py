@@ -1,6 +1,6 @@
 """The toy set's learning-free frame features (backbone `colour-edges`).
 
-Each kind of toy moment (`mrw.toy`) shows in its own part of the vector, so attention over
+Each kind of toy moment (`mrw.toy.video`) shows in its own part of the vector, so attention over
 frames has something to pick apart and a linear map can read every attribute a toy sentence
 names:
 

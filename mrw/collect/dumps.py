@@ -27,7 +27,7 @@ from typing import IO, Any
 import zstandard
 
 from mrw.collect.records import Post
-from mrw.errors import MRWError
+from mrw.core.errors import MRWError
 
 # Pushshift dumps are compressed with a long window; zstandard needs to be told to accept it.
 ZSTD_MAX_WINDOW = 2**31

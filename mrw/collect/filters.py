@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from mrw.collect.records import Post
-from mrw.untrusted import is_safe_id
+from mrw.core.untrusted import is_safe_id
 
 #: Title prefixes of reaction posts, as regular expressions matched case-insensitively at the
 #: start of the title (after an optional "[tag]"). MRW's own titles mostly start with these.

@@ -20,8 +20,8 @@ from typing import Any
 
 from mrw.collect.dumps import post_from_reddit_json
 from mrw.collect.records import Post
-from mrw.errors import MRWError
-from mrw.remote import network_reason
+from mrw.core.errors import MRWError
+from mrw.net.remote import network_reason
 
 log = logging.getLogger(__name__)
 

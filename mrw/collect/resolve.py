@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from mrw.collect.downloader import Downloader, PageError
-from mrw.collect.netguard import BlockedAddress, check_url, guarded_connections, last_blocked
+from mrw.net.downloader import Downloader, PageError
+from mrw.net.guard import BlockedAddress, check_url, guarded_connections, last_blocked
 
 MEDIA_EXTENSIONS = (".gif", ".mp4", ".webm")
 STILL_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")

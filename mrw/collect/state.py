@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from mrw.collect.records import CollectedItem, Post
-from mrw.errors import MRWError
-from mrw.untrusted import redact_url, redact_urls
+from mrw.core.errors import MRWError
+from mrw.core.untrusted import redact_url, redact_urls
 
 if TYPE_CHECKING:  # readers of a collection (`mrw clean`) need no HTTP stack
-    from mrw.collect.downloader import DownloadResult
+    from mrw.net.downloader import DownloadResult
 
 STATE_FILE = "state.sqlite"
 MEDIA_DIR = "media"

@@ -1,1 +1,1 @@
-"""One module per `mrw` sub-command, each exposing `register(subparsers)` (see `mrw.cliutil`)."""
+"""One module per `mrw` sub-command, each exposing `register(subparsers)` (`mrw.core.cliutil`)."""

@@ -42,8 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run `mrw build` with parsed `args`; return the process exit code."""
-    from mrw.build import build
-    from mrw.splits import SplitSizes
+    from mrw.curate.build import build
+    from mrw.curate.splits import SplitSizes
 
     configs = ("urls",) if args.urls_only else ("default", "urls")
     report = build(

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mrw.cliargs import MAX_WORKERS, integer
+from mrw.core.cliargs import MAX_WORKERS, integer
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the `mrw clean` sub-command to `subparsers`; return its parser."""
-    from mrw.clean import CleanConfig
-    from mrw.videohash import HASH_FRAMES
+    from mrw.curate.clean import CleanConfig
+    from mrw.curate.videohash import HASH_FRAMES
 
     defaults = CleanConfig()
     parser = subparsers.add_parser(
@@ -95,9 +95,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run `mrw clean` with parsed `args`; return the process exit code."""
-    from mrw.atomic import check_output_path
-    from mrw.clean import CleanConfig, clean, format_report, write_result
     from mrw.collect.state import iter_collected
+    from mrw.core.atomic import check_output_path
+    from mrw.curate.clean import CleanConfig, clean, format_report, write_result
 
     config = CleanConfig(
         strip_prefix=args.strip_prefix,

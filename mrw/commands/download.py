@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mrw.cliargs import MAX_WORKERS, integer
+from mrw.core.cliargs import MAX_WORKERS, integer
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -55,9 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run `mrw download` with parsed `args`; return the process exit code."""
-    from mrw.hub import download_hub
-    from mrw.originals import ORIGINAL_RELEASES, download_original
-    from mrw.rehydrate import HubError
+    from mrw.sources.hub import download_hub
+    from mrw.sources.originals import ORIGINAL_RELEASES, download_original
+    from mrw.sources.rehydrate import HubError
 
     options = {
         "media": not args.urls_only,

@@ -96,8 +96,8 @@ def _register_image_text(releases: argparse._SubParsersAction) -> None:
 
 def run_image_text(args: argparse.Namespace) -> int:
     from mrw.catalog import prepared_dir
-    from mrw.image_text import read_karpathy
-    from mrw.releases import ReleaseError, format_import, import_release
+    from mrw.sources.image_text import read_karpathy
+    from mrw.sources.releases import ReleaseError, format_import, import_release
 
     if args.images is not None and not args.images.is_dir():
         raise ReleaseError(f"images folder not found: {args.images}")
@@ -109,7 +109,7 @@ def run_image_text(args: argparse.Namespace) -> int:
 
 
 def run_precomp(args: argparse.Namespace) -> int:
-    from mrw.image_text import import_precomp
+    from mrw.sources.image_text import import_precomp
 
     for split, path in import_precomp(args.folder, args.name).items():
         print(f"{split}: {path}")
@@ -118,7 +118,13 @@ def run_precomp(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from mrw.catalog import prepared_dir
-    from mrw.releases import ReleaseError, format_import, import_release, read_mrw_v1, read_tgif
+    from mrw.sources.releases import (
+        ReleaseError,
+        format_import,
+        import_release,
+        read_mrw_v1,
+        read_tgif,
+    )
 
     if args.videos is not None and not args.videos.is_dir():
         raise ReleaseError(f"videos folder not found: {args.videos}")

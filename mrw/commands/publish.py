@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run `mrw publish` with parsed `args`; return the process exit code."""
-    from mrw.hub import publish
+    from mrw.sources.hub import publish
 
     files = publish(
         args.dataset_dir,

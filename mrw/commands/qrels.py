@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run `mrw qrels` with parsed `args`; return the process exit code."""
-    from mrw.atomic import check_output_file
+    from mrw.core.atomic import check_output_file
     from mrw.dataset import export_qrels
 
     splits = args.split or ["test"]

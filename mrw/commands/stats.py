@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from mrw.stats import compute_stats, plot_lengths, read_metadata, render_table
+from mrw.dataset.stats import compute_stats, plot_lengths, read_metadata, render_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -42,7 +42,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _main(args: argparse.Namespace) -> int:
-    from mrw.atomic import check_output_file, file_starts_with
+    from mrw.core.atomic import check_output_file, file_starts_with
 
     if args.plot:  # an earlier plot may be replaced, nothing else (a dataset card, a device)
         check_output_file(args.plot, lambda path: file_starts_with(path, PNG_SIGNATURE))
@@ -51,7 +51,7 @@ def _main(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(stats.to_dict(), indent=2))
     else:
-        from mrw.cliutil import stdout_console
+        from mrw.core.cliutil import stdout_console
 
         stdout_console().print(render_table(stats))
     if args.plot:

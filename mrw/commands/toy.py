@@ -7,8 +7,8 @@ import argparse
 from pathlib import Path
 
 from mrw.catalog import prepared_dir
-from mrw.cliutil import fail
-from mrw.toy import ToyConfig, build_toy
+from mrw.core.cliutil import fail
+from mrw.toy.video import ToyConfig, build_toy
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         choices=("video", "image"),
         default="video",
         help="video: polysemous GIF clips (default); image: still images with 2-4 objects and "
-        "five captions each, the image-text set `toy-image` (module mrw.toy_image)",
+        "five captions each, the image-text set `toy-image` (module mrw.toy.image)",
     )
     parser.add_argument(
         "--num-images",
@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def _main(args: argparse.Namespace) -> int:
     if args.kind == "image":
-        from mrw.toy_image import main as image_main
+        from mrw.toy.image import main as image_main
 
         return image_main(args)
     if args.num_pairs < 3:
@@ -62,7 +62,7 @@ def _main(args: argparse.Namespace) -> int:
     if not 16 <= args.size <= 512:
         fail(f"--size must be between 16 and 512 pixels, got {args.size}")
     if args.ceiling:
-        from mrw.toy_ceiling import bounds, format_bounds
+        from mrw.toy.ceiling import bounds, format_bounds
 
         config = ToyConfig(args.num_pairs, args.seed, args.size)
         print("\n\n".join(format_bounds(bounds(config, split)) for split in ("validation", "test")))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from mrw.errors import MRWError
+from mrw.core.errors import MRWError
 
 if TYPE_CHECKING:  # `datasets` loads on first use: `--help` stays fast
     import datasets
@@ -53,13 +53,13 @@ class VideoRow:
     ) -> VideoRow:
         """A row whose media metadata (frames, fps, size, sha256, file name) is read from `data`.
 
-        Every frame is decoded once (`mrw.frames.verify`; a still image through
-        `mrw.images.verify_media`), so media that would fail later is refused here: raises
+        Every frame is decoded once (`mrw.media.frames.verify`; a still image through
+        `mrw.media.images.verify_media`), so media that would fail later is refused here: raises
         `FrameDecodeError` with the reason.
         """
         import hashlib
 
-        from mrw.images import verify_media
+        from mrw.media.images import verify_media
 
         info = verify_media(data)
         metadata.setdefault("video_path", f"{video_id}{sniff_extension(data)}")
@@ -87,8 +87,8 @@ class VideoRow:
 def sniff_extension(data: bytes) -> str:
     """File extension from magic bytes (what `Video()` and players use to pick a demuxer);
     `.jpg` / `.png` for the stills of image datasets."""
-    from mrw.collect.mediatypes import EXTENSIONS, sniff
-    from mrw.images import still_format
+    from mrw.media.images import still_format
+    from mrw.media.mediatypes import EXTENSIONS, sniff
 
     kind = sniff(data[:16])
     if kind:

@@ -78,11 +78,11 @@ class FakePost:
 
 def make_collection(root: Path, posts: Sequence[FakePost]) -> Path:
     """A collection folder (state + media store) as `mrw collect` leaves it, via its own API."""
-    from mrw.collect.downloader import DownloadRequest, DownloadResult
-    from mrw.collect.mediatypes import EXTENSIONS, sniff
     from mrw.collect.records import Post
     from mrw.collect.state import MEDIA_DIR, CollectionState
-    from mrw.collect.store import MediaStore
+    from mrw.media.mediatypes import EXTENSIONS, sniff
+    from mrw.net.downloader import DownloadRequest, DownloadResult
+    from mrw.net.store import MediaStore
 
     store = MediaStore(root / MEDIA_DIR)
     with CollectionState(root) as state:

@@ -1,0 +1,1 @@
+"""The `mrw-bench` sub-commands."""

@@ -1,0 +1,62 @@
+"""`mrw-bench list`: the registered methods (with their papers and defaults) and the
+catalogued datasets (with their training defaults)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from mrw.core.cliutil import stdout_console
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "list",
+        help="list the registered methods and the catalogued datasets",
+        description="List the methods the harness can run (registered by the packages that "
+        "declare `mrw.methods` entry points), with their papers, learning rates and default "
+        "options, and the datasets of the catalogue with their training defaults.",
+    )
+    parser.add_argument(
+        "pattern", nargs="?", default="*", help="shell-style name filter (default: all)"
+    )
+    parser.set_defaults(func=main)
+    return parser
+
+
+def main(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from mrw.catalog import get_dataset, list_datasets
+    from mrw.methods.registry import get_method_class, list_methods
+
+    methods = Table(title="Methods", title_justify="left")
+    for column in ("name", "paper", "lr", "default options"):
+        methods.add_column(column, overflow="fold")
+    for name in list_methods(args.pattern):
+        cls = get_method_class(name)
+        options = ", ".join(
+            f"{field.name}={getattr(cls.config_class(), field.name)!r}"
+            for field in dataclasses.fields(cls.config_class)
+        )
+        methods.add_row(name, cls.paper, f"{cls.default_lr:g}", options)
+    datasets = Table(title="Datasets", title_justify="left")
+    for column in ("name", "version", "modality", "features", "frames", "epochs", "description"):
+        datasets.add_column(column, overflow="fold")
+    for name in list_datasets(args.pattern):
+        record = get_dataset(name)
+        train = record.training
+        datasets.add_row(
+            name,
+            record.version,
+            record.modality,
+            f"{train.backbone} ({train.weights}) {train.image_size}px",
+            f"{train.num_frames} @ {train.fps:g} fps",
+            str(train.epochs),
+            record.description,
+        )
+    console = stdout_console()
+    console.width = max(console.width, 120)
+    console.print(methods)
+    console.print(datasets)
+    return 0

@@ -1,0 +1,235 @@
+"""`mrw-bench run METHOD... --dataset NAME`: features -> train -> evaluate -> run record."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from typing import Any
+
+from mrw.bench.commands.features import add_data_arguments
+from mrw.core.cliutil import stdout_console
+
+# Method flags -> config fields; a flag applies to every chosen method whose config has the field.
+METHOD_FLAGS: dict[str, tuple[type, str]] = {
+    "k": (int, "embeddings per instance; 0 = global feature only (PVSE)"),
+    "no_global": (bool, "drop the global feature from PIE-Net (PVSE ablation)"),
+    "no_residual": (bool, "concatenate instead of residual fusion (PVSE ablation)"),
+    "no_mil": (bool, "concatenate the K embeddings, plain triplet loss (PVSE ablation)"),
+    "div_weight": (float, "weight of the diversity loss (PVSE λ1)"),
+    "mmd_weight": (float, "weight of the MMD loss (PVSE λ2)"),
+    "margin": (float, "ranking-loss margin"),
+    "embed_dim": (int, "joint embedding size D"),
+    "hidden_dim": (int, "GRU hidden size H"),
+}
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "run",
+        help="train and evaluate methods, writing run records",
+        description="Train each METHOD on the dataset's training split (model selection on "
+        "validation), evaluate on --split, and write runs/{dataset}/{method}/{run_id}/ "
+        "(config.json, metrics.json, t2v.run.gz, v2t.run.gz, checkpoint.pt, log.jsonl). "
+        "Under torchrun, training is data-parallel and feature extraction sharded.",
+    )
+    parser.add_argument(
+        "methods", nargs="+", metavar="METHOD", help="registered method names, e.g. pvse vsepp"
+    )
+    add_data_arguments(parser)
+    train = parser.add_argument_group("training")
+    train.add_argument("--epochs", type=int, help="default: the dataset's (30; toy: 12)")
+    train.add_argument(
+        "--batch-size", type=int, help="training pairs per batch (default: the dataset's, 128)"
+    )
+    train.add_argument(
+        "--lr",
+        type=float,
+        help="AMSGrad learning rate, halved on a validation plateau (default: the method's own, "
+        "see the README's baselines table)",
+    )
+    train.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of initial weights, batch order and GloVe fallbacks (default %(default)s)",
+    )
+    train.add_argument(
+        "--glove",
+        metavar="PATH",
+        help="glove.840B.300d.txt (default: random word vectors, with a warning)",
+    )
+    train.add_argument(
+        "--min-word-count", type=int, default=1, help="vocabulary threshold on the training split"
+    )
+    train.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue an interrupted run (a run folder, or 'last')"
+    )
+    train.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=0,
+        help="after training on cached features, unfreeze the CNN and train this many epochs on "
+        "decoded frames (decoded once to a memory-mapped file beside the feature cache)",
+    )
+    train.add_argument(
+        "--finetune-lr", type=float, default=2e-5, help="learning rate of the fine-tune stage"
+    )
+    out = parser.add_argument_group("evaluation and output")
+    out.add_argument(
+        "--split",
+        default="test",
+        choices=("test", "validation"),
+        help="evaluated split (default: test)",
+    )
+    out.add_argument("--runs-dir", default="runs", help="root of run records (default: ./runs)")
+    out.add_argument("--run-id", help="run folder name (default: time stamp + config hash)")
+    out.add_argument(
+        "--run-depth",
+        type=_run_depth,
+        metavar="N|full",
+        help="documents per query in the run files (default: the dataset's, e.g. full for "
+        "mrw, 500 for tgif, lowered if needed to fit the scorer's default size limit)",
+    )
+    method = parser.add_argument_group("method options (applied to methods whose config has them)")
+    for field, (kind, help_text) in METHOD_FLAGS.items():
+        flag = "--" + field.replace("_", "-")
+        if kind is bool:
+            method.add_argument(
+                flag, action="store_const", const=True, default=None, help=help_text
+            )
+        else:
+            method.add_argument(flag, type=kind, help=help_text)
+    method.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="any other config field, e.g. --set mmd_kernel=distance (repeatable)",
+    )
+    parser.set_defaults(func=main)
+    return parser
+
+
+def _run_depth(text: str) -> int:
+    """`--run-depth`: a positive integer, or `full` (0, the whole gallery)."""
+    if text.strip().lower() == "full":
+        return 0
+    try:
+        depth = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or 'full', got {text!r}"
+        ) from None
+    if depth <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'full', got {text!r}")
+    return depth
+
+
+def _parse_value(text: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"expected true or false, got {text!r}") from None
+    if isinstance(default, (int, float)):
+        return type(default)(text)
+    return text
+
+
+def method_overrides(method: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The flags that `method`'s config has, plus `--set` entries that name its fields."""
+    from mrw.core.errors import MRWError
+    from mrw.methods.registry import get_method_class
+
+    config_class = get_method_class(method).config_class
+    defaults = {f.name: getattr(config_class(), f.name) for f in dataclasses.fields(config_class)}
+    overrides = {
+        name: getattr(args, name)
+        for name in METHOD_FLAGS
+        if getattr(args, name) is not None and name in defaults
+    }
+    for item in args.set:
+        name, sep, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep:
+            raise MRWError(f"--set takes FIELD=VALUE, got {item!r}")
+        if name in defaults:
+            try:
+                overrides[name] = _parse_value(text.strip(), defaults[name])
+            except ValueError as exc:
+                raise MRWError(f"--set {name}: {exc}") from None
+    return overrides
+
+
+def _check_flags_apply(args: argparse.Namespace) -> None:
+    """A method flag or --set field that none of the chosen methods has is a mistake, not a
+    no-op."""
+    from mrw.core.errors import MRWError
+    from mrw.methods.registry import get_method_class
+
+    fields = {
+        f.name for m in args.methods for f in dataclasses.fields(get_method_class(m).config_class)
+    }
+    given = [n for n in METHOD_FLAGS if getattr(args, n) is not None]
+    given += [item.partition("=")[0].strip().replace("-", "_") for item in args.set]
+    unused = [n for n in given if n not in fields]
+    if unused:
+        raise MRWError(
+            f"{', '.join(sorted(set(unused)))}: not an option of {', '.join(args.methods)}"
+        )
+
+
+def main(args: argparse.Namespace) -> int:
+    from mrw.bench import distributed as dist_util
+    from mrw.bench.options import RunOptions
+    from mrw.bench.report import metrics_table
+    from mrw.bench.runner import run_method
+    from mrw.methods.registry import make_config
+
+    _check_flags_apply(args)
+    overrides = {m: method_overrides(m, args) for m in args.methods}
+    for method, fields in overrides.items():  # every method's config, before any run starts
+        make_config(method, fields)
+    options = RunOptions(
+        dataset=args.dataset,
+        split=args.split,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        device=args.device,
+        num_frames=args.num_frames,
+        fps=args.fps,
+        image_size=args.image_size,
+        grid=args.grid,
+        backbone=args.backbone,
+        weights=args.weights,
+        standardize_features=args.standardize_features,
+        glove=args.glove,
+        min_word_count=args.min_word_count,
+        runs_dir=args.runs_dir,
+        run_id=args.run_id,
+        run_depth=args.run_depth,
+        resume=args.resume,
+        feature_workers=args.workers,
+        finetune_epochs=args.finetune_epochs,
+        finetune_lr=args.finetune_lr,
+    )
+    if args.resume and len(args.methods) > 1:
+        from mrw.core.cliutil import fail
+
+        fail("--resume continues one run: give one METHOD")
+    console = stdout_console(
+        width=None if sys.stdout.isatty() else 140
+    )  # logs keep the table on one line per run
+    rows = []
+    for method in args.methods:
+        result = run_method(method, overrides[method], options)
+        rows.append((method, result.metrics))
+        if dist_util.is_main():
+            console.print(f"[bold]{method}[/]: {result.run_dir}")
+    if dist_util.is_main():
+        console.print(metrics_table(rows, title=f"{options.dataset} / {options.split}"))
+    return 0

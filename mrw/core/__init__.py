@@ -1,0 +1,1 @@
+"""Core plumbing: errors, atomic writes, untrusted input, provenance, tokenizer, CLI runner."""

@@ -1,0 +1,157 @@
+"""Shared command-line plumbing: one-line errors with exit code 2 (never a traceback for bad
+input), `--version`, and a quiet exit when stdout's pipe closes."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from typing import Any, NoReturn
+
+from mrw.core.cliargs import Parser
+from mrw.core.errors import MRWError
+from mrw.core.untrusted import one_line
+
+EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE, as a shell reports `yes | head`
+
+
+def toolkit_version() -> str:
+    """The installed mrw-toolkit version (`mrw.__version__` when it is not installed)."""
+    try:
+        return metadata.version("mrw-toolkit")
+    except metadata.PackageNotFoundError:
+        import mrw
+
+        return mrw.__version__
+
+
+class UsageError(MRWError):
+    """A bad option value found by a command's own checks."""
+
+
+def fail(message: str) -> NoReturn:
+    """Stop a command with a one-line `error: MESSAGE` and exit code 2 (via `run_main`)."""
+    raise UsageError(message)
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of stdout went away (`... | head`): stop quietly, as Unix tools do.
+
+    stdout is pointed at /dev/null so that the interpreter's final flush does not raise
+    again; the exit status is 128 + SIGPIPE, what a shell reports for a tool killed by it.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout replaced by something without a file descriptor
+        pass
+    finally:
+        os.close(devnull)
+    return EXIT_BROKEN_PIPE
+
+
+def stdout_console(**options: Any) -> Any:
+    """A `rich.console.Console` on stdout whose closed pipe ends the command as `print` does.
+
+    rich's own handler exits with status 1; this console raises `BrokenPipeError` instead,
+    which `run_main` turns into the quiet exit 141 (`mrw stats DIR | head -1`).
+
+    Args:
+        options: keyword arguments of `rich.console.Console` (e.g. `width`).
+
+    Returns:
+        The console.
+    """
+    from rich.console import Console
+
+    class _PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError(errno.EPIPE, "stdout closed")
+
+    return _PipeConsole(**options)
+
+
+_OUTPUT_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
+
+
+def _output_failed(exc: OSError) -> int:
+    """Writing failed (stdout on a full disk, `> /dev/full`): one line, exit 2.
+
+    stdout is pointed at /dev/null when it cannot be flushed, so that the interpreter's final
+    flush does not raise again.
+    """
+    print(f"error: cannot write output: {exc.strerror or exc}", file=sys.stderr)
+    try:
+        sys.stdout.flush()
+    except OSError:
+        _quiet_broken_pipe()
+    except ValueError:  # stdout closed
+        pass
+    return EXIT_USAGE
+
+
+def run_main(fn: Callable[[], int | None]) -> int:
+    """Run a CLI body; user errors become `error: ...` on stderr and exit 2.
+
+    A closed stdout pipe (`mrw stats --json | head -1`) ends the command quietly with exit
+    status 141; any other failure to write stdout (a full disk) is a one-line error, exit 2.
+    Set MRW_DEBUG=1 to see the full traceback of an `MRWError`.
+    """
+    try:
+        code = int(fn() or 0)
+        sys.stdout.flush()  # a pipe closed early fails here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except OSError as exc:
+        if exc.filename is not None or exc.errno not in _OUTPUT_FULL:
+            raise
+        return _output_failed(exc)
+    except MRWError as exc:
+        if os.environ.get("MRW_DEBUG"):
+            raise
+        message = one_line(str(exc)) or type(exc).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser(prog: str, description: str, commands: dict[str, str]) -> argparse.ArgumentParser:
+    """A parser whose sub-commands live in their own modules.
+
+    `commands` maps a sub-command name to a module that defines
+    `register(subparsers) -> argparse.ArgumentParser` and sets `func` on its parser via
+    `set_defaults(func=...)`; the function receives the parsed namespace and returns an exit
+    code. Modules keep heavy imports inside their functions so `--help` stays fast. Every
+    parser gets `--version`.
+    """
+    parser = Parser(prog=prog, description=description)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {toolkit_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name in commands.items():
+        module = importlib.import_module(module_name)
+        module.register(sub)
+        if name not in sub.choices:
+            raise RuntimeError(f"{module_name}.register did not add the {name!r} command")
+    return parser
+
+
+def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+    """Parse `argv` and run the chosen sub-command under `run_main`.
+
+    Returns the exit code: a usage error (one line, see `mrw.core.cliargs.Parser`) returns 2 and
+    `--help` 0, so `main(argv)` returns in-process rather than exiting.
+    """
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    return run_main(lambda: args.func(args))

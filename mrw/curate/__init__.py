@@ -1,0 +1,1 @@
+"""Curation: cleaning with reason codes, near-duplicates, grouped splits, building a dataset."""

@@ -1,0 +1,392 @@
+"""Decode GIF / MP4 / WebM / APNG / animated WebP clips into frame tensors, as a browser shows them.
+
+Sampling follows presentation timestamps, not frame indices: a GIF's frames can each have
+their own delay, so "8 fps" means "what the viewer sees every 125 ms". A clip is first
+resampled onto a regular `fps` timeline (each tick shows the last frame whose timestamp is at
+or before it), then `num_frames` ticks are picked: evenly spread (`uniform`, evaluation) or a
+random contiguous window (`random`, training). Clips shorter than `num_frames` ticks repeat
+their last frame.
+
+What counts as "the clip" is what a browser or player shows (docs/dataset.md, "Decoding
+rules"): GIF timing and block structure as browsers read them (`mrw.media.gif`,
+`mrw.media.animation`), an MP4's edit list (lead-in frames it hides are not frames of the clip)
+and its display matrix (frames are rotated as players rotate them). `probe`, the dataset
+row's `num_frames` and `decode` agree on every input.
+
+The timeline is read before any pixel is decoded (GIF/WebP blocks, or demuxed packets), so
+the limits reject decompression bombs first; then frames are decoded in order and only the
+selected ones are converted to RGB. Everything runs in-process with PyAV (its bundled
+FFmpeg); animated WebP, which FFmpeg cannot decode, goes through Pillow.
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+import itertools
+import math
+import os
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import av
+import numpy as np
+import torch
+
+from mrw.media.animation import apng_delays, is_webp, iter_webp_frames, read_webp
+from mrw.media.gif import read_gif
+from mrw.media.limits import (
+    DEFAULT_LIMITS,
+    DecodeLimits,
+    FrameDecodeError,
+)
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Clip",
+    "DecodeLimits",
+    "FrameDecodeError",
+    "VideoInfo",
+    "decode",
+    "probe",
+    "verify",
+]
+
+Source = str | os.PathLike[str] | bytes | bytearray | memoryview
+Sampling = Literal["uniform", "random"]
+# Animated image formats whose frame delays are read as browsers read them (`mrw.media.animation`).
+_BROWSER_TIMED_CODECS = ("apng",)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What `probe` reports: the clip as shown (after edit list and rotation), not resampled."""
+
+    num_frames: int
+    fps: float  # average frame rate: num_frames / duration_s
+    duration_s: float
+    width: int
+    height: int
+    codec: str
+
+
+@dataclass(frozen=True)
+class Clip:
+    """Decoded frames: `frames` uint8 `[T, 3, H, W]`, `timestamps` float64 `[T]` in seconds."""
+
+    frames: torch.Tensor
+    timestamps: torch.Tensor
+    info: VideoInfo
+
+
+@dataclass(frozen=True)
+class _Timeline:
+    """Presentation times (seconds from the first frame) of every frame, in display order.
+
+    `pts` maps decoded PyAV frames to their index; None for formats decoded in order
+    (GIF, WebP), where the k-th decoded frame is frame k.
+    """
+
+    times: list[float]
+    pts: list[int | None] | None
+    duration_s: float
+    info: VideoInfo
+    kind: Literal["av", "gif", "webp"]
+    data: bytes  # what the decoder reads (a GIF's cleaned copy)
+
+
+def _read(source: Source, limits: DecodeLimits) -> tuple[bytes, str]:
+    """The clip's bytes and a label for messages; the size limit is checked before reading."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data, label = bytes(source), "<bytes>"
+    else:
+        path = Path(source)
+        try:
+            if path.stat().st_size > limits.max_bytes:
+                raise FrameDecodeError(
+                    f"{path}: too large: {path.stat().st_size} bytes (limit {limits.max_bytes})"
+                )
+            data, label = path.read_bytes(), str(path)
+        except OSError as exc:
+            raise FrameDecodeError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > limits.max_bytes:
+        raise FrameDecodeError(f"{label}: too large: {len(data)} bytes (limit {limits.max_bytes})")
+    if not data:
+        raise FrameDecodeError(f"{label}: empty input (0 bytes)")
+    return data, label
+
+
+def _reason(exc: BaseException) -> str:
+    return " ".join(str(getattr(exc, "strerror", None) or exc).split()) or type(exc).__name__
+
+
+def _from_delays(
+    delays_s: tuple[float, ...], width: int, height: int, codec: str, limits: DecodeLimits
+) -> tuple[list[float], float, VideoInfo]:
+    if len(delays_s) == 1:
+        raise FrameDecodeError("one frame only: a still image, not a video")
+    times = [0.0, *itertools.accumulate(delays_s[:-1])]
+    duration = sum(delays_s)
+    if duration > limits.max_duration_s:
+        raise FrameDecodeError(f"too long: {duration:.1f} s (limit {limits.max_duration_s:.0f} s)")
+    info = VideoInfo(len(delays_s), len(delays_s) / duration, duration, width, height, codec)
+    return times, duration, info
+
+
+def _open_av(data: bytes) -> av.container.InputContainer:
+    try:
+        return av.open(io.BytesIO(data), mode="r")
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise FrameDecodeError(f"not a decodable video ({_reason(exc)})") from None
+
+
+def _av_timeline(data: bytes, limits: DecodeLimits) -> _Timeline:
+    """Timestamps of the packets a player shows: those an edit list discards are left out."""
+    with _open_av(data) as container:
+        if not container.streams.video:
+            raise FrameDecodeError("no video stream in the input")
+        stream = container.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        limits.check_frame_size(width, height)
+        if width <= 0 or height <= 0:
+            raise FrameDecodeError(f"invalid frame size {width}x{height}")
+        time_base = float(stream.time_base) if stream.time_base else 0.0
+        packets: list[tuple[int | None, float, float]] = []  # (pts, start s, duration s)
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0 or packet.is_discard:  # end flush; hidden by an edit list
+                    continue
+                limits.check_frames(len(packets) + 1, width, height)
+                pts = packet.pts if packet.pts is not None else packet.dts
+                start = pts * time_base if pts is not None else math.nan
+                packets.append((pts, start, (packet.duration or 0) * time_base))
+        except av.FFmpegError as exc:
+            raise FrameDecodeError(f"corrupt or truncated input ({_reason(exc)})") from None
+        codec = stream.codec_context.name
+        rate = float(stream.average_rate or stream.guessed_rate or 10)
+    if not packets:
+        raise FrameDecodeError("no frames: the video stream is empty")
+    if any(math.isnan(start) for _, start, _ in packets):  # no timestamps: the nominal rate
+        packets = [(None, i / rate, 1 / rate) for i in range(len(packets))]
+    packets.sort(key=lambda p: p[1])
+    chunk_delays = apng_delays(data) if codec in _BROWSER_TIMED_CODECS else None
+    if chunk_delays is not None and len(chunk_delays) == len(packets):
+        delays = tuple(chunk_delays)
+    else:
+        starts = [start - packets[0][1] for _, start, _ in packets]
+        last = packets[-1][2]
+        if last <= 0:  # unknown: assume it lasts as long as the median gap
+            gaps = sorted(b - a for a, b in itertools.pairwise(starts))
+            last = (gaps[len(gaps) // 2] if gaps else 0) or 0.1
+        delays = (*(b - a for a, b in itertools.pairwise(starts)), last)
+    times, duration, info = _from_delays(delays, width, height, codec, limits)
+    if chunk_delays is None:  # keep the exact stored start times
+        times = [start - packets[0][1] for _, start, _ in packets]
+    return _Timeline(times, [p[0] for p in packets], duration, info, "av", data)
+
+
+def _timeline(source: Source, limits: DecodeLimits) -> tuple[_Timeline, str]:
+    data, label = _read(source, limits)
+    try:
+        if data[:3] == b"GIF":
+            gif = read_gif(data, limits)
+            times, duration, info = _from_delays(gif.delays_s, gif.width, gif.height, "gif", limits)
+            return _Timeline(times, None, duration, info, "gif", gif.clean), label
+        if is_webp(data):
+            webp = read_webp(data, limits)
+            times, duration, info = _from_delays(
+                webp.delays_s, webp.width, webp.height, "webp", limits
+            )
+            return _Timeline(times, None, duration, info, "webp", data), label
+        return _av_timeline(data, limits), label
+    except FrameDecodeError as exc:
+        raise FrameDecodeError(f"{label}: {exc}" if label != "<bytes>" else str(exc)) from None
+
+
+def _quarter_turns(frame: av.VideoFrame) -> int:
+    """Counter-clockwise quarter turns that show `frame` as players do (its display matrix)."""
+    try:
+        return round(frame.rotation / 90) % 4
+    except (AttributeError, TypeError, ValueError):
+        return 0
+
+
+def _displayed(info: VideoInfo, turns: int) -> VideoInfo:
+    return replace(info, width=info.height, height=info.width) if turns % 2 else info
+
+
+def _iter_decoded(
+    timeline: _Timeline, wanted: set[int] | None
+) -> Iterator[tuple[int, av.VideoFrame | np.ndarray]]:
+    """(index, frame) of the frames in `wanted` (every frame when None), in display order.
+
+    Raises `FrameDecodeError` when the decoder fails or delivers fewer frames than the
+    timeline promised.
+    """
+    count = timeline.info.num_frames
+    todo = set(range(count)) if wanted is None else set(wanted)
+    if timeline.kind == "webp":
+        yield from iter_webp_frames(timeline.data, todo)
+        return
+    index_of_pts = {pts: i for i, pts in enumerate(timeline.pts or []) if pts is not None}
+    try:
+        with _open_av(timeline.data) as container:
+            for ordinal, frame in enumerate(container.decode(video=0)):
+                index = ordinal if timeline.pts is None else index_of_pts.get(frame.pts, ordinal)
+                if index in todo:
+                    todo.discard(index)
+                    yield index, frame
+                if not todo:
+                    return
+    except av.FFmpegError as exc:
+        raise FrameDecodeError(f"corrupt or truncated input ({_reason(exc)})") from None
+    raise FrameDecodeError(f"truncated input: frame {min(todo)} of {count} did not decode")
+
+
+def probe(source: Source, *, limits: DecodeLimits = DEFAULT_LIMITS) -> VideoInfo:
+    """Frame count, average fps, duration, displayed size and codec of a clip.
+
+    Reads the timeline without decoding pixels (a video's first frame is decoded for its
+    rotation). `verify` also decodes every frame.
+
+    Args:
+        source: a path or the file's bytes (GIF, MP4, WebM, APNG, animated WebP, ...).
+        limits: size, frame count, duration and total work limits, checked first.
+
+    Returns:
+        `VideoInfo` of the clip as shown: frames an edit list hides are not counted, GIF
+        delays follow browsers, width/height are after rotation.
+
+    Raises:
+        FrameDecodeError: unreadable, corrupt, still, empty or over-limit input.
+    """
+    timeline, _ = _timeline(source, limits)
+    if timeline.kind != "av":
+        return timeline.info
+    for _, frame in _iter_decoded(timeline, {0}):
+        return _displayed(timeline.info, _quarter_turns(frame))
+    raise AssertionError("_iter_decoded yields frame 0 or raises")
+
+
+def verify(source: Source, *, limits: DecodeLimits = DEFAULT_LIMITS) -> VideoInfo:
+    """`probe`, then decode every frame once (no colour conversion): what admission runs.
+
+    Raises:
+        FrameDecodeError: as `probe`, or a frame that does not decode (the reason says which).
+    """
+    timeline, label = _timeline(source, limits)
+    turns = 0
+    try:
+        for index, frame in _iter_decoded(timeline, None):
+            if index == 0 and isinstance(frame, av.VideoFrame):
+                turns = _quarter_turns(frame)
+    except FrameDecodeError as exc:
+        raise FrameDecodeError(f"{label}: {exc}" if label != "<bytes>" else str(exc)) from None
+    return _displayed(timeline.info, turns)
+
+
+def _ticks(timeline: _Timeline, fps: float | None) -> tuple[list[int], list[float]]:
+    """The frame shown at each tick of the resampled timeline, and the tick times."""
+    if fps is None:
+        return list(range(len(timeline.times))), list(timeline.times)
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    count = max(1, math.ceil(timeline.duration_s * fps - 1e-9))
+    ticks = [k / fps for k in range(count)]
+    shown = [bisect.bisect_right(timeline.times, t + 1e-9) - 1 for t in ticks]
+    return shown, ticks
+
+
+def _select(count: int, num_frames: int | None, sampling: Sampling, seed: int | None) -> list[int]:
+    """Positions (into `count` ticks) of the `num_frames` frames to return (all when None)."""
+    if num_frames is None or count == num_frames:
+        return list(range(count))
+    if count < num_frames:
+        return list(range(count)) + [count - 1] * (num_frames - count)
+    if sampling == "uniform":  # the centre of each of num_frames equal segments
+        return [int((i + 0.5) * count / num_frames) for i in range(num_frames)]
+    if sampling == "random":
+        start = random.Random(seed).randint(0, count - num_frames)
+        return list(range(start, start + num_frames))
+    raise ValueError(f"sampling must be 'uniform' or 'random', got {sampling!r}")
+
+
+def _resized_shape(width: int, height: int, size: int | None) -> tuple[int, int]:
+    if size is None:
+        return width, height
+    scale = size / min(width, height)
+    return max(size, round(width * scale)), max(size, round(height * scale))
+
+
+def _to_rgb(frame: av.VideoFrame | np.ndarray, size: int | None) -> tuple[np.ndarray, int]:
+    """RGB `[H, W, 3]` as shown (rotated), shorter side resized to `size`, then centre-cropped
+    to a square; and the quarter turns applied."""
+    if isinstance(frame, np.ndarray):
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+    turns = _quarter_turns(frame)
+    shown_w, shown_h = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
+    width, height = _resized_shape(shown_w, shown_h, size)
+    stored_w, stored_h = (height, width) if turns % 2 else (width, height)
+    rgb = frame.reformat(
+        width=stored_w, height=stored_h, format="rgb24", interpolation="AREA"
+    ).to_ndarray()
+    if turns:
+        rgb = np.rot90(rgb, turns)
+    if size is None:
+        return rgb, turns
+    top, left = (height - size) // 2, (width - size) // 2
+    return rgb[top : top + size, left : left + size], turns
+
+
+def decode(
+    source: Source,
+    num_frames: int | None = 8,
+    fps: float | None = 8.0,
+    size: int | None = None,
+    sampling: Sampling = "uniform",
+    seed: int | None = None,
+    *,
+    limits: DecodeLimits = DEFAULT_LIMITS,
+) -> Clip:
+    """Decode `num_frames` frames of a clip (path or bytes), sampled at `fps`.
+
+    Args:
+        source: a path or the file's bytes (GIF, MP4, WebM, APNG, animated WebP, ...).
+        num_frames: frames returned (`None`: every tick of the timeline).
+        fps: the resampling rate; `None` keeps the clip's own frames, so
+            `decode(x, None, None)` returns exactly `probe(x).num_frames` frames.
+        size: resize the shorter side to `size` and centre-crop to `size` x `size`.
+        sampling: `uniform` (segment centres) or `random` (a contiguous window, `seed`).
+        limits: checked on the timeline before any pixel is decoded.
+
+    Returns:
+        `Clip` with uint8 frames `[T, 3, H, W]` as a browser/player shows them (GIF timing,
+        edit list, rotation applied) and float64 tick times `[T]` in seconds.
+
+    Raises:
+        FrameDecodeError: corrupt, truncated, empty, single-frame or over-limit input.
+        ValueError: bad `num_frames`, `fps`, `size` or `sampling`.
+    """
+    if num_frames is not None and num_frames < 1:
+        raise ValueError(f"num_frames must be at least 1, got {num_frames}")
+    if size is not None and size < 1:
+        raise ValueError(f"size must be positive, got {size}")
+    timeline, label = _timeline(source, limits)
+    shown, ticks = _ticks(timeline, fps)
+    chosen = _select(len(ticks), num_frames, sampling, seed)
+    decoded: dict[int, np.ndarray] = {}
+    turns = 0
+    try:
+        for index, frame in _iter_decoded(timeline, {shown[i] for i in chosen}):
+            decoded[index], turns = _to_rgb(frame, size)
+    except FrameDecodeError as exc:
+        raise FrameDecodeError(f"{label}: {exc}" if label != "<bytes>" else str(exc)) from None
+    array = np.stack([decoded[shown[i]] for i in chosen])
+    return Clip(
+        frames=torch.from_numpy(array).permute(0, 3, 1, 2).contiguous(),
+        timestamps=torch.tensor([ticks[i] for i in chosen], dtype=torch.float64),
+        info=_displayed(timeline.info, turns),
+    )

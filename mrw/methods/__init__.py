@@ -1,0 +1,1 @@
+"""The method interface, registry, shared encoders and the one ranking loss (below the harness)."""

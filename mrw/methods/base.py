@@ -1,0 +1,108 @@
+"""The interface every retrieval method implements (PVSE and each baseline).
+
+The harness knows methods only through this interface and the registry, so a difference
+in results is a difference in method, never in plumbing: every method is trained by the
+same trainer on the same cached features and scored by the same evaluator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+
+@dataclass
+class Batch:
+    """One training batch of aligned (video, sentence) pairs.
+
+    video: `[B, T, F]` per-frame CNN features (F = 2048 for ResNet-152), zero-padded;
+    video_lengths: `[B]` valid frames; tokens: `[B, L]` word ids, 0 = padding;
+    token_lengths: `[B]`; pair_ids: `[B]` index of each pair in the training split (the
+    class label of instance-loss methods).
+    """
+
+    video: Tensor
+    video_lengths: Tensor
+    tokens: Tensor
+    token_lengths: Tensor
+    pair_ids: Tensor
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(**{f.name: getattr(self, f.name).to(device) for f in dataclasses.fields(self)})
+
+
+@dataclass
+class MethodContext:
+    """What the harness knows about the data when it builds a method."""
+
+    feature_dim: int
+    vocab_size: int
+    num_train_pairs: int
+    word_vectors: Tensor | None = None  # [vocab_size, 300] initial word embeddings (GloVe)
+    # "video": the visual input is a sequence of frame features; "image": an unordered set of
+    # one image's local features (the 7 x 7 grid cells), which encoders average-pool.
+    visual: str = "video"
+
+
+class Method(nn.Module, ABC):
+    """A video-text embedding method.
+
+    Embeddings are `[B, K, D]`, K = 1 for single-embedding methods. Subclasses set `name`
+    and `config_class` (a dataclass of the method's hyper-parameters with its paper's
+    defaults), cite their `paper`, and are registered with
+    `mrw.methods.registry.register_method` when their module is imported.
+
+    `default_lr` is the method's own learning rate, used when a run does not set `--lr`:
+    the harness trains every method with AMSGrad, but a linear map (DeViSE) and a biGRU
+    (VSE++) do not share a good step size, and a comparison at one rate would measure which
+    method that rate suits. Each class says where its value comes from.
+    """
+
+    name: ClassVar[str]
+    paper: ClassVar[str] = ""  # the method's source: authors, title, venue and year
+    config_class: ClassVar[type]
+    default_lr: ClassVar[float] = 2e-4  # PVSE's (Song & Soleymani 2019, and its reference code)
+
+    def __init__(self, config: Any, context: MethodContext) -> None:
+        super().__init__()
+        self.config = config
+        self.context = context
+
+    @abstractmethod
+    def encode_video(self, video: Tensor, lengths: Tensor) -> Tensor:
+        """`[B, T, F]` features -> `[B, K, D]` embeddings."""
+
+    @abstractmethod
+    def encode_text(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        """`[B, L]` token ids -> `[B, K, D]` embeddings."""
+
+    @abstractmethod
+    def loss(self, batch: Batch) -> dict[str, Tensor]:
+        """Named loss terms of one batch; the key "total" is what the trainer minimises."""
+
+    def similarity(self, video_emb: Tensor, text_emb: Tensor) -> Tensor:
+        """`[Nv, K, D]` x `[Nt, K, D]` -> `[Nv, Nt]` scores, higher = more similar.
+
+        Default: the best cosine over the K x K embedding pairs (embeddings are assumed
+        L2-normalised). The evaluator calls this on chunks, so it never sees the full
+        gallery at once.
+        """
+        nv, k, d = video_emb.shape
+        nt, kt, _ = text_emb.shape
+        scores = video_emb.reshape(nv * k, d) @ text_emb.reshape(nt * kt, d).T
+        # Two single-axis maxima (contiguous axis first) are ~2x faster than amax(dim=(1, 3)).
+        return scores.view(nv, k, nt, kt).amax(dim=3).amax(dim=1)
+
+    def init_check(self, batch: Batch) -> dict[str, Any] | None:
+        """Diagnostics measured once before training, recorded in the run record (PVSE:
+        whether PIE-Net's attention is alive, `pvse.diagnostics`); a "warning" entry, when
+        not None, is logged by the runner. Default: none."""
+        return None
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Hook for staged training (e.g. dual-path's instance-loss stage I then stage II)."""

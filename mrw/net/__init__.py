@@ -1,0 +1,1 @@
+"""Guarded fetching: SSRF checks, the media downloader and store, release files, archives."""

@@ -1,0 +1,1 @@
+"""The synthetic toy sets (video and image-text) and their ceiling."""
