@@ -17,21 +17,16 @@ import argparse
 import multiprocessing
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # the loopback media host and generated media
-
-from fakes.media import make_gif  # noqa: E402 (after the sys.path line)
-from fakes.media_server import MediaServer  # noqa: E402 (after the sys.path line)
-
-from mrw.net.downloader import DownloaderConfig, DownloadRequest, download_many  # noqa: E402 (after the sys.path line)
-from mrw.net.store import MediaStore  # noqa: E402 (after the sys.path line)
+from mrw.net.downloader import DownloaderConfig, DownloadRequest, download_many
+from mrw.net.store import MediaStore
+from mrw.testing.media import make_gif
+from mrw.testing.media_server import MediaServer
 
 
 def serve(

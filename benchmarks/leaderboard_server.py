@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import threading
 import time
@@ -28,12 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from fakes.leaderboard_server import LiveServer
-
 from leaderboard.qrels import write_qrels
 from leaderboard.runfile import write_run
 from leaderboard.score import score_submission
+from mrw.testing.leaderboard_server import LiveServer
 
 BOUNDARY = "mrw-load-test-boundary"
 

@@ -11,9 +11,6 @@ unknown fields refused).
 Records register themselves with `register_dataset`; `list_datasets()` and `get_dataset(name)`
 read them. A folder or a hub id that is not in the catalogue gets `DEFAULTS` (ResNet-152
 features at 224 px, 30 epochs), so any dataset in the MRW format trains without a record.
-
-Over 400 lines on purpose: most of it is the records themselves (every built-in dataset
-in one place is the point of a catalogue); the record types and registry are the first third.
 """
 
 from __future__ import annotations

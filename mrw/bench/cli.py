@@ -14,6 +14,7 @@ COMMANDS: dict[str, str] = {
     "compare": "mrw.bench.compare",
     "sweep": "mrw.bench.sweep",
     "reproduce": "mrw.bench.reproduce",
+    "heads": "mrw.bench.commands.heads",
 }
 
 

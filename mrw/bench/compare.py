@@ -8,9 +8,6 @@ document (the paper lists video-to-text first). Beneath each table, paired tests
 (`mrw.bench.significance`) of every row against a reference row (`--against`, default the
 best) give p-values over seeds and over queries. The standard deviation is the sample
 one (ddof = 1) over seeds; with a single seed only the value is shown.
-
-Over 400 lines: grouping runs, the table layouts (video and the image protocol's 1K/5K
-blocks) and the command itself; the statistics are `mrw.bench.significance`.
 """
 
 from __future__ import annotations
@@ -26,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from leaderboard.metrics import DIRECTION_NAMES, DIRECTIONS, RECALL_KS, Bound, Metrics
+from leaderboard.render import markdown_text
 from mrw.bench.record import RunRecord, RunRecordError
 from mrw.bench.significance import PairedTest, find_group, markdown_tests, tests_against
 from mrw.core.atomic import atomic_write, check_output_file, file_starts_with
@@ -368,13 +366,6 @@ def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     lines += ["", f"Random ranking: rsum ≈ {chance_rsum(groups[0].runs[0].metrics):.1f}."]
     return "\n".join(lines) + "\n"
-
-
-def markdown_text(text: str) -> str:
-    """`text` shown as it is in a Markdown table cell: no column break (`|`), HTML or line end."""
-    for raw, shown in (("\\", "\\\\"), ("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
-        text = text.replace(raw, shown)
-    return " ".join(text.split())
 
 
 def _is_image(groups: Sequence[RunGroup]) -> bool:

@@ -6,10 +6,6 @@ difference in preprocessing. A cache file holds one split: each distinct video's
 (fp16, `[Nv, T, F]`) plus the split's pair table (ids, sentences), so training never needs
 to decode a video again. Under `torchrun` the videos are sharded across ranks and rank 0
 assembles the file. The backbones themselves are `mrw.bench.backbones`.
-
-Over 400 lines on purpose: the feature cache and the fine-tune stage's decoded-frame cache
-share one way of opening a split, mapping its videos across ranks and recording skipped
-videos; splitting them would make those internals public.
 """
 
 from __future__ import annotations
@@ -43,7 +39,6 @@ from mrw.core.atomic import atomic_write
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 2  # in the file name: a new version recomputes instead of reading stale features
-# The backbone name of features imported ready-made (`mrw import precomp`): nothing to extract.
 
 
 @dataclass(frozen=True)
@@ -133,9 +128,9 @@ class _OpenSplit:
 
 
 def _open_split(spec: FeatureSpec) -> _OpenSplit:
-    import mrw
+    from mrw.dataset import load_dataset
 
-    rows = mrw.load_dataset(
+    rows = load_dataset(
         spec.dataset,
         split=spec.split,
         num_frames=spec.num_frames,

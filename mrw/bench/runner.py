@@ -9,10 +9,6 @@ all methods go through the same features, trainer, evaluator and scorer. A run r
 `mrw-leaderboard score` computes from the run files (written to the dataset's default depth,
 `mrw.bench.runfiles`); `exact_metrics` are those of the full similarity matrix (the same
 values wherever the depth decides them).
-
-Just over 400 lines: `run_method` and the private steps only it uses (resume checks, the
-evaluation log, COCO folds, the init-time PIE-Net check, the fine-tune stage); the run
-options are `mrw.bench.options`.
 """
 
 from __future__ import annotations

@@ -55,9 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run `mrw download` with parsed `args`; return the process exit code."""
+    from mrw.sources import SourceError
     from mrw.sources.hub import download_hub
     from mrw.sources.originals import ORIGINAL_RELEASES, download_original
-    from mrw.sources.rehydrate import HubError
 
     options = {
         "media": not args.urls_only,
@@ -70,12 +70,12 @@ def run(args: argparse.Namespace) -> int:
         )
     elif "/" in args.name:
         if args.mirror or args.sha256:
-            raise HubError(
+            raise SourceError(
                 "--mirror and --sha256 apply to the original releases (mrw, tgif), not Hub ids"
             )
         out = download_hub(args.name, args.out, revision=args.revision, **options)
     else:
-        raise HubError(
+        raise SourceError(
             f"unknown dataset {args.name!r}: use {', '.join(ORIGINAL_RELEASES)} or ORG/NAME"
         )
     print(f"ready: {out}")

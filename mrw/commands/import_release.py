@@ -109,7 +109,7 @@ def run_image_text(args: argparse.Namespace) -> int:
 
 
 def run_precomp(args: argparse.Namespace) -> int:
-    from mrw.sources.image_text import import_precomp
+    from mrw.bench.precomp import import_precomp
 
     for split, path in import_precomp(args.folder, args.name).items():
         print(f"{split}: {path}")

@@ -9,25 +9,19 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from importlib import metadata
 from typing import Any, NoReturn
 
-from mrw.core.cliargs import Parser
+from mrw.core.cliargs import EXIT_USAGE, Parser
 from mrw.core.errors import MRWError
 from mrw.core.untrusted import one_line
+from mrw.core.version import __version__
 
-EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE, as a shell reports `yes | head`
 
 
 def toolkit_version() -> str:
-    """The installed mrw-toolkit version (`mrw.__version__` when it is not installed)."""
-    try:
-        return metadata.version("mrw-toolkit")
-    except metadata.PackageNotFoundError:
-        import mrw
-
-        return mrw.__version__
+    """The toolkit's version (`mrw.core.version`, which the package metadata is built from)."""
+    return __version__
 
 
 class UsageError(MRWError):

@@ -13,6 +13,8 @@ import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from mrw.core.version import __version__
+
 TRACKED_PACKAGES = ("torch", "torchvision", "datasets", "av", "numpy")
 
 
@@ -23,9 +25,7 @@ def versions() -> dict[str, str]:
         `{"python": "3.11.7", "mrw-toolkit": "0.1.0", "torch": "2.14.1", ...}`; a package
         that is not installed is left out. Read from package metadata: nothing is imported.
     """
-    import mrw
-
-    out = {"python": platform.python_version(), "mrw-toolkit": mrw.__version__}
+    out = {"python": platform.python_version(), "mrw-toolkit": __version__}
     for package in TRACKED_PACKAGES:
         try:
             out[package] = version(package)

@@ -13,9 +13,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mrw import __version__
 from mrw.catalog import SPLITS
 from mrw.core.atomic import atomic_write
+from mrw.core.version import __version__
 from mrw.curate.clean import CleanError, CleanRecord, read_kept, read_report
 from mrw.curate.splits import MRW_SIZES, SplitError, SplitSizes, assign_splits, split_sizes
 from mrw.dataset.qrels import write_split_qrels

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-DIRECTIONS = ("v2t", "t2v")
+from leaderboard.metrics import DIRECTIONS
 
 
 def hinge_ranking_loss(

@@ -18,10 +18,6 @@ distinct SHA-256.
 Final statuses: `ok`, `blocked`, `bad_url`, `http_error` (4xx), `rate_limited` (429 after
 all attempts), `server_error` (5xx after all attempts), `timeout`, `network_error`,
 `truncated`, `too_large`, `not_media`, `corrupt`, `redirect_loop`.
-
-Over 400 lines: one job (fetch a URL safely) whose parts only make sense together: the
-connection pool, per-host limits, redirects through the SSRF guard, retries, the content
-check and the store hand-off.
 """
 
 from __future__ import annotations

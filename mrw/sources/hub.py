@@ -15,7 +15,8 @@ from pathlib import Path
 
 from mrw.core.untrusted import UnsafeInputError, confined
 from mrw.net.hfhub import hub_errors
-from mrw.sources.rehydrate import HubError, rehydrate
+from mrw.sources import SourceError
+from mrw.sources.rehydrate import rehydrate
 
 
 def download_hub(
@@ -41,16 +42,18 @@ def download_hub(
     try:
         snapshot = Path(snapshot_download(repo_id, repo_type="dataset", revision=revision))
     except LocalEntryNotFoundError:
-        raise HubError(
+        raise SourceError(
             f"{repo_id} is not in the local HF cache and the Hub cannot be reached "
             "(HF_HUB_OFFLINE is set or there is no network)"
         ) from None
     except (*hub_errors(), ValueError) as exc:
-        raise HubError(f"cannot download {repo_id}: {_one_line(exc)}") from None
+        raise SourceError(f"cannot download {repo_id}: {_one_line(exc)}") from None
     if any((snapshot / "data").glob("*.parquet")) or not media:
         return snapshot
     if not any((snapshot / "urls").glob("*.parquet")):
-        raise HubError(f"{repo_id} is not an MRW-format dataset (no data/ or urls/ parquet files)")
+        raise SourceError(
+            f"{repo_id} is not an MRW-format dataset (no data/ or urls/ parquet files)"
+        )
     out = Path(out_dir) if out_dir else cache_root() / "datasets" / repo_id.replace("/", "--")
     rehydrate(
         snapshot,
@@ -80,12 +83,12 @@ def dataset_files(dataset_dir: str | Path) -> list[tuple[str, int]]:
     """(path in the repo, size) of every file a publish uploads: the card, shards and qrels.
 
     Raises:
-        HubError: not a dataset folder, or a file in it (a link) that resolves outside it:
+        SourceError: not a dataset folder, or a file in it (a link) that resolves outside it:
             a publish never uploads anything from outside the folder.
     """
     root = Path(dataset_dir)
     if not (root / "README.md").is_file() or not any(root.glob("*/*.parquet")):
-        raise HubError(f"{root} is not a dataset folder (needs README.md and parquet shards)")
+        raise SourceError(f"{root} is not a dataset folder (needs README.md and parquet shards)")
     files = []
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
@@ -94,7 +97,7 @@ def dataset_files(dataset_dir: str | Path) -> list[tuple[str, int]]:
         try:
             confined(root, relative)
         except UnsafeInputError:
-            raise HubError(f"{path} points outside {root}; refusing to publish it") from None
+            raise SourceError(f"{path} points outside {root}; refusing to publish it") from None
         files.append((relative.as_posix(), path.stat().st_size))
     return files
 
@@ -113,20 +116,20 @@ def publish(
     files = dataset_files(dataset_dir)
     problems = validate_card((Path(dataset_dir) / "README.md").read_text(encoding="utf-8"))
     if problems:
-        raise HubError(
+        raise SourceError(
             f"{dataset_dir}/README.md is not a valid dataset card: {'; '.join(problems)}"
         )
     if "/" not in repo_id or repo_id.count("/") != 1:
-        raise HubError(f"--repo must be ORG/NAME, got {repo_id!r}")
+        raise SourceError(f"--repo must be ORG/NAME, got {repo_id!r}")
     if dry_run:
         return files
     from huggingface_hub import HfApi, get_token
 
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        raise HubError("HF_HUB_OFFLINE is set: cannot upload (use --dry-run to list the files)")
+        raise SourceError("HF_HUB_OFFLINE is set: cannot upload (use --dry-run to list the files)")
     token = get_token()
     if not token:
-        raise HubError("no Hugging Face token: set HF_TOKEN or run `hf auth login`")
+        raise SourceError("no Hugging Face token: set HF_TOKEN or run `hf auth login`")
     api = HfApi(token=token)
     try:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
@@ -138,5 +141,5 @@ def publish(
             ignore_patterns=[".*", "**/.*"],
         )
     except hub_errors() as exc:
-        raise HubError(f"upload to {repo_id} failed: {_one_line(exc)}") from None
+        raise SourceError(f"upload to {repo_id} failed: {_one_line(exc)}") from None
     return files

@@ -12,7 +12,8 @@ from mrw.core.provenance import file_sha256
 from mrw.core.untrusted import check_http_url, redact_url
 from mrw.net.archive import ArchiveError, safe_extract
 from mrw.net.remote import RemoteFile, fetch
-from mrw.sources.rehydrate import HubError, rehydrate
+from mrw.sources import SourceError
+from mrw.sources.rehydrate import rehydrate
 from mrw.sources.releases import Release, import_release, read_mrw_v1, read_tgif
 
 
@@ -41,15 +42,15 @@ class OriginalRelease:
         """The release with its one unpinned file pinned to `sha256` (given by the user).
 
         Raises:
-            HubError: `sha256` is not 64 hex digits, or the release has no unpinned file.
+            SourceError: `sha256` is not 64 hex digits, or the release has no unpinned file.
         """
         if sha256 is None:
             return self
         if not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
-            raise HubError(f"--sha256 must be 64 hex digits, got {sha256[:80]!r}")
+            raise SourceError(f"--sha256 must be 64 hex digits, got {sha256[:80]!r}")
         unpinned = [f for f in self.files if not (f.sha256 or f.git_sha1)]
         if len(unpinned) != 1:
-            raise HubError(f"--sha256 applies to a one-archive release; {self.name} is pinned")
+            raise SourceError(f"--sha256 applies to a one-archive release; {self.name} is pinned")
         files = tuple(
             dataclasses.replace(f, sha256=sha256.lower()) if f in unpinned else f
             for f in self.files
@@ -60,7 +61,7 @@ class OriginalRelease:
         """Read the downloaded files in `folder`: TGIF's TSV and splits, or MRW's archive.
 
         Raises:
-            HubError: If the MRW archive cannot be unpacked or lacks its JSON or `split/`.
+            SourceError: If the MRW archive cannot be unpacked or lacks its JSON or `split/`.
         """
         if self.name == "tgif":
             return read_tgif(folder / "tgif-v1.0.tsv", folder / "splits")
@@ -96,14 +97,14 @@ def _unpack_mrw(archive: Path, folder: Path) -> tuple[Path, Path]:
         try:
             safe_extract(archive, target)
         except ArchiveError as exc:
-            raise HubError(f"cannot unpack: {exc}") from None
+            raise SourceError(f"cannot unpack: {exc}") from None
     found = sorted(target.rglob("mrw-v1.0.json"))
     if not found:
-        raise HubError(f"{archive}: no mrw-v1.0.json inside")
+        raise SourceError(f"{archive}: no mrw-v1.0.json inside")
     json_path = found[0]
     splits = json_path.parent / "split"
     if not splits.is_dir():
-        raise HubError(f"{archive}: no split/ folder next to {json_path.name}")
+        raise SourceError(f"{archive}: no split/ folder next to {json_path.name}")
     return json_path, splits
 
 
@@ -127,19 +128,19 @@ def download_original(
     fetching and prints the SHA-256 it got, so the user can compare it.
 
     Raises:
-        HubError: unknown release, a bad `mirror` URL, an unpinned file, or a failed import.
+        SourceError: unknown release, a bad `mirror` URL, an unpinned file, or a failed import.
         FetchError: a transfer that fails or a checksum that differs.
     """
     from mrw.catalog import cache_root, prepared_dir
 
     if name not in ORIGINAL_RELEASES:
-        raise HubError(f"unknown release {name!r}; known: {', '.join(list_releases())}")
+        raise SourceError(f"unknown release {name!r}; known: {', '.join(list_releases())}")
     release = ORIGINAL_RELEASES[name].mirrored(mirror).pinned(sha256)
     root = cache_root() / "releases" / name
     for remote in release.files:
         path = fetch(remote, root / "files", progress=progress)
         if not (remote.sha256 or remote.git_sha1):
-            raise HubError(
+            raise SourceError(
                 f"{remote.name} from {redact_url(remote.url)} has no pinned checksum; its "
                 f"SHA-256 is {file_sha256(path)}: if that matches a copy you trust, run again "
                 "with --sha256 HEX"

@@ -13,14 +13,10 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from mrw.core.atomic import atomic_write
-from mrw.core.errors import MRWError
+from mrw.sources import SourceError
 
 REHYDRATE_FILE = "rehydrate.json"
 FETCHED_FILE = "fetched.jsonl"  # in the media store: URL -> stored media, so re-runs resume
-
-
-class HubError(MRWError):
-    """A download, re-hydration or upload that cannot proceed."""
 
 
 def _downloader_config(workers: int, allow_private: bool):
@@ -120,7 +116,7 @@ def rehydrate(
 
     if not path_of:
         counts = Counter(status.values())
-        raise HubError(f"no media could be downloaded ({dict(counts)}); nothing to re-hydrate")
+        raise SourceError(f"no media could be downloaded ({dict(counts)}); nothing to re-hydrate")
     splits = [split for split in splits if videos_of[split] & path_of.keys()]  # no empty splits
     report: dict = {}
 
@@ -166,7 +162,3 @@ def _pretty_name(dataset_dir: Path) -> str:
             if line.startswith("pretty_name:"):
                 return line.split(":", 1)[1].strip().strip("'\"")
     return dataset_dir.name
-
-
-# ---------------------------------------------------------------------------------------------
-# Downloading

@@ -11,10 +11,6 @@ sentence per train/validation GIF, three per test GIF (kept, grouped by `video_i
 Videos named in a split file but without any sentence in the TSV are kept, one row each with
 an empty sentence and the video id as row id (so the split keeps all its videos), counted in
 the report and left out of the qrels.
-
-Over 400 lines: two release formats, each with its quirks documented next to the code that
-handles them, and the one import path they share; image-text releases are
-`mrw.sources.image_text`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,76 @@
+"""How a trained PVSE run's heads attend and embed (`mrw-bench heads RUN_DIR...`).
+
+The init-time check (`pvse.diagnostics`) says whether PIE-Net *can* separate its heads; this
+measures whether training *did*, on a split of the run's own data: per modality the attention
+entropy against log T, the total-variation distance between heads' attention maps, and the
+mean cosine between the K embeddings of an instance (1.0: the heads are copies of one
+embedding). It rebuilds the model from the run record (`config.json`, `vocab.json`, the best
+weights in `checkpoint.pt`) and the cached features, so it needs no training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def head_report(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
+    """Attention and embedding spread of a finished PVSE run's best weights on `split`.
+
+    Returns:
+        {"run": path, "k": K, "video": {...}, "text": {...}}: each side has the
+        `attention_activity` fields and `embedding_cosine`, the mean cosine between two
+        heads' embeddings of one instance (None for K = 1).
+
+    Raises:
+        MRWError: not a PVSE run with PIE-Net (k = 0), or its features are not cached.
+    """
+    from mrw.bench.data import PairData, standardized
+    from mrw.bench.features import extract_features
+    from mrw.bench.options import RunOptions
+    from mrw.core.errors import MRWError
+    from mrw.methods.base import MethodContext
+    from mrw.methods.registry import create_method
+    from mrw.methods.vocab import Vocabulary
+
+    run_dir = Path(run_dir)
+    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    if config["method"] != "pvse" or not config["method_config"].get("k"):
+        raise MRWError(f"{run_dir}: not a PVSE run with PIE-Net (k >= 1)")
+    known = {f.name for f in dataclasses.fields(RunOptions)}
+    options = RunOptions(**{k: v for k, v in config["options"].items() if k in known})
+    splits = {
+        name: extract_features(options.feature_spec(name), progress=False)[0]
+        for name in dict.fromkeys(("train", split))
+    }
+    if options.standardize_features:
+        splits = standardized(splits)
+    vocab = Vocabulary.load(run_dir / "vocab.json")
+    context = MethodContext(splits["train"].feature_dim, len(vocab), len(splits["train"].pair_ids))
+    model = create_method("pvse", context, config["method_config"])
+    state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=False)
+    model.load_state_dict(state["best_model"] or state["model"])
+    data = PairData(splits[split], vocab)
+    batch = data.batch(torch.arange(data.num_pairs))
+    check = model.init_check(batch)  # the same measurement, now on trained weights
+    with torch.no_grad():
+        model.eval()
+        embedded = {
+            "video": model.encode_video(batch.video, batch.video_lengths),
+            "text": model.encode_text(batch.tokens, batch.token_lengths),
+        }
+    report: dict[str, Any] = {"run": str(run_dir), "k": config["method_config"]["k"]}
+    for side, emb in embedded.items():
+        pairs = list(itertools.combinations(range(emb.size(1)), 2))
+        cosine = (
+            float(torch.stack([(emb[:, i] * emb[:, j]).sum(-1).mean() for i, j in pairs]).mean())
+            if pairs
+            else None
+        )
+        report[side] = {**check[side], "embedding_cosine": cosine}
+    return report

@@ -1,0 +1,197 @@
+"""`mrw-bench compare` on synthetic run records: grouping by settings, mean ± std over seeds."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mrw.bench.cli import main as bench_main
+from mrw.bench.compare import compare_runs
+from mrw.testing.run_records import write_metrics_json
+
+
+def _direction(r1: float, r5: float, r10: float, medr: int, gallery: int = 100) -> dict[str, Any]:
+    return {
+        "R@1": r1,
+        "R@5": r5,
+        "R@10": r10,
+        "MedR": medr,
+        "MeanR": medr + 1.0,
+        "nMR": medr / gallery,
+        "queries": gallery,
+        "missing_queries": 0,
+    }
+
+
+def write_run(
+    root: Path,
+    method: str,
+    seed: int,
+    r1: float,
+    method_config: dict[str, Any] | None = None,
+    epochs: int = 12,
+    finished: bool = True,
+) -> Path:
+    """A run record as the harness writes it (only the fields compare reads are realistic)."""
+    run_dir = root / "toy" / method / f"run-{method}-{seed}-{r1}"
+    run_dir.mkdir(parents=True)
+    config = {
+        "method": method,
+        "method_config": method_config or {},
+        "options": {"dataset": "toy", "seed": seed, "epochs": epochs, "run_id": run_dir.name},
+        "train": {"seed": seed, "epochs": epochs},
+    }
+    (run_dir / "config.json").write_text(json.dumps(config))
+    if finished:
+        t2v, v2t = _direction(r1, 2 * r1, 3 * r1, 10 + seed), _direction(r1 + 1, r1 + 2, r1 + 3, 8)
+        metrics = {"t2v": t2v, "v2t": v2t, "rsum": r1 + 2 * r1 + 3 * r1 + 3 * r1 + 6}
+        write_metrics_json(run_dir, config, metrics, seed=seed)
+    return run_dir
+
+
+@pytest.fixture()
+def runs(tmp_path: Path) -> Path:
+    for seed, r1 in enumerate((10.0, 20.0, 30.0)):  # mean 20, sample std 10
+        write_run(tmp_path, "vsepp", seed, r1)
+    write_run(tmp_path, "pvse", 0, 40.0, {"k": 1, "margin": 0.1})
+    write_run(tmp_path, "pvse", 0, 5.0, {"k": 5, "margin": 0.1})
+    write_run(tmp_path, "vsepp", 3, 99.0, epochs=30)  # a different experiment, not a 4th seed
+    write_run(tmp_path, "devise", 0, 1.0, finished=False)
+    return tmp_path
+
+
+def test_groups_seeds_and_computes_mean_and_sample_std(runs: Path) -> None:
+    comparison = compare_runs([runs])
+    rows = {g.label: g for g in comparison.groups}
+    assert set(rows) == {"pvse (k=1)", "pvse", "vsepp [epochs=12]", "vsepp [epochs=30]"}
+    three = rows["vsepp [epochs=12]"]
+    assert three.seeds == [0, 1, 2]
+    r1 = three.stats["t2v"]["R@1"]
+    assert r1.mean == pytest.approx(20.0) and r1.std == pytest.approx(10.0)
+    medr = three.stats["t2v"]["MedR"]  # 10, 11, 12
+    assert medr.mean == pytest.approx(11.0) and medr.std == pytest.approx(1.0)
+    rsum = three.stats["rsum"]  # 9 * r1 + 6 -> 96, 186, 276
+    assert rsum.mean == pytest.approx(186.0) and rsum.std == pytest.approx(90.0)
+    assert rows["pvse (k=1)"].stats["rsum"].std is None  # one seed: no spread to report
+    assert [str(p.name) for p in comparison.unfinished] == ["run-devise-0-1.0"]
+    # best rsum first
+    assert comparison.groups[0].label == "vsepp [epochs=30]"
+
+
+def test_markdown_has_paper_columns_and_mean_pm_std(runs: Path) -> None:
+    text = compare_runs([runs]).to_markdown()
+    # One direction order everywhere (issue 13.9): text-to-video first, as on the leaderboard.
+    assert text.index("Text → Video R@1") < text.index("Video → Text R@1")
+    assert "MedR (nMR)" in text
+    row = next(line for line in text.splitlines() if line.startswith("| vsepp [epochs=12"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "3"  # seeds
+    assert cells[2] == "20.00 ± 10.00"  # text-to-video R@1
+    assert cells[5] == "11.0 ± 1.0 (0.11)"  # text-to-video MedR (nMR)
+    assert "1 unfinished run(s)" in text
+    # 100 videos and 100 sentences: R@1+R@5+R@10 of a random ranking is 16% per direction.
+    assert "Random ranking: rsum ≈ 32.0." in text
+
+
+def test_cli_writes_json_and_markdown(
+    runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_json, out_md = tmp_path / "cmp.json", tmp_path / "cmp.md"
+    assert (
+        bench_main(
+            ["compare", str(runs / "toy"), "--json", str(out_json), "--markdown", str(out_md)]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert printed == out_md.read_text()
+    data = json.loads(out_json.read_text())
+    (table,) = data["tables"]
+    assert (table["dataset"], table["split"], table["chance_rsum"]) == ("toy", "test", 32.0)
+    by_label = {row["label"]: row for row in table["rows"]}
+    assert by_label["pvse (k=1)"]["method_config"] == {"k": 1, "margin": 0.1}
+    assert by_label["vsepp [epochs=12]"]["v2t"]["R@1"] == {"mean": 21.0, "std": 10.0}
+
+
+def test_cli_one_line_error_without_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert bench_main(["compare", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no finished run records") and err.count("\n") == 1
+    assert bench_main(["compare", str(tmp_path / "missing")]) == 2
+
+
+def test_cli_refuses_to_overwrite_what_it_did_not_write(
+    runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metrics = next((runs / "toy").rglob("metrics.json"))
+    before = metrics.read_bytes()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.md"
+    link.symlink_to(metrics)
+    for option in ("--markdown", "--json"):
+        for target in (metrics, fifo, link):
+            assert bench_main(["compare", str(runs / "toy"), option, str(target)]) == 2
+            err = capsys.readouterr().err
+            assert err.startswith("error: ") and err.count("\n") == 1
+    assert metrics.read_bytes() == before and link.is_symlink()
+    out_md, out_json = tmp_path / "cmp.md", tmp_path / "cmp.json"
+    for _ in range(2):  # an earlier output of compare is replaced
+        args = ["compare", str(runs / "toy"), "--markdown", str(out_md), "--json", str(out_json)]
+        assert bench_main(args) == 0
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda text: text.replace('"queries": 100', '"queries": 1' + "0" * 4000, 1),
+        lambda text: text.replace('"rsum": ', '"rsum": NaN, "x": ', 1),
+        lambda text: text.replace('"rsum": ', '"rsum": 1e999, "x": ', 1),
+        lambda text: text.replace(
+            '"device": ', '"deep": ' + "[" * 100_000 + "]" * 100_000 + ', "device": ', 1
+        ),
+    ],
+)
+def test_cli_hostile_numbers_and_nesting_are_not_a_valid_run_record(
+    runs: Path, mangle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metrics = next((runs / "toy").rglob("metrics.json"))
+    text = metrics.read_text()
+    changed = mangle(text)
+    assert changed != text
+    metrics.write_text(changed)
+    assert bench_main(["compare", str(runs / "toy")]) == 2
+    err = capsys.readouterr().err
+    assert "not a valid run record" in err and err.count("\n") == 1
+
+
+def test_markdown_escapes_labels(tmp_path: Path) -> None:
+    write_run(tmp_path, "a|b<i>", 0, 10.0)
+    write_run(tmp_path, "vsepp", 0, 20.0)
+    text = compare_runs([tmp_path]).to_markdown()
+    row = next(line for line in text.splitlines() if line.startswith("| a"))
+    assert row.startswith("| a\\|b&lt;i&gt; | 1 |")
+
+
+def test_compare_heading_names_the_dataset_not_its_path(tmp_path: Path) -> None:
+    import json
+
+    from mrw.bench.compare import compare_runs
+
+    direction = {"R@1": 10.0, "R@5": 20.0, "R@10": 30.0, "MedR": 9, "MeanR": 12.0, "nMR": 0.09,
+                 "queries": 100, "missing_queries": 0}  # fmt: skip
+    run_dir = tmp_path / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    config = {"method": "vsepp", "options": {"seed": 0}}
+    (run_dir / "config.json").write_text(json.dumps(config))
+    metrics = {"t2v": direction, "v2t": direction, "rsum": 120.0}
+    write_metrics_json(run_dir, config, metrics, dataset=str(tmp_path / "demo-out" / "toy"))
+    markdown = compare_runs([tmp_path / "runs"]).to_markdown()
+    assert markdown.startswith("**toy / test**")  # as the leaderboard names it
+    assert str(tmp_path) not in markdown
