@@ -145,12 +145,38 @@ def load_dataset(
 ) -> datasets.Dataset | datasets.DatasetDict:
     """Load `mrw`, `tgif`, `toy`, a folder or a hub id; rows gain decoded `frames` lazily.
 
-    Returns a `DatasetDict` (all splits) or a `Dataset` (`split` given). Frames are decoded
-    with PyAV on access (`set_transform`), so nothing is decoded up front and DataLoader
-    workers decode in parallel; pair with `collate` for batches. A local MRW-format folder
-    (a prepared dataset) is read in place (`mrw.dataset.inplace`): nothing is copied into the
-    Hugging Face cache and media bytes are read from the shards on access; `cache_dir` is
-    used for hub ids only.
+    Frames are decoded with PyAV on access (`set_transform`), so nothing is decoded up front
+    and DataLoader workers decode in parallel; pair with `collate` for batches. A local
+    MRW-format folder (a prepared dataset) is read in place (`mrw.dataset.inplace`): nothing is
+    copied into the Hugging Face cache and media bytes are read from the shards on access.
+
+    Args:
+        name_or_path: a catalogued name (`mrw.list_datasets()`), an MRW-format folder (e.g.
+            one written by `mrw toy --out DIR` or `mrw build`) or a Hugging Face hub id.
+        split: `train`, `validation` or `test`; None loads every split.
+        num_frames: T, the frames sampled per clip.
+        fps: the sampling rate in frames per second of presentation time (None: T frames
+            spread over the clip, as the clip's own timing gives them).
+        size: the shorter side in pixels after resizing (None: the clip's own size).
+        config: the dataset card's config (e.g. the URL-only one); None: the default.
+        sampling: `uniform` (evenly spaced, deterministic) or `random` (training jitter).
+        seed: the seed of `random` sampling.
+        cache_dir: the Hugging Face cache for hub ids (local folders are never copied).
+
+    Returns:
+        A `datasets.DatasetDict` (all splits) or a `datasets.Dataset` (`split` given) whose
+        rows hold the metadata columns plus `frames` (uint8 `[T, 3, H, W]`) and `timestamps`
+        (float seconds, `[T]`), decoded on access.
+
+    Raises:
+        DatasetNotFoundError: an unknown name, a missing folder or split, or an unreachable hub.
+        DatasetFormatError: a dataset without a `video` column (not in the MRW format).
+
+    Example:
+        >>> import mrw  # doctest: +SKIP
+        >>> ds = mrw.load_dataset("toy", split="train", num_frames=8, size=64)  # doctest: +SKIP
+        >>> ds[0]["frames"].shape  # doctest: +SKIP
+        torch.Size([8, 3, 64, 64])
     """
     import datasets
     from datasets import Video

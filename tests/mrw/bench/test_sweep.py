@@ -72,7 +72,7 @@ def test_k_sweep_with_ablation_seeds_plot_and_reuse(tmp_path: Path) -> None:
     assert point.rsum.mean == pytest.approx(100 + 20 + 1 - 20) and point.rsum.std == pytest.approx(
         1.0
     )
-    assert "pvse (k=2, no_mil=True)" in result.table
+    assert "pvse (k=2, no\\_mil=True)" in result.table
 
     paths = write_sweep(result, tmp_path / "out")
     assert paths["png"].read_bytes().startswith(PNG_MAGIC) and paths["png"].stat().st_size > 5000
