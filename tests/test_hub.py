@@ -6,7 +6,6 @@ import dataclasses
 import hashlib
 import io
 import json
-import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 from fakes.release_host import ReleaseHost
 from fakes.reposts import gif_bytes, mp4_bytes, scene
+from system_tools import require
 
 from mrw import hub, originals
 from mrw.cli import main
@@ -58,9 +58,7 @@ def test_a_server_without_ranges_restarts_the_file(tmp_path: Path) -> None:
 
 
 def test_git_blob_ids_are_checked(tmp_path: Path) -> None:
-    git = shutil.which("git")
-    if git is None:
-        pytest.skip("git not installed")
+    git = require("git")
     blob_id = (
         subprocess.run([git, "hash-object", "--stdin"], input=BLOB, capture_output=True, check=True)
         .stdout.decode()
