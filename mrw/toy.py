@@ -36,7 +36,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mrw.catalog import get_dataset
+from mrw.catalog import get_dataset, identity_metadata
 from mrw.dataset import VideoRow, build_dataset
 from mrw.dataset.qrels import write_split_qrels
 
@@ -362,7 +362,7 @@ def build_toy(
         out_dir,
         pretty_name="MRW toy set",
         description=description,
-        card_metadata={"license": "mit", "language": ["en"]},
+        card_metadata={"license": "mit", "language": ["en"], **identity_metadata("toy")},
         progress=progress,
     )
     write_split_qrels(built, list(splits))  # qrels/{split}/, as `mrw build` writes them

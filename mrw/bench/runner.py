@@ -34,7 +34,7 @@ from mrw.atomic import atomic_write
 from mrw.bench import distributed as dist_util
 from mrw.bench.options import RunOptions
 from mrw.bench.record import RunRecord, RunRecordError, dataset_revision, json_safe
-from mrw.catalog import find_dataset
+from mrw.catalog import dataset_record, find_dataset
 from mrw.errors import MRWError
 from mrw.provenance import git_commit, versions
 from mrw.untrusted import check_id
@@ -345,7 +345,7 @@ def _folds(options: RunOptions, evaluation: Evaluation, split: SplitFeatures) ->
     one in the catalogue (`DatasetRecord.test_folds`: MS-COCO's 1K)."""
     from mrw.bench.evaluator import fold_metrics
 
-    record = find_dataset(options.dataset)
+    record = dataset_record(options.dataset)
     protocol = record.test_folds if record else None
     if options.split != "test" or protocol is None:
         return None
