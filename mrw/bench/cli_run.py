@@ -238,12 +238,14 @@ def main(args: argparse.Namespace) -> int:
     console = stdout_console(
         width=None if sys.stdout.isatty() else 140
     )  # logs keep the table on one line per run
-    rows = []
+    rows, warnings = [], []
     for method in args.methods:
         result = run_method(method, overrides[method], options)
         rows.append((method, result.metrics))
+        warnings += [result.record.small_split] if result.record.small_split else []
         if dist_util.is_main():
             console.print(f"[bold]{method}[/]: {result.run_dir}")
     if dist_util.is_main():
-        console.print(metrics_table(rows, title=f"{options.dataset} / {options.split}"))
+        title = f"{options.dataset} / {options.split}"
+        console.print(metrics_table(rows, title=title, warnings=warnings))
     return 0

@@ -33,7 +33,13 @@ from leaderboard.metrics import Metrics
 from mrw.atomic import atomic_write
 from mrw.bench import distributed as dist_util
 from mrw.bench.options import RunOptions
-from mrw.bench.record import RunRecord, RunRecordError, dataset_revision, json_safe
+from mrw.bench.record import (
+    RunRecord,
+    RunRecordError,
+    dataset_revision,
+    json_safe,
+    small_split_warning,
+)
 from mrw.catalog import dataset_record, find_dataset
 from mrw.errors import MRWError
 from mrw.provenance import git_commit, versions
@@ -305,8 +311,11 @@ def run_method(
         git_commit=git_commit(),
         dataset_revision=_dataset_revision(options.dataset),
         folds=folds,
+        small_split=small_split_warning(evaluation.metrics, options.split),
         run_dir=run_dir,
     )
+    if record.small_split and dist_util.is_main():
+        log.warning("%s: %s", method, record.small_split)
     if dist_util.is_main():
         from mrw.bench.runfiles import write_evaluation_runs
 
