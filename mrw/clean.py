@@ -22,13 +22,13 @@ from enum import Enum
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from mrw import videohash
 from mrw.atomic import atomic_write
 from mrw.collect.filters import FilterConfig
 from mrw.collect.records import CollectedItem
 from mrw.errors import MRWError
+from mrw.progress import progress_bar
 from mrw.text import unescape_html, words
 
 # The reaction prefixes `mrw collect` accepts ("MRW ...", "MFW ...", "My reaction when ...").
@@ -281,7 +281,7 @@ def clean(
     decodable: list[CleanRecord] = []
     with ThreadPoolExecutor(max(1, config.workers)) as pool:
         checks = pool.map(lambda r: _inspect(r, config), candidates)
-        bar = tqdm(
+        bar = progress_bar(
             checks, total=len(candidates), desc="decode+hash", unit="video", disable=not progress
         )
         for record, reason in zip(candidates, bar, strict=True):

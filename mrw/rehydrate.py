@@ -10,10 +10,9 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from mrw.atomic import atomic_write
 from mrw.errors import MRWError
+from mrw.progress import progress_bar
 
 REHYDRATE_FILE = "rehydrate.json"
 FETCHED_FILE = "fetched.jsonl"  # in the media store: URL -> stored media, so re-runs resume
@@ -82,7 +81,7 @@ def rehydrate(
     ]
     results = download_many(requests, _downloader_config(workers, allow_private), store)
     with (store.root / FETCHED_FILE).open("a", encoding="utf-8") as index:
-        for result in tqdm(
+        for result in progress_bar(
             results, total=len(requests), desc="media", unit="video", disable=not progress
         ):
             vid = result.request.key

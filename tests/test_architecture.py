@@ -12,7 +12,15 @@ import pytest
 
 PACKAGES = ("mrw", "pvse", "baselines", "leaderboard")
 # The bottom layer: utilities every package may use.
-CORE = ("mrw.errors", "mrw.atomic", "mrw.cliutil", "mrw.provenance", "mrw.untrusted", "mrw.cliargs")
+CORE = (
+    "mrw.errors",
+    "mrw.atomic",
+    "mrw.cliutil",
+    "mrw.provenance",
+    "mrw.untrusted",
+    "mrw.cliargs",
+    "mrw.progress",
+)
 # (importer, imported, exceptions): `importer` and its submodules never import `imported` or
 # its submodules, except the modules listed.
 FORBIDDEN = [
