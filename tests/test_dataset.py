@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from system_tools import skip_reason
 
 from mrw.dataset import (
     COLUMNS,
@@ -158,8 +159,8 @@ def test_plain_datasets_loads_the_folder_without_project_code(plain_load):
 @pytest.mark.slow
 def test_plain_datasets_decodes_the_video_feature(plain_load):
     out = plain_load
-    if "skip" in out:
-        pytest.skip(out["skip"])
+    if "skip" in out:  # torchcodec loads FFmpeg's libraries
+        pytest.skip(f"{skip_reason('ffmpeg')}; {out['skip'].splitlines()[0]}")
     assert out["decoded"] == [2, 3, 48, 64]
 
 
