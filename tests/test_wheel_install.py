@@ -15,23 +15,31 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
+from email.parser import Parser
 from importlib import metadata
 from pathlib import Path
 
 import pytest
-import tomllib
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
-PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+# The build's setuptools floor, as pyproject.toml's [build-system] states it.
+SETUPTOOLS_FLOOR = re.search(
+    r'"(setuptools>=[\d.]+)"', (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+).group(1)
 EXTRA_ONLY = ("praw", "yt_dlp", "zstandard", "starlette", "uvicorn", "sqlalchemy", "psycopg")
 
 pytestmark = pytest.mark.slow
 
 
-def _core_closure() -> list[metadata.Distribution]:
-    """The installed distributions the core dependencies need, transitively (no extras)."""
-    todo = [Requirement(text) for text in PYPROJECT["project"]["dependencies"]]
+def _core_closure(wheel: Path) -> list[metadata.Distribution]:
+    """The installed distributions the wheel's dependencies need, transitively: its
+    `Requires-Dist` and theirs, markers applied, no extras."""
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        wheel_metadata = Parser().parsestr(archive.read(name).decode("utf-8"))
+    todo = [Requirement(text) for text in wheel_metadata.get_all("Requires-Dist") or ()]
     found: dict[str, metadata.Distribution] = {}
     while todo:
         requirement = todo.pop()
@@ -68,10 +76,9 @@ def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Complete
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv with the wheel installed and only the core closure importable."""
-    floor = next(r for r in PYPROJECT["build-system"]["requires"] if r.startswith("setuptools"))
     setuptools = metadata.version("setuptools")
-    if not Requirement(floor).specifier.contains(setuptools):
-        pytest.skip(f"setuptools {setuptools} here; the build needs {floor} (make install)")
+    if not Requirement(SETUPTOOLS_FLOOR).specifier.contains(setuptools):
+        pytest.skip(f"setuptools {setuptools} here; the build needs {SETUPTOOLS_FLOOR}")
     tmp = tmp_path_factory.mktemp("wheel")
     source = tmp / "source"  # the tree as a build sees it, so the checkout gets no build/
     source.mkdir()
@@ -99,7 +106,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # dill (datasets' fingerprints) pickles modules by reference only from a path that
     # contains "site-packages": the folder is named so, as an installed one would be.
     core_site = tmp / "core" / "site-packages"
-    _link_site(_core_closure(), core_site)
+    _link_site(_core_closure(wheel), core_site)
     purelib = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                    tmp, {})  # fmt: skip
     (Path(purelib.stdout.strip()) / "core-deps.pth").write_text(f"{core_site}\n")
