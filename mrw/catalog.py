@@ -27,7 +27,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from mrw.errors import MRWError
+from mrw.core.errors import MRWError
 
 SPLITS = ("train", "validation", "test")
 """The splits of every dataset, in this order (the evaluated split is validation or test)."""
@@ -464,7 +464,7 @@ register_dataset(
         version="3",
         description="synthetic polysemous clips (moments of different kinds), 1,500 pairs, "
         "built offline in seconds",
-        builder="mrw.toy:build_toy",
+        builder="mrw.toy.video:build_toy",
         training=TOY_TRAINING,
         # The toy table: every ranking loss sums over negatives (from random initialisation the
         # hardest-negative loss stays near 2 x margin there and learns far less in 12 epochs).
@@ -500,7 +500,7 @@ register_dataset(
         version="1",
         description="synthetic images with 2-4 objects, five captions each, built offline",
         modality="image",
-        builder="mrw.toy_image:build_toy_image",
+        builder="mrw.toy.image:build_toy_image",
         sentences_per_video=5,
         training=TOY_IMAGE_TRAINING,
     )

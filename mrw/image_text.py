@@ -31,7 +31,7 @@ import torch
 
 from mrw.bench.data import SplitFeatures
 from mrw.catalog import SPLITS
-from mrw.releases import ImportReport, Release, ReleaseError, ReleasePair
+from mrw.sources.releases import ImportReport, Release, ReleaseError, ReleasePair
 
 CAPTIONS_PER_IMAGE = 5
 KARPATHY_SPLITS = {"train": "train", "restval": "train", "val": "validation", "test": "test"}

@@ -10,8 +10,8 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from mrw.atomic import atomic_write
-from mrw.errors import MRWError
+from mrw.core.atomic import atomic_write
+from mrw.core.errors import MRWError
 from mrw.progress import progress_bar
 
 REHYDRATE_FILE = "rehydrate.json"
@@ -23,7 +23,7 @@ class HubError(MRWError):
 
 
 def _downloader_config(workers: int, allow_private: bool):
-    from mrw.collect.downloader import DownloaderConfig
+    from mrw.net.downloader import DownloaderConfig
 
     return DownloaderConfig(workers=workers, allow_private=allow_private)
 
@@ -44,11 +44,11 @@ def rehydrate(
     Media fetched by an earlier run (listed in the store's `fetched.jsonl`) is not fetched
     again, so an interrupted re-hydration resumes; failed URLs are tried again.
     """
-    from mrw.collect.downloader import DownloadRequest, download_many
-    from mrw.collect.store import MediaStore
     from mrw.dataset import build_dataset, iter_rows, split_files
     from mrw.dataset.qrels import write_split_qrels
     from mrw.dataset.reader import check_folder
+    from mrw.net.downloader import DownloadRequest, download_many
+    from mrw.net.store import MediaStore
 
     urls_dir = Path(urls_dir)
     check_folder(urls_dir)
@@ -96,7 +96,7 @@ def rehydrate(
     def rows(split: str) -> Iterator:
         """Rows with media, streamed; metadata the URL-only row already has is kept as is."""
         from mrw.dataset import VideoRow
-        from mrw.frames import FrameDecodeError
+        from mrw.media.frames import FrameDecodeError
 
         for row in iter_rows(urls_dir, split, "urls"):
             if row.video_id not in path_of:

@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from mrw.atomic import atomic_write
 from mrw.catalog import RemoteFile
-from mrw.errors import MRWError
+from mrw.core.atomic import atomic_write
+from mrw.core.errors import MRWError
+from mrw.core.provenance import file_sha256
+from mrw.core.untrusted import redact_url, redact_urls
 from mrw.progress import progress_bar
-from mrw.provenance import file_sha256
-from mrw.untrusted import redact_url, redact_urls
 
 CHUNK = 1 << 20  # hashing block
 STREAM_CHUNK = 1 << 14  # network reads: a dropped connection loses at most this much

@@ -20,7 +20,7 @@ about 1–2.4 s, so the harness's default 8 frames at 8 fps (spread over the who
 every segment.
 
 Clips use GIF frame delays of 80–120 ms, some with unequal per-frame delays, so the
-timestamp-true sampling in `mrw.frames` is exercised too. Everything is derived from the
+timestamp-true sampling in `mrw.media.frames` is exercised too. Everything is derived from the
 seed: rebuilding gives byte-identical files.
 """
 
@@ -356,7 +356,7 @@ def build_toy(
     offsets = {split: sum(list(sizes.values())[:i]) for i, split in enumerate(sizes)}
     splits = {split: toy_pairs(config, split, n, offsets[split]) for split, n in sizes.items()}
     description = (
-        "## Toy set\n\nSynthetic polysemous clips made by `mrw toy` (module `mrw.toy`, "
+        "## Toy set\n\nSynthetic polysemous clips made by `mrw toy` (module `mrw.toy.video`, "
         f"version {TOY_VERSION}): each GIF shows 2-3 moments of different kinds (an object "
         "appears, the scene changes, a pattern sweeps by), each in its own temporal segment, "
         "and its sentence describes one of them, objects often partially. "

@@ -9,7 +9,7 @@ and trains on a CPU (`mrw toy --kind image`, `mrw-bench run pvse vsepp --dataset
 
 Images are PNG (palette drawn directly: no quantisation), everything derived from the seed,
 so rebuilding gives byte-identical files. Rows follow the image-text convention of the
-importers (`mrw.image_text`): the image's id is `video_id`, its captions have ids
+importers (`mrw.sources.image_text`): the image's id is `video_id`, its captions have ids
 `{video_id}#{k}`.
 """
 
@@ -28,7 +28,7 @@ from pathlib import Path
 from mrw.catalog import get_dataset, identity_metadata
 from mrw.dataset import VideoRow, build_dataset
 from mrw.dataset.qrels import write_split_qrels
-from mrw.toy import BACKGROUNDS, COLOURS, SHAPES, SPLIT_FRACTIONS, _polygon
+from mrw.toy.video import BACKGROUNDS, COLOURS, SHAPES, SPLIT_FRACTIONS, _polygon
 
 # The catalogue's version names the prepared folder: bump it when images or captions change.
 TOY_IMAGE_VERSION = get_dataset("toy-image").version
@@ -48,7 +48,7 @@ PREFIXES = ("a picture of", "there is", "an image with", "a photo showing", "")
 NAMED_COUNTS = ((1, 0.5), (2, 0.35), (3, 0.15))  # objects a caption names, and how often
 PLACE_PROBABILITY = 0.4  # a named object also gets its region
 # Distance between cell centres, as a fraction of the image: objects stay inside the centre
-# crop that decoding takes (7/8 of the shorter side, see `mrw.images`).
+# crop that decoding takes (7/8 of the shorter side, see `mrw.media.images`).
 CELL_SPACING = 0.27
 
 
@@ -187,7 +187,7 @@ def build_toy_image(
     splits = {split: toy_image_rows(config, split, n) for split, n in config.split_sizes().items()}
     description = (
         "## Toy image-text set\n\nSynthetic images made by `mrw toy --kind image` (module "
-        f"`mrw.toy_image`, version {TOY_IMAGE_VERSION}): 2-4 objects (shape x colour) in "
+        f"`mrw.toy.image`, version {TOY_IMAGE_VERSION}): 2-4 objects (shape x colour) in "
         f"different regions, {CAPTIONS_PER_IMAGE} captions per image, each naming one to three "
         "of them. Generated with:\n\n```json\n" + json.dumps(asdict(config), sort_keys=True)
     )
@@ -206,7 +206,7 @@ def build_toy_image(
 def main(args: argparse.Namespace) -> int:
     """`mrw toy --kind image`: build the set where `load_dataset("toy-image")` looks (or --out)."""
     from mrw.catalog import prepared_dir
-    from mrw.cliutil import fail
+    from mrw.core.cliutil import fail
 
     if args.num_images < 3:
         fail(f"--num-images must be at least 3 (one per split), got {args.num_images}")

@@ -13,12 +13,12 @@ import pytest
 PACKAGES = ("mrw", "pvse", "baselines", "leaderboard")
 # The bottom layer: utilities every package may use.
 CORE = (
-    "mrw.errors",
-    "mrw.atomic",
-    "mrw.cliutil",
-    "mrw.provenance",
-    "mrw.untrusted",
-    "mrw.cliargs",
+    "mrw.core.errors",
+    "mrw.core.atomic",
+    "mrw.core.cliutil",
+    "mrw.core.provenance",
+    "mrw.core.untrusted",
+    "mrw.core.cliargs",
     "mrw.progress",
 )
 # (importer, imported, exceptions): `importer` and its submodules never import `imported` or
@@ -32,8 +32,8 @@ FORBIDDEN = [
     ("mrw.collect", "mrw.bench", ()),  # a collection machine needs no harness
     ("mrw.catalog", "mrw.dataset", ()),  # the catalogue is read by everything, reads nothing
     ("mrw.dataset", "mrw.bench", ()),
-    ("mrw.dataset", "mrw.toy", ()),  # the format knows no particular dataset
-    ("mrw.text", "mrw", ()),
+    ("mrw.dataset", "mrw.toy.video", ()),  # the format knows no particular dataset
+    ("mrw.core.text", "mrw", ()),
 ]
 
 
@@ -120,7 +120,7 @@ def test_layers_import_only_downwards(
 
 def test_collection_imports_no_torch() -> None:
     code = (
-        "import sys, mrw.collect.pipeline, mrw.commands.collect, mrw.clean, mrw.build, mrw.text; "
+        "import sys, mrw.collect.pipeline, mrw.commands.collect, mrw.curate.clean, mrw.curate.build, mrw.core.text; "
         "print(sorted(m for m in ('torch', 'mrw.bench') if m in sys.modules))"
     )
     result = subprocess.run(

@@ -8,10 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
-from fakes.media import make_gif
-from fakes.media_server import MediaServer
 
 from mrw.cli import main
+from mrw.testing.media import make_gif
+from mrw.testing.media_server import MediaServer
 
 
 @pytest.mark.slow

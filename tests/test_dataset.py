@@ -25,7 +25,7 @@ from mrw.dataset import (
     read_table,
     split_files,
 )
-from mrw.frames import FrameDecodeError
+from mrw.media.frames import FrameDecodeError
 
 
 def _rows(make_gif, make_video) -> dict[str, list[VideoRow]]:

@@ -14,8 +14,8 @@ from mrw.bench.runfiles import default_depth
 from mrw.catalog import CARD_IDENTITY, DEFAULTS, card_header, dataset_record, training_defaults
 from mrw.dataset import VideoRow, build_dataset
 from mrw.dataset.card import validate_card
-from mrw.toy import build_toy
-from mrw.toy_image import build_toy_image
+from mrw.toy.image import build_toy_image
+from mrw.toy.video import build_toy
 
 
 def _defaults(dataset: str) -> dict:

@@ -1,5 +1,5 @@
 """A command that needs an optional extra which is not installed says which one, in one line
-with exit 2 (`mrw.cliutil.require_extra`); the others do not care."""
+with exit 2 (`mrw.core.cliutil.require_extra`); the others do not care."""
 
 from __future__ import annotations
 

@@ -11,13 +11,13 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from fakes.release_host import ReleaseHost
-from fakes.reposts import gif_bytes, mp4_bytes, scene
 from system_tools import require
 
-from mrw import hub, originals
 from mrw.cli import main
-from mrw.remote import CHECKSUMS_FILE, FetchError, RemoteFile, fetch
+from mrw.net.remote import CHECKSUMS_FILE, FetchError, RemoteFile, fetch
+from mrw.sources import hub, originals
+from mrw.testing.release_host import ReleaseHost
+from mrw.testing.reposts import gif_bytes, mp4_bytes, scene
 
 DATA = Path(__file__).parent / "data" / "tgif"
 BLOB = bytes(range(256)) * 1200  # 300 KiB

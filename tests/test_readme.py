@@ -78,7 +78,7 @@ def test_hosting_commands_run(tmp_path: Path) -> None:
     """The three commands of "Hosting a leaderboard", as written (the server on a free port)."""
     import shlex
 
-    from fakes.leaderboard_server import LiveServer, make_runs, make_truth
+    from mrw.testing.leaderboard_server import LiveServer, make_runs, make_truth
 
     team_add, serve, submit = _commands("Hosting a leaderboard")
     truth = make_truth(tmp_path / "mydataset" / "qrels")

@@ -9,7 +9,7 @@ import pytest
 from leaderboard.metrics import combine, ranks_to_metrics
 from mrw.bench.cli import main
 from mrw.bench.record import MIN_QUERIES, RunRecord, small_split_warning
-from mrw.toy import build_toy
+from mrw.toy.video import build_toy
 
 
 def _metrics(queries: int):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from mrw.toy import ToyConfig, toy_scenes
+from mrw.toy.video import ToyConfig, toy_scenes
 
 
 def test_the_article_fits_the_next_word() -> None:

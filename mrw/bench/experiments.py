@@ -66,7 +66,7 @@ class ExperimentRuns:
 
 def seed_range(first: int, count: int) -> list[int]:
     if count < 1:
-        from mrw.errors import MRWError
+        from mrw.core.errors import MRWError
 
         raise MRWError(f"--seeds must be at least 1, got {count}")
     return list(range(first, first + count))
@@ -93,7 +93,7 @@ def _existing(options: RunOptions, method: str, rid: str) -> Path | None:
 
 def validate(experiments: Sequence[Experiment]) -> None:
     """Build every config first, so a bad option fails before hours of training."""
-    from mrw.bench.registry import make_config
+    from mrw.methods.registry import make_config
 
     for experiment in experiments:
         make_config(experiment.method, experiment.overrides)

@@ -28,7 +28,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mrw.atomic import atomic_write
 from mrw.bench import distributed as dist_util
 from mrw.bench.backbones import (
     PRECOMPUTED,
@@ -39,6 +38,7 @@ from mrw.bench.backbones import (
 )
 from mrw.bench.data import SplitFeatures
 from mrw.catalog import cache_root, find_dataset
+from mrw.core.atomic import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ class _Clips:
         return len(self.indices)
 
     def __getitem__(self, i: int) -> Tensor | str:
-        from mrw.frames import FrameDecodeError
+        from mrw.media.frames import FrameDecodeError
 
         try:
             return torch.as_tensor(self.rows[self.indices[i]]["frames"])

@@ -13,16 +13,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mrw.catalog import find_dataset, list_datasets
+from mrw.core.untrusted import UnsafeInputError, confined
 from mrw.dataset.reader import check_folder
 from mrw.dataset.schema import DatasetFormatError, DatasetNotFoundError
 from mrw.dataset.validate import CARD_FILE
-from mrw.hfhub import hub_errors
-from mrw.untrusted import UnsafeInputError, confined
+from mrw.net.hfhub import hub_errors
 
 if TYPE_CHECKING:  # decoding (PyAV, torch) and `datasets` load on first use: `--help` stays fast
     import datasets
 
-    from mrw.frames import Sampling
+    from mrw.media.frames import Sampling
 
 
 def resolve(name_or_path: str | os.PathLike[str], *, build: bool = True) -> str:
@@ -83,8 +83,8 @@ class FrameTransform:
     root: str | None = None
 
     def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        from mrw.frames import FrameDecodeError
-        from mrw.images import decode_media
+        from mrw.media.frames import FrameDecodeError
+        from mrw.media.images import decode_media
 
         videos = batch.pop("video", None)
         if videos is None:
@@ -115,7 +115,7 @@ class FrameTransform:
     @staticmethod
     def _media(row_id: str, video: Mapping[str, Any] | None, root: str | None) -> bytes | str:
         """The row's media bytes, else its file if that lies inside the dataset folder `root`."""
-        from mrw.frames import FrameDecodeError
+        from mrw.media.frames import FrameDecodeError
 
         if video and video.get("bytes"):
             return video["bytes"]

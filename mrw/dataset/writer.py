@@ -26,11 +26,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mrw.atomic import OutputPathError, atomic_dir, check_output_path, is_empty_dir
+from mrw.core.atomic import OutputPathError, atomic_dir, check_output_path, is_empty_dir
+from mrw.core.untrusted import is_safe_id
 from mrw.dataset.card import dataset_card
 from mrw.dataset.schema import CONFIG_DIRS, ROW_GROUP_ROWS, DatasetFormatError, VideoRow, features
 from mrw.dataset.validate import CARD_FILE
-from mrw.untrusted import is_safe_id
 
 MAX_SHARD_BYTES = 512 * 1024 * 1024
 ROW_OVERHEAD_BYTES = 256  # metadata columns of a row, for sizing shards before writing them
