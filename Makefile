@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/python -m mrw.demo
+	@echo "next: . $(VENV)/bin/activate (puts mrw, mrw-bench, mrw-leaderboard on PATH), then the README's tour"
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

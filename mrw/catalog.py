@@ -280,9 +280,68 @@ def find_dataset(name_or_path: str | os.PathLike[str]) -> DatasetRecord | None:
     return _CATALOG.get(os.fspath(name_or_path))
 
 
-def training_defaults(name_or_path: str | os.PathLike[str]) -> TrainingDefaults:
-    """The harness's defaults for a name (its record's) or a folder/hub id (`DEFAULTS`)."""
+CARD_FILE = "README.md"
+"""A dataset folder's card (YAML header, then markdown): what `mrw.dataset` writes last."""
+CARD_IDENTITY = "mrw_dataset"
+"""The card's YAML field naming the catalogued dataset a folder was built as: `{name, version}`
+(`identity_metadata`), so a folder built with `--out` gets its dataset's defaults."""
+
+
+def identity_metadata(name: str) -> dict[str, dict[str, str]]:
+    """The card field (`CARD_IDENTITY`) that marks a folder as a build of catalogued `name`.
+
+    Raises:
+        UnknownDatasetError: `name` is not in the catalogue.
+    """
+    record = get_dataset(name)
+    return {CARD_IDENTITY: {"name": record.name, "version": record.version}}
+
+
+def card_header(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The YAML header of a dataset folder's card; empty when there is no card or no header.
+
+    Raises:
+        ValueError: the header is not readable YAML.
+    """
+    import yaml
+
+    path = Path(folder) / CARD_FILE
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    if not text.startswith("---"):
+        return {}
+    try:
+        header = yaml.safe_load(text.split("---", 2)[1])
+    except (yaml.YAMLError, IndexError):
+        raise ValueError(f"{path}: unreadable YAML header") from None
+    return header if isinstance(header, dict) else {}
+
+
+def dataset_record(name_or_path: str | os.PathLike[str]) -> DatasetRecord | None:
+    """The catalogue record whose defaults apply: a name's own, or for a folder the record its
+    card names (`CARD_IDENTITY`, written when the toolkit built it as that dataset, e.g.
+    `mrw toy --out DIR`); None for any other folder or hub id.
+
+    Unlike `find_dataset`, a folder stays that folder: this is for defaults (training,
+    modality, run depth, fold protocol), never for where the data is.
+    """
     record = find_dataset(name_or_path)
+    if record is not None or not Path(name_or_path).is_dir():
+        return record
+    try:
+        identity = card_header(name_or_path).get(CARD_IDENTITY)
+    except ValueError:
+        return None
+    name = identity.get("name") if isinstance(identity, dict) else None
+    return _CATALOG.get(name) if isinstance(name, str) else None
+
+
+def training_defaults(name_or_path: str | os.PathLike[str]) -> TrainingDefaults:
+    """The harness's defaults for a name or a folder built as a catalogued dataset (its
+    record's, see `dataset_record`), else `DEFAULTS`."""
+    record = dataset_record(name_or_path)
     return record.training if record else DEFAULTS
 
 

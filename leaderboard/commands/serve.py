@@ -139,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
     from leaderboard.server import truth
     from leaderboard.server.app import create_app, prepare
     from leaderboard.server.db import Database, database_url
+    from leaderboard.server.http11 import PromptH11Protocol
     from leaderboard.server.store import Limits
 
     if min(args.per_day, args.total, args.max_upload_bytes, args.workers, args.max_bytes) < 1:
@@ -172,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
             create_app(server),
             host=args.host,
             port=args.port,
+            http=PromptH11Protocol,
             server_header=False,
             timeout_keep_alive=5,
             limit_concurrency=args.max_connections,

@@ -16,11 +16,13 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mrw.bench.options import RunOptions
 from mrw.bench.record import RunRecord
-from mrw.bench.runner import RunResult
+
+if TYPE_CHECKING:  # the runner imports torch; `mrw-bench --help` must not
+    from mrw.bench.runner import RunResult
 
 # RunOptions fields that do not change what is trained (left out of the run id hash).
 _BOOKKEEPING = (
@@ -34,7 +36,7 @@ _BOOKKEEPING = (
     "eval_batch_size",
 )
 
-Runner = Callable[[str, Mapping[str, Any], RunOptions], RunResult]
+Runner = Callable[[str, Mapping[str, Any], RunOptions], "RunResult"]
 
 
 @dataclass(frozen=True)

@@ -192,7 +192,8 @@ def _map_videos(
     time: (`[b, T, ...]` zero-padded, `[b]` lengths). A video that does not decode gets
     length 0 and its reason in `failures` (keyed by its position in `row_indices`)."""
     from torch.utils.data import DataLoader
-    from tqdm.auto import tqdm
+
+    from mrw.core.progress import progress_bar
 
     loader = DataLoader(
         _Clips(rows, row_indices, strict),
@@ -202,7 +203,7 @@ def _map_videos(
     )
     blank = torch.zeros(1, 3, spec.image_size, spec.image_size, dtype=torch.uint8)
     done = 0
-    with tqdm(
+    with progress_bar(
         total=len(row_indices),
         desc=f"{desc} {spec.dataset}/{spec.split}",
         unit="video",

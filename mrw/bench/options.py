@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mrw.bench.record import RunRecordError
-from mrw.catalog import find_dataset, training_defaults
+from mrw.catalog import dataset_record, training_defaults
 
 if TYPE_CHECKING:
     from mrw.bench.features import FeatureSpec
@@ -87,7 +87,7 @@ class RunOptions:
         # The concrete name (DEFAULT -> IMAGENET1K_V2): what config.json and the cache key hold.
         filled["weights"] = resolve_weights(backbone, self.weights or defaults.weights)
         if self.grid is None:  # image datasets: the CNN's grid cells are the local features
-            record = find_dataset(self.dataset)
+            record = dataset_record(self.dataset)
             filled["grid"] = record is not None and record.modality == "image"
         if self.lr is None and method is not None:
             filled["lr"] = get_method_class(method).default_lr

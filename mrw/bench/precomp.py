@@ -62,9 +62,9 @@ def read_precomp_split(caps_path: Path, ims_path: Path, progress: bool = False) 
     per_image = len(captions) // len(images)
     shape = (len(images), 1 if images.ndim == 2 else images.shape[1], images.shape[-1])
     features = torch.empty(shape, dtype=torch.float16)
-    from tqdm.auto import tqdm
+    from mrw.core.progress import progress_bar
 
-    for start in tqdm(
+    for start in progress_bar(
         range(0, len(images), CHUNK_ROWS), desc=ims_path.name, unit="chunk", disable=not progress
     ):
         chunk = np.array(images[start : start + CHUNK_ROWS], dtype=np.float32)  # a copy

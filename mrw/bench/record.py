@@ -15,7 +15,9 @@ Format versions:
      `scores` and `metric_definitions` are derived from `metrics` and not read back.
      Optional (None when absent): `exact_metrics`, the metrics of the full similarity
      matrix, and `run_files`, the depth, lines and bytes of each run file; `metrics` are
-     then what the scorer computes from those files (`mrw.bench.runfiles`).
+     then what the scorer computes from those files (`mrw.bench.runfiles`). `small_split`
+     (added within format 2; older readers ignore it): a warning when the evaluated split
+     has fewer than `MIN_QUERIES` queries in a direction (`small_split_warning`), else None.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ from mrw.core.errors import MRWError
 
 FORMAT_VERSION = 2
 RECORD_FILE = "metrics.json"
+MIN_QUERIES = 100
+"""Below this many queries in either direction, a run's metrics carry a warning: each R@k then
+moves in steps of more than one point, and a gallery of at most k documents makes R@k 100 (a
+2-pair test split gives rsum 500 by construction)."""
 # What the metric names mean, written into every record (ir-measures' names in brackets).
 METRIC_DEFINITIONS: dict[str, str] = {
     "R@k": "percent of queries with at least one relevant document in the top k: Success@k "
@@ -83,6 +89,7 @@ class RunRecord:
     # The test split's fold protocol (COCO 1K, `mrw.bench.evaluator.fold_metrics`): folds,
     # fold_size, metrics (mean over folds, the scorer's document) and per_fold.
     folds: dict[str, Any] | None = None
+    small_split: str | None = None  # `small_split_warning` of the evaluated split
     run_dir: Path | None = field(default=None, compare=False)
     format_version: int = FORMAT_VERSION
 
@@ -212,6 +219,24 @@ def migrate(data: Mapping[str, Any]) -> dict[str, Any]:
     out.pop("metric_definitions", None)
     out["format_version"] = FORMAT_VERSION
     return out
+
+
+def small_split_warning(metrics: Metrics, split: str) -> str | None:
+    """A one-line warning when `split` is too small for its metrics to mean much: fewer than
+    `MIN_QUERIES` queries in either direction (None otherwise).
+
+    With n queries each R@k moves in steps of 100/n points, and R@k is 100 whenever the
+    gallery holds at most k documents.
+    """
+    queries = min(metrics.direction(d).queries for d in DIRECTIONS)
+    if queries >= MIN_QUERIES:
+        return None
+    step = 100 / queries if queries else 100.0
+    return (
+        f"the {split} split has {queries} queries (under {MIN_QUERIES}): R@k moves in steps of "
+        f"{step:.3g} points and is 100 for a gallery of k documents or fewer, so these "
+        "numbers say little"
+    )
 
 
 def mteb_scores(metrics: Metrics) -> dict[str, Any]:

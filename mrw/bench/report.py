@@ -13,13 +13,17 @@ if TYPE_CHECKING:
 COLUMNS = (*(f"R@{k}" for k in RECALL_KS), "MedR")
 
 
-def metrics_table(rows: Iterable[tuple[str, Metrics]], title: str | None = None) -> Any:
-    """A rich `Table` of (label, metrics) rows: each direction's recalls and MedR, then rsum."""
+def metrics_table(
+    rows: Iterable[tuple[str, Metrics]], title: str | None = None, warnings: Iterable[str] = ()
+) -> Any:
+    """A rich `Table` of (label, metrics) rows: each direction's recalls and MedR, then rsum;
+    `warnings` (e.g. a split too small to mean much) are its caption, one line each."""
     from rich.table import Table
 
     from leaderboard.render import display
 
-    table = Table(title=title)
+    caption = "\n".join(f"warning: {w}" for w in dict.fromkeys(warnings)) or None
+    table = Table(title=title, caption=caption, caption_style="bold yellow")
     table.add_column("run", style="bold")
     for direction in DIRECTIONS:
         for column in COLUMNS:

@@ -59,10 +59,11 @@ class RunFileInfo:
 
 def default_depth(dataset: str) -> int | None:
     """The dataset's default run depth (None: full depth): its catalogue record's
-    `run_depth`; full depth for a folder or hub id outside the catalogue."""
-    from mrw.catalog import find_dataset
+    `run_depth` (a folder built as a catalogued dataset: that record's, see
+    `mrw.catalog.dataset_record`); full depth for any other folder or hub id."""
+    from mrw.catalog import dataset_record
 
-    record = find_dataset(dataset)
+    record = dataset_record(dataset)
     return record.run_depth if record else None
 
 

@@ -28,8 +28,14 @@ import torch
 from leaderboard.metrics import Metrics
 from mrw.bench import distributed as dist_util
 from mrw.bench.options import RunOptions
-from mrw.bench.record import RunRecord, RunRecordError, dataset_revision, json_safe
-from mrw.catalog import find_dataset
+from mrw.bench.record import (
+    RunRecord,
+    RunRecordError,
+    dataset_revision,
+    json_safe,
+    small_split_warning,
+)
+from mrw.catalog import dataset_record, find_dataset
 from mrw.core.atomic import atomic_write
 from mrw.core.errors import MRWError
 from mrw.core.provenance import git_commit, versions
@@ -301,8 +307,11 @@ def run_method(
         git_commit=git_commit(),
         dataset_revision=_dataset_revision(options.dataset),
         folds=folds,
+        small_split=small_split_warning(evaluation.metrics, options.split),
         run_dir=run_dir,
     )
+    if record.small_split and dist_util.is_main():
+        log.warning("%s: %s", method, record.small_split)
     if dist_util.is_main():
         from mrw.bench.runfiles import write_evaluation_runs
 
@@ -341,7 +350,7 @@ def _folds(options: RunOptions, evaluation: Evaluation, split: SplitFeatures) ->
     one in the catalogue (`DatasetRecord.test_folds`: MS-COCO's 1K)."""
     from mrw.bench.evaluator import fold_metrics
 
-    record = find_dataset(options.dataset)
+    record = dataset_record(options.dataset)
     protocol = record.test_folds if record else None
     if options.split != "test" or protocol is None:
         return None

@@ -197,7 +197,7 @@ class Trainer:
         Raises:
             TrainingError: If the total loss is not finite.
         """
-        from tqdm.auto import tqdm
+        from mrw.core.progress import progress_bar
 
         self.method.train()
         self.method.on_epoch_start(self.epoch)
@@ -207,7 +207,7 @@ class Trainer:
         batches = train.train_batches(self.config.batch_size, generator, rank, world)
         totals: dict[str, float] = {}
         steps = 0
-        bar = tqdm(
+        bar = progress_bar(
             batches,
             total=train.num_train_batches(self.config.batch_size, world),
             leave=False,

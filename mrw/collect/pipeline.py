@@ -269,10 +269,12 @@ def render_report(report: dict[str, Any], console: Any = None) -> None:
         )
     if run["posts_out_of_scope"]:
         console.print(f"{run['posts_out_of_scope']} posts from other subreddits were not recorded")
+    # files stored per second of downloading (failed attempts are fast and store nothing)
+    files_per_s = run["downloaded_ok"] / run["download_s"] if run["downloaded_ok"] else 0.0
     console.print(
         f"media: {media['files']} files, {media['bytes'] / 1e6:.1f} MB stored | this run: "
         f"{run['posts_new']} new posts, {run['downloaded_ok']}/{run['downloads']} downloads ok, "
-        f"{run['bytes_downloaded'] / 1e6:.1f} MB, {run['items_per_s']} files/s, "
+        f"{run['bytes_downloaded'] / 1e6:.1f} MB, {files_per_s:.2f} files/s, "
         f"{run['mb_per_s']} MB/s, "
         f"{run['elapsed_s']:.1f}s total"
     )

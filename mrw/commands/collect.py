@@ -166,12 +166,18 @@ def _host_map(pairs: list[str]) -> dict[str, str]:
     return mapping
 
 
+# What `mrw collect` imports from the `collect` extra: import name -> distribution name.
+COLLECT_MODULES = {"praw": "praw", "yt_dlp": "yt-dlp", "zstandard": "zstandard"}
+
+
 def run(args: argparse.Namespace) -> int:
     """Run `mrw collect` with parsed `args`; return the process exit code."""
+    from mrw.core.cliutil import fail, require_extra
+
+    require_extra("collect", COLLECT_MODULES)
     from mrw.collect.dumps import DumpStats
     from mrw.collect.filters import DEFAULT_TITLE_PATTERNS, FilterConfig
     from mrw.collect.pipeline import CollectConfig, Collector, iter_sources, render_report
-    from mrw.core.cliutil import fail
     from mrw.net.downloader import DownloaderConfig
 
     if not args.dump and not args.reddit:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import importlib.util
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 from mrw.core.cliargs import EXIT_USAGE, Parser
@@ -31,6 +32,22 @@ class UsageError(MRWError):
 def fail(message: str) -> NoReturn:
     """Stop a command with a one-line `error: MESSAGE` and exit code 2 (via `run_main`)."""
     raise UsageError(message)
+
+
+def require_extra(extra: str, modules: Mapping[str, str]) -> None:
+    """Stop a command that needs an optional extra which is not installed: one line naming
+    the missing packages and the `pip install 'mrw-toolkit[EXTRA]'` that adds them, exit 2.
+
+    Args:
+        extra: the extra's name in pyproject.toml (`collect`, `server`, ...).
+        modules: import name -> distribution name of what the command imports from it.
+
+    Raises:
+        UsageError: some of `modules` cannot be found (nothing is imported to find out).
+    """
+    missing = [dist for name, dist in modules.items() if importlib.util.find_spec(name) is None]
+    if missing:
+        fail(f"this command needs {', '.join(missing)}: pip install 'mrw-toolkit[{extra}]'")
 
 
 def _quiet_broken_pipe() -> int:

@@ -22,12 +22,12 @@ from enum import Enum
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from mrw.collect.filters import FilterConfig
 from mrw.collect.records import CollectedItem
 from mrw.core.atomic import atomic_write
 from mrw.core.errors import MRWError
+from mrw.core.progress import progress_bar
 from mrw.core.text import unescape_html, words
 from mrw.curate import videohash
 
@@ -281,7 +281,7 @@ def clean(
     decodable: list[CleanRecord] = []
     with ThreadPoolExecutor(max(1, config.workers)) as pool:
         checks = pool.map(lambda r: _inspect(r, config), candidates)
-        bar = tqdm(
+        bar = progress_bar(
             checks, total=len(candidates), desc="decode+hash", unit="video", disable=not progress
         )
         for record, reason in zip(candidates, bar, strict=True):

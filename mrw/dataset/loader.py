@@ -25,11 +25,12 @@ if TYPE_CHECKING:  # decoding (PyAV, torch) and `datasets` load on first use: `-
     from mrw.media.frames import Sampling
 
 
-def resolve(name_or_path: str | os.PathLike[str]) -> str:
+def resolve(name_or_path: str | os.PathLike[str], *, build: bool = True) -> str:
     """A folder or hub id for `datasets.load_dataset`.
 
     A catalogued name resolves to its prepared folder; a dataset with a builder (the toy set)
-    is built there on first use.
+    is built there on first use (with `build=False`, its folder is returned unbuilt: what a
+    command checks before it loads anything heavy).
 
     Raises:
         DatasetNotFoundError: a catalogued dataset that is not prepared (the message says how
@@ -44,6 +45,8 @@ def resolve(name_or_path: str | os.PathLike[str]) -> str:
             check_folder(location)
             return str(location)
         if record.builder:
+            if not build:
+                return str(location)
             print(f"building the {name} dataset into {location} (first use)", file=sys.stderr)
             return str(record.build(location))
         raise DatasetNotFoundError(

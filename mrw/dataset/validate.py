@@ -26,9 +26,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mrw.catalog import CARD_FILE, card_header  # the card is written last: the completion marker
 from mrw.dataset.schema import COLUMN_TYPES, DatasetFormatError
 
-CARD_FILE = "README.md"  # written last by a build: the completion marker
 MAX_FOOTER_BYTES = 16 << 20
 MAX_TEXT_BYTES = 64 << 10  # per value of a text column (a sentence, an id, a URL)
 MAX_MEDIA_BYTES = 256 << 20  # per media value
@@ -120,16 +120,11 @@ def _check_sizes(path: str, metadata: pq.FileMetaData) -> None:
 
 def card_counts(root: Path) -> dict[str, dict[str, int]]:
     """Rows per split per config as the card's `dataset_info` states them (empty if absent)."""
-    import yaml
-
-    text = (root / CARD_FILE).read_text(encoding="utf-8", errors="replace")
-    if not text.startswith("---"):
-        return {}
     try:
-        header = yaml.safe_load(text.split("---", 2)[1])
-    except (yaml.YAMLError, IndexError):
-        raise DatasetFormatError(f"{root / CARD_FILE}: unreadable YAML header") from None
-    infos = header.get("dataset_info") if isinstance(header, dict) else None
+        header = card_header(root)
+    except ValueError as exc:
+        raise DatasetFormatError(str(exc)) from None
+    infos = header.get("dataset_info")
     if isinstance(infos, dict):
         infos = [infos]
     counts: dict[str, dict[str, int]] = {}

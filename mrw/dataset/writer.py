@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,7 +227,7 @@ def _is_dataset_or_empty(folder: Path) -> bool:
 def _progress(rows: Iterable[VideoRow], enabled: bool, label: str) -> Iterable[VideoRow]:
     if not enabled:
         return rows
-    from tqdm import tqdm
+    from mrw.core.progress import progress_bar
 
     total = len(rows) if isinstance(rows, Sized) else None
-    return tqdm(rows, desc=label, unit="row", total=total, file=sys.stderr)
+    return progress_bar(rows, desc=label, unit="row", total=total)

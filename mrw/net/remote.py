@@ -19,11 +19,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tqdm.auto import tqdm
-
 from mrw.catalog import RemoteFile
 from mrw.core.atomic import atomic_write
 from mrw.core.errors import MRWError
+from mrw.core.progress import progress_bar
 from mrw.core.provenance import file_sha256
 from mrw.core.untrusted import redact_url, redact_urls
 
@@ -187,7 +186,7 @@ def _transfer(http: object, url: str, part: Path, timeout_s: float, progress: bo
             )
         with (
             part.open(mode) as handle,
-            tqdm(
+            progress_bar(
                 total=total,
                 initial=offset,
                 unit="B",

@@ -10,9 +10,8 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from mrw.core.atomic import atomic_write
+from mrw.core.progress import progress_bar
 from mrw.sources import SourceError
 
 REHYDRATE_FILE = "rehydrate.json"
@@ -78,7 +77,7 @@ def rehydrate(
     ]
     results = download_many(requests, _downloader_config(workers, allow_private), store)
     with (store.root / FETCHED_FILE).open("a", encoding="utf-8") as index:
-        for result in tqdm(
+        for result in progress_bar(
             results, total=len(requests), desc="media", unit="video", disable=not progress
         ):
             vid = result.request.key

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mrw.catalog import get_dataset
+from mrw.catalog import get_dataset, identity_metadata
 from mrw.dataset import VideoRow, build_dataset
 from mrw.dataset.qrels import write_split_qrels
 from mrw.toy.video import BACKGROUNDS, COLOURS, SHAPES, SPLIT_FRACTIONS, _polygon
@@ -196,7 +196,7 @@ def build_toy_image(
         out_dir,
         pretty_name="MRW toy image-text set",
         description=description + "\n```\n",
-        card_metadata={"license": "mit", "language": ["en"]},
+        card_metadata={"license": "mit", "language": ["en"], **identity_metadata("toy-image")},
         progress=progress,
     )
     write_split_qrels(built, list(splits))  # qrels/{split}/: five relevant captions per image

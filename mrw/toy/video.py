@@ -36,7 +36,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mrw.catalog import get_dataset
+from mrw.catalog import get_dataset, identity_metadata
 from mrw.dataset import VideoRow, build_dataset
 from mrw.dataset.qrels import write_split_qrels
 
@@ -206,11 +206,16 @@ def describe_with_attributes(scene: Scene, rng: random.Random) -> tuple[str, dic
         if "pattern" in named:
             words = [named.get("tint", ""), named["pattern"], "flash by"]
         else:
-            words = ["a", named["tint"], "pattern flashes by"]
+            words = [_article(named["tint"]), named["tint"], "pattern flashes by"]
     else:
         thing = ["a", named.get("colour", ""), named["shape"]] if "shape" in named else []
         words = [*(thing or ["something", named["colour"]]), "appears", named.get("side", "")]
     return " ".join([prefix, *(w for w in words if w)]), named
+
+
+def _article(word: str) -> str:
+    """`a` or `an` before `word` (every toy word is pronounced as spelled: vowel -> `an`)."""
+    return "an" if word[:1] in tuple("aeiou") else "a"
 
 
 def _polygon(shape: str, cx: float, cy: float, r: float) -> list[tuple[float, float]]:
@@ -362,7 +367,7 @@ def build_toy(
         out_dir,
         pretty_name="MRW toy set",
         description=description,
-        card_metadata={"license": "mit", "language": ["en"]},
+        card_metadata={"license": "mit", "language": ["en"], **identity_metadata("toy")},
         progress=progress,
     )
     write_split_qrels(built, list(splits))  # qrels/{split}/, as `mrw build` writes them

@@ -181,7 +181,21 @@ def _check_flags_apply(args: argparse.Namespace) -> None:
         )
 
 
+def _check_dataset_there(dataset: str) -> None:
+    """A catalogued dataset with neither a prepared folder nor any cached features cannot be
+    run: say so (the loader's one line) before torch and the methods take seconds to load.
+    Anything else is left to the runner (a folder, a hub id, features put in the cache)."""
+    from mrw.catalog import cache_root, find_dataset
+    from mrw.dataset.loader import resolve
+
+    record = find_dataset(dataset)
+    if record is not None and not (cache_root() / "features" / record.folder.name).exists():
+        resolve(dataset, build=False)
+
+
 def main(args: argparse.Namespace) -> int:
+    _check_dataset_there(args.dataset)
+
     from mrw.bench import distributed as dist_util
     from mrw.bench.options import RunOptions
     from mrw.bench.report import metrics_table
@@ -224,12 +238,14 @@ def main(args: argparse.Namespace) -> int:
     console = stdout_console(
         width=None if sys.stdout.isatty() else 140
     )  # logs keep the table on one line per run
-    rows = []
+    rows, warnings = [], []
     for method in args.methods:
         result = run_method(method, overrides[method], options)
         rows.append((method, result.metrics))
+        warnings += [result.record.small_split] if result.record.small_split else []
         if dist_util.is_main():
             console.print(f"[bold]{method}[/]: {result.run_dir}")
     if dist_util.is_main():
-        console.print(metrics_table(rows, title=f"{options.dataset} / {options.split}"))
+        title = f"{options.dataset} / {options.split}"
+        console.print(metrics_table(rows, title=title, warnings=warnings))
     return 0

@@ -25,6 +25,7 @@ from mrw.dataset import (
     split_files,
 )
 from mrw.media.frames import FrameDecodeError
+from mrw.testing.system_tools import skip_reason
 
 
 def _rows(make_gif, make_video) -> dict[str, list[VideoRow]]:
@@ -158,8 +159,8 @@ def test_plain_datasets_loads_the_folder_without_project_code(plain_load):
 @pytest.mark.slow
 def test_plain_datasets_decodes_the_video_feature(plain_load):
     out = plain_load
-    if "skip" in out:
-        pytest.skip(out["skip"])
+    if "skip" in out:  # torchcodec loads FFmpeg's libraries
+        pytest.skip(f"{skip_reason('ffmpeg')}; {out['skip'].splitlines()[0]}")
     assert out["decoded"] == [2, 3, 48, 64]
 
 

@@ -18,6 +18,7 @@ import pytest
 from mrw.media.frames import DecodeLimits, FrameDecodeError, decode, probe, verify
 from mrw.testing import clips
 from mrw.testing.gifs import GifWriter, solid_palette
+from mrw.testing.system_tools import needs, skip_reason
 
 PALETTE = solid_palette(10)
 
@@ -41,7 +42,7 @@ def _player_frames(data: bytes, tmp_path, width: int, height: int) -> np.ndarray
     return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3)
 
 
-needs_player = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="no ffmpeg CLI")
+needs_player = needs("ffmpeg")
 
 
 def test_case1_gif_delays_of_one_centisecond_are_shown_for_100_ms():
@@ -181,7 +182,7 @@ def test_same_frames_as_plain_datasets_video_decoding(kind):
         theirs = decoders.VideoDecoder(data)
         reference = theirs.get_frames_in_range(0, len(theirs)).data
     except (RuntimeError, OSError) as exc:  # no FFmpeg libraries for torchcodec here
-        pytest.skip(f"torchcodec cannot decode here: {exc}")
+        pytest.skip(f"torchcodec cannot decode here ({skip_reason('ffmpeg')}): {exc}")
     ours = decode(data, num_frames=None, fps=None).frames
     assert ours.shape == reference.shape
     assert (ours.float() - reference.float()).abs().mean() < 3

@@ -6,7 +6,6 @@ import dataclasses
 import hashlib
 import io
 import json
-import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -18,6 +17,7 @@ from mrw.net.remote import CHECKSUMS_FILE, FetchError, RemoteFile, fetch
 from mrw.sources import hub, originals
 from mrw.testing.release_host import ReleaseHost
 from mrw.testing.reposts import gif_bytes, mp4_bytes, scene
+from mrw.testing.system_tools import require
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "tgif"
 BLOB = bytes(range(256)) * 1200  # 300 KiB
@@ -58,9 +58,7 @@ def test_a_server_without_ranges_restarts_the_file(tmp_path: Path) -> None:
 
 
 def test_git_blob_ids_are_checked(tmp_path: Path) -> None:
-    git = shutil.which("git")
-    if git is None:
-        pytest.skip("git not installed")
+    git = require("git")
     blob_id = (
         subprocess.run([git, "hash-object", "--stdin"], input=BLOB, capture_output=True, check=True)
         .stdout.decode()
