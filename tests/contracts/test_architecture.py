@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("mrw.media",),  # decoding as browsers show it
     ("mrw.net",),  # guarded fetching, downloader, archives
     ("mrw.collect", "mrw.dataset", "mrw.methods"),  # posts; the format; the method interface
-    ("mrw.curate", "mrw.sources", "mrw.toy.video", "pvse", "baselines"),
+    ("mrw.curate", "mrw.sources", "mrw.toy", "pvse", "baselines"),
     ("mrw.bench", "leaderboard.server"),  # the harness; the hosted board
     ("mrw.commands", "mrw.bench.commands", "leaderboard.commands"),
     ("mrw", "mrw.cli", "mrw.bench.cli", "leaderboard.cli", "mrw.demo", "mrw.testing"),
