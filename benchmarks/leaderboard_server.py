@@ -29,11 +29,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from fakes.leaderboard_server import LiveServer
-
 from leaderboard.qrels import write_qrels
 from leaderboard.runfile import write_run
 from leaderboard.score import score_submission
+from mrw.testing.leaderboard_server import LiveServer
 
 BOUNDARY = "mrw-load-test-boundary"
 

@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("starlette", reason="the server extra is not installed")
 
-from fakes.leaderboard_server import LiveServer, live_server, make_truth
+from mrw.testing.leaderboard_server import LiveServer, live_server, make_truth
 
 pytestmark = pytest.mark.slow
 

@@ -12,14 +12,14 @@ import pytest
 
 pytest.importorskip("starlette", reason="the server extra is not installed")
 
-from fakes.inprocess_server import InProcessServer, inprocess_server
-from fakes.leaderboard_server import make_runs, make_truth
 from sqlalchemy.exc import OperationalError
 
 from leaderboard.server import db as server_db
 from leaderboard.server import store, teams
 from leaderboard.server.db import Database, database_url
 from leaderboard.server.models import FAILED, QUEUED, SCORING, Submission
+from mrw.testing.inprocess_server import InProcessServer, inprocess_server
+from mrw.testing.leaderboard_server import make_runs, make_truth
 
 pytestmark = pytest.mark.slow
 

@@ -20,12 +20,11 @@ import pytest
 
 pytest.importorskip("starlette", reason="the server extra is not installed")
 
-from fakes.leaderboard_server import CAPTIONS, N_VIDEOS, LiveServer, live_server, make_truth
-
 from leaderboard.qrels import write_qrels
 from leaderboard.score import load_truth
 from leaderboard.server.scoring import score_stored
 from leaderboard.server.truth import Split
+from mrw.testing.leaderboard_server import CAPTIONS, N_VIDEOS, LiveServer, live_server, make_truth
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("starlette", reason="the server extra is not installed")
 
-from fakes.leaderboard_server import live_server, make_runs, make_truth
+from mrw.testing.leaderboard_server import live_server, make_runs, make_truth
 
 pytestmark = pytest.mark.slow
 

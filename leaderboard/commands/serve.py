@@ -11,7 +11,7 @@ from pathlib import Path
 from leaderboard.commands.common import add_truth_argument
 from leaderboard.commands.team import add_database_arguments
 from leaderboard.errors import LeaderboardError
-from mrw.cliargs import integer, number
+from mrw.core.cliargs import integer, number
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

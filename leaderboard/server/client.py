@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from leaderboard.errors import LeaderboardError
-from mrw.untrusted import one_line
+from mrw.core.untrusted import one_line
 
 TOKEN_ENV = "MRW_LEADERBOARD_TOKEN"
 DONE = ("scored", "failed")
@@ -32,7 +32,7 @@ def server_text(value: object, max_chars: int = SERVER_TEXT_MAX_CHARS) -> str:
     A server is not trusted: a name, dataset, split, status or error it sends could carry
     terminal escape sequences, BEL, newlines that forge extra output lines, or bidirectional
     overrides that reorder what is shown. Control characters become spaces and whitespace is
-    collapsed (`mrw.untrusted.one_line`, which also hides URL credentials); format characters
+    collapsed (`mrw.core.untrusted.one_line`, which also hides URL credentials); format characters
     (Unicode category Cf: bidi overrides, zero-width) are dropped; the text is cut to
     `max_chars` characters, marked with an ellipsis.
 

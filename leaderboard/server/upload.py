@@ -21,7 +21,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from leaderboard.errors import BoardError, LeaderboardError
-from mrw.atomic import check_output_path
+from mrw.core.atomic import check_output_path
 
 RUN_FIELDS = ("t2v", "v2t")
 TEXT_FIELDS = ("name", "description", "split")
@@ -128,7 +128,7 @@ class _Sink:
 
 def check_storage(folder: Path, needed_bytes: int) -> None:
     """Check at start that uploads can be stored in `folder`: it can be written (a real
-    probe, as `mrw.atomic.check_output_path` makes) and has `needed_bytes` free.
+    probe, as `mrw.core.atomic.check_output_path` makes) and has `needed_bytes` free.
 
     Raises:
         OutputPathError: a file cannot be made in `folder` (read-only, no permission).
