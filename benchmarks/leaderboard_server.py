@@ -122,6 +122,8 @@ def main() -> None:
         server = LiveServer(
             root, truth, "--per-day", str(n), "--total", str(n), "--workers", str(args.workers),
             "--discard-uploads", "--max-upload-bytes", str(1 << 30),
+            # every client is on 127.0.0.1: one address, so its cap must cover them all
+            "--max-connections-per-ip", str(2 * args.clients + 8),
         )  # fmt: skip
         server.start()
         try:

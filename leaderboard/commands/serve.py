@@ -67,8 +67,23 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         type=integer(1, 100_000),
         default=200,
         metavar="N",
-        help="open connections served at once; more get 503 (default %(default)s). Serve "
-        "behind a reverse proxy for header-read timeouts",
+        help="open connections served at once; more get 503 (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-connections-per-ip",
+        type=integer(1, 100_000),
+        default=16,
+        metavar="N",
+        help="open connections per client address; more get 503 (default %(default)s; "
+        "behind a reverse proxy, every client has the proxy's address: raise it)",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=number(0.1, 3600.0),
+        default=10.0,
+        metavar="S",
+        help="a connection that has not sent a whole request head S seconds after it opened "
+        "(or after its previous response) is closed (default %(default)s)",
     )
     parser.add_argument(
         "--per-day",
@@ -138,8 +153,8 @@ def run(args: argparse.Namespace) -> int:
 
     from leaderboard.server import truth
     from leaderboard.server.app import create_app, prepare
+    from leaderboard.server.connections import guarded_h11
     from leaderboard.server.db import Database, database_url
-    from leaderboard.server.http11 import PromptH11Protocol
     from leaderboard.server.store import Limits
 
     if min(args.per_day, args.total, args.max_upload_bytes, args.workers, args.max_bytes) < 1:
@@ -173,10 +188,10 @@ def run(args: argparse.Namespace) -> int:
             create_app(server),
             host=args.host,
             port=args.port,
-            http=PromptH11Protocol,
             server_header=False,
             timeout_keep_alive=5,
             limit_concurrency=args.max_connections,
+            http=guarded_h11(args.max_connections_per_ip, args.header_timeout),
             log_level="info",
             log_config=_log_config(),
         )

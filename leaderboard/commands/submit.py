@@ -50,7 +50,8 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=3600.0,
         metavar="S",
-        help="seconds to wait for a score (default: %(default)g)",
+        help="seconds this command may take in all: every request to the server (the upload "
+        "included) and the wait for a score (default: %(default)g)",
     )
     parser.add_argument("--json", action="store_true", help="print the final status as JSON")
 
@@ -94,11 +95,13 @@ def connect(args: argparse.Namespace) -> Client:
     from leaderboard.server.client import Client, read_token
 
     require(CLIENT_MODULES)
-    return Client(args.server, read_token(args.token_file))
+    return Client(args.server, read_token(args.token_file), args.timeout)
 
 
 def wait_and_print(client: Client, submission_id: int, args: argparse.Namespace) -> int:
-    """Wait up to `args.timeout` s for the submission's score and print it (or its JSON status).
+    """Wait for the submission's score until the client's deadline (`args.timeout` s after it
+    was made) and print it (or its JSON status). Text from the server is shown only through
+    `server_text`.
 
     Returns:
         The exit code, 0.
@@ -108,33 +111,32 @@ def wait_and_print(client: Client, submission_id: int, args: argparse.Namespace)
             which `mrw-leaderboard status` command shows it later).
     """
     from rich.console import Console
+    from rich.markup import escape
 
     from leaderboard.commands.common import print_metrics
     from leaderboard.errors import LeaderboardError
     from leaderboard.metrics import Metrics
-    from leaderboard.server.client import NotScoredError
+    from leaderboard.server.client import NotScoredError, server_text
+
+    def state(status: dict) -> str:
+        shown = "being scored" if status.get("scoring") else server_text(status["status"], 40)
+        return escape(f"#{submission_id} {shown}")
 
     with Console(stderr=True).status(f"#{submission_id} queued") as shown:
         try:
-            status = client.wait(
-                submission_id,
-                args.timeout,
-                on_poll=lambda s: shown.update(
-                    f"#{submission_id} {'being scored' if s.get('scoring') else s['status']}"
-                ),
-            )
+            status = client.wait(submission_id, on_poll=lambda s: shown.update(state(s)))
         except NotScoredError as exc:
             later = f"mrw-leaderboard status --server {args.server} {submission_id}"
             raise LeaderboardError(f"{exc}; `{later}` shows it later") from None
     if status["status"] == "failed":
-        reason = status.get("reason") or "no reason given"
+        reason = server_text(status.get("reason") or "no reason given")
         raise LeaderboardError(f"submission #{submission_id} failed: {reason}")
     if args.json:
         print(json.dumps(status))
     else:
         print_metrics(Metrics.from_json(status["metrics"]))
-        where = f"{status.get('dataset')}/{status.get('split')}"
-        print(f"scored #{submission_id} '{status.get('name')}' on {where}")
+        where = f"{server_text(status.get('dataset'), 100)}/{server_text(status.get('split'), 100)}"
+        print(f"scored #{submission_id} '{server_text(status.get('name'), 200)}' on {where}")
     return 0
 
 
@@ -143,6 +145,10 @@ def run(args: argparse.Namespace) -> int:
     import contextlib
     import sys
 
+    from leaderboard.server.client import check_run_file
+
+    for path in (args.t2v_run, args.v2t_run):  # before reading a run tag or the token
+        check_run_file(path)
     name = args.name if args.name is not None else run_tag(args.t2v_run)
     with contextlib.closing(connect(args)) as client:
         submission_id = client.upload(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from leaderboard.server.db import Database
 from leaderboard.server.models import FAILED, SCORED
 from leaderboard.server.truth import Truth
 from leaderboard.server.worker import Workers
+
+log = logging.getLogger("leaderboard.server")
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -184,7 +187,8 @@ async def create_submission(request: Request) -> Response:
     Returns:
         202 with `{"id", "status": "queued", "url"}` and a `Location` header; 401 bad token,
         400 malformed upload or unknown split, 409 duplicate files, 413 body over the cap,
-        429 limit reached (with `Retry-After` when known).
+        429 limit reached (with `Retry-After` when known), 507 storage full, 503 storage
+        not writable (one line, no server path; the log has one line too).
     """
     server: Server = request.app.state.server
     team = await _team(request)
@@ -232,6 +236,9 @@ async def create_submission(request: Request) -> Response:
         )
     except Exception as exc:  # a refused upload gives its slot back (a cancelled one: on restart)
         await run_in_threadpool(_discard, server, submission_id)
+        if isinstance(exc, OSError):  # the storage is full or cannot be written
+            log.error("submission %d: cannot store the upload: %s", submission_id, exc)
+            return _error(*upload.storage_refusal(exc))
         refusal = _refusal(exc)
         if refusal is None:
             raise
@@ -443,13 +450,16 @@ def prepare(
     """Migrate the database, recover from a stopped run, and assemble the `Server`.
 
     Raises:
-        BoardError: the database cannot be used, or the storage folder cannot be made.
+        BoardError: the database cannot be used, or the storage folder cannot be made or has
+            less free space than one submission may need (2 x `limits.max_upload_bytes`).
+        OutputPathError: the storage folder cannot be written.
     """
     db.migrate()
     try:
         storage.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BoardError(f"--storage {storage}: cannot make the folder ({exc.strerror})") from None
+    upload.check_storage(storage, 2 * limits.max_upload_bytes)
     for submission_id in store.recover(db):
         shutil.rmtree(storage / str(submission_id), ignore_errors=True)
     workers = Workers(db, truth, storage, limits, threads, discard_uploads)

@@ -1,21 +1,63 @@
 """`mrw-leaderboard submit`'s client: upload a run pair to a server, wait for its score.
 
 The token comes from a file or the `MRW_LEADERBOARD_TOKEN` environment variable, never from
-the command line (which other users of the machine can read in the process list).
+the command line (which other users of the machine can read in the process list). Every
+request is bounded by the time left of the client's `timeout_s`, and any text a server sends
+is passed through `server_text` before it is shown.
 """
 
 from __future__ import annotations
 
 import os
 import time
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from leaderboard.errors import LeaderboardError
+from mrw.core.untrusted import one_line
 
 TOKEN_ENV = "MRW_LEADERBOARD_TOKEN"
 DONE = ("scored", "failed")
+TOKEN_FILE_MAX_BYTES = 4096  # a token is 80 characters; a file must not be read without end
+CONNECT_TIMEOUT_S = 10.0
+MIN_REQUEST_TIMEOUT_S = 1.0  # even past the deadline (`status --timeout 0` looks once)
+SERVER_TEXT_MAX_CHARS = 300
+
+
+def server_text(value: object, max_chars: int = SERVER_TEXT_MAX_CHARS) -> str:
+    """Text from a server, safe to print: one line, without control or format characters.
+
+    A server is not trusted: a name, dataset, split, status or error it sends could carry
+    terminal escape sequences, BEL, newlines that forge extra output lines, or bidirectional
+    overrides that reorder what is shown. Control characters become spaces and whitespace is
+    collapsed (`mrw.core.untrusted.one_line`, which also hides URL credentials); format characters
+    (Unicode category Cf: bidi overrides, zero-width) are dropped; the text is cut to
+    `max_chars` characters, marked with an ellipsis.
+
+    Args:
+        value: what the server sent (any JSON value; non-strings are shown as `str()` does).
+        max_chars: the longest text returned.
+
+    Returns:
+        The printable text.
+    """
+    text = "".join(c for c in one_line(str(value)) if unicodedata.category(c) != "Cf")
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+
+
+def check_run_file(path: Path) -> Path:
+    """`path` if it is a regular file; else a one-line error saying what it is instead.
+
+    Raises:
+        LeaderboardError: no such file, or not a regular file (a folder, a device, a FIFO).
+    """
+    if not path.exists():
+        raise LeaderboardError(f"{path}: no such file")
+    if not path.is_file():
+        raise LeaderboardError(f"{path}: not a regular file")
+    return path
 
 
 class NotScoredError(LeaderboardError):
@@ -25,14 +67,24 @@ class NotScoredError(LeaderboardError):
 def read_token(token_file: str | os.PathLike[str] | None) -> str:
     """The team token from `token_file`, else from `$MRW_LEADERBOARD_TOKEN`.
 
+    At most `TOKEN_FILE_MAX_BYTES` + 1 bytes of the file are read.
+
     Raises:
-        LeaderboardError: the file cannot be read or is empty, or neither source is given.
+        LeaderboardError: the file cannot be read, is empty or larger than
+            `TOKEN_FILE_MAX_BYTES`, or neither source is given.
     """
     if token_file is not None:
         try:
-            token = Path(token_file).read_text(encoding="utf-8").strip()
+            with open(token_file, "rb") as handle:  # bounded: /dev/zero has no end
+                data = handle.read(TOKEN_FILE_MAX_BYTES + 1)
+            token = data.decode("utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
             raise LeaderboardError(f"{token_file}: cannot read the token ({exc})") from None
+        if len(data) > TOKEN_FILE_MAX_BYTES:
+            raise LeaderboardError(
+                f"{token_file}: over {TOKEN_FILE_MAX_BYTES} bytes, not a token file (it must "
+                "hold the token alone, as `team add` printed it)"
+            )
         if not token:
             raise LeaderboardError(f"{token_file}: the token file is empty")
         return _one_token(token, token_file)
@@ -76,25 +128,35 @@ def _check(response: Any) -> dict[str, Any]:
     if not 200 <= response.status_code < 300:
         message = body.get("error") if isinstance(body, dict) else None
         retry = response.headers.get("retry-after")
-        hint = f" (retry after {retry} s)" if retry else ""
-        reason = message if isinstance(message, str) else response.reason_phrase
+        hint = f" (retry after {server_text(retry, 40)} s)" if retry else ""
+        reason = server_text(message if isinstance(message, str) else response.reason_phrase)
         raise LeaderboardError(f"server refused ({response.status_code}): {reason}{hint}")
     if not isinstance(body, dict):
         raise LeaderboardError("unexpected answer from the server: not a JSON object")
     return body
 
 
-class Client:
-    """A team's HTTP session with one leaderboard server."""
+class NoAnswerError(LeaderboardError):
+    """The server did not answer before the client's deadline (`timeout_s`) passed."""
 
-    def __init__(self, server: str, token: str, timeout_s: float = 600.0) -> None:
+
+class Client:
+    """A team's HTTP session with one leaderboard server, all of it within `timeout_s`.
+
+    The deadline starts when the client is made: every request (the upload included) waits
+    at most the time left, or `MIN_REQUEST_TIMEOUT_S` when less is left (each network
+    operation: connecting, sending, each read), and `wait` polls until then, so a server that
+    accepts and never answers ends the session at the deadline.
+    """
+
+    def __init__(self, server: str, token: str, timeout_s: float = 3600.0) -> None:
         import httpx
 
         self._httpx = httpx
+        self.timeout_s = timeout_s
+        self.deadline = time.monotonic() + timeout_s
         self.http = httpx.Client(
-            base_url=server.rstrip("/"),
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=httpx.Timeout(timeout_s, connect=10.0),
+            base_url=server.rstrip("/"), headers={"Authorization": f"Bearer {token}"}
         )
 
     def close(self) -> None:
@@ -102,8 +164,14 @@ class Client:
         self.http.close()
 
     def _request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        left = max(self.deadline - time.monotonic(), MIN_REQUEST_TIMEOUT_S)
+        timeout = self._httpx.Timeout(left, connect=min(CONNECT_TIMEOUT_S, left))
         try:
-            return _check(self.http.request(method, url, **kwargs))
+            return _check(self.http.request(method, url, timeout=timeout, **kwargs))
+        except self._httpx.TimeoutException:
+            raise NoAnswerError(
+                f"no answer from {self.http.base_url} within --timeout {self.timeout_s:g} s"
+            ) from None
         except self._httpx.HTTPError as exc:
             raise LeaderboardError(f"cannot talk to {self.http.base_url}: {exc}") from None
 
@@ -131,9 +199,7 @@ class Client:
         self.team()  # a bad token is reported now, not after sending the files
         cap = _field(self.info(), "limits", "max_upload_bytes", kind=int)
         for path in (t2v, v2t):
-            if not path.is_file():
-                raise LeaderboardError(f"{path}: no such file")
-            if path.stat().st_size > cap:
+            if check_run_file(path).stat().st_size > cap:
                 raise LeaderboardError(f"{path}: larger than the server's cap of {cap} bytes")
         data = {"name": name, "description": description}
         if split:
@@ -155,29 +221,34 @@ class Client:
         return status
 
     def wait(
-        self,
-        submission_id: int,
-        timeout_s: float = 3600.0,
-        on_poll: Callable[[dict[str, Any]], None] | None = None,
+        self, submission_id: int, on_poll: Callable[[dict[str, Any]], None] | None = None
     ) -> dict[str, Any]:
-        """Poll until the submission is scored or failed; returns its final status document.
+        """Poll until the submission is scored or failed (or the client's deadline passes);
+        returns its final status document.
 
         Raises:
-            NotScoredError: not done within `timeout_s`.
+            NotScoredError: not done by the deadline (`timeout_s` after the client was made).
+            NoAnswerError: the server never answered before the deadline.
             LeaderboardError: the server is unreachable or refused.
         """
-        deadline = time.monotonic() + timeout_s
-        delay = 0.2
+        delay, answered = 0.2, False
         while True:
-            status = self.status(submission_id)
+            try:
+                status = self.status(submission_id)
+                answered = True
+            except NoAnswerError:
+                if not answered:
+                    raise
+                status = {"status": "queued"}  # it answered before: the deadline passed
             if on_poll is not None:
                 on_poll(status)
             if status["status"] in DONE:
                 return status
-            if time.monotonic() > deadline:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
                 raise NotScoredError(
-                    f"submission #{submission_id} not scored within {timeout_s:g} s; "
+                    f"submission #{submission_id} not scored within {self.timeout_s:g} s; "
                     "it stays queued on the server"
                 )
-            time.sleep(delay)
+            time.sleep(min(delay, left))
             delay = min(2.0, delay * 1.5)

@@ -1,8 +1,9 @@
 """Score one stored submission with the scorer of `mrw-leaderboard score` (no copy of it).
 
 Public splits also get per-query details (the rank of each query's first relevant document);
-hidden splits get the metrics only. Failure reasons are the scorer's one-line messages, with
-server paths (the upload folder, the truth folder) replaced by neutral names.
+hidden splits get the metrics only, and only for a run that ranks every query to the same depth
+(`hidden_split_refusal`). Failure reasons are the scorer's one-line messages, with server paths
+(the upload folder, the truth folder) replaced by neutral names.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from leaderboard.errors import FileLineError, LeaderboardError
 from leaderboard.metrics import NOT_FOUND, Metrics, combine
-from leaderboard.parse import parse_run
+from leaderboard.parse import Run, parse_run
+from leaderboard.qrels import Qrels
 from leaderboard.score import (
     DIRECTIONS,
     first_relevant_ranks,
@@ -48,6 +52,43 @@ def _reason(direction: str, error: LeaderboardError, split: Split) -> str:
     return text
 
 
+def hidden_split_refusal(run: Run, qrels: Qrels) -> str | None:
+    """Why a run may not be scored on a hidden split, or None: it must rank every query of
+    the split, each to the same depth.
+
+    A query's censored contribution to the metrics (a miss counted at depth + 1 in MeanR's
+    bound, exact recalls up to the run's depth) isolates that query when the others are
+    absent or ranked to another depth: a run ranking every document for one query and nothing
+    else gets a MeanR bound from which that query's relevant document is read exactly. With
+    every query ranked to one depth, each metric is a sum over all queries of unknown terms,
+    so no single query's relevant document follows from one submission (docs/leaderboard.md,
+    "Partial runs on hidden splits"). Both conditions depend on the run and the split's
+    public query ids only, so a refusal tells nothing about the truth either.
+
+    Args:
+        run: a parsed run of one direction.
+        qrels: that direction's ground truth.
+
+    Returns:
+        The one-line reason (without the direction), or None when the run may be scored.
+    """
+    lines = np.bincount(run.query, minlength=len(qrels.query_ids))
+    scored = lines[qrels.scored_queries]
+    missing = int(np.count_nonzero(scored == 0))
+    if missing:
+        return (
+            f"a hidden split is scored only for a run that ranks every query; {missing} of "
+            f"{scored.size} queries are missing"
+        )
+    shortest, deepest = int(scored.min()), int(lines.max())
+    if shortest != deepest:
+        return (
+            "a hidden split is scored only for a run that ranks the same number of documents "
+            f"for every query; this one ranks {shortest} to {deepest}"
+        )
+    return None
+
+
 def score_stored(folder: str | os.PathLike[str], split: Split, max_bytes: int) -> Outcome:
     """Validate and score `folder/t2v.run` and `folder/v2t.run` against `split`.
 
@@ -67,6 +108,9 @@ def score_stored(folder: str | os.PathLike[str], split: Split, max_bytes: int) -
             run = parse_run(Path(folder) / f"{direction}.run", qrels, max_bytes)
         except LeaderboardError as error:
             return Outcome(reason=_reason(direction, error, split))
+        refusal = None if split.public else hidden_split_refusal(run, qrels)
+        if refusal is not None:
+            return Outcome(reason=f"{direction}: {refusal}")
         ranking = first_relevant_ranks(run, qrels)
         rankings.update(ranking_fingerprint(run, qrels))
         del run

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import delete, exists, func, select, update
@@ -231,13 +232,73 @@ def _copy_reason(db: Database, submission_id: int, rankings_sha256: str | None) 
     )
 
 
-def recover(db: Database) -> list[int]:
-    """After a restart: re-queue submissions a stopped worker was scoring, and drop uploads that
-    never completed. Returns the ids of the dropped ones (their files are to be deleted)."""
+MAX_ATTEMPTS = 3  # claims of one submission before it is failed instead of re-queued
+GAVE_UP = (
+    "internal error: scoring was interrupted {attempts} times (a database error or a server "
+    "restart); the organisers were notified"
+)
+
+
+@dataclass(frozen=True)
+class Released:
+    """What `release_claims` did: the ids put back in the queue and the ids failed."""
+
+    requeued: list[int]
+    failed: list[int]
+
+
+def release_claims(
+    db: Database, held: Collection[int] = (), max_attempts: int = MAX_ATTEMPTS
+) -> Released:
+    """Give back every claim (`scoring`) that no worker holds, so no team stays blocked.
+
+    A claim is left behind when recording the outcome fails (SQLite's write lock held past
+    `busy_timeout`, a dropped PostgreSQL connection), when a claim committed but its answer
+    was lost, or when the server stopped while scoring. A submission claimed fewer than
+    `max_attempts` times goes back to the queue (it is scored again); one claimed that often
+    is failed with a neutral reason (`GAVE_UP`), so a submission that keeps breaking the
+    server cannot loop forever. Only one server process may use a database (see `recover`).
+
+    Args:
+        db: the server's database.
+        held: ids this process's workers are scoring now (left alone).
+        max_attempts: claims after which a submission is failed instead of re-queued.
+
+    Returns:
+        The re-queued and the failed ids.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database is unreachable (call again later).
+    """
+    orphaned = (Submission.status == SCORING) & ~Submission.id.in_(list(held))
     with db.write() as session:
-        session.execute(
-            update(Submission).where(Submission.status == SCORING).values(status=QUEUED)
-        )
+        rows = session.execute(select(Submission.id, Submission.attempts).where(orphaned)).all()
+        requeued = [row.id for row in rows if row.attempts < max_attempts]
+        failed = [row.id for row in rows if row.attempts >= max_attempts]
+        if requeued:
+            session.execute(
+                update(Submission).where(Submission.id.in_(requeued)).values(status=QUEUED)
+            )
+        for row in rows:
+            if row.attempts >= max_attempts:
+                session.execute(
+                    update(Submission)
+                    .where(Submission.id == row.id)
+                    .values(
+                        status=FAILED,
+                        reason=GAVE_UP.format(attempts=row.attempts),
+                        scored_utc=utcnow(),
+                    )
+                )
+    return Released(requeued, failed)
+
+
+def recover(db: Database) -> list[int]:
+    """After a restart: give back the claims of a stopped server (`release_claims`: re-queued,
+    or failed after `MAX_ATTEMPTS`), and drop uploads that never completed. Returns the ids of
+    the dropped ones (their files are to be deleted)."""
+    release_claims(db)
+    with db.write() as session:
         broken = list(session.scalars(select(Submission.id).where(Submission.status == RECEIVING)))
         session.execute(delete(Submission).where(Submission.id.in_(broken)))
     return broken

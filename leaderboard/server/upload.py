@@ -9,7 +9,9 @@ A file over its cap stops the upload at once (HTTP 413): nothing larger is ever 
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +20,8 @@ from typing import BinaryIO
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from leaderboard.errors import LeaderboardError
+from leaderboard.errors import BoardError, LeaderboardError
+from mrw.core.atomic import check_output_path
 
 RUN_FIELDS = ("t2v", "v2t")
 TEXT_FIELDS = ("name", "description", "split")
@@ -121,6 +124,36 @@ class _Sink:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+
+
+def check_storage(folder: Path, needed_bytes: int) -> None:
+    """Check at start that uploads can be stored in `folder`: it can be written (a real
+    probe, as `mrw.core.atomic.check_output_path` makes) and has `needed_bytes` free.
+
+    Raises:
+        OutputPathError: a file cannot be made in `folder` (read-only, no permission).
+        BoardError: less than `needed_bytes` free on its file system.
+    """
+    check_output_path(folder / ".storage-probe", folder=False)
+    free = shutil.disk_usage(folder).free
+    if free < needed_bytes:
+        raise BoardError(
+            f"--storage {folder}: {free / 2**20:,.0f} MiB free; one submission may need "
+            f"{needed_bytes / 2**20:,.0f} MiB (2 x --max-upload-bytes)"
+        )
+
+
+# An upload that cannot be written: 507 when the storage is full (or a file-size limit is
+# hit), 503 for anything else (read-only, no permission, an I/O error).
+STORAGE_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def storage_refusal(error: OSError) -> tuple[int, str]:
+    """The HTTP status and the one-line message for an upload the storage refused (the
+    message names no server path: only the system's description of the error)."""
+    status = 507 if error.errno in STORAGE_FULL else 503
+    what = error.strerror or type(error).__name__
+    return status, f"the server cannot store uploads now ({what}); try again later"
 
 
 def body_cap(max_file_bytes: int) -> int:

@@ -183,8 +183,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.dump and not args.reddit:
         fail("nothing to collect from: give --dump FILE and/or --reddit")
     for path in args.dump:
-        if not path.is_file():
+        if not path.exists():
             fail(f"dump file not found: {path}")
+        if not path.is_file():
+            fail(f"dump {path} is not a regular file (a folder, device or pipe)")
     for pattern in args.title_pattern or ():
         try:
             re.compile(pattern)
