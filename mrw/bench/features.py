@@ -27,6 +27,7 @@ from torch import Tensor
 from mrw.bench import distributed as dist_util
 from mrw.bench.backbones import (
     PRECOMPUTED,
+    ClipImageTower,
     FeatureError,
     FrameEncoder,
     build_backbone,
@@ -62,8 +63,10 @@ class FeatureSpec:
             name = f"{PRECOMPUTED}-v{CACHE_VERSION}.pt"  # imported as they are: no other key
         else:
             layout = "-grid" if self.grid else ""
+            # `clip:MODEL` / `hf-hub:org/repo` hold characters no file name should.
+            key = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{self.backbone}-{self.weights}")
             name = (
-                f"{self.backbone}-{self.weights}-fps{self.fps:g}-t{self.num_frames}"
+                f"{key}-fps{self.fps:g}-t{self.num_frames}"
                 f"-s{self.image_size}{layout}-v{CACHE_VERSION}.pt"
             )
         # A named dataset's features go under its prepared folder's name (`toy-v2`): a new
@@ -265,8 +268,8 @@ def extract_features(
     spec = dataclasses.replace(spec, weights=resolve_weights(spec.backbone, spec.weights))
     if spec.cache_path().is_file() and not overwrite:
         return load_features(spec.cache_path()), spec
+    cnn, _ = build_backbone(spec.backbone, spec.weights, spec.grid)  # weights fail first
     opened = _open_split(spec)
-    cnn, _ = build_backbone(spec.backbone, spec.weights, spec.grid)
     path = spec.cache_path()
     video_ids = opened.video_ids
     rank, world = dist_util.rank(), dist_util.world_size()
@@ -331,7 +334,10 @@ def extract_features(
                 if p["index"]:
                     feats[p["index"]] = p["features"]
                     lengths[p["index"]] = p["lengths"]
-        save_features(path, opened.to_split(feats, lengths, skipped), spec)
+        split = opened.to_split(feats, lengths, skipped)
+        if isinstance(cnn, ClipImageTower):
+            split.weights = cnn.weights.to_json()
+        save_features(path, split, spec)
         for r in range(world if world > 1 else 0):
             path.with_name(f"{path.name}.part{r}-of-{world}").unlink(missing_ok=True)
     dist_util.barrier()

@@ -16,6 +16,13 @@ Format versions:
      Optional (None when absent): `exact_metrics`, the metrics of the full similarity
      matrix, and `run_files`, the depth, lines and bytes of each run file; `metrics` are
      then what the scorer computes from those files (`mrw.bench.runfiles`).
+  3. adds `training_data`, the row's training-data declaration ("zero-shot; CLIP ... web-scale
+     pretraining (unknown overlap with the test media)", "trained on mrw train; frame
+     features: resnet152 IMAGENET1K_V1 ..."), and `pretrained_weights`: name, source and
+     SHA-256 of each pretrained checkpoint the run loaded that names its file (CLIP models;
+     a `role` of "method" or "features"). Older records get the declaration of what every
+     run then was, trained on the dataset's training split on its cached features, and no
+     weights entries.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from leaderboard.metrics import DIRECTIONS, RECALL_KS, Bound, Metrics, MetricsFo
 from mrw.core.atomic import atomic_write
 from mrw.core.errors import MRWError
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 RECORD_FILE = "metrics.json"
 # What the metric names mean, written into every record (ir-measures' names in brackets).
 METRIC_DEFINITIONS: dict[str, str] = {
@@ -83,6 +90,8 @@ class RunRecord:
     # The test split's fold protocol (COCO 1K, `mrw.bench.evaluator.fold_metrics`): folds,
     # fold_size, metrics (mean over folds, the scorer's document) and per_fold.
     folds: dict[str, Any] | None = None
+    training_data: str = ""
+    pretrained_weights: list[dict[str, Any]] = field(default_factory=list)
     run_dir: Path | None = field(default=None, compare=False)
     format_version: int = FORMAT_VERSION
 
@@ -208,10 +217,32 @@ def migrate(data: Mapping[str, Any]) -> dict[str, Any]:
     if version == 1:  # before typed records: nothing renamed, a few fields were optional
         out.setdefault("world_size", 1)
         out.setdefault("dataset_revision", None)
+    if version <= 2:  # every method was trained on the training split's cached features
+        features = (out.get("config") or {}).get("features") or {}
+        out["training_data"] = training_data_declaration(
+            f"trained on {out.get('dataset')} train",
+            features.get("backbone"),
+            features.get("weights"),
+        )
+        out["pretrained_weights"] = []
     out.pop("scores", None)  # derived views, recomputed on writing
     out.pop("metric_definitions", None)
     out["format_version"] = FORMAT_VERSION
     return out
+
+
+def training_data_declaration(method_part: str, backbone: str | None, weights: str | None) -> str:
+    """A row's training-data declaration: the method's own part ("zero-shot; ...", "trained on
+    mrw train"), then the frame features' pretraining when they come from pretrained weights
+    (web-scale or ImageNet data may overlap the test media: the declaration says "unknown
+    overlap" rather than nothing). `backbone`/`weights` as in `config.json`'s `features`;
+    None or `none` weights (random or learning-free extractors) add nothing."""
+    if not backbone or not weights or weights == "none" or backbone == "precomp":
+        return method_part
+    return (
+        f"{method_part}; frame features: {backbone} {weights} pretrained "
+        "(unknown overlap with the test media)"
+    )
 
 
 def mteb_scores(metrics: Metrics) -> dict[str, Any]:
