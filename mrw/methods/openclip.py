@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -104,25 +105,62 @@ def checkpoint_file(model: str, pretrained: str) -> tuple[str, str]:
     """
     open_clip = _open_clip()
     cfg = _pretrained_cfg(model, pretrained)
+    from huggingface_hub import constants
+
     source = cfg.get("hf_hub") or cfg.get("url") or cfg.get("file")
     try:
-        path = open_clip.download_pretrained(cfg)
+        path = _cached_or_none(open_clip, cfg)
+        if path is None and not constants.HF_HUB_OFFLINE:
+            unreachable = _hub_unreachable(constants.ENDPOINT)
+            if unreachable:
+                raise OSError(unreachable)
+            path = open_clip.download_pretrained(cfg)
+        elif path is None:
+            raise OSError("offline (HF_HUB_OFFLINE=1)")
     except Exception as exc:  # noqa: BLE001 - offline, no network, a proxy: one line
-        from huggingface_hub import constants
-
-        why = (
-            "offline (HF_HUB_OFFLINE=1)"
-            if constants.HF_HUB_OFFLINE
-            else f"download failed: {' '.join(str(exc).split())[-160:]}"
-        )
+        why = " ".join(str(exc).split())[-160:]
         raise WeightsError(
             f"CLIP weights {model}/{pretrained} ({source}) are not in the Hugging Face cache "
-            f"({constants.HF_HUB_CACHE}) and cannot be fetched, {why}: run once with network "
-            "access to download them, or use pretrained=none for a random model"
+            f"({constants.HF_HUB_CACHE}) and cannot be fetched ({why}): run once with network "
+            "access to download them (or, for a random model, --set pretrained=none; "
+            "--weights none for a clip: backbone)"
         ) from None
     if not path:
         raise WeightsError(f"open_clip gives no file for CLIP weights {model}/{pretrained}")
     return str(path), str(source)
+
+
+def _cached_or_none(open_clip: Any, cfg: dict[str, Any]) -> str | None:
+    """The checkpoint from the local cache only (open_clip's `download_pretrained` with the
+    Hub switched offline for the call), or None when it is not cached. No request is made."""
+    from huggingface_hub import constants
+
+    online = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
+    try:
+        return open_clip.download_pretrained(cfg) or None
+    except Exception:  # noqa: BLE001 - not cached (open_clip wraps the Hub's error types)
+        return None
+    finally:
+        constants.HF_HUB_OFFLINE = online
+
+
+def _hub_unreachable(endpoint: str, timeout_s: float = 5.0) -> str | None:
+    """Why the Hub cannot be reached (no network, a refused port), or None. The Hub client
+    would retry a dead network for about a minute per file; this probe makes that one line
+    at once. Skipped (None) behind an HTTP proxy, which only the client knows how to use."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    parts = urlsplit(endpoint)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout_s):
+            return None
+    except OSError as exc:
+        return f"no network: cannot reach {parts.hostname}:{port} ({exc.strerror or exc})"
 
 
 def load_clip(model: str, pretrained: str) -> tuple[nn.Module, ClipWeights]:
