@@ -268,8 +268,8 @@ def extract_features(
     spec = dataclasses.replace(spec, weights=resolve_weights(spec.backbone, spec.weights))
     if spec.cache_path().is_file() and not overwrite:
         return load_features(spec.cache_path()), spec
-    cnn, _ = build_backbone(spec.backbone, spec.weights, spec.grid)  # weights fail first
     opened = _open_split(spec)
+    cnn, _ = build_backbone(spec.backbone, spec.weights, spec.grid)
     path = spec.cache_path()
     video_ids = opened.video_ids
     rank, world = dist_util.rank(), dist_util.world_size()
