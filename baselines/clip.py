@@ -103,6 +103,7 @@ class ClipZeroShot(_ClipMethod):
 
     def __init__(self, config: ClipZeroShotConfig, context: MethodContext) -> None:
         super().__init__(config, context)
+        self.clip.visual = nn.Identity()  # its work is in the cached `clip:` features
         self.clip.requires_grad_(False)
 
     @classmethod

@@ -365,8 +365,11 @@ def _method_options(method: str, config: Any, options: RunOptions) -> RunOptions
     cls = get_method_class(method)
     if cls.zero_shot and (options.epochs is not None or options.finetune_epochs):
         raise MRWError(f"{method} is zero-shot: it trains nothing (drop --epochs/--finetune-*)")
-    if cls.visual_input == "frames" and options.finetune_epochs:
-        raise MRWError(f"{method} trains its own image tower on frames: drop --finetune-epochs")
+    if cls.visual_input == "frames" and (options.finetune_epochs or options.backbone):
+        raise MRWError(
+            f"{method} reads decoded frames into its own image tower: "
+            "--backbone and --finetune-epochs do not apply"
+        )
     needed = cls.features_needed(config)
     if needed is not None:
         backbone, weights = needed
@@ -448,6 +451,10 @@ def _schedule(options: RunOptions) -> dict[str, Any]:
 def _init_check(model: Method, train: PairData, device: torch.device) -> dict[str, Any] | None:
     """The method's init-time diagnostics (`Method.init_check`) on the first training pairs
     (at most 256); their `warning`, if any, is logged."""
+    from mrw.methods import base
+
+    if type(model).init_check is base.Method.init_check:  # none: build no batch (frames!)
+        return None
     batch = train.batch(torch.arange(min(256, train.num_pairs)))
     check = model.to(device).init_check(batch.to(device))
     if check and check.get("warning") and dist_util.is_main():

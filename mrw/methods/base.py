@@ -22,7 +22,8 @@ class Batch:
     """One training batch of aligned (video, sentence) pairs.
 
     video: `[B, T, F]` per-frame CNN features (F = 2048 for ResNet-152), zero-padded (a
-    method with `visual_input = "frames"`: `[B, T, 3, S, S]` decoded frames, 0..255 floats);
+    method with `visual_input = "frames"`, or the fine-tune stage: `[B, T, 3, S, S]` uint8
+    decoded frames);
     video_lengths: `[B]` valid frames; tokens: `[B, L]` word ids, 0 = padding;
     token_lengths: `[B]`; pair_ids: `[B]` index of each pair in the training split (the
     class label of instance-loss methods).
@@ -72,7 +73,7 @@ class Method(nn.Module, ABC):
     # True: nothing is trained; the runner evaluates the method as built (zero-shot rows).
     zero_shot: ClassVar[bool] = False
     # What a batch's `video` holds: "features" (the feature cache's `[B, T, F]`) or "frames"
-    # (decoded uint8 frames `[B, T, 3, S, S]` as floats, for methods that own an image tower).
+    # (decoded uint8 frames `[B, T, 3, S, S]`, for methods that own an image tower).
     visual_input: ClassVar[str] = "features"
 
     def __init__(self, config: Any, context: MethodContext) -> None:

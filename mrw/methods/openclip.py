@@ -89,8 +89,11 @@ def check_known(model: str, pretrained: str) -> None:
         WeightsError: unknown model, or a tag that is not one of the model's.
     """
     open_clip = _open_clip()
-    if not model.startswith(HF_HUB_PREFIX) and model not in open_clip.list_models():
-        raise WeightsError(f"unknown CLIP model {model!r} (see open_clip.list_models())")
+    if model not in open_clip.list_models():
+        hub = (
+            "; give the architecture's name and pretrained=hf-hub:ORG/REPO" if ":" in model else ""
+        )
+        raise WeightsError(f"unknown CLIP model {model!r} (see open_clip.list_models()){hub}")
     if pretrained != PRETRAINED_NONE:
         _pretrained_cfg(model, pretrained)
 

@@ -132,6 +132,37 @@ def test_zero_shot_refuses_training_and_other_features(clip_env) -> None:
         run_method("clip-zeroshot", config, _options(toy, tmp, epochs=2))
     with pytest.raises(MRWError, match="its own image tower"):
         run_method("clip-zeroshot", config, _options(toy, tmp, backbone="resnet18"))
+    with pytest.raises(MRWError, match="--backbone and --finetune-epochs do not apply"):
+        run_method("clip4clip", config, _options(toy, tmp, backbone="resnet18"))
+
+
+def test_clip4clip_train_blocks_chooses_what_trains(clip_env) -> None:
+    from mrw.methods.base import MethodContext
+    from mrw.methods.registry import create_method
+
+    context = MethodContext(feature_dim=3, vocab_size=10, num_train_pairs=10)
+
+    def trainable(**overrides) -> set[str]:
+        config = {"model": TINY_MODEL, "pretrained": "none", **overrides}
+        method = create_method("clip4clip", context, config)
+        return {name for name, p in method.named_parameters() if p.requires_grad}
+
+    every = trainable()  # the paper's default: every layer
+    assert "clip.token_embedding.weight" in every and "clip.visual.conv1.weight" in every
+    heads = {
+        "clip.logit_scale",
+        "clip.visual.proj",
+        "clip.visual.ln_post.weight",
+        "clip.visual.ln_post.bias",
+        "clip.text_projection",
+        "clip.ln_final.weight",
+        "clip.ln_final.bias",
+    }
+    assert trainable(train_blocks=0) == heads
+    last = trainable(train_blocks=1) - heads
+    assert last and all(".resblocks.1." in name for name in last)
+    assert any(n.startswith("clip.visual.transformer") for n in last)
+    assert any(n.startswith("clip.transformer") for n in last)
 
 
 def test_clip4clip_trains_two_epochs_on_cpu(clip_env) -> None:

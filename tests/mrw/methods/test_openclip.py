@@ -67,6 +67,8 @@ def test_unknown_tag_lists_the_models_tags(hub) -> None:
         load_clip("ViT-B-32", "no-such-tag")
     with pytest.raises(WeightsError, match="unknown CLIP model"):
         load_clip("no-such-model", "none")
+    with pytest.raises(WeightsError, match="architecture's name and pretrained=hf-hub:ORG/REPO"):
+        load_clip("hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K", "none")
 
 
 def test_pretrained_none_is_a_fixed_random_model(hub) -> None:
