@@ -111,15 +111,17 @@ def checkpoint_file(model: str, pretrained: str) -> tuple[str, str]:
     from huggingface_hub import constants
 
     source = cfg.get("hf_hub") or cfg.get("url") or cfg.get("file")
+    hub = bool(cfg.get("hf_hub"))  # open_clip prefers the Hub when a tag has both
+    offline = constants.HF_HUB_OFFLINE or os.environ.get("MRW_OFFLINE") == "1"
     try:
-        path = _cached_or_none(open_clip, cfg)
-        if path is None and not constants.HF_HUB_OFFLINE:
-            unreachable = _hub_unreachable(constants.ENDPOINT)
+        path = _cached_or_none(open_clip, cfg) if hub else None
+        if path is None:
+            if offline:
+                raise OSError("offline: HF_HUB_OFFLINE or MRW_OFFLINE is set")
+            unreachable = _hub_unreachable(constants.ENDPOINT) if hub else None
             if unreachable:
                 raise OSError(unreachable)
             path = open_clip.download_pretrained(cfg)
-        elif path is None:
-            raise OSError("offline (HF_HUB_OFFLINE=1)")
     except Exception as exc:  # noqa: BLE001 - offline, no network, a proxy: one line
         why = " ".join(str(exc).split())[-160:]
         raise WeightsError(
@@ -134,18 +136,19 @@ def checkpoint_file(model: str, pretrained: str) -> tuple[str, str]:
 
 
 def _cached_or_none(open_clip: Any, cfg: dict[str, Any]) -> str | None:
-    """The checkpoint from the local cache only (open_clip's `download_pretrained` with the
-    Hub switched offline for the call), or None when it is not cached. No request is made."""
+    """A Hub-hosted checkpoint from the local cache only (open_clip's `download_pretrained`
+    with the Hub client switched offline for the call: no request), or None when it is not
+    cached. Not thread-safe: the switch is the client's module-level setting."""
     from huggingface_hub import constants
 
-    online = constants.HF_HUB_OFFLINE
+    previous = constants.HF_HUB_OFFLINE
     constants.HF_HUB_OFFLINE = True
     try:
         return open_clip.download_pretrained(cfg) or None
     except Exception:  # noqa: BLE001 - not cached (open_clip wraps the Hub's error types)
         return None
     finally:
-        constants.HF_HUB_OFFLINE = online
+        constants.HF_HUB_OFFLINE = previous
 
 
 def _hub_unreachable(endpoint: str, timeout_s: float = 5.0) -> str | None:
