@@ -32,6 +32,9 @@ class FeatureError(MRWError):
 
 
 WEIGHTS_NONE = "none"  # random initialisation (one fixed seed), for offline use
+# `clip:MODEL` with weights = an open_clip tag: per-frame CLIP image embeddings (the image
+# tower's projected output), the joint space of that model's text tower.
+CLIP_PREFIX = "clip:"
 LEGACY_IMAGENET = "imagenet"  # older configs: torchvision's DEFAULT, resolved to its name
 
 
@@ -39,8 +42,10 @@ def resolve_weights(backbone: str, weights: str) -> str:
     """The concrete name of `backbone`'s weights, as the cache key and run records hold it.
 
     Args:
-        backbone: a torchvision classification model name, or one of `WEIGHTLESS` (the
-            learning-free `histogram` and `colour-edges`, imported `precomp`: no weights).
+        backbone: a torchvision classification model name, `clip:MODEL` (an open_clip
+            architecture; its weights are an open_clip tag, `hf-hub:org/repo` or `none`), or
+            one of `WEIGHTLESS` (the learning-free `histogram` and `colour-edges`, imported
+            `precomp`: no weights).
         weights: `none`, or a member of the backbone's torchvision weights enum
             (`IMAGENET1K_V1`: the original ImageNet weights of the PVSE paper's era;
             `IMAGENET1K_V2`; `DEFAULT`: whatever torchvision currently ships as best, which
@@ -50,8 +55,13 @@ def resolve_weights(backbone: str, weights: str) -> str:
         `none`, or the enum member's own name (`DEFAULT` -> `IMAGENET1K_V2` for ResNet-152).
 
     Raises:
-        FeatureError: the backbone has no weights of that name.
+        FeatureError: the backbone has no weights of that name (`WeightsError` for `clip:`).
     """
+    if backbone.startswith(CLIP_PREFIX):
+        from mrw.methods.openclip import check_known
+
+        check_known(backbone[len(CLIP_PREFIX) :], weights)
+        return weights
     if weights == WEIGHTS_NONE or backbone in WEIGHTLESS:
         return WEIGHTS_NONE
     import torchvision
@@ -121,6 +131,29 @@ class ColourHistogram(nn.Module):
         return pooled if self.spatial else pooled.flatten(1)
 
 
+class ClipImageTower(nn.Module):
+    """The backbone `clip:MODEL`: an open_clip model's image tower, one embedding per frame.
+
+    Input is ImageNet-normalised like every backbone's (`FrameEncoder`); it is mapped back to
+    [0, 1] and prepared as the model expects (`mrw.methods.openclip.ClipFrames`). Output:
+    `[N, D]` projected, unnormalised image embeddings (D = 512 for ViT-B-32). `weights` names
+    the loaded weights and their checksum (`ClipWeights`).
+    """
+
+    def __init__(self, model: str, pretrained: str) -> None:
+        super().__init__()
+        from mrw.methods.openclip import ClipFrames, load_clip
+
+        clip, self.weights = load_clip(model, pretrained)
+        self.visual = clip.visual
+        self.prepare = ClipFrames(clip)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.visual(self.prepare((x * self.std + self.mean).clamp(0, 1)))
+
+
 def _random_model(torchvision: Any, backbone: str) -> nn.Module:
     """A randomly initialised torchvision model, residual branches zeroed where supported.
 
@@ -162,6 +195,10 @@ def build_backbone(backbone: str, weights: str, grid: bool = False) -> tuple[nn.
             "`mrw import precomp DIR --name DATASET` first"
         )
     weights = resolve_weights(backbone, weights)
+    if backbone.startswith(CLIP_PREFIX):
+        if grid:
+            raise FeatureError("clip: backbones give one embedding per frame: no grid (--no-grid)")
+        return ClipImageTower(backbone[len(CLIP_PREFIX) :], weights).eval(), weights
     if backbone == "histogram":
         return ColourHistogram(grid=GRID_CELLS if grid else 2, spatial=grid).eval(), WEIGHTS_NONE
     if backbone == "colour-edges":

@@ -90,6 +90,12 @@ class RunGroup:
         return sorted(run.seed for run in self.runs)
 
     @property
+    def training_data(self) -> str:
+        """The runs' training-data declaration (`RunRecord.training_data`; the seeds of one
+        experiment share it)."""
+        return " / ".join(dict.fromkeys(run.training_data for run in self.runs))
+
+    @property
     def key(self) -> str:
         return hashlib.sha256(
             json.dumps(self.settings, sort_keys=True, default=str).encode()
@@ -102,6 +108,7 @@ class RunGroup:
             "dataset": self.dataset,
             "split": self.split,
             "seeds": self.seeds,
+            "training_data": self.training_data,
             "runs": [str(run.run_dir) for run in self.runs],
             "method_config": {
                 k.removeprefix("method_config."): v
@@ -326,7 +333,9 @@ class Comparison:
 
 
 def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
-    """One Markdown table, the paper's columns; the best mean of each column in bold.
+    """One Markdown table, the paper's columns; the best mean of each column in bold; last,
+    each row's training-data declaration (zero-shot, fine-tuned, pretraining with unknown
+    overlap), the way MTEB marks zero-shot models.
 
     Image-text sets name the directions Image-to-Text and Text-to-Image; with fold metrics
     (COCO) the table has Table 2's layout: the 1K block (mean over folds), then the whole
@@ -343,6 +352,7 @@ def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
         for direction in DIRECTIONS:
             header += [f"{prefix}{names[direction]} R@1", "R@5", "R@10", "MedR (nMR)"]
         header.append(f"{prefix}rsum")
+    header.append("Training data")
 
     def bold(text: str, is_best: bool) -> str:
         return f"**{text}**" if is_best and len(groups) > 1 else text
@@ -362,6 +372,8 @@ def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
         best = max(s["rsum"].mean for s in stats_of)
         for row, s in zip(rows, stats_of, strict=True):
             row.append(bold(s["rsum"].format(1), s["rsum"].mean == best))
+    for row, group in zip(rows, groups, strict=True):
+        row.append(markdown_text(group.training_data))
     lines = [f"**{title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     lines += ["", f"Random ranking: rsum ≈ {chance_rsum(groups[0].runs[0].metrics):.1f}."]

@@ -7,7 +7,7 @@ split's features take the memory of its videos, not of its pairs.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -24,7 +24,8 @@ class SplitFeatures:
     features: `[Nv, T, F]` per-frame CNN features of each distinct video, zero-padded;
     lengths: `[Nv]` valid frames; pair_ids / sentences: one entry per pair (dataset row);
     pair_video: `[Np]` index of each pair's video in `video_ids`; skipped: videos left out
-    because their media did not decode (id -> reason).
+    because their media did not decode (id -> reason); weights: name, source and SHA-256 of
+    the pretrained backbone weights that computed them, when it names them (`clip:` models).
     """
 
     video_ids: list[str]
@@ -34,6 +35,7 @@ class SplitFeatures:
     sentences: list[str]
     pair_video: Tensor
     skipped: dict[str, str] = field(default_factory=dict)
+    weights: dict[str, str | None] | None = None
 
     @property
     def feature_dim(self) -> int:
@@ -50,6 +52,7 @@ class SplitFeatures:
             "sentences": self.sentences,
             "pair_video": self.pair_video,
             "skipped": self.skipped,
+            "weights": self.weights,
         }
 
     @classmethod
@@ -131,11 +134,24 @@ def pad_tokens(sequences: Sequence[Sequence[int]]) -> tuple[Tensor, Tensor]:
 
 
 class PairData:
-    """A split ready for training and evaluation: features plus encoded sentences."""
+    """A split ready for training and evaluation: features plus encoded sentences.
 
-    def __init__(self, split: SplitFeatures, vocab: Vocabulary) -> None:
+    The sentences are encoded with `vocab`, or with `tokenize` when a method brings its own
+    tokenizer (`Method.text_tokenizer`: CLIP's BPE rows, padding included).
+    """
+
+    def __init__(
+        self,
+        split: SplitFeatures,
+        vocab: Vocabulary,
+        tokenize: Callable[[Sequence[str]], list[list[int]]] | None = None,
+    ) -> None:
         self.split = split
-        self.tokens = [vocab.encode(sentence) for sentence in split.sentences]
+        self.tokens = (
+            tokenize(split.sentences)
+            if tokenize is not None
+            else [vocab.encode(sentence) for sentence in split.sentences]
+        )
 
     @property
     def num_pairs(self) -> int:
@@ -150,7 +166,10 @@ class PairData:
     def _video(self, video_index: Tensor) -> tuple[Tensor, Tensor]:
         lengths = self.split.lengths[video_index]
         width = max(int(lengths.max()), 1) if len(video_index) else 1
-        return self.split.features[video_index, :width].float(), lengths
+        video = self.split.features[video_index, :width]
+        # Decoded frames stay uint8 (a quarter of the bytes to copy and move to the device);
+        # cached features (fp16) become fp32.
+        return (video if video.dtype == torch.uint8 else video.float()), lengths
 
     def batch(self, pair_index: Tensor) -> Batch:
         """The pairs at `pair_index` as one padded batch (video padded to its longest clip)."""

@@ -27,6 +27,7 @@ from torch import Tensor
 from mrw.bench import distributed as dist_util
 from mrw.bench.backbones import (
     PRECOMPUTED,
+    ClipImageTower,
     FeatureError,
     FrameEncoder,
     build_backbone,
@@ -62,8 +63,10 @@ class FeatureSpec:
             name = f"{PRECOMPUTED}-v{CACHE_VERSION}.pt"  # imported as they are: no other key
         else:
             layout = "-grid" if self.grid else ""
+            # `clip:MODEL` / `hf-hub:org/repo` hold characters no file name should.
+            key = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{self.backbone}-{self.weights}")
             name = (
-                f"{self.backbone}-{self.weights}-fps{self.fps:g}-t{self.num_frames}"
+                f"{key}-fps{self.fps:g}-t{self.num_frames}"
                 f"-s{self.image_size}{layout}-v{CACHE_VERSION}.pt"
             )
         # A named dataset's features go under its prepared folder's name (`toy-v2`): a new
@@ -332,7 +335,10 @@ def extract_features(
                 if p["index"]:
                     feats[p["index"]] = p["features"]
                     lengths[p["index"]] = p["lengths"]
-        save_features(path, opened.to_split(feats, lengths, skipped), spec)
+        split = opened.to_split(feats, lengths, skipped)
+        if isinstance(cnn, ClipImageTower):
+            split.weights = cnn.weights.to_json()
+        save_features(path, split, spec)
         for r in range(world if world > 1 else 0):
             path.with_name(f"{path.name}.part{r}-of-{world}").unlink(missing_ok=True)
     dist_util.barrier()

@@ -18,6 +18,13 @@ Format versions:
      then what the scorer computes from those files (`mrw.bench.runfiles`). `small_split`
      (added within format 2; older readers ignore it): a warning when the evaluated split
      has fewer than `MIN_QUERIES` queries in a direction (`small_split_warning`), else None.
+  3. adds `training_data`, the row's training-data declaration ("zero-shot; CLIP ... web-scale
+     pretraining (unknown overlap with the test media)", "trained on mrw train; frame
+     features: resnet152 IMAGENET1K_V1 ..."), and `pretrained_weights`: name, source and
+     SHA-256 of each pretrained checkpoint the run loaded that names its file (CLIP models;
+     a `role` of "method" or "features"). Older records get the declaration of what every
+     run then was, trained on the dataset's training split on its cached features, and no
+     weights entries.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from leaderboard.metrics import DIRECTIONS, RECALL_KS, Bound, Metrics, MetricsFo
 from mrw.core.atomic import atomic_write
 from mrw.core.errors import MRWError
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 RECORD_FILE = "metrics.json"
 MIN_QUERIES = 100
 """Below this many queries in either direction, a run's metrics carry a warning: each R@k then
@@ -90,6 +97,8 @@ class RunRecord:
     # fold_size, metrics (mean over folds, the scorer's document) and per_fold.
     folds: dict[str, Any] | None = None
     small_split: str | None = None  # `small_split_warning` of the evaluated split
+    training_data: str = ""
+    pretrained_weights: list[dict[str, Any]] = field(default_factory=list)
     run_dir: Path | None = field(default=None, compare=False)
     format_version: int = FORMAT_VERSION
 
@@ -215,6 +224,14 @@ def migrate(data: Mapping[str, Any]) -> dict[str, Any]:
     if version == 1:  # before typed records: nothing renamed, a few fields were optional
         out.setdefault("world_size", 1)
         out.setdefault("dataset_revision", None)
+    if version <= 2:  # every method was trained on the training split's cached features
+        features = (out.get("config") or {}).get("features") or {}
+        out["training_data"] = training_data_declaration(
+            f"trained on {out.get('dataset')} train",
+            features.get("backbone"),
+            features.get("weights"),
+        )
+        out["pretrained_weights"] = []
     out.pop("scores", None)  # derived views, recomputed on writing
     out.pop("metric_definitions", None)
     out["format_version"] = FORMAT_VERSION
@@ -236,6 +253,20 @@ def small_split_warning(metrics: Metrics, split: str) -> str | None:
         f"the {split} split has {queries} queries (under {MIN_QUERIES}): R@k moves in steps of "
         f"{step:.3g} points and is 100 for a gallery of k documents or fewer, so these "
         "numbers say little"
+    )
+
+
+def training_data_declaration(method_part: str, backbone: str | None, weights: str | None) -> str:
+    """A row's training-data declaration: the method's own part ("zero-shot; ...", "trained on
+    mrw train"), then the frame features' pretraining when they come from pretrained weights
+    (web-scale or ImageNet data may overlap the test media: the declaration says "unknown
+    overlap" rather than nothing). `backbone`/`weights` as in `config.json`'s `features`;
+    None or `none` weights (random or learning-free extractors) add nothing."""
+    if not backbone or not weights or weights == "none" or backbone == "precomp":
+        return method_part
+    return (
+        f"{method_part}; frame features: {backbone} {weights} pretrained "
+        "(unknown overlap with the test media)"
     )
 
 

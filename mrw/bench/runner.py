@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -200,35 +201,46 @@ def run_method(
     """
     from mrw.bench.data import PairData, one_sentence_per_video, standardized
     from mrw.bench.evaluator import evaluate
-    from mrw.bench.features import extract_features
-    from mrw.bench.trainer import TrainConfig, Trainer
+    from mrw.bench.features import decode_frames, extract_features
+    from mrw.bench.trainer import TrainConfig, Trainer, TrainResult
     from mrw.methods.base import MethodContext
-    from mrw.methods.registry import create_method, make_config
+    from mrw.methods.registry import create_method, get_method_class, make_config
     from mrw.methods.vocab import Vocabulary, word_vectors
 
     started = time.perf_counter()
     if options.split not in EVAL_SPLITS:
         raise MRWError(f"--split must be one of {', '.join(EVAL_SPLITS)}, got {options.split!r}")
+    method_class = get_method_class(method)
     method_config = make_config(method, method_overrides)
-    options = options.resolved(method)  # fail on bad options before any work
+    options = _method_options(method, method_config, options)  # fail on bad options first
+    method_class.fetch_weights(method_config)  # missing weights fail before any decoding
     device = dist_util.local_device(resolve_device(options.device))
     dist_util.init(device)
 
     splits = {}
     for split in dict.fromkeys(("train", "validation", options.split)):
-        splits[split], used = extract_features(
-            options.feature_spec(split),
-            device,
-            workers=options.feature_workers,
-            progress=options.progress,
-        )
-    if options.standardize_features:
+        if method_class.visual_input == "frames":  # the method owns its image tower
+            used = options.feature_spec(split)
+            splits[split] = decode_frames(used, options.feature_workers, options.progress)
+        else:
+            splits[split], used = extract_features(
+                options.feature_spec(split),
+                device,
+                workers=options.feature_workers,
+                progress=options.progress,
+            )
+    if options.standardize_features and method_class.visual_input == "features":
         splits = standardized(splits)
     if options.one_sentence_per_video:
         splits[options.split] = one_sentence_per_video(splits[options.split])
     vocab = Vocabulary.build(splits["train"].sentences, options.min_word_count)
-    vectors = word_vectors(vocab, options.glove, seed=options.seed)
-    data = {name: PairData(split, vocab) for name, split in splits.items()}
+    tokenize = method_class.text_tokenizer(method_config)
+    initial_words, words = None, {"source": "the method's own tokenizer", "hit_rate": None}
+    if tokenize is None:
+        vectors = word_vectors(vocab, options.glove, seed=options.seed)
+        initial_words = vectors.vectors
+        words = {"source": vectors.source, "hit_rate": vectors.hit_rate}
+    data = {name: PairData(split, vocab, tokenize) for name, split in splits.items()}
     train_config = TrainConfig(
         epochs=options.epochs,
         batch_size=options.batch_size,
@@ -247,7 +259,7 @@ def run_method(
         "features": {k: v for k, v in asdict(used).items() if k != "split"},
         "train": asdict(train_config),
         "vocab_size": len(vocab),
-        "word_vectors": {"source": vectors.source, "hit_rate": vectors.hit_rate},
+        "word_vectors": words,
     }
     run_dir, resuming = dist_util.broadcast(
         _run_dir(method, options, config) if dist_util.is_main() else None
@@ -267,20 +279,27 @@ def run_method(
         splits["train"].feature_dim,
         len(vocab),
         data["train"].num_pairs,
-        vectors.vectors,
+        initial_words,
         visual,
     )
     model = create_method(method, context, method_overrides)
-    trainer = Trainer(
-        model,
-        train_config,
-        device,
-        run_dir / "checkpoint.pt",
-        log=lambda record: _append_log(run_dir / "log.jsonl", record),
-        progress=options.progress,
+    trainer = (
+        None
+        if method_class.zero_shot
+        else Trainer(
+            model,
+            train_config,
+            device,
+            run_dir / "checkpoint.pt",
+            log=lambda record: _append_log(run_dir / "log.jsonl", record),
+            progress=options.progress,
+        )
     )
     init_check = _init_check(model, data["train"], device)
-    trained = trainer.fit(data["train"], data["validation"], resume=resuming)
+    if method_class.zero_shot:  # evaluated as built: no epoch, no checkpoint
+        trained = TrainResult(best_epoch=0, best_rsum=math.nan)
+    else:
+        trained = trainer.fit(data["train"], data["validation"], resume=resuming)
     if options.finetune_epochs:
         model, data, trained = _finetune(model, used, vocab, options, train_config, device, run_dir)
     evaluation = evaluate(model, data[options.split], device, options.eval_batch_size)
@@ -299,7 +318,7 @@ def run_method(
         else f"{device} ({torch.cuda.get_device_name(device)})",
         world_size=dist_util.world_size(),
         init_check=init_check,
-        best_epoch=trained.best_epoch,
+        best_epoch=trained.best_epoch or None,
         best_validation_rsum=trained.best_rsum,
         skipped_videos={name: len(split.skipped) for name, split in splits.items()},
         wall_time_s=round(time.perf_counter() - started, 3),
@@ -308,6 +327,8 @@ def run_method(
         dataset_revision=_dataset_revision(options.dataset),
         folds=folds,
         small_split=small_split_warning(evaluation.metrics, options.split),
+        training_data=_training_data(model, options, used),
+        pretrained_weights=_pretrained_weights(model, splits["train"]),
         run_dir=run_dir,
     )
     if record.small_split and dist_util.is_main():
@@ -335,6 +356,66 @@ def run_method(
     record = dist_util.broadcast(record if dist_util.is_main() else None)
     dist_util.barrier()
     return RunResult(run_dir, record.metrics, record)
+
+
+def _method_options(method: str, config: Any, options: RunOptions) -> RunOptions:
+    """`options` resolved for `method` (`RunOptions.resolved`), with what the method fixes:
+    a zero-shot method trains no epoch, and reads the features of its own image tower
+    (`Method.features_needed`), which are not standardised (they share a space with its text
+    tower).
+
+    Raises:
+        MRWError: an option the method cannot honour (epochs or fine-tuning for a zero-shot
+            method, another backbone than its own, standardised features, fine-tuning a
+            method that already trains on frames).
+    """
+    from mrw.methods.registry import get_method_class
+
+    cls = get_method_class(method)
+    if cls.zero_shot and (options.epochs is not None or options.finetune_epochs):
+        raise MRWError(f"{method} is zero-shot: it trains nothing (drop --epochs/--finetune-*)")
+    if cls.visual_input == "frames" and (options.finetune_epochs or options.backbone):
+        raise MRWError(
+            f"{method} reads decoded frames into its own image tower: "
+            "--backbone and --finetune-epochs do not apply"
+        )
+    needed = cls.features_needed(config)
+    if needed is not None:
+        backbone, weights = needed
+        if options.backbone not in (None, backbone) or options.weights not in (None, weights):
+            raise MRWError(
+                f"{method} scores features of its own image tower (--backbone {backbone} "
+                f"--weights {weights}); set the model with --set model=... pretrained=..."
+            )
+        if options.standardize_features:
+            raise MRWError(f"{method} compares in its model's joint space: no standardisation")
+        options = dataclasses.replace(
+            options, backbone=backbone, weights=weights, standardize_features=False
+        )
+    options = options.resolved(method)
+    return dataclasses.replace(options, epochs=0) if cls.zero_shot else options
+
+
+def _training_data(model: Method, options: RunOptions, used: FeatureSpec) -> str:
+    """The run's training-data declaration (`RunRecord.training_data`): the method's own, and
+    the pretraining of the features it reads unless they are its own model's or it reads
+    frames."""
+    from mrw.bench.record import training_data_declaration
+
+    own = model.training_data(options.dataset)
+    if model.visual_input == "frames" or model.features_needed(model.config) is not None:
+        return own
+    return training_data_declaration(own, used.backbone, used.weights)
+
+
+def _pretrained_weights(model: Method, train: SplitFeatures) -> list[dict[str, Any]]:
+    """Name, source and SHA-256 of the pretrained checkpoints the run used: the method's
+    own, then the feature backbone's (when the feature cache names them and the method does
+    not already load the same file)."""
+    entries = [{"role": "method", **w} for w in model.pretrained_weights()]
+    if train.weights and train.weights.get("sha256") not in {w["sha256"] for w in entries}:
+        entries.append({"role": "features", **train.weights})
+    return entries
 
 
 def visual_kind(spec: FeatureSpec) -> str:
@@ -379,6 +460,10 @@ def _schedule(options: RunOptions) -> dict[str, Any]:
 def _init_check(model: Method, train: PairData, device: torch.device) -> dict[str, Any] | None:
     """The method's init-time diagnostics (`Method.init_check`) on the first training pairs
     (at most 256); their `warning`, if any, is logged."""
+    from mrw.methods import base
+
+    if type(model).init_check is base.Method.init_check:  # none: build no batch (frames!)
+        return None
     batch = train.batch(torch.arange(min(256, train.num_pairs)))
     check = model.to(device).init_check(batch.to(device))
     if check and check.get("warning") and dist_util.is_main():

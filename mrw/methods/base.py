@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -20,7 +21,9 @@ from torch import Tensor, nn
 class Batch:
     """One training batch of aligned (video, sentence) pairs.
 
-    video: `[B, T, F]` per-frame CNN features (F = 2048 for ResNet-152), zero-padded;
+    video: `[B, T, F]` per-frame CNN features (F = 2048 for ResNet-152), zero-padded (a
+    method with `visual_input = "frames"`, or the fine-tune stage: `[B, T, 3, S, S]` uint8
+    decoded frames);
     video_lengths: `[B]` valid frames; tokens: `[B, L]` word ids, 0 = padding;
     token_lengths: `[B]`; pair_ids: `[B]` index of each pair in the training split (the
     class label of instance-loss methods).
@@ -67,6 +70,11 @@ class Method(nn.Module, ABC):
     paper: ClassVar[str] = ""  # the method's source: authors, title, venue and year
     config_class: ClassVar[type]
     default_lr: ClassVar[float] = 2e-4  # PVSE's (Song & Soleymani 2019, and its reference code)
+    # True: nothing is trained; the runner evaluates the method as built (zero-shot rows).
+    zero_shot: ClassVar[bool] = False
+    # What a batch's `video` holds: "features" (the feature cache's `[B, T, F]`) or "frames"
+    # (decoded uint8 frames `[B, T, 3, S, S]`, for methods that own an image tower).
+    visual_input: ClassVar[str] = "features"
 
     def __init__(self, config: Any, context: MethodContext) -> None:
         super().__init__()
@@ -97,6 +105,36 @@ class Method(nn.Module, ABC):
         scores = video_emb.reshape(nv * k, d) @ text_emb.reshape(nt * kt, d).T
         # Two single-axis maxima (contiguous axis first) are ~2x faster than amax(dim=(1, 3)).
         return scores.view(nv, k, nt, kt).amax(dim=3).amax(dim=1)
+
+    @classmethod
+    def text_tokenizer(cls, config: Any) -> Callable[[Sequence[str]], list[list[int]]] | None:
+        """The method's own tokenizer (sentences -> token id lists, 0 = padding), used instead
+        of the harness's training-split vocabulary; None (the default): the vocabulary."""
+        return None
+
+    @classmethod
+    def fetch_weights(cls, config: Any) -> None:
+        """Find (or download) pretrained weights the method loads, before the run decodes
+        anything, so that missing weights fail at once. Default: none to fetch.
+
+        Raises:
+            MRWError: the weights are neither cached nor downloadable.
+        """
+
+    @classmethod
+    def features_needed(cls, config: Any) -> tuple[str, str] | None:
+        """(backbone, weights) the method's cached features must come from (a zero-shot
+        model's own image tower), or None (the default): any."""
+        return None
+
+    def training_data(self, dataset: str) -> str:
+        """The row's training-data declaration (run records, `compare`): what the weights
+        were trained on. Default: the dataset's training split."""
+        return f"trained on {dataset} train"
+
+    def pretrained_weights(self) -> list[dict[str, Any]]:
+        """Name, source and checksum of pretrained weights the method loads (none here)."""
+        return []
 
     def init_check(self, batch: Batch) -> dict[str, Any] | None:
         """Diagnostics measured once before training, recorded in the run record (PVSE:

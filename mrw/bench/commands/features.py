@@ -20,7 +20,8 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
         "--backbone",
         help="torchvision model per frame, histogram (regional colour histograms) or colour-edges "
         "(the toy set's colour, tint and edge features; both learning-free), or precomp "
-        "(features imported with `mrw import precomp`) (default: the dataset's: resnet152; "
+        "(features imported with `mrw import precomp`), or clip:MODEL (an open_clip model's "
+        "per-frame image embeddings; the clip extra) (default: the dataset's: resnet152; "
         "toy: colour-edges; toy-image: histogram)",
     )
     group.add_argument(
@@ -28,7 +29,8 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="CNN weights, by torchvision's name: IMAGENET1K_V1 (the original ImageNet weights, "
         "as in the paper), IMAGENET1K_V2, DEFAULT (torchvision's current best: V2 for "
-        "ResNet-152), or none (random init). Weights that cannot be loaded stop the command; "
+        "ResNet-152), or none (random init); for clip:MODEL an open_clip tag (e.g. "
+        "laion2b_s34b_b79k) or hf-hub:ORG/REPO. Weights that cannot be loaded stop the command; "
         "the resolved name goes into the cache key and the run record (default: the "
         "dataset's: IMAGENET1K_V1; toy: none)",
     )

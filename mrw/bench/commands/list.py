@@ -39,7 +39,8 @@ def main(args: argparse.Namespace) -> int:
             f"{field.name}={getattr(cls.config_class(), field.name)!r}"
             for field in dataclasses.fields(cls.config_class)
         )
-        methods.add_row(name, cls.paper, f"{cls.default_lr:g}", options)
+        lr = "zero-shot (not trained)" if cls.zero_shot else f"{cls.default_lr:g}"
+        methods.add_row(name, cls.paper, lr, options)
     datasets = Table(title="Datasets", title_justify="left")
     for column in ("name", "version", "modality", "features", "frames", "epochs", "description"):
         datasets.add_column(column, overflow="fold")

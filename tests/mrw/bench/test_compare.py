@@ -195,3 +195,28 @@ def test_compare_heading_names_the_dataset_not_its_path(tmp_path: Path) -> None:
     markdown = compare_runs([tmp_path / "runs"]).to_markdown()
     assert markdown.startswith("**toy / test**")  # as the leaderboard names it
     assert str(tmp_path) not in markdown
+
+
+def test_training_data_is_the_last_column_and_in_json(runs: Path) -> None:
+    run_dir = runs / "toy" / "clip-zeroshot" / "zs"
+    run_dir.mkdir(parents=True)
+    config = {"method": "clip-zeroshot", "method_config": {}, "options": {"dataset": "toy"}}
+    (run_dir / "config.json").write_text(json.dumps(config))
+    declared = "zero-shot; CLIP ViT-B-32/laion2b_s34b_b79k web-scale pretraining (unknown overlap)"
+    metrics = {"t2v": _direction(5.0, 9.0, 12.0, 30), "v2t": _direction(5.0, 9.0, 12.0, 30)}
+    write_metrics_json(
+        run_dir, config, {**metrics, "rsum": 52.0}, format_version=3, training_data=declared
+    )
+    comparison = compare_runs([runs])
+    lines = comparison.to_markdown().splitlines()
+    header = next(line for line in lines if line.startswith("| Method | Seeds |"))
+    assert header.rstrip(" |").endswith("Training data")
+    cells = {
+        line.split("|")[1].strip(): line.strip(" |").split("|")[-1].strip()
+        for line in lines
+        if line.startswith("| ") and not line.startswith("| Method")
+    }
+    assert cells["clip-zeroshot"] == declared.replace("_", "\\_")  # Markdown-escaped
+    assert cells["pvse (k=1)"] == "trained on toy train"  # a migrated record
+    rows = {row["label"]: row for row in comparison.to_json()["tables"][0]["rows"]}
+    assert rows["clip-zeroshot"]["training_data"] == declared

@@ -102,3 +102,17 @@ def test_dataset_revision_fingerprints_card_and_data_files(tmp_path: Path) -> No
     assert first is not None and first["revision"] == "2" and first["name"] == "toy"
     (folder / "data" / "test-00000-of-00001.parquet").write_bytes(b"x" * 11)
     assert dataset_revision("toy", "2", folder)["fingerprint"] != first["fingerprint"]
+
+
+def test_older_records_get_the_training_data_of_what_every_run_then_was() -> None:
+    features = {"backbone": "resnet152", "weights": "IMAGENET1K_V1"}
+    old = {**VERSION_1, "config": {**VERSION_1["config"], "features": features}}
+    record = RunRecord.from_json({**old, "format_version": 2})
+    assert record.training_data == (
+        "trained on toy train; frame features: resnet152 IMAGENET1K_V1 pretrained "
+        "(unknown overlap with the test media)"
+    )
+    assert record.pretrained_weights == []
+    learning_free = {"backbone": "colour-edges", "weights": "none"}
+    plain = {**VERSION_1, "config": {**VERSION_1["config"], "features": learning_free}}
+    assert RunRecord.from_json(plain).training_data == "trained on toy train"

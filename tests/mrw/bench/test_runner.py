@@ -42,7 +42,7 @@ def test_run_trains_and_writes_a_complete_record(env) -> None:
     )
     record = json.loads((result.run_dir / "metrics.json").read_text())
     assert set(record["metrics"]) == {"t2v", "v2t", "rsum"} and record["split"] == "test"
-    assert record["format_version"] == 2
+    assert record["format_version"] == 3
     assert record["scores"]["test"][0]["main_score"] == pytest.approx(
         record["metrics"]["rsum"] / 600
     )
