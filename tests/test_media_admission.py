@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from fakes.gifs import GifWriter
+from fakes.gifs import GifWriter, solid_palette
 
 from mrw.bench.features import FeatureSpec, extract_features
 from mrw.collect.mediatypes import decode_error
@@ -18,8 +18,13 @@ from mrw.frames import FrameDecodeError, probe
 
 
 def undecodable_gif() -> bytes:
-    """Valid blocks, but the frames reference a colour table the file does not have."""
-    return GifWriter(24, 20, palette=None).image(0).image(1).image(0).bytes()
+    """Valid blocks, but the first image's LZW minimum code size (14) is out of range (at
+    most 11 in a GIF), so its pixels do not decode."""
+    writer = GifWriter(24, 20, palette=solid_palette(4)).image(0).image(1).image(0)
+    image = bytearray(writer.blocks[1])  # blocks[0] is its graphic control block
+    image[10] = 14  # after the 10-byte descriptor (no local colour table)
+    writer.blocks[1] = bytes(image)
+    return writer.bytes()
 
 
 def test_probe_alone_accepts_it_admission_refuses_it_with_the_reason(tmp_path):
