@@ -146,7 +146,7 @@ def _from_delays(
     delays_s: tuple[float, ...], width: int, height: int, codec: str, limits: DecodeLimits
 ) -> tuple[list[float], float, VideoInfo]:
     if len(delays_s) == 1:
-        raise FrameDecodeError("one frame only: a still image, not a video")
+        raise FrameDecodeError("still image: one frame only, not a video")
     times = [0.0, *itertools.accumulate(delays_s[:-1])]
     duration = sum(delays_s)
     if duration > limits.max_duration_s:
