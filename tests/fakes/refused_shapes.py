@@ -13,6 +13,8 @@ Each maker copies one structural property of a file from a public decoder test c
 - `bomb_extents_gif`: Pillow's `Tests/images/decompression_bomb_extents.gif`: two images, the
   second placed tens of thousands of pixels outside a small screen (a canvas grown to hold
   it, as Pillow grows it, is a decompression bomb).
+- `two_video_streams`: like torchcodec's test file `nasa_13013.mp4`: two video streams, the
+  first (the one browsers play) smaller than the second (the one FFmpeg calls "best").
 - `faststart_mp4` / `truncated_mp4` / `mp4_cut_before_codec`: an MP4 whose index (`moov`)
   precedes its data, as web servers serve them, and such a file cut short, as an
   interrupted download leaves it (in its data, or in its index before the codec).
@@ -20,6 +22,7 @@ Each maker copies one structural property of a file from a public decoder test c
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 
@@ -112,3 +115,33 @@ def truncated_mp4(fraction: float = 0.5, **options: int) -> bytes:
     """The first `fraction` of a `faststart_mp4`: its index is whole, its data is not."""
     data = faststart_mp4(**options)
     return data[: int(len(data) * fraction)]
+
+
+def two_video_streams(
+    first: tuple[int, int] = (32, 18),
+    second: tuple[int, int] = (48, 26),
+    frames: tuple[int, int] = (10, 12),
+    rotation: int | None = None,
+) -> bytes:
+    """An MP4 with two H.264 streams (sizes `first`, `second` as (width, height); frame counts
+    `frames`): frame k of the first has green level 6k, of the second red level 6k.
+    `rotation` sets the first stream's display matrix."""
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        streams = []
+        for (width, height), rate in zip((first, second), (10, 12), strict=True):
+            stream = container.add_stream("libx264", rate=rate)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            streams.append(stream)
+        if rotation is not None:
+            streams[0].set_display_rotation(rotation)
+        for k in range(max(frames)):
+            for channel, (stream, count) in enumerate(zip(streams, frames, strict=True)):
+                if k < count:
+                    pixels = np.zeros((stream.height, stream.width, 3), np.uint8)
+                    pixels[..., 1 - channel] = 6 * k
+                    frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+                    container.mux(stream.encode(frame))
+        for stream in streams:
+            container.mux(stream.encode())
+    return out.getvalue()
