@@ -36,6 +36,7 @@ from typing import Literal
 import av
 import numpy as np
 import torch
+from av.video.reformatter import VideoReformatter
 
 from mrw.animation import apng_delays, is_webp, iter_webp_frames, read_webp
 from mrw.decode_limits import (
@@ -98,6 +99,8 @@ class _Timeline:
     kind: Literal["av", "gif", "webp"]
     data: bytes  # the file
     gif: GifLayout | None = None  # a GIF's packets, one per frame
+    # A video's packets in decode order, edit-list-hidden ones included: (pts, keyframe).
+    decode_order: list[tuple[int | None, bool]] | None = None
 
 
 def _read(source: Source, limits: DecodeLimits) -> tuple[bytes, str]:
@@ -178,11 +181,12 @@ def _av_timeline(data: bytes, limits: DecodeLimits) -> _Timeline:
             raise FrameDecodeError(f"invalid frame size {width}x{height}")
         time_base = float(stream.time_base) if stream.time_base else 0.0
         packets: list[tuple[int | None, float, float]] = []  # (pts, start s, duration s)
-        stored = 0  # packets in the file, those an edit list hides included
+        decode_order: list[tuple[int | None, bool]] = []  # every stored packet
         for packet in container.demux(stream):  # demuxer errors: see `_decoding`
             if packet.size == 0:  # the end flush
                 continue
-            stored += 1
+            decode_order.append((packet.pts, packet.is_keyframe))
+            stored = len(decode_order)
             if packet.is_corrupt:  # the demuxer read less than the index promised
                 raise FrameDecodeError(f"truncated input: frame {stored} is cut off")
             if packet.is_discard:  # hidden by an edit list
@@ -191,6 +195,7 @@ def _av_timeline(data: bytes, limits: DecodeLimits) -> _Timeline:
             pts = packet.pts if packet.pts is not None else packet.dts
             start = pts * time_base if pts is not None else math.nan
             packets.append((pts, start, (packet.duration or 0) * time_base))
+        stored = len(decode_order)  # packets in the file, those an edit list hides included
         if stream.frames and stored < stream.frames:  # the index lists more than the file holds
             raise FrameDecodeError(
                 f"truncated input: the file holds {stored} of its {stream.frames} frames"
@@ -215,7 +220,8 @@ def _av_timeline(data: bytes, limits: DecodeLimits) -> _Timeline:
     times, duration, info = _from_delays(delays, width, height, codec, limits)
     if chunk_delays is None:  # keep the exact stored start times
         times = [start - packets[0][1] for _, start, _ in packets]
-    return _Timeline(times, [p[0] for p in packets], duration, info, "av", data)
+    pts = [p[0] for p in packets]
+    return _Timeline(times, pts, duration, info, "av", data, None, decode_order)
 
 
 def _timeline(data: bytes, limits: DecodeLimits) -> _Timeline:
@@ -261,6 +267,9 @@ def _iter_decoded(
         yield from _iter_gif(timeline.gif, todo)
         return
     index_of_pts = {pts: i for i, pts in enumerate(timeline.pts or []) if pts is not None}
+    if wanted is not None and timeline.pts is not None and len(index_of_pts) == count:
+        yield from _iter_selected(timeline, todo, index_of_pts)
+        return
     with _open_av(timeline.data) as container:  # decoder errors: see `_decoding`
         for ordinal, frame in enumerate(container.decode(video=0)):
             index = ordinal if timeline.pts is None else index_of_pts.get(frame.pts, ordinal)
@@ -269,7 +278,61 @@ def _iter_decoded(
                 yield index, frame
             if not todo:
                 return
-    raise FrameDecodeError(f"corrupt input: frame {min(todo)} of {count} gave no picture")
+    raise _no_picture(todo, count)
+
+
+def _no_picture(todo: set[int], count: int) -> FrameDecodeError:
+    """The decoder ended without the frames in `todo`: their data is corrupt."""
+    return FrameDecodeError(f"corrupt input: frame {min(todo)} of {count} gave no picture")
+
+
+def _start_packet(decode_order: list[tuple[int | None, bool]], wanted_pts: set[int]) -> int:
+    """Where decoding the `wanted_pts` frames can start: the last keyframe (a sync sample,
+    from which the container promises every later frame decodes) that no wanted frame
+    precedes, in decode or display order; 0 when there is none."""
+    first = min(i for i, (pts, _) in enumerate(decode_order) if pts in wanted_pts)
+    earliest = min(wanted_pts)
+    starts = [
+        i
+        for i, (pts, keyframe) in enumerate(decode_order[: first + 1])
+        if keyframe and pts is not None and pts <= earliest
+    ]
+    return max(starts, default=0)
+
+
+def _iter_selected(
+    timeline: _Timeline, todo: set[int], index_of_pts: dict[int | None, int]
+) -> Iterator[tuple[int, av.VideoFrame]]:
+    """(index, frame) of the video frames in `todo`, decoding only what they need.
+
+    The frames a codec must decode for them: from the last keyframe before the first one
+    (earlier packets are not sent), up to the last one (then decoding stops), and of the
+    frames between, those that other frames reference (`skip_frame = NONREF` for a packet
+    whose frame is not wanted: a frame no other frame references cannot change the wanted
+    ones, so they come out byte-identical to a full decode).
+    """
+    assert timeline.pts is not None and timeline.decode_order is not None
+    count = timeline.info.num_frames
+    wanted_pts = {timeline.pts[i] for i in todo}
+    start = _start_packet(timeline.decode_order, {p for p in wanted_pts if p is not None})
+    with _open_av(timeline.data) as container:  # decoder errors: see `_decoding`
+        stream = container.streams.video[0]
+        decoder = stream.codec_context
+        position = -1
+        for packet in container.demux(stream):
+            if packet.size:
+                position += 1
+                if position < start:
+                    continue
+                decoder.skip_frame = "DEFAULT" if packet.pts in wanted_pts else "NONREF"
+            for frame in decoder.decode(packet):
+                index = index_of_pts.get(frame.pts)
+                if index in todo:
+                    todo.discard(index)
+                    yield index, frame
+                if not todo:
+                    return
+    raise _no_picture(todo, count)
 
 
 def _iter_gif(gif: GifLayout, todo: set[int]) -> Iterator[tuple[int, av.VideoFrame | np.ndarray]]:
@@ -373,17 +436,20 @@ def _resized_shape(width: int, height: int, size: int | None) -> tuple[int, int]
     return max(size, round(width * scale)), max(size, round(height * scale))
 
 
-def _to_rgb(frame: av.VideoFrame | np.ndarray, size: int | None) -> tuple[np.ndarray, int]:
+def _to_rgb(
+    frame: av.VideoFrame | np.ndarray, size: int | None, scaler: VideoReformatter
+) -> tuple[np.ndarray, int]:
     """RGB `[H, W, 3]` as shown (rotated), shorter side resized to `size`, then centre-cropped
-    to a square; and the quarter turns applied."""
+    to a square; and the quarter turns applied. `scaler` is shared by a clip's frames: it keeps
+    one swscale context (same output as `frame.reformat`, which sets one up per frame)."""
     if isinstance(frame, np.ndarray):
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
     turns = _quarter_turns(frame)
     shown_w, shown_h = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
     width, height = _resized_shape(shown_w, shown_h, size)
     stored_w, stored_h = (height, width) if turns % 2 else (width, height)
-    rgb = frame.reformat(
-        width=stored_w, height=stored_h, format="rgb24", interpolation="AREA"
+    rgb = scaler.reformat(
+        frame, width=stored_w, height=stored_h, format="rgb24", interpolation="AREA"
     ).to_ndarray()
     if turns:
         rgb = np.rot90(rgb, turns)
@@ -433,12 +499,13 @@ def decode(
     data, label = _read(source, limits)
     decoded: dict[int, np.ndarray] = {}
     turns = 0
+    scaler = VideoReformatter()
     with _decoding(label):
         timeline = _timeline(data, limits)
         shown, ticks = _ticks(timeline, fps)
         chosen = _select(len(ticks), num_frames, sampling, seed)
         for index, frame in _iter_decoded(timeline, {shown[i] for i in chosen}):
-            decoded[index], turns = _to_rgb(frame, size)
+            decoded[index], turns = _to_rgb(frame, size, scaler)
     array = np.stack([decoded[shown[i]] for i in chosen])
     return Clip(
         frames=torch.from_numpy(array).permute(0, 3, 1, 2).contiguous(),
