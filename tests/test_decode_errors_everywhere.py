@@ -148,3 +148,21 @@ def test_load_dataset_and_feature_extraction_meet_a_decode_error(tmp_path, cut_m
     feats, _ = extract_features(spec, progress=False)
     assert feats.video_ids == ["v-good"]
     assert CUT_IN_INDEX in feats.skipped["v-cut0"] and CUT_IN_DATA in feats.skipped["v-cut1"]
+
+
+def test_stills_missing_or_cut_are_decode_errors_too(tmp_path):
+    """Image-text rows go through `mrw.images`: the same one error type at its boundary."""
+    import io
+
+    from PIL import Image
+
+    from mrw.images import decode_media, decode_still, verify_media
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(buffer, "PNG")
+    cut = buffer.getvalue()[:60]
+    for run in (lambda: decode_media(cut), lambda: verify_media(cut)):
+        with pytest.raises(FrameDecodeError):
+            run()
+    with pytest.raises(FrameDecodeError, match="cannot read .*missing.png"):
+        decode_still(tmp_path / "missing.png")
