@@ -14,9 +14,13 @@ and its display matrix (frames are rotated as players rotate them). `probe`, the
 row's `num_frames` and `decode` agree on every input.
 
 The timeline is read before any pixel is decoded (GIF/WebP blocks, or demuxed packets), so
-the limits reject decompression bombs first; then frames are decoded in order and only the
-selected ones are converted to RGB. Everything runs in-process with PyAV (its bundled
-FFmpeg); animated WebP, which FFmpeg cannot decode, goes through Pillow.
+the limits reject decompression bombs first. It is the one reader of a clip: `probe`,
+`verify` and `decode` all start from it (a GIF's frames are its packets, one per image), so
+they cannot count different frames. Then only what the selected frames need is decoded (a
+video from the keyframe before the first, unreferenced frames between skipped) and only they
+are converted to RGB. Whatever a decoder raises on bad bytes leaves as `FrameDecodeError`
+(`_decoding`). Everything runs in-process with PyAV (its bundled FFmpeg); animated WebP,
+which FFmpeg cannot decode, goes through Pillow.
 """
 
 from __future__ import annotations

@@ -132,7 +132,7 @@ CORPUS: dict[str, Case] = {
     "gif-extents-no-graphic-control": Case(refused_shapes.extents_gif, 2, 0.2, size=(100, 100)),
     "gif-frame-out-of-bounds": Case(refused_shapes.frame_out_of_bounds_gif, 5, 0.5, size=(4, 2)),
     "gif-multiple-loop-counts": Case(refused_shapes.multiple_loop_counts_gif, 4, 0.4, size=(2, 2)),
-    "gif-bomb-extents": Case(refused_shapes.bomb_extents_gif, 2, 0.4, size=(32, 32)),
+    "gif-bomb-extents": Case(refused_shapes.bomb_extents_gif, 2, 0.2, size=(32, 32)),
     "gif-first-image-widens-zero-screen": Case(
         lambda: GifWriter(0, 0, PALETTE).image(1, rect=(0, 0, 6, 4)).image(2).bytes(),
         2,
@@ -241,7 +241,7 @@ def _browser_canvas(images, size, palette) -> np.ndarray:
     [
         (refused_shapes.extents_gif, [(0, 0, 100, 100, 1), (50, 50, 100, 100, 2)], (100, 100)),
         (refused_shapes.frame_out_of_bounds_gif, refused_shapes.OUT_OF_BOUNDS_IMAGES, (4, 2)),
-        (refused_shapes.bomb_extents_gif, [(0, 0, 32, 32, 1), (60000, 60000, 4, 4, 2)], (32, 32)),
+        (refused_shapes.bomb_extents_gif, [(0, 0, 32, 32, 1), (65535, 65535, 32, 32, 2)], (32, 32)),
     ],
     ids=["extents", "frame-out-of-bounds", "bomb-extents"],
 )

@@ -10,9 +10,9 @@ Each maker copies one structural property of a file from a public decoder test c
   partly or entirely outside the canvas, one wider than it.
 - `multiple_loop_counts_gif`: Wuffs' `multiple-loop-counts.gif`: images without graphic
   control blocks, two of them back to back, NETSCAPE loop-count blocks between the others.
-- `bomb_extents_gif`: Pillow's `Tests/images/decompression_bomb_extents.gif`: two images, the
-  second placed tens of thousands of pixels outside a small screen (a canvas grown to hold
-  it, as Pillow grows it, is a decompression bomb).
+- `bomb_extents_gif`: Pillow's `Tests/images/decompression_bomb_extents.gif`: two images
+  without graphic control blocks, the second placed at (65535, 65535), far outside a small
+  screen (a canvas grown to hold it, as Pillow grows it, is a decompression bomb).
 - `two_video_streams`: like torchcodec's test file `nasa_13013.mp4`: two video streams, the
   first (the one browsers play) smaller than the second (the one FFmpeg calls "best").
 - `faststart_mp4` / `truncated_mp4` / `mp4_cut_before_codec`: an MP4 whose index (`moov`)
@@ -78,11 +78,12 @@ def multiple_loop_counts_gif() -> bytes:
 
 
 def bomb_extents_gif() -> bytes:
-    """A 32x32 screen, image 1 fills it, image 2 (4x4) sits at (60000, 60000)."""
-    writer = GifWriter(32, 32, palette=PALETTE)
-    writer.image(1, delay_cs=20)
-    writer.image(2, delay_cs=20, rect=(60000, 60000, 4, 4))
-    return writer.bytes()
+    """Pillow's layout: a GIF87a without graphic control blocks, a 32x32 screen, image 1
+    fills it, image 2 (32x32) sits at (65535, 65535)."""
+    writer = GifWriter(32, 32, palette=PALETTE, loop=False)
+    _no_graphic_control(writer, 1, (0, 0, 32, 32))
+    _no_graphic_control(writer, 2, (65535, 65535, 32, 32))
+    return b"GIF87a" + writer.bytes()[6:]
 
 
 def faststart_mp4(frames: int = 6, size: int = 32, seed: int = 0) -> bytes:
