@@ -1,11 +1,11 @@
-"""Decoding speed: `mrw.frames.decode` against naive PyAV and the classic MRW frame pipeline.
+"""Decoding speed: `mrw.media.frames.decode` against naive PyAV and the classic MRW frame pipeline.
 
 Two baselines, timed in the same run on the same generated GIFs and MP4s, with the same
 output (T=8 frames at 8 fps, shorter side 256 px, centre crop):
 
 - naive PyAV: open the clip, decode every frame, pick the frame shown at each of the T
   ticks (the same sampling rule), convert those. Its frames must be byte-identical to
-  `mrw.frames.decode`'s (checked before timing), so the ratio compares the same work's cost.
+  `mrw.media.frames.decode`'s (checked before timing), so the ratio compares the same work's cost.
 - the classic pipeline (used for MRW/TGIF features): the `ffmpeg` command line bursts every
   clip to JPEG files at 8 fps, which are read back, T evenly spread kept and resized.
 
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from mrw.frames import decode
+from mrw.media.frames import decode
 
 NUM_FRAMES, FPS, SIZE = 8, 8.0, 256
 
@@ -222,7 +222,7 @@ def main() -> int:
         f"on {os.cpu_count()} CPUs"
     )
     print(
-        f"{'format':<8}{'naive PyAV':>12}{'mrw.frames':>12}{'vs naive':>10}"
+        f"{'format':<8}{'naive PyAV':>12}{'mrw.media.frames':>12}{'vs naive':>10}"
         f"{'classic ffmpeg->JPEG':>22}{'vs classic':>12}   (videos/s)"
     )
     for r in results:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mrw.decode_limits import DecodeLimits, FrameDecodeError, browser_delay_s
+from mrw.media.limits import DecodeLimits, FrameDecodeError, browser_delay_s
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """`mrw build`: cleaned pairs -> the MRW dataset folder (media + URL-only configs) and qrels.
 
-Splits are assigned per near-duplicate group (`mrw.splits`), so reposts of one GIF never
+Splits are assigned per near-duplicate group (`mrw.curate.splits`), so reposts of one GIF never
 sit on both sides of a train/test boundary; rows are written sorted by id, so the same clean
 output and seed always give byte-identical parquet files.
 """
@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mrw import __version__
-from mrw.atomic import atomic_write
 from mrw.catalog import SPLITS
-from mrw.clean import CleanError, CleanRecord, read_kept, read_report
+from mrw.core.atomic import atomic_write
+from mrw.curate.clean import CleanError, CleanRecord, read_kept, read_report
+from mrw.curate.splits import MRW_SIZES, SplitError, SplitSizes, assign_splits, split_sizes
 from mrw.dataset.qrels import write_split_qrels
-from mrw.splits import MRW_SIZES, SplitError, SplitSizes, assign_splits, split_sizes
 
 BUILD_FILE = "build.json"
 
@@ -56,7 +56,7 @@ class BuildReport:
 
 def _row(record: CleanRecord):  # -> mrw.dataset.VideoRow
     from mrw.dataset.schema import VideoRow, sniff_extension
-    from mrw.played_stream import played_stream_only
+    from mrw.media.played_stream import played_stream_only
 
     try:
         data = Path(record.media_path).read_bytes()
@@ -106,9 +106,9 @@ def build(
     progress: bool = True,
 ) -> BuildReport:
     """Build the dataset folder from `mrw clean` output; returns the split sizes written."""
+    from mrw.core.provenance import git_commit
     from mrw.dataset import build_dataset
     from mrw.dataset.writer import check_dataset_output
-    from mrw.provenance import git_commit
 
     check_dataset_output(out_dir)
     records = list(read_kept(clean_dir))

@@ -8,8 +8,8 @@ random contiguous window (`random`, training). Clips shorter than `num_frames` t
 their last frame.
 
 What counts as "the clip" is what a browser or player shows (docs/dataset.md, "Decoding
-rules"): GIF timing and block structure as browsers read them (`mrw.gif`,
-`mrw.animation`), an MP4's edit list (lead-in frames it hides are not frames of the clip)
+rules"): GIF timing and block structure as browsers read them (`mrw.media.gif`,
+`mrw.media.animation`), an MP4's edit list (lead-in frames it hides are not frames of the clip)
 and its display matrix (frames are rotated as players rotate them). `probe`, the dataset
 row's `num_frames` and `decode` agree on every input.
 
@@ -42,13 +42,13 @@ import numpy as np
 import torch
 from av.video.reformatter import VideoReformatter
 
-from mrw.animation import apng_delays, is_webp, iter_webp_frames, read_webp
-from mrw.decode_limits import (
+from mrw.media.animation import apng_delays, is_webp, iter_webp_frames, read_webp
+from mrw.media.gif import GifLayout, read_gif
+from mrw.media.limits import (
     DEFAULT_LIMITS,
     DecodeLimits,
     FrameDecodeError,
 )
-from mrw.gif import GifLayout, read_gif
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -63,7 +63,7 @@ __all__ = [
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview
 Sampling = Literal["uniform", "random"]
-# Animated image formats whose frame delays are read as browsers read them (`mrw.animation`).
+# Animated image formats whose frame delays are read as browsers read them (`mrw.media.animation`).
 _BROWSER_TIMED_CODECS = ("apng",)
 
 
@@ -343,7 +343,7 @@ def _iter_gif(gif: GifLayout, todo: set[int]) -> Iterator[tuple[int, av.VideoFra
     """(index, frame) of the GIF frames in `todo`: FFmpeg's GIF decoder, one packet a frame.
 
     Frames are composited in order, so every frame up to the last wanted one is decoded.
-    A frame is cropped to the canvas when the decoder's screen is larger (`mrw.gif`).
+    A frame is cropped to the canvas when the decoder's screen is larger (`mrw.media.gif`).
     """
     decoder = av.CodecContext.create("gif", "r")
     crop = (gif.decode_width, gif.decode_height) != (gif.width, gif.height)

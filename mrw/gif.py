@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mrw.decode_limits import DecodeLimits, FrameDecodeError, browser_delay_s
+from mrw.media.limits import DecodeLimits, FrameDecodeError, browser_delay_s
 
 TRAILER, EXTENSION, IMAGE = 0x3B, 0x21, 0x2C
 GRAPHIC_CONTROL = 0xF9

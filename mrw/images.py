@@ -2,11 +2,11 @@
 
 MS-COCO, Flickr30K and the toy image set store an image where a video dataset stores a clip
 (the `video` column holds the image bytes). `probe_media` and `decode_media` accept either:
-videos and GIFs go to `mrw.frames` (which refuses single-frame input, as collection needs),
+videos and GIFs go to `mrw.media.frames` (which refuses single-frame input, as collection needs),
 stills are read here with Pillow. A still is decoded the way PVSE's reference code
 (yalesong/pvse, `data.py`, evaluation transform) and VSE++ prepare test images: the shorter
 side resized to `size * 8 / 7` (256 px for 224) and a centred `size` x `size` crop; the
-frame is repeated when more than one is asked for, as `mrw.frames` repeats a short clip's
+frame is repeated when more than one is asked for, as `mrw.media.frames` repeats a short clip's
 last frame.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mrw.frames import (
+from mrw.media.frames import (
     DEFAULT_LIMITS,
     Clip,
     DecodeLimits,
@@ -45,7 +45,7 @@ HEAD_BYTES = 4096  # enough to see a PNG's acTL chunk, which precedes its image 
 
 def still_format(head: bytes) -> tuple[str, str] | None:
     """(codec, extension) of a still JPEG or PNG from its first bytes, or None for anything
-    else, an animated PNG (an `acTL` chunk before `IDAT`: a clip, for `mrw.frames`) included."""
+    else, an animated PNG (an `acTL` chunk before `IDAT`: a clip, for `mrw.media.frames`) included."""
     for magic, kind in STILL_FORMATS.items():
         if head.startswith(magic):
             if kind[0] == "png" and b"acTL" in head.split(b"IDAT", 1)[0]:
@@ -85,7 +85,7 @@ def _open_still(source: Source, limits: DecodeLimits):
 
 
 def probe_media(source: Source, *, limits: DecodeLimits = DEFAULT_LIMITS) -> VideoInfo:
-    """`mrw.frames.probe` for videos and GIFs; for a still: 1 frame, 0 s, its size and codec.
+    """`mrw.media.frames.probe` for videos and GIFs; for a still: 1 frame, 0 s, its size and codec.
 
     Raises:
         FrameDecodeError: unreadable, corrupt or over-limit input.
@@ -102,7 +102,7 @@ def probe_media(source: Source, *, limits: DecodeLimits = DEFAULT_LIMITS) -> Vid
 
 
 def verify_media(source: Source, *, limits: DecodeLimits = DEFAULT_LIMITS) -> VideoInfo:
-    """`mrw.frames.verify` for videos and GIFs (every frame decoded once); a still is decoded
+    """`mrw.media.frames.verify` for videos and GIFs (every frame decoded once); a still is decoded
     whole. What building a dataset row runs, so media that would fail later is refused.
 
     Raises:
@@ -170,7 +170,7 @@ def decode_media(
     *,
     limits: DecodeLimits = DEFAULT_LIMITS,
 ) -> Clip:
-    """`mrw.frames.decode` for videos and GIFs, `decode_still` for JPEG/PNG (fps and
+    """`mrw.media.frames.decode` for videos and GIFs, `decode_still` for JPEG/PNG (fps and
     sampling do not apply to a still). Raises `FrameDecodeError` as both do."""
     if still_format(_head(source)) is None:
         return decode(source, num_frames, fps, size, sampling, seed, limits=limits)

@@ -1,7 +1,7 @@
 """Keep only the video stream a browser plays, so every decoder of a dataset row sees one.
 
 A file can hold several video streams (an MP4 with a 320x180 and a 480x270 track). Browsers
-and `mrw.frames` show the first video stream; torchcodec, which plain `datasets`' `Video()`
+and `mrw.media.frames` show the first video stream; torchcodec, which plain `datasets`' `Video()`
 decodes with, picks FFmpeg's "best" stream (`av_find_best_stream`: the largest, highest bit
 rate). So a dataset row stores the file re-muxed with that first video stream alone: its
 packets are copied unchanged (no re-encoding; timestamps, edit list and display matrix kept),
@@ -14,7 +14,7 @@ import io
 
 import av
 
-from mrw.decode_limits import FrameDecodeError
+from mrw.media.limits import FrameDecodeError
 
 # Output container for the input's: WebM stays WebM (VP8/VP9/AV1), other Matroska stays
 # Matroska, everything else FFmpeg reads as MP4/QuickTime is written as MP4.
@@ -23,7 +23,7 @@ _EBML = b"\x1a\x45\xdf\xa3"
 
 
 def played_stream_only(data: bytes) -> bytes:
-    """`data` with only its first video stream (the one browsers and `mrw.frames` show).
+    """`data` with only its first video stream (the one browsers and `mrw.media.frames` show).
 
     Args:
         data: a media file's bytes (GIF, MP4, WebM, ...).

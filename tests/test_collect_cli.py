@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-from fakes.media import make_gif
-from fakes.media_server import MediaServer, Route
 
 from mrw.cli import main
 from mrw.collect.state import STATE_FILE, iter_collected
+from mrw.testing.media import make_gif
+from mrw.testing.media_server import MediaServer, Route
 
 
 def write_dump(path: Path, server: MediaServer, n: int, *, flaky_every: int = 0) -> list[bytes]:

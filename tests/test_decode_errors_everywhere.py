@@ -1,7 +1,7 @@
 """Issue 28, items 8 and 9: a cut MP4 is one `FrameDecodeError` at every decode boundary.
 
 A download cut inside the MP4's index (its codec unknown) once raised `AttributeError` from
-`mrw.frames`: `mrw collect` ended with a traceback, the post stayed pending and every resume
+`mrw.media.frames`: `mrw collect` ended with a traceback, the post stayed pending and every resume
 failed on it again. Here the same file goes through probe/decode, `mrw collect` (exit 0, the
 post refused with its reason, a resume finishes), `mrw clean`, `load_dataset` frame access
 and feature extraction; and the collect summary lists each refusal reason on its own row.
@@ -14,15 +14,15 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from fakes import refused_shapes
-from fakes.gifs import GifWriter, solid_palette
-from fakes.media import make_gif
-from fakes.media_server import MediaServer
-from fakes.reposts import FakePost, gif_bytes, make_collection, scene
 
 from mrw.cli import main
 from mrw.collect.state import STATE_FILE
-from mrw.frames import FrameDecodeError, decode, probe, verify
+from mrw.media.frames import FrameDecodeError, decode, probe, verify
+from mrw.testing import refused_shapes
+from mrw.testing.gifs import GifWriter, solid_palette
+from mrw.testing.media import make_gif
+from mrw.testing.media_server import MediaServer
+from mrw.testing.reposts import FakePost, gif_bytes, make_collection, scene
 
 CUT_IN_INDEX = "the video stream's codec is unknown"
 CUT_IN_DATA = "truncated input"
@@ -151,12 +151,12 @@ def test_load_dataset_and_feature_extraction_meet_a_decode_error(tmp_path, cut_m
 
 
 def test_stills_missing_or_cut_are_decode_errors_too(tmp_path):
-    """Image-text rows go through `mrw.images`: the same one error type at its boundary."""
+    """Image-text rows go through `mrw.media.images`: the same one error type at its boundary."""
     import io
 
     from PIL import Image
 
-    from mrw.images import decode_media, decode_still, verify_media
+    from mrw.media.images import decode_media, decode_still, verify_media
 
     buffer = io.BytesIO()
     Image.new("RGB", (40, 30), (200, 10, 10)).save(buffer, "PNG")

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from fakes import clips, refused_shapes
-from fakes.gifs import GifWriter, solid_palette
 
-from mrw.frames import FrameDecodeError, decode, probe, verify
+from mrw.media.frames import FrameDecodeError, decode, probe, verify
+from mrw.testing import clips, refused_shapes
+from mrw.testing.gifs import GifWriter, solid_palette
 
 PALETTE = solid_palette(8)
 

@@ -14,10 +14,10 @@ import time
 
 import numpy as np
 import pytest
-from fakes import clips
-from fakes.gifs import GifWriter, solid_palette
 
-from mrw.frames import DecodeLimits, FrameDecodeError, decode, probe, verify
+from mrw.media.frames import DecodeLimits, FrameDecodeError, decode, probe, verify
+from mrw.testing import clips
+from mrw.testing.gifs import GifWriter, solid_palette
 
 PALETTE = solid_palette(10)
 

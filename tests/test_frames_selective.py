@@ -13,9 +13,9 @@ import io
 import av
 import numpy as np
 import pytest
-from fakes import clips
 
-from mrw.frames import decode
+from mrw.media.frames import decode
+from mrw.testing import clips
 
 
 def _short_gops(frames: int = 60, open_gop: bool = False) -> bytes:

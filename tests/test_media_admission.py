@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from fakes.gifs import GifWriter, solid_palette
 
 from mrw.bench.features import FeatureSpec, extract_features
-from mrw.collect.mediatypes import decode_error
 from mrw.dataset import VideoRow, build_dataset
-from mrw.frames import FrameDecodeError, probe
+from mrw.media.frames import FrameDecodeError, probe
+from mrw.media.mediatypes import decode_error
+from mrw.testing.gifs import GifWriter, solid_palette
 
 
 def undecodable_gif() -> bytes:
@@ -70,9 +70,8 @@ def test_feature_extraction_skips_a_bad_row_and_counts_it(tmp_path, monkeypatch,
 
 
 def test_case10_mrw_v1_items_without_mp4_url_import_from_local_media(tmp_path):
-    from fakes.reposts import gif_bytes, scene
-
     from mrw.cli import main
+    from mrw.testing.reposts import gif_bytes, scene
 
     items = [
         {"id": f"m{i}", "sentence": f"MRW my friend does thing {i}", "images": {"mp4_url": url}}

@@ -1,6 +1,6 @@
 """Issue 28, item 11: a file with two video streams is stored with the played one alone.
 
-Browsers and `mrw.frames` show the first video stream; torchcodec (plain `datasets`'
+Browsers and `mrw.media.frames` show the first video stream; torchcodec (plain `datasets`'
 `Video()`) picks FFmpeg's "best" one, the larger. A dataset row keeps only the played stream
 (packets copied), so `mrw.load_dataset` and `datasets.load_dataset` decode the same frames.
 """
@@ -12,11 +12,11 @@ import io
 
 import av
 import pytest
-from fakes import clips, refused_shapes
 
 from mrw.dataset import VideoRow, build_dataset, load_dataset
-from mrw.frames import decode, probe
-from mrw.played_stream import played_stream_only
+from mrw.media.frames import decode, probe
+from mrw.media.played_stream import played_stream_only
+from mrw.testing import clips, refused_shapes
 
 
 def _video_streams(data: bytes) -> list[tuple[int, int]]:

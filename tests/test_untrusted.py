@@ -8,12 +8,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from fakes.reposts import mp4_bytes, scene
 
 from mrw.cli import main
-from mrw.dataset import DatasetFormatError, VideoRow, build_dataset, load_dataset
-from mrw.frames import FrameDecodeError
-from mrw.untrusted import (
+from mrw.core.untrusted import (
     UnsafeInputError,
     check_http_url,
     check_id,
@@ -22,6 +19,9 @@ from mrw.untrusted import (
     one_line,
     redact_url,
 )
+from mrw.dataset import DatasetFormatError, VideoRow, build_dataset, load_dataset
+from mrw.media.frames import FrameDecodeError
+from mrw.testing.reposts import mp4_bytes, scene
 
 UNSAFE_IDS = ["../outside/private", "/etc/passwd", "a\\b", "..", ".", "nul\x00x", "esc\x1b[2J", ""]
 
@@ -78,7 +78,7 @@ def test_import_never_packs_files_outside_the_videos_folder(tmp_path: Path) -> N
 
 
 def test_tgif_ids_that_are_paths_are_skipped(tmp_path: Path) -> None:
-    from mrw.releases import read_tgif
+    from mrw.sources.releases import read_tgif
 
     splits = tmp_path / "splits"
     splits.mkdir()

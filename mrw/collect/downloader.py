@@ -47,9 +47,9 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
-from mrw.collect import mediatypes
-from mrw.collect.netguard import BlockedAddress, check_url, guarded_connections, last_blocked
-from mrw.collect.store import MediaStore, MediaWriter, StoredMedia
+from mrw.media import mediatypes
+from mrw.net.guard import BlockedAddress, check_url, guarded_connections, last_blocked
+from mrw.net.store import MediaStore, MediaWriter, StoredMedia
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -47,11 +47,11 @@ def describe(head: bytes) -> str:
 
 
 def decode_error(path: Path) -> str | None:
-    """Why the media at `path` cannot be used (None when it can): `mrw.frames.verify` must
+    """Why the media at `path` cannot be used (None when it can): `mrw.media.frames.verify` must
     decode every frame within the decode limits (the same check `mrw clean` and dataset
     builders apply). The reason starts with its kind (`still image: ...`, `truncated input:
     ...`), without the path."""
-    from mrw.frames import FrameDecodeError, verify
+    from mrw.media.frames import FrameDecodeError, verify
 
     try:
         info = verify(path)

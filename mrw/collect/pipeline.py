@@ -19,8 +19,15 @@ from typing import Any, Self
 
 from tqdm import tqdm
 
-from mrw.atomic import atomic_write
-from mrw.collect.downloader import (
+from mrw.collect.dumps import DumpStats, iter_dump
+from mrw.collect.filters import FilterConfig, PostFilter, media_key
+from mrw.collect.records import Post
+from mrw.collect.resolve import Resolution, Resolver
+from mrw.collect.state import MEDIA_DIR, CollectionState
+from mrw.core.atomic import atomic_write
+from mrw.core.provenance import git_commit, versions
+from mrw.core.untrusted import redact_url
+from mrw.net.downloader import (
     RETRYABLE,
     Downloader,
     DownloaderConfig,
@@ -29,14 +36,7 @@ from mrw.collect.downloader import (
     bounded_imap,
     download_many,
 )
-from mrw.collect.dumps import DumpStats, iter_dump
-from mrw.collect.filters import FilterConfig, PostFilter, media_key
-from mrw.collect.records import Post
-from mrw.collect.resolve import Resolution, Resolver
-from mrw.collect.state import MEDIA_DIR, CollectionState
-from mrw.collect.store import MediaStore
-from mrw.provenance import git_commit, versions
-from mrw.untrusted import redact_url
+from mrw.net.store import MediaStore
 
 #: outcomes retried when `mrw collect` runs again on the same folder
 RETRY_DOWNLOADS = tuple(sorted(RETRYABLE | {"blocked"}))

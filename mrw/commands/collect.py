@@ -7,14 +7,14 @@ import logging
 import re
 from pathlib import Path
 
-from mrw.atomic import check_output_path
-from mrw.cliargs import MAX_WORKERS, integer, number
+from mrw.core.atomic import check_output_path
+from mrw.core.cliargs import MAX_WORKERS, integer, number
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the `mrw collect` sub-command to `subparsers`; return its parser."""
-    from mrw.collect.downloader import DownloaderConfig
     from mrw.collect.filters import FilterConfig
+    from mrw.net.downloader import DownloaderConfig
 
     dl, flt = DownloaderConfig(), FilterConfig()
     parser = subparsers.add_parser(
@@ -150,8 +150,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _host_map(pairs: list[str]) -> dict[str, str]:
-    from mrw.cliutil import fail
-    from mrw.untrusted import UnsafeInputError, check_http_url, redact_url
+    from mrw.core.cliutil import fail
+    from mrw.core.untrusted import UnsafeInputError, check_http_url, redact_url
 
     mapping = {}
     for pair in pairs:
@@ -168,8 +168,6 @@ def _host_map(pairs: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run `mrw collect` with parsed `args`; return the process exit code."""
-    from mrw.cliutil import fail
-    from mrw.collect.downloader import DownloaderConfig
     from mrw.collect.dumps import DumpStats
     from mrw.collect.filters import DEFAULT_TITLE_PATTERNS, FilterConfig
     from mrw.collect.pipeline import (
@@ -180,6 +178,8 @@ def run(args: argparse.Namespace) -> int:
         render_report,
         shown_reason,
     )
+    from mrw.core.cliutil import fail
+    from mrw.net.downloader import DownloaderConfig
 
     if not args.dump and not args.reddit:
         fail("nothing to collect from: give --dump FILE and/or --reddit")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from mrw.errors import MRWError
+from mrw.core.errors import MRWError
 
 if TYPE_CHECKING:  # `datasets` loads on first use: `--help` stays fast
     import datasets
@@ -53,16 +53,16 @@ class VideoRow:
     ) -> VideoRow:
         """A row whose media metadata (frames, fps, size, sha256, file name) is read from `data`.
 
-        Every frame is decoded once (`mrw.frames.verify`; a still image through
-        `mrw.images.verify_media`), so media that would fail later is refused here: raises
+        Every frame is decoded once (`mrw.media.frames.verify`; a still image through
+        `mrw.media.images.verify_media`), so media that would fail later is refused here: raises
         `FrameDecodeError` with the reason. A file with several video streams is stored with
-        the played one alone (`mrw.played_stream`); `sha256` is always that of `data`, the
+        the played one alone (`mrw.media.played_stream`); `sha256` is always that of `data`, the
         file as served (what re-hydration checks a download against).
         """
         import hashlib
 
-        from mrw.images import verify_media
-        from mrw.played_stream import played_stream_only
+        from mrw.media.images import verify_media
+        from mrw.media.played_stream import played_stream_only
 
         info = verify_media(data)
         metadata.setdefault("video_path", f"{video_id}{sniff_extension(data)}")
@@ -90,8 +90,8 @@ class VideoRow:
 def sniff_extension(data: bytes) -> str:
     """File extension from magic bytes (what `Video()` and players use to pick a demuxer);
     `.jpg` / `.png` for the stills of image datasets."""
-    from mrw.collect.mediatypes import EXTENSIONS, sniff
-    from mrw.images import still_format
+    from mrw.media.images import still_format
+    from mrw.media.mediatypes import EXTENSIONS, sniff
 
     kind = sniff(data[:16])
     if kind:

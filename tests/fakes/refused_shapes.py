@@ -29,7 +29,7 @@ import tempfile
 import av
 import numpy as np
 
-from fakes.gifs import GifWriter, solid_palette
+from mrw.testing.gifs import GifWriter, solid_palette
 
 PALETTE = solid_palette(8)
 LOOP_BLOCK = b"\x21\xff\x0bNETSCAPE2.0\x03\x01"  # then the loop count (2 bytes) and 0x00
