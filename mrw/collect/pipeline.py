@@ -62,6 +62,7 @@ class RunStats:
     posts_read: int = 0
     posts_out_of_scope: int = 0  # from other subreddits (not recorded)
     posts_new: int = 0
+    resolutions: int = 0
     resolved: int = 0
     downloads: int = 0
     downloaded_ok: int = 0
@@ -167,6 +168,7 @@ class Collector:
                 resolution.resolver,
                 resolution.media_url,
             )
+            self.stats.resolutions += 1
             self.stats.resolved += resolution.ok
 
     # -- stage 3: download ---------------------------------------------------------------
@@ -239,8 +241,31 @@ def _config_record(config: CollectConfig) -> dict[str, Any]:
     return record
 
 
+PRIVATE_HINT = "allow with --allow-private"
+
+
+def shown_reason(bucket: str) -> str:
+    """A `status: reason` bucket as the summary shows it: an address the guard blocked says
+    which option lifts the block (`blocked: loopback address (allow with --allow-private)`)."""
+    status, _, reason = bucket.partition(": ")
+    if status == "blocked" and reason.endswith(" address"):
+        return f"{bucket} ({PRIVATE_HINT})"
+    return bucket
+
+
+def all_failed(stats: RunStats) -> str | None:
+    """Why this run got no media at all although it had work (None when it got some or had
+    none): every download failed, or every resolution did and nothing was downloaded."""
+    if stats.downloaded_ok or not (stats.downloads or stats.resolutions - stats.resolved):
+        return None
+    if stats.downloads:
+        return f"all {stats.downloads} downloads of this run failed"
+    return f"all {stats.resolutions} media links of this run failed to resolve"
+
+
 def render_report(report: dict[str, Any], console: Any = None) -> None:
-    """The final report as rich tables: counts per stage and status/reason, then throughput."""
+    """The final report as rich tables: counts per stage and status/reason (one row per
+    reason), then throughput."""
     from rich.console import Console
     from rich.table import Table
 
@@ -251,7 +276,7 @@ def render_report(report: dict[str, Any], console: Any = None) -> None:
     table.add_column("count", justify="right")
     for stage, buckets in report["counts"].items():
         for i, (bucket, count) in enumerate(buckets.items()):
-            table.add_row(stage if i == 0 else "", bucket, str(count))
+            table.add_row(stage if i == 0 else "", shown_reason(bucket), str(count))
     console.print(table)
     run = report["this_run"]
     media = report["media"]

@@ -177,7 +177,14 @@ def run(args: argparse.Namespace) -> int:
     require_extra("collect", COLLECT_MODULES)
     from mrw.collect.dumps import DumpStats
     from mrw.collect.filters import DEFAULT_TITLE_PATTERNS, FilterConfig
-    from mrw.collect.pipeline import CollectConfig, Collector, iter_sources, render_report
+    from mrw.collect.pipeline import (
+        CollectConfig,
+        Collector,
+        all_failed,
+        iter_sources,
+        render_report,
+        shown_reason,
+    )
     from mrw.net.downloader import DownloaderConfig
 
     if not args.dump and not args.reddit:
@@ -231,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
         reddit_posts = iter_reddit(query, reddit_client(args.praw_site), reddit_stats)
     dump_stats = DumpStats()
     with Collector(args.out, config, progress=not args.no_progress) as collector:
-        collector.run(iter_sources(args.dump, reddit_posts, dump_stats))
+        stats = collector.run(iter_sources(args.dump, reddit_posts, dump_stats))
         report = collector.report(
             sources={
                 "dumps": {
@@ -257,4 +264,11 @@ def run(args: argparse.Namespace) -> int:
             f"no post in {', '.join(map(str, args.dump))} ({dump_stats.lines:,} lines"
             f"{'; ' + skipped if skipped else ''}): expected Pushshift NDJSON, plain or .zst"
         )
+    failed = all_failed(stats)
+    if failed and config.download:
+        stage = "downloads" if stats.downloads else "resolutions"
+        buckets = report["counts"][stage].items()
+        top = next(((k, n) for k, n in buckets if not k.startswith("ok")), None)
+        most = f"; most: {top[1]} {shown_reason(top[0])}" if top else ""
+        fail(f"no media collected: {failed}{most}; see {args.out / 'report.json'}")
     return 0

@@ -56,6 +56,7 @@ class BuildReport:
 
 def _row(record: CleanRecord):  # -> mrw.dataset.VideoRow
     from mrw.dataset.schema import VideoRow, sniff_extension
+    from mrw.media.played_stream import played_stream_only
 
     try:
         data = Path(record.media_path).read_bytes()
@@ -67,7 +68,7 @@ def _row(record: CleanRecord):  # -> mrw.dataset.VideoRow
         id=record.id,
         video_id=record.video_id,
         sentence=record.sentence,
-        video_bytes=data,
+        video_bytes=played_stream_only(data),  # one video stream: every reader shows the same
         video_path=f"{record.video_id}{sniff_extension(data)}",
         source=record.source,
         post_url=record.post_url,

@@ -55,11 +55,14 @@ class VideoRow:
 
         Every frame is decoded once (`mrw.media.frames.verify`; a still image through
         `mrw.media.images.verify_media`), so media that would fail later is refused here: raises
-        `FrameDecodeError` with the reason.
+        `FrameDecodeError` with the reason. A file with several video streams is stored with
+        the played one alone (`mrw.media.played_stream`); `sha256` is always that of `data`, the
+        file as served (what re-hydration checks a download against).
         """
         import hashlib
 
         from mrw.media.images import verify_media
+        from mrw.media.played_stream import played_stream_only
 
         info = verify_media(data)
         metadata.setdefault("video_path", f"{video_id}{sniff_extension(data)}")
@@ -67,7 +70,7 @@ class VideoRow:
             id=id,
             video_id=video_id,
             sentence=sentence,
-            video_bytes=data,
+            video_bytes=played_stream_only(data),
             num_frames=info.num_frames,
             fps=round(info.fps, 4),
             duration_s=round(info.duration_s, 4),

@@ -67,7 +67,7 @@ def read_webp(data: bytes, limits: DecodeLimits) -> WebpLayout:
             limits.check_frames(len(delays), width, height)
         pos = body + size + (size & 1)  # chunks are padded to an even size
     if not delays:
-        raise FrameDecodeError("one frame only: a still WebP image, not a video")
+        raise FrameDecodeError("still image: one frame only, a still WebP image, not a video")
     return WebpLayout(width, height, tuple(delays))
 
 

@@ -14,14 +14,19 @@ and its display matrix (frames are rotated as players rotate them). `probe`, the
 row's `num_frames` and `decode` agree on every input.
 
 The timeline is read before any pixel is decoded (GIF/WebP blocks, or demuxed packets), so
-the limits reject decompression bombs first; then frames are decoded in order and only the
-selected ones are converted to RGB. Everything runs in-process with PyAV (its bundled
-FFmpeg); animated WebP, which FFmpeg cannot decode, goes through Pillow.
+the limits reject decompression bombs first. It is the one reader of a clip: `probe`,
+`verify` and `decode` all start from it (a GIF's frames are its packets, one per image), so
+they cannot count different frames. Then only what the selected frames need is decoded (a
+video from the keyframe before the first, unreferenced frames between skipped) and only they
+are converted to RGB. Whatever a decoder raises on bad bytes leaves as `FrameDecodeError`
+(`_decoding`). Everything runs in-process with PyAV (its bundled FFmpeg); animated WebP,
+which FFmpeg cannot decode, goes through Pillow.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import io
 import itertools
 import math
@@ -35,9 +40,10 @@ from typing import Literal
 import av
 import numpy as np
 import torch
+from av.video.reformatter import VideoReformatter
 
 from mrw.media.animation import apng_delays, is_webp, iter_webp_frames, read_webp
-from mrw.media.gif import read_gif
+from mrw.media.gif import GifLayout, read_gif
 from mrw.media.limits import (
     DEFAULT_LIMITS,
     DecodeLimits,
@@ -95,7 +101,10 @@ class _Timeline:
     duration_s: float
     info: VideoInfo
     kind: Literal["av", "gif", "webp"]
-    data: bytes  # what the decoder reads (a GIF's cleaned copy)
+    data: bytes  # the file
+    gif: GifLayout | None = None  # a GIF's packets, one per frame
+    # A video's packets in decode order, edit-list-hidden ones included: (pts, keyframe).
+    decode_order: list[tuple[int | None, bool]] | None = None
 
 
 def _read(source: Source, limits: DecodeLimits) -> tuple[bytes, str]:
@@ -123,11 +132,28 @@ def _reason(exc: BaseException) -> str:
     return " ".join(str(getattr(exc, "strerror", None) or exc).split()) or type(exc).__name__
 
 
+# What the decoders (FFmpeg through PyAV, Pillow) raise on bad bytes.
+_DECODER_ERRORS = (av.FFmpegError, OSError, ValueError, EOFError, MemoryError)
+
+
+@contextlib.contextmanager
+def _decoding(label: str) -> Iterator[None]:
+    """The decode boundary: whatever a decoder raises on bad bytes leaves as one
+    `FrameDecodeError` naming the input, with the decoder's reason."""
+    prefix = "" if label == "<bytes>" else f"{label}: "
+    try:
+        yield
+    except FrameDecodeError as exc:
+        raise FrameDecodeError(f"{prefix}{exc}") from None
+    except _DECODER_ERRORS as exc:
+        raise FrameDecodeError(f"{prefix}corrupt or truncated input ({_reason(exc)})") from None
+
+
 def _from_delays(
     delays_s: tuple[float, ...], width: int, height: int, codec: str, limits: DecodeLimits
 ) -> tuple[list[float], float, VideoInfo]:
     if len(delays_s) == 1:
-        raise FrameDecodeError("one frame only: a still image, not a video")
+        raise FrameDecodeError("still image: one frame only, not a video")
     times = [0.0, *itertools.accumulate(delays_s[:-1])]
     duration = sum(delays_s)
     if duration > limits.max_duration_s:
@@ -149,22 +175,35 @@ def _av_timeline(data: bytes, limits: DecodeLimits) -> _Timeline:
         if not container.streams.video:
             raise FrameDecodeError("no video stream in the input")
         stream = container.streams.video[0]
+        if stream.codec_context is None:  # FFmpeg knows no decoder for what the header says
+            raise FrameDecodeError(
+                "the video stream's codec is unknown (its header is cut off or corrupt)"
+            )
         width, height = stream.codec_context.width, stream.codec_context.height
         limits.check_frame_size(width, height)
         if width <= 0 or height <= 0:
             raise FrameDecodeError(f"invalid frame size {width}x{height}")
         time_base = float(stream.time_base) if stream.time_base else 0.0
         packets: list[tuple[int | None, float, float]] = []  # (pts, start s, duration s)
-        try:
-            for packet in container.demux(stream):
-                if packet.size == 0 or packet.is_discard:  # end flush; hidden by an edit list
-                    continue
-                limits.check_frames(len(packets) + 1, width, height)
-                pts = packet.pts if packet.pts is not None else packet.dts
-                start = pts * time_base if pts is not None else math.nan
-                packets.append((pts, start, (packet.duration or 0) * time_base))
-        except av.FFmpegError as exc:
-            raise FrameDecodeError(f"corrupt or truncated input ({_reason(exc)})") from None
+        decode_order: list[tuple[int | None, bool]] = []  # every stored packet
+        for packet in container.demux(stream):  # demuxer errors: see `_decoding`
+            if packet.size == 0:  # the end flush
+                continue
+            decode_order.append((packet.pts, packet.is_keyframe))
+            stored = len(decode_order)
+            if packet.is_corrupt:  # the demuxer read less than the index promised
+                raise FrameDecodeError(f"truncated input: frame {stored} is cut off")
+            if packet.is_discard:  # hidden by an edit list
+                continue
+            limits.check_frames(len(packets) + 1, width, height)
+            pts = packet.pts if packet.pts is not None else packet.dts
+            start = pts * time_base if pts is not None else math.nan
+            packets.append((pts, start, (packet.duration or 0) * time_base))
+        stored = len(decode_order)  # packets in the file, those an edit list hides included
+        if stream.frames and stored < stream.frames:  # the index lists more than the file holds
+            raise FrameDecodeError(
+                f"truncated input: the file holds {stored} of its {stream.frames} frames"
+            )
         codec = stream.codec_context.name
         rate = float(stream.average_rate or stream.guessed_rate or 10)
     if not packets:
@@ -185,25 +224,22 @@ def _av_timeline(data: bytes, limits: DecodeLimits) -> _Timeline:
     times, duration, info = _from_delays(delays, width, height, codec, limits)
     if chunk_delays is None:  # keep the exact stored start times
         times = [start - packets[0][1] for _, start, _ in packets]
-    return _Timeline(times, [p[0] for p in packets], duration, info, "av", data)
+    pts = [p[0] for p in packets]
+    return _Timeline(times, pts, duration, info, "av", data, None, decode_order)
 
 
-def _timeline(source: Source, limits: DecodeLimits) -> tuple[_Timeline, str]:
-    data, label = _read(source, limits)
-    try:
-        if data[:3] == b"GIF":
-            gif = read_gif(data, limits)
-            times, duration, info = _from_delays(gif.delays_s, gif.width, gif.height, "gif", limits)
-            return _Timeline(times, None, duration, info, "gif", gif.clean), label
-        if is_webp(data):
-            webp = read_webp(data, limits)
-            times, duration, info = _from_delays(
-                webp.delays_s, webp.width, webp.height, "webp", limits
-            )
-            return _Timeline(times, None, duration, info, "webp", data), label
-        return _av_timeline(data, limits), label
-    except FrameDecodeError as exc:
-        raise FrameDecodeError(f"{label}: {exc}" if label != "<bytes>" else str(exc)) from None
+def _timeline(data: bytes, limits: DecodeLimits) -> _Timeline:
+    """The one reader of a clip's frames and their times: `probe`, `verify` and `decode`
+    all start here, so they count the same frames."""
+    if data[:3] == b"GIF":
+        gif = read_gif(data, limits)
+        times, duration, info = _from_delays(gif.delays_s, gif.width, gif.height, "gif", limits)
+        return _Timeline(times, None, duration, info, "gif", data, gif)
+    if is_webp(data):
+        webp = read_webp(data, limits)
+        times, duration, info = _from_delays(webp.delays_s, webp.width, webp.height, "webp", limits)
+        return _Timeline(times, None, duration, info, "webp", data)
+    return _av_timeline(data, limits)
 
 
 def _quarter_turns(frame: av.VideoFrame) -> int:
@@ -224,26 +260,108 @@ def _iter_decoded(
     """(index, frame) of the frames in `wanted` (every frame when None), in display order.
 
     Raises `FrameDecodeError` when the decoder fails or delivers fewer frames than the
-    timeline promised.
+    timeline promised (then the data of a frame the file holds in full is corrupt).
     """
     count = timeline.info.num_frames
     todo = set(range(count)) if wanted is None else set(wanted)
     if timeline.kind == "webp":
         yield from iter_webp_frames(timeline.data, todo)
         return
+    if timeline.gif is not None:
+        yield from _iter_gif(timeline.gif, todo)
+        return
     index_of_pts = {pts: i for i, pts in enumerate(timeline.pts or []) if pts is not None}
-    try:
-        with _open_av(timeline.data) as container:
-            for ordinal, frame in enumerate(container.decode(video=0)):
-                index = ordinal if timeline.pts is None else index_of_pts.get(frame.pts, ordinal)
+    if wanted is not None and timeline.pts is not None and len(index_of_pts) == count:
+        yield from _iter_selected(timeline, todo, index_of_pts)
+        return
+    with _open_av(timeline.data) as container:  # decoder errors: see `_decoding`
+        for ordinal, frame in enumerate(container.decode(video=0)):
+            index = ordinal if timeline.pts is None else index_of_pts.get(frame.pts, ordinal)
+            if index in todo:
+                todo.discard(index)
+                yield index, frame
+            if not todo:
+                return
+    raise _no_picture(todo, count)
+
+
+def _no_picture(todo: set[int], count: int) -> FrameDecodeError:
+    """The decoder ended without the frames in `todo`: their data is corrupt."""
+    return FrameDecodeError(f"corrupt input: frame {min(todo)} of {count} gave no picture")
+
+
+def _start_packet(decode_order: list[tuple[int | None, bool]], wanted_pts: set[int]) -> int:
+    """Where decoding the `wanted_pts` frames can start: the last keyframe (a sync sample,
+    from which the container promises every later frame decodes) that no wanted frame
+    precedes, in decode or display order; 0 when there is none."""
+    first = min(i for i, (pts, _) in enumerate(decode_order) if pts in wanted_pts)
+    earliest = min(wanted_pts)
+    starts = [
+        i
+        for i, (pts, keyframe) in enumerate(decode_order[: first + 1])
+        if keyframe and pts is not None and pts <= earliest
+    ]
+    return max(starts, default=0)
+
+
+def _iter_selected(
+    timeline: _Timeline, todo: set[int], index_of_pts: dict[int | None, int]
+) -> Iterator[tuple[int, av.VideoFrame]]:
+    """(index, frame) of the video frames in `todo`, decoding only what they need.
+
+    The frames a codec must decode for them: from the last keyframe before the first one
+    (earlier packets are not sent), up to the last one (then decoding stops), and of the
+    frames between, those that other frames reference (`skip_frame = NONREF` for a packet
+    whose frame is not wanted: a frame no other frame references cannot change the wanted
+    ones, so they come out byte-identical to a full decode).
+    """
+    assert timeline.pts is not None and timeline.decode_order is not None
+    count = timeline.info.num_frames
+    wanted_pts = {timeline.pts[i] for i in todo}
+    start = _start_packet(timeline.decode_order, {p for p in wanted_pts if p is not None})
+    with _open_av(timeline.data) as container:  # decoder errors: see `_decoding`
+        stream = container.streams.video[0]
+        decoder = stream.codec_context
+        position = -1
+        for packet in container.demux(stream):
+            if packet.size:
+                position += 1
+                if position < start:
+                    continue
+                decoder.skip_frame = "DEFAULT" if packet.pts in wanted_pts else "NONREF"
+            for frame in decoder.decode(packet):
+                index = index_of_pts.get(frame.pts)
                 if index in todo:
                     todo.discard(index)
                     yield index, frame
                 if not todo:
                     return
-    except av.FFmpegError as exc:
-        raise FrameDecodeError(f"corrupt or truncated input ({_reason(exc)})") from None
-    raise FrameDecodeError(f"truncated input: frame {min(todo)} of {count} did not decode")
+    raise _no_picture(todo, count)
+
+
+def _iter_gif(gif: GifLayout, todo: set[int]) -> Iterator[tuple[int, av.VideoFrame | np.ndarray]]:
+    """(index, frame) of the GIF frames in `todo`: FFmpeg's GIF decoder, one packet a frame.
+
+    Frames are composited in order, so every frame up to the last wanted one is decoded.
+    A frame is cropped to the canvas when the decoder's screen is larger (`mrw.media.gif`).
+    """
+    decoder = av.CodecContext.create("gif", "r")
+    crop = (gif.decode_width, gif.decode_height) != (gif.width, gif.height)
+    count = len(gif.packets)
+    for index, packet in enumerate(gif.packets[: max(todo, default=-1) + 1]):
+        try:
+            frames = decoder.decode(av.Packet(packet))
+        except av.FFmpegError as exc:
+            raise FrameDecodeError(
+                f"corrupt GIF: image {index + 1} of {count} does not decode ({_reason(exc)})"
+            ) from None
+        if len(frames) != 1:
+            raise FrameDecodeError(f"corrupt GIF: image {index + 1} of {count} gave no picture")
+        if index in todo:
+            frame = frames[0]
+            if crop:
+                frame = frame.to_ndarray(format="rgb24")[: gif.height, : gif.width]
+            yield index, frame
 
 
 def probe(source: Source, *, limits: DecodeLimits = DEFAULT_LIMITS) -> VideoInfo:
@@ -263,11 +381,13 @@ def probe(source: Source, *, limits: DecodeLimits = DEFAULT_LIMITS) -> VideoInfo
     Raises:
         FrameDecodeError: unreadable, corrupt, still, empty or over-limit input.
     """
-    timeline, _ = _timeline(source, limits)
-    if timeline.kind != "av":
-        return timeline.info
-    for _, frame in _iter_decoded(timeline, {0}):
-        return _displayed(timeline.info, _quarter_turns(frame))
+    data, label = _read(source, limits)
+    with _decoding(label):
+        timeline = _timeline(data, limits)
+        if timeline.kind != "av":
+            return timeline.info
+        for _, frame in _iter_decoded(timeline, {0}):
+            return _displayed(timeline.info, _quarter_turns(frame))
     raise AssertionError("_iter_decoded yields frame 0 or raises")
 
 
@@ -277,14 +397,13 @@ def verify(source: Source, *, limits: DecodeLimits = DEFAULT_LIMITS) -> VideoInf
     Raises:
         FrameDecodeError: as `probe`, or a frame that does not decode (the reason says which).
     """
-    timeline, label = _timeline(source, limits)
+    data, label = _read(source, limits)
     turns = 0
-    try:
+    with _decoding(label):
+        timeline = _timeline(data, limits)
         for index, frame in _iter_decoded(timeline, None):
             if index == 0 and isinstance(frame, av.VideoFrame):
                 turns = _quarter_turns(frame)
-    except FrameDecodeError as exc:
-        raise FrameDecodeError(f"{label}: {exc}" if label != "<bytes>" else str(exc)) from None
     return _displayed(timeline.info, turns)
 
 
@@ -321,17 +440,20 @@ def _resized_shape(width: int, height: int, size: int | None) -> tuple[int, int]
     return max(size, round(width * scale)), max(size, round(height * scale))
 
 
-def _to_rgb(frame: av.VideoFrame | np.ndarray, size: int | None) -> tuple[np.ndarray, int]:
+def _to_rgb(
+    frame: av.VideoFrame | np.ndarray, size: int | None, scaler: VideoReformatter
+) -> tuple[np.ndarray, int]:
     """RGB `[H, W, 3]` as shown (rotated), shorter side resized to `size`, then centre-cropped
-    to a square; and the quarter turns applied."""
+    to a square; and the quarter turns applied. `scaler` is shared by a clip's frames: it keeps
+    one swscale context (same output as `frame.reformat`, which sets one up per frame)."""
     if isinstance(frame, np.ndarray):
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
     turns = _quarter_turns(frame)
     shown_w, shown_h = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
     width, height = _resized_shape(shown_w, shown_h, size)
     stored_w, stored_h = (height, width) if turns % 2 else (width, height)
-    rgb = frame.reformat(
-        width=stored_w, height=stored_h, format="rgb24", interpolation="AREA"
+    rgb = scaler.reformat(
+        frame, width=stored_w, height=stored_h, format="rgb24", interpolation="AREA"
     ).to_ndarray()
     if turns:
         rgb = np.rot90(rgb, turns)
@@ -374,16 +496,20 @@ def decode(
         raise ValueError(f"num_frames must be at least 1, got {num_frames}")
     if size is not None and size < 1:
         raise ValueError(f"size must be positive, got {size}")
-    timeline, label = _timeline(source, limits)
-    shown, ticks = _ticks(timeline, fps)
-    chosen = _select(len(ticks), num_frames, sampling, seed)
+    if fps is not None and fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    if sampling not in ("uniform", "random"):
+        raise ValueError(f"sampling must be 'uniform' or 'random', got {sampling!r}")
+    data, label = _read(source, limits)
     decoded: dict[int, np.ndarray] = {}
     turns = 0
-    try:
+    scaler = VideoReformatter()
+    with _decoding(label):
+        timeline = _timeline(data, limits)
+        shown, ticks = _ticks(timeline, fps)
+        chosen = _select(len(ticks), num_frames, sampling, seed)
         for index, frame in _iter_decoded(timeline, {shown[i] for i in chosen}):
-            decoded[index], turns = _to_rgb(frame, size)
-    except FrameDecodeError as exc:
-        raise FrameDecodeError(f"{label}: {exc}" if label != "<bytes>" else str(exc)) from None
+            decoded[index], turns = _to_rgb(frame, size, scaler)
     array = np.stack([decoded[shown[i]] for i in chosen])
     return Clip(
         frames=torch.from_numpy(array).permute(0, 3, 1, 2).contiguous(),

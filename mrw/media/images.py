@@ -71,7 +71,10 @@ def _open_still(source: Source, limits: DecodeLimits):
 
     data = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else None
     label = "<bytes>" if data is not None else os.fspath(source)
-    size = len(data) if data is not None else Path(source).stat().st_size
+    try:
+        size = len(data) if data is not None else Path(source).stat().st_size
+    except OSError as exc:
+        raise FrameDecodeError(f"cannot read {label}: {exc.strerror or exc}") from None
     if size > limits.max_bytes:
         raise FrameDecodeError(f"{label}: too large: {size} bytes (limit {limits.max_bytes})")
     try:

@@ -49,11 +49,13 @@ def describe(head: bytes) -> str:
 def decode_error(path: Path) -> str | None:
     """Why the media at `path` cannot be used (None when it can): `mrw.media.frames.verify` must
     decode every frame within the decode limits (the same check `mrw clean` and dataset
-    builders apply)."""
+    builders apply). The reason starts with its kind (`still image: ...`, `truncated input:
+    ...`), without the path."""
     from mrw.media.frames import FrameDecodeError, verify
 
     try:
         info = verify(path)
     except FrameDecodeError as exc:
-        return " ".join(str(exc).replace(str(path), "file").split())[:200]
+        message = str(exc).removeprefix(f"{path}: ").replace(str(path), "file")
+        return " ".join(message.split())[:200]
     return None if info.num_frames > 0 else "no frames"

@@ -282,7 +282,7 @@ class Downloader:
                     problem = mediatypes.decode_error(writer.path)
                     if problem:
                         raise _Failure(
-                            "corrupt", f"corrupt {content_type} ({problem})", status, url=final_url
+                            "corrupt", f"{problem} ({content_type})", status, url=final_url
                         )
                 stored = self.store.commit(writer, content_type)
                 response.release_conn()  # read to the end: the connection is reused

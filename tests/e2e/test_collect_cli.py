@@ -58,7 +58,14 @@ def test_loopback_urls_are_blocked_by_default_and_fetched_with_allow_private(tmp
         dump = tmp_path / "posts.ndjson"
         bodies = write_dump(dump, server, 6)
         out = tmp_path / "out"
-        assert main(["collect", "--dump", str(dump), "--out", str(out), "--no-progress"]) == 0
+        # every download failed: the summary says which option lifts the block, exit 2
+        assert main(["collect", "--dump", str(dump), "--out", str(out), "--no-progress"]) == 2
+        printed = capsys.readouterr()
+        assert "blocked: loopback address (allow with --allow-private)" in printed.out
+        assert printed.err.count("\n") == 1 and "error: no media collected: all 6 downloads" in (
+            printed.err
+        )
+        assert "--allow-private" in printed.err
         assert sum(server.hits.values()) == 0  # nothing was requested
         report = json.loads((out / "report.json").read_text())
         assert report["counts"]["downloads"] == {"blocked: loopback address": 6}

@@ -148,7 +148,7 @@ def test_clean_text_strips_control_characters_and_caps_length() -> None:
         clean_text("x" * 11, "name", 10)
 
 
-def test_collect_host_map_credentials_are_not_recorded(tmp_path: Path) -> None:
+def test_collect_host_map_credentials_are_not_recorded(tmp_path: Path, capsys) -> None:
     import sqlite3
 
     post = {"id": "p1", "title": "MRW a test case", "url": "http://h.example/a.gif"}
@@ -157,7 +157,9 @@ def test_collect_host_map_credentials_are_not_recorded(tmp_path: Path) -> None:
     out = tmp_path / "out"
     argv = ["--dump", str(dump), "--out", str(out), "--no-progress", "--allow-private"]
     argv += ["--no-ytdlp", "--retries", "0", "--host-map", "h.example=http://u:PASS@127.0.0.1:9"]
-    assert main(["collect", *argv]) == 0
+    assert main(["collect", *argv]) == 2  # the one download failed: no media collected
+    printed = capsys.readouterr()
+    assert "no media collected" in printed.err and "PASS" not in printed.out + printed.err
     assert "PASS" not in (out / "report.json").read_text()
     assert "***@127.0.0.1:9" in (out / "report.json").read_text()
     with sqlite3.connect(out / "state.sqlite") as conn:

@@ -14,12 +14,17 @@ from mrw.bench.features import FeatureSpec, extract_features
 from mrw.dataset import VideoRow, build_dataset
 from mrw.media.frames import FrameDecodeError, probe
 from mrw.media.mediatypes import decode_error
-from mrw.testing.gifs import GifWriter
+from mrw.testing.gifs import GifWriter, solid_palette
 
 
 def undecodable_gif() -> bytes:
-    """Valid blocks, but the frames reference a colour table the file does not have."""
-    return GifWriter(24, 20, palette=None).image(0).image(1).image(0).bytes()
+    """Valid blocks, but the first image's LZW minimum code size (14) is out of range (at
+    most 11 in a GIF), so its pixels do not decode."""
+    writer = GifWriter(24, 20, palette=solid_palette(4)).image(0).image(1).image(0)
+    image = bytearray(writer.blocks[1])  # blocks[0] is its graphic control block
+    image[10] = 14  # after the 10-byte descriptor (no local colour table)
+    writer.blocks[1] = bytes(image)
+    return writer.bytes()
 
 
 def test_probe_alone_accepts_it_admission_refuses_it_with_the_reason(tmp_path):

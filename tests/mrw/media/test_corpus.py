@@ -2,8 +2,11 @@
 
 For every decodable file, `probe(x).num_frames == decode(x, None, fps=None).frames.shape[0]
 == verify(x).num_frames`, and both equal the count a browser shows (known by construction);
-every other file raises `FrameDecodeError` with a reason, from `decode` and `verify` alike.
-GIF pixels are also compared with Pillow's rendering (a second, independent GIF decoder).
+every other file raises `FrameDecodeError` with a reason, from `probe`, `decode` and `verify`
+alike. GIF pixels are also compared with Pillow's rendering (a second, independent GIF
+decoder) or, where Pillow departs from browsers (it grows the canvas for any image), with
+the canvas a browser draws. The shapes of real files once refused for false reasons are in
+`fakes.refused_shapes`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 import pytest
 
 from mrw.media.frames import FrameDecodeError, decode, probe, verify
-from mrw.testing import clips
+from mrw.testing import clips, refused_shapes
 from mrw.testing.gifs import GifWriter, solid_palette
 
 PALETTE = solid_palette(8)
@@ -29,6 +32,7 @@ class Case:
     duration_s: float | None = None
     error: str = ""  # regex of the refusal reason
     pillow_pixels: bool = False  # compare every GIF frame with Pillow's rendering
+    size: tuple[int, int] | None = None  # (width, height) a browser shows
 
 
 def _gif(delays_cs: list[int | None], **options) -> GifWriter:
@@ -121,7 +125,19 @@ CORPUS: dict[str, Case] = {
     ),
     "gif-rect-partly-outside": Case(lambda: _gif([10] * 3, rect=(30, 20, 20, 20)).bytes(), 3, 0.3),
     "gif-rect-entirely-outside": Case(
-        lambda: _gif([10]).image(1, rect=(41, 0, 5, 5)).image(2).bytes(), 2, 0.3
+        lambda: _gif([10]).image(1, rect=(41, 0, 5, 5)).image(2).bytes(), 3, 0.3
+    ),
+    # real files' shapes once refused for false reasons (issue 28): every image a frame,
+    # the canvas widened by the first image, later images clipped to it
+    "gif-extents-no-graphic-control": Case(refused_shapes.extents_gif, 2, 0.2, size=(100, 100)),
+    "gif-frame-out-of-bounds": Case(refused_shapes.frame_out_of_bounds_gif, 5, 0.5, size=(4, 2)),
+    "gif-multiple-loop-counts": Case(refused_shapes.multiple_loop_counts_gif, 4, 0.4, size=(2, 2)),
+    "gif-bomb-extents": Case(refused_shapes.bomb_extents_gif, 2, 0.2, size=(32, 32)),
+    "gif-first-image-widens-zero-screen": Case(
+        lambda: GifWriter(0, 0, PALETTE).image(1, rect=(0, 0, 6, 4)).image(2).bytes(),
+        2,
+        0.2,
+        size=(6, 4),
     ),
     # what follows the last image
     "gif-trailing-comment": Case(lambda: _gif([10] * 6).comment().bytes(), 6, 0.6),
@@ -137,7 +153,7 @@ CORPUS: dict[str, Case] = {
     "gif-cut-in-image-data": Case(lambda: _truncated(_gif([10] * 4).bytes()), error="truncated"),
     "gif-no-colour-table": Case(lambda: _gif([10] * 2).bytes()[:13] + b"", error="no frames"),
     "gif-pixels-without-palette": Case(
-        lambda: GifWriter(40, 30).image(0).image(1).bytes(), error="corrupt"
+        lambda: GifWriter(40, 30).image(0).image(1).bytes(), error="corrupt GIF: .* colour table"
     ),
     "gif-canvas-bomb": Case(_canvas_bomb, error="too much decoding work"),
     # MP4 / WebM
@@ -153,6 +169,10 @@ CORPUS: dict[str, Case] = {
     "mp4-b-frames": Case(lambda: clips.mp4(24, bframes=True), 24, 2.4),
     "mp4-vfr-b-frames": Case(lambda: clips.mp4(10, bframes=True, times_ms=VFR_MS), 10),
     "mp4-cut-in-half": Case(lambda: _truncated(clips.mp4(30)), error="decodable|truncated|corrupt"),
+    "mp4-index-first-cut-in-data": Case(refused_shapes.truncated_mp4, error="truncated input"),
+    "mp4-index-first-cut-before-codec": Case(
+        refused_shapes.mp4_cut_before_codec, error="codec is unknown"
+    ),
     "webm-vp9": Case(lambda: clips.mp4(12, codec="libvpx-vp9", fmt="webm"), 12, 1.2),
     # animated images
     "webp-animated": Case(lambda: clips.animated("WEBP", [100, 0, 50, 200]), 4, 0.45),
@@ -181,7 +201,8 @@ def test_probe_promises_what_decode_delivers(name):
     case = CORPUS[name]
     data = case.make()
     if case.frames is None:
-        for run in (lambda: decode(data, None, fps=None), lambda: verify(data)):
+        runs = (lambda: probe(data), lambda: decode(data, None, fps=None), lambda: verify(data))
+        for run in runs:
             with pytest.raises(FrameDecodeError, match=case.error) as raised:
                 run()
             assert str(raised.value).strip()
@@ -190,6 +211,8 @@ def test_probe_promises_what_decode_delivers(name):
     clip = decode(data, None, fps=None)
     assert info.num_frames == clip.frames.shape[0] == verify(data).num_frames == case.frames
     assert clip.frames.shape[2:] == (info.height, info.width)
+    if case.size is not None:
+        assert (info.width, info.height) == case.size
     if case.duration_s is not None:
         assert info.duration_s == pytest.approx(case.duration_s, abs=1e-6)
     if name == "mp4-vfr-b-frames":
@@ -199,3 +222,46 @@ def test_probe_promises_what_decode_delivers(name):
         ours = clip.frames.permute(0, 2, 3, 1).numpy()
         assert ours.shape == reference.shape
         assert np.abs(ours.astype(int) - reference.astype(int)).max() <= 2
+
+
+def _browser_canvas(images, size, palette) -> np.ndarray:
+    """The frames a browser shows for opaque images without disposal: each image drawn on
+    the previous frame, clipped to the canvas. `images`: (left, top, width, height, index)."""
+    width, height = size
+    canvas = np.zeros((height, width, 3), np.uint8)
+    frames = []
+    for left, top, w, h, index in images:
+        canvas[top : top + h, left : left + w] = palette[index]  # numpy slicing clips
+        frames.append(canvas.copy())
+    return np.stack(frames)
+
+
+@pytest.mark.parametrize(
+    ("make", "images", "size"),
+    [
+        (refused_shapes.extents_gif, [(0, 0, 100, 100, 1), (50, 50, 100, 100, 2)], (100, 100)),
+        (refused_shapes.frame_out_of_bounds_gif, refused_shapes.OUT_OF_BOUNDS_IMAGES, (4, 2)),
+        (refused_shapes.bomb_extents_gif, [(0, 0, 32, 32, 1), (65535, 65535, 32, 32, 2)], (32, 32)),
+    ],
+    ids=["extents", "frame-out-of-bounds", "bomb-extents"],
+)
+def test_images_past_the_canvas_are_clipped_as_browsers_clip_them(make, images, size):
+    """Chromium's policy (Wuffs' frame-out-of-bounds.gif notes): the first image widens the
+    canvas, later ones are clipped to it, one entirely outside draws nothing but is a frame."""
+    ours = decode(make(), None, fps=None).frames.permute(0, 2, 3, 1).numpy()
+    expected = _browser_canvas(images, size, np.asarray(PALETTE, np.uint8))
+    assert ours.shape == expected.shape
+    assert np.array_equal(ours, expected)
+
+
+def test_every_cut_of_an_mp4_is_refused_with_a_decode_error_only():
+    """A download cut anywhere (index first, so the cut can land in the index or the data)
+    raises `FrameDecodeError` from probe, verify and decode, never another exception."""
+    whole = refused_shapes.faststart_mp4(frames=4)
+    reasons = set()
+    for length in range(1, len(whole), 5):
+        for run in (probe, verify, decode):
+            with pytest.raises(FrameDecodeError) as raised:
+                run(whole[:length])
+        reasons.add(str(raised.value).split(" (")[0].split(":")[0])
+    assert {"truncated input", "the video stream's codec is unknown"} <= reasons

@@ -123,22 +123,23 @@ def test_case6_image_partly_outside_the_screen_is_clipped_not_dropped():
     assert np.abs(second[2, 2] - PALETTE[0]).max() < 3  # frame 0 left where it is not drawn
 
 
-def test_image_entirely_outside_the_screen_extends_the_previous_frame():
+def test_image_entirely_outside_the_screen_is_a_frame_that_draws_nothing():
     writer = GifWriter(40, 30, palette=PALETTE)
     writer.image(0, delay_cs=10).image(1, delay_cs=20, rect=(50, 40, 4, 4)).image(2, delay_cs=10)
     data = writer.bytes()
     info = probe(data)
-    assert (info.num_frames, info.duration_s) == (2, pytest.approx(0.4))
+    assert (info.num_frames, info.duration_s) == (3, pytest.approx(0.4))
     clip = decode(data, num_frames=None, fps=None)
-    assert _indices(clip.frames) == [0, 2] and clip.timestamps.tolist() == pytest.approx([0, 0.3])
+    assert _indices(clip.frames) == [0, 0, 2]  # the picture stays for the image's delay
+    assert clip.timestamps.tolist() == pytest.approx([0, 0.1, 0.3])
 
 
-def test_case5_frames_that_do_not_decode_are_refused_by_verify():
+def test_case5_frames_without_a_colour_table_are_refused_by_probe_and_verify():
     writer = GifWriter(40, 30, palette=None)  # no colour table anywhere
     data = writer.image(0).image(1).bytes()
-    assert probe(data).num_frames == 2  # the blocks are fine ...
-    with pytest.raises(FrameDecodeError, match="corrupt"):
-        verify(data)  # ... the pixels are not
+    for run in (probe, verify):
+        with pytest.raises(FrameDecodeError, match="corrupt GIF: image 1 has no colour table"):
+            run(data)
     with pytest.raises(FrameDecodeError, match="corrupt"):
         decode(data)
 
