@@ -3,7 +3,11 @@
     L = L_mil + λ1 L_div + λ2 L_mmd
 
 All terms are vectorised and memory-lean: the largest intermediate is a `[B·K, B·K]`
-matrix, never a `[·, ·, D]` tensor of pairwise differences.
+matrix, never a `[·, ·, D]` tensor of pairwise differences. Distances come from Gram
+matrices (‖a - b‖² = ‖a‖² + ‖b‖² - 2 a·b, the norms read off the Gram diagonals), and
+`mil_mmd_losses` computes the video-text Gram once for both the MIL scores and the MMD's
+cross term, so one loss step costs 3 `[N, D] x [D, N]` products forward and 4 backward
+(`benchmarks/train_step.py` times it against the reference code's loss).
 """
 
 from __future__ import annotations
@@ -12,12 +16,17 @@ from collections.abc import Mapping
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import FunctionCtx
 
 from mrw.bench.ranking import hinge_ranking_loss
 
 Kernel = Literal["squared", "distance"]
+
+
+def _max_over_heads(scores: Tensor, bv: int, k: int, bt: int, kt: int) -> Tensor:
+    """`[Bv·K, Bt·K']` head-pair cosines -> `[Bv, Bt]`: each pair's best of its K x K'."""
+    return scores.view(bv, k, bt, kt).amax(dim=(1, 3))
 
 
 def mil_similarity(video: Tensor, text: Tensor) -> Tensor:
@@ -26,7 +35,7 @@ def mil_similarity(video: Tensor, text: Tensor) -> Tensor:
     bv, k, d = video.shape
     bt, kt, _ = text.shape
     scores = video.reshape(bv * k, d) @ text.reshape(bt * kt, d).T
-    return scores.view(bv, k, bt, kt).amax(dim=(1, 3))
+    return _max_over_heads(scores, bv, k, bt, kt)
 
 
 def mil_loss(
@@ -58,24 +67,42 @@ def diversity_loss(heads: Tensor, normalise: bool = True) -> Tensor:
             (`N = D`; the paper's Eq. 7 and the reference code, rows L2-normalised first), or
             the attention maps α (`N = T`, rows are distributions; Lin et al. 2017's penalty
             ‖AAᵀ - I‖_F, with `normalise=False`, so it also rewards peaked attention).
-        normalise: L2-normalise the rows before forming G.
+        normalise: L2-normalise the rows before forming G (as `F.normalize`: a row of norm
+            below 1e-12 is divided by 1e-12). Done on the `[B, K, K]` Gram matrix of the raw
+            rows, G_kl / (‖h_k‖ ‖h_l‖), so no `[B, K, N]` temporaries are made.
 
     Returns:
         A scalar, 0 when the K rows are orthonormal. Pushes the heads apart: on Υ towards
         different directions of the embedding space, on α towards different frames/words.
     """
-    rows = F.normalize(heads, dim=-1) if normalise else heads
-    k = rows.size(1)
-    gram = rows @ rows.transpose(1, 2)
+    k = heads.size(1)
+    gram = heads @ heads.transpose(1, 2)
+    if normalise:
+        eps = 1e-12
+        norms = gram.diagonal(dim1=1, dim2=2).clamp(min=eps * eps).sqrt()
+        gram = gram / (norms[:, :, None] * norms[:, None, :])
     identity = torch.eye(k, dtype=gram.dtype, device=gram.device)
     return torch.linalg.matrix_norm(gram - identity).mean() / k**2
 
 
-def _pairwise_sq_dists(a: Tensor, b: Tensor) -> Tensor:
-    """`[N, D]` x `[M, D]` -> `[N, M]` squared Euclidean distances as ‖a‖² + ‖b‖² - 2 a·b:
-    one fused matmul (`addmm`) and N x M memory instead of an N x M x D difference tensor."""
-    sq_norms = a.square().sum(-1)[:, None] + b.square().sum(-1)[None, :]
-    return torch.addmm(sq_norms, a, b.T, alpha=-2)
+class _Grams(torch.autograd.Function):
+    """(x xᵀ, y yᵀ, x yᵀ) for `[N, D]` x and `[M, D]` y. Autograd would spend two products
+    on each Gram's backward; the symmetric ones need one, (G + Gᵀ) x, so the backward is 4
+    products instead of 6."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        ctx.save_for_backward(x, y)
+        return x @ x.T, y @ y.T, x @ y.T
+
+    @staticmethod
+    def backward(
+        ctx: FunctionCtx, grad_xx: Tensor, grad_yy: Tensor, grad_xy: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        x, y = ctx.saved_tensors
+        grad_x = torch.addmm(grad_xy @ y, grad_xx + grad_xx.T, x)
+        grad_y = torch.addmm(grad_xy.T @ x, grad_yy + grad_yy.T, y)
+        return grad_x, grad_y
 
 
 def _safe_sqrt(x: Tensor) -> Tensor:
@@ -84,38 +111,84 @@ def _safe_sqrt(x: Tensor) -> Tensor:
     return torch.where(positive, x.clamp(min=torch.finfo(x.dtype).tiny).sqrt(), torch.zeros_like(x))
 
 
-def rbf_kernel(a: Tensor, b: Tensor, gamma: float, kernel: Kernel = "squared") -> Tensor:
-    """`[N, D]` x `[M, D]` -> `[N, M]` RBF kernel: exp(-γ‖a-b‖²) ("squared", the paper's
-    kernel) or exp(-γ‖a-b‖) ("distance", what the reference code computes).
+def _mean_rbf(
+    gram: Tensor, sq_rows: Tensor, sq_cols: Tensor, gamma: float, kernel: Kernel
+) -> Tensor:
+    """Mean over an `[N, M]` block of the RBF kernel exp(-γ‖a-b‖²) ("squared", the paper's)
+    or exp(-γ‖a-b‖) ("distance", what the reference code computes), from the block's Gram
+    matrix a·b and the squared norms of its rows and columns.
 
-    Rounding in the matmul form leaves ~1e-7 where a = b; harmless under exp, but under the
-    square root it would be a spurious distance of ~3e-4 with a huge gradient, so the
-    distance kernel clamps at 0 and sets a point's distance to itself to exactly 0.
+    Rounding leaves ~1e-7 where a = b in another Gram entry; harmless under exp, but under
+    the square root it would be a spurious distance of ~3e-4 with a huge gradient, so the
+    distance kernel clamps at 0 (a point's distance to itself, ‖a‖² + ‖a‖² - 2 a·a from
+    the same Gram entry, is exactly 0).
     """
-    dists = _pairwise_sq_dists(a, b)
-    if kernel == "squared":
-        return torch.exp(dists.mul(-gamma))
-    if kernel != "distance":
+    dists = torch.add(sq_rows[:, None] + sq_cols[None, :], gram, alpha=-2)
+    if kernel == "distance":
+        dists = _safe_sqrt(dists.clamp(min=0))
+    return torch.exp(dists.mul(-gamma)).mean()
+
+
+def _check_kernel(kernel: str) -> None:
+    if kernel not in ("squared", "distance"):
         raise ValueError(f"kernel must be 'squared' or 'distance', got {kernel!r}")
-    dists = dists.clamp(min=0)
-    if a is b:
-        is_self = torch.eye(a.size(0), dtype=torch.bool, device=a.device)
-        dists = dists.masked_fill(is_self, 0.0)
-    return torch.exp(_safe_sqrt(dists).mul(-gamma))
+
+
+def _mmd_from_grams(grams: tuple[Tensor, Tensor, Tensor], gamma: float, kernel: Kernel) -> Tensor:
+    xx, yy, xy = grams
+    sq_x, sq_y = xx.diagonal(), yy.diagonal()
+    return (
+        _mean_rbf(xx, sq_x, sq_x, gamma, kernel)
+        + _mean_rbf(yy, sq_y, sq_y, gamma, kernel)
+        - 2 * _mean_rbf(xy, sq_x, sq_y, gamma, kernel)
+    )
 
 
 def mmd_loss(x: Tensor, y: Tensor, gamma: float, kernel: Kernel = "squared") -> Tensor:
     """Biased MMD² estimate between the sets x `[..., D]` and y `[..., D]` (flattened to
-    points): mean k(x, x') + mean k(y, y') - 2 mean k(x, y). Pulls the two modalities'
-    embedding distributions together so the K heads of each side stay comparable.
+    points): mean k(x, x') + mean k(y, y') - 2 mean k(x, y), with the RBF kernel
+    exp(-γ‖x-y‖²) ("squared", the paper's Sec. 3.3) or exp(-γ‖x-y‖) ("distance", the
+    reference code's `rbf`, `torch.norm` not squared). Pulls the two modalities' embedding
+    distributions together so the K heads of each side stay comparable.
+
+    Raises:
+        ValueError: an unknown kernel.
     """
-    x = x.reshape(-1, x.size(-1))
-    y = y.reshape(-1, y.size(-1))
-    return (
-        rbf_kernel(x, x, gamma, kernel).mean()
-        + rbf_kernel(y, y, gamma, kernel).mean()
-        - 2 * rbf_kernel(x, y, gamma, kernel).mean()
-    )
+    _check_kernel(kernel)
+    grams = _Grams.apply(x.reshape(-1, x.size(-1)), y.reshape(-1, y.size(-1)))
+    return _mmd_from_grams(grams, gamma, kernel)
+
+
+def mil_mmd_losses(
+    video: Tensor,
+    text: Tensor,
+    margin: float,
+    max_violation: bool,
+    gamma: float,
+    kernel: Kernel = "squared",
+) -> tuple[Tensor, Tensor]:
+    """`(mil_loss(video, text, margin, max_violation), mmd_loss(video, text, gamma, kernel))`
+    from one video-text Gram matrix: the MIL scores are the MMD's cross term's Gram.
+
+    Args:
+        video: `[B, K, D]` L2-normalised video embeddings.
+        text: `[B, K', D]` L2-normalised sentence embeddings; row i pairs with video i.
+        margin, max_violation: as `mil_loss`.
+        gamma, kernel: as `mmd_loss`.
+
+    Returns:
+        Two scalars, equal to the two functions' up to float rounding.
+
+    Raises:
+        ValueError: an unknown kernel.
+    """
+    _check_kernel(kernel)
+    bv, k, d = video.shape
+    bt, kt, _ = text.shape
+    grams = _Grams.apply(video.reshape(bv * k, d), text.reshape(bt * kt, d))
+    scores = _max_over_heads(grams[2], bv, k, bt, kt)
+    mil = hinge_ranking_loss(scores, margin, hardest=max_violation)
+    return mil, _mmd_from_grams(grams, gamma, kernel)
 
 
 def combine_losses(
