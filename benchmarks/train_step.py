@@ -22,6 +22,12 @@ needs (3 Gram matrices forward, 4 products backward), measured in our worker.
     python benchmarks/train_step.py                        # paper size: B=128, K=5, D=1024
     python benchmarks/train_step.py --batch-size 32 --dim 256 --threads 1   # a quick look
     python benchmarks/train_step.py --profile              # + torch.profiler table of ours
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/train_step.py   # both sides, on a shared machine
+
+Every worker inherits the environment, so `OMP_WAIT_POLICY` (printed in the header) applies
+to both sides: on an oversubscribed machine, OpenMP threads that spin at each barrier wait
+for a descheduled sibling, which costs a loss made of many short parallel regions far more
+than the anchor's few long ones.
 """
 
 from __future__ import annotations
@@ -258,7 +264,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"PVSE loss, forward+backward: B={args.batch_size} K={args.k} D={args.dim} "
         f"kernel={args.kernel} {'summed negatives' if args.summed else 'hardest negative'} "
-        f"device={args.device} torch={torch.__version__} cpus={os.cpu_count()}"
+        f"device={args.device} torch={torch.__version__} cpus={os.cpu_count()} "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}"
     )
     print(
         f"anchor 'reference' (yalesong/pvse loss.py's computation) materialises 3 x "
