@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx
 
-from mrw.bench.ranking import hinge_ranking_loss
+from mrw.methods.ranking import hinge_ranking_loss
 
 Kernel = Literal["squared", "distance"]
 
@@ -51,7 +51,7 @@ def mil_loss(
             over the B-1 negatives, the paper's L_mil (Song & Soleymani 2019, Eq. 4).
 
     Returns:
-        A scalar: `mrw.bench.ranking.hinge_ranking_loss` of `mil_similarity`, i.e. costs
+        A scalar: `mrw.methods.ranking.hinge_ranking_loss` of `mil_similarity`, i.e. costs
         summed over negatives (or the hardest), averaged over anchors, both directions added:
         the normalisation every baseline uses. With K = 1 it is exactly VSE++'s loss (and
         VSE0's without `max_violation`), up to VSE++'s sum over anchors (a constant factor B).

@@ -28,10 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mrw.bench.encoders import Encoded, ImageEncoder, TextEncoder, VideoEncoder
-from mrw.bench.method import Batch, Method, MethodContext
-from mrw.bench.registry import register_method
-from mrw.errors import MRWError
+from mrw.core.errors import MRWError
+from mrw.methods.base import Batch, Method, MethodContext
+from mrw.methods.encoders import Encoded, ImageEncoder, TextEncoder, VideoEncoder
+from mrw.methods.registry import register_method
 from pvse.diagnostics import attention_activity, describe_inert
 from pvse.losses import Kernel, combine_losses, diversity_loss, mil_loss, mil_mmd_losses
 from pvse.pie_net import PIENet

@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from mrw.bench.encoders import BiGRU, ImageEncoder, TextEncoder, VideoEncoder
-from mrw.bench.method import Batch, MethodContext
-from mrw.bench.registry import create_method, list_methods, make_config
-from mrw.errors import MRWError
+from mrw.core.errors import MRWError
+from mrw.methods.base import Batch, MethodContext
+from mrw.methods.encoders import BiGRU, ImageEncoder, TextEncoder, VideoEncoder
+from mrw.methods.registry import create_method, list_methods, make_config
 from pvse.losses import mil_similarity
 from pvse.method import PVSE
 from pvse.pie_net import PIENet

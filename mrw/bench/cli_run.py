@@ -8,8 +8,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mrw.bench.cli_features import add_data_arguments
-from mrw.cliutil import stdout_console
+from mrw.bench.commands.features import add_data_arguments
+from mrw.core.cliutil import stdout_console
 
 # Method flags -> config fields; a flag applies to every chosen method whose config has the field.
 METHOD_FLAGS: dict[str, tuple[type, str]] = {
@@ -152,7 +152,7 @@ def method_overrides(method: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def config_defaults(method: str) -> dict[str, Any]:
     """The registered `method`'s config fields and their default values."""
-    from mrw.bench.registry import get_method_class
+    from mrw.methods.registry import get_method_class
 
     config = get_method_class(method).config_class()
     return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
@@ -166,7 +166,7 @@ def parse_set(items: Sequence[str], defaults: Mapping[str, Any]) -> dict[str, An
     Raises:
         MRWError: an entry without "=", or a value its field's type cannot take.
     """
-    from mrw.errors import MRWError
+    from mrw.core.errors import MRWError
 
     settings: dict[str, Any] = {}
     for item in items:
@@ -185,8 +185,8 @@ def parse_set(items: Sequence[str], defaults: Mapping[str, Any]) -> dict[str, An
 def _check_flags_apply(args: argparse.Namespace) -> None:
     """A method flag or --set field that none of the chosen methods has is a mistake, not a
     no-op."""
-    from mrw.bench.registry import get_method_class
-    from mrw.errors import MRWError
+    from mrw.core.errors import MRWError
+    from mrw.methods.registry import get_method_class
 
     fields = {
         f.name for m in args.methods for f in dataclasses.fields(get_method_class(m).config_class)
@@ -203,9 +203,9 @@ def _check_flags_apply(args: argparse.Namespace) -> None:
 def main(args: argparse.Namespace) -> int:
     from mrw.bench import distributed as dist_util
     from mrw.bench.options import RunOptions
-    from mrw.bench.registry import make_config
     from mrw.bench.report import metrics_table
     from mrw.bench.runner import run_method
+    from mrw.methods.registry import make_config
 
     _check_flags_apply(args)
     overrides = {m: method_overrides(m, args) for m in args.methods}
@@ -237,7 +237,7 @@ def main(args: argparse.Namespace) -> int:
         finetune_lr=args.finetune_lr,
     )
     if args.resume and len(args.methods) > 1:
-        from mrw.cliutil import fail
+        from mrw.core.cliutil import fail
 
         fail("--resume continues one run: give one METHOD")
     console = stdout_console(

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mrw.atomic import atomic_write
 from mrw.bench.departures import departures
 from mrw.bench.experiments import Experiment
 from mrw.bench.options import RunOptions
 from mrw.bench.sweep import ABLATIONS, FULL_MODEL, SweepSpec
 from mrw.catalog import DatasetRecord, PaperSettings, get_dataset, list_datasets
-from mrw.errors import MRWError
+from mrw.core.atomic import atomic_write
+from mrw.core.errors import MRWError
 
 BASELINES = ("devise", "vsepp", "order", "corr_ae", "dual_path")
 DIV_GRID = [0.0, 0.01, 0.1, 1.0]  # decades around the paper's λ1 = 0.1
@@ -99,7 +99,7 @@ def _with_shared_settings(
     """The experiment with the paper's shared settings for the fields its method's config has:
     `max_violation=False` when the paper sums over negatives, `method_settings`, and for PVSE
     `pvse_settings`, then the user's `pvse` fields (`--set`)."""
-    from mrw.bench.registry import get_method_class
+    from mrw.methods.registry import get_method_class
 
     fields = {f.name for f in dataclasses.fields(get_method_class(experiment.method).config_class)}
     shared = {**paper.method_settings}
@@ -219,7 +219,7 @@ def _duration(hours: float) -> str:
 def _pvse_config(plan: Plan) -> Any:
     """The PVSE config of the plan's first PVSE run: its loss and word-vector settings are
     those of every PVSE run of the plan (the runs differ in K or an ablation)."""
-    from mrw.bench.registry import make_config
+    from mrw.methods.registry import make_config
 
     pvse = next(e for e in plan.all_experiments() if e.method == "pvse")
     return make_config("pvse", pvse.overrides)
@@ -365,8 +365,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def _pvse_settings(items: list[str]) -> dict[str, Any]:
     """`--set` entries as PVSE config fields; a field PVSE does not have is an error."""
-    from mrw.bench.cli_run import config_defaults, parse_set
-    from mrw.bench.registry import make_config
+    from mrw.bench.commands.run import config_defaults, parse_set
+    from mrw.methods.registry import make_config
 
     defaults = config_defaults("pvse")
     for item in items:
@@ -381,8 +381,8 @@ def _pvse_settings(items: list[str]) -> dict[str, Any]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from mrw.atomic import check_output_path
     from mrw.bench.experiments import seed_range, validate
+    from mrw.core.atomic import check_output_path
 
     seeds = seed_range(args.seed, args.seeds)
     pvse = _pvse_settings(args.set)
