@@ -3,8 +3,9 @@ L_mil + λ1 L_div + λ2 L_mmd.
 
 `PVSEConfig` field names are the harness's option names (`--k`, `--no-global`,
 `--no-residual`, `--no-mil`, `--div-weight`, `--mmd-weight`, `--margin`, `--embed-dim`,
-`--hidden-dim`); the other fields (`max_violation`, `relative_weighting`, `mmd_gamma`,
-`mmd_kernel`, `div_on`, `dropout`, `word_dim`, `finetune_words`, `visual`) use the same convention.
+`--hidden-dim`); the other fields (`max_violation`, `scale_weights_by_batch`,
+`relative_weighting`, `mmd_gamma`, `mmd_kernel`, `mmd_at_k1`, `div_on`, `dropout`, `word_dim`,
+`finetune_words`, `visual`) use the same convention.
 
 `div_on` chooses what the diversity term L_div acts on: "residual" (the paper's Eq. 7 and the
 reference code: the locally-guided features Υ) or "attention" (this toolkit's extension: the
@@ -32,7 +33,7 @@ from mrw.methods.base import Batch, Method, MethodContext
 from mrw.methods.encoders import Encoded, ImageEncoder, TextEncoder, VideoEncoder
 from mrw.methods.registry import register_method
 from pvse.diagnostics import attention_activity, describe_inert
-from pvse.losses import Kernel, combine_losses, diversity_loss, mil_loss, mmd_loss
+from pvse.losses import Kernel, combine_losses, diversity_loss, mil_loss, mil_mmd_losses
 from pvse.pie_net import PIENet
 
 DiversityTarget = Literal["residual", "attention"]
@@ -55,9 +56,13 @@ class PVSEConfig:
     div_weight: float = 0.1  # λ1
     mmd_weight: float = 0.01  # λ2
     div_on: DiversityTarget = "residual"  # Υ (paper, reference); "attention": α (extension)
-    # λ1 and λ2 times the batch size B: L_mil sums over negatives (B times the reference's
-    # ranking loss, which averages over the B² pairs), so this keeps the paper's relative weights.
+    # With summed negatives (max_violation=False), λ1 and λ2 times the batch size B: that L_mil
+    # is B times the reference's ranking loss (a mean over the B² pairs), so this keeps the
+    # paper's relative weights. The hardest negative needs nothing: both average over anchors.
     scale_weights_by_batch: bool = True
+    # L_mmd at K <= 1 too (the paper's objective); False skips it there, as the reference
+    # code does (it adds MMD and diversity only when num_embeds > 1).
+    mmd_at_k1: bool = True
     relative_weighting: bool = False  # λ as a fraction of L_mil (ratio detached)
     mmd_gamma: float = 0.5
     mmd_kernel: Kernel = (
@@ -200,32 +205,67 @@ class PVSE(Method):
         # The losses run in fp32 even under AMP: the MMD's ‖x‖² + ‖y‖² - 2xyᵀ cancels
         # catastrophically in half precision, and the hinge margins are small.
         with torch.autocast(video.device.type, enabled=False):
-            return self._loss_terms(
-                *(t if t is None else t.float() for t in (video, text, video_heads, text_heads))
+            return loss_terms(
+                self.config,
+                *(t if t is None else t.float() for t in (video, text, video_heads, text_heads)),
             )
 
-    def _loss_terms(
-        self,
-        video: Tensor,
-        text: Tensor,
-        video_heads: Tensor | None,
-        text_heads: Tensor | None,
-    ) -> dict[str, Tensor]:
-        cfg = self.config
-        mil = mil_loss(video, text, cfg.margin, cfg.max_violation)
-        terms: dict[str, Tensor] = {"mil": mil}
-        weighted: dict[str, tuple[float, Tensor]] = {}
-        # Diversity is identically 0 for a single head, and undefined without PIE-Net.
-        batch = video.size(0)
-        scale = batch if cfg.scale_weights_by_batch and not cfg.relative_weighting else 1
-        if cfg.div_weight > 0 and cfg.k > 1:
-            normalise = cfg.div_on == "residual"
-            terms["div"] = diversity_loss(video_heads, normalise) + diversity_loss(
-                text_heads, normalise
-            )
-            weighted["div"] = (cfg.div_weight * scale, terms["div"])
-        if cfg.mmd_weight > 0:
-            terms["mmd"] = mmd_loss(video, text, cfg.mmd_gamma, cfg.mmd_kernel)
-            weighted["mmd"] = (cfg.mmd_weight * scale, terms["mmd"])
-        terms["total"] = combine_losses(mil, weighted, cfg.relative_weighting)
-        return terms
+
+def loss_weights(config: PVSEConfig, batch_size: int) -> tuple[float, float]:
+    """(λ1, λ2) as applied to L_div and L_mmd in a batch of `batch_size` pairs.
+
+    The reference code (yalesong/pvse `loss.py`) averages its ranking loss: over the anchors'
+    hardest negatives with `--max_violation`, over all B² pairs otherwise. `mil_loss` sums
+    over negatives and averages over anchors, so with the hardest negative it equals the
+    reference's and λ stays as given, and with summed negatives it is B times the
+    reference's and `scale_weights_by_batch` multiplies λ by B to keep the paper's balance
+    (the whole objective is then B times the reference's). Never scaled under
+    `relative_weighting`, where λ is a fraction of L_mil.
+    """
+    scaled = (
+        config.scale_weights_by_batch and not config.max_violation and not config.relative_weighting
+    )
+    scale = batch_size if scaled else 1
+    return config.div_weight * scale, config.mmd_weight * scale
+
+
+def loss_terms(
+    config: PVSEConfig,
+    video: Tensor,
+    text: Tensor,
+    video_heads: Tensor | None,
+    text_heads: Tensor | None,
+) -> dict[str, Tensor]:
+    """PVSE's objective L_mil + λ1 L_div + λ2 L_mmd (paper Eq. 4-8) on one batch.
+
+    Args:
+        config: the loss options (margin, max_violation, λs and their scaling, MMD kernel).
+        video: `[B, K, D]` L2-normalised video embeddings (`[B, 1, K·D]` under `no_mil`).
+        text: `[B, K, D]` sentence embeddings, row i paired with video i.
+        video_heads, text_heads: `[B, K, N]` what L_div acts on (Υ or α), None when k = 0.
+
+    Returns:
+        Scalars by name: "mil", "div" (only with λ1 > 0 and K > 1: identically 0 for one
+        head), "mmd" (with λ2 > 0, and K > 1 unless `mmd_at_k1`), and "total".
+    """
+    div_weight, mmd_weight = loss_weights(config, video.size(0))
+    mmd = None
+    if config.mmd_weight > 0 and (config.k > 1 or config.mmd_at_k1):
+        mil, mmd = mil_mmd_losses(
+            video, text, config.margin, config.max_violation, config.mmd_gamma, config.mmd_kernel
+        )
+    else:
+        mil = mil_loss(video, text, config.margin, config.max_violation)
+    terms = {"mil": mil}
+    weighted: dict[str, tuple[float, Tensor]] = {}
+    if config.div_weight > 0 and config.k > 1:
+        normalise = config.div_on == "residual"
+        terms["div"] = diversity_loss(video_heads, normalise) + diversity_loss(
+            text_heads, normalise
+        )
+        weighted["div"] = (div_weight, terms["div"])
+    if mmd is not None:
+        terms["mmd"] = mmd
+        weighted["mmd"] = (mmd_weight, mmd)
+    terms["total"] = combine_losses(mil, weighted, config.relative_weighting)
+    return terms

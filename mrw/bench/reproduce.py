@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,8 @@ BASELINES = ("devise", "vsepp", "order", "corr_ae", "dual_path")
 DIV_GRID = [0.0, 0.01, 0.1, 1.0]  # decades around the paper's λ1 = 0.1
 MMD_GRID = [0.0, 0.001, 0.01, 0.1]  # decades around the paper's λ2 = 0.01
 FIGURES = ("fig5", "fig6", "fig7")
+# PVSE fields in which a plan's runs differ (its rows and curves), so `--set` cannot fix them.
+PLANNED_FIELDS = ("k", "no_global", "no_residual", "no_mil")
 # Baselines whose papers state a batch size: VSE++ (Faghri et al. 2018) and order embeddings
 # (Vendrov et al. 2016) train with 128. The others (DeViSE, Corr-AE, dual-path) give none for
 # this setting and train at the table's (PVSE's) batch size.
@@ -91,10 +93,12 @@ def _own_batch(method: str, table_batch: int) -> dict[str, Any]:
     return {} if batch == table_batch else {"batch_size": batch}
 
 
-def _with_shared_settings(experiment: Experiment, paper: PaperSettings) -> Experiment:
+def _with_shared_settings(
+    experiment: Experiment, paper: PaperSettings, pvse: Mapping[str, Any]
+) -> Experiment:
     """The experiment with the paper's shared settings for the fields its method's config has:
     `max_violation=False` when the paper sums over negatives, `method_settings`, and for PVSE
-    `pvse_settings`."""
+    `pvse_settings`, then the user's `pvse` fields (`--set`)."""
     from mrw.methods.registry import get_method_class
 
     fields = {f.name for f in dataclasses.fields(get_method_class(experiment.method).config_class)}
@@ -104,10 +108,12 @@ def _with_shared_settings(experiment: Experiment, paper: PaperSettings) -> Exper
     if not paper.hardest_negative:
         shared["max_violation"] = False
     shared = {k: v for k, v in shared.items() if k in fields}
+    if experiment.method == "pvse":
+        shared.update(pvse)
     return dataclasses.replace(experiment, overrides={**experiment.overrides, **shared})
 
 
-def _table(dataset: DatasetRecord) -> list[Experiment]:
+def _table(dataset: DatasetRecord, pvse: Mapping[str, Any]) -> list[Experiment]:
     """The baselines, PVSE at each of the table's K, and PVSE with diversity on attention."""
     paper = _paper(dataset)
     batch = paper.training.batch_size
@@ -118,21 +124,28 @@ def _table(dataset: DatasetRecord) -> list[Experiment]:
         k = paper.attention_diversity_k
         overrides = pvse_overrides(dataset, k=k, div_on="attention")
         experiments.append(Experiment("pvse", overrides, f"pvse K={k} div_on=attention"))
-    return [_with_shared_settings(e, paper) for e in experiments]
+    return [_with_shared_settings(e, paper, pvse) for e in experiments]
 
 
-def make_plan(target: str, dataset: DatasetRecord) -> Plan:
+def make_plan(target: str, dataset: DatasetRecord, pvse: Mapping[str, Any] | None = None) -> Plan:
     """The experiments of `target` (a table or a figure) on `dataset` at its paper's settings.
+
+    Args:
+        target: a table (`table2|3|4`, `toy`) or a figure (`fig5|6|7`).
+        dataset: the catalogued dataset it runs on.
+        pvse: PVSE config fields set on every PVSE run over the paper's (`--set`; e.g. the
+            options that restore the reference code's behaviour, `mrw.bench.departures`).
 
     Raises:
         ReproduceError: an unknown target, or a dataset without paper settings.
     """
     paper = _paper(dataset)
+    pvse = dict(pvse or {})
     if target == paper.table:
-        return Plan(target, dataset, experiments=_table(dataset))
+        return Plan(target, dataset, experiments=_table(dataset, pvse))
     if target in paper_datasets():
         raise ReproduceError(f"{target} is not the {dataset.name} table ({paper.table} is)")
-    base = _with_shared_settings(Experiment("pvse", pvse_overrides(dataset)), paper).overrides
+    base = _with_shared_settings(Experiment("pvse", pvse_overrides(dataset)), paper, pvse).overrides
     if target == "fig5":
         return Plan(target, dataset, sweeps=[SweepSpec("k", list(paper.k_grid), base=base)])
     if target == "fig6":
@@ -203,6 +216,15 @@ def _duration(hours: float) -> str:
     return f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h"
 
 
+def _pvse_config(plan: Plan) -> Any:
+    """The PVSE config of the plan's first PVSE run: its loss and word-vector settings are
+    those of every PVSE run of the plan (the runs differ in K or an ablation)."""
+    from mrw.methods.registry import make_config
+
+    pvse = next(e for e in plan.all_experiments() if e.method == "pvse")
+    return make_config("pvse", pvse.overrides)
+
+
 def describe(plan: Plan, options: RunOptions, seeds: list[int]) -> str:
     glove = f"from {options.glove}" if options.glove else "NOT given (random word vectors)"
     header = (
@@ -229,7 +251,7 @@ def describe(plan: Plan, options: RunOptions, seeds: list[int]) -> str:
         )
     if plan.dataset.builder is None:  # a paper's dataset (the toy set has no paper to depart from)
         lines.append("  departures from the paper and its reference code (docs/methods.md):")
-        lines += [f"    - {line}" for line in departures(plan.dataset, options)]
+        lines += [f"    - {line}" for line in departures(plan.dataset, options, _pvse_config(plan))]
     features, training = estimate_gpu_hours(plan, options, len(seeds))
     runs = len(plan.all_experiments()) * len(seeds)
     lines.append(
@@ -317,6 +339,14 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         type=int,
         help="override the paper's epochs (e.g. a quick check)",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="a PVSE config field for every PVSE run, e.g. --set mmd_kernel=distance "
+        "(repeatable; the departures list names those that restore the reference code's)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per configuration (default: 1)")
     parser.add_argument(
@@ -333,11 +363,29 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
+def _pvse_settings(items: list[str]) -> dict[str, Any]:
+    """`--set` entries as PVSE config fields; a field PVSE does not have is an error."""
+    from mrw.bench.commands.run import config_defaults, parse_set
+    from mrw.methods.registry import make_config
+
+    defaults = config_defaults("pvse")
+    for item in items:
+        name = item.partition("=")[0].strip().replace("-", "_")
+        if name not in defaults:
+            raise ReproduceError(f"--set {item}: not an option of pvse")
+        if name in PLANNED_FIELDS:
+            raise ReproduceError(f"--set {item}: the plan sets {name} itself, run by run")
+    settings = parse_set(items, defaults)
+    make_config("pvse", settings)  # a contradictory or invalid value fails before any plan
+    return settings
+
+
 def main(args: argparse.Namespace) -> int:
     from mrw.bench.experiments import seed_range, validate
     from mrw.core.atomic import check_output_path
 
     seeds = seed_range(args.seed, args.seeds)
+    pvse = _pvse_settings(args.set)
     base = RunOptions(
         epochs=args.epochs,
         glove=args.glove,
@@ -347,7 +395,7 @@ def main(args: argparse.Namespace) -> int:
         one_sentence_per_video=args.tgif_protocol == "paper",
     )
     plans = [
-        (make_plan(args.target, d), paper_options(d, base))
+        (make_plan(args.target, d, pvse), paper_options(d, base))
         for d in datasets_for(args.target, args.dataset)
     ]
     for plan, options in plans:

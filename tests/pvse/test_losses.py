@@ -8,7 +8,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pvse.losses import combine_losses, diversity_loss, mil_loss, mil_similarity, mmd_loss
+from pvse.losses import (
+    combine_losses,
+    diversity_loss,
+    mil_loss,
+    mil_mmd_losses,
+    mil_similarity,
+    mmd_loss,
+)
 
 
 def _pairs(*rows: list[list[float]]) -> torch.Tensor:
@@ -172,3 +179,22 @@ def test_combine_losses_absolute_and_relative() -> None:
 def test_combine_losses_relative_with_a_zero_term_stays_finite() -> None:
     mil = torch.tensor(1.0)
     assert combine_losses(mil, {"div": (0.1, torch.tensor(0.0))}, relative=True).item() == 1.0
+
+
+@pytest.mark.parametrize("kernel", ["squared", "distance"])
+def test_mmd_and_shared_gram_gradients_pass_gradcheck(kernel: str) -> None:
+    generator = torch.Generator().manual_seed(1)
+    video = F.normalize(torch.randn(3, 2, 5, generator=generator, dtype=torch.float64), dim=-1)
+    text = F.normalize(torch.randn(3, 2, 5, generator=generator, dtype=torch.float64), dim=-1)
+    video.requires_grad_()
+    text.requires_grad_()
+    other = torch.randn(4, 5, generator=generator, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: mmd_loss(a, b, 0.5, kernel), (video, other))
+
+    def shared(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        mil, mmd = mil_mmd_losses(a, b, 0.5, False, 0.7, kernel)
+        return mil + 3 * mmd
+
+    assert torch.autograd.gradcheck(shared, (video, text))
+    separate = mil_loss(video, text, 0.5, False) + 3 * mmd_loss(video, text, 0.7, kernel)
+    torch.testing.assert_close(shared(video, text), separate, rtol=1e-12, atol=1e-12)

@@ -127,6 +127,8 @@ def test_loss_terms_follow_the_options() -> None:
     batch = make_batch()
     assert set(make_pvse().loss(batch)) == {"mil", "div", "mmd", "total"}
     assert set(make_pvse(k=1).loss(batch)) == {"mil", "mmd", "total"}  # one head: no diversity
+    assert set(make_pvse(k=1, mmd_at_k1=False).loss(batch)) == {"mil", "total"}  # the reference's
+    assert set(make_pvse(k=2, mmd_at_k1=False).loss(batch)) == {"mil", "div", "mmd", "total"}
     assert set(make_pvse(div_weight=0.0, mmd_weight=0.0).loss(batch)) == {"mil", "total"}
     terms = make_pvse(div_weight=0.0, mmd_weight=0.0).loss(batch)
     assert terms["total"].item() == terms["mil"].item()
@@ -153,15 +155,17 @@ def test_diversity_on_attention_is_lins_penalty_on_both_pie_nets() -> None:
     assert model.visual_head.pie_net.fc.weight.grad is None  # α does not depend on fc
 
 
-def test_loss_weights_scale_with_the_batch_as_the_reference_objective() -> None:
+def test_loss_weights_scale_with_the_batch_only_for_summed_negatives() -> None:
     batch = make_batch()  # B = 5
-    scaled = make_pvse(k=3).loss(batch)
-    expected = scaled["mil"] + 5 * (0.1 * scaled["div"] + 0.01 * scaled["mmd"])
-    torch.testing.assert_close(scaled["total"], expected)
-    plain = make_pvse(k=3, scale_weights_by_batch=False).loss(batch)
-    torch.testing.assert_close(
-        plain["total"], plain["mil"] + 0.1 * plain["div"] + 0.01 * plain["mmd"]
-    )
+    summed = make_pvse(k=3, max_violation=False).loss(batch)
+    expected = summed["mil"] + 5 * (0.1 * summed["div"] + 0.01 * summed["mmd"])
+    torch.testing.assert_close(summed["total"], expected)
+    # The hardest negative already averages over anchors, as the reference: λ as given.
+    for overrides in ({}, {"max_violation": False, "scale_weights_by_batch": False}):
+        plain = make_pvse(k=3, **overrides).loss(batch)
+        torch.testing.assert_close(
+            plain["total"], plain["mil"] + 0.1 * plain["div"] + 0.01 * plain["mmd"]
+        )
 
 
 def test_loss_terms_are_fp32_under_autocast() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mrw.bench.commands.features import add_data_arguments
@@ -140,27 +141,45 @@ def _parse_value(text: str, default: Any) -> Any:
 
 def method_overrides(method: str, args: argparse.Namespace) -> dict[str, Any]:
     """The flags that `method`'s config has, plus `--set` entries that name its fields."""
-    from mrw.core.errors import MRWError
-    from mrw.methods.registry import get_method_class
-
-    config_class = get_method_class(method).config_class
-    defaults = {f.name: getattr(config_class(), f.name) for f in dataclasses.fields(config_class)}
+    defaults = config_defaults(method)
     overrides = {
         name: getattr(args, name)
         for name in METHOD_FLAGS
         if getattr(args, name) is not None and name in defaults
     }
-    for item in args.set:
+    return {**overrides, **parse_set(args.set, defaults)}
+
+
+def config_defaults(method: str) -> dict[str, Any]:
+    """The registered `method`'s config fields and their default values."""
+    from mrw.methods.registry import get_method_class
+
+    config = get_method_class(method).config_class()
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+
+
+def parse_set(items: Sequence[str], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """`--set FIELD=VALUE` entries (dashes in FIELD read as underscores) that name a field of
+    `defaults`, each value parsed to its default's type; entries naming other fields are
+    left out.
+
+    Raises:
+        MRWError: an entry without "=", or a value its field's type cannot take.
+    """
+    from mrw.core.errors import MRWError
+
+    settings: dict[str, Any] = {}
+    for item in items:
         name, sep, text = item.partition("=")
         name = name.strip().replace("-", "_")
         if not sep:
             raise MRWError(f"--set takes FIELD=VALUE, got {item!r}")
         if name in defaults:
             try:
-                overrides[name] = _parse_value(text.strip(), defaults[name])
+                settings[name] = _parse_value(text.strip(), defaults[name])
             except ValueError as exc:
                 raise MRWError(f"--set {name}: {exc}") from None
-    return overrides
+    return settings
 
 
 def _check_flags_apply(args: argparse.Namespace) -> None:
