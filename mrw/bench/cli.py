@@ -12,7 +12,7 @@ COMMANDS: dict[str, str] = {
     "features": "mrw.bench.commands.features",
     "run": "mrw.bench.commands.run",
     "compare": "mrw.bench.compare",
-    "sweep": "mrw.bench.sweep",
+    "sweep": "mrw.bench.commands.sweep",
     "reproduce": "mrw.bench.reproduce",
     "heads": "mrw.bench.commands.heads",
 }
