@@ -34,14 +34,14 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="PNG",
         help="also write histograms of sentence and clip lengths to PNG",
     )
-    parser.set_defaults(func=_main)
+    parser.set_defaults(func=run)
     return parser
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _main(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from mrw.core.atomic import check_output_file, file_starts_with
 
     if args.plot:  # an earlier plot may be replaced, nothing else (a dataset card, a device)

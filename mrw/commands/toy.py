@@ -48,15 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="print the validation and test splits' retrieval ceiling (a perfect perceiver "
         "guessing among the clips a sentence fits) and chance; builds nothing",
     )
-    parser.set_defaults(func=_main)
+    parser.set_defaults(func=run)
     return parser
 
 
-def _main(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     if args.kind == "image":
-        from mrw.toy.image import main as image_main
-
-        return image_main(args)
+        return _run_image(args)
     if args.num_pairs < 3:
         fail(f"--num-pairs must be at least 3 (one per split), got {args.num_pairs}")
     if not 16 <= args.size <= 512:
@@ -71,4 +69,25 @@ def _main(args: argparse.Namespace) -> int:
     build_toy(out, num_pairs=args.num_pairs, seed=args.seed, size=args.size, progress=True)
     sizes = ToyConfig(args.num_pairs, args.seed, args.size).split_sizes()
     print(f"toy set written to {out}: " + ", ".join(f"{k} {v}" for k, v in sizes.items()))
+    return 0
+
+
+def _run_image(args: argparse.Namespace) -> int:
+    """`mrw toy --kind image`: build the set where `load_dataset("toy-image")` looks (or --out)."""
+    from mrw.toy.image import CAPTIONS_PER_IMAGE, ToyImageConfig, build_toy_image
+
+    if args.num_images < 3:
+        fail(f"--num-images must be at least 3 (one per split), got {args.num_images}")
+    if not 16 <= args.size <= 512:
+        fail(f"--size must be between 16 and 512 pixels, got {args.size}")
+    if args.ceiling:
+        fail("--ceiling applies to the video toy set only")
+    out = args.out or prepared_dir("toy-image")
+    build_toy_image(out, num_images=args.num_images, seed=args.seed, size=args.size, progress=True)
+    sizes = ToyImageConfig(args.num_images, args.seed, args.size).split_sizes()
+    print(
+        f"toy image set written to {out}: "
+        + ", ".join(f"{k} {v} images" for k, v in sizes.items())
+        + f", {CAPTIONS_PER_IMAGE} captions each"
+    )
     return 0

@@ -15,7 +15,6 @@ importers (`mrw.sources.image_text`): the image's id is `video_id`, its captions
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import io
 import json
@@ -201,25 +200,3 @@ def build_toy_image(
     )
     write_split_qrels(built, list(splits))  # qrels/{split}/: five relevant captions per image
     return built
-
-
-def main(args: argparse.Namespace) -> int:
-    """`mrw toy --kind image`: build the set where `load_dataset("toy-image")` looks (or --out)."""
-    from mrw.catalog import prepared_dir
-    from mrw.core.cliutil import fail
-
-    if args.num_images < 3:
-        fail(f"--num-images must be at least 3 (one per split), got {args.num_images}")
-    if not 16 <= args.size <= 512:
-        fail(f"--size must be between 16 and 512 pixels, got {args.size}")
-    if args.ceiling:
-        fail("--ceiling applies to the video toy set only")
-    out = args.out or prepared_dir("toy-image")
-    build_toy_image(out, num_images=args.num_images, seed=args.seed, size=args.size, progress=True)
-    sizes = ToyImageConfig(args.num_images, args.seed, args.size).split_sizes()
-    print(
-        f"toy image set written to {out}: "
-        + ", ".join(f"{k} {v} images" for k, v in sizes.items())
-        + f", {CAPTIONS_PER_IMAGE} captions each"
-    )
-    return 0

@@ -88,11 +88,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         action="store_true",
         help="abort on a video that does not decode (default: skip it with its pairs, counted)",
     )
-    parser.set_defaults(func=main)
+    parser.set_defaults(func=run)
     return parser
 
 
-def main(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from mrw.bench import distributed as dist_util
     from mrw.bench.features import extract_features
     from mrw.bench.options import RunOptions

@@ -20,11 +20,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "pattern", nargs="?", default="*", help="shell-style name filter (default: all)"
     )
-    parser.set_defaults(func=main)
+    parser.set_defaults(func=run)
     return parser
 
 
-def main(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from mrw.catalog import get_dataset, list_datasets
