@@ -11,7 +11,6 @@ weights in `checkpoint.pt`) and the cached features, so it needs no training.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ def head_report(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     from mrw.bench.data import PairData, standardized
     from mrw.bench.features import extract_features
     from mrw.bench.options import RunOptions
+    from mrw.bench.setaware import head_cosine, mean_head_cosine
     from mrw.core.errors import MRWError
     from mrw.methods.base import MethodContext
     from mrw.methods.registry import create_method
@@ -66,11 +66,6 @@ def head_report(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
         }
     report: dict[str, Any] = {"run": str(run_dir), "k": config["method_config"]["k"]}
     for side, emb in embedded.items():
-        pairs = list(itertools.combinations(range(emb.size(1)), 2))
-        cosine = (
-            float(torch.stack([(emb[:, i] * emb[:, j]).sum(-1).mean() for i, j in pairs]).mean())
-            if pairs
-            else None
-        )
+        cosine = mean_head_cosine(head_cosine(emb))
         report[side] = {**check[side], "embedding_cosine": cosine}
     return report

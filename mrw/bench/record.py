@@ -16,6 +16,10 @@ Format versions:
      Optional (None when absent): `exact_metrics`, the metrics of the full similarity
      matrix, and `run_files`, the depth, lines and bytes of each run file; `metrics` are
      then what the scorer computes from those files (`mrw.bench.runfiles`).
+  3. adds `set_aware` (None in older records, and in runs evaluated before it existed): the
+     summary of the set-aware evaluation (`SetAwareSummary`, `mrw.bench.setaware`): which
+     of the K x K head pairs win, head usage, head cosine, attention, recall with one head
+     kept and under other K x K reductions. The per-query table is `per_query.parquet`.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from leaderboard.metrics import DIRECTIONS, RECALL_KS, Bound, Metrics, MetricsFo
 from mrw.core.atomic import atomic_write
 from mrw.core.errors import MRWError
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 RECORD_FILE = "metrics.json"
 # What the metric names mean, written into every record (ir-measures' names in brackets).
 METRIC_DEFINITIONS: dict[str, str] = {
@@ -52,6 +56,33 @@ METRIC_DEFINITIONS: dict[str, str] = {
 
 class RunRecordError(MRWError):
     """A run folder that is missing, unfinished or not a run record."""
+
+
+@dataclass
+class SetAwareSummary:
+    """The set-aware evaluation of a run (`mrw.bench.setaware.summarise`), in `metrics.json`.
+
+    k: `{"video": Kv, "text": Kt}` embeddings per instance; reduction: the K x K reduction the
+    metrics rank by ("max", PVSE eq. 6); head_usage: per side `{"counts": [K] wins over the
+    ground-truth pairs, "entropy" (nats), "entropy_ratio" (to log K; 1 = uniform),
+    "kl_uniform"}`; margin: mean and median of the winning cosine minus the runner-up in the
+    ground-truth pairs' K x K blocks (None for K = 1); head_cosine: per side the `[K, K]` mean
+    cosine between an instance's heads (None for K = 1); attention: the method's
+    `init_check` on trained weights (PVSE: attention entropy ratio and head TV distance per
+    side), None when it exposes none; head_recall: per head k, `{"t2v", "v2t": R@k, "rsum"}`
+    with only head k of both sides kept (None unless K > 1 on both sides); reductions: the
+    same document per alternative reduction asked for ("mean", "lse" at `lse_temperature`).
+    """
+
+    k: dict[str, int]
+    reduction: str
+    head_usage: dict[str, dict[str, Any]]
+    margin: dict[str, float | None]
+    head_cosine: dict[str, list[list[float]] | None]
+    attention: dict[str, Any] | None = None
+    head_recall: list[dict[str, Any]] | None = None
+    reductions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lse_temperature: float | None = None
 
 
 @dataclass
@@ -83,6 +114,7 @@ class RunRecord:
     # The test split's fold protocol (COCO 1K, `mrw.bench.evaluator.fold_metrics`): folds,
     # fold_size, metrics (mean over folds, the scorer's document) and per_fold.
     folds: dict[str, Any] | None = None
+    set_aware: SetAwareSummary | None = None
     run_dir: Path | None = field(default=None, compare=False)
     format_version: int = FORMAT_VERSION
 
@@ -93,6 +125,7 @@ class RunRecord:
         out["format_version"] = FORMAT_VERSION
         out["metrics"] = self.metrics.to_json()
         out["exact_metrics"] = self.exact_metrics.to_json() if self.exact_metrics else None
+        out["set_aware"] = dataclasses.asdict(self.set_aware) if self.set_aware else None
         out["metric_definitions"] = METRIC_DEFINITIONS
         out["scores"] = {self.split: [mteb_scores(self.metrics)]}
         return out
@@ -101,12 +134,18 @@ class RunRecord:
     def from_json(cls, data: Mapping[str, Any], run_dir: Path | None = None) -> RunRecord:
         """A record from a `metrics.json` document of any format version (migrated)."""
         data = migrate(data)
-        names = {f.name for f in dataclasses.fields(cls)} - {"run_dir", "metrics", "exact_metrics"}
-        exact = data.get("exact_metrics")
+        names = {f.name for f in dataclasses.fields(cls)} - {
+            "run_dir",
+            "metrics",
+            "exact_metrics",
+            "set_aware",
+        }
+        exact, set_aware = data.get("exact_metrics"), data.get("set_aware")
         try:
             return cls(
                 metrics=Metrics.from_json(data["metrics"]),
                 exact_metrics=Metrics.from_json(exact) if exact else None,
+                set_aware=SetAwareSummary(**set_aware) if set_aware else None,
                 run_dir=run_dir,
                 **{k: v for k, v in data.items() if k in names},
             )
@@ -208,6 +247,8 @@ def migrate(data: Mapping[str, Any]) -> dict[str, Any]:
     if version == 1:  # before typed records: nothing renamed, a few fields were optional
         out.setdefault("world_size", 1)
         out.setdefault("dataset_revision", None)
+    if version <= 2:  # before the set-aware evaluation
+        out.setdefault("set_aware", None)
     out.pop("scores", None)  # derived views, recomputed on writing
     out.pop("metric_definitions", None)
     out["format_version"] = FORMAT_VERSION
