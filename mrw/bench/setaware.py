@@ -225,10 +225,12 @@ def per_query_table(
     video_ids: list[str],
     sentence_ids: list[str],
     passed: SetAwarePass,
+    texts: list[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Per direction, the per-query columns (numpy arrays / lists, one entry per query).
 
-    Columns: `query` (index), `query_id`, `relevant` (item indices), `relevant_ranks` (their
+    Columns: `query` (index), `query_id`, `text` (a t2v query's sentence, given `texts`;
+    None for v2t rows), `relevant` (item indices), `relevant_ranks` (their
     1-based ranks), `rank` (the first relevant rank; 0 when none), `k_query`, `k_item` (the
     winning heads of the best relevant item's K x K block), `margin` (its best cosine minus
     the runner-up; NaN for K = 1), `top` (the `TOP` best items, best first, trec_eval ties),
@@ -248,6 +250,7 @@ def per_query_table(
     tables["t2v"] = {
         "query": np.arange(nt, dtype=np.int32),
         "query_id": list(sentence_ids),
+        "text": list(texts) if texts is not None else [None] * nt,
         "relevant": pair_video.cpu().numpy()[:, None].astype(np.int32),
         "relevant_ranks": t2v_ranks[:, None].astype(np.int32),
         "rank": t2v_ranks.astype(np.int32),
@@ -274,6 +277,7 @@ def per_query_table(
     tables["v2t"] = {
         "query": np.arange(nv, dtype=np.int32),
         "query_id": list(video_ids),
+        "text": [None] * nv,
         "relevant": relevant,
         "relevant_ranks": ranks_of,
         "rank": np.where(found, v2t_pair_ranks[pick], 0).astype(np.int32),
@@ -412,6 +416,8 @@ def write_parquet(tables: dict[str, dict[str, Any]], path: Any) -> None:
                 )
             elif name in ("relevant", "relevant_ranks"):
                 columns[name] = pa.array([list(v) for v in value], type=pa.list_(pa.int32()))
+            elif name == "text":
+                columns[name] = pa.array(value, type=pa.string())
             elif name == "margin":
                 columns[name] = pa.array(value, from_pandas=True)  # NaN -> null
             else:
@@ -461,7 +467,14 @@ def evaluate_set_aware(
         scores = similarity_matrix(method.similarity, video_emb, text_emb)
     evaluation = evaluate_scores(scores, split.video_ids, split.pair_ids, split.pair_video)
     tables = per_query_table(
-        scores, video_emb, text_emb, split.pair_video, split.video_ids, split.pair_ids, passed
+        scores,
+        video_emb,
+        text_emb,
+        split.pair_video,
+        split.video_ids,
+        split.pair_ids,
+        passed,
+        split.sentences,
     )
     batch = data.batch(torch.arange(min(attention_pairs, data.num_pairs))).to(device)
     check = method.init_check(batch)
