@@ -295,8 +295,11 @@ class Page:
     thumbs: dict[str, str] = field(default_factory=dict)
 
 
-def build_page(run_dir: str | Path, against_dir: str | Path | None, caps: Caps = Caps()) -> str:
-    """The explorer's HTML for a run (and the diff against another run of the same split).
+def build_page(
+    run_dir: str | Path, against_dir: str | Path | None, caps: Caps = Caps()
+) -> tuple[str, Page]:
+    """The explorer's HTML for a run (and the diff against another run of the same split), and
+    the `Page` it renders.
 
     Raises:
         ExploreError: a folder that is no finished run with a per-query table, or two runs
@@ -419,7 +422,7 @@ def build_page(run_dir: str | Path, against_dir: str | Path | None, caps: Caps =
     if against is not None:
         page.diffs = _diffs(run, against, sentences, caps)
     page.notes.append("bounded: " + caps.describe())
-    return render(page)
+    return render(page), page
 
 
 def _gt_pair(row: dict[str, Any], direction: str) -> int:
@@ -602,11 +605,15 @@ def render(page: Page) -> str:
 def write_page(
     run_dir: str | Path, out_dir: str | Path, against: str | Path | None = None, caps: Caps = Caps()
 ) -> Path:
-    """Write `index.html` into `out_dir` (atomically); returns its path."""
+    """Write `index.html` into `out_dir` (atomically), and each plot embedded in it as
+    `{name}.png` beside it (`usage.png`, `ranks.png`), for use elsewhere; returns the page."""
     from mrw.core.atomic import atomic_write
 
-    html_text = build_page(run_dir, against, caps)
-    target = Path(out_dir) / "index.html"
-    with atomic_write(target, "w") as handle:
+    html_text, page = build_page(run_dir, against, caps)
+    out = Path(out_dir)
+    for name, uri in page.plots.items():
+        with atomic_write(out / f"{name}.png", "wb") as handle:
+            handle.write(base64.b64decode(uri.split(",", 1)[1]))
+    with atomic_write(out / "index.html", "w") as handle:
         handle.write(html_text)
-    return target
+    return out / "index.html"

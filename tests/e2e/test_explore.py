@@ -88,6 +88,8 @@ def test_page_is_escaped_bounded_and_complete(runs: dict[str, Path]) -> None:
     assert 'id="kind"' in page and '<option value="object">' in page  # toy moment kinds
     assert 'class="strip"' in page  # attention over frames under the ground truth
     assert "fixed (" in page and "broken (" in page  # --against diff
+    for plot in ("usage.png", "ranks.png"):  # the plots also as files beside the page
+        assert (runs["page-pvse"].parent / plot).read_bytes()[:4] == b"\x89PNG"
     single = runs["page-vsepp"].read_text(encoding="utf-8")
     assert "vsepp exposes no attention" in single and 'class="strip"' not in single
 

@@ -67,7 +67,7 @@ def test_method_and_rsum_visible_at_1280_with_sticky_header(driver, tmp_path: Pa
     cells = row.find_elements(By.TAG_NAME, "td")
     for cell in (cells[1], cells[-1]):  # the method, rsum
         box = driver.execute_script("return arguments[0].getBoundingClientRect()", cell)
-        assert 0 <= box["left"] and box["right"] <= width, box
+        assert box["left"] >= 0 and box["right"] <= width, box
     assert cells[-1].text == f"{6 * (10 + 39) + 60:.1f}"  # the best row's rsum, first
     section = driver.find_element(By.CSS_SELECTOR, "section")
     header = driver.find_element(By.XPATH, "//th[normalize-space(text())='rsum']")
@@ -83,9 +83,10 @@ def test_method_and_rsum_visible_at_1280_with_sticky_header(driver, tmp_path: Pa
         for th in driver.find_elements(By.CSS_SELECTOR, "th.num[data-col]")
     }
     assert arrows["rsum"] == '"↑ "' and arrows["MedR"] == '"↓ "'
-    assert driver.find_element(By.XPATH, "//th[normalize-space(text())='MedR']").get_attribute(
-        "title"
-    ) == "lower is better"
+    assert (
+        driver.find_element(By.XPATH, "//th[normalize-space(text())='MedR']").get_attribute("title")
+        == "lower is better"
+    )
     dots = driver.find_elements(By.CSS_SELECTOR, "figure.trend circle")
     assert len(dots) == 40
     driver.execute_script("arguments[0].scrollTop = 0", section)
