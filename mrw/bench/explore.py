@@ -292,6 +292,8 @@ class Page:
     lists: list[dict[str, Any]] = field(default_factory=list)
     diffs: list[dict[str, Any]] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
+    # side -> kind -> wins per head, over every ground-truth pair (toy sets only)
+    kind_wins: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     thumbs: dict[str, str] = field(default_factory=dict)
 
 
@@ -361,6 +363,8 @@ def build_page(
         plots=plots(run, against),
         kinds=sorted(set(kinds.values())) if kinds else [],
     )
+    if kinds and set_aware is not None:
+        page.kind_wins = head_wins_by_kind(t2v, kinds, set_aware.k)
     thumb_keys = {vid: f"t{i}" for i, vid in enumerate(thumbs)}
     page.thumbs = {thumb_keys[vid]: uri for vid, uri in thumbs.items()}
 
@@ -423,6 +427,23 @@ def build_page(
         page.diffs = _diffs(run, against, sentences, caps)
     page.notes.append("bounded: " + caps.describe())
     return render(page), page
+
+
+def head_wins_by_kind(
+    t2v: list[dict[str, Any]], kinds: dict[str, str], k: dict[str, int]
+) -> dict[str, dict[str, list[int]]]:
+    """Per side ("video": `k_item`, "text": `k_query`), per kind of moment the sentence names,
+    how often each head wins over the ground-truth pairs (the t2v rows): whether heads
+    specialise by kind, PVSE's claim on the toy set."""
+    out: dict[str, dict[str, list[int]]] = {}
+    for side, column in (("video", "k_item"), ("text", "k_query")):
+        table: dict[str, list[int]] = {}
+        for row in t2v:
+            kind = kinds.get(row["query_id"])
+            if kind is not None and 0 <= row[column] < k[side]:
+                table.setdefault(kind, [0] * k[side])[row[column]] += 1
+        out[side] = dict(sorted(table.items()))
+    return out
 
 
 def _gt_pair(row: dict[str, Any], direction: str) -> int:
@@ -494,6 +515,8 @@ section { background: #fff; border: 1px solid var(--line); border-radius: 8px; p
 .lists { display: grid; grid-template-columns: repeat(auto-fit, minmax(280px, 1fr)); gap: 12px; }
 .lists ol { margin: 0; padding-left: 20px; font-size: 13px; }
 .lists li { overflow-wrap: anywhere; }
+.wins { border-collapse: collapse; font-size: 13px; }
+.wins th, .wins td { padding: 2px 8px; text-align: right; border-bottom: 1px solid var(--line); }
 .controls { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; }
 .controls input { min-width: 0; flex: 1 1 160px; padding: 4px 6px; }
 .card { border-top: 1px solid var(--line); padding: 10px 0; }

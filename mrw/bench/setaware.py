@@ -334,7 +334,7 @@ def usage(counts: np.ndarray) -> dict[str, Any]:
     total = counts.sum()
     k = len(counts)
     p = counts / total if total else np.zeros(k)
-    entropy = float(-(p[p > 0] * np.log(p[p > 0])).sum())
+    entropy = float(-(p[p > 0] * np.log(p[p > 0])).sum()) + 0.0  # never -0.0
     return {
         "counts": counts.astype(int).tolist(),
         "entropy": entropy,

@@ -17,7 +17,7 @@ import torch
 from mrw.bench.cli import main as bench_main
 from mrw.bench.options import RunOptions
 from mrw.bench.runner import run_method
-from mrw.toy.video import build_toy
+from mrw.toy.video import ToyConfig, build_toy
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -25,7 +25,7 @@ HOSTILE = (
     '<script>window.pwned=1</script><img src=x onerror="window.pwned=2"> mrw '
     + "a-very-long-title-" * 40
 )
-PAGE_CAP_BYTES = 3_000_000  # the toy test split's page (26 queries per direction) stays under
+PAGE_CAP_BYTES = 3_000_000  # the toy test split's page (27 queries per direction) stays under
 SMALL = {"embed_dim": 32, "hidden_dim": 32}
 
 
@@ -87,6 +87,12 @@ def test_page_is_escaped_bounded_and_complete(runs: dict[str, Path]) -> None:
     assert "data:image/png;base64," in page  # matplotlib plots, embedded
     assert 'id="kind"' in page and '<option value="object">' in page  # toy moment kinds
     assert 'class="strip"' in page  # attention over frames under the ground truth
+    wins = re.findall(r"<tr><th>(object|scene|pattern)</th>((?:<td>\d+</td>)+)</tr>", page)
+    test_pairs = ToyConfig(num_pairs=200).split_sizes()["test"]
+    for side in range(2):  # every ground-truth pair counted once per side, K=3 heads
+        counts = [re.findall(r"\d+", cells) for _, cells in wins[3 * side : 3 * side + 3]]
+        assert all(len(c) == 3 for c in counts)
+        assert sum(int(x) for c in counts for x in c) == test_pairs
     assert "fixed (" in page and "broken (" in page  # --against diff
     for plot in ("usage.png", "ranks.png"):  # the plots also as files beside the page
         assert (runs["page-pvse"].parent / plot).read_bytes()[:4] == b"\x89PNG"
