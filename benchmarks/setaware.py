@@ -50,7 +50,10 @@ def main() -> None:
     def set_aware():
         passed = set_aware_pass(video, text, pair_video)
         evaluation = evaluate_scores(passed.scores, ids_v, ids_t, pair_video)
-        tables = per_query_table(passed.scores, video, text, pair_video, ids_v, ids_t, passed)
+        first = (evaluation.t2v_ranks, evaluation.v2t_ranks)
+        tables = per_query_table(
+            passed.scores, video, text, pair_video, ids_v, ids_t, passed, None, first
+        )
         summarise(tables, video, text, ())
         return evaluation.metrics
 

@@ -226,8 +226,13 @@ def per_query_table(
     sentence_ids: list[str],
     passed: SetAwarePass,
     texts: list[str] | None = None,
+    first_ranks: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Per direction, the per-query columns (numpy arrays / lists, one entry per query).
+
+    `first_ranks`, the evaluator's (t2v, v2t) first relevant ranks of the same `scores`
+    (`Evaluation.t2v_ranks`, `v2t_ranks`), saves recomputing what they already say: every
+    t2v rank, and every v2t rank when no video has more than one sentence.
 
     Columns: `query` (index), `query_id`, `text` (a t2v query's sentence, given `texts`;
     None for v2t rows), `relevant` (item indices), `relevant_ranks` (their
@@ -246,7 +251,10 @@ def per_query_table(
     video_order, text_order = tie_order(video_ids, device), tie_order(sentence_ids, device)
     tables: dict[str, dict[str, Any]] = {}
     # t2v: one relevant video per sentence.
-    t2v_ranks = relevant_ranks(scores.T, sentences, pair_video, video_order)
+    if first_ranks is not None:
+        t2v_ranks = np.asarray(first_ranks[0])
+    else:
+        t2v_ranks = relevant_ranks(scores.T, sentences, pair_video, video_order)
     tables["t2v"] = {
         "query": np.arange(nt, dtype=np.int32),
         "query_id": list(sentence_ids),
@@ -260,8 +268,11 @@ def per_query_table(
         "top": _top(scores.T, video_order),
     }
     # v2t: a video's relevant sentences; its row reports the best-ranked one's block.
-    v2t_pair_ranks = relevant_ranks(scores, pair_video, sentences, text_order)
     pv = pair_video.cpu().numpy()
+    if first_ranks is not None and (nt == 0 or np.bincount(pv).max() <= 1):
+        v2t_pair_ranks = np.asarray(first_ranks[1])[pv]
+    else:
+        v2t_pair_ranks = relevant_ranks(scores, pair_video, sentences, text_order)
     order = np.lexsort((v2t_pair_ranks, pv))  # pairs by video, best rank first
     groups = np.split(order, np.flatnonzero(np.diff(pv[order])) + 1) if nt else []
     best_pair = np.full(nv, -1, dtype=np.int64)
@@ -475,6 +486,7 @@ def evaluate_set_aware(
         split.pair_ids,
         passed,
         split.sentences,
+        (evaluation.t2v_ranks, evaluation.v2t_ranks),
     )
     batch = data.batch(torch.arange(min(attention_pairs, data.num_pairs))).to(device)
     check = method.init_check(batch)

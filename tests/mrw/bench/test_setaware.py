@@ -118,6 +118,21 @@ def test_table_equals_brute_force(seed: int, tmp_path) -> None:
     assert read[0]["direction"] == "t2v" and read[0]["top"] == tables["t2v"]["top"][0].tolist()
 
 
+@pytest.mark.parametrize(("nv", "nt"), [(23, 40), (20, 20)])
+def test_the_evaluators_ranks_give_the_same_table(nv: int, nt: int) -> None:
+    video, text, pair_video = embeddings(nv, nt, 2, 8, 7)
+    passed = set_aware_pass(video, text, pair_video)
+    ids_v, ids_t = [f"v{i}" for i in range(nv)], [f"s{j}" for j in range(nt)]
+    ev = evaluate_scores(passed.scores, ids_v, ids_t, pair_video)
+    args = (passed.scores, video, text, pair_video, ids_v, ids_t, passed)
+    computed = per_query_table(*args)
+    given = per_query_table(*args, None, (ev.t2v_ranks, ev.v2t_ranks))
+    for direction in ("t2v", "v2t"):
+        for name in ("rank", "relevant_ranks"):
+            for got, want in zip(given[direction][name], computed[direction][name], strict=True):
+                np.testing.assert_array_equal(got, want)
+
+
 def test_max_scores_equal_the_methods_default_similarity() -> None:
     video, text, pair_video = embeddings(30, 30, 5, 16, 3)
     passed = set_aware_pass(video, text, pair_video)
