@@ -157,3 +157,27 @@ def test_unknown_reduction_is_refused() -> None:
     video, text, pair_video = embeddings(4, 4, 2, 4, 5)
     with pytest.raises(MRWError, match="unknown K x K reduction median"):
         set_aware_pass(video, text, pair_video, ("median",))
+
+
+def test_a_run_records_the_asked_reductions_and_refuses_unknown_ones(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    from mrw.bench.cli import main
+    from mrw.bench.record import RunRecord
+    from mrw.bench.runner import run_method
+    from mrw.testing.bench_synthetic import synthetic_options
+
+    monkeypatch.setenv("MRW_CACHE", str(tmp_path / "cache"))
+    torch.set_num_threads(1)
+    options = synthetic_options(
+        tmp_path / "cache", tmp_path / "runs", epochs=1, kk_reductions=("mean", "lse")
+    )
+    run = run_method("pvse", {"k": 2, "embed_dim": 16, "hidden_dim": 16}, options).run_dir
+    summary = RunRecord.from_disk(run).set_aware
+    assert summary.reduction == "max" and set(summary.reductions) == {"mean", "lse"}
+    assert summary.lse_temperature == LSE_TEMPERATURE and len(summary.head_recall) == 2
+    assert set(summary.attention) == {"video", "text"}  # PIE-Net's, on trained weights
+    columns = pq.read_table(run / "per_query.parquet").column_names
+    assert {"rank_mean", "rank_lse", "head_ranks", "margin"} <= set(columns)
+    assert main(["run", "pvse", "--kk-reductions", "median", "--runs-dir", str(tmp_path)]) == 2
+    assert "unknown reduction median" in capsys.readouterr().err
