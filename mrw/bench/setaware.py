@@ -57,12 +57,15 @@ class SetAwarePass:
         the evaluator's own matrix is then used);
     head_ranks: direction -> `[Nq, K]` int64 first relevant rank with only head k kept
         (K > 1, same K on both sides; else None);
-    reduction_ranks: direction -> reduction -> `[Nq]` int64 first relevant rank.
+    reduction_ranks: direction -> reduction -> `[Nq]` int64 first relevant rank;
+    blocks: `[Nt, Kv, Kt]` cosines of the ground-truth pairs (`pair_blocks`; None when the
+        pass was skipped).
     """
 
     scores: Tensor | None
     head_ranks: dict[str, np.ndarray] | None
     reduction_ranks: dict[str, dict[str, np.ndarray]]
+    blocks: Tensor | None = None
 
 
 def reduce_blocks(scores: Tensor, reduction: str, dims: tuple[int, int]) -> Tensor:
@@ -175,7 +178,7 @@ def set_aware_pass(
         "t2v": {r: t2v_all[:, offset + i] for i, r in enumerate(extra)},
         "v2t": {r: v2t_all[:, offset + i] for i, r in enumerate(extra)},
     }
-    return SetAwarePass(None if single else scores, head_ranks, reduction_ranks)
+    return SetAwarePass(None if single else scores, head_ranks, reduction_ranks, blocks)
 
 
 def _count(mask: Tensor, dim: int) -> Tensor:
@@ -246,7 +249,10 @@ def per_query_table(
     pair_video = pair_video.to(device)
     nv, nt = scores.shape
     sentences = torch.arange(nt, device=device)
-    blocks = pair_blocks(video_emb.to(device), text_emb.to(device), pair_video).cpu()
+    blocks = passed.blocks
+    if blocks is None:
+        blocks = pair_blocks(video_emb.to(device), text_emb.to(device), pair_video)
+    blocks = blocks.cpu()
     kvid, ktxt, margin = _winners(blocks)
     video_order, text_order = tie_order(video_ids, device), tie_order(sentence_ids, device)
     tables: dict[str, dict[str, Any]] = {}
@@ -328,7 +334,8 @@ def head_cosine(emb: Tensor) -> list[list[float]] | None:
     n, k, _ = emb.shape
     if k < 2:
         return None
-    return (torch.einsum("nkd,nld->kl", emb.float(), emb.float()) / max(n, 1)).tolist()
+    flat = emb.float().transpose(0, 1).reshape(k, -1)  # [K, N*D]: one product, no batching
+    return (flat @ flat.T / max(n, 1)).tolist()
 
 
 def mean_head_cosine(matrix: list[list[float]] | None) -> float | None:
