@@ -3,7 +3,7 @@
 PVSE (Song & Soleymani, CVPR 2019, eq. 6 and Sec. 4) scores a (video, sentence) pair by the
 best cosine over the K x K pairs of their embeddings. The evaluator ranks by that score only;
 this module says, per query, *which* pair won and by how much, and per run how the heads are
-used. One chunked pass over videos computes the `[rows, K, Nt, K]` cosines once and derives
+used. One chunked pass over videos computes the `[rows, K, K, Nt]` cosines once and derives
 from it, without ever holding more than one chunk:
 
 - the max-reduced `[Nv, Nt]` score matrix (the paper's similarity, `Method.similarity`'s
@@ -118,7 +118,7 @@ def set_aware_pass(
 ) -> SetAwarePass:
     """The chunked pass over `[Nv, Kv, D] x [Nt, Kt, D]` L2-normalised embeddings.
 
-    `pair_video[j]` is sentence j's video. Peak extra memory is one `[rows, Kv, Nt, Kt]` chunk
+    `pair_video[j]` is sentence j's video. Peak extra memory is one `[rows, Kv, Kt, Nt]` chunk
     (bounded by `chunk_bytes`) plus the `[Nv, Nt]` output. See `SetAwarePass`.
     """
     extra = check_reductions(reductions)
@@ -144,34 +144,38 @@ def set_aware_pass(
     # Non-relevant items scored above the best relevant one: all items above it, minus the
     # relevant ones above it (a relevant item's own score may differ from `rel` in the last
     # bit, computed by another kernel; it must not count against itself).
-    above_t = torch.zeros(nt, len(names), dtype=torch.long, device=device)
+    rel_t = rel.T.contiguous()  # [S, Nt]
+    above_t = torch.zeros(len(names), nt, dtype=torch.long, device=device)
     above_v = torch.zeros(nv, len(names), dtype=torch.long, device=device)
     scores = torch.empty(nv, nt, dtype=torch.float32, device=device)
     rows = max(1, chunk_bytes // (4 * kv * kt * max(nt, 1)))
-    flat_text = text_emb.reshape(nt * kt, d)
+    # Head-major text (`[Kt * Nt, D]`): each head pair's cosines are one contiguous `[rows, Nt]`
+    # slab, so the max over heads is an elementwise max of slabs and head k's own scores are
+    # read without touching the others.
+    flat_text = text_emb.transpose(0, 1).reshape(kt * nt, d)
     for start in range(0, nv, rows):
         stop = min(nv, start + rows)
-        full = (video_emb[start:stop].reshape(-1, d) @ flat_text.T).view(-1, kv, nt, kt)
-        scores[start:stop] = full.amax(dim=3).amax(dim=1)
+        full = (video_emb[start:stop].reshape(-1, d) @ flat_text.T).view(-1, kv, kt, nt)
+        scores[start:stop] = full.amax(dim=2).amax(dim=1)
         if not names:
             continue
-        views = [full.diagonal(dim1=1, dim2=3)] if per_head else []  # [rows, Nt, K]
-        views += [reduce_blocks(full, r, (1, 3))[..., None] for r in extra]
-        view = torch.cat(views, dim=2) if len(views) > 1 else views[0].contiguous()
+        views = [full[:, k, k] for k in range(kv)] if per_head else []
+        views += [reduce_blocks(full, r, (1, 2)) for r in extra]
+        view = torch.stack(views, dim=1)  # [rows, S, Nt]
         mine = (pair_video >= start) & (pair_video < stop)  # pairs whose video is in the chunk
         rows_of_mine = pair_video[mine] - start
         cols_of_mine = torch.nonzero(mine)[:, 0]
-        own = view[rows_of_mine, cols_of_mine]  # [P, S]
-        above_t += _count(view > rel[None], 0)
-        above_t[cols_of_mine] -= (own > rel[cols_of_mine]).long()
+        own = view[rows_of_mine, :, cols_of_mine]  # [P, S]
+        above_t += _count(view > rel_t[None], 0)
+        above_t[:, cols_of_mine] -= (own > rel[cols_of_mine]).long().T
         b = best_v[start:stop]
-        above_v[start:stop] += _count(view > b[:, None], 1)
+        above_v[start:stop] += _count(view > b[:, :, None], 2)
         above_v[start:stop].index_add_(0, rows_of_mine, -(own > b[rows_of_mine]).long())
     has_relevant = torch.zeros(nv, dtype=torch.bool, device=device)
     has_relevant[pair_video] = True
 
     v2t_all = torch.where(has_relevant[:, None], above_v + 1, 0).cpu().numpy()
-    t2v_all = (above_t + 1).cpu().numpy()
+    t2v_all = (above_t.T + 1).cpu().numpy()
     head_ranks = {"t2v": t2v_all[:, :kv], "v2t": v2t_all[:, :kv]} if per_head else None
     offset = kv if per_head else 0
     reduction_ranks = {
