@@ -52,6 +52,7 @@ class Caps:
     listed: int = 20
 
     def describe(self) -> str:
+        """The caps in words, as the page states them."""
         return (
             f"at most {self.queries} queries per direction (the worst, the best, then spread "
             f"over the rest), {SHOWN_ITEMS} retrieved items each, {self.thumbnails} thumbnails "
