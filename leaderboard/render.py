@@ -252,8 +252,9 @@ def _html_table(table: Table, link: Callable[[Submission], str] | None = None) -
         kind = "num" if column.better else "text"
         better = column.better or "min"
         align = ' class="num"' if column.better else ""
+        hint = f' title="{BETTER_HINT[column.better]}"' if column.better else ""
         heads.append(
-            f'<th data-col="{index}" data-type="{kind}" data-better="{better}"{align} '
+            f'<th data-col="{index}" data-type="{kind}" data-better="{better}"{align}{hint} '
             'tabindex="0">'
             f"{e(column.label)}</th>"
         )
@@ -282,9 +283,66 @@ def _html_table(table: Table, link: Callable[[Submission], str] | None = None) -
     note = f'<p class="note">{e(CENSORED_NOTE)}</p>' if table.censored else ""
     return (
         f'<section><h2>{e(table.dataset)} <span class="split">{e(table.split)}</span></h2>'
+        f"{rsum_plot(table)}"
         f'<table class="board"><thead><tr class="groups">{"".join(groups)}</tr>'
         f"<tr>{''.join(heads)}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}</section>"
     )
+
+
+BETTER_HINT = {"max": "higher is better", "min": "lower is better"}
+
+
+def rsum_plot(table: Table, width: int = 320, height: int = 90) -> str:
+    """A small inline SVG of rsum over submission time (every submission a dot, the best so
+    far a line) when the table has more than one submission with a finite rsum, else ""."""
+    points = []
+    for submission in table.rows:
+        value = submission.metrics.rsum
+        number = float(value.value) if isinstance(value, Bound) else value
+        when = _timestamp(submission.submitted_utc)
+        if isinstance(number, (int, float)) and math.isfinite(number) and when is not None:
+            points.append((when, float(number), submission.name))
+    if len(points) < 2:
+        return ""
+    points.sort()
+    t0, t1 = points[0][0], points[-1][0]
+    low, high = min(p[1] for p in points), max(p[1] for p in points)
+    pad = 8
+
+    def xy(when: float, value: float) -> tuple[float, float]:
+        x = pad + (width - 2 * pad) * ((when - t0) / (t1 - t0) if t1 > t0 else 0.5)
+        y = (
+            height
+            - pad
+            - (height - 2 * pad) * ((value - low) / (high - low) if high > low else 0.5)
+        )
+        return round(x, 1), round(y, 1)
+
+    best, line = -math.inf, []
+    for when, value, _ in points:
+        best = max(best, value)
+        line.append("{},{}".format(*xy(when, best)))
+    dots = "".join(
+        '<circle cx="{}" cy="{}" r="3"><title>{}</title></circle>'.format(
+            *xy(when, value), html.escape(f"{strip_control(name)}: rsum {value:.1f}")
+        )
+        for when, value, name in points
+    )
+    label = f"rsum over time, {len(points)} submissions, {low:.1f} to {high:.1f}"
+    return (
+        f'<figure class="trend"><svg viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-label="{html.escape(label)}">'
+        f'<polyline points="{" ".join(line)}"></polyline>{dots}</svg>'
+        f"<figcaption>{html.escape(label)}; the line is the best so far</figcaption></figure>"
+    )
+
+
+def _timestamp(text: str) -> float | None:
+    """Seconds since the epoch of a submission's `submitted_utc`, None if unreadable."""
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def render(board: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> dict[str, Path]:
@@ -320,7 +378,7 @@ h1 {{ margin: 0; font-size: 22px; }}
 header p {{ margin: 4px 0 0; color: var(--muted); }}
 main {{ padding: 24px 32px; max-width: 1280px; }}
 section {{ background: #fff; border: 1px solid var(--line); border-radius: 8px;
-  margin-bottom: 24px; overflow-x: auto; }}
+  margin-bottom: 24px; overflow: auto; max-height: 85vh; }}
 h2 {{ font-size: 16px; margin: 0; padding: 14px 16px; border-bottom: 1px solid var(--line); }}
 .split {{ font-size: 12px; font-weight: 500; color: var(--accent); background: #eaf0fc;
   border-radius: 10px; padding: 2px 8px; margin-left: 6px; }}
@@ -332,12 +390,27 @@ thead tr.groups th {{ border-bottom: none; padding-bottom: 0; }}
 th.group {{ text-align: center; color: var(--ink); }}
 th[data-col] {{ cursor: pointer; user-select: none; }}
 th[data-col]:hover {{ color: var(--accent); }}
+th.num[data-better="max"]::before {{ content: "↑ "; color: var(--accent); }}
+th.num[data-better="min"]::before {{ content: "↓ "; color: var(--accent); }}
+thead tr:not(.groups) th {{ position: sticky; top: 0; background: #fff; z-index: 2; }}
+.board tr > :nth-child(2), .board tr > :last-child {{ position: sticky; background: #fff; }}
+.board tr > :nth-child(2) {{ left: 0; z-index: 1; white-space: normal; min-width: 140px;
+  max-width: 260px; overflow-wrap: anywhere; }}
+.board tr > :last-child {{ right: 0; z-index: 1; font-weight: 700;
+  box-shadow: -1px 0 0 var(--line); }}
+.board thead tr:not(.groups) th:nth-child(2), .board thead tr:not(.groups) th:last-child {{
+  z-index: 3; }}
+.board tr.groups > :nth-child(2), .board tr.groups > :last-child {{ position: static; }}
+.trend {{ margin: 8px 16px 0; }}
+.trend polyline {{ fill: none; stroke: var(--accent); stroke-width: 1.5; }}
+.trend circle {{ fill: var(--ink); opacity: 0.6; }}
+.trend figcaption {{ color: var(--muted); font-size: 12px; }}
 th[aria-sort="ascending"]::after {{ content: " ▲"; }}
 th[aria-sort="descending"]::after {{ content: " ▼"; }}
 tbody tr {{ border-top: 1px solid var(--line); }}
 tbody tr:hover {{ background: #fafbfc; }}
 th.num, td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
-td.best {{ background: var(--best); color: var(--bestink); font-weight: 700; }}
+.board td.best {{ background: var(--best); color: var(--bestink); font-weight: 700; }}
 td.censored {{ color: var(--muted); font-style: italic; cursor: help; }}
 th[data-col]:focus-visible {{ outline: 2px solid var(--accent); outline-offset: -2px; }}
 .note {{ color: var(--muted); font-size: 12px; margin: 0; padding: 8px 16px 12px; }}

@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "sweep": "mrw.bench.commands.sweep",
     "reproduce": "mrw.bench.reproduce",
     "heads": "mrw.bench.commands.heads",
+    "explore": "mrw.bench.commands.explore",
 }
 
 

@@ -442,6 +442,23 @@ def write_outputs(
             handle.write("\n")
 
 
+def _per_query(args: argparse.Namespace) -> int:
+    """`--per-query PATH`: two run folders' per-query tables side by side (`mrw.bench.perquery`)."""
+    from mrw.bench.perquery import PARQUET_MAGIC, write_paired
+
+    if len(args.runs) != 2:
+        raise CompareError("--per-query takes exactly two run folders (A B)")
+    check_output_file(args.per_query, lambda path: file_starts_with(path, PARQUET_MAGIC))
+    counts = write_paired(*args.runs, args.per_query)
+    for direction, c in counts.items():
+        print(
+            f"{direction}: {c['queries']} queries; fixed by B (wrong at R@1 in A): {c['fixed']}; "
+            f"broken by B: {c['broken']}"
+        )
+    print(f"wrote {args.per_query}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "compare",
@@ -457,6 +474,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--markdown", metavar="PATH", help="also write the Markdown table here")
     parser.add_argument("--json", metavar="PATH", help="write the table as JSON here")
     parser.add_argument(
+        "--per-query",
+        metavar="PATH",
+        help="with two run folders A B: write their per-query tables joined on the query "
+        "(Parquet: ranks, winning heads and margins of both, fixed/broken at R@1) here",
+    )
+    parser.add_argument(
         "--against",
         action="append",
         default=[],
@@ -471,6 +494,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> int:
     check_outputs(args.markdown, args.json)
+    if args.per_query:
+        return _per_query(args)
     comparison = compare_runs(args.runs)
     try:
         comparison.add_tests(args.against)

@@ -11,12 +11,68 @@ weights in `checkpoint.pt`) and the cached features, so it needs no training.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
+
+from mrw.methods.base import Batch
+
+
+def load_trained(run_dir: str | Path, split: str = "test") -> tuple[Any, Any, dict[str, Any]]:
+    """(the method with the run's best weights in eval mode, the split's `PairData`, the run's
+    `config.json`), rebuilt from the run folder (`config.json`, `vocab.json`, `checkpoint.pt`)
+    and the cached features; nothing is trained.
+
+    Raises:
+        MRWError: the run folder lacks one of those files, or its features are not cached.
+    """
+    from mrw.bench.data import PairData, standardized
+    from mrw.bench.features import extract_features
+    from mrw.bench.options import RunOptions
+    from mrw.core.errors import MRWError
+    from mrw.methods.base import MethodContext
+    from mrw.methods.registry import create_method
+    from mrw.methods.vocab import Vocabulary
+
+    run_dir = Path(run_dir)
+    try:
+        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        known = {f.name for f in dataclasses.fields(RunOptions)}
+        options = RunOptions(**{k: v for k, v in config["options"].items() if k in known})
+        vocab = Vocabulary.load(run_dir / "vocab.json")
+        state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=False)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise MRWError(f"{run_dir}: cannot rebuild the model ({exc})") from None
+    splits = {
+        name: extract_features(options.feature_spec(name), progress=False)[0]
+        for name in dict.fromkeys(("train", split))
+    }
+    if options.standardize_features:
+        splits = standardized(splits)
+    context = MethodContext(splits["train"].feature_dim, len(vocab), len(splits["train"].pair_ids))
+    model = create_method(config["method"], context, config["method_config"])
+    model.load_state_dict(state["best_model"] or state["model"])
+    model.eval()
+    return model, PairData(splits[split], vocab), config
+
+
+@torch.no_grad()
+def attention_maps(model: Any, batch: Batch) -> dict[str, Tensor]:
+    """PIE-Net's attention of a PVSE model with K >= 1 on `batch`: per side ("video" over
+    frames, "text" over tokens) `[B, K, T]` float, each row a distribution over the valid
+    steps (Song & Soleymani 2019, eq. 2)."""
+    sides = {
+        "video": (model.visual_encoder, model.visual_head, batch.video, batch.video_lengths),
+        "text": (model.text_encoder, model.text_head, batch.tokens, batch.token_lengths),
+    }
+    out = {}
+    for side, (encoder, head, inputs, lengths) in sides.items():
+        encoded = encoder(inputs, lengths)
+        out[side] = head.pie_net.attention(encoded.local, encoded.mask)[1]
+    return out
 
 
 def head_report(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
@@ -30,47 +86,22 @@ def head_report(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     Raises:
         MRWError: not a PVSE run with PIE-Net (k = 0), or its features are not cached.
     """
-    from mrw.bench.data import PairData, standardized
-    from mrw.bench.features import extract_features
-    from mrw.bench.options import RunOptions
+    from mrw.bench.setaware import head_cosine, mean_head_cosine
     from mrw.core.errors import MRWError
-    from mrw.methods.base import MethodContext
-    from mrw.methods.registry import create_method
-    from mrw.methods.vocab import Vocabulary
 
     run_dir = Path(run_dir)
     config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
     if config["method"] != "pvse" or not config["method_config"].get("k"):
         raise MRWError(f"{run_dir}: not a PVSE run with PIE-Net (k >= 1)")
-    known = {f.name for f in dataclasses.fields(RunOptions)}
-    options = RunOptions(**{k: v for k, v in config["options"].items() if k in known})
-    splits = {
-        name: extract_features(options.feature_spec(name), progress=False)[0]
-        for name in dict.fromkeys(("train", split))
-    }
-    if options.standardize_features:
-        splits = standardized(splits)
-    vocab = Vocabulary.load(run_dir / "vocab.json")
-    context = MethodContext(splits["train"].feature_dim, len(vocab), len(splits["train"].pair_ids))
-    model = create_method("pvse", context, config["method_config"])
-    state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=False)
-    model.load_state_dict(state["best_model"] or state["model"])
-    data = PairData(splits[split], vocab)
+    model, data, _ = load_trained(run_dir, split)
     batch = data.batch(torch.arange(data.num_pairs))
     check = model.init_check(batch)  # the same measurement, now on trained weights
     with torch.no_grad():
-        model.eval()
         embedded = {
             "video": model.encode_video(batch.video, batch.video_lengths),
             "text": model.encode_text(batch.tokens, batch.token_lengths),
         }
     report: dict[str, Any] = {"run": str(run_dir), "k": config["method_config"]["k"]}
     for side, emb in embedded.items():
-        pairs = list(itertools.combinations(range(emb.size(1)), 2))
-        cosine = (
-            float(torch.stack([(emb[:, i] * emb[:, j]).sum(-1).mean() for i, j in pairs]).mean())
-            if pairs
-            else None
-        )
-        report[side] = {**check[side], "embedding_cosine": cosine}
+        report[side] = {**check[side], "embedding_cosine": mean_head_cosine(head_cosine(emb))}
     return report

@@ -61,6 +61,9 @@ class RunOptions:
     finetune_epochs: int = 0  # > 0: then unfreeze the CNN and train from decoded frames
     finetune_lr: float = 2e-5
     progress: bool = True
+    # Alternative K x K reductions whose recalls the set-aware evaluation also reports
+    # ("mean", "lse"); the metrics always rank by the method's own similarity (PVSE: max).
+    kk_reductions: tuple[str, ...] = ()
 
     def resolved(self, method: str | None = None) -> RunOptions:
         """A copy with every dataset default and, given the `method`, its learning rate
@@ -103,7 +106,14 @@ class RunOptions:
                 finite positive number, a GloVe path that is not a readable text file, or a
                 `runs_dir` that cannot hold run folders.
         """
+        from mrw.bench.setaware import check_reductions
         from mrw.core.atomic import OutputPathError, check_output_path
+        from mrw.core.errors import MRWError
+
+        try:
+            check_reductions(self.kk_reductions)
+        except MRWError as exc:
+            raise RunRecordError(f"--kk-reductions: {exc}") from None
 
         for name, low, high in _COUNT_BOUNDS:
             value = getattr(self, name)

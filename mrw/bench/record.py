@@ -25,6 +25,10 @@ Format versions:
      a `role` of "method" or "features"). Older records get the declaration of what every
      run then was, trained on the dataset's training split on its cached features, and no
      weights entries.
+     `set_aware` (None in older records, and in runs evaluated before it existed): the
+     summary of the set-aware evaluation (`SetAwareSummary`, `mrw.bench.setaware`): which
+     of the K x K head pairs win, head usage, head cosine, attention, recall with one head
+     kept and under other K x K reductions. The per-query table is `per_query.parquet`.
 """
 
 from __future__ import annotations
@@ -68,6 +72,33 @@ class RunRecordError(MRWError):
 
 
 @dataclass
+class SetAwareSummary:
+    """The set-aware evaluation of a run (`mrw.bench.setaware.summarise`), in `metrics.json`.
+
+    k: `{"video": Kv, "text": Kt}` embeddings per instance; reduction: the K x K reduction the
+    metrics rank by ("max", PVSE eq. 6); head_usage: per side `{"counts": [K] wins over the
+    ground-truth pairs, "entropy" (nats), "entropy_ratio" (to log K; 1 = uniform),
+    "kl_uniform"}`; margin: mean and median of the winning cosine minus the runner-up in the
+    ground-truth pairs' K x K blocks (None for K = 1); head_cosine: per side the `[K, K]` mean
+    cosine between an instance's heads (None for K = 1); attention: the method's
+    `init_check` on trained weights (PVSE: attention entropy ratio and head TV distance per
+    side), None when it exposes none; head_recall: per head k, `{"t2v", "v2t": R@k, "rsum"}`
+    with only head k of both sides kept (None unless K > 1 on both sides); reductions: the
+    same document per alternative reduction asked for ("mean", "lse" at `lse_temperature`).
+    """
+
+    k: dict[str, int]
+    reduction: str
+    head_usage: dict[str, dict[str, Any]]
+    margin: dict[str, float | None]
+    head_cosine: dict[str, list[list[float]] | None]
+    attention: dict[str, Any] | None = None
+    head_recall: list[dict[str, Any]] | None = None
+    reductions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lse_temperature: float | None = None
+
+
+@dataclass
 class RunRecord:
     """A finished run (the fields of `metrics.json`); `run_dir` is where it was read from.
 
@@ -99,6 +130,7 @@ class RunRecord:
     small_split: str | None = None  # `small_split_warning` of the evaluated split
     training_data: str = ""
     pretrained_weights: list[dict[str, Any]] = field(default_factory=list)
+    set_aware: SetAwareSummary | None = None
     run_dir: Path | None = field(default=None, compare=False)
     format_version: int = FORMAT_VERSION
 
@@ -109,6 +141,7 @@ class RunRecord:
         out["format_version"] = FORMAT_VERSION
         out["metrics"] = self.metrics.to_json()
         out["exact_metrics"] = self.exact_metrics.to_json() if self.exact_metrics else None
+        out["set_aware"] = dataclasses.asdict(self.set_aware) if self.set_aware else None
         out["metric_definitions"] = METRIC_DEFINITIONS
         out["scores"] = {self.split: [mteb_scores(self.metrics)]}
         return out
@@ -117,12 +150,18 @@ class RunRecord:
     def from_json(cls, data: Mapping[str, Any], run_dir: Path | None = None) -> RunRecord:
         """A record from a `metrics.json` document of any format version (migrated)."""
         data = migrate(data)
-        names = {f.name for f in dataclasses.fields(cls)} - {"run_dir", "metrics", "exact_metrics"}
-        exact = data.get("exact_metrics")
+        names = {f.name for f in dataclasses.fields(cls)} - {
+            "run_dir",
+            "metrics",
+            "exact_metrics",
+            "set_aware",
+        }
+        exact, set_aware = data.get("exact_metrics"), data.get("set_aware")
         try:
             return cls(
                 metrics=Metrics.from_json(data["metrics"]),
                 exact_metrics=Metrics.from_json(exact) if exact else None,
+                set_aware=SetAwareSummary(**set_aware) if set_aware else None,
                 run_dir=run_dir,
                 **{k: v for k, v in data.items() if k in names},
             )
@@ -232,6 +271,7 @@ def migrate(data: Mapping[str, Any]) -> dict[str, Any]:
             features.get("weights"),
         )
         out["pretrained_weights"] = []
+        out.setdefault("set_aware", None)  # before the set-aware evaluation
     out.pop("scores", None)  # derived views, recomputed on writing
     out.pop("metric_definitions", None)
     out["format_version"] = FORMAT_VERSION

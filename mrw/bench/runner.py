@@ -4,7 +4,8 @@
 all methods go through the same features, trainer, evaluator and scorer. A run record is
 `{runs_dir}/{dataset}/{method}/{run_id}/` with `config.json`, `metrics.json`, `t2v.run.gz`,
 `v2t.run.gz`, `checkpoint.pt`, `log.jsonl` (and `vocab.json`, to reuse the checkpoint;
-`query_ranks.json`, each query's first relevant rank, for `compare`'s paired tests).
+`query_ranks.json`, each query's first relevant rank, for `compare`'s paired tests;
+`per_query.parquet`, the set-aware evaluation's per-query table, `mrw.bench.setaware`).
 `metrics.json` is written last: its presence marks a finished run. Its `metrics` are what
 `mrw-leaderboard score` computes from the run files (written to the dataset's default depth,
 `mrw.bench.runfiles`); `exact_metrics` are those of the full similarity matrix (the same
@@ -32,6 +33,7 @@ from mrw.bench.options import RunOptions
 from mrw.bench.record import (
     RunRecord,
     RunRecordError,
+    SetAwareSummary,
     dataset_revision,
     json_safe,
     small_split_warning,
@@ -200,8 +202,8 @@ def run_method(
     `torchrun` every rank calls this; rank 0 writes the record and all ranks return it.
     """
     from mrw.bench.data import PairData, one_sentence_per_video, standardized
-    from mrw.bench.evaluator import evaluate
     from mrw.bench.features import decode_frames, extract_features
+    from mrw.bench.setaware import PER_QUERY_FILE, evaluate_set_aware, write_parquet
     from mrw.bench.trainer import TrainConfig, Trainer, TrainResult
     from mrw.methods.base import MethodContext
     from mrw.methods.registry import create_method, get_method_class, make_config
@@ -302,7 +304,10 @@ def run_method(
         trained = trainer.fit(data["train"], data["validation"], resume=resuming)
     if options.finetune_epochs:
         model, data, trained = _finetune(model, used, vocab, options, train_config, device, run_dir)
-    evaluation = evaluate(model, data[options.split], device, options.eval_batch_size)
+    set_aware = evaluate_set_aware(
+        model, data[options.split], device, options.eval_batch_size, options.kk_reductions
+    )
+    evaluation = set_aware.evaluation
     folds = _folds(options, evaluation, data[options.split].split)
 
     record = RunRecord(
@@ -329,6 +334,7 @@ def run_method(
         small_split=small_split_warning(evaluation.metrics, options.split),
         training_data=_training_data(model, options, used),
         pretrained_weights=_pretrained_weights(model, splits["train"]),
+        set_aware=SetAwareSummary(**set_aware.summary),
         run_dir=run_dir,
     )
     if record.small_split and dist_util.is_main():
@@ -348,6 +354,7 @@ def run_method(
                 "v2t": {"queries": evaluation.video_ids, "ranks": evaluation.v2t_ranks.tolist()},
             },
         )
+        write_parquet(set_aware.tables, run_dir / PER_QUERY_FILE)
         _log_evaluation(
             run_dir / "log.jsonl",
             {"evaluation": options.split, "metrics": record.metrics.to_json()},

@@ -92,6 +92,14 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="documents per query in the run files (default: the dataset's, e.g. full for "
         "mrw, 500 for tgif, lowered if needed to fit the scorer's default size limit)",
     )
+    out.add_argument(
+        "--kk-reductions",
+        type=_reductions,
+        default=(),
+        metavar="R,R",
+        help="also report recall under these K x K reductions of multi-embedding scores: mean, "
+        "lse (log-sum-exp); the metrics rank by the method's own (PVSE: max, the paper's)",
+    )
     method = parser.add_argument_group("method options (applied to methods whose config has them)")
     for field, (kind, help_text) in METHOD_FLAGS.items():
         flag = "--" + field.replace("_", "-")
@@ -125,6 +133,19 @@ def _run_depth(text: str) -> int:
     if depth <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer or 'full', got {text!r}")
     return depth
+
+
+def _reductions(text: str) -> tuple[str, ...]:
+    """`--kk-reductions`: comma-separated names of `mrw.bench.setaware.REDUCTIONS`."""
+    from mrw.bench.setaware import REDUCTIONS
+
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in REDUCTIONS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown reduction {', '.join(unknown)}; use {', '.join(REDUCTIONS)}"
+        )
+    return names
 
 
 def _parse_value(text: str, default: Any) -> Any:
@@ -249,6 +270,7 @@ def main(args: argparse.Namespace) -> int:
         feature_workers=args.workers,
         finetune_epochs=args.finetune_epochs,
         finetune_lr=args.finetune_lr,
+        kk_reductions=args.kk_reductions,
     )
     if args.resume and len(args.methods) > 1:
         from mrw.core.cliutil import fail

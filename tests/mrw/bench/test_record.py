@@ -116,3 +116,27 @@ def test_older_records_get_the_training_data_of_what_every_run_then_was() -> Non
     learning_free = {"backbone": "colour-edges", "weights": "none"}
     plain = {**VERSION_1, "config": {**VERSION_1["config"], "features": learning_free}}
     assert RunRecord.from_json(plain).training_data == "trained on toy train"
+
+
+def test_version_2_file_has_no_set_aware_summary_and_version_3_round_trips(tmp_path) -> None:
+    from mrw.bench.record import SetAwareSummary
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "metrics.json").write_text(json.dumps({**VERSION_1, "format_version": 2}))
+    record = RunRecord.from_disk(run_dir)
+    assert record.set_aware is None and record.format_version == 3
+    record.set_aware = SetAwareSummary(
+        k={"video": 2, "text": 2}, reduction="max",
+        head_usage={"video": {"counts": [3, 1]}, "text": {"counts": [2, 2]}},
+        margin={"mean": 0.1, "median": 0.05}, head_cosine={"video": None, "text": None},
+        reductions={"lse": {"rsum": 120.0}}, lse_temperature=0.1,
+    )  # fmt: skip
+    record.to_disk(run_dir)
+    assert json.loads((run_dir / "metrics.json").read_text())["set_aware"]["k"]["video"] == 2
+    assert RunRecord.from_disk(run_dir) == record
+    (run_dir / "metrics.json").write_text(
+        json.dumps({**VERSION_1, "format_version": 3, "set_aware": {"k": 2}})
+    )
+    with pytest.raises(RunRecordError, match="not a valid run record"):
+        RunRecord.from_disk(run_dir)  # a summary without its fields
