@@ -34,15 +34,17 @@ COLUMNS = ("qid", "q0", "docid", "rank", "score", "tag")
 FORMAT = "'qid Q0 docid rank score tag'"
 # Separators are ASCII whitespace, as for bytes.split(); lines end at "\n".
 _NON_CANONICAL_BYTES = (b"\t", b"\r", b"\x0b", b"\x0c", b"\x00")
-_TEXT_COLUMNS = ("qid", "q0", "docid", "rank", "tag")
 _BOM = b"\xef\xbb\xbf"
 _SEPARATOR_TABLE = bytes.maketrans(b"\t\r\x0b\x0c", b"    ")
 
 _PARSE = pacsv.ParseOptions(
     delimiter=" ", quote_char=False, escape_char=False, ignore_empty_lines=False
 )
+# Only the columns scoring needs are converted (a third less work per line); Arrow still
+# checks that every line has all six.
 _CONVERT = pacsv.ConvertOptions(
-    column_types={**dict.fromkeys(COLUMNS, pa.binary()), "score": pa.float64()},
+    column_types={"qid": pa.binary(), "docid": pa.binary(), "score": pa.float64()},
+    include_columns=["qid", "docid", "score"],
     null_values=[],
     strings_can_be_null=False,
 )
@@ -100,21 +102,25 @@ def _normalise(block: bytes) -> bytes:
 def _canonical_table(raw: bytes) -> pa.Table | None:
     """Arrow's table of a block already in canonical form, else None (the fast path).
 
-    Canonical: fields separated by single spaces, no empty line, no NUL byte, no byte-order
-    mark. Any other separator shows up as a byte test, a column count Arrow rejects, or an
-    empty field.
+    Canonical: fields separated by single spaces, no empty field, no empty line, no NUL
+    byte, no byte-order mark. Any other separator shows up as a byte test or a column count
+    Arrow rejects.
     """
-    if not raw or raw.endswith(b"\n") or raw.startswith(_BOM):
+    if not raw or raw.endswith((b"\n", b" ")) or raw.startswith((_BOM, b" ")):
         return None
-    if any(byte in raw for byte in _NON_CANONICAL_BYTES):
+    if any(byte in raw for byte in _NON_CANONICAL_BYTES) or _has_empty_field(raw):
         return None
     try:
-        table = _read_table(raw)
+        return _read_table(raw)
     except pa.ArrowException:
         return None
-    if any(pc.min(pc.binary_length(table[name])).as_py() == 0 for name in _TEXT_COLUMNS):
-        return None
-    return table
+
+
+def _has_empty_field(raw: bytes) -> bool:
+    """Whether two separators (space, newline, or any other byte <= 0x20) are adjacent: an
+    empty field or line. One vectorised pass (a byte-pattern search is 6x slower)."""
+    separator = np.frombuffer(raw, dtype=np.uint8) <= 0x20
+    return bool((separator[1:] & separator[:-1]).any())
 
 
 class _StreamError(Exception):
