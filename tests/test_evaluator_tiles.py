@@ -3,6 +3,8 @@ CPU, chunks of videos on a GPU), for the default K x K maximum and for a method'
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import torch
 
@@ -52,3 +54,25 @@ def test_a_methods_own_score_is_tiled_alike() -> None:
     v, t = _embeddings(30, 17, 1, 6)
     expected = order_violation(v, t)
     assert torch.equal(similarity_matrix(order_violation, v, t, tile_bytes=4 * 4 * 4), expected)
+
+
+def test_rows_of_tiles_run_on_the_cpu_threads_and_the_setting_comes_back() -> None:
+    v, t = _embeddings(50, 40, 3, 8)
+    threads = torch.get_num_threads()
+    names: set[str] = set()
+
+    def similarity(video: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        names.add(threading.current_thread().name)
+        assert torch.get_num_threads() == 1  # one intra-op thread per worker
+        assert torch.is_inference_mode_enabled()
+        return Method.similarity(None, video, text)
+
+    torch.set_num_threads(2)
+    try:
+        tiled = similarity_matrix(similarity, v, t, tile_bytes=4 * 9 * 9)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    assert names and all(name.startswith("similarity") for name in names)
+    whole = similarity_matrix(lambda a, b: Method.similarity(None, a, b), v, t, tile_bytes=2**62)
+    torch.testing.assert_close(tiled, whole, rtol=0, atol=1e-6)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +28,11 @@ from mrw.bench.method import Method
 CHUNK_BYTES = 256 * 2**20
 # On a CPU, each call scores a tile of videos x texts whose [v*K, t*Kt] products (~2 MiB)
 # stay in the L2 cache while they are max-reduced, instead of a chunk that goes through
-# DRAM twice (written by the matmul, read back by the max): 20-30% faster on 2 cores,
-# faster than a bare matmul writing all (N*K)^2 products (benchmarks/eval.py).
+# DRAM twice (written by the matmul, read back by the max); rows of tiles are spread over
+# the CPU threads, each tile computed by one thread, rather than splitting every small
+# matmul across threads that must meet after each (a descheduled thread on a shared machine
+# then stalls all). Faster than a bare matmul writing all (N*K)^2 products at 1 and 2
+# threads (benchmarks/eval.py).
 CPU_TILE_BYTES = 2 * 2**20
 
 
@@ -80,7 +84,9 @@ def similarity_matrix(
     """`[Nv, Nt]` fp32 scores: `similarity` (a method's) applied block by block.
 
     Args:
-        similarity: `[v, K, D]` x `[t, Kt, D]` -> `[v, t]` scores (`Method.similarity`).
+        similarity: `[v, K, D]` x `[t, Kt, D]` -> `[v, t]` scores (`Method.similarity`); on a
+            CPU it is called from `torch.get_num_threads()` threads at once, each running
+            with one intra-op thread (the setting is restored on return).
         video_emb, text_emb: `[Nv, K, D]` and `[Nt, Kt, D]` embeddings.
         chunk_bytes: most bytes of `[v, K, t, Kt]` products one call may produce.
         tile_bytes: also split the texts, so that one call's products take about this many
@@ -89,18 +95,34 @@ def similarity_matrix(
     """
     nv, k, _ = video_emb.shape
     nt, kt, _ = text_emb.shape
-    if tile_bytes is None and video_emb.device.type == "cpu":
+    cpu = video_emb.device.type == "cpu"
+    if tile_bytes is None and cpu:
         tile_bytes = CPU_TILE_BYTES
     rows, cols = max(1, chunk_bytes // (4 * k * kt * max(nt, 1))), max(nt, 1)
     if tile_bytes is not None:
         side = math.isqrt(max(tile_bytes // 4, 1))  # embedding rows per side of a square tile
         rows, cols = min(rows, max(1, side // k)), max(1, side // kt)
     out = torch.empty(nv, nt, dtype=torch.float32, device=video_emb.device)
-    for start in range(0, nv, rows):
-        videos = video_emb[start : start + rows]
-        for first in range(0, nt, cols):
-            texts = text_emb[first : first + cols]
-            out[start : start + rows, first : first + cols] = similarity(videos, texts).float()
+
+    def score_rows(start: int) -> None:
+        with torch.inference_mode():  # thread-local: worker threads need it too
+            videos = video_emb[start : start + rows]
+            for first in range(0, nt, cols):
+                texts = text_emb[first : first + cols]
+                out[start : start + rows, first : first + cols] = similarity(videos, texts).float()
+
+    starts = range(0, nv, rows)
+    threads = torch.get_num_threads()
+    if not cpu or threads == 1 or len(starts) == 1:
+        for start in starts:
+            score_rows(start)
+        return out
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(threads, thread_name_prefix="similarity") as pool:
+            list(pool.map(score_rows, starts))
+    finally:
+        torch.set_num_threads(threads)
     return out
 
 
