@@ -75,8 +75,8 @@ def _chunk_key(words: np.ndarray, ranges: list[tuple[int, int, int]]) -> np.ndar
 
 
 def _equal_key_pairs(key: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Every pair (i, j), i != j, of rows with equal `key`, in batches of index arrays."""
-    order = np.argsort(key, kind="stable")
+    """Every pair (i, j), i < j, of rows with equal `key`, in batches of index arrays."""
+    order = np.argsort(key, kind="stable")  # stable: rows of one key in increasing order
     ordered = key[order]
     starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
     ends = np.append(starts[1:], key.size)
@@ -137,13 +137,14 @@ def radius_groups(fields: Sequence[tuple[np.ndarray, int]]) -> np.ndarray:
     ends_j: list[np.ndarray] = []
     for ranges in _bit_ranges(indexed[0], indexed[1] + 1):
         for i, j in _equal_key_pairs(_chunk_key(indexed[0], ranges)):
-            keep = (i < j) & _within(unique_fields, i, j)  # each pair once per chunk
+            keep = _within(unique_fields, i, j)
             ends_i.append(i[keep])
             ends_j.append(j[keep])
     m = len(unique)
     i = np.concatenate(ends_i) if ends_i else np.zeros(0, dtype=np.int64)
     j = np.concatenate(ends_j) if ends_j else np.zeros(0, dtype=np.int64)
-    graph = coo_matrix((np.ones(i.size, dtype=np.int8), (i, j)), shape=(m, m))
+    # A pair found in several chunks is several entries: their sum (int32) is never 0.
+    graph = coo_matrix((np.ones(i.size, dtype=np.int32), (i, j)), shape=(m, m))
     _, component = connected_components(graph, directed=False)
     smallest = np.full(component.max() + 1, n, dtype=np.int64)
     np.minimum.at(smallest, component, first)
