@@ -9,7 +9,6 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from importlib import metadata
 from typing import Any, NoReturn
 
 from mrw.cliargs import MAX_WORKERS, Parser, integer
@@ -22,6 +21,8 @@ EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE, as a shell reports `yes | head`
 
 def toolkit_version() -> str:
     """The installed mrw-toolkit version (`mrw.__version__` when it is not installed)."""
+    from importlib import metadata  # ~0.05 s: only when a version is asked for
+
     try:
         return metadata.version("mrw-toolkit")
     except metadata.PackageNotFoundError:
@@ -161,6 +162,19 @@ def set_cpu_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
+class _Version(argparse.Action):
+    """`--version`: print `PROG VERSION` and exit; the version is looked up only then."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS) -> None:
+        super().__init__(
+            option_strings, dest, default=argparse.SUPPRESS, nargs=0, help="show the version"
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> NoReturn:
+        print(f"{parser.prog} {toolkit_version()}")
+        parser.exit()
+
+
 def build_parser(prog: str, description: str, commands: dict[str, str]) -> argparse.ArgumentParser:
     """A parser whose sub-commands live in their own modules.
 
@@ -171,7 +185,7 @@ def build_parser(prog: str, description: str, commands: dict[str, str]) -> argpa
     parser gets `--version` and `--threads` (see `cpu_threads`).
     """
     parser = Parser(prog=prog, description=description)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {toolkit_version()}")
+    parser.add_argument("--version", action=_Version)
     parser.add_argument(
         "--threads",
         type=integer(1, MAX_WORKERS),
