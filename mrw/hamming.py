@@ -75,8 +75,8 @@ def _chunk_key(words: np.ndarray, ranges: list[tuple[int, int, int]]) -> np.ndar
 
 
 def _equal_key_pairs(key: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Every pair (i, j), i < j, of rows with equal `key`, in batches of index arrays."""
-    order = np.argsort(key, kind="stable")  # stable: rows of one key in increasing order
+    """Every unordered pair {i, j}, i != j, of rows with equal `key`, once, in batches."""
+    order = np.argsort(key)
     ordered = key[order]
     starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
     ends = np.append(starts[1:], key.size)
@@ -93,15 +93,23 @@ def _equal_key_pairs(key: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]
         offset += 1
 
 
-def _within(fields: Sequence[tuple[np.ndarray, int]], i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """`[P]` bool: whether rows i and j are within every field's limit."""
-    keep = np.ones(i.size, dtype=bool)
-    for words, limit in fields:
-        distance = np.zeros(i.size, dtype=np.int64)
-        for w in range(words.shape[1]):
-            distance += np.bitwise_count(words[i, w] ^ words[j, w])
-        keep &= distance <= limit
-    return keep
+def _within(columns: Sequence[tuple[np.ndarray, int]], i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """`[P]` bool: whether rows i and j are within every field's limit.
+
+    `columns` holds each field's words transposed (`[W, N]`: a word's column is contiguous,
+    so a gather reads it alone) with its limit. Fields are checked in order, each on the
+    pairs that passed the ones before, so the most selective field should come first.
+    """
+    keep = np.arange(i.size)
+    for words, limit in columns:
+        a, b = i[keep], j[keep]
+        distance = np.zeros(keep.size, dtype=np.int64)
+        for column in words:
+            distance += np.bitwise_count(column[a] ^ column[b])
+        keep = keep[distance <= limit]
+    passed = np.zeros(i.size, dtype=bool)
+    passed[keep] = True
+    return passed
 
 
 def radius_groups(fields: Sequence[tuple[np.ndarray, int]]) -> np.ndarray:
@@ -131,13 +139,17 @@ def radius_groups(fields: Sequence[tuple[np.ndarray, int]]) -> np.ndarray:
         (np.ascontiguousarray(part), limit)
         for part, (_, limit) in zip(np.split(unique, split, axis=1), fields, strict=True)
     ]
-    # The most selective index: the field with the most varying bits per chunk.
-    indexed = max(unique_fields, key=lambda f: np.bitwise_count(_varying(f[0])).sum() / (f[1] + 1))
+    # The most selective index: the field with the most varying bits per chunk; candidates
+    # are checked on it first.
+    selectivity = [np.bitwise_count(_varying(w)).sum() / (limit + 1) for w, limit in unique_fields]
+    ranked = sorted(range(len(unique_fields)), key=lambda f: -selectivity[f])
+    indexed = unique_fields[ranked[0]]
+    columns = [(np.ascontiguousarray(unique_fields[f][0].T), unique_fields[f][1]) for f in ranked]
     ends_i: list[np.ndarray] = []
     ends_j: list[np.ndarray] = []
     for ranges in _bit_ranges(indexed[0], indexed[1] + 1):
         for i, j in _equal_key_pairs(_chunk_key(indexed[0], ranges)):
-            keep = _within(unique_fields, i, j)
+            keep = _within(columns, i, j)
             ends_i.append(i[keep])
             ends_j.append(j[keep])
     m = len(unique)
