@@ -187,16 +187,16 @@ def main() -> None:
         print(f"{name:28} {wall:8.2f} {cpu:8.2f} {rss:13.0f}")
     anchors = {name: (wall, cpu, rss) for name, wall, cpu, rss in rows if "mrw" not in name}
     if anchors:
-        for name, wall, _, rss in rows[: len(args.threads)]:
+        whole = {name: value for name, value in anchors.items() if "only" not in name}
+        for name, wall, cpu, rss in rows[: len(args.threads)]:
             ratios = ", ".join(
-                f"{anchor_wall / wall:.1f}x {anchor.split(',')[0]}"
-                for anchor, (anchor_wall, _, _) in anchors.items()
-                if "only" not in anchor
+                f"{anchor_wall / wall:.1f}x / {anchor_cpu / cpu:.1f}x {anchor.split(',')[0]}"
+                for anchor, (anchor_wall, anchor_cpu, _) in whole.items()
             )
             print(
-                f"{name}: {ratios} (wall); {anchors['ranx, whole process'][2] / rss:.1f}x less "
-                f"peak memory than ranx, {anchors['pytrec_eval, whole process'][2] / rss:.1f}x "
-                "than pytrec_eval"
+                f"{name}: {ratios} (wall / CPU time); "
+                f"{anchors['ranx, whole process'][2] / rss:.1f}x less peak memory than ranx, "
+                f"{anchors['pytrec_eval, whole process'][2] / rss:.1f}x than pytrec_eval"
             )
         print("metrics identical to pytrec_eval's (ties included)")
     print(f"rsum {metrics.rsum}, t2v MedR {metrics.t2v.medr}, v2t MedR {metrics.v2t.medr}")
