@@ -30,7 +30,7 @@ import torch
 
 from leaderboard.metrics import combine, ranks_to_metrics
 from mrw.bench.evaluator import CHUNK_BYTES, evaluate_scores, similarity_matrix
-from mrw.bench.method import Method
+from mrw.methods.base import Method
 
 
 def synthetic_embeddings(nv: int, k: int, d: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -43,9 +43,9 @@ from torch import nn
 
 from mrw.bench.backbones import FeatureError, FrameEncoder, build_backbone
 from mrw.bench.evaluator import amp_dtype, evaluate_scores, similarity_matrix
-from mrw.bench.method import Batch, Method, MethodContext
-from mrw.bench.registry import create_method
 from mrw.bench.trainer import _LossModule
+from mrw.methods.base import Batch, Method, MethodContext
+from mrw.methods.registry import create_method
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval import synthetic_embeddings  # noqa: E402 - the evaluation benchmark's embeddings

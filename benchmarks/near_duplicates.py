@@ -1,10 +1,10 @@
-"""Near-duplicate grouping speed: `mrw.videohash.near_duplicate_groups` against the all-pairs
+"""Near-duplicate grouping speed: `mrw.curate.videohash.near_duplicate_groups` against the all-pairs
 comparison it replaced, on the same hashes, with identical groups asserted.
 
 Baseline: the previous implementation, kept here verbatim: every pair compared in blocks of
 256 rows with vectorised XOR + popcount, linked pairs merged by union-find (quadratic).
 Inputs: random video hashes (a 64-bit pHash word and a 42-bit colour-hash word per frame,
-as `mrw.videohash.hash_frames` makes them) with a share of planted reposts (up to 27 pHash
+as `mrw.curate.videohash.hash_frames` makes them) with a share of planted reposts (up to 27 pHash
 bits flipped), plus a second set where 2,000 of 5,000 hashes are identical.
 
 1. both on `--n` hashes and on the identical-hash set: time, ratio, groups asserted equal;
@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from mrw.videohash import (
+from mrw.curate.videohash import (
     DEFAULT_MAX_COLOUR_DISTANCE,
     DEFAULT_MAX_DISTANCE,
     HASH_FRAMES,

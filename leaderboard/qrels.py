@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from leaderboard.errors import QrelsError
-from mrw.atomic import atomic_write
+from mrw.core.atomic import atomic_write
 
 BITMAP_MAX_KEYS = 1 << 27  # pair-key bitmaps up to 128 MiB; larger key spaces sort instead
 

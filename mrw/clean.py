@@ -3,7 +3,7 @@
 Stages run cheapest first, so expensive decoding is spent only on items that can still be
 kept: title normalisation and filters, exact de-duplication by SHA-256, a decode check with
 duration/frame bounds, then near-duplicate de-duplication by a perceptual video hash
-(pHash and colour hash, `mrw.videohash`).
+(pHash and colour hash, `mrw.curate.videohash`).
 The output folder holds `kept.jsonl` (what `mrw build` reads), `dropped.jsonl` (one line per
 dropped item: id, reason, detail, duplicate_of) and `report.json` (counts and the config).
 """
@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from mrw import videohash
-from mrw.atomic import atomic_write
 from mrw.collect.filters import FilterConfig
 from mrw.collect.records import CollectedItem
-from mrw.errors import MRWError
-from mrw.text import unescape_html, words
+from mrw.core.atomic import atomic_write
+from mrw.core.errors import MRWError
+from mrw.core.text import unescape_html, words
+from mrw.curate import videohash
 
 # The reaction prefixes `mrw collect` accepts ("MRW ...", "MFW ...", "My reaction when ...").
 REACTION_PREFIX = FilterConfig().title_regex()
@@ -227,7 +227,7 @@ def _record(item: CollectedItem, sentence: str) -> CleanRecord:
 
 def _inspect(record: CleanRecord, config: CleanConfig) -> tuple[Reason, str] | None:
     """Decode-check, check bounds and hash one video, filling `record`; a drop reason or None."""
-    from mrw.frames import FrameDecodeError, verify
+    from mrw.media.frames import FrameDecodeError, verify
 
     try:
         info = verify(record.media_path)
@@ -283,7 +283,7 @@ def clean(
         # The decoder's imports (PyTorch, PyAV: seconds) run once here; left to the first
         # call in every worker thread, they ran in all of them at once, contending for the
         # import lock and the GIL (~13 s).
-        import mrw.frames  # noqa: F401
+        import mrw.media.frames  # noqa: F401
     with ThreadPoolExecutor(max(1, config.workers)) as pool:
         checks = pool.map(lambda r: _inspect(r, config), candidates)
         bar = tqdm(

@@ -11,9 +11,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from mrw.cliargs import MAX_WORKERS, Parser, integer
-from mrw.errors import MRWError
-from mrw.untrusted import one_line
+from mrw.core.cliargs import MAX_WORKERS, Parser, integer
+from mrw.core.errors import MRWError
+from mrw.core.untrusted import one_line
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE, as a shell reports `yes | head`
@@ -204,7 +204,7 @@ def build_parser(prog: str, description: str, commands: dict[str, str]) -> argpa
 def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
     """Parse `argv` and run the chosen sub-command under `run_main`.
 
-    Returns the exit code: a usage error (one line, see `mrw.cliargs.Parser`) returns 2 and
+    Returns the exit code: a usage error (one line, see `mrw.core.cliargs.Parser`) returns 2 and
     `--help` 0, so `main(argv)` returns in-process rather than exiting.
     """
     try:

@@ -27,7 +27,7 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from mrw.hamming import radius_groups
+from mrw.curate.hamming import radius_groups
 
 HASH_FRAMES = 4  # frames per video, evenly spread over its duration
 DEFAULT_MAX_DISTANCE = 56  # pHash bits of 256: reposts measured <= 38, different clips >= 110
@@ -68,9 +68,9 @@ def hash_frames(frames: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
 def hash_video(path: str | Path, num_frames: int = HASH_FRAMES) -> np.ndarray:
     """Decode `num_frames` evenly spread frames of a video file and hash them (`hash_frames`).
 
-    Raises `mrw.frames.FrameDecodeError` for media that does not decode.
+    Raises `mrw.media.frames.FrameDecodeError` for media that does not decode.
     """
-    from mrw.frames import decode
+    from mrw.media.frames import decode
 
     # Sampling on an 8 fps timeline picks the same moments whatever the clip's own frame rate.
     clip = decode(path, num_frames=num_frames, fps=8.0)
@@ -118,7 +118,7 @@ def near_duplicate_groups(
     and `max_colour_distance` colour bits are linked; clusters are their transitive closure,
     so a chain of reposts ends in one cluster. Identical hashes are merged first and
     candidate pairs come from multi-index hashing, so this is sub-quadratic for spread-out
-    hashes and exactly the all-pairs result (`mrw.hamming.radius_groups`;
+    hashes and exactly the all-pairs result (`mrw.curate.hamming.radius_groups`;
     `benchmarks/near_duplicates.py` checks it against the all-pairs comparison).
 
     Returns:

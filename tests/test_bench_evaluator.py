@@ -16,7 +16,7 @@ from mrw.bench.evaluator import (
     similarity_matrix,
     tie_order,
 )
-from mrw.bench.method import Method
+from mrw.methods.base import Method
 
 
 def brute_force_ranks(

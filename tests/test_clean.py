@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes.media import corrupt_gif
-from fakes.reposts import FakePost, gif_bytes, make_collection, mp4_bytes, scene
 
-from mrw import videohash
-from mrw.clean import (
+from mrw.cli import main
+from mrw.collect.records import CollectedItem, Post
+from mrw.curate import videohash
+from mrw.curate.clean import (
     CleanConfig,
     Reason,
     clean,
@@ -21,8 +21,8 @@ from mrw.clean import (
     read_kept,
     strip_reaction_prefix,
 )
-from mrw.cli import main
-from mrw.collect.records import CollectedItem, Post
+from mrw.testing.media import corrupt_gif
+from mrw.testing.reposts import FakePost, gif_bytes, make_collection, mp4_bytes, scene
 
 
 def test_titles_are_unescaped_nfc_and_whitespace_collapsed() -> None:

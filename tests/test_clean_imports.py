@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fakes.reposts import gif_bytes, scene
+from mrw.testing.reposts import gif_bytes, scene
 
 PROBE = """
 import hashlib, sys, threading
@@ -22,7 +22,7 @@ class Recorder:
         return None
 
 sys.meta_path.insert(0, Recorder())
-from mrw.clean import CleanConfig, clean
+from mrw.curate.clean import CleanConfig, clean
 from mrw.collect.records import CollectedItem, Post
 
 assert "torch" not in sys.modules and "av" not in sys.modules, "imported too early"

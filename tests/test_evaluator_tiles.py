@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mrw.bench.evaluator import evaluate_scores, similarity_matrix
-from mrw.bench.method import Method
+from mrw.methods.base import Method
 
 
 def _embeddings(nv: int, nt: int, k: int, d: int) -> tuple[torch.Tensor, torch.Tensor]:

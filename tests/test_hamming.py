@@ -1,4 +1,4 @@
-"""`mrw.hamming.radius_groups` (near-duplicate grouping in `mrw clean`) equals the all-pairs
+"""`mrw.curate.hamming.radius_groups` (near-duplicate grouping in `mrw clean`) equals the all-pairs
 comparison with union-find, on planted reposts, identical hashes and degenerate limits."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mrw import videohash
-from mrw.hamming import radius_groups
+from mrw.curate import videohash
+from mrw.curate.hamming import radius_groups
 
 
 def all_pairs(fields: list[tuple[np.ndarray, int]]) -> list[int]:

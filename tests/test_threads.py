@@ -15,7 +15,7 @@ import pytest
 from leaderboard.cli import main as leaderboard_main
 from leaderboard.qrels import write_qrels
 from leaderboard.score import score_submission
-from mrw.cliutil import THREADS_ENV, cpu_threads
+from mrw.core.cliutil import THREADS_ENV, cpu_threads
 
 
 def _pair(root: Path, n: int = 40) -> tuple[Path, Path, Path]:
@@ -86,11 +86,11 @@ def test_threads_reach_pytorch_in_a_fresh_process() -> None:
     torch is loaded before the option is applied or after."""
     code = (
         "import sys, torch\n"
-        "from mrw.cliutil import set_cpu_threads\n"
+        "from mrw.core.cliutil import set_cpu_threads\n"
         "set_cpu_threads(1); print(torch.get_num_threads())\n"
     )
     late = (
-        "from mrw.cliutil import set_cpu_threads\n"
+        "from mrw.core.cliutil import set_cpu_threads\n"
         "set_cpu_threads(1)\n"
         "import torch; print(torch.get_num_threads())\n"
     )

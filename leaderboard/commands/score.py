@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     """Run `mrw-leaderboard score` with parsed `args`; return the process exit code."""
     from leaderboard.commands.common import line_progress
     from leaderboard.score import score_submission
-    from mrw.cliutil import cpu_threads
+    from mrw.core.cliutil import cpu_threads
 
     with line_progress("scoring") as progress:
         result = score_submission(

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from leaderboard.metrics import Metrics, combine, ranks_to_metrics
 from mrw.bench.data import PairData
-from mrw.bench.method import Method
+from mrw.methods.base import Method
 
 # Bytes of similarity scores a chunk may hold: bounds peak memory whatever the gallery size.
 CHUNK_BYTES = 256 * 2**20
