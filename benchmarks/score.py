@@ -1,14 +1,19 @@
-"""Scoring speed and memory: `mrw-leaderboard score` against ranx on the same run pair.
+"""Scoring speed and memory: `mrw-leaderboard score` against ranx and pytrec_eval, same run pair.
 
 Generates a t2v/v2t run pair (default 5,000 queries x depth 1,000 = 10M lines, the size of
 an MRW test split scored to depth 1,000), then times, each in a fresh process:
 
-- `mrw-leaderboard score --json` (parse + validate + R@1/5/10, MedR, MeanR, nMR, both directions)
-- ranx (baseline): `Qrels.from_file` + `Run.from_file` + `evaluate` of hit_rate@1/5/10 and MRR
+- `mrw-leaderboard --threads T score --json` (parse + validate + R@1/5/10, MedR, MeanR, nMR,
+  both directions), at 1 and 2 threads (`--threads`)
+- ranx (anchor): `Qrels.from_file` + `Run.from_file` + `evaluate` of hit_rate@1/5/10 and MRR
   (the first-relevant-rank statistics ranx has) for both directions
+- pytrec_eval (anchor, trec_eval's C code): `parse_qrel` + `parse_run` + `RelevanceEvaluator`
+  with `recip_rank` and `success`; its first-relevant ranks (1 / recip_rank) must give
+  exactly our metrics, ties included
 
-and prints wall time, peak RSS (from the child's rusage) and the ratios. Run small here with
-`--queries 500`; full size by default.
+and prints wall time, CPU time, peak RSS (from the child's rusage), the ratios and the load
+average. The anchors come with the `bench` extra (`pip install -e '.[bench]'`). Run small
+here with `--queries 500`; full size by default (a few minutes, most of it the anchors).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from leaderboard.metrics import Metrics, interval
+from leaderboard.metrics import Metrics, combine, interval, ranks_to_metrics
 
 RANX_SCRIPT = """
 import json, sys, time
@@ -44,6 +49,28 @@ score(*sys.argv[4:7])  # warm-up on tiny files: numba's JIT compilation is not c
 start = time.perf_counter()
 out = score(*sys.argv[1:4])
 print(json.dumps({"seconds": time.perf_counter() - start, "metrics": out}))
+"""
+
+PYTREC_EVAL_SCRIPT = """
+import json, sys, time
+import pytrec_eval
+
+def score(truth, t2v, v2t):
+    ranks = {}
+    for direction, path in (("t2v", t2v), ("v2t", v2t)):
+        with open(f"{truth}/{direction}.qrels") as f:
+            qrels = pytrec_eval.parse_qrel(f)
+        with open(path) as f:
+            run = pytrec_eval.parse_run(f)
+        result = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank", "success"}).evaluate(run)
+        del run
+        ranks[direction] = [round(1 / r["recip_rank"]) if r["recip_rank"] else 0
+                            for r in result.values()]
+    return ranks
+
+start = time.perf_counter()
+out = score(*sys.argv[1:4])
+print(json.dumps({"seconds": time.perf_counter() - start, "ranks": out}))
 """
 
 
@@ -87,6 +114,10 @@ def measure(argv: list[str]) -> tuple[float, float, float, str]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout.decode()
 
 
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -94,10 +125,15 @@ def main() -> None:
     )
     parser.add_argument("--depth", type=int, default=1000, help="documents per query")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip-ranx", action="store_true", help="time only the scorer")
+    parser.add_argument(
+        "--threads", type=int, nargs="+", default=[1, 2], help="scorer thread counts to time"
+    )
+    parser.add_argument("--skip-anchors", action="store_true", help="time only the scorer")
     parser.add_argument("--workdir", type=Path, help="keep generated files here (default: temp)")
     args = parser.parse_args()
 
+    rows: list[tuple[str, float, float, float]] = []
+    loads = [f"start: {load_average()}"]
     with tempfile.TemporaryDirectory() as tmp:
         root = args.workdir or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
@@ -108,36 +144,63 @@ def main() -> None:
         print(f"generated {lines:,} lines ({size:.0f} MiB) in {time.perf_counter() - start:.1f} s "
               f"with leaderboard.runfile.write_run")  # fmt: skip
 
-        ours = measure([sys.executable, "-m", "leaderboard.cli", "score", "--truth", str(truth),
-                        str(t2v), str(v2t), "--json"])  # fmt: skip
-        metrics = Metrics.from_json(json.loads(ours[3]))
-        rows = [("mrw-leaderboard score", *ours[:3])]
-        if not args.skip_ranx:
+        metrics = None
+        for threads in args.threads:
+            command = ["--threads", str(threads), "score", "--truth", str(truth), str(t2v)]
+            ours = measure([sys.executable, "-m", "leaderboard.cli", *command, str(v2t), "--json"])
+            this = Metrics.from_json(json.loads(ours[3]))
+            assert metrics is None or this == metrics, "thread counts disagree"
+            metrics = this
+            rows.append((f"mrw-leaderboard, {threads} thr", *ours[:3]))
+            loads.append(f"after {threads} thread(s): {load_average()}")
+        if not args.skip_anchors:
+            pytrec = measure([sys.executable, "-c", PYTREC_EVAL_SCRIPT, str(truth), str(t2v),
+                              str(v2t)])  # fmt: skip
+            reference = json.loads(pytrec[3])
+            theirs = combine(
+                *(
+                    ranks_to_metrics(
+                        np.array(reference["ranks"][d]), args.queries, depth=args.depth
+                    )
+                    for d in ("t2v", "v2t")
+                )
+            )
+            assert theirs.to_json() == metrics.to_json(), (theirs.to_json(), metrics.to_json())
+            rows.append(("pytrec_eval, whole process", *pytrec[:3]))
+            loads.append(f"after pytrec_eval: {load_average()}")
             warm = generate(root / "warmup", 20, 5, args.seed)
             ranx = measure([sys.executable, "-c", RANX_SCRIPT, *map(str, (truth, t2v, v2t, *warm))])
             reference = json.loads(ranx[3])
             rows.append(("ranx, whole process", *ranx[:3]))
             rows.append(("ranx, load+evaluate only", reference["seconds"], math.nan, ranx[2]))
+            loads.append(f"after ranx: {load_average()}")
             for direction in ("t2v", "v2t"):
                 for k in (1, 5, 10):
                     ours_value = interval(metrics.direction(direction).recall[k])[0]
                     theirs = 100 * reference["metrics"][direction][f"hit_rate@{k}"]
-                    if abs(ours_value - theirs) > 1e-9:
+                    if abs(ours_value - theirs) > 1e-9:  # ranx breaks ties arbitrarily
                         print(f"warning: {direction} R@{k} differs: {ours_value} vs ranx {theirs}")
 
     print(f"\n{lines:,} lines, {args.queries} queries x depth {args.depth} per direction")
-    print(f"{'':26} {'wall s':>8} {'CPU s':>8} {'peak RSS MiB':>13}")
+    print(f"{'':28} {'wall s':>8} {'CPU s':>8} {'peak RSS MiB':>13}")
     for name, wall, cpu, rss in rows:
-        print(f"{name:26} {wall:8.2f} {cpu:8.2f} {rss:13.0f}")
-    if len(rows) > 1:
-        ours_wall = rows[0][1]
-        print(
-            f"speed-up vs ranx: {rows[1][1] / ours_wall:.1f}x (whole processes), "
-            f"{rows[2][1] / ours_wall:.1f}x (ranx load+evaluate only, JIT and start-up "
-            f"excluded, against our whole process); "
-            f"peak memory {rows[1][3] / rows[0][3]:.1f}x lower"
-        )
+        print(f"{name:28} {wall:8.2f} {cpu:8.2f} {rss:13.0f}")
+    anchors = {name: (wall, cpu, rss) for name, wall, cpu, rss in rows if "mrw" not in name}
+    if anchors:
+        whole = {name: value for name, value in anchors.items() if "only" not in name}
+        for name, wall, cpu, rss in rows[: len(args.threads)]:
+            ratios = ", ".join(
+                f"{anchor_wall / wall:.1f}x / {anchor_cpu / cpu:.1f}x {anchor.split(',')[0]}"
+                for anchor, (anchor_wall, anchor_cpu, _) in whole.items()
+            )
+            print(
+                f"{name}: {ratios} (wall / CPU time); "
+                f"{anchors['ranx, whole process'][2] / rss:.1f}x less peak memory than ranx, "
+                f"{anchors['pytrec_eval, whole process'][2] / rss:.1f}x than pytrec_eval"
+            )
+        print("metrics identical to pytrec_eval's (ties included)")
     print(f"rsum {metrics.rsum}, t2v MedR {metrics.t2v.medr}, v2t MedR {metrics.v2t.medr}")
+    print("load average (1, 5, 15 min) " + "; ".join(loads))
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ class Qrels:
     @functools.cached_property
     def scored_queries(self) -> np.ndarray:
         """Indices of the queries with at least one relevant document, ascending."""
-        return np.unique(self.rel_query)
+        return np.flatnonzero(np.bincount(self.rel_query, minlength=len(self.query_ids)))
 
     @property
     def pair_key_space(self) -> int:

@@ -29,10 +29,16 @@ def run(args: argparse.Namespace) -> int:
     """Run `mrw-leaderboard score` with parsed `args`; return the process exit code."""
     from leaderboard.commands.common import line_progress
     from leaderboard.score import score_submission
+    from mrw.core.cliutil import cpu_threads
 
     with line_progress("scoring") as progress:
         result = score_submission(
-            args.truth, args.t2v_run, args.v2t_run, args.max_bytes, progress=progress
+            args.truth,
+            args.t2v_run,
+            args.v2t_run,
+            args.max_bytes,
+            progress=progress,
+            threads=cpu_threads(),
         )
     if args.json:
         print(json.dumps(result.to_json()))

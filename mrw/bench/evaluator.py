@@ -10,7 +10,9 @@ leaderboard scorer computes from the run files written from the same matrix.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,14 @@ from mrw.methods.base import Method
 
 # Bytes of similarity scores a chunk may hold: bounds peak memory whatever the gallery size.
 CHUNK_BYTES = 256 * 2**20
+# On a CPU, each call scores a tile of videos x texts whose [v*K, t*Kt] products (~2 MiB)
+# stay in the L2 cache while they are max-reduced, instead of a chunk that goes through
+# DRAM twice (written by the matmul, read back by the max); rows of tiles are spread over
+# the CPU threads, each tile computed by one thread, rather than splitting every small
+# matmul across threads that must meet after each (a descheduled thread on a shared machine
+# then stalls all). Faster than a bare matmul writing all (N*K)^2 products at 1 and 2
+# threads (benchmarks/eval.py).
+CPU_TILE_BYTES = 2 * 2**20
 
 
 def amp_dtype(device: torch.device) -> torch.dtype | None:
@@ -65,15 +75,54 @@ Similarity = Callable[[Tensor, Tensor], Tensor]
 
 @torch.inference_mode()
 def similarity_matrix(
-    similarity: Similarity, video_emb: Tensor, text_emb: Tensor, chunk_bytes: int = CHUNK_BYTES
+    similarity: Similarity,
+    video_emb: Tensor,
+    text_emb: Tensor,
+    chunk_bytes: int = CHUNK_BYTES,
+    tile_bytes: int | None = None,
 ) -> Tensor:
-    """`[Nv, Nt]` fp32 scores: `similarity` (a method's) applied chunk by chunk of videos."""
+    """`[Nv, Nt]` fp32 scores: `similarity` (a method's) applied block by block.
+
+    Args:
+        similarity: `[v, K, D]` x `[t, Kt, D]` -> `[v, t]` scores (`Method.similarity`); on a
+            CPU it is called from `torch.get_num_threads()` threads at once, each running
+            with one intra-op thread (the setting is restored on return).
+        video_emb, text_emb: `[Nv, K, D]` and `[Nt, Kt, D]` embeddings.
+        chunk_bytes: most bytes of `[v, K, t, Kt]` products one call may produce.
+        tile_bytes: also split the texts, so that one call's products take about this many
+            bytes; default `CPU_TILE_BYTES` on a CPU, none (all texts at once) on a GPU,
+            where large calls keep the device busy.
+    """
     nv, k, _ = video_emb.shape
     nt, kt, _ = text_emb.shape
-    rows = max(1, chunk_bytes // (4 * k * kt * max(nt, 1)))
+    cpu = video_emb.device.type == "cpu"
+    if tile_bytes is None and cpu:
+        tile_bytes = CPU_TILE_BYTES
+    rows, cols = max(1, chunk_bytes // (4 * k * kt * max(nt, 1))), max(nt, 1)
+    if tile_bytes is not None:
+        side = math.isqrt(max(tile_bytes // 4, 1))  # embedding rows per side of a square tile
+        rows, cols = min(rows, max(1, side // k)), max(1, side // kt)
     out = torch.empty(nv, nt, dtype=torch.float32, device=video_emb.device)
-    for start in range(0, nv, rows):
-        out[start : start + rows] = similarity(video_emb[start : start + rows], text_emb).float()
+
+    def score_rows(start: int) -> None:
+        with torch.inference_mode():  # thread-local: worker threads need it too
+            videos = video_emb[start : start + rows]
+            for first in range(0, nt, cols):
+                texts = text_emb[first : first + cols]
+                out[start : start + rows, first : first + cols] = similarity(videos, texts).float()
+
+    starts = range(0, nv, rows)
+    threads = torch.get_num_threads()
+    if not cpu or threads == 1 or len(starts) == 1:
+        for start in starts:
+            score_rows(start)
+        return out
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(threads, thread_name_prefix="similarity") as pool:
+            list(pool.map(score_rows, starts))
+    finally:
+        torch.set_num_threads(threads)
     return out
 
 

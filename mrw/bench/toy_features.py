@@ -41,8 +41,26 @@ class ColourEdgeFeatures(nn.Module):
 
     @staticmethod
     def _histogram(index: Tensor, bins: int, grid: int) -> Tensor:
-        onehot = nn.functional.one_hot(index, bins).permute(0, 3, 1, 2).float()
-        return nn.functional.adaptive_avg_pool2d(onehot, grid).flatten(1)
+        """`[N, H, W]` bin indices -> `[N, bins * grid * grid]` share of each bin per cell.
+
+        Exactly `adaptive_avg_pool2d(one_hot(index, bins).permute(0, 3, 1, 2).float(), grid)
+        .flatten(1)` for the 8 and 64 bins used here (same cells, which may overlap, each count
+        divided by the cell's area as PyTorch's CPU kernel does for channels in multiples of
+        8), by counting with `bincount` instead of materialising a one-hot tensor `bins`
+        times the pixels.
+        """
+        n, h, w = index.shape
+        per_image = index + torch.arange(n, device=index.device).view(n, 1, 1) * bins
+        cells = []
+        for row in range(grid):
+            top, bottom = row * h // grid, -(-(row + 1) * h // grid)  # adaptive pooling's cells
+            for col in range(grid):
+                left, right = col * w // grid, -(-(col + 1) * w // grid)
+                counts = torch.bincount(
+                    per_image[:, top:bottom, left:right].flatten(), minlength=n * bins
+                )
+                cells.append(counts.view(n, bins).float() / ((bottom - top) * (right - left)))
+        return torch.stack(cells, 2).flatten(1)
 
     def forward(self, x: Tensor) -> Tensor:
         """`[N, 3, H, W]` normalised frames -> `[N, 152]` float32 features (see module)."""

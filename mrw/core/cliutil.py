@@ -1,5 +1,5 @@
 """Shared command-line plumbing: one-line errors with exit code 2 (never a traceback for bad
-input), `--version`, and a quiet exit when stdout's pipe closes."""
+input), `--version`, `--threads`, and a quiet exit when stdout's pipe closes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
-from mrw.core.cliargs import EXIT_USAGE, Parser
+from mrw.core.cliargs import EXIT_USAGE, MAX_WORKERS, Parser, integer
 from mrw.core.errors import MRWError
 from mrw.core.untrusted import one_line
 from mrw.core.version import __version__
@@ -135,6 +135,56 @@ def run_main(fn: Callable[[], int | None]) -> int:
         return 130
 
 
+THREADS_ENV = "MRW_THREADS"
+# Read by the OpenMP, MKL and OpenBLAS runtimes when they load (torch and numpy use them).
+_LIBRARY_THREAD_ENVS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def cpu_threads() -> int:
+    """CPU threads that training, evaluation and scoring may use.
+
+    `--threads N` of any console script, or the environment variable `MRW_THREADS`, else
+    every CPU this process may run on (PyTorch's own default).
+
+    Raises:
+        UsageError: `MRW_THREADS` is not a whole number in [1, `MAX_WORKERS`].
+    """
+    text = os.environ.get(THREADS_ENV, "").strip()
+    if text:
+        try:
+            return integer(1, MAX_WORKERS)(text)
+        except argparse.ArgumentTypeError as exc:
+            raise UsageError(f"{THREADS_ENV}: {exc}") from None
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def set_cpu_threads(threads: int) -> None:
+    """Use `threads` CPU threads from now on, in this process and the processes it starts.
+
+    Sets `MRW_THREADS` (read by `cpu_threads`), the thread variables of the OpenMP, MKL and
+    OpenBLAS runtimes for libraries not loaded yet, and `torch.set_num_threads` when PyTorch
+    is already loaded.
+    """
+    for name in (THREADS_ENV, *_LIBRARY_THREAD_ENVS):
+        os.environ[name] = str(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+
+class _Version(argparse.Action):
+    """`--version`: print `PROG VERSION` and exit; the version is looked up only then."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS) -> None:
+        super().__init__(
+            option_strings, dest, default=argparse.SUPPRESS, nargs=0, help="show the version"
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> NoReturn:
+        print(f"{parser.prog} {toolkit_version()}")
+        parser.exit()
+
+
 def build_parser(prog: str, description: str, commands: dict[str, str]) -> argparse.ArgumentParser:
     """A parser whose sub-commands live in their own modules.
 
@@ -142,10 +192,16 @@ def build_parser(prog: str, description: str, commands: dict[str, str]) -> argpa
     `register(subparsers) -> argparse.ArgumentParser` and sets `func` on its parser via
     `set_defaults(func=...)`; the function receives the parsed namespace and returns an exit
     code. Modules keep heavy imports inside their functions so `--help` stays fast. Every
-    parser gets `--version`.
+    parser gets `--version` and `--threads` (see `cpu_threads`).
     """
     parser = Parser(prog=prog, description=description)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {toolkit_version()}")
+    parser.add_argument("--version", action=_Version)
+    parser.add_argument(
+        "--threads",
+        type=integer(1, MAX_WORKERS),
+        help=f"CPU threads for training, evaluation and scoring (default: ${THREADS_ENV}, "
+        "else every CPU)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in commands.items():
         module = importlib.import_module(module_name)
@@ -165,4 +221,12 @@ def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None)
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    return run_main(lambda: args.func(args))
+
+    def body() -> int | None:
+        if getattr(args, "threads", None) is not None:
+            set_cpu_threads(args.threads)
+        elif os.environ.get(THREADS_ENV, "").strip():
+            set_cpu_threads(cpu_threads())  # checks the value: a bad one is a usage error
+        return args.func(args)
+
+    return run_main(body)

@@ -279,6 +279,11 @@ def clean(
             candidates.append(_record(item, sentence))
 
     decodable: list[CleanRecord] = []
+    if candidates:
+        # The decoder's imports (PyTorch, PyAV: seconds) run once here; left to the first
+        # call in every worker thread, they ran in all of them at once, contending for the
+        # import lock and the GIL (~13 s).
+        import mrw.media.frames  # noqa: F401
     with ThreadPoolExecutor(max(1, config.workers)) as pool:
         checks = pool.map(lambda r: _inspect(r, config), candidates)
         bar = progress_bar(

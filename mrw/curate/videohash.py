@@ -27,6 +27,8 @@ import imagehash
 import numpy as np
 from PIL import Image
 
+from mrw.curate.hamming import radius_groups
+
 HASH_FRAMES = 4  # frames per video, evenly spread over its duration
 DEFAULT_MAX_DISTANCE = 56  # pHash bits of 256: reposts measured <= 38, different clips >= 110
 DEFAULT_MAX_COLOUR_DISTANCE = 8  # colour-hash bits of 168: reposts <= 2, other clips >= 10
@@ -109,42 +111,20 @@ def near_duplicate_groups(
     hashes: np.ndarray,
     max_distance: int = DEFAULT_MAX_DISTANCE,
     max_colour_distance: int = DEFAULT_MAX_COLOUR_DISTANCE,
-    block: int = 256,
 ) -> np.ndarray:
     """Label each video with the smallest index of its near-duplicate cluster.
 
     `hashes` is `[N, 2F]` uint64 (`hash_frames`). Pairs within `max_distance` pHash bits
-    and `max_colour_distance` colour bits are linked; clusters are their transitive closure
-    (union-find), so a chain of reposts ends in one cluster. The all-pairs comparison runs
-    in blocks of `block` rows with vectorised popcounts (`benchmarks/near_duplicates.py`).
+    and `max_colour_distance` colour bits are linked; clusters are their transitive closure,
+    so a chain of reposts ends in one cluster. Identical hashes are merged first and
+    candidate pairs come from multi-index hashing, so this is sub-quadratic for spread-out
+    hashes and exactly the all-pairs result (`mrw.curate.hamming.radius_groups`;
+    `benchmarks/near_duplicates.py` checks it against the all-pairs comparison).
+
+    Returns:
+        `[N]` int64 cluster labels.
+    Raises:
+        ValueError: a hash with an odd number of words.
     """
-    hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
-    n = len(hashes)
-    parent = np.arange(n)
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    shape_words, colour_words = (np.ascontiguousarray(h.T) for h in _halves(hashes))
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        # compare the block with itself and every later video only (each pair once)
-        size = (stop - start, n - start)
-        xor, count = np.empty(size, dtype=np.uint64), np.empty(size, dtype=np.uint8)
-        linked = np.ones(size, dtype=bool)
-        for words, limit in ((shape_words, max_distance), (colour_words, max_colour_distance)):
-            dist = np.zeros(size, dtype=np.uint16)
-            for frame in words:
-                np.bitwise_xor(frame[start:stop, None], frame[None, start:], out=xor)
-                dist += np.bitwise_count(xor, out=count)
-            linked &= dist <= limit
-        ii, jj = np.nonzero(linked)
-        for i, j in zip(ii + start, jj + start, strict=True):
-            if i < j:
-                ri, rj = find(int(i)), find(int(j))
-                if ri != rj:
-                    parent[max(ri, rj)] = min(ri, rj)
-    return np.array([find(i) for i in range(n)], dtype=np.int64)
+    shape, colour = _halves(np.ascontiguousarray(hashes, dtype=np.uint64).reshape(len(hashes), -1))
+    return radius_groups([(shape, max_distance), (colour, max_colour_distance)])

@@ -103,8 +103,10 @@ class Method(nn.Module, ABC):
         nv, k, d = video_emb.shape
         nt, kt, _ = text_emb.shape
         scores = video_emb.reshape(nv * k, d) @ text_emb.reshape(nt * kt, d).T
-        # Two single-axis maxima (contiguous axis first) are ~2x faster than amax(dim=(1, 3)).
-        return scores.view(nv, k, nt, kt).amax(dim=3).amax(dim=1)
+        # Two single-axis maxima, the video axis first (a maximum of K contiguous slabs, which
+        # vectorises), are 1.5-2.7x faster than the text axis first (a reduction over the
+        # innermost 5 values) and faster than amax(dim=(1, 3)).
+        return scores.view(nv, k, nt, kt).amax(dim=1).amax(dim=2)
 
     @classmethod
     def text_tokenizer(cls, config: Any) -> Callable[[Sequence[str]], list[list[int]]] | None:

@@ -20,9 +20,10 @@ TINY = {
     "download.py": "--n 6 --baseline-n 3 --rounds 1 --latency-ms 1 --workers 2 --per-host 2",
     "eval.py": "--videos 40 --k 2 --dim 8 --repeats 1 --device cpu",
     "setaware.py": "--videos 40 --k 3 --dim 8 --repeats 1 --device cpu",
+    "gpu.py": "--small",
     "leaderboard_server.py": "--submissions 4 --clients 2 --queries 60 --depth 20",
     "load_dataset.py": "--rows 40 --size 16",
-    "near_duplicates.py": "--n 30",
+    "near_duplicates.py": "--n 30 --identical 20 --sizes 100 400",
     "runfiles.py": "--datasets mrw --scale 0.01 --baseline-queries 5",
     "score.py": "--queries 60 --depth 20",
 }

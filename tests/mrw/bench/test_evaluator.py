@@ -104,4 +104,4 @@ def test_chunked_similarity_equals_the_full_kxk_maximum() -> None:
     torch.testing.assert_close(
         similarity_matrix(similarity, v, t, chunk_bytes=4 * 9 * 23 * 5), full
     )
-    assert seen == [5] * 7 + [2]
+    assert sorted(seen) == [2] + [5] * 7  # row blocks may run on several threads
