@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from mrw.testing.system_tools import needs
-
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 TINY = {
     "decode.py": "--count 1 --frames 4 --width 32 --height 24 --repeats 1",
@@ -27,8 +25,6 @@ TINY = {
     "runfiles.py": "--datasets mrw --scale 0.01 --baseline-queries 5",
     "score.py": "--queries 60 --depth 20",
 }
-# Scripts whose baseline is a system program (decode.py's is the ffmpeg command line).
-NEEDS = {"decode.py": needs("ffmpeg")}
 RATIO = re.compile(r'\d+(\.\d+)?x\b|"speedup": \d')  # "3.2x", or a JSON "speedup"
 
 
@@ -40,7 +36,7 @@ def test_every_benchmark_is_covered() -> None:
 @pytest.mark.slow  # one interpreter each, seconds
 @pytest.mark.parametrize(
     "script",
-    [pytest.param(name, marks=NEEDS.get(name, ())) for name in sorted(TINY)],
+    sorted(TINY),
 )
 def test_benchmark_runs_small(script: str, tmp_path: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
