@@ -352,7 +352,8 @@ def build_toy(
     splits = {split: toy_pairs(config, split, n, offsets[split]) for split, n in sizes.items()}
     description = (
         "## Toy set\n\nSynthetic polysemous clips made by `mrw toy` (module `mrw.toy`, "
-        f"version {TOY_VERSION}): each GIF shows 2-3 moments of different kinds (an object "
+        f"version {TOY_VERSION}; toy v3 has the same clips and differs in its frame features "
+        "only): each GIF shows 2-3 moments of different kinds (an object "
         "appears, the scene changes, a pattern sweeps by), each in its own temporal segment, "
         "and its sentence describes one of them, objects often partially. "
         "Generated with:\n\n```json\n" + json.dumps(asdict(config), sort_keys=True) + "\n```\n"

@@ -14,6 +14,8 @@ COMMANDS: dict[str, str] = {
     "compare": "mrw.bench.compare",
     "sweep": "mrw.bench.sweep",
     "reproduce": "mrw.bench.reproduce",
+    "headroom": "mrw.bench.headroom",
+    "tune": "mrw.bench.tune",
 }
 
 

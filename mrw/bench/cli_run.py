@@ -49,6 +49,18 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "see the README's baselines table)",
     )
     train.add_argument(
+        "--patience",
+        type=int,
+        help="early stopping: end training after this many epochs without a better validation "
+        "rsum (default: train every epoch)",
+    )
+    train.add_argument(
+        "--tuning",
+        metavar="FILE",
+        help="train with a stored tuning (`mrw-bench tune`): each method's chosen learning "
+        "rate and knobs, the tuning's epoch budget and patience; recorded in config.json",
+    )
+    train.add_argument(
         "--seed",
         type=int,
         default=0,
@@ -91,6 +103,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="documents per query in the run files (default: the dataset's, e.g. full for "
         "mrw, 500 for tgif, lowered if needed to fit the scorer's default size limit)",
     )
+    add_method_arguments(parser)
+    parser.set_defaults(func=main)
+    return parser
+
+
+def add_method_arguments(parser: argparse.ArgumentParser) -> None:
+    """The method flags (`METHOD_FLAGS`) and `--set`, shared by `run` and `tune`."""
     method = parser.add_argument_group("method options (applied to methods whose config has them)")
     for field, (kind, help_text) in METHOD_FLAGS.items():
         flag = "--" + field.replace("_", "-")
@@ -107,8 +126,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="FIELD=VALUE",
         help="any other config field, e.g. --set mmd_kernel=distance (repeatable)",
     )
-    parser.set_defaults(func=main)
-    return parser
 
 
 def _run_depth(text: str) -> int:
@@ -163,7 +180,7 @@ def method_overrides(method: str, args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
-def _check_flags_apply(args: argparse.Namespace) -> None:
+def check_flags_apply(args: argparse.Namespace) -> None:
     """A method flag or --set field that none of the chosen methods has is a mistake, not a
     no-op."""
     from mrw.bench.registry import get_method_class
@@ -188,7 +205,7 @@ def main(args: argparse.Namespace) -> int:
     from mrw.bench.report import metrics_table
     from mrw.bench.runner import run_method
 
-    _check_flags_apply(args)
+    check_flags_apply(args)
     overrides = {m: method_overrides(m, args) for m in args.methods}
     for method, fields in overrides.items():  # every method's config, before any run starts
         make_config(method, fields)
@@ -198,6 +215,7 @@ def main(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
+        patience=args.patience,
         seed=args.seed,
         device=args.device,
         num_frames=args.num_frames,
@@ -224,9 +242,17 @@ def main(args: argparse.Namespace) -> int:
     console = stdout_console(
         width=None if sys.stdout.isatty() else 140
     )  # logs keep the table on one line per run
+    runs = {m: (overrides[m], options) for m in args.methods}
+    if args.tuning:
+        from mrw.bench.tune import load_tuning, tuned
+
+        tuning = load_tuning(args.tuning)
+        for m in args.methods:  # every method's entry, before any run starts
+            fields, own = tuned(tuning, m, overrides[m], options, args.tuning)
+            runs[m] = (fields, dataclasses.replace(options, **own))
     rows = []
     for method in args.methods:
-        result = run_method(method, overrides[method], options)
+        result = run_method(method, *runs[method])
         rows.append((method, result.metrics))
         if dist_util.is_main():
             console.print(f"[bold]{method}[/]: {result.run_dir}")
