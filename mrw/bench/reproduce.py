@@ -137,6 +137,27 @@ def _table(dataset: DatasetRecord) -> list[Experiment]:
     return [_with_shared_settings(e, paper) for e in experiments]
 
 
+def row_labels(text: str) -> list[str]:
+    """`--rows`: comma-separated row labels (labels hold no commas)."""
+    labels = [label.strip() for label in text.split(",") if label.strip()]
+    if not labels:
+        raise argparse.ArgumentTypeError("expected row labels, e.g. 'pvse K=1,pvse K=3'")
+    return labels
+
+
+def select_rows(experiments: list[Experiment], labels: list[str]) -> list[Experiment]:
+    """The experiments named by `labels`, in plan order.
+
+    Raises:
+        ReproduceError: a label that names no row.
+    """
+    names = [e.name for e in experiments]
+    unknown = [label for label in labels if label not in names]
+    if unknown:
+        raise ReproduceError(f"no row {', '.join(unknown)}; rows: {', '.join(names)}")
+    return [e for e in experiments if e.name in labels]
+
+
 def make_plan(target: str, dataset: DatasetRecord) -> Plan:
     """The experiments of `target` (a table or a figure) on `dataset` at its paper's settings.
 
@@ -233,9 +254,10 @@ def describe(plan: Plan, options: RunOptions, seeds: list[int]) -> str:
     width = max((len(e.name) for e in plan.experiments), default=0)
     for e in plan.experiments:
         own = e.run_options(options).resolved(e.method)
+        tuned = f" {own.epochs} epochs, patience {own.patience}" if own.tuning else ""
         lines.append(
-            f"  {e.name:<{width}} {e.method:<10} lr {own.lr:<7g} batch {own.batch_size:<4} "
-            f"{dict(e.overrides) or '(its paper defaults)'}"
+            f"  {e.name:<{width}} {e.method:<10} lr {own.lr:<7g} batch {own.batch_size:<4}"
+            f"{tuned} {dict(e.overrides) or '(its paper defaults)'}"
         )
     for spec in plan.sweeps:
         fixed = {k: v for k, v in spec.base.items() if k != spec.parameter}
@@ -338,6 +360,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="override the paper's epochs (e.g. a quick check)",
     )
     parser.add_argument(
+        "--rows",
+        type=row_labels,
+        metavar="LABEL[,LABEL...]",
+        help="a table's rows to run, by their labels as --dry-run prints them (default: all)",
+    )
+    parser.add_argument(
         "--tuning",
         metavar="FILE",
         help="train every table row with its stored tuning (`mrw-bench tune --table TARGET`): "
@@ -376,6 +404,9 @@ def main(args: argparse.Namespace) -> int:
         (make_plan(args.target, d), paper_options(d, base))
         for d in datasets_for(args.target, args.dataset)
     ]
+    if args.rows:
+        for plan, _ in plans:
+            plan.experiments = select_rows(plan.experiments, args.rows)
     if args.tuning:
         from mrw.bench.tune import load_tuning, tuned_experiments
 

@@ -243,6 +243,7 @@ def default_path(options: RunOptions) -> Path:
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from mrw.bench.cli_features import add_data_arguments
     from mrw.bench.cli_run import add_method_arguments
+    from mrw.bench.reproduce import row_labels
 
     parser = subparsers.add_parser(
         "tune",
@@ -257,6 +258,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("methods", nargs="*", metavar="METHOD", help="registered method names")
     parser.add_argument(
         "--table", help="tune every row of this `reproduce` table instead (e.g. toy, toy-v3)"
+    )
+    parser.add_argument(
+        "--rows",
+        type=row_labels,
+        metavar="LABEL[,LABEL...]",
+        help="with --table: only these rows, by label (default: all)",
     )
     add_data_arguments(parser)
     group = parser.add_argument_group("protocol")
@@ -312,7 +319,7 @@ def _rows(args: argparse.Namespace) -> tuple[list[Experiment], RunOptions]:
         "feature_workers": args.workers,
     }
     if args.table:
-        from mrw.bench.reproduce import make_plan, paper_datasets, paper_options
+        from mrw.bench.reproduce import make_plan, paper_datasets, paper_options, select_rows
 
         if args.methods:
             raise MRWError("give METHOD... or --table, not both")
@@ -322,9 +329,11 @@ def _rows(args: argparse.Namespace) -> tuple[list[Experiment], RunOptions]:
         record = tables[args.table]
         options = paper_options(record, RunOptions(**shared))
         rows = make_plan(args.table, record).experiments
+        if args.rows:
+            rows = select_rows(rows, args.rows)
     else:
-        if not args.methods:
-            raise MRWError("give METHOD... or --table")
+        if not args.methods or args.rows:
+            raise MRWError("give METHOD... or --table (with --rows)")
         check_flags_apply(args)
         data = ("dataset", "num_frames", "fps", "image_size", "grid", "backbone", "weights")
         options = RunOptions(
