@@ -18,7 +18,8 @@ from mrw.bench.cli import main as bench_main
 from mrw.bench.experiments import Experiment
 from mrw.bench.record import RunRecord
 from mrw.bench.runner import run_method
-from mrw.bench.tune import FIELD_GRIDS, grid_points, load_tuning, tune_row, tuned, write_tuning
+from mrw.bench.tune import FIELD_GRIDS, grid_points, tune_row
+from mrw.bench.tuning import load_tuning, tuned, write_tuning
 
 METHOD = "tiny-test-method"
 

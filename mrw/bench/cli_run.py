@@ -244,7 +244,7 @@ def main(args: argparse.Namespace) -> int:
     )  # logs keep the table on one line per run
     runs = {m: (overrides[m], options) for m in args.methods}
     if args.tuning:
-        from mrw.bench.tune import load_tuning, tuned
+        from mrw.bench.tuning import load_tuning, tuned
 
         tuning = load_tuning(args.tuning)
         for m in args.methods:  # every method's entry, before any run starts

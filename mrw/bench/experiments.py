@@ -89,6 +89,29 @@ def _existing(options: RunOptions, method: str, rid: str) -> Path | None:
     return (exact or matches or [None])[0]
 
 
+def row_labels(text: str) -> list[str]:
+    """`--rows`: comma-separated row labels (labels hold no commas)."""
+    labels = [label.strip() for label in text.split(",") if label.strip()]
+    if not labels:
+        raise argparse.ArgumentTypeError("expected row labels, e.g. 'pvse K=1,pvse K=3'")
+    return labels
+
+
+def select_rows(experiments: Sequence[Experiment], labels: Sequence[str]) -> list[Experiment]:
+    """The experiments named by `labels`, in their own order.
+
+    Raises:
+        MRWError: a label that names no experiment.
+    """
+    from mrw.errors import MRWError
+
+    names = [e.name for e in experiments]
+    unknown = [label for label in labels if label not in names]
+    if unknown:
+        raise MRWError(f"no row {', '.join(unknown)}; rows: {', '.join(names)}")
+    return [e for e in experiments if e.name in labels]
+
+
 def validate(experiments: Sequence[Experiment]) -> None:
     """Build every config first, so a bad option fails before hours of training."""
     from mrw.bench.registry import make_config

@@ -25,7 +25,7 @@ from typing import Any
 
 from mrw.atomic import atomic_write
 from mrw.bench.departures import departures
-from mrw.bench.experiments import Experiment
+from mrw.bench.experiments import Experiment, row_labels, select_rows
 from mrw.bench.options import RunOptions
 from mrw.bench.sweep import ABLATIONS, FULL_MODEL, SweepSpec
 from mrw.catalog import DatasetRecord, PaperSettings, get_dataset, list_datasets
@@ -135,27 +135,6 @@ def _table(dataset: DatasetRecord) -> list[Experiment]:
         overrides = pvse_overrides(dataset, k=k, div_on="attention")
         experiments.append(Experiment("pvse", overrides, f"pvse K={k} div_on=attention"))
     return [_with_shared_settings(e, paper) for e in experiments]
-
-
-def row_labels(text: str) -> list[str]:
-    """`--rows`: comma-separated row labels (labels hold no commas)."""
-    labels = [label.strip() for label in text.split(",") if label.strip()]
-    if not labels:
-        raise argparse.ArgumentTypeError("expected row labels, e.g. 'pvse K=1,pvse K=3'")
-    return labels
-
-
-def select_rows(experiments: list[Experiment], labels: list[str]) -> list[Experiment]:
-    """The experiments named by `labels`, in plan order.
-
-    Raises:
-        ReproduceError: a label that names no row.
-    """
-    names = [e.name for e in experiments]
-    unknown = [label for label in labels if label not in names]
-    if unknown:
-        raise ReproduceError(f"no row {', '.join(unknown)}; rows: {', '.join(names)}")
-    return [e for e in experiments if e.name in labels]
 
 
 def make_plan(target: str, dataset: DatasetRecord) -> Plan:
@@ -408,7 +387,7 @@ def main(args: argparse.Namespace) -> int:
         for plan, _ in plans:
             plan.experiments = select_rows(plan.experiments, args.rows)
     if args.tuning:
-        from mrw.bench.tune import load_tuning, tuned_experiments
+        from mrw.bench.tuning import load_tuning, tuned_experiments
 
         if any(plan.sweeps for plan, _ in plans):
             raise ReproduceError("--tuning applies to tables, not to figures")

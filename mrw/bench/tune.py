@@ -19,16 +19,15 @@ entry (`config.json`: `options.tuning`).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mrw.atomic import atomic_write
 from mrw.bench.experiments import Experiment, Runner, run_experiments
 from mrw.bench.options import RunOptions
+from mrw.bench.tuning import TuningError, tuning_key, write_tuning
 from mrw.errors import MRWError
 
 LR_GRID = (2e-4, 1e-3, 5e-3)
@@ -41,17 +40,6 @@ FIELD_GRIDS: dict[str, dict[str, tuple[Any, ...]]] = {
 EPOCHS = 20
 PATIENCE = 3
 SELECTION = "highest best-epoch validation rsum; ties: the earlier grid point"
-FORMAT = "mrw-tuning"
-FORMAT_VERSION = 1
-
-
-class TuningError(MRWError):
-    """A tuning file that is missing, unreadable, or has no entry for a run."""
-
-
-def tuning_key(method: str, overrides: Mapping[str, Any]) -> str:
-    """The row a tuning entry belongs to: the method and its (untuned) config overrides."""
-    return json.dumps([method, dict(sorted(overrides.items()))], default=str)
 
 
 def grid_points(method: str, lr_grid: Sequence[float]) -> list[tuple[float, dict[str, Any]]]:
@@ -137,102 +125,6 @@ def tune_row(
     }
 
 
-def write_tuning(path: Path, dataset: str, entries: Sequence[Mapping[str, Any]]) -> Path:
-    """Add `entries` to the tuning file at `path` (an entry of the same row is replaced)."""
-    existing = load_tuning(path) if path.is_file() else {"dataset": dataset, "entries": []}
-    if existing["dataset"] != dataset:
-        raise TuningError(f"{path} holds a tuning of {existing['dataset']}, not {dataset}")
-    keys = {entry["key"] for entry in entries}
-    kept = [e for e in existing["entries"] if e["key"] not in keys]
-    document = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "dataset": dataset,
-        "entries": kept + list(entries),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path, "w") as handle:
-        json.dump(document, handle, indent=2, default=str)
-        handle.write("\n")
-    return path
-
-
-def load_tuning(path: str | Path) -> dict[str, Any]:
-    """A tuning file written by `write_tuning`.
-
-    Raises:
-        TuningError: missing, unreadable, or not a tuning file.
-    """
-    path = Path(path)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise TuningError(f"--tuning {path}: cannot read a tuning file ({exc})") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise TuningError(f"--tuning {path}: not a tuning file (written by mrw-bench tune)")
-    return document
-
-
-def tuned(
-    tuning: Mapping[str, Any],
-    method: str,
-    overrides: Mapping[str, Any],
-    options: RunOptions,
-    source: str = "",
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(config overrides, run options) of a row trained with its stored tuning.
-
-    The overrides gain the chosen knobs; the options set the chosen lr, the tuning's epoch
-    budget and patience, and `tuning` (the entry, recorded in config.json).
-
-    Raises:
-        TuningError: another dataset's tuning, no entry for this row, or options that
-            contradict it (a learning rate, another epoch budget or patience).
-    """
-    if tuning["dataset"] != options.dataset:
-        raise TuningError(
-            f"the tuning {source} is of {tuning['dataset']}, not of {options.dataset}"
-        )
-    key = tuning_key(method, overrides)
-    entry = next((e for e in tuning["entries"] if e["key"] == key), None)
-    if entry is None:
-        rows = "; ".join(e["label"] for e in tuning["entries"]) or "none"
-        raise TuningError(
-            f"the tuning {source} has no entry for {method} {dict(overrides)} (tuned: {rows})"
-        )
-    if options.lr is not None:
-        raise TuningError("--lr and --tuning both set the learning rate: give one")
-    for name in ("epochs", "patience"):
-        given = getattr(options, name)
-        if given is not None and given != entry[name]:
-            raise TuningError(
-                f"{entry['label']} was tuned with {name} {entry[name]}, not {given}: "
-                f"drop --{name} to use the tuning"
-            )
-    record = {"file": source, **{k: v for k, v in entry.items() if k != "key"}}
-    run_options = {
-        "lr": entry["choice"]["lr"],
-        "epochs": entry["epochs"],
-        "patience": entry["patience"],
-        "tuning": record,
-    }
-    return {**overrides, **entry["choice"]["fields"]}, run_options
-
-
-def tuned_experiments(
-    experiments: Sequence[Experiment], tuning: Mapping[str, Any], options: RunOptions, source: str
-) -> list[Experiment]:
-    """`experiments` with their stored tuning applied (`tuned`), labels unchanged."""
-    out = []
-    for e in experiments:
-        own = e.run_options(options)
-        overrides, run_options = tuned(tuning, e.method, e.overrides, own, source)
-        out.append(
-            dataclasses.replace(e, overrides=overrides, options={**e.options, **run_options})
-        )
-    return out
-
-
 def default_path(options: RunOptions) -> Path:
     """`RUNS_DIR/{dataset}/tuning.json`."""
     from mrw.bench.features import dataset_slug
@@ -243,7 +135,7 @@ def default_path(options: RunOptions) -> Path:
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from mrw.bench.cli_features import add_data_arguments
     from mrw.bench.cli_run import add_method_arguments
-    from mrw.bench.reproduce import row_labels
+    from mrw.bench.experiments import row_labels
 
     parser = subparsers.add_parser(
         "tune",
@@ -319,7 +211,8 @@ def _rows(args: argparse.Namespace) -> tuple[list[Experiment], RunOptions]:
         "feature_workers": args.workers,
     }
     if args.table:
-        from mrw.bench.reproduce import make_plan, paper_datasets, paper_options, select_rows
+        from mrw.bench.experiments import select_rows
+        from mrw.bench.reproduce import make_plan, paper_datasets, paper_options
 
         if args.methods:
             raise MRWError("give METHOD... or --table, not both")
