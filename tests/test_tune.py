@@ -19,7 +19,7 @@ from mrw.bench.experiments import Experiment
 from mrw.bench.record import RunRecord
 from mrw.bench.runner import run_method
 from mrw.bench.tune import FIELD_GRIDS, grid_points, tune_row
-from mrw.bench.tuning import load_tuning, tuned, write_tuning
+from mrw.bench.tuning import load_tuning, plot_tuning, tuned, write_tuning
 
 METHOD = "tiny-test-method"
 
@@ -108,6 +108,7 @@ def test_run_trains_with_the_stored_tuning(
     entry = tune_row(Experiment(METHOD, {}, "tiny"), options, (1e-3, 3e-2), log=lambda _: None)
     path = write_tuning(env / "tuning.json", options.dataset, [entry])
     tuning = load_tuning(path)
+    assert plot_tuning(tuning, env / "curves.png").read_bytes()[:4] == b"\x89PNG"
     overrides, own = tuned(tuning, METHOD, {}, dataclasses.replace(options, epochs=None), "t")
     assert overrides == {} and own["lr"] == entry["choice"]["lr"]
     assert (own["epochs"], own["patience"]) == (3, 2)

@@ -27,7 +27,7 @@ from typing import Any
 
 from mrw.bench.experiments import Experiment, Runner, run_experiments
 from mrw.bench.options import RunOptions
-from mrw.bench.tuning import TuningError, tuning_key, write_tuning
+from mrw.bench.tuning import TuningError, load_tuning, plot_tuning, tuning_key, write_tuning
 from mrw.errors import MRWError
 
 LR_GRID = (2e-4, 1e-3, 5e-3)
@@ -180,6 +180,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     group.add_argument(
         "--out", metavar="FILE", help="tuning file (default: RUNS_DIR/DATASET/tuning.json)"
     )
+    group.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="also plot every row of the tuning file: validation rsum per epoch at its choice",
+    )
     add_method_arguments(parser)
     parser.set_defaults(func=main)
     return parser
@@ -246,6 +251,8 @@ def main(args: argparse.Namespace) -> int:
     options.resolved(rows[0].method)  # bad options fail before any training
     out = Path(args.out) if args.out else default_path(options)
     check_output_path(out, folder=False)
+    if args.plot:
+        check_output_path(args.plot, folder=False)
     points = sum(len(grid_points(r.method, args.lr_grid)) for r in rows)
     print(
         f"tuning {len(rows)} rows, {points} runs on {options.dataset} (validation only): "
@@ -265,4 +272,6 @@ def main(args: argparse.Namespace) -> int:
             f"{chosen['best_epoch']} of {chosen['epochs_run']})"
         )
     print(f"wrote {out}")
+    if args.plot:
+        print(f"wrote {plot_tuning(load_tuning(out), args.plot)}")
     return 0

@@ -127,3 +127,41 @@ def tuned_experiments(
             dataclasses.replace(e, overrides=overrides, options={**e.options, **run_options})
         )
     return out
+
+
+def plot_tuning(document: Mapping[str, Any], path: str | Path) -> Path:
+    """A PNG of each row's validation rsum per epoch at its chosen grid point (a dot marks
+    the kept epoch; a curve that ends before the budget stopped early)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    budget = 0
+    for entry in document["entries"]:
+        choice = entry["choice"]
+        point = next(
+            p for p in entry["points"] if (p["lr"], p["fields"]) == (choice["lr"], choice["fields"])
+        )
+        epochs = range(1, len(point["curve"]) + 1)
+        knobs = "".join(f", {k} {v}" for k, v in choice["fields"].items())
+        (line,) = ax.plot(
+            epochs, point["curve"], label=f"{entry['label']} (lr {choice['lr']:g}{knobs})"
+        )
+        ax.plot(point["best_epoch"], point["best_validation_rsum"], "o", color=line.get_color())
+        budget = max(budget, entry["epochs"])
+    ax.set_xlim(1, budget)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation rsum")
+    ax.set_title(
+        f"{document['dataset']}: validation curves at each row's chosen point (dot: kept epoch)"
+    )
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_write(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return path
