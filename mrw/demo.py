@@ -254,17 +254,19 @@ def headline_stage(ctx: DemoContext) -> str:
     if not HEADLINE.is_file():
         return "the tuned comparison: see docs/results.md"
     stored = json.loads(HEADLINE.read_text(encoding="utf-8"))
-    lines = [f"STORED RESULT (not rerun by the demo; {stored['command']}):"]
+    lines = [f"STORED RESULT, not rerun by the demo ({stored['command']}):"]
     for table in stored["tables"]:
         lines.append(
-            f"  {table['dataset']}: {', '.join(table['rows'])}; {table['seeds']} seeds, "
-            f"each row tuned by `mrw-bench tune`; PVSE K=3 - K=1 = "
-            f"{table['k3_minus_k1']:+.1f} rsum (paired t over seeds p = {table['p_seeds']}), "
-            f"best row {table['best']}; headroom (max - mean reader) {table['headroom']:+.1f}"
+            f"  {table['dataset']} ({table['seeds']} seeds, every row tuned by `mrw-bench tune`): "
+            f"{', '.join(table['rows'])}"
         )
-    lines.append(f"  details, plan and reading: {stored['docs']}")
-    print("\n".join(lines), file=sys.stderr)
-    return lines[0] + " " + " | ".join(line.strip() for line in lines[1:])
+        lines.append(
+            f"    PVSE K=3 - K=1 = {table['k3_minus_k1']:+.1f} rsum, paired t over seeds "
+            f"p = {table['p_seeds']}: {table['decision']}; best row {table['best']}; "
+            f"headroom (max - mean reader) {table['headroom']:+.1f}"
+        )
+    lines.append(f"  plan, tables and reading: {stored['docs']}")
+    return "\n".join(lines)
 
 
 STAGES: list[Stage] = [
