@@ -152,3 +152,16 @@ def test_write_tuning_replaces_a_rows_entry_and_keeps_the_others(tmp_path: Path)
     assert sorted((e["key"], e["v"]) for e in entries) == [("a", 2), ("b", 1)]
     with pytest.raises(Exception, match="tuning of toy, not toy-v3"):
         write_tuning(path, "toy-v3", [{"key": "c"}])
+
+
+def test_where_the_tuning_file_lies_does_not_change_a_runs_identity() -> None:
+    from mrw.bench.experiments import run_id
+    from mrw.bench.options import RunOptions
+
+    entry = {"grid": {"lr": [1e-3]}, "choice": {"lr": 1e-3, "fields": {}}}
+    row = Experiment(METHOD, {}, "tiny")
+    a = RunOptions(lr=1e-3, tuning={"file": "a/tuning.json", **entry})
+    b = RunOptions(lr=1e-3, tuning={"file": "b/tuning.json", **entry})
+    assert run_id(row, a, 0) == run_id(row, b, 0)
+    other = RunOptions(lr=1e-3, tuning={"file": "a/tuning.json", **entry, "patience": 2})
+    assert run_id(row, other, 0) != run_id(row, a, 0)

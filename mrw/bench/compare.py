@@ -47,6 +47,7 @@ IGNORED_SETTINGS = frozenset(
         "options.eval_batch_size",
         "word_vectors.hit_rate",
         "options.run_depth",
+        "options.tuning.file",
         "features.split",  # which split's cache entry the recorded feature spec last named
     }
 )

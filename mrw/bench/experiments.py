@@ -73,6 +73,8 @@ def seed_range(first: int, count: int) -> list[int]:
 def run_id(experiment: Experiment, options: RunOptions, seed: int) -> str:
     """`{label}-s{seed}-{hash}`: the hash covers the method, overrides and training options."""
     settings = {k: v for k, v in dataclasses.asdict(options).items() if k not in _BOOKKEEPING}
+    if settings.get("tuning"):  # where the tuning file lies does not change what is trained
+        settings["tuning"] = {k: v for k, v in settings["tuning"].items() if k != "file"}
     payload = json.dumps(
         [experiment.method, dict(experiment.overrides), settings], sort_keys=True, default=str
     )
