@@ -55,13 +55,12 @@ class TrainConfig:
 @dataclass
 class TrainResult:
     """Outcome of `Trainer.fit`: the epoch (1-based) with the best validation rsum, that rsum,
-    one logged record per epoch, and whether early stopping ended training before
-    `TrainConfig.epochs`."""
+    and one logged record per epoch (fewer than `TrainConfig.epochs` when early stopping
+    ended training)."""
 
     best_epoch: int
     best_rsum: float
     history: list[dict[str, Any]] = field(default_factory=list)
-    stopped_early: bool = False
 
     @property
     def epochs_run(self) -> int:
@@ -269,8 +268,7 @@ class Trainer:
                 self.log(record)
         if self.best_state is not None:
             self.method.load_state_dict(copy.deepcopy(self.best_state))
-        stopped = self._patience_spent() and self.epoch < self.config.epochs
-        return TrainResult(self.best_epoch, self.best_rsum, self.history, stopped)
+        return TrainResult(self.best_epoch, self.best_rsum, self.history)
 
     def _patience_spent(self) -> bool:
         """Whether early stopping ends training now: `patience` epochs without a new best."""
