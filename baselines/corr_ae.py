@@ -17,8 +17,8 @@ import torch
 from torch import Tensor, nn
 
 from baselines.common import masked_mean, standardizer, word_embedding
-from mrw.bench.method import Batch, Method, MethodContext
-from mrw.bench.registry import register_method
+from mrw.methods.base import Batch, Method, MethodContext
+from mrw.methods.registry import register_method
 
 
 @dataclass

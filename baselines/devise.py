@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from baselines.common import masked_mean, standardizer, word_embedding
-from mrw.bench.method import Batch, Method, MethodContext
-from mrw.bench.ranking import hinge_ranking_loss
-from mrw.bench.registry import register_method
+from mrw.methods.base import Batch, Method, MethodContext
+from mrw.methods.ranking import hinge_ranking_loss
+from mrw.methods.registry import register_method
 
 
 @dataclass

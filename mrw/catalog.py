@@ -28,7 +28,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from mrw.errors import MRWError
+from mrw.core.errors import MRWError
 
 SPLITS = ("train", "validation", "test")
 """The splits of every dataset, in this order (the evaluated split is validation or test)."""
@@ -196,7 +196,7 @@ class DatasetRecord:
             whole gallery), chosen so every reported metric stays exact or honestly bounded
             and the pair stays small (`mrw.bench.runfiles`).
         moment_labels: `"module:function"` returning a split's moment labels
-            (`mrw.moment_labels.MomentLabels`) for `mrw-bench headroom`; None: the dataset
+            (`mrw.toy.video.moments.MomentLabels`) for `mrw-bench headroom`; None: the dataset
             carries none.
     """
 
@@ -450,10 +450,10 @@ register_dataset(
         version="4",
         description=TOY_DESCRIPTION + "features mixed into one shared space; built offline in "
         "seconds",
-        builder="mrw.toy:build_toy",
+        builder="mrw.toy.video:build_toy",
         training=TOY_TRAINING,
         paper=_toy_paper(TOY_TRAINING, "toy"),
-        moment_labels="mrw.moment_labels:toy_moment_labels",
+        moment_labels="mrw.toy.video.moments:toy_moment_labels",
     )
 )
 # Toy v3, the negative control: the same clips, each kind of moment in its own block of the
@@ -463,11 +463,11 @@ register_dataset(
         name="toy-v3",
         version="3",
         description=TOY_DESCRIPTION + "one feature block per kind of moment (negative control)",
-        builder="mrw.toy:build_toy",
+        builder="mrw.toy.video:build_toy",
         folder_name="toy-v3",
         training=TOY_V3_TRAINING,
         paper=_toy_paper(TOY_V3_TRAINING, "toy-v3"),
-        moment_labels="mrw.moment_labels:toy_moment_labels",
+        moment_labels="mrw.toy.video.moments:toy_moment_labels",
     )
 )
 
@@ -482,7 +482,7 @@ register_dataset(
         version="1",
         description="synthetic images with 2-4 objects, five captions each, built offline",
         modality="image",
-        builder="mrw.toy_image:build_toy_image",
+        builder="mrw.toy.image:build_toy_image",
         sentences_per_video=5,
         training=TOY_IMAGE_TRAINING,
     )

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mrw.atomic import atomic_write
-from mrw.provenance import versions
+from mrw.core.atomic import atomic_write
+from mrw.core.provenance import versions
 
 CONTACT_SHEET_CLIPS = 6
 
@@ -41,7 +41,7 @@ class Stage:
 
 
 def build_toy_stage(ctx: DemoContext) -> str:
-    from mrw.toy import ToyConfig, build_toy
+    from mrw.toy.video import ToyConfig, build_toy
 
     ctx.state["dataset"] = build_toy(
         ctx.out_dir / "toy", num_pairs=ctx.num_pairs, seed=ctx.seed, progress=True
@@ -72,7 +72,7 @@ def load_stage(ctx: DemoContext) -> str:
 def stats_stage(ctx: DemoContext) -> str:
     from rich.console import Console
 
-    from mrw.stats import compute_stats, plot_lengths, read_metadata, render_table
+    from mrw.dataset.stats import compute_stats, plot_lengths, read_metadata, render_table
 
     rows = read_metadata(ctx.state["dataset"])
     stats = compute_stats(ctx.state["dataset"], rows=rows)
@@ -190,8 +190,8 @@ def compare_methods_stage(ctx: DemoContext) -> str:
     untuned), with paired tests over test pairs of every row against PVSE K=1 and K=3."""
     from mrw.bench.compare import compare_runs, write_outputs
     from mrw.bench.significance import format_p
-    from mrw.toy import ToyConfig
-    from mrw.toy_ceiling import Bounds, bounds
+    from mrw.toy.ceiling import Bounds, bounds
+    from mrw.toy.video import ToyConfig
 
     _toy_table_runs(ctx, _demo_rows())
     comparison = ctx.state["comparison"] = compare_runs([ctx.out_dir / "runs"])
@@ -309,7 +309,7 @@ def run_demo(ctx: DemoContext, stages: Sequence[Stage] = STAGES) -> list[dict[st
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from mrw.cliutil import run_main
+    from mrw.core.cliutil import run_main
 
     parser = argparse.ArgumentParser(
         prog="python -m mrw.demo",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mrw.toy import ToyConfig, toy_scenes
+from mrw.toy.video import ToyConfig, toy_scenes
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class MomentLabels:
 def toy_moment_labels(split: str, config: ToyConfig | None = None) -> MomentLabels:
     """The toy set's moment labels of `split`, regenerated from its seed (`mrw.toy`).
 
-    Ids follow `mrw.toy.toy_pairs`: pair `toy-{split}-{i:05d}`, video `toyv-{split}-{i:05d}`.
+    Ids follow `mrw.toy.video.toy_pairs`: pair `toy-{split}-{i:05d}`, video `toyv-{split}-{i:05d}`.
     """
     config = config or ToyConfig()
     clips, named = {}, {}

@@ -22,7 +22,7 @@ about 1–2.4 s, so the harness's default 8 frames at 8 fps (spread over the who
 every segment.
 
 Clips use GIF frame delays of 80–120 ms, some with unequal per-frame delays, so the
-timestamp-true sampling in `mrw.frames` is exercised too. Everything is derived from the
+timestamp-true sampling in `mrw.media.frames` is exercised too. Everything is derived from the
 seed: rebuilding gives byte-identical files.
 """
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import bench_synthetic
 import pytest
 
 from mrw.bench.record import RunRecord
 from mrw.bench.runner import run_method
+from mrw.testing import bench_synthetic
 
 SMALL = {
     "devise": {},

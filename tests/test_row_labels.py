@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-from run_records import write_metrics_json
 
 from leaderboard.metrics import combine, ranks_to_metrics
 from mrw.bench.compare import group_runs
 from mrw.bench.record import RunRecord
+from mrw.testing.run_records import write_metrics_json
 
 
 def _record(root: Path, name: str, method_config: dict) -> RunRecord:

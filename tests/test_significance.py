@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from run_records import write_metrics_json
 from scipy import stats
 
 from leaderboard.metrics import combine, ranks_to_metrics
 from mrw.bench.cli import main as bench_main
 from mrw.bench.compare import compare_runs
 from mrw.bench.significance import pair_scores, paired_t_p
+from mrw.testing.run_records import write_metrics_json
 
 QUERIES = 60
 

@@ -10,8 +10,8 @@ import pytest
 
 from mrw.cli import main
 from mrw.dataset import iter_rows, load_dataset, read_table, split_files
-from mrw.frames import decode, probe
-from mrw.toy import (
+from mrw.media.frames import decode, probe
+from mrw.toy.video import (
     COLOURS,
     PATTERN_COLOURS,
     SCENES,
@@ -183,7 +183,7 @@ def test_load_dataset_toy_builds_into_the_cache_once(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("num_pairs, expected", [(3, (1, 1, 1)), (1500, (1200, 100, 200))])
 def test_split_sizes(num_pairs, expected):
-    from mrw.toy import ToyConfig
+    from mrw.toy.video import ToyConfig
 
     assert tuple(ToyConfig(num_pairs).split_sizes().values()) == expected
 

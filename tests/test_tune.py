@@ -8,9 +8,7 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-import bench_synthetic  # noqa: F401  (registers the tiny test method)
 import pytest
-from bench_synthetic import synthetic_options
 
 from mrw.bench import features as features_module
 from mrw.bench import trainer as trainer_module
@@ -20,6 +18,8 @@ from mrw.bench.record import RunRecord
 from mrw.bench.runner import run_method
 from mrw.bench.tune import FIELD_GRIDS, grid_points, tune_row
 from mrw.bench.tuning import load_tuning, plot_tuning, tuned, write_tuning
+from mrw.testing import bench_synthetic  # noqa: F401  (registers the tiny test method)
+from mrw.testing.bench_synthetic import synthetic_options
 
 METHOD = "tiny-test-method"
 

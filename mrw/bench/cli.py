@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mrw.cliutil import build_parser, dispatch
+from mrw.core.cliutil import build_parser, dispatch
 
 # sub-command -> module defining `register(subparsers)`.
 COMMANDS: dict[str, str] = {
-    "list": "mrw.bench.cli_list",
-    "features": "mrw.bench.cli_features",
-    "run": "mrw.bench.cli_run",
+    "list": "mrw.bench.commands.list",
+    "features": "mrw.bench.commands.features",
+    "run": "mrw.bench.commands.run",
     "compare": "mrw.bench.compare",
     "sweep": "mrw.bench.sweep",
     "reproduce": "mrw.bench.reproduce",

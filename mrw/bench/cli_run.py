@@ -7,8 +7,8 @@ import dataclasses
 import sys
 from typing import Any
 
-from mrw.bench.cli_features import add_data_arguments
-from mrw.cliutil import stdout_console
+from mrw.bench.commands.features import add_data_arguments
+from mrw.core.cliutil import stdout_console
 
 # Method flags -> config fields; a flag applies to every chosen method whose config has the field.
 METHOD_FLAGS: dict[str, tuple[type, str]] = {
@@ -157,8 +157,8 @@ def _parse_value(text: str, default: Any) -> Any:
 
 def method_overrides(method: str, args: argparse.Namespace) -> dict[str, Any]:
     """The flags that `method`'s config has, plus `--set` entries that name its fields."""
-    from mrw.bench.registry import get_method_class
-    from mrw.errors import MRWError
+    from mrw.core.errors import MRWError
+    from mrw.methods.registry import get_method_class
 
     config_class = get_method_class(method).config_class
     defaults = {f.name: getattr(config_class(), f.name) for f in dataclasses.fields(config_class)}
@@ -183,8 +183,8 @@ def method_overrides(method: str, args: argparse.Namespace) -> dict[str, Any]:
 def check_flags_apply(args: argparse.Namespace) -> None:
     """A method flag or --set field that none of the chosen methods has is a mistake, not a
     no-op."""
-    from mrw.bench.registry import get_method_class
-    from mrw.errors import MRWError
+    from mrw.core.errors import MRWError
+    from mrw.methods.registry import get_method_class
 
     fields = {
         f.name for m in args.methods for f in dataclasses.fields(get_method_class(m).config_class)
@@ -201,9 +201,9 @@ def check_flags_apply(args: argparse.Namespace) -> None:
 def main(args: argparse.Namespace) -> int:
     from mrw.bench import distributed as dist_util
     from mrw.bench.options import RunOptions
-    from mrw.bench.registry import make_config
     from mrw.bench.report import metrics_table
     from mrw.bench.runner import run_method
+    from mrw.methods.registry import make_config
 
     check_flags_apply(args)
     overrides = {m: method_overrides(m, args) for m in args.methods}
@@ -236,7 +236,7 @@ def main(args: argparse.Namespace) -> int:
         finetune_lr=args.finetune_lr,
     )
     if args.resume and len(args.methods) > 1:
-        from mrw.cliutil import fail
+        from mrw.core.cliutil import fail
 
         fail("--resume continues one run: give one METHOD")
     console = stdout_console(

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from leaderboard.metrics import DIRECTION_NAMES, DIRECTIONS, RECALL_KS, Bound, Metrics
-from mrw.atomic import atomic_write, check_output_file, file_starts_with
 from mrw.bench.record import RunRecord, RunRecordError
 from mrw.bench.significance import PairedTest, find_group, markdown_tests, tests_against
-from mrw.errors import MRWError
+from mrw.core.atomic import atomic_write, check_output_file, file_starts_with
+from mrw.core.errors import MRWError
 
 IMAGE_DIRECTION_NAMES = {"t2v": "Text → Image", "v2t": "Image → Text"}
 RECALLS = tuple(f"R@{k}" for k in RECALL_KS)
@@ -190,7 +190,7 @@ def _summary(documents: Sequence[Metrics], runs: Sequence[RunRecord]) -> dict[st
 
 
 def _method_defaults(method: str) -> dict[str, Any]:
-    from mrw.bench.registry import UnknownMethodError, get_method_class
+    from mrw.methods.registry import UnknownMethodError, get_method_class
 
     try:
         config_class = get_method_class(method).config_class

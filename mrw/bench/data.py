@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from mrw.bench.method import Batch
-from mrw.bench.text import PAD_ID, Vocabulary
+from mrw.methods.base import Batch
+from mrw.methods.vocab import PAD_ID, Vocabulary
 
 
 @dataclass

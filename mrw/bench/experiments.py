@@ -64,7 +64,7 @@ class ExperimentRuns:
 
 def seed_range(first: int, count: int) -> list[int]:
     if count < 1:
-        from mrw.errors import MRWError
+        from mrw.core.errors import MRWError
 
         raise MRWError(f"--seeds must be at least 1, got {count}")
     return list(range(first, first + count))
@@ -105,7 +105,7 @@ def select_rows(experiments: Sequence[Experiment], labels: Sequence[str]) -> lis
     Raises:
         MRWError: a label that names no experiment.
     """
-    from mrw.errors import MRWError
+    from mrw.core.errors import MRWError
 
     names = [e.name for e in experiments]
     unknown = [label for label in labels if label not in names]
@@ -116,7 +116,7 @@ def select_rows(experiments: Sequence[Experiment], labels: Sequence[str]) -> lis
 
 def validate(experiments: Sequence[Experiment]) -> None:
     """Build every config first, so a bad option fails before hours of training."""
-    from mrw.bench.registry import make_config
+    from mrw.methods.registry import make_config
 
     for experiment in experiments:
         make_config(experiment.method, experiment.overrides)

@@ -4,7 +4,7 @@ PVSE's claim is that K > 1 embeddings per clip beat one where a clip shows sever
 and a sentence names one of them. That can only pay where a single vector per clip *loses*
 what the sentences ask about. This probe measures it without training any embedding model,
 from the harness's own cached frame features (z-scored with training statistics, as every
-method sees them) and the dataset's moment labels (`mrw.moment_labels`; every toy set):
+method sees them) and the dataset's moment labels (`mrw.toy.video.moments`; every toy set):
 
 - **mean reader**: one ridge regression (Hoerl & Kennard 1970) from the *mean-pooled* frame
   feature of a clip `[F]` to the indicators of every attribute value its moments show
@@ -22,7 +22,7 @@ ranks, trec_eval ties). What each split does, so the numbers are honest:
 - *selected on validation*: each reader's ridge penalty, from `PENALTIES` (times the mean
   eigenvalue of the centred Gram matrix), by validation rsum;
 - *reported on test*: each reader's rsum with that penalty, beside the set's ceiling (the
-  expected rsum of a reader that perceives every clip perfectly, `mrw.toy_ceiling`) and
+  expected rsum of a reader that perceives every clip perfectly, `mrw.toy.ceiling`) and
   chance.
 
 Reading: where the max reader beats the mean reader, the mean-pooled vector is a
@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from mrw.bench.data import SplitFeatures
-from mrw.moment_labels import ClipMoments, MomentLabels
+from mrw.toy.video.moments import ClipMoments, MomentLabels
 
 PENALTIES = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 """Ridge penalties tried on validation, relative to the mean eigenvalue of X^T X."""
@@ -85,7 +85,7 @@ def load_moment_labels(dataset: str, split: str) -> MomentLabels:
         MRWError: the dataset is not catalogued, or its record names no moment labels.
     """
     from mrw.catalog import find_dataset
-    from mrw.errors import MRWError
+    from mrw.core.errors import MRWError
 
     record = find_dataset(dataset)
     if record is None or record.moment_labels is None:
@@ -98,9 +98,9 @@ def load_moment_labels(dataset: str, split: str) -> MomentLabels:
 
 
 def sampled_frame_times(delays_ms: tuple[int, ...], num_frames: int, fps: float) -> list[float]:
-    """Start times (s) of the frames `mrw.frames.decode` returns for a clip with these delays
+    """Start times (s) of the frames `mrw.media.frames.decode` returns for a clip with these delays
     (uniform sampling: the same ticks and selection as the feature cache)."""
-    from mrw.frames import _select, _ticks
+    from mrw.media.frames import _select, _ticks
 
     times = [0.0]
     for delay in delays_ms[:-1]:
@@ -234,7 +234,7 @@ def probe(
         `Headroom`: test rsum of each reader, the penalties chosen on validation, and the
         test split's ceiling and chance rsum.
     """
-    from mrw.toy_ceiling import expected_recall
+    from mrw.toy.ceiling import expected_recall
 
     seen = {v for clip in labels["train"].clips.values() for m in clip.moments for v in m}
     values = {value: i for i, value in enumerate(sorted(seen))}

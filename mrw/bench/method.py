@@ -55,7 +55,7 @@ class Method(nn.Module, ABC):
     Embeddings are `[B, K, D]`, K = 1 for single-embedding methods. Subclasses set `name`
     and `config_class` (a dataclass of the method's hyper-parameters with its paper's
     defaults), cite their `paper`, and are registered with
-    `mrw.bench.registry.register_method` when their module is imported.
+    `mrw.methods.registry.register_method` when their module is imported.
 
     `default_lr` is the method's own learning rate, used when a run neither sets `--lr` nor
     uses a stored tuning: its paper's Adam rate where the paper gives one, else PVSE's 2e-4.

@@ -72,7 +72,7 @@ class RunOptions:
     def resolved(self, method: str | None = None) -> RunOptions:
         """A copy with every dataset default and, given the `method`, its learning rate
         filled in (what `config.json` records)."""
-        from mrw.bench.registry import get_method_class
+        from mrw.methods.registry import get_method_class
 
         defaults = training_defaults(self.dataset)
         filled = {
@@ -111,7 +111,7 @@ class RunOptions:
                 finite positive number, a GloVe path that is not a readable text file, or a
                 `runs_dir` that cannot hold run folders.
         """
-        from mrw.atomic import OutputPathError, check_output_path
+        from mrw.core.atomic import OutputPathError, check_output_path
 
         for name, low, high in _COUNT_BOUNDS:
             value = getattr(self, name)

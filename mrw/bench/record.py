@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from leaderboard.metrics import DIRECTIONS, RECALL_KS, Bound, Metrics, MetricsFormatError
-from mrw.atomic import atomic_write
-from mrw.errors import MRWError
+from mrw.core.atomic import atomic_write
+from mrw.core.errors import MRWError
 
 FORMAT_VERSION = 2
 RECORD_FILE = "metrics.json"

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mrw.atomic import atomic_write
 from mrw.bench.departures import departures
 from mrw.bench.experiments import Experiment, row_labels, select_rows
 from mrw.bench.options import RunOptions
 from mrw.bench.sweep import ABLATIONS, FULL_MODEL, SweepSpec
 from mrw.catalog import DatasetRecord, PaperSettings, get_dataset, list_datasets
-from mrw.errors import MRWError
+from mrw.core.atomic import atomic_write
+from mrw.core.errors import MRWError
 
 BASELINES = ("devise", "vsepp", "order", "corr_ae", "dual_path")
 DIV_GRID = [0.0, 0.01, 0.1, 1.0]  # decades around the paper's λ1 = 0.1
@@ -95,7 +95,7 @@ def _with_shared_settings(experiment: Experiment, paper: PaperSettings) -> Exper
     """The experiment with the paper's shared settings for the fields its method's config has:
     `max_violation=False` when the paper sums over negatives, `method_settings`, and for PVSE
     `pvse_settings`."""
-    from mrw.bench.registry import get_method_class
+    from mrw.methods.registry import get_method_class
 
     fields = {f.name for f in dataclasses.fields(get_method_class(experiment.method).config_class)}
     shared = {**paper.method_settings}
@@ -367,8 +367,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
-    from mrw.atomic import check_output_path
     from mrw.bench.experiments import seed_range, validate
+    from mrw.core.atomic import check_output_path
 
     seeds = seed_range(args.seed, args.seeds)
     base = RunOptions(

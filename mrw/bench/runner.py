@@ -30,22 +30,22 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from leaderboard.metrics import Metrics
-from mrw.atomic import atomic_write
 from mrw.bench import distributed as dist_util
 from mrw.bench.options import RunOptions
 from mrw.bench.record import RunRecord, RunRecordError, dataset_revision, json_safe
 from mrw.catalog import find_dataset
-from mrw.errors import MRWError
-from mrw.provenance import git_commit, versions
-from mrw.untrusted import check_id
+from mrw.core.atomic import atomic_write
+from mrw.core.errors import MRWError
+from mrw.core.provenance import git_commit, versions
+from mrw.core.untrusted import check_id
 
 if TYPE_CHECKING:
     from mrw.bench.data import PairData, SplitFeatures
     from mrw.bench.evaluator import Evaluation
     from mrw.bench.features import FeatureSpec
-    from mrw.bench.method import Method
-    from mrw.bench.text import Vocabulary
     from mrw.bench.trainer import TrainConfig, TrainResult
+    from mrw.methods.base import Method
+    from mrw.methods.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -199,10 +199,10 @@ def run_method(
     from mrw.bench.data import PairData, one_sentence_per_video, prepare_inputs
     from mrw.bench.evaluator import evaluate
     from mrw.bench.features import extract_features
-    from mrw.bench.method import MethodContext
-    from mrw.bench.registry import create_method, make_config
-    from mrw.bench.text import Vocabulary, word_vectors
     from mrw.bench.trainer import TrainConfig, Trainer
+    from mrw.methods.base import MethodContext
+    from mrw.methods.registry import create_method, make_config
+    from mrw.methods.vocab import Vocabulary, word_vectors
 
     started = time.perf_counter()
     if options.split not in EVAL_SPLITS:

@@ -22,12 +22,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from mrw.atomic import atomic_write
 from mrw.bench import distributed as dist_util
 from mrw.bench.data import PairData
 from mrw.bench.evaluator import amp_dtype, autocast, evaluate
-from mrw.bench.method import Batch, Method
-from mrw.errors import MRWError
+from mrw.core.atomic import atomic_write
+from mrw.core.errors import MRWError
+from mrw.methods.base import Batch, Method
 
 
 class TrainingError(MRWError):

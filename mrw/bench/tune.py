@@ -28,7 +28,7 @@ from typing import Any
 from mrw.bench.experiments import Experiment, Runner, run_experiments
 from mrw.bench.options import RunOptions
 from mrw.bench.tuning import TuningError, load_tuning, plot_tuning, tuning_key, write_tuning
-from mrw.errors import MRWError
+from mrw.core.errors import MRWError
 
 LR_GRID = (2e-4, 1e-3, 5e-3)
 """Learning rates every row is tried at: PVSE's 2e-4 and two steps of 5x above it."""
@@ -133,8 +133,8 @@ def default_path(options: RunOptions) -> Path:
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from mrw.bench.cli_features import add_data_arguments
-    from mrw.bench.cli_run import add_method_arguments
+    from mrw.bench.commands.features import add_data_arguments
+    from mrw.bench.commands.run import add_method_arguments
     from mrw.bench.experiments import row_labels
 
     parser = subparsers.add_parser(
@@ -203,7 +203,7 @@ def _floats(text: str) -> tuple[float, ...]:
 
 
 def _rows(args: argparse.Namespace) -> tuple[list[Experiment], RunOptions]:
-    from mrw.bench.cli_run import check_flags_apply, method_overrides
+    from mrw.bench.commands.run import check_flags_apply, method_overrides
     from mrw.bench.experiments import validate
 
     shared = {
@@ -245,7 +245,7 @@ def _rows(args: argparse.Namespace) -> tuple[list[Experiment], RunOptions]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from mrw.atomic import check_output_path
+    from mrw.core.atomic import check_output_path
 
     rows, options = _rows(args)
     options.resolved(rows[0].method)  # bad options fail before any training

@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mrw.atomic import atomic_write
 from mrw.bench.experiments import Experiment
 from mrw.bench.options import RunOptions
-from mrw.errors import MRWError
+from mrw.core.atomic import atomic_write
+from mrw.core.errors import MRWError
 
 FORMAT = "mrw-tuning"
 FORMAT_VERSION = 1
