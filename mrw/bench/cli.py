@@ -16,6 +16,8 @@ COMMANDS: dict[str, str] = {
     "reproduce": "mrw.bench.reproduce",
     "heads": "mrw.bench.commands.heads",
     "explore": "mrw.bench.commands.explore",
+    "headroom": "mrw.bench.commands.headroom",
+    "tune": "mrw.bench.commands.tune",
 }
 
 

@@ -6,7 +6,7 @@ row. Rows hold the PVSE paper's Tables 3 and 4 columns, R@1, R@5, R@10 and MedR 
 direction plus rsum, with text-to-video first as on the leaderboard and in every JSON
 document (the paper lists video-to-text first). Beneath each table, paired tests
 (`mrw.bench.significance`) of every row against a reference row (`--against`, default the
-best) give p-values over seeds and over queries. The standard deviation is the sample
+best) give p-values over seeds and over test pairs. The standard deviation is the sample
 one (ddof = 1) over seeds; with a single seed only the value is shown.
 """
 
@@ -45,6 +45,7 @@ IGNORED_SETTINGS = frozenset(
         "options.eval_batch_size",
         "word_vectors.hit_rate",
         "options.run_depth",
+        "options.tuning.file",
         "features.split",  # which split's cache entry the recorded feature spec last named
     }
 )
@@ -228,14 +229,27 @@ def chance_rsum(metrics: Metrics) -> float:
 
 
 def _label(group: RunGroup) -> str:
-    """The method plus the config fields that differ from its defaults, e.g. `pvse (k=1)`."""
+    """The method plus the config fields that differ from its defaults, e.g. `pvse (k=1)`;
+    `vsepp` summing over negatives is named for what ran: `VSE0 (summed negatives)`."""
     defaults = _method_defaults(group.method)
+    name = group.method
+    if name == "vsepp" and group.settings.get("method_config.max_violation") is False:
+        name, defaults = (
+            "VSE0 (summed negatives)",
+            {k: v for k, v in defaults.items() if k != "method_config.max_violation"},
+        )
     changed = [
         f"{k.removeprefix('method_config.')}={v}"
         for k, v in sorted(group.settings.items())
         if k.startswith("method_config.") and k in defaults and defaults[k] != v
     ]
-    return f"{group.method} ({', '.join(changed)})" if changed else group.method
+    if not changed:
+        return name
+    return (
+        f"{name[:-1]}; {', '.join(changed)})"
+        if name.endswith(")")
+        else (f"{name} ({', '.join(changed)})")
+    )
 
 
 def _disambiguate(groups: list[RunGroup]) -> None:
@@ -484,7 +498,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="LABEL",
-        help="paired tests (t-test over seeds on rsum, and over queries per seed) of every row "
+        help="paired tests (t-test over seeds on rsum, and over test pairs per seed) of every row "
         "against this row, named by its label or a unique part of it, e.g. 'pvse (k=1'; "
         "repeatable (default: against each table's best row)",
     )

@@ -75,6 +75,8 @@ def seed_range(first: int, count: int) -> list[int]:
 def run_id(experiment: Experiment, options: RunOptions, seed: int) -> str:
     """`{label}-s{seed}-{hash}`: the hash covers the method, overrides and training options."""
     settings = {k: v for k, v in dataclasses.asdict(options).items() if k not in _BOOKKEEPING}
+    if settings.get("tuning"):  # where the tuning file lies does not change what is trained
+        settings["tuning"] = {k: v for k, v in settings["tuning"].items() if k != "file"}
     payload = json.dumps(
         [experiment.method, dict(experiment.overrides), settings], sort_keys=True, default=str
     )
@@ -89,6 +91,29 @@ def _existing(options: RunOptions, method: str, rid: str) -> Path | None:
     matches = sorted(Path(options.runs_dir).glob(f"*/{method}/*{tail}"))
     exact = [m for m in matches if m.name == rid]
     return (exact or matches or [None])[0]
+
+
+def row_labels(text: str) -> list[str]:
+    """`--rows`: comma-separated row labels (labels hold no commas)."""
+    labels = [label.strip() for label in text.split(",") if label.strip()]
+    if not labels:
+        raise argparse.ArgumentTypeError("expected row labels, e.g. 'pvse K=1,pvse K=3'")
+    return labels
+
+
+def select_rows(experiments: Sequence[Experiment], labels: Sequence[str]) -> list[Experiment]:
+    """The experiments named by `labels`, in their own order.
+
+    Raises:
+        MRWError: a label that names no experiment.
+    """
+    from mrw.core.errors import MRWError
+
+    names = [e.name for e in experiments]
+    unknown = [label for label in labels if label not in names]
+    if unknown:
+        raise MRWError(f"no row {', '.join(unknown)}; rows: {', '.join(names)}")
+    return [e for e in experiments if e.name in labels]
 
 
 def validate(experiments: Sequence[Experiment]) -> None:

@@ -8,7 +8,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mrw.bench.record import RunRecordError
 from mrw.catalog import dataset_record, training_defaults
@@ -33,6 +33,12 @@ class RunOptions:
     batch_size: int | None = None
     lr: float | None = None
     lr_patience: int = 1
+    # Early stopping: end training after this many epochs without a better validation rsum
+    # (None: train every epoch). `mrw-bench tune` gives every method the same value.
+    patience: int | None = None
+    # The stored tuning this run's lr and tuned method fields came from (`mrw.bench.tuning`:
+    # its file, grid, choice and validation curves), recorded in config.json; None: untuned.
+    tuning: dict[str, Any] | None = None
     # "harness": halve the lr when validation rsum has not risen for `lr_patience` epochs;
     # "reference": yalesong/pvse's ReduceLROnPlateau left in mode "min" with patience 10,
     # i.e. halve it after 10 epochs in which rsum did not *fall* (see docs/methods.md).
@@ -50,6 +56,7 @@ class RunOptions:
     backbone: str | None = None
     weights: str | None = None  # torchvision weights name (IMAGENET1K_V1, DEFAULT, ...) or none
     standardize_features: bool | None = None  # z-score frames with train statistics (toy: on)
+    feature_mix: int | None = None  # > 0: toy v4's mix into this many dims (0: off)
     glove: str | None = None  # path to glove.840B.300d.txt
     min_word_count: int = 1
     runs_dir: str = "runs"
@@ -81,6 +88,7 @@ class RunOptions:
                 "image_size",
                 "backbone",
                 "standardize_features",
+                "feature_mix",
             )
             if getattr(self, name) is None
         }
@@ -153,6 +161,8 @@ _COUNT_BOUNDS = (
     ("epochs", 1, 100_000),
     ("batch_size", 1, 1 << 20),
     ("lr_patience", 0, 100_000),
+    ("patience", 1, 100_000),
+    ("feature_mix", 0, 1 << 20),
     ("num_frames", 1, 1024),
     ("image_size", 8, 4096),
     ("min_word_count", 1, 1 << 30),

@@ -120,6 +120,8 @@ class RunRecord:
     init_check: dict[str, Any] | None = None
     best_epoch: int | None = None
     best_validation_rsum: float | None = None
+    # Epochs trained, fewer than the budget when early stopping (`--patience`) ended training.
+    epochs_run: int | None = None
     skipped_videos: dict[str, int] = field(default_factory=dict)
     dataset_revision: dict[str, str] | None = None
     exact_metrics: Metrics | None = None

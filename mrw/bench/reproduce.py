@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mrw.bench.departures import departures
-from mrw.bench.experiments import Experiment
+from mrw.bench.experiments import Experiment, row_labels, select_rows
 from mrw.bench.options import RunOptions
 from mrw.bench.sweep import ABLATIONS, FULL_MODEL, SweepSpec
 from mrw.catalog import DatasetRecord, PaperSettings, get_dataset, list_datasets
@@ -105,7 +105,7 @@ def _with_shared_settings(
     shared = {**paper.method_settings}
     if experiment.method == "pvse":
         shared.update(paper.pvse_settings)
-    if not paper.hardest_negative:
+    if not paper.hardest_negative and "max_violation" not in experiment.overrides:
         shared["max_violation"] = False
     shared = {k: v for k, v in shared.items() if k in fields}
     if experiment.method == "pvse":
@@ -114,12 +114,28 @@ def _with_shared_settings(
 
 
 def _table(dataset: DatasetRecord, pvse: Mapping[str, Any]) -> list[Experiment]:
-    """The baselines, PVSE at each of the table's K, and PVSE with diversity on attention."""
+    """The baselines, PVSE at each of the table's K, and PVSE with diversity on attention.
+
+    Where the table sums over negatives, VSE++ runs as VSE0 ("VSE0 (summed negatives)", its
+    paper's baseline) and, when `hardest_negative_rows` names it, also as VSE++ with its
+    hardest negative, each label saying which ran.
+    """
     paper = _paper(dataset)
     batch = paper.training.batch_size
-    experiments = [Experiment(m, {}, m, _own_batch(m, batch)) for m in BASELINES]
-    for k in paper.table_k or (1, paper.k):
-        experiments.append(Experiment("pvse", pvse_overrides(dataset, k=k), f"pvse K={k}"))
+    # PVSE's rows first, in `table_k` order: an interrupted table has its claim's rows.
+    experiments = [
+        Experiment("pvse", pvse_overrides(dataset, k=k), f"pvse K={k}")
+        for k in paper.table_k or (1, paper.k)
+    ]
+    for m in BASELINES:
+        own = _own_batch(m, batch)
+        if m == "vsepp" and not paper.hardest_negative:
+            experiments.append(Experiment(m, {}, "VSE0 (summed negatives)", own))
+            if m in paper.hardest_negative_rows:
+                label = "VSE++ (hardest negative)"
+                experiments.append(Experiment(m, {"max_violation": True}, label, own))
+        else:
+            experiments.append(Experiment(m, {}, m, own))
     if paper.attention_diversity_k is not None:
         k = paper.attention_diversity_k
         overrides = pvse_overrides(dataset, k=k, div_on="attention")
@@ -239,9 +255,10 @@ def describe(plan: Plan, options: RunOptions, seeds: list[int]) -> str:
     width = max((len(e.name) for e in plan.experiments), default=0)
     for e in plan.experiments:
         own = e.run_options(options).resolved(e.method)
+        tuned = f" {own.epochs} epochs, patience {own.patience}" if own.tuning else ""
         lines.append(
-            f"  {e.name:<{width}} {e.method:<10} lr {own.lr:<7g} batch {own.batch_size:<4} "
-            f"{dict(e.overrides) or '(its paper defaults)'}"
+            f"  {e.name:<{width}} {e.method:<10} lr {own.lr:<7g} batch {own.batch_size:<4}"
+            f"{tuned} {dict(e.overrides) or '(its paper defaults)'}"
         )
     for spec in plan.sweeps:
         fixed = {k: v for k, v in spec.base.items() if k != spec.parameter}
@@ -279,6 +296,10 @@ def execute(
     if plan.experiments:
         done = run_experiments(plan.experiments, options, seeds, log=log)
         groups = group_runs([r for runs in done for r in runs.records])
+        for runs in done:  # rows say what ran: the plan's labels (e.g. "VSE0 (summed negatives)")
+            for group in groups:
+                if group.runs[0] in runs.records:
+                    group.label = runs.experiment.name
         table = markdown_table(groups, f"{plan.target}: {plan.dataset.name} / {options.split}")
         # Paired tests of every row against PVSE K=1: the paper's claim is K > 1 beats it.
         k1 = next((r for r in done if r.experiment.name == "pvse K=1"), None)
@@ -347,6 +368,18 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="a PVSE config field for every PVSE run, e.g. --set mmd_kernel=distance "
         "(repeatable; the departures list names those that restore the reference code's)",
     )
+    parser.add_argument(
+        "--rows",
+        type=row_labels,
+        metavar="LABEL[,LABEL...]",
+        help="a table's rows to run, by their labels as --dry-run prints them (default: all)",
+    )
+    parser.add_argument(
+        "--tuning",
+        metavar="FILE",
+        help="train every table row with its stored tuning (`mrw-bench tune --table TARGET`): "
+        "its chosen learning rate and knobs, epoch budget and patience",
+    )
     parser.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per configuration (default: 1)")
     parser.add_argument(
@@ -398,6 +431,19 @@ def main(args: argparse.Namespace) -> int:
         (make_plan(args.target, d, pvse), paper_options(d, base))
         for d in datasets_for(args.target, args.dataset)
     ]
+    if args.rows:
+        for plan, _ in plans:
+            plan.experiments = select_rows(plan.experiments, args.rows)
+    if args.tuning:
+        from mrw.bench.tuning import load_tuning, tuned_experiments
+
+        if any(plan.sweeps for plan, _ in plans):
+            raise ReproduceError("--tuning applies to tables, not to figures")
+        tuning = load_tuning(args.tuning)
+        for plan, options in plans:
+            # the tuning's own epoch budget, unless --epochs asks for another (refused there)
+            asked = dataclasses.replace(options, epochs=args.epochs)
+            plan.experiments = tuned_experiments(plan.experiments, tuning, asked, args.tuning)
     for plan, options in plans:
         validate(plan.all_experiments())
         print(describe(plan, options, seeds))

@@ -201,7 +201,7 @@ def run_method(
     `method_overrides` are fields of the method's config (unknown ones are an error). Under
     `torchrun` every rank calls this; rank 0 writes the record and all ranks return it.
     """
-    from mrw.bench.data import PairData, one_sentence_per_video, standardized
+    from mrw.bench.data import PairData, one_sentence_per_video, prepare_inputs
     from mrw.bench.features import decode_frames, extract_features
     from mrw.bench.setaware import PER_QUERY_FILE, evaluate_set_aware, write_parquet
     from mrw.bench.trainer import TrainConfig, Trainer, TrainResult
@@ -231,8 +231,8 @@ def run_method(
                 workers=options.feature_workers,
                 progress=options.progress,
             )
-    if options.standardize_features and method_class.visual_input == "features":
-        splits = standardized(splits)
+    if method_class.visual_input == "features":
+        splits = prepare_inputs(splits, bool(options.standardize_features), options.feature_mix)
     if options.one_sentence_per_video:
         splits[options.split] = one_sentence_per_video(splits[options.split])
     vocab = Vocabulary.build(splits["train"].sentences, options.min_word_count)
@@ -251,6 +251,7 @@ def run_method(
         grad_clip=options.grad_clip,
         seed=options.seed,
         eval_batch_size=options.eval_batch_size,
+        patience=options.patience,
     )
     visual = visual_kind(used)
     config = {
@@ -308,6 +309,7 @@ def run_method(
         model, data[options.split], device, options.eval_batch_size, options.kk_reductions
     )
     evaluation = set_aware.evaluation
+    pair_video = data[options.split].split.pair_video
     folds = _folds(options, evaluation, data[options.split].split)
 
     record = RunRecord(
@@ -325,6 +327,7 @@ def run_method(
         init_check=init_check,
         best_epoch=trained.best_epoch or None,
         best_validation_rsum=trained.best_rsum,
+        epochs_run=trained.epochs_run,
         skipped_videos={name: len(split.skipped) for name, split in splits.items()},
         wall_time_s=round(time.perf_counter() - started, 3),
         versions=versions(),
@@ -350,7 +353,12 @@ def run_method(
         _write_json(  # per-query first relevant ranks: the paired tests of `compare`
             run_dir / "query_ranks.json",
             {
-                "t2v": {"queries": evaluation.sentence_ids, "ranks": evaluation.t2v_ranks.tolist()},
+                "t2v": {
+                    "queries": evaluation.sentence_ids,
+                    "ranks": evaluation.t2v_ranks.tolist(),
+                    # each sentence's video (a v2t query): pairs the two directions by video
+                    "videos": [evaluation.video_ids[v] for v in pair_video.tolist()],
+                },
                 "v2t": {"queries": evaluation.video_ids, "ranks": evaluation.v2t_ranks.tolist()},
             },
         )

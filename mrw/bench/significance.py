@@ -2,19 +2,21 @@
 
 "K=3 beats K=1" should be a p-value, not a reading of overlapping standard deviations. Two
 paired tests, in the spirit of ranx's `compare` (Bassani 2022), which reports a paired
-Student's t-test over queries:
+Student's t-test over queries (here over pairs):
 
-- **over queries, per seed**: both runs of a seed rank the same queries; each query's share of
+- **over pairs, per seed**: both runs of a seed rank the same queries; each query's share of
   rsum is `100 / N · ([r ≤ 1] + [r ≤ 5] + [r ≤ 10])` (r its first relevant rank, N the queries
-  of its direction), so the per-query differences sum to the rsum difference. A two-sided
+  of its direction). A pair's text-to-video and video-to-text queries are one observation
+  (their shares added; a video with several sentences adds all of theirs), not two
+  independent ones, so the per-pair differences sum to the rsum difference. A two-sided
   paired t-test on them (`scipy.stats.ttest_rel`; Smucker, Allan & Carterette, CIKM 2007,
   find it agrees with randomisation tests on IR metrics) says whether that seed's gap is
   larger than query-to-query noise;
 - **over seeds**: a two-sided paired t-test on the seeds' rsum (paired by seed: same data
   order), which also covers training noise — the test a claim about the method rests on.
 
-The per-query ranks come from each run's `query_ranks.json` (written by `run_method`); runs
-recorded before it existed get the seed-level test only.
+The per-query ranks and each sentence's video come from each run's `query_ranks.json`
+(written by `run_method`); runs recorded before they were there get the seed-level test only.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class PairedTest:
     seeds: list[int]
     rsum_diff: list[float]  # per common seed, rsum(a) - rsum(b)
     p_seeds: float | None  # paired t-test over seeds on rsum (needs 2+ seeds)
-    p_queries: list[float | None]  # per common seed, paired t-test over queries
+    p_queries: list[float | None]  # per common seed, paired t-test over pairs
 
     @property
     def mean_diff(self) -> float:
@@ -66,22 +68,34 @@ class PairedTest:
         }
 
 
-def query_scores(run_dir: Path) -> np.ndarray | None:
-    """Each query's share of rsum (both directions, t2v first), or None without the ranks.
+def pair_scores(run_dir: Path) -> np.ndarray | None:
+    """Each test video's share of rsum, its two directions together: the video's
+    video-to-text share plus the text-to-video shares of its sentences (on a one-sentence-
+    per-video set, one observation per pair), or None when the run recorded no ranks or no
+    sentence-to-video map (records written before it).
+
+    The two directions of a pair are not independent observations (one model, one pair),
+    so they count once.
 
     Returns:
-        float64 `[N_t2v + N_v2t]`; their sum is the run's rsum.
+        float64 `[N_videos]` in v2t query order; their sum is the run's rsum.
     """
     path = Path(run_dir) / QUERY_RANKS
     if not path.is_file():
         return None
     ranks = json.loads(path.read_text(encoding="utf-8"))
-    parts = []
-    for direction in ("t2v", "v2t"):
-        r = np.asarray(ranks[direction]["ranks"], dtype=np.int64)
+    t2v, v2t = ranks["t2v"], ranks["v2t"]
+    if "videos" not in t2v:
+        return None
+    shares = {}
+    for direction, data in (("t2v", t2v), ("v2t", v2t)):
+        r = np.asarray(data["ranks"], dtype=np.int64)
         hits = sum(((r >= 1) & (r <= k)).astype(np.float64) for k in RECALL_KS)
-        parts.append(100.0 * hits / max(len(r), 1))
-    return np.concatenate(parts)
+        shares[direction] = 100.0 * hits / max(len(r), 1)
+    index = {video: i for i, video in enumerate(v2t["queries"])}
+    out = shares["v2t"].copy()
+    np.add.at(out, [index[video] for video in t2v["videos"]], shares["t2v"])
+    return out
 
 
 def paired_t_p(differences: np.ndarray) -> float | None:
@@ -108,7 +122,7 @@ def paired_test(a: RunGroup, b: RunGroup) -> PairedTest:
     for seed in seeds:
         ra, rb = runs_a[seed], runs_b[seed]
         diffs.append(float(ra.metrics.rsum) - float(rb.metrics.rsum))
-        qa, qb = query_scores(ra.run_dir), query_scores(rb.run_dir)
+        qa, qb = pair_scores(ra.run_dir), pair_scores(rb.run_dir)
         same = qa is not None and qb is not None and qa.shape == qb.shape
         p_queries.append(paired_t_p(qa - qb) if same else None)
     return PairedTest(a.label, b.label, seeds, diffs, paired_t_p(np.array(diffs)), p_queries)
@@ -122,11 +136,12 @@ def format_p(value: float | None) -> str:
 
 
 def markdown_tests(tests: list[PairedTest], title: str = "Paired tests") -> str:
-    """A Markdown table: Δrsum per pair, seeds won, p over seeds, p over queries per seed."""
+    """A Markdown table: Δrsum per row pair, seeds won, p over seeds, p over test pairs per seed."""
     lines = [
-        f"**{title}** (two-sided paired t-tests: over seeds on rsum; over queries per seed)",
+        f"**{title}** (two-sided paired t-tests: over seeds on rsum, the test a claim rests "
+        "on; over pairs per seed, both directions of a pair as one observation)",
         "",
-        "| A | B | seeds | Δrsum (A − B), mean | A wins | p (seeds) | p (queries) per seed |",
+        "| A | B | seeds | Δrsum (A − B), mean | A wins | p (seeds) | p (pairs) per seed |",
         "|---|---|---|---|---|---|---|",
     ]
     for t in tests:

@@ -14,15 +14,33 @@ names:
 The raw parts differ in scale by orders of magnitude and vary little from frame to frame, so
 the harness z-scores cached features with training statistics before any method sees them
 (`RunOptions.standardize_features`, on for the toy set).
+
+Toy v4 (the default toy set since version 4) then mixes them (`mixed`): a fixed random
+projection of the z-scored 152-d vector to `TrainingDefaults.feature_mix` = 16 dimensions,
+fewer than the 28 attribute values, squashed by tanh. Every moment value then lives in one
+shared 16-d space where values overlap, so the mean over frames is a confusable
+superposition of the moments (as with real CNN features) instead of a concatenation of
+them; toy v3 (no mix) stays available as the negative control. How the parameters were
+chosen (with `mrw-bench headroom` only): docs/dataset.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor, nn
 
+if TYPE_CHECKING:
+    from mrw.bench.data import SplitFeatures
+
 # (dx, dy) steps of the four edge orientations: horizontal, vertical, both diagonals.
 EDGE_STEPS = ((1, 0), (0, 1), (1, 1), (1, -1))
+# Toy v4's mix: tanh(MIX_GAIN * z @ W), W ~ N(0, 1/F_in) drawn from torch seed MIX_SEED.
+MIX_GAIN = 2.0
+MIX_SEED = 0
 
 
 class ColourEdgeFeatures(nn.Module):
@@ -83,3 +101,25 @@ class ColourEdgeFeatures(nn.Module):
             ],
             1,
         )
+
+
+def mix_matrix(in_dim: int, out_dim: int) -> Tensor:
+    """The fixed `[in_dim, out_dim]` float32 projection of `mixed` (N(0, 1/in_dim) entries
+    from a generator seeded with `MIX_SEED`: the same matrix on every machine)."""
+    generator = torch.Generator().manual_seed(MIX_SEED)
+    return torch.randn(in_dim, out_dim, generator=generator) / in_dim**0.5
+
+
+def mixed(splits: Mapping[str, SplitFeatures], dim: int) -> dict[str, SplitFeatures]:
+    """Every split's z-scored frame features `[Nv, T, F]` -> `[Nv, T, dim]` float32
+    `tanh(MIX_GAIN * x @ mix_matrix(F, dim))`, padding frames kept at zero (toy v4).
+
+    The caller z-scores the result again with training statistics (`prepare_inputs`).
+    """
+    out = {}
+    for name, split in splits.items():
+        weights = mix_matrix(split.feature_dim, dim)
+        valid = torch.arange(split.features.size(1))[None, :] < split.lengths[:, None]
+        features = torch.tanh(MIX_GAIN * (split.features.float() @ weights)) * valid[..., None]
+        out[name] = dataclasses.replace(split, features=features)
+    return out

@@ -47,16 +47,25 @@ class TrainConfig:
     grad_clip: float = 2.0
     seed: int = 0
     eval_batch_size: int = 256
+    # Early stopping: end training after this many epochs without a better validation rsum
+    # (None: train every epoch). The best-validation weights are kept either way.
+    patience: int | None = None
 
 
 @dataclass
 class TrainResult:
     """Outcome of `Trainer.fit`: the epoch (1-based) with the best validation rsum, that rsum,
-    and one logged record per epoch."""
+    and one logged record per epoch (fewer than `TrainConfig.epochs` when early stopping
+    ended training)."""
 
     best_epoch: int
     best_rsum: float
     history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def epochs_run(self) -> int:
+        """Epochs trained (the last logged epoch)."""
+        return self.history[-1]["epoch"] if self.history else 0
 
 
 def seed_everything(seed: int) -> None:
@@ -222,12 +231,16 @@ class Trainer:
         return {name: value / max(steps, 1) for name, value in totals.items()}
 
     def fit(self, train: PairData, validation: PairData, resume: bool = False) -> TrainResult:
-        """Train to `config.epochs`, checkpointing each epoch; keep the best-validation weights."""
+        """Train to `config.epochs`, checkpointing each epoch; keep the best-validation weights.
+
+        With `config.patience` set, training ends once that many epochs in a row brought no
+        better validation rsum (early stopping; a resumed run applies the same rule).
+        """
         if resume:
             self.load()
         else:
             seed_everything(self.config.seed)
-        while self.epoch < self.config.epochs:
+        while self.epoch < self.config.epochs and not self._patience_spent():
             started = time.perf_counter()
             losses = self.train_epoch(train)
             metrics = evaluate(
@@ -256,3 +269,8 @@ class Trainer:
         if self.best_state is not None:
             self.method.load_state_dict(copy.deepcopy(self.best_state))
         return TrainResult(self.best_epoch, self.best_rsum, self.history)
+
+    def _patience_spent(self) -> bool:
+        """Whether early stopping ends training now: `patience` epochs without a new best."""
+        patience = self.config.patience
+        return patience is not None and self.epoch - self.best_epoch >= patience

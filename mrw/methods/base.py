@@ -60,10 +60,11 @@ class Method(nn.Module, ABC):
     defaults), cite their `paper`, and are registered with
     `mrw.methods.registry.register_method` when their module is imported.
 
-    `default_lr` is the method's own learning rate, used when a run does not set `--lr`:
-    the harness trains every method with AMSGrad, but a linear map (DeViSE) and a biGRU
-    (VSE++) do not share a good step size, and a comparison at one rate would measure which
-    method that rate suits. Each class says where its value comes from.
+    `default_lr` is the method's own learning rate, used when a run neither sets `--lr` nor
+    uses a stored tuning: its paper's Adam rate where the paper gives one, else PVSE's 2e-4.
+    A linear map (DeViSE) and a biGRU (VSE++) do not share a good step size, so fair
+    comparisons choose every method's rate by one protocol (`mrw-bench tune`); no default is
+    chosen on any dataset's validation split.
     """
 
     name: ClassVar[str]

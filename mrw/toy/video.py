@@ -12,10 +12,12 @@ last part of the clip, in random order, neighbouring segments overlapping slight
 
 Its sentence names one moment only, the object often partially ("mrw something red
 appears"), the way a Reddit title relates to a reaction GIF: the pairing is real but covers
-part of the video. The kinds show in different parts of the toy set's frame features
+part of the video. The kinds show in different parts of the learning-free frame features
 (`mrw.bench.toy_features`: where each bright colour is, which dark colours fill the frame,
-which way its edges run), so PVSE's attention over frames can pick the moments apart and its
-K embeddings can each key on one kind; a single embedding (K=1) must blur them. Clips last
+which way its edges run). With those features alone (toy v3) the mean over frames keeps
+every moment, so one embedding per clip loses nothing; toy v4, the default, mixes them into
+one shared space where the moments' values overlap and the mean blurs them
+(`mrw-bench headroom` measures the difference; docs/dataset.md). Clips last
 about 1–2.4 s, so the harness's default 8 frames at 8 fps (spread over the whole clip) see
 every segment.
 
@@ -357,7 +359,8 @@ def build_toy(
     splits = {split: toy_pairs(config, split, n, offsets[split]) for split, n in sizes.items()}
     description = (
         "## Toy set\n\nSynthetic polysemous clips made by `mrw toy` (module `mrw.toy.video`, "
-        f"version {TOY_VERSION}): each GIF shows 2-3 moments of different kinds (an object "
+        f"version {TOY_VERSION}; toy v3 has the same clips and differs in its frame features "
+        "only): each GIF shows 2-3 moments of different kinds (an object "
         "appears, the scene changes, a pattern sweeps by), each in its own temporal segment, "
         "and its sentence describes one of them, objects often partially. "
         "Generated with:\n\n```json\n" + json.dumps(asdict(config), sort_keys=True) + "\n```\n"

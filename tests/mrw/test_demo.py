@@ -25,9 +25,9 @@ def test_compare_stage_runs_pvse_k1_and_baselines_and_writes_table(
         [
             ("pvse", "1"),
             ("pvse", "3"),
-            ("pvse", "3"),
             ("devise", "-"),
-            ("vsepp", "-"),
+            ("vsepp", "-"),  # VSE0 (summed negatives)
+            ("vsepp", "-"),  # VSE++ (hardest negative)
             ("order", "-"),
             ("corr_ae", "-"),
             ("dual_path", "-"),
@@ -38,7 +38,7 @@ def test_compare_stage_runs_pvse_k1_and_baselines_and_writes_table(
     assert "Random ranking" in table and "**Paired tests**" in table
     assert (tmp_path / "compare.json").is_file()
     assert summary.startswith("8 methods compared") and "the toy set's ceiling is 186.5" in summary
-    assert "PVSE K=3 - K=1: +20.0 rsum (paired t over queries p=–)" in summary  # no query ranks
+    assert "PVSE K=3 - K=1: +20.0 rsum (paired t over test pairs p=–)" in summary  # no ranks
     assert len(list((tmp_path / "runs").rglob("metrics.json"))) == 8
     # Run again: finished runs are reused, nothing is retrained.
     compare_methods_stage(ctx)

@@ -50,6 +50,18 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "see the README's baselines table)",
     )
     train.add_argument(
+        "--patience",
+        type=int,
+        help="early stopping: end training after this many epochs without a better validation "
+        "rsum (default: train every epoch)",
+    )
+    train.add_argument(
+        "--tuning",
+        metavar="FILE",
+        help="train with a stored tuning (`mrw-bench tune`): each method's chosen learning "
+        "rate and knobs, the tuning's epoch budget and patience; recorded in config.json",
+    )
+    train.add_argument(
         "--seed",
         type=int,
         default=0,
@@ -100,6 +112,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="also report recall under these K x K reductions of multi-embedding scores: mean, "
         "lse (log-sum-exp); the metrics rank by the method's own (PVSE: max, the paper's)",
     )
+    add_method_arguments(parser)
+    parser.set_defaults(func=main)
+    return parser
+
+
+def add_method_arguments(parser: argparse.ArgumentParser) -> None:
+    """The method flags (`METHOD_FLAGS`) and `--set`, shared by `run` and `tune`."""
     method = parser.add_argument_group("method options (applied to methods whose config has them)")
     for field, (kind, help_text) in METHOD_FLAGS.items():
         flag = "--" + field.replace("_", "-")
@@ -116,8 +135,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="FIELD=VALUE",
         help="any other config field, e.g. --set mmd_kernel=distance (repeatable)",
     )
-    parser.set_defaults(func=main)
-    return parser
 
 
 def _run_depth(text: str) -> int:
@@ -203,7 +220,7 @@ def parse_set(items: Sequence[str], defaults: Mapping[str, Any]) -> dict[str, An
     return settings
 
 
-def _check_flags_apply(args: argparse.Namespace) -> None:
+def check_flags_apply(args: argparse.Namespace) -> None:
     """A method flag or --set field that none of the chosen methods has is a mistake, not a
     no-op."""
     from mrw.core.errors import MRWError
@@ -242,7 +259,7 @@ def main(args: argparse.Namespace) -> int:
     from mrw.bench.runner import run_method
     from mrw.methods.registry import make_config
 
-    _check_flags_apply(args)
+    check_flags_apply(args)
     overrides = {m: method_overrides(m, args) for m in args.methods}
     for method, fields in overrides.items():  # every method's config, before any run starts
         make_config(method, fields)
@@ -252,6 +269,7 @@ def main(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
+        patience=args.patience,
         seed=args.seed,
         device=args.device,
         num_frames=args.num_frames,
@@ -279,9 +297,17 @@ def main(args: argparse.Namespace) -> int:
     console = stdout_console(
         width=None if sys.stdout.isatty() else 140
     )  # logs keep the table on one line per run
+    runs = {m: (overrides[m], options) for m in args.methods}
+    if args.tuning:
+        from mrw.bench.tuning import load_tuning, tuned
+
+        tuning = load_tuning(args.tuning)
+        for m in args.methods:  # every method's entry, before any run starts
+            fields, own = tuned(tuning, m, overrides[m], options, args.tuning)
+            runs[m] = (fields, dataclasses.replace(options, **own))
     rows, warnings = [], []
     for method in args.methods:
-        result = run_method(method, overrides[method], options)
+        result = run_method(method, *runs[method])
         rows.append((method, result.metrics))
         warnings += [result.record.small_split] if result.record.small_split else []
         if dist_util.is_main():

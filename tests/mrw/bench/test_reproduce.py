@@ -52,11 +52,13 @@ def test_tables_hold_the_paper_settings() -> None:
 def test_toy_table_shares_settings_and_holds_the_k_rows() -> None:
     plan = make_plan("toy", get_dataset("toy"))
     summed = {e.name for e in plan.experiments if e.overrides.get("max_violation") is False}
-    pvse_rows = {"pvse K=0", "pvse K=1", "pvse K=3", "pvse K=5", "pvse K=3 div_on=attention"}
-    assert summed == {"vsepp", "order", "dual_path"} | pvse_rows
+    pvse_rows = {"pvse K=0", "pvse K=1", "pvse K=3", "pvse K=5"}
+    assert summed == {"VSE0 (summed negatives)", "order", "dual_path"} | pvse_rows
+    hardest = [e for e in plan.experiments if e.overrides.get("max_violation") is True]
+    assert [(e.name, e.method) for e in hardest] == [("VSE++ (hardest negative)", "vsepp")]
+    assert [e.name for e in plan.experiments[:2]] == ["pvse K=1", "pvse K=3"]  # claim first
     pvse = {e.name: e.overrides for e in plan.experiments if e.method == "pvse"}
     assert set(pvse) == pvse_rows
-    assert pvse["pvse K=3 div_on=attention"]["div_on"] == "attention"
     assert all(o["embed_dim"] == o["hidden_dim"] == 256 for o in pvse.values())
     sizes = {
         e.method: e.overrides.get("embed_dim", e.overrides.get("code_dim"))
@@ -135,8 +137,9 @@ def test_execute_writes_table_and_plots(tmp_path: Path, monkeypatch: pytest.Monk
     )
     assert len(fake.calls) == 7 * 2
     table = written[0].read_text()
-    assert "pvse (k=1, max_violation=False)" in table and "dual_path" in table and "| 2 |" in table
-    assert "**Paired tests**" in table and "| pvse (max_violation=False) | pvse (k=1" in table
+    # rows carry the plan's labels, which say what ran
+    assert "| pvse K=1 | 2 |" in table and "| dual_path | 2 |" in table
+    assert "**Paired tests**" in table and "| pvse K=5 | pvse K=1 |" in table
     written = execute(
         make_plan("fig7", get_dataset("mrw")), options, [0], tmp_path / "out", log=lambda _: None
     )

@@ -13,7 +13,7 @@ from scipy import stats
 from leaderboard.metrics import combine, ranks_to_metrics
 from mrw.bench.cli import main as bench_main
 from mrw.bench.compare import compare_runs
-from mrw.bench.significance import paired_t_p, query_scores
+from mrw.bench.significance import pair_scores, paired_t_p
 from mrw.testing.run_records import write_metrics_json
 
 QUERIES = 60
@@ -30,9 +30,10 @@ def write_ranked_run(root: Path, name: str, k: int, seed: int, ranks: np.ndarray
     }
     direction = ranks_to_metrics(ranks, gallery_size=QUERIES)
     ids = [f"q{i}" for i in range(QUERIES)]
-    ranked = {"queries": ids, "ranks": ranks.tolist()}
+    t2v = {"queries": ids, "ranks": ranks.tolist(), "videos": [f"v{i}" for i in range(QUERIES)]}
+    v2t = {"queries": [f"v{i}" for i in range(QUERIES)], "ranks": ranks.tolist()}
     (run_dir / "config.json").write_text(json.dumps(config))
-    (run_dir / "query_ranks.json").write_text(json.dumps({"t2v": ranked, "v2t": ranked}))
+    (run_dir / "query_ranks.json").write_text(json.dumps({"t2v": t2v, "v2t": v2t}))
     write_metrics_json(run_dir, config, combine(direction, direction).to_json(), seed=seed)
     return run_dir
 
@@ -50,11 +51,28 @@ def runs(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_query_shares_sum_to_rsum(runs: Path) -> None:
+def test_pair_shares_sum_to_rsum_with_one_observation_per_pair(runs: Path) -> None:
     for run_dir in sorted(runs.glob("toy/pvse/*")):
         record = json.loads((run_dir / "metrics.json").read_text())
-        assert query_scores(run_dir).sum() == pytest.approx(record["metrics"]["rsum"])
-    assert query_scores(runs) is None  # no ranks recorded: no query-level test
+        scores = pair_scores(run_dir)
+        assert scores.shape == (QUERIES,)  # 60 pairs, not 120 queries
+        assert scores.sum() == pytest.approx(record["metrics"]["rsum"])
+    assert pair_scores(runs) is None  # no ranks recorded: no query-level test
+
+
+def test_a_pair_adds_its_two_directions_and_all_sentences_of_its_video(tmp_path: Path) -> None:
+    ranks = {
+        # sentences s0, s1 of video b and s2 of video a; v2t lists a before b
+        "t2v": {"queries": ["s0", "s1", "s2"], "ranks": [1, 7, 20], "videos": ["b", "b", "a"]},
+        "v2t": {"queries": ["a", "b"], "ranks": [3, 11]},
+    }
+    (tmp_path / "query_ranks.json").write_text(json.dumps(ranks))
+    t2v_share, v2t_share = 100 / 3, 100 / 2  # per hit at k = 1, 5, 10
+    expected = [0 * t2v_share + 2 * v2t_share, (3 + 1) * t2v_share + 0 * v2t_share]
+    assert pair_scores(tmp_path).tolist() == pytest.approx(expected)
+    del ranks["t2v"]["videos"]  # a record from before the map: no pair-level test
+    (tmp_path / "query_ranks.json").write_text(json.dumps(ranks))
+    assert pair_scores(tmp_path) is None
 
 
 def test_paired_t_p_is_students_paired_t_test() -> None:

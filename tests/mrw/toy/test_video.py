@@ -218,7 +218,7 @@ def test_demo_stages_run_end_to_end_on_a_small_toy_set(tmp_path):
         == sum(len(row["runs"]) for table in compared["tables"] for row in table["rows"])
         >= 7
     )
-    assert submitted == 8  # five baselines, PVSE K=1, K=3 and K=3 with div_on=attention
+    assert submitted == 8  # six baselines (VSE0 and VSE++), PVSE K=1 and K=3
     tests = compared["paired_tests"]
     assert len(tests) == 2 * 7  # every row against PVSE K=1 and against PVSE K=3
     assert all(len(t["p_queries"]) == 1 and t["p_queries"][0] is not None for t in tests)
