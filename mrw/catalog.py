@@ -193,7 +193,7 @@ class DatasetRecord:
             whole gallery), chosen so every reported metric stays exact or honestly bounded
             and the pair stays small (`mrw.bench.runfiles`).
         moment_labels: `"module:function"` returning a split's moment labels
-            (`mrw.toy.video.moments.MomentLabels`) for `mrw-bench headroom`; None: the dataset
+            (`mrw.toy.moments.MomentLabels`) for `mrw-bench headroom`; None: the dataset
             carries none.
     """
 
@@ -509,7 +509,7 @@ register_dataset(
         builder="mrw.toy.video:build_toy",
         training=TOY_TRAINING,
         paper=_toy_paper(TOY_TRAINING, "toy"),
-        moment_labels="mrw.toy.video.moments:toy_moment_labels",
+        moment_labels="mrw.toy.moments:toy_moment_labels",
     )
 )
 # Toy v3, the negative control: the same clips, each kind of moment in its own block of the
@@ -523,7 +523,7 @@ register_dataset(
         folder_name="toy-v3",
         training=TOY_V3_TRAINING,
         paper=_toy_paper(TOY_V3_TRAINING, "toy-v3"),
-        moment_labels="mrw.toy.video.moments:toy_moment_labels",
+        moment_labels="mrw.toy.moments:toy_moment_labels",
     )
 )
 

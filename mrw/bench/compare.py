@@ -12,7 +12,6 @@ one (ddof = 1) over seeds; with a single seed only the value is shown.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
@@ -22,10 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from leaderboard.metrics import DIRECTION_NAMES, DIRECTIONS, RECALL_KS, Bound, Metrics
 from leaderboard.render import markdown_text
 from mrw.bench.record import RunRecord, RunRecordError
-from mrw.bench.significance import PairedTest, find_group, markdown_tests, tests_against
+from mrw.bench.significance import PairedTest, markdown_tests, pair_scores, paired_t_p
 from mrw.core.atomic import atomic_write, check_output_file, file_starts_with
 from mrw.core.errors import MRWError
 
@@ -456,65 +457,39 @@ def write_outputs(
             handle.write("\n")
 
 
-def _per_query(args: argparse.Namespace) -> int:
-    """`--per-query PATH`: two run folders' per-query tables side by side (`mrw.bench.perquery`)."""
-    from mrw.bench.perquery import PARQUET_MAGIC, write_paired
-
-    if len(args.runs) != 2:
-        raise CompareError("--per-query takes exactly two run folders (A B)")
-    check_output_file(args.per_query, lambda path: file_starts_with(path, PARQUET_MAGIC))
-    counts = write_paired(*args.runs, args.per_query)
-    for direction, c in counts.items():
-        print(
-            f"{direction}: {c['queries']} queries; fixed by B (wrong at R@1 in A): {c['fixed']}; "
-            f"broken by B: {c['broken']}"
-        )
-    print(f"wrote {args.per_query}")
-    return 0
+def paired_test(a: RunGroup, b: RunGroup) -> PairedTest:
+    """Test group `a` against group `b` on the seeds both have."""
+    runs_a = {run.seed: run for run in a.runs}
+    runs_b = {run.seed: run for run in b.runs}
+    seeds = sorted(runs_a.keys() & runs_b.keys())
+    diffs, p_queries = [], []
+    for seed in seeds:
+        ra, rb = runs_a[seed], runs_b[seed]
+        diffs.append(float(ra.metrics.rsum) - float(rb.metrics.rsum))
+        qa, qb = pair_scores(ra.run_dir), pair_scores(rb.run_dir)
+        same = qa is not None and qb is not None and qa.shape == qb.shape
+        p_queries.append(paired_t_p(qa - qb) if same else None)
+    return PairedTest(a.label, b.label, seeds, diffs, paired_t_p(np.array(diffs)), p_queries)
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "compare",
-        help="tabulate run records: the paper's Tables 3/4 layout, mean ± std over seeds",
-        description="Collect finished run records (folders with metrics.json) under RUNS, group "
-        "them by dataset, split, method and settings (seeds are repeats), and print "
-        "text-to-video and video-to-text R@1/R@5/R@10/MedR (nMR) and rsum as a Markdown "
-        "table, mean ± sample std over seeds.",
-    )
-    parser.add_argument(
-        "runs", nargs="+", metavar="RUNS", help="run folders or roots to search (e.g. runs/toy)"
-    )
-    parser.add_argument("--markdown", metavar="PATH", help="also write the Markdown table here")
-    parser.add_argument("--json", metavar="PATH", help="write the table as JSON here")
-    parser.add_argument(
-        "--per-query",
-        metavar="PATH",
-        help="with two run folders A B: write their per-query tables joined on the query "
-        "(Parquet: ranks, winning heads and margins of both, fixed/broken at R@1) here",
-    )
-    parser.add_argument(
-        "--against",
-        action="append",
-        default=[],
-        metavar="LABEL",
-        help="paired tests (t-test over seeds on rsum, and over test pairs per seed) of every row "
-        "against this row, named by its label or a unique part of it, e.g. 'pvse (k=1'; "
-        "repeatable (default: against each table's best row)",
-    )
-    parser.set_defaults(func=main)
-    return parser
+def find_group(groups: list[RunGroup], label: str) -> RunGroup:
+    """The group labelled `label`, else the only one whose label contains it.
+
+    Raises:
+        ValueError: no group or several groups match.
+    """
+    exact = [g for g in groups if g.label == label]
+    matches = exact or [g for g in groups if label in g.label]
+    if len(matches) != 1:
+        found = ", ".join(g.label for g in matches) or "none"
+        raise ValueError(f"--against {label!r} must name one row; matches: {found}")
+    return matches[0]
 
 
-def main(args: argparse.Namespace) -> int:
-    check_outputs(args.markdown, args.json)
-    if args.per_query:
-        return _per_query(args)
-    comparison = compare_runs(args.runs)
-    try:
-        comparison.add_tests(args.against)
-    except ValueError as exc:
-        raise CompareError(str(exc)) from None
-    print(comparison.to_markdown(), end="")
-    write_outputs(comparison, args.markdown, args.json)
-    return 0
+def tests_against(groups: list[RunGroup], reference: RunGroup) -> list[PairedTest]:
+    """Every other group of `reference`'s table (same dataset and split) against it."""
+    return [
+        paired_test(g, reference)
+        for g in groups
+        if g is not reference and (g.dataset, g.split) == (reference.dataset, reference.split)
+    ]

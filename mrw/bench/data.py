@@ -90,22 +90,6 @@ def standardized(
     return out
 
 
-def prepare_inputs(
-    splits: Mapping[str, SplitFeatures], standardize: bool, mix: int
-) -> dict[str, SplitFeatures]:
-    """What every method and `mrw-bench headroom` see: the cached features, z-scored with
-    training statistics when `standardize`, then (`mix` > 0, toy v4) mixed into `mix`
-    dimensions (`mrw.bench.toy_features.mixed`) and z-scored again."""
-    out = dict(splits)
-    if standardize:
-        out = standardized(out)
-    if mix:
-        from mrw.bench.toy_features import mixed
-
-        out = standardized(mixed(out, mix))
-    return out
-
-
 def one_sentence_per_video(split: SplitFeatures) -> SplitFeatures:
     """The split with only the last pair of each video, in split order.
 

@@ -16,7 +16,7 @@ import logging
 import os
 import pickle
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,8 @@ from mrw.bench.backbones import (
     build_backbone,
     resolve_weights,
 )
-from mrw.bench.data import SplitFeatures
+from mrw.bench.data import SplitFeatures, standardized
+from mrw.bench.toy_features import mixed
 from mrw.catalog import cache_root, find_dataset
 from mrw.core.atomic import atomic_write
 
@@ -464,3 +465,25 @@ def load_features(path: Path) -> SplitFeatures:
     if data.get("version") != CACHE_VERSION:
         raise FeatureError(f"feature cache {path} is from another version; delete it to recompute")
     return SplitFeatures.from_dict(data)
+
+
+def prepare_inputs(
+    splits: Mapping[str, SplitFeatures], standardize: bool, mix: int
+) -> dict[str, SplitFeatures]:
+    """What every method and `mrw-bench headroom` see: the cached features, z-scored with
+    training statistics when `standardize`, then (`mix` > 0, toy v4) mixed into `mix`
+    dimensions (`mrw.bench.toy_features.mixed`) and z-scored again.
+
+    Args:
+        splits: split name -> cached features (`[Nv, T, F]`).
+        standardize: z-score every split with the training split's statistics.
+        mix: the shared dimension of the toy v4 mix (0: none).
+    Returns:
+        The prepared splits; training statistics only, so nothing of validation or test leaks.
+    """
+    out = dict(splits)
+    if standardize:
+        out = standardized(out)
+    if mix:
+        out = standardized(mixed(out, mix))
+    return out

@@ -4,7 +4,7 @@ PVSE's claim is that K > 1 embeddings per clip beat one where a clip shows sever
 and a sentence names one of them. That can only pay where a single vector per clip *loses*
 what the sentences ask about. This probe measures it without training any embedding model,
 from the harness's own cached frame features (z-scored with training statistics, as every
-method sees them) and the dataset's moment labels (`mrw.toy.video.moments`; every toy set):
+method sees them) and the dataset's moment labels (`mrw.toy.moments`; every toy set):
 
 - **mean reader**: one ridge regression (Hoerl & Kennard 1970) from the *mean-pooled* frame
   feature of a clip `[F]` to the indicators of every attribute value its moments show
@@ -32,10 +32,7 @@ reader is already near the ceiling, one embedding loses nothing and K > 1 cannot
 
 from __future__ import annotations
 
-import argparse
 import importlib
-import json
-import sys
 from dataclasses import asdict, dataclass
 from types import SimpleNamespace
 
@@ -43,7 +40,7 @@ import numpy as np
 import torch
 
 from mrw.bench.data import SplitFeatures
-from mrw.toy.video.moments import ClipMoments, MomentLabels
+from mrw.toy.moments import ClipMoments, MomentLabels
 
 PENALTIES = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 """Ridge penalties tried on validation, relative to the mean eigenvalue of X^T X."""
@@ -278,8 +275,7 @@ def measure(dataset: str, progress: bool = False) -> Headroom:
     Raises:
         MRWError: no moment labels for the dataset, or features that cannot be extracted.
     """
-    from mrw.bench.data import prepare_inputs
-    from mrw.bench.features import extract_features
+    from mrw.bench.features import extract_features, prepare_inputs
     from mrw.bench.options import RunOptions
 
     labels = {s: load_moment_labels(dataset, s) for s in ("train", "validation", "test")}
@@ -318,28 +314,3 @@ def format_headroom(result: Headroom) -> str:
         ),
     ]
     return "\n".join(lines)
-
-
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "headroom",
-        help="rsum of a mean-pooled and a per-frame max reader vs the ceiling (no training)",
-        description="Fit two ridge readers of the cached frame features on train (penalty "
-        "chosen on validation) and report their test rsum beside the set's ceiling: the mean "
-        "reader reads the mean-pooled clip feature, the max reader each frame and keeps the "
-        "best. K > 1 embeddings can only pay where the max reader beats the mean reader. "
-        "Needs a dataset with moment labels (every toy set).",
-    )
-    parser.add_argument("--dataset", default="toy", help="a catalogued dataset (default: toy)")
-    parser.add_argument("--json", action="store_true", help="print a JSON document instead")
-    parser.set_defaults(func=main)
-    return parser
-
-
-def main(args: argparse.Namespace) -> int:
-    result = measure(args.dataset, progress=not args.json and sys.stderr.isatty())
-    if args.json:
-        print(json.dumps(result.to_json(), indent=2))
-    else:
-        print(format_headroom(result))
-    return 0

@@ -16,7 +16,6 @@ reused, so an interrupted reproduction resumes.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mrw.bench.departures import departures
-from mrw.bench.experiments import Experiment, row_labels, select_rows
+from mrw.bench.experiments import Experiment
 from mrw.bench.options import RunOptions
 from mrw.bench.sweep import ABLATIONS, FULL_MODEL, SweepSpec
 from mrw.catalog import DatasetRecord, PaperSettings, get_dataset, list_datasets
@@ -228,7 +227,7 @@ def estimate_gpu_hours(plan: Plan, options: RunOptions, seeds: int) -> tuple[flo
     return features / 3600, runs * (options.epochs or paper.training.epochs) * per_epoch / 3600
 
 
-def _duration(hours: float) -> str:
+def format_duration(hours: float) -> str:
     return f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h"
 
 
@@ -272,8 +271,9 @@ def describe(plan: Plan, options: RunOptions, seeds: list[int]) -> str:
     features, training = estimate_gpu_hours(plan, options, len(seeds))
     runs = len(plan.all_experiments()) * len(seeds)
     lines.append(
-        f"  {runs} runs; rough GPU time: {_duration(features)} features (once, then cached) + "
-        f"{_duration(training)} training on one A100/H100-class GPU "
+        f"  {runs} runs; rough GPU time: {format_duration(features)} features "
+        "(once, then cached) + "
+        f"{format_duration(training)} training on one A100/H100-class GPU "
         f"(assumes {GPU_FRAMES_PER_S:g} frames/s and {GPU_TRAIN_PAIRS_PER_S:g} pairs/s)"
     )
     return "\n".join(lines)
@@ -287,9 +287,9 @@ def execute(
     log: Callable[[str], None] = print,
 ) -> list[Path]:
     """Run the plan and write its table or plots under `out_dir`; returns the files written."""
-    from mrw.bench.compare import group_runs, markdown_table
+    from mrw.bench.compare import group_runs, markdown_table, tests_against
     from mrw.bench.experiments import run_experiments
-    from mrw.bench.significance import markdown_tests, tests_against
+    from mrw.bench.significance import markdown_tests
     from mrw.bench.sweep import run_sweep, write_sweep
 
     written: list[Path] = []
@@ -317,144 +317,3 @@ def execute(
         log(result.table)
         written += list(paths.values())
     return written
-
-
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "reproduce",
-        help="the paper's Tables 3/4 and Figures 5-7 at its settings (with a --dry-run plan)",
-        description="Run the PVSE paper's experiments with its settings: table3 (TGIF: T=8, K=3), "
-        "table4 (MRW: T=4, K=5), fig5 (rsum vs K), fig6 (ablations vs K), fig7 (λ1, λ2 "
-        "grids), toy (the toy-set table). Prints the plan, its departures from the paper and a "
-        "rough GPU time estimate first. Needs the dataset "
-        "(mrw download / mrw import), ImageNet ResNet-152 weights and, for the paper's "
-        "numbers, --glove.",
-    )
-    parser.add_argument("target", choices=targets())
-    parser.add_argument(
-        "--dataset",
-        choices=[d.name for d in paper_datasets().values()],
-        help="figures: only this dataset (default: every dataset of the paper's figures)",
-    )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="print the plan, its departures from the paper and the estimate; run nothing",
-    )
-    parser.add_argument(
-        "--tgif-protocol",
-        choices=("paper", "all-sentences"),
-        default="paper",
-        help="TGIF test scoring: paper (one sentence per test video, 1:1, as the reference "
-        "code) or all-sentences (every sentence a query) (default: paper)",
-    )
-    parser.add_argument(
-        "--lr-schedule",
-        choices=("harness", "reference"),
-        default="harness",
-        help="harness (halve the lr when validation rsum stalls for an epoch) or reference "
-        "(yalesong/pvse's ReduceLROnPlateau in mode 'min', patience 10) (default: harness)",
-    )
-    parser.add_argument(
-        "--epochs",
-        type=int,
-        help="override the paper's epochs (e.g. a quick check)",
-    )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="a PVSE config field for every PVSE run, e.g. --set mmd_kernel=distance "
-        "(repeatable; the departures list names those that restore the reference code's)",
-    )
-    parser.add_argument(
-        "--rows",
-        type=row_labels,
-        metavar="LABEL[,LABEL...]",
-        help="a table's rows to run, by their labels as --dry-run prints them (default: all)",
-    )
-    parser.add_argument(
-        "--tuning",
-        metavar="FILE",
-        help="train every table row with its stored tuning (`mrw-bench tune --table TARGET`): "
-        "its chosen learning rate and knobs, epoch budget and patience",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
-    parser.add_argument("--seeds", type=int, default=1, help="seeds per configuration (default: 1)")
-    parser.add_argument(
-        "--glove", metavar="PATH", help="glove.840B.300d.txt (the paper's word vectors)"
-    )
-    parser.add_argument(
-        "--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)"
-    )
-    parser.add_argument("--runs-dir", default="runs", help="root of run records (default: ./runs)")
-    parser.add_argument(
-        "--out", metavar="DIR", help="tables and plots (default: RUNS_DIR/reproduce)"
-    )
-    parser.set_defaults(func=main)
-    return parser
-
-
-def _pvse_settings(items: list[str]) -> dict[str, Any]:
-    """`--set` entries as PVSE config fields; a field PVSE does not have is an error."""
-    from mrw.bench.commands.run import config_defaults, parse_set
-    from mrw.methods.registry import make_config
-
-    defaults = config_defaults("pvse")
-    for item in items:
-        name = item.partition("=")[0].strip().replace("-", "_")
-        if name not in defaults:
-            raise ReproduceError(f"--set {item}: not an option of pvse")
-        if name in PLANNED_FIELDS:
-            raise ReproduceError(f"--set {item}: the plan sets {name} itself, run by run")
-    settings = parse_set(items, defaults)
-    make_config("pvse", settings)  # a contradictory or invalid value fails before any plan
-    return settings
-
-
-def main(args: argparse.Namespace) -> int:
-    from mrw.bench.experiments import seed_range, validate
-    from mrw.core.atomic import check_output_path
-
-    seeds = seed_range(args.seed, args.seeds)
-    pvse = _pvse_settings(args.set)
-    base = RunOptions(
-        epochs=args.epochs,
-        glove=args.glove,
-        device=args.device,
-        runs_dir=args.runs_dir,
-        lr_schedule=args.lr_schedule,
-        one_sentence_per_video=args.tgif_protocol == "paper",
-    )
-    plans = [
-        (make_plan(args.target, d, pvse), paper_options(d, base))
-        for d in datasets_for(args.target, args.dataset)
-    ]
-    if args.rows:
-        for plan, _ in plans:
-            plan.experiments = select_rows(plan.experiments, args.rows)
-    if args.tuning:
-        from mrw.bench.tuning import load_tuning, tuned_experiments
-
-        if any(plan.sweeps for plan, _ in plans):
-            raise ReproduceError("--tuning applies to tables, not to figures")
-        tuning = load_tuning(args.tuning)
-        for plan, options in plans:
-            # the tuning's own epoch budget, unless --epochs asks for another (refused there)
-            asked = dataclasses.replace(options, epochs=args.epochs)
-            plan.experiments = tuned_experiments(plan.experiments, tuning, asked, args.tuning)
-    for plan, options in plans:
-        validate(plan.all_experiments())
-        print(describe(plan, options, seeds))
-    total = sum(sum(estimate_gpu_hours(p, o, len(seeds))) for p, o in plans)
-    print(f"total: about {_duration(total)} of GPU time")
-    if args.dry_run:
-        return 0
-    out_dir = Path(args.out) if args.out else Path(args.runs_dir) / "reproduce"
-    for path in (out_dir, Path(args.runs_dir)):  # before hours of training, not after
-        check_output_path(path, folder=True)
-    for plan, options in plans:
-        for path in execute(plan, options, seeds, out_dir):
-            print(f"wrote {path}")
-    return 0

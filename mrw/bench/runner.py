@@ -201,8 +201,8 @@ def run_method(
     `method_overrides` are fields of the method's config (unknown ones are an error). Under
     `torchrun` every rank calls this; rank 0 writes the record and all ranks return it.
     """
-    from mrw.bench.data import PairData, one_sentence_per_video, prepare_inputs
-    from mrw.bench.features import decode_frames, extract_features
+    from mrw.bench.data import PairData, one_sentence_per_video
+    from mrw.bench.features import decode_frames, extract_features, prepare_inputs
     from mrw.bench.setaware import PER_QUERY_FILE, evaluate_set_aware, write_parquet
     from mrw.bench.trainer import TrainConfig, Trainer, TrainResult
     from mrw.methods.base import MethodContext

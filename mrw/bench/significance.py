@@ -25,14 +25,11 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from leaderboard.metrics import RECALL_KS
-
-if TYPE_CHECKING:
-    from mrw.bench.compare import RunGroup
 
 QUERY_RANKS = "query_ranks.json"
 
@@ -113,21 +110,6 @@ def paired_t_p(differences: np.ndarray) -> float | None:
     return float(stats.ttest_1samp(differences, 0.0).pvalue)
 
 
-def paired_test(a: RunGroup, b: RunGroup) -> PairedTest:
-    """Test group `a` against group `b` on the seeds both have."""
-    runs_a = {run.seed: run for run in a.runs}
-    runs_b = {run.seed: run for run in b.runs}
-    seeds = sorted(runs_a.keys() & runs_b.keys())
-    diffs, p_queries = [], []
-    for seed in seeds:
-        ra, rb = runs_a[seed], runs_b[seed]
-        diffs.append(float(ra.metrics.rsum) - float(rb.metrics.rsum))
-        qa, qb = pair_scores(ra.run_dir), pair_scores(rb.run_dir)
-        same = qa is not None and qb is not None and qa.shape == qb.shape
-        p_queries.append(paired_t_p(qa - qb) if same else None)
-    return PairedTest(a.label, b.label, seeds, diffs, paired_t_p(np.array(diffs)), p_queries)
-
-
 def format_p(value: float | None) -> str:
     """A p-value for tables: 2 significant digits, "<1e-4" below that, "–" when undefined."""
     if value is None:
@@ -153,26 +135,3 @@ def markdown_tests(tests: list[PairedTest], title: str = "Paired tests") -> str:
             f"| {format_p(t.p_seeds)} | {per_seed} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def find_group(groups: list[RunGroup], label: str) -> RunGroup:
-    """The group labelled `label`, else the only one whose label contains it.
-
-    Raises:
-        ValueError: no group or several groups match.
-    """
-    exact = [g for g in groups if g.label == label]
-    matches = exact or [g for g in groups if label in g.label]
-    if len(matches) != 1:
-        found = ", ".join(g.label for g in matches) or "none"
-        raise ValueError(f"--against {label!r} must name one row; matches: {found}")
-    return matches[0]
-
-
-def tests_against(groups: list[RunGroup], reference: RunGroup) -> list[PairedTest]:
-    """Every other group of `reference`'s table (same dataset and split) against it."""
-    return [
-        paired_test(g, reference)
-        for g in groups
-        if g is not reference and (g.dataset, g.split) == (reference.dataset, reference.split)
-    ]

@@ -113,7 +113,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "lse (log-sum-exp); the metrics rank by the method's own (PVSE: max, the paper's)",
     )
     add_method_arguments(parser)
-    parser.set_defaults(func=main)
+    parser.set_defaults(func=run)
     return parser
 
 
@@ -250,7 +250,7 @@ def _check_dataset_there(dataset: str) -> None:
         resolve(dataset, build=False)
 
 
-def main(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     _check_dataset_there(args.dataset)
 
     from mrw.bench import distributed as dist_util

@@ -13,8 +13,8 @@ from mrw.bench.cli import main as bench_main
 from mrw.bench.data import SplitFeatures, standardized
 from mrw.bench.headroom import Headroom, format_headroom, probe, sampled_frame_times
 from mrw.media.frames import decode
+from mrw.toy.moments import ClipMoments, MomentLabels, toy_moment_labels
 from mrw.toy.video import ToyConfig, render, toy_scenes
-from mrw.toy.video.moments import ClipMoments, MomentLabels, toy_moment_labels
 
 KINDS = {"colour": 6, "shape": 6, "scene": 6}  # 18 attribute values, three kinds
 FRAMES = 6

@@ -138,7 +138,7 @@ def test_execute_writes_table_and_plots(tmp_path: Path, monkeypatch: pytest.Monk
     assert len(fake.calls) == 7 * 2
     table = written[0].read_text()
     # rows carry the plan's labels, which say what ran
-    assert "| pvse K=1 | 2 |" in table and "| dual_path | 2 |" in table
+    assert "| pvse K=1 | 2 |" in table and "| dual\\_path | 2 |" in table
     assert "**Paired tests**" in table and "| pvse K=5 | pvse K=1 |" in table
     written = execute(
         make_plan("fig7", get_dataset("mrw")), options, [0], tmp_path / "out", log=lambda _: None

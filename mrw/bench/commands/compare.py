@@ -1,0 +1,72 @@
+"""`mrw-bench compare`: the command's arguments and handler; the work is `mrw.bench.compare`."""
+
+from __future__ import annotations
+
+import argparse
+
+from mrw.bench.compare import CompareError, check_outputs, compare_runs, write_outputs
+from mrw.core.atomic import check_output_file, file_starts_with
+
+
+def _per_query(args: argparse.Namespace) -> int:
+    """`--per-query PATH`: two run folders' per-query tables side by side (`mrw.bench.perquery`)."""
+    from mrw.bench.perquery import PARQUET_MAGIC, write_paired
+
+    if len(args.runs) != 2:
+        raise CompareError("--per-query takes exactly two run folders (A B)")
+    check_output_file(args.per_query, lambda path: file_starts_with(path, PARQUET_MAGIC))
+    counts = write_paired(*args.runs, args.per_query)
+    for direction, c in counts.items():
+        print(
+            f"{direction}: {c['queries']} queries; fixed by B (wrong at R@1 in A): {c['fixed']}; "
+            f"broken by B: {c['broken']}"
+        )
+    print(f"wrote {args.per_query}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "compare",
+        help="tabulate run records: the paper's Tables 3/4 layout, mean ± std over seeds",
+        description="Collect finished run records (folders with metrics.json) under RUNS, group "
+        "them by dataset, split, method and settings (seeds are repeats), and print "
+        "text-to-video and video-to-text R@1/R@5/R@10/MedR (nMR) and rsum as a Markdown "
+        "table, mean ± sample std over seeds.",
+    )
+    parser.add_argument(
+        "runs", nargs="+", metavar="RUNS", help="run folders or roots to search (e.g. runs/toy)"
+    )
+    parser.add_argument("--markdown", metavar="PATH", help="also write the Markdown table here")
+    parser.add_argument("--json", metavar="PATH", help="write the table as JSON here")
+    parser.add_argument(
+        "--per-query",
+        metavar="PATH",
+        help="with two run folders A B: write their per-query tables joined on the query "
+        "(Parquet: ranks, winning heads and margins of both, fixed/broken at R@1) here",
+    )
+    parser.add_argument(
+        "--against",
+        action="append",
+        default=[],
+        metavar="LABEL",
+        help="paired tests (t-test over seeds on rsum, and over test pairs per seed) of every row "
+        "against this row, named by its label or a unique part of it, e.g. 'pvse (k=1'; "
+        "repeatable (default: against each table's best row)",
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    check_outputs(args.markdown, args.json)
+    if args.per_query:
+        return _per_query(args)
+    comparison = compare_runs(args.runs)
+    try:
+        comparison.add_tests(args.against)
+    except ValueError as exc:
+        raise CompareError(str(exc)) from None
+    print(comparison.to_markdown(), end="")
+    write_outputs(comparison, args.markdown, args.json)
+    return 0
