@@ -13,7 +13,6 @@ one (ddof = 1) over seeds; with a single seed only the value is shown.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +24,7 @@ import numpy as np
 
 from leaderboard.metrics import DIRECTION_NAMES, DIRECTIONS, RECALL_KS, Bound, Metrics
 from leaderboard.render import markdown_text
+from mrw.bench.identity import experiment_hash, experiment_settings, flatten
 from mrw.bench.record import RunRecord, RunRecordError
 from mrw.bench.significance import PairedTest, markdown_tests, pair_scores, paired_t_p
 from mrw.core.atomic import atomic_write, check_output_file, file_starts_with
@@ -32,24 +32,6 @@ from mrw.core.errors import MRWError
 
 IMAGE_DIRECTION_NAMES = {"t2v": "Text → Image", "v2t": "Image → Text"}
 RECALLS = tuple(f"R@{k}" for k in RECALL_KS)
-# Settings that do not change the experiment: runs differing only here are repeats.
-IGNORED_SETTINGS = frozenset(
-    {
-        "options.seed",
-        "train.seed",
-        "options.run_id",
-        "options.resume",
-        "options.progress",
-        "options.runs_dir",
-        "options.device",
-        "options.feature_workers",
-        "options.eval_batch_size",
-        "word_vectors.hit_rate",
-        "options.run_depth",
-        "options.tuning.file",
-        "features.split",  # which split's cache entry the recorded feature spec last named
-    }
-)
 
 
 class CompareError(MRWError):
@@ -82,7 +64,7 @@ class RunGroup:
     dataset: str
     split: str
     method: str
-    settings: dict[str, Any]  # flattened config without the ignored keys
+    settings: dict[str, Any]  # `mrw.bench.identity.experiment_settings` of its runs
     runs: list[RunRecord]
     label: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
@@ -99,9 +81,8 @@ class RunGroup:
 
     @property
     def key(self) -> str:
-        return hashlib.sha256(
-            json.dumps(self.settings, sort_keys=True, default=str).encode()
-        ).hexdigest()[:8]
+        """The experiment's hash (`mrw.bench.identity.experiment_hash`)."""
+        return experiment_hash(self.settings)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -127,18 +108,6 @@ def _stats_json(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _stats_json(v) for k, v in value.items()}
     return value
-
-
-def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts -> dotted keys (`{"options": {"seed": 0}}` -> `{"options.seed": 0}`)."""
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(flatten(value, f"{name}."))
-        else:
-            out[name] = value
-    return out
 
 
 def find_run_dirs(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
@@ -283,9 +252,11 @@ def group_runs(records: Iterable[RunRecord]) -> list[RunGroup]:
     """Runs -> one summarised group per experiment, best rsum first within each dataset/split."""
     groups: dict[tuple[str, str, str, str], RunGroup] = {}
     for record in records:
-        settings = {k: v for k, v in flatten(record.config).items() if k not in IGNORED_SETTINGS}
-        canonical = json.dumps(settings, sort_keys=True, default=str)
-        key = (record.dataset, record.split, record.method, canonical)
+        config = record.config
+        settings = experiment_settings(
+            record.method, config.get("method_config") or {}, config.get("options") or {}
+        )
+        key = (record.dataset, record.split, record.method, experiment_hash(settings))
         if key not in groups:
             groups[key] = RunGroup(record.dataset, record.split, record.method, settings, [])
         groups[key].runs.append(record)

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mrw.bench.identity import experiment_hash, experiment_settings
 from mrw.bench.options import RunOptions
 from mrw.bench.record import RunRecord
 
@@ -25,17 +24,6 @@ if TYPE_CHECKING:  # the runner imports torch; `mrw-bench --help` must not
     from mrw.bench.runner import RunResult
 
 # RunOptions fields that do not change what is trained (left out of the run id hash).
-_BOOKKEEPING = (
-    "seed",
-    "run_id",
-    "resume",
-    "progress",
-    "runs_dir",
-    "device",
-    "feature_workers",
-    "eval_batch_size",
-)
-
 Runner = Callable[[str, Mapping[str, Any], RunOptions], "RunResult"]
 
 
@@ -73,15 +61,14 @@ def seed_range(first: int, count: int) -> list[int]:
 
 
 def run_id(experiment: Experiment, options: RunOptions, seed: int) -> str:
-    """`{label}-s{seed}-{hash}`: the hash covers the method, overrides and training options."""
-    settings = {k: v for k, v in dataclasses.asdict(options).items() if k not in _BOOKKEEPING}
-    if settings.get("tuning"):  # where the tuning file lies does not change what is trained
-        settings["tuning"] = {k: v for k, v in settings["tuning"].items() if k != "file"}
-    payload = json.dumps(
-        [experiment.method, dict(experiment.overrides), settings], sort_keys=True, default=str
-    )
+    """`{label}-s{seed}-{hash}`: the hash is the experiment's (`mrw.bench.identity`): the
+    method, its full config with the overrides, and the run options less bookkeeping."""
+    from mrw.methods.registry import make_config
+
+    config = dataclasses.asdict(make_config(experiment.method, experiment.overrides))
+    settings = experiment_settings(experiment.method, config, dataclasses.asdict(options))
     slug = re.sub(r"[^A-Za-z0-9=.]+", "-", experiment.name).strip("-").lower()
-    return f"{slug}-s{seed}-{hashlib.sha256(payload.encode()).hexdigest()[:8]}"
+    return f"{slug}-s{seed}-{experiment_hash(settings)}"
 
 
 def _existing(options: RunOptions, method: str, rid: str) -> Path | None:

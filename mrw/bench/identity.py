@@ -60,10 +60,13 @@ def experiment_settings(
         options: the run options (`dataclasses.asdict(RunOptions)`, or a run record's
             `config["options"]`); `BOOKKEEPING` keys are dropped.
     Returns:
-        `{"method": ..., "method_config.<field>": ..., "options.<field>": ...}`.
+        `{"method": ..., "method_config.<field>": ..., "options.<field>": ...}` (a stored
+        tuning's own settings included, the path of its file left out).
     """
     kept = {k: v for k, v in options.items() if k not in BOOKKEEPING}
-    return flatten({"method": method, "method_config": method_config, "options": kept})
+    settings = flatten({"method": method, "method_config": method_config, "options": kept})
+    settings.pop("options.tuning.file", None)  # where a stored tuning lies changes nothing
+    return settings
 
 
 def experiment_hash(settings: Mapping[str, Any]) -> str:

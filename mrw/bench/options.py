@@ -95,6 +95,8 @@ class RunOptions:
         from mrw.bench.backbones import resolve_weights
 
         backbone = filled.get("backbone", self.backbone)
+        if "feature_mix" in filled and backbone != defaults.backbone:
+            filled["feature_mix"] = 0  # the dataset's mix belongs to its own frame features
         # The concrete name (DEFAULT -> IMAGENET1K_V2): what config.json and the cache key hold.
         filled["weights"] = resolve_weights(backbone, self.weights or defaults.weights)
         if self.grid is None:  # image datasets: the CNN's grid cells are the local features

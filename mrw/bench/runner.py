@@ -15,7 +15,6 @@ values wherever the depth decides them).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import math
@@ -29,6 +28,7 @@ import torch
 
 from leaderboard.metrics import Metrics
 from mrw.bench import distributed as dist_util
+from mrw.bench.identity import experiment_hash, experiment_settings
 from mrw.bench.options import RunOptions
 from mrw.bench.record import (
     RunRecord,
@@ -84,10 +84,6 @@ def _dataset_revision(dataset: str) -> dict[str, str] | None:
     return dataset_revision(record.name, record.version, record.folder) if record else None
 
 
-def _config_hash(config: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:8]
-
-
 def _run_dir(method: str, options: RunOptions, config: Mapping[str, Any]) -> tuple[Path, bool]:
     """(the run folder, whether it resumes an earlier one)."""
     from mrw.bench.features import dataset_slug
@@ -112,7 +108,9 @@ def _run_dir(method: str, options: RunOptions, config: Mapping[str, Any]) -> tup
         if not (run_dir / "checkpoint.pt").is_file():
             raise RunRecordError(f"--resume {run_dir}: no checkpoint.pt there")
         return run_dir, True
-    run_id = options.run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{_config_hash(config)}"
+    settings = experiment_settings(method, config["method_config"], config["options"])
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_id = options.run_id or f"{stamp}-{experiment_hash(settings)}-s{options.seed}"
     run_dir = parent / check_id(run_id, "run id")
     if (run_dir / "metrics.json").exists() or (run_dir / "checkpoint.pt").exists():
         raise RunRecordError(f"{run_dir} already holds a run; pick another --run-id or --resume it")
