@@ -29,8 +29,8 @@ def load_trained(run_dir: str | Path, split: str = "test") -> tuple[Any, Any, di
     Raises:
         MRWError: the run folder lacks one of those files, or its features are not cached.
     """
-    from mrw.bench.data import PairData, standardized
-    from mrw.bench.features import extract_features
+    from mrw.bench.data import PairData
+    from mrw.bench.features import extract_features, prepare_inputs
     from mrw.bench.options import RunOptions
     from mrw.core.errors import MRWError
     from mrw.methods.base import MethodContext
@@ -50,8 +50,7 @@ def load_trained(run_dir: str | Path, split: str = "test") -> tuple[Any, Any, di
         name: extract_features(options.feature_spec(name), progress=False)[0]
         for name in dict.fromkeys(("train", split))
     }
-    if options.standardize_features:
-        splits = standardized(splits)
+    splits = prepare_inputs(splits, bool(options.standardize_features), options.feature_mix or 0)
     context = MethodContext(splits["train"].feature_dim, len(vocab), len(splits["train"].pair_ids))
     model = create_method(config["method"], context, config["method_config"])
     model.load_state_dict(state["best_model"] or state["model"])
