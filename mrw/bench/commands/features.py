@@ -4,69 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from mrw.catalog import SPLITS, list_datasets
-from mrw.core.cliargs import MAX_WORKERS, integer
-
-
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """Dataset and feature flags shared by `features` and `run` (same names, same meaning)."""
-    group = parser.add_argument_group("data and features")
-    group.add_argument(
-        "--dataset",
-        default="toy",
-        help=f"{', '.join(list_datasets())}, or a dataset folder (default: toy)",
-    )
-    group.add_argument(
-        "--backbone",
-        help="torchvision model per frame, histogram (regional colour histograms) or colour-edges "
-        "(the toy set's colour, tint and edge features; both learning-free), or precomp "
-        "(features imported with `mrw import precomp`), or clip:MODEL (an open_clip model's "
-        "per-frame image embeddings; the clip extra) (default: the dataset's: resnet152; "
-        "toy: colour-edges; toy-image: histogram)",
-    )
-    group.add_argument(
-        "--weights",
-        metavar="NAME",
-        help="CNN weights, by torchvision's name: IMAGENET1K_V1 (the original ImageNet weights, "
-        "as in the paper), IMAGENET1K_V2, DEFAULT (torchvision's current best: V2 for "
-        "ResNet-152), or none (random init); for clip:MODEL an open_clip tag (e.g. "
-        "laion2b_s34b_b79k) or hf-hub:ORG/REPO. Weights that cannot be loaded stop the command; "
-        "the resolved name goes into the cache key and the run record (default: the "
-        "dataset's: IMAGENET1K_V1; toy: none)",
-    )
-    group.add_argument(
-        "--image-size", type=int, help="frame side in pixels (default: 224; toy: 64)"
-    )
-    group.add_argument(
-        "--grid",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="keep the CNN's last convolutional map (7x7 cells at 224 px) as local features, "
-        "PVSE's image side (default: on for image datasets: toy-image, coco, flickr30k)",
-    )
-    group.add_argument(
-        "--standardize-features",
-        action=argparse.BooleanOptionalAction,
-        help="z-score cached frame features per dimension with training-split statistics "
-        "before training and evaluation (default: the dataset's; on for the toy set only)",
-    )
-    group.add_argument(
-        "--num-frames",
-        type=int,
-        help="frames per video (default: the dataset's, 8 for all built-in)",
-    )
-    group.add_argument(
-        "--fps",
-        type=float,
-        help="sampling rate before picking frames (default: the dataset's, 8 for all built-in)",
-    )
-    group.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    group.add_argument(
-        "--workers",
-        type=integer(0, MAX_WORKERS),
-        default=0,
-        help="decoding worker processes (default: 0)",
-    )
+from mrw.bench.commands.args import add_data_arguments
+from mrw.catalog import SPLITS
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mrw.bench.commands.features import add_data_arguments
+from mrw.bench.commands.args import add_data_arguments, add_training_arguments
 from mrw.core.cliutil import stdout_console
 
 # Method flags -> config fields; a flag applies to every chosen method whose config has the field.
@@ -38,17 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "methods", nargs="+", metavar="METHOD", help="registered method names, e.g. pvse vsepp"
     )
     add_data_arguments(parser)
-    train = parser.add_argument_group("training")
-    train.add_argument("--epochs", type=int, help="default: the dataset's (30; toy: 12)")
-    train.add_argument(
-        "--batch-size", type=int, help="training pairs per batch (default: the dataset's, 128)"
-    )
-    train.add_argument(
-        "--lr",
-        type=float,
-        help="AMSGrad learning rate, halved on a validation plateau (default: the method's own, "
-        "see the README's baselines table)",
-    )
+    train = add_training_arguments(parser, seeds=False)
     train.add_argument(
         "--patience",
         type=int,
@@ -60,17 +50,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="FILE",
         help="train with a stored tuning (`mrw-bench tune`): each method's chosen learning "
         "rate and knobs, the tuning's epoch budget and patience; recorded in config.json",
-    )
-    train.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="seed of initial weights, batch order and GloVe fallbacks (default %(default)s)",
-    )
-    train.add_argument(
-        "--glove",
-        metavar="PATH",
-        help="glove.840B.300d.txt (default: random word vectors, with a warning)",
     )
     train.add_argument(
         "--min-word-count", type=int, default=1, help="vocabulary threshold on the training split"
@@ -95,7 +74,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         choices=("test", "validation"),
         help="evaluated split (default: test)",
     )
-    out.add_argument("--runs-dir", default="runs", help="root of run records (default: ./runs)")
     out.add_argument("--run-id", help="run folder name (default: time stamp + config hash)")
     out.add_argument(
         "--run-depth",

@@ -7,8 +7,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from mrw.bench.commands.features import add_data_arguments
-from mrw.bench.experiments import add_training_arguments
+from mrw.bench.commands.args import (
+    add_data_arguments,
+    add_training_arguments,
+    options_from_args,
+)
 from mrw.bench.sweep import (
     ABLATIONS,
     FULL_MODEL,
@@ -70,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sweep `args` describe, write its plot, JSON and table; return the exit code."""
-    from mrw.bench.experiments import options_from_args, seed_range
+    from mrw.bench.experiments import seed_range
     from mrw.core.atomic import check_output_path
 
     spec = spec_from_args(args)

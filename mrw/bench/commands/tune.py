@@ -13,7 +13,7 @@ from mrw.core.errors import MRWError
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from mrw.bench.commands.features import add_data_arguments
+    from mrw.bench.commands.args import add_data_arguments
     from mrw.bench.commands.run import add_method_arguments
     from mrw.bench.experiments import row_labels
 
