@@ -6,7 +6,6 @@ thumbnails, kinds, attention, the diff) and in headless Chromium (screenshots at
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,10 +16,9 @@ import torch
 from mrw.bench.cli import main as bench_main
 from mrw.bench.options import RunOptions
 from mrw.bench.runner import run_method
+from mrw.testing.browser import headless_chromium
 from mrw.toy.video import ToyConfig, build_toy
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 HOSTILE = (
     '<script>window.pwned=1</script><img src=x onerror="window.pwned=2"> mrw '
     + "a-very-long-title-" * 40
@@ -116,20 +114,9 @@ def test_bad_input_is_one_line_error(runs: dict[str, Path], capsys) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["pvse", "vsepp"])
 def test_page_in_headless_chromium(runs: dict[str, Path], name: str) -> None:
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip(
-            "headless Chromium not installed (Debian: apt-get install chromium chromium-driver)"
-        )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = headless_chromium(console_log=True)
     page = runs[f"page-{name}"]
     try:
         for width in (1280, 390):

@@ -3,7 +3,6 @@ focused header) re-sorts them, and a censored value is never highlighted as best
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,11 +10,9 @@ import pytest
 from leaderboard.board import add_submission
 from leaderboard.metrics import Metrics
 from leaderboard.render import render
+from mrw.testing.browser import headless_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 
 
 def _metrics(r1: float, medr: int | str) -> Metrics:
@@ -42,20 +39,10 @@ def page(tmp_path: Path) -> Path:
 
 
 def test_index_html_sorts_by_clicked_column(page: Path) -> None:
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip(
-            "headless Chromium not installed (Debian: apt-get install chromium chromium-driver)"
-        )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = headless_chromium()
     try:
         driver.get(page.as_uri())
 

@@ -5,7 +5,6 @@ board with several submissions shows a small rsum-over-time plot."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,11 +12,9 @@ import pytest
 from leaderboard.board import add_submission
 from leaderboard.metrics import Metrics
 from leaderboard.render import render
+from mrw.testing.browser import headless_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 
 
 def _metrics(r1: float) -> Metrics:
@@ -40,18 +37,8 @@ def board_page(tmp_path: Path, count: int) -> Path:
 
 @pytest.fixture()
 def driver():
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip(
-            "headless Chromium not installed (Debian: apt-get install chromium chromium-driver)"
-        )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    browser = headless_chromium()
     yield browser
     browser.quit()
 

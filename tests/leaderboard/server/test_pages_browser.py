@@ -3,11 +3,12 @@ they are scored, clicking a header sorts, a team's HTML is shown as text, names 
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import pytest
+
+from mrw.testing.browser import headless_chromium
 
 pytest.importorskip("starlette", reason="the server extra is not installed")
 
@@ -15,28 +16,16 @@ from mrw.testing.leaderboard_server import live_server, make_runs, make_truth
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 HOSTILE = "<img src=x onerror=\"document.title='pwned'\">"
 
 
 def test_live_board_in_chromium(tmp_path: Path) -> None:
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip(
-            "headless Chromium not installed (Debian: apt-get install chromium chromium-driver)"
-        )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
     truth = make_truth(tmp_path / "toyset" / "qrels")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
     with live_server(tmp_path, truth) as server:
         token = server.add_team("team <script>alert(1)</script>")
-        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        driver = headless_chromium()
         try:
             driver.get(server.url + "/")
             assert driver.find_elements(By.CSS_SELECTOR, "p.empty")  # "No submissions yet."
