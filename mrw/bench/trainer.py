@@ -227,7 +227,7 @@ class Trainer:
             for name, value in self._step(batch).items():
                 totals[name] = totals.get(name, 0.0) + value
             steps += 1
-            bar.set_postfix(loss=f"{totals['total'] / steps:.4f}")
+            bar.set_postfix(loss=f"{totals['total'] / steps:.4f}", refresh=False)
         return {name: value / max(steps, 1) for name, value in totals.items()}
 
     def fit(self, train: PairData, validation: PairData, resume: bool = False) -> TrainResult:
