@@ -42,9 +42,11 @@ def load_trained(run_dir: str | Path, split: str = "test") -> tuple[Any, Any, di
         config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
         known = {f.name for f in dataclasses.fields(RunOptions)}
         options = RunOptions(**{k: v for k, v in config["options"].items() if k in known})
+        method, method_config = str(config["method"]), dict(config["method_config"])
         vocab = Vocabulary.load(run_dir / "vocab.json")
         state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=False)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        weights = state["best_model"] or state["model"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
         raise MRWError(f"{run_dir}: cannot rebuild the model ({exc})") from None
     splits = {
         name: extract_features(options.feature_spec(name), progress=False)[0]
@@ -52,8 +54,11 @@ def load_trained(run_dir: str | Path, split: str = "test") -> tuple[Any, Any, di
     }
     splits = prepare_inputs(splits, bool(options.standardize_features), options.feature_mix or 0)
     context = MethodContext(splits["train"].feature_dim, len(vocab), len(splits["train"].pair_ids))
-    model = create_method(config["method"], context, config["method_config"])
-    model.load_state_dict(state["best_model"] or state["model"])
+    model = create_method(method, context, method_config)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise MRWError(f"{run_dir}: checkpoint.pt does not fit its config ({exc})") from None
     model.eval()
     return model, PairData(splits[split], vocab), config
 
@@ -88,11 +93,9 @@ def head_report(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     from mrw.bench.setaware import head_cosine, mean_head_cosine
     from mrw.core.errors import MRWError
 
-    run_dir = Path(run_dir)
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    model, data, config = load_trained(run_dir, split)
     if config["method"] != "pvse" or not config["method_config"].get("k"):
         raise MRWError(f"{run_dir}: not a PVSE run with PIE-Net (k >= 1)")
-    model, data, _ = load_trained(run_dir, split)
     batch = data.batch(torch.arange(data.num_pairs))
     check = model.init_check(batch)  # the same measurement, now on trained weights
     with torch.no_grad():

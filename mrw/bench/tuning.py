@@ -62,11 +62,44 @@ def load_tuning(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise TuningError(f"--tuning {path}: cannot read a tuning file ({exc})") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
+    if not _is_tuning(document):
         raise TuningError(f"--tuning {path}: not a tuning file (written by mrw-bench tune)")
     return document
+
+
+def _is_tuning(document: Any) -> bool:
+    """Whether `document` has a tuning file's shape: its format, a dataset name, and entries
+    each with a key, a label, a positive epoch budget, a patience (a positive whole number or
+    null) and a choice of a positive learning rate and config fields."""
+
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+    def entry_ok(entry: Any) -> bool:
+        if not isinstance(entry, dict):
+            return False
+        choice = entry.get("choice")
+        return (
+            isinstance(entry.get("key"), str)
+            and isinstance(entry.get("label"), str)
+            and whole(entry.get("epochs"))
+            and (entry.get("patience") is None or whole(entry.get("patience")))
+            and isinstance(choice, dict)
+            and isinstance(choice.get("lr"), (int, float))
+            and not isinstance(choice.get("lr"), bool)
+            and choice["lr"] > 0
+            and isinstance(choice.get("fields"), dict)
+        )
+
+    return (
+        isinstance(document, dict)
+        and document.get("format") == FORMAT
+        and isinstance(document.get("dataset"), str)
+        and isinstance(document.get("entries"), list)
+        and all(entry_ok(e) for e in document["entries"])
+    )
 
 
 def tuned(

@@ -222,10 +222,13 @@ def atomic_dir(
             earlier result of the same command); by default only an empty one.
 
     Raises:
-        OutputPathError: `path` is a file, or a folder `replaceable` refuses (checked before
+        OutputPathError: `path` is a file, has no name of its own (`""`, `.`), or a folder
+            `replaceable` refuses (checked before
             anything is written; the user's file or folder is never moved).
     """
     target = Path(path)
+    if target.name in ("", ".", ".."):  # a name is needed for the temporary sibling
+        raise OutputPathError(f"{str(path)!r} names no folder; give the output folder a name")
     old = target.with_name(f".{target.name}.old")
     if not target.exists() and old.is_dir():  # killed between the two renames of a swap
         os.replace(old, target)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from mrw.bench.compare import CompareError, check_outputs, compare_runs, write_outputs
 from mrw.core.atomic import check_output_file, file_starts_with
@@ -14,7 +15,19 @@ def _per_query(args: argparse.Namespace) -> int:
 
     if len(args.runs) != 2:
         raise CompareError("--per-query takes exactly two run folders (A B)")
-    check_output_file(args.per_query, lambda path: file_starts_with(path, PARQUET_MAGIC))
+    from mrw.bench.record import RunRecord
+
+    records = [RunRecord.from_disk(run) for run in args.runs]
+    if records[0].dataset != records[1].dataset or records[0].split != records[1].split:
+        raise CompareError(
+            f"--per-query pairs the queries of one test set: {args.runs[0]} is "
+            f"{records[0].dataset}/{records[0].split}, {args.runs[1]} is "
+            f"{records[1].dataset}/{records[1].split}"
+        )
+    out = Path(args.per_query)
+    if not args.per_query or out.resolve().parent in {r.run_dir.resolve() for r in records}:
+        raise CompareError(f"--per-query {args.per_query!r}: give a file outside the run folders")
+    check_output_file(out, lambda path: file_starts_with(path, PARQUET_MAGIC))
     counts = write_paired(*args.runs, args.per_query)
     for direction, c in counts.items():
         print(

@@ -39,7 +39,12 @@ def run(args: argparse.Namespace) -> int:
 
     if not 1 <= args.max_queries <= 5000:
         fail("--max-queries must be a whole number in [1, 5000]")
-    check_output_path(args.out, folder=True)
+    out = check_output_path(args.out, folder=True) if args.out else fail("--out needs a folder")
+    earlier = {"index.html", "usage.png", "ranks.png"}
+    if out.is_dir() and not {p.name for p in out.iterdir()} <= earlier:
+        fail(
+            f"--out {out} holds files that are not an earlier explorer page; choose another folder"
+        )
     path = write_page(args.run, args.out, args.against, Caps(queries=args.max_queries))
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0

@@ -125,14 +125,14 @@ def _rows(args: argparse.Namespace) -> tuple[list[Experiment], RunOptions]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mrw.core.atomic import check_output_path
+    from mrw.core.atomic import check_output_file, file_starts_with
 
     rows, options = _rows(args)
     options.resolved(rows[0].method)  # bad options fail before any training
     out = Path(args.out) if args.out else default_path(options)
-    check_output_path(out, folder=False)
+    check_output_file(out, _is_tuning_file)  # an earlier tuning is extended, nothing else
     if args.plot:
-        check_output_path(args.plot, folder=False)
+        check_output_file(args.plot, lambda path: file_starts_with(path, b"\x89PNG"))
     points = sum(len(grid_points(r.method, args.lr_grid)) for r in rows)
     print(
         f"tuning {len(rows)} rows, {points} runs on {options.dataset} (validation only): "
@@ -155,3 +155,12 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         print(f"wrote {plot_tuning(load_tuning(out), args.plot)}")
     return 0
+
+
+def _is_tuning_file(path: Path) -> bool:
+    """Whether `path` holds a tuning file (`mrw.bench.tuning.load_tuning` reads it)."""
+    try:
+        load_tuning(path)
+    except MRWError:
+        return False
+    return True

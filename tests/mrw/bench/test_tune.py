@@ -146,12 +146,17 @@ def test_run_trains_with_the_stored_tuning(
 
 def test_write_tuning_replaces_a_rows_entry_and_keeps_the_others(tmp_path: Path) -> None:
     path = tmp_path / "tuning.json"
-    write_tuning(path, "toy", [{"key": "a", "v": 1}, {"key": "b", "v": 1}])
-    write_tuning(path, "toy", [{"key": "a", "v": 2}])
+
+    def entry(key: str, v: int) -> dict:
+        choice = {"lr": 1e-3, "fields": {}}
+        return {"key": key, "label": key, "epochs": 2, "patience": 1, "choice": choice, "v": v}
+
+    write_tuning(path, "toy", [entry("a", 1), entry("b", 1)])
+    write_tuning(path, "toy", [entry("a", 2)])
     entries = load_tuning(path)["entries"]
     assert sorted((e["key"], e["v"]) for e in entries) == [("a", 2), ("b", 1)]
     with pytest.raises(Exception, match="tuning of toy, not toy-v3"):
-        write_tuning(path, "toy-v3", [{"key": "c"}])
+        write_tuning(path, "toy-v3", [entry("c", 1)])
 
 
 def test_where_the_tuning_file_lies_does_not_change_a_runs_identity() -> None:
