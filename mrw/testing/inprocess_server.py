@@ -16,15 +16,17 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from leaderboard.server import store, teams, truth
 from leaderboard.server.app import create_app, prepare
 from leaderboard.server.db import Database, database_url
+from mrw.testing.leaderboard_server import SubmittingClient
 
 
-class InProcessServer:
+class InProcessServer(SubmittingClient):
     """A running app: its `url`, its `db`, and helpers to add teams, post and wait."""
+
+    wait_timeout_s = 60
 
     def __init__(self, url: str, db: Database) -> None:
         self.url, self.db = url, db
@@ -32,30 +34,6 @@ class InProcessServer:
     def add_team(self, name: str) -> str:
         """A new team's token."""
         return teams.add_team(self.db, name)
-
-    def client(self, token: str | None = None) -> Any:
-        import httpx
-
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
-
-    def post(self, token: str, t2v: Path, v2t: Path, **fields: str) -> Any:
-        with self.client(token) as http, t2v.open("rb") as a, v2t.open("rb") as b:
-            return http.post(
-                "/api/submissions",
-                data={"name": "m", **fields},
-                files={"t2v": ("t2v", a), "v2t": ("v2t", b)},
-            )
-
-    def wait(self, token: str, submission_id: int, timeout_s: float = 60) -> dict[str, Any]:
-        """The submission's status document once scored or failed (or at the timeout)."""
-        deadline = time.monotonic() + timeout_s
-        with self.client(token) as http:
-            while True:
-                status = http.get(f"/api/submissions/{submission_id}").json()
-                if status["status"] in ("scored", "failed") or time.monotonic() > deadline:
-                    return status
-                time.sleep(0.1)
 
 
 @contextlib.contextmanager

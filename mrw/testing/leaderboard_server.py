@@ -71,7 +71,41 @@ def head_revision() -> str:
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
-class LiveServer:
+class SubmittingClient:
+    """HTTP helpers for a leaderboard server at `self.url`: a client holding a team's token,
+    posting a run pair, and waiting for its score."""
+
+    url: str
+    wait_timeout_s: float = 120
+
+    def client(self, token: str | None = None) -> Any:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+
+    def post(self, token: str | None, t2v: Path, v2t: Path, name: str = "m", **fields: str) -> Any:
+        with self.client(token) as http, t2v.open("rb") as a, v2t.open("rb") as b:
+            return http.post(
+                "/api/submissions",
+                data={"name": name, **fields},
+                files={"t2v": ("t2v", a), "v2t": ("v2t", b)},
+            )
+
+    def wait(
+        self, token: str, submission_id: int, timeout_s: float | None = None
+    ) -> dict[str, Any]:
+        """The submission's status document once scored or failed (or at the timeout)."""
+        deadline = time.monotonic() + (timeout_s or self.wait_timeout_s)
+        with self.client(token) as http:
+            while True:
+                status = http.get(f"/api/submissions/{submission_id}").json()
+                if status["status"] in ("scored", "failed") or time.monotonic() > deadline:
+                    return status
+                time.sleep(0.1)
+
+
+class LiveServer(SubmittingClient):
     """`mrw-leaderboard serve --board DIR/board.db --truth TRUTH [extra...] --port 0`."""
 
     def __init__(self, folder: Path, truth: Path, *extra: str, db_url: str | None = None) -> None:
@@ -135,30 +169,6 @@ class LiveServer:
             return add_team(db, name)
         finally:
             db.close()
-
-    def client(self, token: str | None = None) -> Any:
-        import httpx
-
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
-
-    def post(self, token: str | None, t2v: Path, v2t: Path, name: str = "m", **fields: str) -> Any:
-        with self.client(token) as http, t2v.open("rb") as a, v2t.open("rb") as b:
-            return http.post(
-                "/api/submissions",
-                data={"name": name, **fields},
-                files={"t2v": ("t2v", a), "v2t": ("v2t", b)},
-            )
-
-    def wait(self, token: str, submission_id: int, timeout_s: float = 120) -> dict[str, Any]:
-        """The submission's status document once scored or failed."""
-        deadline = time.monotonic() + timeout_s
-        with self.client(token) as http:
-            while True:
-                status = http.get(f"/api/submissions/{submission_id}").json()
-                if status["status"] in ("scored", "failed") or time.monotonic() > deadline:
-                    return status
-                time.sleep(0.1)
 
     def peak_rss_bytes(self) -> int:
         """VmHWM of the server process (Linux)."""
