@@ -112,13 +112,13 @@ def checkpoint_file(model: str, pretrained: str) -> tuple[str, str]:
 
     source = cfg.get("hf_hub") or cfg.get("url") or cfg.get("file")
     hub = bool(cfg.get("hf_hub"))  # open_clip prefers the Hub when a tag has both
-    offline = constants.HF_HUB_OFFLINE or os.environ.get("MRW_OFFLINE") == "1"
+    offline = hub_offline()
     try:
         path = _cached_or_none(open_clip, cfg) if hub else None
         if path is None:
             if offline:
                 raise OSError("offline: HF_HUB_OFFLINE or MRW_OFFLINE is set")
-            unreachable = _hub_unreachable(constants.ENDPOINT) if hub else None
+            unreachable = hub_unreachable(constants.ENDPOINT) if hub else None
             if unreachable:
                 raise OSError(unreachable)
             path = open_clip.download_pretrained(cfg)
@@ -133,6 +133,14 @@ def checkpoint_file(model: str, pretrained: str) -> tuple[str, str]:
     if not path:
         raise WeightsError(f"open_clip gives no file for CLIP weights {model}/{pretrained}")
     return str(path), str(source)
+
+
+def hub_offline() -> bool:
+    """Whether the Hub may not be asked: `HF_HUB_OFFLINE` (the Hub client's setting) or
+    `MRW_OFFLINE=1`."""
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE) or os.environ.get("MRW_OFFLINE") == "1"
 
 
 def _cached_or_none(open_clip: Any, cfg: dict[str, Any]) -> str | None:
@@ -151,7 +159,7 @@ def _cached_or_none(open_clip: Any, cfg: dict[str, Any]) -> str | None:
         constants.HF_HUB_OFFLINE = previous
 
 
-def _hub_unreachable(endpoint: str, timeout_s: float = 5.0) -> str | None:
+def hub_unreachable(endpoint: str, timeout_s: float = 5.0) -> str | None:
     """Why the Hub cannot be reached (no network, a refused port), or None. The Hub client
     would retry a dead network for about a minute per file; this probe makes that one line
     at once. Skipped (None) behind an HTTP proxy, which only the client knows how to use."""
@@ -210,7 +218,7 @@ def load_clip(model: str, pretrained: str) -> tuple[nn.Module, ClipWeights]:
     if missing or unexpected:
         raise WeightsError(
             f"CLIP weights {model}/{pretrained} ({path}) do not fit the model: "
-            f"missing keys {_keys(missing)}; unexpected keys {_keys(unexpected)}"
+            f"missing keys {name_keys(missing)}; unexpected keys {name_keys(unexpected)}"
         )
     return clip.eval(), ClipWeights(model, pretrained, source, file_sha256(path))
 
@@ -231,7 +239,8 @@ def _quiet_random_init_warning() -> Iterator[None]:
         root.removeFilter(keep)
 
 
-def _keys(keys: Sequence[str], shown: int = 8) -> str:
+def name_keys(keys: Sequence[str], shown: int = 8) -> str:
+    """The first `shown` state-dict keys, comma-separated, `(+N more)`; `none` when empty."""
     if not keys:
         return "none"
     more = f" (+{len(keys) - shown} more)" if len(keys) > shown else ""

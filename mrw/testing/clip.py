@@ -54,11 +54,19 @@ def write_hub_checkpoint(cache_dir: Path, repo_id: str, state_dict: dict[str, Te
     Returns the file's path."""
     from safetensors.torch import save_file
 
+    snapshot = hub_snapshot(cache_dir, repo_id)
+    save_file(state_dict, str(snapshot / WEIGHTS_FILE))
+    return snapshot / WEIGHTS_FILE
+
+
+def hub_snapshot(cache_dir: Path, repo_id: str) -> Path:
+    """The (created) snapshot folder of repository `repo_id` in a Hub cache at `cache_dir`:
+    `models--ORG--NAME/snapshots/COMMIT`, with `refs/main` naming COMMIT (a SHA-1 of the id),
+    so the Hub client resolves the repository's main revision to it offline."""
     repo = cache_dir / ("models--" + repo_id.replace("/", "--"))
     commit = hashlib.sha1(repo_id.encode()).hexdigest()
     snapshot = repo / "snapshots" / commit
     snapshot.mkdir(parents=True, exist_ok=True)
     (repo / "refs").mkdir(exist_ok=True)
     (repo / "refs" / "main").write_text(commit)
-    save_file(state_dict, str(snapshot / WEIGHTS_FILE))
-    return snapshot / WEIGHTS_FILE
+    return snapshot
