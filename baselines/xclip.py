@@ -247,6 +247,15 @@ def training_data(weights: ClipWeights) -> str:
     return f"X-CLIP {name} pretrained on {data} (CLIP init: WIT-400M); unknown overlap"
 
 
+def _check_conditioning(config: XClipZeroShotConfig) -> None:
+    """Raises: MRWError: `text_conditioning` is not one of `CONDITIONINGS`."""
+    if config.text_conditioning not in CONDITIONINGS:
+        raise MRWError(
+            f"xclip-zeroshot: text_conditioning must be one of {', '.join(CONDITIONINGS)}, "
+            f"got {config.text_conditioning!r}"
+        )
+
+
 def segment_centres(lengths: Tensor, count: int) -> Tensor:
     """`[B]` valid frame counts (>= 1) -> `[B, count]` frame indices: the centre frame of each
     of `count` equal segments of a clip (TSN's test-time sampling, which X-CLIP's evaluation
@@ -273,11 +282,7 @@ class XClipZeroShot(Method):
 
     def __init__(self, config: XClipZeroShotConfig, context: MethodContext) -> None:
         super().__init__(config, context)
-        if config.text_conditioning not in CONDITIONINGS:
-            raise MRWError(
-                f"xclip-zeroshot: text_conditioning must be one of {', '.join(CONDITIONINGS)}, "
-                f"got {config.text_conditioning!r}"
-            )
+        _check_conditioning(config)
         self.xclip, self.weights = load_xclip(config.pretrained, config.architecture)
         self.xclip.requires_grad_(False)
         with _quiet_transformers():
@@ -290,7 +295,9 @@ class XClipZeroShot(Method):
         self.patches = (vision.image_size // vision.patch_size) ** 2
 
     @classmethod
-    def text_tokenizer(cls, config: XClipZeroShotConfig) -> Callable[[Sequence[str]], list[list]]:
+    def text_tokenizer(
+        cls, config: XClipZeroShotConfig
+    ) -> Callable[[Sequence[str]], list[list[int]]]:
         """The model's own tokenizer (`AutoTokenizer`: CLIP's BPE with start and end tokens),
         cut at its `model_max_length` or the text tower's positions, whichever is fewer."""
         transformers = _transformers()
@@ -309,6 +316,7 @@ class XClipZeroShot(Method):
 
     @classmethod
     def fetch_weights(cls, config: XClipZeroShotConfig) -> None:
+        _check_conditioning(config)  # before any download or decoding
         _transformers()
         if config.pretrained == PRETRAINED_NONE:
             model_folder(config.architecture, weights=False)

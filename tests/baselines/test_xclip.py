@@ -22,12 +22,14 @@ from baselines.xclip import (
     XClipZeroShotConfig,
     load_xclip,
     segment_centres,
+    training_data,
 )
 from leaderboard.score import score_submission
 from mrw.bench.data import pad_tokens
 from mrw.bench.record import RunRecord
+from mrw.core.errors import MRWError
 from mrw.methods.base import MethodContext
-from mrw.methods.openclip import WeightsError
+from mrw.methods.openclip import ClipWeights, WeightsError
 from mrw.testing.xclip import TINY_FRAMES, TINY_REPO, tiny_model, write_hub_xclip, write_tiny_xclip
 
 BIN = Path(sys.executable).parent
@@ -134,9 +136,23 @@ def test_random_model_is_explicit_and_declared(hub) -> None:
     assert "random initialisation" in method.training_data("toy")
 
 
-def test_bad_conditioning_is_refused(hub) -> None:
-    with pytest.raises(Exception, match="text_conditioning must be one of video, none"):
-        XClipZeroShot(XClipZeroShotConfig(TINY_REPO, text_conditioning="text"), CONTEXT)
+def test_bad_conditioning_is_refused_before_any_download(monkeypatch) -> None:
+    monkeypatch.setenv("MRW_OFFLINE", "1")
+    config = XClipZeroShotConfig("mrw-test/absent", text_conditioning="text")
+    with pytest.raises(MRWError, match="text_conditioning must be one of video, none, got 'text'"):
+        XClipZeroShot.fetch_weights(config)
+
+
+def test_training_data_names_the_pretraining_set() -> None:
+    def declared(repo: str) -> str:
+        return training_data(ClipWeights("x-clip", repo, f"{repo}@0", "0" * 64))
+
+    assert declared("microsoft/xclip-base-patch32") == (
+        "X-CLIP microsoft/xclip-base-patch32 pretrained on Kinetics-400 (CLIP init: WIT-400M); "
+        "unknown overlap"
+    )
+    assert "on Kinetics-600 " in declared("microsoft/xclip-base-patch16-kinetics-600")
+    assert "the data its model card names" in declared("microsoft/xclip-base-patch16-hmdb-2-shot")
 
 
 def test_zero_shot_on_toy_end_to_end_through_the_cli(hub, tmp_path, toy_dataset_dir) -> None:
