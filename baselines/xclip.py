@@ -3,9 +3,9 @@
 X-CLIP (Ni et al., "Expanding Language-Image Pretrained Models for General Video
 Recognition", ECCV 2022) extends CLIP with cross-frame attention in the image tower, a
 multi-frame integration transformer (MIT) that turns the T frame embeddings into one video
-embedding, and a video-specific prompt generator that adds to each text embedding what two
-cross-attention layers read from the video's patch tokens (its Eq. 6). The model, weights,
-tokenizer and image processor are `transformers`' (`XCLIPModel`, `AutoTokenizer`,
+embedding, and a prompt generator that adds to each text embedding what two cross-attention
+layers read from the video's patch tokens (its "video-specific prompting"). The model,
+weights, tokenizer and image processor are `transformers`' (`XCLIPModel`, `AutoTokenizer`,
 `AutoImageProcessor`); this module scores a whole gallery with them:
 
 - video: `XCLIPModel.get_video_features` on exactly the model's `num_frames` frames (the MIT's
@@ -359,7 +359,7 @@ class XClipZeroShot(Method):
     def similarity(self, video_emb: Tensor, text_emb: Tensor) -> Tensor:
         """`[Nv, 1, W]` x `[Nt, 1, W]` packed rows -> `[Nv, Nt]` scores. "video": the cosine of
         each video embedding with each text embedding plus the prompt generator's output on
-        that video's prompt tokens (`XCLIPModel.forward`, Ni et al. Eq. 6), without the
+        that video's prompt tokens (`XCLIPModel.forward`: video-specific prompting), without the
         constant `logit_scale`; at most `PAIRS_PER_CALL` pairs per prompt-generator call,
         under fp16 autocast on CUDA. "none": the plain cosine."""
         d = self.dim

@@ -15,7 +15,17 @@ from pathlib import Path
 
 from mrw.core.version import __version__
 
-TRACKED_PACKAGES = ("torch", "torchvision", "datasets", "av", "numpy")
+# The pretrained rows' model code, tokenizers and preprocessing are open_clip's and
+# transformers' (the clip and xclip extras): their versions are part of a result too.
+TRACKED_PACKAGES = (
+    "torch",
+    "torchvision",
+    "datasets",
+    "av",
+    "numpy",
+    "open_clip_torch",
+    "transformers",
+)
 
 
 def versions() -> dict[str, str]:
