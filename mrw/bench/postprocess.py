@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -447,10 +447,10 @@ def evaluate_postprocessing(
     """Every post-processing of a run's test scores, for `metrics.json`'s `postprocessed`.
 
     The raw result is untouched: this reads `scores` and writes nothing. The bank methods'
-    bank is `bank_pairs` of the train split (its size the smallest `bank_size` asked for,
-    the run's seed), encoded by the trained method and scored against the test gallery
-    with `method.similarity`: t2v, train sentences x test videos; v2t, the distinct train
-    videos x test sentences.
+    bank is `bank_pairs` of the train split (its size the smallest `bank_size` asked for, or
+    the whole split when smaller, and the labels say which; the run's seed), encoded by the
+    trained method and scored against the test gallery with `method.similarity`: t2v, train
+    sentences x test videos; v2t, the distinct train videos x test sentences.
 
     Args:
         method: the trained method.
@@ -467,6 +467,8 @@ def evaluate_postprocessing(
     banked = [p.bank_size for p in posts if p.uses_bank]
     if banked:
         pairs = bank_pairs(train.num_pairs, min(banked), seed)
+        # The label names the bank actually drawn (a split smaller than the size asked for).
+        posts = [replace(p, bank_size=len(pairs)) if p.uses_bank else p for p in posts]
         bank_video, bank_text = encode(method, bank_data(train, pairs), device, batch_size)
         test_video, test_text = encode(method, test, device, batch_size)
         banks = {

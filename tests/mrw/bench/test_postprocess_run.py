@@ -53,6 +53,7 @@ def test_postprocessed_rows_beside_an_unchanged_raw_result(env) -> None:
         "inverted-softmax(bank=train,n=100,beta=10)",
     ]
     qb = entries["qb-norm(bank=train,n=100,k=1,beta=20)"]
+    assert entries["dsl(temperature=0.01)"]["bank"] is None
     assert qb["bank"] == {"split": "train", "drawn": 100, "seed": 0, "t2v": 100, "v2t": 100}
     for entry in entries.values():
         assert entry["metrics"]["t2v"]["queries"] == SIZES["test"]
@@ -70,6 +71,16 @@ def test_postprocessed_rows_beside_an_unchanged_raw_result(env) -> None:
 
     table = postprocessed_markdown(compare_runs([env / "runs"]).groups)
     assert table.count("\n") == 2 + 3 and "+ qb-norm(bank=train,n=100,k=1,beta=20)" in table
+
+
+def test_the_label_names_the_bank_drawn_from_a_smaller_train_split(env) -> None:
+    options = synthetic_options(
+        env / "cache", env / "runs", epochs=1, postprocess=("qb-norm",), qb_bank_size=10_000
+    )
+    entries = run_method(METHOD, {}, options).record.postprocessed
+    train = SIZES["train"]
+    assert list(entries) == [f"qb-norm(bank=train,n={train},k=1,beta=20)"]
+    assert entries[f"qb-norm(bank=train,n={train},k=1,beta=20)"]["bank"]["drawn"] == train
 
 
 def test_records_without_the_field_still_read() -> None:
