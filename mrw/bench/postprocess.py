@@ -507,6 +507,8 @@ def postprocessed_markdown(groups: Sequence[Any]) -> str:
     shuffled stream with repeats, and one query at a time, plus the full-set R@1 of each
     direction. Empty when no run has post-processed results. These rows are never ranked
     with the raw ones."""
+    from leaderboard.render import markdown_text
+
     lines = []
     for group in groups:
         labels: dict[str, list[dict[str, Any]]] = {}
@@ -515,7 +517,7 @@ def postprocessed_markdown(groups: Sequence[Any]) -> str:
                 labels.setdefault(key, []).append({"raw": run.exact_metrics, **entry})
         for key, entries in labels.items():
             cells = [
-                f"{group.label} + {key}",
+                markdown_text(f"{group.label} + {key}"),
                 str(len(entries)),
                 _mean([e["metrics"]["t2v"]["R@1"] for e in entries]),
                 _mean([e["metrics"]["v2t"]["R@1"] for e in entries]),
