@@ -202,3 +202,23 @@ def test_postprocessed_metrics_document() -> None:
     }
     assert entry["metrics"]["rsum"] == entry["stream_check"]["one_at_a_time"]["rsum"]
     assert set(entry["metrics"]) == {"t2v", "v2t", "rsum"}
+
+
+def test_stream_check_with_several_relevant_sentences_per_video() -> None:
+    """TGIF-like: two sentences per video, so a v2t query has two relevant items."""
+    videos = 30
+    pair_video = torch.arange(videos).repeat(2)
+    generator = torch.Generator().manual_seed(15)
+    scores = 0.3 * torch.randn(videos, 2 * videos, generator=generator)
+    scores[pair_video, torch.arange(2 * videos)] += 0.5
+    scores[:2] += 0.6  # hub videos
+    split = directions(
+        pair_video, [f"v{i:02d}" for i in range(videos)], [f"s{i:02d}" for i in range(60)]
+    )
+    for name, matrix in (("t2v", scores.T), ("v2t", scores)):
+        dsl = stream_check(make_postprocess("dsl:temperature=0.05").fit(), matrix, split[name], 1)
+        assert dsl["one_at_a_time"] == dsl["raw"] and dsl["full_set"] != dsl["raw"]
+        bank = torch.randn(17, matrix.shape[1], generator=generator) * 0.3
+        qb = stream_check(make_postprocess("qb-norm:k=2").fit(bank), matrix, split[name], 1)
+        assert qb["one_at_a_time"] == qb["shuffled_duplicated"] == qb["full_set"]
+    assert split["v2t"].metrics(scores).queries == videos
