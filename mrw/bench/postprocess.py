@@ -9,11 +9,11 @@ Three are in use in the field, and each has been reported without saying so:
   a softmax over the *query* axis, the prior that this gallery item is retrieved by this
   query rather than another one of the evaluated set. It needs the whole query set at once.
 - **Inverted softmax** (Smith et al. 2017, "Offline bilingual word vectors, orthogonal
-  transformations and the inverted softmax", ICLR, eq. 5): each gallery item's scores are
-  divided by its summed `exp(beta * s)` over a query bank, so an item close to every query
-  (a hub) loses its lead.
+  transformations and the inverted softmax", ICLR): each score becomes `exp(beta * s)`
+  divided by the item's summed `exp(beta * s)` over a query bank, so an item close to every
+  query (a hub) loses its lead.
 - **QB-Norm** with the dynamic inverted softmax (Bogolin et al., CVPR 2022, "Cross Modal
-  Retrieval with Querybank Normalisation", Sec. 3.2; `ioanacroi/qb-norm`,
+  Retrieval with Querybank Normalisation"; `ioanacroi/qb-norm`,
   `dynamic_inverted_softmax.py`): the inverted softmax applied only to the queries whose raw
   top-1 item is in the *activation set*, the items among the top-k of some bank query; the
   other queries keep their raw scores.
@@ -89,7 +89,7 @@ def dual_softmax(
 
     The softmax runs over the query axis (dim 0) of the matrix given, for each gallery item:
     CAMoE's prior "how likely is it that this item is retrieved by query i rather than by
-    another query of the set" (Cheng et al. 2021, Sec. 3.3; the CLIP4Clip-family evaluation
+    another query of the set" (Cheng et al. 2021; the CLIP4Clip-family evaluation
     code `sim_matrix * np_softmax(sim_matrix * 100, axis=0)` on a `[texts, videos]` matrix,
     i.e. temperature 0.01 on cosine scores). The harness applies it to each direction's own
     matrix, so for v2t the softmax runs over the video queries; that code instead reuses
@@ -116,7 +116,7 @@ def dual_softmax(
 def inverted_softmax(scores: Tensor, normaliser: Tensor, beta: float = QB_BETA) -> Tensor:
     """The inverted softmax of scores against a bank normaliser, in log space.
 
-    Smith et al. 2017 (eq. 5) and Bogolin et al. 2022 (eq. 2) score query i against item j
+    Smith et al. 2017 and Bogolin et al. 2022 score query i against item j
     by `exp(beta * s[i, j]) / sum_b exp(beta * bank[b, j])`; this returns its logarithm,
     `beta * s[i, j] - normaliser[j]` (the same ranking, and no overflow for scores that are
     not cosines).
@@ -154,7 +154,7 @@ def qb_norm(
     beta: float = QB_BETA,
     chunk_bytes: int = CHUNK_BYTES,
 ) -> Tensor:
-    """QB-Norm with the dynamic inverted softmax (Bogolin et al. 2022, Sec. 3.2).
+    """QB-Norm with the dynamic inverted softmax (Bogolin et al. 2022).
 
     A query whose raw top-1 item (the first among tied maxima) is in the activation set
     `active` is scored by `inverted_softmax` (log space); every other query keeps its raw

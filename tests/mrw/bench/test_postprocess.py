@@ -45,7 +45,7 @@ def reference_dsl(s: np.ndarray, temperature: float) -> np.ndarray:
 
 
 def reference_inverted_softmax(s: np.ndarray, bank: np.ndarray, beta: float) -> np.ndarray:
-    """Smith et al. 2017, eq. 5: exp(beta s[i, j]) / sum_b exp(beta bank[b, j]) over the bank."""
+    """Smith et al. 2017: exp(beta s[i, j]) / sum_b exp(beta bank[b, j]) over the bank."""
     out = np.empty_like(s, dtype=np.float64)
     for j in range(s.shape[1]):
         total = sum(math.exp(beta * bank[b, j]) for b in range(bank.shape[0]))
