@@ -15,6 +15,7 @@ from mrw.catalog import dataset_record, training_defaults
 
 if TYPE_CHECKING:
     from mrw.bench.features import FeatureSpec
+    from mrw.bench.postprocess import Postprocess
 
 
 @dataclass
@@ -147,7 +148,7 @@ class RunOptions:
         except OutputPathError as exc:
             raise RunRecordError(f"--runs-dir: {exc}") from None
 
-    def postprocessings(self) -> list:
+    def postprocessings(self) -> list[Postprocess]:
         """The `mrw.bench.postprocess.Postprocess` of each `postprocess` entry, duplicates
         (same label) dropped.
 

@@ -73,6 +73,18 @@ def test_postprocessed_rows_beside_an_unchanged_raw_result(env) -> None:
     assert table.count("\n") == 2 + 3 and "+ qb-norm(bank=train,n=100,k=1,beta=20)" in table
 
 
+def test_compare_prints_postprocessed_rows_after_the_raw_table(env, capsys) -> None:
+    options = synthetic_options(env / "cache", env / "runs", epochs=1, postprocess=("dsl",))
+    run_method(METHOD, {}, options)
+    run_method(METHOD, {}, synthetic_options(env / "cache", env / "runs2", epochs=1))
+    assert main(["compare", str(env / "runs")]) == 0
+    out = capsys.readouterr().out
+    raw_table, extra = out.split("| Post-processed (beside the raw row")
+    assert "dsl" not in raw_table and f"{METHOD} + dsl(temperature=0.01) | 1 |" in extra
+    assert main(["compare", str(env / "runs2")]) == 0
+    assert "Post-processed" not in capsys.readouterr().out
+
+
 def test_the_label_names_the_bank_drawn_from_a_smaller_train_split(env) -> None:
     options = synthetic_options(
         env / "cache", env / "runs", epochs=1, postprocess=("qb-norm",), qb_bank_size=10_000
