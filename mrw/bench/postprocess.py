@@ -51,6 +51,9 @@ if TYPE_CHECKING:
     from mrw.methods.base import Method
 
 DSL_TEMPERATURE = 0.01  # CLIP's logit scale 100: `softmax(sim * 100)` in the CLIP4Clip family
+# DSL's softmax axis for v2t: "queries" (the videos, as for t2v) or "gallery" (the sentences:
+# the CLIP4Clip-family code's v2t, the t2v matrix after DSL, transposed).
+DSL_V2T_SOFTMAX = ("queries", "gallery")
 QB_K = 1  # dynamic_inverted_softmax.py: args.get("k", 1)
 QB_BETA = 20.0  # dynamic_inverted_softmax.py: args.get("beta", 20); README: "20"
 BANK_SIZE = 5000  # train queries drawn for the bank (fewer when the split has fewer)
@@ -92,8 +95,9 @@ def dual_softmax(
     another query of the set" (Cheng et al. 2021; the CLIP4Clip-family evaluation
     code `sim_matrix * np_softmax(sim_matrix * 100, axis=0)` on a `[texts, videos]` matrix,
     i.e. temperature 0.01 on cosine scores). The harness applies it to each direction's own
-    matrix, so for v2t the softmax runs over the video queries; that code instead reuses
-    the t2v matrix transposed, where the softmax runs over v2t's gallery (docs/harness.md).
+    matrix, so for v2t the softmax runs over the video queries by default; that code
+    instead reuses the t2v matrix transposed, a softmax over v2t's gallery, which is
+    `dsl:v2t_softmax=gallery` (docs/harness.md).
 
     Args:
         scores: `[Nq, Ng]` float scores, rows = queries.
@@ -193,7 +197,7 @@ class Postprocess:
     """
 
     name: str
-    params: tuple[tuple[str, float | int], ...]
+    params: tuple[tuple[str, float | int | str], ...]
     uses_bank: bool
     fitter: Callable[..., Scorer] = field(compare=False, repr=False)
     bank_size: int | None = None  # train pairs drawn for the bank (bank methods)
@@ -204,49 +208,58 @@ class Postprocess:
         parts += [f"{key}={_number(value)}" for key, value in self.params]
         return f"{self.name}({','.join(parts)})"
 
-    def fit(self, bank: Tensor | None = None) -> Scorer:
-        """The query-matrix function, given the `[B, Ng]` bank (required iff `uses_bank`).
+    def fit(self, bank: Tensor | None = None, direction: str = "t2v") -> Scorer:
+        """The query-matrix function of `direction` ("t2v" or "v2t"), given the `[B, Ng]` bank
+        (required iff `uses_bank`).
 
         Raises:
             PostprocessError: a bank method without a bank, or an empty bank.
         """
         if self.uses_bank and (bank is None or bank.ndim != 2 or bank.shape[0] == 0):
             raise PostprocessError(f"{self.name} needs a non-empty [bank, gallery] matrix")
-        return self.fitter(bank, **dict(self.params))
+        return self.fitter(bank, direction, **dict(self.params))
 
 
-def _number(value: float) -> str:
+def _number(value: float | str) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _fit_dsl(_bank: Tensor | None, temperature: float) -> Scorer:
+def _fit_dsl(_bank: Tensor | None, direction: str, temperature: float, v2t_softmax: str) -> Scorer:
+    if direction == "v2t" and v2t_softmax == "gallery":  # the softmax over each query's items
+        return lambda scores: dual_softmax(scores.T, temperature).T
     return lambda scores: dual_softmax(scores, temperature)
 
 
-def _fit_inverted_softmax(bank: Tensor, beta: float) -> Scorer:
+def _fit_inverted_softmax(bank: Tensor, _direction: str, beta: float) -> Scorer:
     normaliser = column_logsumexp(bank, beta)
     return lambda scores: inverted_softmax(scores, normaliser, beta)
 
 
-def _fit_qb_norm(bank: Tensor, k: int, beta: float) -> Scorer:
+def _fit_qb_norm(bank: Tensor, _direction: str, k: int, beta: float) -> Scorer:
     normaliser, active = column_logsumexp(bank, beta), top_k_items(bank, k)
     return lambda scores: qb_norm(scores, normaliser, active, beta)
 
 
 # name -> (uses a bank, default parameters in label order, fit)
-REGISTRY: dict[str, tuple[bool, dict[str, float | int], Callable[..., Scorer]]] = {
-    "dsl": (False, {"temperature": DSL_TEMPERATURE}, _fit_dsl),
+REGISTRY: dict[str, tuple[bool, dict[str, float | int | str], Callable[..., Scorer]]] = {
+    "dsl": (
+        False,
+        {"temperature": DSL_TEMPERATURE, "v2t_softmax": DSL_V2T_SOFTMAX[0]},
+        _fit_dsl,
+    ),
     "qb-norm": (True, {"k": QB_K, "beta": QB_BETA}, _fit_qb_norm),
     "inverted-softmax": (True, {"beta": QB_BETA}, _fit_inverted_softmax),
 }
 
 
 def make_postprocess(spec: str, bank_size: int = BANK_SIZE) -> Postprocess:
-    """A `Postprocess` from `NAME` or `NAME:key=value,...` (e.g. `qb-norm:k=2,beta=10`).
+    """A `Postprocess` from `NAME` or `NAME:key=value,...` (e.g. `qb-norm:k=2,beta=10`,
+    `dsl:v2t_softmax=gallery`).
 
     Raises:
         PostprocessError: an unknown name or parameter, a value that is not a number, a
-            temperature or beta that is not a finite number > 0, a k below 1.
+            temperature or beta that is not a finite number > 0, a k below 1, a
+            `v2t_softmax` other than `queries` or `gallery`.
     """
     name, _, rest = spec.strip().partition(":")
     if name not in REGISTRY:
@@ -260,15 +273,24 @@ def make_postprocess(spec: str, bank_size: int = BANK_SIZE) -> Postprocess:
             raise PostprocessError(
                 f"{name}: expected key=value with key among {', '.join(defaults)}, got {item!r}"
             )
-        try:
-            value = type(defaults[key])(text.strip())
-        except ValueError:
-            raise PostprocessError(f"{name}: {key} must be a number, got {text!r}") from None
-        if (key == "k" and value < 1) or (key != "k" and not (0 < value < float("inf"))):
-            raise PostprocessError(f"{name}: {key} must be {'>= 1' if key == 'k' else '> 0'}")
-        params[key] = value
+        params[key] = _parameter(name, key, text.strip(), defaults[key])
     size = bank_size if uses_bank else None
     return Postprocess(name, tuple(params.items()), uses_bank, fit, size)
+
+
+def _parameter(name: str, key: str, text: str, default: float | str) -> float | int | str:
+    """One parameter's value, of its default's type, checked (see `make_postprocess`)."""
+    if isinstance(default, str):
+        if text not in DSL_V2T_SOFTMAX:
+            raise PostprocessError(f"{name}: {key} must be one of {', '.join(DSL_V2T_SOFTMAX)}")
+        return text
+    try:
+        value = type(default)(text)
+    except ValueError:
+        raise PostprocessError(f"{name}: {key} must be a number, got {text!r}") from None
+    if (key == "k" and value < 1) or (key != "k" and not (0 < value < float("inf"))):
+        raise PostprocessError(f"{name}: {key} must be {'>= 1' if key == 'k' else '> 0'}")
+    return value
 
 
 # --- evaluation: metrics of one direction, the stream check ---------------------------------
@@ -374,7 +396,7 @@ def postprocessed_metrics(
     matrices = {"t2v": scores.T, "v2t": scores}
     cases: dict[str, dict[str, DirectionMetrics]] = {case: {} for case in STREAM_CASES}
     for name in DIRECTIONS:
-        scorer = post.fit(banks[name] if post.uses_bank and banks else None)
+        scorer = post.fit(banks[name] if post.uses_bank and banks else None, name)
         for case, value in stream_check(
             scorer, matrices[name], split_directions[name], seed
         ).items():

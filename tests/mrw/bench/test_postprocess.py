@@ -81,6 +81,18 @@ def test_dsl_equals_the_formula(ties: bool, temperature: float) -> None:
     np.testing.assert_allclose(chunked.numpy(), got.numpy(), rtol=1e-6, atol=1e-8)
 
 
+def test_dsl_v2t_gallery_is_the_t2v_matrix_after_dsl_transposed() -> None:
+    """The CLIP4Clip-family code's v2t: DSL on the [texts, videos] matrix, read transposed."""
+    scores = _scores(14, 9, seed=16)  # [videos, sentences]: the v2t matrix
+    expected = reference_dsl(scores.T.double().numpy(), 0.05).T
+    gallery = make_postprocess("dsl:temperature=0.05,v2t_softmax=gallery")
+    np.testing.assert_allclose(gallery.fit(None, "v2t")(scores).numpy(), expected, rtol=1e-5)
+    own = make_postprocess("dsl:temperature=0.05").fit(None, "v2t")(scores)
+    np.testing.assert_allclose(own.numpy(), reference_dsl(scores.numpy(), 0.05), rtol=1e-5)
+    t2v = gallery.fit(None, "t2v")(scores.T)  # t2v is the same either way
+    np.testing.assert_allclose(t2v.numpy(), expected.T, rtol=1e-5)
+
+
 def test_dsl_softmax_runs_over_the_query_axis() -> None:
     scores = _scores(9, 5, seed=2)
     priors = dual_softmax(scores, 1.0) / scores
@@ -132,13 +144,17 @@ def test_top_k_breaks_ties_towards_the_lower_index() -> None:
 
 
 def test_labels_and_bad_specs() -> None:
-    assert make_postprocess("dsl").label == "dsl(temperature=0.01)"
+    assert make_postprocess("dsl").label == "dsl(temperature=0.01,v2t_softmax=queries)"
     assert make_postprocess("qb-norm", 300).label == "qb-norm(bank=train,n=300,k=1,beta=20)"
     assert make_postprocess("inverted-softmax:beta=5").label == (
         "inverted-softmax(bank=train,n=5000,beta=5)"
     )
     assert make_postprocess("qb-norm:k=2, beta=10").params == (("k", 2), ("beta", 10.0))
-    for bad in ("softmax", "dsl:tau=1", "qb-norm:k=0", "dsl:temperature=-1", "qb-norm:k=x"):
+    assert make_postprocess("dsl:v2t_softmax=gallery").label == (
+        "dsl(temperature=0.01,v2t_softmax=gallery)"
+    )
+    bad_specs = ("softmax", "dsl:tau=1", "qb-norm:k=0", "dsl:temperature=-1", "qb-norm:k=x")
+    for bad in (*bad_specs, "dsl:v2t_softmax=texts"):
         with pytest.raises(PostprocessError):
             make_postprocess(bad)
     with pytest.raises(PostprocessError, match="needs"):
@@ -216,9 +232,14 @@ def test_stream_check_with_several_relevant_sentences_per_video() -> None:
         pair_video, [f"v{i:02d}" for i in range(videos)], [f"s{i:02d}" for i in range(60)]
     )
     for name, matrix in (("t2v", scores.T), ("v2t", scores)):
-        dsl = stream_check(make_postprocess("dsl:temperature=0.05").fit(), matrix, split[name], 1)
-        assert dsl["one_at_a_time"] == dsl["raw"] and dsl["full_set"] != dsl["raw"]
+        dsl = make_postprocess("dsl:temperature=0.05").fit(None, name)
+        checked = stream_check(dsl, matrix, split[name], 1)
+        assert checked["one_at_a_time"] == checked["raw"] != checked["full_set"]
         bank = torch.randn(17, matrix.shape[1], generator=generator) * 0.3
-        qb = stream_check(make_postprocess("qb-norm:k=2").fit(bank), matrix, split[name], 1)
+        qb = stream_check(make_postprocess("qb-norm:k=2").fit(bank, name), matrix, split[name], 1)
         assert qb["one_at_a_time"] == qb["shuffled_duplicated"] == qb["full_set"]
     assert split["v2t"].metrics(scores).queries == videos
+    # The CLIP4Clip-family v2t reads each video query's own row only: no query-set effect.
+    gallery = make_postprocess("dsl:temperature=0.05,v2t_softmax=gallery").fit(None, "v2t")
+    checked = stream_check(gallery, scores, split["v2t"], 1)
+    assert checked["one_at_a_time"] == checked["shuffled_duplicated"] == checked["full_set"]

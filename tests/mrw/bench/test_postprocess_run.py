@@ -48,18 +48,18 @@ def test_postprocessed_rows_beside_an_unchanged_raw_result(env) -> None:
     document = json.loads((post.run_dir / "metrics.json").read_text())
     entries = document["postprocessed"]
     assert list(entries) == [
-        "dsl(temperature=0.01)",
+        "dsl(temperature=0.01,v2t_softmax=queries)",
         "qb-norm(bank=train,n=100,k=1,beta=20)",
         "inverted-softmax(bank=train,n=100,beta=10)",
     ]
     qb = entries["qb-norm(bank=train,n=100,k=1,beta=20)"]
-    assert entries["dsl(temperature=0.01)"]["bank"] is None
+    assert entries["dsl(temperature=0.01,v2t_softmax=queries)"]["bank"] is None
     assert qb["bank"] == {"split": "train", "drawn": 100, "seed": 0, "t2v": 100, "v2t": 100}
     for entry in entries.values():
         assert entry["metrics"]["t2v"]["queries"] == SIZES["test"]
         assert set(entry["stream_check"]) >= {"shuffled_duplicated", "one_at_a_time"}
     # DSL one query at a time is the raw ranking; the train-bank methods ignore the stream.
-    dsl = entries["dsl(temperature=0.01)"]
+    dsl = entries["dsl(temperature=0.01,v2t_softmax=queries)"]
     assert dsl["stream_check"]["one_at_a_time"] == plain.record.exact_metrics.to_json()
     for label in list(entries)[1:]:
         check = entries[label]["stream_check"]
@@ -80,7 +80,8 @@ def test_compare_prints_postprocessed_rows_after_the_raw_table(env, capsys) -> N
     assert main(["compare", str(env / "runs")]) == 0
     out = capsys.readouterr().out
     raw_table, extra = out.split("| Post-processed (beside the raw row")
-    assert "dsl" not in raw_table and f"{METHOD} + dsl(temperature=0.01) | 1 |" in extra
+    row = f"{METHOD} + dsl(temperature=0.01,v2t\\_softmax=queries) | 1 |"  # Markdown-escaped
+    assert "dsl" not in raw_table and row in extra
     assert main(["compare", str(env / "runs2")]) == 0
     assert "Post-processed" not in capsys.readouterr().out
 
