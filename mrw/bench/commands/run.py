@@ -97,7 +97,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         type=_postprocess,
         metavar="NAME[:K=V,...]",
         help="also report the test metrics after this score post-processing, beside the raw "
-        "ones (never instead): dsl (dual softmax, temperature=0.01), qb-norm (k=1, beta=20) or "
+        "ones (never instead): dsl (dual softmax, temperature=0.01, v2t_softmax=queries|gallery), "
+        "qb-norm (k=1, beta=20) or "
         "inverted-softmax (beta=20), the last two with a bank of training-split queries; e.g. "
         "qb-norm:k=2,beta=10; each with its realistic-stream check (repeatable)",
     )
