@@ -33,6 +33,8 @@ BOOKKEEPING = frozenset(
         "feature_workers",
         "eval_batch_size",
         "run_depth",  # how many documents the run files keep; metrics come from full ranks
+        "postprocess",  # extra rows beside the raw result, which they never change
+        "qb_bank_size",
     }
 )
 

@@ -15,6 +15,7 @@ from mrw.catalog import dataset_record, training_defaults
 
 if TYPE_CHECKING:
     from mrw.bench.features import FeatureSpec
+    from mrw.bench.postprocess import Postprocess
 
 
 @dataclass
@@ -71,6 +72,10 @@ class RunOptions:
     # Alternative K x K reductions whose recalls the set-aware evaluation also reports
     # ("mean", "lse"); the metrics always rank by the method's own similarity (PVSE: max).
     kk_reductions: tuple[str, ...] = ()
+    # Score post-processings reported beside the raw result (`mrw.bench.postprocess`: "dsl",
+    # "qb-norm", "inverted-softmax", optionally "NAME:key=value,..."); never replace it.
+    postprocess: tuple[str, ...] = ()
+    qb_bank_size: int = 5000  # train pairs drawn for the QB-Norm / inverted-softmax bank
 
     def resolved(self, method: str | None = None) -> RunOptions:
         """A copy with every dataset default and, given the `method`, its learning rate
@@ -124,6 +129,7 @@ class RunOptions:
             check_reductions(self.kk_reductions)
         except MRWError as exc:
             raise RunRecordError(f"--kk-reductions: {exc}") from None
+        self.postprocessings()
 
         for name, low, high in _COUNT_BOUNDS:
             value = getattr(self, name)
@@ -141,6 +147,21 @@ class RunOptions:
             check_output_path(self.runs_dir, folder=True)
         except OutputPathError as exc:
             raise RunRecordError(f"--runs-dir: {exc}") from None
+
+    def postprocessings(self) -> list[Postprocess]:
+        """The `mrw.bench.postprocess.Postprocess` of each `postprocess` entry, duplicates
+        (same label) dropped.
+
+        Raises:
+            RunRecordError: an unknown post-processing or a bad parameter.
+        """
+        from mrw.bench.postprocess import PostprocessError, make_postprocess
+
+        try:
+            posts = [make_postprocess(spec, self.qb_bank_size) for spec in self.postprocess]
+        except PostprocessError as exc:
+            raise RunRecordError(f"--postprocess: {exc}") from None
+        return list({post.label: post for post in posts}.values())
 
     def feature_spec(self, split: str) -> FeatureSpec:
         """The feature cache key of `split` under these (resolved) options."""
@@ -173,6 +194,7 @@ _COUNT_BOUNDS = (
     ("feature_workers", 0, 256),
     ("finetune_epochs", 0, 100_000),
     ("seed", 0, 2**32 - 1),
+    ("qb_bank_size", 1, 1 << 24),
 )
 
 

@@ -29,6 +29,9 @@ Format versions:
      summary of the set-aware evaluation (`SetAwareSummary`, `mrw.bench.setaware`): which
      of the K x K head pairs win, head usage, head cosine, attention, recall with one head
      kept and under other K x K reductions. The per-query table is `per_query.parquet`.
+     `postprocessed` (None in older records and in runs without `--postprocess`): per
+     post-processing label (`mrw.bench.postprocess`), its metrics on the test query set,
+     its realistic-stream check and its bank; reported beside `metrics`, never in them.
 """
 
 from __future__ import annotations
@@ -133,6 +136,8 @@ class RunRecord:
     training_data: str = ""
     pretrained_weights: list[dict[str, Any]] = field(default_factory=list)
     set_aware: SetAwareSummary | None = None
+    # label -> `mrw.bench.postprocess.postprocessed_metrics` entry; never the run's metrics
+    postprocessed: dict[str, dict[str, Any]] | None = None
     run_dir: Path | None = field(default=None, compare=False)
     format_version: int = FORMAT_VERSION
 
@@ -274,6 +279,7 @@ def migrate(data: Mapping[str, Any]) -> dict[str, Any]:
         )
         out["pretrained_weights"] = []
         out.setdefault("set_aware", None)  # before the set-aware evaluation
+    out.setdefault("postprocessed", None)  # added within format 3; absent before
     out.pop("scores", None)  # derived views, recomputed on writing
     out.pop("metric_definitions", None)
     out["format_version"] = FORMAT_VERSION

@@ -123,6 +123,8 @@ _MAY_CHANGE_ON_RESUME = {
     "options.resume",
     "options.run_id",
     "options.progress",
+    "options.postprocess",  # reported beside the raw result; training does not read them
+    "options.qb_bank_size",
 }
 
 
@@ -307,6 +309,20 @@ def run_method(
         model, data[options.split], device, options.eval_batch_size, options.kk_reductions
     )
     evaluation = set_aware.evaluation
+    postprocessed = None
+    if options.postprocess:  # beside the raw result: nothing below reads it
+        from mrw.bench.postprocess import evaluate_postprocessing
+
+        postprocessed = evaluate_postprocessing(
+            model,
+            data[options.split],
+            data["train"],
+            evaluation.scores,
+            options.postprocessings(),
+            options.seed,
+            device,
+            options.eval_batch_size,
+        )
     pair_video = data[options.split].split.pair_video
     folds = _folds(options, evaluation, data[options.split].split)
 
@@ -336,6 +352,7 @@ def run_method(
         training_data=_training_data(model, options, used),
         pretrained_weights=_pretrained_weights(model, splits["train"]),
         set_aware=SetAwareSummary(**set_aware.summary),
+        postprocessed=postprocessed,
         run_dir=run_dir,
     )
     if record.small_split and dist_util.is_main():

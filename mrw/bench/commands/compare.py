@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mrw.bench.compare import CompareError, check_outputs, compare_runs, write_outputs
+from mrw.bench.compare import CompareError, Comparison, check_outputs, compare_runs, write_outputs
 from mrw.core.atomic import check_output_file, file_starts_with
 
 
@@ -36,6 +36,15 @@ def _per_query(args: argparse.Namespace) -> int:
         )
     print(f"wrote {args.per_query}")
     return 0
+
+
+def _print_postprocessed(comparison: Comparison) -> None:
+    """Post-processed rows (`--postprocess`), a table of their own after the raw tables."""
+    from mrw.bench.postprocess import postprocessed_markdown
+
+    table = postprocessed_markdown(comparison.groups)
+    if table:
+        print("\n" + table, end="")
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -81,5 +90,6 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CompareError(str(exc)) from None
     print(comparison.to_markdown(), end="")
+    _print_postprocessed(comparison)
     write_outputs(comparison, args.markdown, args.json)
     return 0

@@ -90,6 +90,26 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="also report recall under these K x K reductions of multi-embedding scores: mean, "
         "lse (log-sum-exp); the metrics rank by the method's own (PVSE: max, the paper's)",
     )
+    out.add_argument(
+        "--postprocess",
+        action="append",
+        default=[],
+        type=_postprocess,
+        metavar="NAME[:K=V,...]",
+        help="also report the test metrics after this score post-processing, beside the raw "
+        "ones (never instead): dsl (dual softmax, temperature=0.01, v2t_softmax=queries|gallery), "
+        "qb-norm (k=1, beta=20) or "
+        "inverted-softmax (beta=20), the last two with a bank of training-split queries; e.g. "
+        "qb-norm:k=2,beta=10; each with its realistic-stream check (repeatable)",
+    )
+    out.add_argument(
+        "--qb-bank-size",
+        type=int,
+        default=5000,
+        metavar="N",
+        help="training pairs drawn (with --seed) for the qb-norm / inverted-softmax bank "
+        "(default: 5000, or the whole split when smaller)",
+    )
     add_method_arguments(parser)
     parser.set_defaults(func=run)
     return parser
@@ -141,6 +161,17 @@ def _reductions(text: str) -> tuple[str, ...]:
             f"unknown reduction {', '.join(unknown)}; use {', '.join(REDUCTIONS)}"
         )
     return names
+
+
+def _postprocess(text: str) -> str:
+    """`--postprocess`: a name of `mrw.bench.postprocess.REGISTRY`, with valid parameters."""
+    from mrw.bench.postprocess import PostprocessError, make_postprocess
+
+    try:
+        make_postprocess(text)
+    except PostprocessError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip()
 
 
 def _parse_value(text: str, default: Any) -> Any:
@@ -233,6 +264,7 @@ def run(args: argparse.Namespace) -> int:
 
     from mrw.bench import distributed as dist_util
     from mrw.bench.options import RunOptions
+    from mrw.bench.postprocess import postprocessed_rows
     from mrw.bench.report import metrics_table
     from mrw.bench.runner import run_method
     from mrw.methods.registry import make_config
@@ -267,6 +299,8 @@ def run(args: argparse.Namespace) -> int:
         finetune_epochs=args.finetune_epochs,
         finetune_lr=args.finetune_lr,
         kk_reductions=args.kk_reductions,
+        postprocess=tuple(args.postprocess),
+        qb_bank_size=args.qb_bank_size,
     )
     if args.resume and len(args.methods) > 1:
         from mrw.core.cliutil import fail
@@ -287,6 +321,7 @@ def run(args: argparse.Namespace) -> int:
     for method in args.methods:
         result = run_method(method, *runs[method])
         rows.append((method, result.metrics))
+        rows += postprocessed_rows(method, result.record.postprocessed)
         warnings += [result.record.small_split] if result.record.small_split else []
         if dist_util.is_main():
             console.print(f"[bold]{method}[/]: {result.run_dir}")
