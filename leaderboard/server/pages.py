@@ -8,7 +8,8 @@ import html
 
 from leaderboard.board import Submission
 from leaderboard.metrics import DIRECTIONS, Metrics
-from leaderboard.render import METRIC_KEYS, build_tables, display, metric_cells, page, to_html
+from leaderboard.render import METRIC_KEYS, display, metric_cells, page, to_html
+from leaderboard.server.standings import Standings, cross_html
 from mrw.core.untrusted import strip_control
 
 NOT_FOUND = "<!doctype html><title>Not found</title><p>No such scored submission.</p>"
@@ -23,9 +24,13 @@ def submission_url(submission: Submission) -> str:
     return f"/submissions/{int(submission.id)}"
 
 
-def board_page(submissions: list[Submission]) -> str:
-    """The board as `mrw-leaderboard render` draws it, each method linked to its page."""
-    return to_html(build_tables(submissions), _now(), link=submission_url)
+def board_page(current: Standings) -> str:
+    """The board: the rankings across datasets first, then one table per (dataset, protocol
+    card) as `mrw-leaderboard render` draws it plus the board columns, each method linked to
+    its page."""
+    tables = [table for table, _, _ in current.tables]
+    cross = "".join(cross_html(c) for c in current.cross)
+    return to_html(tables, _now(), link=submission_url, before=cross)
 
 
 def _metrics_table(metrics: Metrics) -> str:

@@ -109,7 +109,8 @@ def discard(db: Database, submission_id: int) -> None:
 
 @dataclass(frozen=True)
 class Upload:
-    """What is known about a complete upload."""
+    """What is known about a complete upload; the board columns (revision 0004) are what the
+    submitter declared (`leaderboard.server.declared`), `is_baseline` only for the host's."""
 
     name: str
     description: str
@@ -118,6 +119,13 @@ class Upload:
     truth_sha256: str
     t2v_sha256: str
     v2t_sha256: str
+    is_baseline: bool = False
+    code_url: str | None = None
+    code_commit: str | None = None
+    checkpoint_sha256: str | None = None
+    training_data: str | None = None
+    protocol_json: str | None = None
+    protocol_hash: str | None = None
 
 
 def enqueue(db: Database, submission_id: int, upload: Upload) -> None:
@@ -197,6 +205,7 @@ def record(db: Database, submission_id: int, outcome: Outcome, scorer_version: s
             metrics_json=json.dumps(outcome.metrics.to_json()),
             details_json=None if outcome.details is None else json.dumps(outcome.details),
             rankings_sha256=outcome.rankings_sha256,
+            query_ranks=outcome.query_ranks,
         )
     try:
         _update(db, submission_id, values)
