@@ -423,7 +423,8 @@ async def submission_page(request: Request) -> Response:
         return HTMLResponse(pages.NOT_FOUND, 404)
     record = store.as_record(*found)
     split = server.truth.splits.get(record.split)
-    return HTMLResponse(pages.submission_page(record, bool(split and split.public)))
+    declared = standings.declared_facts(found[0])
+    return HTMLResponse(pages.submission_page(record, bool(split and split.public), declared))
 
 
 def create_app(server: Server, run_workers: bool = True) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Sequence
 
 from leaderboard.board import Submission
 from leaderboard.metrics import DIRECTIONS, Metrics
@@ -53,8 +54,11 @@ def _escape(text: str) -> str:
     return html.escape(strip_control(text))
 
 
-def submission_page(submission: Submission, public_split: bool) -> str:
-    """One scored submission: who, when, which files (SHA-256), its metrics."""
+def submission_page(
+    submission: Submission, public_split: bool, declared: Sequence[tuple[str, str]] = ()
+) -> str:
+    """One scored submission: who, when, which files (SHA-256), what it declares (`declared`:
+    label, text pairs, e.g. from `standings.declared_facts`), its metrics."""
     e = _escape
     facts = [
         ("Team", submission.team),
@@ -65,6 +69,7 @@ def submission_page(submission: Submission, public_split: bool) -> str:
         ("v2t SHA-256", submission.v2t_sha256),
         ("Scorer version", submission.scorer_version),
         ("Split", "public: per-query ranks in the API" if public_split else "hidden: metrics only"),
+        *declared,
     ]
     rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts)
     body = (

@@ -119,6 +119,20 @@ def _loaded(row: Submission, team: str) -> Loaded:
     return Loaded(board_row, card, declared, row.rankings_sha256, row.query_ranks)
 
 
+def declared_facts(row: Submission) -> list[tuple[str, str]]:
+    """What a submission declares, as (label, text) lines for its page: baseline or team,
+    training data, code URL and commit, checkpoint SHA-256, protocol card."""
+    loaded = _loaded(row, "")
+    card = loaded.card.summary() + ("" if loaded.declared_card else " (derived from the truth)")
+    return [
+        ("Kind", "host baseline (not ranked)" if row.is_baseline else "team submission"),
+        ("Training data", row.training_data or UNDECLARED_TRAINING),
+        ("Code", " @ ".join(x for x in (row.code_url, row.code_commit) if x) or MISSING),
+        ("Checkpoint SHA-256", row.checkpoint_sha256 or MISSING),
+        ("Protocol card", card),
+    ]
+
+
 _CACHE: OrderedDict[tuple, PairTest] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 CACHE_SIZE = 4096

@@ -80,6 +80,13 @@ def test_baselines_cards_borda_and_the_leader_test(tmp_path: Path) -> None:
 
         board = server.client().get("/api/board").json()
         page = server.client().get("/").text
+        alpha_id = next(
+            s["id"]
+            for b in board["boards"]
+            for s in b["submissions"]
+            if s["team"] == "alpha" and not b["card_declared"]
+        )
+        alpha_page = server.client().get(f"/submissions/{alpha_id}").text
 
     derived, declared = sorted(board["boards"], key=lambda b: b["card_declared"])
     assert derived["card"]["protocol"] == "undeclared"
@@ -135,6 +142,9 @@ def test_baselines_cards_borda_and_the_leader_test(tmp_path: Path) -> None:
         'noreferrer">code</a>' in page
     )
     assert "undeclared (unknown overlap with the test media)" in page
+    assert COMMIT in alpha_page and "trained on toy train" in alpha_page
+    assert "https://example.org/code?a=1&amp;b=&lt;x&gt;" in alpha_page
+    assert "derived from the truth" in alpha_page and "team submission" in alpha_page
 
 
 def _upgrade(connection: object, revision: str) -> None:
