@@ -285,6 +285,12 @@ def build(
     return Standings(tables, _cross(tables))
 
 
+def warm(db: Database, dataset: str) -> None:
+    """Compute (and cache) the leader tests of `dataset`'s tables, so the next request for the
+    board finds them: the scoring worker calls it after each scored submission."""
+    build(load(db, dataset))
+
+
 def _order(item: Loaded) -> tuple[str, str, str]:
     return (item.row.dataset, item.card.split, item.card.card_hash)
 
