@@ -27,17 +27,20 @@ def from_run_folder(folder: Path) -> tuple[dict[str, str], list[str]]:
         sidecar's JSON, when present); notes are one line each, for the user.
 
     Raises:
-        LeaderboardError: an unreadable run record or protocol card.
+        LeaderboardError: an unreadable protocol card (a `metrics.json` that is not a run
+            record only adds a note: the files may sit beside someone else's record).
     """
     from mrw.bench.record import RECORD_FILE, RunRecord, RunRecordError
 
     fields: dict[str, str] = {}
     notes: list[str] = []
+    record = None
     if (folder / RECORD_FILE).is_file():
         try:
             record = RunRecord.from_disk(folder)
-        except RunRecordError as exc:
-            raise LeaderboardError(str(exc)) from None
+        except RunRecordError as exc:  # not the harness's record: nothing declared from it
+            notes.append(f"{exc}; nothing declared from it")
+    if record is not None:
         if record.training_data:
             fields["training_data"] = record.training_data
         commit = record.git_commit or ""
