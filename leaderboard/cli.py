@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "team": "leaderboard.commands.team",
     "submit": "leaderboard.commands.submit",
     "status": "leaderboard.commands.status",
+    "baseline": "leaderboard.commands.baseline",
 }
 
 

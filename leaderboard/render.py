@@ -39,12 +39,18 @@ from mrw.core.untrusted import strip_control
 
 @dataclass(frozen=True)
 class Column:
-    """A table column: how to get its value, and whether higher or lower is better."""
+    """A table column: how to get its value, and whether higher or lower is better.
+
+    `html`, when given, draws the cell's content as escaped HTML (e.g. a link) instead of
+    the escaped text of its value; `title` is the header's tooltip.
+    """
 
     label: str
     group: str
     get: Callable[[Submission], Any]
     better: Better | None = None  # None: not a metric
+    html: Callable[[Submission], str] | None = None
+    title: str = ""
 
 
 def _metric(direction: str, name: str) -> Callable[[Submission], Value | None]:
@@ -103,21 +109,33 @@ def bound_title(value: Bound) -> str:
 
 @dataclass(frozen=True)
 class Table:
-    """The submissions of one (dataset, split), best rsum first, with each column's best rows."""
+    """The submissions of one (dataset, split), best rsum first, with each column's best rows.
+
+    The hosted board (`leaderboard.server.standings`) adds columns, a caption (the protocol
+    card) and ranks: `ranks[i]` is None for an unranked row (a host's baseline, drawn with a
+    badge); without `ranks`, rows are ranked by position.
+    """
 
     dataset: str
     split: str
     rows: list[Submission]
     best: dict[int, set[int]]  # column index -> positions (in `rows`) of its best values
+    columns: tuple[Column, ...] = COLUMNS
+    ranks: list[int | None] | None = None
+    caption: str = ""
 
     def is_best(self, column: int, row: int) -> bool:
-        """Whether `rows[row]` holds a best value of `COLUMNS[column]` (shown in bold)."""
+        """Whether `rows[row]` holds a best value of `columns[column]` (shown in bold)."""
         return row in self.best.get(column, ())
+
+    def rank(self, row: int) -> int | None:
+        """The rank shown for `rows[row]` (None: not ranked)."""
+        return row + 1 if self.ranks is None else self.ranks[row]
 
     @property
     def censored(self) -> bool:
         """Whether any shown metric is a bound (the page then explains bounds)."""
-        return any(isinstance(c.get(s), Bound) for s in self.rows for c in COLUMNS if c.better)
+        return any(isinstance(c.get(s), Bound) for s in self.rows for c in self.columns if c.better)
 
 
 def build_tables(submissions: list[Submission]) -> list[Table]:
@@ -225,11 +243,15 @@ def to_markdown(tables: list[Table], generated: str) -> str:
 
 
 def to_html(
-    tables: list[Table], generated: str, link: Callable[[Submission], str] | None = None
+    tables: list[Table],
+    generated: str,
+    link: Callable[[Submission], str] | None = None,
+    before: str = "",
 ) -> str:
-    """The page; `link` gives each method name a URL (e.g. the server's submission page)."""
+    """The page; `link` gives each method name a URL (e.g. the server's submission page);
+    `before` is escaped HTML put above the tables (the server's cross-dataset ranking)."""
     body = "\n".join(_html_table(t, link) for t in tables)
-    return page(body or "<p class=empty>No submissions yet.</p>", generated)
+    return page(before + body or "<p class=empty>No submissions yet.</p>", generated)
 
 
 def page(body: str, generated: str) -> str:
@@ -237,22 +259,35 @@ def page(body: str, generated: str) -> str:
     return _PAGE.format(generated=html.escape(generated), tables=body, script=SORT_SCRIPT)
 
 
+def _group_heads(columns: tuple[Column, ...]) -> str:
+    """The header row naming the direction groups: one cell per run of equal `group`, the
+    rank column counted with the first run."""
+    spans: list[list] = []
+    for column in columns:
+        if spans and spans[-1][0] == column.group:
+            spans[-1][1] += 1
+        else:
+            spans.append([column.group, 1])
+    spans[0][1] += 1  # the rank column
+    cells = []
+    for group, span in spans:
+        name = DIRECTION_NAMES.get(group, "")
+        kind = ' class="group"' if name else ""
+        cells.append(f'<th colspan="{span}"{kind}>{html.escape(name)}</th>')
+    return "".join(cells)
+
+
 def _html_table(table: Table, link: Callable[[Submission], str] | None = None) -> str:
     def e(text: str) -> str:
         return html.escape(strip_control(text))
 
-    groups = ['<th colspan="4"></th>']
-    for direction in DIRECTIONS:
-        name = DIRECTION_NAMES[direction]
-        span = sum(c.group == direction for c in COLUMNS)
-        groups.append(f'<th colspan="{span}" class="group">{e(name)}</th>')
-    groups.append("<th></th>")
     heads = ['<th data-col="0" data-type="num" data-better="min" tabindex="0">#</th>']
-    for index, column in enumerate(COLUMNS, start=1):
+    for index, column in enumerate(table.columns, start=1):
         kind = "num" if column.better else "text"
         better = column.better or "min"
         align = ' class="num"' if column.better else ""
-        hint = f' title="{BETTER_HINT[column.better]}"' if column.better else ""
+        tip = BETTER_HINT[column.better] if column.better else column.title
+        hint = f' title="{e(tip)}"' if tip else ""
         heads.append(
             f'<th data-col="{index}" data-type="{kind}" data-better="{better}"{align}{hint} '
             'tabindex="0">'
@@ -260,9 +295,12 @@ def _html_table(table: Table, link: Callable[[Submission], str] | None = None) -
         )
     body = []
     for position, submission in enumerate(table.rows):
-        rank = position + 1
-        cells = [f'<td data-sort="{rank}">{rank}</td>']
-        for index, column in enumerate(COLUMNS):
+        rank = table.rank(position)
+        if rank is None:
+            cells = ['<td data-sort="Infinity"><span class="badge">baseline</span></td>']
+        else:
+            cells = [f'<td data-sort="{rank}">{rank}</td>']
+        for index, column in enumerate(table.columns):
             value = column.get(submission)
             classes = ["num"] if column.better else []
             if table.is_best(index, position):
@@ -271,7 +309,7 @@ def _html_table(table: Table, link: Callable[[Submission], str] | None = None) -
             if isinstance(value, Bound):
                 classes.append("censored")
                 title = f' title="{e(bound_title(value))}"'
-            content = e(display(value))
+            content = column.html(submission) if column.html else e(display(value))
             if index == 0 and link is not None:
                 content = f'<a href="{e(link(submission))}">{content}</a>'
             if index == 0 and submission.description:
@@ -279,12 +317,14 @@ def _html_table(table: Table, link: Callable[[Submission], str] | None = None) -
             attr = f' class="{" ".join(classes)}"' if classes else ""
             key = e(_sort_attribute(value, column))
             cells.append(f'<td{attr}{title} data-sort="{key}">{content}</td>')
-        body.append(f"<tr>{''.join(cells)}</tr>")
+        row_class = ' class="baseline"' if rank is None else ""
+        body.append(f"<tr{row_class}>{''.join(cells)}</tr>")
     note = f'<p class="note">{e(CENSORED_NOTE)}</p>' if table.censored else ""
+    caption = f'<p class="card">{e(table.caption)}</p>' if table.caption else ""
     return (
         f'<section><h2>{e(table.dataset)} <span class="split">{e(table.split)}</span></h2>'
-        f"{rsum_plot(table)}"
-        f'<table class="board"><thead><tr class="groups">{"".join(groups)}</tr>'
+        f"{caption}{rsum_plot(table)}"
+        f'<table class="board"><thead><tr class="groups">{_group_heads(table.columns)}</tr>'
         f"<tr>{''.join(heads)}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}</section>"
     )
 
@@ -416,6 +456,11 @@ th[data-col]:focus-visible {{ outline: 2px solid var(--accent); outline-offset: 
 .note {{ color: var(--muted); font-size: 12px; margin: 0; padding: 8px 16px 12px; }}
 .desc {{ color: var(--muted); font-size: 12px; white-space: normal; max-width: 320px; }}
 footer, .empty {{ color: var(--muted); font-size: 12px; padding: 0 32px 24px; }}
+.badge {{ font-size: 11px; font-weight: 600; color: #7a4b00; background: #fff1d6;
+  border: 1px solid #f0d49a; border-radius: 10px; padding: 1px 7px; }}
+.board tr.baseline td {{ background: #fffaf0; font-style: italic; }}
+.card {{ color: var(--muted); font-size: 12px; margin: 0; padding: 8px 16px 0; }}
+td.missing {{ color: var(--muted); }}
 </style></head>
 <body>
 <header><h1>MRW leaderboard</h1>

@@ -79,6 +79,23 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--description", default="", metavar="TEXT", help="one line shown under the name"
     )
     parser.add_argument("--split", help="split to score against (default: the server's)")
+    declared = parser.add_argument_group(
+        "declarations shown on the board (default: from the harness run folder holding "
+        "T2V_RUN, when it is one: its record's training data and commit, checkpoint.pt's "
+        "SHA-256, protocol.json)"
+    )
+    declared.add_argument("--code-url", metavar="URL", help="http(s) URL of the method's code")
+    declared.add_argument("--code-commit", metavar="SHA", help="git commit of that code")
+    declared.add_argument(
+        "--checkpoint-sha256", metavar="HEX", help="SHA-256 of the checkpoint that ranked"
+    )
+    declared.add_argument(
+        "--training-data",
+        metavar="TEXT",
+        help="what the method was trained or pretrained on, e.g. 'zero-shot; pretrained on "
+        "LAION-2B' or 'fine-tuned on MRW train' (shown as 'undeclared (unknown overlap with "
+        "the test media)' when not given)",
+    )
     parser.add_argument("t2v_run", type=Path, metavar="T2V_RUN", help="text-to-video run file")
     parser.add_argument("v2t_run", type=Path, metavar="V2T_RUN", help="video-to-text run file")
     parser.set_defaults(func=run)
@@ -150,12 +167,33 @@ def run(args: argparse.Namespace) -> int:
     for path in (args.t2v_run, args.v2t_run):  # before reading a run tag or the token
         check_run_file(path)
     name = args.name if args.name is not None else run_tag(args.t2v_run)
+    declared = declarations(args)
     with contextlib.closing(connect(args)) as client:
         submission_id = client.upload(
-            args.t2v_run, args.v2t_run, name, args.description, args.split
+            args.t2v_run, args.v2t_run, name, args.description, args.split, declared
         )
         print(f"submitted #{submission_id}; waiting for the score", file=sys.stderr)
         return wait_and_print(client, submission_id, args)
+
+
+def declarations(args: argparse.Namespace) -> dict[str, str]:
+    """The declared fields: the options given, else what the harness run folder holding
+    T2V_RUN declares (`declarations.from_run_folder`); the server checks them."""
+    import sys
+
+    from leaderboard.commands.declarations import from_run_folder
+
+    fields, notes = from_run_folder(args.t2v_run.resolve().parent)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    given = {
+        "code_url": args.code_url,
+        "code_commit": args.code_commit,
+        "checkpoint_sha256": args.checkpoint_sha256,
+        "training_data": args.training_data,
+    }
+    fields.update({key: value for key, value in given.items() if value is not None})
+    return fields
 
 
 def run_tag(path: Path) -> str:

@@ -27,9 +27,10 @@ from starlette.routing import Route
 from leaderboard.board import clean_fields
 from leaderboard.errors import BoardError
 from leaderboard.metrics import Metrics
-from leaderboard.render import SORT_SCRIPT_CSP, build_tables, to_json
-from leaderboard.server import pages, store, teams, upload
+from leaderboard.render import SORT_SCRIPT_CSP
+from leaderboard.server import pages, standings, store, teams, upload
 from leaderboard.server.db import Database
+from leaderboard.server.declared import declared_fields
 from leaderboard.server.models import FAILED, SCORED
 from leaderboard.server.truth import Truth
 from leaderboard.server.worker import Workers
@@ -223,13 +224,16 @@ async def create_submission(request: Request) -> Response:
             server.limits.stall_timeout_s,
         )
         fields = _check_fields(received.text, server.truth)
+        truth_sha256 = server.truth.splits[fields["split"]].sha256
+        declared = declared_fields(received.text, fields["dataset"], fields["split"], truth_sha256)
         await run_in_threadpool(
             store.enqueue,
             server.db,
             submission_id,
             store.Upload(
                 **fields,
-                truth_sha256=server.truth.splits[fields["split"]].sha256,
+                **declared,
+                truth_sha256=truth_sha256,
                 t2v_sha256=received.sha256["t2v"],
                 v2t_sha256=received.sha256["v2t"],
             ),
@@ -320,6 +324,11 @@ async def get_submission(request: Request) -> Response:
         "v2t_sha256": row.v2t_sha256,
         "truth_sha256": row.truth_sha256,
         "attempts": row.attempts,
+        "training_data": row.training_data,
+        "code_url": row.code_url,
+        "code_commit": row.code_commit,
+        "checkpoint_sha256": row.checkpoint_sha256,
+        "protocol_hash": row.protocol_hash,
     }
     if row.status in (SCORED, FAILED):
         body["scorer_version"] = row.scorer_version
@@ -355,19 +364,26 @@ async def get_team(request: Request) -> Response:
 
 
 async def get_board(request: Request) -> Response:
-    """`GET /api/board`: the scored submissions as `leaderboard.json`, optionally filtered.
-
-    Query parameters `dataset` and `split` restrict the boards; no token is needed.
+    """`GET /api/board`: the standings (`standings.to_json`): one board per (dataset, protocol
+    card) with ranks (none for baselines), artefacts, training data and the test against the
+    leader, and the ranking across datasets. Query parameters `dataset` and `split` restrict
+    the boards; no token is needed. Per-query ranks are never in it.
     """
     server: Server = request.app.state.server
-    rows = await run_in_threadpool(
-        store.scored,
-        server.db,
+    current = await run_in_threadpool(
+        _standings,
+        server,
         request.query_params.get("dataset") or None,
         request.query_params.get("split") or None,
     )
     generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return JSONResponse(to_json(build_tables(rows), generated))
+    return JSONResponse(standings.to_json(current, generated))
+
+
+def _standings(
+    server: Server, dataset: str | None = None, split: str | None = None
+) -> standings.Standings:
+    return standings.build(standings.load(server.db, dataset, split))
 
 
 async def get_info(request: Request) -> Response:
@@ -391,9 +407,9 @@ async def get_info(request: Request) -> Response:
 
 
 async def board_page(request: Request) -> Response:
-    """The HTML board of every scored submission."""
-    rows = await run_in_threadpool(store.scored, request.app.state.server.db)
-    return HTMLResponse(pages.board_page(rows))
+    """The HTML board: the per-card tables and the ranking across datasets."""
+    current = await run_in_threadpool(_standings, request.app.state.server)
+    return HTMLResponse(pages.board_page(current))
 
 
 async def submission_page(request: Request) -> Response:
@@ -407,7 +423,8 @@ async def submission_page(request: Request) -> Response:
         return HTMLResponse(pages.NOT_FOUND, 404)
     record = store.as_record(*found)
     split = server.truth.splits.get(record.split)
-    return HTMLResponse(pages.submission_page(record, bool(split and split.public)))
+    declared = standings.declared_facts(found[0])
+    return HTMLResponse(pages.submission_page(record, bool(split and split.public), declared))
 
 
 def create_app(server: Server, run_workers: bool = True) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -188,9 +188,18 @@ class Client:
         return self._request("GET", "/api/team")
 
     def upload(
-        self, t2v: Path, v2t: Path, name: str, description: str = "", split: str | None = None
+        self,
+        t2v: Path,
+        v2t: Path,
+        name: str,
+        description: str = "",
+        split: str | None = None,
+        declared: Mapping[str, str] | None = None,
     ) -> int:
         """Upload a run pair (streamed from disk); returns the submission id.
+
+        `declared`: the form fields of `leaderboard.server.declared.FIELDS` (code URL and
+        commit, checkpoint SHA-256, training data, protocol card JSON); empty ones are left out.
 
         Raises:
             LeaderboardError: a file over the server's cap, or the server refused (401 bad
@@ -204,6 +213,7 @@ class Client:
         data = {"name": name, "description": description}
         if split:
             data["split"] = split
+        data.update({key: value for key, value in (declared or {}).items() if value})
         with t2v.open("rb") as t2v_file, v2t.open("rb") as v2t_file:
             files = {"t2v": ("t2v.run", t2v_file), "v2t": ("v2t.run", v2t_file)}
             answer = self._request("POST", "/api/submissions", data=data, files=files)

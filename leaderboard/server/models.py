@@ -10,7 +10,17 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Submission.status values, in the order a submission moves through them.
@@ -58,6 +68,7 @@ class Submission(Base):
         Index("uq_submission_rankings", "truth_sha256", "rankings_sha256", unique=True),
         Index("ix_submissions_team_time", "team_id", "submitted_utc"),
         Index("ix_submissions_status", "status"),
+        Index("ix_submissions_protocol", "dataset", "protocol_hash"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -78,6 +89,18 @@ class Submission(Base):
     details_json: Mapped[str | None] = mapped_column(Text)
     scorer_version: Mapped[str | None] = mapped_column(String(50))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Board columns (revision 0004): a host's baseline is shown but never ranked; the
+    # artefacts and training data are what the submitter declared; the protocol card is
+    # `ProtocolCard.to_json()` and its `card_hash`; `query_ranks` (server-side only, never
+    # served) holds the first relevant ranks per direction (`board_columns.pack_ranks`).
+    is_baseline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    code_url: Mapped[str | None] = mapped_column(String(500))
+    code_commit: Mapped[str | None] = mapped_column(String(40))
+    checkpoint_sha256: Mapped[str | None] = mapped_column(String(64))
+    training_data: Mapped[str | None] = mapped_column(Text)
+    protocol_json: Mapped[str | None] = mapped_column(Text)
+    protocol_hash: Mapped[str | None] = mapped_column(String(64))
+    query_ranks: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     team: Mapped[Team] = relationship(back_populates="submissions")
 

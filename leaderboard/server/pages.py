@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Sequence
 
 from leaderboard.board import Submission
 from leaderboard.metrics import DIRECTIONS, Metrics
-from leaderboard.render import METRIC_KEYS, build_tables, display, metric_cells, page, to_html
+from leaderboard.render import METRIC_KEYS, display, metric_cells, page, to_html
+from leaderboard.server.standings import Standings, cross_html
 from mrw.core.untrusted import strip_control
 
 NOT_FOUND = "<!doctype html><title>Not found</title><p>No such scored submission.</p>"
@@ -23,9 +25,13 @@ def submission_url(submission: Submission) -> str:
     return f"/submissions/{int(submission.id)}"
 
 
-def board_page(submissions: list[Submission]) -> str:
-    """The board as `mrw-leaderboard render` draws it, each method linked to its page."""
-    return to_html(build_tables(submissions), _now(), link=submission_url)
+def board_page(current: Standings) -> str:
+    """The board: the rankings across datasets first, then one table per (dataset, protocol
+    card) as `mrw-leaderboard render` draws it plus the board columns, each method linked to
+    its page."""
+    tables = [table for table, _, _ in current.tables]
+    cross = "".join(cross_html(c) for c in current.cross)
+    return to_html(tables, _now(), link=submission_url, before=cross)
 
 
 def _metrics_table(metrics: Metrics) -> str:
@@ -48,8 +54,11 @@ def _escape(text: str) -> str:
     return html.escape(strip_control(text))
 
 
-def submission_page(submission: Submission, public_split: bool) -> str:
-    """One scored submission: who, when, which files (SHA-256), its metrics."""
+def submission_page(
+    submission: Submission, public_split: bool, declared: Sequence[tuple[str, str]] = ()
+) -> str:
+    """One scored submission: who, when, which files (SHA-256), what it declares (`declared`:
+    label, text pairs, e.g. from `standings.declared_facts`), its metrics."""
     e = _escape
     facts = [
         ("Team", submission.team),
@@ -60,6 +69,7 @@ def submission_page(submission: Submission, public_split: bool) -> str:
         ("v2t SHA-256", submission.v2t_sha256),
         ("Scorer version", submission.scorer_version),
         ("Split", "public: per-query ranks in the API" if public_split else "hidden: metrics only"),
+        *declared,
     ]
     rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts)
     body = (

@@ -26,6 +26,7 @@ from leaderboard.score import (
     ranking_fingerprint,
     ranking_metrics,
 )
+from leaderboard.server import query_ranks
 from leaderboard.server.truth import Split
 
 
@@ -33,12 +34,14 @@ from leaderboard.server.truth import Split
 class Outcome:
     """`metrics` (typed; `.to_json()` is the scorer's `--json` document), `details` and
     `rankings_sha256` (both directions' `ranking_fingerprint`s, hashed together), or
-    `reason` on failure."""
+    `reason` on failure; `query_ranks` is the per-query ranks kept server-side for the
+    board's paired tests (`query_ranks.pack`, every split)."""
 
     metrics: Metrics | None = None
     details: dict[str, Any] | None = None
     reason: str | None = None
     rankings_sha256: str | None = None
+    query_ranks: bytes | None = None
 
 
 def _reason(direction: str, error: LeaderboardError, split: Split) -> str:
@@ -98,10 +101,10 @@ def score_stored(folder: str | os.PathLike[str], split: Split, max_bytes: int) -
         max_bytes: uncompressed size limit per file, checked while decompressing.
 
     Returns:
-        An `Outcome`: metrics (+ details for a public split) and the rankings' fingerprint, or
-        the one-line failure reason.
+        An `Outcome`: metrics (+ details for a public split), the rankings' fingerprint and
+        the per-query ranks, or the one-line failure reason.
     """
-    results, details, rankings = {}, {}, hashlib.sha256()
+    results, details, rankings, ranks = {}, {}, hashlib.sha256(), {}
     for direction in DIRECTIONS:
         qrels = split.qrels[direction]
         try:
@@ -112,6 +115,7 @@ def score_stored(folder: str | os.PathLike[str], split: Split, max_bytes: int) -
         if refusal is not None:
             return Outcome(reason=f"{direction}: {refusal}")
         ranking = first_relevant_ranks(run, qrels)
+        ranks[direction] = ranking.ranks
         rankings.update(ranking_fingerprint(run, qrels))
         del run
         results[direction] = ranking_metrics(ranking, qrels)
@@ -127,4 +131,7 @@ def score_stored(folder: str | os.PathLike[str], split: Split, max_bytes: int) -
         metrics=combine(results["t2v"], results["v2t"]),
         details=details or None,
         rankings_sha256=rankings.hexdigest(),
+        query_ranks=query_ranks.pack(
+            ranks["t2v"], ranks["v2t"], query_ranks.pair_map(split.qrels["t2v"], split.qrels["v2t"])
+        ),
     )

@@ -60,11 +60,11 @@ def _start_of_day(now: dt.datetime) -> dt.datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def reserve(db: Database, team_id: int, limits: Limits) -> int:
+def reserve(db: Database, team_id: int, limits: Limits | None) -> int:
     """Insert a `receiving` submission for the team; returns its id.
 
     Every submission counts (failed ones too: each costs a scoring run); the day is the UTC
-    calendar day.
+    calendar day. `limits` None: none apply (the host's baselines).
 
     Raises:
         LimitReached: the team reached `limits.per_day` today or `limits.total` overall.
@@ -73,19 +73,24 @@ def reserve(db: Database, team_id: int, limits: Limits) -> int:
     with db.write() as session:
         # Row lock on PostgreSQL (serialises one team's reservations); SQLite has one writer.
         session.execute(select(Team.id).where(Team.id == team_id).with_for_update())
-        today, total = _counts(session, team_id, now)
-        if total >= limits.total:
-            raise LimitReached(f"total limit of {limits.total} submissions reached", None)
-        if today >= limits.per_day:
-            tomorrow = _start_of_day(now) + dt.timedelta(days=1)
-            raise LimitReached(
-                f"daily limit of {limits.per_day} submissions reached (UTC day)",
-                max(1, int((tomorrow - now).total_seconds())),
-            )
+        if limits is not None:
+            _check_limits(session, team_id, now, limits)
         row = Submission(team_id=team_id, status=RECEIVING, submitted_utc=now, attempts=0)
         session.add(row)
         session.flush()
         return row.id
+
+
+def _check_limits(session: Session, team_id: int, now: dt.datetime, limits: Limits) -> None:
+    today, total = _counts(session, team_id, now)
+    if total >= limits.total:
+        raise LimitReached(f"total limit of {limits.total} submissions reached", None)
+    if today >= limits.per_day:
+        tomorrow = _start_of_day(now) + dt.timedelta(days=1)
+        raise LimitReached(
+            f"daily limit of {limits.per_day} submissions reached (UTC day)",
+            max(1, int((tomorrow - now).total_seconds())),
+        )
 
 
 def _counts(session: Session, team_id: int, now: dt.datetime) -> tuple[int, int]:
@@ -109,7 +114,8 @@ def discard(db: Database, submission_id: int) -> None:
 
 @dataclass(frozen=True)
 class Upload:
-    """What is known about a complete upload."""
+    """What is known about a complete upload; the board columns (revision 0004) are what the
+    submitter declared (`leaderboard.server.declared`), `is_baseline` only for the host's."""
 
     name: str
     description: str
@@ -118,10 +124,19 @@ class Upload:
     truth_sha256: str
     t2v_sha256: str
     v2t_sha256: str
+    is_baseline: bool = False
+    code_url: str | None = None
+    code_commit: str | None = None
+    checkpoint_sha256: str | None = None
+    training_data: str | None = None
+    protocol_json: str | None = None
+    protocol_hash: str | None = None
 
 
-def enqueue(db: Database, submission_id: int, upload: Upload) -> None:
-    """Fill in a complete upload and queue it for scoring.
+def enqueue(db: Database, submission_id: int, upload: Upload, claimed: bool = False) -> None:
+    """Fill in a complete upload and queue it for scoring (`claimed`: mark it as being scored
+    by the caller instead, attempt 1, so no worker claims it; a stopped caller's claim is
+    given back on the server's next start, `recover`).
 
     Raises:
         DuplicateSubmission: identical files were already submitted against the same truth.
@@ -149,7 +164,11 @@ def enqueue(db: Database, submission_id: int, upload: Upload) -> None:
             session.execute(
                 update(Submission)
                 .where(Submission.id == submission_id)
-                .values(status=QUEUED, **vars(upload))
+                .values(
+                    status=SCORING if claimed else QUEUED,
+                    attempts=1 if claimed else 0,
+                    **vars(upload),
+                )
             )
     except IntegrityError:  # another process queued the same files in between
         raise DuplicateSubmission("identical files were already submitted") from None
@@ -197,6 +216,7 @@ def record(db: Database, submission_id: int, outcome: Outcome, scorer_version: s
             metrics_json=json.dumps(outcome.metrics.to_json()),
             details_json=None if outcome.details is None else json.dumps(outcome.details),
             rankings_sha256=outcome.rankings_sha256,
+            query_ranks=outcome.query_ranks,
         )
     try:
         _update(db, submission_id, values)

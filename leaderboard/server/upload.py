@@ -1,8 +1,9 @@
 """Stream a multipart/form-data submission to disk, checking sizes while reading.
 
 Only the parts `t2v` and `v2t` (run files, plain or gzip) and the text fields `name`,
-`description` and `split` are accepted; each run file is written to a name the server chose
-(`<folder>/t2v.run`), never one taken from the request, and hashed (SHA-256) as it arrives.
+`description`, `split` and the declarations of `leaderboard.server.declared` are accepted;
+each run file is written to a name the server chose (`<folder>/t2v.run`), never one taken
+from the request, and hashed (SHA-256) as it arrives.
 A file over its cap stops the upload at once (HTTP 413): nothing larger is ever buffered.
 """
 
@@ -21,10 +22,11 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from leaderboard.errors import BoardError, LeaderboardError
+from leaderboard.server.declared import FIELDS as DECLARED_FIELDS
 from mrw.core.atomic import check_output_path
 
 RUN_FIELDS = ("t2v", "v2t")
-TEXT_FIELDS = ("name", "description", "split")
+TEXT_FIELDS = ("name", "description", "split", *DECLARED_FIELDS)
 TEXT_MAX_BYTES = 16 << 10
 MAX_HEADER_BYTES = 1024
 MAX_BOUNDARY_BYTES = 70  # RFC 2046, section 5.1.1

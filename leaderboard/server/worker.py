@@ -20,7 +20,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from leaderboard.server import store
+from leaderboard.server import standings, store
 from leaderboard.server.db import Database
 from leaderboard.server.scoring import Outcome, score_stored
 from leaderboard.server.truth import Truth
@@ -141,6 +141,11 @@ class Workers:
         if self.discard_uploads:  # the SHA-256s stay in the database: duplicates still refused
             shutil.rmtree(folder, ignore_errors=True)
         log.info("submission %d %s", submission_id, "scored" if outcome.metrics else "failed")
+        if outcome.metrics is not None:
+            try:  # the board's next request finds the tests against the leader computed
+                standings.warm(self.db, self.truth.dataset)
+            except Exception as exc:  # a cache; the board computes what is missing itself
+                log.warning("warming the board's tests failed: %s", _one_line(exc))
 
     def _record(self, submission_id: int, outcome: Outcome) -> bool:
         """`store.record`, tried `RECORD_TRIES` times with a doubling wait; False if all

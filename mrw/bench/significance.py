@@ -17,6 +17,8 @@ Student's t-test over queries (here over pairs):
 
 The per-query ranks and each sentence's video come from each run's `query_ranks.json`
 (written by `run_method`); runs recorded before they were there get the seed-level test only.
+The per-pair shares and the t-test are `leaderboard.significance`'s, the ones the hosted
+board's test against its leader uses.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from leaderboard.metrics import RECALL_KS
+from leaderboard.significance import format_p, pair_shares, paired_t_p
 
 QUERY_RANKS = "query_ranks.json"
 
@@ -66,13 +68,10 @@ class PairedTest:
 
 
 def pair_scores(run_dir: Path) -> np.ndarray | None:
-    """Each test video's share of rsum, its two directions together: the video's
-    video-to-text share plus the text-to-video shares of its sentences (on a one-sentence-
-    per-video set, one observation per pair), or None when the run recorded no ranks or no
+    """Each test video's share of rsum, its two directions together
+    (`leaderboard.significance.pair_shares`: the video's video-to-text share plus the
+    text-to-video shares of its sentences), or None when the run recorded no ranks or no
     sentence-to-video map (records written before it).
-
-    The two directions of a pair are not independent observations (one model, one pair),
-    so they count once.
 
     Returns:
         float64 `[N_videos]` in v2t query order; their sum is the run's rsum.
@@ -84,37 +83,10 @@ def pair_scores(run_dir: Path) -> np.ndarray | None:
     t2v, v2t = ranks["t2v"], ranks["v2t"]
     if "videos" not in t2v:
         return None
-    shares = {}
-    for direction, data in (("t2v", t2v), ("v2t", v2t)):
-        r = np.asarray(data["ranks"], dtype=np.int64)
-        hits = sum(((r >= 1) & (r <= k)).astype(np.float64) for k in RECALL_KS)
-        shares[direction] = 100.0 * hits / max(len(r), 1)
     index = {video: i for i, video in enumerate(v2t["queries"])}
-    out = shares["v2t"].copy()
-    np.add.at(out, [index[video] for video in t2v["videos"]], shares["t2v"])
-    return out
-
-
-def paired_t_p(differences: np.ndarray) -> float | None:
-    """Two-sided p of a paired t-test on `differences` (Student 1908; `scipy.stats.ttest_rel`
-    against zero). 1.0 when every difference is 0, None with fewer than 2 values."""
-    from scipy import stats
-
-    differences = np.asarray(differences, dtype=np.float64)
-    if differences.size < 2:
-        return None
-    if not differences.any():
-        return 1.0
-    if np.all(differences == differences[0]):
-        return 0.0  # a constant, non-zero difference: no variance, certainly not noise
-    return float(stats.ttest_1samp(differences, 0.0).pvalue)
-
-
-def format_p(value: float | None) -> str:
-    """A p-value for tables: 2 significant digits, "<1e-4" below that, "–" when undefined."""
-    if value is None:
-        return "–"
-    return f"{value:.2g}" if value >= 1e-4 else "<1e-4"
+    return pair_shares(
+        np.asarray(t2v["ranks"]), np.asarray(v2t["ranks"]), [index[v] for v in t2v["videos"]]
+    )
 
 
 def markdown_tests(tests: list[PairedTest], title: str = "Paired tests") -> str:
@@ -135,3 +107,6 @@ def markdown_tests(tests: list[PairedTest], title: str = "Paired tests") -> str:
             f"| {format_p(t.p_seeds)} | {per_seed} |"
         )
     return "\n".join(lines) + "\n"
+
+
+__all__ = ["PairedTest", "format_p", "markdown_tests", "pair_scores", "paired_t_p"]

@@ -205,6 +205,8 @@ CASES: list[tuple[str, str]] = [
         "no driver",
     ),  # fmt: skip
     ("mrw-leaderboard team list --db nosuch://x", "team: no dialect"),
+    ("mrw-leaderboard baseline add --board {new}/b.db --truth {truth} {missing}", "no runs dir"),
+    ("mrw-leaderboard baseline add --board {new}/b.db --truth {truth} {dir}", "no finished run"),
     ("mrw-leaderboard team add x --board {file}/b.db", "team: board under a file"),
     ("mrw-leaderboard render --board {missing} --out {new}", "missing board"),
     ("mrw-leaderboard render --board {binary} --out {new}", "garbage board"),

@@ -14,6 +14,7 @@ import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 TINY = {
+    "board_standings.py": "--submissions 4 --teams 2 --pairs 50",
     "decode.py": "--count 1 --frames 4 --width 32 --height 24 --repeats 1",
     "download.py": "--n 6 --baseline-n 3 --rounds 1 --latency-ms 1 --workers 2 --per-host 2",
     "eval.py": "--videos 40 --k 2 --dim 8 --repeats 1 --device cpu",

@@ -78,9 +78,10 @@ def test_hosting_commands_run(tmp_path: Path) -> None:
     """The three commands of "Hosting a leaderboard", as written (the server on a free port)."""
     import shlex
 
+    from mrw.testing.harness_runs import harness_run
     from mrw.testing.leaderboard_server import LiveServer, make_runs, make_truth
 
-    team_add, serve, submit = _commands("Hosting a leaderboard")
+    team_add, serve, submit, baseline = _commands("Hosting a leaderboard")
     truth = make_truth(tmp_path / "mydataset" / "qrels")
     for direction, path in zip(
         ("t2v", "v2t"), make_runs(tmp_path, truth / "test", seed=0), strict=True
@@ -111,3 +112,7 @@ def test_hosting_commands_run(tmp_path: Path) -> None:
     assert submitted.returncode == 0, submitted.stderr
     assert "rsum" in submitted.stdout and "Traceback" not in submitted.stderr
     assert "scored #1 'm0'" in submitted.stdout  # no --name: the run files' tag names it
+    harness_run(tmp_path / "runs", truth / "test", k=1, seed=0, noise=0.5)
+    baselines = shell(baseline)
+    assert baselines.returncode == 0, baselines.stderr
+    assert "1 of 1 runs on the board as baselines" in baselines.stdout

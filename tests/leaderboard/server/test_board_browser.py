@@ -1,0 +1,99 @@
+"""The board's new columns in headless Chromium at 1280 px, under the server's strict CSP: the
+host's baseline row with its badge and no rank, the cross-dataset table with a missing cell,
+the leader-test and training-data columns, an artefact link that cannot open a script;
+screenshots of the page at 1280 px."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mrw.testing.browser import headless_chromium
+
+pytest.importorskip("starlette", reason="the server extra is not installed")
+
+from leaderboard.board import truth_fingerprint
+from mrw.core.protocol import ProtocolCard
+from mrw.testing.harness_runs import harness_run
+from mrw.testing.leaderboard_server import live_server, make_runs, make_truth
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_board_columns_in_chromium(tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    truth = make_truth(tmp_path / "toyset" / "qrels")
+    test = truth / "test"
+    hosts = tmp_path / "host-runs"
+    harness_run(hosts, test, 9, 0, 0.05, training_data="zero-shot; web-scale pretraining")
+    card = ProtocolCard(dataset="toyset", split="test", truth_sha256=truth_fingerprint(test),
+                        features="clip:ViT-B-32")  # fmt: skip
+    with live_server(tmp_path, truth) as server:
+        added = server.cli("baseline", "add", "--board", str(server.board), "--truth",
+                           str(truth), str(hosts))  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        tokens = {name: server.add_team(name) for name in ("alpha", "beta <b>")}
+        posts = [
+            ("alpha", 0, {"code_url": "https://example.org/alpha\"onclick=\"x",
+                          "training_data": "fine-tuned on MRW train"}),
+            ("beta <b>", 1, {}),
+            ("alpha", 2, {"protocol_card": json.dumps(card.to_json())}),
+        ]  # fmt: skip
+        for team, seed, fields in posts:
+            pair = make_runs(tmp_path, test, seed, noise=0.3 + 0.2 * seed)
+            response = server.post(tokens[team], *pair, name=f"{team}-{seed}", **fields)
+            assert response.status_code == 202, response.text
+            assert server.wait(tokens[team], response.json()["id"])["status"] == "scored"
+
+        driver = headless_chromium(console_log=True)
+        try:
+            driver.set_window_size(1280, 900)
+            driver.get(server.url + "/")
+            assert driver.title == "MRW leaderboard"
+            cross = driver.find_element(By.CSS_SELECTOR, "section.cross")
+            assert cross.is_displayed() and "Across datasets" in cross.text
+            rows = cross.find_elements(By.CSS_SELECTOR, "tbody tr")
+            teams = [r.find_elements(By.TAG_NAME, "td")[1].text for r in rows]
+            assert teams == ["alpha", "beta <b>"]  # alpha: two tables; no baseline row
+            beta = rows[1].find_elements(By.TAG_NAME, "td")
+            assert "—" in [c.text for c in beta]  # the missing cell, never 0
+            assert beta[-1].text == "—"  # no mean rank with a missing cell
+
+            baseline = driver.find_element(By.CSS_SELECTOR, "table.board tr.baseline")
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", baseline)
+            assert baseline.is_displayed()
+            badge = baseline.find_element(By.CSS_SELECTOR, "td:first-child .badge")
+            assert badge.text == "baseline" and badge.is_displayed()
+            head = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "table.board th")]
+            for label in ("Training data", "Artefacts", "Δrsum vs leader [95% CI]", "p vs leader"):
+                assert label in head
+            texts = " ".join(t.text for t in driver.find_elements(By.CSS_SELECTOR, "table.board"))
+            assert "zero-shot; web-scale pretraining" in texts
+            assert "undeclared (unknown overlap with the test media)" in texts
+            assert "leader" in texts
+            link = driver.find_element(By.LINK_TEXT, "code")
+            assert link.get_attribute("href") == "https://example.org/alpha%22onclick=%22x"
+            assert link.get_attribute("rel") == "nofollow noopener noreferrer"
+            assert link.get_attribute("onclick") is None
+            assert len(driver.find_elements(By.TAG_NAME, "script")) == 1
+            ranks = [
+                tr.find_element(By.TAG_NAME, "td").text
+                for tr in driver.find_elements(By.CSS_SELECTOR, "table.board tbody tr")
+            ]
+            assert ranks.count("baseline") == 1 and "1" in ranks
+
+            driver.execute_script("window.scrollTo(0, 0)")
+            for name in ("board-top-1280.png", "board-baseline-1280.png"):
+                if name == "board-baseline-1280.png":
+                    driver.execute_script("arguments[0].scrollIntoView()", baseline)
+                shot = tmp_path / name
+                assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+            violations = [
+                m for m in driver.get_log("browser") if "Content Security" in m["message"]
+            ]
+            assert violations == []
+        finally:
+            driver.quit()
