@@ -74,9 +74,13 @@ SERVER_MARKER = "alembic_version"
 def truth_fingerprint(truth_dir: str | os.PathLike[str]) -> str:
     """SHA-256 over both qrels files: submissions are only comparable on identical truth."""
     root = Path(truth_dir)
-    return hashlib.sha256(
-        "".join(file_sha256(root / f"{d}.qrels") for d in ("t2v", "v2t")).encode()
-    ).hexdigest()
+    return truth_digest(file_sha256(root / "t2v.qrels"), file_sha256(root / "v2t.qrels"))
+
+
+def truth_digest(t2v_sha256: str, v2t_sha256: str) -> str:
+    """The truth fingerprint from the hex SHA-256 of each qrels file's bytes: SHA-256 of the
+    two hex digests concatenated, t2v first (what `truth_fingerprint` computes from files)."""
+    return hashlib.sha256((t2v_sha256 + v2t_sha256).encode()).hexdigest()
 
 
 def _scorer_version() -> str:
