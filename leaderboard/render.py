@@ -1,8 +1,9 @@
 """Render the board: `leaderboard.md`, `leaderboard.json` and a self-contained `index.html`.
 
-One table per (dataset, split), ranked by rsum; the best value of each metric column is
-highlighted; the page sorts by any column with a few lines of inline JavaScript and loads
-nothing from the network.
+One table per (dataset, split, protocol card), ranked by rsum, captioned with the card's
+summary (submissions without a card in a table of their own: results of different protocols
+are never ranked together); the best value of each metric column is highlighted; the page
+sorts by any column with a few lines of inline JavaScript and loads nothing from the network.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from leaderboard.metrics import (
     pessimistic_key,
 )
 from mrw.core.atomic import atomic_write
+from mrw.core.protocol import ProtocolCard, card_document
 from mrw.core.untrusted import strip_control
 
 
@@ -101,14 +103,24 @@ def bound_title(value: Bound) -> str:
     )
 
 
+NO_CARD = "No protocol card: how these results were measured was not stated."
+
+
 @dataclass(frozen=True)
 class Table:
-    """The submissions of one (dataset, split), best rsum first, with each column's best rows."""
+    """The submissions of one (dataset, split, protocol card), best rsum first, with each
+    column's best rows."""
 
     dataset: str
     split: str
     rows: list[Submission]
     best: dict[int, set[int]]  # column index -> positions (in `rows`) of its best values
+    card: ProtocolCard | None = None  # the rows' protocol card (None: submitted without one)
+
+    @property
+    def caption(self) -> str:
+        """The table's caption: `Protocol card: <summary>`, or `NO_CARD`."""
+        return f"Protocol card: {self.card.summary()}" if self.card else NO_CARD
 
     def is_best(self, column: int, row: int) -> bool:
         """Whether `rows[row]` holds a best value of `COLUMNS[column]` (shown in bold)."""
@@ -121,24 +133,27 @@ class Table:
 
 
 def build_tables(submissions: list[Submission]) -> list[Table]:
-    """Group submissions into one `Table` per (dataset, split), sorted by those labels.
+    """Group submissions into one `Table` per (dataset, split, protocol card hash), sorted by
+    those labels (submissions without a card first, in a table of their own).
 
     Rows are ordered by rsum, best first, a bound counted at its pessimistic end
     (`pessimistic_key`) and a NaN last; ties by submission id. Each metric column's best rows
     come from `best_indices`.
     """
-    groups: dict[tuple[str, str], list[Submission]] = {}
+    groups: dict[tuple[str, str, str], list[Submission]] = {}
     for submission in submissions:
-        groups.setdefault((submission.dataset, submission.split), []).append(submission)
+        card = submission.protocol_card
+        key = (submission.dataset, submission.split, card.card_hash if card else "")
+        groups.setdefault(key, []).append(submission)
     tables = []
-    for (dataset, split), rows in sorted(groups.items()):
+    for (dataset, split, _), rows in sorted(groups.items()):
         rows = sorted(rows, key=lambda s: (-_finite(pessimistic_key(s.metrics.rsum, "max")), s.id))
         best = {
             index: best_indices([column.get(s) for s in rows], column.better)
             for index, column in enumerate(COLUMNS)
             if column.better
         }
-        tables.append(Table(dataset, split, rows, best))
+        tables.append(Table(dataset, split, rows, best, rows[0].protocol_card))
     return tables
 
 
@@ -172,8 +187,14 @@ def to_json(tables: list[Table], generated: str) -> dict[str, Any]:
             {
                 "dataset": t.dataset,
                 "split": t.split,
+                "protocol_card": card_document(t.card) if t.card else None,
                 "submissions": [
-                    {"rank": rank, **dataclasses.asdict(s), "metrics": s.metrics.to_json()}
+                    {
+                        "rank": rank,
+                        **dataclasses.asdict(s),
+                        "metrics": s.metrics.to_json(),
+                        "protocol_card": card_document(t.card) if t.card else None,
+                    }
                     for rank, s in enumerate(t.rows, start=1)
                 ],
             }
@@ -211,6 +232,7 @@ def to_markdown(tables: list[Table], generated: str) -> str:
     header = ["#"] + [f"{c.group} {c.label}".strip() for c in COLUMNS]
     for table in tables:
         lines += [f"## {markdown_text(table.dataset)} / {markdown_text(table.split)}", ""]
+        lines += [markdown_text(table.caption), ""]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for position, submission in enumerate(table.rows):
             cells = [str(position + 1)]
@@ -283,6 +305,7 @@ def _html_table(table: Table, link: Callable[[Submission], str] | None = None) -
     note = f'<p class="note">{e(CENSORED_NOTE)}</p>' if table.censored else ""
     return (
         f'<section><h2>{e(table.dataset)} <span class="split">{e(table.split)}</span></h2>'
+        f'<p class="card">{e(table.caption)}</p>'
         f"{rsum_plot(table)}"
         f'<table class="board"><thead><tr class="groups">{"".join(groups)}</tr>'
         f"<tr>{''.join(heads)}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}</section>"
@@ -413,6 +436,8 @@ th.num, td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 .board td.best {{ background: var(--best); color: var(--bestink); font-weight: 700; }}
 td.censored {{ color: var(--muted); font-style: italic; cursor: help; }}
 th[data-col]:focus-visible {{ outline: 2px solid var(--accent); outline-offset: -2px; }}
+.card {{ color: var(--muted); font-size: 12px; margin: 0; padding: 8px 16px 0;
+  overflow-wrap: anywhere; }}
 .note {{ color: var(--muted); font-size: 12px; margin: 0; padding: 8px 16px 12px; }}
 .desc {{ color: var(--muted); font-size: 12px; white-space: normal; max-width: 320px; }}
 footer, .empty {{ color: var(--muted); font-size: 12px; padding: 0 32px 24px; }}

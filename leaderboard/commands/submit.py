@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leaderboard.commands.common import add_card_argument, run_pair_card
 from leaderboard.server.client import TOKEN_ENV
 
 if TYPE_CHECKING:
@@ -63,7 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="submit a run pair to a leaderboard server and wait for its score",
         description="Upload T2V_RUN and V2T_RUN (plain or gzip) to the server at --server, "
         f"authenticated by the team token read from --token-file or ${TOKEN_ENV} "
-        "(never given on the command line), then wait until the server has scored them and "
+        "(never given on the command line), with their protocol card (the protocol.json "
+        "beside the files, or --card), then wait until the server has scored them and "
         "print the metrics. A refused or failed submission exits 2 with the server's reason; "
         "one not scored within --timeout stays queued, and `mrw-leaderboard status` shows it "
         "later.",
@@ -79,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--description", default="", metavar="TEXT", help="one line shown under the name"
     )
     parser.add_argument("--split", help="split to score against (default: the server's)")
+    add_card_argument(parser)
     parser.add_argument("t2v_run", type=Path, metavar="T2V_RUN", help="text-to-video run file")
     parser.add_argument("v2t_run", type=Path, metavar="V2T_RUN", help="video-to-text run file")
     parser.set_defaults(func=run)
@@ -149,10 +152,11 @@ def run(args: argparse.Namespace) -> int:
 
     for path in (args.t2v_run, args.v2t_run):  # before reading a run tag or the token
         check_run_file(path)
+    card = run_pair_card(args)
     name = args.name if args.name is not None else run_tag(args.t2v_run)
     with contextlib.closing(connect(args)) as client:
         submission_id = client.upload(
-            args.t2v_run, args.v2t_run, name, args.description, args.split
+            args.t2v_run, args.v2t_run, name, args.description, args.split, card
         )
         print(f"submitted #{submission_id}; waiting for the score", file=sys.stderr)
         return wait_and_print(client, submission_id, args)

@@ -8,6 +8,7 @@ is passed through `server_text` before it is shown.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import unicodedata
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from leaderboard.errors import LeaderboardError
+from mrw.core.protocol import ProtocolCard, card_document
 from mrw.core.untrusted import one_line
 
 TOKEN_ENV = "MRW_LEADERBOARD_TOKEN"
@@ -62,6 +64,19 @@ def check_run_file(path: Path) -> Path:
 
 class NotScoredError(LeaderboardError):
     """A submission still queued (or being scored) when `Client.wait` gave up waiting."""
+
+
+def submission_fields(
+    name: str, description: str, split: str | None, protocol_card: ProtocolCard | None
+) -> dict[str, str]:
+    """The text fields of an upload: `name`, `description`, `split` (when given) and
+    `protocol_card`, the card's `card_document` as compact JSON (when there is a card)."""
+    data = {"name": name, "description": description}
+    if split:
+        data["split"] = split
+    if protocol_card is not None:
+        data["protocol_card"] = json.dumps(card_document(protocol_card), separators=(",", ":"))
+    return data
 
 
 def read_token(token_file: str | os.PathLike[str] | None) -> str:
@@ -188,9 +203,18 @@ class Client:
         return self._request("GET", "/api/team")
 
     def upload(
-        self, t2v: Path, v2t: Path, name: str, description: str = "", split: str | None = None
+        self,
+        t2v: Path,
+        v2t: Path,
+        name: str,
+        description: str = "",
+        split: str | None = None,
+        protocol_card: ProtocolCard | None = None,
     ) -> int:
         """Upload a run pair (streamed from disk); returns the submission id.
+
+        `protocol_card` travels as the form field `protocol_card`: the card's
+        `card_document` as compact JSON (`submission_fields`).
 
         Raises:
             LeaderboardError: a file over the server's cap, or the server refused (401 bad
@@ -201,9 +225,7 @@ class Client:
         for path in (t2v, v2t):
             if check_run_file(path).stat().st_size > cap:
                 raise LeaderboardError(f"{path}: larger than the server's cap of {cap} bytes")
-        data = {"name": name, "description": description}
-        if split:
-            data["split"] = split
+        data = submission_fields(name, description, split, protocol_card)
         with t2v.open("rb") as t2v_file, v2t.open("rb") as v2t_file:
             files = {"t2v": ("t2v.run", t2v_file), "v2t": ("v2t.run", v2t_file)}
             answer = self._request("POST", "/api/submissions", data=data, files=files)

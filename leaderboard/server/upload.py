@@ -1,8 +1,10 @@
 """Stream a multipart/form-data submission to disk, checking sizes while reading.
 
 Only the parts `t2v` and `v2t` (run files, plain or gzip) and the text fields `name`,
-`description` and `split` are accepted; each run file is written to a name the server chose
-(`<folder>/t2v.run`), never one taken from the request, and hashed (SHA-256) as it arrives.
+`description`, `split` and `protocol_card` (the run pair's protocol card as JSON, sent by
+`mrw-leaderboard submit`; kept in `Received.text`) are accepted; each run file is written to
+a name the server chose (`<folder>/t2v.run`), never one taken from the request, and hashed
+(SHA-256) as it arrives.
 A file over its cap stops the upload at once (HTTP 413): nothing larger is ever buffered.
 """
 
@@ -24,7 +26,7 @@ from leaderboard.errors import BoardError, LeaderboardError
 from mrw.core.atomic import check_output_path
 
 RUN_FIELDS = ("t2v", "v2t")
-TEXT_FIELDS = ("name", "description", "split")
+TEXT_FIELDS = ("name", "description", "split", "protocol_card")
 TEXT_MAX_BYTES = 16 << 10
 MAX_HEADER_BYTES = 1024
 MAX_BOUNDARY_BYTES = 70  # RFC 2046, section 5.1.1

@@ -286,9 +286,7 @@ def group_runs(records: Iterable[RunRecord]) -> list[RunGroup]:
         group.label = _label(group)
         group.stats = summarise(group.runs)
     _disambiguate(ordered)
-    ordered.sort(
-        key=lambda g: (g.dataset, g.split, g.card_hash, -g.stats["rsum"].mean, g.label)
-    )
+    ordered.sort(key=lambda g: (g.dataset, g.split, g.card_hash, -g.stats["rsum"].mean, g.label))
     return ordered
 
 

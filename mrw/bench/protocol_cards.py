@@ -18,6 +18,7 @@ from typing import Any
 
 from leaderboard.board import truth_digest
 from leaderboard.qrels import qrels_lines
+from mrw.bench.options import RunOptions
 from mrw.catalog import DatasetRecord, Protocols, dataset_record
 from mrw.core.protocol import NO_POSTPROCESS, UNDECLARED, ProtocolCard
 from mrw.dataset.qrels import qrels_pairs
@@ -63,7 +64,8 @@ def _item(record: DatasetRecord | None) -> str:
     return "image" if record is not None and record.modality == "image" else "video"
 
 
-def _card_depth(run_files: Mapping[str, Mapping[str, int]], galleries: Mapping[str, int]
+def _card_depth(
+    run_files: Mapping[str, Mapping[str, int]], galleries: Mapping[str, int]
 ) -> int | None:
     """The card's depth: None when both run files hold the whole gallery, else the smallest
     depth of a truncated direction."""
@@ -81,33 +83,30 @@ def features_name(features: Mapping[str, Any]) -> str:
     return f"{backbone}/{features.get('weights') or 'none'}"
 
 
-def run_card(
-    *,
+def protocol_card(
     dataset: str,
     split: str,
     one_sentence_per_video: bool,
-    sentence_ids: Sequence[str],
-    sentence_videos: Sequence[str],
-    video_count: int,
-    run_files: Mapping[str, Mapping[str, int]],
+    *,
+    truth_sha256: str | None,
+    depth: int | None,
     features: Mapping[str, Any],
     features_sha256: str | None,
 ) -> ProtocolCard:
-    """The card of a run's metrics (the whole evaluated split, scored from its run files).
+    """The card of a harness evaluation of the whole split (`run_card`, `planned_cards`).
 
     Args:
         dataset: `--dataset` (a catalogue name, or a folder/hub id: no revision then; see
             `card_dataset`).
         split: the evaluated split.
         one_sentence_per_video: `RunOptions.one_sentence_per_video` (TGIF's paper protocol).
-        sentence_ids, sentence_videos: the evaluated sentences and each one's video id.
-        video_count: videos (images) in the evaluated gallery.
-        run_files: `RunRecord.run_files` (`{"t2v"|"v2t": {"depth", ...}}`).
-        features: `config.json`'s `features` (`backbone`, `weights`).
+        truth_sha256: the truth fingerprint (`truth_sha256`), None when not computed.
+        depth: documents per query in the run files, None for the whole gallery.
+        features: `config.json`'s `features` (or the options'): `backbone`, `weights`.
         features_sha256: SHA-256 of the feature extractor's weights file, when it names one.
     Returns:
         The card; `protocol` is the dataset's `Protocols.one_sentence` (else
-        `one-sentence-per-video`) when one sentence per video was scored, else its
+        `one-sentence-per-video`) when one sentence per video is scored, else its
         `Protocols.whole`.
     """
     record = dataset_record(dataset)
@@ -122,16 +121,76 @@ def run_card(
     return ProtocolCard(
         dataset=card_dataset(dataset),
         revision=record.version if record else None,
-        truth_sha256=truth_sha256(sentence_ids, sentence_videos),
+        truth_sha256=truth_sha256,
         split=split,
         protocol=protocol,
         queries=f"{sentences} (t2v); {items} (v2t)",
         gallery=f"{items} (t2v); {sentences} (v2t)",
-        depth=_card_depth(run_files, {"t2v": video_count, "v2t": len(sentence_ids)}),
+        depth=depth,
         features=features_name(features),
         features_sha256=features_sha256,
         postprocess=NO_POSTPROCESS,
     )
+
+
+def run_card(
+    *,
+    dataset: str,
+    split: str,
+    one_sentence_per_video: bool,
+    sentence_ids: Sequence[str],
+    sentence_videos: Sequence[str],
+    video_count: int,
+    run_files: Mapping[str, Mapping[str, int]],
+    features: Mapping[str, Any],
+    features_sha256: str | None,
+) -> ProtocolCard:
+    """The card of a finished run's metrics (the whole evaluated split, scored from its run
+    files): `protocol_card` with the truth fingerprint of the evaluated pairs and the depth of
+    the written run files.
+
+    Args:
+        dataset, split, one_sentence_per_video, features, features_sha256: as
+            `protocol_card` takes them.
+        sentence_ids, sentence_videos: the evaluated sentences and each one's video id.
+        video_count: videos (images) in the evaluated gallery.
+        run_files: `RunRecord.run_files` (`{"t2v"|"v2t": {"depth", ...}}`).
+    """
+    return protocol_card(
+        dataset,
+        split,
+        one_sentence_per_video,
+        truth_sha256=truth_sha256(sentence_ids, sentence_videos),
+        depth=_card_depth(run_files, {"t2v": video_count, "v2t": len(sentence_ids)}),
+        features=features,
+        features_sha256=features_sha256,
+    )
+
+
+def planned_cards(options: RunOptions) -> list[ProtocolCard]:
+    """The cards a run with `options` (resolved) will carry, known before any data is read:
+    the whole split's, then the fold protocol's where the dataset has one (COCO's 1K).
+
+    `truth_sha256` and `features_sha256` are None (the run computes them from the data and the
+    weights file) and `depth` is the asked or catalogue depth (a run caps it at the gallery
+    and at the scorer's size limit), so a finished run's card may differ in those fields.
+    """
+    record = dataset_record(options.dataset)
+    card = protocol_card(
+        options.dataset,
+        options.split,
+        options.one_sentence_per_video,
+        truth_sha256=None,
+        depth=(record.run_depth if record else None)
+        if options.run_depth is None
+        else (options.run_depth or None),
+        features={"backbone": options.backbone, "weights": options.weights},
+        features_sha256=None,
+    )
+    cards = [card]
+    if record is not None and record.test_folds and options.split == "test":
+        cards.append(fold_card(card, *record.test_folds))
+    return cards
 
 
 def fold_card(card: ProtocolCard, folds: int, fold_size: int) -> ProtocolCard:
@@ -155,6 +214,8 @@ __all__ = [
     "card_dataset",
     "features_name",
     "fold_card",
+    "planned_cards",
+    "protocol_card",
     "run_card",
     "standard_protocols",
     "truth_sha256",
