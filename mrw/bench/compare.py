@@ -503,7 +503,7 @@ def paired_test(a: RunGroup, b: RunGroup) -> PairedTest:
             (the message names the differing fields).
     """
     if a.card is not None and b.card is not None:
-        require_one_card({a.label: a.card, b.label: b.card})
+        require_one_card({f"{g.label} (card {g.card.card_id})": g.card for g in (a, b)})
     runs_a = {run.seed: run for run in a.runs}
     runs_b = {run.seed: run for run in b.runs}
     seeds = sorted(runs_a.keys() & runs_b.keys())
