@@ -59,9 +59,12 @@ def run_pair_card(args: argparse.Namespace) -> ProtocolCard | None:
 
 
 def print_card(card: ProtocolCard | None) -> None:
-    """One line naming the protocol card (or that the run pair states none)."""
+    """One line naming the protocol card (or that the run pair states none), its text
+    stripped of control characters (a card's strings come from a file)."""
+    from mrw.core.untrusted import strip_control
+
     text = f"protocol card: {card.summary()}" if card else "protocol card: none stated"
-    stdout_console().print(text, markup=False, highlight=False)
+    print(strip_control(text))
 
 
 def add_run_pair_arguments(parser: argparse.ArgumentParser) -> None:
