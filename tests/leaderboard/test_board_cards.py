@@ -58,14 +58,19 @@ def test_score_shows_the_sidecar_card_and_json_carries_it(tmp_path, truth, capsy
     assert "depth 5" in capsys.readouterr().out
 
 
-def test_a_card_of_other_truth_or_a_bad_card_is_one_line_and_exit_2(tmp_path, truth, capsys):
+def test_a_card_of_other_truth_is_not_recorded_and_a_bad_card_is_exit_2(tmp_path, truth, capsys):
     files = _pair(tmp_path, truth, 1, _card(truth, truth_sha256="0" * 64))
     board = tmp_path / "board.db"
-    for command in (["score"], ["add", "--board", str(board), "--name", "m", "--team", "t"]):
-        assert main([*command, "--truth", str(truth), *files]) == 2
-        err = capsys.readouterr().err
-        assert "was measured on other truth" in err and len(err.strip().splitlines()) == 1
+    argv = ["add", "--board", str(board), "--name", "m", "--team", "t", "--truth", str(truth)]
+    assert main([*argv, *files]) == 2
+    err = capsys.readouterr().err
+    assert "was measured on other truth" in err and len(err.strip().splitlines()) == 1
     assert not board.exists() or list_submissions(board) == []
+    # score still scores, and says why it shows no card
+    assert main(["score", "--truth", str(truth), *files, "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "protocol_card" not in json.loads(captured.out)
+    assert captured.err.startswith("warning: the protocol card") and "other truth" in captured.err
     bad = tmp_path / "bad.json"
     bad.write_text('{"card": {"dataset": "x"}, "card_hash": "00"}')
     assert main(["score", "--truth", str(truth), *files, "--card", str(bad)]) == 2
