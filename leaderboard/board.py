@@ -235,12 +235,21 @@ def add_submission(
 
 
 def _add_optional_columns(conn: sqlite3.Connection) -> None:
-    """Add the `OPTIONAL_COLUMNS` a board written before them lacks (its rows get NULL)."""
-    found = {row[1] for row in conn.execute("PRAGMA table_info(submissions)")}
-    with conn:
-        for column, kind in OPTIONAL_COLUMNS.items():
-            if column not in found:
+    """Add the `OPTIONAL_COLUMNS` a board written before them lacks (its rows get NULL); a
+    concurrent `add` that added one first is no error."""
+
+    def found() -> set[str]:
+        return {row[1] for row in conn.execute("PRAGMA table_info(submissions)")}
+
+    for column, kind in OPTIONAL_COLUMNS.items():
+        if column in found():
+            continue
+        try:
+            with conn:
                 conn.execute(f"ALTER TABLE submissions ADD COLUMN {column} {kind}")
+        except sqlite3.OperationalError:
+            if column not in found():
+                raise
 
 
 def submit(
