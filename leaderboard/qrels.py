@@ -121,6 +121,26 @@ def read_qrels(path: str | os.PathLike[str]) -> Qrels:
     )
 
 
+def qrels_lines(
+    pairs: Iterable[tuple[str, str] | tuple[str, str, int]], path: str = "<qrels>"
+) -> list[str]:
+    """`(qid, docid)` or `(qid, docid, rel)` pairs as the TREC qrels lines `write_qrels` writes
+    (`"qid 0 docid rel\\n"`, rel 1 when not given).
+
+    Raises:
+        QrelsError: an id that is empty or holds whitespace (named with `path` and its line).
+    """
+    lines: list[str] = []
+    for number, pair in enumerate(pairs, start=1):
+        qid, docid = (
+            _check_id(path, number, kind, v)
+            for kind, v in zip(("qid", "docid"), pair[:2], strict=True)
+        )
+        rel = int(pair[2]) if len(pair) > 2 else 1
+        lines.append(f"{qid} 0 {docid} {rel}\n")
+    return lines
+
+
 def write_qrels(
     path: str | os.PathLike[str], pairs: Iterable[tuple[str, str] | tuple[str, str, int]]
 ) -> int:
@@ -129,14 +149,7 @@ def write_qrels(
     Returns the number of lines written. Ids must be non-empty and free of whitespace.
     """
     target = os.fspath(path)
-    lines: list[str] = []
-    for number, pair in enumerate(pairs, start=1):
-        qid, docid = (
-            _check_id(target, number, kind, v)
-            for kind, v in zip(("qid", "docid"), pair[:2], strict=True)
-        )
-        rel = int(pair[2]) if len(pair) > 2 else 1
-        lines.append(f"{qid} 0 {docid} {rel}\n")
+    lines = qrels_lines(pairs, target)
     with atomic_write(target, "w") as handle:
         handle.writelines(lines)
     return len(lines)

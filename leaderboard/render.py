@@ -1,8 +1,9 @@
 """Render the board: `leaderboard.md`, `leaderboard.json` and a self-contained `index.html`.
 
-One table per (dataset, split), ranked by rsum; the best value of each metric column is
-highlighted; the page sorts by any column with a few lines of inline JavaScript and loads
-nothing from the network.
+One table per (dataset, split, protocol card), ranked by rsum, captioned with the card's
+summary (submissions without a card in a table of their own: results of different protocols
+are never ranked together); the best value of each metric column is highlighted; the page
+sorts by any column with a few lines of inline JavaScript and loads nothing from the network.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from leaderboard.metrics import (
     pessimistic_key,
 )
 from mrw.core.atomic import atomic_write
+from mrw.core.protocol import ProtocolCard, card_document
 from mrw.core.untrusted import strip_control
 
 
@@ -107,13 +109,17 @@ def bound_title(value: Bound) -> str:
     )
 
 
+NO_CARD = "No protocol card: how these results were measured was not stated."
+
+
 @dataclass(frozen=True)
 class Table:
-    """The submissions of one (dataset, split), best rsum first, with each column's best rows.
+    """The submissions of one (dataset, split, protocol card), best rsum first, with each
+    column's best rows.
 
-    The hosted board (`leaderboard.server.standings`) adds columns, a caption (the protocol
-    card) and ranks: `ranks[i]` is None for an unranked row (a host's baseline, drawn with a
-    badge); without `ranks`, rows are ranked by position.
+    The hosted board (`leaderboard.server.standings`) adds columns, a caption note and ranks:
+    `ranks[i]` is None for an unranked row (a host's baseline, drawn with a badge); without
+    `ranks`, rows are ranked by position.
     """
 
     dataset: str
@@ -122,7 +128,14 @@ class Table:
     best: dict[int, set[int]]  # column index -> positions (in `rows`) of its best values
     columns: tuple[Column, ...] = COLUMNS
     ranks: list[int | None] | None = None
-    caption: str = ""
+    card: ProtocolCard | None = None  # the rows' protocol card (None: submitted without one)
+    caption_note: str = ""  # appended to the caption, e.g. that the card was derived
+
+    @property
+    def caption(self) -> str:
+        """The table's caption: `Protocol card: <summary>` (+ `caption_note`), or `NO_CARD`."""
+        text = f"Protocol card: {self.card.summary()}" if self.card else NO_CARD
+        return text + self.caption_note
 
     def is_best(self, column: int, row: int) -> bool:
         """Whether `rows[row]` holds a best value of `columns[column]` (shown in bold)."""
@@ -139,24 +152,27 @@ class Table:
 
 
 def build_tables(submissions: list[Submission]) -> list[Table]:
-    """Group submissions into one `Table` per (dataset, split), sorted by those labels.
+    """Group submissions into one `Table` per (dataset, split, protocol card hash), sorted by
+    those labels (submissions without a card first, in a table of their own).
 
     Rows are ordered by rsum, best first, a bound counted at its pessimistic end
     (`pessimistic_key`) and a NaN last; ties by submission id. Each metric column's best rows
     come from `best_indices`.
     """
-    groups: dict[tuple[str, str], list[Submission]] = {}
+    groups: dict[tuple[str, str, str], list[Submission]] = {}
     for submission in submissions:
-        groups.setdefault((submission.dataset, submission.split), []).append(submission)
+        card = submission.protocol_card
+        key = (submission.dataset, submission.split, card.card_hash if card else "")
+        groups.setdefault(key, []).append(submission)
     tables = []
-    for (dataset, split), rows in sorted(groups.items()):
+    for (dataset, split, _), rows in sorted(groups.items()):
         rows = sorted(rows, key=lambda s: (-_finite(pessimistic_key(s.metrics.rsum, "max")), s.id))
         best = {
             index: best_indices([column.get(s) for s in rows], column.better)
             for index, column in enumerate(COLUMNS)
             if column.better
         }
-        tables.append(Table(dataset, split, rows, best))
+        tables.append(Table(dataset, split, rows, best, rows[0].protocol_card))
     return tables
 
 
@@ -190,8 +206,14 @@ def to_json(tables: list[Table], generated: str) -> dict[str, Any]:
             {
                 "dataset": t.dataset,
                 "split": t.split,
+                "protocol_card": card_document(t.card) if t.card else None,
                 "submissions": [
-                    {"rank": rank, **dataclasses.asdict(s), "metrics": s.metrics.to_json()}
+                    {
+                        "rank": rank,
+                        **dataclasses.asdict(s),
+                        "metrics": s.metrics.to_json(),
+                        "protocol_card": card_document(t.card) if t.card else None,
+                    }
                     for rank, s in enumerate(t.rows, start=1)
                 ],
             }
@@ -229,6 +251,7 @@ def to_markdown(tables: list[Table], generated: str) -> str:
     header = ["#"] + [f"{c.group} {c.label}".strip() for c in COLUMNS]
     for table in tables:
         lines += [f"## {markdown_text(table.dataset)} / {markdown_text(table.split)}", ""]
+        lines += [markdown_text(table.caption), ""]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for position, submission in enumerate(table.rows):
             cells = [str(position + 1)]
@@ -320,7 +343,7 @@ def _html_table(table: Table, link: Callable[[Submission], str] | None = None) -
         row_class = ' class="baseline"' if rank is None else ""
         body.append(f"<tr{row_class}>{''.join(cells)}</tr>")
     note = f'<p class="note">{e(CENSORED_NOTE)}</p>' if table.censored else ""
-    caption = f'<p class="card">{e(table.caption)}</p>' if table.caption else ""
+    caption = f'<p class="card">{e(table.caption)}</p>'
     return (
         f'<section><h2>{e(table.dataset)} <span class="split">{e(table.split)}</span></h2>'
         f"{caption}{rsum_plot(table)}"
@@ -453,13 +476,14 @@ th.num, td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 .board td.best {{ background: var(--best); color: var(--bestink); font-weight: 700; }}
 td.censored {{ color: var(--muted); font-style: italic; cursor: help; }}
 th[data-col]:focus-visible {{ outline: 2px solid var(--accent); outline-offset: -2px; }}
+.card {{ color: var(--muted); font-size: 12px; margin: 0; padding: 8px 16px 0;
+  overflow-wrap: anywhere; }}
 .note {{ color: var(--muted); font-size: 12px; margin: 0; padding: 8px 16px 12px; }}
 .desc {{ color: var(--muted); font-size: 12px; white-space: normal; max-width: 320px; }}
 footer, .empty {{ color: var(--muted); font-size: 12px; padding: 0 32px 24px; }}
 .badge {{ font-size: 11px; font-weight: 600; color: #7a4b00; background: #fff1d6;
   border: 1px solid #f0d49a; border-radius: 10px; padding: 1px 7px; }}
 .board tr.baseline td {{ background: #fffaf0; font-style: italic; }}
-.card {{ color: var(--muted); font-size: 12px; margin: 0; padding: 8px 16px 0; }}
 td.missing {{ color: var(--muted); }}
 </style></head>
 <body>

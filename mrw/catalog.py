@@ -166,6 +166,34 @@ class PublishedRelease:
     files: tuple[RemoteFile, ...]
 
 
+FULL_SPLIT = "full-split"
+"""The protocol of every dataset without a name of its own: every query of the evaluated split
+against the whole split."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Protocols:
+    """A dataset's standard evaluation protocols, by the names protocol cards carry
+    (`mrw.core.protocol.ProtocolCard.protocol`).
+
+    Attributes:
+        whole: every sentence of the split against every video of it (COCO: `coco-5k`; TGIF:
+            `tgif-all-sentences`); `full-split` for most datasets.
+        one_sentence: one sentence per video scored 1:1 (the reference code's TGIF protocol,
+            `tgif-paper`; `RunOptions.one_sentence_per_video`), when the dataset names one.
+        folds: the fold protocol of `DatasetRecord.test_folds` (COCO's `coco-1k-x5`).
+    """
+
+    whole: str = FULL_SPLIT
+    one_sentence: str | None = None
+    folds: str | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every standard protocol's name, the paper's first where the dataset has one."""
+        return tuple(n for n in (self.one_sentence, self.folds, self.whole) if n)
+
+
 @dataclass(frozen=True, kw_only=True)
 class DatasetRecord:
     """One named dataset of the catalogue.
@@ -195,6 +223,8 @@ class DatasetRecord:
         moment_labels: `"module:function"` returning a split's moment labels
             (`mrw.toy.moments.MomentLabels`) for `mrw-bench headroom`; None: the dataset
             carries none.
+        protocols: the dataset's standard protocols' names (the protocol cards of its runs,
+            `mrw.bench.protocol_cards`).
     """
 
     name: str
@@ -211,6 +241,7 @@ class DatasetRecord:
     release: PublishedRelease | None = None
     run_depth: int | None = None
     moment_labels: str | None = None
+    protocols: Protocols = field(default_factory=Protocols)
 
     def __post_init__(self) -> None:
         if not self.name or os.sep in self.name or self.name.startswith("."):
@@ -448,6 +479,7 @@ register_dataset(
         # R@k exact, MedR exact while <= 500, MeanR a lower bound; full depth would be 775M
         # lines (11,360 videos x 34,101 sentences, both directions).
         run_depth=500,
+        protocols=Protocols(whole="tgif-all-sentences", one_sentence="tgif-paper"),
         paper=PaperSettings(
             table="table3",
             k=3,
@@ -558,6 +590,7 @@ register_dataset(
         sentences_per_video=5,
         training=IMAGE_TRAINING,
         test_folds=(5, 1000),
+        protocols=Protocols(whole="coco-5k", folds="coco-1k-x5"),
         # PVSE's Table 2; K = 2 and batch 256 are the authors' released COCO model and their
         # README's training command (yalesong/pvse), 224 px crops of ResNet-152's 7 x 7 map.
         paper=PaperSettings(

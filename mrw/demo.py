@@ -211,7 +211,8 @@ def compare_methods_stage(ctx: DemoContext) -> str:
 
 
 def leaderboard_stage(ctx: DemoContext) -> str:
-    """Submit every compared run's ranking files to a board and render it, as participants would.
+    """Submit every compared run's ranking files, with its protocol card, to a board and render
+    it, as participants would.
 
     The scorer reads only the run files and the exported test qrels, yet must give each run
     the metrics its harness record holds: one scoring path, checked end to end.
@@ -234,6 +235,7 @@ def leaderboard_stage(ctx: DemoContext) -> str:
             description=f"seed {run.seed}",
             dataset="toy",
             split=run.split,
+            protocol_card=run.protocol_card,
         )
         if submission.metrics != run.metrics:
             raise RuntimeError(f"{run.run_dir}: the scorer and the harness disagree")

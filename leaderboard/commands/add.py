@@ -14,8 +14,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "add",
         help="score a submission and record it on a board",
         description="Score T2V_RUN and V2T_RUN against --truth and record the submission (name, "
-        "team, date, metrics, SHA-256 of the files) in the SQLite board. Re-submitting "
-        "identical files against the same ground truth is refused.",
+        "team, date, metrics, SHA-256 of the files, and the protocol card: the protocol.json "
+        "beside the files, or --card) in the SQLite board. Re-submitting identical files "
+        "against the same ground truth is refused; a submission under another protocol card "
+        "than the others of its dataset and split is recorded and ranked in a table of its "
+        "own.",
     )
     parser.add_argument(
         "--board",
@@ -46,9 +49,10 @@ def truth_labels(truth: Path) -> tuple[str, str]:
 def run(args: argparse.Namespace) -> int:
     """Run `mrw-leaderboard add` with parsed `args`; return the process exit code."""
     from leaderboard.board import submit
-    from leaderboard.commands.common import line_progress, print_metrics
+    from leaderboard.commands.common import line_progress, print_card, print_metrics, run_pair_card
 
     dataset, split = truth_labels(args.truth)
+    card = run_pair_card(args)
     with line_progress("scoring") as progress:
         submission = submit(
             args.board,
@@ -62,8 +66,10 @@ def run(args: argparse.Namespace) -> int:
             split=args.split or split,
             max_bytes=args.max_bytes,
             progress=progress,
+            protocol_card=card,
         )
     print_metrics(submission.metrics)
+    print_card(submission.protocol_card)
     print(
         f"recorded #{submission.id} '{submission.name}' ({submission.team}) on "
         f"{submission.dataset}/{submission.split} in {args.board}"

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from leaderboard.errors import LeaderboardError
-from mrw.core.protocol import CARD_FILE, ProtocolCard, ProtocolCardError
+from mrw.core.protocol import CARD_FILE, ProtocolCardError, card_document, read_card_file
 from mrw.core.provenance import file_sha256
 
 CHECKPOINT = "checkpoint.pt"
@@ -53,9 +53,8 @@ def from_run_folder(folder: Path) -> tuple[dict[str, str], list[str]]:
     card = folder / CARD_FILE
     if card.is_file():
         try:
-            fields["protocol_card"] = json.dumps(
-                ProtocolCard.from_json(json.loads(card.read_text(encoding="utf-8"))).to_json()
-            )
-        except (OSError, ValueError, ProtocolCardError) as exc:
-            raise LeaderboardError(f"{card}: not a protocol card ({exc})") from None
+            document = card_document(read_card_file(card))
+        except ProtocolCardError as exc:
+            raise LeaderboardError(str(exc)) from None
+        fields["protocol_card"] = json.dumps(document, separators=(",", ":"))
     return fields, notes

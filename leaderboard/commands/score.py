@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from leaderboard.commands.common import add_run_pair_arguments, print_metrics
 
@@ -14,8 +15,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "score",
         help="score a t2v/v2t pair of TREC run files",
         description="Validate and score two TREC run files (plain or gzip) against the qrels in "
-        "--truth: R@1, R@5, R@10, MedR, MeanR, nMR per direction and rsum. Any problem in a "
-        "file stops with its line number and exit code 2.",
+        "--truth: R@1, R@5, R@10, MedR, MeanR, nMR per direction and rsum, and the run "
+        "pair's protocol card (the protocol.json beside the files, or --card; a card stating "
+        "other truth than --truth is left out, with a warning). Any problem in a file stops "
+        "with its line number and exit code 2.",
     )
     add_run_pair_arguments(parser)
     parser.add_argument(
@@ -27,10 +30,14 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run `mrw-leaderboard score` with parsed `args`; return the process exit code."""
-    from leaderboard.commands.common import line_progress
+    from leaderboard.board import check_card_truth, truth_fingerprint
+    from leaderboard.commands.common import line_progress, print_card, run_pair_card
+    from leaderboard.errors import BoardError
     from leaderboard.score import score_submission
     from mrw.core.cliutil import cpu_threads
+    from mrw.core.protocol import card_document
 
+    card = run_pair_card(args)
     with line_progress("scoring") as progress:
         result = score_submission(
             args.truth,
@@ -40,8 +47,16 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
             threads=cpu_threads(),
         )
+    if card is not None:  # a card of another truth does not describe these metrics
+        try:
+            check_card_truth(card, truth_fingerprint(args.truth))
+        except BoardError as exc:
+            print(f"warning: {exc}; scored without it", file=sys.stderr)
+            card = None
     if args.json:
-        print(json.dumps(result.to_json()))
+        document = result.to_json()
+        print(json.dumps({**document, "protocol_card": card_document(card)} if card else document))
     else:
         print_metrics(result)
+        print_card(card)
     return 0

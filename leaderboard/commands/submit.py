@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leaderboard.commands.common import add_card_argument, run_pair_card
 from leaderboard.server.client import TOKEN_ENV
 
 if TYPE_CHECKING:
@@ -63,7 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="submit a run pair to a leaderboard server and wait for its score",
         description="Upload T2V_RUN and V2T_RUN (plain or gzip) to the server at --server, "
         f"authenticated by the team token read from --token-file or ${TOKEN_ENV} "
-        "(never given on the command line), then wait until the server has scored them and "
+        "(never given on the command line), with their protocol card (the protocol.json "
+        "beside the files, or --card), then wait until the server has scored them and "
         "print the metrics. A refused or failed submission exits 2 with the server's reason; "
         "one not scored within --timeout stays queued, and `mrw-leaderboard status` shows it "
         "later.",
@@ -79,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--description", default="", metavar="TEXT", help="one line shown under the name"
     )
     parser.add_argument("--split", help="split to score against (default: the server's)")
+    add_card_argument(parser)
     declared = parser.add_argument_group(
         "declarations shown on the board (default: from the harness run folder holding "
         "T2V_RUN, when it is one: its record's training data and commit, checkpoint.pt's "
@@ -177,11 +180,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def declarations(args: argparse.Namespace) -> dict[str, str]:
-    """The declared fields: the options given, else what the harness run folder holding
-    T2V_RUN declares (`declarations.from_run_folder`); the server checks them."""
+    """The declared fields: the options given (`--card FILE` for the protocol card), else
+    what the harness run folder holding T2V_RUN declares (`declarations.from_run_folder`) and
+    the `protocol.json` beside the run files; the server checks them."""
     import sys
 
     from leaderboard.commands.declarations import from_run_folder
+    from leaderboard.server.client import card_field
 
     fields, notes = from_run_folder(args.t2v_run.resolve().parent)
     for note in notes:
@@ -193,6 +198,9 @@ def declarations(args: argparse.Namespace) -> dict[str, str]:
         "training_data": args.training_data,
     }
     fields.update({key: value for key, value in given.items() if value is not None})
+    card = run_pair_card(args)
+    if card is not None:
+        fields["protocol_card"] = card_field(card)
     return fields
 
 

@@ -8,6 +8,7 @@ is passed through `server_text` before it is shown.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import unicodedata
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from leaderboard.errors import LeaderboardError
+from mrw.core.protocol import ProtocolCard, card_document
 from mrw.core.untrusted import one_line
 
 TOKEN_ENV = "MRW_LEADERBOARD_TOKEN"
@@ -62,6 +64,12 @@ def check_run_file(path: Path) -> Path:
 
 class NotScoredError(LeaderboardError):
     """A submission still queued (or being scored) when `Client.wait` gave up waiting."""
+
+
+def card_field(card: ProtocolCard) -> str:
+    """The `protocol_card` form field of an upload: the card's `card_document` as compact
+    JSON (what `leaderboard.server.declared.protocol_card` reads)."""
+    return json.dumps(card_document(card), separators=(",", ":"))
 
 
 def read_token(token_file: str | os.PathLike[str] | None) -> str:

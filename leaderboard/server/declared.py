@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from leaderboard.errors import BoardError
-from mrw.core.protocol import UNDECLARED, ProtocolCard, ProtocolCardError
+from mrw.core.protocol import UNDECLARED, ProtocolCard, ProtocolCardError, card_from_document
 from mrw.core.untrusted import UnsafeInputError, check_http_url, clean_text
 
 CODE_URL_MAX = 500
@@ -66,7 +66,7 @@ def hex_digest(value: str, what: str, lengths: tuple[int, ...]) -> str | None:
 def protocol_card(
     text: str, dataset: str, split: str, truth_sha256: str | None
 ) -> tuple[ProtocolCard, bool]:
-    """The submission's card: the one sent (`ProtocolCard.to_json()` as JSON text), with the
+    """The submission's card: the one sent (its `card_document` as JSON text), with the
     truth's SHA-256 filled in when the sender left it null, or one derived from the truth
     when none was sent (dataset, split and truth SHA-256; protocol and post-processing
     `undeclared`), so every row belongs to exactly one card.
@@ -95,9 +95,11 @@ def protocol_card(
     if len(text) > PROTOCOL_CARD_MAX:
         raise BoardError(f"protocol_card is over {PROTOCOL_CARD_MAX} characters")
     try:
-        card = ProtocolCard.from_json(json.loads(text))
-    except json.JSONDecodeError:
-        raise BoardError("protocol_card is not JSON (ProtocolCard.to_json())") from None
+        card = card_from_document(json.loads(text))
+    except (json.JSONDecodeError, RecursionError):
+        raise BoardError(
+            'protocol_card is not JSON ({"card": {...}, "card_hash": "..."})'
+        ) from None
     except ProtocolCardError as exc:
         raise BoardError(str(exc)[:300]) from None
     if card.split != split:

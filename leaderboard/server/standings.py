@@ -260,8 +260,8 @@ def _table(
         if (better := column.better) and ranked
     }
     card, declared = members[0].card, members[0].declared_card
-    caption = card.summary() + ("" if declared else " · card derived from the truth (undeclared)")
-    table = Table(key[0], card.split, rows, best, BOARD_COLUMNS, ranks, caption)
+    note = "" if declared else " · card derived from the truth (undeclared)"
+    table = Table(key[0], card.split, rows, best, BOARD_COLUMNS, ranks, card, note)
     return table, card, declared
 
 

@@ -8,6 +8,11 @@ document (the paper lists video-to-text first). Beneath each table, paired tests
 (`mrw.bench.significance`) of every row against a reference row (`--against`, default the
 best) give p-values over seeds and over test pairs. The standard deviation is the sample
 one (ddof = 1) over seeds; with a single seed only the value is shown.
+
+Results are comparable only under one protocol card (`mrw.core.protocol`): runs are tabled by
+dataset, split and card hash, every table headed by its card's summary (and, beside another
+table of the same dataset and split, the card fields in which they differ); runs without a card
+(records written before cards) form a table of their own, and paired tests never cross cards.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from mrw.bench.record import RunRecord, RunRecordError
 from mrw.bench.significance import PairedTest, markdown_tests, pair_scores, paired_t_p
 from mrw.core.atomic import atomic_write, check_output_file, file_starts_with
 from mrw.core.errors import MRWError
+from mrw.core.protocol import ProtocolCard, card_document, require_one_card
 
 IMAGE_DIRECTION_NAMES = {"t2v": "Text → Image", "v2t": "Image → Text"}
 RECALLS = tuple(f"R@{k}" for k in RECALL_KS)
@@ -68,6 +74,12 @@ class RunGroup:
     runs: list[RunRecord]
     label: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
+    card: ProtocolCard | None = None  # the runs' protocol card (one per group)
+
+    @property
+    def card_hash(self) -> str:
+        """The card's hash, "" for runs without a card."""
+        return self.card.card_hash if self.card else ""
 
     @property
     def seeds(self) -> list[int]:
@@ -250,22 +262,31 @@ def _disambiguate(groups: list[RunGroup]) -> None:
 
 def group_runs(records: Iterable[RunRecord]) -> list[RunGroup]:
     """Runs -> one summarised group per experiment, best rsum first within each dataset/split."""
-    groups: dict[tuple[str, str, str, str], RunGroup] = {}
+    groups: dict[tuple[str, str, str, str, str], RunGroup] = {}
     for record in records:
         config = record.config
         settings = experiment_settings(
             record.method, config.get("method_config") or {}, config.get("options") or {}
         )
-        key = (record.dataset, record.split, record.method, experiment_hash(settings))
+        card = record.protocol_card
+        key = (
+            record.dataset,
+            record.split,
+            card.card_hash if card else "",
+            record.method,
+            experiment_hash(settings),
+        )
         if key not in groups:
-            groups[key] = RunGroup(record.dataset, record.split, record.method, settings, [])
+            groups[key] = RunGroup(
+                record.dataset, record.split, record.method, settings, [], card=card
+            )
         groups[key].runs.append(record)
     ordered = list(groups.values())
     for group in ordered:
         group.label = _label(group)
         group.stats = summarise(group.runs)
     _disambiguate(ordered)
-    ordered.sort(key=lambda g: (g.dataset, g.split, -g.stats["rsum"].mean, g.label))
+    ordered.sort(key=lambda g: (g.dataset, g.split, g.card_hash, -g.stats["rsum"].mean, g.label))
     return ordered
 
 
@@ -283,31 +304,55 @@ class Comparison:
         ]
         self.tests = [t for ref in references for t in tests_against(self.groups, ref)]
 
-    def tables(self) -> dict[tuple[str, str], list[RunGroup]]:
-        out: dict[tuple[str, str], list[RunGroup]] = {}
+    def tables(self) -> dict[tuple[str, str, str], list[RunGroup]]:
+        """The rows of each table: `(dataset, split, card hash or "")` -> groups."""
+        out: dict[tuple[str, str, str], list[RunGroup]] = {}
         for group in self.groups:
-            out.setdefault((group.dataset, group.split), []).append(group)
+            out.setdefault((group.dataset, group.split, group.card_hash), []).append(group)
         return out
 
+    def card_notes(self) -> dict[tuple[str, str, str], list[str]]:
+        """Per table, what tells its card apart from the other tables of its dataset and
+        split: "differs from card X in: field, ..." (empty for a table alone there)."""
+        tables = self.tables()
+        notes: dict[tuple[str, str, str], list[str]] = {key: [] for key in tables}
+        for key, rows in tables.items():
+            for other_key, other_rows in tables.items():
+                if other_key == key or other_key[:2] != key[:2]:
+                    continue
+                card, other = rows[0].card, other_rows[0].card
+                if card is None or other is None:
+                    what = "runs without a protocol card" if other is None else "a protocol card"
+                    notes[key].append(f"not ranked with the table of {what}")
+                else:
+                    fields = ", ".join(card.differing_fields(other))
+                    notes[key].append(f"differs from card {other.card_id} in: {fields}")
+        return notes
+
     def to_json(self) -> dict[str, Any]:
+        notes = self.card_notes()
         return {
             "tables": [
                 {
                     "dataset": dataset,
                     "split": split,
+                    "protocol_card": card_document(rows[0].card) if rows[0].card else None,
+                    "fold_protocol_card": _fold_card_document(rows),
+                    "card_notes": notes[(dataset, split, card_hash)],
                     "chance_rsum": chance_rsum(rows[0].runs[0].metrics),
                     "rows": [g.to_json() for g in rows],
                 }
-                for (dataset, split), rows in self.tables().items()
+                for (dataset, split, card_hash), rows in self.tables().items()
             ],
             "paired_tests": [t.to_json() for t in self.tests],
             "unfinished_runs": [str(p) for p in self.unfinished],
         }
 
     def to_markdown(self) -> str:
+        notes = self.card_notes()
         parts = [
-            markdown_table(rows, f"{dataset_label(dataset)} / {split}")
-            for (dataset, split), rows in self.tables().items()
+            markdown_table(rows, f"{dataset_label(key[0])} / {key[1]}", notes[key])
+            for key, rows in self.tables().items()
         ]
         if self.tests:
             parts.append(markdown_tests(self.tests))
@@ -318,7 +363,28 @@ class Comparison:
         return "\n".join(parts)
 
 
-def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
+def _fold_card_document(groups: Sequence[RunGroup]) -> dict[str, Any] | None:
+    """The fold metrics' card of a table whose rows all have fold metrics (else None)."""
+    card = groups[0].runs[0].fold_card if all("folds" in g.stats for g in groups) else None
+    return card_document(card) if card else None
+
+
+def card_heading(groups: Sequence[RunGroup], notes: Sequence[str] = ()) -> list[str]:
+    """The lines under a table's title naming its protocol card (the fold block's too), and
+    `notes` on how it differs from the other tables of its dataset and split."""
+    card = groups[0].card
+    if card is None:
+        lines = ["Protocol card: none (run records written before protocol cards)."]
+    else:
+        lines = [f"Protocol card: {markdown_text(card.summary())}."]
+    fold_card = groups[0].runs[0].fold_card if _fold_card_document(groups) else None
+    if fold_card is not None:
+        lines.append(f"Fold block's card: {markdown_text(fold_card.summary())}.")
+    lines += [f"Not comparable with another table here: {markdown_text(n)}." for n in notes]
+    return lines
+
+
+def markdown_table(groups: Sequence[RunGroup], title: str, notes: Sequence[str] = ()) -> str:
     """One Markdown table, the paper's columns; the best mean of each column in bold; last,
     each row's training-data declaration (zero-shot, fine-tuned, pretraining with unknown
     overlap), the way MTEB marks zero-shot models.
@@ -360,7 +426,8 @@ def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
             row.append(bold(s["rsum"].format(1), s["rsum"].mean == best))
     for row, group in zip(rows, groups, strict=True):
         row.append(markdown_text(group.training_data))
-    lines = [f"**{title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = [f"**{title}**", "", *card_heading(groups, notes), ""]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     lines += ["", f"Random ranking: rsum ≈ {chance_rsum(groups[0].runs[0].metrics):.1f}."]
     return "\n".join(lines) + "\n"
@@ -429,7 +496,14 @@ def write_outputs(
 
 
 def paired_test(a: RunGroup, b: RunGroup) -> PairedTest:
-    """Test group `a` against group `b` on the seeds both have."""
+    """Test group `a` against group `b` on the seeds both have.
+
+    Raises:
+        mrw.core.protocol.ProtocolCardError: the groups' runs have different protocol cards
+            (the message names the differing fields).
+    """
+    if a.card is not None and b.card is not None:
+        require_one_card({f"{g.label} (card {g.card.card_id})": g.card for g in (a, b)})
     runs_a = {run.seed: run for run in a.runs}
     runs_b = {run.seed: run for run in b.runs}
     seeds = sorted(runs_a.keys() & runs_b.keys())
@@ -458,9 +532,11 @@ def find_group(groups: list[RunGroup], label: str) -> RunGroup:
 
 
 def tests_against(groups: list[RunGroup], reference: RunGroup) -> list[PairedTest]:
-    """Every other group of `reference`'s table (same dataset and split) against it."""
+    """Every other group of `reference`'s table (same dataset, split and protocol card)
+    against it."""
+    table = (reference.dataset, reference.split, reference.card_hash)
     return [
         paired_test(g, reference)
         for g in groups
-        if g is not reference and (g.dataset, g.split) == (reference.dataset, reference.split)
+        if g is not reference and (g.dataset, g.split, g.card_hash) == table
     ]

@@ -31,6 +31,7 @@ import numpy as np
 from mrw.bench.record import RunRecord, RunRecordError
 from mrw.bench.setaware import PER_QUERY_FILE
 from mrw.core.errors import MRWError
+from mrw.core.protocol import ProtocolCardError, require_one_card
 
 SHOWN_ITEMS = 5  # retrieved items per query card
 LEVELS = 8  # attention intensity classes a0..a7
@@ -306,7 +307,7 @@ def build_page(
 
     Raises:
         ExploreError: a folder that is no finished run with a per-query table, or two runs
-            of different datasets or splits.
+            of different datasets, splits or protocol cards (the message names the fields).
     """
     run = load_run(run_dir)
     against = load_run(against_dir) if against_dir is not None else None
@@ -316,6 +317,13 @@ def build_page(
         record.split,
     ):
         raise ExploreError("--against: the two runs must be of the same dataset and split")
+    if against is not None and record.protocol_card and against.record.protocol_card:
+        try:
+            require_one_card(
+                {"the run": record.protocol_card, "--against": against.record.protocol_card}
+            )
+        except ProtocolCardError as exc:
+            raise ExploreError(f"--against: {exc}") from None
     t2v, v2t = run.rows["t2v"], run.rows["v2t"]
     sentences = [r["text"] or "" for r in t2v]
     video_ids = [r["query_id"] for r in v2t]
@@ -344,6 +352,7 @@ def build_page(
     facts = [
         ("method", run.label),
         ("dataset / split", f"{Path(record.dataset).name} / {record.split}"),
+        ("protocol card", record.protocol_card.summary() if record.protocol_card else NO_CARD),
         ("rsum", f"{record.metrics.rsum:.1f}"),
     ] + [
         (f"{d} R@1 / R@5 / R@10", " / ".join(f"{v:.1f}" for v in m.recall.values()))
@@ -599,6 +608,8 @@ CSP = (
     f"default-src 'none'; img-src data:; style-src {_sha256(STYLE)}; "
     f"script-src {_sha256(SCRIPT)}; base-uri 'none'; form-action 'none'"
 )
+
+NO_CARD = "none (a run record written before protocol cards)"
 
 # The page's Jinja2 template (autoescaped), shipped beside this module.
 TEMPLATE = Path(__file__).with_name("explore.html")

@@ -32,6 +32,10 @@ Format versions:
      `postprocessed` (None in older records and in runs without `--postprocess`): per
      post-processing label (`mrw.bench.postprocess`), its metrics on the test query set,
      its realistic-stream check and its bank; reported beside `metrics`, never in them.
+  4. adds `protocol_card`: the protocol card of `metrics` (`mrw.core.protocol`, stored as
+     `{"card": {...}, "card_hash": "..."}`), also written beside the run files as
+     `protocol.json`; `folds` (when present) gains its own `protocol_card` (COCO's
+     `coco-1k-x5`). Older records read with no card (None): `compare` tables them apart.
 """
 
 from __future__ import annotations
@@ -48,8 +52,14 @@ from typing import Any
 from leaderboard.metrics import DIRECTIONS, RECALL_KS, Bound, Metrics, MetricsFormatError
 from mrw.core.atomic import atomic_write
 from mrw.core.errors import MRWError
+from mrw.core.protocol import (
+    ProtocolCard,
+    ProtocolCardError,
+    card_document,
+    card_from_document,
+)
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 RECORD_FILE = "metrics.json"
 MIN_QUERIES = 100
 """Below this many queries in either direction, a run's metrics carry a warning: each R@k then
@@ -138,6 +148,8 @@ class RunRecord:
     set_aware: SetAwareSummary | None = None
     # label -> `mrw.bench.postprocess.postprocessed_metrics` entry; never the run's metrics
     postprocessed: dict[str, dict[str, Any]] | None = None
+    # How `metrics` were measured (`mrw.bench.protocol_cards.run_card`); None in old records.
+    protocol_card: ProtocolCard | None = None
     run_dir: Path | None = field(default=None, compare=False)
     format_version: int = FORMAT_VERSION
 
@@ -149,6 +161,7 @@ class RunRecord:
         out["metrics"] = self.metrics.to_json()
         out["exact_metrics"] = self.exact_metrics.to_json() if self.exact_metrics else None
         out["set_aware"] = dataclasses.asdict(self.set_aware) if self.set_aware else None
+        out["protocol_card"] = card_document(self.protocol_card) if self.protocol_card else None
         out["metric_definitions"] = METRIC_DEFINITIONS
         out["scores"] = {self.split: [mteb_scores(self.metrics)]}
         return out
@@ -162,18 +175,36 @@ class RunRecord:
             "metrics",
             "exact_metrics",
             "set_aware",
+            "protocol_card",
         }
         exact, set_aware = data.get("exact_metrics"), data.get("set_aware")
+        card = data.get("protocol_card")
         try:
             return cls(
                 metrics=Metrics.from_json(data["metrics"]),
                 exact_metrics=Metrics.from_json(exact) if exact else None,
                 set_aware=SetAwareSummary(**set_aware) if set_aware else None,
+                protocol_card=card_from_document(card) if card is not None else None,
                 run_dir=run_dir,
                 **{k: v for k, v in data.items() if k in names},
             )
-        except (KeyError, TypeError, MetricsFormatError) as exc:
+        except (KeyError, TypeError, MetricsFormatError, ProtocolCardError) as exc:
             raise RunRecordError(f"not a valid run record ({exc})") from None
+
+    @property
+    def fold_card(self) -> ProtocolCard | None:
+        """The protocol card of the fold metrics (`folds["protocol_card"]`), None without one.
+
+        Raises:
+            RunRecordError: a fold card that is not a valid card document.
+        """
+        document = (self.folds or {}).get("protocol_card")
+        if document is None:
+            return None
+        try:
+            return card_from_document(document)
+        except ProtocolCardError as exc:
+            raise RunRecordError(f"not a valid run record (folds: {exc})") from None
 
     def to_disk(self, path: str | Path) -> Path:
         """Write `metrics.json` atomically (`path`: the file, or a run folder)."""
@@ -280,6 +311,8 @@ def migrate(data: Mapping[str, Any]) -> dict[str, Any]:
         out["pretrained_weights"] = []
         out.setdefault("set_aware", None)  # before the set-aware evaluation
     out.setdefault("postprocessed", None)  # added within format 3; absent before
+    if version <= 3:  # before protocol cards: how the metrics were measured is not stated
+        out["protocol_card"] = None
     out.pop("scores", None)  # derived views, recomputed on writing
     out.pop("metric_definitions", None)
     out["format_version"] = FORMAT_VERSION

@@ -9,8 +9,10 @@ and 4 (MRW) compare PVSE, PVSE K=1 and the baselines, with paired tests against 
 Figure 5 sweeps K, Figure 6 the ablations over K, Figure 7 the two loss weights. `toy` is the
 toy table (docs/results.md): the baselines and PVSE at K = 0, 1, 3, 5 and K = 3 with the
 diversity term on attention, every ranking loss summing over negatives and D = H = 256.
-The command prints what it will run, every departure from the paper (`mrw.bench.departures`)
-and a rough GPU time estimate before starting (`--dry-run` stops there); finished runs are
+The command prints what it will run, the protocol card of each table (`planned_cards`: COCO's
+1K x 5 and 5K, TGIF's paper protocol or all sentences, MRW's test split), every departure from
+the paper (`mrw.bench.departures`) and a rough GPU time estimate before starting (`--dry-run`
+stops there); a table it writes is headed by the finished runs' card; finished runs are
 reused, so an interrupted reproduction resumes.
 """
 
@@ -29,6 +31,7 @@ from mrw.bench.sweep import ABLATIONS, FULL_MODEL, SweepSpec
 from mrw.catalog import DatasetRecord, PaperSettings, get_dataset, list_datasets
 from mrw.core.atomic import atomic_write
 from mrw.core.errors import MRWError
+from mrw.core.protocol import ProtocolCard, card_document, require_one_card
 
 BASELINES = ("devise", "vsepp", "order", "corr_ae", "dual_path")
 DIV_GRID = [0.0, 0.01, 0.1, 1.0]  # decades around the paper's λ1 = 0.1
@@ -251,6 +254,7 @@ def describe(plan: Plan, options: RunOptions, seeds: list[int]) -> str:
         f"GloVe {glove}, seeds {seeds}"
     )
     lines = [header]
+    lines += [f"  protocol card: {card.summary()}" for card in plan_cards(plan, options)]
     width = max((len(e.name) for e in plan.experiments), default=0)
     for e in plan.experiments:
         own = e.run_options(options).resolved(e.method)
@@ -279,6 +283,28 @@ def describe(plan: Plan, options: RunOptions, seeds: list[int]) -> str:
     return "\n".join(lines)
 
 
+def plan_cards(plan: Plan, options: RunOptions) -> list[ProtocolCard]:
+    """The protocol cards of a table's results (`mrw.bench.protocol_cards.planned_cards`);
+    none for a figure (its curves plot rsum of the whole split's card, named in its runs)."""
+    from mrw.bench.protocol_cards import planned_cards
+
+    return planned_cards(options) if plan.experiments else []
+
+
+def plan_json(plan: Plan, options: RunOptions, seeds: list[int]) -> dict[str, Any]:
+    """A plan as `--dry-run --json` prints it: target, dataset, rows, protocol cards
+    (`card_document`s) and the GPU-time estimate in hours."""
+    features, training = estimate_gpu_hours(plan, options, len(seeds))
+    return {
+        "target": plan.target,
+        "dataset": plan.dataset.name,
+        "rows": [e.name for e in plan.experiments],
+        "sweeps": [spec.parameter for spec in plan.sweeps],
+        "protocol_cards": [card_document(c) for c in plan_cards(plan, options)],
+        "gpu_hours": {"features": features, "training": training},
+    }
+
+
 def execute(
     plan: Plan,
     options: RunOptions,
@@ -300,6 +326,9 @@ def execute(
             for group in groups:
                 if group.runs[0] in runs.records:
                     group.label = runs.experiment.name
+        cards = {g.label: g.card for g in groups if g.card is not None}
+        if cards:  # one table, one protocol
+            require_one_card(cards)
         table = markdown_table(groups, f"{plan.target}: {plan.dataset.name} / {options.split}")
         # Paired tests of every row against PVSE K=1: the paper's claim is K > 1 beats it.
         k1 = next((r for r in done if r.experiment.name == "pvse K=1"), None)

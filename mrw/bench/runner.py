@@ -5,7 +5,8 @@ all methods go through the same features, trainer, evaluator and scorer. A run r
 `{runs_dir}/{dataset}/{method}/{run_id}/` with `config.json`, `metrics.json`, `t2v.run.gz`,
 `v2t.run.gz`, `checkpoint.pt`, `log.jsonl` (and `vocab.json`, to reuse the checkpoint;
 `query_ranks.json`, each query's first relevant rank, for `compare`'s paired tests;
-`per_query.parquet`, the set-aware evaluation's per-query table, `mrw.bench.setaware`).
+`per_query.parquet`, the set-aware evaluation's per-query table, `mrw.bench.setaware`;
+`protocol.json`, the protocol card of the metrics, `mrw.bench.protocol_cards`).
 `metrics.json` is written last: its presence marks a finished run. Its `metrics` are what
 `mrw-leaderboard score` computes from the run files (written to the dataset's default depth,
 `mrw.bench.runfiles`); `exact_metrics` are those of the full similarity matrix (the same
@@ -41,6 +42,7 @@ from mrw.bench.record import (
 from mrw.catalog import dataset_record, find_dataset
 from mrw.core.atomic import atomic_write
 from mrw.core.errors import MRWError
+from mrw.core.protocol import card_document, write_card_file
 from mrw.core.provenance import git_commit, versions
 from mrw.core.untrusted import check_id
 
@@ -365,6 +367,8 @@ def run_method(
             run_dir, options.dataset, evaluation, method, options.run_depth
         )
         record.metrics, record.run_files = written["metrics"], written["run_files"]
+        _protocol_cards(record, options, evaluation, pair_video, splits["train"].weights)
+        write_card_file(run_dir, record.protocol_card)  # the run files' sidecar
         _write_json(  # per-query first relevant ranks: the paired tests of `compare`
             run_dir / "query_ranks.json",
             {
@@ -472,6 +476,33 @@ def _folds(options: RunOptions, evaluation: Evaluation, split: SplitFeatures) ->
         )
         return None
     return fold_metrics(evaluation, split.pair_video, count, size)
+
+
+def _protocol_cards(
+    record: RunRecord,
+    options: RunOptions,
+    evaluation: Evaluation,
+    pair_video: torch.Tensor,
+    feature_weights: Mapping[str, Any] | None,
+) -> None:
+    """Set the record's protocol card (`mrw.bench.protocol_cards.run_card`; its run files
+    must be written) and its fold metrics' own card."""
+    from mrw.bench.protocol_cards import fold_card, run_card
+
+    record.protocol_card = run_card(
+        dataset=options.dataset,
+        split=options.split,
+        one_sentence_per_video=options.one_sentence_per_video,
+        sentence_ids=evaluation.sentence_ids,
+        sentence_videos=[evaluation.video_ids[v] for v in pair_video.tolist()],
+        video_count=len(evaluation.video_ids),
+        run_files=record.run_files or {},
+        features=record.config.get("features") or {},
+        features_sha256=(feature_weights or {}).get("sha256"),
+    )
+    if record.folds:
+        card = fold_card(record.protocol_card, record.folds["folds"], record.folds["fold_size"])
+        record.folds = {**record.folds, "protocol_card": card_document(card)}
 
 
 def _schedule(options: RunOptions) -> dict[str, Any]:

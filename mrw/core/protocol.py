@@ -29,10 +29,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, get_args
 
+from mrw.core.atomic import atomic_write
 from mrw.core.errors import MRWError
 
 CARD_VERSION = 1  # of the record; a new field or a changed meaning bumps it
@@ -234,6 +237,69 @@ def require_one_card(cards: Mapping[str, ProtocolCard]) -> ProtocolCard:
     return first
 
 
+def card_document(card: ProtocolCard) -> dict[str, Any]:
+    """The card as stored everywhere it travels (a run record's `protocol_card`, the
+    `protocol.json` sidecar, a submission's `protocol_card` field): `{"card": to_json(),
+    "card_hash": card_hash}`; `card_from_document` reads it back."""
+    return {"card": card.to_json(), "card_hash": card.card_hash}
+
+
+def card_from_document(document: Any) -> ProtocolCard:
+    """The card of a `card_document`, its hash checked.
+
+    Raises:
+        ProtocolCardError: not such a document, a bad card, or a `card_hash` that is not the
+            card's (an edited card keeps no stale hash).
+    """
+    if not isinstance(document, Mapping) or set(document) != {"card", "card_hash"}:
+        raise ProtocolCardError('protocol card: expected {"card": {...}, "card_hash": "..."}')
+    card = ProtocolCard.from_json(document["card"])
+    if document["card_hash"] != card.card_hash:
+        raise ProtocolCardError("protocol card: card_hash does not match the card's fields")
+    return card
+
+
+def write_card_file(folder: str | os.PathLike[str], card: ProtocolCard) -> Path:
+    """Write the `CARD_FILE` sidecar (`card_document`, JSON) into `folder`, atomically."""
+    target = Path(folder) / CARD_FILE
+    with atomic_write(target, "w") as handle:
+        json.dump(card_document(card), handle, indent=2)
+        handle.write("\n")
+    return target
+
+
+def read_card_file(path: str | os.PathLike[str]) -> ProtocolCard:
+    """Read a `CARD_FILE` sidecar (or any file holding a `card_document`).
+
+    Raises:
+        ProtocolCardError: unreadable, not JSON, or not a valid card document; the message
+            names the file.
+    """
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise ProtocolCardError(f"{path}: not a protocol card ({exc})") from None
+    try:
+        return card_from_document(document)
+    except ProtocolCardError as exc:
+        raise ProtocolCardError(f"{path}: {exc}") from None
+
+
+def sidecar_card(*run_files: str | os.PathLike[str]) -> ProtocolCard | None:
+    """The card of a run pair from the `CARD_FILE` beside its files; None when there is none.
+
+    Raises:
+        ProtocolCardError: an unreadable sidecar, or two sidecars (the files in different
+            folders) holding different cards.
+    """
+    cards = {
+        str(Path(f).parent): read_card_file(Path(f).parent / CARD_FILE)
+        for f in run_files
+        if (Path(f).parent / CARD_FILE).is_file()
+    }
+    return require_one_card(cards) if cards else None
+
+
 __all__ = [
     "CARD_FILE",
     "CARD_VERSION",
@@ -242,6 +308,11 @@ __all__ = [
     "UNDECLARED",
     "ProtocolCard",
     "ProtocolCardError",
+    "card_document",
+    "card_from_document",
     "group_by_card",
+    "read_card_file",
     "require_one_card",
+    "sidecar_card",
+    "write_card_file",
 ]

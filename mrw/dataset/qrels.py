@@ -36,15 +36,30 @@ def export_qrels(dataset: Any, split: str, out_dir: str | os.PathLike[str]) -> d
     """
     from leaderboard.qrels import write_qrels
 
-    sentence_ids, video_ids = _ids(dataset, split)
+    out = Path(out_dir)
+    paths = {"t2v": out / "t2v.qrels", "v2t": out / "v2t.qrels"}
+    for direction, pairs in qrels_pairs(*_ids(dataset, split)).items():
+        write_qrels(paths[direction], pairs)
+    return paths
+
+
+def qrels_pairs(sentence_ids: list[str], video_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """The judged pairs of a split's two qrels files, in the order they are written.
+
+    Args:
+        sentence_ids: the split's sentence ids, in split order.
+        video_ids: the video of each sentence (same length).
+    Returns:
+        `{"t2v": [(sentence, its video)] in split order, "v2t": [(video, sentence)] grouped
+        by video in order of first appearance}`.
+    """
     by_video: dict[str, list[str]] = {}
     for sentence_id, video_id in zip(sentence_ids, video_ids, strict=True):
         by_video.setdefault(video_id, []).append(sentence_id)
-    out = Path(out_dir)
-    paths = {"t2v": out / "t2v.qrels", "v2t": out / "v2t.qrels"}
-    write_qrels(paths["t2v"], zip(sentence_ids, video_ids, strict=True))
-    write_qrels(paths["v2t"], ((v, s) for v, ss in by_video.items() for s in ss))
-    return paths
+    return {
+        "t2v": list(zip(sentence_ids, video_ids, strict=True)),
+        "v2t": [(v, s) for v, ss in by_video.items() for s in ss],
+    }
 
 
 def write_split_qrels(dataset_dir: str | Path, splits: Iterable[str]) -> None:

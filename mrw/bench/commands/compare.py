@@ -52,9 +52,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "compare",
         help="tabulate run records: the paper's Tables 3/4 layout, mean ± std over seeds",
         description="Collect finished run records (folders with metrics.json) under RUNS, group "
-        "them by dataset, split, method and settings (seeds are repeats), and print "
-        "text-to-video and video-to-text R@1/R@5/R@10/MedR (nMR) and rsum as a Markdown "
-        "table, mean ± sample std over seeds.",
+        "them by dataset, split, protocol card, method and settings (seeds are repeats), and "
+        "print text-to-video and video-to-text R@1/R@5/R@10/MedR (nMR) and rsum as Markdown "
+        "tables, mean ± sample std over seeds: one table per protocol card, headed by it "
+        "(runs of different cards are never ranked together).",
     )
     parser.add_argument(
         "runs", nargs="+", metavar="RUNS", help="run folders or roots to search (e.g. runs/toy)"

@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
         lr = "zero-shot (not trained)" if cls.zero_shot else f"{cls.default_lr:g}"
         methods.add_row(name, cls.paper, lr, options)
     datasets = Table(title="Datasets", title_justify="left")
-    for column in ("name", "version", "modality", "features", "frames", "epochs", "description"):
+    columns = ("name", "version", "modality", "features", "frames", "epochs", "protocols")
+    for column in (*columns, "description"):
         datasets.add_column(column, overflow="fold")
     for name in list_datasets(args.pattern):
         record = get_dataset(name)
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
             f"{train.backbone} ({train.weights}) {train.image_size}px",
             f"{train.num_frames} @ {train.fps:g} fps",
             str(train.epochs),
+            ", ".join(record.protocols.names),
             record.description,
         )
     console = stdout_console()

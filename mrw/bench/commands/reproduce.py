@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from mrw.bench.reproduce import (
     make_plan,
     paper_datasets,
     paper_options,
+    plan_json,
     targets,
 )
 
@@ -44,7 +46,14 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--dry-run",
         action="store_true",
-        help="print the plan, its departures from the paper and the estimate; run nothing",
+        help="print the plan, each table's protocol card, its departures from the paper and "
+        "the estimate; run nothing",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="with --dry-run: print the plan as one JSON document (rows, protocol cards, "
+        "GPU-hour estimate) instead",
     )
     parser.add_argument(
         "--tgif-protocol",
@@ -122,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
     from mrw.bench.experiments import seed_range, validate
     from mrw.core.atomic import check_output_path
 
+    if args.json and not args.dry_run:
+        raise ReproduceError("--json prints the plan of --dry-run; add --dry-run")
     seeds = seed_range(args.seed, args.seeds)
     pvse = _pvse_settings(args.set)
     base = RunOptions(
@@ -149,10 +160,15 @@ def run(args: argparse.Namespace) -> int:
             # the tuning's own epoch budget, unless --epochs asks for another (refused there)
             asked = dataclasses.replace(options, epochs=args.epochs)
             plan.experiments = tuned_experiments(plan.experiments, tuning, asked, args.tuning)
-    for plan, options in plans:
+    for plan, _ in plans:
         validate(plan.all_experiments())
-        print(describe(plan, options, seeds))
     total = sum(sum(estimate_gpu_hours(p, o, len(seeds))) for p, o in plans)
+    if args.json:
+        plans_json = [plan_json(plan, options, seeds) for plan, options in plans]
+        print(json.dumps({"plans": plans_json, "total_gpu_hours": total}, indent=2))
+        return 0
+    for plan, options in plans:
+        print(describe(plan, options, seeds))
     print(f"total: about {format_duration(total)} of GPU time")
     if args.dry_run:
         return 0

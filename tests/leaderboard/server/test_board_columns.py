@@ -13,6 +13,7 @@ import pytest
 
 pytest.importorskip("starlette", reason="the server extra is not installed")
 
+from leaderboard.server.client import card_field
 from leaderboard.server.db import Database, database_url
 from mrw.bench.compare import compare_runs, paired_test
 from mrw.core.protocol import ProtocolCard
@@ -23,6 +24,9 @@ from mrw.testing.leaderboard_server import live_server, make_runs, make_truth
 pytestmark = pytest.mark.slow
 
 
+BAD_CARD = {"dataset": "x", "relevance": "some"}
+
+
 def _card(split_dir: Path, features: str) -> str:
     from leaderboard.board import truth_fingerprint
 
@@ -30,7 +34,7 @@ def _card(split_dir: Path, features: str) -> str:
         dataset="toyset", split="test", truth_sha256=truth_fingerprint(split_dir),
         queries="every test sentence", gallery="every test video", features=features,
     )  # fmt: skip
-    return json.dumps(card.to_json())
+    return card_field(card)
 
 
 def test_baselines_cards_borda_and_the_leader_test(tmp_path: Path) -> None:
@@ -71,7 +75,11 @@ def test_baselines_cards_borda_and_the_leader_test(tmp_path: Path) -> None:
         pair = make_runs(tmp_path, test, 5)
         for field, value, message in (
             ("protocol_card", "{not json", "protocol_card is not JSON"),
-            ("protocol_card", json.dumps({"dataset": "x", "relevance": "some"}), "relevance"),
+            (
+                "protocol_card",
+                json.dumps({"card": {"dataset": "x", "relevance": "some"}, "card_hash": "0"}),
+                "relevance",
+            ),
             ("code_url", "javascript:alert(1)", "code_url must be an http(s):// URL"),
             ("checkpoint_sha256", "abc", "checkpoint_sha256 must be 64 hex digits"),
         ):

@@ -125,7 +125,7 @@ def test_version_2_file_has_no_set_aware_summary_and_version_3_round_trips(tmp_p
     run_dir.mkdir()
     (run_dir / "metrics.json").write_text(json.dumps({**VERSION_1, "format_version": 2}))
     record = RunRecord.from_disk(run_dir)
-    assert record.set_aware is None and record.format_version == 3
+    assert record.set_aware is None and record.format_version == FORMAT_VERSION
     record.set_aware = SetAwareSummary(
         k={"video": 2, "text": 2}, reduction="max",
         head_usage={"video": {"counts": [3, 1]}, "text": {"counts": [2, 2]}},

@@ -37,13 +37,15 @@ def test_run_trains_and_writes_a_complete_record(env) -> None:
         "checkpoint.pt",
         "log.jsonl",
         "per_query.parquet",
+        "protocol.json",
     } <= names
     assert (
         result.run_dir.parent.name == METHOD and result.run_dir.parent.parent.parent == env / "runs"
     )
     record = json.loads((result.run_dir / "metrics.json").read_text())
     assert set(record["metrics"]) == {"t2v", "v2t", "rsum"} and record["split"] == "test"
-    assert record["format_version"] == 3
+    assert record["format_version"] == 4
+    assert record["protocol_card"]["card"]["protocol"] == "full-split"
     assert record["set_aware"]["head_usage"]["video"]["counts"] == [60]  # K = 1: one head
     assert record["scores"]["test"][0]["main_score"] == pytest.approx(
         record["metrics"]["rsum"] / 600
