@@ -172,7 +172,7 @@ def build_tables(submissions: list[Submission]) -> list[Table]:
             for index, column in enumerate(COLUMNS)
             if column.better
         }
-        tables.append(Table(dataset, split, rows, best, rows[0].protocol_card))
+        tables.append(Table(dataset, split, rows, best, card=rows[0].protocol_card))
     return tables
 
 

@@ -261,7 +261,9 @@ def _table(
     }
     card, declared = members[0].card, members[0].declared_card
     note = "" if declared else " · card derived from the truth (undeclared)"
-    table = Table(key[0], card.split, rows, best, BOARD_COLUMNS, ranks, card, note)
+    table = Table(
+        key[0], card.split, rows, best, BOARD_COLUMNS, ranks, card=card, caption_note=note
+    )
     return table, card, declared
 
 

@@ -5,7 +5,6 @@ screenshots of the page at 1280 px."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from mrw.testing.browser import headless_chromium
 pytest.importorskip("starlette", reason="the server extra is not installed")
 
 from leaderboard.board import truth_fingerprint
+from leaderboard.server.client import card_field
 from mrw.core.protocol import ProtocolCard
 from mrw.testing.harness_runs import harness_run
 from mrw.testing.leaderboard_server import live_server, make_runs, make_truth
@@ -40,7 +40,7 @@ def test_board_columns_in_chromium(tmp_path: Path) -> None:
             ("alpha", 0, {"code_url": "https://example.org/alpha\"onclick=\"x",
                           "training_data": "fine-tuned on MRW train"}),
             ("beta <b>", 1, {}),
-            ("alpha", 2, {"protocol_card": json.dumps(card.to_json())}),
+            ("alpha", 2, {"protocol_card": card_field(card)}),
         ]  # fmt: skip
         for team, seed, fields in posts:
             pair = make_runs(tmp_path, test, seed, noise=0.3 + 0.2 * seed)

@@ -9,6 +9,7 @@ import pytest
 pytest.importorskip("starlette", reason="the server extra is not installed")
 
 from leaderboard.errors import BoardError
+from leaderboard.server.client import card_field
 from leaderboard.server.declared import code_url, declared_fields, hex_digest, protocol_card
 from mrw.core.protocol import ProtocolCard
 
@@ -40,17 +41,20 @@ def test_accepted_values_are_normalised() -> None:
 
 def test_a_card_is_checked_against_the_split_and_truth_it_is_scored_on() -> None:
     card = ProtocolCard(dataset="toy", split="test", features="resnet152")
-    read, declared = protocol_card(json.dumps(card.to_json()), "toy", "test", TRUTH)
+    read, declared = protocol_card(card_field(card), "toy", "test", TRUTH)
     assert declared and read == card.replace(truth_sha256=TRUTH)  # the truth filled in
     derived, declared = protocol_card("", "toy", "test", TRUTH)
     assert not declared and derived.protocol == "undeclared" and derived.truth_sha256 == TRUTH
     with pytest.raises(BoardError, match="for split 'validation', not 'test'"):
-        protocol_card(json.dumps(card.replace(split="validation").to_json()), "toy", "test", TRUTH)
+        protocol_card(card_field(card.replace(split="validation")), "toy", "test", TRUTH)
     other = card.replace(truth_sha256="b" * 64)
     with pytest.raises(BoardError, match="not this split's ground truth"):
-        protocol_card(json.dumps(other.to_json()), "toy", "test", TRUTH)
+        protocol_card(card_field(other), "toy", "test", TRUTH)
     with pytest.raises(BoardError, match="unknown field"):
-        protocol_card(json.dumps({"dataset": "toy", "colour": 1}), "toy", "test", TRUTH)
+        bad = {"card": {"dataset": "toy", "colour": 1}, "card_hash": "0"}
+        protocol_card(json.dumps(bad), "toy", "test", TRUTH)
+    with pytest.raises(BoardError, match="expected"):  # a bare card, not its document
+        protocol_card(json.dumps(card.to_json()), "toy", "test", TRUTH)
 
 
 def test_declared_fields_fill_the_board_columns() -> None:
