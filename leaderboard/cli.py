@@ -16,6 +16,8 @@ COMMANDS: dict[str, str] = {
     "team": "leaderboard.commands.team",
     "submit": "leaderboard.commands.submit",
     "status": "leaderboard.commands.status",
+    "phase": "leaderboard.commands.phase",
+    "select": "leaderboard.commands.select",
 }
 
 

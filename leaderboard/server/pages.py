@@ -50,6 +50,20 @@ def _escape(text: str) -> str:
 
 def submission_page(submission: Submission, public_split: bool) -> str:
     """One scored submission: who, when, which files (SHA-256), its metrics."""
+    split = "public: per-query ranks in the API" if public_split else "hidden: metrics only"
+    return _page(submission, split, _metrics_table(submission.metrics))
+
+
+def test_phase_page(submission: Submission, parts: list[tuple[str, Metrics]]) -> str:
+    """A test-phase submission: its facts, then one metrics table per part shown now
+    (`public`; after the reveal also `private` and `all queries`)."""
+    tables = "".join(
+        f"<h3>{html.escape(label)}</h3>{_metrics_table(metrics)}" for label, metrics in parts
+    )
+    return _page(submission, "hidden, test phase: metrics of the public part only", tables)
+
+
+def _page(submission: Submission, split: str, tables: str) -> str:
     e = _escape
     facts = [
         ("Team", submission.team),
@@ -59,13 +73,13 @@ def submission_page(submission: Submission, public_split: bool) -> str:
         ("t2v SHA-256", submission.t2v_sha256),
         ("v2t SHA-256", submission.v2t_sha256),
         ("Scorer version", submission.scorer_version),
-        ("Split", "public: per-query ranks in the API" if public_split else "hidden: metrics only"),
+        ("Split", split),
     ]
     rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts)
     body = (
         f"<section><h2>#{int(submission.id)} {e(submission.name)}</h2>"
         f'<table class="facts">{rows}</table>'
-        f"{_metrics_table(submission.metrics)}"
+        f"{tables}"
         '<p class="empty"><a href="/">back to the board</a></p></section>'
     )
     return page(body, _now())

@@ -49,8 +49,8 @@ def test_migrations_build_exactly_the_models_schema(db: Database, tmp_path: Path
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     with sqlite3.connect(tmp_path / "board.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
-    assert head_revision() == "0002"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0003"
+    assert head_revision() == "0003"
     db.migrate()  # idempotent on an up-to-date database
 
 
