@@ -206,6 +206,10 @@ CASES: list[tuple[str, str]] = [
     ),  # fmt: skip
     ("mrw-leaderboard team list --db nosuch://x", "team: no dialect"),
     ("mrw-leaderboard team add x --board {file}/b.db", "team: board under a file"),
+    ("mrw-leaderboard phase open test --board {new}/b.db --end soon", "phase: bad time"),
+    ("mrw-leaderboard phase reveal --board {new}/b.db", "phase: no test phase"),
+    ("mrw-leaderboard phase close dev --board {new}/b.db", "phase: no such phase"),
+    ("mrw-leaderboard select --server http://127.0.0.1:9 --clear 3", "select: ids and --clear"),
     ("mrw-leaderboard render --board {missing} --out {new}", "missing board"),
     ("mrw-leaderboard render --board {binary} --out {new}", "garbage board"),
     ("mrw-leaderboard render --board {board} --out {file}", "--out is a file"),
