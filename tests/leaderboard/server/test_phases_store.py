@@ -274,3 +274,22 @@ def test_phase_command_walks_a_board_and_refuses_in_one_line(tmp_path: Path, cap
     assert "revealed -" not in listed[1]
     with sqlite3.connect(board) as conn:  # the seed is stored (and never printed)
         assert conn.execute("SELECT private_seed FROM phases WHERE name='test'").fetchone() == (4,)
+
+
+def test_serve_refuses_a_phase_of_the_wrong_split(tmp_path: Path, capsys) -> None:
+    truth = make_truth(tmp_path / "toyset" / "qrels")
+    board = str(tmp_path / "board.db")
+    serve = ["serve", "--board", board, "--truth", str(truth), "--port", "0"]
+    assert main(["phase", "open", "dev", "--board", board, "--split", "test"]) == 0
+    assert main(serve) == 2
+    assert "the dev phase scores split 'test', which is hidden" in capsys.readouterr().err
+    assert main(["phase", "open", "test", "--board", board, "--split", "nope"]) == 0
+    assert main([*serve, "--public-split", "test"]) == 2
+    assert "the test phase scores split 'nope', which --truth does not have" in (
+        capsys.readouterr().err
+    )
+    assert main(["phase", "open", "test", "--board", board, "--split", "test"]) == 0
+    assert main([*serve, "--public-split", "test"]) == 2
+    assert "the test phase scores split 'test', which is a --public-split" in (
+        capsys.readouterr().err
+    )
