@@ -60,19 +60,22 @@ def _at_0002_with_rows(db: Database) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, "0002")
         connection.execute(
-            text("INSERT INTO teams VALUES (1, 'alpha', 'k', 'd', '2026-11-30 00:00:00', NULL)")
+            text(
+                "INSERT INTO teams (name, token_key_id, token_sha256, created_utc) "
+                "VALUES ('alpha', 'k', 'd', '2026-11-30 00:00:00')"
+            )
         )
         for i, split in ((1, "validation"), (2, "test"), (3, "test")):
             status = "queued" if i == 3 else "scored"
             metrics = None if i == 3 else json.dumps(METRICS_ONE)
             connection.execute(
                 text(
-                    "INSERT INTO submissions (id, team_id, name, description, dataset, split, "
+                    "INSERT INTO submissions (team_id, name, description, dataset, split, "
                     "status, submitted_utc, truth_sha256, t2v_sha256, v2t_sha256, metrics_json, "
-                    "attempts) VALUES (:i, 1, :name, '', 'toyset', :split, :status, "
+                    "attempts) VALUES (1, :name, '', 'toyset', :split, :status, "
                     "'2026-11-30 00:00:00', :truth, :a, :b, :metrics, 1)"
-                ),
-                dict(i=i, name=f"m{i}", split=split, status=status, truth=f"t-{split}",
+                ),  # ids 1, 2, 3 from the database's own sequence, as a server made them
+                dict(name=f"m{i}", split=split, status=status, truth=f"t-{split}",
                      a=f"a{i}", b=f"b{i}", metrics=metrics),
             )  # fmt: skip
 
@@ -96,13 +99,24 @@ def _upgrade_and_read_back(db: Database, truth: Truth) -> None:
     ]
     assert records == store.scored(db)  # the board of a pre-phases database is unchanged
     assert store.claim_next(db) == (3, "test")  # the queued row is still scored
+    # The new tables at work on the upgraded database: a test phase, a selection, a reveal.
+    phases.open_phase(db, phases.Opening("test", seed=1, max_selected=1))
+    best = _scored_test_submission(db, 1, 10, public=0.9, private=0.1)
+    other = _scored_test_submission(db, 1, 11, public=0.5, private=0.5)
+    assert phases.select_submissions(db, 1, [other]) == [other]
+    assert phases.select_submissions(db, 1, []) == []  # cleared: the best public at the reveal
+    assert phases.reveal(db).selected == {"alpha": [best]}
+    labels = [(r.id, r.split) for r in phases.board_records(db, truth) if r.id == best]
+    assert labels == [(best, "test (public)"), (best, "test"), (best, "test (private)")]
 
 
 def test_a_0002_board_is_upgraded_with_its_rows_on_sqlite(tmp_path: Path) -> None:
     db = Database(database_url(tmp_path / "board.db", None))
-    _at_0002_with_rows(db)
-    _upgrade_and_read_back(db, _truth(tmp_path))
-    db.close()
+    try:
+        _at_0002_with_rows(db)
+        _upgrade_and_read_back(db, _truth(tmp_path))
+    finally:
+        db.close()
 
 
 def test_a_0002_board_is_upgraded_with_its_rows_on_postgresql(tmp_path: Path) -> None:
@@ -111,9 +125,11 @@ def test_a_0002_board_is_upgraded_with_its_rows_on_postgresql(tmp_path: Path) ->
 
     with _postgres() as url:
         db = Database(database_url(None, url))
-        _at_0002_with_rows(db)
-        _upgrade_and_read_back(db, _truth(tmp_path))
-        db.close()
+        try:
+            _at_0002_with_rows(db)
+            _upgrade_and_read_back(db, _truth(tmp_path))
+        finally:
+            db.close()
 
 
 def test_the_private_split_is_seeded_and_kept_apart(tmp_path: Path) -> None:
