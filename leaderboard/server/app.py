@@ -32,7 +32,7 @@ from leaderboard.metrics import Metrics
 from leaderboard.render import SORT_SCRIPT_CSP, build_tables, to_json
 from leaderboard.server import pages, phases, store, teams, upload
 from leaderboard.server.db import Database
-from leaderboard.server.models import FAILED, SCORED
+from leaderboard.server.models import FAILED, SCORED, Phase
 from leaderboard.server.truth import Truth
 from leaderboard.server.worker import Workers
 
@@ -276,7 +276,7 @@ def _refusal(exc: Exception) -> Response | None:
     return None
 
 
-def _phase_limits(limits: store.Limits, phase: Any) -> store.Limits:
+def _phase_limits(limits: store.Limits, phase: Phase | None) -> store.Limits:
     """The server's limits with the phase's own `per_day`/`total` where it sets them."""
     if phase is None:
         return limits
@@ -287,7 +287,7 @@ def _phase_limits(limits: store.Limits, phase: Any) -> store.Limits:
     )
 
 
-def _check_fields(text: dict[str, str], truth: Truth, phase: Any = None) -> dict[str, str]:
+def _check_fields(text: dict[str, str], truth: Truth, phase: Phase | None = None) -> dict[str, str]:
     asked = text.get("split", "").strip()
     if phase is not None and asked and asked != phase.split:
         raise upload.BadUpload(

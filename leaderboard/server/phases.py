@@ -278,15 +278,11 @@ class Revealed:
 def _best_public(rows: Sequence[Submission]) -> Submission:
     """The submission with the best public rsum (the board's order: a bound at its
     pessimistic end; ties: the earliest)."""
-    return min(
-        rows,
-        key=lambda r: (-pessimistic_key(Metrics.from_json(_json(r.public_metrics_json)).rsum,
-                                        "max"), r.id),
-    )  # fmt: skip
 
+    def key(row: Submission) -> tuple[float, int]:
+        return (-pessimistic_key(part_metrics(row, PUBLIC_LABEL).rsum, "max"), row.id)
 
-def _json(text: str | None) -> dict:
-    return {} if text is None else json.loads(text)
+    return min(rows, key=key)
 
 
 def reveal(db: Database) -> Revealed:
