@@ -191,7 +191,8 @@ async def create_submission(request: Request) -> Response:
         400 malformed upload or unknown split (or, with phases, a split the open phase does
         not score), 403 no phase open (on a board with phases), 409 duplicate files, 413 body
         over the cap, 429 limit reached (with `Retry-After` when known), 507 storage full,
-        503 storage not writable (one line, no server path; the log has one line too).
+        503 storage not writable or an open phase this server cannot score (one line, no
+        server path; the log has one line too).
     """
     server: Server = request.app.state.server
     team = await _team(request)
@@ -201,6 +202,11 @@ async def create_submission(request: Request) -> Response:
     phase = phases.current(board_phases)
     if board_phases and phase is None:
         return _error(403, "no phase of this board is open for submissions now (see /api/info)")
+    try:  # a phase opened beside the running server, on a split it lacks or of wrong visibility
+        phases.check([phase] if phase else [], server.truth)
+    except phases.PhaseError as exc:
+        log.error("submissions refused: %s", exc)
+        return _error(503, "the open phase cannot be scored here; the organisers were notified")
     try:
         upload.boundary_of(request.headers.get("content-type", ""))
     except upload.BadUpload as exc:

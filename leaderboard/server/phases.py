@@ -207,10 +207,14 @@ def open_phase(db: Database, opening: Opening) -> Phase:
         The phase as stored.
 
     Raises:
-        PhaseError: any of the rules above, or an end not after the start.
+        PhaseError: any of the rules above, an end not after the start, or a test-phase
+            option (selection, seed, fraction) for another phase.
     """
     name, now = opening.name, utcnow()
     start = opening.start or now
+    test_only = [opening.max_selected, opening.seed, opening.private_fraction]
+    if name != TEST and any(value is not None for value in test_only):
+        raise PhaseError("--select, --seed and --private-fraction are options of the test phase")
     if opening.end is not None and opening.end <= start:
         raise PhaseError("--end must be after --start")
     if opening.private_fraction is not None and not 0 < opening.private_fraction < 1:

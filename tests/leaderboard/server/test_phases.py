@@ -201,3 +201,22 @@ def test_a_board_walks_dev_test_reveal_closed(tmp_path: Path) -> None:
             server, {alpha: [dev, a_public, a_noisy], beta: [b_private, closed]}
         )
         assert not any(i in after for i in TEST_IDS)
+
+
+def test_a_phase_opened_on_a_split_the_server_cannot_score_refuses_uploads(
+    tmp_path: Path,
+) -> None:
+    truth = make_truth(tmp_path / "toyset" / "qrels")
+    with live_server(tmp_path, truth) as server:
+        team = server.add_team("alpha")
+        # Opened beside the running server: the dev phase on the hidden split.
+        opened = server.cli("phase", "open", "dev", "--board", str(server.board), "--split", "test")
+        assert opened.returncode == 0, opened.stderr
+        refused = server.post(team, *make_runs(tmp_path, truth / "test", seed=0))
+        assert refused.status_code == 503
+        assert refused.json()["error"] == (
+            "the open phase cannot be scored here; the organisers were notified"
+        )
+        assert b"the dev phase scores split 'test', which is hidden" in server.log
+        with server.client(team) as http:
+            assert http.get("/api/team").json()["submissions_total"] == 0  # no slot kept

@@ -171,6 +171,8 @@ def test_opening_a_phase_closes_the_open_one_and_times_are_utc(db: Database) -> 
     assert phases.parse_time("2026-12-24T13:00+01:00") == dt.datetime(2026, 12, 24, 12, 0)
     with pytest.raises(phases.PhaseError, match="not an ISO 8601 time"):
         phases.parse_time("tomorrow")
+    with pytest.raises(phases.PhaseError, match="are options of the test phase"):
+        phases.open_phase(db, phases.Opening("dev", seed=1))
     phases.open_phase(db, phases.Opening("dev"))
     later = phases.parse_time("2099-01-01T00:00Z")
     phases.open_phase(db, phases.Opening("test", start=later, seed=1))  # scheduled
