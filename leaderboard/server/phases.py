@@ -45,6 +45,7 @@ from leaderboard.server.models import (
     Team,
     utcnow,
 )
+from leaderboard.server.store import as_record
 from leaderboard.server.truth import Split, Truth
 
 DEV, TEST, CLOSED = "dev", "test", "closed"
@@ -405,8 +406,6 @@ def board_records(
     reveal also on `test` (all queries, the permanent board) and, if selected, on
     `test (private)`. `split` filters by the split's name (all of its boards).
     """
-    from leaderboard.server.store import as_record
-
     with db.read() as session:
         test = session.scalar(select(Phase).where(Phase.name == TEST))
         query = select(Submission, Team.name).join(Team).where(Submission.status == SCORED)
