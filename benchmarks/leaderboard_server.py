@@ -13,6 +13,13 @@ process), and checks that every submission was scored exactly once (status `scor
 `attempts` 1, one board row each) and that sampled metrics equal `mrw-leaderboard score` on
 the same bytes. Baseline: the scorer alone (`score_submission` in this process, timed while
 re-scoring those samples after the server stopped), against the server's time per submission.
+
+`--phases`: the board is in its test phase with the private split on (`phase open test`), so
+every submission is also scored on the public and private parts; the board shows the public
+part, then the test phase is revealed and the private board checked (one row per team, each
+team's best public submission). The sampled metrics are checked against the reveal's
+all-queries metrics. The p95 submit latency and the peak RSS are printed beside the anchors
+measured without phases (7.2 s, 914 MiB at full size).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from leaderboard.score import score_submission
 from mrw.testing.leaderboard_server import LiveServer
 
 BOUNDARY = "mrw-load-test-boundary"
+ANCHOR_P95_S, ANCHOR_RSS_MIB = 7.2, 914  # full size, no phases (docs/leaderboard.md)
 
 
 def _noisy_identity(n_rows: int, n_cols: int, first_row: int, rng: np.random.Generator):
@@ -102,6 +110,9 @@ def main() -> None:
     parser.add_argument("--verify", type=int, default=2, help="submissions re-scored locally")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, help="keep generated files here (default: temp)")
+    parser.add_argument(
+        "--phases", action="store_true", help="test phase with the private split on, then reveal"
+    )
     args = parser.parse_args()
     import httpx
 
@@ -125,6 +136,11 @@ def main() -> None:
             # every client is on 127.0.0.1: one address, so its cap must cover them all
             "--max-connections-per-ip", str(2 * args.clients + 8),
         )  # fmt: skip
+        if args.phases:  # the split is the truth folder's name
+            opened = server.cli("phase", "open", "test", "--board", str(server.board),
+                                "--split", truth.name, "--seed", str(args.seed))  # fmt: skip
+            if opened.returncode != 0:
+                raise SystemExit(opened.stderr)
         server.start()
         try:
             tokens = [server.add_team(f"team-{c}") for c in range(args.clients)]
@@ -170,6 +186,22 @@ def main() -> None:
                         time.sleep(0.5)
                 all_scored = time.perf_counter() - began
                 board = http.get("/api/board").json()["boards"]
+                private_rows = -1
+                if args.phases:
+                    revealed = server.cli("phase", "reveal", "--board", str(server.board))
+                    if revealed.returncode != 0:
+                        raise SystemExit(revealed.stderr)
+                    for i in final:  # the all-queries metrics, shown after the reveal
+                        submission_id, token = ids_of[i]
+                        status = http.get(
+                            f"/api/submissions/{submission_id}",
+                            headers={"Authorization": f"Bearer {token}"},
+                        ).json()
+                        final[i] = {**status, "metrics": status.get("all_queries_metrics")}
+                    after = http.get("/api/board").json()["boards"]
+                    private_rows = sum(
+                        len(b["submissions"]) for b in after if b["split"].endswith("(private)")
+                    )
             peak_rss = server.peak_rss_bytes()
         finally:
             server.stop()
@@ -213,7 +245,19 @@ def main() -> None:
               f"{min(args.verify, n)} re-scored locally")  # fmt: skip
         for error in errors[:5]:
             print(error)
-        if not exactly_once or verified < min(args.verify, n):
+        if args.phases:
+            p95 = float(np.percentile(lat, 95))
+            print(f"phases on (test phase, private split): p95 {p95:.2f} s against the anchor "
+                  f"{ANCHOR_P95_S} s ({p95 / ANCHOR_P95_S:.2f}x); peak RSS "
+                  f"{peak_rss / 2**20:.0f} MiB against {ANCHOR_RSS_MIB} MiB "
+                  f"({peak_rss / 2**20 / ANCHOR_RSS_MIB:.2f}x); the anchors are the full-size run "
+                  f"without phases: compare at full size only; private board rows "
+                  f"{private_rows} (one per team: {args.clients})")  # fmt: skip
+        if (
+            not exactly_once
+            or verified < min(args.verify, n)
+            or (args.phases and private_rows != args.clients)
+        ):
             raise SystemExit(1)
 
 

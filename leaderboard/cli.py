@@ -17,6 +17,8 @@ COMMANDS: dict[str, str] = {
     "submit": "leaderboard.commands.submit",
     "status": "leaderboard.commands.status",
     "baseline": "leaderboard.commands.baseline",
+    "phase": "leaderboard.commands.phase",
+    "select": "leaderboard.commands.select",
 }
 
 

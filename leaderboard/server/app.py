@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
+import json
 import logging
 import shutil
 from collections.abc import AsyncIterator
@@ -28,10 +30,10 @@ from leaderboard.board import clean_fields
 from leaderboard.errors import BoardError
 from leaderboard.metrics import Metrics
 from leaderboard.render import SORT_SCRIPT_CSP
-from leaderboard.server import pages, standings, store, teams, upload
+from leaderboard.server import pages, phases, standings, store, teams, upload
 from leaderboard.server.db import Database
 from leaderboard.server.declared import declared_fields
-from leaderboard.server.models import FAILED, SCORED
+from leaderboard.server.models import FAILED, SCORED, Phase
 from leaderboard.server.truth import Truth
 from leaderboard.server.worker import Workers
 
@@ -187,14 +189,25 @@ async def create_submission(request: Request) -> Response:
 
     Returns:
         202 with `{"id", "status": "queued", "url"}` and a `Location` header; 401 bad token,
-        400 malformed upload or unknown split, 409 duplicate files, 413 body over the cap,
-        429 limit reached (with `Retry-After` when known), 507 storage full, 503 storage
-        not writable (one line, no server path; the log has one line too).
+        400 malformed upload or unknown split (or, with phases, a split the open phase does
+        not score), 403 no phase open (on a board with phases), 409 duplicate files, 413 body
+        over the cap, 429 limit reached (with `Retry-After` when known), 507 storage full,
+        503 storage not writable or an open phase this server cannot score (one line, no
+        server path; the log has one line too).
     """
     server: Server = request.app.state.server
     team = await _team(request)
     if team is None:
         return _error(401, "missing, unknown or revoked token", UNAUTHORIZED)
+    board_phases = await run_in_threadpool(phases.list_phases, server.db)
+    phase = phases.current(board_phases)
+    if board_phases and phase is None:
+        return _error(403, "no phase of this board is open for submissions now (see /api/info)")
+    try:  # a phase opened beside the running server, on a split it lacks or of wrong visibility
+        phases.check([phase] if phase else [], server.truth)
+    except phases.PhaseError as exc:
+        log.error("submissions refused: %s", exc)
+        return _error(503, "the open phase cannot be scored here; the organisers were notified")
     try:
         upload.boundary_of(request.headers.get("content-type", ""))
     except upload.BadUpload as exc:
@@ -208,7 +221,13 @@ async def create_submission(request: Request) -> Response:
         )
         return _error(413, message, {"Connection": "close"})
     try:
-        submission_id = await run_in_threadpool(store.reserve, server.db, team[0], server.limits)
+        submission_id = await run_in_threadpool(
+            store.reserve,
+            server.db,
+            team[0],
+            _phase_limits(server.limits, phase),
+            None if phase is None else phase.name,
+        )
     except store.LimitReached as exc:
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
         return _error(429, str(exc), headers)
@@ -223,7 +242,7 @@ async def create_submission(request: Request) -> Response:
             server.limits.max_upload_bytes,
             server.limits.stall_timeout_s,
         )
-        fields = _check_fields(received.text, server.truth)
+        fields = _check_fields(received.text, server.truth, phase)
         truth_sha256 = server.truth.splits[fields["split"]].sha256
         declared = declared_fields(received.text, fields["dataset"], fields["split"], truth_sha256)
         await run_in_threadpool(
@@ -267,8 +286,24 @@ def _refusal(exc: Exception) -> Response | None:
     return None
 
 
-def _check_fields(text: dict[str, str], truth: Truth) -> dict[str, str]:
-    split = text.get("split", "").strip() or truth.default_split
+def _phase_limits(limits: store.Limits, phase: Phase | None) -> store.Limits:
+    """The server's limits with the phase's own `per_day`/`total` where it sets them."""
+    if phase is None:
+        return limits
+    return dataclasses.replace(
+        limits,
+        per_day=limits.per_day if phase.per_day is None else phase.per_day,
+        total=limits.total if phase.total is None else phase.total,
+    )
+
+
+def _check_fields(text: dict[str, str], truth: Truth, phase: Phase | None = None) -> dict[str, str]:
+    asked = text.get("split", "").strip()
+    if phase is not None and asked and asked != phase.split:
+        raise upload.BadUpload(
+            f"the open phase ({phase.name}) scores split {phase.split!r}, not {asked[:40]!r}"
+        )
+    split = phase.split if phase is not None else asked or truth.default_split
     if split not in truth.splits:
         raise upload.BadUpload(
             f"unknown split {split[:40]!r}; this server scores {sorted(truth.splits)}"
@@ -300,7 +335,9 @@ async def get_submission(request: Request) -> Response:
 
     A submission being scored reads `"status": "queued"` with `"scoring": true`; a scored one
     carries its metrics (and per-query details for splits scored with them), a failed one
-    its reason. 401 for a bad token, 404 for an unknown id or another team's submission.
+    its reason. A test-phase submission's `metrics` are those of the public part; after the
+    reveal `private_metrics` and `all_queries_metrics` come too. 401 for a bad token, 404 for
+    an unknown id or another team's submission.
     """
     server: Server = request.app.state.server
     team = await _team(request)
@@ -329,10 +366,17 @@ async def get_submission(request: Request) -> Response:
         "code_commit": row.code_commit,
         "checkpoint_sha256": row.checkpoint_sha256,
         "protocol_hash": row.protocol_hash,
+        "phase": phases.phase_of(row, server.truth),
+        "selected": row.selected,
     }
     if row.status in (SCORED, FAILED):
         body["scorer_version"] = row.scorer_version
-    if row.status == SCORED:
+    if row.status == SCORED and body["phase"] == phases.TEST:
+        body["metrics"] = phases.part_metrics(row, phases.PUBLIC_LABEL).to_json()
+        if await run_in_threadpool(phases.is_revealed, server.db):
+            body["private_metrics"] = phases.part_metrics(row, phases.PRIVATE_LABEL).to_json()
+            body["all_queries_metrics"] = Metrics.from_json(row.metrics).to_json()
+    elif row.status == SCORED:
         body["metrics"] = Metrics.from_json(row.metrics).to_json()  # the scorer's key order
         if row.details is not None:
             body["details"] = row.details
@@ -350,11 +394,14 @@ async def get_team(request: Request) -> Response:
     team = await _team(request)
     if team is None:
         return _error(401, "missing, unknown or revoked token", UNAUTHORIZED)
-    today, total = await run_in_threadpool(store.usage, server.db, team[0])
-    limits = server.limits
+    phase = phases.current(await run_in_threadpool(phases.list_phases, server.db))
+    name = None if phase is None else phase.name
+    today, total = await run_in_threadpool(store.usage, server.db, team[0], name)
+    limits = _phase_limits(server.limits, phase)
     return JSONResponse(
         {
             "team": team[1],
+            "phase": name,
             "submissions_today": today,
             "submissions_total": total,
             "limits": {"per_day": limits.per_day, "total": limits.total},
@@ -364,15 +411,18 @@ async def get_team(request: Request) -> Response:
 
 
 async def get_board(request: Request) -> Response:
-    """`GET /api/board`: the standings (`standings.to_json`): one board per (dataset, protocol
-    card) with ranks (none for baselines), artefacts, training data and the test against the
-    leader, and the ranking across datasets. Query parameters `dataset` and `split` restrict
-    the boards; no token is needed. Per-query ranks are never in it.
+    """`GET /api/board`: the standings (`standings.to_json`): one board per (dataset, board,
+    protocol card) with ranks (none for baselines), artefacts, training data and the test
+    against the leader, and the ranking across datasets. Query parameters `dataset` and
+    `split` restrict the boards; no token is needed. Per-query ranks are never in it. In the
+    test phase its board is `test (public)`; after the reveal `test (private)` and `test`
+    (all queries) come too (`phases.board_variants`).
     """
     server: Server = request.app.state.server
     current = await run_in_threadpool(
-        _standings,
-        server,
+        standings.current,
+        server.db,
+        server.truth,
         request.query_params.get("dataset") or None,
         request.query_params.get("split") or None,
     )
@@ -380,18 +430,17 @@ async def get_board(request: Request) -> Response:
     return JSONResponse(standings.to_json(current, generated))
 
 
-def _standings(
-    server: Server, dataset: str | None = None, split: str | None = None
-) -> standings.Standings:
-    return standings.build(standings.load(server.db, dataset, split))
-
-
 async def get_info(request: Request) -> Response:
-    """`GET /api/info`: the dataset label, splits (all, public, default) and upload limits."""
+    """`GET /api/info`: the dataset label, splits (all, public, default), upload limits, and
+    the board's phases (`phases.public_view`; `phase`: the one open now, or null)."""
     server: Server = request.app.state.server
     limits = server.limits
+    board_phases = await run_in_threadpool(phases.list_phases, server.db)
+    phase = phases.current(board_phases)
     return JSONResponse(
         {
+            "phase": None if phase is None else phase.name,
+            "phases": [phases.public_view(p) for p in board_phases],
             "dataset": server.truth.dataset,
             "splits": sorted(server.truth.splits),
             "public_splits": server.truth.public_splits(),
@@ -408,12 +457,15 @@ async def get_info(request: Request) -> Response:
 
 async def board_page(request: Request) -> Response:
     """The HTML board: the per-card tables and the ranking across datasets."""
-    current = await run_in_threadpool(_standings, request.app.state.server)
+    server: Server = request.app.state.server
+    current = await run_in_threadpool(standings.current, server.db, server.truth)
     return HTMLResponse(pages.board_page(current))
 
 
 async def submission_page(request: Request) -> Response:
-    """The HTML page of one scored submission (per-query details only on public splits).
+    """The HTML page of one scored submission (per-query details only on public splits; a
+    test-phase submission shows its public part's metrics, and, after the reveal, its
+    private part's and all queries' too).
 
     Any submission not scored (unknown, queued or failed) gives 404.
     """
@@ -422,9 +474,98 @@ async def submission_page(request: Request) -> Response:
     if found is None or found[0].status != SCORED:
         return HTMLResponse(pages.NOT_FOUND, 404)
     record = store.as_record(*found)
-    split = server.truth.splits.get(record.split)
     declared = standings.declared_facts(found[0])
+    if phases.phase_of(found[0], server.truth) == phases.TEST:
+        parts = [(phases.PUBLIC_LABEL, phases.part_metrics(found[0], phases.PUBLIC_LABEL))]
+        if await run_in_threadpool(phases.is_revealed, server.db):
+            parts += [
+                (phases.PRIVATE_LABEL, phases.part_metrics(found[0], phases.PRIVATE_LABEL)),
+                ("all queries", record.metrics),
+            ]
+        return HTMLResponse(pages.test_phase_page(record, parts, declared))
+    split = server.truth.splits.get(record.split)
     return HTMLResponse(pages.submission_page(record, bool(split and split.public), declared))
+
+
+async def get_detail(request: Request) -> Response:
+    """`GET /api/submissions/{id}/detail`: a scored submission's per-query results (per
+    direction, query id -> rank of its first relevant document, null when not in the run),
+    to its own team only, and only for a dev-phase submission (a public split).
+
+    401 bad token; 404 unknown id or another team's submission; 409 not scored; 403 a test or
+    closed-phase submission (aggregates only), with the same line whatever its queries.
+    """
+    server: Server = request.app.state.server
+    team = await _team(request)
+    if team is None:
+        return _error(401, "missing, unknown or revoked token", UNAUTHORIZED)
+    found = await _find(server, request)
+    if found is None or found[0].team_id != team[0]:
+        return _error(404, "no such submission of your team")
+    row = found[0]
+    phase = phases.phase_of(row, server.truth)
+    if phase != phases.DEV:
+        return _error(403, f"per-query detail is given for dev-phase submissions only; this "
+                           f"one ({phase} phase, hidden split) has aggregates only")  # fmt: skip
+    if row.status != SCORED:
+        return _error(409, f"submission #{row.id} is {row.status}, not scored")
+    body = {"id": row.id, "phase": phase, "split": row.split, "details": row.details or {}}
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+SELECTION_MAX_BYTES = 4096
+
+
+async def get_selection(request: Request) -> Response:
+    """`GET /api/selection`: the caller's selected test-phase submissions and the most it may
+    select (`{"selected": [ids], "max_selected", "revealed"}`; 401 bad token, 404 no test
+    phase)."""
+    server: Server = request.app.state.server
+    team = await _team(request)
+    if team is None:
+        return _error(401, "missing, unknown or revoked token", UNAUTHORIZED)
+    ids, test = await run_in_threadpool(phases.selection, server.db, team[0])
+    if test is None:
+        return _error(404, "this board has no test phase: nothing to select")
+    body = {
+        "selected": ids,
+        "max_selected": test.max_selected,
+        "revealed": test.revealed_utc is not None,
+    }
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+async def put_selection(request: Request) -> Response:
+    """`PUT /api/selection` with `{"ids": [...]}`: the caller's whole selection for the
+    private ranking (at most the test phase's `max_selected`; `[]` clears it).
+
+    Returns:
+        200 `{"selected": [ids]}`; 401 bad token; 400 a body that is not such a document (or
+        over 4 KiB); 409 a selection the board does not allow (`phases.select_submissions`).
+    """
+    server: Server = request.app.state.server
+    team = await _team(request)
+    if team is None:
+        return _error(401, "missing, unknown or revoked token", UNAUTHORIZED)
+    length = _declared_length(request.scope)
+    if length is None or length > SELECTION_MAX_BYTES:
+        return _error(400, f"send the selection as JSON of at most {SELECTION_MAX_BYTES} bytes")
+    try:
+        document = json.loads(await request.body())
+    except (ValueError, ClientDisconnect):
+        document = None
+    ids = document.get("ids") if isinstance(document, dict) else None
+    if not (
+        isinstance(ids, list)
+        and all(isinstance(i, int) and not isinstance(i, bool) and 0 < i <= store.MAX_ID
+                for i in ids)
+    ):  # fmt: skip
+        return _error(400, 'the body must be {"ids": [submission numbers]}')
+    try:
+        chosen = await run_in_threadpool(phases.select_submissions, server.db, team[0], ids)
+    except phases.PhaseError as exc:
+        return _error(409, str(exc))
+    return JSONResponse({"selected": chosen}, headers={"Cache-Control": "no-store"})
 
 
 def create_app(server: Server, run_workers: bool = True) -> Any:
@@ -449,6 +590,9 @@ def create_app(server: Server, run_workers: bool = True) -> Any:
             Route("/api/board", get_board, methods=["GET"]),
             Route("/api/submissions", create_submission, methods=["POST"]),
             Route("/api/submissions/{id}", get_submission, methods=["GET"]),
+            Route("/api/submissions/{id}/detail", get_detail, methods=["GET"]),
+            Route("/api/selection", get_selection, methods=["GET"]),
+            Route("/api/selection", put_selection, methods=["PUT"]),
         ],
         lifespan=lifespan,
     )
@@ -469,9 +613,11 @@ def prepare(
     Raises:
         BoardError: the database cannot be used, or the storage folder cannot be made or has
             less free space than one submission may need (2 x `limits.max_upload_bytes`).
+        PhaseError: a phase scores a split the truth lacks, or of the wrong visibility.
         OutputPathError: the storage folder cannot be written.
     """
     db.migrate()
+    phases.check(phases.list_phases(db), truth)
     try:
         storage.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -238,6 +238,32 @@ class Client:
             _field(status, "metrics", kind=dict)
         return status
 
+    def detail(self, submission_id: int) -> dict[str, Any]:
+        """The submission's per-query results (`GET /api/submissions/{id}/detail`): per
+        direction, query id -> rank of its first relevant document (None: not in the run).
+
+        Raises:
+            LeaderboardError: the server refused (401, 403 a test-phase submission: aggregates
+                only, 404, 409 not scored yet) or is unreachable.
+        """
+        document = self._request("GET", f"/api/submissions/{int(submission_id)}/detail")
+        _field(document, "details", kind=dict)
+        return document
+
+    def selection(self, ids: list[int] | None = None) -> dict[str, Any]:
+        """The team's selection for the private ranking; with `ids`, replace it first
+        (`PUT /api/selection`), then read it back (`GET /api/selection`).
+
+        Raises:
+            LeaderboardError: the server refused (401, 404 no test phase, 409 not allowed:
+                too many, not the team's scored test-phase submissions, already revealed).
+        """
+        if ids is not None:
+            self._request("PUT", "/api/selection", json={"ids": [int(i) for i in ids]})
+        document = self._request("GET", "/api/selection")
+        _field(document, "selected", kind=list)
+        return document
+
     def wait(
         self, submission_id: int, on_poll: Callable[[dict[str, Any]], None] | None = None
     ) -> dict[str, Any]:

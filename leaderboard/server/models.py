@@ -1,4 +1,4 @@
-"""The server's tables (SQLAlchemy): teams and their submissions.
+"""The server's tables (SQLAlchemy): teams, their submissions and the board's phases.
 
 The schema is created and changed only by the Alembic migrations in `migrations/`; these
 classes must match the latest revision (a test compares them). Times are naive UTC.
@@ -11,7 +11,9 @@ import json
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -89,6 +91,13 @@ class Submission(Base):
     details_json: Mapped[str | None] = mapped_column(Text)
     scorer_version: Mapped[str | None] = mapped_column(String(50))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Phases (revision 0003): the phase the submission was made in (None: made before the
+    # board had phases, see `leaderboard.server.phases.phase_of`), whether the team selected
+    # it for the private ranking, and its metrics on the test split's public and private parts.
+    phase: Mapped[str | None] = mapped_column(String(16))
+    selected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    public_metrics_json: Mapped[str | None] = mapped_column(Text)
+    private_metrics_json: Mapped[str | None] = mapped_column(Text)
     # Board columns (revision 0004): a host's baseline is shown but never ranked; the
     # artefacts and training data are what the submitter declared; the protocol card is
     # `ProtocolCard.to_json()` and its `card_hash`; `query_ranks` (server-side only, never
@@ -113,3 +122,28 @@ class Submission(Base):
     def details(self) -> dict[str, Any] | None:
         """Per-query details, None unless scored on a split that keeps them."""
         return None if self.details_json is None else json.loads(self.details_json)
+
+
+class Phase(Base):
+    """One phase of the board (`dev`, `test` or `closed`; at most one row each).
+
+    The phase open at a submission's arrival (`opens_utc <= now < closes_utc`, no end when
+    `closes_utc` is None) decides what it is scored against (`split`) and counts against
+    `per_day`/`total` (None: the server's `--per-day`/`--total`). The test phase also holds
+    the private split's seed and fraction (never served) and how many submissions a team may
+    select for the private ranking; `revealed_utc` is set by `phase reveal`.
+    """
+
+    __tablename__ = "phases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(16), unique=True)
+    split: Mapped[str] = mapped_column(String(100))
+    opens_utc: Mapped[dt.datetime]
+    closes_utc: Mapped[dt.datetime | None]
+    revealed_utc: Mapped[dt.datetime | None]
+    per_day: Mapped[int | None] = mapped_column(Integer)
+    total: Mapped[int | None] = mapped_column(Integer)
+    max_selected: Mapped[int | None] = mapped_column(Integer)
+    private_seed: Mapped[int | None] = mapped_column(BigInteger)
+    private_fraction: Mapped[float | None] = mapped_column(Float)

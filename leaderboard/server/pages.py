@@ -59,6 +59,27 @@ def submission_page(
 ) -> str:
     """One scored submission: who, when, which files (SHA-256), what it declares (`declared`:
     label, text pairs, e.g. from `standings.declared_facts`), its metrics."""
+    split = "public: per-query ranks in the API" if public_split else "hidden: metrics only"
+    return _page(submission, split, _metrics_table(submission.metrics), declared)
+
+
+def test_phase_page(
+    submission: Submission,
+    parts: list[tuple[str, Metrics]],
+    declared: Sequence[tuple[str, str]] = (),
+) -> str:
+    """A test-phase submission: its facts, what it declares, then one metrics table per part
+    shown now (`public`; after the reveal also `private` and `all queries`)."""
+    tables = "".join(
+        f"<h3>{html.escape(label)}</h3>{_metrics_table(metrics)}" for label, metrics in parts
+    )
+    split = "hidden, test phase: metrics of the public part only"
+    return _page(submission, split, tables, declared)
+
+
+def _page(
+    submission: Submission, split: str, tables: str, declared: Sequence[tuple[str, str]] = ()
+) -> str:
     e = _escape
     facts = [
         ("Team", submission.team),
@@ -68,14 +89,14 @@ def submission_page(
         ("t2v SHA-256", submission.t2v_sha256),
         ("v2t SHA-256", submission.v2t_sha256),
         ("Scorer version", submission.scorer_version),
-        ("Split", "public: per-query ranks in the API" if public_split else "hidden: metrics only"),
+        ("Split", split),
         *declared,
     ]
     rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts)
     body = (
         f"<section><h2>#{int(submission.id)} {e(submission.name)}</h2>"
         f'<table class="facts">{rows}</table>'
-        f"{_metrics_table(submission.metrics)}"
+        f"{tables}"
         '<p class="empty"><a href="/">back to the board</a></p></section>'
     )
     return page(body, _now())

@@ -2,8 +2,10 @@
 
 Public splits also get per-query details (the rank of each query's first relevant document);
 hidden splits get the metrics only, and only for a run that ranks every query to the same depth
-(`hidden_split_refusal`). Failure reasons are the scorer's one-line messages, with server paths
-(the upload folder, the truth folder) replaced by neutral names.
+(`hidden_split_refusal`). In a board's test phase the hidden split is also scored on its public
+and private parts (`leaderboard.server.phases.private_mask`), from the same per-query ranks.
+Failure reasons are the scorer's one-line messages, with server paths (the upload folder, the
+truth folder) replaced by neutral names.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from typing import Any
 import numpy as np
 
 from leaderboard.errors import FileLineError, LeaderboardError
-from leaderboard.metrics import NOT_FOUND, Metrics, combine
+from leaderboard.metrics import NOT_FOUND, DirectionMetrics, Metrics, combine, ranks_to_metrics
 from leaderboard.parse import Run, parse_run
 from leaderboard.qrels import Qrels
 from leaderboard.score import (
     DIRECTIONS,
+    Ranking,
     first_relevant_ranks,
     ranking_fingerprint,
     ranking_metrics,
@@ -34,14 +37,17 @@ from leaderboard.server.truth import Split
 class Outcome:
     """`metrics` (typed; `.to_json()` is the scorer's `--json` document), `details` and
     `rankings_sha256` (both directions' `ranking_fingerprint`s, hashed together), or
-    `reason` on failure; `query_ranks` is the per-query ranks kept server-side for the
-    board's paired tests (`query_ranks.pack`, every split)."""
+    `reason` on failure; with a private split, also the metrics of its public and private
+    parts; `query_ranks` is the per-query ranks kept server-side for the board's paired tests
+    (`query_ranks.pack`, every split)."""
 
     metrics: Metrics | None = None
     details: dict[str, Any] | None = None
     reason: str | None = None
     rankings_sha256: str | None = None
     query_ranks: bytes | None = None
+    public_metrics: Metrics | None = None
+    private_metrics: Metrics | None = None
 
 
 def _reason(direction: str, error: LeaderboardError, split: Split) -> str:
@@ -92,19 +98,40 @@ def hidden_split_refusal(run: Run, qrels: Qrels) -> str | None:
     return None
 
 
-def score_stored(folder: str | os.PathLike[str], split: Split, max_bytes: int) -> Outcome:
+def _part_metrics(ranking: Ranking, qrels: Qrels, keep: np.ndarray) -> DirectionMetrics:
+    """Metrics over the scored queries where `keep` is True (a hidden split's run ranks every
+    query to one depth, so the part has the run's depth and no missing query)."""
+    return ranks_to_metrics(ranking.ranks[keep], qrels.gallery_size, depth=ranking.depth)
+
+
+def score_stored(
+    folder: str | os.PathLike[str],
+    split: Split,
+    max_bytes: int,
+    private: dict[str, np.ndarray] | None = None,
+) -> Outcome:
     """Validate and score `folder/t2v.run` and `folder/v2t.run` against `split`.
 
     Args:
         folder: the submission's storage folder (named by the server, never by a request).
         split: the ground truth to score against.
         max_bytes: uncompressed size limit per file, checked while decompressing.
+        private: for a hidden split with a private part, per direction a bool mask over
+            `qrels.scored_queries` (True: private; `leaderboard.server.phases.private_mask`).
+            The per-query ranks are computed once; each part's metrics come from them.
 
     Returns:
-        An `Outcome`: metrics (+ details for a public split), the rankings' fingerprint and
-        the per-query ranks, or the one-line failure reason.
+        An `Outcome`: metrics (+ details for a public split; + public and private parts'
+        metrics when `private` is given), the rankings' fingerprint and the per-query
+        ranks, or the one-line failure reason.
+
+    Raises:
+        ValueError: `private` given for a public split.
     """
+    if private is not None and split.public:
+        raise ValueError("a private part is only kept on a hidden split")
     results, details, rankings, ranks = {}, {}, hashlib.sha256(), {}
+    parts: dict[str, dict[str, DirectionMetrics]] = {"public": {}, "private": {}}
     for direction in DIRECTIONS:
         qrels = split.qrels[direction]
         try:
@@ -119,6 +146,9 @@ def score_stored(folder: str | os.PathLike[str], split: Split, max_bytes: int) -
         rankings.update(ranking_fingerprint(run, qrels))
         del run
         results[direction] = ranking_metrics(ranking, qrels)
+        if private is not None:
+            parts["public"][direction] = _part_metrics(ranking, qrels, ~private[direction])
+            parts["private"][direction] = _part_metrics(ranking, qrels, private[direction])
         if split.public:
             ids = [qrels.query_ids[i] for i in qrels.scored_queries]
             details[direction] = {
@@ -134,4 +164,6 @@ def score_stored(folder: str | os.PathLike[str], split: Split, max_bytes: int) -
         query_ranks=query_ranks.pack(
             ranks["t2v"], ranks["v2t"], query_ranks.pair_map(split.qrels["t2v"], split.qrels["v2t"])
         ),
+        public_metrics=combine(**parts["public"]) if private is not None else None,
+        private_metrics=combine(**parts["private"]) if private is not None else None,
     )

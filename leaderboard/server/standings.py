@@ -1,17 +1,19 @@
 """The hosted board's standings: one table per (dataset, protocol card), the test of every row
 against its table's leader, and the ranking of teams across tables.
 
-- Tables: scored submissions grouped by dataset and protocol card (`card_hash`; a row without
-  a declared card gets the one derived from its truth, `declared.protocol_card`), so results
-  of different cards are never ranked together. Rows are ordered by rsum (a bound at its
-  pessimistic end); a host's baseline is shown in place, with a badge and no rank, and is
+- Tables: scored submissions grouped by dataset, board (the split, or a test phase's
+  `test (public)`/`test (private)`: `leaderboard.server.phases.board_variants`) and protocol
+  card (`card_hash`; a row without a declared card gets the one derived from its truth,
+  `declared.protocol_card`), so results of different cards are never ranked together. Rows
+  are ordered by rsum (a bound at its pessimistic end); a host's baseline is shown in place, with a badge and no rank, and is
   never the leader nor counted for a column's best value.
 - The leader is the table's first ranked row. Every other row is tested against it on the
   per-query ranks kept server-side (`query_ranks`): the paired t-test and percentile bootstrap
   interval of `leaderboard.significance`, the test `mrw-bench compare` reports over pairs.
-  `observations` restricts the test to part of a split (e.g. its public part during a test
-  phase); results are cached by the two rankings' fingerprints.
-- Across tables (per split, when it has two or more tables): each team's best rsum per
+  On a test phase's public or private board the test uses only that part's queries (each
+  query one observation, `phases.test_masks`), so it says nothing about the other part; results
+  are cached by the two rankings' fingerprints and the part.
+- Across tables (per board label, when it has two or more tables): each team's best rsum per
   table, Borda count and mean rank (`leaderboard.ranking.borda`); a missing cell is shown
   as missing, never as zero. Baselines are not teams and are not in it.
 """
@@ -24,27 +26,28 @@ import json
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
 from leaderboard.board import Submission as Record
 from leaderboard.metrics import best_indices, pessimistic_key
 from leaderboard.ranking import CrossRank, borda
 from leaderboard.render import COLUMNS, Column, Table
-from leaderboard.server import query_ranks
+from leaderboard.server import phases, query_ranks
 from leaderboard.server.db import Database
 from leaderboard.server.declared import UNDECLARED_TRAINING, protocol_card
-from leaderboard.server.models import SCORED, Submission, Team
+from leaderboard.server.models import Submission
+from leaderboard.server.phases import PRIVATE_LABEL
 from leaderboard.server.store import as_record
-from leaderboard.significance import PairTest, format_p, pair_test
+from leaderboard.server.truth import Truth
+from leaderboard.significance import PairTest, format_p, pair_test, query_shares
 from mrw.core.protocol import ProtocolCard
 from mrw.core.untrusted import strip_control
 
 MISSING = "—"
+PrivateMasks = dict[str, np.ndarray]  # per direction, True: a private query (`phases`)
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class Loaded:
     declared_card: bool
     rankings_sha256: str | None
     ranks: bytes | None
+    part: str | None = None  # a test phase's `public`/`private` board; None: all queries
 
 
 @dataclass(frozen=True)
@@ -90,24 +94,24 @@ class Standings:
     cross: list[CrossTable]
 
 
-def load(db: Database, dataset: str | None = None, split: str | None = None) -> list[Loaded]:
-    """Every scored submission (optionally of one dataset and split), oldest first."""
-    query = select(Submission, Team.name).join(Team).where(Submission.status == SCORED)
-    if dataset:
-        query = query.where(Submission.dataset == dataset)
-    if split:
-        query = query.where(Submission.split == split)
-    with db.read() as session:
-        found = session.execute(query.order_by(Submission.id)).all()
-    return [_loaded(row, team) for row, team in found]
+def load(
+    db: Database, truth: Truth, dataset: str | None = None, split: str | None = None
+) -> list[Loaded]:
+    """Every scored submission (optionally of one dataset and split) on each board it appears
+    on now (`phases.board_variants`), oldest first."""
+    rows, revealed = phases.scored_rows(db, dataset, split)
+    return [
+        _loaded(row, record, part)
+        for row, team in rows
+        for record, part in phases.board_variants(row, team, truth, revealed)
+    ]
 
 
-def _loaded(row: Submission, team: str) -> Loaded:
-    record = as_record(row, team)
+def _loaded(row: Submission, record: Record, part: str | None = None) -> Loaded:
     if row.protocol_json is not None:
         card, declared = ProtocolCard.from_json(json.loads(row.protocol_json)), True
     else:
-        card, declared = protocol_card("", record.dataset, record.split, row.truth_sha256)
+        card, declared = protocol_card("", record.dataset, row.split or "", row.truth_sha256)
     board_row = Row(
         **{f.name: getattr(record, f.name) for f in dataclasses.fields(Record)},
         baseline=bool(row.is_baseline),
@@ -116,13 +120,13 @@ def _loaded(row: Submission, team: str) -> Loaded:
         code_commit=row.code_commit,
         checkpoint_sha256=row.checkpoint_sha256,
     )
-    return Loaded(board_row, card, declared, row.rankings_sha256, row.query_ranks)
+    return Loaded(board_row, card, declared, row.rankings_sha256, row.query_ranks, part)
 
 
 def declared_facts(row: Submission) -> list[tuple[str, str]]:
     """What a submission declares, as (label, text) lines for its page: baseline or team,
     training data, code URL and commit, checkpoint SHA-256, protocol card."""
-    loaded = _loaded(row, "")
+    loaded = _loaded(row, as_record(row, ""))
     card = loaded.card.summary() + ("" if loaded.declared_card else " (derived from the truth)")
     return [
         ("Kind", "host baseline (not ranked)" if row.is_baseline else "team submission"),
@@ -138,21 +142,34 @@ _CACHE_LOCK = threading.Lock()
 CACHE_SIZE = 4096
 
 
-def _test(a: Loaded, leader: Loaded, subset: np.ndarray | None) -> PairTest | None:
-    """`a` against the leader (cached by both rankings' fingerprints and the subset), or None
-    when either has no stored per-query ranks or they cover different queries."""
+def _observations(loaded: Loaded, masks: PrivateMasks | None) -> np.ndarray:
+    """The paired test's observations of a row: per-pair shares of rsum (`query_ranks.shares`)
+    on a board of all queries; on a public or private board, each of that part's queries is
+    one observation (`query_shares` within the part, so they sum to the part's rsum)."""
+    assert loaded.ranks is not None
+    if loaded.part is None or masks is None:
+        return query_ranks.shares(loaded.ranks)
+    ranks = query_ranks.unpack(loaded.ranks)
+    private = loaded.part == PRIVATE_LABEL
+    return np.concatenate(
+        [query_shares(ranks[d][masks[d] if private else ~masks[d]]) for d in ("t2v", "v2t")]
+    )
+
+
+def _test(a: Loaded, leader: Loaded, masks: PrivateMasks | None) -> PairTest | None:
+    """`a` against the leader (cached by both rankings' fingerprints and the board part), or
+    None when either has no stored per-query ranks or they cover different queries."""
     if a.ranks is None or leader.ranks is None:
         return None
-    subset_key = None if subset is None else np.asarray(subset).tobytes()
-    key = (a.rankings_sha256, leader.rankings_sha256, subset_key)
+    key = (a.rankings_sha256, leader.rankings_sha256, a.part)
     with _CACHE_LOCK:
         if key in _CACHE and a.rankings_sha256 is not None:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    shares_a, shares_b = query_ranks.shares(a.ranks), query_ranks.shares(leader.ranks)
+    shares_a, shares_b = _observations(a, masks), _observations(leader, masks)
     if shares_a.shape != shares_b.shape:
         return None
-    result = pair_test(shares_a, shares_b, subset)
+    result = pair_test(shares_a, shares_b)
     with _CACHE_LOCK:
         _CACHE[key] = result
         while len(_CACHE) > CACHE_SIZE:
@@ -241,7 +258,7 @@ BOARD_COLUMNS: tuple[Column, ...] = (*COLUMNS[:-1], *EXTRA_COLUMNS, COLUMNS[-1])
 
 
 def _table(
-    key: tuple[str, str], members: list[Loaded], subset: np.ndarray | None
+    key: tuple[str, str, str], members: list[Loaded], masks: PrivateMasks | None
 ) -> tuple[Table, ProtocolCard, bool]:
     members = sorted(members, key=lambda m: (-_rsum_key(m.row), m.row.id))
     ranked = [i for i, m in enumerate(members) if not m.row.baseline]
@@ -249,7 +266,7 @@ def _table(
     rows = []
     for member in members:
         is_leader = leader is not None and member is leader
-        test = None if leader is None or is_leader else _test(member, leader, subset)
+        test = None if leader is None or is_leader else _test(member, leader, masks)
         rows.append(dataclasses.replace(member.row, leader_test=test, is_leader=is_leader))
     ranks: list[int | None] = [None] * len(rows)
     for rank, position in enumerate(ranked, start=1):
@@ -261,46 +278,42 @@ def _table(
     }
     card, declared = members[0].card, members[0].declared_card
     note = "" if declared else " · card derived from the truth (undeclared)"
-    table = Table(
-        key[0], card.split, rows, best, BOARD_COLUMNS, ranks, card=card, caption_note=note
-    )
+    table = Table(key[0], key[1], rows, best, BOARD_COLUMNS, ranks, card=card, caption_note=note)
     return table, card, declared
 
 
-def build(
-    loaded: list[Loaded], observations: Callable[[ProtocolCard], np.ndarray | None] | None = None
-) -> Standings:
+def build(loaded: list[Loaded], masks: PrivateMasks | None = None) -> Standings:
     """Group, rank and test `loaded` rows (see the module docstring).
 
     Args:
         loaded: rows from `load`.
-        observations: per card, the indices of the test's observations to use (e.g. a test
-            phase's public pairs), or None for all; None: all, for every card.
+        masks: the test split's private masks (`phases.test_masks`), for the tests on its
+            public and private boards; None: no private split.
     """
-    groups: dict[tuple[str, str], list[Loaded]] = {}
+    groups: dict[tuple[str, str, str], list[Loaded]] = {}
     for item in loaded:
-        groups.setdefault((item.row.dataset, item.card.card_hash), []).append(item)
-    tables = [
-        _table(key, members, observations(members[0].card) if observations else None)
-        for key, members in sorted(groups.items(), key=lambda kv: _order(kv[1][0]))
-    ]
+        groups.setdefault((item.row.dataset, item.row.split, item.card.card_hash), []).append(item)
+    tables = [_table(key, members, masks) for key, members in sorted(groups.items())]
     return Standings(tables, _cross(tables))
 
 
-def warm(db: Database, dataset: str) -> None:
-    """Compute (and cache) the leader tests of `dataset`'s tables, so the next request for the
+def current(
+    db: Database, truth: Truth, dataset: str | None = None, split: str | None = None
+) -> Standings:
+    """The standings anyone may see now (optionally of one dataset and split)."""
+    return build(load(db, truth, dataset, split), phases.test_masks(db, truth))
+
+
+def warm(db: Database, truth: Truth) -> None:
+    """Compute (and cache) the leader tests of the board's tables, so the next request for the
     board finds them: the scoring worker calls it after each scored submission."""
-    build(load(db, dataset))
-
-
-def _order(item: Loaded) -> tuple[str, str, str]:
-    return (item.row.dataset, item.card.split, item.card.card_hash)
+    current(db, truth, truth.dataset)
 
 
 def _cross(tables: list[tuple[Table, ProtocolCard, bool]]) -> list[CrossTable]:
     by_split: dict[str, list[tuple[Table, ProtocolCard, bool]]] = {}
     for entry in tables:
-        by_split.setdefault(entry[1].split, []).append(entry)
+        by_split.setdefault(entry[0].split, []).append(entry)
     out = []
     for split, entries in sorted(by_split.items()):
         if len(entries) < 2:

@@ -60,11 +60,13 @@ def _start_of_day(now: dt.datetime) -> dt.datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def reserve(db: Database, team_id: int, limits: Limits | None) -> int:
+def reserve(db: Database, team_id: int, limits: Limits | None, phase: str | None = None) -> int:
     """Insert a `receiving` submission for the team; returns its id.
 
     Every submission counts (failed ones too: each costs a scoring run); the day is the UTC
-    calendar day. `limits` None: none apply (the host's baselines).
+    calendar day. `limits` None: none apply (the host's baselines). On a board with phases,
+    `phase` is the phase open now: the submission belongs to it and only that phase's
+    submissions count against `limits` (its limits).
 
     Raises:
         LimitReached: the team reached `limits.per_day` today or `limits.total` overall.
@@ -74,15 +76,19 @@ def reserve(db: Database, team_id: int, limits: Limits | None) -> int:
         # Row lock on PostgreSQL (serialises one team's reservations); SQLite has one writer.
         session.execute(select(Team.id).where(Team.id == team_id).with_for_update())
         if limits is not None:
-            _check_limits(session, team_id, now, limits)
-        row = Submission(team_id=team_id, status=RECEIVING, submitted_utc=now, attempts=0)
+            _check_limits(session, team_id, now, limits, phase)
+        row = Submission(
+            team_id=team_id, status=RECEIVING, submitted_utc=now, attempts=0, phase=phase
+        )
         session.add(row)
         session.flush()
         return row.id
 
 
-def _check_limits(session: Session, team_id: int, now: dt.datetime, limits: Limits) -> None:
-    today, total = _counts(session, team_id, now)
+def _check_limits(
+    session: Session, team_id: int, now: dt.datetime, limits: Limits, phase: str | None
+) -> None:
+    today, total = _counts(session, team_id, now, phase)
     if total >= limits.total:
         raise LimitReached(f"total limit of {limits.total} submissions reached", None)
     if today >= limits.per_day:
@@ -93,17 +99,23 @@ def _check_limits(session: Session, team_id: int, now: dt.datetime, limits: Limi
         )
 
 
-def _counts(session: Session, team_id: int, now: dt.datetime) -> tuple[int, int]:
-    """(submissions today (UTC), submissions ever) of a team, failed ones included."""
+def _counts(
+    session: Session, team_id: int, now: dt.datetime, phase: str | None = None
+) -> tuple[int, int]:
+    """(submissions today (UTC), submissions ever) of a team, failed ones included; only
+    those of `phase` when given."""
     counts = select(func.count()).select_from(Submission).where(Submission.team_id == team_id)
+    if phase is not None:
+        counts = counts.where(Submission.phase == phase)
     today = session.scalar(counts.where(Submission.submitted_utc >= _start_of_day(now)))
     return today, session.scalar(counts)
 
 
-def usage(db: Database, team_id: int) -> tuple[int, int]:
-    """(submissions today (UTC), submissions ever) of a team: what counts against its limits."""
+def usage(db: Database, team_id: int, phase: str | None = None) -> tuple[int, int]:
+    """(submissions today (UTC), submissions ever) of a team: what counts against its limits
+    (in `phase` only, when given)."""
     with db.read() as session:
-        return _counts(session, team_id, utcnow())
+        return _counts(session, team_id, utcnow(), phase)
 
 
 def discard(db: Database, submission_id: int) -> None:
@@ -200,7 +212,8 @@ def claim_next(db: Database) -> tuple[int, str] | None:
 
 
 def record(db: Database, submission_id: int, outcome: Outcome, scorer_version: str) -> None:
-    """Store a scoring outcome: `scored` with metrics (and details), or `failed` with a reason.
+    """Store a scoring outcome: `scored` with metrics (and details, and the public and private
+    parts' metrics in a test phase), or `failed` with a reason.
 
     A scored run pair whose rankings (`Outcome.rankings_sha256`) equal those of a submission
     already scored against the same truth is recorded as `failed`, naming that submission: a
@@ -217,12 +230,18 @@ def record(db: Database, submission_id: int, outcome: Outcome, scorer_version: s
             details_json=None if outcome.details is None else json.dumps(outcome.details),
             rankings_sha256=outcome.rankings_sha256,
             query_ranks=outcome.query_ranks,
+            public_metrics_json=_metrics_json(outcome.public_metrics),
+            private_metrics_json=_metrics_json(outcome.private_metrics),
         )
     try:
         _update(db, submission_id, values)
     except IntegrityError:  # the same rankings were scored first (maybe by another worker)
         reason = _copy_reason(db, submission_id, outcome.rankings_sha256)
         _update(db, submission_id, {**done, "status": FAILED, "reason": reason})
+
+
+def _metrics_json(metrics: Metrics | None) -> str | None:
+    return None if metrics is None else json.dumps(metrics.to_json())
 
 
 def _update(db: Database, submission_id: int, values: dict) -> None:

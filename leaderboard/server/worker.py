@@ -22,6 +22,7 @@ from pathlib import Path
 
 from leaderboard.server import standings, store
 from leaderboard.server.db import Database
+from leaderboard.server.phases import private_parts
 from leaderboard.server.scoring import Outcome, score_stored
 from leaderboard.server.truth import Truth
 
@@ -129,8 +130,18 @@ class Workers:
 
     def _score(self, submission_id: int, split_name: str) -> None:
         folder = self.storage / str(submission_id)
+        split = self.truth.splits.get(split_name)
         try:
-            outcome = score_stored(folder, self.truth.splits[split_name], self.limits.max_run_bytes)
+            private = None if split is None else private_parts(self.db, submission_id, split)
+        except Exception as exc:  # the database: give the claim back, as when recording fails
+            log.error("submission %d: reading its phase failed: %s", submission_id, _one_line(exc))
+            with self._claims:
+                self._orphans = True
+            return
+        try:
+            outcome = score_stored(
+                folder, self.truth.splits[split_name], self.limits.max_run_bytes, private
+            )
         except Exception:  # a bug must not kill the worker; the team sees a neutral reason
             log.exception("scoring submission %d failed", submission_id)
             outcome = Outcome(reason="internal error while scoring; the organisers were notified")
@@ -143,7 +154,7 @@ class Workers:
         log.info("submission %d %s", submission_id, "scored" if outcome.metrics else "failed")
         if outcome.metrics is not None:
             try:  # the board's next request finds the tests against the leader computed
-                standings.warm(self.db, self.truth.dataset)
+                standings.warm(self.db, self.truth)
             except Exception as exc:  # a cache; the board computes what is missing itself
                 log.warning("warming the board's tests failed: %s", _one_line(exc))
 
