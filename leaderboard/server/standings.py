@@ -5,8 +5,8 @@ against its table's leader, and the ranking of teams across tables.
   `test (public)`/`test (private)`: `leaderboard.server.phases.board_variants`) and protocol
   card (`card_hash`; a row without a declared card gets the one derived from its truth,
   `declared.protocol_card`), so results of different cards are never ranked together. Rows
-  are ordered by rsum (a bound at its pessimistic end); a host's baseline is shown in place, with a badge and no rank, and is
-  never the leader nor counted for a column's best value.
+  are ordered by rsum (a bound at its pessimistic end); a host's baseline is shown in place,
+  with a badge and no rank, and is never the leader nor counted for a column's best value.
 - The leader is the table's first ranked row. Every other row is tested against it on the
   per-query ranks kept server-side (`query_ranks`): the paired t-test and percentile bootstrap
   interval of `leaderboard.significance`, the test `mrw-bench compare` reports over pairs.
