@@ -31,7 +31,7 @@ from leaderboard.server.models import Base, Submission
 from leaderboard.server.scoring import Outcome, score_stored
 from leaderboard.server.truth import Split, Truth
 from leaderboard.server.truth import load as load_split_truth
-from mrw.testing.leaderboard_server import make_truth
+from mrw.testing.leaderboard_server import head_revision, make_truth
 
 METRICS_ONE = {
     "t2v": ranks_to_metrics(np.array([1]), 1).to_json(),
@@ -85,7 +85,7 @@ def _upgrade_and_read_back(db: Database, truth: Truth) -> None:
     with db.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0003"
+    assert version == head_revision()
     with db.read() as session:
         rows = {r.id: r for r in session.query(Submission)}
     assert [r.phase for r in rows.values()] == [None, None, None]
