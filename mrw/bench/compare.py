@@ -26,6 +26,7 @@ from leaderboard.metrics import DIRECTION_NAMES, DIRECTIONS, RECALL_KS, Bound, M
 from leaderboard.render import markdown_text
 from mrw.bench.identity import experiment_hash, experiment_settings, flatten
 from mrw.bench.record import RunRecord, RunRecordError
+from mrw.bench.setaware_columns import set_aware_cells, summarise_set_aware
 from mrw.bench.significance import PairedTest, markdown_tests, pair_scores, paired_t_p
 from mrw.core.atomic import atomic_write, check_output_file, file_starts_with
 from mrw.core.errors import MRWError
@@ -142,10 +143,13 @@ def _numeric(record: RunRecord, metrics: Metrics, direction: str, name: str) -> 
 
 def summarise(runs: Sequence[RunRecord]) -> dict[str, Any]:
     """Mean ± std of each table metric over `runs` (the seeds of one experiment); under
-    "folds" the same for the fold protocol (COCO 1K) when every run has it."""
+    "folds" the same for the fold protocol (COCO 1K) when every run has it; under
+    "set_aware" the head-usage summary of runs with K > 1, else None
+    (`mrw.bench.setaware_columns.summarise_set_aware`)."""
     out = _summary([r.metrics for r in runs], runs)
     if runs and all(r.folds for r in runs):
         out["folds"] = _summary([Metrics.from_json(r.folds["metrics"]) for r in runs], runs)
+    out["set_aware"] = summarise_set_aware(runs, Stat.of)
     return out
 
 
@@ -321,7 +325,8 @@ class Comparison:
 def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
     """One Markdown table, the paper's columns; the best mean of each column in bold; last,
     each row's training-data declaration (zero-shot, fine-tuned, pretraining with unknown
-    overlap), the way MTEB marks zero-shot models.
+    overlap), the way MTEB marks zero-shot models. When a row has K > 1 embeddings, the
+    set-aware columns (`mrw.bench.setaware_columns.set_aware_cells`) come before it.
 
     Image-text sets name the directions Image-to-Text and Text-to-Image; with fold metrics
     (COCO) the table has Table 2's layout: the 1K block (mean over folds), then the whole
@@ -358,6 +363,11 @@ def markdown_table(groups: Sequence[RunGroup], title: str) -> str:
         best = max(s["rsum"].mean for s in stats_of)
         for row, s in zip(rows, stats_of, strict=True):
             row.append(bold(s["rsum"].format(1), s["rsum"].mean == best))
+    set_aware = set_aware_cells([g.stats.get("set_aware") for g in groups])
+    if set_aware is not None:
+        header[-1:-1] = set_aware[0]
+        for row, cells in zip(rows, set_aware[1], strict=True):
+            row += cells
     for row, group in zip(rows, groups, strict=True):
         row.append(markdown_text(group.training_data))
     lines = [f"**{title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
