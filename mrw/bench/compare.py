@@ -213,7 +213,7 @@ def _label(group: RunGroup) -> str:
             {k: v for k, v in defaults.items() if k != "method_config.max_violation"},
         )
     changed = [
-        f"{k.removeprefix('method_config.')}={v}"
+        _setting(k.removeprefix("method_config."), v)
         for k, v in sorted(group.settings.items())
         if k.startswith("method_config.") and k in defaults and defaults[k] != v
     ]
@@ -224,6 +224,12 @@ def _label(group: RunGroup) -> str:
         if name.endswith(")")
         else (f"{name} ({', '.join(changed)})")
     )
+
+
+def _setting(name: str, value: Any) -> str:
+    """`name=value` for a label; an unset value (None: no early stopping, no tuning, a field
+    older records lack) reads `no name`, never `name=None`."""
+    return f"no {name}" if value is None else f"{name}={value}"
 
 
 def _disambiguate(groups: list[RunGroup]) -> None:
@@ -247,7 +253,7 @@ def _disambiguate(groups: list[RunGroup]) -> None:
         }  # "options.epochs" and "train.epochs" -> one
         for group in same:
             extra = ", ".join(
-                f"{name}={group.settings.get(k)}" for name, k in sorted(short.items())[:3]
+                _setting(name, group.settings.get(k)) for name, k in sorted(short.items())[:3]
             )
             group.label = f"{group.label} [{extra or group.key}]"
 
@@ -278,6 +284,7 @@ class Comparison:
     groups: list[RunGroup]
     unfinished: list[Path]
     tests: list[PairedTest] = field(default_factory=list)  # paired significance
+    tuning_trials: list[Path] = field(default_factory=list)  # left out (`mrw.bench.tune`)
 
     def add_tests(self, against: Sequence[str] = ()) -> None:
         """Paired tests of every row against each `against` row (by label, or a unique part
@@ -306,6 +313,7 @@ class Comparison:
             ],
             "paired_tests": [t.to_json() for t in self.tests],
             "unfinished_runs": [str(p) for p in self.unfinished],
+            "tuning_runs_left_out": [str(p) for p in self.tuning_trials],
         }
 
     def to_markdown(self) -> str:
@@ -319,6 +327,8 @@ class Comparison:
             parts.append(
                 f"_{len(self.unfinished)} unfinished run(s) left out (no metrics.json)._\n"
             )
+        if self.tuning_trials:
+            parts.append(f"_{_tuning_note(len(self.tuning_trials))}._\n")
         return "\n".join(parts)
 
 
@@ -391,8 +401,15 @@ def dataset_label(dataset: str) -> str:
     return Path(dataset).name or dataset
 
 
-def compare_runs(paths: Iterable[str | Path]) -> Comparison:
-    """Find, load, group and summarise the finished run records under `paths`."""
+def compare_runs(paths: Iterable[str | Path], include_tuning: bool = False) -> Comparison:
+    """Find, load, group and summarise the finished run records under `paths`; the grid
+    points of `mrw-bench tune` (`mrw.bench.tune.is_trial`) only with `include_tuning`.
+
+    Raises:
+        CompareError: no finished run record to show, or one that cannot be read.
+    """
+    from mrw.bench.tune import is_trial
+
     finished, unfinished = find_run_dirs(paths)
     if not finished:
         hint = f" ({len(unfinished)} unfinished)" if unfinished else ""
@@ -403,7 +420,15 @@ def compare_runs(paths: Iterable[str | Path]) -> Comparison:
             records.append(RunRecord.from_disk(run_dir))
         except RunRecordError as exc:
             raise CompareError(str(exc)) from None
-    return Comparison(group_runs(records), unfinished)
+    trials = [] if include_tuning else [r for r in records if is_trial(r.config)]
+    shown = [r for r in records if include_tuning or not is_trial(r.config)]
+    if not shown:
+        raise CompareError(f"no finished run records to show ({_tuning_note(len(trials))})")
+    return Comparison(group_runs(shown), unfinished, tuning_trials=[r.run_dir for r in trials])
+
+
+def _tuning_note(count: int) -> str:
+    return f"{count} tuning run(s) of mrw-bench tune left out; --include-tuning shows them"
 
 
 _MARKDOWN_MARK = b"| Method | Seeds |"

@@ -59,6 +59,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "(Parquet: ranks, winning heads and margins of both, fixed/broken at R@1) here",
     )
     parser.add_argument(
+        "--include-tuning",
+        action="store_true",
+        help="also tabulate the grid points of `mrw-bench tune` (validation runs; left out by "
+        "default)",
+    )
+    parser.add_argument(
         "--against",
         action="append",
         default=[],
@@ -75,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(args.markdown, args.json)
     if args.per_query:
         return _per_query(args)
-    comparison = compare_runs(args.runs)
+    comparison = compare_runs(args.runs, include_tuning=args.include_tuning)
     try:
         comparison.add_tests(args.against)
     except ValueError as exc:
