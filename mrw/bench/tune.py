@@ -61,11 +61,11 @@ def is_trial(config: Mapping[str, Any]) -> bool:
     """Whether a run's `config.json` is a tuning grid point's: evaluated on validation, with
     a run id made from a `trial_label` (`pvse-k=3-tune-lr=0.001-s0-1a2b3c4d`). `compare`
     leaves these out unless asked (`--include-tuning`)."""
-    options = config.get("options") or {}
+    options = config.get("options")
+    if not isinstance(options, Mapping):
+        return False
     run_id = options.get("run_id")
-    return (
-        options.get("split") == "validation" and isinstance(run_id, str) and ("-tune-lr=" in run_id)
-    )
+    return options.get("split") == "validation" and "-tune-lr=" in str(run_id or "")
 
 
 def validation_curve(run_dir: Path) -> list[float]:
