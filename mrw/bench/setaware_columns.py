@@ -57,7 +57,22 @@ def mean_head_cosine(matrix: list[list[float]] | None) -> float | None:
 
 
 def _run_values(record: RunRecord) -> dict[str, Any] | None:
-    """One run's numbers (see the module docstring); None when it has none (K = 1, older)."""
+    """One run's numbers (see the module docstring); None when it has none (K = 1, older).
+
+    Raises:
+        RunRecordError: a `set_aware` entry without the shape `summarise` writes.
+    """
+    from mrw.bench.record import RunRecordError
+
+    try:
+        return _values(record)
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise RunRecordError(
+            f"{record.run_dir}: metrics.json: set_aware is not a set-aware summary ({exc!r})"
+        ) from None
+
+
+def _values(record: RunRecord) -> dict[str, Any] | None:
     summary = record.set_aware
     if summary is None or max(summary.k.values()) < 2:
         return None

@@ -123,3 +123,18 @@ def test_mean_head_cosine_averages_the_pairs_above_the_diagonal() -> None:
     matrix = [[1.0, 0.1, 0.2], [0.1, 1.0, 0.6], [0.2, 0.6, 1.0]]
     assert mean_head_cosine(matrix) == pytest.approx(0.3)
     assert mean_head_cosine([[1.0]]) is None and mean_head_cosine(None) is None
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [{"k": {"video": "x", "text": 3}}, {"head_usage": {"video": {"counts": ["a", 1]}}},
+     {"head_cosine": {"video": [[1.0, "x"], [0.0, 1.0]], "text": None}},
+     {"head_recall": [{"rsum": "x"}, {"rsum": 1.0}]}, {"head_usage": []}],
+)  # fmt: skip
+def test_a_malformed_summary_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], broken: dict[str, Any]
+) -> None:
+    _run(tmp_path, "bad", 3, 0, {**_summary(3, [6, 2, 2], 0.2, [100.0, 90.0, 80.0]), **broken})
+    assert bench_main(["compare", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "set_aware" in err
