@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from leaderboard.parse import DEFAULT_MAX_BYTES
+from mrw.core.cliargs import integer
 from mrw.core.cliutil import stdout_console
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ def add_truth_argument(parser: argparse.ArgumentParser, truth_help: str = ONE_SP
     parser.add_argument("--truth", type=Path, required=True, metavar="DIR", help=truth_help)
     parser.add_argument(
         "--max-bytes",
-        type=int,
+        type=integer(1),
         default=DEFAULT_MAX_BYTES,
         metavar="N",
         help="refuse run files larger than N bytes uncompressed (default: 2 GiB)",

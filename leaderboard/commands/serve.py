@@ -11,7 +11,7 @@ from pathlib import Path
 from leaderboard.commands.common import add_truth_argument
 from leaderboard.commands.team import add_database_arguments
 from leaderboard.errors import LeaderboardError
-from mrw.core.cliargs import integer, number
+from mrw.core.cliargs import integer, nonempty, number
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -30,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "folder of split folders, each holding t2v.qrels and v2t.qrels (e.g. DATASET/qrels), "
         "or one split folder",
     )
-    parser.add_argument("--dataset", help="dataset label (default: from the --truth path)")
+    parser.add_argument(
+        "--dataset", type=nonempty, help="dataset label (default: from the --truth path)"
+    )
     parser.add_argument(
         "--public-split",
         action="append",
@@ -87,21 +89,21 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--per-day",
-        type=int,
+        type=integer(1),
         default=5,
         metavar="N",
         help="submissions per team per UTC day (default: %(default)s)",
     )
     parser.add_argument(
         "--total",
-        type=int,
+        type=integer(1),
         default=100,
         metavar="N",
         help="submissions per team, ever (default: %(default)s)",
     )
     parser.add_argument(
         "--max-upload-bytes",
-        type=int,
+        type=integer(1),
         default=512 << 20,
         metavar="N",
         help="cap per uploaded run file as sent (default: 512 MiB); larger uploads get 413",
@@ -157,8 +159,6 @@ def run(args: argparse.Namespace) -> int:
     from leaderboard.server.db import Database, database_url
     from leaderboard.server.store import Limits
 
-    if min(args.per_day, args.total, args.max_upload_bytes, args.workers, args.max_bytes) < 1:
-        raise LeaderboardError("limits, sizes and --workers must be positive")
     storage = args.storage
     if storage is None:
         if args.board is None:

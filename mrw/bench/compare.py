@@ -31,6 +31,7 @@ from leaderboard.metrics import DIRECTION_NAMES, DIRECTIONS, RECALL_KS, Bound, M
 from leaderboard.render import markdown_text
 from mrw.bench.identity import experiment_hash, experiment_settings, flatten
 from mrw.bench.record import RunRecord, RunRecordError
+from mrw.bench.setaware_columns import set_aware_cells, summarise_set_aware
 from mrw.bench.significance import PairedTest, markdown_tests, pair_scores, paired_t_p
 from mrw.core.atomic import atomic_write, check_output_file, file_starts_with
 from mrw.core.errors import MRWError
@@ -154,10 +155,13 @@ def _numeric(record: RunRecord, metrics: Metrics, direction: str, name: str) -> 
 
 def summarise(runs: Sequence[RunRecord]) -> dict[str, Any]:
     """Mean ± std of each table metric over `runs` (the seeds of one experiment); under
-    "folds" the same for the fold protocol (COCO 1K) when every run has it."""
+    "folds" the same for the fold protocol (COCO 1K) when every run has it; under
+    "set_aware" the head-usage summary of runs with K > 1, else None
+    (`mrw.bench.setaware_columns.summarise_set_aware`)."""
     out = _summary([r.metrics for r in runs], runs)
     if runs and all(r.folds for r in runs):
         out["folds"] = _summary([Metrics.from_json(r.folds["metrics"]) for r in runs], runs)
+    out["set_aware"] = summarise_set_aware(runs, Stat.of)
     return out
 
 
@@ -221,7 +225,7 @@ def _label(group: RunGroup) -> str:
             {k: v for k, v in defaults.items() if k != "method_config.max_violation"},
         )
     changed = [
-        f"{k.removeprefix('method_config.')}={v}"
+        _setting(k.removeprefix("method_config."), v)
         for k, v in sorted(group.settings.items())
         if k.startswith("method_config.") and k in defaults and defaults[k] != v
     ]
@@ -232,6 +236,12 @@ def _label(group: RunGroup) -> str:
         if name.endswith(")")
         else (f"{name} ({', '.join(changed)})")
     )
+
+
+def _setting(name: str, value: Any) -> str:
+    """`name=value` for a label; an unset value (None: no early stopping, no tuning, a field
+    older records lack) reads `no name`, never `name=None`."""
+    return f"no {name}" if value is None else f"{name}={value}"
 
 
 def _disambiguate(groups: list[RunGroup]) -> None:
@@ -255,7 +265,7 @@ def _disambiguate(groups: list[RunGroup]) -> None:
         }  # "options.epochs" and "train.epochs" -> one
         for group in same:
             extra = ", ".join(
-                f"{name}={group.settings.get(k)}" for name, k in sorted(short.items())[:3]
+                _setting(name, group.settings.get(k)) for name, k in sorted(short.items())[:3]
             )
             group.label = f"{group.label} [{extra or group.key}]"
 
@@ -295,6 +305,7 @@ class Comparison:
     groups: list[RunGroup]
     unfinished: list[Path]
     tests: list[PairedTest] = field(default_factory=list)  # paired significance
+    tuning_trials: list[Path] = field(default_factory=list)  # left out (`mrw.bench.tune`)
 
     def add_tests(self, against: Sequence[str] = ()) -> None:
         """Paired tests of every row against each `against` row (by label, or a unique part
@@ -346,6 +357,7 @@ class Comparison:
             ],
             "paired_tests": [t.to_json() for t in self.tests],
             "unfinished_runs": [str(p) for p in self.unfinished],
+            "tuning_runs_left_out": [str(p) for p in self.tuning_trials],
         }
 
     def to_markdown(self) -> str:
@@ -360,6 +372,8 @@ class Comparison:
             parts.append(
                 f"_{len(self.unfinished)} unfinished run(s) left out (no metrics.json)._\n"
             )
+        if self.tuning_trials:
+            parts.append(f"_{_tuning_note(len(self.tuning_trials))}._\n")
         return "\n".join(parts)
 
 
@@ -387,7 +401,8 @@ def card_heading(groups: Sequence[RunGroup], notes: Sequence[str] = ()) -> list[
 def markdown_table(groups: Sequence[RunGroup], title: str, notes: Sequence[str] = ()) -> str:
     """One Markdown table, the paper's columns; the best mean of each column in bold; last,
     each row's training-data declaration (zero-shot, fine-tuned, pretraining with unknown
-    overlap), the way MTEB marks zero-shot models.
+    overlap), the way MTEB marks zero-shot models. When a row has K > 1 embeddings, the
+    set-aware columns (`mrw.bench.setaware_columns.set_aware_cells`) come before it.
 
     Image-text sets name the directions Image-to-Text and Text-to-Image; with fold metrics
     (COCO) the table has Table 2's layout: the 1K block (mean over folds), then the whole
@@ -424,6 +439,11 @@ def markdown_table(groups: Sequence[RunGroup], title: str, notes: Sequence[str] 
         best = max(s["rsum"].mean for s in stats_of)
         for row, s in zip(rows, stats_of, strict=True):
             row.append(bold(s["rsum"].format(1), s["rsum"].mean == best))
+    set_aware = set_aware_cells([g.stats.get("set_aware") for g in groups])
+    if set_aware is not None:
+        header[-1:-1] = set_aware[0]
+        for row, cells in zip(rows, set_aware[1], strict=True):
+            row += cells
     for row, group in zip(rows, groups, strict=True):
         row.append(markdown_text(group.training_data))
     lines = [f"**{title}**", "", *card_heading(groups, notes), ""]
@@ -448,8 +468,15 @@ def dataset_label(dataset: str) -> str:
     return Path(dataset).name or dataset
 
 
-def compare_runs(paths: Iterable[str | Path]) -> Comparison:
-    """Find, load, group and summarise the finished run records under `paths`."""
+def compare_runs(paths: Iterable[str | Path], include_tuning: bool = False) -> Comparison:
+    """Find, load, group and summarise the finished run records under `paths`; the grid
+    points of `mrw-bench tune` (`mrw.bench.tune.is_trial`) only with `include_tuning`.
+
+    Raises:
+        CompareError: no finished run record to show, or one that cannot be read.
+    """
+    from mrw.bench.tune import is_trial
+
     finished, unfinished = find_run_dirs(paths)
     if not finished:
         hint = f" ({len(unfinished)} unfinished)" if unfinished else ""
@@ -460,7 +487,15 @@ def compare_runs(paths: Iterable[str | Path]) -> Comparison:
             records.append(RunRecord.from_disk(run_dir))
         except RunRecordError as exc:
             raise CompareError(str(exc)) from None
-    return Comparison(group_runs(records), unfinished)
+    trials = [] if include_tuning else [r for r in records if is_trial(r.config)]
+    shown = [r for r in records if include_tuning or not is_trial(r.config)]
+    if not shown:
+        raise CompareError(f"no finished run records to show ({_tuning_note(len(trials))})")
+    return Comparison(group_runs(shown), unfinished, tuning_trials=[r.run_dir for r in trials])
+
+
+def _tuning_note(count: int) -> str:
+    return f"{count} tuning run(s) of mrw-bench tune left out; --include-tuning shows them"
 
 
 _MARKDOWN_MARK = b"| Method | Seeds |"

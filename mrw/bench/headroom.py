@@ -79,12 +79,16 @@ def load_moment_labels(dataset: str, split: str) -> MomentLabels:
     """The moment labels of a catalogued dataset's split.
 
     Raises:
+        DatasetNotFoundError: no such dataset (`mrw.dataset.loader.resolve`'s one line).
         MRWError: the dataset is not catalogued, or its record names no moment labels.
     """
     from mrw.catalog import find_dataset
     from mrw.core.errors import MRWError
+    from mrw.dataset.loader import resolve
 
     record = find_dataset(dataset)
+    if record is None:
+        resolve(dataset, build=False)  # a name, folder or hub id that is not there: say so
     if record is None or record.moment_labels is None:
         raise MRWError(
             f"the {dataset} dataset carries no moment labels; headroom needs them "

@@ -90,7 +90,8 @@ def head_report(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     Raises:
         MRWError: not a PVSE run with PIE-Net (k = 0), or its features are not cached.
     """
-    from mrw.bench.setaware import head_cosine, mean_head_cosine
+    from mrw.bench.setaware import head_cosine
+    from mrw.bench.setaware_columns import mean_head_cosine
     from mrw.core.errors import MRWError
 
     model, data, config = load_trained(run_dir, split)

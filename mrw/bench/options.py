@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mrw.bench.record import RunRecordError
 from mrw.catalog import dataset_record, training_defaults
+from mrw.core.cliargs import integer, number
 
 if TYPE_CHECKING:
     from mrw.bench.features import FeatureSpec
@@ -136,11 +138,13 @@ class RunOptions:
             if value is not None and not (isinstance(value, int) and low <= value <= high):
                 flag = "--" + name.replace("_", "-")
                 raise RunRecordError(f"{flag} must be a whole number in [{low}, {high:,}]")
-        for name in ("lr", "finetune_lr", "fps", "grad_clip"):
+        for name in _RATES:
             value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and 0 < value <= 1e6):
+            if value is not None and not (math.isfinite(value) and 0 < value <= _RATE_MAX):
                 flag = "--" + name.replace("_", "-")
-                raise RunRecordError(f"{flag} must be a finite number > 0, got {value}")
+                raise RunRecordError(
+                    f"{flag} must be a finite number > 0 and <= {_RATE_MAX:g}, got {value}"
+                )
         if self.glove is not None:
             _check_glove(Path(self.glove))
         try:
@@ -196,6 +200,27 @@ _COUNT_BOUNDS = (
     ("seed", 0, 2**32 - 1),
     ("qb_bank_size", 1, 1 << 24),
 )
+
+
+# Options that are a positive rate or frequency, and their largest value.
+_RATES = ("lr", "finetune_lr", "fps", "grad_clip")
+_RATE_MAX = 1e6
+
+
+def option_type(name: str) -> Callable[[str], Any]:
+    """The argparse type of the flag of `RunOptions` field `name`: a whole number within
+    `_COUNT_BOUNDS`, or a finite rate in (0, 1e6], the bounds `RunOptions.check` enforces,
+    so a usage error states the range that is accepted (`--epochs 0`: between 1 and 100,000).
+
+    Raises:
+        KeyError: a field with no bounds.
+    """
+    for field, low, high in _COUNT_BOUNDS:
+        if field == name:
+            return integer(low, high)
+    if name in _RATES:
+        return number(0.0, _RATE_MAX, above_minimum=True)
+    raise KeyError(name)
 
 
 def _check_glove(path: Path) -> None:

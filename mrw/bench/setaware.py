@@ -23,7 +23,6 @@ over the block's runner-up, and the top-`TOP` retrieved items.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -340,14 +339,6 @@ def head_cosine(emb: Tensor) -> list[list[float]] | None:
         return None
     flat = emb.float().transpose(0, 1).reshape(k, -1)  # [K, N*D]: one product, no batching
     return (flat @ flat.T / max(n, 1)).tolist()
-
-
-def mean_head_cosine(matrix: list[list[float]] | None) -> float | None:
-    """The mean over head pairs i < j of a `head_cosine` matrix (None for K = 1)."""
-    if matrix is None:
-        return None
-    pairs = list(itertools.combinations(range(len(matrix)), 2))
-    return sum(matrix[i][j] for i, j in pairs) / len(pairs)
 
 
 def usage(counts: np.ndarray) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,23 @@ def grid_points(method: str, lr_grid: Sequence[float]) -> list[tuple[float, dict
         for values in itertools.product(*(fields[n] for n in names))
     ]
     return [(lr, combo) for lr in lr_grid for combo in combos]
+
+
+def trial_label(row: str, lr: float, tuned: Mapping[str, Any]) -> str:
+    """A grid point's label, `{row} tune lr={lr}` then its tuned knobs: its run id
+    (`mrw.bench.experiments.run_id`) begins with the slug of it, which `is_trial` reads."""
+    return f"{row} tune lr={lr:g}" + "".join(f" {k}={v}" for k, v in tuned.items())
+
+
+def is_trial(config: Mapping[str, Any]) -> bool:
+    """Whether a run's `config.json` is a tuning grid point's: evaluated on validation, with
+    a run id made from a `trial_label` (`pvse-k=3-tune-lr=0.001-s0-1a2b3c4d`). `compare`
+    leaves these out unless asked (`--include-tuning`)."""
+    options = config.get("options")
+    if not isinstance(options, Mapping):
+        return False
+    run_id = options.get("run_id")
+    return options.get("split") == "validation" and "-tune-lr=" in str(run_id or "")
 
 
 def validation_curve(run_dir: Path) -> list[float]:
@@ -87,7 +104,7 @@ def tune_row(
         Experiment(
             row.method,
             {**row.overrides, **tuned},
-            f"{row.name} tune lr={lr:g}" + "".join(f" {k}={v}" for k, v in tuned.items()),
+            trial_label(row.name, lr, tuned),
             {**row.options, "lr": lr, "split": "validation"},
         )
         for lr, tuned in points

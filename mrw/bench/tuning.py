@@ -57,13 +57,21 @@ def load_tuning(path: str | Path) -> dict[str, Any]:
     """A tuning file written by `write_tuning`.
 
     Raises:
-        TuningError: missing, unreadable, or not a tuning file.
+        TuningError: missing, unreadable, not a tuning file, or a `format_version` other
+            than `FORMAT_VERSION` (named in the message).
     """
     path = Path(path)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
         raise TuningError(f"--tuning {path}: cannot read a tuning file ({exc})") from None
+    ours = isinstance(document, dict) and document.get("format") == FORMAT
+    version = document.get("format_version", FORMAT_VERSION) if ours else FORMAT_VERSION
+    if type(version) is not int or version != FORMAT_VERSION:  # not True, not 1.0
+        raise TuningError(
+            f"--tuning {path}: tuning file format_version {repr(version)[:40]} is not one "
+            f"this toolkit reads ({FORMAT_VERSION})"
+        )
     if not _is_tuning(document):
         raise TuningError(f"--tuning {path}: not a tuning file (written by mrw-bench tune)")
     return document

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from mrw.catalog import prepared_dir
+from mrw.core.cliargs import integer
 from mrw.core.cliutil import fail
 from mrw.toy.video import ToyConfig, build_toy
 
@@ -25,10 +26,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help=f"output folder (default: where load_dataset('toy') looks, {prepared_dir('toy')})",
     )
     parser.add_argument(
-        "--num-pairs", type=int, default=1500, help="pairs in all splits (default 1500)"
+        "--num-pairs",
+        type=integer(3),
+        default=1500,
+        help="pairs in all splits, at least 3: one per split (default 1500)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--size", type=int, default=64, help="frame side in pixels (default 64)")
+    parser.add_argument(
+        "--size", type=integer(16, 512), default=64, help="frame side in pixels (default 64)"
+    )
     parser.add_argument(
         "--kind",
         choices=("video", "image"),
@@ -38,9 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--num-images",
-        type=int,
+        type=integer(3),
         default=450,
-        help="--kind image: images in all splits (default 450)",
+        help="--kind image: images in all splits, at least 3 (default 450)",
     )
     parser.add_argument(
         "--ceiling",
@@ -55,10 +61,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     if args.kind == "image":
         return _run_image(args)
-    if args.num_pairs < 3:
-        fail(f"--num-pairs must be at least 3 (one per split), got {args.num_pairs}")
-    if not 16 <= args.size <= 512:
-        fail(f"--size must be between 16 and 512 pixels, got {args.size}")
     if args.ceiling:
         from mrw.toy.ceiling import bounds, format_bounds
 
@@ -76,10 +78,6 @@ def _run_image(args: argparse.Namespace) -> int:
     """`mrw toy --kind image`: build the set where `load_dataset("toy-image")` looks (or --out)."""
     from mrw.toy.image import CAPTIONS_PER_IMAGE, ToyImageConfig, build_toy_image
 
-    if args.num_images < 3:
-        fail(f"--num-images must be at least 3 (one per split), got {args.num_images}")
-    if not 16 <= args.size <= 512:
-        fail(f"--size must be between 16 and 512 pixels, got {args.size}")
     if args.ceiling:
         fail("--ceiling applies to the video toy set only")
     out = args.out or prepared_dir("toy-image")

@@ -9,7 +9,8 @@ through `parser_class`, of all their sub-commands):
   large number unless an option says so with its own type (`integer`, `number`).
 
 Options with tighter bounds (at least 1, at most a few thousand workers, ...) use
-`integer(...)` and `number(...)`.
+`integer(...)` and `number(...)`; options whose empty value would read as "not given" (a
+file, a folder, a name) use `nonempty`.
 """
 
 from __future__ import annotations
@@ -67,6 +68,14 @@ def number(
 
     parse.__name__ = "number"
     return parse
+
+
+def nonempty(text: str) -> str:
+    """An argparse type: any string but an empty or blank one (`--json ''` is a mistake, not
+    a request for no output)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a value, got {text!r}")
+    return text
 
 
 class Parser(argparse.ArgumentParser):

@@ -34,7 +34,8 @@ def resolve(name_or_path: str | os.PathLike[str], *, build: bool = True) -> str:
 
     Raises:
         DatasetNotFoundError: a catalogued dataset that is not prepared (the message says how
-            to get it), or a string that is no name, folder or hub id.
+            to get it), a path (absolute, `./`, `~`, or with several `/`) that is no folder,
+            or a string that is no name, folder or hub id.
         DatasetFormatError: a local folder that fails `check_folder` (incomplete, a bad shard).
     """
     name = os.fspath(name_or_path)
@@ -57,6 +58,8 @@ def resolve(name_or_path: str | os.PathLike[str], *, build: bool = True) -> str:
         return name
     if Path(name).exists():
         raise DatasetNotFoundError(f"{name}: a file, not a dataset folder")
+    if Path(name).is_absolute() or name.startswith((".", "~")) or name.count("/") > 1:
+        raise DatasetNotFoundError(f"{name}: dataset folder not found")
     if re.fullmatch(r"[\w.-]+/[\w.-]+", name):
         return name  # a hub id
     raise DatasetNotFoundError(

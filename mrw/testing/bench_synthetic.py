@@ -90,6 +90,26 @@ def synthetic_options(cache: Path, runs: Path, **overrides) -> RunOptions:
     return options
 
 
+def synthetic_flags(options: RunOptions) -> list[str]:
+    """The `mrw-bench` flags that select `options`' synthetic features (`synthetic_options`):
+    dataset, backbone, weights, image size, frames per video and batch size, as a command
+    line gives them."""
+    return [
+        "--dataset",
+        options.dataset,
+        "--backbone",
+        "synthetic",
+        "--weights",
+        "none",
+        "--image-size",
+        str(options.image_size),
+        "--num-frames",
+        str(options.num_frames),
+        "--batch-size",
+        str(options.batch_size),
+    ]
+
+
 @register_method
 class TinyMethod(Method):
     """Mean-pooled video and bag-of-words text, linear maps to D, VSE++ hardest-negative hinge."""

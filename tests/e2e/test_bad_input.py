@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from mrw.bench.cli import main as bench_main
 from mrw.cli import main as mrw_main
 from mrw.dataset import VideoRow, build_dataset
 from mrw.testing import bench_synthetic  # noqa: F401  (registers the tiny test method)
-from mrw.testing.bench_synthetic import synthetic_options
+from mrw.testing.bench_synthetic import synthetic_flags, synthetic_options
 
 MAINS: dict[str, Callable[[list[str]], int]] = {
     "mrw": mrw_main,
@@ -318,16 +319,14 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     mp.setenv("HF_HUB_OFFLINE", "1")
     names = _workspace(root)
     options = synthetic_options(root / "scratch" / "cache", root / "scratch" / "runs")
-    common = "--backbone synthetic --weights none --image-size 8 --num-frames 4 --batch-size 32"
-    names["synthetic"] = f"--dataset {options.dataset} {common} --runs-dir {root}/scratch/runs"
+    flags = shlex.join(synthetic_flags(options))
+    names["synthetic"] = f"{flags} --runs-dir {root}/scratch/runs"
     names["synthetic_sweep"] = names["synthetic"]
     yield root, names
     mp.undo()
 
 
 def _argv(line: str, names: dict[str, str]) -> tuple[str, list[str]]:
-    import shlex
-
     program, *argv = shlex.split(line.format(**names))
     return program, argv
 

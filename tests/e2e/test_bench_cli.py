@@ -8,29 +8,14 @@ import pytest
 
 from mrw.bench.cli import main
 from mrw.testing import bench_synthetic  # noqa: F401  (registers the tiny test method)
-from mrw.testing.bench_synthetic import synthetic_options
+from mrw.testing.bench_synthetic import synthetic_flags, synthetic_options
 
 
 @pytest.fixture()
 def synthetic(tmp_path, monkeypatch):
     monkeypatch.setenv("MRW_CACHE", str(tmp_path / "cache"))
     options = synthetic_options(tmp_path / "cache", tmp_path / "runs")
-    return [
-        "--dataset",
-        options.dataset,
-        "--backbone",
-        "synthetic",
-        "--weights",
-        "none",
-        "--image-size",
-        "8",
-        "--num-frames",
-        "4",
-        "--runs-dir",
-        str(tmp_path / "runs"),
-        "--batch-size",
-        "32",
-    ]
+    return [*synthetic_flags(options), "--runs-dir", str(tmp_path / "runs")]
 
 
 def test_run_prints_a_table_and_applies_method_flags(synthetic, tmp_path, capsys) -> None:

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from leaderboard.cli import main as leaderboard_main
+from mrw.bench.cli import main as bench_main
+from mrw.cli import main as mrw_main
 from mrw.testing.run_records import write_metrics_json
 
 BIN = Path(sys.executable).parent
@@ -105,3 +110,121 @@ def test_tune_never_replaces_a_file_that_is_not_its_own(tmp_path) -> None:
 
 def test_toy_out_must_name_a_folder(tmp_path) -> None:
     _refused(_cli(tmp_path, "mrw", "toy", "--out", ".", "--num-pairs", "9"), "names no folder")
+
+
+# --- Inputs that were accepted or misreported (in-process: seconds, not a process each).
+MAINS = {"mrw": mrw_main, "mrw-bench": bench_main, "mrw-leaderboard": leaderboard_main}
+
+
+def _main(capsys: pytest.CaptureFixture[str], line: str, **names: Path) -> tuple[int, str]:
+    program, *argv = shlex.split(line.format(**names))
+    code = MAINS[program](argv)
+    return code, capsys.readouterr().err
+
+
+def _one_line(code: int, err: str, words: str) -> None:
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    assert words in err and "Traceback" not in err, err
+
+
+# (command line with {v}, the flag, a value below its range). Other inputs make each command
+# stop after parsing (a missing dataset or truth), so an accepted value costs no work.
+RANGES = [
+    ("mrw-bench reproduce toy --dry-run --runs-dir {new} --epochs {v}", "--epochs", "0"),
+    ("mrw-bench reproduce toy --dry-run --runs-dir {new} --seeds {v}", "--seeds", "0"),
+    ("mrw-bench run vsepp --dataset {missing} --epochs {v}", "--epochs", "-1"),
+    ("mrw-bench run vsepp --dataset {missing} --lr {v}", "--lr", "0"),
+    ("mrw-bench run vsepp --dataset {missing} --image-size {v}", "--image-size", "7"),
+    ("mrw-bench run vsepp --dataset {missing} --patience {v}", "--patience", "0"),
+    ("mrw-bench tune vsepp --dataset {missing} --patience {v}", "--patience", "-1"),
+    ("mrw-bench explore {missing} --out {new} --max-queries {v}", "--max-queries", "0"),
+    ("mrw toy --kind image --ceiling --out {new} --num-images {v}", "--num-images", "2"),
+    ("mrw toy --kind image --ceiling --out {new} --size {v}", "--size", "15"),
+    ("mrw-leaderboard score --truth {missing} --max-bytes {v} {missing} {missing}",
+     "--max-bytes", "-1"),
+    ("mrw-leaderboard serve --board {new}/b.db --truth {missing} --per-day {v}", "--per-day",
+     "0"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("line", "flag", "below"), RANGES, ids=[f"{r[1]}-{r[0].split()[1]}"
+                                                                    for r in RANGES])  # fmt: skip
+def test_a_range_error_states_the_range_that_is_accepted(
+    tmp_path, capsys, line: str, flag: str, below: str
+) -> None:
+    names = {"missing": tmp_path / "absent", "new": tmp_path / "new"}
+    code, err = _main(capsys, line.replace("{v}", below), **names)
+    _one_line(code, err, flag)
+    stated = re.search(r"between (-?[\d,]+) and|> (\d+)", err)
+    assert stated, err
+    lowest = stated[1].replace(",", "") if stated[1] else f"{stated[2]}.000001"
+    # the lowest value the message accepts is accepted: any error now is about something else
+    code, err = _main(capsys, line.replace("{v}", lowest), **names)
+    assert flag not in err, err
+    assert not (tmp_path / "new").exists()  # nothing written by either attempt
+
+
+def test_reproduce_epochs_zero_is_refused_as_run_refuses_it(tmp_path, capsys) -> None:
+    for line in ("mrw-bench reproduce toy --dry-run --epochs 0",
+                 "mrw-bench run vsepp --dataset {missing} --epochs 0"):  # fmt: skip
+        code, err = _main(capsys, line, missing=tmp_path / "absent")
+        _one_line(code, err, "--epochs: must be between 1 and 100,000, got '0'")
+
+
+def test_headroom_on_a_missing_folder_says_not_found(tmp_path, capsys) -> None:
+    code, err = _main(capsys, "mrw-bench headroom --dataset {missing}", missing=tmp_path / "nope")
+    _one_line(code, err, "not found")
+    assert "moment labels" not in err
+
+
+EMPTY = [  # (command line, the flag given an empty value)
+    ("mrw-bench run vsepp --kk-reductions ''", "--kk-reductions"),
+    ("mrw-bench run vsepp --kk-reductions ' , '", "--kk-reductions"),
+    ("mrw-bench run vsepp --tuning ''", "--tuning"),
+    ("mrw-bench run vsepp --run-id ''", "--run-id"),
+    ("mrw-bench run vsepp --run-id ' '", "--run-id"),
+    ("mrw-bench compare {root} --json ''", "--json"),
+    ("mrw-bench compare {root} --markdown ''", "--markdown"),
+    ("mrw-bench reproduce toy --dry-run --tuning ''", "--tuning"),
+    ("mrw-bench reproduce toy --dry-run --out ''", "--out"),
+    ("mrw-bench tune vsepp --out ''", "--out"),
+    ("mrw-leaderboard serve --board {root}/b.db --truth {root} --dataset ''", "--dataset"),
+]
+
+
+@pytest.mark.parametrize(("line", "flag"), EMPTY)
+def test_an_empty_value_is_refused_not_read_as_not_given(
+    tmp_path, capsys, line: str, flag: str
+) -> None:
+    code, err = _main(capsys, line, root=tmp_path)
+    _one_line(code, err, f"argument {flag}:")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_tuning_file_of_another_version_is_refused_naming_it(tmp_path, capsys) -> None:
+    entry = {"key": "k", "label": "l", "epochs": 2, "patience": None,
+             "choice": {"lr": 0.001, "fields": {}}}  # fmt: skip
+    future = tmp_path / "tuning.json"
+    document = {"format": "mrw-tuning", "dataset": "toy", "entries": [entry]}
+    for version in (2, "1", True):
+        future.write_text(json.dumps({**document, "format_version": version}))
+        for line in ("mrw-bench reproduce toy --dry-run --tuning {f}",
+                     "mrw-bench run vsepp --tuning {f}"):  # fmt: skip
+            code, err = _main(capsys, line, f=future)
+            _one_line(code, err, f"format_version {version!r} is not one this toolkit reads (1)")
+    future.write_text(json.dumps({**document, "format_version": 1}))  # the version it reads
+    code, err = _main(capsys, "mrw-bench reproduce toy --dry-run --tuning {f}", f=future)
+    assert "format_version" not in err
+
+
+def test_reproduce_dry_run_checks_out_as_a_run_would_and_writes_nothing(tmp_path, capsys) -> None:
+    mine = tmp_path / "notes.txt"
+    mine.write_text("keep")
+    code, err = _main(capsys, "mrw-bench reproduce toy --dry-run --out {f}", f=mine)
+    _one_line(code, err, "not a folder")
+    assert mine.read_text() == "keep"
+    fresh = tmp_path / "tables"
+    line = "mrw-bench reproduce toy --dry-run --out {f} --runs-dir {r}"
+    code, err = _main(capsys, line, f=fresh, r=tmp_path / "runs")
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # nothing created

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mrw.bench.options import RunOptions
 
+from mrw.bench.options import option_type
 from mrw.catalog import DEFAULTS, get_dataset, list_datasets
-from mrw.core.cliargs import MAX_WORKERS, integer
+from mrw.core.cliargs import MAX_WORKERS, integer, nonempty
 
 
 def catalogue_default(field: str) -> str:
@@ -58,7 +59,7 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--image-size",
-        type=int,
+        type=option_type("image_size"),
         help=f"frame side in pixels (default: {catalogue_default('image_size')})",
     )
     group.add_argument(
@@ -76,12 +77,12 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--num-frames",
-        type=int,
+        type=option_type("num_frames"),
         help=f"frames per video (default: {catalogue_default('num_frames')})",
     )
     group.add_argument(
         "--fps",
-        type=float,
+        type=option_type("fps"),
         help=f"sampling rate before picking frames (default: {catalogue_default('fps')})",
     )
     group.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
@@ -100,33 +101,43 @@ def add_training_arguments(
     Returns the group, for a command's own training flags."""
     group = parser.add_argument_group("training")
     group.add_argument(
-        "--epochs", type=int, help=f"training epochs (default: {catalogue_default('epochs')})"
+        "--epochs",
+        type=option_type("epochs"),
+        help=f"training epochs (default: {catalogue_default('epochs')})",
     )
     group.add_argument(
         "--batch-size",
-        type=int,
+        type=option_type("batch_size"),
         help=f"training pairs per batch (default: {catalogue_default('batch_size')})",
     )
     group.add_argument(
         "--lr",
-        type=float,
+        type=option_type("lr"),
         help="AMSGrad learning rate, halved on a validation plateau (default: the method's own, "
         "as `mrw-bench list` shows it)",
     )
     group.add_argument(
         "--seed",
-        type=int,
+        type=option_type("seed"),
         default=0,
         help="(first) seed of initial weights, batch order and GloVe fallbacks (default: 0)",
     )
     if seeds:
         group.add_argument(
-            "--seeds", type=int, default=1, help="number of seeds per configuration (default: 1)"
+            "--seeds",
+            type=integer(1),
+            default=1,
+            help="number of seeds per configuration (default: 1)",
         )
     group.add_argument(
-        "--glove", metavar="PATH", help="glove.840B.300d.txt (default: random word vectors)"
+        "--glove",
+        type=nonempty,
+        metavar="PATH",
+        help="glove.840B.300d.txt (default: random word vectors)",
     )
-    group.add_argument("--runs-dir", default="runs", help="root of run records (default: ./runs)")
+    group.add_argument(
+        "--runs-dir", type=nonempty, default="runs", help="root of run records (default: ./runs)"
+    )
     return group
 
 

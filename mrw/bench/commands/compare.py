@@ -7,6 +7,7 @@ from pathlib import Path
 
 from mrw.bench.compare import CompareError, Comparison, check_outputs, compare_runs, write_outputs
 from mrw.core.atomic import check_output_file, file_starts_with
+from mrw.core.cliargs import nonempty
 
 
 def _per_query(args: argparse.Namespace) -> int:
@@ -25,7 +26,7 @@ def _per_query(args: argparse.Namespace) -> int:
             f"{records[1].dataset}/{records[1].split}"
         )
     out = Path(args.per_query)
-    if not args.per_query or out.resolve().parent in {r.run_dir.resolve() for r in records}:
+    if out.resolve().parent in {r.run_dir.resolve() for r in records}:
         raise CompareError(f"--per-query {args.per_query!r}: give a file outside the run folders")
     check_output_file(out, lambda path: file_starts_with(path, PARQUET_MAGIC))
     counts = write_paired(*args.runs, args.per_query)
@@ -60,17 +61,29 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "runs", nargs="+", metavar="RUNS", help="run folders or roots to search (e.g. runs/toy)"
     )
-    parser.add_argument("--markdown", metavar="PATH", help="also write the Markdown table here")
-    parser.add_argument("--json", metavar="PATH", help="write the table as JSON here")
+    parser.add_argument(
+        "--markdown", type=nonempty, metavar="PATH", help="also write the Markdown table here"
+    )
+    parser.add_argument(
+        "--json", type=nonempty, metavar="PATH", help="write the table as JSON here"
+    )
     parser.add_argument(
         "--per-query",
+        type=nonempty,
         metavar="PATH",
         help="with two run folders A B: write their per-query tables joined on the query "
         "(Parquet: ranks, winning heads and margins of both, fixed/broken at R@1) here",
     )
     parser.add_argument(
+        "--include-tuning",
+        action="store_true",
+        help="also tabulate the grid points of `mrw-bench tune` (validation runs; left out by "
+        "default)",
+    )
+    parser.add_argument(
         "--against",
         action="append",
+        type=nonempty,
         default=[],
         metavar="LABEL",
         help="paired tests (t-test over seeds on rsum, and over test pairs per seed) of every row "
@@ -85,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(args.markdown, args.json)
     if args.per_query:
         return _per_query(args)
-    comparison = compare_runs(args.runs)
+    comparison = compare_runs(args.runs, include_tuning=args.include_tuning)
     try:
         comparison.add_tests(args.against)
     except ValueError as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from mrw.core.cliargs import integer
+
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -23,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for index.html")
     parser.add_argument(
         "--max-queries",
-        type=int,
+        type=integer(1, 5000),
         default=200,
         metavar="N",
         help="query cards per direction (default %(default)s; bounds the page's size)",
@@ -37,8 +39,6 @@ def run(args: argparse.Namespace) -> int:
     from mrw.core.atomic import check_output_path
     from mrw.core.cliutil import fail
 
-    if not 1 <= args.max_queries <= 5000:
-        fail("--max-queries must be a whole number in [1, 5000]")
     out = check_output_path(args.out, folder=True) if args.out else fail("--out needs a folder")
     earlier = {"index.html", "usage.png", "ranks.png"}
     if out.is_dir() and not {p.name for p in out.iterdir()} <= earlier:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mrw.bench.experiments import row_labels, select_rows
-from mrw.bench.options import RunOptions
+from mrw.bench.options import RunOptions, option_type
 from mrw.bench.reproduce import (
     PLANNED_FIELDS,
     ReproduceError,
@@ -24,6 +24,7 @@ from mrw.bench.reproduce import (
     plan_json,
     targets,
 )
+from mrw.core.cliargs import integer, nonempty
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -71,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--epochs",
-        type=int,
+        type=option_type("epochs"),
         help="override the paper's epochs (e.g. a quick check)",
     )
     parser.add_argument(
@@ -90,21 +91,34 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--tuning",
+        type=nonempty,
         metavar="FILE",
         help="train every table row with its stored tuning (`mrw-bench tune --table TARGET`): "
         "its chosen learning rate and knobs, epoch budget and patience",
     )
-    parser.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
-    parser.add_argument("--seeds", type=int, default=1, help="seeds per configuration (default: 1)")
     parser.add_argument(
-        "--glove", metavar="PATH", help="glove.840B.300d.txt (the paper's word vectors)"
+        "--seed", type=option_type("seed"), default=0, help="first seed (default: 0)"
+    )
+    parser.add_argument(
+        "--seeds", type=integer(1), default=1, help="seeds per configuration (default: 1)"
+    )
+    parser.add_argument(
+        "--glove",
+        type=nonempty,
+        metavar="PATH",
+        help="glove.840B.300d.txt (the paper's word vectors)",
     )
     parser.add_argument(
         "--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)"
     )
-    parser.add_argument("--runs-dir", default="runs", help="root of run records (default: ./runs)")
     parser.add_argument(
-        "--out", metavar="DIR", help="tables and plots (default: RUNS_DIR/reproduce)"
+        "--runs-dir", type=nonempty, default="runs", help="root of run records (default: ./runs)"
+    )
+    parser.add_argument(
+        "--out",
+        type=nonempty,
+        metavar="DIR",
+        help="tables and plots (default: RUNS_DIR/reproduce); --dry-run checks it, writes nothing",
     )
     parser.set_defaults(func=run)
     return parser
@@ -170,11 +184,12 @@ def run(args: argparse.Namespace) -> int:
     for plan, options in plans:
         print(describe(plan, options, seeds))
     print(f"total: about {format_duration(total)} of GPU time")
-    if args.dry_run:
-        return 0
     out_dir = Path(args.out) if args.out else Path(args.runs_dir) / "reproduce"
-    for path in (out_dir, Path(args.runs_dir)):  # before hours of training, not after
+    for path in (out_dir, Path(args.runs_dir)):  # before hours of training (or a dry run)
         check_output_path(path, folder=True)
+    if args.dry_run:
+        print(f"dry run: nothing trained or written (tables and plots would go to {out_dir})")
+        return 0
     for plan, options in plans:
         for path in execute(plan, options, seeds, out_dir):
             print(f"wrote {path}")

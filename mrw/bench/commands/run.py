@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mrw.bench.commands.args import add_data_arguments, add_training_arguments
+from mrw.bench.options import option_type
+from mrw.core.cliargs import nonempty
 from mrw.core.cliutil import stdout_console
 
 # Method flags -> config fields; a flag applies to every chosen method whose config has the field.
@@ -41,31 +43,41 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     train = add_training_arguments(parser, seeds=False)
     train.add_argument(
         "--patience",
-        type=int,
+        type=option_type("patience"),
         help="early stopping: end training after this many epochs without a better validation "
         "rsum (default: train every epoch)",
     )
     train.add_argument(
         "--tuning",
+        type=nonempty,
         metavar="FILE",
         help="train with a stored tuning (`mrw-bench tune`): each method's chosen learning "
         "rate and knobs, the tuning's epoch budget and patience; recorded in config.json",
     )
     train.add_argument(
-        "--min-word-count", type=int, default=1, help="vocabulary threshold on the training split"
+        "--min-word-count",
+        type=option_type("min_word_count"),
+        default=1,
+        help="vocabulary threshold on the training split",
     )
     train.add_argument(
-        "--resume", metavar="RUN_DIR", help="continue an interrupted run (a run folder, or 'last')"
+        "--resume",
+        type=nonempty,
+        metavar="RUN_DIR",
+        help="continue an interrupted run (a run folder, or 'last')",
     )
     train.add_argument(
         "--finetune-epochs",
-        type=int,
+        type=option_type("finetune_epochs"),
         default=0,
         help="after training on cached features, unfreeze the CNN and train this many epochs on "
         "decoded frames (decoded once to a memory-mapped file beside the feature cache)",
     )
     train.add_argument(
-        "--finetune-lr", type=float, default=2e-5, help="learning rate of the fine-tune stage"
+        "--finetune-lr",
+        type=option_type("finetune_lr"),
+        default=2e-5,
+        help="learning rate of the fine-tune stage",
     )
     out = parser.add_argument_group("evaluation and output")
     out.add_argument(
@@ -74,7 +86,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         choices=("test", "validation"),
         help="evaluated split (default: test)",
     )
-    out.add_argument("--run-id", help="run folder name (default: time stamp + config hash)")
+    out.add_argument(
+        "--run-id", type=nonempty, help="run folder name (default: time stamp + config hash)"
+    )
     out.add_argument(
         "--run-depth",
         type=_run_depth,
@@ -155,6 +169,8 @@ def _reductions(text: str) -> tuple[str, ...]:
     from mrw.bench.setaware import REDUCTIONS
 
     names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected reduction names, e.g. mean,lse, got {text!r}")
     unknown = [name for name in names if name not in REDUCTIONS]
     if unknown:
         raise argparse.ArgumentTypeError(

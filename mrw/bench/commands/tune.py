@@ -6,9 +6,10 @@ import argparse
 from pathlib import Path
 
 from mrw.bench.experiments import Experiment
-from mrw.bench.options import RunOptions
+from mrw.bench.options import RunOptions, option_type
 from mrw.bench.tune import EPOCHS, LR_GRID, PATIENCE, default_path, grid_points, tune_row
 from mrw.bench.tuning import load_tuning, plot_tuning, write_tuning
+from mrw.core.cliargs import nonempty
 from mrw.core.errors import MRWError
 
 
@@ -46,22 +47,33 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help=f"comma-separated learning rates (default: {','.join(f'{x:g}' for x in LR_GRID)})",
     )
     group.add_argument(
-        "--epochs", type=int, default=EPOCHS, help="epoch budget (default: %(default)s)"
+        "--epochs",
+        type=option_type("epochs"),
+        default=EPOCHS,
+        help="epoch budget (default: %(default)s)",
     )
     group.add_argument(
         "--patience",
-        type=int,
+        type=option_type("patience"),
         default=PATIENCE,
         help="stop after this many epochs without a better validation rsum (default: %(default)s)",
     )
-    group.add_argument("--seed", type=int, default=0, help="seed of every point (default: 0)")
-    group.add_argument("--glove", metavar="PATH", help="glove.840B.300d.txt")
-    group.add_argument("--runs-dir", default="runs", help="root of run records (default: ./runs)")
     group.add_argument(
-        "--out", metavar="FILE", help="tuning file (default: RUNS_DIR/DATASET/tuning.json)"
+        "--seed", type=option_type("seed"), default=0, help="seed of every point (default: 0)"
+    )
+    group.add_argument("--glove", type=nonempty, metavar="PATH", help="glove.840B.300d.txt")
+    group.add_argument(
+        "--runs-dir", type=nonempty, default="runs", help="root of run records (default: ./runs)"
+    )
+    group.add_argument(
+        "--out",
+        type=nonempty,
+        metavar="FILE",
+        help="tuning file (default: RUNS_DIR/DATASET/tuning.json)",
     )
     group.add_argument(
         "--plot",
+        type=nonempty,
         metavar="PNG",
         help="also plot every row of the tuning file: validation rsum per epoch at its choice",
     )

@@ -220,3 +220,52 @@ def test_training_data_is_the_last_column_and_in_json(runs: Path) -> None:
     assert cells["pvse (k=1)"] == "trained on toy train"  # a migrated record
     rows = {row["label"]: row for row in comparison.to_json()["tables"][0]["rows"]}
     assert rows["clip-zeroshot"]["training_data"] == declared
+
+
+def _tuning_point(root: Path, lr: float, patience: int | None) -> Path:
+    """A finished grid point of `mrw-bench tune`, named as `tune_row` names it."""
+    from mrw.bench.experiments import Experiment, run_id
+    from mrw.bench.options import RunOptions
+    from mrw.bench.tune import trial_label
+
+    experiment = Experiment("vsepp", {}, trial_label("vsepp", lr, {}), {"split": "validation"})
+    options = RunOptions(dataset="toy", lr=lr, patience=patience, split="validation")
+    rid = run_id(experiment, experiment.run_options(options), 0)
+    run_dir = root / "toy" / "vsepp" / rid
+    run_dir.mkdir(parents=True)
+    settings = {"dataset": "toy", "split": "validation", "epochs": 12, "lr": lr}
+    settings["patience"] = patience
+    config = {"method": "vsepp", "method_config": {}, "options": {**settings, "run_id": rid}}
+    (run_dir / "config.json").write_text(json.dumps(config))
+    metrics = {"t2v": _direction(5.0, 9.0, 12.0, 30), "v2t": _direction(5.0, 9.0, 12.0, 30)}
+    record = {"split": "validation", "best_epoch": 1, "epochs_run": 1}
+    write_metrics_json(run_dir, config, {**metrics, "rsum": 52.0}, **record)
+    return run_dir
+
+
+def test_tuning_runs_are_left_out_unless_asked_for(
+    runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    points = [_tuning_point(runs, lr, 3) for lr in (1e-3, 5e-3)]
+    comparison = compare_runs([runs])
+    assert {g.split for g in comparison.groups} == {"test"}  # no validation table
+    assert sorted(comparison.tuning_trials) == sorted(points)
+    assert "2 tuning run(s) of mrw-bench tune left out" in comparison.to_markdown()
+    out = tmp_path / "cmp.json"
+    assert bench_main(["compare", str(runs), "--json", str(out)]) == 0
+    assert len(json.loads(out.read_text())["tuning_runs_left_out"]) == 2
+    capsys.readouterr()
+    assert bench_main(["compare", str(runs / "toy" / "vsepp"), "--include-tuning"]) == 0
+    shown = capsys.readouterr().out
+    assert "**toy / validation**" in shown and "lr=0.001" in shown and "lr=0.005" in shown
+    # only tuning runs there: one line saying where they went
+    assert bench_main(["compare", str(points[0])]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "--include-tuning" in err and err.count("\n") == 1
+
+
+def test_a_label_never_says_none(tmp_path: Path) -> None:
+    _tuning_point(tmp_path, 1e-3, 3)
+    _tuning_point(tmp_path, 1e-3, None)  # no early stopping: the same point otherwise
+    labels = [g.label for g in compare_runs([tmp_path], include_tuning=True).groups]
+    assert sorted(labels) == ["vsepp [no patience]", "vsepp [patience=3]"]

@@ -19,7 +19,7 @@ from mrw.bench.runner import run_method
 from mrw.bench.tune import FIELD_GRIDS, grid_points, tune_row
 from mrw.bench.tuning import load_tuning, plot_tuning, tuned, write_tuning
 from mrw.testing import bench_synthetic  # noqa: F401  (registers the tiny test method)
-from mrw.testing.bench_synthetic import synthetic_options
+from mrw.testing.bench_synthetic import synthetic_flags, synthetic_options
 
 METHOD = "tiny-test-method"
 
@@ -112,19 +112,7 @@ def test_run_trains_with_the_stored_tuning(
     overrides, own = tuned(tuning, METHOD, {}, dataclasses.replace(options, epochs=None), "t")
     assert overrides == {} and own["lr"] == entry["choice"]["lr"]
     assert (own["epochs"], own["patience"]) == (3, 2)
-    data = [
-        "--dataset",
-        options.dataset,
-        "--backbone",
-        "synthetic",
-        "--weights",
-        "none",
-        "--image-size",
-        "8",
-        "--num-frames",
-        "4",
-    ]
-    args = ["run", METHOD, *data, "--batch-size", "32", "--runs-dir", str(env / "final")]
+    args = ["run", METHOD, *synthetic_flags(options), "--runs-dir", str(env / "final")]
     assert bench_main([*args, "--tuning", str(path), "--seed", "1"]) == 0
     (config_path,) = (env / "final").rglob("config.json")
     config = json.loads(config_path.read_text())

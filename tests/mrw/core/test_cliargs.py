@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from mrw.core.cliargs import integer, number
+from mrw.core.cliargs import integer, nonempty, number
 
 
 @pytest.mark.parametrize("text", ["١", "１", "٣٤", "1e3", "1.0", "", "nan"])
@@ -25,3 +25,10 @@ def test_bounds_are_checked() -> None:
         integer(0, 65535)("65536")
     with pytest.raises(argparse.ArgumentTypeError, match="finite"):
         number(0.1, 10.0)("inf")
+
+
+@pytest.mark.parametrize("text", ["", " ", "\t\n"])
+def test_nonempty_refuses_an_empty_or_blank_value(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a value"):
+        nonempty(text)
+    assert nonempty(" x ") == " x "  # a value is kept as given

@@ -168,7 +168,7 @@ def test_mrw_toy_command(tmp_path, capsys):
     assert "train 12, validation 1, test 2" in capsys.readouterr().out
     assert load_dataset(tmp_path / "toy", split="train")[0]["frames"].shape == (8, 3, 32, 32)
     assert main(["toy", "--out", str(tmp_path / "bad"), "--num-pairs", "2"]) == 2
-    assert "error: --num-pairs must be at least 3" in capsys.readouterr().err
+    assert "argument --num-pairs: must be between 3 and" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
 
 
