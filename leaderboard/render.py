@@ -485,6 +485,7 @@ footer, .empty {{ color: var(--muted); font-size: 12px; padding: 0 32px 24px; }}
   border: 1px solid #f0d49a; border-radius: 10px; padding: 1px 7px; }}
 .board tr.baseline td {{ background: #fffaf0; font-style: italic; }}
 td.missing {{ color: var(--muted); }}
+.phases tr.open td {{ font-weight: 700; }}
 </style></head>
 <body>
 <header><h1>MRW leaderboard</h1>

@@ -456,10 +456,13 @@ async def get_info(request: Request) -> Response:
 
 
 async def board_page(request: Request) -> Response:
-    """The HTML board: the per-card tables and the ranking across datasets."""
+    """The HTML board: its phases, the per-card tables and the ranking across datasets."""
     server: Server = request.app.state.server
     current = await run_in_threadpool(standings.current, server.db, server.truth)
-    return HTMLResponse(pages.board_page(current))
+    board_phases = await run_in_threadpool(phases.list_phases, server.db)
+    open_now = phases.current(board_phases)
+    shown = [{**phases.public_view(p), "open": p is open_now} for p in board_phases]
+    return HTMLResponse(pages.board_page(current, shown))
 
 
 async def submission_page(request: Request) -> Response:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from leaderboard.board import Submission
 from leaderboard.metrics import DIRECTIONS, Metrics
@@ -25,13 +26,52 @@ def submission_url(submission: Submission) -> str:
     return f"/submissions/{int(submission.id)}"
 
 
-def board_page(current: Standings) -> str:
-    """The board: the rankings across datasets first, then one table per (dataset, protocol
-    card) as `mrw-leaderboard render` draws it plus the board columns, each method linked to
-    its page."""
+def board_page(current: Standings, board_phases: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The board: its phases (when it has any), the rankings across datasets, then one table
+    per (dataset, board, protocol card) as `mrw-leaderboard render` draws it plus the board
+    columns, each method linked to its page.
+
+    Args:
+        current: the standings (`standings.current`).
+        board_phases: `phases.public_view` of each phase, in order, with `open` (bool) added.
+    """
     tables = [table for table, _, _ in current.tables]
     cross = "".join(cross_html(c) for c in current.cross)
-    return to_html(tables, _now(), link=submission_url, before=cross)
+    return to_html(tables, _now(), link=submission_url, before=phases_html(board_phases) + cross)
+
+
+PHASE_MEANING = {
+    "dev": "validation truth; per-query detail to the submitting team",
+    "test": "hidden truth; public part's metrics until the reveal, then the private ranking",
+    "closed": "permanent board; hidden truth, metrics only",
+}
+
+
+def phases_html(board_phases: Sequence[Mapping[str, Any]]) -> str:
+    """The board's phases as a small escaped table (empty for a board without phases): name,
+    split, what it shows, opens, closes, revealed; the phase open now marked."""
+    if not board_phases:
+        return ""
+    rows = []
+    for phase in board_phases:
+        state = "open now" if phase["open"] else ""
+        if phase.get("revealed_utc"):
+            state = "revealed"
+        cells = (
+            phase["name"],
+            phase["split"],
+            PHASE_MEANING.get(phase["name"], ""),
+            phase["opens_utc"] or "—",
+            phase["closes_utc"] or "—",
+            state,
+        )
+        mark = ' class="open"' if phase["open"] else ""
+        rows.append(f"<tr{mark}>" + "".join(f"<td>{_escape(str(c))}</td>" for c in cells) + "</tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("Phase", "Split", "Scored", "Opens", "Closes", ""))
+    return (
+        '<section class="phases"><h2>Phases</h2><table class="crosstab">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
+    )
 
 
 def _metrics_table(metrics: Metrics) -> str:

@@ -97,3 +97,53 @@ def test_board_columns_in_chromium(tmp_path: Path) -> None:
             assert violations == []
         finally:
             driver.quit()
+
+
+def test_board_phases_in_chromium(tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    truth = make_truth(tmp_path / "toyset" / "qrels")
+    hosts = tmp_path / "host-runs"
+    harness_run(hosts, truth / "test", 9, 0, 0.05)
+    with live_server(tmp_path, truth) as server:
+        host = ["--board", str(server.board)]
+        tokens = {name: server.add_team(name) for name in ("alpha", "beta")}
+        assert server.cli("phase", "open", "dev", *host).returncode == 0
+        pair = make_runs(tmp_path, truth / "validation", 1)
+        response = server.post(tokens["alpha"], *pair, name="dev-run")
+        assert server.wait(tokens["alpha"], response.json()["id"])["status"] == "scored"
+        opened = server.cli("phase", "open", "test", *host, "--seed", "7")
+        assert opened.returncode == 0, opened.stderr
+        for team, seed in (("alpha", 2), ("beta", 3)):
+            pair = make_runs(tmp_path, truth / "test", seed, noise=0.3 + 0.2 * seed)
+            response = server.post(tokens[team], *pair, name=f"{team}-test")
+            assert server.wait(tokens[team], response.json()["id"])["status"] == "scored"
+        added = server.cli("baseline", "add", *host, "--truth", str(truth), str(hosts))
+        assert added.returncode == 0, added.stderr
+
+        driver = headless_chromium(console_log=True)
+        try:
+            driver.set_window_size(1280, 900)
+            driver.get(server.url + "/")
+            phases = driver.find_element(By.CSS_SELECTOR, "section.phases")
+            assert phases.is_displayed()
+            rows = [r.text for r in phases.find_elements(By.CSS_SELECTOR, "tbody tr")]
+            assert rows[0].startswith("dev validation") and "open now" not in rows[0]
+            assert rows[1].startswith("test test") and rows[1].endswith("open now")
+            open_row = phases.find_element(By.CSS_SELECTOR, "tbody tr.open")
+            assert open_row.text == rows[1]
+            headings = [h.text for h in driver.find_elements(By.CSS_SELECTOR, "section h2")]
+            assert any(h.endswith("test (public)") for h in headings), headings
+            assert not any(h.endswith("test (private)") for h in headings)  # not revealed
+            baseline = driver.find_element(By.CSS_SELECTOR, "table.board tr.baseline")
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", baseline)
+            assert baseline.is_displayed()
+            driver.execute_script("window.scrollTo(0, 0)")
+            shot = tmp_path / "board-phases-1280.png"
+            assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+            violations = [
+                m for m in driver.get_log("browser") if "Content Security" in m["message"]
+            ]
+            assert violations == []
+        finally:
+            driver.quit()
