@@ -3,7 +3,9 @@
 Ranks are counted, not sorted: for each query the best-placed relevant document is found
 among the (few) relevant lines, and its rank is one plus the number of lines that trec_eval
 would place before it (higher score, or equal score and larger document id). That is one
-vectorised pass over the run.
+vectorised pass over the run. Only when a qrels gives some query several relevant documents
+(mAP and nDCG need each one's rank) are the lines of the queries that rank several of them
+sorted; a one-positive qrels never pays for it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from leaderboard.metrics import (
     NOT_FOUND,
     DirectionMetrics,
     Metrics,
+    RelevantRanks,
     combine,
     ranks_to_metrics,
 )
@@ -33,11 +36,13 @@ from leaderboard.qrels import Qrels, read_qrels
 @dataclass(frozen=True)
 class Ranking:
     """Per scored query (in `qrels.scored_queries` order): rank of the first relevant document
-    (`NOT_FOUND` when none is in the run), with the run's depth and its missing queries."""
+    (`NOT_FOUND` when none is in the run), with the run's depth and its missing queries; and
+    when some query has several relevant documents, the rank of each (`RelevantRanks`)."""
 
     ranks: np.ndarray
     depth: int
     missing_queries: int
+    relevant: RelevantRanks | None = None
 
 
 def _relevant_rows(run: Run, qrels: Qrels) -> np.ndarray:
@@ -80,7 +85,8 @@ def first_relevant_ranks(run: Run, qrels: Qrels) -> Ranking:
 
     Returns:
         A `Ranking`: int64 ranks (1-based, `NOT_FOUND` = 0 when no relevant document is in
-        the run), the run's depth (most lines of any query) and its missing scored queries.
+        the run), the run's depth (most lines of any query) and its missing scored queries;
+        with `RelevantRanks` of every relevant pair when `qrels.several_relevant`.
     """
     n_queries = len(qrels.query_ids)
     relevant_rows = _relevant_rows(run, qrels)
@@ -112,7 +118,40 @@ def first_relevant_ranks(run: Run, qrels: Qrels) -> Ranking:
         ranks=ranks[scored],
         depth=int(lines_per_query.max()),
         missing_queries=int(np.count_nonzero(lines_per_query[scored] == 0)),
+        relevant=_every_relevant_rank(run, qrels, relevant_rows, ranks)
+        if qrels.several_relevant
+        else None,
     )
+
+
+def _every_relevant_rank(
+    run: Run, qrels: Qrels, relevant_rows: np.ndarray, first: np.ndarray
+) -> RelevantRanks:
+    """The rank of each relevant pair of `qrels` in `run` (trec_eval's order, as above).
+
+    A query whose run lists one of its relevant documents has that document at its first
+    relevant rank, already counted; only the lines of queries listing several are sorted.
+    """
+    keys = qrels.pair_keys(qrels.rel_query, qrels.rel_doc)
+    by_key = np.argsort(keys)
+    line_query = run.query[relevant_rows]
+    line_keys = qrels.pair_keys(line_query, run.doc[relevant_rows])
+    pair = by_key[np.searchsorted(keys[by_key], line_keys)]
+    rank = np.full(keys.size, NOT_FOUND, dtype=np.int64)
+    listed = np.bincount(line_query, minlength=len(qrels.query_ids))
+    single = listed[line_query] == 1
+    rank[pair[single]] = first[line_query[single]]
+    if not single.all():
+        lines = np.flatnonzero((listed > 1)[run.query])
+        query, doc_order = run.query[lines], qrels.doc_order[run.doc[lines]]
+        ordered = np.lexsort((-doc_order, -run.score[lines], query))
+        sorted_query = query[ordered]
+        line_rank = np.empty(lines.size, dtype=np.int64)
+        line_rank[ordered] = np.arange(lines.size) - np.searchsorted(sorted_query, sorted_query) + 1
+        rank[pair[~single]] = line_rank[np.searchsorted(lines, relevant_rows[~single])]
+    position = np.full(len(qrels.query_ids), -1, dtype=np.int64)
+    position[qrels.scored_queries] = np.arange(qrels.scored_queries.size)
+    return RelevantRanks(position[qrels.rel_query], rank, qrels.gains)
 
 
 def ranking_fingerprint(run: Run, qrels: Qrels) -> bytes:
@@ -171,6 +210,7 @@ def ranking_metrics(ranking: Ranking, qrels: Qrels) -> DirectionMetrics:
         qrels.gallery_size,
         depth=ranking.depth,
         missing_queries=ranking.missing_queries,
+        relevant=ranking.relevant,
     )
 
 
