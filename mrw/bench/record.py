@@ -29,6 +29,11 @@ Format versions:
      summary of the set-aware evaluation (`SetAwareSummary`, `mrw.bench.setaware`): which
      of the K x K head pairs win, head usage, head cosine, attention, recall with one head
      kept and under other K x K reductions. The per-query table is `per_query.parquet`.
+     `metrics_multi_positive` (None when absent; added within format 3, older readers
+     ignore it): when the dataset records near-duplicate groups and the evaluated split
+     holds one, the metrics against multi-positive relevance (`mrw.bench.multipositive`),
+     written as `{"relevance": "multi-positive", "t2v", "v2t", "rsum"}` beside the
+     one-positive `metrics`.
 """
 
 from __future__ import annotations
@@ -61,6 +66,11 @@ METRIC_DEFINITIONS: dict[str, str] = {
     "ranks) + 1 as in the VSE++/PVSE evaluation code",
     "MeanR": "mean 1-based rank of the first relevant document",
     "nMR": "MedR / gallery size",
+    "mAP": "mean average precision as trec_eval's map (a fraction), over every query",
+    "nDCG@10": "trec_eval's ndcg_cut_10 (gain = relevance grade, discount log2(rank + 1)), "
+    "a fraction, averaged over every query",
+    "metrics_multi_positive": "the same metrics when a clip's near-duplicates count as "
+    "relevant to its title and their titles to it (protocol relevance multi-positive)",
     "rsum": "R@1 + R@5 + R@10 of both directions, in percent (0..600)",
     "main_score": "rsum / 600: the mean of the six Success@k as a fraction (orders runs as "
     "rsum does)",
@@ -133,6 +143,9 @@ class RunRecord:
     training_data: str = ""
     pretrained_weights: list[dict[str, Any]] = field(default_factory=list)
     set_aware: SetAwareSummary | None = None
+    # The same evaluation against multi-positive qrels (near-duplicates relevant), at the
+    # run files' depths; None when the dataset records no near-duplicate group in the split.
+    metrics_multi_positive: Metrics | None = None
     run_dir: Path | None = field(default=None, compare=False)
     format_version: int = FORMAT_VERSION
 
@@ -144,6 +157,10 @@ class RunRecord:
         out["metrics"] = self.metrics.to_json()
         out["exact_metrics"] = self.exact_metrics.to_json() if self.exact_metrics else None
         out["set_aware"] = dataclasses.asdict(self.set_aware) if self.set_aware else None
+        multi = self.metrics_multi_positive
+        out["metrics_multi_positive"] = (
+            {"relevance": "multi-positive", **multi.to_json()} if multi else None
+        )
         out["metric_definitions"] = METRIC_DEFINITIONS
         out["scores"] = {self.split: [mteb_scores(self.metrics)]}
         return out
@@ -157,13 +174,16 @@ class RunRecord:
             "metrics",
             "exact_metrics",
             "set_aware",
+            "metrics_multi_positive",
         }
         exact, set_aware = data.get("exact_metrics"), data.get("set_aware")
+        multi = data.get("metrics_multi_positive")
         try:
             return cls(
                 metrics=Metrics.from_json(data["metrics"]),
                 exact_metrics=Metrics.from_json(exact) if exact else None,
                 set_aware=SetAwareSummary(**set_aware) if set_aware else None,
+                metrics_multi_positive=Metrics.from_json(multi) if multi else None,
                 run_dir=run_dir,
                 **{k: v for k, v in data.items() if k in names},
             )

@@ -341,6 +341,7 @@ def run_method(
     if record.small_split and dist_util.is_main():
         log.warning("%s: %s", method, record.small_split)
     if dist_util.is_main():
+        from mrw.bench.multipositive import dataset_groups, multi_positive_metrics
         from mrw.bench.runfiles import write_evaluation_runs
 
         # The tag is the method: the run folder and config.json identify the run (short lines).
@@ -348,6 +349,12 @@ def run_method(
             run_dir, options.dataset, evaluation, method, options.run_depth
         )
         record.metrics, record.run_files = written["metrics"], written["run_files"]
+        record.metrics_multi_positive = multi_positive_metrics(
+            evaluation,
+            pair_video,
+            dataset_groups(options.dataset),
+            (record.run_files["t2v"]["depth"], record.run_files["v2t"]["depth"]),
+        )
         _write_json(  # per-query first relevant ranks: the paired tests of `compare`
             run_dir / "query_ranks.json",
             {
