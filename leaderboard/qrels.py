@@ -86,6 +86,31 @@ class Qrels:
         return order
 
 
+def reindexed(qrels: Qrels, like: Qrels) -> Qrels:
+    """`qrels`' judgements over `like`'s id tables, so that a run parsed against `like` (whose
+    indices refer to `like`) is scored against `qrels` without parsing it again.
+
+    Raises:
+        QrelsError: the two qrels do not name the same queries and documents.
+    """
+    if set(qrels.query_ids) != set(like.query_ids) or set(qrels.doc_ids) != set(like.doc_ids):
+        raise QrelsError(
+            qrels.path, 0, f"does not judge the same queries and documents as {like.path}"
+        )
+    query_index = {q: i for i, q in enumerate(like.query_ids)}
+    doc_index = {d: i for i, d in enumerate(like.doc_ids)}
+    query_map = np.array([query_index[q] for q in qrels.query_ids], dtype=np.int64)
+    doc_map = np.array([doc_index[d] for d in qrels.doc_ids], dtype=np.int64)
+    return Qrels(
+        like.query_ids,
+        like.doc_ids,
+        query_map[qrels.rel_query],
+        doc_map[qrels.rel_doc],
+        qrels.path,
+        qrels.rel_grade,
+    )
+
+
 def _check_id(path: str, line: int, kind: str, value: str) -> str:
     if not value or any(c.isspace() for c in value):
         raise QrelsError(path, line, f"{kind} {value!r} is empty or contains whitespace")

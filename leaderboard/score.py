@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from leaderboard.metrics import (
     ranks_to_metrics,
 )
 from leaderboard.parse import DEFAULT_MAX_BYTES, Run, first_line, parse_run
-from leaderboard.qrels import Qrels, read_qrels
+from leaderboard.qrels import Qrels, read_qrels, reindexed
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,10 @@ def ranking_metrics(ranking: Ranking, qrels: Qrels) -> DirectionMetrics:
     )
 
 
+MULTI_POSITIVE_DIR = "multi-positive"
+"""Beside a split's one-positive qrels, its multi-positive ones (`mrw qrels --multi-positive`)."""
+
+
 def score_run(
     path: str | os.PathLike[str],
     qrels: Qrels,
@@ -221,9 +226,27 @@ def score_run(
     progress: Callable[[int], None] | None = None,
 ) -> DirectionMetrics:
     """Metrics of one direction's run file (see `leaderboard.metrics.ranks_to_metrics`)."""
-    return ranking_metrics(
-        first_relevant_ranks(parse_run(path, qrels, max_bytes, progress), qrels), qrels
-    )
+    return score_run_against(path, [qrels], max_bytes, progress)[0]
+
+
+def score_run_against(
+    path: str | os.PathLike[str],
+    truths: Sequence[Qrels],
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: Callable[[int], None] | None = None,
+) -> list[DirectionMetrics]:
+    """Metrics of one run file against several qrels of the same ids, parsed once.
+
+    Args:
+        path: the run file.
+        truths: qrels over the same id tables (the first validates the file; see
+            `leaderboard.qrels.reindexed`), e.g. one-positive then multi-positive.
+        max_bytes, progress: as `parse_run`.
+    Returns:
+        One `DirectionMetrics` per qrels, in order.
+    """
+    run = parse_run(path, truths[0], max_bytes, progress)
+    return [ranking_metrics(first_relevant_ranks(run, qrels), qrels) for qrels in truths]
 
 
 def load_truth(truth_dir: str | os.PathLike[str]) -> dict[str, Qrels]:
@@ -232,6 +255,33 @@ def load_truth(truth_dir: str | os.PathLike[str]) -> dict[str, Qrels]:
     if not root.is_dir():
         raise LeaderboardError(f"{root}: ground-truth directory not found")
     return {direction: read_qrels(root / f"{direction}.qrels") for direction in DIRECTIONS}
+
+
+def load_multi_positive_truth(
+    truth_dir: str | os.PathLike[str], truth: dict[str, Qrels]
+) -> dict[str, Qrels] | None:
+    """The multi-positive qrels in `truth_dir/multi-positive/`, over `truth`'s id tables;
+    None when the folder has none."""
+    folder = Path(truth_dir) / MULTI_POSITIVE_DIR
+    if not folder.is_dir():
+        return None
+    return {d: reindexed(qrels, truth[d]) for d, qrels in load_truth(folder).items()}
+
+
+@dataclass(frozen=True)
+class Scores:
+    """A run pair's metrics: one-positive, and multi-positive when the truth has them."""
+
+    one_positive: Metrics
+    multi_positive: Metrics | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The scorer's `--json` document: the one-positive metrics (`{"t2v", "v2t", "rsum"}`),
+        plus `"multi-positive": {"t2v", "v2t", "rsum"}` when scored against those too."""
+        out = self.one_positive.to_json()
+        if self.multi_positive is not None:
+            out[MULTI_POSITIVE_DIR] = self.multi_positive.to_json()
+        return out
 
 
 def score_submission(
@@ -248,14 +298,37 @@ def score_submission(
     and numpy release the GIL, so this uses two cores; peak memory is both files' arrays at
     once). Errors are the same either way: the t2v file's problem is reported first.
     """
+    return score_pair(truth_dir, t2v_run, v2t_run, max_bytes, progress, threads).one_positive
+
+
+def score_pair(
+    truth_dir: str | os.PathLike[str],
+    t2v_run: str | os.PathLike[str],
+    v2t_run: str | os.PathLike[str],
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: Callable[[int], None] | None = None,
+    threads: int = 1,
+    multi_positive: bool = True,
+) -> Scores:
+    """`score_submission`, and with `multi_positive` the same runs (parsed once) against
+    `truth_dir/multi-positive/` when it exists (`mrw qrels --multi-positive`)."""
     truth = load_truth(truth_dir)
-    jobs = ((t2v_run, truth["t2v"]), (v2t_run, truth["v2t"]))
+    multi = load_multi_positive_truth(truth_dir, truth) if multi_positive else None
+    jobs = [
+        (path, [truth[d], *([multi[d]] if multi else [])])
+        for d, path in zip(DIRECTIONS, (t2v_run, v2t_run), strict=True)
+    ]
     if threads < 2:
-        t2v, v2t = (score_run(path, qrels, max_bytes, progress) for path, qrels in jobs)
-        return combine(t2v, v2t)
-    with ThreadPoolExecutor(2, thread_name_prefix="score") as pool:
-        futures = [pool.submit(score_run, path, qrels, max_bytes, progress) for path, qrels in jobs]
-        return combine(*(future.result() for future in futures))
+        results = [score_run_against(path, truths, max_bytes, progress) for path, truths in jobs]
+    else:
+        with ThreadPoolExecutor(2, thread_name_prefix="score") as pool:
+            futures = [
+                pool.submit(score_run_against, path, truths, max_bytes, progress)
+                for path, truths in jobs
+            ]
+            results = [future.result() for future in futures]
+    (t2v, *t2v_multi), (v2t, *v2t_multi) = results
+    return Scores(combine(t2v, v2t), combine(*t2v_multi, *v2t_multi) if multi else None)
 
 
 def guess_direction(path: str | os.PathLike[str], truth: dict[str, Qrels]) -> str:

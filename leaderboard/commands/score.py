@@ -14,8 +14,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "score",
         help="score a t2v/v2t pair of TREC run files",
         description="Validate and score two TREC run files (plain or gzip) against the qrels in "
-        "--truth: R@1, R@5, R@10, MedR, MeanR, nMR per direction and rsum. Any problem in a "
-        "file stops with its line number and exit code 2.",
+        "--truth: R@1, R@5, R@10, MedR, MeanR, nMR, mAP, nDCG@10 per direction and rsum; when "
+        "--truth has a multi-positive/ folder (mrw qrels --multi-positive), the same metrics "
+        "against it too, labelled. Any problem in a file stops with its line number and exit "
+        "code 2.",
     )
     add_run_pair_arguments(parser)
     parser.add_argument(
@@ -28,11 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run `mrw-leaderboard score` with parsed `args`; return the process exit code."""
     from leaderboard.commands.common import line_progress
-    from leaderboard.score import score_submission
+    from leaderboard.score import score_pair
     from mrw.core.cliutil import cpu_threads
 
     with line_progress("scoring") as progress:
-        result = score_submission(
+        result = score_pair(
             args.truth,
             args.t2v_run,
             args.v2t_run,
@@ -42,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.json:
         print(json.dumps(result.to_json()))
+    elif result.multi_positive is None:
+        print_metrics(result.one_positive)
     else:
-        print_metrics(result)
+        print("one-positive (each query's paired item only):")
+        print_metrics(result.one_positive)
+        print("multi-positive (near-duplicates relevant too):")
+        print_metrics(result.multi_positive)
     return 0
