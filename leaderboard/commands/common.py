@@ -42,6 +42,9 @@ def add_run_pair_arguments(parser: argparse.ArgumentParser) -> None:
 @contextlib.contextmanager
 def line_progress(label: str) -> Iterator[Callable[[int], None]]:
     """A tqdm counter of parsed lines on stderr (silent when stderr is not a terminal)."""
+    if not sys.stderr.isatty():  # what tqdm's disable=None decides, without importing it
+        yield lambda lines: None
+        return
     from tqdm import tqdm
 
     with tqdm(desc=label, unit=" lines", unit_scale=True, file=sys.stderr, disable=None) as bar:
