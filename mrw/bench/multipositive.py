@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,13 +28,15 @@ RELEVANCE = "multi-positive"  # the protocol card's `relevance` of these metrics
 
 
 def dataset_groups(dataset: str | os.PathLike[str]) -> dict[str, str] | None:
-    """The near-duplicate groups a dataset folder records (video id -> group id), or None
-    (no `near_duplicates.json`, or a hub id / dataset that is not a local folder)."""
-    from mrw.dataset.loader import resolve
+    """The near-duplicate groups a dataset records (video id -> group id): the
+    `near_duplicates.json` of a catalogued dataset's prepared folder or of a local folder;
+    None when there is none (a hub id, a folder without the file, features without media)."""
+    from mrw.catalog import find_dataset
     from mrw.dataset.near_duplicates import read_near_duplicates
 
-    folder = resolve(dataset, build=False)
-    return read_near_duplicates(folder) if os.path.isdir(folder) else None
+    record = find_dataset(dataset)
+    folder = record.folder if record is not None else Path(dataset)
+    return read_near_duplicates(folder) if folder.is_dir() else None
 
 
 def multi_positive_ranks(

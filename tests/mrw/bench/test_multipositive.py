@@ -113,3 +113,40 @@ def test_matrix_ranks_of_every_relevant_pair_are_brute_force_ranks() -> None:
         ]  # fmt: skip
         assert rank == len(ahead) + 1
     assert np.array_equal(relevant.first(N_VIDEOS), evaluation.v2t_ranks)
+
+
+def test_a_run_on_a_dataset_with_groups_records_what_the_scorer_reports(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from mrw.bench.runner import run_method
+    from mrw.dataset.near_duplicates import write_near_duplicates
+    from mrw.testing import bench_synthetic
+    from mrw.testing.bench_synthetic import SIZES, make_split, synthetic_options
+
+    monkeypatch.setenv("MRW_CACHE", str(tmp_path / "cache"))
+    options = synthetic_options(tmp_path / "cache", tmp_path / "runs", epochs=1)
+    without = run_method(bench_synthetic.TinyMethod.name, {"embed_dim": 24}, options)
+    assert without.record.metrics_multi_positive is None  # no groups recorded: no block
+
+    folder = Path(options.dataset)  # the synthetic features' dataset, now with groups
+    folder.mkdir(parents=True)
+    group_of = {f"test-v{v:04d}": "test-v0000" for v in range(4)}
+    group_of |= {"test-v0010": "test-v0010", "test-v0011": "test-v0010"}
+    write_near_duplicates(folder, group_of)
+    options = synthetic_options(tmp_path / "cache", tmp_path / "runs2", epochs=1)
+    result = run_method(bench_synthetic.TinyMethod.name, {"embed_dim": 24}, options)
+    written = json.loads((result.run_dir / "metrics.json").read_text())
+    assert written["metrics_multi_positive"]["relevance"] == "multi-positive"
+    assert written["metrics"] == without.record.metrics.to_json()  # one-positive unchanged
+
+    split = make_split("test", SIZES["test"], seed=102)  # what the cache holds for test
+    sentence_videos = [split.video_ids[v] for v in split.pair_video.tolist()]
+    truth = tmp_path / "truth"
+    for folder_name, groups in (("", None), ("multi-positive", group_of)):
+        pairs = multi_positive_pairs(split.pair_ids, sentence_videos, groups)
+        for direction, judged in pairs.items():
+            write_qrels(truth / folder_name / f"{direction}.qrels", judged)
+    scored = score_submission(truth / "multi-positive", *(
+        result.run_dir / f"{d}.run.gz" for d in ("t2v", "v2t")
+    ))  # fmt: skip
+    assert result.record.metrics_multi_positive == scored
