@@ -104,12 +104,7 @@ def first_relevant_ranks(run: Run, qrels: Qrels) -> Ranking:
     best_order = np.full(n_queries, np.iinfo(np.int64).max)
     best_order[best_query] = doc_order[run.doc[best]]
 
-    # Lines placed before the best relevant one: a higher score, or a tie with a larger id.
-    query_best = best_score[run.query]
-    ahead = np.bincount(run.query[run.score > query_best], minlength=n_queries)
-    tied = np.flatnonzero(run.score == query_best)
-    tied = tied[doc_order[run.doc[tied]] > best_order[run.query[tied]]]
-    ahead += np.bincount(run.query[tied], minlength=n_queries)
+    ahead = _lines_before(run.query, run.score, run.doc, doc_order, best_score, best_order)
     ranks = np.full(n_queries, NOT_FOUND, dtype=np.int64)
     ranks[best_query] = ahead[best_query] + 1
 
@@ -125,32 +120,73 @@ def first_relevant_ranks(run: Run, qrels: Qrels) -> Ranking:
     )
 
 
+def _lines_before(
+    query: np.ndarray,
+    score: np.ndarray,
+    doc: np.ndarray,
+    doc_order: np.ndarray,
+    query_score: np.ndarray,
+    query_order: np.ndarray,
+) -> np.ndarray:
+    """Per query, how many of the given lines trec_eval places before the query's reference
+    line (score `query_score[q]`, document tie position `query_order[q]`): a higher score, or
+    an equal score and a larger document id. One vectorised pass over the lines."""
+    reference = query_score[query]
+    ahead = np.bincount(query[score > reference], minlength=query_score.size)
+    tied = np.flatnonzero(score == reference)
+    tied = tied[doc_order[doc[tied]] > query_order[query[tied]]]
+    return ahead + np.bincount(query[tied], minlength=query_score.size)
+
+
+RANK_PASSES = 32  # a query listing more relevant documents than this has its lines sorted
+
+
 def _every_relevant_rank(
     run: Run, qrels: Qrels, relevant_rows: np.ndarray, first: np.ndarray
 ) -> RelevantRanks:
     """The rank of each relevant pair of `qrels` in `run` (trec_eval's order, as above).
 
-    A query whose run lists one of its relevant documents has that document at its first
-    relevant rank, already counted; only the lines of queries listing several are sorted.
+    A query's first relevant line is at its first relevant rank, already counted. The n-th
+    relevant line of the queries listing more than n is ranked the same way, by counting the
+    lines placed before it: one pass per n over the lines of those queries only, so a TGIF
+    video (three relevant sentences) costs two more passes, not a sort. The lines of a query
+    listing more than `RANK_PASSES` relevant documents are sorted instead.
     """
+    n_queries = len(qrels.query_ids)
+    doc_order = qrels.doc_order
     keys = qrels.pair_keys(qrels.rel_query, qrels.rel_doc)
     by_key = np.argsort(keys)
-    line_query = run.query[relevant_rows]
-    line_keys = qrels.pair_keys(line_query, run.doc[relevant_rows])
-    pair = by_key[np.searchsorted(keys[by_key], line_keys)]
+    # The relevant lines query by query, each query's in trec_eval's order.
+    row_query = run.query[relevant_rows]
+    ordered = np.lexsort((-doc_order[run.doc[relevant_rows]], -run.score[relevant_rows], row_query))
+    rows, row_query = relevant_rows[ordered], row_query[ordered]
+    pair = by_key[np.searchsorted(keys[by_key], qrels.pair_keys(row_query, run.doc[rows]))]
+    nth = np.arange(rows.size) - np.searchsorted(row_query, row_query)  # 0 for the first
+    listed = np.bincount(row_query, minlength=n_queries)
     rank = np.full(keys.size, NOT_FOUND, dtype=np.int64)
-    listed = np.bincount(line_query, minlength=len(qrels.query_ids))
-    single = listed[line_query] == 1
-    rank[pair[single]] = first[line_query[single]]
-    if not single.all():
-        lines = np.flatnonzero((listed > 1)[run.query])
-        query, doc_order = run.query[lines], qrels.doc_order[run.doc[lines]]
-        ordered = np.lexsort((-doc_order, -run.score[lines], query))
-        sorted_query = query[ordered]
+    rank[pair[nth == 0]] = first[row_query[nth == 0]]
+    sorted_query = listed > RANK_PASSES
+    lines = np.flatnonzero(((listed > 1) & ~sorted_query)[run.query])
+    for n in range(1, min(int(listed.max(initial=0)), RANK_PASSES)):
+        lines = lines[(listed > n)[run.query[lines]]]
+        these = (nth == n) & ~sorted_query[row_query]
+        query_score = np.full(n_queries, np.inf)
+        query_score[row_query[these]] = run.score[rows[these]]
+        query_order = np.full(n_queries, np.iinfo(np.int64).max)
+        query_order[row_query[these]] = doc_order[run.doc[rows[these]]]
+        ahead = _lines_before(
+            run.query[lines], run.score[lines], run.doc[lines], doc_order, query_score, query_order
+        )
+        rank[pair[these]] = ahead[row_query[these]] + 1
+    if sorted_query.any():
+        lines = np.flatnonzero(sorted_query[run.query])
+        query = run.query[lines]
+        order = np.lexsort((-doc_order[run.doc[lines]], -run.score[lines], query))
         line_rank = np.empty(lines.size, dtype=np.int64)
-        line_rank[ordered] = np.arange(lines.size) - np.searchsorted(sorted_query, sorted_query) + 1
-        rank[pair[~single]] = line_rank[np.searchsorted(lines, relevant_rows[~single])]
-    position = np.full(len(qrels.query_ids), -1, dtype=np.int64)
+        line_rank[order] = np.arange(lines.size) - np.searchsorted(query[order], query[order]) + 1
+        these = sorted_query[row_query]
+        rank[pair[these]] = line_rank[np.searchsorted(lines, rows[these])]
+    position = np.full(n_queries, -1, dtype=np.int64)
     position[qrels.scored_queries] = np.arange(qrels.scored_queries.size)
     return RelevantRanks(position[qrels.rel_query], rank, qrels.gains)
 

@@ -66,9 +66,13 @@ def _write_run(path: Path, queries: list[str], docs: list[str], depth: int, seed
     path.write_text("".join(lines))
 
 
+@pytest.mark.parametrize("passes", [32, 2, 1])  # queries listing more relevant are sorted
 @pytest.mark.parametrize("relevance", ["one-positive", "multi-positive", "graded"])
 @pytest.mark.parametrize("depth", [None, 12, 7, 3])
-def test_scorer_equals_trec_eval(tmp_path: Path, relevance: str, depth: int | None) -> None:
+def test_scorer_equals_trec_eval(
+    tmp_path: Path, monkeypatch, relevance: str, depth: int | None, passes: int
+) -> None:
+    monkeypatch.setattr("leaderboard.score.RANK_PASSES", passes)
     truth = _truth(tmp_path, relevance)
     for seed, direction in enumerate(("t2v", "v2t")):
         qrels = read_qrels(truth[direction])
