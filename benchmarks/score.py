@@ -4,12 +4,13 @@ Generates a t2v/v2t run pair (default 5,000 queries x depth 1,000 = 10M lines, t
 an MRW test split scored to depth 1,000), then times, each in a fresh process:
 
 - `mrw-leaderboard --threads T score --json` (parse + validate + R@1/5/10, MedR, MeanR, nMR,
-  both directions), at 1 and 2 threads (`--threads`)
+  mAP, nDCG@10, both directions), at 1 and 2 threads (`--threads`)
 - ranx (anchor): `Qrels.from_file` + `Run.from_file` + `evaluate` of hit_rate@1/5/10 and MRR
   (the first-relevant-rank statistics ranx has) for both directions
 - pytrec_eval (anchor, trec_eval's C code): `parse_qrel` + `parse_run` + `RelevanceEvaluator`
-  with `recip_rank` and `success`; its first-relevant ranks (1 / recip_rank) must give
-  exactly our metrics, ties included
+  with `recip_rank`, `success`, `map` and `ndcg_cut.10` (the same metrics as ours); its
+  first-relevant ranks (1 / recip_rank) must give exactly our metrics, ties included, and
+  its mean `map` and `ndcg_cut_10` our mAP and nDCG@10
 
 and prints wall time, CPU time, peak RSS (from the child's rusage), the ratios and the load
 average. The anchors come with the `bench` extra (`pip install -e '.[bench]'`). Run small
@@ -52,25 +53,28 @@ print(json.dumps({"seconds": time.perf_counter() - start, "metrics": out}))
 """
 
 PYTREC_EVAL_SCRIPT = """
-import json, sys, time
+import json, math, sys, time
 import pytrec_eval
+MEASURES = {"recip_rank", "success", "map", "ndcg_cut.10"}
 
 def score(truth, t2v, v2t):
-    ranks = {}
+    ranks, means = {}, {}
     for direction, path in (("t2v", t2v), ("v2t", v2t)):
         with open(f"{truth}/{direction}.qrels") as f:
             qrels = pytrec_eval.parse_qrel(f)
         with open(path) as f:
             run = pytrec_eval.parse_run(f)
-        result = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank", "success"}).evaluate(run)
+        result = pytrec_eval.RelevanceEvaluator(qrels, MEASURES).evaluate(run)
         del run
         ranks[direction] = [round(1 / r["recip_rank"]) if r["recip_rank"] else 0
                             for r in result.values()]
-    return ranks
+        means[direction] = {m: math.fsum(r[m] for r in result.values()) / len(result)
+                            for m in ("map", "ndcg_cut_10")}
+    return ranks, means
 
 start = time.perf_counter()
-out = score(*sys.argv[1:4])
-print(json.dumps({"seconds": time.perf_counter() - start, "ranks": out}))
+ranks, means = score(*sys.argv[1:4])
+print(json.dumps({"seconds": time.perf_counter() - start, "ranks": ranks, "means": means}))
 """
 
 
@@ -166,6 +170,19 @@ def main() -> None:
                 )
             )
             assert theirs.to_json() == metrics.to_json(), (theirs.to_json(), metrics.to_json())
+            for direction in ("t2v", "v2t"):
+                ours_direction = metrics.direction(direction)
+                for name, value in (
+                    ("map", ours_direction.mean_ap),
+                    ("ndcg_cut_10", ours_direction.ndcg),
+                ):
+                    expected = reference["means"][direction][name]
+                    assert abs(interval(value)[0] - expected) < 1e-12, (
+                        direction,
+                        name,
+                        value,
+                        expected,
+                    )
             rows.append(("pytrec_eval, whole process", *pytrec[:3]))
             loads.append(f"after pytrec_eval: {load_average()}")
             warm = generate(root / "warmup", 20, 5, args.seed)
@@ -198,7 +215,7 @@ def main() -> None:
                 f"{anchors['ranx, whole process'][2] / rss:.1f}x less peak memory than ranx, "
                 f"{anchors['pytrec_eval, whole process'][2] / rss:.1f}x than pytrec_eval"
             )
-        print("metrics identical to pytrec_eval's (ties included)")
+        print("metrics identical to pytrec_eval's (ties included; mAP and nDCG@10 to 1e-12)")
     print(f"rsum {metrics.rsum}, t2v MedR {metrics.t2v.medr}, v2t MedR {metrics.v2t.medr}")
     print("load average (1, 5, 15 min) " + "; ".join(loads))
 

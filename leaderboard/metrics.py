@@ -12,8 +12,10 @@ every known value it cannot be shown to beat (`pessimistic_key`, `best_indices`)
 
 R@k is the percentage of queries with at least one relevant document in the top k. With one
 relevant document per query (text-to-video) that is recall@k; with several (a TGIF video has
-several relevant sentences) it is Success@k, the hit rate of ir-measures, not the fraction
-of relevant documents retrieved.
+several relevant sentences, a multi-positive qrels counts near-duplicates) it is Success@k,
+the hit rate of ir-measures, not the fraction of relevant documents retrieved. mAP and
+nDCG@10 are trec_eval's `map` and `ndcg_cut_10` (fractions in [0, 1]); they need the rank of
+every relevant document, which a `RelevantRanks` carries when a query has more than one.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import numpy as np
 from leaderboard.errors import LeaderboardError
 
 RECALL_KS: tuple[int, ...] = (1, 5, 10)
+NDCG_CUTOFF = 10  # nDCG@10: trec_eval's ndcg_cut_10
 NOT_FOUND = 0  # rank value for "no relevant document within the run's depth" (or query missing)
 # The two directions in the order every table, page and document lists them.
 DIRECTIONS: tuple[str, ...] = ("t2v", "v2t")
@@ -87,7 +90,8 @@ Value = float | int | Bound  # a metric value: exact number or censored
 
 
 def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:.6g}"
+    """An integer without ".0", else the shortest text that reads back as the same float."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def value_to_json(value: Value | None) -> float | int | str | None:
@@ -162,6 +166,8 @@ _ATTRIBUTES = {
     "MedR": "medr",
     "MeanR": "meanr",
     "nMR": "nmr",
+    "mAP": "mean_ap",
+    f"nDCG@{NDCG_CUTOFF}": "ndcg",
     "queries": "queries",
     "missing_queries": "missing_queries",
 }
@@ -172,7 +178,9 @@ class DirectionMetrics:
     """Metrics of one retrieval direction (see `ranks_to_metrics` for the conventions).
 
     `recall` maps k to R@k (percent); `medr` and `meanr` are 1-based ranks, `nmr` is
-    MedR / gallery size; each may be a `Bound` for a truncated run, None with no queries.
+    MedR / gallery size; `mean_ap` and `ndcg` are trec_eval's `map` and `ndcg_cut_10` (fractions;
+    None in documents written before they existed); each may be a `Bound` for a truncated
+    run, None with no queries.
     """
 
     recall: Mapping[int, Value]
@@ -181,10 +189,12 @@ class DirectionMetrics:
     nmr: float | Bound | None
     queries: int
     missing_queries: int = 0
+    mean_ap: float | Bound | None = None
+    ndcg: float | Bound | None = None
 
     def value(self, name: str) -> Value | None:
-        """A metric by its standard name: `"R@10"`, `"MedR"`, `"MeanR"`, `"nMR"`, `"queries"`,
-        `"missing_queries"`; `KeyError` for any other name."""
+        """A metric by its standard name: `"R@10"`, `"MedR"`, `"MeanR"`, `"nMR"`, `"mAP"`,
+        `"nDCG@10"`, `"queries"`, `"missing_queries"`; `KeyError` for any other name."""
         if name.startswith("R@") and name[2:].isdigit() and int(name[2:]) in self.recall:
             return self.recall[int(name[2:])]
         attribute = _ATTRIBUTES.get(name)
@@ -193,15 +203,16 @@ class DirectionMetrics:
         return getattr(self, attribute)
 
     def to_json(self) -> dict[str, Any]:
-        """`{"R@k": ..., "MedR", "MeanR", "nMR", "queries", "missing_queries"}`; bounds as str."""
+        """`{"R@k": ..., "MedR", "MeanR", "nMR", "mAP", "nDCG@10", "queries",
+        "missing_queries"}`; bounds as str; mAP and nDCG@10 left out when None."""
         out: dict[str, Any] = {f"R@{k}": value_to_json(v) for k, v in self.recall.items()}
-        out.update(
-            MedR=value_to_json(self.medr),
-            MeanR=value_to_json(self.meanr),
-            nMR=value_to_json(self.nmr),
-            queries=self.queries,
-            missing_queries=self.missing_queries,
-        )
+        out.update(MedR=value_to_json(self.medr), MeanR=value_to_json(self.meanr))
+        out["nMR"] = value_to_json(self.nmr)
+        if self.mean_ap is not None:
+            out["mAP"] = value_to_json(self.mean_ap)
+        if self.ndcg is not None:
+            out[f"nDCG@{NDCG_CUTOFF}"] = value_to_json(self.ndcg)
+        out.update(queries=self.queries, missing_queries=self.missing_queries)
         return out
 
     @classmethod
@@ -226,6 +237,8 @@ class DirectionMetrics:
                 nmr=value_from_json(data.get("nMR")),
                 queries=int(data["queries"]),
                 missing_queries=int(data.get("missing_queries", 0)),
+                mean_ap=value_from_json(data.get("mAP")),  # type: ignore[arg-type]
+                ndcg=value_from_json(data.get(f"nDCG@{NDCG_CUTOFF}")),  # type: ignore[arg-type]
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise MetricsFormatError(f"not a direction's metrics ({exc})") from None
@@ -254,7 +267,7 @@ class Metrics:
         """Whether no value is censored (a full-depth run: what the harness always writes)."""
         values = [self.rsum]
         for d in (self.t2v, self.v2t):
-            values += [*d.recall.values(), d.medr, d.meanr, d.nmr]
+            values += [*d.recall.values(), d.medr, d.meanr, d.nmr, d.mean_ap, d.ndcg]
         return not any(isinstance(v, Bound) for v in values)
 
     def to_json(self) -> dict[str, Any]:
@@ -306,11 +319,102 @@ class Metrics:
             raise MetricsFormatError(f"{path}: {exc}") from None
 
 
+@dataclass(frozen=True)
+class RelevantRanks:
+    """The rank of every relevant (query, document) pair of a qrels, for mAP and nDCG.
+
+    Only needed when some query has more than one relevant document; with one per query the
+    first-relevant ranks already hold everything.
+
+    Attributes:
+        query: `[P]` int64 position of the pair's query in the first-relevant `ranks` array
+            (every query there has at least one pair).
+        rank: `[P]` int64 1-based rank of the pair's document, `NOT_FOUND` (0) when the run
+            does not list it (or the query is missing).
+        gain: `[P]` float64 relevance grade of the pair (trec_eval's gain; 1 for binary
+            qrels, which is what `mrw qrels` writes).
+    """
+
+    query: np.ndarray
+    rank: np.ndarray
+    gain: np.ndarray
+
+    def truncated(self, depth: int) -> RelevantRanks:
+        """The ranks a depth-`depth` run shows: deeper ones become `NOT_FOUND`."""
+        rank = np.where(self.rank <= depth, self.rank, NOT_FOUND)
+        return RelevantRanks(self.query, rank, self.gain)
+
+    def first(self, n_queries: int) -> np.ndarray:
+        """`[n_queries]` int64 first-relevant ranks (`NOT_FOUND` when none is ranked)."""
+        best = np.full(n_queries, np.iinfo(np.int64).max)
+        found = self.rank != NOT_FOUND
+        np.minimum.at(best, self.query[found], self.rank[found])
+        return np.where(best == np.iinfo(np.int64).max, NOT_FOUND, best)
+
+
+def _within_query(query: np.ndarray) -> np.ndarray:
+    """1-based position of each element among the equal values of sorted `query`."""
+    return np.arange(query.size) - np.searchsorted(query, query) + 1
+
+
+def query_ap_ndcg(
+    ranks: np.ndarray, relevant: RelevantRanks | None = None, cutoff: int = NDCG_CUTOFF
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-query average precision and nDCG@cutoff, exactly as trec_eval computes them.
+
+    trec_eval (`m_map.c`, `m_ndcg_cut.c`): AP = the sum, over the relevant documents the run
+    ranks, of the precision at their rank, divided by the query's relevant documents in the
+    qrels; nDCG@k = DCG@k / ideal DCG@k with DCG@k = sum over ranks r <= k of
+    gain / log2(r + 1) and the ideal DCG from the qrels' gains in decreasing order. Sums run
+    in rank order, as trec_eval's loops do. A query missing from the run scores 0 (trec_eval
+    `-c`).
+
+    Args:
+        ranks: `[Nq]` first-relevant 1-based ranks, `NOT_FOUND` (0) for none.
+        relevant: every relevant pair's rank; None when every query has exactly one relevant
+            document (then AP = 1 / rank and nDCG = 1 / log2(rank + 1), whatever its gain).
+        cutoff: nDCG's cut-off k.
+
+    Returns:
+        `([Nq] AP, [Nq] nDCG@cutoff)`, float64 in [0, 1].
+    """
+    ranks = np.asarray(ranks, dtype=np.int64).reshape(-1)
+    n = ranks.size
+    if relevant is None:
+        found = ranks != NOT_FOUND
+        safe = np.where(found, ranks, 1).astype(np.float64)
+        ap = np.where(found, 1.0 / safe, 0.0)
+        return ap, np.where(found & (ranks <= cutoff), 1.0 / np.log2(safe + 1.0), 0.0)
+    query = np.asarray(relevant.query, dtype=np.int64)
+    rank = np.asarray(relevant.rank, dtype=np.int64)
+    gain = np.asarray(relevant.gain, dtype=np.float64)
+    hit = rank != NOT_FOUND
+    order = np.lexsort((rank[hit], query[hit]))
+    hit_query, hit_rank, hit_gain = query[hit][order], rank[hit][order], gain[hit][order]
+    precision = _within_query(hit_query) / hit_rank
+    n_relevant = np.bincount(query, minlength=n)
+    ap = np.bincount(hit_query, weights=precision, minlength=n) / np.maximum(n_relevant, 1)
+    top = hit_rank <= cutoff
+    dcg = np.bincount(
+        hit_query[top], weights=hit_gain[top] / np.log2(hit_rank[top] + 1.0), minlength=n
+    )
+    ideal_order = np.lexsort((-gain, query))
+    ideal_query, ideal_gain = query[ideal_order], gain[ideal_order]
+    position = _within_query(ideal_query)
+    kept = position <= cutoff
+    ideal = np.bincount(
+        ideal_query[kept], weights=ideal_gain[kept] / np.log2(position[kept] + 1.0), minlength=n
+    )
+    ndcg = np.divide(dcg, ideal, out=np.zeros(n), where=ideal > 0)
+    return ap, ndcg
+
+
 def ranks_to_metrics(
     ranks: np.ndarray,
     gallery_size: int,
     depth: int | None = None,
     missing_queries: int = 0,
+    relevant: RelevantRanks | None = None,
 ) -> DirectionMetrics:
     """Metrics of one retrieval direction.
 
@@ -322,15 +426,21 @@ def ranks_to_metrics(
         depth: the run's depth; None means full depth (every rank is known except missing
             queries).
         missing_queries: how many of the `NOT_FOUND` queries were absent from the run.
+        relevant: the rank of every relevant pair (`RelevantRanks`), needed for mAP and
+            nDCG@10 when some query has several relevant documents; None means exactly one
+            per query (the fast path: `ranks` then holds everything).
 
     Returns:
         `DirectionMetrics`, with the conventions of the VSE++/PVSE evaluation code behind
         published numbers: R@k is the percentage of queries with a relevant document in the
         top k (Success@k when a query has several); MedR is floor(median of 0-based ranks)
-        + 1; MeanR is the mean 1-based rank; nMR = MedR / gallery size. Values a truncated
-        run cannot determine are lower `Bound`s: R@k for k > depth (`>=`), MeanR (`>=`,
-        misses counted at depth + 1), MedR and nMR (`>`) when at most half the queries are
-        found.
+        + 1; MeanR is the mean 1-based rank; nMR = MedR / gallery size; mAP and nDCG@10 are
+        trec_eval's `map` and `ndcg_cut_10` on the run as given (`query_ap_ndcg`), averaged
+        over every query, missing ones as 0 (trec_eval `-c`). Values a truncated run cannot
+        determine are lower `Bound`s: R@k for k > depth (`>=`), MeanR (`>=`, misses counted
+        at depth + 1), MedR and nMR (`>`) when at most half the queries are found, mAP
+        (`>=`) when a relevant document is not ranked, nDCG@10 (`>=`) when depth < 10 and one
+        is not ranked.
 
     Raises:
         ValueError: `gallery_size` is not positive.
@@ -349,6 +459,8 @@ def ranks_to_metrics(
     medr: int | Bound | None = None
     nmr: float | Bound | None = None
     meanr: float | Bound | None = None
+    mean_ap: float | Bound | None = None
+    ndcg: float | Bound | None = None
     if n:
         zero_based = np.where(found, ranks - 1, np.inf).astype(np.float64)
         median = float(np.median(zero_based))
@@ -359,7 +471,17 @@ def ranks_to_metrics(
             medr, nmr = Bound(d, ">"), Bound(d / gallery_size, ">")
         mean = float(np.where(found, ranks, d + 1).mean())
         meanr = mean if found.all() else Bound(mean, ">=")
-    return DirectionMetrics(recall, medr, meanr, nmr, n, int(missing_queries))
+        ap, gains = query_ap_ndcg(ranks, relevant)
+        all_ranked = bool(found.all() if relevant is None else (relevant.rank != NOT_FOUND).all())
+        # Correctly rounded means: the same value whatever order the queries come in (the
+        # harness lists them in split order, a qrels file in its own).
+        mean_ap = math.fsum(ap.tolist()) / n
+        ndcg = math.fsum(gains.tolist()) / n
+        if not (all_ranked or d >= gallery_size):
+            mean_ap = Bound(mean_ap, ">=")
+        if not (all_ranked or d >= NDCG_CUTOFF):
+            ndcg = Bound(ndcg, ">=")
+    return DirectionMetrics(recall, medr, meanr, nmr, n, int(missing_queries), mean_ap, ndcg)
 
 
 def rsum(t2v: DirectionMetrics, v2t: DirectionMetrics) -> float | Bound:

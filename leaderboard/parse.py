@@ -12,7 +12,6 @@ bisected to find that line exactly.
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import zlib
 from collections.abc import Callable, Iterator
@@ -37,7 +36,6 @@ MAX_LINE_BYTES = 1 << 16
 COLUMNS = ("qid", "q0", "docid", "rank", "score", "tag")
 FORMAT = "'qid Q0 docid rank score tag'"
 # Separators are ASCII whitespace, as for bytes.split(); lines end at "\n".
-_NON_CANONICAL_BYTES = (b"\t", b"\r", b"\x0b", b"\x0c", b"\x00")
 _BOM = b"\xef\xbb\xbf"
 _SEPARATOR_TABLE = bytes.maketrans(b"\t\r\x0b\x0c", b"    ")
 
@@ -53,8 +51,9 @@ _CONVERT = pacsv.ConvertOptions(
     strings_can_be_null=False,
 )
 # Single-threaded: Arrow's reader threads could still be running when a bad line ends the
-# command, and the interpreter's exit then aborted (SIGABRT) in 10-35% of runs.
-_READ = pacsv.ReadOptions(column_names=list(COLUMNS), block_size=1 << 20, use_threads=False)
+# command, and the interpreter's exit then aborted (SIGABRT) in 10-35% of runs. One Arrow
+# block holds a whole block of lines, so each column is one chunk: read without a copy.
+_READ = pacsv.ReadOptions(column_names=list(COLUMNS), block_size=1 << 24, use_threads=False)
 
 
 @dataclass(frozen=True)
@@ -103,83 +102,102 @@ def _normalise(block: bytes) -> bytes:
     return b"\n".join(b" ".join(line.split()) for line in lines)
 
 
-def _canonical_table(raw: bytes, empty_fields: _EmptyFields) -> pa.Table | None:
+def _canonical_table(raw: memoryview, separators: _Separators) -> pa.Table | None:
     """Arrow's table of a block already in canonical form, else None (the fast path).
 
-    Canonical: fields separated by single spaces, no empty field, no empty line, no NUL
-    byte, no byte-order mark. Any other separator shows up as a byte test or a column count
-    Arrow rejects.
+    Canonical: fields separated by single spaces, no empty field, no empty line, no byte-order
+    mark, no byte below 0x20 but the newlines (so no tab, CR or NUL). The bytes are checked
+    in one vectorised pass; a separator of any other kind shows up in the count of bytes
+    <= 0x20, which must be 5 spaces per line and the newlines between lines, or as a column
+    count Arrow rejects.
     """
-    if not raw or raw.endswith((b"\n", b" ")) or raw.startswith((_BOM, b" ")):
-        return None
-    if any(byte in raw for byte in _NON_CANONICAL_BYTES) or empty_fields.found(raw):
+    if not raw or raw[:3] == _BOM or not separators.single(raw):
         return None
     try:
-        return _read_table(raw)
+        table = _read_table(raw)
     except pa.ArrowException:
         return None
+    return table if separators.count == 6 * table.num_rows - 1 else None
 
 
-class _EmptyFields:
-    """Finds two adjacent separators (space, newline or any other byte <= 0x20): an empty
-    field or line. Vectorised (a byte-pattern search is 6x slower), into buffers kept from
-    block to block, so that a block costs no new pages."""
+class _Separators:
+    """Counts the bytes <= 0x20 (space, newline and control bytes) of a block and finds two
+    adjacent ones (an empty field or line) or one at its ends. Vectorised (a byte-pattern
+    search is 6x slower), into buffers kept from block to block, so that a block costs no
+    new pages."""
 
     def __init__(self) -> None:
         self.separator = np.empty(0, dtype=bool)
         self.pair = np.empty(0, dtype=bool)
+        self.count = 0
 
-    def found(self, raw: bytes) -> bool:
+    def single(self, raw: memoryview) -> bool:
+        """Whether no two separators are adjacent and none starts or ends `raw` (sets
+        `count`)."""
         size = len(raw)
         if self.separator.size < size:
             self.separator, self.pair = np.empty(size, dtype=bool), np.empty(size, dtype=bool)
         separator, pair = self.separator[:size], self.pair[: max(size - 1, 0)]
         np.less_equal(np.frombuffer(raw, dtype=np.uint8), 0x20, out=separator)
+        if separator[0] or separator[-1]:
+            return False
         np.logical_and(separator[1:], separator[:-1], out=pair)
-        return bool(pair.any())
+        if pair.any():
+            return False
+        self.count = int(np.count_nonzero(separator))
+        return True
 
 
 class _StreamError(Exception):
     """A problem found while reading, before lines are counted (`parse_run` adds the line)."""
 
 
-def _line_blocks(path: str, max_bytes: int) -> Iterator[bytes]:
-    """Blocks of whole lines (without the final newline), in file order."""
-    carry = b""
+def _line_blocks(path: str, max_bytes: int) -> Iterator[memoryview]:
+    """Blocks of whole lines (without the final newline), in file order.
+
+    Each block is a view of one reused buffer, valid until the next block is asked for: the
+    unfinished line at a chunk's end is moved to the buffer's start and the next read fills
+    the rest, so no block is copied.
+    """
+    buffer = bytearray(MAX_LINE_BYTES + CHUNK_BYTES)  # an unfinished line + one chunk
+    view = memoryview(buffer)
+    carry = 0  # bytes of an unfinished line at the start of the buffer (<= MAX_LINE_BYTES)
     total = 0
     first = True
-    chunk = bytearray(CHUNK_BYTES)  # read into one buffer: a block costs one allocation
     with _open(path) as stream:
         while True:
             try:
-                size = stream.readinto(chunk)
+                size = stream.readinto(view[carry : carry + CHUNK_BYTES])
             except (OSError, EOFError, zlib.error) as exc:
                 raise _StreamError(f"corrupt gzip data ({exc})") from None
             total += size
             if total > max_bytes:
                 raise _StreamError(f"file exceeds the size limit of {max_bytes} bytes")
-            start = 0
+            end, start = carry + size, 0
             if first:
-                start = len(_BOM) if chunk.startswith(_BOM, 0, size) else 0  # Windows editors
+                start = len(_BOM) if buffer.startswith(_BOM, 0, end) else 0  # Windows editors
                 first = False
-            data = memoryview(chunk)[start:size]
-            if not data:
-                if carry:
-                    yield carry
+            if not size:
+                if end > start:
+                    yield view[start:end]
                 return
-            cut = chunk.rfind(b"\n", start, size) - start
-            if cut < 0:
-                carry += data
-                if len(carry) > MAX_LINE_BYTES:
-                    raise _StreamError(f"line longer than {MAX_LINE_BYTES} bytes")
-                continue
-            yield b"".join((carry, data[:cut]))
-            carry = bytes(data[cut + 1 :])
+            cut = buffer.rfind(b"\n", start, end)
+            if cut >= 0:
+                yield view[start:cut]
+                start = cut + 1
+            carry = end - start
+            if carry > MAX_LINE_BYTES:
+                raise _StreamError(f"line longer than {MAX_LINE_BYTES} bytes")
+            if start:
+                buffer[:carry] = bytes(view[start:end])  # a copy: the two ranges may overlap
 
 
-def _read_table(block: bytes) -> pa.Table:
+def _read_table(block: bytes | memoryview) -> pa.Table:
     return pacsv.read_csv(
-        io.BytesIO(block), read_options=_READ, parse_options=_PARSE, convert_options=_CONVERT
+        pa.BufferReader(pa.py_buffer(block)),
+        read_options=_READ,
+        parse_options=_PARSE,
+        convert_options=_CONVERT,
     )
 
 
@@ -263,7 +281,7 @@ def _split_block(block: bytes, first_line: int) -> tuple[pa.Table | None, _Probl
 
 
 def _check_values(
-    table: pa.Table, block: bytes, queries: _IdTable, docs: _IdTable, qrels: Qrels
+    table: pa.Table, block: bytes | memoryview, queries: _IdTable, docs: _IdTable, qrels: Qrels
 ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], _Problem | None]:
     """Map ids to indices and check scores; the rows before the first bad one, and its problem."""
     q = queries.lookup(table["qid"])
@@ -278,7 +296,7 @@ def _check_values(
     end = len(score)
     if bad.any():
         end = int(np.argmax(bad))
-        fields = block.split(b"\n", end + 1)[end].split(b" ")
+        fields = bytes(block).split(b"\n", end + 1)[end].split(b" ")
         if not q[end].is_valid:
             reason = f"unknown query id {_show(fields[0])} (not in {qrels.path})"
         elif not d[end].is_valid:
@@ -307,7 +325,7 @@ def _values(column: pa.ChunkedArray, dtype: type) -> tuple[np.ndarray, np.ndarra
             if bitmap is not None:
                 bits = np.unpackbits(np.frombuffer(bitmap, np.uint8), bitorder="little")
             valid.append(bits[start : start + len(chunk)].astype(bool))
-    joined = np.concatenate(values) if values else np.zeros(0, dtype)
+    joined = values[0] if len(values) == 1 else np.concatenate(values or [np.zeros(0, dtype)])
     return joined, (np.concatenate(valid) if column.null_count else None)
 
 
@@ -328,18 +346,18 @@ def parse_run(
     """
     path = os.fspath(path)
     queries, docs = _IdTable.of(qrels.query_ids), _IdTable.of(qrels.doc_ids)
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    parts = _Columns(_content_bytes(path, max_bytes))
 
     def fail(line: int, reason: str) -> RunFileError:
         """The error to raise, unless a duplicate pair came earlier (not yet checked)."""
-        if parts and not guard.complete:
-            duplicate = _first_duplicate(_assemble(parts, path), qrels)
+        if parts.size and not guard.complete:
+            duplicate = _first_duplicate(parts.run(path), qrels)
             if duplicate is not None and duplicate.line < line:
                 return duplicate
         return RunFileError(path, line, reason)
 
     guard = _PairGuard(qrels)
-    empty_fields = _EmptyFields()
+    separators = _Separators()
     blocks = _line_blocks(path, max_bytes)
     lines_done = 0
     while True:
@@ -349,15 +367,15 @@ def parse_run(
             break
         except _StreamError as error:  # size limit, corrupt gzip, overlong line
             raise fail(lines_done + 1, str(error)) from None
-        block, table, problem = raw, _canonical_table(raw, empty_fields), None
+        block, table, problem = raw, _canonical_table(raw, separators), None
         if table is None:
-            block = _normalise(raw)
+            block = _normalise(bytes(raw))
             table, problem = _split_block(block, lines_done + 1)
         if table is not None:
             columns, value_problem = _check_values(table, block, queries, docs, qrels)
-            parts.append(columns)
+            parts.append(columns, len(block))
             if guard.repeats(columns[0], columns[1]):  # stop now, not after reading it all
-                raise _first_duplicate(_assemble(parts, path), qrels) or RunFileError(
+                raise _first_duplicate(parts.run(path), qrels) or RunFileError(
                     path, lines_done + 1, "a (query, document) pair is ranked twice"
                 )
             problem = value_problem or problem
@@ -366,9 +384,9 @@ def parse_run(
         if problem is not None:
             raise fail(lines_done + 1 + problem.row, problem.reason)
         lines_done += table.num_rows
-    if not parts:
+    if not parts.size:
         raise RunFileError(path, 1, "file is empty")
-    run = _assemble(parts, path)
+    run = parts.run(path)
     if not guard.complete:
         duplicate = _first_duplicate(run, qrels)
         if duplicate is not None:
@@ -413,8 +431,53 @@ class _PairGuard:
         return np.count_nonzero(span) - before != keys.size
 
 
-def _assemble(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], path: str) -> Run:
-    return Run(*(np.concatenate(column) for column in zip(*parts, strict=True)), path=path)
+MIN_LINE_BYTES = 12  # "q Q0 d 1 0 t" and its newline: at most size / 12 lines (+ 1)
+
+
+def _content_bytes(path: str, max_bytes: int) -> int:
+    """Bytes of a run file's content, for sizing arrays: its size, or a gzip file's ISIZE
+    trailer (the last member's size mod 2^32: a hint), at most `max_bytes`; 0 if unknown."""
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(2) != b"\x1f\x8b":
+                return min(os.fstat(handle.fileno()).st_size, max_bytes)
+            handle.seek(-4, os.SEEK_END)
+            return min(int.from_bytes(handle.read(4), "little"), max_bytes)
+    except OSError:
+        return 0
+
+
+class _Columns:
+    """The validated lines so far (query int32, document int32, score float64), appended
+    block by block into arrays sized from the file's content bytes and the first block's
+    bytes per line (grown by doubling if that was short), so that the run needs no final
+    concatenation and each block's arrays are freed as soon as they are copied."""
+
+    def __init__(self, content_bytes: int) -> None:
+        self.content_bytes = content_bytes
+        self.size = 0
+        self.arrays = (np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.float64))
+
+    def append(self, columns: tuple[np.ndarray, np.ndarray, np.ndarray], block_bytes: int) -> None:
+        """Add one block's columns (`block_bytes`: the block's size, for the first estimate)."""
+        lines = len(columns[0])
+        end = self.size + lines
+        if end > len(self.arrays[0]):
+            estimate = lines * self.content_bytes // max(block_bytes, 1) + lines // 16 + 1
+            if self.size:
+                estimate = 2 * len(self.arrays[0])
+            capacity = max(end, min(estimate, self.content_bytes // MIN_LINE_BYTES + 1))
+            grown = tuple(np.empty(capacity, a.dtype) for a in self.arrays)
+            for old, new in zip(self.arrays, grown, strict=True):
+                new[: self.size] = old[: self.size]
+            self.arrays = grown
+        for array, column in zip(self.arrays, columns, strict=True):
+            array[self.size : end] = column
+        self.size = end
+
+    def run(self, path: str) -> Run:
+        """The lines so far as a `Run` (views of the arrays)."""
+        return Run(*(a[: self.size] for a in self.arrays), path=path)
 
 
 def _first_duplicate(run: Run, qrels: Qrels) -> RunFileError | None:

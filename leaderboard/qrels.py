@@ -24,9 +24,9 @@ class Qrels:
     """Relevance judgements of one retrieval direction.
 
     `query_ids`/`doc_ids` are in order of first appearance; `rel_query`/`rel_doc` are the
-    index pairs judged relevant (rel > 0). The gallery is every document the qrels name
-    (each gallery item is relevant to at least one query); the scored queries are those
-    with at least one relevant document.
+    index pairs judged relevant (rel > 0) and `rel_grade` their grades (None: all 1). The
+    gallery is every document the qrels name (each gallery item is relevant to at least one
+    query); the scored queries are those with at least one relevant document.
     """
 
     query_ids: tuple[str, ...]
@@ -34,6 +34,19 @@ class Qrels:
     rel_query: np.ndarray
     rel_doc: np.ndarray
     path: str = "<qrels>"
+    rel_grade: np.ndarray | None = None
+
+    @property
+    def gains(self) -> np.ndarray:
+        """`[P]` float64 grade of each relevant pair (trec_eval's nDCG gain)."""
+        if self.rel_grade is None:
+            return np.ones(self.rel_query.size)
+        return self.rel_grade.astype(np.float64)
+
+    @functools.cached_property
+    def several_relevant(self) -> bool:
+        """Whether some query has more than one relevant document (mAP/nDCG need every rank)."""
+        return bool(np.bincount(self.rel_query).max(initial=0) > 1)
 
     @property
     def gallery_size(self) -> int:
@@ -73,6 +86,31 @@ class Qrels:
         return order
 
 
+def reindexed(qrels: Qrels, like: Qrels) -> Qrels:
+    """`qrels`' judgements over `like`'s id tables, so that a run parsed against `like` (whose
+    indices refer to `like`) is scored against `qrels` without parsing it again.
+
+    Raises:
+        QrelsError: the two qrels do not name the same queries and documents.
+    """
+    if set(qrels.query_ids) != set(like.query_ids) or set(qrels.doc_ids) != set(like.doc_ids):
+        raise QrelsError(
+            qrels.path, 0, f"does not judge the same queries and documents as {like.path}"
+        )
+    query_index = {q: i for i, q in enumerate(like.query_ids)}
+    doc_index = {d: i for i, d in enumerate(like.doc_ids)}
+    query_map = np.array([query_index[q] for q in qrels.query_ids], dtype=np.int64)
+    doc_map = np.array([doc_index[d] for d in qrels.doc_ids], dtype=np.int64)
+    return Qrels(
+        like.query_ids,
+        like.doc_ids,
+        query_map[qrels.rel_query],
+        doc_map[qrels.rel_doc],
+        qrels.path,
+        qrels.rel_grade,
+    )
+
+
 def _check_id(path: str, line: int, kind: str, value: str) -> str:
     if not value or any(c.isspace() for c in value):
         raise QrelsError(path, line, f"{kind} {value!r} is empty or contains whitespace")
@@ -93,6 +131,7 @@ def read_qrels(path: str | os.PathLike[str]) -> Qrels:
     seen: set[tuple[int, int]] = set()
     rel_q: list[int] = []
     rel_d: list[int] = []
+    grades: list[int] = []
     for number, raw in enumerate(data.split(b"\n"), start=1):
         fields = raw.split()
         if not fields:
@@ -114,10 +153,17 @@ def read_qrels(path: str | os.PathLike[str]) -> Qrels:
         if rel > 0:
             rel_q.append(q)
             rel_d.append(d)
+            grades.append(rel)
     if not rel_q:
         raise QrelsError(path, 1, "no relevant (rel > 0) judgement")
+    grade = np.asarray(grades, np.int64)
     return Qrels(
-        tuple(queries), tuple(docs), np.asarray(rel_q, np.int64), np.asarray(rel_d, np.int64), path
+        tuple(queries),
+        tuple(docs),
+        np.asarray(rel_q, np.int64),
+        np.asarray(rel_d, np.int64),
+        path,
+        None if bool((grade == 1).all()) else grade,
     )
 
 

@@ -26,6 +26,7 @@ from leaderboard.board import Submission, list_submissions
 from leaderboard.metrics import (
     DIRECTION_NAMES,
     DIRECTIONS,
+    NDCG_CUTOFF,
     RECALL_KS,
     Better,
     Bound,
@@ -78,8 +79,18 @@ CENSORED_NOTE = (
 
 
 # One direction's metrics in full, as the CLI table and a submission's page show them.
-METRIC_KEYS = (*(f"R@{k}" for k in RECALL_KS), "MedR", "MeanR", "nMR", "queries", "missing_queries")
-_METRIC_DIGITS = {"MeanR": 2, "nMR": 4}  # decimals where one would hide the differences
+METRIC_KEYS = (
+    *(f"R@{k}" for k in RECALL_KS),
+    "MedR",
+    "MeanR",
+    "nMR",
+    "mAP",
+    f"nDCG@{NDCG_CUTOFF}",
+    "queries",
+    "missing_queries",
+)
+# Decimals where one would hide the differences (mAP and nDCG are fractions, not percents).
+_METRIC_DIGITS = {"MeanR": 2, "nMR": 4, "mAP": 3, f"nDCG@{NDCG_CUTOFF}": 3}
 
 
 def metric_cells(metrics: DirectionMetrics) -> list[str]:

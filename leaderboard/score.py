@@ -3,17 +3,20 @@
 Ranks are counted, not sorted: for each query the best-placed relevant document is found
 among the (few) relevant lines, and its rank is one plus the number of lines that trec_eval
 would place before it (higher score, or equal score and larger document id). That is one
-vectorised pass over the run.
+vectorised pass over the run. Only when a qrels gives some query several relevant documents
+(mAP and nDCG need each one's rank) are the lines of the queries that rank several of them
+sorted; a one-positive qrels never pays for it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,21 +26,24 @@ from leaderboard.metrics import (
     NOT_FOUND,
     DirectionMetrics,
     Metrics,
+    RelevantRanks,
     combine,
     ranks_to_metrics,
 )
 from leaderboard.parse import DEFAULT_MAX_BYTES, Run, first_line, parse_run
-from leaderboard.qrels import Qrels, read_qrels
+from leaderboard.qrels import Qrels, read_qrels, reindexed
 
 
 @dataclass(frozen=True)
 class Ranking:
     """Per scored query (in `qrels.scored_queries` order): rank of the first relevant document
-    (`NOT_FOUND` when none is in the run), with the run's depth and its missing queries."""
+    (`NOT_FOUND` when none is in the run), with the run's depth and its missing queries; and
+    when some query has several relevant documents, the rank of each (`RelevantRanks`)."""
 
     ranks: np.ndarray
     depth: int
     missing_queries: int
+    relevant: RelevantRanks | None = None
 
 
 def _relevant_rows(run: Run, qrels: Qrels) -> np.ndarray:
@@ -80,7 +86,8 @@ def first_relevant_ranks(run: Run, qrels: Qrels) -> Ranking:
 
     Returns:
         A `Ranking`: int64 ranks (1-based, `NOT_FOUND` = 0 when no relevant document is in
-        the run), the run's depth (most lines of any query) and its missing scored queries.
+        the run), the run's depth (most lines of any query) and its missing scored queries;
+        with `RelevantRanks` of every relevant pair when `qrels.several_relevant`.
     """
     n_queries = len(qrels.query_ids)
     relevant_rows = _relevant_rows(run, qrels)
@@ -97,12 +104,7 @@ def first_relevant_ranks(run: Run, qrels: Qrels) -> Ranking:
     best_order = np.full(n_queries, np.iinfo(np.int64).max)
     best_order[best_query] = doc_order[run.doc[best]]
 
-    # Lines placed before the best relevant one: a higher score, or a tie with a larger id.
-    query_best = best_score[run.query]
-    ahead = np.bincount(run.query[run.score > query_best], minlength=n_queries)
-    tied = np.flatnonzero(run.score == query_best)
-    tied = tied[doc_order[run.doc[tied]] > best_order[run.query[tied]]]
-    ahead += np.bincount(run.query[tied], minlength=n_queries)
+    ahead = _lines_before(run.query, run.score, run.doc, doc_order, best_score, best_order)
     ranks = np.full(n_queries, NOT_FOUND, dtype=np.int64)
     ranks[best_query] = ahead[best_query] + 1
 
@@ -112,7 +114,81 @@ def first_relevant_ranks(run: Run, qrels: Qrels) -> Ranking:
         ranks=ranks[scored],
         depth=int(lines_per_query.max()),
         missing_queries=int(np.count_nonzero(lines_per_query[scored] == 0)),
+        relevant=_every_relevant_rank(run, qrels, relevant_rows, ranks)
+        if qrels.several_relevant
+        else None,
     )
+
+
+def _lines_before(
+    query: np.ndarray,
+    score: np.ndarray,
+    doc: np.ndarray,
+    doc_order: np.ndarray,
+    query_score: np.ndarray,
+    query_order: np.ndarray,
+) -> np.ndarray:
+    """Per query, how many of the given lines trec_eval places before the query's reference
+    line (score `query_score[q]`, document tie position `query_order[q]`): a higher score, or
+    an equal score and a larger document id. One vectorised pass over the lines."""
+    reference = query_score[query]
+    ahead = np.bincount(query[score > reference], minlength=query_score.size)
+    tied = np.flatnonzero(score == reference)
+    tied = tied[doc_order[doc[tied]] > query_order[query[tied]]]
+    return ahead + np.bincount(query[tied], minlength=query_score.size)
+
+
+RANK_PASSES = 32  # a query listing more relevant documents than this has its lines sorted
+
+
+def _every_relevant_rank(
+    run: Run, qrels: Qrels, relevant_rows: np.ndarray, first: np.ndarray
+) -> RelevantRanks:
+    """The rank of each relevant pair of `qrels` in `run` (trec_eval's order, as above).
+
+    A query's first relevant line is at its first relevant rank, already counted. The n-th
+    relevant line of the queries listing more than n is ranked the same way, by counting the
+    lines placed before it: one pass per n over the lines of those queries only, so a TGIF
+    video (three relevant sentences) costs two more passes, not a sort. The lines of a query
+    listing more than `RANK_PASSES` relevant documents are sorted instead.
+    """
+    n_queries = len(qrels.query_ids)
+    doc_order = qrels.doc_order
+    keys = qrels.pair_keys(qrels.rel_query, qrels.rel_doc)
+    by_key = np.argsort(keys)
+    # The relevant lines query by query, each query's in trec_eval's order.
+    row_query = run.query[relevant_rows]
+    ordered = np.lexsort((-doc_order[run.doc[relevant_rows]], -run.score[relevant_rows], row_query))
+    rows, row_query = relevant_rows[ordered], row_query[ordered]
+    pair = by_key[np.searchsorted(keys[by_key], qrels.pair_keys(row_query, run.doc[rows]))]
+    nth = np.arange(rows.size) - np.searchsorted(row_query, row_query)  # 0 for the first
+    listed = np.bincount(row_query, minlength=n_queries)
+    rank = np.full(keys.size, NOT_FOUND, dtype=np.int64)
+    rank[pair[nth == 0]] = first[row_query[nth == 0]]
+    sorted_query = listed > RANK_PASSES
+    lines = np.flatnonzero(((listed > 1) & ~sorted_query)[run.query])
+    for n in range(1, min(int(listed.max(initial=0)), RANK_PASSES)):
+        lines = lines[(listed > n)[run.query[lines]]]
+        these = (nth == n) & ~sorted_query[row_query]
+        query_score = np.full(n_queries, np.inf)
+        query_score[row_query[these]] = run.score[rows[these]]
+        query_order = np.full(n_queries, np.iinfo(np.int64).max)
+        query_order[row_query[these]] = doc_order[run.doc[rows[these]]]
+        ahead = _lines_before(
+            run.query[lines], run.score[lines], run.doc[lines], doc_order, query_score, query_order
+        )
+        rank[pair[these]] = ahead[row_query[these]] + 1
+    if sorted_query.any():
+        lines = np.flatnonzero(sorted_query[run.query])
+        query = run.query[lines]
+        order = np.lexsort((-doc_order[run.doc[lines]], -run.score[lines], query))
+        line_rank = np.empty(lines.size, dtype=np.int64)
+        line_rank[order] = np.arange(lines.size) - np.searchsorted(query[order], query[order]) + 1
+        these = sorted_query[row_query]
+        rank[pair[these]] = line_rank[np.searchsorted(lines, rows[these])]
+    position = np.full(n_queries, -1, dtype=np.int64)
+    position[qrels.scored_queries] = np.arange(qrels.scored_queries.size)
+    return RelevantRanks(position[qrels.rel_query], rank, qrels.gains)
 
 
 def ranking_fingerprint(run: Run, qrels: Qrels) -> bytes:
@@ -171,7 +247,12 @@ def ranking_metrics(ranking: Ranking, qrels: Qrels) -> DirectionMetrics:
         qrels.gallery_size,
         depth=ranking.depth,
         missing_queries=ranking.missing_queries,
+        relevant=ranking.relevant,
     )
+
+
+MULTI_POSITIVE_DIR = "multi-positive"
+"""Beside a split's one-positive qrels, its multi-positive ones (`mrw qrels --multi-positive`)."""
 
 
 def score_run(
@@ -181,9 +262,27 @@ def score_run(
     progress: Callable[[int], None] | None = None,
 ) -> DirectionMetrics:
     """Metrics of one direction's run file (see `leaderboard.metrics.ranks_to_metrics`)."""
-    return ranking_metrics(
-        first_relevant_ranks(parse_run(path, qrels, max_bytes, progress), qrels), qrels
-    )
+    return score_run_against(path, [qrels], max_bytes, progress)[0]
+
+
+def score_run_against(
+    path: str | os.PathLike[str],
+    truths: Sequence[Qrels],
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: Callable[[int], None] | None = None,
+) -> list[DirectionMetrics]:
+    """Metrics of one run file against several qrels of the same ids, parsed once.
+
+    Args:
+        path: the run file.
+        truths: qrels over the same id tables (the first validates the file; see
+            `leaderboard.qrels.reindexed`), e.g. one-positive then multi-positive.
+        max_bytes, progress: as `parse_run`.
+    Returns:
+        One `DirectionMetrics` per qrels, in order.
+    """
+    run = parse_run(path, truths[0], max_bytes, progress)
+    return [ranking_metrics(first_relevant_ranks(run, qrels), qrels) for qrels in truths]
 
 
 def load_truth(truth_dir: str | os.PathLike[str]) -> dict[str, Qrels]:
@@ -192,6 +291,33 @@ def load_truth(truth_dir: str | os.PathLike[str]) -> dict[str, Qrels]:
     if not root.is_dir():
         raise LeaderboardError(f"{root}: ground-truth directory not found")
     return {direction: read_qrels(root / f"{direction}.qrels") for direction in DIRECTIONS}
+
+
+def load_multi_positive_truth(
+    truth_dir: str | os.PathLike[str], truth: dict[str, Qrels]
+) -> dict[str, Qrels] | None:
+    """The multi-positive qrels in `truth_dir/multi-positive/`, over `truth`'s id tables;
+    None when the folder has none."""
+    folder = Path(truth_dir) / MULTI_POSITIVE_DIR
+    if not folder.is_dir():
+        return None
+    return {d: reindexed(qrels, truth[d]) for d, qrels in load_truth(folder).items()}
+
+
+@dataclass(frozen=True)
+class Scores:
+    """A run pair's metrics: one-positive, and multi-positive when the truth has them."""
+
+    one_positive: Metrics
+    multi_positive: Metrics | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The scorer's `--json` document: the one-positive metrics (`{"t2v", "v2t", "rsum"}`),
+        plus `"multi-positive": {"t2v", "v2t", "rsum"}` when scored against those too."""
+        out = self.one_positive.to_json()
+        if self.multi_positive is not None:
+            out[MULTI_POSITIVE_DIR] = self.multi_positive.to_json()
+        return out
 
 
 def score_submission(
@@ -208,14 +334,37 @@ def score_submission(
     and numpy release the GIL, so this uses two cores; peak memory is both files' arrays at
     once). Errors are the same either way: the t2v file's problem is reported first.
     """
+    return score_pair(truth_dir, t2v_run, v2t_run, max_bytes, progress, threads).one_positive
+
+
+def score_pair(
+    truth_dir: str | os.PathLike[str],
+    t2v_run: str | os.PathLike[str],
+    v2t_run: str | os.PathLike[str],
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: Callable[[int], None] | None = None,
+    threads: int = 1,
+    multi_positive: bool = True,
+) -> Scores:
+    """`score_submission`, and with `multi_positive` the same runs (parsed once) against
+    `truth_dir/multi-positive/` when it exists (`mrw qrels --multi-positive`)."""
     truth = load_truth(truth_dir)
-    jobs = ((t2v_run, truth["t2v"]), (v2t_run, truth["v2t"]))
+    multi = load_multi_positive_truth(truth_dir, truth) if multi_positive else None
+    jobs = [
+        (path, [truth[d], *([multi[d]] if multi else [])])
+        for d, path in zip(DIRECTIONS, (t2v_run, v2t_run), strict=True)
+    ]
     if threads < 2:
-        t2v, v2t = (score_run(path, qrels, max_bytes, progress) for path, qrels in jobs)
-        return combine(t2v, v2t)
-    with ThreadPoolExecutor(2, thread_name_prefix="score") as pool:
-        futures = [pool.submit(score_run, path, qrels, max_bytes, progress) for path, qrels in jobs]
-        return combine(*(future.result() for future in futures))
+        results = [score_run_against(path, truths, max_bytes, progress) for path, truths in jobs]
+    else:
+        with ThreadPoolExecutor(2, thread_name_prefix="score") as pool:
+            futures = [
+                pool.submit(score_run_against, path, truths, max_bytes, progress)
+                for path, truths in jobs
+            ]
+            results = [future.result() for future in futures]
+    (t2v, *t2v_multi), (v2t, *v2t_multi) = results
+    return Scores(combine(t2v, v2t), combine(*t2v_multi, *v2t_multi) if multi else None)
 
 
 def guess_direction(path: str | os.PathLike[str], truth: dict[str, Qrels]) -> str:

@@ -80,6 +80,9 @@ def add_run_pair_arguments(parser: argparse.ArgumentParser) -> None:
 @contextlib.contextmanager
 def line_progress(label: str) -> Iterator[Callable[[int], None]]:
     """A tqdm counter of parsed lines on stderr (silent when stderr is not a terminal)."""
+    if not sys.stderr.isatty():  # what tqdm's disable=None decides, without importing it
+        yield lambda lines: None
+        return
     from tqdm import tqdm
 
     with tqdm(desc=label, unit=" lines", unit_scale=True, file=sys.stderr, disable=None) as bar:
@@ -87,15 +90,16 @@ def line_progress(label: str) -> Iterator[Callable[[int], None]]:
 
 
 def print_metrics(result: Metrics) -> None:
-    """Both directions as a table, then rsum."""
+    """Both directions as a table (a row per metric, so it fits any terminal), then rsum."""
     from rich.table import Table
 
     from leaderboard.metrics import DIRECTIONS
     from leaderboard.render import METRIC_KEYS, display, metric_cells
 
-    table = Table("direction", *METRIC_KEYS)
-    for direction in DIRECTIONS:
-        table.add_row(direction, *metric_cells(result.direction(direction)))
+    table = Table("metric", *DIRECTIONS)
+    cells = [metric_cells(result.direction(direction)) for direction in DIRECTIONS]
+    for key, *values in zip(METRIC_KEYS, *cells, strict=True):
+        table.add_row(key, *values)
     console = stdout_console()
     console.print(table)
     console.print(f"rsum: {display(result.rsum)}")

@@ -15,10 +15,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "score",
         help="score a t2v/v2t pair of TREC run files",
         description="Validate and score two TREC run files (plain or gzip) against the qrels in "
-        "--truth: R@1, R@5, R@10, MedR, MeanR, nMR per direction and rsum, and the run "
-        "pair's protocol card (the protocol.json beside the files, or --card; a card stating "
-        "other truth than --truth is left out, with a warning). Any problem in a file stops "
-        "with its line number and exit code 2.",
+        "--truth: R@1, R@5, R@10, MedR, MeanR, nMR, mAP, nDCG@10 per direction and rsum; when "
+        "--truth has a multi-positive/ folder (mrw qrels --multi-positive), the same metrics "
+        "against it too, labelled; and the run pair's protocol card (the protocol.json beside "
+        "the files, or --card; a card stating other truth than --truth is left out, with a "
+        "warning). Any problem in a file stops with its line number and exit code 2.",
     )
     add_run_pair_arguments(parser)
     parser.add_argument(
@@ -33,13 +34,13 @@ def run(args: argparse.Namespace) -> int:
     from leaderboard.board import check_card_truth, truth_fingerprint
     from leaderboard.commands.common import line_progress, print_card, run_pair_card
     from leaderboard.errors import BoardError
-    from leaderboard.score import score_submission
+    from leaderboard.score import score_pair
     from mrw.core.cliutil import cpu_threads
     from mrw.core.protocol import card_document
 
     card = run_pair_card(args)
     with line_progress("scoring") as progress:
-        result = score_submission(
+        result = score_pair(
             args.truth,
             args.t2v_run,
             args.v2t_run,
@@ -56,7 +57,13 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         document = result.to_json()
         print(json.dumps({**document, "protocol_card": card_document(card)} if card else document))
+    elif result.multi_positive is None:
+        print_metrics(result.one_positive)
+        print_card(card)
     else:
-        print_metrics(result)
+        print("one-positive (each query's paired item only):")
+        print_metrics(result.one_positive)
+        print("multi-positive (near-duplicates relevant too):")
+        print_metrics(result.multi_positive)
         print_card(card)
     return 0

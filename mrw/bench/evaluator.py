@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from leaderboard.metrics import Metrics, combine, ranks_to_metrics
+from leaderboard.metrics import Metrics, RelevantRanks, combine, ranks_to_metrics
 from mrw.bench.data import PairData
 from mrw.methods.base import Method
 
@@ -180,6 +180,47 @@ def matrix_first_relevant_ranks(
     return torch.where(has_relevant, ranks, 0).cpu().numpy()
 
 
+@torch.inference_mode()
+def matrix_relevant_ranks(
+    scores: Tensor,
+    rel_query: Tensor,
+    rel_doc: Tensor,
+    doc_order: Tensor,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> RelevantRanks:
+    """The rank of every relevant pair in a dense score matrix, exactly, ties as trec_eval
+    (what `leaderboard.score` computes from a run file when a query has several relevant
+    documents; mAP and nDCG need them).
+
+    Args:
+        scores: `[Nq, Nd]` scores (a transposed view is fine).
+        rel_query, rel_doc: `[P]` the relevant (query, document) index pairs; every query
+            with a relevant document is one of the `Nq` rows, its position in the ranks.
+        doc_order: `[Nd]` from `tie_order`.
+        chunk_bytes: most bytes of gathered score rows at once.
+    Returns:
+        `RelevantRanks` with `[P]` 1-based ranks (1 + documents scored higher + those tied
+        and placed first) and gain 1.
+    """
+    nd = scores.shape[1]
+    device = scores.device
+    rel_query, rel_doc, doc_order = rel_query.to(device), rel_doc.to(device), doc_order.to(device)
+    ranks = torch.empty(rel_query.numel(), dtype=torch.long, device=device)
+    rows = max(1, chunk_bytes // max(4 * nd, 1))
+    for start in range(0, rel_query.numel(), rows):
+        query, doc = rel_query[start : start + rows], rel_doc[start : start + rows]
+        chunk = scores[query]
+        score = chunk.gather(1, doc[:, None])
+        ahead = _count(chunk > score)
+        ahead += _count((chunk == score) & (doc_order[None, :] < doc_order[doc][:, None]))
+        ranks[start : start + rows] = ahead + 1
+    return RelevantRanks(
+        rel_query.cpu().numpy().astype(np.int64),
+        ranks.cpu().numpy(),
+        np.ones(rel_query.numel()),
+    )
+
+
 def _count(mask: Tensor) -> Tensor:
     """True entries per row; summing bools as bytes into int32 is several times faster on CPU."""
     return mask.view(torch.uint8).sum(1, dtype=torch.int32).long()
@@ -195,6 +236,9 @@ class Evaluation:
     t2v_ranks: np.ndarray
     v2t_ranks: np.ndarray
     metrics: Metrics
+    # Every relevant pair's rank where a query has several relevant documents (TGIF's v2t).
+    t2v_relevant: RelevantRanks | None = None
+    v2t_relevant: RelevantRanks | None = None
 
 
 def evaluate_scores(
@@ -203,20 +247,24 @@ def evaluate_scores(
     """Both directions' ranks and metrics from a `[Nv, Nt]` score matrix.
 
     `pair_video[j]` is the video of sentence j: the one relevant video of a text query,
-    and one of possibly several relevant sentences of a video query (TGIF).
+    and one of possibly several relevant sentences of a video query (TGIF; then the rank of
+    each is computed too, for mAP and nDCG@10).
     """
     device = scores.device
     sentences = torch.arange(len(sentence_ids), device=device)
     pair_video = pair_video.to(device)
+    sentence_order = tie_order(sentence_ids, device)
     t2v = matrix_first_relevant_ranks(scores.T, sentences, pair_video, tie_order(video_ids, device))
-    v2t = matrix_first_relevant_ranks(
-        scores, pair_video, sentences, tie_order(sentence_ids, device)
+    v2t = matrix_first_relevant_ranks(scores, pair_video, sentences, sentence_order)
+    several = bool(torch.bincount(pair_video, minlength=len(video_ids)).max() > 1)
+    v2t_relevant = (
+        matrix_relevant_ranks(scores, pair_video, sentences, sentence_order) if several else None
     )
     metrics = combine(
         ranks_to_metrics(t2v, gallery_size=len(video_ids)),
-        ranks_to_metrics(v2t, gallery_size=len(sentence_ids)),
+        ranks_to_metrics(v2t, gallery_size=len(sentence_ids), relevant=v2t_relevant),
     )
-    return Evaluation(scores, video_ids, sentence_ids, t2v, v2t, metrics)
+    return Evaluation(scores, video_ids, sentence_ids, t2v, v2t, metrics, v2t_relevant=v2t_relevant)
 
 
 def evaluate(

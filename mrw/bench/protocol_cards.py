@@ -21,15 +21,21 @@ from leaderboard.qrels import qrels_lines
 from mrw.bench.options import RunOptions
 from mrw.catalog import DatasetRecord, Protocols, dataset_record
 from mrw.core.protocol import NO_POSTPROCESS, UNDECLARED, ProtocolCard
-from mrw.dataset.qrels import qrels_pairs
+from mrw.dataset.qrels import multi_positive_pairs
 
 
-def truth_sha256(sentence_ids: Sequence[str], sentence_videos: Sequence[str]) -> str:
+def truth_sha256(
+    sentence_ids: Sequence[str],
+    sentence_videos: Sequence[str],
+    groups: Mapping[str, str] | None = None,
+) -> str:
     """The truth fingerprint of the evaluated pairs' qrels, without writing them.
 
     Args:
         sentence_ids: the evaluated sentences, in split order.
         sentence_videos: the video id of each sentence (same length).
+        groups: video id -> near-duplicate group id for the multi-positive qrels
+            (`mrw qrels --multi-positive`); None: the one-positive qrels.
     Returns:
         Hex SHA-256, equal to `leaderboard.board.truth_fingerprint` of the folder
         `mrw.dataset.export_qrels` writes for the same pairs (the same lines, hashed as files).
@@ -38,7 +44,9 @@ def truth_sha256(sentence_ids: Sequence[str], sentence_videos: Sequence[str]) ->
     """
     digests = {
         direction: hashlib.sha256("".join(qrels_lines(pairs)).encode()).hexdigest()
-        for direction, pairs in qrels_pairs(list(sentence_ids), list(sentence_videos)).items()
+        for direction, pairs in multi_positive_pairs(
+            list(sentence_ids), list(sentence_videos), groups
+        ).items()
     }
     return truth_digest(digests["t2v"], digests["v2t"])
 

@@ -32,6 +32,12 @@ Format versions:
      `postprocessed` (None in older records and in runs without `--postprocess`): per
      post-processing label (`mrw.bench.postprocess`), its metrics on the test query set,
      its realistic-stream check and its bank; reported beside `metrics`, never in them.
+     `metrics_multi_positive` (None when absent; added within format 3, older readers
+     ignore it): when the dataset records near-duplicate groups and the evaluated split
+     holds one, the metrics against multi-positive relevance (`mrw.bench.multipositive`),
+     written as `{"relevance": "multi-positive", "t2v", "v2t", "rsum", "protocol_card"}`
+     beside the one-positive `metrics` (its card: the run's with `relevance` multi-positive
+     and the multi-positive qrels' truth fingerprint; null before protocol cards).
   4. adds `protocol_card`: the protocol card of `metrics` (`mrw.core.protocol`, stored as
      `{"card": {...}, "card_hash": "..."}`), also written beside the run files as
      `protocol.json`; `folds` (when present) gains its own `protocol_card` (COCO's
@@ -74,6 +80,11 @@ METRIC_DEFINITIONS: dict[str, str] = {
     "ranks) + 1 as in the VSE++/PVSE evaluation code",
     "MeanR": "mean 1-based rank of the first relevant document",
     "nMR": "MedR / gallery size",
+    "mAP": "mean average precision as trec_eval's map (a fraction), over every query",
+    "nDCG@10": "trec_eval's ndcg_cut_10 (gain = relevance grade, discount log2(rank + 1)), "
+    "a fraction, averaged over every query",
+    "metrics_multi_positive": "the same metrics when a clip's near-duplicates count as "
+    "relevant to its title and their titles to it (protocol relevance multi-positive)",
     "rsum": "R@1 + R@5 + R@10 of both directions, in percent (0..600)",
     "main_score": "rsum / 600: the mean of the six Success@k as a fraction (orders runs as "
     "rsum does)",
@@ -150,6 +161,12 @@ class RunRecord:
     postprocessed: dict[str, dict[str, Any]] | None = None
     # How `metrics` were measured (`mrw.bench.protocol_cards.run_card`); None in old records.
     protocol_card: ProtocolCard | None = None
+    # The same evaluation against multi-positive qrels (near-duplicates relevant), at the
+    # run files' depths; None when the dataset records no near-duplicate group in the split.
+    metrics_multi_positive: Metrics | None = None
+    # Its protocol card: the run's card with `relevance="multi-positive"` and the truth
+    # fingerprint of the multi-positive qrels; stored inside the block.
+    multi_positive_card: ProtocolCard | None = None
     run_dir: Path | None = field(default=None, compare=False)
     format_version: int = FORMAT_VERSION
 
@@ -162,6 +179,17 @@ class RunRecord:
         out["exact_metrics"] = self.exact_metrics.to_json() if self.exact_metrics else None
         out["set_aware"] = dataclasses.asdict(self.set_aware) if self.set_aware else None
         out["protocol_card"] = card_document(self.protocol_card) if self.protocol_card else None
+        multi, multi_card = self.metrics_multi_positive, self.multi_positive_card
+        del out["multi_positive_card"]
+        out["metrics_multi_positive"] = (
+            {
+                "relevance": "multi-positive",
+                **multi.to_json(),
+                "protocol_card": card_document(multi_card) if multi_card else None,
+            }
+            if multi
+            else None
+        )
         out["metric_definitions"] = METRIC_DEFINITIONS
         out["scores"] = {self.split: [mteb_scores(self.metrics)]}
         return out
@@ -176,15 +204,21 @@ class RunRecord:
             "exact_metrics",
             "set_aware",
             "protocol_card",
+            "metrics_multi_positive",
+            "multi_positive_card",
         }
         exact, set_aware = data.get("exact_metrics"), data.get("set_aware")
         card = data.get("protocol_card")
+        multi = data.get("metrics_multi_positive")
+        multi_card = (multi or {}).get("protocol_card")
         try:
             return cls(
                 metrics=Metrics.from_json(data["metrics"]),
                 exact_metrics=Metrics.from_json(exact) if exact else None,
                 set_aware=SetAwareSummary(**set_aware) if set_aware else None,
                 protocol_card=card_from_document(card) if card is not None else None,
+                metrics_multi_positive=Metrics.from_json(multi) if multi else None,
+                multi_positive_card=card_from_document(multi_card) if multi_card else None,
                 run_dir=run_dir,
                 **{k: v for k, v in data.items() if k in names},
             )

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from leaderboard.metrics import NOT_FOUND, combine, ranks_to_metrics
+from leaderboard.metrics import NOT_FOUND, Metrics, RelevantRanks, combine, ranks_to_metrics
 from leaderboard.parse import DEFAULT_MAX_BYTES
 from leaderboard.runfile import write_run
 
@@ -157,7 +157,8 @@ def run_file_metrics(
     n_videos: int,
     n_sentences: int,
     depths: tuple[int, int],
-) -> dict[str, Any]:
+    relevant: tuple[RelevantRanks | None, RelevantRanks | None] = (None, None),
+) -> Metrics:
     """What `mrw-leaderboard score` computes from run files of `depths` (t2v, v2t).
 
     Args:
@@ -165,15 +166,21 @@ def run_file_metrics(
             matrix (`mrw.bench.evaluator`), one per query.
         n_videos, n_sentences: the galleries of t2v and v2t.
         depths: the written depths (each <= its gallery).
+        relevant: per direction, every relevant pair's exact rank where a query has several
+            relevant documents (`Evaluation.t2v_relevant`, `v2t_relevant`), else None.
     Returns:
-        The scorer's `--json` document: exact where the depth decides a metric, bounds
-        (strings) elsewhere, by the one function both sides use (`ranks_to_metrics`).
+        The scorer's metrics: exact where the depth decides a metric, bounds elsewhere, by
+        the one function both sides use (`ranks_to_metrics`).
     """
-    t2v_depth, v2t_depth = depths
-    return combine(
-        ranks_to_metrics(truncated(t2v_ranks, t2v_depth), n_videos, depth=t2v_depth),
-        ranks_to_metrics(truncated(v2t_ranks, v2t_depth), n_sentences, depth=v2t_depth),
-    )
+    directions = []
+    for ranks, gallery, depth, pairs in zip(
+        (t2v_ranks, v2t_ranks), (n_videos, n_sentences), depths, relevant, strict=True
+    ):
+        shown = None if pairs is None else pairs.truncated(depth)
+        directions.append(
+            ranks_to_metrics(truncated(ranks, depth), gallery, depth=depth, relevant=shown)
+        )
+    return combine(*directions)
 
 
 def write_run_pair(
@@ -237,6 +244,7 @@ def write_evaluation_runs(
         len(evaluation.video_ids),
         len(evaluation.sentence_ids),
         (files["t2v"].depth, files["v2t"].depth),
+        (evaluation.t2v_relevant, evaluation.v2t_relevant),
     )
     run_files = {
         direction: {"depth": info.depth, "lines": info.lines, "bytes": info.bytes}

@@ -360,6 +360,7 @@ def run_method(
     if record.small_split and dist_util.is_main():
         log.warning("%s: %s", method, record.small_split)
     if dist_util.is_main():
+        from mrw.bench.multipositive import dataset_groups, multi_positive_metrics
         from mrw.bench.runfiles import write_evaluation_runs
 
         # The tag is the method: the run folder and config.json identify the run (short lines).
@@ -369,6 +370,21 @@ def run_method(
         record.metrics, record.run_files = written["metrics"], written["run_files"]
         _protocol_cards(record, options, evaluation, pair_video, splits["train"].weights)
         write_card_file(run_dir, record.protocol_card)  # the run files' sidecar
+        groups = dataset_groups(options.dataset)
+        record.metrics_multi_positive = multi_positive_metrics(
+            evaluation,
+            pair_video,
+            groups,
+            (record.run_files["t2v"]["depth"], record.run_files["v2t"]["depth"]),
+        )
+        if record.metrics_multi_positive is not None and record.protocol_card is not None:
+            from mrw.bench.protocol_cards import truth_sha256
+
+            videos = [evaluation.video_ids[v] for v in pair_video.tolist()]
+            record.multi_positive_card = record.protocol_card.replace(
+                relevance="multi-positive",
+                truth_sha256=truth_sha256(evaluation.sentence_ids, videos, groups),
+            )
         _write_json(  # per-query first relevant ranks: the paired tests of `compare`
             run_dir / "query_ranks.json",
             {

@@ -16,7 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="export a dataset's TREC qrels (t2v.qrels, v2t.qrels) per split",
         description="Write OUT/SPLIT/t2v.qrels (sentence -> its video) and OUT/SPLIT/v2t.qrels "
         "(video -> its sentences) for each --split of DATASET: the --truth directory of "
-        "`mrw-leaderboard score`.",
+        "`mrw-leaderboard score`. With --multi-positive, also OUT/SPLIT/multi-positive/, where "
+        "a clip's near-duplicates (the groups `mrw build` recorded) are relevant to its title "
+        "and their titles to it; the scorer then reports both. Every judgement has grade 1.",
     )
     parser.add_argument("dataset", help="a dataset name (mrw, tgif, toy) or folder")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
@@ -26,6 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         choices=SPLITS,
         help="split to export (repeatable; default: test)",
     )
+    parser.add_argument(
+        "--multi-positive",
+        action="store_true",
+        help="also write multi-positive qrels (near-duplicates relevant) in SPLIT/multi-positive/",
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -34,14 +41,22 @@ def run(args: argparse.Namespace) -> int:
     """Run `mrw qrels` with parsed `args`; return the process exit code."""
     from mrw.core.atomic import check_output_file
     from mrw.dataset import export_qrels
+    from mrw.dataset.qrels import MULTI_POSITIVE_DIR, recorded_groups
 
     splits = args.split or ["test"]
+    folders = [Path(), Path(MULTI_POSITIVE_DIR)] if args.multi_positive else [Path()]
     for split in splits:  # all checked before anything is written
-        for name in ("t2v.qrels", "v2t.qrels"):
-            check_output_file(args.out / split / name, _is_written_qrels)
+        for folder in folders:
+            for name in ("t2v.qrels", "v2t.qrels"):
+                check_output_file(args.out / split / folder / name, _is_written_qrels)
+    groups = recorded_groups(args.dataset) if args.multi_positive else None
     for split in splits:
         paths = export_qrels(args.dataset, split, args.out / split)
         print(f"{split}: {paths['t2v']} {paths['v2t']}")
+        if groups is not None:
+            out = args.out / split / MULTI_POSITIVE_DIR
+            paths = export_qrels(args.dataset, split, out, multi_positive=True, groups=groups)
+            print(f"{split} (multi-positive): {paths['t2v']} {paths['v2t']}")
     return 0
 
 

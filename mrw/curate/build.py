@@ -1,8 +1,10 @@
 """`mrw build`: cleaned pairs -> the MRW dataset folder (media + URL-only configs) and qrels.
 
 Splits are assigned per near-duplicate group (`mrw.curate.splits`), so reposts of one GIF never
-sit on both sides of a train/test boundary; rows are written sorted by id, so the same clean
-output and seed always give byte-identical parquet files.
+sit on both sides of a train/test boundary; the groups are recorded in `near_duplicates.json`
+(`mrw.dataset.near_duplicates`), and a split holding one gets multi-positive qrels beside its
+one-positive ones. Rows are written sorted by id, so the same clean output and seed always
+give byte-identical parquet files.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from mrw.core.atomic import atomic_write
 from mrw.core.version import __version__
 from mrw.curate.clean import CleanError, CleanRecord, read_kept, read_report
 from mrw.curate.splits import MRW_SIZES, SplitError, SplitSizes, assign_splits, split_sizes
+from mrw.dataset.near_duplicates import write_near_duplicates
 from mrw.dataset.qrels import write_split_qrels
 
 BUILD_FILE = "build.json"
@@ -138,6 +141,7 @@ def build(
     rows: Mapping[str, Iterator] = {split: (_row(r) for r in plan[split]) for split in present}
 
     def finish(folder: Path) -> None:  # inside the folder before it is swapped into place
+        write_near_duplicates(folder, {r.video_id: r.group or r.id for r in records})
         write_split_qrels(folder, present)
         with atomic_write(folder / BUILD_FILE, "w") as handle:
             json.dump(report.as_dict(), handle, indent=2, sort_keys=True)

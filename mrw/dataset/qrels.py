@@ -1,19 +1,31 @@
 """TREC qrels of a dataset split: `t2v.qrels` (sentence -> its video) and `v2t.qrels` (video
--> its sentences), the ground truth the leaderboard scores run files against."""
+-> its sentences), the ground truth the leaderboard scores run files against.
+
+One-positive (the default): a sentence's only relevant video is its own. Multi-positive
+(`multi_positive_pairs`): near-duplicate clips (`mrw.dataset.near_duplicates`) are separate
+ids of the same reaction, so a sentence's relevant videos are its own and that video's
+near-duplicates in the same split, and a video's relevant sentences are those of it and of
+its near-duplicates. Every judgement has relevance grade 1.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from mrw.dataset.loader import resolve
+from mrw.dataset.near_duplicates import NEAR_DUPLICATES_FILE, read_near_duplicates
 from mrw.dataset.reader import read_table
-from mrw.dataset.schema import DatasetNotFoundError
+from mrw.dataset.schema import DatasetFormatError, DatasetNotFoundError
 
 QRELS_DIR = "qrels"
 """A built folder's per-split qrels: `qrels/{split}/t2v.qrels` and `v2t.qrels`."""
+MULTI_POSITIVE_DIR = "multi-positive"
+"""Beside a split's one-positive qrels: `multi-positive/t2v.qrels` and `v2t.qrels`."""
+
+Pairs = list[tuple[str, str]]
 
 
 def _ids(dataset: Any, split: str) -> tuple[list[str], list[str]]:
@@ -29,49 +41,105 @@ def _ids(dataset: Any, split: str) -> tuple[list[str], list[str]]:
     return plain["id"], plain["video_id"]
 
 
-def export_qrels(dataset: Any, split: str, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
-    """Write TREC qrels `t2v.qrels` (sentence -> video) and `v2t.qrels` (video -> sentences).
-
-    `dataset` is a name, a folder, a `Dataset` or a `DatasetDict`. Returns both paths.
-    """
-    from leaderboard.qrels import write_qrels
-
-    out = Path(out_dir)
-    paths = {"t2v": out / "t2v.qrels", "v2t": out / "v2t.qrels"}
-    for direction, pairs in qrels_pairs(*_ids(dataset, split)).items():
-        write_qrels(paths[direction], pairs)
-    return paths
-
-
-def qrels_pairs(sentence_ids: list[str], video_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
-    """The judged pairs of a split's two qrels files, in the order they are written.
+def multi_positive_pairs(
+    sentence_ids: Sequence[str], video_ids: Sequence[str], group_of: Mapping[str, str] | None
+) -> dict[str, Pairs]:
+    """The relevant (query, document) pairs of one split, per direction.
 
     Args:
-        sentence_ids: the split's sentence ids, in split order.
-        video_ids: the video of each sentence (same length).
+        sentence_ids, video_ids: the split's rows: sentence i shows video `video_ids[i]`.
+        group_of: video id -> near-duplicate group id (`read_near_duplicates`); None, or a
+            video it does not name, means no near-duplicates (one-positive).
     Returns:
-        `{"t2v": [(sentence, its video)] in split order, "v2t": [(video, sentence)] grouped
-        by video in order of first appearance}`.
+        `{"t2v": [(sentence, video), ...], "v2t": [(video, sentence), ...]}`: a sentence's
+        own video first, then the other videos of its group in this split (first-appearance
+        order); a video's sentences, then those of the other videos of its group. Without
+        groups these are exactly the one-positive pairs.
     """
+    group_of = group_of or {}
     by_video: dict[str, list[str]] = {}
     for sentence_id, video_id in zip(sentence_ids, video_ids, strict=True):
         by_video.setdefault(video_id, []).append(sentence_id)
+    members: dict[str, list[str]] = {}
+    for video_id in by_video:
+        members.setdefault(group_of.get(video_id, video_id), []).append(video_id)
+
+    def alike(video_id: str) -> list[str]:  # the video, then its near-duplicates in the split
+        group = members[group_of.get(video_id, video_id)]
+        return [video_id, *(v for v in group if v != video_id)]
+
     return {
-        "t2v": list(zip(sentence_ids, video_ids, strict=True)),
-        "v2t": [(v, s) for v, ss in by_video.items() for s in ss],
+        "t2v": [(s, v) for s, own in zip(sentence_ids, video_ids, strict=True) for v in alike(own)],
+        "v2t": [(v, s) for v in by_video for other in alike(v) for s in by_video[other]],
     }
+
+
+def export_qrels(
+    dataset: Any,
+    split: str,
+    out_dir: str | os.PathLike[str],
+    *,
+    multi_positive: bool = False,
+    groups: Mapping[str, str] | None = None,
+) -> dict[str, Path]:
+    """Write TREC qrels `t2v.qrels` (sentence -> video) and `v2t.qrels` (video -> sentences).
+
+    Args:
+        dataset: a name, a folder, a `Dataset` or a `DatasetDict`.
+        split: the split to export.
+        out_dir: the folder to write into.
+        multi_positive: also count near-duplicates as relevant (`multi_positive_pairs`).
+        groups: video id -> group id; default: the dataset folder's `near_duplicates.json`.
+    Returns:
+        Both paths, by direction.
+    Raises:
+        DatasetFormatError: `multi_positive` for a dataset that records no near-duplicate
+            groups (and no `groups` given).
+    """
+    from leaderboard.qrels import write_qrels
+
+    sentence_ids, video_ids = _ids(dataset, split)
+    if multi_positive and groups is None:
+        groups = recorded_groups(dataset)
+    pairs = multi_positive_pairs(sentence_ids, video_ids, groups if multi_positive else None)
+    out = Path(out_dir)
+    paths = {"t2v": out / "t2v.qrels", "v2t": out / "v2t.qrels"}
+    for direction, path in paths.items():
+        write_qrels(path, pairs[direction])
+    return paths
+
+
+def recorded_groups(dataset: Any) -> Mapping[str, str]:
+    """The near-duplicate groups (video id -> group id) of a dataset name or folder.
+
+    Raises:
+        DatasetFormatError: an in-memory dataset, or a folder without `near_duplicates.json`.
+    """
+    if not isinstance(dataset, (str, os.PathLike)):
+        raise DatasetFormatError("multi-positive qrels of an in-memory dataset need its groups")
+    folder = resolve(dataset)
+    groups = read_near_duplicates(folder)
+    if groups is None:
+        raise DatasetFormatError(
+            f"{dataset} records no near-duplicate groups ({NEAR_DUPLICATES_FILE}): build it "
+            "with `mrw clean --keep-near-duplicates` then `mrw build` for multi-positive qrels"
+        )
+    return groups
 
 
 def write_split_qrels(dataset_dir: str | Path, splits: Iterable[str]) -> None:
     """`qrels/{split}/t2v.qrels` and `v2t.qrels` for each split, from the rows with a sentence.
 
     Rows with an empty sentence (videos of a release that gives no caption for them) are not
-    queries and relevant to nothing, so they stay out of the qrels.
+    queries and relevant to nothing, so they stay out of the qrels. When the folder records
+    near-duplicate groups (`near_duplicates.json`) and a split holds one, its multi-positive
+    qrels go beside them, in `qrels/{split}/multi-positive/`.
     """
     import datasets
     import pyarrow.compute as pc
 
     root = Path(dataset_dir)
+    groups = read_near_duplicates(root)
     for split in splits:
         table = read_table(root, split, ("id", "video_id", "sentence"))
         table = table.filter(pc.fill_null(pc.not_equal(table.column("sentence"), ""), False))
@@ -79,3 +147,8 @@ def write_split_qrels(dataset_dir: str | Path, splits: Iterable[str]) -> None:
             continue
         ids = datasets.Dataset(table.select(["id", "video_id"]))
         export_qrels(ids, split, root / QRELS_DIR / split)
+        videos = set(table.column("video_id").to_pylist())
+        grouped = [groups[v] for v in videos if groups and v in groups]
+        if len(grouped) > len(set(grouped)):  # some group has two members in this split
+            out = root / QRELS_DIR / split / MULTI_POSITIVE_DIR
+            export_qrels(ids, split, out, multi_positive=True, groups=groups)

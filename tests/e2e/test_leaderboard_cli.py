@@ -54,7 +54,8 @@ def test_score_json_matches_the_library(tmp_path: Path, truth: Path, capsys) -> 
     assert result == json.loads(json.dumps(score_submission(truth, t2v, v2t).to_json()))
     assert set(result) == {"t2v", "v2t", "rsum"}
     assert set(result["t2v"]) == {
-        "R@1", "R@5", "R@10", "MedR", "MeanR", "nMR", "queries", "missing_queries"
+        "R@1", "R@5", "R@10", "MedR", "MeanR", "nMR", "mAP", "nDCG@10", "queries",
+        "missing_queries",
     }  # fmt: skip
     assert result["t2v"]["queries"] == N_VIDEOS * CAPTIONS and result["v2t"]["queries"] == N_VIDEOS
     code, out, _ = _cli(capsys, "score", "--truth", truth, t2v, v2t)

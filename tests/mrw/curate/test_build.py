@@ -10,6 +10,7 @@ import pytest
 
 from mrw.cli import main
 from mrw.curate.splits import MRW_SIZES, SplitError, SplitSizes, assign_splits, split_sizes
+from mrw.dataset.near_duplicates import read_near_duplicates
 from mrw.testing.reposts import FakePost, gif_bytes, make_collection, mp4_bytes, scene
 
 
@@ -134,6 +135,18 @@ def test_build_keeps_reposts_in_one_split_and_is_deterministic(
     split = split_of["p00"]
     t2v = (builds[0] / "qrels" / split / "t2v.qrels").read_text().splitlines()
     assert "r1 0 r1 1" in t2v and len(t2v) == sum(1 for s in split_of.values() if s == split)
+
+    # the planted near-duplicates are recorded, and only their split gets multi-positive qrels
+    assert read_near_duplicates(builds[0]) == {"p00": "p00", "r1": "p00", "r2": "p00"}
+    multi = builds[0] / "qrels" / split / "multi-positive"
+    t2v_multi = (multi / "t2v.qrels").read_text().splitlines()
+    assert {"r1 0 p00 1", "r1 0 r1 1", "r1 0 r2 1"} <= set(t2v_multi)
+    assert len(t2v_multi) == len(t2v) + 3 * 2  # each of the three titles gains two clips
+    assert not any(
+        (folder / "multi-positive").exists()
+        for folder in (builds[0] / "qrels").iterdir()
+        if folder.name != split
+    )
 
 
 def test_build_of_a_missing_clean_folder_is_a_one_line_error(tmp_path: Path, capsys) -> None:
