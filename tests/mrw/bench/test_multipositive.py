@@ -150,3 +150,12 @@ def test_a_run_on_a_dataset_with_groups_records_what_the_scorer_reports(
         result.run_dir / f"{d}.run.gz" for d in ("t2v", "v2t")
     ))  # fmt: skip
     assert result.record.metrics_multi_positive == scored
+    # The block's card: the run's, but multi-positive and with the multi-positive truth.
+    from leaderboard.board import truth_fingerprint
+
+    card, multi_card = result.record.protocol_card, result.record.multi_positive_card
+    assert card is not None and multi_card is not None
+    assert card.differing_fields(multi_card) == ["truth_sha256", "relevance"]
+    assert multi_card.truth_sha256 == truth_fingerprint(truth / "multi-positive")
+    assert card.truth_sha256 == truth_fingerprint(truth)
+    assert RunRecord.from_disk(result.run_dir).multi_positive_card == multi_card
