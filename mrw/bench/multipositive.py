@@ -12,14 +12,15 @@ reported beside the one-positive metrics, never instead of them.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from leaderboard.metrics import Metrics, RelevantRanks
+from leaderboard.metrics import Bound, Metrics, RelevantRanks
 from mrw.bench.evaluator import Evaluation, matrix_relevant_ranks, tie_order
 from mrw.bench.runfiles import run_file_metrics
 from mrw.dataset.qrels import multi_positive_pairs
@@ -110,3 +111,49 @@ def multi_positive_metrics(
         depths or (n_videos, n_sentences),
         (ranks["t2v"], ranks["v2t"]),
     )
+
+
+def multi_positive_markdown(groups: Sequence[Any]) -> str:
+    """`compare`'s multi-positive table: per experiment (a `mrw.bench.compare.RunGroup`)
+    whose runs have a `metrics_multi_positive` block, the mean over those seeds of the
+    one-positive rsum beside the multi-positive R@1, mAP and nDCG@10 per direction and rsum,
+    headed by the multi-positive protocol card. Empty when no run has the block. Never ranked
+    with the one-positive rows: their relevance differs."""
+    from leaderboard.render import markdown_text
+
+    def mean(values: list[float | Bound]) -> str:  # a truncated run's bound: its known side
+        bound = next((v.kind for v in values if isinstance(v, Bound)), "")
+        known = [v.value if isinstance(v, Bound) else v for v in values]
+        return f"{bound}{float(np.mean(known)):.1f}"
+
+    lines, cards = [], []
+    for group in groups:
+        runs = [run for run in group.runs if run.metrics_multi_positive is not None]
+        if not runs:
+            continue
+        cards += [run.multi_positive_card for run in runs if run.multi_positive_card]
+        multi = [run.metrics_multi_positive for run in runs]
+        cells = [
+            markdown_text(group.label),
+            str(len(runs)),
+            mean([run.metrics.rsum for run in runs]),
+            *(mean([m.direction(d).recall[1] for m in multi]) for d in ("t2v", "v2t")),
+            *(mean([100 * m.direction(d).mean_ap for m in multi]) for d in ("t2v", "v2t")),
+            *(mean([100 * m.direction(d).ndcg for m in multi]) for d in ("t2v", "v2t")),
+            mean([m.rsum for m in multi]),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    if not lines:
+        return ""
+    heading = (
+        f"Multi-positive relevance (near-duplicates relevant too), protocol card: "
+        f"{cards[0].summary()}"
+        if cards and all(c == cards[0] for c in cards)
+        else "Multi-positive relevance (near-duplicates relevant too)"
+    )
+    header = (
+        "| Method | Seeds | rsum one-positive | t2v R@1 | v2t R@1 | t2v mAP | v2t mAP | "
+        "t2v nDCG@10 | v2t nDCG@10 | rsum multi-positive |"
+    )
+    rule = "|" + "---|" * 10
+    return "\n".join([markdown_text(heading), "", header, rule, *lines]) + "\n"

@@ -39,13 +39,19 @@ def _per_query(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_postprocessed(comparison: Comparison) -> None:
-    """Post-processed rows (`--postprocess`), a table of their own after the raw tables."""
+def _print_beside(comparison: Comparison) -> None:
+    """The tables printed after the raw ones, never ranked with them: multi-positive
+    relevance (runs on a dataset with near-duplicate groups) and post-processed rows
+    (`--postprocess`)."""
+    from mrw.bench.multipositive import multi_positive_markdown
     from mrw.bench.postprocess import postprocessed_markdown
 
-    table = postprocessed_markdown(comparison.groups)
-    if table:
-        print("\n" + table, end="")
+    for table in (
+        multi_positive_markdown(comparison.groups),
+        postprocessed_markdown(comparison.groups),
+    ):
+        if table:
+            print("\n" + table, end="")
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -104,6 +110,6 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CompareError(str(exc)) from None
     print(comparison.to_markdown(), end="")
-    _print_postprocessed(comparison)
+    _print_beside(comparison)
     write_outputs(comparison, args.markdown, args.json)
     return 0

@@ -338,6 +338,8 @@ def run(args: argparse.Namespace) -> int:
         result = run_method(method, *runs[method])
         rows.append((method, result.metrics))
         rows += postprocessed_rows(method, result.record.postprocessed)
+        if result.record.metrics_multi_positive is not None:  # beside, labelled
+            rows.append((f"{method} (multi-positive)", result.record.metrics_multi_positive))
         warnings += [result.record.small_split] if result.record.small_split else []
         if dist_util.is_main():
             console.print(f"[bold]{method}[/]: {result.run_dir}")

@@ -159,3 +159,13 @@ def test_a_run_on_a_dataset_with_groups_records_what_the_scorer_reports(
     assert multi_card.truth_sha256 == truth_fingerprint(truth / "multi-positive")
     assert card.truth_sha256 == truth_fingerprint(truth)
     assert RunRecord.from_disk(result.run_dir).multi_positive_card == multi_card
+
+    # compare prints the block as a table of its own, headed by its card.
+    from mrw.bench.compare import compare_runs
+    from mrw.bench.multipositive import multi_positive_markdown
+
+    table = multi_positive_markdown(compare_runs([tmp_path / "runs2"]).groups)
+    assert table.startswith("Multi-positive relevance") and multi_card.card_id in table
+    row = table.strip().splitlines()[-1]
+    assert row.endswith(f"| {scored.rsum:.1f} |")
+    assert multi_positive_markdown(compare_runs([tmp_path / "runs"]).groups) == ""
