@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "reproduce": "mrw.bench.commands.reproduce",
     "heads": "mrw.bench.commands.heads",
     "explore": "mrw.bench.commands.explore",
+    "embeddings": "mrw.bench.commands.embeddings",
     "headroom": "mrw.bench.commands.headroom",
     "tune": "mrw.bench.commands.tune",
 }

@@ -24,12 +24,13 @@ from mrw.methods.base import Batch
 def load_trained(run_dir: str | Path, split: str = "test") -> tuple[Any, Any, dict[str, Any]]:
     """(the method with the run's best weights in eval mode, the split's `PairData`, the run's
     `config.json`), rebuilt from the run folder (`config.json`, `vocab.json`, `checkpoint.pt`)
-    and the cached features; nothing is trained.
+    and the cached features as the runner built them (`--one-sentence-per-video` included);
+    nothing is trained.
 
     Raises:
         MRWError: the run folder lacks one of those files, or its features are not cached.
     """
-    from mrw.bench.data import PairData
+    from mrw.bench.data import PairData, one_sentence_per_video
     from mrw.bench.features import extract_features, prepare_inputs
     from mrw.bench.options import RunOptions
     from mrw.core.errors import MRWError
@@ -53,6 +54,8 @@ def load_trained(run_dir: str | Path, split: str = "test") -> tuple[Any, Any, di
         for name in dict.fromkeys(("train", split))
     }
     splits = prepare_inputs(splits, bool(options.standardize_features), options.feature_mix or 0)
+    if options.one_sentence_per_video and split == options.split:  # as the runner evaluated
+        splits[split] = one_sentence_per_video(splits[split])
     context = MethodContext(splits["train"].feature_dim, len(vocab), len(splits["train"].pair_ids))
     model = create_method(method, context, method_config)
     try:
