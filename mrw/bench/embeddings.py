@@ -45,7 +45,7 @@ METADATA_KEYS = (
     "mrw.similarity",
     "mrw.unit_norm",
 )
-DEFAULT_SIMILARITY = "max over the K x K dot products (cosine: rows are unit vectors)"
+DEFAULT_SIMILARITY = "max over the K x K dot products (the cosine where mrw.unit_norm is true)"
 
 
 class EmbeddingsError(MRWError):

@@ -71,6 +71,7 @@ def test_the_file_holds_the_models_embeddings_and_reproduces_the_run(
     assert meta["mrw.protocol_card_hash"] == record.protocol_card.card_hash
     assert json.loads(meta["mrw.heads"]) == {"video": k, "sentence": k}
     assert meta["mrw.unit_norm"] == "true" and meta["mrw.similarity"].startswith("max over")
+    assert meta["mrw.split"] == "test" and int(meta["mrw.dim"]) == D
 
     # Recompute the embeddings through the method's own encode functions.
     model, data, _ = load_trained(run, "test")
@@ -144,3 +145,28 @@ def test_runs_it_cannot_encode_again_are_refused(runs, capsys) -> None:
     (stale / "query_ranks.json").write_text(json.dumps(ranks), encoding="utf-8")
     assert bench_main(["embeddings", str(stale), "--out", str(root / "y.parquet")]) == 2
     assert "no longer hold the run's test items" in capsys.readouterr().err
+
+
+def test_a_run_on_one_sentence_per_video_exports_the_sentences_it_scored(tmp_path, capsys):
+    """Two sentences per test video; the run keeps one each (`--one-sentence-per-video`), and
+    so does the export, or the rebuilt split would not be the run's."""
+    from mrw.bench.features import save_features
+    from mrw.testing.bench_synthetic import SIZES, make_split
+
+    cache = tmp_path / "cache"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MRW_CACHE", str(cache))
+    try:
+        options = synthetic_options(cache, tmp_path / "runs", epochs=1)
+        spec = options.feature_spec("test")
+        test = make_split("test", SIZES["test"], seed=102, sentences_per_video=2)
+        save_features(spec.cache_path(cache), test, spec)  # replaces the one-sentence split
+        options = synthetic_options(cache, tmp_path / "runs", epochs=1, one_sentence_per_video=True)
+        run = run_method("vsepp", {"embed_dim": D}, options).run_dir
+        _export(run, tmp_path / "one.parquet", capsys)
+    finally:
+        mp.undo()
+    frame = pq.read_table(tmp_path / "one.parquet").to_pandas()
+    sentences = list(frame.id[frame.kind == "sentence"])
+    assert len(sentences) == SIZES["test"] < len(test.pair_ids)
+    assert sentences == json.loads((run / "query_ranks.json").read_text())["t2v"]["queries"]
