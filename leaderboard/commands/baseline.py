@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from leaderboard.commands.common import add_truth_argument
-from leaderboard.commands.team import add_database_arguments
+from leaderboard.commands.team import add_database_arguments, host_database
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -48,7 +48,6 @@ def run(args: argparse.Namespace) -> int:
     from leaderboard.errors import LeaderboardError
     from leaderboard.server import truth
     from leaderboard.server.baselines import Baseline, add_baseline, host_team
-    from leaderboard.server.db import Database, database_url
     from leaderboard.server.store import DuplicateSubmission
     from mrw.bench.compare import CompareError, find_run_dirs
     from mrw.bench.record import RunRecord, RunRecordError
@@ -61,10 +60,8 @@ def run(args: argparse.Namespace) -> int:
     if not finished:
         raise LeaderboardError(f"{args.runs_dir}: no finished runs (folders with metrics.json)")
     loaded = truth.load(args.truth, args.dataset)
-    db = Database(database_url(args.board, args.db))
     added = 0
-    try:
-        db.migrate()
+    with host_database(args) as db:
         team_id = host_team(db)
         for number, folder in enumerate(finished, start=1):
             where = f"[{number}/{len(finished)}] {folder}"
@@ -97,7 +94,5 @@ def run(args: argparse.Namespace) -> int:
                 continue
             added += 1
             print(f"{where}: baseline #{submission_id} {record.method} added", file=sys.stderr)
-    finally:
-        db.close()
     print(f"{added} of {len(finished)} runs on the board as baselines")
     return 0 if added == len(finished) else 2

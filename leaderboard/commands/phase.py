@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from leaderboard.commands.team import add_database_arguments
+from leaderboard.commands.team import add_database_arguments, host_database
 from mrw.core.cliargs import integer, number
 
 PHASE_NAMES = ("dev", "test", "closed")  # leaderboard.server.phases.ORDER (no server import)
@@ -89,15 +89,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run `mrw-leaderboard phase` with parsed `args`; return the process exit code."""
-    from leaderboard.server import SERVER_MODULES, require
+    with host_database(args) as db:
+        from leaderboard.server import phases
 
-    require(SERVER_MODULES)
-    from leaderboard.server import phases
-    from leaderboard.server.db import Database, database_url
-
-    db = Database(database_url(args.board, args.db))
-    try:
-        db.migrate()
         if args.action == "open":
             times = {k: getattr(args, k) for k in ("start", "end")}
             phase = phases.open_phase(
@@ -126,8 +120,6 @@ def run(args: argparse.Namespace) -> int:
         else:
             for phase in phases.list_phases(db):
                 print(_line(phases.public_view(phase)))
-    finally:
-        db.close()
     return 0
 
 

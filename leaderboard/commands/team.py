@@ -4,7 +4,13 @@ one, list them."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from leaderboard.server.db import Database
 
 
 def add_database_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,6 +20,28 @@ def add_database_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--db", metavar="URL", help="database URL, e.g. postgresql://user@host/leaderboard"
     )
+
+
+@contextlib.contextmanager
+def host_database(args: argparse.Namespace) -> Iterator[Database]:
+    """The server database of `--board`/`--db` (`add_database_arguments`), migrated to the
+    newest revision and closed on exit, for the host's commands (`team`, `phase`, `baseline`).
+
+    Raises:
+        LeaderboardError: the server extra is missing; BoardError: the database cannot be
+            opened or migrated.
+    """
+    from leaderboard.server import SERVER_MODULES, require
+
+    require(SERVER_MODULES)
+    from leaderboard.server.db import Database, database_url
+
+    db = Database(database_url(args.board, args.db))
+    try:
+        db.migrate()
+        yield db
+    finally:
+        db.close()
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -48,15 +76,9 @@ def run(args: argparse.Namespace) -> int:
     """Run `mrw-leaderboard team` with parsed `args`; return the process exit code."""
     import sys
 
-    from leaderboard.server import SERVER_MODULES, require
+    with host_database(args) as db:
+        from leaderboard.server.teams import add_team, list_teams, revoke_team, rotate_token
 
-    require(SERVER_MODULES)
-    from leaderboard.server.db import Database, database_url
-    from leaderboard.server.teams import add_team, list_teams, revoke_team, rotate_token
-
-    db = Database(database_url(args.board, args.db))
-    try:
-        db.migrate()
         if args.action == "add":
             token = add_team(db, args.name)
             print(f"team {args.name!r} added; its token (shown only now):", file=sys.stderr)
@@ -72,6 +94,4 @@ def run(args: argparse.Namespace) -> int:
         else:
             for name, created, active in list_teams(db):
                 print(f"{name}\t{created}\t{'active' if active else 'revoked'}")
-    finally:
-        db.close()
     return 0

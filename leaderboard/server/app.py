@@ -321,6 +321,18 @@ def _discard(server: Server, submission_id: int) -> None:
     store.discard(server.db, submission_id)
 
 
+async def _own_submission(server: Server, request: Request) -> tuple[Any, str] | Response:
+    """The token's team's submission named by the path's `id` with its team's name, or the
+    refusal: 401 for a bad token, 404 for an unknown id or another team's submission."""
+    team = await _team(request)
+    if team is None:
+        return _error(401, "missing, unknown or revoked token", UNAUTHORIZED)
+    found = await _find(server, request)
+    if found is None or found[0].team_id != team[0]:
+        return _error(404, "no such submission of your team")
+    return found
+
+
 async def _find(server: Server, request: Request) -> tuple[Any, str] | None:
     """The submission named by the path's `{id}` (digits only, at most 19: a database
     integer), or None, so no path text ever reaches `int()` unbounded or the database."""
@@ -340,12 +352,9 @@ async def get_submission(request: Request) -> Response:
     an unknown id or another team's submission.
     """
     server: Server = request.app.state.server
-    team = await _team(request)
-    if team is None:
-        return _error(401, "missing, unknown or revoked token", UNAUTHORIZED)
-    found = await _find(server, request)
-    if found is None or found[0].team_id != team[0]:
-        return _error(404, "no such submission of your team")
+    found = await _own_submission(server, request)
+    if isinstance(found, Response):
+        return found
     row, team_name = found
     body: dict[str, Any] = {
         "id": row.id,
@@ -499,12 +508,9 @@ async def get_detail(request: Request) -> Response:
     closed-phase submission (aggregates only), with the same line whatever its queries.
     """
     server: Server = request.app.state.server
-    team = await _team(request)
-    if team is None:
-        return _error(401, "missing, unknown or revoked token", UNAUTHORIZED)
-    found = await _find(server, request)
-    if found is None or found[0].team_id != team[0]:
-        return _error(404, "no such submission of your team")
+    found = await _own_submission(server, request)
+    if isinstance(found, Response):
+        return found
     row = found[0]
     phase = phases.phase_of(row, server.truth)
     if phase != phases.DEV:

@@ -70,3 +70,28 @@ def hub_snapshot(cache_dir: Path, repo_id: str) -> Path:
     (repo / "refs").mkdir(exist_ok=True)
     (repo / "refs" / "main").write_text(commit)
     return snapshot
+
+
+def run_without_weights(method: str, env: dict[str, str]) -> str:
+    """Run `mrw-bench run METHOD --dataset toy` (the `mrw-bench` beside this interpreter) in
+    `env` and return its one stderr line, after checking it failed as a missing-weights run
+    must: exit 2, exactly one line, starting `error: `.
+
+    Raises:
+        AssertionError: another exit code, or not exactly one `error: ` line.
+    """
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "mrw-bench"), "run", method, "--dataset", "toy"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    return lines[0]

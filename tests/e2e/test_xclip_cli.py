@@ -5,35 +5,23 @@ shows the row with its paper and defaults."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("transformers", reason="X-CLIP needs the xclip extra (transformers)")
 
-BIN = Path(sys.executable).parent
+from mrw.testing.clip import run_without_weights  # noqa: E402
 
 
 @pytest.mark.parametrize("switch", ["HF_HUB_OFFLINE", "MRW_OFFLINE"])
 def test_zero_shot_without_cached_weights_is_one_line_and_exit_2(tmp_path, switch) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
     env.update({switch: "1", "HF_HOME": str(tmp_path / "hf"), "MRW_CACHE": str(tmp_path / "c")})
-    done = subprocess.run(
-        [str(BIN / "mrw-bench"), "run", "xclip-zeroshot", "--dataset", "toy"],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert done.returncode == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: X-CLIP model "), done.stderr
-    assert "microsoft/xclip-base-patch32 is not in the Hugging Face cache" in lines[0]
-    assert "hf download microsoft/xclip-base-patch32" in lines[0]
-    assert "pretrained=none" in lines[0]
+    line = run_without_weights("xclip-zeroshot", env)
+    assert line.startswith("error: X-CLIP model ")
+    assert "microsoft/xclip-base-patch32 is not in the Hugging Face cache" in line
+    assert "hf download microsoft/xclip-base-patch32" in line
+    assert "pretrained=none" in line
     assert not (tmp_path / "c").exists()  # failed before building or decoding anything
 
 
