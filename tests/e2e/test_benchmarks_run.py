@@ -25,6 +25,7 @@ TINY = {
     "near_duplicates.py": "--n 30 --identical 20 --sizes 100 400",
     "runfiles.py": "--datasets mrw --scale 0.01 --baseline-queries 5",
     "score.py": "--queries 60 --depth 20",
+    "xclip.py": "--clips 1 --gallery 8 --batch 1",
 }
 RATIO = re.compile(r'\d+(\.\d+)?x\b|"speedup": \d')  # "3.2x", or a JSON "speedup"
 

@@ -122,7 +122,7 @@ def test_compare_prints_table2_layout(tmp_path):
     _record(tmp_path, "vsepp", 0, 1.0)
     comparison = compare_runs([tmp_path])
     table = comparison.to_markdown()
-    header = table.splitlines()[2]
+    header = next(line for line in table.splitlines() if line.startswith("| Method"))
     # Table 2: the fold block (here 5 folds of 4 images: "4 ...") then the whole split ("20 ...")
     assert header.index("4 Text → Image R@1") < header.index("4 Image → Text R@1")
     assert header.index("4 rsum") < header.index("20 Text → Image R@1") < header.index("20 rsum")
