@@ -82,7 +82,11 @@ def run(args: argparse.Namespace) -> int:
                     declared={**declared, "code_url": args.code_url},
                 )
                 submission_id, failure = add_baseline(db, loaded, team_id, baseline, args.max_bytes)
-            except DuplicateSubmission:
+            except DuplicateSubmission as exc:
+                if not exc.own:  # a team sent these very files: they are its submission
+                    print(f"{where}: skipped: the same files are a team's submission, "
+                          "not a baseline", file=sys.stderr)  # fmt: skip
+                    continue
                 print(f"{where}: already on the board", file=sys.stderr)
                 added += 1
                 continue

@@ -53,7 +53,12 @@ class LimitReached(LeaderboardError):
 
 
 class DuplicateSubmission(LeaderboardError):
-    """Identical files were already submitted against the same truth."""
+    """Identical files were already submitted against the same truth; `own`: by the same team
+    (for the host's baselines: already a baseline), else by another team or not known."""
+
+    def __init__(self, message: str, own: bool = False) -> None:
+        super().__init__(message)
+        self.own = own
 
 
 def _start_of_day(now: dt.datetime) -> dt.datetime:
@@ -171,7 +176,8 @@ def enqueue(db: Database, submission_id: int, upload: Upload, claimed: bool = Fa
                     f"identical files were already submitted as #{earlier.id} "
                     f"on {earlier.submitted_utc:%Y-%m-%d}"
                     if own
-                    else "identical files were already submitted by another team"
+                    else "identical files were already submitted by another team",
+                    own,
                 )
             session.execute(
                 update(Submission)

@@ -235,3 +235,23 @@ def test_revision_0004_keeps_the_rows_of_a_0002_database_on_postgresql(tmp_path:
         db.migrate()
         _check_upgraded(db)
         db.close()
+
+
+def test_a_teams_submission_is_never_counted_as_a_baseline(tmp_path: Path) -> None:
+    truth = make_truth(tmp_path / "toyset" / "qrels")
+    hosts = tmp_path / "host-runs"
+    run = harness_run(hosts, truth / "test", 2, 0, 0.5)
+    with live_server(tmp_path, truth) as server:
+        token = server.add_team("alpha")
+        response = server.post(token, run / "t2v.run.gz", run / "v2t.run.gz", name="mine")
+        assert server.wait(token, response.json()["id"])["status"] == "scored"
+        added = server.cli("baseline", "add", "--board", str(server.board), "--truth",
+                           str(truth), str(hosts))  # fmt: skip
+        assert added.returncode == 2
+        assert "skipped: the same files are a team's submission" in added.stderr
+        assert "0 of 1 runs on the board as baselines" in added.stdout
+        with server.client() as http:
+            (board,) = http.get("/api/board").json()["boards"]
+        assert [(row["team"], row["baseline"]) for row in board["submissions"]] == [
+            ("alpha", False)
+        ]
