@@ -112,7 +112,30 @@ class RunGroup:
                 if k.startswith("method_config.")
             },
             **{name: _stats_json(value) for name, value in self.stats.items()},
+            **_beside_json(self.runs),
         }
+
+
+def _beside_json(runs: list[RunRecord]) -> dict[str, Any]:
+    """The results reported beside the raw ones, per run (never ranked with them):
+    `multi_positive` (each run's multi-positive metrics, with their card) and `postprocessed`
+    (per post-processing label, each run's entry as `metrics.json` stores it)."""
+    multi = [
+        {
+            "run": str(run.run_dir),
+            "metrics": run.metrics_multi_positive.to_json(),
+            "protocol_card": card_document(run.multi_positive_card)
+            if run.multi_positive_card
+            else None,
+        }
+        for run in runs
+        if run.metrics_multi_positive is not None
+    ]
+    post: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        for label, entry in (run.postprocessed or {}).items():
+            post.setdefault(label, []).append({"run": str(run.run_dir), **entry})
+    return {"multi_positive": multi, "postprocessed": post}
 
 
 def _stats_json(value: Any) -> Any:
@@ -519,11 +542,16 @@ def check_outputs(markdown: str | Path | None, json_path: str | Path | None) -> 
 
 
 def write_outputs(
-    comparison: Comparison, markdown: str | Path | None, json_path: str | Path | None
+    comparison: Comparison,
+    markdown: str | Path | None,
+    json_path: str | Path | None,
+    beside: str = "",
 ) -> None:
+    """Write the comparison's Markdown (its tables, then `beside`: the tables printed after
+    them, e.g. multi-positive and post-processed rows) and JSON documents, atomically."""
     if markdown:
         with atomic_write(markdown, "w") as handle:
-            handle.write(comparison.to_markdown())
+            handle.write(comparison.to_markdown() + (f"\n{beside}" if beside else ""))
     if json_path:
         with atomic_write(json_path, "w") as handle:
             json.dump(comparison.to_json(), handle, indent=2)

@@ -523,6 +523,16 @@ def _mean(values: list[float]) -> str:
     return f"{float(np.mean(values)):.1f}"
 
 
+def _card_id(entries: list[dict[str, Any]]) -> str:
+    """` (card <id>)` of the entries' protocol card when they share one, else ""."""
+    from mrw.core.protocol import card_from_document
+
+    documents = [e.get("protocol_card") for e in entries]
+    if not documents or None in documents or any(d != documents[0] for d in documents):
+        return ""
+    return f" (card {card_from_document(documents[0]).card_id})"
+
+
 def postprocessed_markdown(groups: Sequence[Any]) -> str:
     """`compare`'s extra table: per experiment (a `mrw.bench.compare.RunGroup`) and
     post-processing, the mean over seeds of rsum raw, on the full test query set, on the
@@ -539,7 +549,7 @@ def postprocessed_markdown(groups: Sequence[Any]) -> str:
                 labels.setdefault(key, []).append({"raw": run.exact_metrics, **entry})
         for key, entries in labels.items():
             cells = [
-                markdown_text(f"{group.label} + {key}"),
+                markdown_text(f"{group.label} + {key}{_card_id(entries)}"),
                 str(len(entries)),
                 _mean([e["metrics"]["t2v"]["R@1"] for e in entries]),
                 _mean([e["metrics"]["v2t"]["R@1"] for e in entries]),

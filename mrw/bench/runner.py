@@ -502,7 +502,8 @@ def _protocol_cards(
     feature_weights: Mapping[str, Any] | None,
 ) -> None:
     """Set the record's protocol card (`mrw.bench.protocol_cards.run_card`; its run files
-    must be written) and its fold metrics' own card."""
+    must be written), its fold metrics' own card and each post-processed result's card (the
+    run's with `postprocess` set to the result's label)."""
     from mrw.bench.protocol_cards import fold_card, run_card
 
     record.protocol_card = run_card(
@@ -519,6 +520,16 @@ def _protocol_cards(
     if record.folds:
         card = fold_card(record.protocol_card, record.folds["folds"], record.folds["fold_size"])
         record.folds = {**record.folds, "protocol_card": card_document(card)}
+    if record.postprocessed:  # each post-processed result: the run's card, its post-processing
+        record.postprocessed = {
+            label: {
+                **entry,
+                "protocol_card": card_document(
+                    record.protocol_card.replace(postprocess=entry["label"])
+                ),
+            }
+            for label, entry in record.postprocessed.items()
+        }
 
 
 def _schedule(options: RunOptions) -> dict[str, Any]:

@@ -39,19 +39,15 @@ def _per_query(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_beside(comparison: Comparison) -> None:
+def _beside(comparison: Comparison) -> str:
     """The tables printed after the raw ones, never ranked with them: multi-positive
     relevance (runs on a dataset with near-duplicate groups) and post-processed rows
-    (`--postprocess`)."""
+    (`--postprocess`); "" when there are none."""
     from mrw.bench.multipositive import multi_positive_markdown
     from mrw.bench.postprocess import postprocessed_markdown
 
-    for table in (
-        multi_positive_markdown(comparison.groups),
-        postprocessed_markdown(comparison.groups),
-    ):
-        if table:
-            print("\n" + table, end="")
+    tables = (multi_positive_markdown(comparison.groups), postprocessed_markdown(comparison.groups))
+    return "".join(f"\n{table}" for table in tables if table)
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -109,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         comparison.add_tests(args.against)
     except ValueError as exc:
         raise CompareError(str(exc)) from None
-    print(comparison.to_markdown(), end="")
-    _print_beside(comparison)
-    write_outputs(comparison, args.markdown, args.json)
+    beside = _beside(comparison)
+    print(comparison.to_markdown() + beside, end="")
+    write_outputs(comparison, args.markdown, args.json, beside.removeprefix("\n"))
     return 0

@@ -10,6 +10,7 @@ import pytest
 from mrw.bench.cli import main
 from mrw.bench.compare import compare_runs
 from mrw.bench.postprocess import postprocessed_markdown
+from mrw.core.protocol import card_from_document
 from mrw.bench.record import RunRecord, migrate
 from mrw.bench.runner import run_method
 from mrw.testing import bench_synthetic  # noqa: F401  (registers the tiny test method)
@@ -67,6 +68,10 @@ def test_postprocessed_rows_beside_an_unchanged_raw_result(env) -> None:
 
     record = RunRecord.from_disk(post.run_dir)
     assert record.postprocessed == entries
+    for label, entry in entries.items():  # each result's card: the run's, post-processed
+        card = card_from_document(entry["protocol_card"])
+        assert record.protocol_card.differing_fields(card) == ["postprocess"]
+        assert card.postprocess == label
     assert RunRecord.from_disk(plain.run_dir).postprocessed is None
 
     table = postprocessed_markdown(compare_runs([env / "runs"]).groups)
@@ -77,11 +82,18 @@ def test_compare_prints_postprocessed_rows_after_the_raw_table(env, capsys) -> N
     options = synthetic_options(env / "cache", env / "runs", epochs=1, postprocess=("dsl",))
     run_method(METHOD, {}, options)
     run_method(METHOD, {}, synthetic_options(env / "cache", env / "runs2", epochs=1))
-    assert main(["compare", str(env / "runs")]) == 0
+    markdown, document = env / "compare.md", env / "compare.json"
+    assert main(["compare", str(env / "runs"), "--markdown", str(markdown), "--json",
+                 str(document)]) == 0  # fmt: skip
     out = capsys.readouterr().out
     raw_table, extra = out.split("| Post-processed (beside the raw row")
-    row = f"{METHOD} + dsl(temperature=0.01,v2t\\_softmax=queries) | 1 |"  # Markdown-escaped
+    card = RunRecord.from_disk(next((env / "runs").rglob("metrics.json")).parent).protocol_card
+    row = f"{METHOD} + dsl(temperature=0.01,v2t\\_softmax=queries) (card "  # Markdown-escaped
     assert "dsl" not in raw_table and row in extra
+    assert f"(card {card.replace(postprocess='dsl(temperature=0.01,v2t_softmax=queries)').card_id}) | 1 |" in extra
+    assert markdown.read_text() == out  # the file holds the tables printed after the raw ones
+    (group,) = [g for t in json.loads(document.read_text())["tables"] for g in t["rows"]]
+    assert list(group["postprocessed"]) == ["dsl(temperature=0.01,v2t_softmax=queries)"]
     assert main(["compare", str(env / "runs2")]) == 0
     assert "Post-processed" not in capsys.readouterr().out
 
