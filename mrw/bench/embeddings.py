@@ -70,6 +70,19 @@ class Embeddings:
         return 4 * (self.video[..., 0].numel() + self.text[..., 0].numel()) * self.video.shape[-1]
 
 
+def is_embeddings_file(path: Path) -> bool:
+    """Whether `path` is an earlier export of `mrw-bench embeddings` (a Parquet file whose
+    schema metadata carries every `METADATA_KEYS` entry), the only file `--out` replaces."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except (OSError, ValueError, pa.ArrowException):  # not Parquet, truncated, unreadable
+        return False
+    return all(key.encode() in metadata for key in METADATA_KEYS)
+
+
 def describe_size(embeddings: Embeddings) -> str:
     """The file's rows and float32 size in words, e.g. "50,000 rows (5,000 videos x 5 heads +
     5,000 sentences x 5 heads) of 1,024 float32: 204.80 MB before zstd"."""

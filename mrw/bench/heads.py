@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +46,25 @@ def load_trained(run_dir: str | Path, split: str = "test") -> tuple[Any, Any, di
         options = RunOptions(**{k: v for k, v in config["options"].items() if k in known})
         method, method_config = str(config["method"]), dict(config["method_config"])
         vocab = Vocabulary.load(run_dir / "vocab.json")
-        state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=False)
+        if not isinstance(options.dataset, str) or not options.dataset.strip():
+            raise ValueError("config.json names no dataset")
+        # Weights only: a run folder may come from anyone, and unpickling arbitrary objects
+        # runs code; the harness's checkpoints hold tensors, numbers, strings and containers.
+        state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
         weights = state["best_model"] or state["model"]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
-        raise MRWError(f"{run_dir}: cannot rebuild the model ({exc})") from None
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        RuntimeError,
+        EOFError,
+        RecursionError,
+        pickle.UnpicklingError,
+    ) as exc:
+        reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        raise MRWError(f"{run_dir}: cannot rebuild the model ({reason})") from None
     splits = {
         name: extract_features(options.feature_spec(name), progress=False)[0]
         for name in dict.fromkeys(("train", split))

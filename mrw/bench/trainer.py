@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+import pickle
 import random
 import time
 from collections.abc import Callable
@@ -163,7 +164,7 @@ class Trainer:
             TrainingError: If the file cannot be read or its weights do not fit the method.
         """
         try:
-            state = torch.load(self.checkpoint, map_location="cpu", weights_only=False)
+            state = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
             self.method.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
@@ -177,8 +178,17 @@ class Trainer:
                 state["best_epoch"],
                 state["best_model"],
             )
-        except (OSError, RuntimeError, KeyError, EOFError, TypeError, ValueError) as exc:
-            raise TrainingError(f"cannot resume from {self.checkpoint}: {exc!r}") from None
+        except (
+            OSError,
+            RuntimeError,
+            KeyError,
+            EOFError,
+            TypeError,
+            ValueError,
+            pickle.UnpicklingError,  # not a checkpoint, or objects beyond weights (never run)
+        ) as exc:
+            reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            raise TrainingError(f"cannot resume from {self.checkpoint}: {reason}") from None
 
     # -- training ----------------------------------------------------------------------
     def _step(self, batch: Batch) -> dict[str, float]:

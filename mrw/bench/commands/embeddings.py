@@ -27,11 +27,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from mrw.bench.embeddings import describe_size, encode_run, write_embeddings
-    from mrw.bench.perquery import PARQUET_MAGIC
-    from mrw.core.atomic import check_output_file, file_starts_with
+    from mrw.bench.embeddings import (
+        describe_size,
+        encode_run,
+        is_embeddings_file,
+        write_embeddings,
+    )
+    from mrw.core.atomic import check_output_file
 
-    out = check_output_file(args.out, lambda path: file_starts_with(path, PARQUET_MAGIC))
+    out = check_output_file(args.out, is_embeddings_file)
     embeddings = encode_run(Path(args.run), lambda line: print(line, flush=True))
     print(describe_size(embeddings), flush=True)
     size = write_embeddings(embeddings, out)

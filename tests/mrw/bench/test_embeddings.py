@@ -170,3 +170,43 @@ def test_a_run_on_one_sentence_per_video_exports_the_sentences_it_scored(tmp_pat
     sentences = list(frame.id[frame.kind == "sentence"])
     assert len(sentences) == SIZES["test"] < len(test.pair_ids)
     assert sentences == json.loads((run / "query_ranks.json").read_text())["t2v"]["queries"]
+
+
+def test_another_parquet_file_is_never_replaced(runs, capsys) -> None:
+    root = runs["root"]
+    other = root / "other.parquet"
+    pq.write_table(pa.table({"x": [1, 2, 3]}), other)
+    before = other.read_bytes()
+    assert bench_main(["embeddings", str(runs["vsepp"]), "--out", str(other)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "other.parquet" in err[0]
+    assert other.read_bytes() == before
+
+
+class _RunsCode:
+    """A pickle that would create a file when unpickled without `weights_only`."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # noqa: ANN204
+        return (Path.touch, (self.marker,))
+
+
+@pytest.mark.parametrize("content", ["code", "empty", "random"])
+def test_a_hostile_or_broken_checkpoint_is_refused_without_running_it(
+    runs, capsys, content: str
+) -> None:
+    root = runs["root"]
+    copy = root / f"hostile-{content}"
+    shutil.copytree(runs["vsepp"], copy, dirs_exist_ok=True)
+    marker = root / f"ran-{content}"
+    checkpoint = copy / "checkpoint.pt"
+    if content == "code":
+        torch.save({"model": _RunsCode(marker), "best_model": None}, checkpoint)
+    else:
+        checkpoint.write_bytes(b"" if content == "empty" else np.random.bytes(4096))
+    assert bench_main(["embeddings", str(copy), "--out", str(root / "z.parquet")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot rebuild the model" in err[0], err
+    assert not marker.exists()
