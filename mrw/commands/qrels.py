@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run `mrw qrels` with parsed `args`; return the process exit code."""
-    from mrw.core.atomic import check_output_file
+    from mrw.core.atomic import OutputPathError, check_output_file
     from mrw.dataset import export_qrels
     from mrw.dataset.qrels import MULTI_POSITIVE_DIR, recorded_groups
 
@@ -47,6 +47,12 @@ def run(args: argparse.Namespace) -> int:
     folders = [Path(), Path(MULTI_POSITIVE_DIR)] if args.multi_positive else [Path()]
     for split in splits:  # all checked before anything is written
         for folder in folders:
+            below = args.out / split / folder
+            if below.is_symlink() or (args.out / split).is_symlink():  # writes would land elsewhere
+                raise OutputPathError(
+                    f"{below if below.is_symlink() else args.out / split}: a symlink; mrw qrels "
+                    "writes only into real folders under --out"
+                )
             for name in ("t2v.qrels", "v2t.qrels"):
                 check_output_file(args.out / split / folder / name, _is_written_qrels)
     groups = recorded_groups(args.dataset) if args.multi_positive else None

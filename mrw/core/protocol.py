@@ -40,6 +40,7 @@ from mrw.core.errors import MRWError
 
 CARD_VERSION = 1  # of the record; a new field or a changed meaning bumps it
 CARD_FILE = "protocol.json"  # the sidecar beside a run pair (`t2v.run.gz`, `v2t.run.gz`)
+CARD_MAX_BYTES = 64 * 1024  # read at most this much of a card file
 Relevance = Literal["one-positive", "multi-positive"]
 Direction = Literal["t2v", "v2t"]
 DIRECTION_MEANING: dict[str, str] = {
@@ -100,25 +101,43 @@ class ProtocolCard:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise ProtocolCardError(f"protocol card: {name} must be a non-empty string")
+        for name in ("queries", "gallery"):
+            if not isinstance(getattr(self, name), str):
+                raise ProtocolCardError(f"protocol card: {name} must be a string")
+        if self.revision is not None and not isinstance(self.revision, str):
+            raise ProtocolCardError("protocol card: revision must be a string or null")
         if self.relevance not in get_args(Relevance):
             raise ProtocolCardError(
                 f"protocol card: relevance must be one of {', '.join(get_args(Relevance))}, "
                 f"got {self.relevance!r}"
             )
         directions = tuple(self.directions)
-        if not directions or any(d not in DIRECTION_MEANING for d in directions):
+        if (
+            not directions
+            or any(d not in DIRECTION_MEANING for d in directions)
+            or len(set(directions)) != len(directions)
+        ):
             raise ProtocolCardError(
-                f"protocol card: directions must be among t2v, v2t, got {list(directions)}"
+                "protocol card: directions must be t2v and/or v2t, each once, "
+                f"got {list(directions)}"
             )
         object.__setattr__(self, "directions", directions)
-        if self.depth is not None and (isinstance(self.depth, bool) or self.depth < 1):
-            raise ProtocolCardError(f"protocol card: depth must be >= 1 or null, got {self.depth}")
+        if self.depth is not None and (
+            not isinstance(self.depth, int) or isinstance(self.depth, bool) or self.depth < 1
+        ):
+            raise ProtocolCardError(
+                f"protocol card: depth must be an integer >= 1 or null, got {self.depth!r}"
+            )
         for name in ("truth_sha256", "features_sha256"):
             value = getattr(self, name)
-            if value is not None and (
-                len(value) != 64 or any(c not in "0123456789abcdef" for c in value)
+            if value is not None and not (
+                isinstance(value, str)
+                and len(value) == 64
+                and all(c in "0123456789abcdef" for c in value)
             ):
                 raise ProtocolCardError(f"protocol card: {name} must be a hex SHA-256 or null")
+        if not isinstance(self.version, int) or isinstance(self.version, bool):
+            raise ProtocolCardError(f"protocol card: version must be an integer ({CARD_VERSION})")
         if self.version != CARD_VERSION:
             raise ProtocolCardError(
                 f"protocol card: version {self.version} is not {CARD_VERSION}; "
@@ -269,14 +288,21 @@ def write_card_file(folder: str | os.PathLike[str], card: ProtocolCard) -> Path:
 
 
 def read_card_file(path: str | os.PathLike[str]) -> ProtocolCard:
-    """Read a `CARD_FILE` sidecar (or any file holding a `card_document`).
+    """Read a `CARD_FILE` sidecar (or any file holding a `card_document`), at most
+    `CARD_MAX_BYTES` of it (a card is a few hundred bytes; `/dev/zero` has no end).
 
     Raises:
-        ProtocolCardError: unreadable, not JSON, or not a valid card document; the message
-            names the file.
+        ProtocolCardError: unreadable, not a regular file, larger than `CARD_MAX_BYTES`, not
+            JSON, or not a valid card document; the message names the file.
     """
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not Path(path).is_file():
+            raise ValueError("not a regular file")
+        with open(path, "rb") as handle:
+            data = handle.read(CARD_MAX_BYTES + 1)
+        if len(data) > CARD_MAX_BYTES:
+            raise ValueError(f"larger than {CARD_MAX_BYTES} bytes")
+        document = json.loads(data.decode("utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
         raise ProtocolCardError(f"{path}: not a protocol card ({exc})") from None
     try:
@@ -292,10 +318,10 @@ def sidecar_card(*run_files: str | os.PathLike[str]) -> ProtocolCard | None:
         ProtocolCardError: an unreadable sidecar, or two sidecars (the files in different
             folders) holding different cards.
     """
-    cards = {
+    cards = {  # a sidecar that is there but not a regular file is refused, not skipped
         str(Path(f).parent): read_card_file(Path(f).parent / CARD_FILE)
         for f in run_files
-        if (Path(f).parent / CARD_FILE).is_file()
+        if os.path.lexists(Path(f).parent / CARD_FILE)
     }
     return require_one_card(cards) if cards else None
 

@@ -63,7 +63,7 @@ def read_near_duplicates(folder: str | os.PathLike[str]) -> dict[str, str] | Non
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise DatasetFormatError(f"{path}: cannot read near-duplicate groups ({exc})") from None
     if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
         raise DatasetFormatError(f"{path}: not a version-{FORMAT_VERSION} near-duplicates file")

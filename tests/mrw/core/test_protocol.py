@@ -77,15 +77,24 @@ def test_hash_ignores_key_order() -> None:
         ({"split": "test"}, "dataset field is missing"),
         ({"dataset": "toy", "colour": "red"}, "unknown field(s) colour"),
         ({"dataset": "toy", "relevance": "some"}, "relevance must be one of"),
-        ({"dataset": "toy", "directions": ["t2i"]}, "directions must be among"),
+        ({"dataset": "toy", "directions": ["t2i"]}, "directions must be t2v and/or v2t"),
+        ({"dataset": "toy", "directions": ["t2v", "t2v"]}, "each once"),
+        ({"dataset": "toy", "depth": 1.5}, "depth must be an integer"),
+        ({"dataset": "toy", "depth": float("nan")}, "depth must be an integer"),
+        ({"dataset": "toy", "depth": float("inf")}, "depth must be an integer"),
+        ({"dataset": "toy", "revision": 4}, "revision must be a string"),
+        ({"dataset": "toy", "queries": 4}, "queries must be a string"),
+        ({"dataset": "toy", "truth_sha256": list("ab" * 32)}, "truth_sha256 must be a hex"),
+        ({"dataset": "toy", "version": True}, "version must be an integer"),
+        ({"dataset": "toy", "version": "1"}, "version must be an integer"),
         ({"dataset": "toy", "directions": "t2v"}, "directions must be a list"),
-        ({"dataset": "toy", "depth": 0}, "depth must be >= 1"),
-        ({"dataset": "toy", "depth": True}, "depth must be >= 1"),
+        ({"dataset": "toy", "depth": 0}, "depth must be an integer >= 1"),
+        ({"dataset": "toy", "depth": True}, "depth must be an integer >= 1"),
         ({"dataset": "toy", "truth_sha256": "xyz"}, "truth_sha256 must be a hex SHA-256"),
         ({"dataset": ""}, "dataset must be a non-empty string"),
         ({"dataset": "toy", "features": 3}, "features must be a non-empty string"),
         ({"dataset": "toy", "version": 99}, "version 99 is not 1"),
-        ({"dataset": "toy", "depth": "10"}, "protocol card:"),
+        ({"dataset": "toy", "depth": "10"}, "depth must be an integer"),
     ],
 )
 def test_bad_cards_are_refused_in_one_line(data: object, message: str) -> None:
@@ -120,3 +129,20 @@ def test_summary_names_the_card() -> None:
     line = card.summary()
     assert line.startswith("tgif r1 test · tgif-paper · one-positive · t2v/v2t · depth 100")
     assert line.endswith(f"card {card.card_id}")
+
+
+@pytest.mark.parametrize("kind", ["huge", "folder", "device"])
+def test_card_files_that_are_not_cards_are_one_line(tmp_path, kind: str) -> None:
+    from mrw.core.protocol import CARD_FILE, CARD_MAX_BYTES, read_card_file, sidecar_card
+
+    path = tmp_path / CARD_FILE
+    if kind == "huge":
+        path.write_text(" " * (CARD_MAX_BYTES + 1))
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        path.symlink_to("/dev/zero")
+    for read in (lambda: read_card_file(path), lambda: sidecar_card(tmp_path / "t2v.run.gz")):
+        with pytest.raises(ProtocolCardError) as raised:
+            read()
+        assert "not a protocol card" in str(raised.value) and "\n" not in str(raised.value)

@@ -97,3 +97,23 @@ def test_mrw_qrels_default_stays_one_positive_and_needs_groups_for_multi(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "records no near-duplicate groups" in err[0]
     assert not (tmp_path / "t2").exists()  # refused before anything was written
+
+
+def test_mrw_qrels_never_writes_through_a_symlinked_folder(folder: Path, tmp_path: Path, capsys):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "t2v.qrels").write_text("keep 0 me 1\n")
+    out = tmp_path / "truth"
+    out.mkdir()
+    (out / "test").symlink_to(elsewhere)
+    assert main(["qrels", str(folder), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "a symlink" in err[0]
+    assert (elsewhere / "t2v.qrels").read_text() == "keep 0 me 1\n"
+
+
+def test_deeply_nested_groups_file_is_one_line(folder: Path, tmp_path: Path, capsys) -> None:
+    (folder / NEAR_DUPLICATES_FILE).write_text("[" * 100_000)
+    assert main(["qrels", str(folder), "--out", str(tmp_path / "q"), "--multi-positive"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot read near-duplicate groups" in err[0]
