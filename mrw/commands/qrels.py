@@ -56,6 +56,16 @@ def run(args: argparse.Namespace) -> int:
             for name in ("t2v.qrels", "v2t.qrels"):
                 check_output_file(args.out / split / folder / name, _is_written_qrels)
     groups = recorded_groups(args.dataset) if args.multi_positive else None
+    if not args.multi_positive:  # an earlier multi-positive export would no longer match
+        for split in splits:
+            stale = args.out / split / MULTI_POSITIVE_DIR
+            files = [stale / "t2v.qrels", stale / "v2t.qrels"]
+            if stale.is_dir() and not stale.is_symlink() and all(map(_is_written_qrels, files)):
+                for path in files:
+                    path.unlink()
+                if not any(stale.iterdir()):
+                    stale.rmdir()
+                print(f"{split}: removed the earlier multi-positive qrels in {stale}")
     for split in splits:
         paths = export_qrels(args.dataset, split, args.out / split)
         print(f"{split}: {paths['t2v']} {paths['v2t']}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from mrw.core.cliargs import nonempty
+
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -16,9 +18,14 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "protocol card hash in the schema metadata (docs/harness.md). MRW's test split with "
         "PVSE K=5, D=1024 is about 200 MB before compression.",
     )
-    parser.add_argument("run", metavar="RUN", help="a run folder of `mrw-bench run`")
+    parser.add_argument("run", type=nonempty, metavar="RUN", help="a run folder of `mrw-bench run`")
     parser.add_argument(
-        "--out", required=True, metavar="FILE", help="the Parquet file to write (.parquet)"
+        "--out",
+        type=nonempty,
+        required=True,
+        metavar="FILE",
+        help="the Parquet file to write (.parquet); an existing file is replaced only if it is "
+        "an earlier export of this command",
     )
     parser.set_defaults(func=run)
     return parser

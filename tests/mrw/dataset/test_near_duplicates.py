@@ -113,7 +113,19 @@ def test_mrw_qrels_never_writes_through_a_symlinked_folder(folder: Path, tmp_pat
 
 
 def test_deeply_nested_groups_file_is_one_line(folder: Path, tmp_path: Path, capsys) -> None:
-    (folder / NEAR_DUPLICATES_FILE).write_text("[" * 100_000)
+    (folder / NEAR_DUPLICATES_FILE).write_text("[" * 100_000)  # deeper than json can parse
     assert main(["qrels", str(folder), "--out", str(tmp_path / "q"), "--multi-positive"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot read near-duplicate groups" in err[0]
+
+
+def test_a_one_positive_export_removes_its_earlier_multi_positive_qrels(
+    folder: Path, tmp_path: Path, capsys
+) -> None:
+    write_near_duplicates(folder, GROUP_OF)
+    out = tmp_path / "truth"
+    assert main(["qrels", str(folder), "--out", str(out), "--multi-positive"]) == 0
+    assert (out / "test" / "multi-positive" / "t2v.qrels").is_file()
+    assert main(["qrels", str(folder), "--out", str(out)]) == 0
+    assert "removed the earlier multi-positive qrels" in capsys.readouterr().out
+    assert not (out / "test" / "multi-positive").exists()
