@@ -123,8 +123,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+SERVE_LIMIT = "(serve's)"  # a limit the phase leaves to `serve --per-day` / `--total`
+
+
 def _line(view: dict) -> str:
-    """One phase as a tab-separated line: name, split, opens, closes, revealed, limits."""
+    """One phase as a tab-separated line: name, split, opens, closes, revealed, limits (a
+    limit the phase does not set reads "(serve's)": `serve --per-day`/`--total` apply)."""
     return "\t".join(
         [
             view["name"],
@@ -132,8 +136,8 @@ def _line(view: dict) -> str:
             f"opens {view['opens_utc']}",
             f"closes {view['closes_utc'] or '-'}",
             f"revealed {view['revealed_utc'] or '-'}",
-            f"per day {view['per_day'] or 'serve --per-day'}",
-            f"total {view['total'] or 'serve --total'}",
+            f"per day {view['per_day'] or SERVE_LIMIT}",
+            f"total {view['total'] or SERVE_LIMIT}",
         ]
         + ([f"select {view['max_selected']}"] if view["max_selected"] else [])
     )

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print("one-positive (each query's paired item only):")
         print_metrics(result.one_positive)
-        print("multi-positive (near-duplicates relevant too):")
+        print_card(card)  # the card states one-positive relevance: it describes the table above
+        print("multi-positive (relevance multi-positive: near-duplicates relevant too):")
         print_metrics(result.multi_positive)
-        print_card(card)
     return 0

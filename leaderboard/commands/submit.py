@@ -121,7 +121,8 @@ def connect(args: argparse.Namespace) -> Client:
 def wait_and_print(client: Client, submission_id: int, args: argparse.Namespace) -> int:
     """Wait for the submission's score until the client's deadline (`args.timeout` s after it
     was made) and print it (or its JSON status). Text from the server is shown only through
-    `server_text`.
+    `server_text`. In the test phase the server's metrics are those of the public part of the
+    test queries, and the printed line says so.
 
     Returns:
         The exit code, 0.
@@ -156,7 +157,8 @@ def wait_and_print(client: Client, submission_id: int, args: argparse.Namespace)
     else:
         print_metrics(Metrics.from_json(status["metrics"]))
         where = f"{server_text(status.get('dataset'), 100)}/{server_text(status.get('split'), 100)}"
-        print(f"scored #{submission_id} '{server_text(status.get('name'), 200)}' on {where}")
+        part = " (public part of the test queries)" if status.get("phase") == "test" else ""
+        print(f"scored #{submission_id} '{server_text(status.get('name'), 200)}' on {where}{part}")
     return 0
 
 

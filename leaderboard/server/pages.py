@@ -49,14 +49,15 @@ PHASE_MEANING = {
 
 def phases_html(board_phases: Sequence[Mapping[str, Any]]) -> str:
     """The board's phases as a small escaped table (empty for a board without phases): name,
-    split, what it shows, opens, closes, revealed; the phase open now marked."""
+    split, what it shows, opens, closes, state ("open now", or "revealed" with its time); the
+    phase open now marked."""
     if not board_phases:
         return ""
     rows = []
     for phase in board_phases:
         state = "open now" if phase["open"] else ""
         if phase.get("revealed_utc"):
-            state = "revealed"
+            state = f"revealed {phase['revealed_utc']}"
         cells = (
             phase["name"],
             phase["split"],
@@ -67,7 +68,8 @@ def phases_html(board_phases: Sequence[Mapping[str, Any]]) -> str:
         )
         mark = ' class="open"' if phase["open"] else ""
         rows.append(f"<tr{mark}>" + "".join(f"<td>{_escape(str(c))}</td>" for c in cells) + "</tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("Phase", "Split", "Scored", "Opens", "Closes", ""))
+    columns = ("Phase", "Split", "Scored", "Opens", "Closes", "State")
+    head = "".join(f"<th>{h}</th>" for h in columns)
     return (
         '<section class="phases"><h2>Phases</h2><table class="crosstab">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></section>"

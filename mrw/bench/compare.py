@@ -363,8 +363,17 @@ class Comparison:
                     notes[key].append(f"differs from card {other.card_id} in: {fields}")
         return notes
 
+    def copy_notes(self) -> dict[tuple[str, str, str], list[str]]:
+        """Per table, a warning when its runs used more than one prepared copy of the dataset
+        (`dataset_copy_note`; empty when they used one, or the records do not say)."""
+        return {
+            key: [note] if (note := dataset_copy_note(rows)) else []
+            for key, rows in self.tables().items()
+        }
+
     def to_json(self) -> dict[str, Any]:
         notes = self.card_notes()
+        copies = self.copy_notes()
         return {
             "tables": [
                 {
@@ -373,6 +382,7 @@ class Comparison:
                     "protocol_card": card_document(rows[0].card) if rows[0].card else None,
                     "fold_protocol_card": _fold_card_document(rows),
                     "card_notes": notes[(dataset, split, card_hash)],
+                    "dataset_copy_notes": copies[(dataset, split, card_hash)],
                     "chance_rsum": chance_rsum(rows[0].runs[0].metrics),
                     "rows": [g.to_json() for g in rows],
                 }
@@ -384,9 +394,10 @@ class Comparison:
         }
 
     def to_markdown(self) -> str:
-        notes = self.card_notes()
+        notes, copies = self.card_notes(), self.copy_notes()
         parts = [
             markdown_table(rows, f"{dataset_label(key[0])} / {key[1]}", notes[key])
+            + "".join(f"\n**Warning:** {markdown_text(note)}\n" for note in copies[key])
             for key, rows in self.tables().items()
         ]
         if self.tests:
@@ -398,6 +409,30 @@ class Comparison:
         if self.tuning_trials:
             parts.append(f"_{_tuning_note(len(self.tuning_trials))}._\n")
         return "\n".join(parts)
+
+
+def dataset_copy_note(groups: Sequence[RunGroup]) -> str | None:
+    """A warning when the runs of one table used more than one prepared copy of the dataset,
+    naming how many copies and which runs used each; None when they used one (runs whose
+    record has no `dataset_revision`, e.g. a dataset folder, are not counted).
+
+    A protocol card identifies the truth by its qrels ids (`truth_sha256`), not by the media or
+    the sentence text, so one card can cover copies prepared differently (e.g. by an older
+    toy generator under the same catalogue version); the record's
+    `dataset_revision["fingerprint"]` (`mrw.bench.record.dataset_revision`) tells them apart.
+    """
+    copies: dict[str, list[str]] = {}
+    for run in (run for group in groups for run in group.runs):
+        if run.dataset_revision and run.dataset_revision.get("fingerprint"):
+            copies.setdefault(run.dataset_revision["fingerprint"], []).append(str(run.run_dir))
+    if len(copies) < 2:
+        return None
+    which = "; ".join(f"{fp[:12]}: {', '.join(runs)}" for fp, runs in sorted(copies.items()))
+    return (
+        f"these runs used {len(copies)} different prepared copies of the dataset under one "
+        f"protocol card (dataset_revision fingerprints; the card fixes only the qrels ids, "
+        f"the media or sentences may differ), averaged together: {which}"
+    )
 
 
 def _fold_card_document(groups: Sequence[RunGroup]) -> dict[str, Any] | None:

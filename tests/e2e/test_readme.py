@@ -44,6 +44,17 @@ def test_links_resolve(page: Path) -> None:
         assert (page.parent / target).exists(), f"{page.name}: {target}"
 
 
+def test_tour_names_its_run_folder_rather_than_globbing() -> None:
+    """A glob over run folders expands to several files once a second run exists, and
+    `mrw-leaderboard score` then refuses the extra arguments: the tour names its run."""
+    commands = _commands("A five-minute tour")
+    assert not [line for line in commands if "*" in line]
+    (run,) = [line for line in commands if line.startswith("mrw-bench run ")]
+    run_id = run.split("--run-id ")[1].split()[0]
+    (score,) = [line for line in commands if line.startswith("mrw-leaderboard score ")]
+    assert f"runs/toy/pvse/{run_id}/t2v.run.gz runs/toy/pvse/{run_id}/v2t.run.gz" in score
+
+
 @pytest.mark.slow
 def test_every_tour_command_runs(tmp_path: Path) -> None:
     """The tour in one shell, as a new user types it after `make demo`: the venv's commands

@@ -53,6 +53,8 @@ def test_score_reports_both_relevances_labelled(truth: Path, tmp_path: Path, cap
     assert main(["score", "--truth", str(truth), str(t2v), str(v2t)]) == 0
     out = capsys.readouterr().out
     assert out.index("one-positive") < out.index("multi-positive") and out.count("rsum") == 2
+    card_line = out.index("protocol card: ")  # the one-positive table's card, right under it
+    assert out.index("one-positive") < card_line < out.index("multi-positive (relevance multi")
     assert "mAP" in out and "nDCG@10" in out
 
 

@@ -127,6 +127,8 @@ def test_board_phases_in_chromium(tmp_path: Path) -> None:
             driver.get(server.url + "/")
             phases = driver.find_element(By.CSS_SELECTOR, "section.phases")
             assert phases.is_displayed()
+            header = [h.text for h in phases.find_elements(By.CSS_SELECTOR, "thead th")]
+            assert header == ["Phase", "Split", "Scored", "Opens", "Closes", "State"]
             rows = [r.text for r in phases.find_elements(By.CSS_SELECTOR, "tbody tr")]
             assert rows[0].startswith("dev validation") and "open now" not in rows[0]
             assert rows[1].startswith("test test") and rows[1].endswith("open now")

@@ -137,6 +137,12 @@ def test_text_from_the_server_is_filtered_before_it_is_printed(
     for character in ("\x1b", "\x07", "\x9b", "\u202e", "\u200b", "\u2066"):
         assert character not in out + err
 
+    answering.answers["/api/submissions/7"] = {**scored, "name": "m", "phase": "test"}
+    assert main(["submit", "--server", answering.url, "--name", "m", *runs]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("scored #7 'm' on ")
+    assert last.endswith("/test (public part of the test queries)")
+
     answering.answers["/api/submissions/7"] = {"status": "failed", "reason": HOSTILE_TEXT}
     assert main(["status", "--server", answering.url, "7"]) == 2
     err = capsys.readouterr().err

@@ -28,6 +28,7 @@ from leaderboard.score import load_truth
 from leaderboard.server import phases, store, teams
 from leaderboard.server.db import MIGRATIONS, Database, database_url
 from leaderboard.server.models import Base, Submission
+from leaderboard.server.pages import phases_html
 from leaderboard.server.scoring import Outcome, score_stored
 from leaderboard.server.truth import Split, Truth
 from leaderboard.server.truth import load as load_split_truth
@@ -280,6 +281,8 @@ def test_phase_command_walks_a_board_and_refuses_in_one_line(tmp_path: Path, cap
     out = capsys.readouterr().out
     assert "dev\tvalidation\t" in out and "per day 9" in out and "test\ttest\t" in out
     assert "select 3" in out
+    test_line = next(line for line in out.splitlines() if line.startswith("test\t"))
+    assert "per day (serve's)\ttotal (serve's)" in test_line and "--per-day" not in out
     assert main(["phase", "open", "dev", "--board", board]) == 2
     assert "phases open in the order dev -> test -> closed" in capsys.readouterr().err
     assert main(["phase", "open", "test", "--board", board, "--end", "soon"]) == 2
@@ -290,6 +293,14 @@ def test_phase_command_walks_a_board_and_refuses_in_one_line(tmp_path: Path, cap
     listed = capsys.readouterr().out.splitlines()
     assert [line.split("\t")[0] for line in listed] == ["dev", "test"]
     assert "revealed -" not in listed[1]
+    revealed_at = listed[1].split("\trevealed ")[1].split("\t")[0]
+    page = phases_html(
+        [
+            {**phases.public_view(p), "open": False}
+            for p in phases.list_phases(Database(database_url(Path(board), None)))
+        ]
+    )
+    assert "<th>State</th>" in page and f"<td>revealed {revealed_at}</td>" in page
     with sqlite3.connect(board) as conn:  # the seed is stored (and never printed)
         assert conn.execute("SELECT private_seed FROM phases WHERE name='test'").fetchone() == (4,)
 

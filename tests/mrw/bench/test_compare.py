@@ -269,3 +269,39 @@ def test_a_label_never_says_none(tmp_path: Path) -> None:
     _tuning_point(tmp_path, 1e-3, None)  # no early stopping: the same point otherwise
     labels = [g.label for g in compare_runs([tmp_path], include_tuning=True).groups]
     assert sorted(labels) == ["vsepp [no patience]", "vsepp [patience=3]"]
+
+
+def _with_copy(run_dir: Path, fingerprint: str, card: dict[str, Any]) -> None:
+    """Give a written record a protocol card and the prepared copy it used."""
+    record = json.loads((run_dir / "metrics.json").read_text())
+    record["protocol_card"] = card
+    record["dataset_revision"] = {"name": "toy", "revision": "4", "fingerprint": fingerprint}
+    (run_dir / "metrics.json").write_text(json.dumps(record))
+
+
+def test_one_card_over_two_prepared_copies_is_warned_under_its_table(
+    tmp_path: Path, capsys
+) -> None:
+    from mrw.core.protocol import ProtocolCard, card_document
+
+    card = card_document(ProtocolCard(dataset="toy", revision="4", truth_sha256="a" * 64))
+    old = write_run(tmp_path, "vsepp", 0, 10.0)
+    new = [write_run(tmp_path, "vsepp", seed, 20.0) for seed in (1, 2)]
+    _with_copy(old, "0" * 64, card)
+    for run_dir in new:
+        _with_copy(run_dir, "f" * 64, card)
+    (table,) = compare_runs([tmp_path]).to_json()["tables"]
+    (note,) = table["dataset_copy_notes"]
+    assert "2 different prepared copies" in note
+    assert f"{'0' * 12}: {old}" in note and f"{'f' * 12}: {new[0]}, {new[1]}" in note
+    assert [len(row["runs"]) for row in table["rows"]] == [3]  # still one averaged row
+
+    assert bench_main(["compare", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    warning = next(line for line in out.splitlines() if line.startswith("**Warning:**"))
+    assert out.index("Random ranking") < out.index(warning) and "2 different" in warning
+
+    _with_copy(old, "f" * 64, card)  # one copy: no warning
+    assert compare_runs([tmp_path]).to_json()["tables"][0]["dataset_copy_notes"] == []
+    assert bench_main(["compare", str(tmp_path)]) == 0
+    assert "Warning" not in capsys.readouterr().out
