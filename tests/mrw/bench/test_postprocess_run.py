@@ -10,9 +10,9 @@ import pytest
 from mrw.bench.cli import main
 from mrw.bench.compare import compare_runs
 from mrw.bench.postprocess import postprocessed_markdown
-from mrw.core.protocol import card_from_document
 from mrw.bench.record import RunRecord, migrate
 from mrw.bench.runner import run_method
+from mrw.core.protocol import card_from_document
 from mrw.testing import bench_synthetic  # noqa: F401  (registers the tiny test method)
 from mrw.testing.bench_synthetic import SIZES, synthetic_options
 
@@ -90,7 +90,8 @@ def test_compare_prints_postprocessed_rows_after_the_raw_table(env, capsys) -> N
     card = RunRecord.from_disk(next((env / "runs").rglob("metrics.json")).parent).protocol_card
     row = f"{METHOD} + dsl(temperature=0.01,v2t\\_softmax=queries) (card "  # Markdown-escaped
     assert "dsl" not in raw_table and row in extra
-    assert f"(card {card.replace(postprocess='dsl(temperature=0.01,v2t_softmax=queries)').card_id}) | 1 |" in extra
+    dsl_card = card.replace(postprocess="dsl(temperature=0.01,v2t_softmax=queries)")
+    assert f"(card {dsl_card.card_id}) | 1 |" in extra
     assert markdown.read_text() == out  # the file holds the tables printed after the raw ones
     (group,) = [g for t in json.loads(document.read_text())["tables"] for g in t["rows"]]
     assert list(group["postprocessed"]) == ["dsl(temperature=0.01,v2t_softmax=queries)"]
@@ -118,3 +119,16 @@ def test_unknown_postprocessing_is_one_line_exit_2(capsys) -> None:
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")
     assert "unknown post-processing 'softmax'" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("dsl:temperature=1e-300", "dsl: temperature: must be a finite number >= 0.0001"),
+        ("dsl:temperature=0.01,temperature=0.02", "dsl: temperature is given twice"),
+    ],
+)
+def test_a_parameter_out_of_range_or_repeated_is_one_line_exit_2(spec, message, capsys) -> None:
+    assert main(["run", METHOD, "--postprocess", spec]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
