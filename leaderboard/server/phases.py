@@ -219,7 +219,7 @@ def open_phase(db: Database, opening: Opening) -> Phase:
     if opening.end is not None and opening.end <= start:
         raise PhaseError("--end must be after --start")
     if opening.private_fraction is not None and not 0 < opening.private_fraction < 1:
-        raise PhaseError("--private-fraction must be between 0 and 1 (exclusive)")
+        raise PhaseError("--private-fraction must be a finite number > 0 and < 1")
     with db.write() as session:
         phases = {p.name: p for p in session.scalars(select(Phase))}
         later = [p for p in ORDER[ORDER.index(name) + 1 :] if p in phases]
