@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run `mrw-leaderboard baseline add` with parsed `args`; return the process exit code:
     0 when every run is on the board (added now or before), else 2 (each refusal is one
-    line; the runs added are kept)."""
+    line; the runs added are kept). A run whose earlier baseline row is not scored is
+    reported with that row's reason and not counted."""
     import sys
 
     from leaderboard.server import SERVER_MODULES, require
@@ -46,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
     require(SERVER_MODULES)
     from leaderboard.commands.declarations import from_run_folder
     from leaderboard.errors import LeaderboardError
-    from leaderboard.server import truth
+    from leaderboard.server import store, truth
     from leaderboard.server.baselines import Baseline, add_baseline, host_team
+    from leaderboard.server.models import SCORED
     from leaderboard.server.store import DuplicateSubmission
     from mrw.bench.compare import CompareError, find_run_dirs
     from mrw.bench.record import RunRecord, RunRecordError
@@ -86,6 +88,12 @@ def run(args: argparse.Namespace) -> int:
                 if not exc.own:  # a team sent these very files: they are its submission
                     print(f"{where}: skipped: the same files are a team's submission, "
                           "not a baseline", file=sys.stderr)  # fmt: skip
+                    continue
+                earlier = None if exc.earlier is None else store.get(db, exc.earlier)
+                if earlier is not None and earlier[0].status != SCORED:  # as the first time
+                    row = earlier[0]
+                    reason = f": {one_line(row.reason)}" if row.reason else ""
+                    print(f"{where}: #{row.id} {row.status}{reason}", file=sys.stderr)
                     continue
                 print(f"{where}: already on the board", file=sys.stderr)
                 added += 1

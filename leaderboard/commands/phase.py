@@ -65,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     opening.add_argument(
         "--private-fraction",
-        type=number(0.0, 1.0, above_minimum=True),
+        type=number(0.0, 1.0, above_minimum=True, below_maximum=True),
         metavar="F",
         help="test phase: share of the test queries in the private part (default 0.5)",
     )

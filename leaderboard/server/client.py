@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import unicodedata
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -33,9 +32,9 @@ def server_text(value: object, max_chars: int = SERVER_TEXT_MAX_CHARS) -> str:
 
     A server is not trusted: a name, dataset, split, status or error it sends could carry
     terminal escape sequences, BEL, newlines that forge extra output lines, or bidirectional
-    overrides that reorder what is shown. Control characters become spaces and whitespace is
-    collapsed (`mrw.core.untrusted.one_line`, which also hides URL credentials); format characters
-    (Unicode category Cf: bidi overrides, zero-width) are dropped; the text is cut to
+    overrides that reorder what is shown. Control characters become spaces, format characters
+    (Unicode category Cf: bidi overrides, zero-width) are dropped and whitespace is collapsed
+    (`mrw.core.untrusted.one_line`, which also hides URL credentials); the text is cut to
     `max_chars` characters, marked with an ellipsis.
 
     Args:
@@ -45,7 +44,7 @@ def server_text(value: object, max_chars: int = SERVER_TEXT_MAX_CHARS) -> str:
     Returns:
         The printable text.
     """
-    text = "".join(c for c in one_line(str(value)) if unicodedata.category(c) != "Cf")
+    text = one_line(str(value))
     return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
 
 

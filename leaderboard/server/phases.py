@@ -200,9 +200,9 @@ def open_phase(db: Database, opening: Opening) -> Phase:
     `opening.end` (default: until another opens); the phase open at that start is closed then.
 
     Phases open in `ORDER`: one cannot be opened once a later one exists; `closed` only after
-    the test phase (if any) is revealed, and a revealed test phase never again. The test
-    phase's private split is made once: its seed (given, or random) and fraction are stored
-    at the first opening and cannot change.
+    the test phase is revealed (never on a board without one), and a revealed test phase
+    never again. The test phase's private split is made once: its seed (given, or random)
+    and fraction are stored at the first opening and cannot change.
 
     Returns:
         The phase as stored.
@@ -219,7 +219,7 @@ def open_phase(db: Database, opening: Opening) -> Phase:
     if opening.end is not None and opening.end <= start:
         raise PhaseError("--end must be after --start")
     if opening.private_fraction is not None and not 0 < opening.private_fraction < 1:
-        raise PhaseError("--private-fraction must be between 0 and 1 (exclusive)")
+        raise PhaseError("--private-fraction must be a finite number > 0 and < 1")
     with db.write() as session:
         phases = {p.name: p for p in session.scalars(select(Phase))}
         later = [p for p in ORDER[ORDER.index(name) + 1 :] if p in phases]
@@ -227,7 +227,10 @@ def open_phase(db: Database, opening: Opening) -> Phase:
             raise PhaseError(f"the {later[0]} phase was opened already: phases open in the order "
                              f"{' -> '.join(ORDER)}")  # fmt: skip
         test = phases.get(TEST)
-        if name == CLOSED and test is not None and test.revealed_utc is None:
+        if name == CLOSED and test is None:
+            raise PhaseError("the board has no test phase: `closed` opens only after the test "
+                             "phase is revealed (`mrw-leaderboard phase open test`)")  # fmt: skip
+        if name == CLOSED and test.revealed_utc is None:
             raise PhaseError("the test phase is not revealed yet: `mrw-leaderboard phase reveal`")
         if name == TEST and test is not None and test.revealed_utc is not None:
             raise PhaseError("the test phase was revealed: its results are final")

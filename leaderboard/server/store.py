@@ -54,11 +54,14 @@ class LimitReached(LeaderboardError):
 
 class DuplicateSubmission(LeaderboardError):
     """Identical files were already submitted against the same truth; `own`: by the same team
-    (for the host's baselines: already a baseline), else by another team or not known."""
+    (for the host's baselines: already a baseline), else by another team or not known;
+    `earlier`: the id of the same team's earlier submission (None when not `own`), for its
+    status and reason (`get`)."""
 
-    def __init__(self, message: str, own: bool = False) -> None:
+    def __init__(self, message: str, own: bool = False, earlier: int | None = None) -> None:
         super().__init__(message)
         self.own = own
+        self.earlier = earlier
 
 
 def _start_of_day(now: dt.datetime) -> dt.datetime:
@@ -178,6 +181,7 @@ def enqueue(db: Database, submission_id: int, upload: Upload, claimed: bool = Fa
                     if own
                     else "identical files were already submitted by another team",
                     own,
+                    earlier.id if own else None,
                 )
             session.execute(
                 update(Submission)

@@ -23,6 +23,8 @@ from mrw.bench.record import RunRecord
 if TYPE_CHECKING:  # the runner imports torch; `mrw-bench --help` must not
     from mrw.bench.runner import RunResult
 
+# Seeds per configuration (`--seeds`): a thousand runs of each is already far past any table.
+MAX_SEEDS = 1000
 # RunOptions fields that do not change what is trained (left out of the run id hash).
 Runner = Callable[[str, Mapping[str, Any], RunOptions], "RunResult"]
 
@@ -53,10 +55,15 @@ class ExperimentRuns:
 
 
 def seed_range(first: int, count: int) -> list[int]:
-    if count < 1:
+    """The `count` seeds `first, first + 1, ...` of each configuration.
+
+    Raises:
+        MRWError: `count` outside [1, `MAX_SEEDS`].
+    """
+    if not 1 <= count <= MAX_SEEDS:
         from mrw.core.errors import MRWError
 
-        raise MRWError(f"--seeds must be at least 1, got {count}")
+        raise MRWError(f"--seeds must be between 1 and {MAX_SEEDS:,}, got {count}")
     return list(range(first, first + count))
 
 

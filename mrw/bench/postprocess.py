@@ -33,6 +33,7 @@ chunks of at most `CHUNK_BYTES`, so intermediates stay bounded whatever the size
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -44,6 +45,7 @@ from torch import Tensor
 
 from leaderboard.metrics import DIRECTIONS, DirectionMetrics, Metrics, combine, ranks_to_metrics
 from mrw.bench.evaluator import CHUNK_BYTES, matrix_first_relevant_ranks, tie_order
+from mrw.core.cliargs import integer, number
 from mrw.core.errors import MRWError
 
 if TYPE_CHECKING:
@@ -59,6 +61,15 @@ QB_BETA = 20.0  # dynamic_inverted_softmax.py: args.get("beta", 20); README: "20
 BANK_SIZE = 5000  # train queries drawn for the bank (fewer when the split has fewer)
 BANK_SPLIT = "train"
 STREAM_MAX_REPEATS = 4  # the shuffled stream repeats each query 1..this many times
+# The accepted range of each numeric parameter: (low, high, low excluded). They cover the
+# values in use, DSL's 0.01 (CLIP's logit scale 100) and qb-norm's k 1 and beta 20
+# (`dynamic_inverted_softmax.py`), by two or more orders of magnitude, and stop before the
+# scores lose every digit (a temperature of 1e-300 or a beta of 1e300 gives +-inf or 0).
+PARAMETER_RANGES: dict[str, tuple[float, float, bool]] = {
+    "temperature": (1e-4, 100.0, False),
+    "beta": (0.0, 1000.0, True),
+    "k": (1, 1000, False),
+}
 
 
 class PostprocessError(MRWError):
@@ -257,15 +268,16 @@ def make_postprocess(spec: str, bank_size: int = BANK_SIZE) -> Postprocess:
     `dsl:v2t_softmax=gallery`).
 
     Raises:
-        PostprocessError: an unknown name or parameter, a value that is not a number, a
-            temperature or beta that is not a finite number > 0, a k below 1, a
+        PostprocessError: an unknown name or parameter, a parameter given twice, a value
+            that is not a number or outside its `PARAMETER_RANGES` entry (temperature in
+            [1e-4, 100], beta in (0, 1000], k a whole number in [1, 1000]), a
             `v2t_softmax` other than `queries` or `gallery`.
     """
     name, _, rest = spec.strip().partition(":")
     if name not in REGISTRY:
         raise PostprocessError(f"unknown post-processing {name!r}; use {', '.join(REGISTRY)}")
     uses_bank, defaults, fit = REGISTRY[name]
-    params = dict(defaults)
+    params, given = dict(defaults), set()
     for item in filter(None, (part.strip() for part in rest.split(","))):
         key, sep, text = item.partition("=")
         key = key.strip()
@@ -273,6 +285,9 @@ def make_postprocess(spec: str, bank_size: int = BANK_SIZE) -> Postprocess:
             raise PostprocessError(
                 f"{name}: expected key=value with key among {', '.join(defaults)}, got {item!r}"
             )
+        if key in given:
+            raise PostprocessError(f"{name}: {key} is given twice; give each parameter once")
+        given.add(key)
         params[key] = _parameter(name, key, text.strip(), defaults[key])
     size = bank_size if uses_bank else None
     return Postprocess(name, tuple(params.items()), uses_bank, fit, size)
@@ -284,13 +299,15 @@ def _parameter(name: str, key: str, text: str, default: float | str) -> float | 
         if text not in DSL_V2T_SOFTMAX:
             raise PostprocessError(f"{name}: {key} must be one of {', '.join(DSL_V2T_SOFTMAX)}")
         return text
+    low, high, low_excluded = PARAMETER_RANGES[key]
+    if isinstance(default, int):
+        parse = integer(int(low), int(high))
+    else:
+        parse = number(low, high, above_minimum=low_excluded)
     try:
-        value = type(default)(text)
-    except ValueError:
-        raise PostprocessError(f"{name}: {key} must be a number, got {text!r}") from None
-    if (key == "k" and value < 1) or (key != "k" and not (0 < value < float("inf"))):
-        raise PostprocessError(f"{name}: {key} must be {'>= 1' if key == 'k' else '> 0'}")
-    return value
+        return parse(text)
+    except argparse.ArgumentTypeError as exc:
+        raise PostprocessError(f"{name}: {key}: {exc}") from None
 
 
 # --- evaluation: metrics of one direction, the stream check ---------------------------------

@@ -49,9 +49,15 @@ def integer(minimum: int = 0, maximum: int = MAX_INT) -> Callable[[str], int]:
 
 
 def number(
-    minimum: float = 0.0, maximum: float = MAX_FLOAT, *, above_minimum: bool = False
+    minimum: float = 0.0,
+    maximum: float = MAX_FLOAT,
+    *,
+    above_minimum: bool = False,
+    below_maximum: bool = False,
 ) -> Callable[[str], float]:
-    """An argparse type: a finite number in [minimum, maximum] (or (minimum, maximum])."""
+    """An argparse type: a finite number in [minimum, maximum]; `above_minimum` excludes the
+    minimum, `below_maximum` the maximum (e.g. (0, 1) for a fraction that is neither none
+    nor all). The error states exactly that range."""
 
     def parse(text: str) -> float:
         try:
@@ -59,10 +65,12 @@ def number(
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
         low_ok = value > minimum if above_minimum else value >= minimum
-        if not math.isfinite(value) or not low_ok or value > maximum:
-            bound = f"> {minimum:g}" if above_minimum else f">= {minimum:g}"
+        high_ok = value < maximum if below_maximum else value <= maximum
+        if not math.isfinite(value) or not low_ok or not high_ok:
+            low = f"> {minimum:g}" if above_minimum else f">= {minimum:g}"
+            high = f"< {maximum:g}" if below_maximum else f"<= {maximum:g}"
             raise argparse.ArgumentTypeError(
-                f"must be a finite number {bound} and <= {maximum:g}, got {text!r}"
+                f"must be a finite number {low} and {high}, got {text!r}"
             )
         return value
 

@@ -3,13 +3,15 @@
 Every importer, downloader and renderer goes through these few functions, so one rule holds
 everywhere: an id is never a path, a path read or written stays inside its folder, a URL is
 never logged or recorded with its credentials, and text shown to a person carries no
-control characters (terminal escape sequences, newlines that break a table).
+control characters (terminal escape sequences, newlines that break a table) and no format
+characters (bidirectional overrides that reorder what is shown, zero-width characters).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -110,12 +112,21 @@ def redact_urls(text: str) -> str:
 
 
 def strip_control(text: str) -> str:
-    """`text` with control characters (escape sequences, newlines, NUL) replaced by spaces."""
-    return _CONTROL.sub(" ", text)
+    """`text` with control characters (Unicode category Cc: escape sequences, newlines, NUL)
+    replaced by spaces and format characters (category Cf: the bidirectional embeddings and
+    overrides U+202A-U+202E and isolates U+2066-U+2069, zero-width characters) removed.
+
+    The one cleaning of untrusted text shown to a person (Unicode Standard Annex #9 for the
+    bidirectional controls; the Trojan Source attack, CVE-2021-42574)."""
+    text = _CONTROL.sub(" ", text)
+    if text.isascii():  # no format character is ASCII
+        return text
+    return "".join(c for c in text if unicodedata.category(c) != "Cf")
 
 
 def clean_text(text: str, what: str, max_chars: int) -> str:
-    """Free text for display: control characters become spaces, whitespace is collapsed.
+    """Free text for display: control characters become spaces, format characters are removed
+    (`strip_control`), whitespace is collapsed.
 
     Args:
         text: a name, team or description given by a user.
@@ -135,7 +146,8 @@ def clean_text(text: str, what: str, max_chars: int) -> str:
 
 
 def check_http_url(url: str, what: str) -> str:
-    """`url` unchanged if it is an absolute http(s) URL with a host; else `UnsafeInputError`.
+    """`url` unchanged if it is an absolute http(s) URL with a host and no control or format
+    character (`strip_control`); else `UnsafeInputError`.
 
     The error shows the URL with its credentials redacted.
     """
@@ -144,7 +156,7 @@ def check_http_url(url: str, what: str) -> str:
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
         raise UnsafeInputError(f"{what} {redact_url(url)!r} is not a valid URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or _CONTROL.search(url):
+    if parts.scheme not in ("http", "https") or not parts.hostname or strip_control(url) != url:
         raise UnsafeInputError(
             f"{what} must be an http(s):// URL with a host, got {redact_url(url)[:200]!r}"
         )

@@ -144,6 +144,10 @@ RANGES = [
      "--max-bytes", "-1"),
     ("mrw-leaderboard serve --board {new}/b.db --truth {missing} --per-day {v}", "--per-day",
      "0"),
+    ("mrw-bench run vsepp --dataset {missing} --qb-bank-size {v}", "--qb-bank-size", "-1"),
+    # a board per value: opening the test phase once fixes its private fraction
+    ("mrw-leaderboard phase open test --board {tmp}/{v}.db --private-fraction {v}",
+     "--private-fraction", "0"),
 ]  # fmt: skip
 
 
@@ -152,16 +156,21 @@ RANGES = [
 def test_a_range_error_states_the_range_that_is_accepted(
     tmp_path, capsys, line: str, flag: str, below: str
 ) -> None:
-    names = {"missing": tmp_path / "absent", "new": tmp_path / "new"}
+    names = {"missing": tmp_path / "absent", "new": tmp_path / "new", "tmp": tmp_path}
     code, err = _main(capsys, line.replace("{v}", below), **names)
     _one_line(code, err, flag)
     stated = re.search(r"between (-?[\d,]+) and|> (\d+)", err)
     assert stated, err
     lowest = stated[1].replace(",", "") if stated[1] else f"{stated[2]}.000001"
-    # the lowest value the message accepts is accepted: any error now is about something else
-    code, err = _main(capsys, line.replace("{v}", lowest), **names)
-    assert flag not in err, err
-    assert not (tmp_path / "new").exists()  # nothing written by either attempt
+    highest = re.search(r"between [-\d,]+ and ([\d,]+)|<= ([\d.e+]+)|< ([\d.e+]+)", err)
+    assert highest, err
+    top = highest[1] or highest[2] or str(float(highest[3]) * (1 - 1e-6))
+    # the ends of the range the message states are accepted: any error now is about something
+    # else (a missing dataset or truth)
+    for value in (lowest, top.replace(",", "")):
+        code, err = _main(capsys, line.replace("{v}", value), **names)
+        assert flag not in err, (value, err)
+    assert not (tmp_path / "new").exists()  # nothing written by any attempt
 
 
 def test_reproduce_epochs_zero_is_refused_as_run_refuses_it(tmp_path, capsys) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mrw.bench.options import RunOptions
 
+from mrw.bench.experiments import MAX_SEEDS
 from mrw.bench.options import option_type
 from mrw.catalog import DEFAULTS, get_dataset, list_datasets
 from mrw.core.cliargs import MAX_WORKERS, integer, nonempty
@@ -125,7 +126,7 @@ def add_training_arguments(
     if seeds:
         group.add_argument(
             "--seeds",
-            type=integer(1),
+            type=integer(1, MAX_SEEDS),
             default=1,
             help="number of seeds per configuration (default: 1)",
         )

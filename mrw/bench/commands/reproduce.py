@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mrw.bench.experiments import row_labels, select_rows
+from mrw.bench.experiments import MAX_SEEDS, row_labels, select_rows
 from mrw.bench.options import RunOptions, option_type
 from mrw.bench.reproduce import (
     PLANNED_FIELDS,
@@ -100,7 +100,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--seed", type=option_type("seed"), default=0, help="first seed (default: 0)"
     )
     parser.add_argument(
-        "--seeds", type=integer(1), default=1, help="seeds per configuration (default: 1)"
+        "--seeds",
+        type=integer(1, MAX_SEEDS),
+        default=1,
+        help="seeds per configuration (default: 1)",
     )
     parser.add_argument(
         "--glove",

@@ -118,7 +118,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     out.add_argument(
         "--qb-bank-size",
-        type=int,
+        type=option_type("qb_bank_size"),
         default=5000,
         metavar="N",
         help="training pairs drawn (with --seed) for the qb-norm / inverted-softmax bank "

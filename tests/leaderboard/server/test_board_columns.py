@@ -255,3 +255,24 @@ def test_a_teams_submission_is_never_counted_as_a_baseline(tmp_path: Path) -> No
         assert [(row["team"], row["baseline"]) for row in board["submissions"]] == [
             ("alpha", False)
         ]
+
+
+def test_a_failed_baseline_stays_failed_when_added_again(tmp_path: Path) -> None:
+    truth = make_truth(tmp_path / "toyset" / "qrels")
+    hosts = tmp_path / "host-runs"
+    good = harness_run(hosts, truth / "test", 2, 0, 0.5)
+    broken = harness_run(hosts, truth / "test", 3, 0, 0.5)
+    (broken / "t2v.run.gz").write_bytes(b"not gzip at all\n")
+    with live_server(tmp_path, truth) as server:
+        command = ("baseline", "add", "--board", str(server.board), "--truth", str(truth))
+        first = server.cli(*command, str(hosts))
+        assert first.returncode == 2
+        (failed,) = [line for line in first.stderr.splitlines() if " failed: " in line]
+        reason = failed.split(" failed: ", 1)[1]
+        assert "1 of 2 runs on the board as baselines" in first.stdout
+        again = server.cli(*command, str(hosts))
+        assert again.returncode == 2
+        assert f"{broken}: #" in again.stderr and f" failed: {reason}" in again.stderr
+        assert f"{good}: already on the board" in again.stderr
+        assert f"{broken}: already on the board" not in again.stderr
+        assert "1 of 2 runs on the board as baselines" in again.stdout

@@ -8,6 +8,7 @@ import pytest
 
 pytest.importorskip("starlette", reason="the server extra is not installed")
 
+from leaderboard.board import clean_fields
 from leaderboard.errors import BoardError
 from leaderboard.server.client import card_field
 from leaderboard.server.declared import code_url, declared_fields, hex_digest, protocol_card
@@ -23,6 +24,7 @@ TRUTH = "a" * 64
         ("ftp://example.org/x", "must be an http.s.:// URL"),
         ("https://user:pw@example.org/x", "user name or password"),
         ("https://example.org/a b", "one URL"),
+        ("https://example.org/\u202egpj.exe", "must be an http.s.:// URL"),
         ("https://example.org/" + "x" * 500, "at most 500"),
     ],
 )
@@ -64,3 +66,11 @@ def test_declared_fields_fill_the_board_columns() -> None:
     assert fields["protocol_hash"] == protocol_card("", "toy", "test", TRUTH)[0].card_hash
     with pytest.raises(BoardError, match="training_data is 301 characters"):
         declared_fields({"training_data": "x" * 301}, "toy", "test", TRUTH)
+
+
+def test_bidi_and_format_characters_never_reach_the_board() -> None:
+    hostile = "zero-shot\u202e\u2066 on\u200b web\x1b[2J data\u2069\u202c"
+    fields = declared_fields({"training_data": hostile}, "toy", "test", TRUTH)
+    assert fields["training_data"] == "zero-shot on web [2J data"
+    shown = clean_fields(name=hostile, description=hostile, label_prefix="")
+    assert shown == {"name": fields["training_data"], "description": fields["training_data"]}

@@ -145,6 +145,19 @@ def test_the_private_split_is_seeded_and_kept_apart(tmp_path: Path) -> None:
         assert phases.private_mask(qrels[direction], 7, 0.01, direction).sum() == 1
 
 
+def test_closed_never_opens_without_a_revealed_test_phase(tmp_path: Path, capsys) -> None:
+    board = str(tmp_path / "board.db")
+    assert main(["phase", "open", "closed", "--board", board]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "the board has no test phase" in line
+    assert main(["phase", "open", "dev", "--board", board]) == 0  # the board is still usable
+    assert main(["phase", "open", "closed", "--board", board]) == 2
+    assert main(["phase", "open", "test", "--board", board]) == 0
+    assert main(["phase", "list", "--board", board]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in listed if "\t" in line][-2:] == ["dev", "test"]
+
+
 def test_phases_open_in_order_and_the_private_split_is_made_once(db: Database) -> None:
     phases.open_phase(db, phases.Opening("test", seed=3))
     with pytest.raises(phases.PhaseError, match="not revealed yet"):

@@ -161,6 +161,35 @@ def test_labels_and_bad_specs() -> None:
         make_postprocess("qb-norm").fit(None)
 
 
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("inverted-softmax:beta=1e300", "beta: must be a finite number > 0 and <= 1000"),
+        ("qb-norm:beta=1e300", "beta: must be a finite number > 0 and <= 1000"),
+        ("qb-norm:beta=0", "beta: must be a finite number > 0 and <= 1000"),
+        ("dsl:temperature=1e-300", "temperature: must be a finite number >= 0.0001 and <= 100"),
+        ("dsl:temperature=inf", "temperature: must be a finite number >= 0.0001 and <= 100"),
+        ("qb-norm:k=99999999999999999999", "k: must be between 1 and 1,000"),
+        ("qb-norm:k=1.5", "k: expected a whole number"),
+        ("dsl:temperature=0.01,temperature=0.02", "temperature is given twice"),
+        ("qb-norm:k=2,beta=10,k=2", "k is given twice"),
+    ],
+)
+def test_parameters_outside_their_range_or_repeated_are_refused(spec: str, message: str) -> None:
+    with pytest.raises(PostprocessError, match=message):
+        make_postprocess(spec)
+
+
+def test_the_ends_of_each_range_are_accepted_and_give_finite_scores() -> None:
+    torch.manual_seed(0)
+    scores, bank = torch.rand(6, 5) * 2 - 1, torch.rand(8, 5) * 2 - 1
+    for spec in ("dsl:temperature=0.0001", "dsl:temperature=100", "qb-norm:k=1000,beta=1000",
+                 "inverted-softmax:beta=1000", "qb-norm:k=1,beta=1e-9"):  # fmt: skip
+        post = make_postprocess(spec)
+        out = post.fit(bank if post.uses_bank else None)(scores)
+        assert torch.isfinite(out).all(), spec
+
+
 def _hubby_split(seed: int, n: int = 60) -> tuple[torch.Tensor, dict]:
     """[videos, sentences] scores of a split with hubs: a few videos close to every sentence,
     which DSL and the bank methods demote."""

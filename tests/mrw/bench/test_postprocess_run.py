@@ -119,3 +119,16 @@ def test_unknown_postprocessing_is_one_line_exit_2(capsys) -> None:
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")
     assert "unknown post-processing 'softmax'" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("dsl:temperature=1e-300", "dsl: temperature: must be a finite number >= 0.0001"),
+        ("dsl:temperature=0.01,temperature=0.02", "dsl: temperature is given twice"),
+    ],
+)
+def test_a_parameter_out_of_range_or_repeated_is_one_line_exit_2(spec, message, capsys) -> None:
+    assert main(["run", METHOD, "--postprocess", spec]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]

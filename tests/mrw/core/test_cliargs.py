@@ -27,6 +27,14 @@ def test_bounds_are_checked() -> None:
         number(0.1, 10.0)("inf")
 
 
+def test_an_open_range_says_so_and_refuses_its_ends() -> None:
+    fraction = number(0.0, 1.0, above_minimum=True, below_maximum=True)
+    for end in ("0", "1"):
+        with pytest.raises(argparse.ArgumentTypeError, match="> 0 and < 1, got"):
+            fraction(end)
+    assert fraction("0.999") == 0.999 and number(0.0, 1.0)("1") == 1.0
+
+
 @pytest.mark.parametrize("text", ["", " ", "\t\n"])
 def test_nonempty_refuses_an_empty_or_blank_value(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="expected a value"):

@@ -144,6 +144,8 @@ def test_download_mirror_password_is_not_printed(tmp_path: Path, monkeypatch, ca
 
 def test_clean_text_strips_control_characters_and_caps_length() -> None:
     assert clean_text("a\x1b[31mred\nline\x00", "name", 50) == "a [31mred line"
+    overrides = "".join(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
+    assert clean_text(f"evil{overrides}\u200bexe.gif é", "name", 50) == "evilexe.gif é"
     with pytest.raises(UnsafeInputError, match="at most 10"):
         clean_text("x" * 11, "name", 10)
 
