@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 
 from mrw.catalog import SPLITS
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     """Run `mrw qrels` with parsed `args`; return the process exit code."""
     from mrw.core.atomic import OutputPathError, check_output_file
     from mrw.dataset import export_qrels
-    from mrw.dataset.qrels import MULTI_POSITIVE_DIR, recorded_groups
+    from mrw.dataset.qrels import MULTI_POSITIVE_DIR, group_problems, recorded_groups
 
     splits = args.split or ["test"]
     folders = [Path(), Path(MULTI_POSITIVE_DIR)] if args.multi_positive else [Path()]
@@ -56,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
             for name in ("t2v.qrels", "v2t.qrels"):
                 check_output_file(args.out / split / folder / name, _is_written_qrels)
     groups = recorded_groups(args.dataset) if args.multi_positive else None
+    if groups is not None:
+        for problem in group_problems(args.dataset, groups):
+            print(f"warning: {args.dataset}: {problem}", file=sys.stderr)
     if not args.multi_positive:  # an earlier multi-positive export would no longer match
         for split in splits:
             stale = args.out / split / MULTI_POSITIVE_DIR

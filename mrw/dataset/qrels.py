@@ -17,7 +17,7 @@ from typing import Any
 
 from mrw.dataset.loader import resolve
 from mrw.dataset.near_duplicates import NEAR_DUPLICATES_FILE, read_near_duplicates
-from mrw.dataset.reader import read_table
+from mrw.dataset.reader import read_table, split_files
 from mrw.dataset.schema import DatasetFormatError, DatasetNotFoundError
 
 QRELS_DIR = "qrels"
@@ -125,6 +125,41 @@ def recorded_groups(dataset: Any) -> Mapping[str, str]:
             "with `mrw clean --keep-near-duplicates` then `mrw build` for multi-positive qrels"
         )
     return groups
+
+
+def group_problems(dataset: str | os.PathLike[str], groups: Mapping[str, str]) -> list[str]:
+    """What is wrong with a folder's near-duplicate groups, one line each (empty when
+    nothing is): videos the dataset does not hold (ignored by the qrels), and groups whose
+    videos lie in more than one split (look-alikes across train and test: a leak the split
+    was meant to prevent; each split's qrels keep only its own members).
+
+    Args:
+        dataset: a dataset name or folder (its splits are read, ids only).
+        groups: video id -> group id (`recorded_groups`).
+    """
+    folder = resolve(dataset)
+    split_of: dict[str, str] = {}
+    for split in split_files(folder, None):
+        for video_id in read_table(folder, split, ("video_id",)).column("video_id").to_pylist():
+            split_of.setdefault(video_id, split)
+    unknown = sorted(v for v in groups if v not in split_of)
+    spans: dict[str, set[str]] = {}
+    for video_id, group in groups.items():
+        if video_id in split_of:
+            spans.setdefault(group, set()).add(split_of[video_id])
+    crossing = sorted(g for g, splits in spans.items() if len(splits) > 1)
+    problems = []
+    if unknown:
+        problems.append(
+            f"{len(unknown)} grouped video id(s) are not in the dataset (ignored), e.g. "
+            f"{unknown[0]!r}"
+        )
+    if crossing:
+        problems.append(
+            f"{len(crossing)} near-duplicate group(s) span more than one split (look-alikes "
+            f"across splits), e.g. group {crossing[0]!r} in {', '.join(sorted(spans[crossing[0]]))}"
+        )
+    return problems
 
 
 def write_split_qrels(dataset_dir: str | Path, splits: Iterable[str]) -> None:

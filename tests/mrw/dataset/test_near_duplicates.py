@@ -129,3 +129,19 @@ def test_a_one_positive_export_removes_its_earlier_multi_positive_qrels(
     assert main(["qrels", str(folder), "--out", str(out)]) == 0
     assert "removed the earlier multi-positive qrels" in capsys.readouterr().out
     assert not (out / "test" / "multi-positive").exists()
+
+
+def test_groups_across_splits_or_of_unknown_videos_are_warned(
+    folder: Path, tmp_path: Path, capsys
+) -> None:
+    from mrw.dataset.qrels import group_problems
+
+    write_near_duplicates(folder, GROUP_OF)  # v4 (test) and v5 (train) are one group
+    assert main(["qrels", str(folder), "--out", str(tmp_path / "q"), "--multi-positive"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"warning: {folder}: 1 near-duplicate group(s) span more than one split (look-alikes "
+        "across splits), e.g. group 'v4' in test, train"
+    ]
+    problems = group_problems(folder, {**GROUP_OF, "nowhere": "v0", "v5": "v5"})
+    assert problems == ["1 grouped video id(s) are not in the dataset (ignored), e.g. 'nowhere'"]
