@@ -4,21 +4,22 @@ training data, code commit, checkpoint SHA-256 and protocol card (read from the 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from leaderboard.errors import LeaderboardError
-from mrw.core.protocol import CARD_FILE, ProtocolCardError, card_document, read_card_file
+from leaderboard.server.client import card_field
+from mrw.core.protocol import CARD_FILE, ProtocolCardError, read_card_file
 from mrw.core.provenance import file_sha256
 
 CHECKPOINT = "checkpoint.pt"
 
 
-def from_run_folder(folder: Path) -> tuple[dict[str, str], list[str]]:
+def from_run_folder(folder: Path, card: bool = True) -> tuple[dict[str, str], list[str]]:
     """The declarations of the harness run in `folder` (empty when it holds no run record).
 
     Args:
         folder: a run folder of `mrw-bench run` (with `metrics.json`), or any other folder.
+        card: also read its `protocol.json` (False when the caller reads the card itself).
 
     Returns:
         (fields, notes): `training_data`, `code_commit` (only a clean checkout's commit: one
@@ -50,11 +51,10 @@ def from_run_folder(folder: Path) -> tuple[dict[str, str], list[str]]:
             fields["code_commit"] = commit
         if (folder / CHECKPOINT).is_file():
             fields["checkpoint_sha256"] = file_sha256(folder / CHECKPOINT)
-    card = folder / CARD_FILE
-    if card.is_file():
+    sidecar = folder / CARD_FILE
+    if card and sidecar.is_file():
         try:
-            document = card_document(read_card_file(card))
+            fields["protocol_card"] = card_field(read_card_file(sidecar))
         except ProtocolCardError as exc:
             raise LeaderboardError(str(exc)) from None
-        fields["protocol_card"] = json.dumps(document, separators=(",", ":"))
     return fields, notes

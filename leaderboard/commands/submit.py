@@ -190,7 +190,7 @@ def declarations(args: argparse.Namespace) -> dict[str, str]:
     from leaderboard.commands.declarations import from_run_folder
     from leaderboard.server.client import card_field
 
-    fields, notes = from_run_folder(args.t2v_run.resolve().parent)
+    fields, notes = from_run_folder(args.t2v_run.resolve().parent, card=False)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     given = {

@@ -28,3 +28,9 @@ def headless_chromium(console_log: bool = False) -> Any:
     if console_log:
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+def csp_violations(driver: Any) -> list[dict[str, Any]]:
+    """The page's console messages that report a Content-Security-Policy violation (the
+    driver made with `console_log=True`)."""
+    return [m for m in driver.get_log("browser") if "Content Security" in m["message"]]

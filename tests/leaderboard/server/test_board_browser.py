@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mrw.testing.browser import headless_chromium
+from mrw.testing.browser import csp_violations, headless_chromium
 
 pytest.importorskip("starlette", reason="the server extra is not installed")
 
@@ -91,10 +91,7 @@ def test_board_columns_in_chromium(tmp_path: Path) -> None:
                     driver.execute_script("arguments[0].scrollIntoView()", baseline)
                 shot = tmp_path / name
                 assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
-            violations = [
-                m for m in driver.get_log("browser") if "Content Security" in m["message"]
-            ]
-            assert violations == []
+            assert csp_violations(driver) == []
         finally:
             driver.quit()
 
@@ -143,9 +140,6 @@ def test_board_phases_in_chromium(tmp_path: Path) -> None:
             driver.execute_script("window.scrollTo(0, 0)")
             shot = tmp_path / "board-phases-1280.png"
             assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
-            violations = [
-                m for m in driver.get_log("browser") if "Content Security" in m["message"]
-            ]
-            assert violations == []
+            assert csp_violations(driver) == []
         finally:
             driver.quit()

@@ -41,14 +41,6 @@ METRICS_ONE = {
 }
 
 
-@pytest.fixture
-def db(tmp_path: Path):
-    database = Database(database_url(tmp_path / "board.db", None))
-    database.migrate()
-    yield database
-    database.close()
-
-
 def _truth(tmp_path: Path) -> Truth:
     return load_split_truth(make_truth(tmp_path / "toyset" / "qrels"))
 

@@ -29,14 +29,6 @@ from mrw.testing.leaderboard_server import head_revision
 _METRICS = combine(ranks_to_metrics(np.array([1]), 1), ranks_to_metrics(np.array([1]), 1))
 
 
-@pytest.fixture
-def db(tmp_path: Path):
-    database = Database(database_url(tmp_path / "board.db", None))
-    database.migrate()
-    yield database
-    database.close()
-
-
 def _upload(i: int, split: str = "test") -> store.Upload:
     return store.Upload(
         name=f"m{i}", description="", dataset="toy", split=split, truth_sha256="truth",
