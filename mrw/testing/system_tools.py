@@ -13,6 +13,7 @@ DEBIAN_PACKAGES = {
     "git": "git",
     "chromium": "chromium chromium-driver",
     "initdb": "postgresql",
+    "bash": "bash",
 }
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from mrw.testing.system_tools import require
+
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 MAX_README_BYTES = 12 * 1024
@@ -71,8 +73,9 @@ def test_every_tour_command_runs(tmp_path: Path) -> None:
     before = subprocess.run("command -v mrw", shell=True, env=env, capture_output=True, check=False)
     if before.returncode == 0:
         pytest.skip(f"an mrw outside the venv is on PATH: {before.stdout.decode().strip()}")
+    bash = require("bash")  # the tour's shell (on every Debian machine; not on a bare PATH)
     result = subprocess.run(
-        ["bash", "-e", "-x", "-c", "\n".join(commands)],
+        [bash, "-e", "-x", "-c", "\n".join(commands)],
         check=False,
         cwd=tmp_path,
         env=env,
