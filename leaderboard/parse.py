@@ -28,9 +28,9 @@ import pyarrow.csv as pacsv
 from pyarrow._compute import SetLookupOptions, call_function
 
 from leaderboard.errors import RunFileError
+from leaderboard.limits import DEFAULT_MAX_BYTES
 from leaderboard.qrels import Qrels
 
-DEFAULT_MAX_BYTES = 2 * 1024**3  # uncompressed; checked while streaming (gzip bombs)
 CHUNK_BYTES = 8 << 20
 MAX_LINE_BYTES = 1 << 16
 COLUMNS = ("qid", "q0", "docid", "rank", "score", "tag")
@@ -135,8 +135,9 @@ class _Separators:
         """Whether no two separators are adjacent and none starts or ends `raw` (sets
         `count`)."""
         size = len(raw)
-        if self.separator.size < size:
-            self.separator, self.pair = np.empty(size, dtype=bool), np.empty(size, dtype=bool)
+        if self.separator.size < size:  # once: no block is longer than a chunk + a line
+            capacity = max(size, MAX_LINE_BYTES + CHUNK_BYTES)
+            self.separator, self.pair = np.empty(capacity, bool), np.empty(capacity, bool)
         separator, pair = self.separator[:size], self.pair[: max(size - 1, 0)]
         np.less_equal(np.frombuffer(raw, dtype=np.uint8), 0x20, out=separator)
         if separator[0] or separator[-1]:
@@ -420,14 +421,17 @@ class _PairGuard:
         self.lines += query.size
         if self.lines > self.qrels.pair_key_space:
             return True
-        keys = self.qrels.pair_keys(query, doc)
         if self.seen is None:
-            ordered = np.sort(keys)
+            ordered = np.sort(self.qrels.pair_keys(query, doc))
             return bool((ordered[1:] == ordered[:-1]).any())
+        # Bitmap keys fit in int32 (`BITMAP_MAX_KEYS`): half the memory traffic of int64.
+        keys = np.multiply(query, self.qrels.gallery_size, dtype=np.int32)
+        keys += doc
         low = int(keys.min())
         span = self.seen[low : int(keys.max()) + 1]
         before = np.count_nonzero(span)
-        span[keys - low] = True
+        keys -= low
+        span[keys] = True
         return np.count_nonzero(span) - before != keys.size
 
 

@@ -78,7 +78,8 @@ def first_relevant_ranks(run: Run, qrels: Qrels) -> Ranking:
 
     trec_eval sorts each query's lines by score, descending, ties broken by document id,
     descending; the rank is 1 + the number of lines placed before the best relevant one.
-    Counting replaces sorting, so this is O(lines).
+    Counting replaces sorting, so this is O(lines); when each query's lines are already
+    contiguous and in that order (as run files are written), a line's rank is its place.
 
     Args:
         run: A parsed run whose query/document indices refer to `qrels`' ids.
@@ -104,17 +105,22 @@ def first_relevant_ranks(run: Run, qrels: Qrels) -> Ranking:
     best_order = np.full(n_queries, np.iinfo(np.int64).max)
     best_order[best_query] = doc_order[run.doc[best]]
 
-    ahead = _lines_before(run.query, run.score, run.doc, doc_order, best_score, best_order)
     ranks = np.full(n_queries, NOT_FOUND, dtype=np.int64)
-    ranks[best_query] = ahead[best_query] + 1
-
-    lines_per_query = np.bincount(run.query, minlength=n_queries)
+    starts = _ranked_blocks(run, doc_order)
+    if starts is None:
+        ahead = _lines_before(run.query, run.score, run.doc, doc_order, best_score, best_order)
+        ranks[best_query] = ahead[best_query] + 1
+        lines_per_query = np.bincount(run.query, minlength=n_queries)
+    else:  # every query's lines in rank order: a line's rank is its place among them
+        ranks[best_query] = best - starts[np.searchsorted(starts, best, side="right") - 1] + 1
+        lines_per_query = np.zeros(n_queries, dtype=np.int64)
+        lines_per_query[run.query[starts]] = np.diff(starts, append=run.query.size)
     scored = qrels.scored_queries
     return Ranking(
         ranks=ranks[scored],
         depth=int(lines_per_query.max()),
         missing_queries=int(np.count_nonzero(lines_per_query[scored] == 0)),
-        relevant=_every_relevant_rank(run, qrels, relevant_rows, ranks)
+        relevant=_every_relevant_rank(run, qrels, relevant_rows, ranks, starts)
         if qrels.several_relevant
         else None,
     )
@@ -142,28 +148,45 @@ RANK_PASSES = 32  # a query listing more relevant documents than this has its li
 
 
 def _every_relevant_rank(
-    run: Run, qrels: Qrels, relevant_rows: np.ndarray, first: np.ndarray
+    run: Run,
+    qrels: Qrels,
+    relevant_rows: np.ndarray,
+    first: np.ndarray,
+    starts: np.ndarray | None,
 ) -> RelevantRanks:
     """The rank of each relevant pair of `qrels` in `run` (trec_eval's order, as above).
 
-    A query's first relevant line is at its first relevant rank, already counted. The n-th
-    relevant line of the queries listing more than n is ranked the same way, by counting the
-    lines placed before it: one pass per n over the lines of those queries only, so a TGIF
-    video (three relevant sentences) costs two more passes, not a sort. The lines of a query
-    listing more than `RANK_PASSES` relevant documents are sorted instead.
+    With `starts` (`_ranked_blocks`: each query's lines in rank order), a line's rank is its
+    place among its query's lines. Otherwise a query's first relevant line is at its first
+    relevant rank, already counted, and the n-th relevant line of the queries listing more
+    than n is ranked the same way, by counting the lines placed before it: one pass per n
+    over the lines of those queries only, so a TGIF video (three relevant sentences) costs
+    two more passes, not a sort. The lines of a query listing more than `RANK_PASSES`
+    relevant documents are sorted instead.
     """
     n_queries = len(qrels.query_ids)
     doc_order = qrels.doc_order
     keys = qrels.pair_keys(qrels.rel_query, qrels.rel_doc)
     by_key = np.argsort(keys)
+    position = np.full(n_queries, -1, dtype=np.int64)
+    position[qrels.scored_queries] = np.arange(qrels.scored_queries.size)
+    rank = np.full(keys.size, NOT_FOUND, dtype=np.int64)
+
+    def pairs_of(rows: np.ndarray) -> np.ndarray:  # index in `keys` of each line's pair
+        row_keys = qrels.pair_keys(run.query[rows], run.doc[rows])
+        return by_key[np.searchsorted(keys[by_key], row_keys)]
+
+    if starts is not None:
+        block_start = starts[np.searchsorted(starts, relevant_rows, side="right") - 1]
+        rank[pairs_of(relevant_rows)] = relevant_rows - block_start + 1
+        return RelevantRanks(position[qrels.rel_query], rank, qrels.gains)
     # The relevant lines query by query, each query's in trec_eval's order.
     row_query = run.query[relevant_rows]
     ordered = np.lexsort((-doc_order[run.doc[relevant_rows]], -run.score[relevant_rows], row_query))
     rows, row_query = relevant_rows[ordered], row_query[ordered]
-    pair = by_key[np.searchsorted(keys[by_key], qrels.pair_keys(row_query, run.doc[rows]))]
+    pair = pairs_of(rows)
     nth = np.arange(rows.size) - np.searchsorted(row_query, row_query)  # 0 for the first
     listed = np.bincount(row_query, minlength=n_queries)
-    rank = np.full(keys.size, NOT_FOUND, dtype=np.int64)
     rank[pair[nth == 0]] = first[row_query[nth == 0]]
     sorted_query = listed > RANK_PASSES
     lines = np.flatnonzero(((listed > 1) & ~sorted_query)[run.query])
@@ -186,8 +209,6 @@ def _every_relevant_rank(
         line_rank[order] = np.arange(lines.size) - np.searchsorted(query[order], query[order]) + 1
         these = sorted_query[row_query]
         rank[pair[these]] = line_rank[np.searchsorted(lines, rows[these])]
-    position = np.full(n_queries, -1, dtype=np.int64)
-    position[qrels.scored_queries] = np.arange(qrels.scored_queries.size)
     return RelevantRanks(position[qrels.rel_query], rank, qrels.gains)
 
 
@@ -208,36 +229,49 @@ def ranking_fingerprint(run: Run, qrels: Qrels) -> bytes:
         The 32-byte digest of `(query index, document index)` per line, queries in qrels
         order, each query's documents in rank order.
     """
-    doc_order = qrels.doc_order[run.doc]
-    ordered = _rank_order_if_grouped(run, doc_order)
-    if ordered is None:  # lines not grouped by query in rank order: sort them (O(n log n))
-        ordered = np.lexsort((-doc_order, -run.score, run.query))
+    starts = _ranked_blocks(run, qrels.doc_order)
+    if starts is None:  # lines not grouped by query in rank order: sort them (O(n log n))
+        ordered = np.lexsort((-qrels.doc_order[run.doc], -run.score, run.query))
+    else:  # put the blocks in qrels order (O(n))
+        lengths = np.diff(starts, append=run.query.size)
+        by_query = np.argsort(run.query[starts], kind="stable")
+        block_start, block_length = starts[by_query], lengths[by_query]
+        shift = block_start - (np.cumsum(block_length) - block_length)
+        ordered = np.arange(run.query.size) + np.repeat(shift, block_length)
     digest = hashlib.sha256()
     digest.update(run.query[ordered].astype("<i4").tobytes())
     digest.update(run.doc[ordered].astype("<i4").tobytes())
     return digest.digest()
 
 
-def _rank_order_if_grouped(run: Run, doc_order: np.ndarray) -> np.ndarray | None:
-    """The line permutation that puts queries in qrels order, when every query's lines are
-    contiguous and already in rank order (how run files are written), in O(n); else None."""
+def _ranked_blocks(run: Run, doc_order: np.ndarray) -> np.ndarray | None:
+    """Where each query's lines start (int64, ascending), when every query's lines are
+    contiguous and already in trec_eval's order (score descending, ties by document id
+    descending), as run files are written; else None. Two vectorised passes over the lines:
+    query changes and score steps; document ids are compared only where a score repeats.
+
+    Args:
+        run: A parsed run (finite scores, no repeated pair).
+        doc_order: `Qrels.doc_order` of the run's qrels.
+    """
     query, score = run.query, run.score
     if query.size == 0:
-        return np.arange(0)
-    same_query = query[1:] == query[:-1]
-    in_rank_order = (score[1:] < score[:-1]) | (
-        (score[1:] == score[:-1]) & (doc_order[1:] < doc_order[:-1])
-    )
-    if not np.all(in_rank_order | ~same_query):
         return None
-    starts = np.concatenate(([0], np.flatnonzero(~same_query) + 1))
+    same_query = query[1:] == query[:-1]
+    level = np.flatnonzero(same_query & (score[1:] >= score[:-1]))  # only a tie may be level
+    if (
+        level.size
+        and not (
+            (score[level + 1] == score[level])
+            & (doc_order[run.doc[level + 1]] < doc_order[run.doc[level]])
+        ).all()
+    ):
+        return None
+    starts = np.flatnonzero(~same_query) + 1
+    starts = np.concatenate((np.zeros(1, dtype=starts.dtype), starts))
     if np.unique(query[starts]).size != starts.size:  # a query's lines are split up
         return None
-    lengths = np.diff(np.append(starts, query.size))
-    by_query = np.argsort(query[starts], kind="stable")
-    group_start, group_length = starts[by_query], lengths[by_query]
-    shift = group_start - (np.cumsum(group_length) - group_length)
-    return np.arange(query.size) + np.repeat(shift, group_length)
+    return starts
 
 
 def ranking_metrics(ranking: Ranking, qrels: Qrels) -> DirectionMetrics:

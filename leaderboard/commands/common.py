@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from leaderboard.parse import DEFAULT_MAX_BYTES
+from leaderboard.limits import DEFAULT_MAX_BYTES
 from mrw.core.cliargs import integer
 from mrw.core.cliutil import stdout_console
 

@@ -31,12 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run `mrw-leaderboard score` with parsed `args`; return the process exit code."""
-    from leaderboard.board import check_card_truth, truth_fingerprint
     from leaderboard.commands.common import line_progress, print_card, run_pair_card
-    from leaderboard.errors import BoardError
     from leaderboard.score import score_pair
     from mrw.core.cliutil import cpu_threads
-    from mrw.core.protocol import card_document
 
     card = run_pair_card(args)
     with line_progress("scoring") as progress:
@@ -49,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
             threads=cpu_threads(),
         )
     if card is not None:  # a card of another truth does not describe these metrics
+        from leaderboard.board import check_card_truth, truth_fingerprint
+        from leaderboard.errors import BoardError
+
         try:
             check_card_truth(card, truth_fingerprint(args.truth))
         except BoardError as exc:
@@ -56,7 +56,11 @@ def run(args: argparse.Namespace) -> int:
             card = None
     if args.json:
         document = result.to_json()
-        print(json.dumps({**document, "protocol_card": card_document(card)} if card else document))
+        if card is not None:
+            from mrw.core.protocol import card_document
+
+            document = {**document, "protocol_card": card_document(card)}
+        print(json.dumps(document))
     elif result.multi_positive is None:
         print_metrics(result.one_positive)
         print_card(card)

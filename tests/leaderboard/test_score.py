@@ -43,16 +43,36 @@ def _random_case(
     return qrels, run, qrels_path, run_path
 
 
+def _write_grouped(path: Path, run: dict[str, dict[str, float]], ties_reversed: bool) -> None:
+    """Each query's lines together in trec_eval's rank order (as run files are written), or
+    in score order with tied documents the wrong way round."""
+    with path.open("w") as out:
+        for q, docs in run.items():
+            ranked = _trec_ranked(docs)
+            if ties_reversed:
+                ranked = sorted(sorted(docs.items()), key=lambda item: -item[1])
+            out.writelines(f"{q} Q0 {d} {r} {s!r} t\n" for r, (d, s) in enumerate(ranked, 1))
+
+
+@pytest.mark.parametrize("layout", ["shuffled", "ranked", "ties reversed"])
 @pytest.mark.parametrize("seed", range(6))
 def test_ranks_and_recalls_match_pytrec_eval_with_ties(
-    tmp_path: Path, seed: int, monkeypatch
+    tmp_path: Path, seed: int, layout: str, monkeypatch
 ) -> None:
+    """Lines in any order are ranked by counting; a file whose queries' lines are already in
+    rank order by their places (`_ranked_blocks`). Both equal trec_eval."""
+    from leaderboard.score import _ranked_blocks
+
     if seed % 2:  # also the large-gallery path: sorted pair keys instead of bitmaps
         monkeypatch.setattr("leaderboard.qrels.BITMAP_MAX_KEYS", 0)
     rng = np.random.default_rng(seed)
     qrels, run, qrels_path, run_path = _random_case(rng, tmp_path, ties=True)
+    if layout != "shuffled":
+        _write_grouped(run_path, run, ties_reversed=layout == "ties reversed")
     truth = read_qrels(qrels_path)
-    ranking = first_relevant_ranks(parse_run(run_path, truth), truth)
+    parsed = parse_run(run_path, truth)
+    assert (_ranked_blocks(parsed, truth.doc_order) is not None) == (layout == "ranked")
+    ranking = first_relevant_ranks(parsed, truth)
 
     evaluator = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank", "success"})
     reference = evaluator.evaluate(run)

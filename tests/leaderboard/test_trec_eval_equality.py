@@ -53,34 +53,48 @@ def _truth(root: Path, relevance: str) -> dict[str, Path]:
     return paths
 
 
-def _write_run(path: Path, queries: list[str], docs: list[str], depth: int, seed: int) -> None:
-    """Scores on a coarse grid (many ties), each query's `depth` best lines in shuffled order,
-    and two queries left out."""
+def _write_run(
+    path: Path, queries: list[str], docs: list[str], depth: int, seed: int, ranked: bool
+) -> None:
+    """Scores on a coarse grid (many ties), each query's `depth` best lines in shuffled order
+    (or, `ranked`, in trec_eval's order, as run files are written), and two queries left
+    out."""
     rng = np.random.default_rng(seed)
+    by_id = np.argsort([d.encode() for d in docs])[::-1]  # document id descending, as bytes
     lines = []
     for q in queries[2:]:
         scores = np.round(rng.random(len(docs)), 1)
-        keep = np.argsort(-scores, kind="stable")[:depth]
-        for rank, d in enumerate(rng.permutation(keep), start=1):
+        keep = by_id[np.argsort(-scores[by_id], kind="stable")][:depth]
+        for rank, d in enumerate(keep if ranked else rng.permutation(keep), start=1):
             lines.append(f"{q} Q0 {docs[d]} {rank} {scores[d]:.1f} toy\n")
     path.write_text("".join(lines))
 
 
-@pytest.mark.parametrize("passes", [32, 2, 1])  # queries listing more relevant are sorted
+@pytest.mark.parametrize(
+    ("layout", "passes"),  # shuffled: queries listing more relevant than `passes` are sorted
+    [("shuffled", 32), ("shuffled", 2), ("shuffled", 1), ("ranked", 32)],
+)
 @pytest.mark.parametrize("relevance", ["one-positive", "multi-positive", "graded"])
 @pytest.mark.parametrize("depth", [None, 12, 7, 3])
 def test_scorer_equals_trec_eval(
-    tmp_path: Path, monkeypatch, relevance: str, depth: int | None, passes: int
+    tmp_path: Path, monkeypatch, relevance: str, depth: int | None, layout: str, passes: int
 ) -> None:
+    """Lines in any order (ranks counted) and each query's lines in rank order (ranks are
+    places, `_ranked_blocks`) score as trec_eval does."""
+    from leaderboard.score import _ranked_blocks
+
     monkeypatch.setattr("leaderboard.score.RANK_PASSES", passes)
     truth = _truth(tmp_path, relevance)
     for seed, direction in enumerate(("t2v", "v2t")):
         qrels = read_qrels(truth[direction])
         gallery = list(qrels.doc_ids)
         run_path = tmp_path / f"{direction}.run"
-        _write_run(run_path, list(qrels.query_ids), gallery, depth or len(gallery), seed)
+        depth_or_all = depth or len(gallery)
+        _write_run(run_path, list(qrels.query_ids), gallery, depth_or_all, seed, layout == "ranked")
 
-        ranking = first_relevant_ranks(parse_run(run_path, qrels), qrels)
+        parsed = parse_run(run_path, qrels)
+        assert (_ranked_blocks(parsed, qrels.doc_order) is not None) == (layout == "ranked")
+        ranking = first_relevant_ranks(parsed, qrels)
         if relevance == "one-positive" and direction == "t2v":
             assert ranking.relevant is None  # one relevant document per query: the fast path
         ap, ndcg = query_ap_ndcg(ranking.ranks, ranking.relevant)
