@@ -100,3 +100,38 @@ def test_threads_reach_pytorch_in_a_fresh_process() -> None:
             [sys.executable, "-c", source], capture_output=True, text=True, env=env, check=True
         )
         assert done.stdout.strip() == "1"
+
+
+_NUMPY_PROBE = """
+import builtins, json, os, sys
+seen = {}
+original_import = builtins.__import__
+
+def watching_import(name, *args, **kwargs):
+    if name.split(".")[0] == "numpy" and "numpy" not in sys.modules and not seen:
+        seen["OPENBLAS_NUM_THREADS"] = os.environ.get("OPENBLAS_NUM_THREADS")
+    return original_import(name, *args, **kwargs)
+
+builtins.__import__ = watching_import
+from leaderboard.cli import main
+code = main(json.loads(sys.argv[1]))
+print(json.dumps({"code": code, **seen}))
+"""
+
+
+def test_threads_reach_openblas_before_numpy_loads(tmp_path: Path) -> None:
+    """OpenBLAS sizes its thread pool once, when numpy loads: `mrw-leaderboard --threads 1
+    score` must not load numpy before the option is applied (an idle BLAS thread spun on the
+    second core while scoring)."""
+    truth, t2v, v2t = _pair(tmp_path)
+    argv = ["--threads", "1", "score", "--truth", str(truth), str(t2v), str(v2t), "--json"]
+    env = {k: v for k, v in os.environ.items() if "THREADS" not in k}
+    done = subprocess.run(
+        [sys.executable, "-c", _NUMPY_PROBE, json.dumps(argv)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out == {"code": 0, "OPENBLAS_NUM_THREADS": "1"}, done.stderr
