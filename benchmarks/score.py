@@ -13,8 +13,11 @@ an MRW test split scored to depth 1,000), then times, each in a fresh process:
   its mean `map` and `ndcg_cut_10` our mAP and nDCG@10
 
 and prints wall time, CPU time, peak RSS (from the child's rusage), the ratios and the load
-average. The anchors come with the `bench` extra (`pip install -e '.[bench]'`). Run small
-here with `--queries 500`; full size by default (a few minutes, most of it the anchors).
+average: the median of `--rounds` rounds (default 3), each round timing every command once in
+turn, so that a burst of load on the shared machine touches all of them alike. The anchors
+come with the `bench` extra (`pip install -e '.[bench]'`). Run small here with
+`--queries 500`; full size by default (about 2 minutes with 3 rounds, most of it the
+anchors).
 """
 
 from __future__ import annotations
@@ -132,12 +135,20 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, nargs="+", default=[1, 2], help="scorer thread counts to time"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds; medians are reported"
+    )
     parser.add_argument("--skip-anchors", action="store_true", help="time only the scorer")
     parser.add_argument("--workdir", type=Path, help="keep generated files here (default: temp)")
     args = parser.parse_args()
 
-    rows: list[tuple[str, float, float, float]] = []
+    samples: dict[str, list[tuple[float, float, float]]] = {}
     loads = [f"start: {load_average()}"]
+
+    def record(name: str, measured: tuple[float, float, float, str]) -> str:
+        samples.setdefault(name, []).append(measured[:3])
+        return measured[3]
+
     with tempfile.TemporaryDirectory() as tmp:
         root = args.workdir or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
@@ -146,78 +157,85 @@ def main() -> None:
         lines = 2 * args.queries * min(args.depth, args.queries)
         size = (t2v.stat().st_size + v2t.stat().st_size) / 2**20
         print(f"generated {lines:,} lines ({size:.0f} MiB) in {time.perf_counter() - start:.1f} s "
-              f"with leaderboard.runfile.write_run")  # fmt: skip
+              f"with leaderboard.runfile.write_run; {args.rounds} round(s) follow")  # fmt: skip
+        warm = generate(root / "warmup", 20, 5, args.seed)
 
         metrics = None
-        for threads in args.threads:
-            command = ["--threads", str(threads), "score", "--truth", str(truth), str(t2v)]
-            ours = measure([sys.executable, "-m", "leaderboard.cli", *command, str(v2t), "--json"])
-            this = Metrics.from_json(json.loads(ours[3]))
-            assert metrics is None or this == metrics, "thread counts disagree"
-            metrics = this
-            rows.append((f"mrw-leaderboard, {threads} thr", *ours[:3]))
-            loads.append(f"after {threads} thread(s): {load_average()}")
-        if not args.skip_anchors:
-            pytrec = measure([sys.executable, "-c", PYTREC_EVAL_SCRIPT, str(truth), str(t2v),
-                              str(v2t)])  # fmt: skip
-            reference = json.loads(pytrec[3])
-            theirs = combine(
-                *(
-                    ranks_to_metrics(
-                        np.array(reference["ranks"][d]), args.queries, depth=args.depth
-                    )
-                    for d in ("t2v", "v2t")
-                )
+        for round_index in range(args.rounds):
+            for threads in args.threads:
+                command = ["--threads", str(threads), "score", "--truth", str(truth), str(t2v)]
+                argv = [sys.executable, "-m", "leaderboard.cli", *command, str(v2t), "--json"]
+                this = Metrics.from_json(json.loads(record(f"mrw-leaderboard, {threads} thr",
+                                                           measure(argv))))  # fmt: skip
+                assert metrics is None or this == metrics, "runs or thread counts disagree"
+                metrics = this
+            if args.skip_anchors:
+                continue
+            pytrec = [sys.executable, "-c", PYTREC_EVAL_SCRIPT, str(truth), str(t2v), str(v2t)]
+            check_pytrec_eval(json.loads(record("pytrec_eval, whole process", measure(pytrec))),
+                              metrics, args)  # fmt: skip
+            ranx = [sys.executable, "-c", RANX_SCRIPT, *map(str, (truth, t2v, v2t, *warm))]
+            reference = json.loads(record("ranx, whole process", measure(ranx)))
+            samples.setdefault("ranx, load+evaluate only", []).append(
+                (reference["seconds"], math.nan, samples["ranx, whole process"][-1][2])
             )
-            assert theirs.to_json() == metrics.to_json(), (theirs.to_json(), metrics.to_json())
-            for direction in ("t2v", "v2t"):
-                ours_direction = metrics.direction(direction)
-                for name, value in (
-                    ("map", ours_direction.mean_ap),
-                    ("ndcg_cut_10", ours_direction.ndcg),
-                ):
-                    expected = reference["means"][direction][name]
-                    assert abs(interval(value)[0] - expected) < 1e-12, (
-                        direction,
-                        name,
-                        value,
-                        expected,
-                    )
-            rows.append(("pytrec_eval, whole process", *pytrec[:3]))
-            loads.append(f"after pytrec_eval: {load_average()}")
-            warm = generate(root / "warmup", 20, 5, args.seed)
-            ranx = measure([sys.executable, "-c", RANX_SCRIPT, *map(str, (truth, t2v, v2t, *warm))])
-            reference = json.loads(ranx[3])
-            rows.append(("ranx, whole process", *ranx[:3]))
-            rows.append(("ranx, load+evaluate only", reference["seconds"], math.nan, ranx[2]))
-            loads.append(f"after ranx: {load_average()}")
-            for direction in ("t2v", "v2t"):
-                for k in (1, 5, 10):
-                    ours_value = interval(metrics.direction(direction).recall[k])[0]
-                    theirs = 100 * reference["metrics"][direction][f"hit_rate@{k}"]
-                    if abs(ours_value - theirs) > 1e-9:  # ranx breaks ties arbitrarily
-                        print(f"warning: {direction} R@{k} differs: {ours_value} vs ranx {theirs}")
+            if round_index == 0:
+                check_ranx(reference, metrics)
+            loads.append(f"after round {round_index + 1}: {load_average()}")
 
-    print(f"\n{lines:,} lines, {args.queries} queries x depth {args.depth} per direction")
-    print(f"{'':28} {'wall s':>8} {'CPU s':>8} {'peak RSS MiB':>13}")
-    for name, wall, cpu, rss in rows:
-        print(f"{name:28} {wall:8.2f} {cpu:8.2f} {rss:13.0f}")
-    anchors = {name: (wall, cpu, rss) for name, wall, cpu, rss in rows if "mrw" not in name}
-    if anchors:
-        whole = {name: value for name, value in anchors.items() if "only" not in name}
-        for name, wall, cpu, rss in rows[: len(args.threads)]:
-            ratios = ", ".join(
-                f"{anchor_wall / wall:.1f}x / {anchor_cpu / cpu:.1f}x {anchor.split(',')[0]}"
-                for anchor, (anchor_wall, anchor_cpu, _) in whole.items()
-            )
-            print(
-                f"{name}: {ratios} (wall / CPU time); "
-                f"{anchors['ranx, whole process'][2] / rss:.1f}x less peak memory than ranx, "
-                f"{anchors['pytrec_eval, whole process'][2] / rss:.1f}x than pytrec_eval"
-            )
+    rows = {name: tuple(float(np.median(column)) for column in zip(*runs, strict=True))
+            for name, runs in samples.items()}  # fmt: skip
+    print(f"\n{lines:,} lines, {args.queries} queries x depth {args.depth} per direction; "
+          f"medians of {args.rounds} round(s), wall range in brackets")  # fmt: skip
+    print(f"{'':28} {'wall s':>8} {'(min-max)':>13} {'CPU s':>8} {'peak RSS MiB':>13}")
+    for name, (wall, cpu, rss) in rows.items():
+        walls = [run[0] for run in samples[name]]
+        spread = f"({min(walls):.2f}-{max(walls):.2f})"
+        print(f"{name:28} {wall:8.2f} {spread:>13} {cpu:8.2f} {rss:13.0f}")
+    anchors = {name: value for name, value in rows.items() if "mrw" not in name}
+    whole = {name: value for name, value in anchors.items() if "only" not in name}
+    for name, (wall, cpu, rss) in rows.items():
+        if "mrw" not in name or not whole:
+            continue
+        ratios = ", ".join(
+            f"{anchor_wall / wall:.1f}x / {anchor_cpu / cpu:.1f}x {anchor.split(',')[0]}"
+            for anchor, (anchor_wall, anchor_cpu, _) in whole.items()
+        )
+        print(
+            f"{name}: {ratios} (wall / CPU time); "
+            f"{whole['ranx, whole process'][2] / rss:.1f}x less peak memory than ranx, "
+            f"{whole['pytrec_eval, whole process'][2] / rss:.1f}x than pytrec_eval"
+        )
+    if whole:
         print("metrics identical to pytrec_eval's (ties included; mAP and nDCG@10 to 1e-12)")
     print(f"rsum {metrics.rsum}, t2v MedR {metrics.t2v.medr}, v2t MedR {metrics.v2t.medr}")
     print("load average (1, 5, 15 min) " + "; ".join(loads))
+
+
+def check_pytrec_eval(reference: dict, metrics: Metrics, args: argparse.Namespace) -> None:
+    """pytrec_eval's first-relevant ranks give exactly our metrics; its mAP and nDCG@10 ours."""
+    theirs = combine(
+        *(
+            ranks_to_metrics(np.array(reference["ranks"][d]), args.queries, depth=args.depth)
+            for d in ("t2v", "v2t")
+        )
+    )
+    assert theirs.to_json() == metrics.to_json(), (theirs.to_json(), metrics.to_json())
+    for direction in ("t2v", "v2t"):
+        ours = metrics.direction(direction)
+        for name, value in (("map", ours.mean_ap), ("ndcg_cut_10", ours.ndcg)):
+            expected = reference["means"][direction][name]
+            assert abs(interval(value)[0] - expected) < 1e-12, (direction, name, value, expected)
+
+
+def check_ranx(reference: dict, metrics: Metrics) -> None:
+    """ranx's hit rates against our R@k (a warning only: ranx breaks ties arbitrarily)."""
+    for direction in ("t2v", "v2t"):
+        for k in (1, 5, 10):
+            ours = interval(metrics.direction(direction).recall[k])[0]
+            theirs = 100 * reference["metrics"][direction][f"hit_rate@{k}"]
+            if abs(ours - theirs) > 1e-9:
+                print(f"warning: {direction} R@{k} differs: {ours} vs ranx {theirs}")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ TINY = {
     "load_dataset.py": "--rows 40 --size 16",
     "near_duplicates.py": "--n 30 --identical 20 --sizes 100 400",
     "runfiles.py": "--datasets mrw --scale 0.01 --baseline-queries 5",
-    "score.py": "--queries 60 --depth 20",
+    "score.py": "--queries 60 --depth 20 --rounds 1",
     "xclip.py": "--clips 1 --gallery 8 --batch 1",
 }
 RATIO = re.compile(r'\d+(\.\d+)?x\b|"speedup": \d')  # "3.2x", or a JSON "speedup"
