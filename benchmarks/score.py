@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -108,7 +109,11 @@ def generate(root: Path, n_queries: int, depth: int, seed: int) -> tuple[Path, P
 
 
 def measure(argv: list[str]) -> tuple[float, float, float, str]:
-    """(wall s, CPU s, peak RSS MiB, stdout) of a child process, from its own rusage."""
+    """(wall s, CPU s, peak RSS MiB, stdout) of a child process, from its own rusage.
+
+    Linux carries a process's peak RSS across `exec`, so a child's starts at its parent's
+    RSS when spawned: this process stays small (the files are generated in another one).
+    """
     start = time.perf_counter()
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     stdout = process.stdout.read()
@@ -153,7 +158,10 @@ def main() -> None:
         root = args.workdir or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        truth, t2v, v2t = generate(root, args.queries, args.depth, args.seed)
+        # In a child process: a child's peak RSS (rusage) starts from its parent's RSS at the
+        # spawn, so the files' generation must not swell this process.
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            truth, t2v, v2t = pool.apply(generate, (root, args.queries, args.depth, args.seed))
         lines = 2 * args.queries * min(args.depth, args.queries)
         size = (t2v.stat().st_size + v2t.stat().st_size) / 2**20
         print(f"generated {lines:,} lines ({size:.0f} MiB) in {time.perf_counter() - start:.1f} s "
