@@ -222,7 +222,7 @@ def main() -> int:
         f"on {os.cpu_count()} CPUs"
     )
     print(
-        f"{'format':<8}{'naive PyAV':>12}{'mrw.media.frames':>12}{'vs naive':>10}"
+        f"{'format':<8}{'naive PyAV':>12}{'mrw.media.frames':>18}{'vs naive':>10}"
         f"{'classic ffmpeg->JPEG':>22}{'vs classic':>12}   (videos/s)"
     )
     for r in results:
@@ -233,7 +233,7 @@ def main() -> int:
         )
         print(
             f"{r['format']:<8}{r['naive_pyav_videos_per_s']:>12.1f}"
-            f"{r['mrw_frames_decode_videos_per_s']:>12.1f}{r['ratio_vs_naive_pyav']:>9.2f}x"
+            f"{r['mrw_frames_decode_videos_per_s']:>18.1f}{r['ratio_vs_naive_pyav']:>9.2f}x"
             + classic_cells
         )
     if not classic_available:
