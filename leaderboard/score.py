@@ -100,14 +100,14 @@ def first_relevant_ranks(run: Run, qrels: Qrels) -> Ranking:
     first_of_query = np.ones(best.size, dtype=bool)
     first_of_query[1:] = best_query[1:] != best_query[:-1]
     best, best_query = best[first_of_query], best_query[first_of_query]
-    best_score = np.full(n_queries, np.inf)
-    best_score[best_query] = run.score[best]
-    best_order = np.full(n_queries, np.iinfo(np.int64).max)
-    best_order[best_query] = doc_order[run.doc[best]]
 
     ranks = np.full(n_queries, NOT_FOUND, dtype=np.int64)
     starts = _ranked_blocks(run, doc_order)
-    if starts is None:
+    if starts is None:  # count the lines trec_eval places before each best relevant line
+        best_score = np.full(n_queries, np.inf)
+        best_score[best_query] = run.score[best]
+        best_order = np.full(n_queries, np.iinfo(np.int64).max)
+        best_order[best_query] = doc_order[run.doc[best]]
         ahead = _lines_before(run.query, run.score, run.doc, doc_order, best_score, best_order)
         ranks[best_query] = ahead[best_query] + 1
         lines_per_query = np.bincount(run.query, minlength=n_queries)
