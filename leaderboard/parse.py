@@ -2,7 +2,7 @@
 
 A 5M-line run is read in decompressed chunks of a few MB; each chunk is split into columns
 by Arrow's CSV reader and its ids are mapped to the qrels' integer indices in bulk, so the
-cost per line is a few machine operations and memory is bounded by the chunk size plus 16
+cost per line is a few machine operations and memory is bounded by the chunk size plus 12
 bytes per line kept. Chunks written as the harness writes them (single spaces, "\n") take
 that fast path; any other chunk is first normalised line by line in Python. Every problem
 stops parsing with a `RunFileError` naming the first bad line; a chunk that Arrow rejects is
@@ -58,11 +58,16 @@ _READ = pacsv.ReadOptions(column_names=list(COLUMNS), block_size=1 << 24, use_th
 
 @dataclass(frozen=True)
 class Run:
-    """A validated run: per line, the qrels indices of its query and document, and its score."""
+    """A validated run: per line, the qrels indices of its query and document, and its score.
+
+    Scores are float32, as trec_eval holds them (`TEXT_RESULTS.sim` is a C `float`, set from
+    `atof`): texts that differ only beyond float32's precision are ties, and a finite text
+    beyond its range (`1e39`) is infinite, exactly as trec_eval ranks them.
+    """
 
     query: np.ndarray  # int32
     doc: np.ndarray  # int32
-    score: np.ndarray  # float64
+    score: np.ndarray  # float32
     path: str
 
     def __len__(self) -> int:
@@ -252,7 +257,7 @@ class _Problem:
     reason: str
 
 
-def _split_block(block: bytes, first_line: int) -> tuple[pa.Table | None, _Problem | None]:
+def _split_block(block: bytes) -> tuple[pa.Table | None, _Problem | None]:
     """Arrow's table of the lines before the block's first line-level problem, and that problem.
 
     Line-level problems are those Arrow cannot represent: NUL bytes, a stray byte-order mark,
@@ -260,7 +265,7 @@ def _split_block(block: bytes, first_line: int) -> tuple[pa.Table | None, _Probl
     Python when there is a problem.
     """
     problem, prefix = None, block
-    if first_line > 1 and block.startswith(_BOM):  # Arrow would silently drop it
+    if block.startswith(_BOM):  # Arrow would silently drop it (the file's own is cut already)
         problem, prefix = _Problem(0, "byte-order mark inside the file"), b""
     elif b"\x00" in block:
         line_start = block.rfind(b"\n", 0, block.index(b"\x00")) + 1
@@ -371,7 +376,7 @@ def parse_run(
         block, table, problem = raw, _canonical_table(raw, separators), None
         if table is None:
             block = _normalise(bytes(raw))
-            table, problem = _split_block(block, lines_done + 1)
+            table, problem = _split_block(block)
         if table is not None:
             columns, value_problem = _check_values(table, block, queries, docs, qrels)
             parts.append(columns, len(block))
@@ -452,7 +457,7 @@ def _content_bytes(path: str, max_bytes: int) -> int:
 
 
 class _Columns:
-    """The validated lines so far (query int32, document int32, score float64), appended
+    """The validated lines so far (query int32, document int32, score float32), appended
     block by block into arrays sized from the file's content bytes and the first block's
     bytes per line (grown by doubling if that was short), so that the run needs no final
     concatenation and each block's arrays are freed as soon as they are copied."""
@@ -460,7 +465,7 @@ class _Columns:
     def __init__(self, content_bytes: int) -> None:
         self.content_bytes = content_bytes
         self.size = 0
-        self.arrays = (np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.float64))
+        self.arrays = (np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.float32))
 
     def append(self, columns: tuple[np.ndarray, np.ndarray, np.ndarray], block_bytes: int) -> None:
         """Add one block's columns (`block_bytes`: the block's size, for the first estimate)."""
@@ -475,8 +480,9 @@ class _Columns:
             for old, new in zip(self.arrays, grown, strict=True):
                 new[: self.size] = old[: self.size]
             self.arrays = grown
-        for array, column in zip(self.arrays, columns, strict=True):
-            array[self.size : end] = column
+        with np.errstate(over="ignore"):  # a score beyond float32's range is infinite there
+            for array, column in zip(self.arrays, columns, strict=True):
+                array[self.size : end] = column
         self.size = end
 
     def run(self, path: str) -> Run:

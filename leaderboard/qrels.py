@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -17,6 +18,8 @@ from leaderboard.errors import QrelsError
 from mrw.core.atomic import atomic_write
 
 BITMAP_MAX_KEYS = 1 << 27  # pair-key bitmaps up to 128 MiB; larger key spaces sort instead
+# A grade is a plain decimal integer, as C's atol reads it, short enough for an int64.
+_GRADE = re.compile(rb"[+-]?[0-9]{1,18}")
 
 
 @dataclass(frozen=True)
@@ -142,9 +145,11 @@ def read_qrels(path: str | os.PathLike[str]) -> Qrels:
             )
         try:
             qid, docid = fields[0].decode("utf-8"), fields[2].decode("utf-8")
-            rel = int(fields[3])
-        except (UnicodeDecodeError, ValueError):
-            raise QrelsError(path, number, "ids must be UTF-8 and relevance an integer") from None
+        except UnicodeDecodeError:
+            raise QrelsError(path, number, "ids must be UTF-8") from None
+        if not _GRADE.fullmatch(fields[3]):
+            raise QrelsError(path, number, "relevance must be an integer of at most 18 digits")
+        rel = int(fields[3])
         q = queries.setdefault(qid, len(queries))
         d = docs.setdefault(docid, len(docs))
         if (q, d) in seen:

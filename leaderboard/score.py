@@ -76,8 +76,9 @@ def _relevant_rows(run: Run, qrels: Qrels) -> np.ndarray:
 def first_relevant_ranks(run: Run, qrels: Qrels) -> Ranking:
     """Rank of the first relevant document of every scored query, as trec_eval orders a run.
 
-    trec_eval sorts each query's lines by score, descending, ties broken by document id,
-    descending; the rank is 1 + the number of lines placed before the best relevant one.
+    trec_eval sorts each query's lines by score (a C float: `Run.score`), descending, ties
+    broken by document id, descending; the rank is 1 + the number of lines placed before the
+    best relevant one.
     Counting replaces sorting, so this is O(lines); when each query's lines are already
     contiguous and in that order (as run files are written), a line's rank is its place.
 
@@ -251,7 +252,8 @@ def _ranked_blocks(run: Run, doc_order: np.ndarray) -> np.ndarray | None:
     query changes and score steps; document ids are compared only where a score repeats.
 
     Args:
-        run: A parsed run (finite scores, no repeated pair).
+        run: A parsed run (float32 scores, infinite only where a text overflowed float32;
+            no repeated pair).
         doc_order: `Qrels.doc_order` of the run's qrels.
     """
     query, score = run.query, run.score

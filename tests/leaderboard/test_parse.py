@@ -37,13 +37,17 @@ def _error(tmp_path: Path, data: bytes, **kwargs: int) -> RunFileError:
 def test_valid_run_maps_ids_to_qrels_indices(tmp_path: Path) -> None:
     run = _parse(tmp_path, b"\n".join(GOOD) + b"\n")
     assert run.query.tolist() == [0, 0, 1] and run.doc.tolist() == [0, 1, 1]
-    assert run.score.tolist() == [0.5, 0.25, 1e-3]
+    assert (
+        run.score.dtype == np.float32
+        and run.score.tolist() == np.float32([0.5, 0.25, 1e-3]).tolist()
+    )
 
 
 def test_whitespace_variants_parse_identically(tmp_path: Path) -> None:
     messy = b"\xef\xbb\xbf q1\tQ0  d1 1 0.5 t \r\nq1 Q0 d2\t2 0.25\tt\r\n  q2 Q0 d2 1 1e-3 t"
     run = _parse(tmp_path, messy)
-    assert run.query.tolist() == [0, 0, 1] and run.score.tolist() == [0.5, 0.25, 1e-3]
+    assert run.query.tolist() == [0, 0, 1]
+    assert run.score.tolist() == np.float32([0.5, 0.25, 1e-3]).tolist()
 
 
 @pytest.mark.parametrize(
@@ -68,6 +72,15 @@ def test_bad_line_is_reported_with_its_number(
     error = _error(tmp_path, b"\n".join([*GOOD, bad_line, GOOD[0]]) + b"\n")
     assert error.line == 4
     assert message in error.reason
+
+
+def test_only_the_files_own_byte_order_mark_is_skipped(tmp_path: Path) -> None:
+    """One mark at the start is the editor's; a second one is part of the first id (as
+    trec_eval reads it), refused on line 1, not silently dropped."""
+    bom = b"\xef\xbb\xbf"
+    assert len(_parse(tmp_path, bom + b"\n".join(GOOD))) == 3
+    error = _error(tmp_path, bom + bom + b"\n".join(GOOD))
+    assert error.line == 1 and "byte-order mark" in error.reason
 
 
 def test_line_numbers_survive_chunk_boundaries(tmp_path: Path, monkeypatch) -> None:

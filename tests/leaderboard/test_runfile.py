@@ -82,6 +82,9 @@ def test_qrels_byte_order_mark_is_not_part_of_the_first_id(tmp_path: Path) -> No
         ("a 0 x 1\nb 0 y\n", 2, "expected 4 columns"),
         ("a 0 x 1\na 0 x 1\n", 2, "judged twice"),
         ("a 0 x one\n", 1, "integer"),
+        ("a 0 x 1\nb 0 y 9223372036854775808\n", 2, "at most 18 digits"),  # beyond int64
+        ("a 0 x 1_0\n", 1, "integer"),  # Python's int() reads 10, C's atol 1
+        ("a 0 x 1.0\n", 1, "integer"),
         ("a 0 x 0\n", 1, "no relevant"),
     ],
 )

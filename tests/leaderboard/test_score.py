@@ -237,3 +237,43 @@ def test_ranking_fingerprint_is_the_ranked_lists_however_the_file_is_written(
     swapped = tmp_path / "swapped.run"
     swapped.write_text("".join(f"{q} Q0 {d} 0 {s!r} t\n" for q in run for d, s in run[q].items()))
     assert ranking_fingerprint(parse_run(swapped, truth), truth) != expected
+
+
+@pytest.mark.parametrize(
+    ("score_a", "score_b"),
+    [
+        ("1.0000001192092896", "1"),  # 1 + 2**-23: apart in float32
+        ("1.0000000596046448", "1"),  # 1 + 2**-24: one float32
+        ("0.30000001", "0.3"),  # one float32
+        ("1e40", "1e39"),  # both beyond float32's range: infinite, tied
+        ("3.4e38", "3.5e38"),  # finite, and beyond the range
+        ("1e-46", "0"),  # below float32's smallest subnormal: zero, tied
+        ("-1e-46", "0"),  # -0.0 and 0.0: tied
+    ],
+)
+def test_scores_compare_as_trec_eval_floats(tmp_path: Path, score_a: str, score_b: str) -> None:
+    """trec_eval keeps scores as C floats: texts one float32 apart are ties (broken by the
+    larger document id, "b"), as pytrec_eval ranks them; the fingerprint follows."""
+    from leaderboard.score import ranking_fingerprint
+
+    qrels_path = tmp_path / "t2v.qrels"
+    qrels_path.write_text("q 0 a 1\nq 0 b 0\n")
+    qrels = read_qrels(qrels_path)
+
+    def parsed(name: str, a: str, b: str):
+        path = tmp_path / name
+        path.write_text(f"q Q0 a 1 {a} t\nq Q0 b 2 {b} t\n")
+        return parse_run(path, qrels)
+
+    run = parsed("t2v.run", score_a, score_b)
+    theirs = pytrec_eval.RelevanceEvaluator({"q": {"a": 1, "b": 0}}, {"recip_rank"}).evaluate(
+        {"q": {"a": float(score_a), "b": float(score_b)}}
+    )
+    assert first_relevant_ranks(run, qrels).ranks.tolist() == [round(1 / theirs["q"]["recip_rank"])]
+    with np.errstate(over="ignore"):
+        a32, b32 = (repr(float(np.float32(float(x)))) for x in (score_a, score_b))
+    if "inf" in a32 + b32:  # the same ranking written with finite texts
+        a, b = float(a32), float(b32)
+        a32, b32 = ("1", "1") if a == b else (("1", "0") if a > b else ("0", "1"))
+    written_as_float32 = parsed("f32.run", a32, b32)
+    assert ranking_fingerprint(written_as_float32, qrels) == ranking_fingerprint(run, qrels)
