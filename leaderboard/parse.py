@@ -346,9 +346,12 @@ def parse_run(
     Raises `RunFileError` naming the first bad line, for: a wrong column count, an empty
     line, a score that is not a finite number, a query or document id the qrels do not know,
     the same (query, document) twice, NUL bytes (binary data), an empty file, a corrupt gzip
-    stream, a file larger than `max_bytes` uncompressed. (A query cannot then list more
-    documents than the gallery holds: every document is known and appears at most once.)
-    `progress` is called with the number of lines of each block parsed.
+    stream, a file larger than `max_bytes` uncompressed, a line longer than `MAX_LINE_BYTES`
+    (64 KiB) that crosses a read of `CHUNK_BYTES` (one inside a read is not measured: the
+    limit bounds the memory carried between reads; a TREC line is far shorter). (A query
+    cannot then list more documents than the gallery holds: every document is known and
+    appears at most once.) `progress` is called with the number of lines of each block
+    parsed.
     """
     path = os.fspath(path)
     queries, docs = _IdTable.of(qrels.query_ids), _IdTable.of(qrels.doc_ids)
