@@ -29,15 +29,16 @@ GZIP_LEVEL = 1  # run files are large and compress well even at level 1; level 9
 
 
 def _as_numpy(block: Any) -> np.ndarray:
-    """A 2-D float array from a numpy array or a (possibly GPU) torch tensor."""
+    """A 2-D float32 array from a numpy array or a (possibly GPU) torch tensor: scores are
+    written at the precision trec_eval compares them at (a C float; `leaderboard.parse.Run`),
+    so the file's order and rank column are the scorer's. Beyond float32's range is inf."""
     if hasattr(block, "detach"):
         block = block.detach().float().cpu().numpy()
     array = np.asarray(block)
     if array.ndim != 2:
         raise ValueError(f"score blocks must be 2-D [queries, documents], got shape {array.shape}")
-    if not np.issubdtype(array.dtype, np.floating):
-        array = array.astype(np.float64)
-    return array
+    with np.errstate(over="ignore"):  # refused below, with the other non-finite scores
+        return array.astype(np.float32, copy=False)
 
 
 def _row_blocks(scores: Any, rows_per_block: int) -> Iterator[np.ndarray]:
@@ -87,7 +88,10 @@ def format_block(
     stable sort on score descending yields trec_eval's order.
     """
     if not np.isfinite(scores_desc_docs).all():
-        raise ValueError("scores contain NaN or infinity (the scorer accepts finite scores only)")
+        raise ValueError(
+            "scores contain NaN or infinity, or exceed float32's range (the scorer accepts "
+            "finite scores only)"
+        )
     n_rows = scores_desc_docs.shape[0]
     order = top_columns(scores_desc_docs, depth)
     top = np.take_along_axis(scores_desc_docs, order, axis=1)
@@ -120,7 +124,9 @@ def write_run(
     `scores` is a `[len(qids), len(docids)]` matrix (numpy or torch; higher = more similar) or
     an iterable of row blocks of it in `qids` order, so a caller can stream a similarity
     matrix it never holds whole. `depth` keeps the top `depth` documents per query (default:
-    all). The file is gzip-compressed when `path` ends in `.gz`, and written atomically.
+    all). Scores are written as float32 (shortest round-trip text), the precision the
+    scorer compares them at. The file is gzip-compressed when `path` ends in `.gz`, and
+    written atomically.
     """
     if not tag or any(c.isspace() for c in tag):
         raise ValueError("tag must be non-empty and contain no whitespace")

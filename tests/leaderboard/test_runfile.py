@@ -105,3 +105,13 @@ def test_write_run_accepts_a_transposed_torch_tensor(tmp_path: Path) -> None:
     write_run(tmp_path / "torch.run", qids, docids, scores.T, "t")
     write_run(tmp_path / "numpy.run", qids, docids, scores.T.numpy().copy(), "t")
     assert (tmp_path / "torch.run").read_bytes() == (tmp_path / "numpy.run").read_bytes()
+
+
+def test_scores_are_written_at_the_scorers_precision(tmp_path: Path) -> None:
+    """float64 scores one float32 apart are one score to trec_eval (a C float), so they are
+    written as one, and the rank column puts the tie in trec_eval's order (larger id first)."""
+    path = tmp_path / "t2v.run"
+    write_run(path, ["q"], ["a", "b"], np.array([[0.30000001, 0.3]]), "t")
+    assert path.read_text().splitlines() == ["q Q0 b 1 0.3 t", "q Q0 a 2 0.3 t"]
+    with pytest.raises(ValueError, match="float32's range"):
+        write_run(path, ["q"], ["a", "b"], np.array([[1e39, 0.3]]), "t")
