@@ -199,14 +199,12 @@ def write_run_pair(
         dataset: the dataset name, for its default depth (its catalogue record's).
         video_ids, sentence_ids: the matrix's row and column ids.
         scores: `[Nv, Nt]` numpy array or torch tensor, higher = more similar; written as
-            float32 (what the harness computes; the size bound assumes it).
+            float32 by `write_run` (what the harness computes; the size bound assumes it).
         tag: the run tag (no whitespace).
         asked_depth: None for the dataset's default, 0 for full depth, else a depth.
     Returns:
         Per direction, the file's depth, line count and compressed size.
     """
-    if isinstance(scores, np.ndarray) and scores.dtype != np.float32:
-        scores = scores.astype(np.float32)  # torch tensors are written as float32 anyway
     out = {}
     for direction, queries, docs, matrix in (
         ("t2v", sentence_ids, video_ids, scores.T),
